@@ -1,0 +1,1 @@
+"""Code every Mission Shakti service uses: events, the JetStream event store, projections, runtime."""

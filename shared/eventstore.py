@@ -1,0 +1,309 @@
+"""The event store: one JetStream stream per service, one subject per aggregate.
+
+Append uses optimistic concurrency on the aggregate's subject (``Nats-Expected-Last-Subject-Sequence``);
+several events of one command go in as one JetStream atomic batch. Load reads an aggregate's subject
+with batched direct gets, which needs no consumer and so stays fast on a large stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import APIError, NotFoundError
+from pydantic import BaseModel, Field
+
+from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
+
+WRONG_LAST_SEQUENCE = 10071
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+LOAD_PAGE = 500
+
+
+class EventStoreError(RuntimeError):
+    pass
+
+
+class ConcurrencyError(EventStoreError):
+    """Another command appended to this aggregate since it was loaded: reload and decide again."""
+
+    def __init__(self, subject: str, expected: int) -> None:
+        super().__init__(f"{subject} moved past sequence {expected}")
+        self.subject = subject
+        self.expected = expected
+
+
+class CommandMeta(BaseModel):
+    """Who asks, why, and the idempotency key that makes a retried command harmless."""
+
+    command_id: str = Field(min_length=1, max_length=200)
+    actor: str = Field(min_length=1, max_length=200)
+    correlation_id: uuid.UUID | None = None
+    causation_id: uuid.UUID | None = None
+    occurred_at: datetime | None = None
+
+    @classmethod
+    def reacting_to(cls, cause: Envelope, actor: str, step: str = "") -> CommandMeta:
+        """A command a process manager issues because of ``cause``: its id derives from the cause's id,
+        so a redelivered cause cannot produce a second output."""
+        return cls(
+            command_id=f"{cause.event_id}:{actor}:{step}",
+            actor=actor,
+            correlation_id=cause.correlation_id,
+            causation_id=cause.event_id,
+        )
+
+
+def stream_name(service: str) -> str:
+    return service.upper()
+
+
+def subject_for(service: str, aggregate_type: str, aggregate_id: str) -> str:
+    for token in (service, aggregate_type, aggregate_id):
+        if not TOKEN.match(token):
+            raise ValueError(f"{token!r} cannot be part of a subject (letters, digits, '-', '_' only)")
+    return f"shakti.{service}.{aggregate_type}.{aggregate_id}"
+
+
+def _api_error(response: dict[str, Any]) -> APIError | None:
+    error = response.get("error")
+    if not error:
+        return None
+    return APIError(
+        code=error.get("code"), err_code=error.get("err_code"), description=error.get("description")
+    )
+
+
+class EventStore:
+    """Append to and read from the streams; one instance per process, sharing one NATS connection."""
+
+    def __init__(self, nc: NatsClient, service: str, *, replicas: int = 1) -> None:
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.service = service
+        self.stream = stream_name(service)
+        self.replicas = replicas
+        self._inbox_prefix = f"_INBOX.shakti.{uuid.uuid4().hex}"
+        self._pending: dict[str, asyncio.Queue[Msg]] = {}
+        self._inbox_sub: Any = None
+
+    @classmethod
+    async def connect(cls, url: str, service: str, *, replicas: int = 1, name: str = "") -> EventStore:
+        nc = await nats.connect(url, name=name or f"shakti-{service}", max_reconnect_attempts=-1)
+        store = cls(nc, service, replicas=replicas)
+        await store.ensure_stream()
+        return store
+
+    async def close(self) -> None:
+        if self._inbox_sub is not None:
+            await self._inbox_sub.unsubscribe()
+            self._inbox_sub = None
+        await self.nc.drain()
+
+    async def ensure_stream(self, service: str | None = None) -> None:
+        """Create or update the service's stream; idempotent, safe from every replica at once."""
+        service = service or self.service
+        config = StreamConfig(
+            name=stream_name(service),
+            subjects=[f"shakti.{service}.>"],
+            storage=StorageType.FILE,
+            num_replicas=self.replicas,
+            allow_direct=True,
+            allow_atomic=True,
+            duplicate_window=120.0,
+        )
+        try:
+            info = await self.js.add_stream(config)
+        except APIError as error:
+            if error.err_code != 10058:  # a stream with that name exists with another config
+                raise
+            info = await self.js.update_stream(config)
+        if not info.config.allow_atomic:
+            raise EventStoreError(
+                "this NATS server does not support atomic batch publish (needs nats-server 2.12 or newer)"
+            )
+
+    def subject(self, aggregate_type: str, aggregate_id: str) -> str:
+        return subject_for(self.service, aggregate_type, aggregate_id)
+
+    async def append(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        new_events: Sequence[Event],
+        *,
+        expected_sequence: int,
+        expected_version: int,
+        meta: CommandMeta,
+    ) -> list[Envelope]:
+        """Store ``new_events`` all or none, only if the aggregate's last stored event is still
+        ``expected_sequence`` (0: the aggregate must not exist yet). Raises ConcurrencyError.
+
+        Idempotent: repeating a command (same ``meta.command_id``) stores nothing new and returns the
+        events the first attempt stored."""
+        if not new_events:
+            return []
+        subject = self.subject(aggregate_type, aggregate_id)
+        now = utcnow()
+        correlation = meta.correlation_id or derived_id("correlation", meta.command_id)
+        envelopes = [
+            Envelope(
+                event_id=derived_id(meta.command_id, aggregate_type, aggregate_id, i),
+                event_type=e.event_type,
+                schema_version=e.schema_version,
+                aggregate_type=aggregate_type,
+                aggregate_id=aggregate_id,
+                aggregate_version=expected_version + i + 1,
+                occurred_at=meta.occurred_at or now,
+                recorded_at=now,
+                correlation_id=correlation,
+                causation_id=meta.causation_id,
+                actor=meta.actor,
+                command_id=meta.command_id,
+                payload=e.model_dump(mode="json"),
+            )
+            for i, e in enumerate(new_events)
+        ]
+        try:
+            if len(envelopes) == 1:
+                seqs = [await self._publish_one(subject, envelopes[0], expected_sequence)]
+            else:
+                seqs = await self._publish_batch(subject, envelopes, expected_sequence)
+        except ConcurrencyError:
+            # A retried command conflicts with its own earlier success: answer with what it stored.
+            stored = await self.read_subject(self.stream, subject, after=expected_sequence)
+            earlier = [e for e in stored if e.command_id == meta.command_id]
+            if earlier:
+                return earlier
+            raise
+        return [
+            env.model_copy(update={"sequence": s, "stream": self.stream})
+            for env, s in zip(envelopes, seqs, strict=True)
+        ]
+
+    @staticmethod
+    def _headers(envelope: Envelope) -> dict[str, str]:
+        return {HEADER_TYPE: envelope.event_type, HEADER_VERSION: str(envelope.schema_version)}
+
+    async def _publish_one(self, subject: str, envelope: Envelope, expected_sequence: int) -> int:
+        headers = self._headers(envelope)
+        headers["Nats-Msg-Id"] = str(envelope.event_id)
+        headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
+        try:
+            ack = await self.js.publish(subject, envelope.model_dump_json().encode(), headers=headers)
+        except APIError as error:
+            if error.err_code == WRONG_LAST_SEQUENCE:
+                raise ConcurrencyError(subject, expected_sequence) from None
+            raise
+        seq: int = ack.seq
+        return seq
+
+    async def _publish_batch(
+        self, subject: str, envelopes: list[Envelope], expected_sequence: int
+    ) -> list[int]:
+        batch_id = uuid.uuid4().hex
+        last = len(envelopes)
+        for n, envelope in enumerate(envelopes, start=1):
+            headers = self._headers(envelope)
+            headers["Nats-Batch-Id"] = batch_id
+            headers["Nats-Batch-Sequence"] = str(n)
+            if n == 1:
+                headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
+            body = envelope.model_dump_json().encode()
+            if n < last:
+                await self.nc.publish(subject, body, headers=headers)
+                continue
+            headers["Nats-Batch-Commit"] = "1"
+            reply = await self.nc.request(subject, body, headers=headers, timeout=5.0)
+            response = json.loads(reply.data)
+            error = _api_error(response)
+            if error is not None:
+                if error.err_code == WRONG_LAST_SEQUENCE:
+                    raise ConcurrencyError(subject, expected_sequence)
+                raise error
+            if response.get("count") != last:
+                raise EventStoreError(f"batch stored {response.get('count')} of {last} events")
+            end: int = response["seq"]
+            return list(range(end - last + 1, end + 1))
+        raise AssertionError("unreachable")
+
+    async def load(
+        self, aggregate_type: str, aggregate_id: str, *, service: str | None = None, after: int = 0
+    ) -> list[Envelope]:
+        """Every event of one aggregate in order (optionally only those after stream sequence ``after``)."""
+        service = service or self.service
+        return await self.read_subject(
+            stream_name(service), subject_for(service, aggregate_type, aggregate_id), after=after
+        )
+
+    async def read_subject(self, stream: str, subject: str, *, after: int = 0) -> list[Envelope]:
+        out: list[Envelope] = []
+        start = after + 1
+        while True:
+            page = await self._direct_get_batch(stream, subject, start)
+            out.extend(page)
+            if len(page) < LOAD_PAGE:
+                return out
+            start = page[-1].sequence + 1
+
+    async def _ensure_inbox(self) -> None:
+        if self._inbox_sub is None:
+            self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
+
+    async def _on_inbox(self, msg: Msg) -> None:
+        queue = self._pending.get(msg.subject)
+        if queue is not None:
+            queue.put_nowait(msg)
+
+    async def _direct_get_batch(self, stream: str, subject: str, start: int) -> list[Envelope]:
+        await self._ensure_inbox()
+        inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._pending[inbox] = queue
+        try:
+            request = {"seq": start, "next_by_subj": subject, "batch": LOAD_PAGE}
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+            out: list[Envelope] = []
+            while True:
+                msg = await asyncio.wait_for(queue.get(), timeout=5.0)
+                headers = msg.headers or {}
+                status = headers.get("Status")
+                if status == "204" or status == "404":
+                    return out
+                if status:
+                    raise EventStoreError(f"direct get on {stream}: {status} {headers.get('Description')}")
+                out.append(decode_message(msg.data, headers, stream))
+        finally:
+            del self._pending[inbox]
+
+    async def last_sequence(self, stream: str | None = None) -> int:
+        info = await self.js.stream_info(stream or self.stream)
+        seq: int = info.state.last_seq
+        return seq
+
+    async def stream_exists(self, stream: str) -> bool:
+        try:
+            await self.js.stream_info(stream)
+        except NotFoundError:
+            return False
+        return True
+
+
+def decode_message(data: bytes, headers: dict[str, str], stream: str) -> Envelope:
+    envelope = Envelope.model_validate_json(data)
+    return envelope.model_copy(
+        update={
+            "sequence": int(headers.get("Nats-Sequence", 0)),
+            "stream": headers.get("Nats-Stream", stream),
+        }
+    )

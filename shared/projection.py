@@ -1,0 +1,453 @@
+"""Projections: events from one or more streams folded into a service's own read-model tables.
+
+Each projection keeps, per source stream, the stream sequence it has applied up to (its checkpoint)
+in the same transaction as the rows it changes, so a crash anywhere loses nothing and applies
+nothing twice. Events come from a durable pull consumer whose ``max_ack_pending`` equals one batch,
+which keeps the stream's order even when several replicas of a service share the consumer.
+
+A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
+the current generation, then switches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from shared.events import Envelope, utcnow
+from shared.eventstore import decode_message
+from shared.readmodel import sessions, write_lock
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+bookkeeping = MetaData()
+generations = Table(
+    "projection_generation",
+    bookkeeping,
+    Column("projection", String(100), primary_key=True),
+    Column("active", Integer, nullable=False),
+)
+checkpoints = Table(
+    "projection_checkpoint",
+    bookkeeping,
+    Column("projection", String(100), primary_key=True),
+    Column("generation", Integer, primary_key=True),
+    Column("stream", String(50), primary_key=True),
+    Column("sequence", Integer, nullable=False),
+)
+parked_events = Table(
+    "parked_event",
+    bookkeeping,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("projection", String(100), nullable=False, index=True),
+    Column("stream", String(50), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("parked_at", DateTime(timezone=True), nullable=False),
+)
+
+
+class Projection(Generic[T]):
+    """What a read model is: its tables (``T``, a namespace of Table objects) and how events change them."""
+
+    name: ClassVar[str]
+    sources: ClassVar[Mapping[str, str]]
+    """Stream name -> the subject filter of the events this projection reads from it."""
+
+    def define(self, metadata: MetaData, prefix: str) -> T:
+        raise NotImplementedError
+
+    async def apply(self, session: AsyncSession, tables: T, envelope: Envelope) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ParkedEvent:
+    id: int
+    projection: str
+    stream: str
+    sequence: int
+    event_type: str
+    reason: str
+    attempts: int
+    parked_at: datetime
+
+
+Progress = Callable[[int, int], None]
+FaultHook = Callable[[str], Awaitable[None]]
+
+
+class _Generation(Generic[T]):
+    def __init__(self, projection: Projection[T], number: int) -> None:
+        self.number = number
+        self.metadata = MetaData()
+        self.tables = projection.define(self.metadata, f"{projection.name}_g{number}_")
+
+
+class Projector(Generic[T]):
+    """Runs one projection: creates its tables, feeds it events, rebuilds it, parks what fails."""
+
+    def __init__(
+        self,
+        projection: Projection[T],
+        engine: AsyncEngine,
+        nc: NatsClient,
+        *,
+        batch_size: int = 256,
+        max_attempts: int = 3,
+        ack_wait: float = 10.0,
+        fault: FaultHook | None = None,
+    ) -> None:
+        self.projection = projection
+        self.engine = engine
+        self.sessions = sessions(engine)
+        self.nc = nc
+        self.js: JetStreamContext = nc.jetstream()
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        # A batch a crashed process fetched comes again after ack_wait; until then the consumer holds
+        # back (one batch in flight), so this bounds how long a crash stalls the read model.
+        self.ack_wait = ack_wait
+        self.fault = fault
+        self._generation: _Generation[T] | None = None
+        self._write = write_lock(engine)
+        self.applied = 0
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @property
+    def tables(self) -> T:
+        """The tables queries should read: the active generation's."""
+        if self._generation is None:
+            raise RuntimeError(f"projection {self.name} is not set up")
+        return self._generation.tables
+
+    async def setup(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(bookkeeping.create_all)
+        async with self.sessions.begin() as session:
+            active = await session.scalar(
+                select(generations.c.active).where(generations.c.projection == self.name)
+            )
+            if active is None:
+                active = 1
+                await session.execute(insert(generations).values(projection=self.name, active=active))
+        self._generation = await self._open_generation(active)
+
+    async def _open_generation(self, number: int) -> _Generation[T]:
+        generation = _Generation(self.projection, number)
+        async with self.engine.begin() as conn:
+            await conn.run_sync(generation.metadata.create_all)
+        return generation
+
+    async def checkpoint(self, stream: str, generation: int | None = None) -> int:
+        async with self.sessions() as session:
+            return await self._checkpoint(session, stream, generation or self._active_number())
+
+    def _active_number(self) -> int:
+        return self._generation.number if self._generation else 1
+
+    async def _checkpoint(self, session: AsyncSession, stream: str, generation: int) -> int:
+        row = await session.scalar(
+            select(checkpoints.c.sequence)
+            .where(
+                checkpoints.c.projection == self.name,
+                checkpoints.c.generation == generation,
+                checkpoints.c.stream == stream,
+            )
+            .with_for_update()
+        )
+        return int(row or 0)
+
+    def _durable(self, stream: str, generation: int) -> str:
+        return f"{self.name}_g{generation}_{stream}"
+
+    async def _subscribe(self, stream: str, generation: int) -> JetStreamContext.PullSubscription:
+        """Bind to the generation's durable consumer, (re)creating it at checkpoint + 1."""
+        durable = self._durable(stream, generation)
+        start = await self.checkpoint(stream, generation) + 1
+        while True:
+            try:
+                info = await self.js.consumer_info(stream, durable)
+                if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= start:
+                    # The consumer is ahead of the database (a restored or wiped read model): restart it.
+                    await self.js.delete_consumer(stream, durable)
+                    raise NotFoundError
+                break
+            except NotFoundError:
+                try:
+                    await self.js.add_consumer(
+                        stream,
+                        ConsumerConfig(
+                            durable_name=durable,
+                            filter_subject=self.projection.sources[stream],
+                            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                            opt_start_seq=start,
+                            ack_policy=AckPolicy.ALL,
+                            max_ack_pending=self.batch_size,
+                            ack_wait=self.ack_wait,
+                        ),
+                    )
+                    break
+                except NotFoundError:
+                    log.info("projection %s waits for stream %s", self.name, stream)
+                    await asyncio.sleep(1.0)
+        return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
+
+    async def run(self) -> None:
+        """Apply events forever (until cancelled), one task per source stream."""
+        generation = self._active_number()
+        async with asyncio.TaskGroup() as group:
+            for stream in self.projection.sources:
+                group.create_task(self._follow(stream, generation))
+
+    async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
+        sub = await self._subscribe(stream, generation)
+        try:
+            while until is None or await self.checkpoint(stream, generation) < until:
+                if until is None and generation != self._active_number():
+                    return  # a rebuild switched generations: the new generation's follower takes over
+                try:
+                    msgs = await sub.fetch(self.batch_size, timeout=1.0)
+                except TimeoutError:
+                    continue
+                await self._apply_batch(stream, generation, msgs)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> None:
+        tables = self._tables_for(generation)
+        async with self._write, self.sessions.begin() as session:
+            done = await self._checkpoint(session, stream, generation)
+            last = done
+            for msg in msgs:
+                seq = msg.metadata.sequence.stream
+                if seq <= done:
+                    continue  # redelivered after a crash between commit and ack
+                envelope = decode_message(msg.data, msg.headers or {}, stream)
+                envelope = envelope.model_copy(update={"sequence": seq})
+                await self._apply_one(session, tables, envelope)
+                last = seq
+            if last > done:
+                await self._save_checkpoint(session, stream, generation, done, last)
+            if self.fault:
+                await self.fault("applied")
+        if self.fault:
+            await self.fault("committed")
+        await msgs[-1].ack()
+        self.applied += len(msgs)
+
+    async def _save_checkpoint(
+        self, session: AsyncSession, stream: str, generation: int, done: int, last: int
+    ) -> None:
+        key = (
+            checkpoints.c.projection == self.name,
+            checkpoints.c.generation == generation,
+            checkpoints.c.stream == stream,
+        )
+        if done == 0 and not await session.scalar(select(func.count()).where(*key)):
+            await session.execute(
+                insert(checkpoints).values(
+                    projection=self.name, generation=generation, stream=stream, sequence=last
+                )
+            )
+        else:
+            await session.execute(update(checkpoints).where(*key).values(sequence=last))
+
+    async def _apply_one(self, session: AsyncSession, tables: T, envelope: Envelope) -> None:
+        reason = ""
+        for _ in range(self.max_attempts):
+            try:
+                async with session.begin_nested():
+                    await self.projection.apply(session, tables, envelope)
+                return
+            except Exception as error:  # a bug or bad data in one event must not stop the read model
+                reason = f"{type(error).__name__}: {error}"[:2000]
+        log.error(
+            "projection %s parked %s #%d (%s)",
+            self.name,
+            envelope.stream,
+            envelope.sequence,
+            envelope.event_type,
+        )
+        await session.execute(
+            insert(parked_events).values(
+                projection=self.name,
+                stream=envelope.stream,
+                sequence=envelope.sequence,
+                event_type=envelope.event_type,
+                reason=reason,
+                attempts=self.max_attempts,
+                parked_at=utcnow(),
+            )
+        )
+
+    def _tables_for(self, generation: int) -> T:
+        if self._generation is not None and self._generation.number == generation:
+            return self._generation.tables
+        if self._building is not None and self._building.number == generation:
+            return self._building.tables
+        raise RuntimeError(f"generation {generation} of {self.name} is not open")
+
+    _building: _Generation[T] | None = None
+
+    async def lag(self) -> dict[str, int]:
+        """Events in each source stream not yet applied."""
+        out: dict[str, int] = {}
+        for stream in self.projection.sources:
+            try:
+                info = await self.js.stream_info(stream)
+            except NotFoundError:
+                out[stream] = 0
+                continue
+            out[stream] = max(0, info.state.last_seq - await self.checkpoint(stream))
+        return out
+
+    async def catch_up(self, timeout: float = 30.0) -> None:
+        """Apply until every source's checkpoint reaches its stream's end as it is now.
+
+        For tests and the consistency check; a running service uses ``run``."""
+        generation = self._active_number()
+        async with asyncio.timeout(timeout):
+            for stream in self.projection.sources:
+                target = await self._last_matching(stream)
+                if target > await self.checkpoint(stream, generation):
+                    await self._follow(stream, generation, until=target)
+
+    async def _last_matching(self, stream: str) -> int:
+        """The last stream sequence this projection's filter selects (0 when none)."""
+        try:
+            msg = await self.js.get_last_msg(stream, self.projection.sources[stream])
+        except NotFoundError:
+            return 0
+        seq: int = msg.seq or 0
+        return seq
+
+    async def rebuild(self, progress: Progress | None = None) -> int:
+        """Project from sequence 1 into a new generation, then switch to it and drop the old one.
+
+        Queries keep reading the old generation until the switch. Returns the new generation."""
+        old = self._active_number()
+        new = old + 1
+        with contextlib.suppress(RuntimeError):
+            await self._drop_generation(new)  # a rebuild that died half-way
+        self._building = await self._open_generation(new)
+        targets = {s: await self._last_matching(s) for s in self.projection.sources}
+        total = sum(targets.values())
+        started = time.monotonic()
+
+        async def report() -> None:
+            while True:
+                done = 0
+                for s in targets:
+                    done += await self.checkpoint(s, new)
+                if progress:
+                    progress(min(done, total), total)
+                await asyncio.sleep(0.25)
+
+        reporter = asyncio.create_task(report())
+        try:
+            for stream, target in targets.items():
+                if target:
+                    await self._follow(stream, new, until=target)
+        finally:
+            reporter.cancel()
+        if progress:
+            progress(total, total)
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(generations).where(generations.c.projection == self.name).values(active=new)
+            )
+        self._generation, self._building = self._building, None
+        await self._drop_generation(old)
+        log.info("projection %s rebuilt: %d events in %.1fs", self.name, total, time.monotonic() - started)
+        return new
+
+    async def _drop_generation(self, number: int) -> None:
+        generation = _Generation(self.projection, number)
+        async with self.engine.begin() as conn:
+            await conn.run_sync(generation.metadata.drop_all)
+            await conn.execute(
+                delete(checkpoints).where(
+                    checkpoints.c.projection == self.name, checkpoints.c.generation == number
+                )
+            )
+        for stream in self.projection.sources:
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_consumer(stream, self._durable(stream, number))
+
+    async def parked(self) -> list[ParkedEvent]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                select(parked_events)
+                .where(parked_events.c.projection == self.name)
+                .order_by(parked_events.c.id)
+            )
+            return [ParkedEvent(**row._mapping) for row in rows]
+
+    async def retry_parked(self, parked_id: int | None = None) -> tuple[int, int]:
+        """Apply parked events again (one, or all); those that now apply are unparked.
+
+        Returns (applied, still parked)."""
+        applied = failed = 0
+        for item in await self.parked():
+            if parked_id is not None and item.id != parked_id:
+                continue
+            msg = await self.js.get_msg(item.stream, item.sequence)
+            envelope = Envelope.model_validate_json(msg.data or b"").model_copy(
+                update={"sequence": item.sequence, "stream": item.stream}
+            )
+            async with self._write, self.sessions.begin() as session:
+                try:
+                    async with session.begin_nested():
+                        await self.projection.apply(session, self.tables, envelope)
+                except Exception as error:
+                    failed += 1
+                    await session.execute(
+                        update(parked_events)
+                        .where(parked_events.c.id == item.id)
+                        .values(reason=f"{type(error).__name__}: {error}"[:2000], attempts=item.attempts + 1)
+                    )
+                    continue
+                await session.execute(delete(parked_events).where(parked_events.c.id == item.id))
+                applied += 1
+        return applied, failed
+
+
+async def read_rows(session: AsyncSession, table: Table, **where: Any) -> list[dict[str, Any]]:
+    query = select(table).where(*(table.c[k] == v for k, v in where.items()))
+    return [dict(row._mapping) for row in await session.execute(query)]

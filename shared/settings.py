@@ -1,0 +1,37 @@
+"""Configuration from the environment (prefix ``SHAKTI_``), one object for every service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHAKTI_", env_file=".env", extra="ignore")
+
+    nats_url: str | None = Field(
+        default=None,
+        description="An existing NATS server or cluster; unset means start the embedded server.",
+    )
+    data_dir: Path = Field(default=Path("var"), description="Embedded NATS storage and SQLite files.")
+    nats_port: int = 4222
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL template; '{service}' is replaced by the service name. "
+        "Unset means one SQLite file per service under data_dir.",
+    )
+    stream_replicas: int = Field(default=1, description="JetStream replicas per stream (3 on a cluster).")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    secret_key: str = Field(default="change-me-in-production", description="Signs sessions and tokens.")
+    key_store_url: str | None = Field(
+        default=None, description="Database for the intake service's per-case identity keys."
+    )
+
+    def database_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url.replace("{service}", service)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"

@@ -1,0 +1,132 @@
+"""The facts the intake service owns (stream ``INTAKE``, subjects ``shakti.intake.case.<case_id>``).
+
+This module is the public contract other services may import. Identity data (name, phone, address,
+statement, free-text notes) never appears in clear: it travels only as ``sealed_*`` fields, AES-GCM
+ciphertext under a per-case key that lives in intake's key store, not in the stream.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from shared.events import Event, event_type
+from shared.vocabulary import AgencyKind, Category, Channel, Priority
+
+SERVICE = "intake"
+AGGREGATE = "case"
+
+
+@event_type("CaseRegistered")
+class CaseRegistered(Event):
+    case_number: str
+    channel: Channel
+    category: Category
+    priority: Priority
+    danger_now: bool
+    minor: bool
+    district: str
+    thana: str | None = None
+    pincode: str | None = None
+    locality: str | None = None
+    language: str = "hi"
+    consent_to_share: bool = False
+    registered_by: str
+    flags: list[str] = Field(default_factory=list)
+    """Derived markers safe to share, e.g. ``pocso``, ``cwc_referral_due``."""
+    sealed_identity: str
+    """Base64 AES-GCM ciphertext of name, phone, address and statement; readable only in intake."""
+
+
+@event_type("FirstContactMade")
+class FirstContactMade(Event):
+    by: str
+    at: datetime
+    mode: str  # visit, phone, at_kendra
+
+
+@event_type("ActionRecorded")
+class ActionRecorded(Event):
+    kind: str  # counselling, fir_registered, medical_exam, rescue, notice
+    by: str
+    at: datetime
+    fir_number: str | None = None
+
+
+@event_type("ReferralMade")
+class ReferralMade(Event):
+    agency_kind: AgencyKind
+    agency_code: str | None = None
+    by: str
+
+
+@event_type("NoteAdded")
+class NoteAdded(Event):
+    by: str
+    sealed_text: str
+
+
+@event_type("AttachmentRecorded")
+class AttachmentRecorded(Event):
+    attachment_id: str
+    kind: str  # photo, medical_report, fir_copy, other
+    size_bytes: int
+    sha256: str
+    by: str
+    sealed_filename: str
+
+
+@event_type("AwaitingComplainant")
+class AwaitingComplainant(Event):
+    reason: str
+    by: str
+
+
+@event_type("ComplainantResponded")
+class ComplainantResponded(Event):
+    by: str
+
+
+@event_type("CaseResolved")
+class CaseResolved(Event):
+    outcome: str
+    feedback_rating: int | None = Field(default=None, ge=1, le=5)
+    by: str
+
+
+@event_type("CaseClosed")
+class CaseClosed(Event):
+    reason: str
+    by: str
+
+
+@event_type("CaseReopened")
+class CaseReopened(Event):
+    reason: str
+    by: str
+
+
+@event_type("CaseWithdrawn")
+class CaseWithdrawn(Event):
+    reason: str
+    by: str
+
+
+@event_type("CaseMarkedDuplicate")
+class CaseMarkedDuplicate(Event):
+    duplicate_of: str
+    by: str
+
+
+@event_type("IdentityViewed")
+class IdentityViewed(Event):
+    by: str
+    role: str
+    purpose: str
+
+
+@event_type("IdentityErased")
+class IdentityErased(Event):
+    by: str
+    legal_basis: str

@@ -1,0 +1,104 @@
+"""The facts the training service owns (stream ``TRAINING``).
+
+Subjects: ``shakti.training.module.<module_id>``, ``shakti.training.programme.<programme_id>``,
+``shakti.training.officer.<service_number>`` (each officer's training record). Public contract.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field
+
+from shared.events import Event, event_type
+
+SERVICE = "training"
+
+
+@event_type("ModulePublished")
+class ModulePublished(Event):
+    module_id: str
+    version: int
+    kind: str  # sop, igot_video, assessment
+    title_hi: str
+    title_en: str
+    duration_minutes: int
+    requires_retraining: bool = False
+
+
+@event_type("ProgrammeScheduled")
+class ProgrammeScheduled(Event):
+    programme_id: str
+    title_hi: str
+    title_en: str
+    ordered_by: str
+    directed_by: str
+    organised_by: str
+    venue: str
+    date: date
+    modules: list[str]
+    invited_kendras: list[str] = Field(default_factory=list)
+    invited_officers: list[str] = Field(default_factory=list)
+
+
+@event_type("AttendanceMarked")
+class AttendanceMarked(Event):
+    programme_id: str
+    service_number: str
+    present: bool
+    score: float | None = None
+
+
+@event_type("ProgrammeCompleted")
+class ProgrammeCompleted(Event):
+    programme_id: str
+
+
+@event_type("TrainingAssigned")
+class TrainingAssigned(Event):
+    service_number: str
+    modules: list[str]
+    due_at: datetime
+    kendra: str
+
+
+@event_type("ModuleCompleted")
+class ModuleCompleted(Event):
+    service_number: str
+    module_id: str
+    version: int
+    score: float | None = None
+    completed_at: datetime
+    source: str  # programme:<id>, igot_import:<file checksum>
+
+
+@event_type("OfficerCertified")
+class OfficerCertified(Event):
+    service_number: str
+    certificate_id: str
+    endorsements: list[str]
+    """Categories the officer is certified to handle (codes of ``shared.vocabulary.Category``)."""
+    issued_at: datetime
+    valid_until: datetime
+
+
+@event_type("CertificationLapsed")
+class CertificationLapsed(Event):
+    service_number: str
+    certificate_id: str
+    why: str
+
+
+@event_type("RetrainingRequired")
+class RetrainingRequired(Event):
+    service_number: str
+    module_id: str
+    version: int
+    why: str
+
+
+@event_type("TrainingOverdue")
+class TrainingOverdue(Event):
+    service_number: str
+    modules: list[str]
+    due_at: datetime

@@ -40,8 +40,10 @@ async def test_reaction_in_order_once_each_and_poison_parked(nats_client: NatsCl
 
     broker = await start_broker()
     ids = [f"t{i}" for i in range(10)] + ["poison"] + [f"u{i}" for i in range(10)]
+    sequences = {}
     for i in ids:
-        await store.append("tally", i, [TallyOpened(label=i)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=i, actor="t"))
+        [stored] = await store.append("tally", i, [TallyOpened(label=i)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=i, actor="t"))
+        sequences[i] = stored.sequence
     async with asyncio.timeout(20):
         while len(seen) < 20:
             await asyncio.sleep(0.05)
@@ -60,4 +62,4 @@ async def test_reaction_in_order_once_each_and_poison_parked(nats_client: NatsCl
             assert len(await mirror.history(f"m{i}")) == 1
     parked = await js.get_msg(PARKED_STREAM, 1)
     record = json.loads(parked.data)
-    assert record["consumer"] == "mirror" and record["sequence"] == 11 and "cannot handle" in record["reason"]
+    assert record["consumer"] == "mirror" and record["sequence"] == sequences["poison"] and "cannot handle" in record["reason"]

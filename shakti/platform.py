@@ -1,0 +1,101 @@
+"""The whole platform as one HTTP app: the four services, the web front, sign-in and the operator API.
+
+The same builder serves the embedded default (all four services in one process) and the scale-out
+case (``shakti serve SERVICE``: one service, with its health, metrics and operator routes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+
+from shakti.asyncapi import mount_asyncapi
+from shakti.config import PlatformSettings
+from shakti.operations import operations_router
+from shakti.signin import mount_signin
+from shakti.users import UserStore
+from shakti.web.pages import mount_web
+from shared.clock import Clock
+from shared.runtime import ServiceDefinition, ServiceRunner, build_app
+from shared.settings import Settings
+
+SERVICES: tuple[str, ...] = ("routing", "intake", "escalation", "training")
+"""Routing first: the others look up the jurisdiction it defines when they start."""
+
+
+class UnknownService(ValueError):
+    pass
+
+
+def definition(name: str) -> ServiceDefinition:
+    """``services.<name>.main:service``, imported only when asked for."""
+    if name not in SERVICES:
+        raise UnknownService(f"no service named {name!r}; choose one of {', '.join(SERVICES)}")
+    module = importlib.import_module(f"services.{name}.main")
+    found: Any = module.service
+    if not isinstance(found, ServiceDefinition):
+        raise TypeError(f"services.{name}.main.service is not a ServiceDefinition")
+    return found
+
+
+def runners(
+    settings: Settings,
+    nats_url: str,
+    names: Sequence[str] = SERVICES,
+    *,
+    clock: Clock | None = None,
+    database_urls: dict[str, str] | None = None,
+) -> list[ServiceRunner]:
+    return [
+        ServiceRunner(
+            definition(name),
+            settings,
+            nats_url=nats_url,
+            clock=clock,
+            database_url=(database_urls or {}).get(name),
+        )
+        for name in names
+    ]
+
+
+def build_platform(
+    settings: PlatformSettings,
+    service_runners: Sequence[ServiceRunner],
+    *,
+    web: bool = True,
+    users: UserStore | None = None,
+) -> FastAPI:
+    """The HTTP app: the given services, the operator API, and (when ``web``) sign-in and the pages."""
+    user_store = users or UserStore(
+        settings.database_for("web"),
+        failures_allowed=settings.signin_failures_allowed,
+        window=timedelta(seconds=settings.signin_window_seconds),
+    )
+
+    def extra(app: FastAPI) -> None:
+        app.state.users = user_store
+        app.include_router(operations_router(), prefix="/api/ops")
+        mount_asyncapi(app)
+        mount_signin(app, user_store)
+        if web:
+            mount_web(app, settings)
+
+    app = build_app(service_runners, settings, title="Mission Shakti", extra=extra)
+    services_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await user_store.setup()
+        try:
+            async with services_lifespan(app):
+                yield
+        finally:
+            await user_store.close()
+
+    app.router.lifespan_context = lifespan
+    return app

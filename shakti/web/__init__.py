@@ -1,0 +1,1 @@
+"""The web front: server-rendered pages (Jinja2), bilingual Hindi/English, small-screen first."""

@@ -1,0 +1,120 @@
+"""Every word the web front shows, in Hindi and English. Codes from events get their labels from
+``shared.vocabulary``; these are the page's own words."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+from shared.auth import Role
+
+LANG_COOKIE = "shakti_lang"
+LANGUAGES = ("hi", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("मिशन शक्ति केन्द्र", "Mission Shakti Kendra"),
+    "signin": ("साइन इन", "Sign in"),
+    "signout": ("साइन आउट", "Sign out"),
+    "username": ("उपयोगकर्ता नाम", "User name"),
+    "password": ("पासवर्ड", "Password"),
+    "demo_banner": (
+        "डेमो डेटा: सभी नाम और मामले काल्पनिक हैं",
+        "DEMO DATA: every name and case here is made up",
+    ),
+    "switch_lang": ("English", "हिन्दी"),
+    "home": ("मुख्य पृष्ठ", "Home"),
+    "register": ("शिकायत दर्ज करें", "Register a complaint"),
+    "queue": ("मेरी सूची", "My queue"),
+    "dashboard": ("डैशबोर्ड", "Dashboard"),
+    "state_view": ("सभी जनपद", "All districts"),
+    "operator_view": ("संचालन", "Operations"),
+    "name": ("नाम", "Name"),
+    "phone": ("फ़ोन", "Phone"),
+    "address": ("पता", "Address"),
+    "statement": ("विवरण / बयान", "Statement"),
+    "category": ("श्रेणी", "Category"),
+    "channel": ("माध्यम", "Channel"),
+    "priority": ("प्राथमिकता", "Priority"),
+    "danger_now": ("अभी खतरे में", "In danger now"),
+    "minor": ("नाबालिग", "A minor"),
+    "consent": ("जानकारी साझा करने की सहमति", "Consents to sharing"),
+    "thana": ("थाना", "Thana"),
+    "circle": ("सर्किल", "Circle"),
+    "district": ("जनपद", "District"),
+    "kendra": ("केन्द्र", "Kendra"),
+    "pincode": ("पिन कोड", "PIN code"),
+    "locality": ("मोहल्ला / गाँव", "Locality / village"),
+    "submit": ("दर्ज करें", "Submit"),
+    "save": ("सहेजें", "Save"),
+    "registered": ("शिकायत दर्ज हुई", "Complaint registered"),
+    "case": ("मामला", "Case"),
+    "case_number": ("मामला संख्या", "Case number"),
+    "status": ("स्थिति", "Status"),
+    "assigned_to": ("सौंपा गया", "Assigned to"),
+    "not_yet": ("अभी नहीं", "not yet"),
+    "timeline": ("समय-रेखा", "Timeline"),
+    "first_contact": ("पहला संपर्क", "First contact"),
+    "action": ("कार्यवाही", "Action"),
+    "referral": ("संदर्भन", "Referral"),
+    "resolution": ("निस्तारण", "Disposal"),
+    "mode": ("तरीका", "Mode"),
+    "kind": ("प्रकार", "Kind"),
+    "fir_number": ("एफआईआर संख्या", "FIR number"),
+    "agency": ("संस्था", "Agency"),
+    "outcome": ("परिणाम", "Outcome"),
+    "feedback": ("शिकायतकर्ता की प्रतिक्रिया (1-5)", "Complainant's feedback (1-5)"),
+    "show_identity": ("पहचान देखें (दर्ज होगा)", "Show identity (this is recorded)"),
+    "identity_hidden": ("पहचान छिपी है", "Identity hidden"),
+    "escalated_to_me": ("मुझ तक बढ़ाए गए मामले", "Escalated to me"),
+    "close_to_breach": ("समय-सीमा के निकट", "Close to breach"),
+    "breach_rate": ("समय-सीमा उल्लंघन दर", "Breach rate"),
+    "breaches": ("उल्लंघन", "Breaches"),
+    "workload": ("केन्द्र का कार्यभार", "Kendra workload"),
+    "open_cases": ("खुले मामले", "Open cases"),
+    "cases": ("मामले", "Cases"),
+    "compliance": ("प्रशिक्षण अनुपालन", "Training compliance"),
+    "cases_over_time": ("समय के साथ मामले", "Cases over time"),
+    "breaches_by_thana": ("थानेवार उल्लंघन", "Breaches by thana"),
+    "compliance_by_circle": ("सर्किलवार अनुपालन", "Compliance by circle"),
+    "nothing": ("कुछ नहीं", "Nothing here"),
+    "due": ("नियत समय", "Due"),
+    "level": ("स्तर", "Level"),
+    "figures_only": ("केवल आँकड़े, कोई पहचान नहीं", "Figures only, no identities"),
+    "trained": ("प्रशिक्षित", "Trained"),
+    "officers": ("अधिकारी", "Officers"),
+    "total": ("कुल", "Total"),
+    "error": ("त्रुटि", "Error"),
+    "service_unavailable": (
+        "सेवा अभी उपलब्ध नहीं; थोड़ी देर में फिर प्रयास करें।",
+        "The service is not available now; try again shortly.",
+    ),
+    "not_found": ("पृष्ठ नहीं मिला", "Page not found"),
+    "forbidden": ("आपकी भूमिका को यह अनुमति नहीं है।", "Your role may not do this."),
+}
+
+ROLE_LABELS: dict[Role, tuple[str, str]] = {
+    Role.KENDRA_OFFICER: ("केन्द्र अधिकारी", "Kendra officer"),
+    Role.KENDRA_INCHARGE: ("केन्द्र प्रभारी", "Kendra in-charge"),
+    Role.SHO: ("थाना प्रभारी", "SHO"),
+    Role.CO: ("क्षेत्राधिकारी", "Circle Officer"),
+    Role.ADDL_SP: ("अपर पुलिस अधीक्षक", "Additional SP"),
+    Role.SP: ("पुलिस अधीक्षक", "Superintendent of Police"),
+    Role.STATE_CELL: ("राज्य मिशन शक्ति प्रकोष्ठ", "State Mission Shakti cell"),
+    Role.OPERATOR: ("संचालक", "Operator"),
+}
+
+
+def language(request: Request) -> str:
+    lang = request.cookies.get(LANG_COOKIE, "hi")
+    return lang if lang in LANGUAGES else "hi"
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    index = 0 if lang == "hi" else 1
+
+    def t(key: str) -> str:
+        pair = TEXT.get(key)
+        return pair[index] if pair else key
+
+    return t

@@ -1,0 +1,173 @@
+"""Sign-in: argon2-hashed passwords, the session cookie, the JSON token, rate-limited and recorded
+failures, and the checks on user records. No service runs here: sign-in needs none."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shakti.config import PlatformSettings
+from shakti.platform import build_platform
+from shakti.users import UserError, UserStore
+from shared.auth import COOKIE, Role, Tokens
+from shared.clock import ManualClock
+
+SECRET = "test-secret"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def users(tmp_path: Path, clock: ManualClock) -> AsyncIterator[UserStore]:
+    store = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}", clock=clock, failures_allowed=3)
+    await store.setup()
+    await store.add(
+        "katra.officer", "correct horse", Role.KENDRA_OFFICER,
+        service_number="PNO152301", district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
+    )  # fmt: skip
+    await store.add("sp.sjp", "battery staple", Role.SP, district="SJP")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+async def client(tmp_path: Path, users: UserStore) -> AsyncIterator[httpx.AsyncClient]:
+    settings = PlatformSettings(secret_key=SECRET, data_dir=tmp_path)
+    app = build_platform(settings, [], users=users)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5555))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shakti") as c:
+            yield c
+
+
+async def test_passwords_are_stored_as_argon2_hashes(users: UserStore) -> None:
+    from sqlalchemy import select
+
+    from shakti.users import users as table
+
+    async with users.sessions() as session:
+        stored = await session.scalar(
+            select(table.c.password_hash).where(table.c.username == "katra.officer")
+        )
+    assert stored is not None and stored.startswith("$argon2id$")
+    assert "correct horse" not in stored
+
+
+async def test_form_sign_in_sets_a_session_cookie_for_the_users_role_and_jurisdiction(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post("/signin", data={"username": "katra.officer", "password": "correct horse"})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/kendra/queue"
+    principal = Tokens(SECRET).read(response.cookies[COOKIE])
+    assert (principal.role, principal.thana, principal.service_number) == (
+        Role.KENDRA_OFFICER, "SJP-KATRA", "PNO152301",
+    )  # fmt: skip
+    assert "httponly" in response.headers["set-cookie"].lower()
+
+
+async def test_sign_in_never_redirects_off_the_site(client: httpx.AsyncClient) -> None:
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = await client.post(
+            "/signin", data={"username": "sp.sjp", "password": "battery staple", "next": target}
+        )
+        assert response.headers["location"] == "/dashboard", target
+
+
+async def test_wrong_password_is_refused_in_both_languages_and_recorded(
+    client: httpx.AsyncClient, users: UserStore
+) -> None:
+    page = await client.post("/signin", data={"username": "sp.sjp", "password": "wrong wrong"})
+    assert page.status_code == 401
+    assert "गलत उपयोगकर्ता नाम या पासवर्ड" in page.text
+    assert COOKIE not in page.cookies
+    client.cookies.set("shakti_lang", "en")
+    page = await client.post("/signin", data={"username": "sp.sjp", "password": "wrong again"})
+    assert "Wrong user name or password." in page.text
+    assert [(client_, outcome) for _, client_, outcome in await users.attempts_of("sp.sjp")] == [
+        ("10.1.2.3", "failed"), ("10.1.2.3", "failed"),
+    ]  # fmt: skip
+
+
+async def test_repeated_failures_lock_the_user_name_until_the_window_passes(
+    client: httpx.AsyncClient, users: UserStore, clock: ManualClock
+) -> None:
+    for _ in range(3):
+        bad = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "guess guess"})
+        assert bad.status_code == 401
+    locked = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    assert locked.json()["detail"]["hi"]
+    # Another user is not locked by someone else's failures.
+    other = await client.post(
+        "/api/auth/token", json={"username": "katra.officer", "password": "correct horse"}
+    )
+    assert other.status_code == 200
+    clock.advance(timedelta(minutes=16))
+    again = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
+    assert again.status_code == 200
+    outcomes = [outcome for _, _, outcome in await users.attempts_of("sp.sjp")]
+    assert outcomes == ["failed", "failed", "failed", "locked", "ok"]
+
+
+async def test_json_token_carries_role_and_jurisdiction_and_opens_the_api(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
+    body = response.json()
+    assert (body["role"], body["district"], body["thana"]) == ("sp", "SJP", None)
+    principal = Tokens(SECRET).read(body["token"])
+    assert principal.scope() == {"district": "SJP"}
+    # An SP is not an operator: the operator API refuses the token; no token at all is a 401.
+    refused = await client.get("/api/ops/status", headers={"Authorization": f"Bearer {body['token']}"})
+    assert refused.status_code == 403
+    assert (await client.get("/api/ops/status")).status_code == 401
+
+
+async def test_pages_send_a_stranger_to_sign_in(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+    assert (response.status_code, response.headers["location"]) == (303, "/signin")
+    page = await client.get("/signin")
+    assert page.status_code == 200 and "<form" in page.text and 'name="password"' in page.text
+
+
+async def test_language_switch_sets_a_cookie_and_the_page_follows_it(client: httpx.AsyncClient) -> None:
+    hindi = await client.get("/signin")
+    assert "उपयोगकर्ता नाम" in hindi.text
+    switched = await client.get("/lang/en", params={"next": "/signin"})
+    assert switched.headers["location"] == "/signin"
+    english = await client.get("/signin")
+    assert "User name" in english.text and "उपयोगकर्ता नाम" not in english.text
+
+
+@pytest.mark.parametrize(
+    ("role", "where", "problem"),
+    [
+        (
+            Role.KENDRA_OFFICER,
+            {"district": "SJP", "circle": "SJP-TILHAR", "service_number": "PNO1"},
+            "jurisdiction",
+        ),
+        (Role.CO, {"district": "SJP"}, "jurisdiction"),
+        (Role.SP, {"district": "sjp lower"}, "jurisdiction"),
+        (Role.KENDRA_OFFICER, {"district": "SJP", "circle": "SJP-T", "thana": "SJP-KATRA"}, "service_number"),
+    ],
+)
+async def test_a_user_needs_the_jurisdiction_of_their_role(
+    users: UserStore, role: Role, where: dict[str, str], problem: str
+) -> None:
+    with pytest.raises(UserError) as refused:
+        await users.add("new.user", "long enough", role, **where)
+    assert refused.value.code == problem and refused.value.hi
+
+
+async def test_a_state_user_gets_no_narrower_jurisdiction(users: UserStore) -> None:
+    user = await users.add("state.cell", "long enough", Role.STATE_CELL, district="SJP", thana="SJP-KATRA")
+    assert user.principal().scope() == {}
+    assert (user.district, user.thana) == (None, None)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run demo test lint bench install clean
+.PHONY: run demo test lint bench install browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,15 @@ demo: $(STAMP)
 	$(BIN)/shakti up --demo $(ARGS)
 
 ## make test: install, lint, type-check, then every test against real NATS and databases
-test: $(STAMP) lint
+test: $(STAMP) lint browser
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## make browser: Debian's chromium for the web front's browser tests (Playwright drives it; it never
+## downloads a browser of its own)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services shakti tests bench conftest.py

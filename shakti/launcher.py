@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -51,21 +51,22 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
         yield server.url
 
 
+def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
+    return uvicorn.Server(config)
+
+
 async def serve(
     settings: PlatformSettings,
-    nats_url: str,
-    names: Sequence[str] = SERVICES,
+    app: FastAPI,
     *,
-    web: bool = True,
     after_start: AfterStart | None = None,
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn's shutdown stops the services in reverse order."""
-    app = build_platform(settings, runners(settings, nats_url, names), web=web)
-    config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-    )
-    server = uvicorn.Server(config)
+    server = http_server(settings, app)
     url = f"http://{settings.http_host}:{settings.http_port}"
 
     async def announce_when_started() -> None:
@@ -96,5 +97,27 @@ def run(
 ) -> None:
     configure_logging()
     with nats_for(settings) as nats_url:
-        asyncio.run(serve(settings, nats_url, names, web=web, after_start=after_start, announce=announce))
+        app = build_platform(settings, runners(settings, nats_url, names), web=web)
+        asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
     announce("Mission Shakti stopped.")
+
+
+@contextlib.asynccontextmanager
+async def running(settings: PlatformSettings, app: FastAPI, timeout: float = 60.0) -> AsyncIterator[str]:
+    """Serve ``app`` in the background of the current event loop for the block; yields its URL."""
+    server = http_server(settings, app)
+    # The embedding program owns the signals (Ctrl-C stops it, not only this server).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(timeout):
+            while not server.started:
+                if task.done():
+                    task.result()
+                    raise RuntimeError("the HTTP server stopped while starting")
+                await asyncio.sleep(0.05)
+        yield f"http://{settings.http_host}:{settings.http_port}"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await task

@@ -86,7 +86,9 @@ async def parked_reactions(ctx: ServiceContext) -> list[tuple[int, ParkedReactio
     except NotFoundError:
         return []
     found: list[tuple[int, ParkedReaction]] = []
-    first = max(info.state.first_seq, info.state.last_seq - PARKED_SCAN_LIMIT + 1)
+    if not info.state.messages:
+        return found
+    first = max(info.state.first_seq, 1, info.state.last_seq - PARKED_SCAN_LIMIT + 1)
     for seq in range(first, info.state.last_seq + 1):
         with contextlib.suppress(NotFoundError):
             msg = await js.get_msg(PARKED_STREAM, seq)

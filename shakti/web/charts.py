@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
+
+from shared.vocabulary import CATEGORY_LABELS, label
 
 WIDTH = 640
 BAR_HEIGHT = 22
@@ -28,7 +31,7 @@ def bars(
     for i, (name, value) in enumerate(items):
         y = i * BAR_HEIGHT + 4
         length = max(0.0, min(value / top, 1.0)) * span if top else 0.0
-        shown = f"{value:.0f}{unit}" if unit != "%" else f"{value:.0f}%"
+        shown = f"{value:.0f}{unit}"
         parts.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 14}" text-anchor="end">{escape(name)[:32]}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 2}" width="{length:.1f}" height="{BAR_HEIGHT - 6}" '
@@ -63,3 +66,34 @@ def columns(items: Sequence[tuple[str, float]], *, title: str = "") -> Markup:
             parts.append(f'<text x="{x:.1f}" y="{height - 6}">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# What the pages feed the charts: (label, value) pairs from the services' answers.
+
+
+def breach_items(breaches: Sequence[tuple[str, Sequence[int]]]) -> list[tuple[str, float]]:
+    return [(place, float(breached)) for place, (_, breached) in breaches]
+
+
+def compliance_items(places: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, float]]:
+    return [
+        (p["name_hi"] if lang == "hi" else p["name_en"], 100.0 * (p.get("certified_share") or 0.0))
+        for p in places
+    ]
+
+
+def state_items(districts: Sequence[tuple[str, dict[str, Any]]], lang: str) -> list[tuple[str, float]]:
+    return [
+        (
+            d["name_hi"] if lang == "hi" else d["name_en"],
+            100.0 * d["breached"] / d["decided"] if d["decided"] else 0.0,
+        )
+        for _, d in districts
+    ]
+
+
+def category_items(counts: dict[str, int], lang: str) -> list[tuple[str, float]]:
+    return [
+        (label(CATEGORY_LABELS, code, lang), float(n))
+        for code, n in sorted(counts.items(), key=lambda i: -i[1])
+    ]

@@ -1,0 +1,349 @@
+"""``shakti``: run the platform and operate it.
+
+Commands that look inside a running platform (status, rebuild, parked, erase) call its operator API
+with an operator token signed with the shared secret (``SHAKTI_SECRET_KEY``), so they work the same
+against the embedded platform and a scaled-out one (``SHAKTI_PLATFORM_URL``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shakti import launcher
+from shakti.config import PlatformSettings
+from shakti.platform import SERVICES
+from shakti.users import UserError, UserStore
+from shared.auth import Principal, Role, Tokens
+
+app = typer.Typer(help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True)
+users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_help=True)
+parked_app = typer.Typer(help="Events a read model or a reaction gave up on.", no_args_is_help=True)
+routing_app = typer.Typer(help="Jurisdiction and roster data.", no_args_is_help=True)
+training_app = typer.Typer(help="Curriculum and training records.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(parked_app, name="parked")
+app.add_typer(routing_app, name="routing")
+app.add_typer(training_app, name="training")
+
+console = Console()
+
+
+def settings() -> PlatformSettings:
+    return PlatformSettings()
+
+
+def fail(message: str) -> typer.Exit:
+    console.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+class Platform:
+    """The running platform's operator API."""
+
+    def __init__(self, config: PlatformSettings) -> None:
+        token = Tokens(config.secret_key).issue(Principal(username="shakti-cli", role=Role.OPERATOR))
+        self.url = config.base_url()
+        self.client = httpx.Client(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.HTTPError:
+            raise fail(f"The platform does not answer at {self.url}: is `shakti up` running?") from None
+        if response.status_code >= 400 and response.status_code != 503:
+            detail = response.json().get("detail", {}) if response.content else {}
+            message = detail.get("en", response.text) if isinstance(detail, dict) else str(detail)
+            raise fail(f"{response.status_code}: {message}")
+        return response.json()
+
+
+@app.command()
+def up(
+    demo: Annotated[
+        bool, typer.Option(help="Load a sample district and synthetic complaints (marked DEMO).")
+    ] = False,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
+) -> None:
+    """Start NATS (embedded unless SHAKTI_NATS_URL is set), the four services and the web front.
+
+    Data stays in SHAKTI_DATA_DIR (default var/): starting again resumes where it stopped."""
+    config = settings()
+    if port is not None:
+        config.http_port = port
+    after_start = None
+    if demo:
+        from shakti.demo import load_demo
+
+        config.demo = True
+        after_start = load_demo
+    launcher.run(config, after_start=after_start)
+
+
+@app.command("demo")
+def demo_command(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
+) -> None:
+    """The same as `up --demo`: a sample district, roster, curriculum, a programme and synthetic cases."""
+    up(demo=True, port=port)
+
+
+@app.command()
+def serve(
+    service: Annotated[
+        str, typer.Argument(help=f"One of {', '.join(SERVICES)}, or 'web' for the web front.")
+    ],
+    port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
+) -> None:
+    """Run one service alone (scale-out: run as many replicas as needed against a shared NATS).
+
+    'web' runs the web front alone; set SHAKTI_API_URL to where the services' API answers."""
+    config = settings()
+    if port is not None:
+        config.http_port = port
+    if service == "web":
+        launcher.run(config, names=(), web=True)
+        return
+    if service not in SERVICES:
+        raise fail(f"No service {service!r}: choose one of {', '.join(SERVICES)} or web.")
+    launcher.run(config, names=(service,), web=False)
+
+
+@app.command()
+def status() -> None:
+    """Each service: NATS connection, ready or not, lag per projection and stream, parked events."""
+    report = Platform(settings()).call("GET", "/api/ops/status")
+    table = Table("service", "ready", "NATS", "projection", "stream", "lag", "parked")
+    for name, part in report["services"].items():
+        first = True
+        for projection, per_stream in (part.get("lag") or {"-": {}}).items():
+            for stream, lag in (per_stream or {"-": 0}).items():
+                table.add_row(
+                    name if first else "",
+                    ("yes" if part.get("ready") else "[red]no[/red]") if first else "",
+                    ("up" if part.get("nats") else "[red]down[/red]") if first else "",
+                    projection,
+                    stream,
+                    str(lag),
+                    str((part.get("parked") or {}).get(projection, 0)),
+                )
+                first = False
+    console.print(table)
+    console.print(f"reactions parked: {report['parked_reactions']}")
+    if not all(part.get("ready") for part in report["services"].values()):
+        raise typer.Exit(2)
+
+
+@app.command()
+def rebuild(
+    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}.")],
+) -> None:
+    """Rebuild a service's read models from the start of the streams (it keeps answering meanwhile)."""
+    platform = Platform(settings())
+    state = platform.call("POST", f"/api/ops/rebuild/{service}")
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:.0f} events/s"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(service, total=None, rate=0.0)
+        while not state["finished"]:
+            progress.update(
+                task,
+                description=f"{service}: {state['projection']}",
+                completed=state["done"],
+                total=state["total"] or None,
+                rate=state["rate"],
+            )
+            time.sleep(0.25)
+            state = platform.call("GET", f"/api/ops/rebuild/{service}")
+        progress.update(task, completed=state["done"], total=state["total"] or 1, rate=state["rate"])
+    if state["error"]:
+        raise fail(f"rebuild of {service} failed: {state['error']}")
+    console.print(f"[green]{service} rebuilt[/green]")
+
+
+@parked_app.command("list")
+def parked_list() -> None:
+    """Every parked event: where it is, its type and why it was parked (never its payload)."""
+    items = Platform(settings()).call("GET", "/api/ops/parked")
+    if not items:
+        console.print("nothing parked")
+        return
+    table = Table("kind", "service", "name", "ref", "stream", "seq", "type", "tries", "reason")
+    for i in items:
+        table.add_row(
+            i["kind"], i["service"], i["name"], str(i["ref"]), i["stream"], str(i["sequence"]),
+            i["event_type"], str(i["attempts"]), i["reason"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@parked_app.command("retry")
+def parked_retry(
+    name: Annotated[str | None, typer.Option(help="Only this projection or process manager.")] = None,
+    ref: Annotated[
+        int | None, typer.Option(help="Only this parked record (the 'ref' of `parked list`).")
+    ] = None,
+) -> None:
+    """Apply parked events again; those that now succeed leave the list."""
+    params = {k: v for k, v in {"name": name, "ref": ref}.items() if v is not None}
+    outcome = Platform(settings()).call("POST", "/api/ops/parked/retry", params=params)
+    console.print(f"applied {outcome['applied']}, still parked {outcome['still_parked']}")
+    if outcome["still_parked"]:
+        raise typer.Exit(2)
+
+
+@users_app.command("add")
+def users_add(
+    username: Annotated[str, typer.Argument(help="Lower-case user name, e.g. 'katra.constable1'.")],
+    role: Annotated[Role, typer.Option(help="What the user does.")],
+    district: Annotated[str | None, typer.Option(help="District code, e.g. SJP.")] = None,
+    circle: Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")] = None,
+    thana: Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")] = None,
+    service_number: Annotated[str | None, typer.Option(help="Service number, e.g. PNO152301.")] = None,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+    replace: Annotated[bool, typer.Option(help="Replace an existing user of that name.")] = False,
+) -> None:
+    """Add a user with a role and a jurisdiction (the password is asked for, never an argument)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise fail("The two passwords differ.")
+
+    async def add() -> None:
+        store = UserStore(settings().database_for("web"))
+        try:
+            await store.setup()
+            await store.add(
+                username, password, role, service_number=service_number,
+                district=district, circle=circle, thana=thana, replace=replace,
+            )  # fmt: skip
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(add())
+    except UserError as error:
+        raise fail(f"{error.en} / {error.hi}") from None
+    console.print(f"user {username} ({role.value}) added")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Users, their roles and jurisdictions."""
+
+    async def everyone() -> list[Any]:
+        store = UserStore(settings().database_for("web"))
+        try:
+            await store.setup()
+            return await store.everyone()
+        finally:
+            await store.close()
+
+    table = Table("user", "role", "service no.", "district", "circle", "thana", "demo")
+    for u in asyncio.run(everyone()):
+        table.add_row(
+            u.username, u.role.value, u.service_number or "", u.district or "", u.circle or "",
+            u.thana or "", "yes" if u.demo else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def docs() -> None:
+    """Write docs/openapi.json (HTTP API) and docs/asyncapi.json (events) from the code."""
+    from shakti.docs import write_docs
+
+    for path in asyncio.run(write_docs()):
+        console.print(f"wrote {path}")
+
+
+ERASURE_BASES = ("dpdp_request", "court_order", "retention_over")
+
+
+@app.command()
+def erase(
+    case: Annotated[str, typer.Argument(help="The case id (32 hex characters).")],
+    basis: Annotated[str, typer.Option(help=f"The legal basis: one of {', '.join(ERASURE_BASES)}.")],
+    by: Annotated[str, typer.Option("--as", help="The Kendra in-charge or SHO who orders it (signs in).")],
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read that user's password from standard input.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a complainant's identity from a case for good (crypto-shredding: the case's key is destroyed).
+
+    Only a Kendra in-charge or the SHO of the case's thana may order it: the command signs in as them."""
+    if basis not in ERASURE_BASES:
+        raise fail(f"The legal basis must be one of {', '.join(ERASURE_BASES)}.")
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password of {by}: ")
+    platform = Platform(settings())
+    signed_in = platform.call("POST", "/api/auth/token", json={"username": by, "password": password})
+    if not yes and not typer.confirm(
+        f"Erase the identity of case {case} for good? This cannot be undone.", default=False
+    ):
+        raise typer.Exit(1)
+    platform.call(
+        "POST",
+        f"/api/intake/cases/{case}/erase-identity",
+        json={"legal_basis": basis},
+        headers={"Authorization": f"Bearer {signed_in['token']}", "Idempotency-Key": f"erase-{case}"},
+    )
+    console.print(f"identity of case {case} erased")
+
+
+def upload(path: Path, api_path: str) -> Any:
+    if not path.is_file():
+        raise fail(f"No file {path}")
+    with path.open("rb") as content:
+        return Platform(settings()).call("POST", api_path, files={"file": (path.name, content, "text/csv")})
+
+
+@routing_app.command("import")
+def routing_import(
+    file: Annotated[
+        Path, typer.Argument(help="A jurisdiction CSV, e.g. services/routing/data/shahjahanpur.csv.")
+    ],
+) -> None:
+    """Import a district's jurisdiction (circles, thanas, Kendras, agencies); unchanged rows add nothing."""
+    outcome = upload(file, "/api/routing/jurisdiction/import")
+    state = "unchanged" if outcome["unchanged"] else f"recorded {outcome['recorded']}"
+    console.print(f"{outcome['district']} version {outcome['version']}: {state}")
+
+
+@routing_app.command("roster")
+def routing_roster(
+    file: Annotated[
+        Path, typer.Argument(help="A roster CSV: service_number,name,rank,gender,kendra[,incharge].")
+    ],
+) -> None:
+    """Import the duty roster (who is posted at which Kendra)."""
+    outcome = upload(file, "/api/routing/roster/import")
+    console.print(f"{outcome['rows']} rows, {outcome['officers_changed']} officers changed")
+
+
+@training_app.command("import")
+def training_import(
+    file: Annotated[Path, typer.Argument(help="An iGOT completion export (CSV).")],
+) -> None:
+    """Import module completions from the iGOT portal; certificates follow where earned."""
+    outcome = upload(file, "/api/training/imports/igot")
+    console.print(", ".join(f"{k}: {v}" for k, v in outcome.items() if not isinstance(v, (list, dict))))

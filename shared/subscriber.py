@@ -24,6 +24,8 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsBatchMessage
 from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import APIError
 from pydantic import BaseModel
@@ -46,6 +48,27 @@ class ParkedReaction(BaseModel):
     reason: str
     deliveries: int
     parked_at: str
+
+
+def _fetch_timeouts_as_nats_errors() -> None:
+    """nats-py (2.16) raises a bare ``asyncio.TimeoutError`` from a batch fetch whose deadline ran out
+    after a partial batch, while FastStream's pull loop catches only ``nats.errors.TimeoutError``: the
+    messages that loop had already fetched were dropped unacknowledged and came again only after
+    ``ack_wait`` (30 s), stalling the process manager. Raise the error FastStream expects."""
+    fetch_n = JetStreamContext.PullSubscription._fetch_n
+
+    async def _fetch_n(self: JetStreamContext.PullSubscription, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fetch_n(self, *args, **kwargs)
+        except NatsTimeoutError:
+            raise
+        except TimeoutError as error:
+            raise NatsTimeoutError from error
+
+    JetStreamContext.PullSubscription._fetch_n = _fetch_n  # type: ignore[method-assign]
+
+
+_fetch_timeouts_as_nats_errors()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ with batched direct gets, which needs no consumer and so stays fast on a large s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import uuid
@@ -28,6 +29,7 @@ from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_
 WRONG_LAST_SEQUENCE = 10071
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 LOAD_PAGE = 500
+READ_TIMEOUT = 5.0
 
 
 class EventStoreError(RuntimeError):
@@ -94,7 +96,7 @@ class EventStore:
         self.stream = stream_name(service)
         self.replicas = replicas
         self._inbox_prefix = f"_INBOX.shakti.{uuid.uuid4().hex}"
-        self._pending: dict[str, asyncio.Queue[Msg]] = {}
+        self._pending: dict[str, _Page] = {}
         self._inbox_sub: Any = None
 
     @classmethod
@@ -176,7 +178,12 @@ class EventStore:
         ]
         try:
             if len(envelopes) == 1:
-                seqs = [await self._publish_one(subject, envelopes[0], expected_sequence)]
+                seq, duplicate = await self._publish_one(subject, envelopes[0], expected_sequence)
+                if duplicate:
+                    # The server dropped a repeat (same Nats-Msg-Id): answer with what the first stored,
+                    # not with this attempt's envelope, whose times and payload may differ.
+                    return [await self._stored(seq)]
+                seqs = [seq]
             else:
                 seqs = await self._publish_batch(subject, envelopes, expected_sequence)
         except ConcurrencyError:
@@ -195,7 +202,9 @@ class EventStore:
     def _headers(envelope: Envelope) -> dict[str, str]:
         return {HEADER_TYPE: envelope.event_type, HEADER_VERSION: str(envelope.schema_version)}
 
-    async def _publish_one(self, subject: str, envelope: Envelope, expected_sequence: int) -> int:
+    async def _publish_one(
+        self, subject: str, envelope: Envelope, expected_sequence: int
+    ) -> tuple[int, bool]:
         headers = self._headers(envelope)
         headers["Nats-Msg-Id"] = str(envelope.event_id)
         headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
@@ -205,8 +214,11 @@ class EventStore:
             if error.err_code == WRONG_LAST_SEQUENCE:
                 raise ConcurrencyError(subject, expected_sequence) from None
             raise
-        seq: int = ack.seq
-        return seq
+        return int(ack.seq), bool(ack.duplicate)
+
+    async def _stored(self, seq: int) -> Envelope:
+        msg = await self.js.get_msg(self.stream, seq, direct=True)
+        return decode_message(msg.data or b"", {}, self.stream, sequence=seq)
 
     async def _publish_batch(
         self, subject: str, envelopes: list[Envelope], expected_sequence: int
@@ -251,40 +263,43 @@ class EventStore:
         start = after + 1
         while True:
             page = await self._direct_get_batch(stream, subject, start)
-            out.extend(page)
-            if len(page) < LOAD_PAGE:
+            out.extend(decode_message(msg.data, msg.headers or {}, stream) for msg in page.messages)
+            # The server may end a page early (a byte limit): what is left, not the page's length, decides.
+            if not page.messages or page.pending == 0:
                 return out
-            start = page[-1].sequence + 1
+            start = out[-1].sequence + 1
 
     async def _ensure_inbox(self) -> None:
         if self._inbox_sub is None:
             self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
 
     async def _on_inbox(self, msg: Msg) -> None:
-        queue = self._pending.get(msg.subject)
-        if queue is not None:
-            queue.put_nowait(msg)
+        page = self._pending.get(msg.subject)
+        if page is not None:
+            page.receive(msg)
 
-    async def _direct_get_batch(self, stream: str, subject: str, start: int) -> list[Envelope]:
+    async def _direct_get_batch(self, stream: str, subject: str, start: int) -> _Page:
         await self._ensure_inbox()
         inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
-        queue: asyncio.Queue[Msg] = asyncio.Queue()
-        self._pending[inbox] = queue
+        page = _Page(asyncio.get_running_loop().create_future())
+        self._pending[inbox] = page
         try:
             request = {"seq": start, "next_by_subj": subject, "batch": LOAD_PAGE}
             await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
-            out: list[Envelope] = []
             while True:
-                msg = await asyncio.wait_for(queue.get(), timeout=5.0)
-                headers = msg.headers or {}
-                status = headers.get("Status")
-                if status == "204" or status == "404":
-                    return out
-                if status:
-                    raise EventStoreError(f"direct get on {stream}: {status} {headers.get('Description')}")
-                out.append(decode_message(msg.data, headers, stream))
+                # Waiting once per page, not once per message, is what makes a long load fast; a page
+                # still fails only when the server goes silent for READ_TIMEOUT seconds.
+                received = len(page.messages)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(page.done), READ_TIMEOUT)
+                    break
+                if len(page.messages) == received:
+                    raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
         finally:
             del self._pending[inbox]
+        if page.status not in ("204", "404"):
+            raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
+        return page
 
     async def last_sequence(self, stream: str | None = None) -> int:
         info = await self.js.stream_info(stream or self.stream)
@@ -299,11 +314,37 @@ class EventStore:
         return True
 
 
-def decode_message(data: bytes, headers: dict[str, str], stream: str) -> Envelope:
+class _Page:
+    """The answer to one batched direct get: messages, then an end-of-batch status."""
+
+    def __init__(self, done: asyncio.Future[None]) -> None:
+        self.messages: list[Msg] = []
+        self.done = done
+        self.status = ""
+        self.description = ""
+        self.pending = 0
+
+    def receive(self, msg: Msg) -> None:
+        headers = msg.headers or {}
+        status = headers.get("Status")
+        if not status:
+            self.messages.append(msg)
+            return
+        self.status = status
+        self.description = headers.get("Description", "")
+        self.pending = int(headers.get("Nats-Num-Pending", 0))
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+def decode_message(
+    data: bytes, headers: dict[str, str], stream: str, *, sequence: int | None = None
+) -> Envelope:
+    """The envelope in a stored message; its place comes from ``sequence`` or the message's headers."""
     envelope = Envelope.model_validate_json(data)
     return envelope.model_copy(
         update={
-            "sequence": int(headers.get("Nats-Sequence", 0)),
+            "sequence": int(headers.get("Nats-Sequence", 0)) if sequence is None else sequence,
             "stream": headers.get("Nats-Stream", stream),
         }
     )

@@ -39,11 +39,12 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from shared.events import Envelope, utcnow
+from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import decode_message
-from shared.readmodel import sessions, write_lock
+from shared.readmodel import sessions, sqlite_write_batch, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ parked_events = Table(
     bookkeeping,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("projection", String(100), nullable=False, index=True),
+    # A rebuild parks again what still fails; keeping each generation's own record means a retry
+    # after a rebuild cannot apply an event to the new tables twice.
+    Column("generation", Integer, nullable=False, server_default="1"),
     Column("stream", String(50), nullable=False),
     Column("sequence", Integer, nullable=False),
     Column("event_type", String(100), nullable=False),
@@ -102,6 +106,19 @@ class ParkedEvent:
     reason: str
     attempts: int
     parked_at: datetime
+    generation: int = 1
+
+
+def _database_trouble(error: Exception) -> bool:
+    """The database failed (lock timeout, lost connection, deadlock), not the event: parking the
+    event would drop it from the read model for a passing fault, so the batch fails and is retried."""
+    return isinstance(error, OperationalError | InterfaceError) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    )
+
+
+class _BatchFailed(Exception):
+    """An event of the batch failed to apply: the batch is redone event by event, to park it alone."""
 
 
 Progress = Callable[[int, int], None]
@@ -228,48 +245,97 @@ class Projector(Generic[T]):
         return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
 
     async def run(self) -> None:
-        """Apply events forever (until cancelled), one task per source stream."""
-        generation = self._active_number()
-        async with asyncio.TaskGroup() as group:
-            for stream in self.projection.sources:
-                group.create_task(self._follow(stream, generation))
+        """Apply events forever (until cancelled), one task per source stream.
+
+        When a rebuild switches generations, the followers of the old one stop and the new
+        generation's take over from where the rebuild left it."""
+        while True:
+            generation = self._active_number()
+            async with asyncio.TaskGroup() as group:
+                for stream in self.projection.sources:
+                    group.create_task(self._follow(stream, generation))
+
+    def _is_open(self, generation: int) -> bool:
+        return any(g is not None and g.number == generation for g in (self._generation, self._building))
 
     async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
         sub = await self._subscribe(stream, generation)
+        done = await self.checkpoint(stream, generation)
         try:
-            while until is None or await self.checkpoint(stream, generation) < until:
+            while until is None or done < until:
                 if until is None and generation != self._active_number():
                     return  # a rebuild switched generations: the new generation's follower takes over
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=1.0)
                 except TimeoutError:
                     continue
-                await self._apply_batch(stream, generation, msgs)
+                if not msgs:
+                    continue  # nats-py can end a fetch with nothing (a status message) instead of a timeout
+                try:
+                    applied = await self._apply_batch(stream, generation, msgs)
+                except Exception:
+                    # Hand the batch back now rather than after ack_wait, for whoever tries next.
+                    for msg in msgs:
+                        with contextlib.suppress(Exception):
+                            await msg.nak()
+                    raise
+                if applied is None:
+                    return  # the generation was dropped while this batch waited
+                done = applied
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
 
-    async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> None:
-        tables = self._tables_for(generation)
-        async with self._write, self.sessions.begin() as session:
+    async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
+        """Apply a fetched batch and its checkpoint in one transaction, then ack; returns the checkpoint.
+
+        The batch is first applied in one go; only if an event fails is it redone with a savepoint
+        per event, so that the failing event alone is parked. Savepoints for every event would
+        triple the statements of the common case."""
+        async with self._write:
+            if not self._is_open(generation):
+                return None
+            tables = self._tables_for(generation)
+            with sqlite_write_batch():
+                try:
+                    done, last = await self._commit_batch(stream, generation, tables, msgs, careful=False)
+                except _BatchFailed:
+                    done, last = await self._commit_batch(stream, generation, tables, msgs, careful=True)
+        if self.fault:
+            await self.fault("committed")
+        await msgs[-1].ack()
+        self.applied += sum(1 for msg in msgs if msg.metadata.sequence.stream > done)
+        return last
+
+    async def _commit_batch(
+        self, stream: str, generation: int, tables: T, msgs: list[Msg], *, careful: bool
+    ) -> tuple[int, int]:
+        async with self.sessions.begin() as session:
             done = await self._checkpoint(session, stream, generation)
             last = done
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
                 if seq <= done:
                     continue  # redelivered after a crash between commit and ack
-                envelope = decode_message(msg.data, msg.headers or {}, stream)
-                envelope = envelope.model_copy(update={"sequence": seq})
-                await self._apply_one(session, tables, envelope)
+                if careful:
+                    await self._apply_one(session, tables, msg, stream, seq, generation)
+                else:
+                    try:
+                        await self.projection.apply(session, tables, self._envelope(msg, stream, seq))
+                    except Exception as error:  # the transaction rolls back; the careful pass follows
+                        if _database_trouble(error):
+                            raise
+                        raise _BatchFailed from error
                 last = seq
             if last > done:
                 await self._save_checkpoint(session, stream, generation, done, last)
             if self.fault:
                 await self.fault("applied")
-        if self.fault:
-            await self.fault("committed")
-        await msgs[-1].ack()
-        self.applied += len(msgs)
+        return done, last
+
+    @staticmethod
+    def _envelope(msg: Msg, stream: str, seq: int) -> Envelope:
+        return decode_message(msg.data, msg.headers or {}, stream, sequence=seq)
 
     async def _save_checkpoint(
         self, session: AsyncSession, stream: str, generation: int, done: int, last: int
@@ -288,28 +354,29 @@ class Projector(Generic[T]):
         else:
             await session.execute(update(checkpoints).where(*key).values(sequence=last))
 
-    async def _apply_one(self, session: AsyncSession, tables: T, envelope: Envelope) -> None:
+    async def _apply_one(
+        self, session: AsyncSession, tables: T, msg: Msg, stream: str, seq: int, generation: int
+    ) -> None:
         reason = ""
         for _ in range(self.max_attempts):
             try:
                 async with session.begin_nested():
-                    await self.projection.apply(session, tables, envelope)
+                    # Decoding is inside: a message that is not an envelope is parked like a bad event.
+                    await self.projection.apply(session, tables, self._envelope(msg, stream, seq))
                 return
             except Exception as error:  # a bug or bad data in one event must not stop the read model
+                if _database_trouble(error):
+                    raise
                 reason = f"{type(error).__name__}: {error}"[:2000]
-        log.error(
-            "projection %s parked %s #%d (%s)",
-            self.name,
-            envelope.stream,
-            envelope.sequence,
-            envelope.event_type,
-        )
+        event_type = (msg.headers or {}).get(HEADER_TYPE, "?")
+        log.error("projection %s parked %s #%d (%s)", self.name, stream, seq, event_type)
         await session.execute(
             insert(parked_events).values(
                 projection=self.name,
-                stream=envelope.stream,
-                sequence=envelope.sequence,
-                event_type=envelope.event_type,
+                generation=generation,
+                stream=stream,
+                sequence=seq,
+                event_type=event_type[:100],
                 reason=reason,
                 attempts=self.max_attempts,
                 parked_at=utcnow(),
@@ -326,16 +393,14 @@ class Projector(Generic[T]):
     _building: _Generation[T] | None = None
 
     async def lag(self) -> dict[str, int]:
-        """Events in each source stream not yet applied."""
-        out: dict[str, int] = {}
-        for stream in self.projection.sources:
-            try:
-                info = await self.js.stream_info(stream)
-            except NotFoundError:
-                out[stream] = 0
-                continue
-            out[stream] = max(0, info.state.last_seq - await self.checkpoint(stream))
-        return out
+        """How far each source's checkpoint is behind the last event this projection reads there.
+
+        Measured in stream sequences, up to the last *matching* event: other subjects of the stream
+        after it are not work to do, and counting them would keep a caught-up projection 'behind'."""
+        return {
+            stream: max(0, await self._last_matching(stream) - await self.checkpoint(stream))
+            for stream in self.projection.sources
+        }
 
     async def catch_up(self, timeout: float = 30.0) -> None:
         """Apply until every source's checkpoint reaches its stream's end as it is now.
@@ -406,15 +471,24 @@ class Projector(Generic[T]):
                     checkpoints.c.projection == self.name, checkpoints.c.generation == number
                 )
             )
+            await conn.execute(
+                delete(parked_events).where(
+                    parked_events.c.projection == self.name, parked_events.c.generation == number
+                )
+            )
         for stream in self.projection.sources:
             with contextlib.suppress(NotFoundError):
                 await self.js.delete_consumer(stream, self._durable(stream, number))
 
     async def parked(self) -> list[ParkedEvent]:
+        """The events the active generation parked."""
         async with self.sessions() as session:
             rows = await session.execute(
                 select(parked_events)
-                .where(parked_events.c.projection == self.name)
+                .where(
+                    parked_events.c.projection == self.name,
+                    parked_events.c.generation == self._active_number(),
+                )
                 .order_by(parked_events.c.id)
             )
             return [ParkedEvent(**row._mapping) for row in rows]
@@ -428,11 +502,9 @@ class Projector(Generic[T]):
             if parked_id is not None and item.id != parked_id:
                 continue
             msg = await self.js.get_msg(item.stream, item.sequence)
-            envelope = Envelope.model_validate_json(msg.data or b"").model_copy(
-                update={"sequence": item.sequence, "stream": item.stream}
-            )
             async with self._write, self.sessions.begin() as session:
                 try:
+                    envelope = decode_message(msg.data or b"", {}, item.stream, sequence=item.sequence)
                     async with session.begin_nested():
                         await self.projection.apply(session, self.tables, envelope)
                 except Exception as error:

@@ -33,6 +33,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "phone": ("फ़ोन", "Phone"),
     "address": ("पता", "Address"),
     "statement": ("विवरण / बयान", "Statement"),
+    "description": ("विवरण / बयान", "Statement"),
     "category": ("श्रेणी", "Category"),
     "channel": ("माध्यम", "Channel"),
     "priority": ("प्राथमिकता", "Priority"),

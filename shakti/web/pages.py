@@ -119,9 +119,13 @@ class ServiceAPI:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         try:
-            return await self.client.request(method, path, headers=self.headers, **kwargs)
+            return await self.client.request(
+                method, path, headers={**self.headers, **(headers or {})}, **kwargs
+            )
         except httpx.HTTPError:
             raise PageRefused(
                 503, "The service is not available now; try again shortly.", "सेवा अभी उपलब्ध नहीं।"
@@ -310,7 +314,7 @@ def mount_pages(app: FastAPI) -> None:
             "POST",
             "/api/intake/cases",
             json=body,
-            headers={**api.headers, "Idempotency-Key": form.get("key", "")},
+            headers={"Idempotency-Key": form.get("key", "")},
         )
         if response.status_code != 201:
             try:
@@ -375,7 +379,7 @@ def mount_pages(app: FastAPI) -> None:
             "POST",
             f"/api/intake/cases/{check_case_id(case_id)}/{CASE_STEPS[step]}",
             json=body,
-            headers={**api.headers, "Idempotency-Key": key},
+            headers={"Idempotency-Key": key},
         )
         if response.status_code >= 400:
             try:

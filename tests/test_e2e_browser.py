@@ -1,0 +1,123 @@
+"""The whole platform in a real headless browser (Debian's chromium driven by Playwright): a Kendra
+officer registers a complaint through the form, sees it assigned, and the SP finds it on the
+dashboard, without the complainant's identity."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+from playwright.async_api import Browser, Page, async_playwright
+
+from shakti.config import PlatformSettings
+from shakti.demo import DemoLoader
+from shakti.launcher import running
+from shakti.platform import build_platform, runners
+from shakti.users import UserStore
+from shared.auth import Role
+from shared.natsserver import free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PASSWORD = "browser-test-pass"
+NAME = "DEMO Browsertest Complainant"
+
+
+@dataclass
+class Site:
+    url: str
+
+
+@pytest.fixture
+async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Site]:
+    settings = PlatformSettings(secret_key="e2e", data_dir=tmp_path, http_port=free_port())
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, runners(settings, nats_url), users=users)
+    async with running(settings, app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            kendras = await loader.jurisdiction()
+            registrar = await loader.roster(kendras)
+        await users.add(
+            "katra.officer", PASSWORD, Role.KENDRA_OFFICER, service_number=registrar["SJP-KATRA"],
+            district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
+        )  # fmt: skip
+        await users.add("sjp.sp", PASSWORD, Role.SP, district="SJP")
+        yield Site(url)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run `make browser` (Debian package chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        await launched.close()
+
+
+async def sign_in(browser: Browser, site: Site, username: str) -> Page:
+    # A small phone's screen: the pages must work there.
+    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    page.set_default_timeout(15_000)
+    await page.goto(f"{site.url}/lang/en?next=/signin")
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    return page
+
+
+async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp(
+    site: Site, browser: Browser
+) -> None:
+    officer = await sign_in(browser, site, "katra.officer")
+    assert officer.url.endswith("/kendra/queue")
+    await officer.click("text=Register a complaint")
+    await officer.select_option("select[name=category]", "domestic_violence")
+    await officer.select_option("select[name=channel]", "helpline_181")
+    await officer.check("input[name=danger_now]")
+    await officer.fill("input[name=name]", NAME)
+    await officer.fill("input[name=phone]", "9876501234")
+    await officer.fill("textarea[name=statement]", "DEMO: husband threatens her tonight")
+    await officer.click("#register button[type=submit]")
+
+    await officer.wait_for_selector("text=Complaint registered")
+    case_number = (await officer.locator("h1").inner_text()).split()[-1]
+    assert case_number.startswith("SJP-2026-") or case_number.startswith("SJP-")
+    case_url = officer.url.split("?")[0]
+    # Routing assigns it to an officer on duty at Katra's Kendra; the page shows who.
+    for _ in range(100):
+        assigned = (await officer.locator("#assigned").inner_text()).strip()
+        if assigned.startswith("DEMO"):
+            break
+        await officer.wait_for_timeout(200)
+        await officer.goto(case_url)
+    assert assigned.startswith("DEMO"), assigned
+    assert "MSK-SJP-KATRA" in await officer.content()
+
+    await officer.goto(f"{site.url}/kendra/queue")
+    assert case_number in await officer.content()
+
+    sp = await sign_in(browser, site, "sjp.sp")
+    assert sp.url.endswith("/dashboard")
+    assert case_number in await sp.content()
+    await sp.click(f"text={case_number}")
+    await sp.wait_for_selector("#assigned")
+    page = await sp.content()
+    assert assigned in page and case_number in page
+    # The SP may read the case, never the complainant's identity.
+    assert NAME not in page and "9876501234" not in page
+    assert await sp.locator("text=Show identity").count() == 0
+
+    # The officer of the Kendra may, and the page shows it after she gives a purpose.
+    await officer.goto(case_url)
+    await officer.click("button:has-text('Show identity')")
+    assert NAME in await officer.content()

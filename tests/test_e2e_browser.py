@@ -23,6 +23,7 @@ from shared.auth import Role
 from shared.natsserver import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
 PASSWORD = "browser-test-pass"
 NAME = "DEMO Browsertest Complainant"
 
@@ -52,7 +53,7 @@ async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncI
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM_INSTALLED:
         pytest.fail("chromium is not installed: run `make browser` (Debian package chromium)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(

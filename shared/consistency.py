@@ -35,9 +35,9 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 from sqlalchemy import Column, MetaData, Table, inspect, select, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.events import Envelope
 from shared.eventstore import decode_message
 from shared.projection import Projection, Projector, checkpoints, generations, parked_events
 from shared.readmodel import create_engine, sessions
@@ -178,7 +178,7 @@ async def _snapshot(projector: Projector[Any]) -> _Snapshot:
             rows = {key: await _read_rows(conn, table) for key, table in tables.items()}
             parked = await conn.execute(
                 select(parked_events.c.stream, parked_events.c.sequence).where(
-                    parked_events.c.projection == name
+                    parked_events.c.projection == name, parked_events.c.generation == generation
                 )
             )
             parked_refs = tuple(sorted((s, int(n)) for s, n in parked))
@@ -190,13 +190,21 @@ async def _snapshot(projector: Projector[Any]) -> _Snapshot:
     )
 
 
-async def _apply(projection: Projection[Any], session: AsyncSession, tables: Any, envelope: Envelope) -> bool:
+async def _apply(
+    projection: Projection[Any], session: AsyncSession, tables: Any, msg: Msg, stream: str
+) -> bool:
     """Apply as the live Projector does: a few tries, each in a savepoint; False means parked."""
     for _ in range(MAX_ATTEMPTS):
         try:
             async with session.begin_nested():
+                # Decoding is inside, as on the live side: a message that is no envelope is parked.
+                envelope = decode_message(
+                    msg.data, msg.headers or {}, stream, sequence=msg.metadata.sequence.stream
+                )
                 await projection.apply(session, tables, envelope)
             return True
+        except (OperationalError, InterfaceError):
+            raise  # the scratch database failed, not the event: the check cannot go on
         except Exception:  # the live side parks such an event and goes on: so must the reference
             continue
     return False
@@ -252,10 +260,7 @@ async def _rebuild(
                         if seq > last:
                             reached = last
                             break
-                        envelope = decode_message(msg.data, msg.headers or {}, stream)
-                        if not await _apply(
-                            projection, session, tables, envelope.model_copy(update={"sequence": seq})
-                        ):
+                        if not await _apply(projection, session, tables, msg, stream):
                             parked.append((stream, seq))
                         reached = seq
         finally:

@@ -449,9 +449,9 @@ def mount_pages(app: FastAPI) -> None:
     @router.get("/operations")
     async def operations(request: Request, principal: User, api: Api) -> HTMLResponse:
         allow(principal, frozenset({Role.OPERATOR}))
-        status = await api.get("/api/ops/status")
+        report = await api.get("/api/ops/status")
         parked = await api.get("/api/ops/parked")
-        return render(request, "operations.html", principal, status=status, parked=parked)
+        return render(request, "operations.html", principal, report=report, parked=parked)
 
     app.include_router(router)
 

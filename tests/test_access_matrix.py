@@ -1,0 +1,287 @@
+"""Roles x jurisdictions x endpoints: every API route and every page, called by every role from
+inside and from outside the jurisdiction of a case, finds no access where there should be none.
+
+The roles a route admits are read from its own ``require(...)`` guard; the test then checks that the
+others are refused, that nobody outside the case's thana, circle or district sees the case, and that
+the complainant's identity appears only in the one answer meant for it, to the roles that may read it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from nats.aio.client import Client as NatsClient
+
+from shakti.config import PlatformSettings
+from shakti.demo import DemoLoader
+from shakti.platform import build_platform, runners
+from shakti.users import UserStore
+from shared.auth import IDENTITY_READERS, Principal, Role
+from tests.waiting import eventually
+
+NAME, PHONE = "DEMO Matrix Secretname", "9812312345"
+PUBLIC = {"/api/auth/token", "/api/training/verify/{certificate_id}"}
+HOME = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+AWAY_THANA = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-KOTWALI"}
+AWAY_DISTRICT = {"district": "BLY", "circle": "BLY-NAGAR", "thana": "BLY-KOTWALI"}
+# Valid bodies for the commands on a case, so that a refusal is the guard's and not validation's.
+BODIES: dict[str, dict[str, Any]] = {
+    "first-contact": {"mode": "phone"},
+    "actions": {"kind": "counselling"},
+    "referrals": {"agency_kind": "one_stop_centre"},
+    "notes": {"text": "DEMO note"},
+    "awaiting-complainant": {"reason": "other"},
+    "resolve": {"outcome": "other", "feedback_rating": 3},
+    "close": {"reason": "other"},
+    "reopen": {"reason": "other"},
+    "withdraw": {"reason": "other"},
+    "erase-identity": {"legal_basis": "court_order"},
+    "acknowledge": {},
+    "reassign": {"reason": "workload"},
+    "transfer": {"thana": "SJP-KOTWALI", "reason": "wrong_thana"},
+}
+
+
+def principal(role: Role, where: dict[str, str], service_number: str | None = None) -> Principal:
+    return Principal(
+        username=f"{role.value}-{where.get('thana', 'x')}", role=role, service_number=service_number, **where
+    )
+
+
+def admitted(route: Endpoint) -> frozenset[Role] | None:
+    """The roles a route's ``require`` guard admits (None: the route has no guard)."""
+    found: set[Role] = set()
+    guarded = False
+    for dependency in route.dependant.dependencies:
+        closure = inspect.getclosurevars(dependency.call).nonlocals if dependency.call else {}
+        if "allowed" in closure:
+            guarded = True
+            found |= set(closure["allowed"])
+    return frozenset(found) if guarded else None
+
+
+@dataclass
+class World:
+    app: FastAPI
+    client: httpx.AsyncClient
+    case_id: str
+    case_number: str
+    officer: str
+
+    def token(self, who: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.app.state.tokens.issue(who)}"}
+
+    def path(self, route: Endpoint) -> str:
+        values = {
+            "case_id": self.case_id, "case_number": self.case_number, "district": "SJP", "thana": "SJP-KATRA",
+            "kendra": "MSK-SJP-KATRA", "service_number": self.officer, "service": "intake", "answer": "accept",
+        }  # fmt: skip
+        return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "nosuchthing0"), route.path)
+
+
+@pytest.fixture
+async def world(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    settings = PlatformSettings(secret_key="matrix", data_dir=tmp_path)
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, runners(settings, nats_url), users=users)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://platform", timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            registrar = await loader.roster(await loader.jurisdiction())
+            officer = registrar["SJP-KATRA"]
+            staff = loader.header(principal(Role.KENDRA_OFFICER, HOME, officer))
+            body = {
+                "channel": "walk_in", "category": "stalking", "description": "DEMO statement", "district": "SJP",
+                "thana": "SJP-KATRA", "minor": False, "danger_now": False, "identity": {"name": NAME, "phone": PHONE},
+            }  # fmt: skip
+            registered = await client.post(
+                "/api/intake/cases", json=body, headers={**staff, "Idempotency-Key": "m1"}
+            )
+            assert registered.status_code == 201, registered.text
+            case = registered.json()
+
+            async def assigned() -> bool:
+                seen = await client.get(f"/api/intake/cases/{case['case_id']}", headers=staff)
+                return seen.status_code == 200 and seen.json()["assigned_officer"] is not None
+
+            await eventually(assigned, timeout=30, what="the case is routed and assigned")
+            yield World(app, client, case["case_id"], case["case_number"], officer)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """An API route with its full path (FastAPI keeps included routers' routes with their own paths)."""
+
+    path: str
+    route: APIRoute
+
+    @property
+    def dependant(self) -> Any:
+        return self.route.dependant
+
+
+def flatten(routes: list[Any], prefix: str = "") -> list[Endpoint]:
+    found: list[Endpoint] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(Endpoint(prefix + route.path, route))
+        elif hasattr(route, "original_router"):  # an included router
+            found += flatten(route.original_router.routes, prefix + route.include_context.prefix)
+    return found
+
+
+def api_routes(app: FastAPI) -> list[tuple[Endpoint, str]]:
+    return [
+        (endpoint, method)
+        for endpoint in flatten(app.routes)
+        if endpoint.path.startswith("/api/")
+        for method in sorted(endpoint.route.methods)
+    ]
+
+
+async def call(world: World, route: Endpoint, method: str, headers: dict[str, str]) -> httpx.Response:
+    last = route.path.rstrip("/").split("/")[-1]
+    body = BODIES.get(last, {}) if method == "POST" else None
+    return await world.client.request(
+        method, world.path(route), json=body, headers={**headers, "Idempotency-Key": "matrix"},
+        params={"purpose": "supervisory_review"} if last == "identity" else None,
+    )  # fmt: skip
+
+
+async def test_every_api_route_is_guarded_and_refuses_strangers(world: World) -> None:
+    routes = api_routes(world.app)
+    assert len(routes) > 40  # the four services' routes and the platform's are all there
+    unguarded = [r.path for r, _ in routes if admitted(r) is None and r.path not in PUBLIC]
+    assert unguarded == []
+    for route, method in routes:
+        if route.path in PUBLIC:
+            continue
+        response = await call(world, route, method, {})
+        assert response.status_code == 401, (method, route.path, response.status_code)
+        forged = await call(world, route, method, {"Authorization": "Bearer forged.token.value"})
+        assert forged.status_code == 401, (method, route.path)
+
+
+async def test_roles_outside_a_route_are_refused(world: World) -> None:
+    refused = 0
+    for route, method in api_routes(world.app):
+        allowed = admitted(route)
+        if allowed is None:
+            continue
+        for role in set(Role) - allowed:
+            response = await call(world, route, method, world.token(principal(role, HOME, world.officer)))
+            assert response.status_code == 403, (role.value, method, route.path, response.status_code)
+            refused += 1
+    assert refused > 50
+
+
+@pytest.mark.parametrize("away", [AWAY_THANA, AWAY_DISTRICT], ids=["other-thana", "other-district"])
+async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
+    world: World, away: dict[str, str]
+) -> None:
+    before = (await world.client.get(
+        f"/api/intake/cases/{world.case_id}", headers=world.token(principal(Role.SHO, HOME))
+    )).json()  # fmt: skip
+    checked = 0
+    for route, method in api_routes(world.app):
+        allowed = admitted(route) or frozenset()
+        for role in allowed - {Role.STATE_CELL, Role.OPERATOR}:
+            level = {"kendra_officer": 3, "kendra_incharge": 3, "sho": 3, "co": 2}.get(role.value, 1)
+            where = dict(list(away.items())[:level])
+            if level < 3 and away is AWAY_THANA and role.value != "co":
+                continue  # a district officer of the same district is inside: not a stranger
+            if role.value == "co" and away is AWAY_THANA:
+                where = {"district": "SJP", "circle": "SJP-NAGAR"}
+            response = await call(world, route, method, world.token(principal(role, where, "PNO999")))
+            text = response.text
+            assert response.status_code < 500, (role.value, method, route.path, text[:300])
+            # A refusal may name what was asked for (the id in the path), nothing more.
+            if "{case_number}" not in route.path:
+                assert world.case_number not in text, (role.value, method, route.path)
+            if response.status_code < 400:
+                assert world.case_id not in text, (role.value, method, route.path)
+            assert NAME not in text and PHONE not in text
+            if method == "POST" and route.path.startswith("/api/") and "{case_id}" in route.path:
+                assert response.status_code in (403, 404, 409, 422), (
+                    role.value,
+                    route.path,
+                    response.status_code,
+                )
+            checked += 1
+    assert checked > 40
+    after = (await world.client.get(
+        f"/api/intake/cases/{world.case_id}", headers=world.token(principal(Role.SHO, HOME))
+    )).json()  # fmt: skip
+    assert after["status"] == before["status"] and after["identity_erased"] is False
+
+
+async def test_identity_appears_only_in_its_own_answer_to_the_roles_that_may_read_it(world: World) -> None:
+    for route, method in api_routes(world.app):
+        if method != "GET":
+            continue
+        for role in admitted(route) or frozenset():
+            where = {
+                k: v
+                for k, v in HOME.items()
+                if k in principal(role, {}).scope()
+                or role.value in ("kendra_officer", "kendra_incharge", "sho")
+            }
+            if role.value == "co":
+                where = {"district": "SJP", "circle": "SJP-TILHAR"}
+            elif role.value in ("addl_sp", "sp"):
+                where = {"district": "SJP"}
+            elif role.value in ("state_cell", "operator"):
+                where = {}
+            response = await call(world, route, method, world.token(principal(role, where, world.officer)))
+            shows = NAME in response.text or PHONE in response.text
+            if route.path.endswith("/identity") and role in IDENTITY_READERS:
+                assert shows and response.status_code == 200, (role.value, response.text[:200])
+            else:
+                assert not shows, (role.value, route.path)
+
+
+PAGES = {
+    "/kendra/queue": {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO},
+    "/kendra/register": {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO},
+    "/dashboard": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
+    "/state": {Role.STATE_CELL},
+    "/operations": {Role.OPERATOR},
+}
+
+
+async def test_pages_open_only_for_their_roles_and_case_pages_only_inside_the_jurisdiction(
+    world: World,
+) -> None:
+    inside = {
+        Role.KENDRA_OFFICER: HOME, Role.KENDRA_INCHARGE: HOME, Role.SHO: HOME,
+        Role.CO: {"district": "SJP", "circle": "SJP-TILHAR"}, Role.ADDL_SP: {"district": "SJP"},
+        Role.SP: {"district": "SJP"}, Role.STATE_CELL: {}, Role.OPERATOR: {},
+    }  # fmt: skip
+    for role, where in inside.items():
+        cookies = {"shakti_session": world.app.state.tokens.issue(principal(role, where, world.officer))}
+        for page, roles in PAGES.items():
+            response = await world.client.get(page, cookies=cookies)
+            assert (response.status_code == 200) == (role in roles), (role.value, page, response.status_code)
+            assert NAME not in response.text and PHONE not in response.text
+        case_page = await world.client.get(f"/cases/{world.case_id}", cookies=cookies)
+        readers = {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP}
+        assert (case_page.status_code == 200) == (role in readers), (role.value, case_page.status_code)
+        assert NAME not in case_page.text
+    for where in (AWAY_THANA, AWAY_DISTRICT):
+        cookies = {"shakti_session": world.app.state.tokens.issue(principal(Role.SHO, where))}
+        case_page = await world.client.get(f"/cases/{world.case_id}", cookies=cookies)
+        assert case_page.status_code == 404 and world.case_number not in case_page.text
+        shown = await world.client.post(
+            f"/cases/{world.case_id}/identity", data={"purpose": "supervisory_review"}, cookies=cookies
+        )
+        assert NAME not in shown.text and shown.status_code in (403, 404)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,10 @@ CLUSTER_NAME = "shakti"
 class NatsCluster:
     """Three ``nats-server`` processes from the wheel, routed to each other, JetStream on each."""
 
-    def __init__(self, root: Path, size: int = 3, extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self, root: Path, size: int = 3, node_args: Callable[[int], list[str]] | None = None
+    ) -> None:
+        """``node_args(i)``: more command-line arguments for node ``i`` (a config file, ports)."""
         self.routes = [free_port() for _ in range(size)]
         self.nodes: list[EmbeddedNatsServer] = []
         for i, route in enumerate(self.routes):
@@ -55,7 +58,7 @@ class NatsCluster:
                 f"nats://127.0.0.1:{route}",
                 "--routes",
                 peers,
-                *(extra_args or []),
+                *(node_args(i) if node_args else []),
             ]
             self.nodes.append(EmbeddedNatsServer(root / f"n{i}", extra_args=args))
 

@@ -1,0 +1,279 @@
+"""deploy/: what can be checked without a container engine or a Kubernetes cluster.
+
+The compose file against the Compose specification's schema (and ``docker compose config`` where the
+client works), the Kubernetes manifests rendered by kustomize against the Kubernetes schemas (strict:
+an unknown field is an error), the NATS node configuration by starting a three-node cluster from it,
+and the agreements between the files (names, secrets, settings) that no schema sees.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from shakti.cli import app as cli
+from shakti.config import PlatformSettings
+from shakti.platform import SERVICES
+from shared.eventstore import EventStore
+from shared.natsserver import free_port, nats_server_binary
+from tests.test_cluster import NatsCluster, replicas_current
+from tests.waiting import eventually
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+COMPOSE = DEPLOY / "compose.yaml"
+K8S = DEPLOY / "k8s"
+NATS_CONF = DEPLOY / "nats" / "nats-server.conf"
+ACCOUNTS = DEPLOY / "nats" / "accounts.conf"
+KUBERNETES_VERSION = "1.32.0"
+PARTS = (*SERVICES, "web")
+SETTINGS = {f"SHAKTI_{name.upper()}" for name in PlatformSettings.model_fields}
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return loaded
+
+
+def account_variables() -> set[str]:
+    return set(re.findall(r"\$(SHAKTI_NATS_[A-Z]+_PASSWORD)", ACCOUNTS.read_text()))
+
+
+# ---- compose ---------------------------------------------------------------------------------
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
+    if (
+        shutil.which("docker") is None
+        or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode
+    ):
+        pytest.skip("no docker compose client here; the schema check above stands in")
+    env_file = tmp_path / ".env"
+    env_file.write_text((DEPLOY / "env.example").read_text())
+    result = subprocess.run(
+        ["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_runs_a_three_node_nats_cluster_from_one_config() -> None:
+    services = compose()["services"]
+    nodes = {name: s for name, s in services.items() if name.startswith("nats-")}
+    assert sorted(nodes) == ["nats-1", "nats-2", "nats-3"]
+    routes = re.findall(r"nats-route://(nats-\d):6222", NATS_CONF.read_text())
+    assert sorted(routes) == sorted(nodes), "the config's routes name every node"
+    for name, node in nodes.items():
+        assert node["environment"]["NATS_SERVER_NAME"] == name
+        assert "./nats/nats-server.conf:/etc/nats/nats-server.conf:ro" in node["volumes"]
+        assert "./nats/accounts.conf:/etc/nats/accounts.conf:ro" in node["volumes"]
+        assert set(node["environment"]) >= account_variables()
+        assert f"{name}:/data" in node["volumes"], "each node keeps its JetStream files in its own volume"
+
+
+def test_each_service_has_its_replicas_its_own_nats_user_and_database() -> None:
+    services = compose()["services"]
+    for name in SERVICES:
+        service = services[name]
+        env = service["environment"]
+        assert service["deploy"]["replicas"] >= 1
+        assert service["command"][-1].endswith(f"migrate.sh {name} && exec shakti serve {name}")
+        assert env["SHAKTI_NATS_URL"].startswith(f"nats://{name}:${{SHAKTI_NATS_{name.upper()}_PASSWORD}}@")
+        assert env["SHAKTI_DATABASE_URL"].startswith(f"postgresql+asyncpg://{name}:")
+        assert env["SHAKTI_DATABASE_URL"].endswith(f"/shakti_{name}")
+        assert env["SHAKTI_STREAM_REPLICAS"] == "3"
+    assert services["web"]["environment"]["SHAKTI_API_URL"] == "http://gateway:8080"
+
+
+def test_every_setting_compose_and_kubernetes_give_is_one_the_code_reads(
+    rendered: list[dict[str, Any]],
+) -> None:
+    """A misspelt SHAKTI_ variable is silently ignored by pydantic-settings: catch it here."""
+    given: set[str] = set()
+    for service in compose()["services"].values():
+        given |= {
+            k for k in service.get("environment", {}) if k.startswith("SHAKTI_") and "PASSWORD" not in k
+        }
+    for container in _containers(rendered):
+        given |= {e["name"] for e in container.get("env", []) if e["name"].startswith("SHAKTI_")}
+    for doc in rendered:
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "shakti-config":
+            given |= set(doc["data"])
+    assert given, "no settings found"
+    assert given <= SETTINGS, f"not settings of the code: {sorted(given - SETTINGS)}"
+
+
+def test_every_secret_compose_needs_is_in_the_example_env_file() -> None:
+    needed = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
+    listed = {
+        line.split("=", 1)[0] for line in (DEPLOY / "env.example").read_text().splitlines() if "=" in line
+    }
+    assert needed <= {name.removeprefix("# ") for name in listed}
+    init = (DEPLOY / "postgres" / "init-databases.sh").read_text()
+    assert all(part in init for part in PARTS)
+    postgres_env = compose()["services"]["postgres"]["environment"]
+    assert {f"SHAKTI_DB_{part.upper()}_PASSWORD" for part in PARTS} <= set(postgres_env)
+
+
+def test_the_gateways_send_each_api_to_its_service() -> None:
+    k8s_gateway = next(
+        d for d in yaml.safe_load_all((K8S / "gateway.yaml").read_text()) if d["kind"] == "ConfigMap"
+    )
+    for conf in ((DEPLOY / "gateway" / "nginx.conf").read_text(), k8s_gateway["data"]["nginx.conf"]):
+        for name in SERVICES:
+            assert re.search(rf"location /api/{name}/ {{ proxy_pass (http://{name}:8000|\${name});", conf)
+
+
+def test_the_image_runs_the_commands_the_deployments_give() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    for source in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, flags=re.MULTILINE):
+        assert (DEPLOY.parent / source).exists(), f"the Dockerfile copies {source}, which is not there"
+    result = CliRunner().invoke(cli, ["serve", "--help"])
+    assert result.exit_code == 0 and "web" in result.output
+    assert os.access(DEPLOY / "migrations" / "migrate.sh", os.X_OK)
+
+
+# ---- NATS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def passwords(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    values = {name: f"pw-{name.lower()}" for name in account_variables()}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NATS_SERVER_NAME", "nats-1")
+    return values
+
+
+def test_nats_server_accepts_the_node_configuration(passwords: dict[str, str]) -> None:
+    result = subprocess.run(
+        [str(nats_server_binary()), "-t", "-c", str(NATS_CONF)], capture_output=True, text=True, cwd=DEPLOY
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def test_three_nodes_started_from_the_node_configuration_hold_an_r3_stream(
+    tmp_path: Path, passwords: dict[str, str]
+) -> None:
+    """The compose file's nodes, on loopback: only the addresses differ (flags override the file)."""
+    cluster = NatsCluster(tmp_path, node_args=lambda _: ["-c", str(NATS_CONF), "-m", str(free_port())])
+    cluster.start()
+    try:
+        nc = await cluster.connect("intake", user="intake", password=passwords["SHAKTI_NATS_INTAKE_PASSWORD"])
+        store = EventStore(nc, "intake", replicas=3)
+        await store.ensure_stream()
+        await eventually(lambda: replicas_current(nc, "INTAKE"), 30, "three replicas of INTAKE")
+        info = await nc.jetstream().stream_info("INTAKE")
+        assert info.config.num_replicas == 3
+        await nc.close()
+    finally:
+        cluster.stop()
+
+
+def test_helm_values_mount_the_same_accounts_and_give_every_password() -> None:
+    values = yaml.safe_load((DEPLOY / "nats" / "helm-values.yaml").read_text())
+    assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    assert values["config"]["jetstream"]["enabled"] is True
+    assert set(values["container"]["env"]) == account_variables()
+    mount = values["container"]["patch"][0]["value"]["mountPath"]
+    include = values["config"]["merge"]["$include"]
+    assert include == "./accounts/accounts.conf" and mount == "/etc/nats-config/accounts"
+
+
+# ---- Kubernetes ------------------------------------------------------------------------------
+
+
+def kustomize(directory: Path) -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl (for kustomize) is not installed")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=True
+    )
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[dict[str, Any]]:
+    return kustomize(K8S)
+
+
+def _containers(docs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            spec = doc["spec"]["template"]["spec"]
+            yield from spec.get("initContainers", [])
+            yield from spec["containers"]
+
+
+def _validate(docs: list[dict[str, Any]]) -> None:
+    for doc in docs:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def test_manifests_are_valid_kubernetes(rendered: list[dict[str, Any]]) -> None:
+    _validate(rendered)
+    assert {d["metadata"].get("namespace") for d in rendered if d["kind"] != "Namespace"} == {
+        "mission-shakti"
+    }
+
+
+def test_each_service_scales_on_its_own_and_answers_its_probes(rendered: list[dict[str, Any]]) -> None:
+    by_kind: dict[tuple[str, str], dict[str, Any]] = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
+    for name in PARTS:
+        deployment = by_kind[("Deployment", name)]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["shakti", "serve", name]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["image"] == "mission-shakti:latest"
+        assert container["resources"]["requests"]["cpu"], "a CPU autoscaler needs a CPU request"
+        hpa = by_kind[("HorizontalPodAutoscaler", name)]
+        assert hpa["spec"]["scaleTargetRef"]["name"] == name
+        assert hpa["spec"]["minReplicas"] <= deployment["spec"]["replicas"] <= hpa["spec"]["maxReplicas"]
+        assert by_kind[("Service", name)]["spec"]["selector"] == {"app.kubernetes.io/name": name}
+    for name in SERVICES:
+        env = {
+            e["name"]: e
+            for e in by_kind[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        assert env["SHAKTI_NATS_URL"]["value"] == f"nats://{name}:$(NATS_PASSWORD)@nats:4222"
+        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"nats-{name}-password"
+        assert env["SHAKTI_DATABASE_URL"]["value"].endswith(f"@postgres:5432/shakti_{name}")
+
+
+def test_the_lag_component_adds_consumer_lag_to_the_service_autoscalers(tmp_path: Path) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    base = os.path.relpath(K8S, overlay)
+    (overlay / "kustomization.yaml").write_text(
+        f"resources: [{base}]\ncomponents: [{base}/components/lag-autoscaling]\n"
+    )
+    docs = kustomize(overlay)
+    _validate(docs)
+    for doc in docs:
+        if doc["kind"] != "HorizontalPodAutoscaler":
+            continue
+        metrics = [m.get("pods", {}).get("metric", {}).get("name") for m in doc["spec"]["metrics"]]
+        expected = "shakti_projection_lag_events" in metrics
+        assert expected == (doc["metadata"]["name"] in SERVICES), doc["metadata"]["name"]

@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from shakti.asyncapi import mount_asyncapi
 from shakti.config import PlatformSettings
@@ -21,6 +22,7 @@ from shakti.signin import mount_signin
 from shakti.users import UserStore
 from shakti.web.pages import mount_web
 from shared.clock import Clock
+from shared.eventstore import subject_for
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
 
@@ -30,6 +32,23 @@ SERVICES: tuple[str, ...] = ("routing", "intake", "escalation", "training")
 
 class UnknownService(ValueError):
     pass
+
+
+def _raised_by_subject_check(error: BaseException) -> bool:
+    tb = error.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code is subject_for.__code__
+
+
+async def unknown_record(request: Request, error: Exception) -> Response:
+    """An id typed into a path that cannot even name a subject names no record: a 404, not a 500.
+
+    Any other ValueError is a bug and stays a server error."""
+    if not _raised_by_subject_check(error):
+        raise error
+    detail = {"code": "not_found", "en": "No such record.", "hi": "ऐसा कोई अभिलेख नहीं।"}
+    return JSONResponse({"detail": detail}, 404)
 
 
 def definition(name: str) -> ServiceDefinition:
@@ -79,6 +98,7 @@ def build_platform(
 
     def extra(app: FastAPI) -> None:
         app.state.users = user_store
+        app.add_exception_handler(ValueError, unknown_record)
         app.include_router(operations_router(), prefix="/api/ops")
         mount_asyncapi(app)
         mount_signin(app, user_store)

@@ -98,7 +98,9 @@ def run(
     configure_logging()
     with nats_for(settings) as nats_url:
         app = build_platform(settings, runners(settings, nats_url, names), web=web)
-        asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
+        # uvicorn re-raises the Ctrl-C it handled once it has shut down: the stop was clean.
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
     announce("Mission Shakti stopped.")
 
 

@@ -1,0 +1,89 @@
+"""`shakti up` as a user runs it: a process with the embedded NATS server, stopped with Ctrl-C
+(SIGINT) cleanly, started again on the same data folder, resuming where it was."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+
+from shakti.demo import JURISDICTION_FILE
+from shared.auth import Principal, Role, Tokens
+from shared.natsserver import free_port
+from tests.waiting import eventually
+
+SECRET = "up-test-secret"
+
+
+async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "shakti"), "up",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+async def answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(f"{url}/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    process.send_signal(signal.SIGINT)
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0
+    return out.decode()
+
+
+async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ, "SHAKTI_DATA_DIR": str(tmp_path), "SHAKTI_HTTP_PORT": str(port),
+        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_SECRET_KEY": SECRET,
+    }  # fmt: skip
+    env.pop("SHAKTI_NATS_URL", None)
+    operator = {
+        "Authorization": f"Bearer {Tokens(SECRET).issue(Principal(username='op', role=Role.OPERATOR))}"
+    }
+
+    first = await start(env)
+    try:
+        await eventually(lambda: answers(url), timeout=90, what="the platform answers")
+        async with httpx.AsyncClient(base_url=url, headers=operator, timeout=30) as client:
+            imported = await client.post(
+                "/api/routing/jurisdiction/import",
+                files={"file": (JURISDICTION_FILE.name, JURISDICTION_FILE.read_bytes(), "text/csv")},
+            )
+            assert imported.status_code == 200 and not imported.json()["unchanged"]
+    finally:
+        out = await stop(first)
+    assert f"open {url}/" in out and "stopped" in out
+    assert (tmp_path / "nats" / "jetstream").is_dir()
+
+    second = await start(env)
+    try:
+        await eventually(lambda: answers(url), timeout=90, what="the platform answers again")
+        async with httpx.AsyncClient(base_url=url, headers=operator, timeout=30) as client:
+            again = await client.post(
+                "/api/routing/jurisdiction/import",
+                files={"file": (JURISDICTION_FILE.name, JURISDICTION_FILE.read_bytes(), "text/csv")},
+            )
+            assert again.json()["unchanged"] is True  # the events survived the restart
+            places = (await client.get("/api/intake/places", params={"district": "SJP"})).json()["places"]
+            assert len([p for p in places if p["kind"] == "thana"]) == 23
+            ready = (await client.get("/readyz")).json()
+            assert all(
+                lag == 0
+                for s in ready["services"].values()
+                for per in s["lag"].values()
+                for lag in per.values()
+            )
+    finally:
+        await stop(second)

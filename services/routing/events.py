@@ -53,6 +53,8 @@ class ThanaDefined(Event):
     name_en: str
     pincodes: list[str] = Field(default_factory=list)
     localities: list[str] = Field(default_factory=list)
+    basis: str = ""
+    """How sure the thana-to-circle link is (confirmed / inferred / illustrative), from the source data."""
 
 
 @event_type("KendraDefined")
@@ -74,6 +76,17 @@ class AgencyDefined(Event):
     district: str
     name_hi: str
     name_en: str
+    basis: str = ""
+    """Where the name comes from; sample data marks its invented names ``illustrative``."""
+
+
+@event_type("UnitRetired")
+class UnitRetired(Event):
+    """A re-imported jurisdiction file no longer lists this unit: it takes no new cases."""
+
+    level: str  # circle, thana, kendra, agency
+    code: str
+    district: str
 
 
 @event_type("OfficerEnrolled")
@@ -109,6 +122,9 @@ class CaseRouted(Event):
     kendra: str
     reason: str
     flagged: bool = False
+    reason_hi: str = ""
+    transfer_from: str | None = None
+    """The Kendra the case leaves when it is transferred (wrong jurisdiction); None on first routing."""
 
 
 @event_type("CaseAssigned")
@@ -118,6 +134,7 @@ class CaseAssigned(Event):
     kendra: str
     reason: str
     flagged: bool = False
+    reason_hi: str = ""
 
 
 @event_type("CaseReassigned")
@@ -127,12 +144,30 @@ class CaseReassigned(Event):
     officer: str
     kendra: str
     reason: str
+    flagged: bool = False
+    reason_hi: str = ""
+    trigger: str = ""
+    """What moved it: off_duty, posted_away, escalation, by_hand, transfer, officer_available, recheck."""
+
+
+@event_type("CaseUnassigned")
+class CaseUnassigned(Event):
+    """The case sits at its Kendra with no officer: nobody eligible, not even an in-charge, is posted.
+    It is assigned as soon as an officer is posted or comes on duty there."""
+
+    case_id: str
+    kendra: str
+    from_officer: str | None
+    why: str
+    why_hi: str = ""
 
 
 @event_type("CaseUnroutable")
 class CaseUnroutable(Event):
     case_id: str
     why: str
+    why_hi: str = ""
+    district: str = ""
 
 
 @event_type("ReferralIssued")
@@ -143,6 +178,7 @@ class ReferralIssued(Event):
     agency_kind: AgencyKind
     reason: str
     due_at: datetime
+    reason_hi: str = ""
 
 
 @event_type("ReferralAccepted")
@@ -158,6 +194,7 @@ class ReferralRejected(Event):
     referral_id: str
     by: str
     reason: str
+    """A code (``services.routing.domain.REJECTION_REASONS``), never free text: text could carry identity."""
 
 
 @event_type("ReferralCompleted")

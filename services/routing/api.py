@@ -1,0 +1,310 @@
+"""Routing's HTTP routes (mounted at ``/api/routing``): jurisdiction and roster for operators and
+Kendra in-charges, queues and workloads for supervisors, moving cases by hand, referral answers.
+
+Every route admits only the roles it names and answers only inside the caller's jurisdiction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+from pydantic import BaseModel, Field
+
+from services.routing.domain import (
+    REASSIGN_REASONS,
+    REJECTION_REASONS,
+    TRANSFER_REASONS,
+    CaseRouting,
+    Officer,
+    Unroutable,
+)
+from services.routing.handlers import Dispatch
+from services.routing.jurisdiction import read_jurisdiction, record_jurisdiction
+from services.routing.read_model import RoutingQueries
+from services.routing.roster import Roster, valid_service_number
+from services.routing.sheets import SheetProblems
+from shared.aggregate import NotFound, Repository
+from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.events import Envelope
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
+from shared.vocabulary import DutyStatus
+
+ROSTER_KEEPERS = (Role.OPERATOR, Role.KENDRA_INCHARGE, Role.SHO)
+CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)
+REFERRAL_KEEPERS = (FIELD_STAFF, SUPERVISORS)
+
+Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
+CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
+ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+
+
+class Enrolment(BaseModel):
+    service_number: str = Field(min_length=3, max_length=20)
+    name: str = Field(min_length=1, max_length=200)
+    rank: str
+    gender: Literal["female", "male", "other"]
+
+
+class Posting(BaseModel):
+    kendra: str = Field(min_length=5, max_length=80)
+    incharge: bool = False
+
+
+class Duty(BaseModel):
+    status: DutyStatus
+
+
+class Reassignment(BaseModel):
+    officer: str | None = Field(default=None, description="None: whoever the rules pick at the Kendra.")
+    reason: str = Field(description="A code from GET /reasons (reassign).")
+
+
+class Transfer(BaseModel):
+    thana: str
+    reason: str = Field(description="A code from GET /reasons (transfer).")
+
+
+class ReferralAnswer(BaseModel):
+    reason: str | None = Field(
+        default=None, description="For a rejection: a code from GET /reasons (reject)."
+    )
+
+
+def _recorded(stored: Sequence[Envelope]) -> dict[str, Any]:
+    return {"recorded": [{"type": e.event_type, **e.payload} for e in stored]}
+
+
+def _outside() -> Exception:
+    return bilingual_error(
+        403, "outside_jurisdiction", "This is outside your jurisdiction.", "यह आपके क्षेत्राधिकार से बाहर है।"
+    )
+
+
+async def _upload_text(file: UploadFile) -> str:
+    try:
+        return (await file.read()).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise bilingual_error(
+            422, "not_utf8", "Save the file as UTF-8 CSV.", "फ़ाइल को UTF-8 CSV के रूप में सहेजें।"
+        ) from None
+
+
+def _bad_sheet(problems: SheetProblems) -> Exception:
+    detail = {
+        "code": "bad_file",
+        "en": "The file has problems; nothing was imported.",
+        "hi": "फ़ाइल में त्रुटियाँ हैं; कुछ भी आयात नहीं हुआ।",
+        "problems": [{"line": p.line, "en": p.en, "hi": p.hi} for p in problems.problems],
+    }
+    return HTTPException(status_code=422, detail=detail)
+
+
+def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQueries) -> APIRouter:
+    router = APIRouter(tags=["routing"])
+    roster = Roster(ctx.store)
+    officers = Repository(ctx.store, Officer)
+    cases = Repository(ctx.store, CaseRouting)
+
+    def meta(principal: Principal, key: str | None) -> CommandMeta:
+        actor = principal.service_number or principal.username
+        return CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, occurred_at=ctx.clock.now())
+
+    async def case_in_scope(principal: Principal, case_id: str) -> CaseRouting:
+        case = await cases.get(case_id)
+        if not case.exists:
+            raise NotFound("case", case_id)
+        place = case.place
+        if not principal.covers(
+            case.district, place.circle if place else None, place.thana if place else None
+        ):
+            raise _outside()
+        return case
+
+    # --- jurisdiction -----------------------------------------------------------------------------
+
+    @router.post("/jurisdiction/import")
+    async def import_jurisdiction(file: UploadFile, principal: Operator) -> dict[str, Any]:
+        """Validate a jurisdiction file and record what differs (nothing when it is unchanged)."""
+        try:
+            parsed = read_jurisdiction(await _upload_text(file))
+        except SheetProblems as problems:
+            raise _bad_sheet(problems) from None
+        outcome = await record_jurisdiction(
+            ctx.store, parsed, source=file.filename or "upload", actor=meta(principal, None).actor
+        )
+        return {
+            "district": outcome.district,
+            "version": outcome.version,
+            "unchanged": outcome.unchanged,
+            "recorded": outcome.recorded,
+        }
+
+    @router.get("/jurisdiction/{district}")
+    async def jurisdiction(district: str, principal: Anyone) -> dict[str, Any]:
+        found = await queries.district(district)
+        if found is None:
+            raise NotFound("district", district)
+        return found
+
+    @router.get("/lookup")
+    async def lookup(
+        principal: Anyone,
+        district: str,
+        thana: str | None = None,
+        pincode: str | None = None,
+        locality: str | None = None,
+    ) -> dict[str, Any]:
+        """Which thana and Kendra a case with these details would go to, and why."""
+        placed = dispatch.board.resolve_place(district, thana, pincode, locality)
+        if isinstance(placed, Unroutable):
+            return {"routable": False, "why": {"en": placed.why.en, "hi": placed.why.hi}}
+        return {
+            "routable": True,
+            "district": placed.district,
+            "circle": placed.circle,
+            "thana": placed.thana,
+            "kendra": placed.kendra,
+            "flagged": placed.flagged,
+            "reason": {"en": placed.reason.en, "hi": placed.reason.hi},
+        }
+
+    # --- roster -----------------------------------------------------------------------------------
+
+    @router.post("/roster/import")
+    async def import_roster(file: UploadFile, principal: Operator) -> dict[str, Any]:
+        try:
+            outcome = await roster.import_sheet(await _upload_text(file), actor=meta(principal, None).actor)
+        except SheetProblems as problems:
+            raise _bad_sheet(problems) from None
+        return {"rows": outcome.rows, "officers_changed": outcome.officers_changed, "events": outcome.events}
+
+    async def officer_in_scope(principal: Principal, service_number: str) -> None:
+        officer = await officers.get(valid_service_number(service_number))
+        if not officer.exists:
+            raise NotFound("officer", service_number)
+        posting = officer.posting
+        if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
+            raise _outside()
+
+    @router.post("/officers")
+    async def enrol(body: Enrolment, principal: RosterKeeper, key: IdempotencyKey = None) -> dict[str, Any]:
+        if (await officers.get(valid_service_number(body.service_number))).exists:
+            await officer_in_scope(principal, body.service_number)
+        return _recorded(
+            await roster.enrol(body.service_number, body.name, body.rank, body.gender, meta(principal, key))
+        )
+
+    @router.post("/officers/{service_number}/posting")
+    async def post(
+        service_number: str, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        await officer_in_scope(principal, service_number)
+        kendra = await roster.kendra(body.kendra)
+        if not principal.covers(kendra.district, kendra.circle, kendra.thana):
+            raise _outside()
+        return _recorded(await roster.post(service_number, body.kendra, body.incharge, meta(principal, key)))
+
+    @router.post("/officers/{service_number}/duty")
+    async def duty(
+        service_number: str, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        await officer_in_scope(principal, service_number)
+        return _recorded(await roster.change_duty(service_number, body.status, meta(principal, key)))
+
+    @router.get("/roster")
+    async def roster_view(principal: Anyone, kendra: str | None = None) -> list[dict[str, Any]]:
+        return await queries.roster(principal.scope(), ctx.clock.now(), kendra)
+
+    @router.get("/workloads")
+    async def workloads(principal: Anyone) -> list[dict[str, Any]]:
+        return await queries.workloads(principal.scope(), ctx.clock.now())
+
+    # --- cases ------------------------------------------------------------------------------------
+
+    @router.get("/kendras/{kendra}/queue")
+    async def queue(
+        kendra: str,
+        principal: Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))],
+    ) -> dict[str, Any]:
+        found = dispatch.board.kendras.get(kendra)
+        if found is None:
+            raise NotFound("Kendra", kendra)
+        if not principal.covers(found.district, found.circle, found.thana):
+            raise _outside()
+        return await queries.queue(kendra)
+
+    @router.get("/attention")
+    async def attention(principal: Anyone) -> dict[str, list[dict[str, Any]]]:
+        """Cases unroutable, at the control Kendra, with an in-charge for want of an officer, or waiting."""
+        return await queries.attention(principal.scope())
+
+    @router.get("/cases/{case_id}")
+    async def case_record(case_id: str, principal: Anyone) -> dict[str, Any]:
+        """Where a case sits and every routing decision about it, with its reasons."""
+        await case_in_scope(principal, case_id)
+        history = await cases.history(case_id)
+        return {
+            "case_id": case_id,
+            "now": await queries.case(case_id),
+            "referrals": await queries.referrals_of(case_id),
+            "record": [
+                {"type": e.event_type, "at": e.occurred_at, "by": e.actor, **e.payload} for e in history
+            ],
+        }
+
+    @router.post("/cases/{case_id}/reassign")
+    async def reassign(
+        case_id: str, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        await case_in_scope(principal, case_id)
+        return _recorded(
+            await dispatch.reassign_by_hand(case_id, body.officer, body.reason, meta(principal, key))
+        )
+
+    @router.post("/cases/{case_id}/transfer")
+    async def transfer(
+        case_id: str, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        await case_in_scope(principal, case_id)
+        return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, meta(principal, key)))
+
+    @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
+    async def answer_referral(
+        case_id: str,
+        referral_id: str,
+        answer: Literal["accept", "reject", "complete"],
+        principal: ReferralKeeper,
+        body: ReferralAnswer | None = None,
+        key: IdempotencyKey = None,
+    ) -> dict[str, Any]:
+        await case_in_scope(principal, case_id)
+        command = meta(principal, key)
+        reason = body.reason if body else None
+        return _recorded(
+            await dispatch.respond_to_referral(case_id, referral_id, answer, command.actor, reason, command)
+        )
+
+    @router.get("/referrals/outstanding")
+    async def referrals_outstanding(principal: Anyone) -> list[dict[str, Any]]:
+        return await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
+
+    @router.get("/reasons")
+    async def reasons(principal: Anyone) -> dict[str, dict[str, dict[str, str]]]:
+        """The reason codes a supervisor chooses from, with their labels."""
+        return {
+            name: {code: {"hi": hi, "en": en} for code, (hi, en) in table.items()}
+            for name, table in (
+                ("reassign", REASSIGN_REASONS),
+                ("transfer", TRANSFER_REASONS),
+                ("reject", REJECTION_REASONS),
+            )
+        }
+
+    return router

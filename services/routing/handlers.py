@@ -1,0 +1,491 @@
+"""What routing does on other services' events, on its own roster changes, and when a supervisor asks.
+
+Decisions read the duty board (``board.py``), which a ``BoardFeed`` keeps folded from the streams with
+ordered consumers. Before deciding, a handler waits until the board has seen everything the streams
+held a moment ago (``caught_up``), so that a decision never misses a posting, a certification or an
+assignment that was already recorded. Every decision is stored as events of the case's aggregate with a
+command id derived from its cause: a redelivered event, or two replicas handling the same one, cannot
+assign a case twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from typing import ClassVar
+
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig, DeliverPolicy
+
+from services.escalation.events import CaseEscalated
+from services.intake.events import CaseRegistered, ReferralMade
+from services.routing.board import DutyBoard, OnRoster
+from services.routing.domain import (
+    REASSIGN_REASONS,
+    TRANSFER_REASONS,
+    CaseRouting,
+    Pick,
+    ReferralOrder,
+    Unroutable,
+    Vacancy,
+    Wording,
+)
+from services.routing.events import CaseAssigned, CaseReassigned, OfficerDutyChanged, OfficerPosted
+from services.routing.policy import RoutingPolicy
+from shared.aggregate import DomainError, NotFound
+from shared.events import HEADER_TYPE, Envelope, Event
+from shared.eventstore import CommandMeta, decode_message
+from shared.runtime import ServiceContext
+from shared.subscriber import ProcessManager
+from shared.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
+
+log = logging.getLogger(__name__)
+
+ACTOR = "routing"
+ASSIGNING = frozenset({CaseAssigned.event_type, CaseReassigned.event_type})
+
+
+class BoardFeed:
+    """Folds the streams into a duty board as they grow, and tells how far it has got."""
+
+    SOURCES: ClassVar[dict[str, str]] = {
+        "ROUTING": "shakti.routing.>",
+        "TRAINING": "shakti.training.>",
+        "INTAKE": "shakti.intake.case.*",
+    }
+
+    def __init__(self, nc: NatsClient, board: DutyBoard, timeout: float) -> None:
+        self.js = nc.jetstream()
+        self.board = board
+        self.timeout = timeout
+        self.positions = dict.fromkeys(self.SOURCES, 0)
+        self._waiters: list[tuple[dict[str, int], asyncio.Future[None]]] = []
+
+    async def run(self) -> None:
+        """Follow the streams until cancelled (a worker of the service)."""
+        subscriptions = []
+        try:
+            for stream, subject in self.SOURCES.items():
+                config = ConsumerConfig(
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.positions[stream] + 1
+                )
+                subscriptions.append(
+                    await self.js.subscribe(
+                        subject,
+                        stream=stream,
+                        ordered_consumer=True,
+                        config=config,
+                        cb=functools.partial(self._receive, stream),
+                    )
+                )
+            await asyncio.Event().wait()
+        finally:
+            for subscription in subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+
+    async def _receive(self, stream: str, msg: Msg) -> None:
+        seq = msg.metadata.sequence.stream
+        if seq <= self.positions[stream]:
+            return
+        headers = msg.headers or {}
+        event_type = headers.get(HEADER_TYPE, "")
+        if self.board.wants(event_type):
+            try:
+                self.board.apply(
+                    decode_message(msg.data, headers, stream).model_copy(update={"sequence": seq})
+                )
+            except Exception as error:  # one bad event must not stop every later decision
+                log.error("duty board skipped %s #%d (%s): %s", stream, seq, event_type, type(error).__name__)
+        self.positions[stream] = seq
+        self._wake()
+
+    def record(self, stored: Sequence[Envelope]) -> None:
+        """Fold events this process has just appended when they follow what the board has seen;
+        otherwise the feed brings them, in order."""
+        if not stored or self.positions["ROUTING"] != stored[0].sequence - 1:
+            return
+        for envelope in stored:
+            if self.board.wants(envelope.event_type):
+                self.board.apply(envelope)
+            self.positions["ROUTING"] = envelope.sequence
+        self._wake()
+
+    def _reached(self, targets: dict[str, int]) -> bool:
+        return all(self.positions[stream] >= seq for stream, seq in targets.items())
+
+    def _wake(self) -> None:
+        if not self._waiters:
+            return
+        waiting = []
+        for targets, future in self._waiters:
+            if future.done():
+                continue
+            if self._reached(targets):
+                future.set_result(None)
+            else:
+                waiting.append((targets, future))
+        self._waiters = waiting
+
+    async def reach(self, targets: dict[str, int]) -> None:
+        if self._reached(targets):
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append((targets, future))
+        try:
+            await asyncio.wait_for(future, self.timeout)
+        except TimeoutError:
+            raise TimeoutError(f"duty board behind {targets}: at {self.positions}") from None
+
+    async def caught_up(self, *, intake: int = 0) -> None:
+        """Wait until the board has seen all of ROUTING and TRAINING as they are now, and INTAKE up
+        to ``intake``."""
+        routing, training = await asyncio.gather(self._last("ROUTING"), self._last("TRAINING"))
+        await self.reach({"ROUTING": routing, "TRAINING": training, "INTAKE": intake})
+
+    async def _last(self, stream: str) -> int:
+        info = await self.js.stream_info(stream)
+        last: int = info.state.last_seq
+        return last
+
+
+Decide = Callable[[CaseRouting], Sequence[Event]]
+
+
+class Dispatch:
+    """Routing's decisions: on a registered case, on roster changes, on escalations, and by hand."""
+
+    def __init__(self, ctx: ServiceContext, policy: RoutingPolicy) -> None:
+        self.board = DutyBoard()
+        self.feed = BoardFeed(ctx.store.nc, self.board, policy.catch_up_seconds)
+        self.cases = ctx.repository(CaseRouting)
+        self.clock = ctx.clock
+        self.policy = policy
+        self.due_in = policy.referral_due_in()
+        # Decisions of one process go one at a time, so each sees the workload the previous one left.
+        self._deciding = asyncio.Lock()
+
+    def process_managers(self) -> list[ProcessManager]:
+        # One event per fetch (batch_size=1). A larger batch waits to fill (up to 0.2 s added to every
+        # assignment), and FastStream drops a half-fetched batch when nats-py ends a fetch with a bare
+        # asyncio.TimeoutError, so its events come back only after ack_wait (30 s).
+        return [
+            ProcessManager(
+                "routing_on_cases",
+                "INTAKE",
+                "shakti.intake.case.*",
+                self.on_case_event,
+                description="Routes and assigns each registered case; issues referrals by rule and asked.",
+                batch_size=1,
+            ),
+            ProcessManager(
+                "routing_on_roster",
+                "ROUTING",
+                "shakti.routing.officer.*",
+                self.on_roster_change,
+                description="Moves an officer's open cases when they go off duty, on leave or elsewhere; "
+                "gives waiting cases to an officer who becomes available.",
+                batch_size=1,
+            ),
+            ProcessManager(
+                "routing_on_escalations",
+                "ESCALATION",
+                "shakti.escalation.case.*",
+                self.on_escalation,
+                description="Moves an escalated case to another officer of its Kendra from the set level.",
+                batch_size=1,
+            ),
+        ]
+
+    def _meta(self, cause: Envelope, step: str) -> CommandMeta:
+        meta = CommandMeta.reacting_to(cause, ACTOR, step)
+        return meta.model_copy(update={"occurred_at": self.clock.now()})
+
+    async def _record(self, case_id: str, decide: Decide, meta: CommandMeta) -> list[Envelope]:
+        """Run a decision on a case and fold what it stored into the board; then, if the roster moved
+        while it was being decided (another replica's posting, say), make sure it still holds."""
+        roster_seen = self.board.roster_seq
+        stored = await self.cases.execute(case_id, decide, meta)
+        self.feed.record(stored)
+        assigned = [e for e in stored if e.event_type in ASSIGNING]
+        if not assigned:
+            return stored
+        await self.feed.reach({"ROUTING": stored[-1].sequence})
+        officer, kendra = assigned[-1].payload["officer"], assigned[-1].payload["kendra"]
+        if self.board.roster_seq == roster_seen or self.board.may_hold(officer, kendra):
+            return stored
+        again = await self._move(
+            case_id,
+            cause=Wording(
+                "the roster changed while the case was being assigned", "मामला सौंपते समय रोस्टर बदल गया"
+            ),
+            trigger="recheck",
+            holder=officer,
+            meta=meta.model_copy(update={"command_id": f"{meta.command_id}:recheck"}),
+            recheck=False,
+        )
+        return [*stored, *again]
+
+    async def _move(
+        self,
+        case_id: str,
+        *,
+        cause: Wording,
+        trigger: str,
+        holder: str | None,
+        meta: CommandMeta,
+        exclude: Collection[str] = (),
+        release_on_vacancy: bool = True,
+        recheck: bool = True,
+    ) -> list[Envelope]:
+        """Give a case to whoever the rules pick now at its Kendra, if ``holder`` still holds it."""
+        category = self.board.cases[case_id].category
+
+        def decide(case: CaseRouting) -> Sequence[Event]:
+            if case.kendra is None:
+                return []
+            choice = self.board.pick(case.kendra, category, self.clock.now(), exclude)
+            return case.reassign(
+                choice,
+                cause=cause,
+                trigger=trigger,
+                expected_holder=holder,
+                release_on_vacancy=release_on_vacancy,
+            )
+
+        if not recheck:
+            stored = await self.cases.execute(case_id, decide, meta)
+            self.feed.record(stored)
+            return stored
+        return await self._record(case_id, decide, meta)
+
+    # --- intake's events ----------------------------------------------------------------------
+
+    async def on_case_event(self, cause: Envelope) -> None:
+        if cause.event_type == CaseRegistered.event_type:
+            registered = cause.event()
+            assert isinstance(registered, CaseRegistered)
+            await self.route(cause, registered)
+        elif cause.event_type == ReferralMade.event_type:
+            asked = cause.event()
+            assert isinstance(asked, ReferralMade)
+            await self.refer_on_request(cause, asked)
+
+    async def route(self, cause: Envelope, registered: CaseRegistered) -> list[Envelope]:
+        """Route a registered case: its thana and Kendra, its officer, its referrals by rule."""
+        at = cause.occurred_at
+
+        def decide(case: CaseRouting) -> Sequence[Event]:
+            placed = self.board.resolve_place(
+                registered.district, registered.thana, registered.pincode, registered.locality
+            )
+            if isinstance(placed, Unroutable):
+                return case.mark_unroutable(placed.why, registered.district)
+            choice = self.board.pick(placed.kendra, registered.category, at)
+            orders, missing = self.board.referrals_for(
+                registered.district, registered.category, registered.minor, at, self.due_in
+            )
+            return case.route(replace(placed, reason=placed.reason + missing), choice, orders)
+
+        async with self._deciding:
+            await self.feed.caught_up(intake=cause.sequence)
+            stored = await self._record(cause.aggregate_id, decide, self._meta(cause, "route"))
+        log.info("case %s routed (%s)", cause.aggregate_id, ", ".join(e.event_type for e in stored))
+        return stored
+
+    async def refer_on_request(self, cause: Envelope, asked: ReferralMade) -> None:
+        """A referral the Kendra asked for (legal aid, shelter, hospital...), unless one is open."""
+
+        def decide(case: CaseRouting) -> Sequence[Event]:
+            if case.place is None:
+                log.warning("referral for case %s not issued: the case is not routed", case.id)
+                return []
+            code = self.board.agency_for(case.place.district, asked.agency_kind, asked.agency_code)
+            if code is None:
+                log.warning("referral for case %s not issued: no %s agency", case.id, asked.agency_kind)
+                return []
+            reason = Wording(f"asked for at the Kendra by {asked.by}", f"{asked.by} द्वारा केन्द्र से अनुरोध")
+            due = cause.occurred_at + self.due_in[asked.agency_kind]
+            return case.issue_referral(ReferralOrder(code, asked.agency_kind, reason, due))
+
+        async with self._deciding:
+            await self.feed.caught_up(intake=cause.sequence)
+            await self._record(cause.aggregate_id, decide, self._meta(cause, "refer"))
+
+    # --- the roster -------------------------------------------------------------------------------
+
+    async def on_roster_change(self, cause: Envelope) -> None:
+        if cause.event_type not in (OfficerPosted.event_type, OfficerDutyChanged.event_type):
+            return
+        service_number = cause.aggregate_id
+        async with self._deciding:
+            await self.feed.caught_up()
+            officer = self.board.officers[service_number]
+            trigger, why = self._departure(officer)
+            for case_id in self.board.open_cases_of(service_number):
+                kendra = self.board.cases[case_id].kendra
+                if kendra is None or (officer.kendra == kendra and officer.status == DutyStatus.ON_DUTY):
+                    continue
+                await self._move(
+                    case_id,
+                    cause=why,
+                    trigger=trigger,
+                    holder=service_number,
+                    exclude={service_number},
+                    meta=self._meta(cause, f"move:{case_id}"),
+                )
+            if officer.kendra is None or officer.status != DutyStatus.ON_DUTY:
+                return
+            arrived = Wording(
+                f"officer {service_number} became available at {officer.kendra}",
+                f"अधिकारी {service_number} {officer.kendra} पर उपलब्ध हुए",
+            )
+            for case_id in self.board.waiting_at(officer.kendra):
+                await self._move(
+                    case_id,
+                    cause=arrived,
+                    trigger="officer_available",
+                    holder=None,
+                    meta=self._meta(cause, f"give:{case_id}"),
+                )
+
+    @staticmethod
+    def _departure(officer: OnRoster) -> tuple[str, Wording]:
+        sn = officer.service_number
+        if officer.status == DutyStatus.ON_LEAVE:
+            return "on_leave", Wording(f"officer {sn} went on leave", f"अधिकारी {sn} अवकाश पर गए")
+        if officer.status == DutyStatus.OFF_DUTY:
+            return "off_duty", Wording(f"officer {sn} went off duty", f"अधिकारी {sn} ड्यूटी से बाहर गए")
+        return "posted_away", Wording(
+            f"officer {sn} was posted to {officer.kendra}", f"अधिकारी {sn} की तैनाती {officer.kendra} पर हुई"
+        )
+
+    # --- escalation ---------------------------------------------------------------------------
+
+    async def on_escalation(self, cause: Envelope) -> None:
+        if cause.event_type != CaseEscalated.event_type:
+            return
+        escalated = cause.event()
+        assert isinstance(escalated, CaseEscalated)
+        threshold = self.policy.reassign_from_escalation_level
+        if not threshold or escalated.level < threshold:
+            return
+        role = Wording(label(LADDER_LABELS, escalated.role, "en"), label(LADDER_LABELS, escalated.role, "hi"))
+        why = Wording(
+            f"escalated to level {escalated.level} ({role.en}): another officer of the Kendra takes it up",
+            f"स्तर {escalated.level} ({role.hi}) तक बढ़ाया गया: केन्द्र के अन्य अधिकारी को सौंपा गया",
+        )
+        async with self._deciding:
+            await self.feed.caught_up()
+            file = self.board.cases.get(escalated.case_id)
+            if file is None or file.closed or file.kendra is None:
+                return
+            holder = file.officer
+            await self._move(
+                escalated.case_id,
+                cause=why,
+                trigger="escalation",
+                holder=holder,
+                exclude={holder} if holder else (),
+                release_on_vacancy=False,
+                meta=self._meta(cause, "escalation"),
+            )
+
+    # --- by hand ----------------------------------------------------------------------------------
+
+    async def reassign_by_hand(
+        self, case_id: str, officer: str | None, reason: str, meta: CommandMeta
+    ) -> list[Envelope]:
+        """A supervisor moves a case within its Kendra: to a named officer, or to whoever the rules pick."""
+        words = _reason(REASSIGN_REASONS, reason, meta.actor)
+        async with self._deciding:
+            await self.feed.caught_up()
+            file = self.board.cases.get(case_id)
+            if file is None or file.kendra is None:
+                raise NotFound("case", case_id)
+            kendra, holder = file.kendra, file.officer
+            if officer is None:
+                choice: Pick | Vacancy = self.board.pick(
+                    kendra, file.category, self.clock.now(), exclude={holder} if holder else ()
+                )
+            else:
+                choice = self._named(officer, kendra, file.category)
+            if isinstance(choice, Vacancy) or choice.officer == holder:
+                raise DomainError(
+                    "nobody_available",
+                    f"No other officer at {kendra} can take this case.",
+                    f"{kendra} पर कोई अन्य अधिकारी यह मामला नहीं ले सकता।",
+                )
+            stored = await self._record(
+                case_id,
+                lambda case: case.reassign(choice, cause=words, trigger="by_hand", expected_holder=holder),
+                meta,
+            )
+        if not stored:
+            raise DomainError(
+                "busy", "The case moved meanwhile; look again.", "मामला इस बीच बदल गया; फिर देखें।"
+            )
+        return stored
+
+    def _named(self, officer: str, kendra: str, category: str | None) -> Pick:
+        on_roster = self.board.officers.get(officer)
+        if on_roster is None or on_roster.kendra != kendra or on_roster.status != DutyStatus.ON_DUTY:
+            raise DomainError(
+                "officer_unavailable",
+                f"Officer {officer} is not on duty at {kendra}.",
+                f"अधिकारी {officer} {kendra} पर ड्यूटी पर नहीं हैं।",
+            )
+        if (category is None or category in SEXUAL_OFFENCES) and on_roster.gender != "female":
+            raise DomainError(
+                "woman_officer_needed",
+                "A sexual-offence case is handled by a woman officer.",
+                "यौन अपराध का मामला महिला अधिकारी ही देखती हैं।",
+            )
+        return Pick(officer, Wording(f"chosen by name at {kendra}", f"{kendra} पर नाम से चुना गया"))
+
+    async def transfer(self, case_id: str, thana: str, reason: str, meta: CommandMeta) -> list[Envelope]:
+        """Send a case to another thana's Kendra (wrong jurisdiction); its earlier record stays."""
+        words = _reason(TRANSFER_REASONS, reason, meta.actor)
+        async with self._deciding:
+            await self.feed.caught_up()
+            placement = self.board.placement(
+                thana, Wording(f"transferred to thana {thana}", f"थाना {thana} को स्थानांतरित")
+            )
+            if placement is None:
+                raise NotFound("thana", thana)
+            file = self.board.cases.get(case_id)
+            category = file.category if file else None
+            choice = self.board.pick(placement.kendra, category, self.clock.now())
+            return await self._record(case_id, lambda case: case.transfer(placement, choice, words), meta)
+
+    async def respond_to_referral(
+        self, case_id: str, referral_id: str, response: str, by: str, reason: str | None, meta: CommandMeta
+    ) -> list[Envelope]:
+        """Record an agency's answer to a referral: accepted, rejected (with a reason code) or completed."""
+
+        def decide(case: CaseRouting) -> Sequence[Event]:
+            match response:
+                case "accept":
+                    return case.accept_referral(referral_id, by)
+                case "reject":
+                    return case.reject_referral(referral_id, by, reason or "")
+                case _:
+                    return case.complete_referral(referral_id, by)
+
+        return await self.cases.execute(case_id, decide, meta)
+
+
+def _reason(reasons: dict[str, tuple[str, str]], code: str, by: str) -> Wording:
+    if code not in reasons:
+        raise DomainError(
+            "bad_reason",
+            f"Choose a reason: {', '.join(reasons)}.",
+            f"कारण चुनें: {', '.join(reasons)}।",
+        )
+    hi, en = reasons[code]
+    return Wording(f"{en} (by {by})", f"{hi} ({by} द्वारा)")

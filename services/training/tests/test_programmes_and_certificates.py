@@ -1,0 +1,168 @@
+"""Against real NATS and both databases: postings assign the curriculum, a programme like the article's
+counts modules for those present, certification comes on the last required module, and the
+certificate can be printed and verified (publicly, revealing only name, rank and validity)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.training.events import OfficerCertified, TrainingAssigned
+from services.training.tests.conftest import Training, igot_csv, running
+from shared.auth import Role
+from shared.clock import ManualClock
+from tests.waiting import eventually
+
+ARTICLE = {
+    "programme_id": "SJP-2026-01-10-RPL",
+    "title_hi": "मिशन शक्ति केन्द्रों में नियुक्त अधिकारी/कर्मचारियों का विशेष प्रशिक्षण कार्यक्रम",
+    "title_en": "Special training programme for the officers and staff of the Mission Shakti Kendras",
+    "ordered_by": "Superintendent of Police, Shahjahanpur",
+    "directed_by": "Additional SP (Rural), Shahjahanpur",
+    "organised_by": "Circle Officer's office, Shahjahanpur",
+    "venue": "Reserve Police Lines auditorium, Shahjahanpur",
+    "date": "2026-01-10",
+    "district": "SJP",
+    "invited_kendras": ["MSK-SJP-KATRA", "MSK-SJP-SADAR-BAZAR"],
+}
+
+
+@pytest.fixture
+async def training_on_both(
+    nats_url: str, nats_client: NatsClient, database_url: str, clock: ManualClock
+) -> AsyncIterator[Training]:
+    async with running(nats_url, nats_client, database_url, clock) as t:
+        yield t
+
+
+async def test_programme_attendance_counts_modules_for_those_present_and_certifies(
+    training_on_both: Training,
+) -> None:
+    t = training_on_both
+    await t.routing.jurisdiction()
+    for sn, kendra in [
+        ("PNO101", "MSK-SJP-KATRA"),
+        ("PNO102", "MSK-SJP-KATRA"),
+        ("PNO103", "MSK-SJP-SADAR-BAZAR"),
+        ("PNO104", "MSK-SJP-SADAR-BAZAR"),
+    ]:
+        await t.routing.post(sn, kendra)
+
+    async def all_assigned() -> bool:
+        types = [await t.event_types(sn) for sn in ("PNO101", "PNO102", "PNO103", "PNO104")]
+        return all("TrainingAssigned" in of_one for of_one in types)
+
+    await eventually(all_assigned, what="the curriculum assigned on posting")
+    [event] = await t.events("PNO101")
+    assert (
+        isinstance(event, TrainingAssigned) and len(event.modules) == 23 and event.kendra == "MSK-SJP-KATRA"
+    )
+
+    body = {**ARTICLE, "modules": list(t.policy.required)}
+    created = await t.client.post(
+        "/api/training/programmes", json=body, headers=t.headers(Role.SP, district="SJP")
+    )
+    assert created.status_code == 201, created.text
+    other_sp = t.headers(Role.SP, district="BLY")
+    assert (await t.client.post("/api/training/programmes", json=body, headers=other_sp)).status_code == 403
+    await t.settled()
+    marks = {
+        "marks": [
+            {"service_number": "PNO101", "present": True, "score": 72},
+            {"service_number": "PNO102", "present": True, "score": 45},
+            {"service_number": "PNO103", "present": False},
+        ]
+    }
+    pid = ARTICLE["programme_id"]
+    marked = await t.client.post(
+        f"/api/training/programmes/{pid}/attendance", json=marks, headers=t.headers(Role.SP, district="SJP")
+    )
+    assert marked.status_code == 200 and marked.json()["marked"] == 3
+    unknown = {"marks": [{"service_number": "PNO999", "present": True}]}
+    refused = await t.client.post(
+        f"/api/training/programmes/{pid}/attendance", json=unknown, headers=t.headers(Role.SP, district="SJP")
+    )
+    assert refused.status_code == 409 and refused.json()["detail"]["hi"]
+    done = await t.client.post(
+        f"/api/training/programmes/{pid}/complete", headers=t.headers(Role.SP, district="SJP")
+    )
+    assert done.status_code == 200
+
+    async def credited() -> bool:
+        return "OfficerCertified" in await t.event_types(
+            "PNO101"
+        ) and "ModuleCompleted" in await t.event_types("PNO102")
+
+    await eventually(credited, what="modules credited after the programme")
+    assert (await t.record("PNO101")).certified
+    pno102 = await t.record("PNO102")
+    assert not pno102.certified and pno102.missing(t.policy) == ["MSK-ASSESS"]  # 45 is below the pass mark
+    assert "ModuleCompleted" not in await t.event_types("PNO103")  # absent
+
+    await t.settled()
+    report = (
+        await t.client.get(f"/api/training/programmes/{pid}", headers=t.headers(Role.SP, district="SJP"))
+    ).json()
+    assert [(a["service_number"], a["score"]) for a in report["attended"]] == [
+        ("PNO101", 72.0),
+        ("PNO102", 45.0),
+    ]
+    assert [(m["service_number"], m["marked_absent"]) for m in report["missed"]] == [
+        ("PNO103", True),
+        ("PNO104", False),
+    ]
+    assert report["invited"] == 4 and report["venue"] == ARTICLE["venue"] and report["completed"] is True
+    again = await t.client.post(
+        f"/api/training/programmes/{pid}/attendance", json=marks, headers=t.headers(Role.SP, district="SJP")
+    )
+    assert again.status_code == 409 and again.json()["detail"]["code"] == "programme_completed"
+
+    # The iGOT export supplies PNO102's passed assessment: the last module, so the certificate comes now.
+    imported = await t.import_csv(igot_csv([("PNO102", "MSK-ASSESS", "2026-01-09", "64")]))
+    assert imported.status_code == 200 and imported.json()["certified"] == 1
+    certified = (await t.events("PNO102"))[-1]
+    assert isinstance(certified, OfficerCertified)
+
+    await t.settled()
+    record = (
+        await t.client.get("/api/training/officers/PNO102", headers=t.headers(Role.SP, district="SJP"))
+    ).json()
+    assert [c["certificate_id"] for c in record["certificates"]] == [certified.certificate_id]
+    assert record["outstanding"] == []
+    co_elsewhere = t.headers(Role.CO, district="SJP", circle="SJP-NAGAR")
+    assert (await t.client.get("/api/training/officers/PNO102", headers=co_elsewhere)).status_code == 403
+    own = t.headers(Role.KENDRA_OFFICER, service_number="PNO102", thana="SJP-KATRA")
+    assert (await t.client.get("/api/training/officers/PNO102", headers=own)).status_code == 200
+
+    page = await t.client.get(f"/api/training/certificates/{certified.certificate_id}", headers=own)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for text in (
+        "मिशन शक्ति केन्द्र प्रमाणित",
+        "Mission Shakti Kendra certified",
+        "Officer PNO102",
+        "IGOT-21",
+        "वैध",
+    ):
+        assert text in page.text
+    verified = await t.client.get(f"/api/training/verify/{certified.certificate_id}")  # no sign-in
+    assert verified.status_code == 200
+    answer = verified.json()
+    assert set(answer) == {
+        "certificate_id",
+        "name",
+        "rank",
+        "status",
+        "status_hi",
+        "status_en",
+        "issued_on",
+        "valid_until",
+    }
+    assert (
+        answer["name"] == "Officer PNO102"
+        and answer["status"] == "valid"
+        and answer["valid_until"] == "2027-01-10"
+    )
+    assert (await t.client.get("/api/training/verify/MSKC-0000-0000-0000-0000")).status_code == 404
+    assert (await t.client.get("/api/training/officers/PNO102")).status_code == 401

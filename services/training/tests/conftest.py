@@ -237,3 +237,12 @@ async def training(
 ) -> AsyncIterator[Training]:
     async with running(nats_url, nats_client, sqlite_url, clock) as t:
         yield t
+
+
+@pytest.fixture
+async def training_on_both(
+    nats_url: str, nats_client: NatsClient, database_url: str, clock: ManualClock
+) -> AsyncIterator[Training]:
+    """The same, once on SQLite and once on PostgreSQL."""
+    async with running(nats_url, nats_client, database_url, clock) as t:
+        yield t

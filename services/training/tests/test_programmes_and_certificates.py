@@ -4,15 +4,9 @@ certificate can be printed and verified (publicly, revealing only name, rank and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-from nats.aio.client import Client as NatsClient
-
 from services.training.events import OfficerCertified, TrainingAssigned
-from services.training.tests.conftest import Training, igot_csv, running
+from services.training.tests.conftest import Training, igot_csv
 from shared.auth import Role
-from shared.clock import ManualClock
 from tests.waiting import eventually
 
 ARTICLE = {
@@ -27,14 +21,6 @@ ARTICLE = {
     "district": "SJP",
     "invited_kendras": ["MSK-SJP-KATRA", "MSK-SJP-SADAR-BAZAR"],
 }
-
-
-@pytest.fixture
-async def training_on_both(
-    nats_url: str, nats_client: NatsClient, database_url: str, clock: ManualClock
-) -> AsyncIterator[Training]:
-    async with running(nats_url, nats_client, database_url, clock) as t:
-        yield t
 
 
 async def test_programme_attendance_counts_modules_for_those_present_and_certifies(

@@ -14,7 +14,7 @@ Each timed workload runs ``--rounds`` times, alternating ours and raw so that a 
 the machine hurts both alike; the best round counts. Figures are noisy on a shared machine: compare
 the ratios, not the absolute rates, across runs.
 
-    python -m bench.eventstore           # full run (about two minutes)
+    python -m bench.eventstore           # full run (about 1.5 minutes on 2 cores)
     python -m bench.eventstore --quick   # a small run (seconds)
 
 The last line printed is one JSON object with the figures.

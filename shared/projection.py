@@ -249,7 +249,7 @@ class Projector(Generic[T]):
 
         When a rebuild switches generations, the followers of the old one stop and the new
         generation's take over from where the rebuild left it."""
-        while True:
+        while self.projection.sources:
             generation = self._active_number()
             async with asyncio.TaskGroup() as group:
                 for stream in self.projection.sources:
@@ -263,6 +263,10 @@ class Projector(Generic[T]):
         done = await self.checkpoint(stream, generation)
         try:
             while until is None or done < until:
+                if (current := asyncio.current_task()) is not None and current.cancelling():
+                    # Python 3.11's wait_for loses a cancellation that lands just as a fetch completes
+                    # (nats-py's next_msg): without this check the follower would fetch on forever.
+                    raise asyncio.CancelledError
                 if until is None and generation != self._active_number():
                     return  # a rebuild switched generations: the new generation's follower takes over
                 try:

@@ -56,6 +56,7 @@ class IgotRow:
 class ImportReport:
     checksum: str
     lines: int = 0
+    """Lines read without a problem."""
     officers: int = 0
     recorded: int = 0
     """Completions new to the records (0 when the same file comes again)."""
@@ -68,6 +69,13 @@ class ImportReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "imported": self.imported}
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _when(text: str) -> datetime | None:
@@ -130,7 +138,8 @@ def read_igot_csv(
         module_id = cell("module_id").upper()
         spec = policy.module(module_id)
         if spec is None:
-            problem(line, "module_id", f"Unknown module {module_id!r}", f"अज्ञात मॉड्यूल {module_id!r}")
+            shown = module_id[:40]
+            problem(line, "module_id", f"Unknown module {shown!r}", f"अज्ञात मॉड्यूल {shown!r}")
         completed_at = _when(cell("completed_at"))
         if completed_at is None:
             problem(line, "completed_at", "Not a date", "तिथि मान्य नहीं है")
@@ -143,14 +152,11 @@ def read_igot_csv(
                 "The date is before the iGOT portal existed",
                 "तिथि iGOT पोर्टल से पहले की है",
             )
-        score: float | None = None
-        if raw_score := cell("score"):
-            try:
-                score = float(raw_score)
-            except ValueError:
-                score = -1.0
-            if not 0 <= score <= 100:
-                problem(line, "score", "The score is not between 0 and 100", "अंक 0 से 100 के बीच नहीं है")
+        score = _number(raw_score) if (raw_score := cell("score")) else None
+        if raw_score and (score is None or not 0 <= score <= 100):
+            problem(
+                line, "score", "The score is not a number from 0 to 100", "अंक 0 से 100 के बीच की संख्या नहीं है"
+            )
         version = spec.version if spec else 0
         if (raw_version := cell("version")) and spec is not None:
             version = int(raw_version) if raw_version.isdigit() else 0

@@ -73,7 +73,7 @@ async def test_a_bad_file_is_refused_whole_with_every_problem_by_line(training: 
         (5, "completed_at", "Not a date"),
         (6, "completed_at", "The date is in the future"),
         (7, "completed_at", "The date is before the iGOT portal existed"),
-        (8, "score", "The score is not between 0 and 100"),
+        (8, "score", "The score is not a number from 0 to 100"),
         (9, "", "Same officer and module as line 2"),
     ]
     assert all(p["hi"] for p in detail["report"]["problems"])

@@ -129,9 +129,7 @@ async def test_compliance_roll_up_adds_up_at_every_level(training_on_both: Train
     district = (
         await t.client.get("/api/training/compliance", headers=t.headers(Role.SP, district="SJP"))
     ).json()
-    assert district["code"] == "SJP" and figures(district) == {
-        k: v for k, v in got.items() if ":SJP" in k
-    }
+    assert district["code"] == "SJP" and figures(district) == {k: v for k, v in got.items() if ":SJP" in k}
     co = t.headers(Role.CO, district="SJP", circle="SJP-TILHAR")
     circle = (await t.client.get("/api/training/compliance", headers=co)).json()
     assert circle["level"] == "circle" and (circle["staff"], len(circle["children"])) == (2, 2)
@@ -219,3 +217,21 @@ async def test_a_new_module_version_requires_retraining_and_lapses_those_who_do_
         again = of_type(await t.events("PNO601"), OfficerCertified)[-1]
         assert again.valid_until == certificate.valid_until  # retrained: the same term, not a new one
         assert again.certificate_id != certificate.certificate_id
+
+
+async def test_two_replicas_report_overdue_training_once(
+    nats_url: str, nats_client: NatsClient, postgres_url: str, clock: ManualClock
+) -> None:
+    async with (
+        running(nats_url, nats_client, postgres_url, clock) as one,
+        running(nats_url, nats_client, postgres_url, clock) as other,
+    ):
+        await one.routing.jurisdiction()
+        for round_ in range(3):  # each round both replicas' timers see a new officer fall overdue
+            officer = f"PNO70{round_}"
+            await post_and_wait(one, {officer: "MSK-SJP-KATRA"})
+            clock.advance(timedelta(days=61))
+            await wait_for(other, officer, TrainingOverdue)
+        await one.settled()
+        for round_ in range(3):
+            assert len(of_type(await one.events(f"PNO70{round_}"), TrainingOverdue)) == 1

@@ -208,15 +208,20 @@ class Programme(Aggregate):
         if self.plan is None or not self.completed:
             return {}
         completed_at = start_of_day(self.plan.date)
+        assessed = policy.rules.certification.pass_marks
         out: dict[str, list[Completion]] = {}
         for mark in self.attendance.values():
             if not mark.present:
                 continue
             out[mark.service_number] = [
-                Completion(module_id, policy.modules[module_id].version, mark.score, completed_at)
+                Completion(
+                    module_id,
+                    policy.modules[module_id].version,
+                    mark.score if module_id in assessed else None,
+                    completed_at,
+                )
                 for module_id in self.plan.modules
-                if module_id in policy.modules
-                and (module_id not in policy.rules.certification.pass_marks or mark.score is not None)
+                if module_id in policy.modules and (module_id not in assessed or mark.score is not None)
             ]
         return out
 

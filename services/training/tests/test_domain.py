@@ -281,6 +281,7 @@ def test_programme_credits_its_modules_only_to_those_present_and_closes_its_regi
         "MSK-ASSESS"
     }
     assert all(c.completed_at.date() == date(2026, 1, 10) for c in credits["PNO1"])
+    assert {c.module_id: c.score for c in credits["PNO1"] if c.score is not None} == {"MSK-ASSESS": 72}
     with pytest.raises(DomainError, match="completed"):
         programme.mark(marks, POLICY, date(2026, 1, 10))
 

@@ -3,6 +3,9 @@
 This module is the public contract other services may import. Identity data (name, phone, address,
 statement, free-text notes) never appears in clear: it travels only as ``sealed_*`` fields, AES-GCM
 ciphertext under a per-case key that lives in intake's key store, not in the stream.
+
+Kinds, modes, outcomes, reasons, purposes and legal bases are codes from ``services/intake/codes.py``
+(with Hindi and English labels), never an officer's free words: those go only into ``sealed_*`` fields.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from shared.vocabulary import AgencyKind, Category, Channel, Priority
 
 SERVICE = "intake"
 AGGREGATE = "case"
+SERIES = "series"
+"""Aggregate type of a case-number series (one per district and year): ``shakti.intake.series.SJP-2026``."""
 
 
 @event_type("CaseRegistered")
@@ -27,6 +32,8 @@ class CaseRegistered(Event):
     danger_now: bool
     minor: bool
     district: str
+    circle: str | None = None
+    """The thana's circle as imported from routing when the thana is known; routing's ``CaseRouted`` rules."""
     thana: str | None = None
     pincode: str | None = None
     locality: str | None = None
@@ -34,9 +41,10 @@ class CaseRegistered(Event):
     consent_to_share: bool = False
     registered_by: str
     flags: list[str] = Field(default_factory=list)
-    """Derived markers safe to share, e.g. ``pocso``, ``cwc_referral_due``."""
+    """Derived markers safe to share: ``pocso`` and ``cwc`` mark a minor's sexual-offence case."""
     sealed_identity: str
-    """Base64 AES-GCM ciphertext of name, phone, address and statement; readable only in intake."""
+    """Base64 AES-GCM ciphertext of name, phone, address, statement and the officer's description of the
+    complaint; readable only in intake."""
 
 
 @event_type("FirstContactMade")
@@ -81,6 +89,7 @@ class AttachmentRecorded(Event):
 class AwaitingComplainant(Event):
     reason: str
     by: str
+    sealed_remark: str | None = None
 
 
 @event_type("ComplainantResponded")
@@ -93,30 +102,36 @@ class CaseResolved(Event):
     outcome: str
     feedback_rating: int | None = Field(default=None, ge=1, le=5)
     by: str
+    sealed_feedback: str | None = None
+    """The complainant's own words about the disposal, sealed like the identity."""
 
 
 @event_type("CaseClosed")
 class CaseClosed(Event):
     reason: str
     by: str
+    sealed_remark: str | None = None
 
 
 @event_type("CaseReopened")
 class CaseReopened(Event):
     reason: str
     by: str
+    sealed_remark: str | None = None
 
 
 @event_type("CaseWithdrawn")
 class CaseWithdrawn(Event):
     reason: str
     by: str
+    sealed_remark: str | None = None
 
 
 @event_type("CaseMarkedDuplicate")
 class CaseMarkedDuplicate(Event):
     duplicate_of: str
     by: str
+    duplicate_of_number: str | None = None
 
 
 @event_type("IdentityViewed")
@@ -130,3 +145,14 @@ class IdentityViewed(Event):
 class IdentityErased(Event):
     by: str
     legal_basis: str
+
+
+@event_type("CaseNumberIssued")
+class CaseNumberIssued(Event):
+    """The next running number of a district's series for a year, taken by one case (series subject)."""
+
+    case_number: str
+    district: str
+    year: int
+    running: int
+    case_id: str

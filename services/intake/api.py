@@ -1,0 +1,546 @@
+"""Intake's HTTP routes (mounted at ``/api/intake``): commands on cases, the register, identity views.
+
+Every route admits only the roles it names and keeps to the caller's jurisdiction. Every refusal comes
+back with an English and a Hindi message; a field that is missing, wrong or too long is named, with
+its limit. Identity data is returned by one route only (``/cases/{id}/identity``), and each call of it
+is recorded on the case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.intake.codes import (
+    ACTION_LABELS,
+    ATTACHMENT_LABELS,
+    AWAITING_LABELS,
+    CLOSE_LABELS,
+    CONTACT_LABELS,
+    ERASURE_LABELS,
+    IDENTITY_ERASED,
+    IDENTITY_PROTECTED,
+    OUTCOME_LABELS,
+    PURPOSE_LABELS,
+    REOPEN_LABELS,
+    STATUS_LABELS,
+    WITHDRAW_LABELS,
+    ActionKind,
+    AttachmentKind,
+    AwaitingReason,
+    CaseStatus,
+    CloseReason,
+    ContactMode,
+    ErasureBasis,
+    Labels,
+    Language,
+    Outcome,
+    ReopenReason,
+    ViewPurpose,
+    WithdrawReason,
+    labelled,
+)
+from services.intake.desk import Ask, Identity, IntakeDesk, Recorded, Refused
+from services.intake.domain import Complaint
+from services.intake.read_model import (
+    RegisterFilter,
+    case_timeline,
+    count_cases,
+    find_case,
+    find_cases,
+    list_places,
+)
+from shared.aggregate import DomainError, NotFound
+from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
+from shared.vocabulary import (
+    AGENCY_LABELS,
+    CATEGORY_LABELS,
+    CHANNEL_LABELS,
+    PRIORITY_LABELS,
+    AgencyKind,
+    Category,
+    Channel,
+    Priority,
+)
+
+CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
+"""A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""
+CASE_ID = r"^[0-9a-f]{32}$"
+
+Code = Annotated[str, Field(pattern=CODE)]
+Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False)]
+CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case's 32-character hex id")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeating a request with the same key returns the first answer",
+    ),
+]
+
+ERASED = "identity_erased"
+READERS = FIELD_STAFF | SUPERVISORS
+ERASERS = frozenset({Role.KENDRA_INCHARGE, Role.SHO})
+
+Staff = Annotated[Principal, Depends(require(FIELD_STAFF))]
+Reader = Annotated[Principal, Depends(require(READERS))]
+
+
+# ---------------------------------------------------------------- bilingual refusals
+
+
+def _problem(error: dict[str, Any]) -> dict[str, Any]:
+    """One field's problem in both languages. Never echoes the value sent: it may be identity data."""
+    field = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header"))
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    problem: dict[str, Any] = {"field": field or "body"}
+    match kind:
+        case "missing":
+            en, hi = "This field is required.", "यह जानकारी आवश्यक है।"
+        case "string_too_long":
+            problem["limit"] = ctx.get("max_length")
+            en = f"Too long: at most {problem['limit']} characters."
+            hi = f"बहुत लंबा: अधिकतम {problem['limit']} अक्षर।"
+        case "string_too_short":
+            problem["limit"] = ctx.get("min_length")
+            en = f"Too short: at least {problem['limit']} characters."
+            hi = f"बहुत छोटा: कम से कम {problem['limit']} अक्षर।"
+        case "string_pattern_mismatch":
+            en, hi = "The format is not valid.", "प्रारूप मान्य नहीं है।"
+        case "enum" | "literal_error":
+            expected = str(ctx.get("expected", ""))
+            en = f"Choose one of: {expected}."
+            hi = f"इनमें से एक चुनें: {expected.replace(' or ', ' या ')}।"
+        case "extra_forbidden":
+            en, hi = "This field is not accepted here.", "यह जानकारी यहाँ स्वीकार्य नहीं है।"
+        case "greater_than_equal" | "less_than_equal" | "greater_than" | "less_than":
+            en = f"Out of range ({kind.replace('_', ' ')} {next(iter(ctx.values()), '')})."
+            hi = f"सीमा से बाहर ({next(iter(ctx.values()), '')})।"
+        case "bool_parsing" | "bool_type":
+            en, hi = "Give true or false.", "true (हाँ) या false (नहीं) दें।"
+        case _:
+            en, hi = str(error.get("msg", "Not valid.")), "यह मान मान्य नहीं है।"
+    return problem | {"en": en, "hi": hi}
+
+
+def _refusal(code: str, en: str, hi: str, fields: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": {"code": code, "en": en, "hi": hi, "fields": fields}}, 422)
+
+
+class IntakeRoute(APIRoute):
+    """Turns bad input into a bilingual 422 naming the field, its problem and its limit."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except RequestValidationError as error:
+                return _refusal(
+                    "invalid",
+                    "Some fields are missing or wrong.",
+                    "कुछ जानकारी छूटी है या गलत है।",
+                    [_problem(e) for e in error.errors()],
+                )
+            except Refused as refused:
+                problem = {"field": refused.field, "en": refused.en, "hi": refused.hi}
+                return _refusal(refused.code, refused.en, refused.hi, [problem])
+            except DomainError as error:
+                if error.code != ERASED:
+                    raise
+                # Gone for good, not a conflict that a retry could clear.
+                return JSONResponse({"detail": {"code": error.code, "en": error.en, "hi": error.hi}}, 410)
+
+        return guarded
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterBody(Body):
+    channel: Channel
+    category: Category
+    description: str = Field(min_length=1, max_length=5000, repr=False)
+    district: Code
+    thana: Code | None = None
+    pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$")
+    locality: str | None = Field(default=None, min_length=1, max_length=100)
+    minor: bool
+    danger_now: bool
+    language: Language = Language.HINDI
+    consent_to_share: bool = False
+    identity: Identity
+
+
+class FirstContactBody(Body):
+    mode: ContactMode
+    at: datetime | None = None
+
+
+class ActionBody(Body):
+    kind: ActionKind
+    at: datetime | None = None
+    fir_number: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/-]{1,40}$")
+
+
+class ReferralBody(Body):
+    agency_kind: AgencyKind
+    agency_code: Code | None = None
+
+
+class NoteBody(Body):
+    text: str = Field(min_length=1, max_length=5000, repr=False)
+
+
+class AttachmentBody(Body):
+    kind: AttachmentKind
+    size_bytes: int = Field(ge=1, le=50 * 1024 * 1024)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    filename: str = Field(min_length=1, max_length=255, repr=False)
+
+
+class AwaitingBody(Body):
+    reason: AwaitingReason
+    remark: Remark = None
+
+
+class ResolveBody(Body):
+    outcome: Outcome | None = None
+    feedback_rating: int | None = Field(default=None, ge=1, le=5)
+    feedback: str | None = Field(default=None, min_length=1, max_length=2000, repr=False)
+
+
+class CloseBody(Body):
+    reason: CloseReason
+    remark: Remark = None
+
+
+class ReopenBody(Body):
+    reason: ReopenReason
+    remark: Remark = None
+
+
+class WithdrawBody(Body):
+    reason: WithdrawReason
+    remark: Remark = None
+
+
+class DuplicateBody(Body):
+    duplicate_of: str = Field(pattern=CASE_ID)
+
+
+class EraseBody(Body):
+    legal_basis: ErasureBasis
+
+
+# ---------------------------------------------------------------- answers
+
+
+class Registration(BaseModel):
+    case_id: str
+    case_number: str
+    priority: Priority
+    flags: list[str]
+    receipt: dict[str, str]
+
+
+class CommandAnswer(BaseModel):
+    case_id: str
+    events: list[str]
+    version: int
+
+
+def _label(labels: Labels, code: str | None) -> dict[str, str] | None:
+    if code is None:
+        return None
+    en, hi = labelled(labels, code)
+    return {"en": en, "hi": hi}
+
+
+def _case_view(row: dict[str, Any]) -> dict[str, Any]:
+    view = {k: v for k, v in row.items() if k != "routed"}
+    for listed in ("flags", "overdue_clocks", "due_soon_clocks"):
+        view[listed] = [item for item in row[listed].split(",") if item]
+    view["labels"] = {
+        "status": _label(STATUS_LABELS, row["status"]),
+        "category": _label(CATEGORY_LABELS, row["category"]),
+        "priority": _label(PRIORITY_LABELS, row["priority"]),
+        "channel": _label(CHANNEL_LABELS, row["channel"]),
+        "outcome": _label(OUTCOME_LABELS, row["outcome"]),
+    }
+    hi, en = IDENTITY_ERASED if row["identity_erased"] else IDENTITY_PROTECTED
+    view["identity"] = {"en": en, "hi": hi}
+    return view
+
+
+def _answer(recorded: Recorded) -> CommandAnswer:
+    return CommandAnswer(
+        case_id=recorded.case_id,
+        events=[e.event_type for e in recorded.events],
+        version=recorded.events[-1].aggregate_version,
+    )
+
+
+def _choices(labels: Labels) -> list[dict[str, str]]:
+    return [{"code": str(code), "hi": hi, "en": en} for code, (hi, en) in labels.items()]
+
+
+# ---------------------------------------------------------------- routes
+
+
+def build_router(desk: IntakeDesk) -> APIRouter:
+    router = APIRouter(route_class=IntakeRoute, tags=["intake"])
+
+    @router.post("/cases", status_code=201, response_model=Registration)
+    async def register_complaint(
+        body: RegisterBody,
+        principal: Staff,
+        idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=200)],
+    ) -> Registration:
+        """Register a complaint from any channel; the reply carries the case number to quote later."""
+        complaint = Complaint(
+            channel=body.channel,
+            category=body.category,
+            district=body.district,
+            circle=None,
+            thana=body.thana,
+            pincode=body.pincode,
+            locality=body.locality,
+            minor=body.minor,
+            danger_now=body.danger_now,
+            language=body.language,
+            consent_to_share=body.consent_to_share,
+        )
+        done = await desk.register_complaint(
+            principal, complaint, body.description, body.identity, idempotency_key
+        )
+        return Registration(
+            case_id=done.case_id,
+            case_number=done.case_number,
+            priority=done.event.priority,
+            flags=done.event.flags,
+            receipt={
+                "en": f"Your complaint is registered. Case number: {done.case_number}. "
+                "Quote it whenever you contact the Mission Shakti Kendra.",
+                "hi": f"आपकी शिकायत दर्ज हो गई है। मामला संख्या: {done.case_number}। मिशन शक्ति केन्द्र से "
+                "संपर्क करते समय यह संख्या बताएँ।",
+            },
+        )
+
+    @router.post("/cases/{case_id}/first-contact", response_model=CommandAnswer)
+    async def first_contact(
+        case_id: CaseId, body: FirstContactBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.make_first_contact(Ask(principal, case_id, key), body.mode, body.at))
+
+    @router.post("/cases/{case_id}/actions", response_model=CommandAnswer)
+    async def record_action(
+        case_id: CaseId, body: ActionBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(
+            await desk.record_action(Ask(principal, case_id, key), body.kind, body.at, body.fir_number)
+        )
+
+    @router.post("/cases/{case_id}/referrals", response_model=CommandAnswer)
+    async def refer(
+        case_id: CaseId, body: ReferralBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.refer(Ask(principal, case_id, key), body.agency_kind, body.agency_code))
+
+    @router.post("/cases/{case_id}/notes", response_model=CommandAnswer)
+    async def add_note(
+        case_id: CaseId, body: NoteBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.add_note(Ask(principal, case_id, key), body.text))
+
+    @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)
+    async def record_attachment(
+        case_id: CaseId, body: AttachmentBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(
+            await desk.record_attachment(
+                Ask(principal, case_id, key), body.kind, body.size_bytes, body.sha256, body.filename
+            )
+        )
+
+    @router.post("/cases/{case_id}/awaiting-complainant", response_model=CommandAnswer)
+    async def await_complainant(
+        case_id: CaseId, body: AwaitingBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.await_complainant(Ask(principal, case_id, key), body.reason, body.remark))
+
+    @router.post("/cases/{case_id}/complainant-responded", response_model=CommandAnswer)
+    async def complainant_responded(
+        case_id: CaseId, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.complainant_responded(Ask(principal, case_id, key)))
+
+    @router.post("/cases/{case_id}/resolve", response_model=CommandAnswer)
+    async def resolve(
+        case_id: CaseId, body: ResolveBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        """Dispose of the case (निस्तारण) with its outcome and the complainant's feedback."""
+        return _answer(
+            await desk.resolve(
+                Ask(principal, case_id, key), body.outcome, body.feedback_rating, body.feedback
+            )
+        )
+
+    @router.post("/cases/{case_id}/close", response_model=CommandAnswer)
+    async def close(
+        case_id: CaseId, body: CloseBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.close(Ask(principal, case_id, key), body.reason, body.remark))
+
+    @router.post("/cases/{case_id}/reopen", response_model=CommandAnswer)
+    async def reopen(
+        case_id: CaseId, body: ReopenBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.reopen(Ask(principal, case_id, key), body.reason, body.remark))
+
+    @router.post("/cases/{case_id}/withdraw", response_model=CommandAnswer)
+    async def withdraw(
+        case_id: CaseId, body: WithdrawBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.withdraw(Ask(principal, case_id, key), body.reason, body.remark))
+
+    @router.post("/cases/{case_id}/duplicate", response_model=CommandAnswer)
+    async def mark_duplicate(
+        case_id: CaseId, body: DuplicateBody, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        return _answer(await desk.mark_duplicate(Ask(principal, case_id, key), body.duplicate_of))
+
+    @router.post("/cases/{case_id}/erase-identity", response_model=CommandAnswer)
+    async def erase_identity(
+        case_id: CaseId,
+        body: EraseBody,
+        principal: Annotated[Principal, Depends(require(ERASERS))],
+        key: IdempotencyKey = None,
+    ) -> CommandAnswer:
+        """Erase the complainant's personal data (crypto-shredding): the case stays, her identity goes."""
+        return _answer(await desk.erase_identity(Ask(principal, case_id, key), body.legal_basis))
+
+    @router.get("/cases/{case_id}/identity")
+    async def read_identity(
+        case_id: CaseId,
+        purpose: ViewPurpose,
+        principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
+    ) -> dict[str, Any]:
+        """The complainant's identity, notes and remarks; the reading is recorded on the case."""
+        return await desk.read_identity(Ask(principal, case_id), purpose)
+
+    # ---- the register
+
+    @router.get("/cases")
+    async def case_register(
+        principal: Reader,
+        status: CaseStatus | None = None,
+        category: Category | None = None,
+        priority: Priority | None = None,
+        registered_from: datetime | None = None,
+        registered_to: datetime | None = None,
+        overdue: bool | None = None,
+        kendra: Annotated[str | None, Query(pattern=CODE)] = None,
+        thana: Annotated[str | None, Query(pattern=CODE)] = None,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        size: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> dict[str, Any]:
+        """The case register of the caller's jurisdiction, newest first."""
+        wanted = RegisterFilter(
+            status, category, priority, registered_from, registered_to, overdue, kendra, thana
+        )
+        async with desk.register.sessions() as session:
+            rows, total = await find_cases(
+                session, desk.register.tables, principal.scope(), wanted, page=page, size=size
+            )
+        return {"total": total, "page": page, "size": size, "cases": [_case_view(r) for r in rows]}
+
+    async def _visible(
+        principal: Principal, *, case_id: str | None = None, number: str | None = None
+    ) -> dict[str, Any]:
+        async with desk.register.sessions() as session:
+            row = await find_case(session, desk.register.tables, case_id=case_id, case_number=number)
+        if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
+            raise NotFound("Case", case_id or number or "")
+        return row
+
+    @router.get("/cases/by-number/{case_number}")
+    async def case_by_number(
+        case_number: Annotated[str, Path(pattern=r"^[A-Z0-9-]{1,40}$")], principal: Reader
+    ) -> dict[str, Any]:
+        return _case_view(await _visible(principal, number=case_number))
+
+    @router.get("/cases/{case_id}")
+    async def case_detail(case_id: CaseId, principal: Reader) -> dict[str, Any]:
+        return _case_view(await _visible(principal, case_id=case_id))
+
+    @router.get("/cases/{case_id}/timeline")
+    async def timeline(case_id: CaseId, principal: Reader) -> dict[str, Any]:
+        """The case's story in words (English and Hindi), every reading of the identity included."""
+        row = await _visible(principal, case_id=case_id)
+        async with desk.register.sessions() as session:
+            entries = await case_timeline(session, desk.register.tables, case_id)
+        return {"case_id": case_id, "case_number": row["case_number"], "entries": entries}
+
+    @router.get("/counts")
+    async def counts(
+        principal: Annotated[Principal, Depends(require(READERS | {Role.STATE_CELL}))],
+    ) -> dict[str, Any]:
+        """Figures for dashboards: cases by status, category and priority, and how many are overdue."""
+        scope = principal.scope()
+        tables = desk.register.tables
+        async with desk.register.sessions() as session:
+            figures = {
+                by: await count_cases(session, tables, scope, by) for by in ("status", "category", "priority")
+            }
+            _, overdue = await find_cases(
+                session, tables, scope, RegisterFilter(overdue=True), page=1, size=1
+            )
+        return {"scope": scope or {"state": "UP"}, **figures, "overdue": overdue}
+
+    # ---- reference lists for forms and for fixing a refused place
+
+    @router.get("/places")
+    async def places(
+        _: Annotated[Principal, Depends(require(EVERY_ROLE))],
+        district: Annotated[str | None, Query(pattern=CODE)] = None,
+    ) -> dict[str, Any]:
+        """The districts, circles, thanas and Kendras intake knows (imported by routing)."""
+        async with desk.places.sessions() as session:
+            rows = await list_places(session, desk.places.tables, district)
+        return {"places": rows}
+
+    @router.get("/choices")
+    async def choices(_: Annotated[Principal, Depends(require(EVERY_ROLE))]) -> dict[str, Any]:
+        """Every code a form offers, with its Hindi and English label."""
+        return {
+            "categories": [c for c in _choices(CATEGORY_LABELS) if desk.table.offers(Category(c["code"]))],
+            "channels": _choices(CHANNEL_LABELS),
+            "agency_kinds": _choices(AGENCY_LABELS),
+            "contact_modes": _choices(CONTACT_LABELS),
+            "action_kinds": _choices(ACTION_LABELS),
+            "attachment_kinds": _choices(ATTACHMENT_LABELS),
+            "awaiting_reasons": _choices(AWAITING_LABELS),
+            "outcomes": _choices(OUTCOME_LABELS),
+            "close_reasons": _choices(CLOSE_LABELS),
+            "reopen_reasons": _choices(REOPEN_LABELS),
+            "withdraw_reasons": _choices(WITHDRAW_LABELS),
+            "view_purposes": _choices(PURPOSE_LABELS),
+            "erasure_bases": _choices(ERASURE_LABELS),
+        }
+
+    return router

@@ -1,0 +1,87 @@
+"""Human-readable case numbers (``SJP-2026-000123``), unique across the state with any number of replicas.
+
+Each district has one series a year, an aggregate of its own in the INTAKE stream
+(``shakti.intake.series.SJP-2026``). Taking a number appends ``CaseNumberIssued`` expecting the series'
+last stream sequence: of two replicas that take the same number at once, the stream accepts one, and
+the other reads the new last number and tries the next. Only the last event of the series is read
+(one direct get), so taking a number costs the same on the first day of the year and the last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import datetime, timedelta, timezone
+
+from nats.js.errors import NotFoundError
+
+from services.intake.events import SERIES, CaseNumberIssued
+from shared.events import Envelope
+from shared.eventstore import CommandMeta, ConcurrencyError, EventStore, stream_name
+
+INDIA = timezone(timedelta(hours=5, minutes=30), "IST")
+"""Case numbers follow the year on the Kendra's wall calendar, not UTC's."""
+
+ATTEMPTS = 200
+
+
+def series_of(district: str, moment: datetime) -> tuple[str, int]:
+    year = moment.astimezone(INDIA).year
+    return f"{district}-{year}", year
+
+
+def format_case_number(district: str, year: int, running: int) -> str:
+    return f"{district}-{year}-{running:06d}"
+
+
+class CaseNumbers:
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+
+    async def issue(self, district: str, moment: datetime, case_id: str, meta: CommandMeta) -> str:
+        """Take the next number of the district's series for ``case_id``; a repeated ``meta.command_id``
+        gets the number it took before (as long as no other number was taken in between)."""
+        series, year = series_of(district, moment)
+        for attempt in range(ATTEMPTS):
+            last = await self._last(series)
+            if last is not None and last.command_id == meta.command_id:
+                return _issued(last).case_number
+            running = _issued(last).running + 1 if last else 1
+            number = CaseNumberIssued(
+                case_number=format_case_number(district, year, running),
+                district=district,
+                year=year,
+                running=running,
+                case_id=case_id,
+            )
+            try:
+                [stored] = await self.store.append(
+                    SERIES,
+                    series,
+                    [number],
+                    expected_sequence=last.sequence if last else 0,
+                    expected_version=last.aggregate_version if last else 0,
+                    meta=meta,
+                )
+            except ConcurrencyError:
+                # Spread the losers out so that a burst of registrations does not collide again in step.
+                await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
+                continue
+            return _issued(stored).case_number
+        raise ConcurrencyError(self.store.subject(SERIES, series), -1)
+
+    async def _last(self, series: str) -> Envelope | None:
+        try:
+            msg = await self.store.js.get_last_msg(
+                stream_name(self.store.service), self.store.subject(SERIES, series), direct=True
+            )
+        except NotFoundError:
+            return None
+        return Envelope.model_validate_json(msg.data or b"").model_copy(update={"sequence": msg.seq})
+
+
+def _issued(envelope: Envelope) -> CaseNumberIssued:
+    event = envelope.event()
+    if not isinstance(event, CaseNumberIssued):
+        raise TypeError(f"series event #{envelope.sequence} is a {envelope.event_type}")
+    return event

@@ -46,7 +46,7 @@ from services.intake.events import (
 from services.intake.keystore import KeyStore, seal, unseal
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
-from services.intake.read_model import CaseTables, PlaceTables, find_case, find_place, jurisdiction_known
+from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
 from shared.aggregate import NotFound
 from shared.auth import Principal
 from shared.events import Envelope, Event, derived_id
@@ -188,42 +188,45 @@ class IntakeDesk:
     async def _check_place(self, complaint: Complaint) -> str | None:
         """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know."""
         tables: PlaceTables = self.places.tables
+        codes = [complaint.district, *([complaint.thana] if complaint.thana else [])]
         async with self.places.sessions() as session:
-            if not await jurisdiction_known(session, tables):
-                raise Refused(
-                    "no_jurisdiction",
-                    "district",
-                    "No jurisdiction has been imported yet, so no place can be checked. An operator must "
-                    "first import the district's circles and thanas (`shakti routing import`).",
-                    "अभी तक कोई क्षेत्राधिकार आयात नहीं हुआ है, इसलिए स्थान की जाँच नहीं हो सकती। पहले संचालक "
-                    "जिले के सर्किल और थाने आयात करें (`shakti routing import`)।",
-                )
-            district = await find_place(session, tables, complaint.district)
-            if district is None or district["kind"] != "district":
-                raise Refused(
-                    "unknown_district",
-                    "district",
-                    f"Unknown district code '{complaint.district}'. Valid codes are listed at "
-                    "GET /api/intake/places (as imported by routing with `shakti routing import`).",
-                    f"जिला कोड '{complaint.district}' मान्य नहीं है। मान्य कोड GET /api/intake/places पर "
-                    "देखें (रूटिंग द्वारा `shakti routing import` से आयातित)।",
-                )
-            if complaint.thana is None:
-                return None
-            thana = await find_place(session, tables, complaint.thana)
-            if thana is None or thana["kind"] != "thana" or thana["district"] != complaint.district:
-                raise Refused(
-                    "unknown_thana",
-                    "thana",
-                    f"Unknown thana code '{complaint.thana}' in district {complaint.district}. Valid "
-                    f"codes are listed at GET /api/intake/places?district={complaint.district}; or leave "
-                    "the thana out and give a pincode or locality.",
-                    f"जिला {complaint.district} में थाना कोड '{complaint.thana}' मान्य नहीं है। मान्य कोड "
-                    f"GET /api/intake/places?district={complaint.district} पर देखें; या थाना छोड़कर "
-                    "पिनकोड अथवा मोहल्ला दें।",
-                )
-            circle: str | None = thana["circle"]
-            return circle
+            found = await find_places(session, tables, codes)
+            known = bool(found) or await jurisdiction_known(session, tables)
+        if not known:
+            raise Refused(
+                "no_jurisdiction",
+                "district",
+                "No jurisdiction has been imported yet, so no place can be checked. An operator must "
+                "first import the district's circles and thanas (`shakti routing import`).",
+                "अभी तक कोई क्षेत्राधिकार आयात नहीं हुआ है, इसलिए स्थान की जाँच नहीं हो सकती। पहले संचालक "
+                "जिले के सर्किल और थाने आयात करें (`shakti routing import`)।",
+            )
+        district = found.get(complaint.district)
+        if district is None or district["kind"] != "district":
+            raise Refused(
+                "unknown_district",
+                "district",
+                f"Unknown district code '{complaint.district}'. Valid codes are listed at "
+                "GET /api/intake/places (as imported by routing with `shakti routing import`).",
+                f"जिला कोड '{complaint.district}' मान्य नहीं है। मान्य कोड GET /api/intake/places पर "
+                "देखें (रूटिंग द्वारा `shakti routing import` से आयातित)।",
+            )
+        if complaint.thana is None:
+            return None
+        thana = found.get(complaint.thana)
+        if thana is None or thana["kind"] != "thana" or thana["district"] != complaint.district:
+            raise Refused(
+                "unknown_thana",
+                "thana",
+                f"Unknown thana code '{complaint.thana}' in district {complaint.district}. Valid "
+                f"codes are listed at GET /api/intake/places?district={complaint.district}; or leave "
+                "the thana out and give a pincode or locality.",
+                f"जिला {complaint.district} में थाना कोड '{complaint.thana}' मान्य नहीं है। मान्य कोड "
+                f"GET /api/intake/places?district={complaint.district} पर देखें; या थाना छोड़कर "
+                "पिनकोड अथवा मोहल्ला दें।",
+            )
+        circle: str | None = thana["circle"]
+        return circle
 
     # ---------------------------------------------------------------- the lifecycle
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.events import utcnow
-from shared.readmodel import sessions, write_lock
+from shared.readmodel import sessions, sqlite_write_batch, write_lock
 
 NONCE_BYTES = 12
 
@@ -79,16 +79,17 @@ class KeyStore:
 
     async def key_for(self, case_id: str) -> bytes:
         """The case's key, made on first use. Safe when two replicas register the same case at once."""
-        if (key := await self.find(case_id)) is not None:
-            return key
         fresh = AESGCM.generate_key(bit_length=256)
         try:
-            async with self._write, self._sessions.begin() as session:
-                await session.execute(
-                    insert(case_keys).values(case_id=case_id, key=fresh, created_at=utcnow())
-                )
+            # A new case is the common call: insert first, and look only when the key already exists.
+            async with self._write:
+                with sqlite_write_batch():
+                    async with self._sessions.begin() as session:
+                        await session.execute(
+                            insert(case_keys).values(case_id=case_id, key=fresh, created_at=utcnow())
+                        )
         except IntegrityError:
-            # Another replica made it first: everyone must seal with the same key.
+            # A repeated registration, or another replica first: everyone must seal with the same key.
             stored = await self.find(case_id)
             if stored is None:
                 raise
@@ -97,6 +98,8 @@ class KeyStore:
 
     async def destroy(self, case_id: str) -> bool:
         """Crypto-shredding: the key is gone, and with it every sealed field of the case."""
-        async with self._write, self._sessions.begin() as session:
-            result = await session.execute(delete(case_keys).where(case_keys.c.case_id == case_id))
-            return bool(result.rowcount)
+        async with self._write:
+            with sqlite_write_batch():
+                async with self._sessions.begin() as session:
+                    result = await session.execute(delete(case_keys).where(case_keys.c.case_id == case_id))
+                    return bool(result.rowcount)

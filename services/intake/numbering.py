@@ -37,37 +37,45 @@ def format_case_number(district: str, year: int, running: int) -> str:
 class CaseNumbers:
     def __init__(self, store: EventStore) -> None:
         self.store = store
+        # Registrations in this process take numbers one at a time per series, starting from the last
+        # number this process saw: concurrent ones would only collide with each other. Other
+        # replicas are kept out by the expected sequence; a stale guess costs one conflict and a read.
+        self._turns: dict[str, asyncio.Lock] = {}
+        self._seen: dict[str, Envelope] = {}
 
     async def issue(self, district: str, moment: datetime, case_id: str, meta: CommandMeta) -> str:
         """Take the next number of the district's series for ``case_id``; a repeated ``meta.command_id``
         gets the number it took before (as long as no other number was taken in between)."""
         series, year = series_of(district, moment)
-        for attempt in range(ATTEMPTS):
-            last = await self._last(series)
-            if last is not None and last.command_id == meta.command_id:
-                return _issued(last).case_number
-            running = _issued(last).running + 1 if last else 1
-            number = CaseNumberIssued(
-                case_number=format_case_number(district, year, running),
-                district=district,
-                year=year,
-                running=running,
-                case_id=case_id,
-            )
-            try:
-                [stored] = await self.store.append(
-                    SERIES,
-                    series,
-                    [number],
-                    expected_sequence=last.sequence if last else 0,
-                    expected_version=last.aggregate_version if last else 0,
-                    meta=meta,
+        async with self._turns.setdefault(series, asyncio.Lock()):
+            last = self._seen.get(series) or await self._last(series)
+            for attempt in range(ATTEMPTS):
+                if last is not None and last.command_id == meta.command_id:
+                    return _issued(last).case_number
+                running = _issued(last).running + 1 if last else 1
+                number = CaseNumberIssued(
+                    case_number=format_case_number(district, year, running),
+                    district=district,
+                    year=year,
+                    running=running,
+                    case_id=case_id,
                 )
-            except ConcurrencyError:
-                # Spread the losers out so that a burst of registrations does not collide again in step.
-                await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
-                continue
-            return _issued(stored).case_number
+                try:
+                    [stored] = await self.store.append(
+                        SERIES,
+                        series,
+                        [number],
+                        expected_sequence=last.sequence if last else 0,
+                        expected_version=last.aggregate_version if last else 0,
+                        meta=meta,
+                    )
+                except ConcurrencyError:
+                    # Another replica took it: spread the retries so that replicas do not collide in step.
+                    await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
+                    last = await self._last(series)
+                    continue
+                self._seen[series] = stored
+                return _issued(stored).case_number
         raise ConcurrencyError(self.store.subject(SERIES, series), -1)
 
     async def _last(self, series: str) -> Envelope | None:

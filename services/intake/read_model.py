@@ -123,10 +123,11 @@ class Jurisdiction(Projection[PlaceTables]):
             await session.execute(update(t).where(t.c.code == event.code).values(**values))
 
 
-async def find_place(session: AsyncSession, tables: PlaceTables, code: str) -> Row | None:
+async def find_places(session: AsyncSession, tables: PlaceTables, codes: list[str]) -> dict[str, Row]:
     t = tables.places
-    row = (await session.execute(select(t).where(t.c.code == code))).first()
-    return dict(row._mapping) if row else None
+    return {
+        row.code: dict(row._mapping) for row in await session.execute(select(t).where(t.c.code.in_(codes)))
+    }
 
 
 async def jurisdiction_known(session: AsyncSession, tables: PlaceTables) -> bool:

@@ -338,11 +338,16 @@ class IntakeDesk:
         return check
 
     async def _seal(self, ask: Ask, purpose: str, text: str | None) -> str | None:
+        """Seal under the case's key. Where the case is out of reach, the command refuses it later
+        (before anything is stored); a missing key is explained only to whoever may reach the case."""
         if text is None:
             return None
-        case = await self.cases.get(ask.case_id)
-        (await self._reach(ask.principal, ask.case_id))(case)
-        return seal(await self._key(case), ask.case_id, purpose, text)
+        key = await self.keys.find(ask.case_id)
+        if key is None:
+            case = await self.cases.get(ask.case_id)
+            (await self._reach(ask.principal, ask.case_id))(case)
+            key = await self._key(case)
+        return seal(key, ask.case_id, purpose, text)
 
     async def _key(self, case: Case) -> bytes:
         case.check_identity_kept()

@@ -258,6 +258,7 @@ async def test_who_may_do_what(intake: Intake) -> None:
     # Another thana's officer: the case does not exist for her.
     refused = await intake.command(case_id, "actions", {"kind": "counselling"}, principal=OTHER_THANA)
     assert refused.status_code == 404 and refused.json()["detail"]["hi"]
+    assert (await intake.command(case_id, "notes", {"text": "x"}, principal=OTHER_THANA)).status_code == 404
     assert (
         await intake.get(f"/cases/{case_id}/identity", OTHER_THANA, purpose="contact_complainant")
     ).status_code == 404

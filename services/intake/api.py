@@ -439,8 +439,11 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         case_id: CaseId,
         purpose: ViewPurpose,
         principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
+        response: Response,
     ) -> dict[str, Any]:
         """The complainant's identity, notes and remarks; the reading is recorded on the case."""
+        # No browser or proxy may keep a copy: the next reading must come back here and be recorded.
+        response.headers["Cache-Control"] = "no-store"
         return await desk.read_identity(Ask(principal, case_id), purpose)
 
     # ---- the register

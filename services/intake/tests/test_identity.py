@@ -52,7 +52,7 @@ async def test_identity_readings_are_recorded_and_shown_in_the_audit_trail(intak
     await intake.command(case_id, "notes", {"text": NOTE})
     await intake.command(case_id, "close", {"reason": "other", "remark": f"Ring {PHONE} first"})
     response = await intake.get(f"/cases/{case_id}/identity", OFFICER, purpose="contact_complainant")
-    assert response.status_code == 200
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     seen = response.json()
     assert seen["identity"]["name"] == NAME and seen["identity"]["phone"] == PHONE
     assert seen["identity"]["description"] == complaint()["description"]

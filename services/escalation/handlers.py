@@ -1,0 +1,165 @@
+"""What escalation does on intake's and routing's case events: start, pause, resume and stop clocks.
+
+Two durable consumers (shared by all replicas), each in its stream's order. Every command's id derives
+from the event it reacts to, so a redelivered or duplicated event changes nothing. The two streams are
+not ordered with each other: when routing's event about a case comes before escalation has seen the
+case's registration, the registration is read from intake's stream and handled first (under the same
+command id intake's consumer will use, so it happens once).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from services.intake.events import ActionRecorded, CaseRegistered, FirstContactMade
+from services.routing.events import (
+    CaseAssigned,
+    CaseReassigned,
+    CaseRouted,
+    CaseUnroutable,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralIssued,
+    ReferralRejected,
+)
+from shared.events import Envelope, Event
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
+from shared.subscriber import ProcessManager
+
+from .domain import EscalationCase, Place, Registration, ladder_offices
+from .policy import Policy
+from .read_model import EscalationBoard, JurisdictionCache, case_place
+
+log = logging.getLogger(__name__)
+
+ACTOR = "escalation"
+
+ROUTING_CASE_EVENTS = (
+    CaseRouted,
+    CaseAssigned,
+    CaseReassigned,
+    CaseUnroutable,
+    ReferralIssued,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralCompleted,
+)
+REFERRAL_EVENTS = (ReferralIssued, ReferralAccepted, ReferralRejected, ReferralCompleted)
+
+
+class NotRegisteredYet(LookupError):
+    """Routing spoke of a case whose registration is not in intake's stream (retried, then parked)."""
+
+
+class _NotWatched(Exception):
+    pass
+
+
+class CaseWatch:
+    """The reactions of one running escalation service."""
+
+    def __init__(self, ctx: ServiceContext, policy: Policy) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.cases = ctx.repository(EscalationCase)
+        self.board = ctx.projector(EscalationBoard.name)
+        self.jurisdiction = JurisdictionCache(self.board)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return [
+            ProcessManager(
+                name="escalation_on_intake",
+                stream="INTAKE",
+                subject="shakti.intake.case.*",
+                react=self.on_intake,
+                description="Starts, pauses, resumes and stops SOP clocks on the case lifecycle.",
+            ),
+            ProcessManager(
+                name="escalation_on_routing",
+                stream="ROUTING",
+                subject="shakti.routing.case.*",
+                react=self.on_routing,
+                description="Stops the acknowledgement clock on assignment; keeps referral clocks.",
+            ),
+        ]
+
+    async def on_intake(self, envelope: Envelope) -> None:
+        if envelope.event_type not in self.policy.triggers:
+            return
+        event = envelope.event()
+        if isinstance(event, CaseRegistered):
+            await self.watch(envelope, event)
+            return
+        await self.lifecycle(envelope.aggregate_id, envelope, _moment(event, envelope), None)
+
+    async def on_routing(self, envelope: Envelope) -> None:
+        if envelope.event_type not in self.policy.triggers:
+            return
+        event = envelope.event()
+        if not isinstance(event, ROUTING_CASE_EVENTS):
+            return
+        referral_id = event.referral_id if isinstance(event, REFERRAL_EVENTS) else None
+        await self.lifecycle(event.case_id, envelope, envelope.occurred_at, referral_id)
+
+    async def watch(self, envelope: Envelope, event: CaseRegistered) -> None:
+        case_id = envelope.aggregate_id
+        async with self.board.sessions() as session:
+            routed = await case_place(session, self.board.tables, case_id)
+        known = await self.jurisdiction.get()
+        registered_thana = known.thanas.get(event.thana) if event.thana else None
+        registration = Registration(
+            case_number=event.case_number,
+            priority=event.priority,
+            category=event.category,
+            danger_now=event.danger_now,
+            district=event.district,
+            circle=registered_thana.circle if registered_thana else None,
+            thana=event.thana,
+            at=envelope.occurred_at,
+        )
+        offices = ladder_offices(
+            routed if routed and routed.thana else _as_place(registration), known, self.policy.state_office
+        )
+        meta = _meta(envelope, "watch", envelope.occurred_at)
+        await self.cases.execute(case_id, lambda c: c.watch(registration, self.policy, offices), meta)
+
+    async def lifecycle(
+        self, case_id: str, envelope: Envelope, at: datetime, referral_id: str | None
+    ) -> None:
+        def decide(case: EscalationCase) -> list[Event]:
+            if not case.watched:
+                raise _NotWatched
+            return case.on_lifecycle(envelope.event_type, at, self.policy, referral_id)
+
+        meta = _meta(envelope, "lifecycle", at)
+        try:
+            await self.cases.execute(case_id, decide, meta)
+        except _NotWatched:
+            await self._watch_from_intake(case_id)
+            await self.cases.execute(case_id, decide, meta)
+
+    async def _watch_from_intake(self, case_id: str) -> None:
+        for envelope in await self.ctx.store.load("case", case_id, service="intake"):
+            event = envelope.event()
+            if isinstance(event, CaseRegistered):
+                log.info("case %s: registration read from intake ahead of its own consumer", case_id)
+                await self.watch(envelope, event)
+                return
+        raise NotRegisteredYet(f"case {case_id} has no CaseRegistered in the INTAKE stream")
+
+
+def _as_place(registration: Registration) -> Place:
+    return Place(registration.district, registration.circle, registration.thana)
+
+
+def _moment(event: Event, envelope: Envelope) -> datetime:
+    """When the step was done: the officer's recorded time where the event has one."""
+    if isinstance(event, FirstContactMade | ActionRecorded):
+        return event.at
+    return envelope.occurred_at
+
+
+def _meta(cause: Envelope, step: str, at: datetime) -> CommandMeta:
+    return CommandMeta.reacting_to(cause, ACTOR, step).model_copy(update={"occurred_at": at})

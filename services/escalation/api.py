@@ -1,0 +1,198 @@
+"""HTTP routes of the escalation service (mounted at ``/api/escalation``).
+
+Every route admits named roles only and answers inside the caller's jurisdiction. Answers carry codes
+with Hindi and English labels; there is no identity data here to show.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query
+
+from shared.aggregate import NotFound
+from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
+from shared.vocabulary import (
+    CATEGORY_LABELS,
+    LADDER_LABELS,
+    PRIORITY_LABELS,
+    LadderRole,
+    Priority,
+    label,
+)
+
+from .domain import EscalationCase
+from .policy import Policy
+from .read_model import (
+    BoardTables,
+    EscalationBoard,
+    PlaceLevel,
+    breach_rates,
+    case_view,
+    close_to_breach,
+    escalated_to,
+    escalation_summary,
+    kendra_of,
+    step_times,
+)
+
+LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole)
+WATCHERS = FIELD_STAFF | SUPERVISORS | {Role.STATE_CELL}
+FIGURES = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
+
+Ladder = Annotated[Principal, Depends(require(LADDER_ROLES))]
+Watcher = Annotated[Principal, Depends(require(WATCHERS))]
+FiguresReader = Annotated[Principal, Depends(require(FIGURES))]
+Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+
+
+def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str] | None:
+    if code is None:
+        return None
+    return {"code": code, "hi": label(labels, code, "hi"), "en": label(labels, code, "en")}
+
+
+def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
+    router = APIRouter(tags=["escalation"])
+    board = ctx.projector(EscalationBoard.name)
+    cases = ctx.repository(EscalationCase)
+
+    def tables() -> BoardTables:
+        tables: BoardTables = board.tables
+        return tables
+
+    def clock_label(code: str) -> dict[str, str]:
+        return {"code": code, "hi": policy.label(code, "hi"), "en": policy.label(code, "en")}
+
+    def labelled(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        if "role" in out:
+            out["role"] = _both(LADDER_LABELS, out["role"])
+        if "priority" in out:
+            out["priority"] = _both(PRIORITY_LABELS, out["priority"])
+        if "category" in out:
+            out["category"] = _both(CATEGORY_LABELS, out["category"])
+        if "clock" in out:
+            out["clock"] = clock_label(out["clock"])
+        return out
+
+    async def office_of(principal: Principal) -> str:
+        """The office a ladder officer answers for: their Kendra, thana, circle, district or the state."""
+        place = {
+            Role.KENDRA_INCHARGE: principal.thana,
+            Role.SHO: principal.thana,
+            Role.CO: principal.circle,
+            Role.ADDL_SP: principal.district,
+            Role.SP: principal.district,
+            Role.STATE_CELL: policy.state_office,
+        }.get(principal.role)
+        if not place:
+            raise bilingual_error(
+                403,
+                "no_office",
+                "Your account has no office for this role.",
+                "आपके खाते में इस भूमिका के लिए कोई कार्यालय दर्ज नहीं है।",
+            )
+        if principal.role is Role.KENDRA_INCHARGE:
+            async with board.sessions() as session:
+                return await kendra_of(session, tables(), place)
+        return place
+
+    @router.get("/policy", summary="The SOP policy in force: clocks, limits, ladder")
+    async def policy_in_force(principal: Anyone) -> dict[str, Any]:
+        return {
+            "version": policy.version,
+            "status": policy.status,
+            "warnings_pct": policy.warnings,
+            "clocks": [
+                {
+                    **clock_label(name),
+                    "limits": {
+                        p.value: policy.priorities[p].limits[name].text
+                        for p in Priority
+                        if p in policy.priorities
+                    },
+                }
+                for name in policy.clocks
+            ],
+            "ladder": {
+                p.value: [
+                    {"role": _both(LADDER_LABELS, r.role.value), "gives": r.gives.text if r.gives else None}
+                    for r in rules.ladder
+                ]
+                for p, rules in policy.priorities.items()
+            },
+        }
+
+    @router.get("/escalated-to-me", summary="Open cases escalated to the caller's level and office")
+    async def escalated_to_me(principal: Ladder, include_done: bool = False) -> dict[str, Any]:
+        office = await office_of(principal)
+        async with board.sessions() as session:
+            rows = await escalated_to(
+                session, tables(), LadderRole(principal.role.value), office, include_done=include_done
+            )
+        return {"office_code": office, "cases": [labelled(r) for r in rows]}
+
+    @router.get("/escalations/summary", summary="Unanswered escalations per level and office")
+    async def summary(principal: FiguresReader) -> dict[str, Any]:
+        async with board.sessions() as session:
+            rows = await escalation_summary(session, tables(), principal.scope())
+        return {"scope": principal.scope(), "levels": [labelled(r) for r in rows]}
+
+    @router.get("/close-to-breach", summary="Running clocks warned or due soon")
+    async def near_breach(
+        principal: Watcher, within_hours: Annotated[float, Query(ge=0, le=24 * 90)] = 0
+    ) -> dict[str, Any]:
+        now = ctx.clock.now()
+        async with board.sessions() as session:
+            rows = await close_to_breach(
+                session, tables(), principal.scope(), now, timedelta(hours=within_hours)
+            )
+        return {"now": now, "clocks": [labelled(r) for r in rows]}
+
+    @router.get("/breach-rates", summary="Share of clocks breached, per place and clock")
+    async def rates(principal: FiguresReader, by: PlaceLevel = "thana") -> dict[str, Any]:
+        async with board.sessions() as session:
+            rows = await breach_rates(session, tables(), principal.scope(), by)
+        return {"by": by, "rates": [labelled(r) for r in rows]}
+
+    @router.get("/step-times", summary="Time to first contact and to disposal (percentiles, hours)")
+    async def times(principal: FiguresReader, by: PlaceLevel | None = None) -> dict[str, Any]:
+        async with board.sessions() as session:
+            figures = await step_times(session, tables(), principal.scope(), by)
+        return {"by": by or "all", "places": figures}
+
+    @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
+    async def one_case(case_id: str, principal: Watcher) -> dict[str, Any]:
+        async with board.sessions() as session:
+            view = await case_view(session, tables(), case_id)
+        # A case outside the caller's jurisdiction is answered as if it did not exist.
+        if view is None or not principal.covers(view["district"], view["circle"], view["thana"]):
+            raise NotFound("case", case_id)
+        view["clocks"] = [labelled(c) for c in view["clocks"]]
+        view["escalations"] = [labelled(e) for e in view["escalations"]]
+        return labelled(view)
+
+    @router.post("/cases/{case_id}/acknowledge", summary="The caller takes up a case escalated to them")
+    async def acknowledge(
+        case_id: str,
+        principal: Ladder,
+        idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+    ) -> dict[str, Any]:
+        office = await office_of(principal)
+        role = LadderRole(principal.role.value)
+        by = principal.service_number or principal.username
+        meta = CommandMeta(
+            command_id=f"ack:{case_id}:{idempotency_key or uuid.uuid4().hex}",
+            actor=by,
+            occurred_at=ctx.clock.now(),
+        )
+        stored = await cases.execute(case_id, lambda c: c.acknowledge(role, office, by, policy), meta)
+        levels = [e.payload["level"] for e in stored if e.event_type == "EscalationAcknowledged"]
+        return {"case_id": case_id, "acknowledged_levels": levels, "already_acknowledged": not levels}
+
+    return router

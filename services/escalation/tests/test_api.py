@@ -1,0 +1,182 @@
+"""The escalation service over HTTP: danger-now alerts and acknowledgement by the officer of the level,
+and the read model's answers (escalated to me, close to breach, breach rates, step times), each
+inside the caller's jurisdiction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from services.escalation.events import (
+    CaseEscalated,
+    ClockStopped,
+    DeadlineApproaching,
+    EscalationAcknowledged,
+    SlaBreached,
+)
+from services.intake.events import ActionRecorded, CaseResolved, FirstContactMade
+from shared.auth import Role
+from shared.vocabulary import Category, Priority
+
+from .conftest import World
+
+HOUR, DAY = timedelta(hours=1), timedelta(days=1)
+KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+SADAR = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-SADAR-BAZAR"}
+API = "/api/escalation"
+
+
+async def test_danger_now_reaches_the_incharge_and_sho_at_once_and_the_sho_acknowledges(world: World) -> None:
+    await world.define_jurisdiction()
+    async with world.http() as (client, runner):
+        case_id = await world.register(
+            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
+        )
+        alerted = await world.wait_for(case_id, CaseEscalated, count=2)
+        assert [(e.level, e.office_code, e.reason) for e in alerted] == [
+            (1, "MSK-SJP-KATRA", "danger_now:first_contact"),
+            (2, "SJP-KATRA", "danger_now:first_contact"),
+        ]
+        await world.projected(runner)
+        sho = world.token(Role.SHO, **KATRA)
+        mine = (await client.get(f"{API}/escalated-to-me", headers=sho)).json()
+        assert mine["office_code"] == "SJP-KATRA"
+        [row] = mine["cases"]
+        assert (row["case_id"], row["level"], row["role"]["en"], row["role"]["hi"]) == (
+            case_id,
+            2,
+            "SHO",
+            "थाना प्रभारी",
+        )
+        assert row["priority"]["en"] == "Critical" and row["acknowledged_at"] is None
+        incharge = (
+            await client.get(f"{API}/escalated-to-me", headers=world.token(Role.KENDRA_INCHARGE, **KATRA))
+        ).json()
+        assert incharge["office_code"] == "MSK-SJP-KATRA" and [r["level"] for r in incharge["cases"]] == [1]
+        other_sho = world.token(Role.SHO, **SADAR)
+        assert (await client.get(f"{API}/escalated-to-me", headers=other_sho)).json()["cases"] == []
+
+        # Only an officer the case was escalated to may take it up; the refusal speaks Hindi and English.
+        for outsider in (other_sho, world.token(Role.CO, district="SJP", circle="SJP-TILHAR")):
+            refused = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=outsider)
+            assert refused.status_code == 409
+            assert (
+                refused.json()["detail"]["code"] == "not_escalated_to_you" and refused.json()["detail"]["hi"]
+            )
+        assert (
+            await client.post(
+                f"{API}/cases/{case_id}/acknowledge", headers=world.token(Role.KENDRA_OFFICER, **KATRA)
+            )
+        ).status_code == 403
+        key = {"Idempotency-Key": "ack-1"}
+        taken = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=sho | key)
+        assert taken.status_code == 200 and taken.json()["acknowledged_levels"] == [2]
+        again = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=sho | key)
+        assert again.json()["acknowledged_levels"] == [2]
+        [ack] = await world.wait_for(case_id, EscalationAcknowledged)
+        assert (ack.level, ack.by) == (2, "PNO152301")
+
+        # First contact (1 hour for sexual assault) is missed while the ladder is held: it goes one
+        # level higher at once, to the CO, rather than back to the SHO who answered.
+        world.clock.advance(HOUR)
+        await world.wait_for(case_id, SlaBreached)
+        climbed = await world.wait_for(case_id, CaseEscalated, count=3)
+        assert (climbed[-1].level, climbed[-1].office_code, climbed[-1].reason) == (
+            3,
+            "SJP-TILHAR",
+            "breach:first_contact",
+        )
+        await world.projected(runner)
+        view = (await client.get(f"{API}/cases/{case_id}", headers=sho)).json()
+        assert [(e["level"], e["acknowledged_by"]) for e in view["escalations"]] == [
+            (1, None),
+            (2, "PNO152301"),
+            (3, None),
+        ]
+        assert {c["clock"]["code"]: c["state"] for c in view["clocks"]}["first_contact"] == "breached"
+        assert (await client.get(f"{API}/cases/{case_id}", headers=other_sho)).status_code == 404
+        assert len(await world.facts(case_id, EscalationAcknowledged)) == 1
+
+
+async def test_figures_answer_inside_the_callers_jurisdiction(world_on_each_database: World) -> None:
+    world = world_on_each_database
+    await world.define_jurisdiction()
+    async with world.http() as (client, runner):
+        t0 = world.clock.now()
+        prompt = await world.register(assigned=True)  # Katra: first contact after 2 hours
+        idle = await world.register(assigned=True)  # Katra: nothing happens
+        late = await world.register(assigned=True, thana="SJP-SADAR-BAZAR")  # first contact after 30 hours
+        for case_id in (prompt, idle, late):
+            await world.wait_for(case_id, ClockStopped)
+        world.clock.advance(2 * HOUR)
+        await world.on_intake(prompt, FirstContactMade(by="PNO1", at=world.clock.now(), mode="visit"))
+        await world.wait_for(prompt, ClockStopped, count=2)
+
+        world.clock.advance(18 * HOUR)  # 20 hours: past 80% of first contact's 24
+        await world.wait_for(idle, DeadlineApproaching)
+        await world.wait_for(late, DeadlineApproaching)
+        await world.projected(runner)
+        near = await client.get(f"{API}/close-to-breach", headers=world.token(Role.SHO, **KATRA))
+        assert [(c["case_id"], c["clock"]["code"], c["warned_pct"]) for c in near.json()["clocks"]] == [
+            (idle, "first_contact", 80)
+        ]
+        district_wide = await client.get(
+            f"{API}/close-to-breach", headers=world.token(Role.SP, district="SJP")
+        )
+        assert {c["case_id"] for c in district_wide.json()["clocks"]} == {idle, late}
+
+        world.clock.advance(10 * HOUR)  # 30 hours
+        await world.wait_for(late, SlaBreached)
+        await world.on_intake(late, FirstContactMade(by="PNO2", at=world.clock.now(), mode="phone"))
+        world.clock.advance(42 * HOUR)  # 72 hours: both Katra rungs (in-charge after 24 h, SHO a day later)
+        for case_id in (prompt, late):
+            await world.on_intake(
+                case_id, ActionRecorded(kind="counselling", by="PNO1", at=world.clock.now())
+            )
+            await world.on_intake(case_id, CaseResolved(outcome="counselled", feedback_rating=5, by="PNO1"))
+        await world.wait_for(idle, CaseEscalated, count=2)
+        for case_id in (prompt, late):
+            await world.wait_for(case_id, ClockStopped, count=4)
+        await world.projected(runner)
+
+        sp = world.token(Role.SP, district="SJP")
+        rates = (await client.get(f"{API}/breach-rates", params={"by": "thana"}, headers=sp)).json()["rates"]
+        first_contact = {
+            r["place"]: (r["decided"], r["breached"], r["rate"])
+            for r in rates
+            if r["clock"]["code"] == "first_contact"
+        }
+        assert first_contact == {"SJP-KATRA": (2, 1, 0.5), "SJP-SADAR-BAZAR": (1, 1, 1.0)}
+        co = world.token(Role.CO, district="SJP", circle="SJP-TILHAR")
+        assert {
+            r["place"]
+            for r in (await client.get(f"{API}/breach-rates", params={"by": "circle"}, headers=co)).json()[
+                "rates"
+            ]
+        } == {"SJP-TILHAR"}
+
+        times = (await client.get(f"{API}/step-times", params={"by": "thana"}, headers=sp)).json()["places"]
+        assert hours(times["SJP-KATRA"]["time_to_first_contact"]) == (1, 2.0)
+        assert hours(times["SJP-SADAR-BAZAR"]["time_to_first_contact"]) == (1, 30.0)
+        assert hours(times["SJP-KATRA"]["time_to_disposal"]) == (1, 72.0)
+        overall = (await client.get(f"{API}/step-times", headers=sp)).json()["places"]["all"]
+        assert (
+            overall["time_to_first_contact"]["count"] == 2
+            and overall["time_to_first_contact"]["p99_hours"] == 30.0
+        )
+
+        summary = (await client.get(f"{API}/escalations/summary", headers=sp)).json()["levels"]
+        assert [(s["level"], s["office_code"], s["open"]) for s in summary] == [
+            (1, "MSK-SJP-KATRA", 1),
+            (2, "SJP-KATRA", 1),
+        ]
+        assert (
+            await client.get(f"{API}/breach-rates", headers=world.token(Role.KENDRA_OFFICER, **KATRA))
+        ).status_code == 403
+        policy = (await client.get(f"{API}/policy", headers=world.token(Role.KENDRA_OFFICER, **KATRA))).json()
+        assert policy["status"].startswith("default") and policy["clocks"][0]["hi"]
+        assert t0 == world.clock.now() - 72 * HOUR
+
+
+def hours(figure: dict[str, Any]) -> tuple[int, float]:
+    return figure["count"], figure["p50_hours"]

@@ -310,6 +310,7 @@ class CaseRouting(Aggregate):
         self.district: str | None = None
         self.officer: str | None = None
         self.ever_assigned = False
+        self.assignment_decided = False
         self.unroutable = False
         self.referrals: dict[str, ReferralState] = {}
 
@@ -321,9 +322,10 @@ class CaseRouting(Aggregate):
                 self.unroutable = False
             case CaseAssigned(officer=officer) | CaseReassigned(officer=officer):
                 self.officer = officer
-                self.ever_assigned = True
+                self.ever_assigned = self.assignment_decided = True
             case CaseUnassigned():
                 self.officer = None
+                self.assignment_decided = True
             case CaseUnroutable(district=district):
                 self.unroutable = True
                 self.district = district or None
@@ -344,16 +346,18 @@ class CaseRouting(Aggregate):
     def kendra(self) -> str | None:
         return self.place.kendra if self.place else None
 
-    def route(
-        self, placement: Placement, choice: Pick | Vacancy, referrals: Sequence[ReferralOrder]
-    ) -> list[Event]:
-        """The first routing of a registered case. A case already routed (the same registration
-        delivered again, or registered twice) gets nothing new: one assignment per case."""
+    def place_at(self, placement: Placement) -> list[Event]:
+        """The first routing of a registered case; a case already routed or unroutable gets nothing."""
         if self.place is not None or self.unroutable:
             return []
-        routed = self._routed(placement, transfer_from=None)
-        assignment = self._assignment(choice, placement.kendra, NOTHING, "", always=True)
-        return [routed, *assignment, *self._issue(referrals)]
+        return [self._routed(placement, transfer_from=None)]
+
+    def assign_first(self, choice: Pick | Vacancy) -> list[Event]:
+        """The first assignment of a routed case: an officer, or on record that it waits for one.
+        Once decided, later changes are reassignments: one assignment per case."""
+        if self.place is None or self.assignment_decided:
+            return []
+        return self._assignment(choice, self.place.kendra, NOTHING, "", always=True)
 
     def mark_unroutable(self, why: Wording, district: str) -> list[Event]:
         if self.place is not None or self.unroutable:
@@ -405,7 +409,22 @@ class CaseRouting(Aggregate):
 
     def issue_referral(self, order: ReferralOrder) -> list[Event]:
         """A referral to an agency, unless one of that kind is still open for this case."""
-        return self._issue([order])
+        kinds = [r.kind for r in self.referrals.values()]
+        if any(r.kind == order.agency_kind and r.status in OPEN_REFERRAL for r in self.referrals.values()):
+            return []
+        # The n-th referral of a kind for a case has a stable id: a retried command finds it again.
+        n = kinds.count(order.agency_kind)
+        return [
+            ReferralIssued(
+                case_id=self.id,
+                referral_id=derived_id(self.id, "referral", order.agency_kind, n).hex,
+                agency_code=order.agency_code,
+                agency_kind=order.agency_kind,
+                reason=order.reason.en,
+                reason_hi=order.reason.hi,
+                due_at=order.due_at,
+            )
+        ]
 
     def accept_referral(self, referral_id: str, by: str) -> list[Event]:
         self._referral(referral_id, allowed=("issued",), action=("accept", "स्वीकार"))
@@ -485,27 +504,3 @@ class CaseRouting(Aggregate):
                 trigger=trigger,
             )
         ]
-
-    def _issue(self, orders: Sequence[ReferralOrder]) -> list[Event]:
-        issued: list[Event] = []
-        kinds = [r.kind for r in self.referrals.values()]
-        open_kinds = {r.kind for r in self.referrals.values() if r.status in OPEN_REFERRAL}
-        for order in orders:
-            if order.agency_kind in open_kinds:
-                continue
-            # The n-th referral of a kind for a case has a stable id: a retried command finds it again.
-            n = kinds.count(order.agency_kind)
-            kinds.append(order.agency_kind)
-            open_kinds.add(order.agency_kind)
-            issued.append(
-                ReferralIssued(
-                    case_id=self.id,
-                    referral_id=derived_id(self.id, "referral", order.agency_kind, n).hex,
-                    agency_code=order.agency_code,
-                    agency_kind=order.agency_kind,
-                    reason=order.reason.en,
-                    reason_hi=order.reason.hi,
-                    due_at=order.due_at,
-                )
-            )
-        return issued

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from typing import ClassVar
@@ -39,7 +40,7 @@ from services.routing.events import CaseAssigned, CaseReassigned, OfficerDutyCha
 from services.routing.policy import RoutingPolicy
 from shared.aggregate import DomainError, NotFound
 from shared.events import HEADER_TYPE, Envelope, Event
-from shared.eventstore import CommandMeta, decode_message
+from shared.eventstore import CommandMeta, ConcurrencyError, decode_message
 from shared.runtime import ServiceContext
 from shared.subscriber import ProcessManager
 from shared.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
@@ -47,6 +48,7 @@ from shared.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
 log = logging.getLogger(__name__)
 
 ACTOR = "routing"
+COMMAND_ATTEMPTS = 40
 ASSIGNING = frozenset({CaseAssigned.event_type, CaseReassigned.event_type})
 
 
@@ -65,6 +67,8 @@ class BoardFeed:
         self.timeout = timeout
         self.positions = dict.fromkeys(self.SOURCES, 0)
         self._waiters: list[tuple[dict[str, int], asyncio.Future[None]]] = []
+        self._tails: dict[str, int] = {}
+        self._covered_intake = 0
 
     async def run(self) -> None:
         """Follow the streams until cancelled (a worker of the service)."""
@@ -106,11 +110,11 @@ class BoardFeed:
         self._wake()
 
     def record(self, stored: Sequence[Envelope]) -> None:
-        """Fold events this process has just appended when they follow what the board has seen;
-        otherwise the feed brings them, in order."""
-        if not stored or self.positions["ROUTING"] != stored[0].sequence - 1:
-            return
+        """Fold events this process has just appended as far as they follow what the board has seen;
+        the feed brings the rest, in order."""
         for envelope in stored:
+            if envelope.sequence != self.positions["ROUTING"] + 1:
+                break
             if self.board.wants(envelope.event_type):
                 self.board.apply(envelope)
             self.positions["ROUTING"] = envelope.sequence
@@ -143,10 +147,21 @@ class BoardFeed:
             raise TimeoutError(f"duty board behind {targets}: at {self.positions}") from None
 
     async def caught_up(self, *, intake: int = 0) -> None:
-        """Wait until the board has seen all of ROUTING and TRAINING as they are now, and INTAKE up
-        to ``intake``."""
-        routing, training = await asyncio.gather(self._last("ROUTING"), self._last("TRAINING"))
-        await self.reach({"ROUTING": routing, "TRAINING": training, "INTAKE": intake})
+        """Wait until the board has seen all of the streams as they were when asked, and INTAKE at
+        least up to ``intake``.
+
+        A cause already in INTAKE when the streams were last asked (a backlog) is covered by that
+        answer: whatever was recorded before it was recorded before the question, so the board need
+        not ask again. The three tails are asked at once; the server may answer one a moment before
+        another, which can only leave out a fact recorded in that moment."""
+        if not intake or intake > self._covered_intake:
+            routing, training, covered = await asyncio.gather(
+                self._last("ROUTING"), self._last("TRAINING"), self._last("INTAKE")
+            )
+            self._tails, self._covered_intake = {"ROUTING": routing, "TRAINING": training}, covered
+        # INTAKE's tail may be another aggregate's event, which the feed does not read: wait only for
+        # the cause itself there.
+        await self.reach({**self._tails, "INTAKE": intake})
 
     async def _last(self, stream: str) -> int:
         info = await self.js.stream_info(stream)
@@ -207,19 +222,25 @@ class Dispatch:
         return meta.model_copy(update={"occurred_at": self.clock.now()})
 
     async def _record(self, case_id: str, decide: Decide, meta: CommandMeta) -> list[Envelope]:
-        """Run a decision on a case and fold what it stored into the board; then, if the roster moved
-        while it was being decided (another replica's posting, say), make sure it still holds."""
+        """Run a decision on a case and fold what it stored into the board (then recheck it)."""
         roster_seen = self.board.roster_seq
         stored = await self.cases.execute(case_id, decide, meta)
         self.feed.record(stored)
+        return [*stored, *await self._recheck(case_id, stored, roster_seen, meta)]
+
+    async def _recheck(
+        self, case_id: str, stored: Sequence[Envelope], roster_seen: int, meta: CommandMeta
+    ) -> list[Envelope]:
+        """If the roster moved while an assignment was being decided (another replica's posting, a
+        duty change), make sure the officer may still hold the case, else pick again."""
         assigned = [e for e in stored if e.event_type in ASSIGNING]
         if not assigned:
-            return stored
+            return []
         await self.feed.reach({"ROUTING": stored[-1].sequence})
         officer, kendra = assigned[-1].payload["officer"], assigned[-1].payload["kendra"]
         if self.board.roster_seq == roster_seen or self.board.may_hold(officer, kendra):
-            return stored
-        again = await self._move(
+            return []
+        return await self._move(
             case_id,
             cause=Wording(
                 "the roster changed while the case was being assigned", "मामला सौंपते समय रोस्टर बदल गया"
@@ -229,7 +250,6 @@ class Dispatch:
             meta=meta.model_copy(update={"command_id": f"{meta.command_id}:recheck"}),
             recheck=False,
         )
-        return [*stored, *again]
 
     async def _move(
         self,
@@ -258,11 +278,11 @@ class Dispatch:
                 release_on_vacancy=release_on_vacancy,
             )
 
-        if not recheck:
-            stored = await self.cases.execute(case_id, decide, meta)
-            self.feed.record(stored)
-            return stored
-        return await self._record(case_id, decide, meta)
+        if recheck:
+            return await self._record(case_id, decide, meta)
+        stored = await self.cases.execute(case_id, decide, meta)
+        self.feed.record(stored)
+        return stored
 
     # --- intake's events ----------------------------------------------------------------------
 
@@ -279,24 +299,76 @@ class Dispatch:
     async def route(self, cause: Envelope, registered: CaseRegistered) -> list[Envelope]:
         """Route a registered case: its thana and Kendra, its officer, its referrals by rule."""
         at = cause.occurred_at
-
-        def decide(case: CaseRouting) -> Sequence[Event]:
+        meta = self._meta(cause, "route")
+        async with self._deciding:
+            await self.feed.caught_up(intake=cause.sequence)
+            roster_seen = self.board.roster_seq
             placed = self.board.resolve_place(
                 registered.district, registered.thana, registered.pincode, registered.locality
             )
+            steps: list[tuple[str, Decide]]
             if isinstance(placed, Unroutable):
-                return case.mark_unroutable(placed.why, registered.district)
-            choice = self.board.pick(placed.kendra, registered.category, at)
-            orders, missing = self.board.referrals_for(
-                registered.district, registered.category, registered.minor, at, self.due_in
-            )
-            return case.route(replace(placed, reason=placed.reason + missing), choice, orders)
-
-        async with self._deciding:
-            await self.feed.caught_up(intake=cause.sequence)
-            stored = await self._record(cause.aggregate_id, decide, self._meta(cause, "route"))
-        log.info("case %s routed (%s)", cause.aggregate_id, ", ".join(e.event_type for e in stored))
+                why = placed.why
+                steps = [("unroutable", lambda case: case.mark_unroutable(why, registered.district))]
+            else:
+                orders, missing = self.board.referrals_for(
+                    registered.district, registered.category, registered.minor, at, self.due_in
+                )
+                placement = replace(placed, reason=placed.reason + missing)
+                steps = [
+                    ("place", lambda case: case.place_at(placement)),
+                    (
+                        "assign",
+                        lambda case: case.assign_first(
+                            self.board.pick(placement.kendra, registered.category, at)
+                        ),
+                    ),
+                    *((f"refer:{order.agency_kind}", _referral(order)) for order in orders),
+                ]
+            stored = await self._in_steps(cause.aggregate_id, steps, meta)
+            stored += await self._recheck(cause.aggregate_id, stored, roster_seen, meta)
+        log.debug("case %s routed (%s)", cause.aggregate_id, ", ".join(e.event_type for e in stored))
         return stored
+
+    async def _in_steps(
+        self, case_id: str, steps: Sequence[tuple[str, Decide]], meta: CommandMeta
+    ) -> list[Envelope]:
+        """Record the first routing of a case step by step, each step one event under its own command
+        id (``meta``'s, then the step's name). Single-event appends cost a fraction of an atomic
+        batch, and a redelivered cause finishes only the steps an earlier attempt left undone. The
+        record of a new case is not read first; if it exists, it is read and only the steps of this
+        cause go on: another registration of the same case records nothing."""
+        history: list[Envelope] = []
+        stored: list[Envelope] = []
+        for attempt in range(COMMAND_ATTEMPTS):
+            if history and not any(e.command_id.startswith(meta.command_id) for e in history):
+                return []
+            case = CaseRouting.replay(case_id, history)
+            done = {e.command_id for e in history}
+            try:
+                for name, decide in steps:
+                    command = meta.model_copy(update={"command_id": f"{meta.command_id}:{name}"})
+                    if command.command_id in done or not (decided := decide(case)):
+                        continue
+                    appended = await self.cases.store.append(
+                        CaseRouting.aggregate_type,
+                        case_id,
+                        decided,
+                        expected_sequence=case.sequence,
+                        expected_version=case.version,
+                        meta=command,
+                    )
+                    for envelope in appended:
+                        case.apply(envelope.event())
+                        case.version, case.sequence = envelope.aggregate_version, envelope.sequence
+                    self.feed.record(appended)
+                    done.add(command.command_id)
+                    stored.extend(appended)
+                return stored
+            except ConcurrencyError:
+                history = await self.cases.history(case_id)
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+        raise ConcurrencyError(self.cases.store.subject(CaseRouting.aggregate_type, case_id), -1)
 
     async def refer_on_request(self, cause: Envelope, asked: ReferralMade) -> None:
         """A referral the Kendra asked for (legal aid, shelter, hospital...), unless one is open."""
@@ -478,6 +550,10 @@ class Dispatch:
                     return case.complete_referral(referral_id, by)
 
         return await self.cases.execute(case_id, decide, meta)
+
+
+def _referral(order: ReferralOrder) -> Decide:
+    return lambda case: case.issue_referral(order)
 
 
 def _reason(reasons: dict[str, tuple[str, str]], code: str, by: str) -> Wording:

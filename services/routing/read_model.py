@@ -27,6 +27,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.events import (
@@ -71,6 +72,7 @@ CLOSED_BY = {
     CaseMarkedDuplicate: "duplicate",
 }
 OUTSTANDING = ("issued", "accepted")
+ANSWERED = {ReferralAccepted: "accepted", ReferralRejected: "rejected", ReferralCompleted: "completed"}
 
 
 def utc(moment: datetime) -> datetime:
@@ -271,7 +273,7 @@ class RoutingRegister(Projection[RoutingTables]):
                     active=True,
                 )
             case UnitRetired():
-                await _put(session, t.unit, {"level": event.level, "code": event.code}, active=False)
+                await _change(session, t.unit, {"level": event.level, "code": event.code}, active=False)
             case JurisdictionImported():
                 await session.execute(
                     insert(t.jurisdiction_import).values(
@@ -328,15 +330,7 @@ class RoutingRegister(Projection[RoutingTables]):
                     lapsed=False,
                 )
             case CertificationLapsed():
-                await _put(
-                    session,
-                    t.certificate,
-                    {"certificate_id": event.certificate_id},
-                    service_number=event.service_number,
-                    endorsements="[]",
-                    valid_until=at,
-                    lapsed=True,
-                )
+                await _change(session, t.certificate, {"certificate_id": event.certificate_id}, lapsed=True)
             case CaseRegistered():
                 # Place fields stay with intake (a locality or PIN code narrows down where she lives).
                 await _put(
@@ -418,36 +412,23 @@ class RoutingRegister(Projection[RoutingTables]):
                         updated_at=at,
                     )
                 )
-            case ReferralAccepted():
-                await _put(
+            case ReferralAccepted() | ReferralRejected() | ReferralCompleted():
+                await _change(
                     session,
                     t.referral,
                     {"referral_id": event.referral_id},
-                    status="accepted",
+                    status=ANSWERED[type(event)],
                     by=event.by,
-                    updated_at=at,
-                )
-            case ReferralRejected():
-                await _put(
-                    session,
-                    t.referral,
-                    {"referral_id": event.referral_id},
-                    status="rejected",
-                    by=event.by,
-                    rejection=event.reason,
-                    updated_at=at,
-                )
-            case ReferralCompleted():
-                await _put(
-                    session,
-                    t.referral,
-                    {"referral_id": event.referral_id},
-                    status="completed",
-                    by=event.by,
+                    rejection=event.reason if isinstance(event, ReferralRejected) else None,
                     updated_at=at,
                 )
             case _:
                 pass
+
+
+async def _change(session: AsyncSession, table: Table, key: dict[str, Any], **values: Any) -> None:
+    """Change some columns of a row that exists (an upsert would need every required column)."""
+    await session.execute(update(table).where(*(table.c[k] == v for k, v in key.items())).values(**values))
 
 
 async def _put(
@@ -457,13 +438,11 @@ async def _put(
     when_new: dict[str, Any] | None = None,
     **values: Any,
 ) -> None:
-    """Update the row with ``key``, or insert it (with ``when_new`` too): facts about one row come from
-    several streams in no fixed order (a case's registration may arrive after its routing)."""
-    where = [table.c[k] == v for k, v in key.items()]
-    result = await session.execute(update(table).where(*where).values(**values))
-    if getattr(result, "rowcount", 0):
-        return
-    await session.execute(insert(table).values(**key, **(when_new or {}), **values))
+    """Insert the row with ``key`` (with ``when_new`` too) or update it, in one statement: facts
+    about one row come from several streams in no fixed order (a registration after its routing)."""
+    upsert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = upsert(table).values(**key, **(when_new or {}), **values)
+    await session.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 def _scoped(table: Table, scope: Mapping[str, str]) -> list[ColumnElement[bool]]:

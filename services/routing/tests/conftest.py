@@ -112,7 +112,14 @@ class Routing:
         await Roster(self.store).change_duty(service_number, status, meta)
 
     async def caught_up(self) -> None:
-        await self.ctx.projector("routing").catch_up()
+        """Wait until the running read model has applied everything in its streams so far."""
+        projector = self.ctx.projector("routing")
+
+        async def applied() -> bool:
+            return not any((await projector.lag()).values())
+
+        await eventually(applied, what="the read model caught up")
+        assert await projector.parked() == []
 
     def auth(self, role: Role, **place: str) -> dict[str, str]:
         principal = Principal(username=f"{role}-user", role=role, service_number="PNO999001", **place)

@@ -177,10 +177,8 @@ def test_sexual_offence_goes_to_an_on_duty_woman_certified_first_then_least_load
     pick = fold.board.pick(KATRA, Category.SEXUAL_HARASSMENT, T0)
     assert isinstance(pick, Pick) and pick.officer == "PNO2" and "certified for" in pick.reason.en
     # ... while the certificate is valid and not lapsed.
-    assert fold.board.pick(KATRA, Category.SEXUAL_HARASSMENT, T0 + timedelta(days=366)) == Pick(
-        "PNO3",
-        fold.board.pick(KATRA, Category.SEXUAL_HARASSMENT, T0 + timedelta(days=366)).reason,  # type: ignore[union-attr]
-    )
+    later = fold.board.pick(KATRA, Category.SEXUAL_HARASSMENT, T0 + timedelta(days=366))
+    assert isinstance(later, Pick) and later.officer == "PNO3"
     fold(CertificationLapsed(service_number="PNO2", certificate_id="C1", why="retraining"))
     assert fold.board.pick(KATRA, Category.SEXUAL_HARASSMENT, T0).officer == "PNO3"  # type: ignore[union-attr]
     # Any officer for other categories: the man has no open case.
@@ -264,19 +262,37 @@ def fold_case(case: CaseRouting, events: list[Event]) -> list[Event]:
     return events
 
 
+def routed_case(order: ReferralOrder | None = None) -> CaseRouting:
+    case = CaseRouting("c1")
+    fold_case(case, case.place_at(PLACE))
+    fold_case(case, case.assign_first(PICK))
+    if order:
+        fold_case(case, case.issue_referral(order))
+    return case
+
+
 def test_a_case_is_routed_and_assigned_once() -> None:
     case = CaseRouting("c1")
-    order = ReferralOrder("SJP-OSC", AgencyKind.ONE_STOP_CENTRE, Wording("r", "र"), T0)
-    first = fold_case(case, case.route(PLACE, PICK, [order]))
-    assert [type(e) for e in first] == [CaseRouted, CaseAssigned, type(first[2])]
-    assert case.route(PLACE, Pick("PNO2", PICK.reason), [order]) == []
+    assert case.assign_first(PICK) == []  # not before it is routed
+    [placed] = fold_case(case, case.place_at(PLACE))
+    [assigned] = fold_case(case, case.assign_first(PICK))
+    assert (
+        isinstance(placed, CaseRouted) and isinstance(assigned, CaseAssigned) and assigned.officer == "PNO1"
+    )
+    assert case.place_at(PLACE) == [] and case.assign_first(Pick("PNO2", PICK.reason)) == []
+    # Waiting for an officer is a decision too: a later registration does not assign it again.
+    waiting = CaseRouting("c2")
+    fold_case(waiting, waiting.place_at(PLACE))
+    fold_case(waiting, waiting.assign_first(Vacancy(Wording("nobody", "कोई नहीं"))))
+    assert waiting.assign_first(PICK) == [] and waiting.officer is None
     # The same referral kind is not issued twice while one is open.
+    order = ReferralOrder("SJP-OSC", AgencyKind.ONE_STOP_CENTRE, Wording("r", "र"), T0)
+    assert len(fold_case(case, case.issue_referral(order))) == 1
     assert case.issue_referral(order) == []
 
 
 def test_a_move_decided_on_an_old_picture_is_dropped() -> None:
-    case = CaseRouting("c1")
-    fold_case(case, case.route(PLACE, PICK, []))
+    case = routed_case()
     cause = Wording("off duty", "ड्यूटी से बाहर")
     assert case.reassign(Pick("PNO2", cause), cause=cause, trigger="off_duty", expected_holder="PNO9") == []
     [moved] = fold_case(
@@ -295,8 +311,7 @@ def test_a_move_decided_on_an_old_picture_is_dropped() -> None:
 
 
 def test_transfer_keeps_the_record_and_refuses_the_same_kendra() -> None:
-    case = CaseRouting("c1")
-    fold_case(case, case.route(PLACE, PICK, []))
+    case = routed_case()
     kalan = Placement("SJP", "SJP-JALALABAD", "SJP-KALAN", "MSK-SJP-KALAN", Wording("to Kalan", "कलान"))
     routed, moved = fold_case(case, case.transfer(kalan, Pick("PNO7", PICK.reason), Wording("wrong", "गलत")))
     assert (
@@ -311,10 +326,9 @@ def test_transfer_keeps_the_record_and_refuses_the_same_kendra() -> None:
 
 
 def test_referral_answers_follow_its_state() -> None:
-    case = CaseRouting("c1")
     order = ReferralOrder("SJP-OSC", AgencyKind.ONE_STOP_CENTRE, Wording("r", "र"), T0)
-    issued = fold_case(case, case.route(PLACE, PICK, [order]))[-1]
-    rid = issued.referral_id  # type: ignore[attr-defined]
+    case = routed_case(order)
+    [rid] = case.referrals
     with pytest.raises(DomainError):
         case.reject_referral(rid, "PNO1", "because I say so")  # free text is refused: codes only
     fold_case(case, case.accept_referral(rid, "PNO1"))

@@ -24,6 +24,7 @@ from services.routing.events import (
 from services.routing.handlers import Dispatch
 from services.routing.jurisdiction import import_jurisdiction
 from services.routing.policy import RoutingPolicy
+from services.routing.roster import Roster
 from services.routing.tests.conftest import SAMPLE, Routing, case_fields, start_routing
 from services.training.events import OfficerCertified
 from shared.auth import Role
@@ -301,3 +302,52 @@ async def test_legal_aid_on_request_is_referred_once_with_a_deadline(routing: Ro
         ("SJP-SHELTER", asked.occurred_at + timedelta(hours=24)),
     ]
     assert "asked for at the Kendra by PNO101" in record[2].payload["reason"]
+
+
+async def test_a_routing_interrupted_after_its_first_step_is_finished_not_repeated(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str, clock: ManualClock
+) -> None:
+    """As if a replica died after recording CaseRouted: the redelivered registration adds only what
+    is missing (the assignment and the referral), under the same step ids."""
+    intake = EventStore(nats_client, "intake")
+    routing_store = EventStore(nats_client, "routing")
+    for store in (intake, routing_store):
+        await store.ensure_stream()
+    await import_jurisdiction(SAMPLE, routing_store)
+    roster = Roster(routing_store)
+    for n, sn in enumerate(("PNO101", "PNO102")):
+        await roster.enrol(sn, sn, "constable", "female", CommandMeta(command_id=f"enrol-{n}", actor="t"))
+        await roster.post(sn, KATRA, False, CommandMeta(command_id=f"post-{n}", actor="t"))
+    case_id = "0" * 31 + "1"
+    [cause] = await intake.append(
+        "case",
+        case_id,
+        [CaseRegistered(**case_fields(thana="SJP-KATRA", category=Category.DOMESTIC_VIOLENCE))],
+        expected_sequence=0,
+        expected_version=0,
+        meta=CommandMeta(command_id="register-1", actor="intake"),
+    )
+    first_step = CommandMeta.reacting_to(cause, "routing", "route")
+    await routing_store.append(
+        "case",
+        case_id,
+        [
+            CaseRouted(
+                case_id=case_id,
+                district="SJP",
+                circle="SJP-TILHAR",
+                thana="SJP-KATRA",
+                kendra=KATRA,
+                reason="r",
+            )
+        ],
+        expected_sequence=0,
+        expected_version=0,
+        meta=first_step.model_copy(update={"command_id": f"{first_step.command_id}:place"}),
+    )
+    async with AsyncExitStack() as stack:
+        service = await start_routing(stack, nats_url, sqlite_url, clock)
+        record = await service.settled(case_id, "CaseRouted", "CaseAssigned", "ReferralIssued")
+        assert types(record) == ["CaseRouted", "CaseAssigned", "ReferralIssued"]
+        assert record[1].command_id == f"{first_step.command_id}:assign"
+        assert record[1].payload["officer"] == "PNO101"

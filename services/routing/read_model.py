@@ -72,6 +72,7 @@ CLOSED_BY = {
     CaseMarkedDuplicate: "duplicate",
 }
 OUTSTANDING = ("issued", "accepted")
+PLURAL = {"circle": "circles", "thana": "thanas", "kendra": "kendras", "agency": "agencies"}
 ANSWERED = {ReferralAccepted: "accepted", ReferralRejected: "rejected", ReferralCompleted: "completed"}
 
 
@@ -510,7 +511,7 @@ class RoutingQueries:
         ]
         return {
             "district": district,
-            **{f"{level}s": found for level, found in units.items()},
+            **{PLURAL[level]: found for level, found in units.items()},
             "imports": history,
         }
 

@@ -351,3 +351,14 @@ async def test_a_routing_interrupted_after_its_first_step_is_finished_not_repeat
         assert types(record) == ["CaseRouted", "CaseAssigned", "ReferralIssued"]
         assert record[1].command_id == f"{first_step.command_id}:assign"
         assert record[1].payload["officer"] == "PNO101"
+
+
+async def test_an_officer_posted_to_another_kendra_leaves_her_cases_behind(routing: Routing) -> None:
+    await katra_staff(routing)
+    case_id = await routing.register(thana="SJP-KATRA", category=Category.STALKING)
+    assert (await routing.settled(case_id, "CaseRouted", "CaseAssigned"))[1].payload["officer"] == "PNO101"
+    await routing.officer("PNO101", "MSK-SJP-KALAN")  # enrolled again unchanged, posted to Kalan
+    moved = (await routing.settled(case_id, "CaseRouted", "CaseAssigned", "CaseReassigned"))[-1].event()
+    assert isinstance(moved, CaseReassigned) and moved.trigger == "posted_away"
+    assert (moved.officer, moved.kendra) == ("PNO102", KATRA)
+    assert moved.reason.startswith("officer PNO101 was posted to MSK-SJP-KALAN")

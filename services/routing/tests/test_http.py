@@ -123,7 +123,7 @@ async def test_the_read_model_answers_inside_the_callers_jurisdiction(empty_rout
     ] == []  # LKO is not his
 
     tree = (await service.client.get(f"{API}/jurisdiction/SJP", headers=sho)).json()
-    assert len(tree["circles"]) == 5 and len(tree["thanas"]) == 23 and len(tree["agencys"]) == 5
+    assert len(tree["circles"]) == 5 and len(tree["thanas"]) == 23 and len(tree["agencies"]) == 5
     assert tree["imports"][0]["version"] == "2026-01-10.1" and len(tree["imports"]) == 1
     lookup = await service.client.get(
         f"{API}/lookup", params={"district": "SJP", "pincode": "242001", "locality": "Kotwali"}, headers=sho

@@ -2,8 +2,12 @@
 
 Each projection keeps, per source stream, the stream sequence it has applied up to (its checkpoint)
 in the same transaction as the rows it changes, so a crash anywhere loses nothing and applies
-nothing twice. Events come from a durable pull consumer whose ``max_ack_pending`` equals one batch,
-which keeps the stream's order even when several replicas of a service share the consumer.
+nothing twice. The checkpoint is the only record of progress: each process reads every event from
+checkpoint + 1 in stream order through its own short-lived consumer (no acks), and a batch's
+transaction locks the checkpoint row and skips what is already applied. So several replicas of a
+service may share one read model: whichever commits first applies an event, the others skip it.
+(A durable consumer shared by replicas cannot give this: two replicas can hold two adjacent batches
+at once, and the later one committing first would make the earlier one look applied.)
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.
@@ -15,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,7 +44,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
@@ -143,7 +148,6 @@ class Projector(Generic[T]):
         *,
         batch_size: int = 256,
         max_attempts: int = 3,
-        ack_wait: float = 10.0,
         fault: FaultHook | None = None,
     ) -> None:
         self.projection = projection
@@ -153,9 +157,6 @@ class Projector(Generic[T]):
         self.js: JetStreamContext = nc.jetstream()
         self.batch_size = batch_size
         self.max_attempts = max_attempts
-        # A batch a crashed process fetched comes again after ack_wait; until then the consumer holds
-        # back (one batch in flight), so this bounds how long a crash stalls the read model.
-        self.ack_wait = ack_wait
         self.fault = fault
         self._generation: _Generation[T] | None = None
         self._write = write_lock(engine)
@@ -209,40 +210,46 @@ class Projector(Generic[T]):
         )
         return int(row or 0)
 
-    def _durable(self, stream: str, generation: int) -> str:
-        return f"{self.name}_g{generation}_{stream}"
-
-    async def _subscribe(self, stream: str, generation: int) -> JetStreamContext.PullSubscription:
-        """Bind to the generation's durable consumer, (re)creating it at checkpoint + 1."""
-        durable = self._durable(stream, generation)
-        start = await self.checkpoint(stream, generation) + 1
+    async def _subscribe(self, stream: str, generation: int) -> tuple[JetStreamContext.PullSubscription, str]:
+        """A consumer of this process alone, from checkpoint + 1, unacknowledged (the checkpoint is the
+        acknowledgement); the server drops it when this process stops fetching."""
+        await self._ensure_checkpoint_row(stream, generation)
+        name = f"{self.name}_g{generation}_{stream}_{uuid.uuid4().hex[:12]}"
         while True:
             try:
-                info = await self.js.consumer_info(stream, durable)
-                if info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= start:
-                    # The consumer is ahead of the database (a restored or wiped read model): restart it.
-                    await self.js.delete_consumer(stream, durable)
-                    raise NotFoundError
+                await self.js.add_consumer(
+                    stream,
+                    ConsumerConfig(
+                        name=name,
+                        filter_subject=self.projection.sources[stream],
+                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                        opt_start_seq=await self.checkpoint(stream, generation) + 1,
+                        ack_policy=AckPolicy.NONE,
+                        inactive_threshold=60.0,
+                        mem_storage=True,
+                    ),
+                )
                 break
             except NotFoundError:
-                try:
-                    await self.js.add_consumer(
-                        stream,
-                        ConsumerConfig(
-                            durable_name=durable,
-                            filter_subject=self.projection.sources[stream],
-                            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                            opt_start_seq=start,
-                            ack_policy=AckPolicy.ALL,
-                            max_ack_pending=self.batch_size,
-                            ack_wait=self.ack_wait,
-                        ),
-                    )
-                    break
-                except NotFoundError:
-                    log.info("projection %s waits for stream %s", self.name, stream)
-                    await asyncio.sleep(1.0)
-        return await self.js.pull_subscribe_bind(durable=durable, stream=stream)
+                log.info("projection %s waits for stream %s", self.name, stream)
+                await asyncio.sleep(1.0)
+        return await self.js.pull_subscribe_bind(consumer=name, stream=stream), name
+
+    async def _ensure_checkpoint_row(self, stream: str, generation: int) -> None:
+        """Create the checkpoint row before any batch, so that every batch's transaction locks and
+        updates an existing row: two replicas can then never both insert the first checkpoint."""
+        key = (
+            checkpoints.c.projection == self.name,
+            checkpoints.c.generation == generation,
+            checkpoints.c.stream == stream,
+        )
+        row = {"projection": self.name, "generation": generation, "stream": stream, "sequence": 0}
+        with contextlib.suppress(IntegrityError):  # another replica created it first
+            async with self._write:
+                with sqlite_write_batch():
+                    async with self.sessions.begin() as session:
+                        if not await session.scalar(select(func.count()).where(*key)):
+                            await session.execute(insert(checkpoints).values(**row))
 
     async def run(self) -> None:
         """Apply events forever (until cancelled), one task per source stream.
@@ -259,8 +266,9 @@ class Projector(Generic[T]):
         return any(g is not None and g.number == generation for g in (self._generation, self._building))
 
     async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
-        sub = await self._subscribe(stream, generation)
+        sub, consumer = await self._subscribe(stream, generation)
         done = await self.checkpoint(stream, generation)
+        delivered = 0
         try:
             while until is None or done < until:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
@@ -272,26 +280,35 @@ class Projector(Generic[T]):
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=1.0)
                 except TimeoutError:
+                    if until is not None:
+                        # Another replica sharing the read model may have applied what this waits for.
+                        done = await self.checkpoint(stream, generation)
                     continue
                 if not msgs:
                     continue  # nats-py can end a fetch with nothing (a status message) instead of a timeout
-                try:
-                    applied = await self._apply_batch(stream, generation, msgs)
-                except Exception:
-                    # Hand the batch back now rather than after ack_wait, for whoever tries next.
-                    for msg in msgs:
-                        with contextlib.suppress(Exception):
-                            await msg.nak()
-                    raise
+                if msgs[0].metadata.sequence.consumer != delivered + 1:
+                    # A message lost on the way (a slow client): start again from the checkpoint.
+                    log.warning("projection %s: delivery gap on %s; resubscribing", self.name, stream)
+                    await self._unsubscribe(stream, sub, consumer)
+                    sub, consumer = await self._subscribe(stream, generation)
+                    done, delivered = await self.checkpoint(stream, generation), 0
+                    continue
+                delivered = msgs[-1].metadata.sequence.consumer
+                applied = await self._apply_batch(stream, generation, msgs)
                 if applied is None:
                     return  # the generation was dropped while this batch waited
                 done = applied
         finally:
-            with contextlib.suppress(Exception):
-                await sub.unsubscribe()
+            await self._unsubscribe(stream, sub, consumer)
+
+    async def _unsubscribe(self, stream: str, sub: JetStreamContext.PullSubscription, consumer: str) -> None:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        with contextlib.suppress(Exception):
+            await self.js.delete_consumer(stream, consumer)
 
     async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
-        """Apply a fetched batch and its checkpoint in one transaction, then ack; returns the checkpoint.
+        """Apply a fetched batch and its checkpoint in one transaction; returns the checkpoint.
 
         The batch is first applied in one go; only if an event fails is it redone with a savepoint
         per event, so that the failing event alone is parked. Savepoints for every event would
@@ -307,7 +324,6 @@ class Projector(Generic[T]):
                     done, last = await self._commit_batch(stream, generation, tables, msgs, careful=True)
         if self.fault:
             await self.fault("committed")
-        await msgs[-1].ack()
         self.applied += sum(1 for msg in msgs if msg.metadata.sequence.stream > done)
         return last
 
@@ -320,7 +336,7 @@ class Projector(Generic[T]):
             for msg in msgs:
                 seq = msg.metadata.sequence.stream
                 if seq <= done:
-                    continue  # redelivered after a crash between commit and ack
+                    continue  # applied already, by another replica or before a restart
                 if careful:
                     await self._apply_one(session, tables, msg, stream, seq, generation)
                 else:
@@ -332,7 +348,7 @@ class Projector(Generic[T]):
                         raise _BatchFailed from error
                 last = seq
             if last > done:
-                await self._save_checkpoint(session, stream, generation, done, last)
+                await self._save_checkpoint(session, stream, generation, last)
             if self.fault:
                 await self.fault("applied")
         return done, last
@@ -341,22 +357,16 @@ class Projector(Generic[T]):
     def _envelope(msg: Msg, stream: str, seq: int) -> Envelope:
         return decode_message(msg.data, msg.headers or {}, stream, sequence=seq)
 
-    async def _save_checkpoint(
-        self, session: AsyncSession, stream: str, generation: int, done: int, last: int
-    ) -> None:
-        key = (
-            checkpoints.c.projection == self.name,
-            checkpoints.c.generation == generation,
-            checkpoints.c.stream == stream,
-        )
-        if done == 0 and not await session.scalar(select(func.count()).where(*key)):
-            await session.execute(
-                insert(checkpoints).values(
-                    projection=self.name, generation=generation, stream=stream, sequence=last
-                )
+    async def _save_checkpoint(self, session: AsyncSession, stream: str, generation: int, last: int) -> None:
+        await session.execute(
+            update(checkpoints)
+            .where(
+                checkpoints.c.projection == self.name,
+                checkpoints.c.generation == generation,
+                checkpoints.c.stream == stream,
             )
-        else:
-            await session.execute(update(checkpoints).where(*key).values(sequence=last))
+            .values(sequence=last)
+        )
 
     async def _apply_one(
         self, session: AsyncSession, tables: T, msg: Msg, stream: str, seq: int, generation: int
@@ -480,9 +490,6 @@ class Projector(Generic[T]):
                     parked_events.c.projection == self.name, parked_events.c.generation == number
                 )
             )
-        for stream in self.projection.sources:
-            with contextlib.suppress(NotFoundError):
-                await self.js.delete_consumer(stream, self._durable(stream, number))
 
     async def parked(self) -> list[ParkedEvent]:
         """The events the active generation parked."""

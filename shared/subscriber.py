@@ -1,12 +1,11 @@
 """Process managers: a service reacting to other services' events, on FastStream durable pull consumers.
 
-All replicas of a service share one durable consumer. A fetched batch is handled in order, one event
-at a time, and the consumer allows only one batch in flight (``max_ack_pending`` = batch size), so
-events reach the reaction in stream order whichever replica fetches them. A reaction must be
-idempotent (derive its commands' ids from the cause, see ``CommandMeta.reacting_to``): the stream
-gives at-least-once delivery.
+All replicas of a service share one durable consumer, which allows one event in flight
+(``max_ack_pending`` = 1), so events reach the reaction in stream order whichever replica fetches
+them. A reaction must be idempotent (derive its commands' ids from the cause, see
+``CommandMeta.reacting_to``): the stream gives at-least-once delivery.
 
-An event that keeps failing is retried in place (holding the batch, to keep order) and parked after
+An event that keeps failing is retried in place (holding the stream back, to keep order) and parked after
 ``max_deliver`` tries: a record with the reason goes to
 the ``PARKED`` stream (a reference to the event, never its payload), and the consumer moves on.
 """
@@ -22,10 +21,8 @@ from typing import Any
 from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.message import NatsBatchMessage
+from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, StorageType, StreamConfig
 from nats.js.errors import APIError
 from pydantic import BaseModel
@@ -50,27 +47,6 @@ class ParkedReaction(BaseModel):
     parked_at: str
 
 
-def _fetch_timeouts_as_nats_errors() -> None:
-    """nats-py (2.16) raises a bare ``asyncio.TimeoutError`` from a batch fetch whose deadline ran out
-    after a partial batch, while FastStream's pull loop catches only ``nats.errors.TimeoutError``: the
-    messages that loop had already fetched were dropped unacknowledged and came again only after
-    ``ack_wait`` (30 s), stalling the process manager. Raise the error FastStream expects."""
-    fetch_n = JetStreamContext.PullSubscription._fetch_n
-
-    async def _fetch_n(self: JetStreamContext.PullSubscription, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fetch_n(self, *args, **kwargs)
-        except NatsTimeoutError:
-            raise
-        except TimeoutError as error:
-            raise NatsTimeoutError from error
-
-    JetStreamContext.PullSubscription._fetch_n = _fetch_n  # type: ignore[method-assign]
-
-
-_fetch_timeouts_as_nats_errors()
-
-
 @dataclass(frozen=True)
 class ProcessManager:
     """One reaction to the events of one stream: ``name`` is the durable consumer all replicas share."""
@@ -80,7 +56,6 @@ class ProcessManager:
     subject: str
     react: Reaction
     description: str = ""
-    batch_size: int = 64
     max_deliver: int = 5
 
 
@@ -103,37 +78,38 @@ def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
         manager.subject,
         stream=JStream(manager.stream, declare=False),
         durable=manager.name,
-        pull_sub=PullSub(manager.batch_size, timeout=0.2, batch=True),
-        config=ConsumerConfig(max_ack_pending=manager.batch_size, ack_wait=30.0),
+        # One message per fetch: a fetch returns as soon as an event arrives (FastStream's batch mode
+        # waits to fill the batch), and one message in flight keeps stream order across replicas.
+        pull_sub=PullSub(1, timeout=5.0),
+        config=ConsumerConfig(max_ack_pending=1, ack_wait=30.0),
         ack_policy=AckPolicy.MANUAL,
         title=manager.name,
         description=manager.description,
     )
-    async def handle(body: list[Any], message: NatsBatchMessage = Context("message")) -> None:
-        raw: list[Msg] = message.raw_message
-        for msg in raw:
-            seq = msg.metadata.sequence.stream
-            for attempt in range(1, manager.max_deliver + 1):
-                try:
-                    envelope = decode_message(msg.data, msg.headers or {}, manager.stream)
-                    await manager.react(envelope.model_copy(update={"sequence": seq}))
+    async def handle(body: Any, message: NatsMessage = Context("message")) -> None:
+        msg: Msg = message.raw_message
+        seq = msg.metadata.sequence.stream
+        for attempt in range(1, manager.max_deliver + 1):
+            try:
+                envelope = decode_message(msg.data, msg.headers or {}, manager.stream)
+                await manager.react(envelope.model_copy(update={"sequence": seq}))
+                break
+            except Exception as error:
+                if attempt == manager.max_deliver:
+                    await park(broker, manager, msg, f"{type(error).__name__}: {error}", attempt)
                     break
-                except Exception as error:
-                    if attempt == manager.max_deliver:
-                        await park(broker, manager, msg, f"{type(error).__name__}: {error}", attempt)
-                        break
-                    log.warning(
-                        "%s failed on %s #%d (try %d): %s",
-                        manager.name,
-                        manager.stream,
-                        seq,
-                        attempt,
-                        type(error).__name__,
-                    )
-                    # Retry in place, holding the rest of the batch back, so that order is kept.
-                    await msg.in_progress()
-                    await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
-            await msg.ack()
+                log.warning(
+                    "%s failed on %s #%d (try %d): %s",
+                    manager.name,
+                    manager.stream,
+                    seq,
+                    attempt,
+                    type(error).__name__,
+                )
+                # Retry in place, holding the events after it back, so that order is kept.
+                await msg.in_progress()
+                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        await msg.ack()
 
 
 async def park(broker: NatsBroker, manager: ProcessManager, msg: Msg, reason: str, tries: int) -> None:

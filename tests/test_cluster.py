@@ -237,7 +237,7 @@ async def test_killing_a_node_loses_no_acknowledged_event_and_the_read_model_equ
     engine = create_engine(postgres_url)
     store = EventStore(writer_nc, "tests", replicas=3)
     await store.ensure_stream()
-    projector: Projector[TallyTables] = Projector(TallyProjection(), engine, projector_nc, ack_wait=2.0)
+    projector: Projector[TallyTables] = Projector(TallyProjection(), engine, projector_nc)
     await projector.setup()
     projecting = asyncio.create_task(keep_running(projector))
     load = Load(store)

@@ -77,9 +77,7 @@ async def test_crash_then_restart_loses_nothing_and_doubles_nothing(
             raise Crash(at)
 
     for _ in range(4):
-        projector = Projector(
-            TallyProjection(), engine, nats_client, batch_size=16, fault=fault, ack_wait=1.0
-        )
+        projector = Projector(TallyProjection(), engine, nats_client, batch_size=16, fault=fault)
         await projector.setup()
         try:
             await projector.catch_up()
@@ -173,3 +171,27 @@ async def test_upcast_v1_event_projects_like_v2(
     await projector.catch_up()
     assert await snapshot(projector) == [("u", "u", 10, 3)]
     assert (await repo.get("u")).total == 10
+
+
+async def test_two_replicas_share_one_read_model_and_catch_up_sees_the_others_work(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
+) -> None:
+    """Two projectors (two replicas of a service) on one database: every event applied once, the
+    first checkpoint created once, and a catch-up returns even when the other replica did the work."""
+    first = Projector(TallyProjection(), engine, nats_client, batch_size=8)
+    second = Projector(TallyProjection(), engine, nats_client, batch_size=8)
+    await first.setup()
+    await second.setup()
+    running = [asyncio.create_task(first.run()), asyncio.create_task(second.run())]
+    try:
+        await write_tallies(store, 25)
+        await asyncio.wait_for(first.catch_up(), 20)
+        await asyncio.wait_for(second.catch_up(), 20)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+    live = await snapshot(first)
+    assert len(live) == 25
+    assert all(total == 6 and events == 4 for _, _, total, events in live)
+    assert live == await reference(nats_client, database_url)

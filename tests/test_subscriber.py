@@ -34,7 +34,7 @@ async def test_reaction_in_order_once_each_and_poison_parked(nats_client: NatsCl
         broker = NatsBroker(nats_url)
         await broker.connect()
         await ensure_parked_stream(broker)
-        subscribe(broker, ProcessManager("mirror", "TESTS", "shakti.tests.tally.*", react, batch_size=8, max_deliver=2))
+        subscribe(broker, ProcessManager("mirror", "TESTS", "shakti.tests.tally.*", react, max_deliver=2))
         await broker.start()
         return broker
 

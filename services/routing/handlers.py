@@ -186,9 +186,6 @@ class Dispatch:
         self._deciding = asyncio.Lock()
 
     def process_managers(self) -> list[ProcessManager]:
-        # One event per fetch (batch_size=1). A larger batch waits to fill (up to 0.2 s added to every
-        # assignment), and FastStream drops a half-fetched batch when nats-py ends a fetch with a bare
-        # asyncio.TimeoutError, so its events come back only after ack_wait (30 s).
         return [
             ProcessManager(
                 "routing_on_cases",
@@ -196,7 +193,6 @@ class Dispatch:
                 "shakti.intake.case.*",
                 self.on_case_event,
                 description="Routes and assigns each registered case; issues referrals by rule and asked.",
-                batch_size=1,
             ),
             ProcessManager(
                 "routing_on_roster",
@@ -205,7 +201,6 @@ class Dispatch:
                 self.on_roster_change,
                 description="Moves an officer's open cases when they go off duty, on leave or elsewhere; "
                 "gives waiting cases to an officer who becomes available.",
-                batch_size=1,
             ),
             ProcessManager(
                 "routing_on_escalations",
@@ -213,7 +208,6 @@ class Dispatch:
                 "shakti.escalation.case.*",
                 self.on_escalation,
                 description="Moves an escalated case to another officer of its Kendra from the set level.",
-                batch_size=1,
             ),
         ]
 

@@ -349,7 +349,10 @@ async def test_a_routing_interrupted_after_its_first_step_is_finished_not_repeat
         service = await start_routing(stack, nats_url, sqlite_url, clock)
         record = await service.settled(case_id, "CaseRouted", "CaseAssigned", "ReferralIssued")
         assert types(record) == ["CaseRouted", "CaseAssigned", "ReferralIssued"]
-        assert record[1].command_id == f"{first_step.command_id}:assign"
+        # The redelivered registration finishes the assignment, unless the duty board's own sweep of
+        # cases waiting at the Kendra got there first; either way there is one, to the same officer.
+        command = record[1].command_id
+        assert command == f"{first_step.command_id}:assign" or command.endswith(f":give:{case_id}")
         assert record[1].payload["officer"] == "PNO101"
 
 

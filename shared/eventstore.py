@@ -27,6 +27,9 @@ from pydantic import BaseModel, Field
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
 
 WRONG_LAST_SEQUENCE = 10071
+STREAM_EXISTS_OTHERWISE = 10058
+STORE_NOT_CREATED = 10049
+STORE_CREATE_ATTEMPTS = 5
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 LOAD_PAGE = 500
 READ_TIMEOUT = 5.0
@@ -124,12 +127,19 @@ class EventStore:
             allow_atomic=True,
             duplicate_window=120.0,
         )
-        try:
-            info = await self.js.add_stream(config)
-        except APIError as error:
-            if error.err_code != 10058:  # a stream with that name exists with another config
-                raise
-            info = await self.js.update_stream(config)
+        for attempt in range(STORE_CREATE_ATTEMPTS):
+            try:
+                info = await self.js.add_stream(config)
+                break
+            except APIError as error:
+                if error.err_code == STREAM_EXISTS_OTHERWISE:
+                    info = await self.js.update_stream(config)
+                    break
+                if error.err_code != STORE_NOT_CREATED or attempt == STORE_CREATE_ATTEMPTS - 1:
+                    raise
+                # The server may still be removing the files of a stream of that name deleted just
+                # before (an operator's reset, a test's clean slate): give it a moment.
+                await asyncio.sleep(0.2 * (attempt + 1))
         if not info.config.allow_atomic:
             raise EventStoreError(
                 "this NATS server does not support atomic batch publish (needs nats-server 2.12 or newer)"

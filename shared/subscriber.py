@@ -28,7 +28,7 @@ from nats.js.errors import APIError
 from pydantic import BaseModel
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
-from shared.eventstore import decode_message
+from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ async def ensure_parked_stream(broker: NatsBroker, replicas: int = 1) -> None:
     try:
         await js.add_stream(config)
     except APIError as error:
-        if error.err_code != 10058:
+        if error.err_code != STREAM_EXISTS_OTHERWISE:
             raise
 
 

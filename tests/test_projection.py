@@ -143,6 +143,7 @@ async def test_projection_follows_live_appends(
         while (await projector.lag())["TESTS"]:
             await asyncio.sleep(0.05)
     task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
     assert len(await snapshot(projector)) == 5
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
@@ -96,12 +98,23 @@ def run(
     announce: Callable[[str], None] = print,
 ) -> None:
     configure_logging()
-    with nats_for(settings) as nats_url:
-        app = build_platform(settings, runners(settings, nats_url, names), web=web)
-        # uvicorn re-raises the Ctrl-C it handled once it has shut down: the stop was clean.
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
+    # uvicorn re-raises the signal it handled once it has shut down. SIGTERM (what systemd, Docker and
+    # Kubernetes send) would then kill the process before the embedded NATS server is stopped, leaving
+    # it running: make it end like Ctrl-C.
+    previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    try:
+        with nats_for(settings) as nats_url:
+            app = build_platform(settings, runners(settings, nats_url, names), web=web)
+            # The re-raised Ctrl-C arrives after uvicorn's clean shutdown.
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     announce("Mission Shakti stopped.")
+
+
+def _stop_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.asynccontextmanager

@@ -1,15 +1,18 @@
 """`shakti up` as a user runs it: a process with the embedded NATS server, stopped with Ctrl-C
-(SIGINT) cleanly, started again on the same data folder, resuming where it was."""
+(SIGINT) cleanly, started again on the same data folder, resuming where it was, and stopped with
+SIGTERM (as systemd, Docker and Kubernetes stop it) just as cleanly, its NATS server with it."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from shakti.demo import JURISDICTION_FILE
 from shared.auth import Principal, Role, Tokens
@@ -34,8 +37,8 @@ async def answers(url: str) -> bool:
         return False
 
 
-async def stop(process: asyncio.subprocess.Process) -> str:
-    process.send_signal(signal.SIGINT)
+async def stop(process: asyncio.subprocess.Process, how: signal.Signals = signal.SIGINT) -> str:
+    process.send_signal(how)
     out, _ = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0
     return out.decode()
@@ -44,9 +47,10 @@ async def stop(process: asyncio.subprocess.Process) -> str:
 async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    nats_port = free_port()
     env = {
         **os.environ, "SHAKTI_DATA_DIR": str(tmp_path), "SHAKTI_HTTP_PORT": str(port),
-        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_SECRET_KEY": SECRET,
+        "SHAKTI_NATS_PORT": str(nats_port), "SHAKTI_SECRET_KEY": SECRET,
     }  # fmt: skip
     env.pop("SHAKTI_NATS_URL", None)
     operator = {
@@ -86,4 +90,7 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
                 for lag in per.values()
             )
     finally:
-        await stop(second)
+        out = await stop(second, signal.SIGTERM)
+    assert "stopped" in out
+    with pytest.raises(OSError):  # the embedded NATS server went with it
+        socket.create_connection(("127.0.0.1", nats_port), timeout=1).close()

@@ -55,11 +55,16 @@ WAIT_FOR_STRAGGLERS = 20.0
 
 
 class Platform:
-    """``shakti up`` as its own process, in its own data folder; it can be killed and started again
-    on the same data and ports, as an operator's restart would."""
+    """``shakti up`` (or another command: ``serve routing`` is one more routing replica) as its own
+    process, in its own data folder; it can be killed and started again on the same data and ports,
+    as an operator's restart would."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, env: dict[str, str] | None = None, command: tuple[str, ...] = ("up",), name: str = "platform"
+    ) -> None:
         self.root = root
+        self.command = command
+        self.log = root / f"{name}.log"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.env = {
@@ -79,16 +84,16 @@ class Platform:
         if url := self.env.get("SHAKTI_NATS_URL"):
             return url
         found = re.findall(
-            r"embedded NATS server at (nats://[0-9.:]+)", (self.root / "platform.log").read_text()
+            r"embedded NATS server at (nats://[0-9.:]+)", self.log.read_text()
         )
         if not found:
             raise RuntimeError("the platform has not started its NATS server yet")
         return str(found[-1])
 
     def start(self) -> Platform:
-        with (self.root / "platform.log").open("ab") as log:
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "shakti"), "up"],
+                [str(Path(sys.executable).parent / "shakti"), *self.command],
                 env=self.env,
                 stdout=log,
                 stderr=log,

@@ -111,7 +111,7 @@ class ServiceRunner:
         if self.definition.on_start:
             await self.definition.on_start(ctx)
         for manager in self.definition.process_managers(ctx):
-            subscribe(broker, manager)
+            await subscribe(broker, manager)
         await broker.start()
         if self.run_projections:
             for projector in ctx.projectors.values():

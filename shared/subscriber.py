@@ -1,19 +1,23 @@
 """Process managers: a service reacting to other services' events, on FastStream durable pull consumers.
 
-All replicas of a service share one durable consumer, which allows one event in flight
-(``max_ack_pending`` = 1), so events reach the reaction in stream order whichever replica fetches
-them. A reaction must be idempotent (derive its commands' ids from the cause, see
-``CommandMeta.reacting_to``): the stream gives at-least-once delivery.
+All replicas of a service share one durable consumer per process manager, and each replica handles up
+to ``concurrency`` events at once, so a backlog of many cases drains in parallel. Order is kept where it
+matters, per aggregate: an event waits for its turn (``AggregateTurns``) until every earlier event of
+its aggregate has been handled, whether by this replica or another. A reaction must be idempotent
+(derive its commands' ids from the cause, see ``CommandMeta.reacting_to``): the stream gives
+at-least-once delivery.
 
-An event that keeps failing is retried in place (holding the stream back, to keep order) and parked after
-``max_deliver`` tries: a record with the reason goes to
-the ``PARKED`` stream (a reference to the event, never its payload), and the consumer moves on.
+An event that keeps failing is retried in place (holding the later events of its aggregate back) and
+parked after ``max_deliver`` tries: a record with the reason goes to the ``PARKED`` stream (a reference
+to the event, never its payload), and its aggregate's later events go on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +27,29 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, StorageType, StreamConfig
-from nats.js.errors import APIError
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy as ConsumerAckPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
+from shared.observability import REACTIONS, REACTIONS_WAITING
 
 log = logging.getLogger(__name__)
 
 Reaction = Callable[[Envelope], Awaitable[None]]
 
 PARKED_STREAM = "PARKED"
+ACK_WAIT = 30.0
+# How long an event waits for its turn before handing itself back to the server for later (an earlier
+# event of its aggregate is held by a replica that may have died: its redelivery comes after ACK_WAIT).
+TURN_WAIT = 5.0
+TURN_RETRY = 1.0
+# How often a waiting event looks again at what the other replicas have acknowledged.
+FLOOR_POLL = 0.05
+REMEMBERED_AGGREGATES = 100_000
 
 
 class ParkedReaction(BaseModel):
@@ -57,6 +72,82 @@ class ProcessManager:
     react: Reaction
     description: str = ""
     max_deliver: int = 5
+    concurrency: int = 16
+
+
+class AggregateTurns:
+    """When an event's turn has come: every earlier event of its aggregate has been handled.
+
+    This replica knows what it handled itself. What another replica handled shows in the durable
+    consumer's acknowledgement floor: every event at or below it has been acknowledged, so an event
+    whose aggregate has no event between the floor and itself may go."""
+
+    def __init__(self, js: JetStreamContext, stream: str, consumer: str) -> None:
+        self.js = js
+        self.stream = stream
+        self.consumer = consumer
+        self._handled: OrderedDict[str, int] = OrderedDict()
+        self._running: dict[str, asyncio.Event] = {}
+        self._changed = asyncio.Event()
+        self._floor = 0
+        self._floor_read_at = float("-inf")
+        self._floor_lock = asyncio.Lock()
+
+    async def wait(self, aggregate: str, version: int, subject: str, sequence: int) -> bool:
+        """True when the event may be handled; False if its turn did not come within TURN_WAIT."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TURN_WAIT
+        while True:
+            if version == 1 or self._handled.get(aggregate, 0) >= version - 1:
+                return True
+            running = self._running.get(aggregate)
+            if running is None and await self._earlier_acknowledged(subject, sequence):
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            waiting_for = running or self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiting_for.wait(), min(remaining, FLOOR_POLL))
+
+    def begin(self, aggregate: str) -> None:
+        self._running[aggregate] = asyncio.Event()
+        self._notify()
+
+    def end(self, aggregate: str, version: int, *, handled: bool) -> None:
+        if handled:
+            self._handled[aggregate] = max(version, self._handled.get(aggregate, 0))
+            self._handled.move_to_end(aggregate)
+            if len(self._handled) > REMEMBERED_AGGREGATES:
+                self._handled.popitem(last=False)
+        running = self._running.pop(aggregate, None)
+        if running is not None:
+            running.set()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def _earlier_acknowledged(self, subject: str, sequence: int) -> bool:
+        floor = await self._ack_floor()
+        if floor >= sequence - 1:
+            return True
+        try:
+            first = await self.js.get_msg(self.stream, seq=floor + 1, subject=subject, next=True, direct=True)
+        except NotFoundError:
+            return True
+        return int(first.seq or 0) >= sequence
+
+    async def _ack_floor(self) -> int:
+        # Many waiting events share one answer: the floor is asked at most once per FLOOR_POLL.
+        async with self._floor_lock:
+            now = asyncio.get_running_loop().time()
+            if now - self._floor_read_at >= FLOOR_POLL:
+                info = await self.js.consumer_info(self.stream, self.consumer)
+                self._floor = info.ack_floor.stream_seq if info.ack_floor else 0
+                self._floor_read_at = now
+            return self._floor
 
 
 async def ensure_parked_stream(broker: NatsBroker, replicas: int = 1) -> None:
@@ -71,17 +162,34 @@ async def ensure_parked_stream(broker: NatsBroker, replicas: int = 1) -> None:
             raise
 
 
-def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
-    """Register ``manager`` on ``broker`` (before the broker starts)."""
+def consumer_config(manager: ProcessManager) -> ConsumerConfig:
+    return ConsumerConfig(
+        name=manager.name,
+        durable_name=manager.name,
+        filter_subject=manager.subject,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=ConsumerAckPolicy.EXPLICIT,
+        # Room for the events being handled and as many fetched behind them.
+        max_ack_pending=2 * manager.concurrency,
+        ack_wait=ACK_WAIT,
+    )
+
+
+async def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
+    """Register ``manager`` on ``broker`` (before the broker starts), creating or updating its consumer."""
+    js = (await broker.connect()).jetstream()
+    # Created here, not left to FastStream, which would keep an existing consumer's older settings.
+    await js.add_consumer(manager.stream, consumer_config(manager))
+    turns = AggregateTurns(js, manager.stream, manager.name)
 
     @broker.subscriber(
         manager.subject,
         stream=JStream(manager.stream, declare=False),
         durable=manager.name,
-        # One message per fetch: a fetch returns as soon as an event arrives (FastStream's batch mode
-        # waits to fill the batch), and one message in flight keeps stream order across replicas.
-        pull_sub=PullSub(1, timeout=5.0),
-        config=ConsumerConfig(max_ack_pending=1, ack_wait=30.0),
+        # A fetch returns as soon as any event is there (it does not wait to fill the batch).
+        pull_sub=PullSub(manager.concurrency, timeout=5.0),
+        max_workers=manager.concurrency,
+        config=consumer_config(manager),
         ack_policy=AckPolicy.MANUAL,
         title=manager.name,
         description=manager.description,
@@ -89,27 +197,51 @@ def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
     async def handle(body: Any, message: NatsMessage = Context("message")) -> None:
         msg: Msg = message.raw_message
         seq = msg.metadata.sequence.stream
-        for attempt in range(1, manager.max_deliver + 1):
-            try:
-                envelope = decode_message(msg.data, msg.headers or {}, manager.stream)
-                await manager.react(envelope.model_copy(update={"sequence": seq}))
-                break
-            except Exception as error:
-                if attempt == manager.max_deliver:
-                    await park(broker, manager, msg, f"{type(error).__name__}: {error}", attempt)
-                    break
-                log.warning(
-                    "%s failed on %s #%d (try %d): %s",
-                    manager.name,
-                    manager.stream,
-                    seq,
-                    attempt,
-                    type(error).__name__,
-                )
-                # Retry in place, holding the events after it back, so that order is kept.
-                await msg.in_progress()
-                await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        try:
+            envelope = decode_message(msg.data, msg.headers or {}, manager.stream, sequence=seq)
+        except Exception as error:
+            await park(broker, manager, msg, f"{type(error).__name__}: {error}", 1)
+            REACTIONS.labels(manager.name, "parked").inc()
+            await msg.ack()
+            return
+        aggregate = f"{envelope.aggregate_type}.{envelope.aggregate_id}"
+        with REACTIONS_WAITING.labels(manager.name).track_inprogress():
+            turn = await turns.wait(aggregate, envelope.aggregate_version, msg.subject, seq)
+        if not turn:
+            await msg.nak(delay=TURN_RETRY)
+            return
+        turns.begin(aggregate)
+        outcome = ""
+        try:
+            outcome = await react_or_park(broker, manager, msg, envelope)
+        finally:
+            turns.end(aggregate, envelope.aggregate_version, handled=bool(outcome))
+        REACTIONS.labels(manager.name, outcome).inc()
         await msg.ack()
+
+
+async def react_or_park(broker: NatsBroker, manager: ProcessManager, msg: Msg, envelope: Envelope) -> str:
+    """``done`` or ``parked``."""
+    for attempt in range(1, manager.max_deliver + 1):
+        try:
+            await manager.react(envelope)
+            return "done"
+        except Exception as error:
+            if attempt == manager.max_deliver:
+                await park(broker, manager, msg, f"{type(error).__name__}: {error}", attempt)
+                return "parked"
+            log.warning(
+                "%s failed on %s #%d (try %d): %s",
+                manager.name,
+                manager.stream,
+                envelope.sequence,
+                attempt,
+                type(error).__name__,
+            )
+            # Retry in place: the later events of this aggregate wait, so its order is kept.
+            await msg.in_progress()
+            await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+    raise AssertionError("unreachable")
 
 
 async def park(broker: NatsBroker, manager: ProcessManager, msg: Msg, reason: str, tries: int) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+from dataclasses import dataclass, field
 
 from faststream.nats import NatsBroker
 from nats.aio.client import Client as NatsClient
@@ -12,10 +14,20 @@ from shared.aggregate import Repository
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.subscriber import PARKED_STREAM, ProcessManager, ensure_parked_stream, subscribe
-from tests.sample import Tally, TallyOpened
+from tests.sample import Tally, TallyCounted, TallyOpened
+from tests.waiting import eventually
 
 
-async def test_reaction_in_order_once_each_and_poison_parked(nats_client: NatsClient, nats_url: str) -> None:
+async def start_broker(nats_url: str, manager: ProcessManager) -> NatsBroker:
+    broker = NatsBroker(nats_url)
+    await broker.connect()
+    await ensure_parked_stream(broker)
+    await subscribe(broker, manager)
+    await broker.start()
+    return broker
+
+
+async def test_reaction_once_each_and_poison_parked(nats_client: NatsClient, nats_url: str) -> None:
     store = EventStore(nats_client, "tests")
     await store.ensure_stream()
     mirror = Repository(store, Tally)
@@ -30,36 +42,129 @@ async def test_reaction_in_order_once_each_and_poison_parked(nats_client: NatsCl
         # Output id derives from the cause: a redelivery cannot count twice.
         await mirror.execute(f"m{cause.aggregate_id}", lambda t: t.open("mirror"), CommandMeta.reacting_to(cause, "mirror"))
 
-    async def start_broker() -> NatsBroker:
-        broker = NatsBroker(nats_url)
-        await broker.connect()
-        await ensure_parked_stream(broker)
-        subscribe(broker, ProcessManager("mirror", "TESTS", "shakti.tests.tally.*", react, max_deliver=2))
-        await broker.start()
-        return broker
-
-    broker = await start_broker()
+    manager = ProcessManager("mirror", "TESTS", "shakti.tests.tally.*", react, max_deliver=2)
+    broker = await start_broker(nats_url, manager)
     ids = [f"t{i}" for i in range(10)] + ["poison"] + [f"u{i}" for i in range(10)]
     sequences = {}
     for i in ids:
         [stored] = await store.append("tally", i, [TallyOpened(label=i)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=i, actor="t"))
         sequences[i] = stored.sequence
-    async with asyncio.timeout(20):
-        while len(seen) < 20:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: len(seen) >= 20, 20, "every event handled once")
     await broker.stop()
     # Delivering everything again (a new consumer from the start) changes nothing.
     js = nats_client.jetstream()
     await js.delete_consumer("TESTS", "mirror")
-    broker = await start_broker()
-    async with asyncio.timeout(20):
-        while len(seen) < 40:
-            await asyncio.sleep(0.05)
+    broker = await start_broker(nats_url, manager)
+    await eventually(lambda: len(seen) >= 40, 20, "every event handled again")
     await broker.stop()
-    assert seen[:20] == [i for i in ids if i != "poison"]  # stream order
+    wanted = sorted(i for i in ids if i != "poison")
+    assert sorted(seen[:20]) == wanted and sorted(seen[20:]) == wanted
     for i in ids:
         if i != "poison":
             assert len(await mirror.history(f"m{i}")) == 1
     parked = await js.get_msg(PARKED_STREAM, 1)
     record = json.loads(parked.data)
     assert record["consumer"] == "mirror" and record["sequence"] == sequences["poison"] and "cannot handle" in record["reason"]
+
+
+@dataclass
+class Journal:
+    """What the reactions did, in the order they did it, across replicas."""
+
+    entries: list[tuple[str, str, int, str]] = field(default_factory=list)
+    running: int = 0
+    most_at_once: int = 0
+
+    def manager(self, replica: str, fail: frozenset[tuple[str, int]] = frozenset()) -> ProcessManager:
+        async def react(cause: Envelope) -> None:
+            aggregate, version = cause.aggregate_id, cause.aggregate_version
+            self.entries.append(("start", aggregate, version, replica))
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            try:
+                await asyncio.sleep(random.uniform(0, 0.01))
+                if (aggregate, version) in fail:
+                    raise RuntimeError("this one always fails")
+            finally:
+                self.running -= 1
+                self.entries.append(("end", aggregate, version, replica))
+
+        return ProcessManager("journal", "TESTS", "shakti.tests.tally.*", react, max_deliver=2, concurrency=8)
+
+    def of(self, aggregate: str) -> list[tuple[str, int]]:
+        return [(what, version) for what, a, version, _ in self.entries if a == aggregate]
+
+    def replicas(self) -> set[str]:
+        return {replica for *_, replica in self.entries}
+
+
+def one_after_another(versions: int, tries: dict[int, int] | None = None) -> list[tuple[str, int]]:
+    """Each version started and ended before the next one starts (``tries``: a version run more than once)."""
+    return [(what, v) for v in range(1, versions + 1) for _ in range((tries or {}).get(v, 1)) for what in ("start", "end")]
+
+
+async def append_interleaved(store: EventStore, aggregates: list[str], versions: int) -> None:
+    """Every aggregate's events, the aggregates interleaved in the stream, some events as atomic batches."""
+    for aggregate in aggregates:
+        await store.append("tally", aggregate, [TallyOpened(label=aggregate)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=f"{aggregate}:open", actor="t"))
+    last = {aggregate: (await store.load("tally", aggregate))[-1].sequence for aggregate in aggregates}
+    version = 1
+    while version < versions:
+        size = 2 if version + 2 <= versions and version % 3 == 0 else 1
+        for aggregate in aggregates:
+            stored = await store.append("tally", aggregate, [TallyCounted(amount=1, note="")] * size, expected_sequence=last[aggregate], expected_version=version, meta=CommandMeta(command_id=f"{aggregate}:{version}", actor="t"))
+            last[aggregate] = stored[-1].sequence
+        version += size
+
+
+async def test_aggregates_in_parallel_each_in_order(nats_client: NatsClient, nats_url: str) -> None:
+    store = EventStore(nats_client, "tests")
+    await store.ensure_stream()
+    journal = Journal()
+    aggregates = [f"a{i}" for i in range(24)]
+    await append_interleaved(store, aggregates, 8)  # a backlog before the consumer starts
+    broker = await start_broker(nats_url, journal.manager("one"))
+    try:
+        await eventually(lambda: len(journal.entries) == 2 * 24 * 8, 30, "every event handled")
+    finally:
+        await broker.stop()
+    assert journal.most_at_once > 1, "reactions never overlapped"
+    for aggregate in aggregates:
+        assert journal.of(aggregate) == one_after_another(8), aggregate
+
+
+async def test_two_replicas_share_the_work_and_keep_each_aggregates_order(nats_client: NatsClient, nats_url: str) -> None:
+    store = EventStore(nats_client, "tests")
+    await store.ensure_stream()
+    journal = Journal()
+    aggregates = [f"b{i}" for i in range(20)]
+    brokers = [await start_broker(nats_url, journal.manager(name)) for name in ("east", "west")]
+    try:
+        await append_interleaved(store, aggregates, 10)  # appended while both replicas are consuming
+        await eventually(lambda: len(journal.entries) == 2 * 20 * 10, 60, "every event handled")
+    finally:
+        for broker in brokers:
+            await broker.stop()
+    assert journal.replicas() == {"east", "west"}
+    for aggregate in aggregates:
+        assert journal.of(aggregate) == one_after_another(10), aggregate
+
+
+async def test_a_failing_event_holds_back_its_aggregate_only_then_is_parked(nats_client: NatsClient, nats_url: str) -> None:
+    store = EventStore(nats_client, "tests")
+    await store.ensure_stream()
+    journal = Journal()
+    await append_interleaved(store, ["stuck", "free"], 4)
+    broker = await start_broker(nats_url, journal.manager("one", fail=frozenset({("stuck", 2)})))
+    try:
+        await eventually(lambda: len(journal.entries) == 2 * (4 + 5), 30, "every event handled or parked")
+    finally:
+        await broker.stop()
+    # Tried twice (max_deliver), parked, then the aggregate's later events in order.
+    assert journal.of("stuck") == one_after_another(4, tries={2: 2})
+    assert journal.of("free") == one_after_another(4)
+    stuck = [n for n, (_, a, v, _) in enumerate(journal.entries) if a == "stuck" and v == 2]
+    free_ended = [n for n, (what, a, _, _) in enumerate(journal.entries) if a == "free" and what == "end"]
+    assert free_ended[-1] < stuck[-1], "the other aggregate waited for the failing one"
+    record = json.loads((await nats_client.jetstream().get_msg(PARKED_STREAM, 1)).data)
+    assert record["consumer"] == "journal" and record["deliveries"] == 2

@@ -45,6 +45,7 @@ import nats
 from nats.aio.msg import Msg
 
 from shakti.demo import JURISDICTION_FILE, roster_sheet
+from shakti.platform import SERVICES
 from shared.auth import Principal, Role, Tokens
 from shared.events import HEADER_TYPE
 from shared.natsserver import free_port
@@ -159,15 +160,23 @@ def cluster_and_postgres(root: Path) -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def platform(setup: str) -> Iterator[Platform]:
+def platform(setup: str, read_models: str = "here") -> Iterator[tuple[Platform, Platform | None]]:
+    """The platform, and with ``read_models="process"`` a second process that keeps every read model
+    (``shakti serve`` the four services ``--no-reactions``; the platform runs ``SHAKTI_PROJECTIONS=false``)."""
     with tempfile.TemporaryDirectory(prefix="shakti-e2e-") as folder, contextlib.ExitStack() as stack:
         root = Path(folder)
         extra = stack.enter_context(cluster_and_postgres(root)) if setup == "cluster" else {}
+        keeper = None
+        if read_models == "process":
+            extra = {**extra, "SHAKTI_PROJECTIONS": "false"}
+            keeper = Platform(root, extra, ("serve", *SERVICES, "--no-reactions", "--projections"), "keeper")
         target = Platform(root, extra).start()
         try:
-            yield target
+            yield target, keeper
         finally:
             target.stop()
+            if keeper is not None:
+                keeper.stop()
 
 
 @dataclass
@@ -352,10 +361,15 @@ class Load:
         return stage
 
 
-async def drive(target: Platform, rates: list[int], seconds: float) -> list[Stage]:
+async def drive(target: Platform, rates: list[int], seconds: float, keeper: Platform | None = None) -> list[Stage]:
     load = Load(target)
     try:
         await load.ready()
+        if keeper is not None:
+            # Started once the platform has created the tables, with the platform's NATS server.
+            keeper.env["SHAKTI_NATS_URL"] = target.nats_url
+            keeper.start()
+            await Load(keeper).ready()
         await load.prepare()
         stages: list[Stage] = []
         async with load.watching():
@@ -386,11 +400,17 @@ def main() -> None:
         "--rates", default="25,50,100,200,400,800,1000", help="cases/s offered, stage by stage"
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each stage")
+    parser.add_argument(
+        "--read-models",
+        choices=["here", "process"],
+        default="here",
+        help="kept by the platform's process, or by a second process (both cores at work)",
+    )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
     print(f"setup {args.setup}: stages of {args.seconds:.0f}s at {rates} cases/s offered", flush=True)
-    with platform(args.setup) as target:
-        stages = asyncio.run(drive(target, rates, args.seconds))
+    with platform(args.setup, args.read_models) as (target, keeper):
+        stages = asyncio.run(drive(target, rates, args.seconds, keeper))
     # The best stage that kept up (or the last one, if none did) is the sustained figure.
     kept_up = [s for s in stages if s.completed and s.cases_per_s >= 0.8 * s.rate and not s.refused]
     best = max(kept_up, key=lambda s: s.cases_per_s) if kept_up else stages[-1]
@@ -398,6 +418,7 @@ def main() -> None:
         json.dumps(
             {
                 "setup": args.setup,
+                "read_models": args.read_models,
                 "cases_per_s": round(best.cases_per_s, 1),
                 "e2e_p50_ms": round(best.percentile(0.50), 1),
                 "e2e_p99_ms": round(best.percentile(0.99), 1),

@@ -16,7 +16,13 @@ to the control Kendra, some minors), with a fixed seed. The machine is shared: r
 
     python -m bench.routing                  # 2,000 burst, then 500/s for 10 s
     python -m bench.routing --quick          # a smoke run (seconds)
-    python -m bench.routing --no-read-model  # routing alone, the read model's projector not running
+    python -m bench.routing --read-model process   # the read model kept by a second routing process
+    python -m bench.routing --read-model none      # routing alone, the read model's projector not running
+
+``--read-model`` says where routing's read model is kept: ``here`` (default: in the deciding process,
+as ``shakti up`` runs it), ``process`` (a second routing process with its reactions off, as
+``shakti serve routing --no-reactions`` beside ``shakti serve routing --no-projections`` runs it; the
+two processes share the machine's two cores) or ``none``.
 
 The last line printed is one JSON object: decisions_per_s, assign_p50_ms, assign_p99_ms and more.
 """
@@ -173,7 +179,25 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-async def run(burst: int, rate: float, seconds: float, read_model: bool) -> dict[str, Any]:
+def _keep_read_model(url: str, folder: str, stop: Any) -> None:
+    async def keep() -> None:
+        runner = ServiceRunner(
+            routing_service(),
+            Settings(data_dir=Path(folder)),
+            nats_url=url,
+            database_url=f"sqlite+aiosqlite:///{Path(folder) / 'routing.db'}",
+            run_projections=True,
+            run_reactions=False,
+        )
+        await runner.start()
+        await asyncio.to_thread(stop.wait)
+        await runner.stop()
+
+    configure_logging()
+    asyncio.run(keep())
+
+
+async def run(burst: int, rate: float, seconds: float, read_model: str) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="shakti-bench-routing-") as folder,
         EmbeddedNatsServer(Path(folder) / "nats") as server,
@@ -184,9 +208,14 @@ async def run(burst: int, rate: float, seconds: float, read_model: bool) -> dict
             settings,
             nats_url=server.url,
             database_url=f"sqlite+aiosqlite:///{Path(folder) / 'routing.db'}",
-            run_projections=read_model,
+            run_projections=read_model == "here",
         )
         ctx = await runner.start()
+        spawn = multiprocessing.get_context("spawn")
+        stop_keeper = spawn.Event()
+        keeper = spawn.Process(target=_keep_read_model, args=(server.url, folder, stop_keeper))
+        if read_model == "process":
+            keeper.start()
         try:
             await import_jurisdiction(DATA / "shahjahanpur.csv", ctx.store)
             await import_roster(DATA / "shahjahanpur-roster.csv", ctx.store)
@@ -205,8 +234,16 @@ async def run(burst: int, rate: float, seconds: float, read_model: bool) -> dict
             span = (
                 max(routed[c] for c in steady_cases) - min(registered[c] for c in steady_cases)
             ).total_seconds()
+            # The read model must keep up too: how long after the last decision it has every event.
+            decided_by = time.monotonic()
+            while read_model != "none" and await lag(ctx.projectors.values()):
+                await asyncio.sleep(0.05)
+            read_model_behind = time.monotonic() - decided_by
         finally:
             await runner.stop()
+            if keeper.is_alive():
+                stop_keeper.set()
+                await asyncio.to_thread(keeper.join, 30)
     return {
         "decisions_per_s": round(capacity, 1),
         "assign_p50_ms": round(statistics.median(latencies), 2),
@@ -217,7 +254,15 @@ async def run(burst: int, rate: float, seconds: float, read_model: bool) -> dict
         "steady_cases": len(steady_cases),
         "burst_cases": burst,
         "read_model": read_model,
+        "read_model_behind_s": round(read_model_behind, 2) if read_model != "none" else None,
     }
+
+
+async def lag(projectors: Any) -> int:
+    behind = 0
+    for projector in projectors:
+        behind += sum((await projector.lag()).values())
+    return behind
 
 
 def main() -> None:
@@ -226,12 +271,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="200 burst, then 100/s for 3 s")
-    parser.add_argument("--no-read-model", action="store_true", help="do not run the read model's projector")
+    parser.add_argument(
+        "--read-model",
+        choices=("here", "process", "none"),
+        default="here",
+        help="where routing's read model is kept: in the deciding process, a second process, or nowhere",
+    )
     args = parser.parse_args()
     if args.quick:
         args.burst, args.rate, args.seconds = 200, 100.0, 3.0
     configure_logging()  # as the launcher does: the service's own logs, FastStream's warnings only
-    figures = asyncio.run(run(args.burst, args.rate, args.seconds, not args.no_read_model))
+    figures = asyncio.run(run(args.burst, args.rate, args.seconds, args.read_model))
     for key, value in figures.items():
         print(f"{key:>24}: {value}", file=sys.stderr)
     print(json.dumps(figures))

@@ -102,23 +102,45 @@ def demo_command(
 
 @app.command()
 def serve(
-    service: Annotated[
-        str, typer.Argument(help=f"One of {', '.join(SERVICES)}, or 'web' for the web front.")
+    services: Annotated[
+        list[str],
+        typer.Argument(help=f"One or more of {', '.join(SERVICES)}; or 'web' alone for the web front."),
     ],
     port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
+    projections: Annotated[
+        bool | None,
+        typer.Option(
+            "--projections/--no-projections",
+            help="Keep the service's read models here (default SHAKTI_PROJECTIONS, on).",
+        ),
+    ] = None,
+    reactions: Annotated[
+        bool | None,
+        typer.Option(
+            "--reactions/--no-reactions",
+            help="Run the service's process managers and timers here (default SHAKTI_REACTIONS, on).",
+        ),
+    ] = None,
 ) -> None:
-    """Run one service alone (scale-out: run as many replicas as needed against a shared NATS).
+    """Run one service (or a few) alone (scale-out: run as many replicas as needed against a shared NATS).
 
-    'web' runs the web front alone; set SHAKTI_API_URL to where the services' API answers."""
+    A replica may leave its read models to another process (--no-projections), or only keep them
+    (--no-reactions): on a small machine, routing decides fastest with its read model kept by a second
+    process. 'web' runs the web front alone; set SHAKTI_API_URL to where the services' API answers."""
     config = settings()
     if port is not None:
         config.http_port = port
-    if service == "web":
+    if projections is not None:
+        config.projections = projections
+    if reactions is not None:
+        config.reactions = reactions
+    if services == ["web"]:
         launcher.run(config, names=(), web=True)
         return
-    if service not in SERVICES:
-        raise fail(f"No service {service!r}: choose one of {', '.join(SERVICES)} or web.")
-    launcher.run(config, names=(service,), web=False)
+    for service in services:
+        if service not in SERVICES:
+            raise fail(f"No service {service!r}: choose from {', '.join(SERVICES)}, or web alone.")
+    launcher.run(config, names=tuple(dict.fromkeys(services)), web=False)
 
 
 @app.command()

@@ -79,14 +79,16 @@ class ServiceRunner:
         nats_url: str,
         clock: Clock | None = None,
         database_url: str | None = None,
-        run_projections: bool = True,
+        run_projections: bool | None = None,
+        run_reactions: bool | None = None,
     ) -> None:
         self.definition = definition
         self.settings = settings
         self.nats_url = nats_url
         self.clock = clock or SystemClock()
         self.database_url = database_url or settings.database_for(definition.name)
-        self.run_projections = run_projections
+        self.run_projections = settings.projections if run_projections is None else run_projections
+        self.run_reactions = settings.reactions if run_reactions is None else run_reactions
         self.context: ServiceContext | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -110,14 +112,16 @@ class ServiceRunner:
         self.context = ctx
         if self.definition.on_start:
             await self.definition.on_start(ctx)
-        for manager in self.definition.process_managers(ctx):
-            await subscribe(broker, manager)
+        if self.run_reactions:
+            for manager in self.definition.process_managers(ctx):
+                await subscribe(broker, manager)
         await broker.start()
         if self.run_projections:
             for projector in ctx.projectors.values():
                 self._spawn(f"projection {projector.name}", projector.run)
-        for worker in self.definition.workers(ctx):
-            self._spawn(f"worker of {self.name}", worker)
+        if self.run_reactions:
+            for worker in self.definition.workers(ctx):
+                self._spawn(f"worker of {self.name}", worker)
         log.info("service %s started", self.name)
         return ctx
 

@@ -22,6 +22,16 @@ class Settings(BaseSettings):
         description="SQLAlchemy async URL template; '{service}' is replaced by the service name. "
         "Unset means one SQLite file per service under data_dir.",
     )
+    projections: bool = Field(
+        default=True,
+        description="Keep this process's read models up to date. Off for a replica that only reacts and "
+        "answers while another process (reactions off) keeps the read models.",
+    )
+    reactions: bool = Field(
+        default=True,
+        description="Run this process's process managers and timers. Off for a process that only keeps "
+        "the read models (and answers).",
+    )
     stream_replicas: int = Field(default=1, description="JetStream replicas per stream (3 on a cluster).")
     http_host: str = "127.0.0.1"
     http_port: int = 8000

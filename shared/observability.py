@@ -59,3 +59,8 @@ def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access", "faststream", "nats"):
         logging.getLogger(noisy).setLevel("WARNING")
+    # FastStream gives its own logger a coloured handler of its own: its lines go through ours instead
+    # (the brokers are given a logger of ours, so no access logger of FastStream's is made).
+    faststream_log = logging.getLogger("faststream")
+    faststream_log.handlers.clear()
+    faststream_log.propagate = True

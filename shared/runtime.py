@@ -97,7 +97,12 @@ class ServiceRunner:
         return self.definition.name
 
     async def start(self) -> ServiceContext:
-        broker = NatsBroker(self.nats_url, name=f"shakti-{self.name}", max_reconnect_attempts=-1)
+        broker = NatsBroker(
+            self.nats_url,
+            name=f"shakti-{self.name}",
+            max_reconnect_attempts=-1,
+            logger=logging.getLogger(f"faststream.{self.name}"),
+        )
         nc = await broker.connect()
         store = EventStore(nc, self.name, replicas=self.settings.stream_replicas)
         for service in (self.name, *self.definition.reads):

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import kubernetes_validate
 import pytest
 import yaml
 from typer.testing import CliRunner
 
+from shakti import launcher
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES
@@ -47,6 +50,39 @@ def compose() -> dict[str, Any]:
 
 def account_variables() -> set[str]:
     return set(re.findall(r"\$(SHAKTI_NATS_[A-Z]+_PASSWORD)", ACCOUNTS.read_text()))
+
+
+def keeper(service: str) -> str:
+    """The name of the process that keeps ``service``'s read models (reactions off)."""
+    return f"{service}-read-model"
+
+
+def roles(command: list[str], env: dict[str, str]) -> tuple[str, bool, bool] | None:
+    """What a container's ``shakti serve`` runs: (service, keeps read models, reacts); None if no service.
+
+    Decided by the CLI itself, given the container's command and environment alone (launcher.run
+    replaced). A compose command is ``sh -c "migrate.sh ... && exec shakti serve ..."``."""
+    if command[:2] == ["sh", "-c"]:
+        command = shlex.split(command[2].rsplit("&& exec ", 1)[-1])
+    if command[:2] != ["shakti", "serve"]:
+        return None
+    seen: list[tuple[tuple[str, ...], bool, bool]] = []
+
+    def run(config: PlatformSettings, names: tuple[str, ...], web: bool) -> None:
+        seen.append((names, config.projections, config.reactions))
+
+    only = {name: None for name in os.environ if name.startswith("SHAKTI_")} | env
+    with (
+        mock.patch.object(launcher, "run", run),
+        mock.patch("shakti.cli.settings", lambda: PlatformSettings(_env_file=None)),
+    ):
+        result = CliRunner().invoke(cli, command[1:], env=only)
+    assert result.exit_code == 0, result.output
+    ((names, projections, reactions),) = seen
+    if not names:
+        return None
+    (service,) = names
+    return service, projections, reactions
 
 
 # ---- compose ---------------------------------------------------------------------------------
@@ -98,11 +134,50 @@ def test_each_service_has_its_replicas_its_own_nats_user_and_database() -> None:
         env = service["environment"]
         assert service["deploy"]["replicas"] >= 1
         assert service["command"][-1].endswith(f"migrate.sh {name} && exec shakti serve {name}")
+        assert env["SHAKTI_PROJECTIONS"] == "false", f"{keeper(name)} keeps the read models, not {name}"
         assert env["SHAKTI_NATS_URL"].startswith(f"nats://{name}:${{SHAKTI_NATS_{name.upper()}_PASSWORD}}@")
         assert env["SHAKTI_DATABASE_URL"].startswith(f"postgresql+asyncpg://{name}:")
         assert env["SHAKTI_DATABASE_URL"].endswith(f"/shakti_{name}")
         assert env["SHAKTI_STREAM_REPLICAS"] == "3"
     assert services["web"]["environment"]["SHAKTI_API_URL"] == "http://gateway:8080"
+
+
+def test_each_compose_service_has_one_read_model_keeper_like_it() -> None:
+    """<service> reacts and answers (scaled); <service>-read-model, one replica, keeps the read models."""
+    services = compose()["services"]
+    for name in SERVICES:
+        decider, kept_by = services[name], services[keeper(name)]
+        assert kept_by["command"][-1].endswith(
+            f"migrate.sh {name} && exec shakti serve {name} --no-reactions"
+        )
+        assert kept_by["deploy"]["replicas"] == 1
+        # The same NATS user, database, secret and stream replicas: all but the role.
+        assert kept_by["environment"] == {
+            k: v for k, v in decider["environment"].items() if k != "SHAKTI_PROJECTIONS"
+        }
+        for field in ("image", "build", "depends_on", "healthcheck", "restart", "stop_grace_period"):
+            assert kept_by[field] == decider[field], field
+    processes = {
+        name: (
+            roles(service.get("command", []), service.get("environment", {})),
+            service.get("deploy", {}).get("replicas", 1),
+        )
+        for name, service in services.items()
+    }
+    _one_decider_and_one_keeper_per_service(processes)
+    # The gateway reaches <service> by its name: compose gives that name to <service>'s containers only.
+    assert "read-model" not in (DEPLOY / "gateway" / "nginx.conf").read_text()
+
+
+def _one_decider_and_one_keeper_per_service(
+    processes: dict[str, tuple[tuple[str, bool, bool] | None, int]],
+) -> None:
+    """Of the processes (name: (roles, replicas)) that serve each service, exactly two: <service> reacts
+    and leaves the read models alone; <service>-read-model, one replica, keeps them and does not react."""
+    for service in SERVICES:
+        serving = {name: role for name, (role, _) in processes.items() if role and role[0] == service}
+        assert serving == {service: (service, False, True), keeper(service): (service, True, False)}
+        assert processes[keeper(service)][1] == 1, "two keepers would only compete"
 
 
 def test_every_setting_compose_and_kubernetes_give_is_one_the_code_reads(
@@ -260,20 +335,81 @@ def test_each_service_scales_on_its_own_and_answers_its_probes(rendered: list[di
         assert env["SHAKTI_NATS_URL"]["value"] == f"nats://{name}:$(NATS_PASSWORD)@nats:4222"
         assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"nats-{name}-password"
         assert env["SHAKTI_DATABASE_URL"]["value"].endswith(f"@postgres:5432/shakti_{name}")
+        assert env["SHAKTI_PROJECTIONS"]["value"] == "false", f"{keeper(name)} keeps the read models"
 
 
-def test_the_lag_component_adds_consumer_lag_to_the_service_autoscalers(tmp_path: Path) -> None:
-    overlay = tmp_path / "overlay"
-    overlay.mkdir()
-    base = os.path.relpath(K8S, overlay)
-    (overlay / "kustomization.yaml").write_text(
-        f"resources: [{base}]\ncomponents: [{base}/components/lag-autoscaling]\n"
+def _pod(deployment: dict[str, Any]) -> dict[str, Any]:
+    pod: dict[str, Any] = deployment["spec"]["template"]
+    return pod
+
+
+def test_each_service_has_one_read_model_keeper_like_its_deployment(rendered: list[dict[str, Any]]) -> None:
+    """<service>-read-model runs <service>'s pod (same image, NATS user, database, secrets, migration,
+    probes, resources, security, volumes) with --no-reactions and projections on, one replica,
+    neither behind the Service nor in a disruption budget nor scaled by an autoscaler."""
+    by_kind: dict[tuple[str, str], dict[str, Any]] = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
+    selectors = [
+        (d["kind"], d["metadata"]["name"], d["spec"]["selector"].get("matchLabels", d["spec"]["selector"]))
+        for d in rendered
+        if d["kind"] in ("Service", "PodDisruptionBudget")
+    ]
+    scaled = {d["spec"]["scaleTargetRef"]["name"] for d in rendered if d["kind"] == "HorizontalPodAutoscaler"}
+    for name in SERVICES:
+        deployment, kept_by = by_kind[("Deployment", name)], by_kind[("Deployment", keeper(name))]
+        assert kept_by["spec"]["replicas"] == 1
+        assert keeper(name) not in scaled, "two keepers would only compete"
+        labels = _pod(kept_by)["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == keeper(name)
+        assert kept_by["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": keeper(name)}
+        for kind, selecting, selector in selectors:
+            assert not selector.items() <= labels.items(), f"{kind} {selecting} selects {keeper(name)}"
+        (container,) = _pod(kept_by)["spec"]["containers"]
+        assert container["command"] == ["shakti", "serve", name, "--no-reactions"]
+        # All else is the service's pod: the role, the labels and the command are the only differences.
+        theirs = _pod(deployment)
+        expected = {
+            "metadata": {**theirs["metadata"], "labels": labels},
+            "spec": {
+                **theirs["spec"],
+                "containers": [
+                    {
+                        **c,
+                        "command": container["command"],
+                        "env": [e for e in c["env"] if e["name"] != "SHAKTI_PROJECTIONS"],
+                    }
+                    for c in theirs["spec"]["containers"]
+                ],
+            },
+        }
+        assert _pod(kept_by) == expected
+    config = next(
+        d["data"] for d in rendered if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "shakti-config"
     )
-    docs = kustomize(overlay)
-    _validate(docs)
-    for doc in docs:
-        if doc["kind"] != "HorizontalPodAutoscaler":
-            continue
-        metrics = [m.get("pods", {}).get("metric", {}).get("name") for m in doc["spec"]["metrics"]]
-        expected = "shakti_projection_lag_events" in metrics
-        assert expected == (doc["metadata"]["name"] in SERVICES), doc["metadata"]["name"]
+    processes: dict[str, tuple[tuple[str, bool, bool] | None, int]] = {}
+    for doc in rendered:
+        if doc["kind"] == "Deployment":
+            (container,) = _pod(doc)["spec"]["containers"]
+            env = {**config, **{e["name"]: e.get("value", "") for e in container.get("env", [])}}
+            role = roles(container.get("command", []), env)
+            processes[doc["metadata"]["name"]] = (role, doc["spec"]["replicas"])
+    _one_decider_and_one_keeper_per_service(processes)
+
+
+def test_no_autoscaler_scales_on_projection_lag(rendered: list[dict[str, Any]], tmp_path: Path) -> None:
+    """The read models are kept by one process each: more replicas of a service would not bring their
+    lag down. Nor with any component of deploy/k8s/components (there is none now)."""
+    variants = [rendered]
+    for component in sorted((K8S / "components").glob("*/kustomization.yaml")):
+        overlay = tmp_path / component.parent.name
+        overlay.mkdir()
+        base = os.path.relpath(K8S, overlay)
+        (overlay / "kustomization.yaml").write_text(
+            f"resources: [{base}]\ncomponents: [{os.path.relpath(component.parent, overlay)}]\n"
+        )
+        variants.append(kustomize(overlay))
+        _validate(variants[-1])
+    for docs in variants:
+        for doc in docs:
+            if doc["kind"] == "HorizontalPodAutoscaler":
+                assert doc["spec"]["scaleTargetRef"]["name"] in PARTS
+                assert "shakti_projection_lag_events" not in str(doc["spec"]["metrics"])

@@ -171,7 +171,11 @@ class ServiceRunner:
             for stream, lag in lags[name].items():
                 CONSUMER_LAG.labels(name, stream).set(lag)
             PARKED.labels(name).set(parked[name])
-        behind = any(lag > READY_LAG for per in lags.values() for lag in per.values())
+        # A process that keeps no read model cannot catch one up: another process's lag is reported,
+        # not a reason to take this one out of service (its reactions and commands still work).
+        behind = self.run_projections and any(
+            lag > READY_LAG for per in lags.values() for lag in per.values()
+        )
         return {"ready": connected and not behind, "nats": connected, "lag": lags, "parked": parked}
 
 

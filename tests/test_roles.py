@@ -14,7 +14,7 @@ from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
 from services.routing.roster import import_roster
 from shared.eventstore import CommandMeta, EventStore
-from shared.runtime import ServiceRunner
+from shared.runtime import READY_LAG, ServiceRunner
 from shared.settings import Settings
 from tests.waiting import eventually
 
@@ -66,3 +66,28 @@ async def _no_lag(runner: ServiceRunner) -> bool:
         if any((await projector.lag()).values()) or await projector.checkpoint("ROUTING") == 0:
             return False
     return True
+
+
+
+async def test_a_process_without_projections_stays_ready_when_the_keeper_is_behind(
+    nats_client: NatsClient, nats_url: str, tmp_path: Path
+) -> None:
+    replica = ServiceRunner(
+        routing_service(), Settings(data_dir=tmp_path), nats_url=nats_url, run_projections=False, run_reactions=False
+    )
+    await replica.start()
+    try:
+        # More events than READY_LAG that no process has taken into the read model.
+        intake = EventStore(nats_client, "intake")
+        rng = random.Random(3)
+        await asyncio.gather(*(
+            intake.append("case", f"c{i}", [registration(rng)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=f"c{i}", actor="t"))
+            for i in range(READY_LAG + 50)
+        ))  # fmt: skip
+        report = await replica.readiness()
+        assert report["lag"]["routing"]["INTAKE"] > READY_LAG
+        assert report["ready"], "a replica that keeps no read model was taken out for another's lag"
+        replica.run_projections = True  # the same lag in a process whose job is to keep the read model
+        assert not (await replica.readiness())["ready"]
+    finally:
+        await replica.stop()

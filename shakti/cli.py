@@ -145,7 +145,8 @@ def serve(
 
 @app.command()
 def status() -> None:
-    """Each service: NATS connection, ready or not, lag per projection and stream, parked events."""
+    """Each service: NATS connection, ready or not, lag per projection and stream, parked events, and
+    the backlog of each process manager (events no replica has handled yet)."""
     report = Platform(settings()).call("GET", "/api/ops/status")
     table = Table("service", "ready", "NATS", "projection", "stream", "lag", "parked")
     for name, part in report["services"].items():
@@ -163,6 +164,12 @@ def status() -> None:
                 )
                 first = False
     console.print(table)
+    reactions = Table("service", "process manager", "backlog")
+    for name, part in report["services"].items():
+        for manager, backlog in (part.get("reactions") or {}).items():
+            reactions.add_row(name, manager, str(backlog))
+    if reactions.row_count:
+        console.print(reactions)
     console.print(f"reactions parked: {report['parked_reactions']}")
     if not all(part.get("ready") for part in report["services"].values()):
         raise typer.Exit(2)

@@ -32,6 +32,9 @@ REACTIONS = Counter(
 REACTIONS_WAITING = Gauge(
     "shakti_reactions_waiting", "Events waiting for an earlier event of their aggregate", ["manager"]
 )
+REACTIONS_BACKLOG = Gauge(
+    "shakti_reactions_backlog", "Events a process manager's replicas have not handled yet", ["manager"]
+)
 BREACHES = Counter("shakti_sla_breaches_total", "SOP deadlines breached", ["clock"])
 
 

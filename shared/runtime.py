@@ -22,7 +22,7 @@ from shared.aggregate import A, DomainError, NotFound, Repository
 from shared.auth import Tokens
 from shared.clock import Clock, SystemClock
 from shared.eventstore import ConcurrencyError, EventStore
-from shared.observability import CONSUMER_LAG, PARKED
+from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
 from shared.readmodel import create_engine
 from shared.settings import Settings
@@ -90,6 +90,7 @@ class ServiceRunner:
         self.run_projections = settings.projections if run_projections is None else run_projections
         self.run_reactions = settings.reactions if run_reactions is None else run_reactions
         self.context: ServiceContext | None = None
+        self.process_managers: list[ProcessManager] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
@@ -118,7 +119,8 @@ class ServiceRunner:
         if self.definition.on_start:
             await self.definition.on_start(ctx)
         if self.run_reactions:
-            for manager in self.definition.process_managers(ctx):
+            self.process_managers = list(self.definition.process_managers(ctx))
+            for manager in self.process_managers:
                 await subscribe(broker, manager)
         await broker.start()
         if self.run_projections:
@@ -176,7 +178,24 @@ class ServiceRunner:
         behind = self.run_projections and any(
             lag > READY_LAG for per in lags.values() for lag in per.values()
         )
-        return {"ready": connected and not behind, "nats": connected, "lag": lags, "parked": parked}
+        return {
+            "ready": connected and not behind,
+            "nats": connected,
+            "lag": lags,
+            "parked": parked,
+            "reactions": await self._reaction_backlog(),
+        }
+
+    async def _reaction_backlog(self) -> dict[str, int]:
+        """Per process manager, the events not yet handled by any replica (waiting or in flight)."""
+        assert self.context is not None
+        backlog: dict[str, int] = {}
+        for manager in self.process_managers:
+            with contextlib.suppress(Exception):  # an unanswered question must not fail the probe
+                info = await self.context.store.js.consumer_info(manager.stream, manager.name)
+                backlog[manager.name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                REACTIONS_BACKLOG.labels(manager.name).set(backlog[manager.name])
+        return backlog
 
 
 def build_app(

@@ -25,6 +25,7 @@ from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
 from shared.runtime import ServiceDefinition, ServiceRunner
+from shared.subscriber import ProcessManager
 from tests.sample import Tally, TallyCounted, TallyProjection, TallyTables, rows
 from tests.waiting import eventually
 
@@ -39,6 +40,17 @@ class FlakyTally(TallyProjection):
         if FlakyTally.broken and isinstance(event, TallyCounted) and event.amount == 99:
             raise ValueError("99 is not supported yet")
         await super().apply(session, tables, envelope)
+
+
+class Hold:
+    """A reaction that keeps events of tallies named held* until the test lets them go."""
+
+    released = asyncio.Event()
+
+    @classmethod
+    async def react(cls, cause: Envelope) -> None:
+        if cause.aggregate_id.startswith("held"):
+            await cls.released.wait()
 
 
 @dataclass
@@ -59,6 +71,7 @@ class Running:
 @pytest.fixture
 async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Running]:
     FlakyTally.broken = True
+    Hold.released = asyncio.Event()
     env = {
         "SHAKTI_SECRET_KEY": "cli-test-secret",
         "SHAKTI_DATA_DIR": str(tmp_path),
@@ -68,7 +81,11 @@ async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
     settings = PlatformSettings(
         secret_key=env["SHAKTI_SECRET_KEY"], data_dir=tmp_path, http_port=int(env["SHAKTI_HTTP_PORT"])
     )
-    definition = ServiceDefinition(name="tests", projections=lambda: [FlakyTally()])
+    definition = ServiceDefinition(
+        name="tests",
+        projections=lambda: [FlakyTally()],
+        process_managers=lambda _: [ProcessManager("held", "TESTS", "shakti.tests.tally.*", Hold.react)],
+    )
     runner = ServiceRunner(definition, settings, nats_url=nats_url)
     store = EventStore(nats_client, "tests")
     await store.ensure_stream()
@@ -104,6 +121,25 @@ async def test_status_lists_each_projection_with_its_lag_and_parked_count(platfo
     line = next(line for line in out.splitlines() if "tallies" in line)
     assert "tests" in line and "TESTS" in line and "yes" in line and " 0 " in line
     assert "reactions parked: 0" in out
+
+
+async def test_status_shows_the_backlog_of_each_process_manager(platform: Running) -> None:
+    await count(platform.store, "held1", [1, 2])
+
+    async def backlog() -> int:
+        return int((await platform.runner.readiness())["reactions"]["held"])
+
+    await eventually(lambda: _equals(backlog(), 3), what="three events of one tally held back")
+    code, out = await platform.invoke("status")
+    assert code == 0, out
+    line = next(line for line in out.splitlines() if "held" in line)
+    assert [cell.strip() for cell in line.split("│") if cell.strip()] == ["tests", "held", "3"]
+    Hold.released.set()
+    await eventually(lambda: _equals(backlog(), 0), what="the reactions drain once released")
+
+
+async def _equals(value: object, expected: int) -> bool:
+    return await value == expected  # type: ignore[misc]
 
 
 async def test_a_parked_event_is_listed_with_its_reason_and_applies_after_the_fix(platform: Running) -> None:

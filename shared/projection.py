@@ -122,6 +122,12 @@ def _database_trouble(error: Exception) -> bool:
     )
 
 
+# How often a process looks whether another process's rebuild switched generations, and how long a
+# rebuild waits after its switch before dropping the old tables (so that every process has moved on).
+GENERATION_CHECK_SECONDS = 1.0
+OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
+
+
 class _BatchFailed(Exception):
     """An event of the batch failed to apply: the batch is redone event by event, to park it alone."""
 
@@ -159,6 +165,7 @@ class Projector(Generic[T]):
         self.max_attempts = max_attempts
         self.fault = fault
         self._generation: _Generation[T] | None = None
+        self._generation_checked_at = float("-inf")
         self._write = write_lock(engine)
         self.applied = 0
 
@@ -177,13 +184,36 @@ class Projector(Generic[T]):
         async with self.engine.begin() as conn:
             await conn.run_sync(bookkeeping.create_all)
         async with self.sessions.begin() as session:
-            active = await session.scalar(
-                select(generations.c.active).where(generations.c.projection == self.name)
-            )
+            active = await self._stored_active(session)
             if active is None:
                 active = 1
                 await session.execute(insert(generations).values(projection=self.name, active=active))
         self._generation = await self._open_generation(active)
+
+    async def _stored_active(self, session: AsyncSession) -> int | None:
+        active: int | None = await session.scalar(
+            select(generations.c.active).where(generations.c.projection == self.name)
+        )
+        return active
+
+    async def follow_generation(self) -> None:
+        """Move to the generation a rebuild in another process switched to (queries and followers
+        alike); at most once per GENERATION_CHECK_SECONDS."""
+        now = asyncio.get_running_loop().time()
+        if now - self._generation_checked_at < GENERATION_CHECK_SECONDS:
+            return
+        self._generation_checked_at = now
+        async with self.sessions() as session:
+            active = await self._stored_active(session)
+        if active is not None and active != self._active_number():
+            log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
+            self._generation = await self._open_generation(active)
+
+    async def watch_generation(self) -> None:
+        """For a process that keeps no read model but answers from it: follow rebuilds forever."""
+        while True:
+            await self.follow_generation()
+            await asyncio.sleep(GENERATION_CHECK_SECONDS)
 
     async def _open_generation(self, number: int) -> _Generation[T]:
         generation = _Generation(self.projection, number)
@@ -257,6 +287,7 @@ class Projector(Generic[T]):
         When a rebuild switches generations, the followers of the old one stop and the new
         generation's take over from where the rebuild left it."""
         while self.projection.sources:
+            await self.follow_generation()
             generation = self._active_number()
             async with asyncio.TaskGroup() as group:
                 for stream in self.projection.sources:
@@ -275,8 +306,10 @@ class Projector(Generic[T]):
                     # Python 3.11's wait_for loses a cancellation that lands just as a fetch completes
                     # (nats-py's next_msg): without this check the follower would fetch on forever.
                     raise asyncio.CancelledError
-                if until is None and generation != self._active_number():
-                    return  # a rebuild switched generations: the new generation's follower takes over
+                if until is None:
+                    await self.follow_generation()
+                    if generation != self._active_number():
+                        return  # a rebuild switched generations: the new generation's follower takes over
                 try:
                     msgs = await sub.fetch(self.batch_size, timeout=1.0)
                 except TimeoutError:
@@ -440,10 +473,15 @@ class Projector(Generic[T]):
         """Project from sequence 1 into a new generation, then switch to it and drop the old one.
 
         Queries keep reading the old generation until the switch. Returns the new generation."""
+        self._generation_checked_at = float("-inf")
+        await self.follow_generation()
         old = self._active_number()
         new = old + 1
         with contextlib.suppress(RuntimeError):
             await self._drop_generation(new)  # a rebuild that died half-way
+        if old > 1:
+            with contextlib.suppress(RuntimeError):
+                await self._drop_generation(old - 1)  # left by a rebuild that stopped in its grace time
         self._building = await self._open_generation(new)
         targets = {s: await self._last_matching(s) for s in self.projection.sources}
         total = sum(targets.values())
@@ -472,6 +510,8 @@ class Projector(Generic[T]):
                 update(generations).where(generations.c.projection == self.name).values(active=new)
             )
         self._generation, self._building = self._building, None
+        # Other processes reading or keeping this read model move over within GENERATION_CHECK_SECONDS.
+        await asyncio.sleep(OLD_GENERATION_GRACE_SECONDS)
         await self._drop_generation(old)
         log.info("projection %s rebuilt: %d events in %.1fs", self.name, total, time.monotonic() - started)
         return new

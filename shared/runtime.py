@@ -123,9 +123,11 @@ class ServiceRunner:
             for manager in self.process_managers:
                 await subscribe(broker, manager)
         await broker.start()
-        if self.run_projections:
-            for projector in ctx.projectors.values():
+        for projector in ctx.projectors.values():
+            if self.run_projections:
                 self._spawn(f"projection {projector.name}", projector.run)
+            else:
+                self._spawn(f"generation of {projector.name}", projector.watch_generation)
         if self.run_reactions:
             for worker in self.definition.workers(ctx):
                 self._spawn(f"worker of {self.name}", worker)

@@ -57,6 +57,37 @@ async def test_a_running_projection_follows_the_new_generation_after_a_rebuild(
         await asyncio.gather(running, return_exceptions=True)
 
 
+async def test_a_rebuild_in_one_process_moves_every_other_process_to_the_new_generation(
+    store: EventStore, nats_client: NatsClient, database_url: str
+) -> None:
+    """Another process keeping the read model, and one only answering from it, follow a rebuild run
+    elsewhere (``shakti rebuild`` reaches one replica): before, they kept the old generation, whose
+    tables the rebuild then dropped under them."""
+    engines = [create_engine(database_url) for _ in range(3)]
+    rebuilder, keeper, reader = (Projector(TallyProjection(), e, nats_client) for e in engines)
+    for projector in (rebuilder, keeper, reader):
+        await projector.setup()
+    tasks = [asyncio.create_task(keeper.run()), asyncio.create_task(reader.watch_generation())]
+    try:
+        await open_tallies(store, "a", "b")
+        await eventually(lambda: keeper.applied == 2, what="the keeper applied the first events")
+        assert await rebuilder.rebuild() == 2
+        assert keeper.tables.tallies.name == reader.tables.tallies.name == "tallies_g2_tally"
+        await open_tallies(store, "c", "d")
+
+        async def every_process_sees_all() -> bool:
+            return all([len(await snapshot(p)) == 4 for p in (rebuilder, keeper, reader)])
+
+        await eventually(every_process_sees_all, what="events after the rebuild, seen from every process")
+        assert not any(task.done() for task in tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for e in engines:
+            await e.dispose()
+
+
 class MendableTallies(TallyProjection):
     """The sample projection, whose bug on TallyPoisoned can be fixed while it runs."""
 

@@ -34,7 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from shared.auth import ROLE_LEVEL, Principal, Role
 from shared.clock import Clock, SystemClock
-from shared.readmodel import create_engine, sessions, write_lock
+from shared.readmodel import create_engine, create_tables, sessions, write_lock
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,62}$")
@@ -156,8 +156,7 @@ class UserStore:
         self._write = write_lock(self.engine)
 
     async def setup(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        await create_tables(self.engine, metadata)
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -49,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import decode_message
-from shared.readmodel import sessions, sqlite_write_batch, write_lock
+from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -181,14 +181,24 @@ class Projector(Generic[T]):
         return self._generation.tables
 
     async def setup(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(bookkeeping.create_all)
-        async with self.sessions.begin() as session:
-            active = await self._stored_active(session)
-            if active is None:
-                active = 1
-                await session.execute(insert(generations).values(projection=self.name, active=active))
-        self._generation = await self._open_generation(active)
+        await create_tables(self.engine, bookkeeping)
+        self._generation = await self._open_generation(await self._active_or_first())
+
+    async def _active_or_first(self) -> int:
+        """The active generation's number, recorded as 1 when there is none yet."""
+        row = {"projection": self.name, "active": 1}
+        try:
+            async with self._write:
+                with sqlite_write_batch():
+                    async with self.sessions.begin() as session:
+                        active = await self._stored_active(session)
+                        if active is not None:
+                            return active
+                        await session.execute(insert(generations).values(**row))
+                        return 1
+        except IntegrityError:  # another process starting at the same moment recorded it first
+            async with self.sessions() as session:
+                return await self._stored_active(session) or 1
 
     async def _stored_active(self, session: AsyncSession) -> int | None:
         active: int | None = await session.scalar(
@@ -217,8 +227,7 @@ class Projector(Generic[T]):
 
     async def _open_generation(self, number: int) -> _Generation[T]:
         generation = _Generation(self.projection, number)
-        async with self.engine.begin() as conn:
-            await conn.run_sync(generation.metadata.create_all)
+        await create_tables(self.engine, generation.metadata)
         return generation
 
     async def checkpoint(self, stream: str, generation: int | None = None) -> int:

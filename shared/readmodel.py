@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterator
@@ -12,10 +13,12 @@ from functools import partial
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 BUSY_TIMEOUT_MS = 30_000
+CREATE_ATTEMPTS = 6
 
 _write_batch: ContextVar[bool] = ContextVar("sqlite_write_batch", default=False)
 
@@ -112,6 +115,23 @@ def write_lock(engine: AsyncEngine) -> asyncio.Lock:
     if lock is None:
         lock = _writers[engine] = asyncio.Lock()
     return lock
+
+
+async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Create what is missing of ``metadata``, safe when several processes start at the same moment.
+
+    Two processes creating one table at once make the loser fail: PostgreSQL with a duplicate
+    'pg_type' key or 'relation already exists', SQLite with 'database is locked' (a transaction that
+    has read cannot wait for the write lock). Tried again, the loser finds the table there."""
+    for attempt in range(1, CREATE_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+            return
+        except (IntegrityError, OperationalError, ProgrammingError):
+            if attempt == CREATE_ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0.05, 0.2) * attempt)
 
 
 def sessions(engine: AsyncEngine) -> async_sessionmaker[Any]:

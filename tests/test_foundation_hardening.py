@@ -88,6 +88,23 @@ async def test_a_rebuild_in_one_process_moves_every_other_process_to_the_new_gen
             await e.dispose()
 
 
+async def test_replicas_starting_at_the_same_moment_all_set_up_the_read_model(
+    nats_client: NatsClient, database_url: str
+) -> None:
+    """Six processes setting up one read model at once (compose's ``--scale``, a Deployment's first
+    rollout): before, most failed with PostgreSQL's duplicate 'pg_type' key or 'relation already
+    exists', or SQLite's 'database is locked', and one could lose the race to record generation 1."""
+    engines = [create_engine(database_url) for _ in range(6)]
+    try:
+        projectors = [Projector(TallyProjection(), e, nats_client) for e in engines]
+        results = await asyncio.gather(*(p.setup() for p in projectors), return_exceptions=True)
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert {p.tables.tallies.name for p in projectors} == {"tallies_g1_tally"}
+    finally:
+        for e in engines:
+            await e.dispose()
+
+
 class MendableTallies(TallyProjection):
     """The sample projection, whose bug on TallyPoisoned can be fixed while it runs."""
 

@@ -39,19 +39,18 @@ async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it
     nats_client: NatsClient, nats_url: str, tmp_path: Path
 ) -> None:
     env = {"SHAKTI_NATS_URL": nats_url}
+    # All started at the same moment, as compose starts replicas: they create the shared read models'
+    # tables (SQLite files here, as one PostgreSQL database would be) at once.
     first = Platform(tmp_path, env).start()
     second = {
-        service: Platform(tmp_path, env, ("serve", service), f"{service}-second")
+        service: Platform(tmp_path, env, ("serve", service), f"{service}-second").start()
         for service in ("routing", "escalation")
     }
     load = Load(first)
     client = httpx.AsyncClient(timeout=10.0)
     try:
         await load.ready()
-        # Started once the first has created the read models' tables (SQLite files shared here, as a
-        # PostgreSQL database would be; deployment creates tables by migration before any replica).
         for replica in second.values():
-            replica.start()
 
             async def ready(replica: Platform = replica) -> bool:
                 try:

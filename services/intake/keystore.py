@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.events import utcnow
-from shared.readmodel import sessions, sqlite_write_batch, write_lock
+from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 
 NONCE_BYTES = 12
 
@@ -66,8 +66,7 @@ class KeyStore:
         self._write = write_lock(engine)
 
     async def setup(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(key_store.create_all)
+        await create_tables(self.engine, key_store)
 
     async def find(self, case_id: str) -> bytes | None:
         """The case's key, or None when it never existed or was destroyed."""

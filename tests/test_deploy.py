@@ -177,7 +177,7 @@ def _one_decider_and_one_keeper_per_service(
     for service in SERVICES:
         serving = {name: role for name, (role, _) in processes.items() if role and role[0] == service}
         assert serving == {service: (service, False, True), keeper(service): (service, True, False)}
-        assert processes[keeper(service)][1] == 1, "two keepers would only compete"
+        assert processes[keeper(service)][1] == 1, "one keeper per service (deploy/README.md says when to run two)"
 
 
 def test_every_setting_compose_and_kubernetes_give_is_one_the_code_reads(
@@ -357,7 +357,7 @@ def test_each_service_has_one_read_model_keeper_like_its_deployment(rendered: li
     for name in SERVICES:
         deployment, kept_by = by_kind[("Deployment", name)], by_kind[("Deployment", keeper(name))]
         assert kept_by["spec"]["replicas"] == 1
-        assert keeper(name) not in scaled, "two keepers would only compete"
+        assert keeper(name) not in scaled, "one keeper per service (deploy/README.md says when to run two)"
         labels = _pod(kept_by)["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == keeper(name)
         assert kept_by["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": keeper(name)}

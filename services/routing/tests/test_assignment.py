@@ -159,11 +159,14 @@ async def test_two_replicas_route_each_case_exactly_once(
         for case_id in [*case_ids, raced]:
             await first.settled(case_id, "CaseRouted", "CaseAssigned")
             assert types(await first.record(case_id)) == ["CaseRouted", "CaseAssigned"]
-        # The workload stayed balanced over the three officers although two processes decided.
+        # The workload stayed balanced over the three officers although two processes decided. Each
+        # process decides one case at a time and sees every assignment stored before it decides, so a
+        # decision can miss at most the other process's one in flight: two may pick the same officer at
+        # the same moment, and loads stay within two of each other (exactly even only by luck).
         loads = {o: 0 for o in ("PNO101", "PNO102", "PNO103")}
         for case_id in case_ids:
             loads[(await first.record(case_id))[1].payload["officer"]] += 1
-        assert sorted(loads.values()) == [4, 4, 4], loads
+        assert sum(loads.values()) == 12 and max(loads.values()) - min(loads.values()) <= 2, loads
 
 
 async def test_an_officer_going_on_leave_hands_over_open_cases_and_waiting_cases_find_an_officer(

@@ -35,7 +35,7 @@ browser:
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services shakti tests bench conftest.py
-	$(BIN)/ruff format --check shared services shakti tests/test_web* tests/test_cli* tests/test_e2e* tests/test_access*
+	$(BIN)/ruff format --check shared services shakti tests bench conftest.py
 	$(BIN)/mypy shared services shakti
 
 ## make bench: the benchmarks under bench/ (figures, not pass/fail)

@@ -61,7 +61,11 @@ class Platform:
     as an operator's restart would."""
 
     def __init__(
-        self, root: Path, env: dict[str, str] | None = None, command: tuple[str, ...] = ("up",), name: str = "platform"
+        self,
+        root: Path,
+        env: dict[str, str] | None = None,
+        command: tuple[str, ...] = ("up",),
+        name: str = "platform",
     ) -> None:
         self.root = root
         self.command = command
@@ -84,9 +88,7 @@ class Platform:
         (the launcher takes a free one when its port is still held): its log line says where."""
         if url := self.env.get("SHAKTI_NATS_URL"):
             return url
-        found = re.findall(
-            r"embedded NATS server at (nats://[0-9.:]+)", self.log.read_text()
-        )
+        found = re.findall(r"embedded NATS server at (nats://[0-9.:]+)", self.log.read_text())
         if not found:
             raise RuntimeError("the platform has not started its NATS server yet")
         return str(found[-1])
@@ -361,7 +363,9 @@ class Load:
         return stage
 
 
-async def drive(target: Platform, rates: list[int], seconds: float, keeper: Platform | None = None) -> list[Stage]:
+async def drive(
+    target: Platform, rates: list[int], seconds: float, keeper: Platform | None = None
+) -> list[Stage]:
     load = Load(target)
     try:
         await load.ready()

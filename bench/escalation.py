@@ -46,12 +46,12 @@ from services.escalation.domain import EscalationCase, Jurisdiction, Place, Regi
 from services.escalation.main import Escalation, definition
 from services.escalation.policy import DEFAULT_POLICY, load_policy
 from services.escalation.read_model import percentile
+from shared.contracts.vocabulary import Category, Priority
 from shared.events import HEADER_TYPE, Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer
 from shared.runtime import ServiceRunner
 from shared.settings import Settings
-from shared.vocabulary import Category, Priority
 
 CLOCKS_PER_CASE = 4
 START = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)

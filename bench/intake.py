@@ -32,8 +32,8 @@ import httpx
 import nats
 
 from services.intake.main import service
-from services.routing.events import DistrictDefined, ThanaDefined
 from shared.auth import Principal, Role, Tokens
+from shared.contracts.routing import DistrictDefined, ThanaDefined
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer
 from shared.runtime import ServiceRunner, build_app

@@ -46,16 +46,16 @@ from typing import Any
 import nats
 from nats.js.api import DeliverPolicy
 
-from services.intake.events import CaseRegistered
 from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
 from services.routing.roster import import_roster
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.vocabulary import Category, Channel, Priority
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer
 from shared.observability import configure_logging
 from shared.runtime import ServiceRunner
 from shared.settings import Settings
-from shared.vocabulary import Category, Channel, Priority
 
 DATA = Path(__file__).parents[1] / "services" / "routing" / "data"
 THANAS = [

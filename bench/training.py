@@ -35,7 +35,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.routing.events import (
+from services.training.curriculum import load_policy
+from services.training.handlers import register_of
+from services.training.igot import import_igot
+from services.training.main import definition
+from services.training.tests.conftest import curriculum_with, full_course, igot_csv
+from shared.clock import ManualClock
+from shared.contracts.routing import (
     CircleDefined,
     DistrictDefined,
     KendraDefined,
@@ -43,12 +49,6 @@ from services.routing.events import (
     OfficerPosted,
     ThanaDefined,
 )
-from services.training.curriculum import load_policy
-from services.training.handlers import register_of
-from services.training.igot import import_igot
-from services.training.main import definition
-from services.training.tests.conftest import curriculum_with, full_course, igot_csv
-from shared.clock import ManualClock
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer

@@ -31,7 +31,7 @@ AGGREGATE_BY_KEY = (
 
 
 def _event_classes(service: str) -> list[type[Event]]:
-    module = importlib.import_module(f"services.{service}.events")
+    module = importlib.import_module(f"shared.contracts.{service}")
     return [
         cls
         for _, cls in inspect.getmembers(module, inspect.isclass)

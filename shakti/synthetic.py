@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shared.vocabulary import Category, Channel
+from shared.contracts.vocabulary import Category, Channel
 
 GIVEN = ("Asha", "Meena", "Sunita", "Rekha", "Pooja", "Nisha", "Kavita", "Seema", "Anjali", "Geeta")
 FAMILY = ("Demo-Verma", "Demo-Yadav", "Demo-Singh", "Demo-Gupta", "Demo-Khan", "Demo-Mishra")

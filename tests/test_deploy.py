@@ -177,7 +177,9 @@ def _one_decider_and_one_keeper_per_service(
     for service in SERVICES:
         serving = {name: role for name, (role, _) in processes.items() if role and role[0] == service}
         assert serving == {service: (service, False, True), keeper(service): (service, True, False)}
-        assert processes[keeper(service)][1] == 1, "one keeper per service (deploy/README.md says when to run two)"
+        assert processes[keeper(service)][1] == 1, (
+            "one keeper per service (deploy/README.md says when to run two)"
+        )
 
 
 def test_every_setting_compose_and_kubernetes_give_is_one_the_code_reads(

@@ -72,7 +72,9 @@ async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it
             if n == KILL_AT:
                 handled_by_second = {
                     "routing_on_cases": await reactions(client, second["routing"], "routing_on_cases"),
-                    "escalation_on_intake": await reactions(client, second["escalation"], "escalation_on_intake"),
+                    "escalation_on_intake": await reactions(
+                        client, second["escalation"], "escalation_on_intake"
+                    ),
                 }
                 for replica in second.values():
                     replica.kill()
@@ -100,7 +102,9 @@ async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it
         assert all(count > 0 for count in handled_by_second.values()), handled_by_second
         for kind in ("CaseRouted", "CaseAssigned"):
             per_case = Counter(e.aggregate_id for e in routing if e.event_type == kind)
-            assert set(per_case) == cases and max(per_case.values()) == 1, f"a case without or with two {kind}"
+            assert set(per_case) == cases and max(per_case.values()) == 1, (
+                f"a case without or with two {kind}"
+            )
         started = Counter(
             (e.aggregate_id, e.payload["clock"], str(e.payload.get("referral_id")))
             for e in escalation
@@ -108,7 +112,11 @@ async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it
         )
         assert max(started.values()) == 1, "a clock was started twice"
         # Per-case order: escalation reacted to each case's events in the order its source recorded them.
-        source = {e.event_id: (stream, e.sequence) for stream, events in (("INTAKE", intake), ("ROUTING", routing)) for e in events}
+        source = {
+            e.event_id: (stream, e.sequence)
+            for stream, events in (("INTAKE", intake), ("ROUTING", routing))
+            for e in events
+        }
         causes: dict[tuple[str, str], list[int]] = defaultdict(list)
         for e in escalation:
             if e.causation_id in source:

@@ -35,14 +35,23 @@ async def test_the_keeper_keeps_the_read_model_and_only_the_decider_decides(
         intake = EventStore(nats_client, "intake")
         await intake.ensure_stream()
         event = registration(random.Random(7)).model_copy(update={"thana": "SJP-KOTWALI", "pincode": None})
-        await intake.append("case", "case-1", [event], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id="c1", actor="t"))
+        await intake.append(
+            "case",
+            "case-1",
+            [event],
+            expected_sequence=0,
+            expected_version=0,
+            meta=CommandMeta(command_id="c1", actor="t"),
+        )
 
         async def decisions() -> list[str]:
             return [e.event_type for e in await kept.store.load("case", "case-1")]
 
         await asyncio.sleep(1.5)
         assert await decisions() == [], "a process with reactions off decided"
-        assert "routing_on_cases" not in [c.name for c in await nats_client.jetstream().consumers_info("INTAKE")]
+        assert "routing_on_cases" not in [
+            c.name for c in await nats_client.jetstream().consumers_info("INTAKE")
+        ]
 
         decided = await decider.start()
         try:
@@ -68,12 +77,15 @@ async def _no_lag(runner: ServiceRunner) -> bool:
     return True
 
 
-
 async def test_a_process_without_projections_stays_ready_when_the_keeper_is_behind(
     nats_client: NatsClient, nats_url: str, tmp_path: Path
 ) -> None:
     replica = ServiceRunner(
-        routing_service(), Settings(data_dir=tmp_path), nats_url=nats_url, run_projections=False, run_reactions=False
+        routing_service(),
+        Settings(data_dir=tmp_path),
+        nats_url=nats_url,
+        run_projections=False,
+        run_reactions=False,
     )
     await replica.start()
     try:

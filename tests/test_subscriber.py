@@ -40,14 +40,23 @@ async def test_reaction_once_each_and_poison_parked(nats_client: NatsClient, nat
             raise ValueError("cannot handle this one")
         seen.append(cause.aggregate_id)
         # Output id derives from the cause: a redelivery cannot count twice.
-        await mirror.execute(f"m{cause.aggregate_id}", lambda t: t.open("mirror"), CommandMeta.reacting_to(cause, "mirror"))
+        await mirror.execute(
+            f"m{cause.aggregate_id}", lambda t: t.open("mirror"), CommandMeta.reacting_to(cause, "mirror")
+        )
 
     manager = ProcessManager("mirror", "TESTS", "shakti.tests.tally.*", react, max_deliver=2)
     broker = await start_broker(nats_url, manager)
     ids = [f"t{i}" for i in range(10)] + ["poison"] + [f"u{i}" for i in range(10)]
     sequences = {}
     for i in ids:
-        [stored] = await store.append("tally", i, [TallyOpened(label=i)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=i, actor="t"))
+        [stored] = await store.append(
+            "tally",
+            i,
+            [TallyOpened(label=i)],
+            expected_sequence=0,
+            expected_version=0,
+            meta=CommandMeta(command_id=i, actor="t"),
+        )
         sequences[i] = stored.sequence
     await eventually(lambda: len(seen) >= 20, 20, "every event handled once")
     await broker.stop()
@@ -64,7 +73,11 @@ async def test_reaction_once_each_and_poison_parked(nats_client: NatsClient, nat
             assert len(await mirror.history(f"m{i}")) == 1
     parked = await js.get_msg(PARKED_STREAM, 1)
     record = json.loads(parked.data)
-    assert record["consumer"] == "mirror" and record["sequence"] == sequences["poison"] and "cannot handle" in record["reason"]
+    assert (
+        record["consumer"] == "mirror"
+        and record["sequence"] == sequences["poison"]
+        and "cannot handle" in record["reason"]
+    )
 
 
 @dataclass
@@ -100,19 +113,38 @@ class Journal:
 
 def one_after_another(versions: int, tries: dict[int, int] | None = None) -> list[tuple[str, int]]:
     """Each version started and ended before the next one starts (``tries``: a version run more than once)."""
-    return [(what, v) for v in range(1, versions + 1) for _ in range((tries or {}).get(v, 1)) for what in ("start", "end")]
+    return [
+        (what, v)
+        for v in range(1, versions + 1)
+        for _ in range((tries or {}).get(v, 1))
+        for what in ("start", "end")
+    ]
 
 
 async def append_interleaved(store: EventStore, aggregates: list[str], versions: int) -> None:
     """Every aggregate's events, the aggregates interleaved in the stream, some events as atomic batches."""
     for aggregate in aggregates:
-        await store.append("tally", aggregate, [TallyOpened(label=aggregate)], expected_sequence=0, expected_version=0, meta=CommandMeta(command_id=f"{aggregate}:open", actor="t"))
+        await store.append(
+            "tally",
+            aggregate,
+            [TallyOpened(label=aggregate)],
+            expected_sequence=0,
+            expected_version=0,
+            meta=CommandMeta(command_id=f"{aggregate}:open", actor="t"),
+        )
     last = {aggregate: (await store.load("tally", aggregate))[-1].sequence for aggregate in aggregates}
     version = 1
     while version < versions:
         size = 2 if version + 2 <= versions and version % 3 == 0 else 1
         for aggregate in aggregates:
-            stored = await store.append("tally", aggregate, [TallyCounted(amount=1, note="")] * size, expected_sequence=last[aggregate], expected_version=version, meta=CommandMeta(command_id=f"{aggregate}:{version}", actor="t"))
+            stored = await store.append(
+                "tally",
+                aggregate,
+                [TallyCounted(amount=1, note="")] * size,
+                expected_sequence=last[aggregate],
+                expected_version=version,
+                meta=CommandMeta(command_id=f"{aggregate}:{version}", actor="t"),
+            )
             last[aggregate] = stored[-1].sequence
         version += size
 
@@ -133,7 +165,9 @@ async def test_aggregates_in_parallel_each_in_order(nats_client: NatsClient, nat
         assert journal.of(aggregate) == one_after_another(8), aggregate
 
 
-async def test_two_replicas_share_the_work_and_keep_each_aggregates_order(nats_client: NatsClient, nats_url: str) -> None:
+async def test_two_replicas_share_the_work_and_keep_each_aggregates_order(
+    nats_client: NatsClient, nats_url: str
+) -> None:
     store = EventStore(nats_client, "tests")
     await store.ensure_stream()
     journal = Journal()
@@ -150,7 +184,9 @@ async def test_two_replicas_share_the_work_and_keep_each_aggregates_order(nats_c
         assert journal.of(aggregate) == one_after_another(10), aggregate
 
 
-async def test_a_failing_event_holds_back_its_aggregate_only_then_is_parked(nats_client: NatsClient, nats_url: str) -> None:
+async def test_a_failing_event_holds_back_its_aggregate_only_then_is_parked(
+    nats_client: NatsClient, nats_url: str
+) -> None:
     store = EventStore(nats_client, "tests")
     await store.ensure_stream()
     journal = Journal()

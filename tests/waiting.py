@@ -7,7 +7,9 @@ import inspect
 from collections.abc import Awaitable, Callable
 
 
-async def eventually(check: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0, what: str = "") -> None:
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0, what: str = ""
+) -> None:
     """Poll ``check`` until it is true; fail with ``what`` after ``timeout`` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

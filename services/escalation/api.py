@@ -14,9 +14,7 @@ from fastapi import APIRouter, Depends, Header, Query
 
 from shared.aggregate import NotFound
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
-from shared.eventstore import CommandMeta
-from shared.runtime import ServiceContext
-from shared.vocabulary import (
+from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
     LADDER_LABELS,
     PRIORITY_LABELS,
@@ -24,6 +22,8 @@ from shared.vocabulary import (
     Priority,
     label,
 )
+from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
 
 from .domain import EscalationCase
 from .policy import Policy

@@ -23,10 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from shared.aggregate import Aggregate, DomainError, NotFound
-from shared.events import Event
-from shared.vocabulary import Category, LadderRole, Priority
-
-from .events import (
+from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchClosed,
     CaseWatched,
@@ -41,6 +38,9 @@ from .events import (
     SlaBreached,
     Threshold,
 )
+from shared.contracts.vocabulary import Category, LadderRole, Priority
+from shared.events import Event
+
 from .policy import LADDER, Basis, Policy, level_of
 
 Offices = Mapping[LadderRole, str]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from services.intake.events import ActionRecorded, CaseRegistered, FirstContactMade
-from services.routing.events import (
+from shared.contracts.intake import ActionRecorded, CaseRegistered, FirstContactMade
+from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
     CaseRouted,

@@ -12,11 +12,11 @@ from pathlib import Path
 from fastapi import APIRouter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.contracts.escalation import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, Worker
 from shared.subscriber import ProcessManager
 
 from .api import build_router
-from .events import SERVICE
 from .handlers import CaseWatch
 from .policy import DEFAULT_POLICY, Policy, load_policy
 from .read_model import EscalationBoard

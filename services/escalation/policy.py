@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from shared.vocabulary import Category, LadderRole, Priority
+from shared.contracts.vocabulary import Category, LadderRole, Priority
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 

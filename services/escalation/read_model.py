@@ -46,19 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from services.routing.events import (
-    CaseRouted,
-    CircleDefined,
-    DistrictDefined,
-    KendraDefined,
-    ThanaDefined,
-)
-from shared.events import Envelope
-from shared.projection import Projection, Projector
-from shared.vocabulary import LadderRole
-
-from .domain import Jurisdiction, Place, ThanaPlace
-from .events import (
+from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchClosed,
     CaseWatched,
@@ -72,6 +60,18 @@ from .events import (
     NextCheckScheduled,
     SlaBreached,
 )
+from shared.contracts.routing import (
+    CaseRouted,
+    CircleDefined,
+    DistrictDefined,
+    KendraDefined,
+    ThanaDefined,
+)
+from shared.contracts.vocabulary import LadderRole
+from shared.events import Envelope
+from shared.projection import Projection, Projector
+
+from .domain import Jurisdiction, Place, ThanaPlace
 
 PlaceLevel = Literal["thana", "circle", "district"]
 

@@ -16,13 +16,13 @@ import asyncio
 import logging
 from datetime import datetime
 
+from shared.contracts.escalation import SlaBreached
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.observability import BREACHES
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase, Jurisdiction, ladder_offices
-from .events import SlaBreached
 from .policy import Policy
 from .read_model import DueCheck, EscalationBoard, JurisdictionCache, due_checks, next_check_after
 

@@ -18,35 +18,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.codes import (
-    ACTION_LABELS,
-    ATTACHMENT_LABELS,
-    AWAITING_LABELS,
-    CLOSE_LABELS,
-    CONTACT_LABELS,
-    ERASURE_LABELS,
-    IDENTITY_ERASED,
-    IDENTITY_PROTECTED,
-    OUTCOME_LABELS,
-    PURPOSE_LABELS,
-    REOPEN_LABELS,
-    STATUS_LABELS,
-    WITHDRAW_LABELS,
-    ActionKind,
-    AttachmentKind,
-    AwaitingReason,
-    CaseStatus,
-    CloseReason,
-    ContactMode,
-    ErasureBasis,
-    Labels,
-    Language,
-    Outcome,
-    ReopenReason,
-    ViewPurpose,
-    WithdrawReason,
-    labelled,
-)
 from services.intake.desk import Ask, Identity, IntakeDesk, Recorded, Refused
 from services.intake.domain import Complaint
 from services.intake.read_model import (
@@ -59,15 +30,42 @@ from services.intake.read_model import (
 )
 from shared.aggregate import DomainError, NotFound
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
-from shared.vocabulary import (
+from shared.contracts.vocabulary import (
+    ACTION_LABELS,
     AGENCY_LABELS,
+    ATTACHMENT_LABELS,
+    AWAITING_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOSE_LABELS,
+    CONTACT_LABELS,
+    ERASURE_LABELS,
+    IDENTITY_ERASED,
+    IDENTITY_PROTECTED,
+    OUTCOME_LABELS,
     PRIORITY_LABELS,
+    PURPOSE_LABELS,
+    REOPEN_LABELS,
+    STATUS_LABELS,
+    WITHDRAW_LABELS,
+    ActionKind,
     AgencyKind,
+    AttachmentKind,
+    AwaitingReason,
+    CaseStatus,
     Category,
     Channel,
+    CloseReason,
+    ContactMode,
+    ErasureBasis,
+    Labels,
+    Language,
+    Outcome,
     Priority,
+    ReopenReason,
+    ViewPurpose,
+    WithdrawReason,
+    labelled,
 )
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"

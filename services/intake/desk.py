@@ -20,8 +20,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.codes import (
+from services.intake.domain import Case, Complaint
+from services.intake.keystore import KeyStore, seal, unseal
+from services.intake.numbering import CaseNumbers
+from services.intake.priority import PriorityTable
+from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
+from shared.aggregate import NotFound
+from shared.auth import Principal
+from shared.contracts.intake import (
+    AttachmentRecorded,
+    AwaitingComplainant,
+    CaseClosed,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    CaseWithdrawn,
+    NoteAdded,
+)
+from shared.contracts.vocabulary import (
     ActionKind,
+    AgencyKind,
     AttachmentKind,
     AwaitingReason,
     CloseReason,
@@ -32,29 +50,11 @@ from services.intake.codes import (
     ViewPurpose,
     WithdrawReason,
 )
-from services.intake.domain import Case, Complaint
-from services.intake.events import (
-    AttachmentRecorded,
-    AwaitingComplainant,
-    CaseClosed,
-    CaseRegistered,
-    CaseReopened,
-    CaseResolved,
-    CaseWithdrawn,
-    NoteAdded,
-)
-from services.intake.keystore import KeyStore, seal, unseal
-from services.intake.numbering import CaseNumbers
-from services.intake.priority import PriorityTable
-from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
-from shared.aggregate import NotFound
-from shared.auth import Principal
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
 from shared.projection import Projector
 from shared.runtime import ServiceContext
-from shared.vocabulary import AgencyKind
 
 log = logging.getLogger(__name__)
 

@@ -10,22 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.intake.codes import (
-    FINISHED,
-    ActionKind,
-    AttachmentKind,
-    AwaitingReason,
-    CaseStatus,
-    CloseReason,
-    ContactMode,
-    ErasureBasis,
-    Language,
-    Outcome,
-    ReopenReason,
-    ViewPurpose,
-    WithdrawReason,
-)
-from services.intake.events import (
+from services.intake.priority import PriorityTable
+from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.contracts.intake import (
     AGGREGATE,
     ActionRecorded,
     AttachmentRecorded,
@@ -43,10 +30,26 @@ from services.intake.events import (
     NoteAdded,
     ReferralMade,
 )
-from services.intake.priority import PriorityTable
-from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.contracts.vocabulary import (
+    FINISHED,
+    SEXUAL_OFFENCES,
+    ActionKind,
+    AgencyKind,
+    AttachmentKind,
+    AwaitingReason,
+    CaseStatus,
+    Category,
+    Channel,
+    CloseReason,
+    ContactMode,
+    ErasureBasis,
+    Language,
+    Outcome,
+    ReopenReason,
+    ViewPurpose,
+    WithdrawReason,
+)
 from shared.events import Event
-from shared.vocabulary import SEXUAL_OFFENCES, AgencyKind, Category, Channel
 
 POCSO_FLAGS = ("pocso", "cwc")
 """A minor's sexual-offence case: POCSO applies and the Child Welfare Committee must be told."""

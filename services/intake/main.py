@@ -11,10 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.api import build_router
 from services.intake.desk import IntakeDesk
-from services.intake.events import SERVICE
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
 from services.intake.read_model import CaseRegister, Jurisdiction
+from shared.contracts.intake import SERVICE
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine
 from shared.runtime import ServiceContext, ServiceDefinition, Worker

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from nats.js.errors import NotFoundError
 
-from services.intake.events import SERIES, CaseNumberIssued
+from shared.contracts.intake import SERIES, CaseNumberIssued
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, ConcurrencyError, EventStore, stream_name
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.vocabulary import Category, Priority
+from shared.contracts.vocabulary import Category, Priority
 
 DEFAULT_TABLE = Path(__file__).with_name("priority.yaml")
 

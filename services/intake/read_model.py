@@ -35,15 +35,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.escalation.events import (
+from services.intake.domain import next_status
+from services.intake.timeline import describe
+from shared.contracts.escalation import (
     CaseEscalated,
     ClockStopped,
     DeadlineApproaching,
     SlaBreached,
 )
-from services.intake.codes import ACTIVE, CaseStatus
-from services.intake.domain import next_status
-from services.intake.events import (
+from shared.contracts.intake import (
     CaseClosed,
     CaseMarkedDuplicate,
     CaseRegistered,
@@ -52,8 +52,7 @@ from services.intake.events import (
     FirstContactMade,
     IdentityErased,
 )
-from services.intake.timeline import describe
-from services.routing.events import (
+from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
     CaseRouted,
@@ -62,9 +61,9 @@ from services.routing.events import (
     KendraDefined,
     ThanaDefined,
 )
+from shared.contracts.vocabulary import ACTIVE, CaseStatus, Category, Priority
 from shared.events import Envelope, Event
 from shared.projection import Projection
-from shared.vocabulary import Category, Priority
 
 Row = dict[str, Any]
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.escalation.events import (
+from services.intake.numbering import INDIA
+from shared.auth import Role
+from shared.contracts.escalation import (
     CaseEscalated,
     ClockPaused,
     ClockResumed,
@@ -19,21 +21,7 @@ from services.escalation.events import (
     EscalationAcknowledged,
     SlaBreached,
 )
-from services.intake.codes import (
-    ACTION_LABELS,
-    ATTACHMENT_LABELS,
-    AWAITING_LABELS,
-    CLOSE_LABELS,
-    CONTACT_LABELS,
-    ERASURE_LABELS,
-    OUTCOME_LABELS,
-    PURPOSE_LABELS,
-    REOPEN_LABELS,
-    WITHDRAW_LABELS,
-    Labels,
-    labelled,
-)
-from services.intake.events import (
+from shared.contracts.intake import (
     ActionRecorded,
     AttachmentRecorded,
     AwaitingComplainant,
@@ -50,8 +38,7 @@ from services.intake.events import (
     NoteAdded,
     ReferralMade,
 )
-from services.intake.numbering import INDIA
-from services.routing.events import (
+from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
     CaseRouted,
@@ -61,15 +48,26 @@ from services.routing.events import (
     ReferralIssued,
     ReferralRejected,
 )
-from shared.auth import Role
-from shared.events import Envelope, Event
-from shared.vocabulary import (
+from shared.contracts.vocabulary import (
+    ACTION_LABELS,
     AGENCY_LABELS,
+    ATTACHMENT_LABELS,
+    AWAITING_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOSE_LABELS,
+    CONTACT_LABELS,
+    ERASURE_LABELS,
     LADDER_LABELS,
+    OUTCOME_LABELS,
     PRIORITY_LABELS,
+    PURPOSE_LABELS,
+    REOPEN_LABELS,
+    WITHDRAW_LABELS,
+    Labels,
+    labelled,
 )
+from shared.events import Envelope, Event
 
 Sentence = tuple[str, str]
 """(English, Hindi)"""

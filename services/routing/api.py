@@ -28,10 +28,10 @@ from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
 from shared.aggregate import NotFound, Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.contracts.vocabulary import DutyStatus
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
-from shared.vocabulary import DutyStatus
 
 ROSTER_KEEPERS = (Role.OPERATOR, Role.KENDRA_INCHARGE, Role.SHO)
 CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)

@@ -14,14 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.intake.events import (
-    CaseClosed,
-    CaseMarkedDuplicate,
-    CaseRegistered,
-    CaseReopened,
-    CaseResolved,
-    CaseWithdrawn,
-)
 from services.routing.domain import (
     DUTY_LABELS,
     Pick,
@@ -32,7 +24,15 @@ from services.routing.domain import (
     Wording,
     normalise_locality,
 )
-from services.routing.events import (
+from shared.contracts.intake import (
+    CaseClosed,
+    CaseMarkedDuplicate,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    CaseWithdrawn,
+)
+from shared.contracts.routing import (
     AgencyDefined,
     CaseAssigned,
     CaseReassigned,
@@ -47,9 +47,8 @@ from services.routing.events import (
     ThanaDefined,
     UnitRetired,
 )
-from services.training.events import CertificationLapsed, OfficerCertified
-from shared.events import Envelope
-from shared.vocabulary import (
+from shared.contracts.training import CertificationLapsed, OfficerCertified
+from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
     SEXUAL_OFFENCES,
@@ -58,6 +57,7 @@ from shared.vocabulary import (
     DutyStatus,
     label,
 )
+from shared.events import Envelope
 
 ROSTER_EVENTS = (OfficerEnrolled, OfficerPosted, OfficerDutyChanged)
 CLOSING_EVENTS = (CaseResolved, CaseClosed, CaseWithdrawn, CaseMarkedDuplicate)

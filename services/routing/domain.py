@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.routing.events import (
+from shared.aggregate import Aggregate, DomainError
+from shared.contracts.routing import (
     AgencyDefined,
     CaseAssigned,
     CaseReassigned,
@@ -33,9 +34,8 @@ from services.routing.events import (
     ThanaDefined,
     UnitRetired,
 )
-from shared.aggregate import Aggregate, DomainError
+from shared.contracts.vocabulary import AgencyKind, DutyStatus
 from shared.events import Event, derived_id
-from shared.vocabulary import AgencyKind, DutyStatus
 
 GENDERS = ("female", "male", "other")
 

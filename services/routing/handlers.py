@@ -23,8 +23,6 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from services.escalation.events import CaseEscalated
-from services.intake.events import CaseRegistered, ReferralMade
 from services.routing.board import DutyBoard, OnRoster
 from services.routing.domain import (
     REASSIGN_REASONS,
@@ -36,14 +34,16 @@ from services.routing.domain import (
     Vacancy,
     Wording,
 )
-from services.routing.events import CaseAssigned, CaseReassigned, OfficerDutyChanged, OfficerPosted
 from services.routing.policy import RoutingPolicy
 from shared.aggregate import DomainError, NotFound
+from shared.contracts.escalation import CaseEscalated
+from shared.contracts.intake import CaseRegistered, ReferralMade
+from shared.contracts.routing import CaseAssigned, CaseReassigned, OfficerDutyChanged, OfficerPosted
+from shared.contracts.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
 from shared.events import HEADER_TYPE, Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError, decode_message
 from shared.runtime import ServiceContext
 from shared.subscriber import ProcessManager
-from shared.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.routing.domain import Definition, DistrictJurisdiction, normalise_locality
-from services.routing.events import (
+from services.routing.sheets import CODE, Sheet, read_sheet, split_list, yes
+from shared.aggregate import Repository
+from shared.contracts.routing import (
     SERVICE,
     AgencyDefined,
     CircleDefined,
@@ -23,11 +25,9 @@ from services.routing.events import (
     KendraDefined,
     ThanaDefined,
 )
-from services.routing.sheets import CODE, Sheet, read_sheet, split_list, yes
-from shared.aggregate import Repository
+from shared.contracts.vocabulary import AgencyKind
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
-from shared.vocabulary import AgencyKind
 
 COLUMNS = ("kind", "code", "parent", "name_hi", "name_en")
 OPTIONAL = ("pincodes", "localities", "agency_kind", "control", "basis", "note")

@@ -7,10 +7,10 @@ import asyncio
 from fastapi import APIRouter
 
 from services.routing.api import build_router
-from services.routing.events import SERVICE
 from services.routing.handlers import Dispatch
 from services.routing.policy import RoutingPolicy
 from services.routing.read_model import RoutingQueries, RoutingRegister
+from shared.contracts.routing import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, Worker
 from shared.subscriber import ProcessManager
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.vocabulary import AgencyKind
+from shared.contracts.vocabulary import AgencyKind
 
 
 class RoutingPolicy(BaseSettings):

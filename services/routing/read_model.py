@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.events import (
+from services.routing.domain import DUTY_LABELS, RANK_LABELS, REJECTION_REASONS
+from shared.contracts.intake import (
     CaseClosed,
     CaseMarkedDuplicate,
     CaseRegistered,
@@ -38,8 +39,7 @@ from services.intake.events import (
     CaseResolved,
     CaseWithdrawn,
 )
-from services.routing.domain import DUTY_LABELS, RANK_LABELS, REJECTION_REASONS
-from services.routing.events import (
+from shared.contracts.routing import (
     AgencyDefined,
     CaseAssigned,
     CaseReassigned,
@@ -60,10 +60,10 @@ from services.routing.events import (
     ThanaDefined,
     UnitRetired,
 )
-from services.training.events import CertificationLapsed, OfficerCertified
+from shared.contracts.training import CertificationLapsed, OfficerCertified
+from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, label
 from shared.events import Envelope
 from shared.projection import Projection, Projector
-from shared.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, label
 
 CLOSED_BY = {
     CaseResolved: "resolved",

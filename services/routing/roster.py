@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.routing.domain import GENDERS, RANK_LABELS, DistrictJurisdiction, Officer
-from services.routing.events import SERVICE, KendraDefined
 from services.routing.sheets import Sheet, read_sheet, yes
 from shared.aggregate import DomainError, NotFound, Repository
+from shared.contracts.routing import SERVICE, KendraDefined
+from shared.contracts.vocabulary import DutyStatus
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
-from shared.vocabulary import DutyStatus
 
 COLUMNS = ("service_number", "name", "rank", "gender", "kendra")
 OPTIONAL = ("incharge", "status", "note")

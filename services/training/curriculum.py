@@ -16,7 +16,7 @@ from typing import Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.vocabulary import Category
+from shared.contracts.vocabulary import Category
 
 DATA = Path(__file__).parent / "data"
 CURRICULUM_FILE = DATA / "curriculum.yaml"

@@ -16,7 +16,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import ClassVar
 
 from services.training.curriculum import ModuleSpec, TrainingPolicy
-from services.training.events import (
+from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.contracts.training import (
     AttendanceMarked,
     CertificationLapsed,
     ModuleCompleted,
@@ -28,7 +29,6 @@ from services.training.events import (
     TrainingAssigned,
     TrainingOverdue,
 )
-from shared.aggregate import Aggregate, DomainError, NotFound
 from shared.events import Event
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import TypeVar
 
-from services.routing.events import OfficerPosted
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import CertificateIssuer, Module, OfficerRecord, Programme
-from services.training.events import ModulePublished, ProgrammeCompleted
 from services.training.read_model import TrainingRegister
+from shared.contracts.routing import OfficerPosted
+from shared.contracts.training import ModulePublished, ProgrammeCompleted
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext, Worker

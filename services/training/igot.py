@@ -24,8 +24,8 @@ from typing import Any
 
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST, Completion, OfficerRecord, start_of_day
-from services.training.events import ModuleCompleted, OfficerCertified
 from services.training.handlers import ACTOR, bounded, issuer_of, register_of
+from shared.contracts.training import ModuleCompleted, OfficerCertified
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from services.training.api import build_router
 from services.training.curriculum import TrainingPolicy, load_policy
-from services.training.events import SERVICE
 from services.training.handlers import process_managers, publish_curriculum, review_worker
 from services.training.read_model import TrainingPlaces, TrainingRecords
+from shared.contracts.training import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.events import (
+from shared.contracts.routing import (
     CircleDefined,
     DistrictDefined,
     KendraDefined,
@@ -43,7 +43,7 @@ from services.routing.events import (
     OfficerPosted,
     ThanaDefined,
 )
-from services.training.events import (
+from shared.contracts.training import (
     AttendanceMarked,
     CertificationLapsed,
     ModuleCompleted,

@@ -8,7 +8,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from shared.vocabulary import CATEGORY_LABELS, label
+from shared.contracts.vocabulary import CATEGORY_LABELS, label
 
 WIDTH = 640
 BAR_HEIGHT = 22

@@ -1,5 +1,5 @@
 """Every word the web front shows, in Hindi and English. Codes from events get their labels from
-``shared.vocabulary``; these are the page's own words."""
+``shared.contracts.vocabulary``; these are the page's own words."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from shakti.users import UserStore
 from shakti.web import charts
 from shakti.web.i18n import LANG_COOKIE, LANGUAGES, ROLE_LABELS, language, translator
 from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, Tokens
-from shared.vocabulary import (
+from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,

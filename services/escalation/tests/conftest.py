@@ -18,8 +18,10 @@ from nats.aio.client import Client as NatsClient
 
 from services.escalation.main import build_service
 from services.escalation.read_model import BoardTables
-from services.intake.events import CaseRegistered
-from services.routing.events import (
+from shared.auth import Principal, Role, Tokens
+from shared.clock import ManualClock
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.routing import (
     CaseAssigned,
     CaseRouted,
     CircleDefined,
@@ -27,14 +29,12 @@ from services.routing.events import (
     KendraDefined,
     ThanaDefined,
 )
-from shared.auth import Principal, Role, Tokens
-from shared.clock import ManualClock
+from shared.contracts.vocabulary import Category, Channel, Priority
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
-from shared.vocabulary import Category, Channel, Priority
 from tests.waiting import eventually
 
 E = TypeVar("E", bound=Event)

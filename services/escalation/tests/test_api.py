@@ -7,16 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from services.escalation.events import (
+from shared.auth import Role
+from shared.contracts.escalation import (
     CaseEscalated,
     ClockStopped,
     DeadlineApproaching,
     EscalationAcknowledged,
     SlaBreached,
 )
-from services.intake.events import ActionRecorded, CaseResolved, FirstContactMade
-from shared.auth import Role
-from shared.vocabulary import Category, Priority
+from shared.contracts.intake import ActionRecorded, CaseResolved, FirstContactMade
+from shared.contracts.vocabulary import Category, Priority
 
 from .conftest import World
 

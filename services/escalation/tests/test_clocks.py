@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.escalation.events import (
+from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchReopened,
     ClockPaused,
@@ -15,7 +15,7 @@ from services.escalation.events import (
     DeadlineApproaching,
     SlaBreached,
 )
-from services.intake.events import (
+from shared.contracts.intake import (
     ActionRecorded,
     AwaitingComplainant,
     CaseReopened,
@@ -23,8 +23,8 @@ from services.intake.events import (
     ComplainantResponded,
     FirstContactMade,
 )
-from services.routing.events import CaseAssigned, ReferralAccepted, ReferralIssued
-from shared.vocabulary import AgencyKind
+from shared.contracts.routing import CaseAssigned, ReferralAccepted, ReferralIssued
+from shared.contracts.vocabulary import AgencyKind
 
 from .conftest import World
 

@@ -17,7 +17,9 @@ from services.escalation.domain import (
     ThanaPlace,
     ladder_offices,
 )
-from services.escalation.events import (
+from services.escalation.policy import load_policy
+from shared.aggregate import DomainError
+from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchClosed,
     CaseWatchReopened,
@@ -30,10 +32,8 @@ from services.escalation.events import (
     NextCheckScheduled,
     SlaBreached,
 )
-from services.escalation.policy import load_policy
-from shared.aggregate import DomainError
+from shared.contracts.vocabulary import Category, LadderRole, Priority
 from shared.events import Event
-from shared.vocabulary import Category, LadderRole, Priority
 
 POLICY = load_policy()
 T0 = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)  # Monday 12 January 2026, 10:00 in Kolkata

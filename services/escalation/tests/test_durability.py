@@ -14,7 +14,9 @@ import yaml
 from nats.aio.msg import Msg
 from sqlalchemy import func, select
 
-from services.escalation.events import (
+from services.escalation.main import Escalation, build_service, definition
+from services.escalation.policy import DEFAULT_POLICY, PolicyError
+from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatched,
     ClockStarted,
@@ -22,10 +24,8 @@ from services.escalation.events import (
     DeadlineApproaching,
     SlaBreached,
 )
-from services.escalation.main import Escalation, build_service, definition
-from services.escalation.policy import DEFAULT_POLICY, PolicyError
-from services.intake.events import AwaitingComplainant, FirstContactMade
-from services.routing.events import CaseAssigned
+from shared.contracts.intake import AwaitingComplainant, FirstContactMade
+from shared.contracts.routing import CaseAssigned
 from shared.events import HEADER_TYPE
 from shared.runtime import ServiceRunner
 from tests.waiting import eventually

@@ -18,7 +18,7 @@ from services.escalation.policy import (
     main,
     parse_policy,
 )
-from shared.vocabulary import Category, LadderRole, Priority
+from shared.contracts.vocabulary import Category, LadderRole, Priority
 
 IST_10AM = 4.5  # 10:00 in Kolkata is 04:30 UTC
 

@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from services.intake.main import service
-from services.routing.events import CaseRouted, CircleDefined, DistrictDefined, KendraDefined, ThanaDefined
 from shared.auth import Principal, Role, Tokens
 from shared.clock import ManualClock
+from shared.contracts.routing import CaseRouted, CircleDefined, DistrictDefined, KendraDefined, ThanaDefined
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceRunner, build_app

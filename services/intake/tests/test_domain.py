@@ -9,25 +9,28 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.intake.codes import (
+from services.intake.domain import Case, Complaint
+from services.intake.priority import load_priority_table
+from shared.aggregate import DomainError, NotFound
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.vocabulary import (
     ActionKind,
+    AgencyKind,
     AwaitingReason,
     CaseStatus,
+    Category,
+    Channel,
     CloseReason,
     ContactMode,
     ErasureBasis,
     Language,
     Outcome,
+    Priority,
     ReopenReason,
     ViewPurpose,
     WithdrawReason,
 )
-from services.intake.domain import Case, Complaint
-from services.intake.events import CaseRegistered
-from services.intake.priority import load_priority_table
-from shared.aggregate import DomainError, NotFound
 from shared.events import Event
-from shared.vocabulary import AgencyKind, Category, Channel, Priority
 
 TABLE = load_priority_table()
 NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)

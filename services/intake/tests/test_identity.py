@@ -16,7 +16,6 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import inspect, text
 
-from services.escalation.events import CaseEscalated, ClockStarted, SlaBreached
 from services.intake.keystore import KeyStore
 from services.intake.tests.conftest import (
     INCHARGE,
@@ -28,10 +27,11 @@ from services.intake.tests.conftest import (
     routed_to_katra,
     running_intake,
 )
-from services.routing.events import CaseAssigned
+from shared.contracts.escalation import CaseEscalated, ClockStarted, SlaBreached
+from shared.contracts.routing import CaseAssigned
+from shared.contracts.vocabulary import LadderRole
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine
-from shared.vocabulary import LadderRole
 from tests.waiting import eventually
 
 NAME = "Zarnigar Vyomkesh Quillfeather"

@@ -8,13 +8,6 @@ from datetime import timedelta
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import MetaData
 
-from services.escalation.events import (
-    CaseEscalated,
-    ClockStarted,
-    ClockStopped,
-    DeadlineApproaching,
-    SlaBreached,
-)
 from services.intake.read_model import CaseRegister, find_case
 from services.intake.tests.conftest import (
     CO,
@@ -26,10 +19,17 @@ from services.intake.tests.conftest import (
     Intake,
     routed_to_katra,
 )
-from services.routing.events import CaseAssigned, CaseReassigned, ReferralIssued
+from shared.contracts.escalation import (
+    CaseEscalated,
+    ClockStarted,
+    ClockStopped,
+    DeadlineApproaching,
+    SlaBreached,
+)
+from shared.contracts.routing import CaseAssigned, CaseReassigned, ReferralIssued
+from shared.contracts.vocabulary import AgencyKind, LadderRole
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine, sessions
-from shared.vocabulary import AgencyKind, LadderRole
 from tests.waiting import eventually
 
 

@@ -14,18 +14,18 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.intake.events import CaseRegistered
 from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
 from services.routing.policy import RoutingPolicy
 from services.routing.roster import Roster
 from shared.auth import Principal, Role, Tokens
 from shared.clock import ManualClock
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.vocabulary import Category, Channel, DutyStatus, Priority
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceContext, ServiceRunner, build_app
 from shared.settings import Settings
-from shared.vocabulary import Category, Channel, DutyStatus, Priority
 from tests.waiting import eventually
 
 SAMPLE = Path(__file__).parents[1] / "data" / "shahjahanpur.csv"

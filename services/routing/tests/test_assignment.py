@@ -11,27 +11,27 @@ from datetime import timedelta
 import nats
 from nats.aio.client import Client as NatsClient
 
-from services.escalation.events import CaseEscalated
-from services.intake.events import CaseClosed, CaseRegistered, ReferralMade
 from services.routing.domain import CaseRouting
-from services.routing.events import (
+from services.routing.handlers import Dispatch
+from services.routing.jurisdiction import import_jurisdiction
+from services.routing.policy import RoutingPolicy
+from services.routing.roster import Roster
+from services.routing.tests.conftest import SAMPLE, Routing, case_fields, start_routing
+from shared.auth import Role
+from shared.clock import ManualClock
+from shared.contracts.escalation import CaseEscalated
+from shared.contracts.intake import CaseClosed, CaseRegistered, ReferralMade
+from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
     CaseRouted,
     CaseUnroutable,
     ReferralIssued,
 )
-from services.routing.handlers import Dispatch
-from services.routing.jurisdiction import import_jurisdiction
-from services.routing.policy import RoutingPolicy
-from services.routing.roster import Roster
-from services.routing.tests.conftest import SAMPLE, Routing, case_fields, start_routing
-from services.training.events import OfficerCertified
-from shared.auth import Role
-from shared.clock import ManualClock
+from shared.contracts.training import OfficerCertified
+from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus, LadderRole
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope
 from shared.eventstore import CommandMeta, EventStore
-from shared.vocabulary import AgencyKind, Category, DutyStatus, LadderRole
 from tests.waiting import eventually
 
 KATRA = "MSK-SJP-KATRA"

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.intake.events import CaseClosed, CaseRegistered
 from services.routing.board import DutyBoard
 from services.routing.domain import (
     CaseRouting,
@@ -20,7 +19,12 @@ from services.routing.domain import (
     Vacancy,
     Wording,
 )
-from services.routing.events import (
+from services.routing.jurisdiction import read_jurisdiction
+from services.routing.policy import RoutingPolicy
+from services.routing.tests.conftest import SAMPLE, case_fields
+from shared.aggregate import DomainError
+from shared.contracts.intake import CaseClosed, CaseRegistered
+from shared.contracts.routing import (
     AgencyDefined,
     CaseAssigned,
     CaseReassigned,
@@ -33,13 +37,9 @@ from services.routing.events import (
     ThanaDefined,
     UnitRetired,
 )
-from services.routing.jurisdiction import read_jurisdiction
-from services.routing.policy import RoutingPolicy
-from services.routing.tests.conftest import SAMPLE, case_fields
-from services.training.events import CertificationLapsed, OfficerCertified
-from shared.aggregate import DomainError
+from shared.contracts.training import CertificationLapsed, OfficerCertified
+from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus
 from shared.events import Envelope, Event
-from shared.vocabulary import AgencyKind, Category, DutyStatus
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 CONTROL = "MSK-SJP-MAHILA-THANA"

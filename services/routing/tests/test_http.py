@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from services.intake.events import CaseRegistered
 from services.routing.tests.conftest import ROSTER, SAMPLE, Routing, case_fields
-from services.training.events import OfficerCertified
 from shared.auth import Role
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.training import OfficerCertified
+from shared.contracts.vocabulary import Category
 from shared.eventstore import CommandMeta, EventStore
-from shared.vocabulary import Category
 
 API = "/api/routing"
 KATRA_SHO = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.routing.events import CircleDefined, JurisdictionImported, KendraDefined, ThanaDefined
 from services.routing.jurisdiction import import_jurisdiction, read_jurisdiction
 from services.routing.sheets import SheetProblems
 from services.routing.tests.conftest import SAMPLE
+from shared.contracts.routing import CircleDefined, JurisdictionImported, KendraDefined, ThanaDefined
 from shared.eventstore import EventStore
 
 HEADER = "kind,code,parent,name_hi,name_en,pincodes,localities,agency_kind,control,basis\n"

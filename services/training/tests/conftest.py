@@ -16,7 +16,12 @@ import pytest
 import yaml
 from nats.aio.client import Client as NatsClient
 
-from services.routing.events import (
+from services.training.curriculum import CURRICULUM_FILE, RULES_FILE, TrainingPolicy, load_policy
+from services.training.domain import OfficerRecord
+from services.training.main import definition
+from shared.auth import Principal, Role, Tokens
+from shared.clock import ManualClock
+from shared.contracts.routing import (
     CircleDefined,
     DistrictDefined,
     KendraDefined,
@@ -24,11 +29,6 @@ from services.routing.events import (
     OfficerPosted,
     ThanaDefined,
 )
-from services.training.curriculum import CURRICULUM_FILE, RULES_FILE, TrainingPolicy, load_policy
-from services.training.domain import OfficerRecord
-from services.training.main import definition
-from shared.auth import Principal, Role, Tokens
-from shared.clock import ManualClock
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceContext, ServiceRunner, build_app

@@ -20,7 +20,9 @@ from services.training.domain import (
     OfficerRecord,
     Programme,
 )
-from services.training.events import (
+from services.training.tests.conftest import curriculum_with
+from shared.aggregate import Aggregate, DomainError
+from shared.contracts.training import (
     CertificationLapsed,
     ModuleCompleted,
     OfficerCertified,
@@ -29,8 +31,6 @@ from services.training.events import (
     TrainingAssigned,
     TrainingOverdue,
 )
-from services.training.tests.conftest import curriculum_with
-from shared.aggregate import Aggregate, DomainError
 from shared.events import Event
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)

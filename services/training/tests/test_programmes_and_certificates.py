@@ -4,9 +4,9 @@ certificate can be printed and verified (publicly, revealing only name, rank and
 
 from __future__ import annotations
 
-from services.training.events import OfficerCertified, TrainingAssigned
 from services.training.tests.conftest import Training, igot_csv
 from shared.auth import Role
+from shared.contracts.training import OfficerCertified, TrainingAssigned
 from tests.waiting import eventually
 
 ARTICLE = {

@@ -11,16 +11,16 @@ from typing import Any
 from nats.aio.client import Client as NatsClient
 
 from services.training.domain import LAPSED_EXPIRED, LAPSED_RETRAINING_OVERDUE, Module
-from services.training.events import (
+from services.training.tests.conftest import Training, curriculum_with, full_course, igot_csv, running
+from shared.auth import Role
+from shared.clock import ManualClock
+from shared.contracts.training import (
     CertificationLapsed,
     OfficerCertified,
     RetrainingRequired,
     TrainingAssigned,
     TrainingOverdue,
 )
-from services.training.tests.conftest import Training, curriculum_with, full_course, igot_csv, running
-from shared.auth import Role
-from shared.clock import ManualClock
 from shared.events import Event
 from tests.waiting import eventually
 

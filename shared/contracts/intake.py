@@ -4,7 +4,7 @@ This module is the public contract other services may import. Identity data (nam
 statement, free-text notes) never appears in clear: it travels only as ``sealed_*`` fields, AES-GCM
 ciphertext under a per-case key that lives in intake's key store, not in the stream.
 
-Kinds, modes, outcomes, reasons, purposes and legal bases are codes from ``services/intake/codes.py``
+Kinds, modes, outcomes, reasons, purposes and legal bases are codes from ``shared/contracts/vocabulary.py``
 (with Hindi and English labels), never an officer's free words: those go only into ``sealed_*`` fields.
 """
 
@@ -14,8 +14,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from shared.contracts.vocabulary import AgencyKind, Category, Channel, Priority
 from shared.events import Event, event_type
-from shared.vocabulary import AgencyKind, Category, Channel, Priority
 
 SERVICE = "intake"
 AGGREGATE = "case"

@@ -12,8 +12,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.contracts.vocabulary import Category, LadderRole, Priority
 from shared.events import Event, event_type
-from shared.vocabulary import Category, LadderRole, Priority
 
 SERVICE = "escalation"
 AGGREGATE = "case"

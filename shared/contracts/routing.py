@@ -11,8 +11,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from shared.contracts.vocabulary import AgencyKind, DutyStatus
 from shared.events import Event, event_type
-from shared.vocabulary import AgencyKind, DutyStatus
 
 SERVICE = "routing"
 

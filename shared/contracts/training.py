@@ -85,7 +85,7 @@ class OfficerCertified(Event):
     service_number: str
     certificate_id: str
     endorsements: list[str]
-    """Categories the officer is certified to handle (codes of ``shared.vocabulary.Category``)."""
+    """Categories the officer is certified to handle (codes of ``shared.contracts.vocabulary.Category``)."""
     issued_at: datetime
     valid_until: datetime
 

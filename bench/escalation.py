@@ -43,7 +43,7 @@ from typing import Any
 from nats.aio.msg import Msg
 
 from services.escalation.domain import EscalationCase, Jurisdiction, Place, Registration, ladder_offices
-from services.escalation.main import Escalation, definition
+from services.escalation.main import build_service
 from services.escalation.policy import DEFAULT_POLICY, load_policy
 from services.escalation.read_model import percentile
 from shared.contracts.vocabulary import Category, Priority
@@ -151,7 +151,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         clock = BenchClock()
         runner = ServiceRunner(
-            definition(Escalation(DEFAULT_POLICY, poll_seconds=0.25)),
+            build_service(DEFAULT_POLICY, poll_seconds=0.25),
             Settings(data_dir=folder),
             nats_url=server.url,
             clock=clock,

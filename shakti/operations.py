@@ -105,7 +105,7 @@ def _owner(runners: dict[str, ServiceRunner], consumer: str) -> tuple[str, Servi
     for name, runner in runners.items():
         if runner.context is None:
             continue
-        if any(m.name == consumer for m in runner.definition.process_managers(runner.context)):
+        if runner.instance and any(m.name == consumer for m in runner.instance.process_managers()):
             return name, runner.context
     return None
 
@@ -193,11 +193,9 @@ def operations_router() -> APIRouter:
                 failed += 1
                 continue
             service_ctx = owner[1]
-            manager = next(
-                m
-                for m in runners[owner[0]].definition.process_managers(service_ctx)
-                if m.name == record.consumer
-            )
+            instance = runners[owner[0]].instance
+            assert instance is not None  # the owner was found among the started services
+            manager = next(m for m in instance.process_managers() if m.name == record.consumer)
             try:
                 msg = await service_ctx.store.js.get_msg(record.stream, record.sequence)
                 envelope = decode_message(msg.data or b"", {}, record.stream)

@@ -1,8 +1,10 @@
 """Aggregates and the command loop: load, decide (pure), append, retry on conflict.
 
-An aggregate folds its events into state with ``apply``; its command methods only *decide*: they check
-the rules against the current state and return the new events, never touching I/O. The service layer
-runs them through ``execute``.
+An aggregate folds its events into state with ``apply``. Its command methods only *decide*: they check
+the rules against the current state and ``record`` the new events (each applied at once, so a command
+that decides several events sees the state each one leaves), never touching I/O. ``Repository.execute``
+runs them: load, decide, append under optimistic concurrency, and on a conflict reload and decide again.
+This is the only retry loop of the platform.
 """
 
 from __future__ import annotations
@@ -13,22 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar, Generic, Self, TypeVar
 
 from shared.events import Envelope, Event
-from shared.eventstore import CommandMeta, ConcurrencyError, EventStore
-
-
-class DomainError(ValueError):
-    """A command broke a rule of the domain. Carries a bilingual message safe to show an officer."""
-
-    def __init__(self, code: str, en: str, hi: str) -> None:
-        super().__init__(en)
-        self.code = code
-        self.en = en
-        self.hi = hi
-
-
-class NotFound(DomainError):
-    def __init__(self, what: str, key: str) -> None:
-        super().__init__("not_found", f"{what} {key} not found", f"{what} {key} नहीं मिला")
+from shared.eventstore import CommandMeta, ConcurrencyError, EventStore, earlier_answer
 
 
 class Aggregate:
@@ -40,6 +27,7 @@ class Aggregate:
         self.id = aggregate_id
         self.version = 0
         self.sequence = 0
+        self._recorded: list[Event] = []
 
     @property
     def exists(self) -> bool:
@@ -47,6 +35,17 @@ class Aggregate:
 
     def apply(self, event: Event) -> None:
         raise NotImplementedError
+
+    def record(self, *decided: Event) -> None:
+        """Decide events: each is applied at once, so the next decision of the same command sees it."""
+        for event in decided:
+            self.apply(event)
+            self._recorded.append(event)
+
+    @property
+    def recorded(self) -> list[Event]:
+        """The events decided since the aggregate was loaded (what a command appends)."""
+        return list(self._recorded)
 
     @classmethod
     def replay(cls, aggregate_id: str, history: Sequence[Envelope]) -> Self:
@@ -59,6 +58,9 @@ class Aggregate:
 
 
 A = TypeVar("A", bound=Aggregate)
+
+Decide = Callable[[A], Sequence[Event] | None]
+"""A command on a loaded aggregate: records its events (or, for a single pure decision, returns them)."""
 
 
 class Repository(Generic[A]):
@@ -78,21 +80,23 @@ class Repository(Generic[A]):
     async def execute(
         self,
         aggregate_id: str,
-        decide: Callable[[A], Sequence[Event]],
+        decide: Decide[A],
         meta: CommandMeta,
         *,
         attempts: int = 40,
     ) -> list[Envelope]:
         """Run one command: load, decide, append; on a conflict reload and decide again.
 
-        Returns the stored events (those of the first attempt when the command is a repeat)."""
+        Returns the stored events (those of the first attempt when the command is a repeat; a repeat
+        with a different request raises ``IdempotencyConflict`` and stores nothing)."""
         for attempt in range(attempts):
             history = await self.store.load(self.cls.aggregate_type, aggregate_id)
-            earlier = [e for e in history if e.command_id == meta.command_id]
+            earlier = earlier_answer(history, meta)
             if earlier:
                 return earlier
             aggregate = self.cls.replay(aggregate_id, history)
-            new_events = decide(aggregate)
+            returned = decide(aggregate)
+            new_events = list(returned) if returned is not None else aggregate.recorded
             try:
                 return await self.store.append(
                     self.cls.aggregate_type,

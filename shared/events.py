@@ -58,6 +58,8 @@ class Envelope(BaseModel):
     causation_id: uuid.UUID | None = None
     actor: str
     command_id: str
+    request_hash: str | None = None
+    """The fingerprint of the request that produced the event (see ``shared.commands``)."""
     payload: JsonDict
     # Where the event sits in its stream; set on read, not stored in the body.
     sequence: int = Field(default=0, exclude=True)

@@ -24,6 +24,7 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel, Field
 
+from shared.errors import IdempotencyConflict
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
 
 WRONG_LAST_SEQUENCE = 10071
@@ -49,13 +50,17 @@ class ConcurrencyError(EventStoreError):
 
 
 class CommandMeta(BaseModel):
-    """Who asks, why, and the idempotency key that makes a retried command harmless."""
+    """Who asks, why, and the idempotency key that makes a retried command harmless.
+
+    ``request_hash`` is the fingerprint of the request's body (``shared.commands.fingerprint``): a
+    command id met again with another fingerprint is a reused key, not a retry."""
 
     command_id: str = Field(min_length=1, max_length=200)
     actor: str = Field(min_length=1, max_length=200)
     correlation_id: uuid.UUID | None = None
     causation_id: uuid.UUID | None = None
     occurred_at: datetime | None = None
+    request_hash: str | None = Field(default=None, max_length=64)
 
     @classmethod
     def reacting_to(cls, cause: Envelope, actor: str, step: str = "") -> CommandMeta:
@@ -67,6 +72,16 @@ class CommandMeta(BaseModel):
             correlation_id=cause.correlation_id,
             causation_id=cause.event_id,
         )
+
+
+def earlier_answer(history: Sequence[Envelope], meta: CommandMeta) -> list[Envelope]:
+    """The events a repeated command stored the first time (empty for a new command).
+
+    Raises ``IdempotencyConflict`` when the first time was a different request under the same key."""
+    earlier = [e for e in history if e.command_id == meta.command_id]
+    if earlier and meta.request_hash and earlier[0].request_hash not in (None, meta.request_hash):
+        raise IdempotencyConflict
+    return earlier
 
 
 def stream_name(service: str) -> str:
@@ -182,6 +197,7 @@ class EventStore:
                 causation_id=meta.causation_id,
                 actor=meta.actor,
                 command_id=meta.command_id,
+                request_hash=meta.request_hash,
                 payload=e.model_dump(mode="json"),
             )
             for i, e in enumerate(new_events)
@@ -192,14 +208,14 @@ class EventStore:
                 if duplicate:
                     # The server dropped a repeat (same Nats-Msg-Id): answer with what the first stored,
                     # not with this attempt's envelope, whose times and payload may differ.
-                    return [await self._stored(seq)]
+                    return earlier_answer([await self._stored(seq)], meta)
                 seqs = [seq]
             else:
                 seqs = await self._publish_batch(subject, envelopes, expected_sequence)
         except ConcurrencyError:
             # A retried command conflicts with its own earlier success: answer with what it stored.
             stored = await self.read_subject(self.stream, subject, after=expected_sequence)
-            earlier = [e for e in stored if e.command_id == meta.command_id]
+            earlier = earlier_answer(stored, meta)
             if earlier:
                 return earlier
             raise

@@ -18,9 +18,10 @@ from faststream.nats import NatsBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.aggregate import A, DomainError, NotFound, Repository
+from shared.aggregate import A, Repository
 from shared.auth import Tokens
 from shared.clock import Clock, SystemClock
+from shared.errors import DomainError, NotFound
 from shared.eventstore import ConcurrencyError, EventStore
 from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
@@ -56,18 +57,42 @@ class ServiceContext:
 Worker = Callable[[], Awaitable[None]]
 
 
+class ServiceInstance:
+    """One running service beyond its projections, wired the same way in every service.
+
+    A service's ``main.py`` subclasses it: ``start`` opens what the instance holds (a key store, a
+    feed), ``process_managers`` and ``workers`` are its reactions and timers (run only where this
+    process reacts), ``routes`` its HTTP API, and ``stop`` closes what ``start`` opened, after its
+    workers and reactions have stopped."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    def process_managers(self) -> Sequence[ProcessManager]:
+        return ()
+
+    def workers(self) -> Sequence[Worker]:
+        return ()
+
+    def routes(self) -> APIRouter | None:
+        return None
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
-    """What a service is made of; each service's ``main.py`` declares one."""
+    """What a service is: its name, the streams it reads, its read models and its instance."""
 
     name: str
     projections: Callable[[], Sequence[Projection[Any]]]
+    instance: Callable[[ServiceContext], ServiceInstance] = ServiceInstance
     reads: Sequence[str] = ()
     """Other services whose streams this one reads (their streams are created if missing)."""
-    process_managers: Callable[[ServiceContext], Sequence[ProcessManager]] = lambda _: ()
-    workers: Callable[[ServiceContext], Sequence[Worker]] = lambda _: ()
-    routes: Callable[[ServiceContext], APIRouter] | None = None
-    on_start: Callable[[ServiceContext], Awaitable[None]] | None = None
 
 
 class ServiceRunner:
@@ -90,6 +115,7 @@ class ServiceRunner:
         self.run_projections = settings.projections if run_projections is None else run_projections
         self.run_reactions = settings.reactions if run_reactions is None else run_reactions
         self.context: ServiceContext | None = None
+        self.instance: ServiceInstance | None = None
         self.process_managers: list[ProcessManager] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -116,10 +142,10 @@ class ServiceRunner:
             await projector.setup()
             ctx.projectors[projection.name] = projector
         self.context = ctx
-        if self.definition.on_start:
-            await self.definition.on_start(ctx)
+        self.instance = instance = self.definition.instance(ctx)
+        await instance.start()
         if self.run_reactions:
-            self.process_managers = list(self.definition.process_managers(ctx))
+            self.process_managers = list(instance.process_managers())
             for manager in self.process_managers:
                 await subscribe(broker, manager)
         await broker.start()
@@ -129,7 +155,7 @@ class ServiceRunner:
             else:
                 self._spawn(f"generation of {projector.name}", projector.watch_generation)
         if self.run_reactions:
-            for worker in self.definition.workers(ctx):
+            for worker in instance.workers():
                 self._spawn(f"worker of {self.name}", worker)
         log.info("service %s started", self.name)
         return ctx
@@ -156,6 +182,9 @@ class ServiceRunner:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.instance is not None:
+            await self.instance.stop()
+            self.instance = None
         if self.context is not None:
             await self.context.broker.stop()
             await self.context.engine.dispose()
@@ -214,10 +243,11 @@ def build_app(
         started: list[ServiceRunner] = []
         try:
             for runner in runners:
-                ctx = await runner.start()
+                await runner.start()
                 started.append(runner)
-                if runner.definition.routes:
-                    app.include_router(runner.definition.routes(ctx), prefix=f"/api/{runner.name}")
+                routes = runner.instance.routes() if runner.instance else None
+                if routes is not None:
+                    app.include_router(routes, prefix=f"/api/{runner.name}")
             app.openapi_schema = None  # routes were added after start: regenerate the schema
             yield
         finally:

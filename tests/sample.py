@@ -9,7 +9,8 @@ from typing import ClassVar
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.aggregate import Aggregate, DomainError
+from shared.aggregate import Aggregate
+from shared.errors import DomainError
 from shared.events import Envelope, Event, event_type, events
 from shared.projection import Projection
 

@@ -24,7 +24,7 @@ from shared.aggregate import Repository
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
-from shared.runtime import ServiceDefinition, ServiceRunner
+from shared.runtime import ServiceDefinition, ServiceInstance, ServiceRunner
 from shared.subscriber import ProcessManager
 from tests.sample import Tally, TallyCounted, TallyProjection, TallyTables, rows
 from tests.waiting import eventually
@@ -51,6 +51,11 @@ class Hold:
     async def react(cls, cause: Envelope) -> None:
         if cause.aggregate_id.startswith("held"):
             await cls.released.wait()
+
+
+class HeldTallies(ServiceInstance):
+    def process_managers(self) -> list[ProcessManager]:
+        return [ProcessManager("held", "TESTS", "shakti.tests.tally.*", Hold.react)]
 
 
 @dataclass
@@ -81,11 +86,7 @@ async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
     settings = PlatformSettings(
         secret_key=env["SHAKTI_SECRET_KEY"], data_dir=tmp_path, http_port=int(env["SHAKTI_HTTP_PORT"])
     )
-    definition = ServiceDefinition(
-        name="tests",
-        projections=lambda: [FlakyTally()],
-        process_managers=lambda _: [ProcessManager("held", "TESTS", "shakti.tests.tally.*", Hold.react)],
-    )
+    definition = ServiceDefinition(name="tests", projections=lambda: [FlakyTally()], instance=HeldTallies)
     runner = ServiceRunner(definition, settings, nats_url=nats_url)
     store = EventStore(nats_client, "tests")
     await store.ensure_stream()

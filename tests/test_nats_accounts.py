@@ -21,7 +21,7 @@ from shared.aggregate import Repository
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer
-from shared.runtime import ServiceDefinition, ServiceRunner
+from shared.runtime import ServiceDefinition, ServiceInstance, ServiceRunner
 from shared.settings import Settings
 from shared.subscriber import ProcessManager
 from tests.sample import Tally, TallyCounted, TallyOpened, TallyProjection, TallyTables, rows
@@ -178,15 +178,16 @@ def routing_definition(reactions: list[Envelope]) -> ServiceDefinition:
     async def react(envelope: Envelope) -> None:
         reactions.append(envelope)
 
+    class TallyRouting(ServiceInstance):
+        def process_managers(self) -> list[ProcessManager]:
+            return [
+                ProcessManager(
+                    name="routing_on_tallies", stream="INTAKE", subject="shakti.intake.tally.*", react=react
+                )
+            ]
+
     return ServiceDefinition(
-        name="routing",
-        projections=lambda: [IntakeTallies()],
-        reads=["intake"],
-        process_managers=lambda _: [
-            ProcessManager(
-                name="routing_on_tallies", stream="INTAKE", subject="shakti.intake.tally.*", react=react
-            )
-        ],
+        name="routing", projections=lambda: [IntakeTallies()], reads=["intake"], instance=TallyRouting
     )
 
 

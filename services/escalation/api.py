@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from shared.aggregate import NotFound
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
@@ -22,6 +21,7 @@ from shared.contracts.vocabulary import (
     Priority,
     label,
 )
+from shared.errors import NotFound
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.aggregate import Aggregate
 from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchClosed,
@@ -39,6 +39,7 @@ from shared.contracts.escalation import (
     Threshold,
 )
 from shared.contracts.vocabulary import Category, LadderRole, Priority
+from shared.errors import DomainError, NotFound
 from shared.events import Event
 
 from .policy import LADDER, Basis, Policy, level_of

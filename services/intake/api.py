@@ -28,7 +28,6 @@ from services.intake.read_model import (
     find_cases,
     list_places,
 )
-from shared.aggregate import DomainError, NotFound
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
 from shared.contracts.vocabulary import (
     ACTION_LABELS,
@@ -67,6 +66,7 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
     labelled,
 )
+from shared.errors import DomainError, NotFound
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 """A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""

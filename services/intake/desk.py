@@ -25,7 +25,6 @@ from services.intake.keystore import KeyStore, seal, unseal
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
 from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
-from shared.aggregate import NotFound
 from shared.auth import Principal
 from shared.contracts.intake import (
     AttachmentRecorded,
@@ -50,6 +49,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
+from shared.errors import NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS

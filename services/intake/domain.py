@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.intake.priority import PriorityTable
-from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.aggregate import Aggregate
 from shared.contracts.intake import (
     AGGREGATE,
     ActionRecorded,
@@ -49,6 +49,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
+from shared.errors import DomainError, NotFound
 from shared.events import Event
 
 POCSO_FLAGS = ("pocso", "cwc")

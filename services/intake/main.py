@@ -1,9 +1,7 @@
-"""Wiring of the intake service: its read models, its key store, its desk and its routes."""
+"""The intake service instance: its read models, its key store, its desk and its routes."""
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from pathlib import Path
 
 from fastapi import APIRouter
@@ -15,9 +13,8 @@ from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
 from services.intake.read_model import CaseRegister, Jurisdiction
 from shared.contracts.intake import SERVICE
-from shared.eventstore import EventStore
 from shared.readmodel import create_engine
-from shared.runtime import ServiceContext, ServiceDefinition, Worker
+from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
 
 
 class IntakeSettings(BaseSettings):
@@ -27,48 +24,28 @@ class IntakeSettings(BaseSettings):
     """A YAML priority table to use instead of the one shipped beside the code."""
 
 
-# One desk per running service instance (two may share a process, as in the tests), found by the
-# context's event store, which lives exactly as long as the instance.
-_desks: weakref.WeakKeyDictionary[EventStore, IntakeDesk] = weakref.WeakKeyDictionary()
+class Intake(ServiceInstance):
+    def __init__(self, ctx: ServiceContext) -> None:
+        super().__init__(ctx)
+        url = ctx.settings.key_store_url
+        # The key store may live in a database of its own, which this instance then owns.
+        self.keys = KeyStore(create_engine(url) if url else ctx.engine)
+        self.desk = IntakeDesk(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
 
+    async def start(self) -> None:
+        await self.keys.setup()
 
-def desk_of(ctx: ServiceContext) -> IntakeDesk:
-    return _desks[ctx.store]
+    async def stop(self) -> None:
+        if self.keys.engine is not self.ctx.engine:
+            await self.keys.engine.dispose()
 
-
-async def open_desk(ctx: ServiceContext) -> None:
-    table = load_priority_table(IntakeSettings().priority_table)
-    url = ctx.settings.key_store_url
-    keys = KeyStore(create_engine(url) if url else ctx.engine)
-    await keys.setup()
-    _desks[ctx.store] = IntakeDesk(ctx, keys, table)
-
-
-def key_store_keeper(ctx: ServiceContext) -> list[Worker]:
-    """A key store in its own database needs its engine closed when the service stops; the runtime
-    stops a service by cancelling its workers, so a worker that only waits owns that engine."""
-    engine = desk_of(ctx).keys.engine
-    if engine is ctx.engine:
-        return []
-
-    async def keep() -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await engine.dispose()
-
-    return [keep]
-
-
-def routes(ctx: ServiceContext) -> APIRouter:
-    return build_router(desk_of(ctx))
+    def routes(self) -> APIRouter:
+        return build_router(self.desk)
 
 
 service = ServiceDefinition(
     name=SERVICE,
     projections=lambda: [CaseRegister(), Jurisdiction()],
     reads=["routing", "escalation"],
-    workers=key_store_keeper,
-    routes=routes,
-    on_start=open_desk,
+    instance=Intake,
 )

@@ -26,9 +26,10 @@ from services.routing.jurisdiction import read_jurisdiction, record_jurisdiction
 from services.routing.read_model import RoutingQueries
 from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
-from shared.aggregate import NotFound, Repository
+from shared.aggregate import Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.contracts.vocabulary import DutyStatus
+from shared.errors import NotFound
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from shared.aggregate import Aggregate, DomainError
+from shared.aggregate import Aggregate
 from shared.contracts.routing import (
     AgencyDefined,
     CaseAssigned,
@@ -35,6 +35,7 @@ from shared.contracts.routing import (
     UnitRetired,
 )
 from shared.contracts.vocabulary import AgencyKind, DutyStatus
+from shared.errors import DomainError
 from shared.events import Event, derived_id
 
 GENDERS = ("female", "male", "other")

@@ -35,11 +35,11 @@ from services.routing.domain import (
     Wording,
 )
 from services.routing.policy import RoutingPolicy
-from shared.aggregate import DomainError, NotFound
 from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseRegistered, ReferralMade
 from shared.contracts.routing import CaseAssigned, CaseReassigned, OfficerDutyChanged, OfficerPosted
 from shared.contracts.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
+from shared.errors import DomainError, NotFound
 from shared.events import HEADER_TYPE, Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError, decode_message
 from shared.runtime import ServiceContext

@@ -1,8 +1,8 @@
-"""Wiring of the routing service: its read model, the duty board's feed, its process managers and routes."""
+"""The routing service instance: its read model, the duty board's feed, its process managers and routes."""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 
 from fastapi import APIRouter
 
@@ -11,44 +11,37 @@ from services.routing.handlers import Dispatch
 from services.routing.policy import RoutingPolicy
 from services.routing.read_model import RoutingQueries, RoutingRegister
 from shared.contracts.routing import SERVICE
-from shared.runtime import ServiceContext, ServiceDefinition, Worker
+from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager
+
+
+class Routing(ServiceInstance):
+    def __init__(self, ctx: ServiceContext, policy: RoutingPolicy) -> None:
+        super().__init__(ctx)
+        self.dispatch = Dispatch(ctx, policy)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return self.dispatch.process_managers()
+
+    def workers(self) -> list[Worker]:
+        return [self.dispatch.feed.run]
+
+    def routes(self) -> APIRouter:
+        return build_router(self.ctx, self.dispatch, RoutingQueries(self.ctx.projector(RoutingRegister.name)))
 
 
 def routing_service(policy: RoutingPolicy | None = None) -> ServiceDefinition:
     """The service definition; ``policy`` defaults to the environment's (``SHAKTI_ROUTING_*``)."""
-    # One Dispatch (duty board and its feed) per running instance: replicas may share a process.
-    dispatches: dict[int, Dispatch] = {}
 
-    async def start(ctx: ServiceContext) -> None:
-        dispatches[id(ctx)] = Dispatch(ctx, policy or RoutingPolicy())
+    def instance(ctx: ServiceContext) -> Routing:
+        return Routing(ctx, policy or RoutingPolicy())
 
-    def process_managers(ctx: ServiceContext) -> list[ProcessManager]:
-        return dispatches[id(ctx)].process_managers()
-
-    def workers(ctx: ServiceContext) -> list[Worker]:
-        dispatch = dispatches[id(ctx)]
-
-        async def follow() -> None:
-            try:
-                await dispatch.feed.run()
-            except asyncio.CancelledError:
-                dispatches.pop(id(ctx), None)  # the instance is stopping
-                raise
-
-        return [follow]
-
-    def routes(ctx: ServiceContext) -> APIRouter:
-        return build_router(ctx, dispatches[id(ctx)], RoutingQueries(ctx.projector(RoutingRegister.name)))
-
+    make: Callable[[ServiceContext], ServiceInstance] = instance
     return ServiceDefinition(
         name=SERVICE,
         projections=lambda: [RoutingRegister()],
         reads=["intake", "training", "escalation"],
-        process_managers=process_managers,
-        workers=workers,
-        routes=routes,
-        on_start=start,
+        instance=make,
     )
 
 

@@ -21,10 +21,10 @@ from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST, REASON_LABELS, Mark, Programme
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
-from shared.aggregate import DomainError, NotFound
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.contracts.training import ProgrammeScheduled
 from shared.contracts.vocabulary import CATEGORY_LABELS, label
+from shared.errors import DomainError, NotFound
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 

@@ -16,7 +16,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import ClassVar
 
 from services.training.curriculum import ModuleSpec, TrainingPolicy
-from shared.aggregate import Aggregate, DomainError, NotFound
+from shared.aggregate import Aggregate
 from shared.contracts.training import (
     AttendanceMarked,
     CertificationLapsed,
@@ -29,6 +29,7 @@ from shared.contracts.training import (
     TrainingAssigned,
     TrainingOverdue,
 )
+from shared.errors import DomainError, NotFound
 from shared.events import Event
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
@@ -310,7 +311,7 @@ class OfficerRecord(Aggregate):
         due_at = policy.assignment_due(posted_at)
         return [TrainingAssigned(service_number=self.id, modules=modules, due_at=due_at, kendra=kendra)]
 
-    def record(
+    def credit(
         self,
         policy: TrainingPolicy,
         issuer: CertificateIssuer,

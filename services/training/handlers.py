@@ -100,7 +100,7 @@ def process_managers(ctx: ServiceContext, policy: TrainingPolicy) -> list[Proces
             programme.credits(policy).items(),
             lambda credit: officers.execute(
                 credit[0],
-                lambda r: r.record(policy, issuer, credit[1], source, now),
+                lambda r: r.credit(policy, issuer, credit[1], source, now),
                 reacting(ctx, cause, credit[0]),
             ),
         )

@@ -209,7 +209,7 @@ async def import_igot(ctx: ServiceContext, policy: TrainingPolicy, content: byte
         service_number, completions = item
         stored = await officers.execute(
             service_number,
-            lambda r: r.record(policy, issuer, completions, source, now),
+            lambda r: r.credit(policy, issuer, completions, source, now),
             CommandMeta(command_id=f"igot:{checksum}:{service_number}", actor=ACTOR, occurred_at=now),
         )
         fresh = [e for e in stored if e.sequence > before]

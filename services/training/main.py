@@ -1,30 +1,48 @@
-"""Wiring of the training service: curriculum, programmes, attendance, certification, compliance."""
+"""The training service instance: curriculum, programmes, attendance, certification, compliance."""
 
 from __future__ import annotations
+
+from fastapi import APIRouter
 
 from services.training.api import build_router
 from services.training.curriculum import TrainingPolicy, load_policy
 from services.training.handlers import process_managers, publish_curriculum, review_worker
 from services.training.read_model import TrainingPlaces, TrainingRecords
 from shared.contracts.training import SERVICE
-from shared.runtime import ServiceContext, ServiceDefinition
+from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
+from shared.subscriber import ProcessManager
 
 
-def definition(policy: TrainingPolicy) -> ServiceDefinition:
-    """The service on a given curriculum and rules (the files in ``data/`` for ``service``)."""
+class Training(ServiceInstance):
+    def __init__(self, ctx: ServiceContext, policy: TrainingPolicy) -> None:
+        super().__init__(ctx)
+        self.policy = policy
 
-    async def on_start(ctx: ServiceContext) -> None:
-        await publish_curriculum(ctx, policy)
+    async def start(self) -> None:
+        await publish_curriculum(self.ctx, self.policy)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return process_managers(self.ctx, self.policy)
+
+    def workers(self) -> list[Worker]:
+        return [review_worker(self.ctx, self.policy)]
+
+    def routes(self) -> APIRouter:
+        return build_router(self.ctx, self.policy)
+
+
+def definition(policy: TrainingPolicy | None = None) -> ServiceDefinition:
+    """The service on a given curriculum and rules (by default the files in ``data/``, read at start)."""
+
+    def instance(ctx: ServiceContext) -> ServiceInstance:
+        return Training(ctx, policy or load_policy())
 
     return ServiceDefinition(
         name=SERVICE,
         projections=lambda: [TrainingRecords(), TrainingPlaces()],
         reads=["routing"],
-        process_managers=lambda ctx: process_managers(ctx, policy),
-        workers=lambda ctx: [review_worker(ctx, policy)],
-        routes=lambda ctx: build_router(ctx, policy),
-        on_start=on_start,
+        instance=instance,
     )
 
 
-service = definition(load_policy())
+service = definition()

@@ -18,7 +18,6 @@ from services.escalation.domain import (
     ladder_offices,
 )
 from services.escalation.policy import load_policy
-from shared.aggregate import DomainError
 from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchClosed,
@@ -33,6 +32,7 @@ from shared.contracts.escalation import (
     SlaBreached,
 )
 from shared.contracts.vocabulary import Category, LadderRole, Priority
+from shared.errors import DomainError
 from shared.events import Event
 
 POLICY = load_policy()

@@ -14,8 +14,8 @@ import yaml
 from nats.aio.msg import Msg
 from sqlalchemy import func, select
 
-from services.escalation.main import Escalation, build_service, definition
-from services.escalation.policy import DEFAULT_POLICY, PolicyError
+from services.escalation.main import Escalation, build_service
+from services.escalation.policy import DEFAULT_POLICY, PolicyError, load_policy
 from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatched,
@@ -28,6 +28,7 @@ from shared.contracts.intake import AwaitingComplainant, FirstContactMade
 from shared.contracts.routing import CaseAssigned
 from shared.events import HEADER_TYPE
 from shared.runtime import ServiceRunner
+from shared.subscriber import ProcessManager
 from tests.waiting import eventually
 
 from .conftest import START, World
@@ -84,13 +85,13 @@ async def test_a_service_killed_while_breaches_are_due_fires_each_once_late_neve
     await world.stop(second)
     await watcher.unsubscribe()
 
-    escalation = Escalation(DEFAULT_POLICY, poll_seconds=0.05)
-    await world.start(definition(escalation))
+    runner = await world.start(build_service(DEFAULT_POLICY, poll_seconds=0.05))
+    assert isinstance(runner.instance, Escalation)
     for case_id in cases:
         await world.wait_for(case_id, CaseEscalated)
     # Every case has fired: let the worker sweep the whole timer table twice more, so that a second
     # breach, if anything could cause one, would have been appended by now.
-    [worker] = escalation.deadline_workers
+    worker = runner.instance.deadline_worker
     swept = worker.sweeps
     await eventually(lambda: worker.sweeps >= swept + 2, 20.0, "two more sweeps")
     for case_id in cases:
@@ -130,10 +131,14 @@ async def test_routing_ahead_of_intake_and_repeated_events_change_nothing(world:
     await world.on_routing(
         case_id, CaseAssigned(case_id=case_id, officer="PNO100002", kendra="MSK-SJP-KATRA", reason="on duty")
     )
+
     # Only routing's consumer runs: it meets a case it has not watched, and reads intake's registration.
-    full = build_service(poll_seconds=0.05)
+    class RoutingOnly(Escalation):
+        def process_managers(self) -> list[ProcessManager]:
+            return [pm for pm in super().process_managers() if pm.stream == "ROUTING"]
+
     routing_only = dataclasses.replace(
-        full, process_managers=lambda ctx: [pm for pm in full.process_managers(ctx) if pm.stream == "ROUTING"]
+        build_service(), instance=lambda ctx: RoutingOnly(ctx, load_policy(DEFAULT_POLICY), 0.05)
     )
     early = await world.start(routing_only)
     [stopped] = await world.wait_for(case_id, ClockStopped)

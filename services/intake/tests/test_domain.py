@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from services.intake.domain import Case, Complaint
 from services.intake.priority import load_priority_table
-from shared.aggregate import DomainError, NotFound
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.vocabulary import (
     ActionKind,
@@ -30,6 +29,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
+from shared.errors import DomainError, NotFound
 from shared.events import Event
 
 TABLE = load_priority_table()

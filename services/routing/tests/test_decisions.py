@@ -22,7 +22,6 @@ from services.routing.domain import (
 from services.routing.jurisdiction import read_jurisdiction
 from services.routing.policy import RoutingPolicy
 from services.routing.tests.conftest import SAMPLE, case_fields
-from shared.aggregate import DomainError
 from shared.contracts.intake import CaseClosed, CaseRegistered
 from shared.contracts.routing import (
     AgencyDefined,
@@ -39,6 +38,7 @@ from shared.contracts.routing import (
 )
 from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus
+from shared.errors import DomainError
 from shared.events import Envelope, Event
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)

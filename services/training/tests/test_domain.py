@@ -21,7 +21,7 @@ from services.training.domain import (
     Programme,
 )
 from services.training.tests.conftest import curriculum_with
-from shared.aggregate import Aggregate, DomainError
+from shared.aggregate import Aggregate
 from shared.contracts.training import (
     CertificationLapsed,
     ModuleCompleted,
@@ -31,6 +31,7 @@ from shared.contracts.training import (
     TrainingAssigned,
     TrainingOverdue,
 )
+from shared.errors import DomainError
 from shared.events import Event
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
@@ -56,7 +57,7 @@ def course(at: datetime, score: float = 80, skip: Sequence[str] = ()) -> list[Co
 
 def certified(at: datetime = T0) -> OfficerRecord:
     record = OfficerRecord("PNO1001")
-    fold(record, record.record(POLICY, ISSUER, course(at), "igot_import:x", at))
+    fold(record, record.credit(POLICY, ISSUER, course(at), "igot_import:x", at))
     assert record.certified
     return record
 
@@ -85,11 +86,11 @@ def test_rules_naming_a_module_the_curriculum_lacks_are_refused(tmp_path: Path) 
 
 def test_certified_on_the_last_required_module_and_not_before() -> None:
     record = OfficerRecord("PNO1001")
-    first = fold(record, record.record(POLICY, ISSUER, course(T0, skip=["IGOT-21"]), "igot_import:a", T0))
+    first = fold(record, record.credit(POLICY, ISSUER, course(T0, skip=["IGOT-21"]), "igot_import:a", T0))
     assert len(of_type(first, ModuleCompleted)) == 22
     assert not of_type(first, OfficerCertified) and record.missing(POLICY) == ["IGOT-21"]
     later = T0 + timedelta(days=3)
-    last = fold(record, record.record(POLICY, ISSUER, [done("IGOT-21", later)], "igot_import:b", later))
+    last = fold(record, record.credit(POLICY, ISSUER, [done("IGOT-21", later)], "igot_import:b", later))
     [certificate] = of_type(last, OfficerCertified)
     assert isinstance(certificate, OfficerCertified)
     assert certificate.issued_at == later and certificate.valid_until == datetime(
@@ -102,17 +103,17 @@ def test_certified_on_the_last_required_module_and_not_before() -> None:
 
 def test_an_assessment_below_the_pass_mark_does_not_count_and_a_pass_later_certifies() -> None:
     record = OfficerRecord("PNO1001")
-    events = fold(record, record.record(POLICY, ISSUER, course(T0, score=59.5), "programme:p1", T0))
+    events = fold(record, record.credit(POLICY, ISSUER, course(T0, score=59.5), "programme:p1", T0))
     [assessment] = [e for e in of_type(events, ModuleCompleted) if e.module_id == "MSK-ASSESS"]  # type: ignore[attr-defined]
     assert isinstance(assessment, ModuleCompleted) and not assessment.satisfies
     assert not of_type(events, OfficerCertified) and record.missing(POLICY) == ["MSK-ASSESS"]
-    retake = fold(record, record.record(POLICY, ISSUER, [done("MSK-ASSESS", T0, 60)], "programme:p2", T0))
+    retake = fold(record, record.credit(POLICY, ISSUER, [done("MSK-ASSESS", T0, 60)], "programme:p2", T0))
     assert of_type(retake, OfficerCertified)
 
 
 def test_the_same_completion_twice_is_recorded_once() -> None:
     record = certified()
-    again = record.record(POLICY, ISSUER, course(T0), "igot_import:other-file", T0)
+    again = record.credit(POLICY, ISSUER, course(T0), "igot_import:other-file", T0)
     assert again == []
 
 
@@ -121,7 +122,7 @@ def test_a_specialist_module_adds_an_endorsement_on_a_new_certificate_of_the_sam
     first = record.certificate
     assert first is not None
     later = T0 + timedelta(days=20)
-    events = fold(record, record.record(POLICY, ISSUER, [done("MSK-POCSO", later)], "programme:p3", later))
+    events = fold(record, record.credit(POLICY, ISSUER, [done("MSK-POCSO", later)], "programme:p3", later))
     [renewed] = of_type(events, OfficerCertified)
     assert isinstance(renewed, OfficerCertified)
     assert "offence_against_minor" in renewed.endorsements and "sexual_assault" not in renewed.endorsements
@@ -149,14 +150,14 @@ def test_after_expiry_an_old_completion_does_not_renew_but_a_fresh_one_does() ->
     now = until + timedelta(days=5)
     stale = fold(
         record,
-        record.record(
+        record.credit(
             POLICY, ISSUER, [done("MSK-ASSESS", T0 + timedelta(days=1), 90)], "igot_import:old", now
         ),
     )
     assert [e.satisfies for e in of_type(stale, ModuleCompleted)] == [False]  # type: ignore[attr-defined]
     assert not of_type(stale, OfficerCertified)
     fresh = [done("MSK-SOP", now), done("MSK-ASSESS", now, 75)]
-    events = fold(record, record.record(POLICY, ISSUER, fresh, "programme:refresher", now))
+    events = fold(record, record.credit(POLICY, ISSUER, fresh, "programme:refresher", now))
     [renewed] = of_type(events, OfficerCertified)
     assert isinstance(renewed, OfficerCertified) and renewed.valid_until == datetime(
         2028, 1, 15, 10, 0, tzinfo=UTC
@@ -170,13 +171,13 @@ def test_renewal_inside_the_window_before_expiry_extends_the_term() -> None:
     early = until - timedelta(days=120)  # before the 90-day window opens
     too_early = fold(
         record,
-        record.record(
+        record.credit(
             POLICY, ISSUER, [done("MSK-SOP", early), done("MSK-ASSESS", early, 70)], "p:early", early
         ),
     )
     assert len(too_early) == 2 and not of_type(too_early, OfficerCertified)
     inside = until - timedelta(days=30)
-    events = record.record(
+    events = record.credit(
         POLICY, ISSUER, [done("MSK-SOP", inside), done("MSK-ASSESS", inside, 70)], "p:in", inside
     )
     [renewed] = of_type(events, OfficerCertified)
@@ -185,7 +186,7 @@ def test_renewal_inside_the_window_before_expiry_extends_the_term() -> None:
 
 def test_posting_assigns_the_modules_not_yet_done_once() -> None:
     record = OfficerRecord("PNO2002")
-    fold(record, record.record(POLICY, ISSUER, [done("MSK-SOP", T0)], "programme:p", T0))
+    fold(record, record.credit(POLICY, ISSUER, [done("MSK-SOP", T0)], "programme:p", T0))
     [assigned] = fold(record, record.assign(POLICY, "MSK-SJP-KATRA", T0))
     assert isinstance(assigned, TrainingAssigned)
     assert "MSK-SOP" not in assigned.modules and len(assigned.modules) == 22
@@ -224,11 +225,11 @@ def test_a_new_version_requiring_retraining_lapses_the_certificate_if_not_retrai
     overdue, lapsed = fold(record, record.report_overdue(due, due))
     assert isinstance(overdue, TrainingOverdue) and overdue.modules == ["IGOT-05"]
     assert isinstance(lapsed, CertificationLapsed) and lapsed.why == LAPSED_RETRAINING_OVERDUE
-    old = fold(record, record.record(v2, ISSUER, [done("IGOT-05", due, version=1)], "igot_import:old", due))
+    old = fold(record, record.credit(v2, ISSUER, [done("IGOT-05", due, version=1)], "igot_import:old", due))
     assert not of_type(old, OfficerCertified)  # the old version does not count any more
     later = due + timedelta(days=2)
     events = fold(
-        record, record.record(v2, ISSUER, [done("IGOT-05", later, version=2)], "igot_import:v2", later)
+        record, record.credit(v2, ISSUER, [done("IGOT-05", later, version=2)], "igot_import:v2", later)
     )
     [again] = of_type(events, OfficerCertified)
     assert isinstance(again, OfficerCertified) and again.valid_until == term  # same term, not extended

@@ -1,0 +1,36 @@
+"""The refusals a person can meet, each with an English and a Hindi message safe to show an officer.
+
+``DomainError`` is a broken rule of the domain (HTTP 409), ``NotFound`` a record that does not exist
+or is out of the caller's reach (HTTP 404: the same answer for both, so that nobody learns what lies
+outside their jurisdiction), ``IdempotencyConflict`` a reused idempotency key (HTTP 409).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(ValueError):
+    """A command broke a rule of the domain. Carries a bilingual message safe to show an officer."""
+
+    def __init__(self, code: str, en: str, hi: str) -> None:
+        super().__init__(en)
+        self.code = code
+        self.en = en
+        self.hi = hi
+
+
+class NotFound(DomainError):
+    def __init__(self, what: str, key: str) -> None:
+        super().__init__("not_found", f"{what} {key} not found", f"{what} {key} नहीं मिला")
+
+
+class IdempotencyConflict(DomainError):
+    """The idempotency key was used before for a different request: nothing is stored."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used for a different request; nothing was recorded. "
+            "Send a new key for a new request (repeat the same request unchanged to get its first answer).",
+            "यह Idempotency-Key पहले किसी दूसरे अनुरोध के लिए प्रयोग हो चुकी है; कुछ दर्ज नहीं हुआ। नए अनुरोध "
+            "के लिए नई key भेजें (पहला उत्तर पाने के लिए वही अनुरोध बिना बदले दोहराएँ)।",
+        )

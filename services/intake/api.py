@@ -29,6 +29,7 @@ from services.intake.read_model import (
     list_places,
 )
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
+from shared.commands import actor_of
 from shared.contracts.vocabulary import (
     ACTION_LABELS,
     AGENCY_LABELS,
@@ -282,7 +283,34 @@ def _case_view(row: dict[str, Any]) -> dict[str, Any]:
     }
     hi, en = IDENTITY_ERASED if row["identity_erased"] else IDENTITY_PROTECTED
     view["identity"] = {"en": en, "hi": hi}
+    view["zero_fir"] = _zero_fir(row)
     return view
+
+
+def _zero_fir(row: dict[str, Any]) -> bool:
+    """Registered at one thana's Kendra for a place that belongs to another (the law requires it)."""
+    where = row["registered_at_thana"]
+    return bool(where and row["thana"] and row["thana"] != where)
+
+
+def _receipt(row: dict[str, Any]) -> dict[str, Any]:
+    """What the complainant takes away, and what the officer who registered the case keeps."""
+    number = row["case_number"]
+    return {
+        "case_id": row["case_id"],
+        "case_number": number,
+        "registered_at": row["registered_at"],
+        "district": row["district"],
+        "thana": row["thana"],
+        "kendra": row["kendra"],
+        "zero_fir": _zero_fir(row),
+        "text": {
+            "en": f"Your complaint is registered. Case number: {number}. "
+            "Quote it whenever you contact the Mission Shakti Kendra.",
+            "hi": f"आपकी शिकायत दर्ज हो गई है। मामला संख्या: {number}। मिशन शक्ति केन्द्र से "
+            "संपर्क करते समय यह संख्या बताएँ।",
+        },
+    }
 
 
 def _answer(recorded: Recorded) -> CommandAnswer:
@@ -488,6 +516,18 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     @router.get("/cases/{case_id}")
     async def case_detail(case_id: CaseId, principal: Reader) -> dict[str, Any]:
         return _case_view(await _visible(principal, case_id=case_id))
+
+    @router.get("/cases/{case_id}/receipt")
+    async def receipt(case_id: CaseId, principal: Reader) -> dict[str, Any]:
+        """The receipt of a case: for whoever may see the case, and for the officer who registered it
+        even when it went to another thana (she registered a zero FIR and must be able to show it)."""
+        async with desk.register.sessions() as session:
+            row = await find_case(session, desk.register.tables, case_id=case_id)
+        mine = row is not None and row["registered_by"] == actor_of(principal)
+        if not mine:
+            row = await _visible(principal, case_id=case_id)
+        assert row is not None
+        return _receipt(row)
 
     @router.get("/cases/{case_id}/timeline")
     async def timeline(case_id: CaseId, principal: Reader) -> dict[str, Any]:

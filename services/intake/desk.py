@@ -4,8 +4,9 @@ Between the HTTP routes and the pure ``Case`` aggregate it does the I/O the aggr
 the place against the imported jurisdiction, seals identity data under the case's key, takes a case
 number, keeps the officer inside her jurisdiction, and records every reading of identity data.
 
-Command ids come from the caller's idempotency key, hashed (a key is the client's string and is not
-stored as such): the same key from the same officer for the same command returns the first answer.
+Command ids and request fingerprints follow the one rule of ``shared.commands``: the same request
+again (same key, officer, command, case and body) returns the first answer; the same key with another
+body is refused. Fingerprints of bodies carrying a person's words are keyed under the case's key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,6 +27,7 @@ from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
 from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
 from shared.auth import Principal
+from shared.commands import Caller, actor_of, fingerprint
 from shared.contracts.intake import (
     AttachmentRecorded,
     AwaitingComplainant,
@@ -49,7 +51,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import NotFound
+from shared.errors import IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
@@ -109,10 +111,6 @@ SEALED_FIELDS: dict[type[Event], tuple[str, str]] = {
 """Every sealed field besides the registration's, and what it was sealed as."""
 
 
-def actor_of(principal: Principal) -> str:
-    return principal.service_number or principal.username
-
-
 @dataclass(frozen=True)
 class Ask:
     """Who asks for a command on which case, with the request's idempotency key (if it had one)."""
@@ -152,38 +150,56 @@ class IntakeDesk:
         identity: Identity,
         idempotency_key: str,
     ) -> Registered:
-        actor = actor_of(principal)
-        key_hash = derived_id("register", actor, idempotency_key)
-        case_id = derived_id("case", key_hash).hex
-        meta = CommandMeta(command_id=f"register:{key_hash}", actor=actor, occurred_at=self.ctx.clock.now())
+        caller = Caller.person(principal, idempotency_key)
+        case_id = derived_id("case", derived_id("register", caller.actor, idempotency_key)).hex
+        particulars = identity.model_dump() | {"description": description}
+        # Keyed under the case's key: the stored fingerprint must not let anyone guess a name or phone.
+        request = {"complaint": asdict(complaint), "particulars": particulars}
         with COMMAND_SECONDS.labels("intake", "register").time():
             earlier = await self.cases.history(case_id)
             if earlier:
-                return _registered(earlier[0])
+                return await self._registered_before(case_id, earlier, request)
             Case(case_id).admit(complaint, self.table)
             placed = replace(complaint, circle=await self._check_place(complaint))
-            particulars = identity.model_dump() | {"description": description}
-            sealed = seal(
-                await self.keys.key_for(case_id),
-                case_id,
-                IDENTITY,
-                json.dumps(particulars, ensure_ascii=False),
+            case_key = await self.keys.key_for(case_id)
+            sealed = seal(case_key, case_id, IDENTITY, json.dumps(particulars, ensure_ascii=False))
+            meta = caller.meta(
+                "register", case_id, request=fingerprint(request, secret=case_key), at=self.ctx.clock.now()
             )
             number = await self.numbers.issue(
                 complaint.district,
                 self.ctx.clock.now(),
                 case_id,
-                CommandMeta(command_id=f"{meta.command_id}:number", actor=actor),
+                CommandMeta(command_id=f"{meta.command_id}:number", actor=caller.actor),
             )
             stored = await self.cases.execute(
                 case_id,
                 lambda case: case.register(
-                    placed, case_number=number, sealed_identity=sealed, table=self.table, by=actor
+                    placed,
+                    case_number=number,
+                    sealed_identity=sealed,
+                    table=self.table,
+                    by=caller.actor,
+                    registered_from=principal.thana,
                 ),
                 meta,
             )
         log.info("case %s registered", case_id)
         return _registered(stored[0])
+
+    async def _registered_before(
+        self, case_id: str, earlier: list[Envelope], request: dict[str, Any]
+    ) -> Registered:
+        """The first answer to a repeated registration; a different complaint under the same key is
+        refused, and so is a repeat whose case has had its identity erased (nothing to compare with)."""
+        case_key = await self.keys.find(case_id)
+        if case_key is None:
+            Case.replay(case_id, earlier).check_identity_kept()
+            raise IdempotencyConflict
+        first = earlier[0].request_hash
+        if first is not None and first != fingerprint(request, secret=case_key):
+            raise IdempotencyConflict
+        return _registered(earlier[0])
 
     async def _check_place(self, complaint: Complaint) -> str | None:
         """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know."""
@@ -232,68 +248,82 @@ class IntakeDesk:
 
     async def make_first_contact(self, ask: Ask, mode: ContactMode, at: datetime | None) -> Recorded:
         moment = self._when(at)
-        return await self._act(ask, "first-contact", lambda c: c.make_first_contact(mode, moment, ask.by))
+        request = fingerprint({"mode": mode, "at": at})
+        return await self._act(
+            ask, "first-contact", lambda c: c.make_first_contact(mode, moment, ask.by), request
+        )
 
     async def record_action(
         self, ask: Ask, kind: ActionKind, at: datetime | None, fir_number: str | None
     ) -> Recorded:
         moment = self._when(at)
-        return await self._act(ask, "action", lambda c: c.record_action(kind, moment, ask.by, fir_number))
+        request = fingerprint({"kind": kind, "at": at, "fir_number": fir_number})
+        return await self._act(
+            ask, "action", lambda c: c.record_action(kind, moment, ask.by, fir_number), request
+        )
 
     async def refer(self, ask: Ask, agency_kind: AgencyKind, agency_code: str | None) -> Recorded:
-        return await self._act(ask, "referral", lambda c: c.refer(agency_kind, agency_code, ask.by))
+        request = fingerprint({"agency_kind": agency_kind, "agency_code": agency_code})
+        return await self._act(ask, "referral", lambda c: c.refer(agency_kind, agency_code, ask.by), request)
 
     async def add_note(self, ask: Ask, text: str) -> Recorded:
-        sealed = await self._seal(ask, NOTE, text) or ""
-        return await self._act(ask, "note", lambda c: c.add_note(sealed, ask.by))
+        sealed, request = await self._seal(ask, NOTE, text, {})
+        return await self._act(ask, "note", lambda c: c.add_note(sealed or "", ask.by), request)
 
     async def record_attachment(
         self, ask: Ask, kind: AttachmentKind, size_bytes: int, sha256: str, filename: str
     ) -> Recorded:
-        sealed = await self._seal(ask, FILENAME, filename) or ""
+        sealed, request = await self._seal(
+            ask, FILENAME, filename, {"kind": kind, "size_bytes": size_bytes, "sha256": sha256}
+        )
         attachment = uuid.uuid4().hex
         return await self._act(
             ask,
             "attachment",
-            lambda c: c.record_attachment(attachment, kind, size_bytes, sha256, sealed, ask.by),
+            lambda c: c.record_attachment(attachment, kind, size_bytes, sha256, sealed or "", ask.by),
+            request,
         )
 
     async def await_complainant(self, ask: Ask, reason: AwaitingReason, remark: str | None) -> Recorded:
-        sealed = await self._seal(ask, REMARK, remark)
-        return await self._act(ask, "awaiting", lambda c: c.await_complainant(reason, sealed, ask.by))
+        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
+        return await self._act(
+            ask, "awaiting", lambda c: c.await_complainant(reason, sealed, ask.by), request
+        )
 
     async def complainant_responded(self, ask: Ask) -> Recorded:
-        return await self._act(ask, "responded", lambda c: c.complainant_responded(ask.by))
+        return await self._act(ask, "responded", lambda c: c.complainant_responded(ask.by), fingerprint({}))
 
     async def resolve(
         self, ask: Ask, outcome: Outcome | None, rating: int | None, feedback: str | None
     ) -> Recorded:
-        sealed = await self._seal(ask, FEEDBACK, feedback)
-        return await self._act(ask, "resolve", lambda c: c.resolve(outcome, rating, sealed, ask.by))
+        sealed, request = await self._seal(ask, FEEDBACK, feedback, {"outcome": outcome, "rating": rating})
+        return await self._act(ask, "resolve", lambda c: c.resolve(outcome, rating, sealed, ask.by), request)
 
     async def close(self, ask: Ask, reason: CloseReason, remark: str | None) -> Recorded:
-        sealed = await self._seal(ask, REMARK, remark)
-        return await self._act(ask, "close", lambda c: c.close(reason, sealed, ask.by))
+        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
+        return await self._act(ask, "close", lambda c: c.close(reason, sealed, ask.by), request)
 
     async def reopen(self, ask: Ask, reason: ReopenReason, remark: str | None) -> Recorded:
-        sealed = await self._seal(ask, REMARK, remark)
-        return await self._act(ask, "reopen", lambda c: c.reopen(reason, sealed, ask.by))
+        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
+        return await self._act(ask, "reopen", lambda c: c.reopen(reason, sealed, ask.by), request)
 
     async def withdraw(self, ask: Ask, reason: WithdrawReason, remark: str | None) -> Recorded:
-        sealed = await self._seal(ask, REMARK, remark)
-        return await self._act(ask, "withdraw", lambda c: c.withdraw(reason, sealed, ask.by))
+        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
+        return await self._act(ask, "withdraw", lambda c: c.withdraw(reason, sealed, ask.by), request)
 
     async def mark_duplicate(self, ask: Ask, original_id: str) -> Recorded:
         original = await self.cases.get(original_id)
         (await self._reach(ask.principal, original_id))(original)
-        return await self._act(ask, "duplicate", lambda c: c.mark_duplicate(original, ask.by))
+        request = fingerprint({"duplicate_of": original_id})
+        return await self._act(ask, "duplicate", lambda c: c.mark_duplicate(original, ask.by), request)
 
     # ---------------------------------------------------------------- identity
 
     async def read_identity(self, ask: Ask, purpose: ViewPurpose) -> dict[str, Any]:
         """Record the reading first, then open the sealed fields: no reading goes unrecorded."""
         role = ask.principal.role.value
-        await self._act(ask, "view-identity", lambda c: c.view_identity(purpose, role, ask.by))
+        request = fingerprint({"purpose": purpose})
+        await self._act(ask, "view-identity", lambda c: c.view_identity(purpose, role, ask.by), request)
         history = await self.cases.history(ask.case_id)
         case = Case.replay(ask.case_id, history)
         return _opened(await self._key(case), case, history)
@@ -301,17 +331,20 @@ class IntakeDesk:
     async def erase_identity(self, ask: Ask, basis: ErasureBasis) -> Recorded:
         """Record the erasure, then destroy the key. Repeating the command (same key) destroys it again,
         so an erasure whose key destruction failed half-way is finished by a retry."""
-        recorded = await self._act(ask, "erase", lambda c: c.erase_identity(basis, ask.by))
+        request = fingerprint({"legal_basis": basis})
+        recorded = await self._act(ask, "erase", lambda c: c.erase_identity(basis, ask.by), request)
         await self.keys.destroy(ask.case_id)
         log.info("case %s: identity key destroyed", ask.case_id)
         return recorded
 
     # ---------------------------------------------------------------- shared steps
 
-    async def _act(self, ask: Ask, command: str, decide: Callable[[Case], Sequence[Event]]) -> Recorded:
-        # Without a key every request is a new command: nothing in it can tell a retry from a repeat.
-        tail = derived_id(command, ask.by, ask.case_id, ask.key) if ask.key else uuid.uuid4()
-        meta = CommandMeta(command_id=f"{command}:{tail}", actor=ask.by, occurred_at=self.ctx.clock.now())
+    async def _act(
+        self, ask: Ask, command: str, decide: Callable[[Case], Sequence[Event]], request: str
+    ) -> Recorded:
+        meta = Caller.person(ask.principal, ask.key).meta(
+            command, ask.case_id, request=request, at=self.ctx.clock.now()
+        )
         reach = await self._reach(ask.principal, ask.case_id)
 
         def checked(case: Case) -> Sequence[Event]:
@@ -324,30 +357,37 @@ class IntakeDesk:
         return Recorded(ask.case_id, stored)
 
     async def _reach(self, principal: Principal, case_id: str) -> Callable[[Case], None]:
-        """A check that the case is inside the officer's jurisdiction: where it was registered, or where
-        routing sent it. Outside, the case does not exist for her (no hint that it does)."""
+        """A check that the case is inside the officer's jurisdiction where it is now: where routing
+        sent it (a transfer takes it out of the old thana's reach), else, until routing has placed it,
+        where it was registered. Outside, the case does not exist for her (no hint that it does)."""
         tables: CaseTables = self.register.tables
         async with self.register.sessions() as session:
             row = await find_case(session, tables, case_id=case_id)
-        routed = row is not None and principal.covers(row["district"], row["circle"], row["thana"])
 
         def check(case: Case) -> None:
-            if not (routed or principal.covers(case.district, case.circle, case.thana)):
+            if row is not None:
+                inside = principal.covers(row["district"], row["circle"], row["thana"])
+            else:
+                inside = principal.covers(case.district, case.circle, case.thana)
+            if not inside:
                 raise NotFound("Case", case_id)
 
         return check
 
-    async def _seal(self, ask: Ask, purpose: str, text: str | None) -> str | None:
-        """Seal under the case's key. Where the case is out of reach, the command refuses it later
-        (before anything is stored); a missing key is explained only to whoever may reach the case."""
+    async def _seal(
+        self, ask: Ask, purpose: str, text: str | None, rest: dict[str, Any]
+    ) -> tuple[str | None, str]:
+        """Seal under the case's key, with the request's fingerprint keyed under it too (the text is a
+        person's words). Where the case is out of reach, the command refuses it later (before anything
+        is stored); a missing key is explained only to whoever may reach the case."""
         if text is None:
-            return None
+            return None, fingerprint(rest)
         key = await self.keys.find(ask.case_id)
         if key is None:
             case = await self.cases.get(ask.case_id)
             (await self._reach(ask.principal, ask.case_id))(case)
             key = await self._key(case)
-        return seal(key, ask.case_id, purpose, text)
+        return seal(key, ask.case_id, purpose, text), fingerprint(rest | {purpose: text}, secret=key)
 
     async def _key(self, case: Case) -> bytes:
         case.check_identity_kept()

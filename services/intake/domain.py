@@ -199,6 +199,7 @@ class Case(Aggregate):
         sealed_identity: str,
         table: PriorityTable,
         by: str,
+        registered_from: str | None = None,
     ) -> Sequence[Event]:
         self.admit(complaint, table)
         return [
@@ -219,6 +220,7 @@ class Case(Aggregate):
                 language=complaint.language.value,
                 consent_to_share=complaint.consent_to_share,
                 registered_by=by,
+                registered_at_thana=registered_from,
                 flags=flags_for(complaint.category, complaint.minor),
                 sealed_identity=sealed_identity,
             )

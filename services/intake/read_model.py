@@ -180,6 +180,7 @@ class CaseRegister(Projection[CaseTables]):
             Column("language", String(8)),
             Column("consent_to_share", Boolean),
             Column("registered_by", String(64)),
+            Column("registered_at_thana", String(64)),
             Column("registered_at", DateTime(timezone=True), index=True),
             Column("status", String(32), index=True),
             Column("first_contact_at", DateTime(timezone=True)),
@@ -264,6 +265,7 @@ class CaseRegister(Projection[CaseTables]):
                     "language": event.language,
                     "consent_to_share": event.consent_to_share,
                     "registered_by": event.registered_by,
+                    "registered_at_thana": event.registered_at_thana,
                     "registered_at": at,
                 }
                 if not row["routed"]:

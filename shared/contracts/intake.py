@@ -40,6 +40,9 @@ class CaseRegistered(Event):
     language: str = "hi"
     consent_to_share: bool = False
     registered_by: str
+    registered_at_thana: str | None = None
+    """The registering officer's own thana. A complaint about a place elsewhere is still registered
+    where it was made (zero FIR: the law requires it) and routed to the thana it belongs to."""
     flags: list[str] = Field(default_factory=list)
     """Derived markers safe to share: ``pocso`` and ``cwc`` mark a minor's sexual-offence case."""
     sealed_identity: str

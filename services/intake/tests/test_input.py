@@ -98,9 +98,12 @@ async def test_repeating_a_registration_returns_the_first_answer(
     intake_sqlite: Intake, nats_client: NatsClient
 ) -> None:
     first = await register(intake_sqlite, complaint(), key="walk-in-0931")
-    again = await register(intake_sqlite, complaint(category="stalking"), key="walk-in-0931")
+    again = await register(intake_sqlite, complaint(), key="walk-in-0931")
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
+    # The same key for another complaint is a client's mistake, not a retry (issue 12).
+    reused = await register(intake_sqlite, complaint(category="stalking"), key="walk-in-0931")
+    assert reused.status_code == 409
     other = await register(intake_sqlite, complaint(), key="walk-in-0932")
     assert other.json()["case_number"] == "SJP-2026-000002"  # the repeat took no number
     intake_stream = EventStore(nats_client, "intake")

@@ -47,9 +47,7 @@ async def test_a_zero_fir_is_recorded_and_its_receipt_stays_with_the_officer_who
     registered = await intake.register(OTHER_THANA, thana="SJP-KATRA")
     case_id = registered["case_id"]
     await intake.publish("routing", "case", case_id, [routed_to_katra(case_id)], "routing")
-    row = await intake.settled(
-        case_id, lambda row: row["kendra"] == "MSK-SJP-KATRA"
-    )
+    row = await intake.settled(case_id, lambda row: row["kendra"] == "MSK-SJP-KATRA")
     assert row["zero_fir"] is True and row["registered_at_thana"] == "SJP-SADAR-BAZAR"
 
     assert (await intake.get(f"/cases/{case_id}", OTHER_THANA)).status_code == 404

@@ -6,7 +6,6 @@ Every route admits only the roles it names and answers only inside the caller's 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -28,6 +27,7 @@ from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
 from shared.aggregate import Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.commands import Caller, actor_of, fingerprint
 from shared.contracts.vocabulary import DutyStatus
 from shared.errors import NotFound
 from shared.events import Envelope
@@ -82,12 +82,6 @@ def _recorded(stored: Sequence[Envelope]) -> dict[str, Any]:
     return {"recorded": [{"type": e.event_type, **e.payload} for e in stored]}
 
 
-def _outside() -> Exception:
-    return bilingual_error(
-        403, "outside_jurisdiction", "This is outside your jurisdiction.", "यह आपके क्षेत्राधिकार से बाहर है।"
-    )
-
-
 async def _upload_text(file: UploadFile) -> str:
     try:
         return (await file.read()).decode("utf-8-sig")
@@ -113,9 +107,11 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     officers = Repository(ctx.store, Officer)
     cases = Repository(ctx.store, CaseRouting)
 
-    def meta(principal: Principal, key: str | None) -> CommandMeta:
-        actor = principal.service_number or principal.username
-        return CommandMeta(command_id=key or uuid.uuid4().hex, actor=actor, occurred_at=ctx.clock.now())
+    def meta(
+        principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
+    ) -> CommandMeta:
+        request = fingerprint(body if body is not None else {})
+        return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
 
     async def case_in_scope(principal: Principal, case_id: str) -> CaseRouting:
         case = await cases.get(case_id)
@@ -125,7 +121,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         if not principal.covers(
             case.district, place.circle if place else None, place.thana if place else None
         ):
-            raise _outside()
+            raise NotFound("case", case_id)
         return case
 
     # --- jurisdiction -----------------------------------------------------------------------------
@@ -138,7 +134,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
         outcome = await record_jurisdiction(
-            ctx.store, parsed, source=file.filename or "upload", actor=meta(principal, None).actor
+            ctx.store, parsed, source=file.filename or "upload", actor=actor_of(principal)
         )
         return {
             "district": outcome.district,
@@ -181,7 +177,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     @router.post("/roster/import")
     async def import_roster(file: UploadFile, principal: Operator) -> dict[str, Any]:
         try:
-            outcome = await roster.import_sheet(await _upload_text(file), actor=meta(principal, None).actor)
+            outcome = await roster.import_sheet(await _upload_text(file), actor=actor_of(principal))
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
         return {"rows": outcome.rows, "officers_changed": outcome.officers_changed, "events": outcome.events}
@@ -192,14 +188,20 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
             raise NotFound("officer", service_number)
         posting = officer.posting
         if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
-            raise _outside()
+            raise NotFound("officer", service_number)
 
     @router.post("/officers")
     async def enrol(body: Enrolment, principal: RosterKeeper, key: IdempotencyKey = None) -> dict[str, Any]:
         if (await officers.get(valid_service_number(body.service_number))).exists:
             await officer_in_scope(principal, body.service_number)
         return _recorded(
-            await roster.enrol(body.service_number, body.name, body.rank, body.gender, meta(principal, key))
+            await roster.enrol(
+                body.service_number,
+                body.name,
+                body.rank,
+                body.gender,
+                meta(principal, key, "enrol", body.service_number, body),
+            )
         )
 
     @router.post("/officers/{service_number}/posting")
@@ -209,15 +211,17 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         await officer_in_scope(principal, service_number)
         kendra = await roster.kendra(body.kendra)
         if not principal.covers(kendra.district, kendra.circle, kendra.thana):
-            raise _outside()
-        return _recorded(await roster.post(service_number, body.kendra, body.incharge, meta(principal, key)))
+            raise NotFound("Kendra", body.kendra)
+        command = meta(principal, key, "post", service_number, body)
+        return _recorded(await roster.post(service_number, body.kendra, body.incharge, command))
 
     @router.post("/officers/{service_number}/duty")
     async def duty(
         service_number: str, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await officer_in_scope(principal, service_number)
-        return _recorded(await roster.change_duty(service_number, body.status, meta(principal, key)))
+        command = meta(principal, key, "duty", service_number, body)
+        return _recorded(await roster.change_duty(service_number, body.status, command))
 
     @router.get("/roster")
     async def roster_view(principal: Anyone, kendra: str | None = None) -> list[dict[str, Any]]:
@@ -238,7 +242,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         if found is None:
             raise NotFound("Kendra", kendra)
         if not principal.covers(found.district, found.circle, found.thana):
-            raise _outside()
+            raise NotFound("Kendra", kendra)
         return await queries.queue(kendra)
 
     @router.get("/attention")
@@ -265,16 +269,16 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         case_id: str, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
-        return _recorded(
-            await dispatch.reassign_by_hand(case_id, body.officer, body.reason, meta(principal, key))
-        )
+        command = meta(principal, key, "reassign", case_id, body)
+        return _recorded(await dispatch.reassign_by_hand(case_id, body.officer, body.reason, command))
 
     @router.post("/cases/{case_id}/transfer")
     async def transfer(
         case_id: str, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
-        return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, meta(principal, key)))
+        command = meta(principal, key, "transfer", case_id, body)
+        return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, command))
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
@@ -286,7 +290,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
-        command = meta(principal, key)
+        command = meta(principal, key, f"referral-{answer}", f"{case_id}:{referral_id}", body)
         reason = body.reason if body else None
         return _recorded(
             await dispatch.respond_to_referral(case_id, referral_id, answer, command.actor, reason, command)

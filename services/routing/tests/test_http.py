@@ -90,7 +90,7 @@ async def test_the_read_model_answers_inside_the_callers_jurisdiction(empty_rout
     line = next(c for o in queue["officers"] for c in o["cases"] if c["case_id"] == katra[1])
     assert line["category"]["hi"] == "पीछा करना" and "a woman officer" in line["assignment"]["en"]
     forbidden = await service.client.get(f"{API}/kendras/MSK-SJP-KALAN/queue", headers=sho)
-    assert forbidden.status_code == 403 and forbidden.json()["detail"]["hi"]
+    assert forbidden.status_code == 404 and forbidden.json()["detail"]["hi"]  # out of reach: as if absent
 
     co = service.auth(Role.CO, district="SJP", circle="SJP-JALALABAD")
     loads = (await service.client.get(f"{API}/workloads", headers=co)).json()
@@ -152,7 +152,7 @@ async def test_cases_are_moved_by_hand_within_the_rules_and_keep_their_record(ro
     )
     assert officer.status_code == 403
     other = routing.auth(Role.SHO, district="SJP", circle="SJP-JALALABAD", thana="SJP-KALAN")
-    assert (await post("reassign", {"reason": "workload_balance"}, other)).status_code == 403
+    assert (await post("reassign", {"reason": "workload_balance"}, other)).status_code == 404
 
     moved = await post("reassign", {"reason": "complainant_request"}, sho)
     assert moved.status_code == 200, moved.text
@@ -166,7 +166,7 @@ async def test_cases_are_moved_by_hand_within_the_rules_and_keep_their_record(ro
     assert routed["transfer_from"] == "MSK-SJP-KATRA" and routed["kendra"] == "MSK-SJP-KALAN"
     assert assigned["kendra"] == "MSK-SJP-KALAN" and assigned["from_officer"] == event["officer"]
     # The SHO of Katra no longer answers for the case; Kalan's does, and sees its whole record.
-    assert (await routing.client.get(f"{API}/cases/{case_id}", headers=sho)).status_code == 403
+    assert (await routing.client.get(f"{API}/cases/{case_id}", headers=sho)).status_code == 404
     history = (await routing.client.get(f"{API}/cases/{case_id}", headers=other)).json()
     assert [e["type"] for e in history["record"]] == [
         "CaseRouted",
@@ -221,7 +221,7 @@ async def test_a_kendra_incharge_keeps_the_roster_of_her_own_kendra(routing: Rou
     elsewhere = await routing.client.post(
         f"{API}/officers/PNO4711/posting", json={"kendra": "MSK-SJP-KALAN"}, headers=incharge
     )
-    assert elsewhere.status_code == 403
+    assert elsewhere.status_code == 404
     posted = await routing.client.post(
         f"{API}/officers/PNO4711/posting", json={"kendra": "MSK-SJP-KATRA"}, headers=incharge
     )
@@ -242,7 +242,7 @@ async def test_a_kendra_incharge_keeps_the_roster_of_her_own_kendra(routing: Rou
     refused = await routing.client.post(
         f"{API}/officers/PNO4711/duty", json={"status": "on_duty"}, headers=other
     )
-    assert refused.status_code == 403
+    assert refused.status_code == 404
     await routing.caught_up()
     [officer] = (await routing.client.get(f"{API}/roster", headers=incharge)).json()
     assert officer["status"]["en"] == "On leave" and officer["name"] == "Kiran Devi"
@@ -275,3 +275,28 @@ async def test_no_identity_of_a_complainant_reaches_routing(
     assert any(case_id in r for r in rows)
     assert not [r for r in rows for s in secrets if s in r]
     assert not [m for m in caplog.messages for s in secrets if s in m]
+
+
+async def test_an_idempotency_key_is_bound_to_its_command_and_body(routing: Routing) -> None:
+    """Issue 12: a key used by a reassignment once answered a transfer with the reassignment's events
+    (the raw key was the command id) and did nothing."""
+    response = await upload(routing, "roster/import", "roster.csv", ROSTER.read_text(encoding="utf-8"))
+    assert response.status_code == 200
+    case_id = await routing.register(thana="SJP-KATRA", category=Category.DOMESTIC_VIOLENCE)
+    await routing.settled(case_id, "CaseRouted", "CaseAssigned")
+    sho = routing.auth(Role.SHO, **KATRA_SHO) | {"Idempotency-Key": "desk-42"}
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        return routing.client.post(f"{API}/cases/{case_id}/{path}", json=body, headers=sho)
+
+    moved = await post("reassign", {"reason": "workload_balance"})
+    assert moved.status_code == 200, moved.text
+    again = await post("reassign", {"reason": "workload_balance"})
+    assert again.json() == moved.json()
+    other = await post("reassign", {"reason": "complainant_request"})
+    assert other.status_code == 409 and other.json()["detail"]["code"] == "idempotency_key_reused"
+
+    sent = await post("transfer", {"thana": "SJP-KALAN", "reason": "wrong_jurisdiction"})
+    assert sent.status_code == 200, sent.text
+    assert [e["type"] for e in sent.json()["recorded"]] == ["CaseRouted", "CaseReassigned"]
+    assert sent.json()["recorded"][0]["kendra"] == "MSK-SJP-KALAN"

@@ -24,13 +24,26 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+from fastapi import Header
 from pydantic import BaseModel, ConfigDict
 
 from shared.auth import Principal
 from shared.events import Envelope, derived_id
 from shared.eventstore import CommandMeta
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Repeating a request with the same key returns the first answer; the same key with "
+        "a different request is refused (409).",
+    ),
+]
+"""The request header every command route reads its idempotency key from."""
 
 
 class Command(BaseModel):

@@ -6,13 +6,13 @@ with Hindi and English labels; there is no identity data here to show.
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Query
 
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.commands import Caller, IdempotencyKey, fingerprint
 from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
     LADDER_LABELS,
@@ -22,7 +22,6 @@ from shared.contracts.vocabulary import (
     label,
 )
 from shared.errors import NotFound
-from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase
@@ -181,16 +180,13 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
     async def acknowledge(
         case_id: str,
         principal: Ladder,
-        idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         office = await office_of(principal)
         role = LadderRole(principal.role.value)
-        by = principal.service_number or principal.username
-        meta = CommandMeta(
-            command_id=f"ack:{case_id}:{idempotency_key or uuid.uuid4().hex}",
-            actor=by,
-            occurred_at=ctx.clock.now(),
-        )
+        caller = Caller.person(principal, idempotency_key)
+        by = caller.actor
+        meta = caller.meta("acknowledge", case_id, request=fingerprint({}), at=ctx.clock.now())
         stored = await cases.execute(case_id, lambda c: c.acknowledge(role, office, by, policy), meta)
         levels = [e.payload["level"] for e in stored if e.event_type == "EscalationAcknowledged"]
         return {"case_id": case_id, "acknowledged_levels": levels, "already_acknowledged": not levels}

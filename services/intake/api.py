@@ -29,7 +29,7 @@ from services.intake.read_model import (
     list_places,
 )
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
-from shared.commands import actor_of
+from shared.commands import IdempotencyKey, actor_of
 from shared.contracts.vocabulary import (
     ACTION_LABELS,
     AGENCY_LABELS,
@@ -76,15 +76,6 @@ CASE_ID = r"^[0-9a-f]{32}$"
 Code = Annotated[str, Field(pattern=CODE)]
 Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False)]
 CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case's 32-character hex id")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Repeating a request with the same key returns the first answer",
-    ),
-]
 
 ERASED = "identity_erased"
 READERS = FIELD_STAFF | SUPERVISORS

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 
 from services.routing.domain import (
@@ -27,7 +27,7 @@ from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
 from shared.aggregate import Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
-from shared.commands import Caller, actor_of, fingerprint
+from shared.commands import Caller, IdempotencyKey, actor_of, fingerprint
 from shared.contracts.vocabulary import DutyStatus
 from shared.errors import NotFound
 from shared.events import Envelope
@@ -43,7 +43,6 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
 ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
 class Enrolment(BaseModel):

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Header, UploadFile
+from fastapi import APIRouter, Depends, File, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -21,7 +21,8 @@ from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST, REASON_LABELS, Mark, Programme
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
-from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.commands import Caller, IdempotencyKey, fingerprint
 from shared.contracts.training import ProgrammeScheduled
 from shared.contracts.vocabulary import CATEGORY_LABELS, label
 from shared.errors import DomainError, NotFound
@@ -83,17 +84,15 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
     register = register_of(ctx)
     programmes = ctx.repository(Programme)
 
-    def meta(principal: Principal, command_id: str) -> CommandMeta:
-        return CommandMeta(command_id=command_id, actor=principal.username, occurred_at=ctx.clock.now())
-
-    def outside() -> Exception:
-        return bilingual_error(
-            403, "outside_jurisdiction", "This is outside your jurisdiction.", "यह आपके क्षेत्राधिकार से बाहर है।"
-        )
+    def meta(
+        principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
+    ) -> CommandMeta:
+        request = fingerprint(body if body is not None else {})
+        return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
 
     def check_district(principal: Principal, district: str) -> None:
         if principal.level != "state" and principal.district != district:
-            raise outside()
+            raise NotFound("District", district)
 
     async def programme_plan(principal: Principal, programme_id: str) -> ProgrammeScheduled:
         programme = await programmes.get(programme_id)
@@ -130,7 +129,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
             raise NotFound("Officer", service_number)
         own = principal.service_number == service_number
         if not own and not principal.covers(record["district"], record["circle"], record["thana"]):
-            raise outside()
+            raise NotFound("Officer", service_number)
         return record
 
     @router.get("/compliance")
@@ -143,13 +142,19 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.post("/programmes", status_code=201)
     async def schedule(
-        body: ProgrammeRequest, principal: Annotated[Principal, Depends(require(ORGANISERS))]
+        body: ProgrammeRequest,
+        principal: Annotated[Principal, Depends(require(ORGANISERS))],
+        idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
+        """Schedule a programme. A programme id chosen by the caller is its idempotency key."""
         check_district(principal, body.district)
         programme_id = body.programme_id or uuid.uuid4().hex
         plan = ProgrammeScheduled(**{**body.model_dump(), "programme_id": programme_id})
+        key = idempotency_key or body.programme_id
         stored = await programmes.execute(
-            programme_id, lambda p: p.schedule(plan, policy), meta(principal, f"schedule:{programme_id}")
+            programme_id,
+            lambda p: p.schedule(plan, policy),
+            meta(principal, key, "schedule", programme_id, body),
         )
         return stored[0].payload
 
@@ -174,7 +179,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         programme_id: str,
         body: AttendanceRequest,
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
-        idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         await programme_plan(principal, programme_id)
         wanted = {m.service_number.upper() for m in body.marks}
@@ -183,21 +188,22 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
             names = ", ".join(unknown)
             raise DomainError("unknown_officer", f"Unknown officers: {names}", f"अज्ञात अधिकारी: {names}")
         marks = [Mark(m.service_number.upper(), m.present, m.score) for m in body.marks]
-        key = idempotency_key or uuid.uuid4().hex
         stored = await programmes.execute(
             programme_id,
             lambda p: p.mark(marks, policy, ctx.clock.now().astimezone(IST).date()),
-            meta(principal, f"attendance:{programme_id}:{key}"),
+            meta(principal, idempotency_key, "attendance", programme_id, body),
         )
         return {"programme_id": programme_id, "marked": len(stored)}
 
     @router.post("/programmes/{programme_id}/complete")
     async def complete(
-        programme_id: str, principal: Annotated[Principal, Depends(require(ORGANISERS))]
+        programme_id: str,
+        principal: Annotated[Principal, Depends(require(ORGANISERS))],
+        idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         await programme_plan(principal, programme_id)
         await programmes.execute(
-            programme_id, lambda p: p.complete(), meta(principal, f"complete:{programme_id}")
+            programme_id, lambda p: p.complete(), meta(principal, idempotency_key, "complete", programme_id)
         )
         return {"programme_id": programme_id, "completed": True}
 
@@ -227,7 +233,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         place = (holder or {}).get
         own = principal.service_number == found["service_number"]
         if not own and not principal.covers(place("district"), place("circle"), place("thana")):
-            raise outside()
+            raise NotFound("Certificate", certificate_id)
         status = certificate_status(found, ctx.clock.now())
         page = templates.get_template("certificate.html").render(
             certificate=found,

@@ -97,7 +97,8 @@ class World:
                 yield client, runner
 
     def token(self, role: Role, **where: str) -> dict[str, str]:
-        principal = Principal(username=f"{role}-user", role=role, service_number="PNO152301", **where)
+        who = {"username": f"{role}-user", "role": role, "service_number": "PNO152301"}
+        principal = Principal(**{**who, **where})
         return {"Authorization": f"Bearer {Tokens(self.settings.secret_key).issue(principal)}"}
 
     # Playing intake and routing.

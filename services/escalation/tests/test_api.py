@@ -180,3 +180,24 @@ async def test_figures_answer_inside_the_callers_jurisdiction(world_on_each_data
 
 def hours(figure: dict[str, Any]) -> tuple[int, float]:
     return figure["count"], figure["p50_hours"]
+
+
+async def test_an_idempotency_key_is_bound_to_whoever_sends_it(world: World) -> None:
+    """Issue 12: the key alone made the command id, so a second officer sending the same key got the
+    first officer's answer and her own acknowledgement was never recorded."""
+    await world.define_jurisdiction()
+    async with world.http() as (client, runner):
+        case_id = await world.register(
+            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
+        )
+        await world.wait_for(case_id, CaseEscalated, count=2)
+        await world.projected(runner)
+        key = {"Idempotency-Key": "morning-round"}
+        sho = world.token(Role.SHO, **KATRA)
+        incharge = world.token(Role.KENDRA_INCHARGE, service_number="PNO152377", **KATRA)
+        taken = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=sho | key)
+        assert taken.json()["acknowledged_levels"] == [2]
+        hers = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=incharge | key)
+        assert hers.status_code == 200 and hers.json()["acknowledged_levels"] == [1]
+        acks = await world.wait_for(case_id, EscalationAcknowledged, count=2)
+        assert sorted((a.level, a.by) for a in acks) == [(1, "PNO152377"), (2, "PNO152301")]

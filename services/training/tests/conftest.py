@@ -134,7 +134,7 @@ class Training:
         return self.runner.context
 
     def headers(self, role: Role, **where: str) -> dict[str, str]:
-        principal = Principal(username=f"test-{role.value}", role=role, **where)
+        principal = Principal(**{"username": f"test-{role.value}", "role": role, **where})
         return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
 
     async def record(self, service_number: str) -> OfficerRecord:

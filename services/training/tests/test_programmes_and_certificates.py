@@ -51,8 +51,19 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
         "/api/training/programmes", json=body, headers=t.headers(Role.SP, district="SJP")
     )
     assert created.status_code == 201, created.text
-    other_sp = t.headers(Role.SP, district="BLY")
-    assert (await t.client.post("/api/training/programmes", json=body, headers=other_sp)).status_code == 403
+    other_sp = t.headers(Role.SP, district="BLY", username="sp-bareilly")
+    assert (await t.client.post("/api/training/programmes", json=body, headers=other_sp)).status_code == 404
+    # Issue 12: re-posting another district's programme id for one's own district answered with that
+    # district's plan. Now the id is taken, and nothing of the plan is shown.
+    theirs = await t.client.post(
+        "/api/training/programmes", json={**body, "district": "BLY"}, headers=other_sp
+    )
+    assert theirs.status_code == 409 and theirs.json()["detail"]["code"] == "programme_exists"
+    assert ARTICLE["venue"] not in theirs.text and ARTICLE["title_en"] not in theirs.text
+    again = await t.client.post(
+        "/api/training/programmes", json=body, headers=t.headers(Role.SP, district="SJP")
+    )
+    assert again.status_code == 201 and again.json() == created.json()
     await t.settled()
     marks = {
         "marks": [
@@ -118,7 +129,7 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
     assert [c["certificate_id"] for c in record["certificates"]] == [certified.certificate_id]
     assert record["outstanding"] == []
     co_elsewhere = t.headers(Role.CO, district="SJP", circle="SJP-NAGAR")
-    assert (await t.client.get("/api/training/officers/PNO102", headers=co_elsewhere)).status_code == 403
+    assert (await t.client.get("/api/training/officers/PNO102", headers=co_elsewhere)).status_code == 404
     own = t.headers(Role.KENDRA_OFFICER, service_number="PNO102", thana="SJP-KATRA")
     assert (await t.client.get("/api/training/officers/PNO102", headers=own)).status_code == 200
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Generic, Self, TypeVar
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 from shared.events import Envelope, Event
-from shared.eventstore import CommandMeta, ConcurrencyError, EventStore, earlier_answer
+from shared.eventstore import CommandMeta, ConcurrencyError, earlier_answer
 
 
 class Aggregate:
@@ -59,6 +59,32 @@ class Aggregate:
 
 A = TypeVar("A", bound=Aggregate)
 
+
+class Store(Protocol):
+    """What a repository needs of an event store (``EventStore``, or the test kit's in-memory one)."""
+
+    service: str
+
+    def subject(self, aggregate_type: str, aggregate_id: str) -> str: ...
+
+    async def load(
+        self, aggregate_type: str, aggregate_id: str, *, service: str | None = None, after: int = 0
+    ) -> list[Envelope]: ...
+
+    async def append(
+        self,
+        aggregate_type: str,
+        aggregate_id: str,
+        new_events: Sequence[Event],
+        *,
+        expected_sequence: int,
+        expected_version: int,
+        meta: CommandMeta,
+    ) -> list[Envelope]: ...
+
+    async def last_sequence(self, stream: str | None = None) -> int: ...
+
+
 Decide = Callable[[A], Sequence[Event] | None]
 """A command on a loaded aggregate: records its events (or, for a single pure decision, returns them)."""
 
@@ -66,7 +92,7 @@ Decide = Callable[[A], Sequence[Event] | None]
 class Repository(Generic[A]):
     """Loads and stores one kind of aggregate in one service's stream."""
 
-    def __init__(self, store: EventStore, cls: type[A]) -> None:
+    def __init__(self, store: Store, cls: type[A]) -> None:
         self.store = store
         self.cls = cls
 

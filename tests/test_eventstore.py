@@ -1,4 +1,7 @@
-"""The event store against a real NATS server: concurrency, idempotency, atomic batches, durability."""
+"""The event store against a real NATS server: concurrency, idempotency, atomic batches, durability.
+
+The contract tests (``store``) run on the JetStream store and on the in-memory store of the test kit,
+so that unit tests using the latter rely on the same promises."""
 
 from __future__ import annotations
 
@@ -10,10 +13,11 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from shared.aggregate import Repository
+from shared.aggregate import Repository, Store
 from shared.events import HEADER_TYPE, Envelope, events
 from shared.eventstore import CommandMeta, ConcurrencyError, EventStore
 from shared.natsserver import EmbeddedNatsServer
+from shared.testing import MemoryEventStore, MemoryStreams
 from tests.sample import Tally, TallyCounted, TallyOpened
 
 
@@ -22,13 +26,22 @@ def meta(command_id: str) -> CommandMeta:
 
 
 @pytest.fixture
-async def store(nats_client: NatsClient) -> EventStore:
+async def jetstream(nats_client: NatsClient) -> EventStore:
     s = EventStore(nats_client, "tests")
     await s.ensure_stream()
     return s
 
 
-async def test_twenty_concurrent_writers_on_one_aggregate(store: EventStore) -> None:
+@pytest.fixture(params=["jetstream", "memory"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The contract: both stores keep the same promises."""
+    if request.param == "memory":
+        return MemoryEventStore(MemoryStreams(), "tests")
+    found: EventStore = request.getfixturevalue("jetstream")
+    return found
+
+
+async def test_twenty_concurrent_writers_on_one_aggregate(store: Store) -> None:
     await store.append(
         "tally", "t1", [TallyOpened(label="x")], expected_sequence=0, expected_version=0, meta=meta("open")
     )
@@ -55,7 +68,7 @@ async def test_twenty_concurrent_writers_on_one_aggregate(store: EventStore) -> 
     assert [e.aggregate_version for e in history] == [1, 2]
 
 
-async def test_concurrent_commands_with_retry_keep_every_success(store: EventStore) -> None:
+async def test_concurrent_commands_with_retry_keep_every_success(store: Store) -> None:
     repo = Repository(store, Tally)
     await repo.execute("t2", lambda t: t.open("x"), meta("open"))
     results = await asyncio.gather(
@@ -69,7 +82,7 @@ async def test_concurrent_commands_with_retry_keep_every_success(store: EventSto
     assert (await repo.get("t2")).total == sum(range(20))
 
 
-async def test_repeated_command_stores_nothing_new(store: EventStore) -> None:
+async def test_repeated_command_stores_nothing_new(store: Store) -> None:
     repo = Repository(store, Tally)
     first = await repo.execute("t3", lambda t: t.open("x"), meta("open-3"))
     again = await repo.execute("t3", lambda t: t.open("x"), meta("open-3"))
@@ -82,7 +95,7 @@ async def test_repeated_command_stores_nothing_new(store: EventStore) -> None:
     assert len(await store.load("tally", "t3")) == 1
 
 
-async def test_several_events_are_stored_all_or_none(store: EventStore) -> None:
+async def test_several_events_are_stored_all_or_none(store: Store) -> None:
     three = [TallyOpened(label="b"), TallyCounted(amount=1, note=""), TallyCounted(amount=2, note="")]
     stored = await store.append(
         "tally", "t4", three, expected_sequence=0, expected_version=0, meta=meta("b1")
@@ -103,7 +116,8 @@ async def test_several_events_are_stored_all_or_none(store: EventStore) -> None:
     assert await store.last_sequence() == 3
 
 
-async def test_event_type_travels_in_headers(store: EventStore, nats_client: NatsClient) -> None:
+async def test_event_type_travels_in_headers(jetstream: EventStore, nats_client: NatsClient) -> None:
+    store = jetstream
     await store.append(
         "tally", "t5", [TallyOpened(label="h")], expected_sequence=0, expected_version=0, meta=meta("h")
     )
@@ -111,7 +125,7 @@ async def test_event_type_travels_in_headers(store: EventStore, nats_client: Nat
     assert msg.headers is not None and msg.headers[HEADER_TYPE] == "TallyOpened"
 
 
-async def test_load_pages_through_a_long_history(store: EventStore) -> None:
+async def test_load_pages_through_a_long_history(store: Store) -> None:
     """Twelve hundred events of one aggregate, interleaved with another's: more than one page."""
     batch = [TallyCounted(amount=1, note="") for _ in range(100)]
     seq = other_seq = 0
@@ -132,7 +146,8 @@ async def test_load_pages_through_a_long_history(store: EventStore) -> None:
     assert len(await store.load("tally", "other")) == 12
 
 
-async def test_v1_event_is_upcast_on_read(store: EventStore, nats_client: NatsClient) -> None:
+async def test_v1_event_is_upcast_on_read(jetstream: EventStore, nats_client: NatsClient) -> None:
+    store = jetstream
     old = Envelope(
         event_id="00000000-0000-0000-0000-000000000001",
         event_type="TallyCounted",

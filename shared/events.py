@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 JsonDict = dict[str, Any]
 Upcaster = Callable[[JsonDict], JsonDict]
@@ -65,8 +65,15 @@ class Envelope(BaseModel):
     sequence: int = Field(default=0, exclude=True)
     stream: str = Field(default="", exclude=True)
 
+    _decoded: Event | None = PrivateAttr(default=None)
+
     def event(self, registry: EventRegistry | None = None) -> Event:
-        return (registry or events).decode(self.event_type, self.schema_version, self.payload)
+        """The fact, decoded (and upcast) once: projections and reactions ask for it again and again."""
+        if registry is not None:
+            return registry.decode(self.event_type, self.schema_version, self.payload)
+        if self._decoded is None:
+            self._decoded = events.decode(self.event_type, self.schema_version, self.payload)
+        return self._decoded
 
 
 E = TypeVar("E", bound=type[Event])

@@ -90,7 +90,7 @@ parked_events = Table(
 class Projection(Generic[T]):
     """What a read model is: its tables (``T``, a namespace of Table objects) and how events change them."""
 
-    name: ClassVar[str]
+    name: str
     sources: ClassVar[Mapping[str, str]]
     """Stream name -> the subject filter of the events this projection reads from it."""
 

@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
 
 from shared.aggregate import NotFound
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
@@ -24,6 +24,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
+from shared.text import OneLine
 
 from .domain import EscalationCase
 from .policy import Policy
@@ -48,6 +49,7 @@ Ladder = Annotated[Principal, Depends(require(LADDER_ROLES))]
 Watcher = Annotated[Principal, Depends(require(WATCHERS))]
 FiguresReader = Annotated[Principal, Depends(require(FIGURES))]
 Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+CaseKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
 
 
 def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str] | None:
@@ -167,7 +169,7 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
         return {"by": by or "all", "places": figures}
 
     @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
-    async def one_case(case_id: str, principal: Watcher) -> dict[str, Any]:
+    async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
         async with board.sessions() as session:
             view = await case_view(session, tables(), case_id)
         # A case outside the caller's jurisdiction is answered as if it did not exist.
@@ -179,7 +181,7 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
 
     @router.post("/cases/{case_id}/acknowledge", summary="The caller takes up a case escalated to them")
     async def acknowledge(
-        case_id: str,
+        case_id: CaseKey,
         principal: Ladder,
         idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
     ) -> dict[str, Any]:

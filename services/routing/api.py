@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from services.routing.domain import (
@@ -32,6 +32,7 @@ from shared.contracts.vocabulary import DutyStatus
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
+from shared.text import OneLine
 
 ROSTER_KEEPERS = (Role.OPERATOR, Role.KENDRA_INCHARGE, Role.SHO)
 CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)
@@ -43,17 +44,20 @@ RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
 ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+PathKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
+"""An id or code in a path: a case, referral, Kendra, district or service number."""
+QueryCode = Annotated[str | None, Query(min_length=1, max_length=64), OneLine]
 
 
 class Enrolment(BaseModel):
-    service_number: str = Field(min_length=3, max_length=20)
-    name: str = Field(min_length=1, max_length=200)
-    rank: str
+    service_number: Annotated[str, Field(min_length=3, max_length=20), OneLine]
+    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
+    rank: Annotated[str, Field(min_length=1, max_length=40), OneLine]
     gender: Literal["female", "male", "other"]
 
 
 class Posting(BaseModel):
-    kendra: str = Field(min_length=5, max_length=80)
+    kendra: Annotated[str, Field(min_length=5, max_length=80), OneLine]
     incharge: bool = False
 
 
@@ -62,19 +66,25 @@ class Duty(BaseModel):
 
 
 class Reassignment(BaseModel):
-    officer: str | None = Field(default=None, description="None: whoever the rules pick at the Kendra.")
-    reason: str = Field(description="A code from GET /reasons (reassign).")
+    officer: Annotated[
+        str | None,
+        Field(default=None, max_length=20, description="None: whoever the rules pick at the Kendra."),
+        OneLine,
+    ]
+    reason: Annotated[str, Field(max_length=40, description="A code from GET /reasons (reassign)."), OneLine]
 
 
 class Transfer(BaseModel):
-    thana: str
-    reason: str = Field(description="A code from GET /reasons (transfer).")
+    thana: Annotated[str, Field(max_length=64), OneLine]
+    reason: Annotated[str, Field(max_length=40, description="A code from GET /reasons (transfer)."), OneLine]
 
 
 class ReferralAnswer(BaseModel):
-    reason: str | None = Field(
-        default=None, description="For a rejection: a code from GET /reasons (reject)."
-    )
+    reason: Annotated[
+        str | None,
+        Field(default=None, max_length=40, description="For a rejection: a code from GET /reasons (reject)."),
+        OneLine,
+    ]
 
 
 def _recorded(stored: Sequence[Envelope]) -> dict[str, Any]:
@@ -147,7 +157,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         }
 
     @router.get("/jurisdiction/{district}")
-    async def jurisdiction(district: str, principal: Anyone) -> dict[str, Any]:
+    async def jurisdiction(district: PathKey, principal: Anyone) -> dict[str, Any]:
         found = await queries.district(district)
         if found is None:
             raise NotFound("district", district)
@@ -156,10 +166,10 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     @router.get("/lookup")
     async def lookup(
         principal: Anyone,
-        district: str,
-        thana: str | None = None,
-        pincode: str | None = None,
-        locality: str | None = None,
+        district: Annotated[str, Query(min_length=1, max_length=64), OneLine],
+        thana: QueryCode = None,
+        pincode: Annotated[str | None, Query(max_length=6), OneLine] = None,
+        locality: Annotated[str | None, Query(max_length=100), OneLine] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
         placed = dispatch.board.resolve_place(district, thana, pincode, locality)
@@ -203,7 +213,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/officers/{service_number}/posting")
     async def post(
-        service_number: str, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
+        service_number: PathKey, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await officer_in_scope(principal, service_number)
         kendra = await roster.kendra(body.kendra)
@@ -213,13 +223,13 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/officers/{service_number}/duty")
     async def duty(
-        service_number: str, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
+        service_number: PathKey, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await officer_in_scope(principal, service_number)
         return _recorded(await roster.change_duty(service_number, body.status, meta(principal, key)))
 
     @router.get("/roster")
-    async def roster_view(principal: Anyone, kendra: str | None = None) -> list[dict[str, Any]]:
+    async def roster_view(principal: Anyone, kendra: QueryCode = None) -> list[dict[str, Any]]:
         return await queries.roster(principal.scope(), ctx.clock.now(), kendra)
 
     @router.get("/workloads")
@@ -230,7 +240,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.get("/kendras/{kendra}/queue")
     async def queue(
-        kendra: str,
+        kendra: PathKey,
         principal: Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))],
     ) -> dict[str, Any]:
         found = dispatch.board.kendras.get(kendra)
@@ -246,7 +256,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         return await queries.attention(principal.scope())
 
     @router.get("/cases/{case_id}")
-    async def case_record(case_id: str, principal: Anyone) -> dict[str, Any]:
+    async def case_record(case_id: PathKey, principal: Anyone) -> dict[str, Any]:
         """Where a case sits and every routing decision about it, with its reasons."""
         await case_in_scope(principal, case_id)
         history = await cases.history(case_id)
@@ -261,7 +271,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/cases/{case_id}/reassign")
     async def reassign(
-        case_id: str, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
+        case_id: PathKey, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
         return _recorded(
@@ -270,15 +280,15 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/cases/{case_id}/transfer")
     async def transfer(
-        case_id: str, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
+        case_id: PathKey, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
         return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, meta(principal, key)))
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
-        case_id: str,
-        referral_id: str,
+        case_id: PathKey,
+        referral_id: PathKey,
         answer: Literal["accept", "reject", "complete"],
         principal: ReferralKeeper,
         body: ReferralAnswer | None = None,

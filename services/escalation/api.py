@@ -41,8 +41,9 @@ from .read_model import (
     step_times,
 )
 
-LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole)
-WATCHERS = FIELD_STAFF | SUPERVISORS | {Role.STATE_CELL}
+# The state cell gets figures only (summaries, rates, step times): no route that names a case.
+LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole) - {Role.STATE_CELL}
+WATCHERS = FIELD_STAFF | SUPERVISORS
 FIGURES = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
 
 Ladder = Annotated[Principal, Depends(require(LADDER_ROLES))]
@@ -90,7 +91,6 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
             Role.CO: principal.circle,
             Role.ADDL_SP: principal.district,
             Role.SP: principal.district,
-            Role.STATE_CELL: policy.state_office,
         }.get(principal.role)
         if not place:
             raise bilingual_error(

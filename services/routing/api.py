@@ -39,6 +39,8 @@ CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)
 REFERRAL_KEEPERS = (FIELD_STAFF, SUPERVISORS)
 
 Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+# Routes that name cases: the state cell gets figures only, so it is not among their readers.
+CaseReader = Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
@@ -239,10 +241,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     # --- cases ------------------------------------------------------------------------------------
 
     @router.get("/kendras/{kendra}/queue")
-    async def queue(
-        kendra: PathKey,
-        principal: Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))],
-    ) -> dict[str, Any]:
+    async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
         found = dispatch.board.kendras.get(kendra)
         if found is None:
             raise NotFound("Kendra", kendra)
@@ -251,12 +250,12 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         return await queries.queue(kendra)
 
     @router.get("/attention")
-    async def attention(principal: Anyone) -> dict[str, list[dict[str, Any]]]:
+    async def attention(principal: CaseReader) -> dict[str, list[dict[str, Any]]]:
         """Cases unroutable, at the control Kendra, with an in-charge for want of an officer, or waiting."""
         return await queries.attention(principal.scope())
 
     @router.get("/cases/{case_id}")
-    async def case_record(case_id: PathKey, principal: Anyone) -> dict[str, Any]:
+    async def case_record(case_id: PathKey, principal: CaseReader) -> dict[str, Any]:
         """Where a case sits and every routing decision about it, with its reasons."""
         await case_in_scope(principal, case_id)
         history = await cases.history(case_id)
@@ -302,7 +301,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         )
 
     @router.get("/referrals/outstanding")
-    async def referrals_outstanding(principal: Anyone) -> list[dict[str, Any]]:
+    async def referrals_outstanding(principal: CaseReader) -> list[dict[str, Any]]:
         return await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
 
     @router.get("/reasons")

@@ -6,10 +6,14 @@ Each test was seen failing before the hardening it checks."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import re
+import shutil
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +27,11 @@ from nats.aio.client import Client as NatsClient
 
 from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
+from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shared.auth import COOKIE, Principal, Role
+from shared.natsserver import free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PASSWORD = "correct horse battery"
@@ -511,3 +517,65 @@ async def test_the_certificate_page_keeps_its_style_under_the_policy(platform: P
         digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
         assert f"'sha256-{digest}'" in CERTIFICATE_POLICY
     assert "frame-ancestors 'none'" in CERTIFICATE_POLICY and "'unsafe-inline'" not in CERTIFICATE_POLICY
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (Debian package nginx)")
+async def test_the_compose_gateway_serves_tls_and_keeps_operational_routes_inside(tmp_path: Path) -> None:
+    """deploy/gateway/nginx.conf run by a real nginx in front of the platform, with a certificate made
+    by the command deploy/README.md gives; only the addresses differ from compose."""
+    tls = tmp_path / "tls"
+    tls.mkdir()
+    command = re.search(r"(openssl req .*?)\n\s*chmod", (DEPLOY / "README.md").read_text(), flags=re.S)
+    assert command, "deploy/README.md gives the openssl command"
+    made = await asyncio.create_subprocess_shell(
+        command.group(1).replace("\\\n", " ").replace("deploy/gateway/tls/", f"{tls}/"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    assert await made.wait() == 0
+    settings = PlatformSettings(
+        secret_key="web-hardening-secret", data_dir=tmp_path, http_port=free_port(), secure_cookies=True
+    )
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, [], users=users)
+    https_port, http_port = free_port(), free_port()
+    conf = (DEPLOY / "gateway" / "nginx.conf").read_text()
+    conf = re.sub(r"resolver [^;]*;", "", conf)
+    conf = re.sub(r"http://(intake|routing|escalation|training|web):8000", settings.base_url(), conf)
+    conf = conf.replace("/etc/nginx/tls/", f"{tls}/")
+    conf = conf.replace("listen 8443 ssl", f"listen 127.0.0.1:{https_port} ssl")
+    conf = conf.replace("listen 8080", f"listen 127.0.0.1:{http_port}")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "nginx.conf").write_text(conf)
+    async with running(settings, app):
+        gateway = await asyncio.create_subprocess_exec(
+            NGINX, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+            "-g", f"daemon off; pid {tmp_path / 'nginx.pid'}; error_log stderr;",
+        )  # fmt: skip
+        try:
+            async with httpx.AsyncClient(
+                base_url=f"https://localhost:{https_port}",
+                verify=ssl.create_default_context(cafile=str(tls / "tls.crt")),
+            ) as client:
+                for _ in range(100):
+                    with contextlib.suppress(httpx.TransportError):
+                        page = await client.get("/signin")
+                        break
+                    await asyncio.sleep(0.05)
+                assert page.status_code == 200 and "csrf_token" in page.text
+                assert page.headers["strict-transport-security"].startswith("max-age=")
+                assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+                assert "; secure" in page.headers["set-cookie"].lower()
+                for path in (*OPERATIONAL, "/readyz", "/metrics/", "/api/ops/parked"):
+                    assert (await client.get(path)).status_code == 404, path
+                assert (await client.get("/healthz")).status_code == 200
+                token = await client.post("/api/auth/token", json={"username": "x", "password": "y"})
+                assert token.status_code == 401  # through the gateway to the platform
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}") as inside:
+                assert (await inside.get("/signin")).status_code == 200
+                assert (await inside.get("/metrics")).status_code == 404
+        finally:
+            gateway.terminate()
+            await gateway.wait()

@@ -45,7 +45,9 @@ class Settings(BaseSettings):
         "are marked Secure. The deployment files turn it on.",
     )
     body_limit_bytes: int = Field(
-        default=64 * 1024, description="Largest JSON or form body a request may carry (else 413)."
+        default=256 * 1024,
+        description="Largest JSON or form body a request may carry (else 413). The largest valid "
+        "registration (statement and description at their limits, JSON with \\u escapes) is ~95 KB.",
     )
     upload_limit_bytes: int = Field(
         default=8 * 1024 * 1024,

@@ -84,7 +84,7 @@ class MarkRequest(BaseModel):
 
 
 class AttendanceRequest(BaseModel):
-    marks: list[MarkRequest] = Field(min_length=1, max_length=5000)
+    marks: list[MarkRequest] = Field(min_length=1, max_length=2000)
 
 
 def certificate_status(row: dict[str, Any], now: datetime) -> str:

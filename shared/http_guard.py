@@ -11,8 +11,8 @@ has 256 random bits). So a request carrying the right token came from one of our
 replica computes the same token from the same cookie: no state and no key to share, and it works
 from the cookie's raw value whatever the token format is. Over HTTPS the pre-session cookie is named
 ``__Host-…`` so that a sibling site cannot plant one of its own (login CSRF). Requests carrying an
-``Authorization`` header are not cookie-authenticated (a browser never adds that header by itself
-to a cross-site request) and need no token.
+``Authorization: Bearer`` token are not cookie-authenticated (a browser never adds one by itself to
+a cross-site request) and need no token.
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ class HttpGuard:
     def _needs_token(self, scope: Scope, headers: Headers) -> bool:
         """A state-changing request that rides on the browser's cookies: any one carrying the session
         cookie, and any form posted to a page (signing in creates a session: login CSRF)."""
-        if scope["method"] in SAFE_METHODS or "authorization" in headers:
+        if scope["method"] in SAFE_METHODS or _bearer(headers):
             return False
         cookies = cookie_parser(headers.get("cookie", ""))
         return COOKIE in cookies or not str(scope["path"]).startswith("/api/")
@@ -183,6 +183,13 @@ class HttpGuard:
             await send(message)
 
         return sending
+
+
+def _bearer(headers: Headers) -> bool:
+    """A bearer token, which a browser never adds on its own (unlike cookies, or Basic credentials it
+    has cached); an empty one would let the session cookie speak instead, so it does not count."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _capped(receive: Receive, limit: int) -> Receive:

@@ -73,18 +73,18 @@ class Reassignment(BaseModel):
         Field(default=None, max_length=20, description="None: whoever the rules pick at the Kendra."),
         OneLine,
     ]
-    reason: Annotated[str, Field(max_length=40, description="A code from GET /reasons (reassign)."), OneLine]
+    reason: Annotated[str, Field(max_length=64, description="A code from GET /reasons (reassign)."), OneLine]
 
 
 class Transfer(BaseModel):
     thana: Annotated[str, Field(max_length=64), OneLine]
-    reason: Annotated[str, Field(max_length=40, description="A code from GET /reasons (transfer)."), OneLine]
+    reason: Annotated[str, Field(max_length=64, description="A code from GET /reasons (transfer)."), OneLine]
 
 
 class ReferralAnswer(BaseModel):
     reason: Annotated[
         str | None,
-        Field(default=None, max_length=40, description="For a rejection: a code from GET /reasons (reject)."),
+        Field(default=None, max_length=64, description="For a rejection: a code from GET /reasons (reject)."),
         OneLine,
     ]
 

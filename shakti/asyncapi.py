@@ -2,7 +2,8 @@
 
 FastStream generates it from a broker that is only ever described, never connected: one publisher per
 event type, whose payload schema is the event's pydantic model (the contract in
-``services/<name>/events.py``). Served at ``/asyncapi.json`` and checked in as ``docs/asyncapi.json``.
+``services/<name>/events.py``). Served at ``/asyncapi.json`` to signed-in users and checked in as
+``docs/asyncapi.json``.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
+from shared.auth import Principal, current_principal
 from shared.events import Event
 
 SERVICES = ("intake", "routing", "escalation", "training")
@@ -82,5 +84,6 @@ def mount_asyncapi(app: FastAPI) -> None:
     document = asyncapi_document()
 
     @app.get("/asyncapi.json", tags=["documentation"], include_in_schema=False)
-    async def asyncapi() -> JSONResponse:
+    async def asyncapi(_: Annotated[Principal, Depends(current_principal)]) -> JSONResponse:
+        """For signed-in users, like ``/openapi.json``; checked in as ``docs/asyncapi.json``."""
         return JSONResponse(document)

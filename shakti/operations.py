@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
@@ -23,6 +23,7 @@ from shared.runtime import ServiceContext, ServiceRunner
 from shared.subscriber import PARKED_STREAM, ParkedReaction
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+ServiceName = Annotated[str, Path(max_length=32)]
 PARKED_SCAN_LIMIT = 5000
 
 
@@ -208,7 +209,7 @@ def operations_router() -> APIRouter:
         return RetryOutcome(applied=applied, still_parked=failed)
 
     @router.post("/rebuild/{service}", status_code=202)
-    async def start_rebuild(request: Request, service: str, _: Operator) -> RebuildProgress:
+    async def start_rebuild(request: Request, service: ServiceName, _: Operator) -> RebuildProgress:
         """Rebuild every read model of the service from the start of the streams, then switch."""
         ctx = _runner(request, service)
         current = rebuilds.get(service)
@@ -242,7 +243,7 @@ def operations_router() -> APIRouter:
         return job.snapshot()
 
     @router.get("/rebuild/{service}")
-    async def rebuild_progress(request: Request, service: str, _: Operator) -> RebuildProgress:
+    async def rebuild_progress(request: Request, service: ServiceName, _: Operator) -> RebuildProgress:
         _runner(request, service)
         job = rebuilds.get(service)
         if job is None:

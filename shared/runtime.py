@@ -7,11 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faststream.nats import NatsBroker
@@ -19,15 +19,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import A, Repository
-from shared.auth import Tokens
+from shared.auth import Principal, Tokens, current_principal
 from shared.clock import Clock, SystemClock
 from shared.errors import DomainError, NotFound
 from shared.eventstore import ConcurrencyError, EventStore
+from shared.http_guard import HttpGuard
 from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
 from shared.readmodel import create_engine
 from shared.settings import Settings
 from shared.subscriber import ProcessManager, ensure_parked_stream, subscribe
+from shared.text import CONTROL_CHARACTERS
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +238,14 @@ def build_app(
     title: str = "Mission Shakti",
     extra: Callable[[FastAPI], None] | None = None,
 ) -> FastAPI:
-    """One HTTP app for the given services: their routes under ``/api/<service>``, health, metrics."""
+    """One HTTP app for the given services: their routes under ``/api/<service>``, health, metrics.
+
+    Every answer passes through ``HttpGuard`` (security headers, body limits, CSRF). ``/healthz``,
+    ``/readyz`` and ``/metrics`` are open for probes and scrapers that reach the pod directly; the
+    gateway does not route them. The OpenAPI document is served to signed-in users only (it is
+    checked in as ``docs/openapi.json`` anyway); the interactive pages (``/docs``, ``/redoc``) are
+    not served: they load scripts from a CDN, which the content security policy forbids and an
+    offline network could not reach."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -254,7 +263,15 @@ def build_app(
             for runner in reversed(started):
                 await runner.stop()
 
-    app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
+    app = FastAPI(
+        title=title, lifespan=lifespan, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.add_middleware(
+        HttpGuard,
+        secure_cookies=settings.secure_cookies,
+        body_limit=settings.body_limit_bytes,
+        upload_limit=settings.upload_limit_bytes,
+    )
     app.state.tokens = Tokens(settings.secret_key)
     app.state.runners = {r.name: r for r in runners}
     install_error_handlers(app)
@@ -275,6 +292,10 @@ def build_app(
             await r.readiness()  # refreshes the lag and parked gauges
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: Annotated[Principal, Depends(current_principal)]) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
     if extra:
         extra(app)
     return app
@@ -290,14 +311,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = [
-            {
-                "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
-                "en": e.get("msg", "invalid"),
-                "hi": "यह मान मान्य नहीं है",
-            }
-            for e in error.errors()
-        ]
+        problems = [field_problem(e) for e in error.errors()]
         return JSONResponse(
             {
                 "detail": {
@@ -314,3 +328,30 @@ def install_error_handlers(app: FastAPI) -> None:
     async def busy(_: Request, __: ConcurrencyError) -> JSONResponse:
         detail = {"code": "busy", "en": "The case is busy; try again.", "hi": "मामला व्यस्त है; फिर से प्रयास करें।"}
         return JSONResponse({"detail": detail}, 409)
+
+
+def field_problem(error: Mapping[str, Any]) -> dict[str, Any]:
+    """One field's problem, named and in both languages. Never the value sent: it may be identity data."""
+    where = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "header")]
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    problem: dict[str, Any] = {"field": ".".join(where) or "body"}
+    match kind:
+        case "missing":
+            en, hi = "This field is required.", "यह जानकारी आवश्यक है।"
+        case "string_too_long":
+            problem["limit"] = ctx.get("max_length")
+            en, hi = (
+                f"Too long: at most {problem['limit']} characters.",
+                f"बहुत लंबा: अधिकतम {problem['limit']} अक्षर।",
+            )
+        case "string_too_short":
+            problem["limit"] = ctx.get("min_length")
+            en = f"Too short: at least {problem['limit']} characters."
+            hi = f"बहुत छोटा: कम से कम {problem['limit']} अक्षर।"
+        case "control_characters":
+            en, hi = CONTROL_CHARACTERS
+        case "string_pattern_mismatch":
+            en, hi = "The format is not valid.", "प्रारूप मान्य नहीं है।"
+        case _:
+            en, hi = str(error.get("msg", "Not valid.")), "यह मान मान्य नहीं है।"
+    return problem | {"en": en, "hi": hi}

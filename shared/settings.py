@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     key_store_url: str | None = Field(
         default=None, description="Database for the intake service's per-case identity keys."
     )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Browsers reach the platform over HTTPS (a TLS gateway or Ingress in front): cookies "
+        "are marked Secure. The deployment files turn it on.",
+    )
+    body_limit_bytes: int = Field(
+        default=256 * 1024,
+        description="Largest JSON or form body a request may carry (else 413). The largest valid "
+        "registration (statement and description at their limits, JSON with \\u escapes) is ~95 KB.",
+    )
+    upload_limit_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        description="Largest multipart upload (the import files: jurisdiction, roster, iGOT export).",
+    )
 
     def database_for(self, service: str) -> str:
         if self.database_url:

@@ -25,7 +25,8 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
-from shared.auth import IDENTITY_READERS, Principal, Role
+from shared.auth import FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role
+from shared.http_guard import CSRF_REFUSED, csrf_token
 from tests.waiting import eventually
 
 NAME, PHONE = "DEMO Matrix Secretname", "9812312345"
@@ -48,6 +49,47 @@ BODIES: dict[str, dict[str, Any]] = {
     "acknowledge": {},
     "reassign": {"reason": "workload"},
     "transfer": {"thana": "SJP-KOTWALI", "reason": "wrong_thana"},
+}
+
+
+# Where each role sits to be inside the world's case (Katra thana, Tilhar circle, Shahjahanpur).
+INSIDE: dict[Role, dict[str, str]] = {
+    Role.KENDRA_OFFICER: HOME, Role.KENDRA_INCHARGE: HOME, Role.SHO: HOME,
+    Role.CO: {"district": "SJP", "circle": "SJP-TILHAR"}, Role.ADDL_SP: {"district": "SJP"},
+    Role.SP: {"district": "SJP"}, Role.STATE_CELL: {}, Role.OPERATOR: {},
+}  # fmt: skip
+
+# Every route that answers with or acts on case-level data (a case's id, number, place, clocks, story
+# or identity), with the roles that reach it. The state cell gets figures only: it is in none of them.
+# Operators reach routing's view of cases (queues, attention, a case's routing record) to look after
+# the platform, never the register or an identity.
+READERS = FIELD_STAFF | SUPERVISORS
+LADDER = SUPERVISORS | {Role.KENDRA_INCHARGE}
+INTAKE_COMMANDS = (
+    "first-contact", "actions", "referrals", "notes", "attachments", "awaiting-complainant",
+    "complainant-responded", "resolve", "close", "reopen", "withdraw", "duplicate",
+)  # fmt: skip
+CASE_LEVEL: dict[str, frozenset[Role]] = {
+    "POST /api/intake/cases": FIELD_STAFF,
+    **{f"POST /api/intake/cases/{{case_id}}/{command}": FIELD_STAFF for command in INTAKE_COMMANDS},
+    "POST /api/intake/cases/{case_id}/erase-identity": frozenset({Role.KENDRA_INCHARGE, Role.SHO}),
+    "GET /api/intake/cases/{case_id}/identity": IDENTITY_READERS,
+    "GET /api/intake/cases": READERS,
+    "GET /api/intake/cases/by-number/{case_number}": READERS,
+    "GET /api/intake/cases/{case_id}": READERS,
+    "GET /api/intake/cases/{case_id}/timeline": READERS,
+    "GET /api/intake/cases/{case_id}/receipt": READERS,
+    "GET /api/routing/kendras/{kendra}/queue": READERS | {Role.OPERATOR},
+    "GET /api/routing/attention": READERS | {Role.OPERATOR},
+    "GET /api/routing/cases/{case_id}": READERS | {Role.OPERATOR},
+    "GET /api/routing/referrals/outstanding": READERS | {Role.OPERATOR},
+    "POST /api/routing/cases/{case_id}/reassign": LADDER,
+    "POST /api/routing/cases/{case_id}/transfer": LADDER,
+    "POST /api/routing/cases/{case_id}/referrals/{referral_id}/{answer}": READERS,
+    "GET /api/escalation/escalated-to-me": LADDER,
+    "POST /api/escalation/cases/{case_id}/acknowledge": LADDER,
+    "GET /api/escalation/close-to-breach": READERS,
+    "GET /api/escalation/cases/{case_id}": READERS,
 }
 
 
@@ -262,12 +304,7 @@ PAGES = {
 async def test_pages_open_only_for_their_roles_and_case_pages_only_inside_the_jurisdiction(
     world: World,
 ) -> None:
-    inside = {
-        Role.KENDRA_OFFICER: HOME, Role.KENDRA_INCHARGE: HOME, Role.SHO: HOME,
-        Role.CO: {"district": "SJP", "circle": "SJP-TILHAR"}, Role.ADDL_SP: {"district": "SJP"},
-        Role.SP: {"district": "SJP"}, Role.STATE_CELL: {}, Role.OPERATOR: {},
-    }  # fmt: skip
-    for role, where in inside.items():
+    for role, where in INSIDE.items():
         cookies = {"shakti_session": world.app.state.tokens.issue(principal(role, where, world.officer))}
         for page, roles in PAGES.items():
             response = await world.client.get(page, cookies=cookies)
@@ -281,7 +318,43 @@ async def test_pages_open_only_for_their_roles_and_case_pages_only_inside_the_ju
         cookies = {"shakti_session": world.app.state.tokens.issue(principal(Role.SHO, where))}
         case_page = await world.client.get(f"/cases/{world.case_id}", cookies=cookies)
         assert case_page.status_code == 404 and world.case_number not in case_page.text
+        token = csrf_token(cookies["shakti_session"])  # as the case page's form would carry it
         shown = await world.client.post(
-            f"/cases/{world.case_id}/identity", data={"purpose": "supervisory_review"}, cookies=cookies
+            f"/cases/{world.case_id}/identity",
+            data={"purpose": "supervisory_review", "csrf_token": token},
+            cookies=cookies,
         )
         assert NAME not in shown.text and shown.status_code in (403, 404)
+        assert CSRF_REFUSED["en"] not in shown.text  # refused by the jurisdiction, not at the door
+
+
+async def test_case_level_data_reaches_only_the_roles_the_table_names(world: World) -> None:
+    """The table CASE_LEVEL says which roles reach case-level data; every route of the platform is held
+    to it: its guard admits exactly those roles, a route naming a case must be in it, and every other
+    answer (figures, reference data) shows the case to no one. The state cell is in none of it."""
+    routes = {f"{method} {endpoint.path}": endpoint for endpoint, method in api_routes(world.app)}
+    assert set(CASE_LEVEL) <= set(routes), set(CASE_LEVEL) - set(routes)
+    for key, endpoint in routes.items():
+        if "{case_id}" in key or "{case_number}" in key:
+            assert key in CASE_LEVEL, f"{key} names a case: say in CASE_LEVEL who reaches it"
+        if key in CASE_LEVEL:
+            assert admitted(endpoint) == CASE_LEVEL[key], (key, admitted(endpoint))
+    assert not [key for key, roles in CASE_LEVEL.items() if Role.STATE_CELL in roles]
+    checked = 0
+    for key, endpoint in routes.items():
+        method = key.split()[0]
+        if key in CASE_LEVEL or method != "GET":
+            continue
+        for role in admitted(endpoint) or frozenset(Role):
+            who = principal(role, INSIDE[role], world.officer)
+            response = await call(world, endpoint, method, world.token(who))
+            assert world.case_id not in response.text, (role.value, key)
+            assert world.case_number not in response.text, (role.value, key)
+            checked += 1
+    assert checked > 50
+    state_cell = world.token(principal(Role.STATE_CELL, {}))
+    for key in CASE_LEVEL:
+        method = key.split()[0]
+        response = await call(world, routes[key], method, state_cell)
+        assert response.status_code == 403, (key, response.status_code)
+        assert world.case_number not in response.text

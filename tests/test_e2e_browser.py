@@ -1,6 +1,7 @@
 """The whole platform in a real headless browser (Debian's chromium driven by Playwright): a Kendra
 officer registers a complaint through the form, sees it assigned, and the SP finds it on the
-dashboard, without the complainant's identity."""
+dashboard, without the complainant's identity; every form carries its CSRF token and the browser
+blocks nothing under the pages' content security policy."""
 
 from __future__ import annotations
 
@@ -64,11 +65,19 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
+BLOCKED: list[str] = []
+"""What the browser refused under the pages' content security policy (it says so on its console)."""
+
+
 async def sign_in(browser: Browser, site: Site, username: str) -> Page:
     # A small phone's screen: the pages must work there.
     context = await browser.new_context(viewport={"width": 390, "height": 844})
     page = await context.new_page()
     page.set_default_timeout(15_000)
+    page.on(
+        "console",
+        lambda message: BLOCKED.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     await page.goto(f"{site.url}/lang/en?next=/signin")
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
@@ -79,8 +88,12 @@ async def sign_in(browser: Browser, site: Site, username: str) -> Page:
 async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp(
     site: Site, browser: Browser
 ) -> None:
+    BLOCKED.clear()
     officer = await sign_in(browser, site, "katra.officer")
     assert officer.url.endswith("/kendra/queue")
+    # The style sheet is applied under the content security policy (the header has the brand colour).
+    header = await officer.eval_on_selector("header", "e => getComputedStyle(e).backgroundColor")
+    assert header == "rgb(122, 31, 92)", header
     await officer.click("text=Register a complaint")
     await officer.select_option("select[name=category]", "domestic_violence")
     await officer.select_option("select[name=channel]", "helpline_181")
@@ -122,3 +135,5 @@ async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp
     await officer.goto(case_url)
     await officer.click("button:has-text('Show identity')")
     assert NAME in await officer.content()
+    # Every page and form above worked with nothing blocked by the content security policy.
+    assert BLOCKED == [], BLOCKED

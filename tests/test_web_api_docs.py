@@ -48,7 +48,9 @@ async def test_checked_in_documents_are_current_and_served(served: Served) -> No
         "run `shakti docs` and commit docs/"
     )
     assert (DOCS / "asyncapi.json").read_text(encoding="utf-8") == asyncapi_text(), "run `shakti docs`"
-    async with httpx.AsyncClient(base_url=served.url) as client:
+    reader = Principal(username="docs-reader", role=Role.SP, district="SJP")
+    signed_in = {"Authorization": f"Bearer {served.app.state.tokens.issue(reader)}"}
+    async with httpx.AsyncClient(base_url=served.url, headers=signed_in) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]
         events = (await client.get("/asyncapi.json")).json()
     assert "/api/intake/cases" in paths and "/api/auth/token" in paths

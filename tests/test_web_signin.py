@@ -3,6 +3,7 @@ failures, and the checks on user records. No service runs here: sign-in needs no
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +48,14 @@ async def client(tmp_path: Path, users: UserStore) -> AsyncIterator[httpx.AsyncC
             yield c
 
 
+async def form_post(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
+    """Posts the sign-in form as a browser does: with the token of the page it was filled in on."""
+    page = await client.get("/signin")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, "the sign-in form carries a CSRF token"
+    return await client.post("/signin", data={**fields, "csrf_token": token.group(1)})
+
+
 async def test_passwords_are_stored_as_argon2_hashes(users: UserStore) -> None:
     from sqlalchemy import select
 
@@ -63,7 +72,7 @@ async def test_passwords_are_stored_as_argon2_hashes(users: UserStore) -> None:
 async def test_form_sign_in_sets_a_session_cookie_for_the_users_role_and_jurisdiction(
     client: httpx.AsyncClient,
 ) -> None:
-    response = await client.post("/signin", data={"username": "katra.officer", "password": "correct horse"})
+    response = await form_post(client, username="katra.officer", password="correct horse")
     assert response.status_code == 303
     assert response.headers["location"] == "/kendra/queue"
     principal = Tokens(SECRET).read(response.cookies[COOKIE])
@@ -75,21 +84,19 @@ async def test_form_sign_in_sets_a_session_cookie_for_the_users_role_and_jurisdi
 
 async def test_sign_in_never_redirects_off_the_site(client: httpx.AsyncClient) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
-        response = await client.post(
-            "/signin", data={"username": "sp.sjp", "password": "battery staple", "next": target}
-        )
+        response = await form_post(client, username="sp.sjp", password="battery staple", next=target)
         assert response.headers["location"] == "/dashboard", target
 
 
 async def test_wrong_password_is_refused_in_both_languages_and_recorded(
     client: httpx.AsyncClient, users: UserStore
 ) -> None:
-    page = await client.post("/signin", data={"username": "sp.sjp", "password": "wrong wrong"})
+    page = await form_post(client, username="sp.sjp", password="wrong wrong")
     assert page.status_code == 401
     assert "गलत उपयोगकर्ता नाम या पासवर्ड" in page.text
     assert COOKIE not in page.cookies
     client.cookies.set("shakti_lang", "en")
-    page = await client.post("/signin", data={"username": "sp.sjp", "password": "wrong again"})
+    page = await form_post(client, username="sp.sjp", password="wrong again")
     assert "Wrong user name or password." in page.text
     assert [(client_, outcome) for _, client_, outcome in await users.attempts_of("sp.sjp")] == [
         ("10.1.2.3", "failed"), ("10.1.2.3", "failed"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.commands import Caller, IdempotencyKey, fingerprint
@@ -23,6 +23,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import NotFound
 from shared.runtime import ServiceContext
+from shared.text import OneLine
 
 from .domain import EscalationCase
 from .policy import Policy
@@ -39,14 +40,16 @@ from .read_model import (
     step_times,
 )
 
-LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole)
-WATCHERS = FIELD_STAFF | SUPERVISORS | {Role.STATE_CELL}
+# The state cell gets figures only (summaries, rates, step times): no route that names a case.
+LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole) - {Role.STATE_CELL}
+WATCHERS = FIELD_STAFF | SUPERVISORS
 FIGURES = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
 
 Ladder = Annotated[Principal, Depends(require(LADDER_ROLES))]
 Watcher = Annotated[Principal, Depends(require(WATCHERS))]
 FiguresReader = Annotated[Principal, Depends(require(FIGURES))]
 Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+CaseKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
 
 
 def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str] | None:
@@ -87,7 +90,6 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
             Role.CO: principal.circle,
             Role.ADDL_SP: principal.district,
             Role.SP: principal.district,
-            Role.STATE_CELL: policy.state_office,
         }.get(principal.role)
         if not place:
             raise bilingual_error(
@@ -166,7 +168,7 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
         return {"by": by or "all", "places": figures}
 
     @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
-    async def one_case(case_id: str, principal: Watcher) -> dict[str, Any]:
+    async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
         async with board.sessions() as session:
             view = await case_view(session, tables(), case_id)
         # A case outside the caller's jurisdiction is answered as if it did not exist.
@@ -178,7 +180,7 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
 
     @router.post("/cases/{case_id}/acknowledge", summary="The caller takes up a case escalated to them")
     async def acknowledge(
-        case_id: str,
+        case_id: CaseKey,
         principal: Ladder,
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:

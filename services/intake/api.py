@@ -68,14 +68,15 @@ from shared.contracts.vocabulary import (
     labelled,
 )
 from shared.errors import DomainError, NotFound
+from shared.text import Lines, OneLine
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 """A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""
 CASE_ID = r"^[0-9a-f]{32}$"
 
-Code = Annotated[str, Field(pattern=CODE)]
-Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False)]
-CaseId = Annotated[str, Path(pattern=CASE_ID, description="The case's 32-character hex id")]
+Code = Annotated[str, Field(pattern=CODE, max_length=64)]
+Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False), Lines]
+CaseId = Annotated[str, Path(pattern=CASE_ID, max_length=32, description="The case's 32-character hex id")]
 
 ERASED = "identity_erased"
 READERS = FIELD_STAFF | SUPERVISORS
@@ -164,11 +165,11 @@ class Body(BaseModel):
 class RegisterBody(Body):
     channel: Channel
     category: Category
-    description: str = Field(min_length=1, max_length=5000, repr=False)
+    description: Annotated[str, Field(min_length=1, max_length=5000, repr=False), Lines]
     district: Code
     thana: Code | None = None
-    pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$")
-    locality: str | None = Field(default=None, min_length=1, max_length=100)
+    pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$", max_length=6)
+    locality: Annotated[str | None, Field(default=None, min_length=1, max_length=100), OneLine]
     minor: bool
     danger_now: bool
     language: Language = Language.HINDI
@@ -184,7 +185,7 @@ class FirstContactBody(Body):
 class ActionBody(Body):
     kind: ActionKind
     at: datetime | None = None
-    fir_number: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/-]{1,40}$")
+    fir_number: str | None = Field(default=None, pattern=r"^[A-Za-z0-9/-]{1,40}$", max_length=40)
 
 
 class ReferralBody(Body):
@@ -193,14 +194,14 @@ class ReferralBody(Body):
 
 
 class NoteBody(Body):
-    text: str = Field(min_length=1, max_length=5000, repr=False)
+    text: Annotated[str, Field(min_length=1, max_length=5000, repr=False), Lines]
 
 
 class AttachmentBody(Body):
     kind: AttachmentKind
     size_bytes: int = Field(ge=1, le=50 * 1024 * 1024)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    filename: str = Field(min_length=1, max_length=255, repr=False)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
+    filename: Annotated[str, Field(min_length=1, max_length=255, repr=False), OneLine]
 
 
 class AwaitingBody(Body):
@@ -211,7 +212,7 @@ class AwaitingBody(Body):
 class ResolveBody(Body):
     outcome: Outcome | None = None
     feedback_rating: int | None = Field(default=None, ge=1, le=5)
-    feedback: str | None = Field(default=None, min_length=1, max_length=2000, repr=False)
+    feedback: Annotated[str | None, Field(default=None, min_length=1, max_length=2000, repr=False), Lines]
 
 
 class CloseBody(Body):
@@ -230,7 +231,7 @@ class WithdrawBody(Body):
 
 
 class DuplicateBody(Body):
-    duplicate_of: str = Field(pattern=CASE_ID)
+    duplicate_of: str = Field(pattern=CASE_ID, max_length=32)
 
 
 class EraseBody(Body):
@@ -474,8 +475,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         registered_from: datetime | None = None,
         registered_to: datetime | None = None,
         overdue: bool | None = None,
-        kendra: Annotated[str | None, Query(pattern=CODE)] = None,
-        thana: Annotated[str | None, Query(pattern=CODE)] = None,
+        kendra: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+        thana: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         size: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
@@ -500,7 +501,7 @@ def build_router(desk: IntakeDesk) -> APIRouter:
 
     @router.get("/cases/by-number/{case_number}")
     async def case_by_number(
-        case_number: Annotated[str, Path(pattern=r"^[A-Z0-9-]{1,40}$")], principal: Reader
+        case_number: Annotated[str, Path(pattern=r"^[A-Z0-9-]{1,40}$", max_length=40)], principal: Reader
     ) -> dict[str, Any]:
         return _case_view(await _visible(principal, number=case_number))
 
@@ -549,7 +550,7 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     @router.get("/places")
     async def places(
         _: Annotated[Principal, Depends(require(EVERY_ROLE))],
-        district: Annotated[str | None, Query(pattern=CODE)] = None,
+        district: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     ) -> dict[str, Any]:
         """The districts, circles, thanas and Kendras intake knows (imported by routing)."""
         async with desk.places.sessions() as session:

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -57,6 +57,7 @@ from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
 from shared.projection import Projector
 from shared.runtime import ServiceContext
+from shared.text import Lines, OneLine
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,10 @@ class Identity(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str | None = Field(default=None, min_length=1, max_length=100, repr=False)
-    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{10,13}$", repr=False)
-    address: str | None = Field(default=None, min_length=1, max_length=500, repr=False)
-    statement: str | None = Field(default=None, min_length=1, max_length=10_000, repr=False)
+    name: Annotated[str | None, Field(default=None, min_length=1, max_length=100, repr=False), OneLine]
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{10,13}$", max_length=14, repr=False)
+    address: Annotated[str | None, Field(default=None, min_length=1, max_length=500, repr=False), OneLine]
+    statement: Annotated[str | None, Field(default=None, min_length=1, max_length=10_000, repr=False), Lines]
 
 
 @dataclass(frozen=True)

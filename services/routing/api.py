@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from services.routing.domain import (
@@ -33,27 +33,33 @@ from shared.errors import NotFound
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
+from shared.text import OneLine
 
 ROSTER_KEEPERS = (Role.OPERATOR, Role.KENDRA_INCHARGE, Role.SHO)
 CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)
 REFERRAL_KEEPERS = (FIELD_STAFF, SUPERVISORS)
 
 Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+# Routes that name cases: the state cell gets figures only, so it is not among their readers.
+CaseReader = Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
 ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
+PathKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
+"""An id or code in a path: a case, referral, Kendra, district or service number."""
+QueryCode = Annotated[str | None, Query(min_length=1, max_length=64), OneLine]
 
 
 class Enrolment(BaseModel):
-    service_number: str = Field(min_length=3, max_length=20)
-    name: str = Field(min_length=1, max_length=200)
-    rank: str
+    service_number: Annotated[str, Field(min_length=3, max_length=20), OneLine]
+    name: Annotated[str, Field(min_length=1, max_length=200), OneLine]
+    rank: Annotated[str, Field(min_length=1, max_length=40), OneLine]
     gender: Literal["female", "male", "other"]
 
 
 class Posting(BaseModel):
-    kendra: str = Field(min_length=5, max_length=80)
+    kendra: Annotated[str, Field(min_length=5, max_length=80), OneLine]
     incharge: bool = False
 
 
@@ -62,19 +68,25 @@ class Duty(BaseModel):
 
 
 class Reassignment(BaseModel):
-    officer: str | None = Field(default=None, description="None: whoever the rules pick at the Kendra.")
-    reason: str = Field(description="A code from GET /reasons (reassign).")
+    officer: Annotated[
+        str | None,
+        Field(default=None, max_length=20, description="None: whoever the rules pick at the Kendra."),
+        OneLine,
+    ]
+    reason: Annotated[str, Field(max_length=64, description="A code from GET /reasons (reassign)."), OneLine]
 
 
 class Transfer(BaseModel):
-    thana: str
-    reason: str = Field(description="A code from GET /reasons (transfer).")
+    thana: Annotated[str, Field(max_length=64), OneLine]
+    reason: Annotated[str, Field(max_length=64, description="A code from GET /reasons (transfer)."), OneLine]
 
 
 class ReferralAnswer(BaseModel):
-    reason: str | None = Field(
-        default=None, description="For a rejection: a code from GET /reasons (reject)."
-    )
+    reason: Annotated[
+        str | None,
+        Field(default=None, max_length=64, description="For a rejection: a code from GET /reasons (reject)."),
+        OneLine,
+    ]
 
 
 def _recorded(stored: Sequence[Envelope]) -> dict[str, Any]:
@@ -143,7 +155,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         }
 
     @router.get("/jurisdiction/{district}")
-    async def jurisdiction(district: str, principal: Anyone) -> dict[str, Any]:
+    async def jurisdiction(district: PathKey, principal: Anyone) -> dict[str, Any]:
         found = await queries.district(district)
         if found is None:
             raise NotFound("district", district)
@@ -152,10 +164,10 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     @router.get("/lookup")
     async def lookup(
         principal: Anyone,
-        district: str,
-        thana: str | None = None,
-        pincode: str | None = None,
-        locality: str | None = None,
+        district: Annotated[str, Query(min_length=1, max_length=64), OneLine],
+        thana: QueryCode = None,
+        pincode: Annotated[str | None, Query(max_length=6), OneLine] = None,
+        locality: Annotated[str | None, Query(max_length=100), OneLine] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
         placed = dispatch.board.resolve_place(district, thana, pincode, locality)
@@ -205,7 +217,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/officers/{service_number}/posting")
     async def post(
-        service_number: str, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
+        service_number: PathKey, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await officer_in_scope(principal, service_number)
         kendra = await roster.kendra(body.kendra)
@@ -216,14 +228,14 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/officers/{service_number}/duty")
     async def duty(
-        service_number: str, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
+        service_number: PathKey, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await officer_in_scope(principal, service_number)
         command = meta(principal, key, "duty", service_number, body)
         return _recorded(await roster.change_duty(service_number, body.status, command))
 
     @router.get("/roster")
-    async def roster_view(principal: Anyone, kendra: str | None = None) -> list[dict[str, Any]]:
+    async def roster_view(principal: Anyone, kendra: QueryCode = None) -> list[dict[str, Any]]:
         return await queries.roster(principal.scope(), ctx.clock.now(), kendra)
 
     @router.get("/workloads")
@@ -233,10 +245,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     # --- cases ------------------------------------------------------------------------------------
 
     @router.get("/kendras/{kendra}/queue")
-    async def queue(
-        kendra: str,
-        principal: Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))],
-    ) -> dict[str, Any]:
+    async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
         found = dispatch.board.kendras.get(kendra)
         if found is None:
             raise NotFound("Kendra", kendra)
@@ -245,12 +254,12 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         return await queries.queue(kendra)
 
     @router.get("/attention")
-    async def attention(principal: Anyone) -> dict[str, list[dict[str, Any]]]:
+    async def attention(principal: CaseReader) -> dict[str, list[dict[str, Any]]]:
         """Cases unroutable, at the control Kendra, with an in-charge for want of an officer, or waiting."""
         return await queries.attention(principal.scope())
 
     @router.get("/cases/{case_id}")
-    async def case_record(case_id: str, principal: Anyone) -> dict[str, Any]:
+    async def case_record(case_id: PathKey, principal: CaseReader) -> dict[str, Any]:
         """Where a case sits and every routing decision about it, with its reasons."""
         await case_in_scope(principal, case_id)
         history = await cases.history(case_id)
@@ -265,7 +274,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/cases/{case_id}/reassign")
     async def reassign(
-        case_id: str, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
+        case_id: PathKey, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
         command = meta(principal, key, "reassign", case_id, body)
@@ -273,7 +282,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/cases/{case_id}/transfer")
     async def transfer(
-        case_id: str, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
+        case_id: PathKey, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
         await case_in_scope(principal, case_id)
         command = meta(principal, key, "transfer", case_id, body)
@@ -281,8 +290,8 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
-        case_id: str,
-        referral_id: str,
+        case_id: PathKey,
+        referral_id: PathKey,
         answer: Literal["accept", "reject", "complete"],
         principal: ReferralKeeper,
         body: ReferralAnswer | None = None,
@@ -296,7 +305,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         )
 
     @router.get("/referrals/outstanding")
-    async def referrals_outstanding(principal: Anyone) -> list[dict[str, Any]]:
+    async def referrals_outstanding(principal: CaseReader) -> list[dict[str, Any]]:
         return await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
 
     @router.get("/reasons")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi import Path as InPath
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
@@ -27,10 +28,19 @@ from shared.contracts.training import ProgrammeScheduled
 from shared.contracts.vocabulary import CATEGORY_LABELS, label
 from shared.errors import DomainError, NotFound
 from shared.eventstore import CommandMeta
+from shared.http_guard import inline_style_policy
 from shared.runtime import ServiceContext
+from shared.text import OneLine
 
 CODE = r"^[A-Za-z0-9_-]{1,64}$"
 SERVICE_NUMBER = r"^[A-Za-z0-9]{3,20}$"
+Code = Annotated[str, Field(pattern=CODE, max_length=64)]
+Title = Annotated[str, Field(min_length=1, max_length=300), OneLine]
+Person = Annotated[str, Field(min_length=1, max_length=200), OneLine]
+Ref = Annotated[str, Field(min_length=1, max_length=64), OneLine]
+"""A module, Kendra or service number named in a body (checked against the register by the domain)."""
+PathKey = Annotated[str, InPath(min_length=1, max_length=64), OneLine]
+"""An id in a path: a service number, programme or certificate."""
 
 READERS = FIELD_STAFF | SUPERVISORS | {Role.OPERATOR}
 ORGANISERS = frozenset({Role.CO, Role.ADDL_SP, Role.SP, Role.OPERATOR})
@@ -46,31 +56,36 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
+# The printable certificate carries its own style sheet (it is served by training alone, without the
+# web front's static files): the content security policy admits exactly that block, by its hash.
+CERTIFICATE_POLICY = inline_style_policy(
+    (Path(__file__).parent / "templates" / "certificate.html").read_text(encoding="utf-8")
+)
 
 
 class ProgrammeRequest(BaseModel):
-    programme_id: str | None = Field(default=None, pattern=CODE)
-    title_hi: str = Field(min_length=1, max_length=300)
-    title_en: str = Field(min_length=1, max_length=300)
-    ordered_by: str = Field(min_length=1, max_length=200)
-    directed_by: str = Field(min_length=1, max_length=200)
-    organised_by: str = Field(min_length=1, max_length=200)
-    venue: str = Field(min_length=1, max_length=300)
+    programme_id: Code | None = None
+    title_hi: Title
+    title_en: Title
+    ordered_by: Person
+    directed_by: Person
+    organised_by: Person
+    venue: Title
     date: date
-    district: str = Field(pattern=CODE)
-    modules: list[str] = Field(min_length=1, max_length=100)
-    invited_kendras: list[str] = Field(default_factory=list, max_length=2000)
-    invited_officers: list[str] = Field(default_factory=list, max_length=5000)
+    district: Code
+    modules: list[Ref] = Field(min_length=1, max_length=100)
+    invited_kendras: list[Ref] = Field(default_factory=list, max_length=2000)
+    invited_officers: list[Ref] = Field(default_factory=list, max_length=5000)
 
 
 class MarkRequest(BaseModel):
-    service_number: str = Field(pattern=SERVICE_NUMBER)
+    service_number: str = Field(pattern=SERVICE_NUMBER, max_length=20)
     present: bool
     score: float | None = Field(default=None, ge=0, le=100)
 
 
 class AttendanceRequest(BaseModel):
-    marks: list[MarkRequest] = Field(min_length=1, max_length=5000)
+    marks: list[MarkRequest] = Field(min_length=1, max_length=2000)
 
 
 def certificate_status(row: dict[str, Any], now: datetime) -> str:
@@ -122,7 +137,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.get("/officers/{service_number}")
     async def officer_record(
-        service_number: str, principal: Annotated[Principal, Depends(require(READERS))]
+        service_number: PathKey, principal: Annotated[Principal, Depends(require(READERS))]
     ) -> dict[str, Any]:
         record = await register.officer(service_number)
         if record is None:
@@ -166,7 +181,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.get("/programmes/{programme_id}")
     async def programme_report(
-        programme_id: str, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
+        programme_id: PathKey, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
     ) -> dict[str, Any]:
         report = await register.programme_report(programme_id)
         if report is None:
@@ -176,7 +191,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.post("/programmes/{programme_id}/attendance")
     async def attendance(
-        programme_id: str,
+        programme_id: PathKey,
         body: AttendanceRequest,
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
         idempotency_key: IdempotencyKey = None,
@@ -197,7 +212,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.post("/programmes/{programme_id}/complete")
     async def complete(
-        programme_id: str,
+        programme_id: PathKey,
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
@@ -224,7 +239,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.get("/certificates/{certificate_id}", response_class=HTMLResponse)
     async def certificate(
-        certificate_id: str, principal: Annotated[Principal, Depends(require(READERS))]
+        certificate_id: PathKey, principal: Annotated[Principal, Depends(require(READERS))]
     ) -> HTMLResponse:
         found = await register.certificate(certificate_id)
         if found is None:
@@ -244,10 +259,10 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
                 (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
             ],
         )
-        return HTMLResponse(page)
+        return HTMLResponse(page, headers={"Content-Security-Policy": CERTIFICATE_POLICY})
 
     @router.get("/verify/{certificate_id}")
-    async def verify(certificate_id: str) -> dict[str, Any]:
+    async def verify(certificate_id: PathKey) -> dict[str, Any]:
         found = await register.certificate(certificate_id)
         if found is None:
             raise NotFound("Certificate", certificate_id)

@@ -34,6 +34,7 @@ from shared.contracts.vocabulary import (
     PRIORITY_LABELS,
     label,
 )
+from shared.http_guard import CSRF_FIELD, form_token, presession_cookie
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -163,7 +164,8 @@ def render(
 ) -> HTMLResponse:
     lang = language(request)
     settings: PlatformSettings = request.app.state.settings
-    return templates.TemplateResponse(
+    token, fresh = form_token(request.cookies, secure=settings.secure_cookies)
+    response = templates.TemplateResponse(
         request,
         template,
         {
@@ -172,9 +174,24 @@ def render(
             "user": principal,
             "demo": settings.demo,
             "path": request.url.path,
+            "csrf_token": token,
             **context,
         },
         status_code=status,
+    )
+    if fresh is not None:
+        # No session yet (the sign-in page): the forms' token comes from this cookie instead.
+        set_cookie(response, settings, presession_cookie(settings.secure_cookies), fresh)
+    return response
+
+
+def set_cookie(
+    response: Response, settings: PlatformSettings, name: str, value: str, max_age: int | None = None
+) -> None:
+    """Every cookie of the web front: out of reach of scripts, not sent with other sites' requests
+    (Strict: the web front is only ever entered at its own pages), and HTTPS-only when served so."""
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="strict", secure=settings.secure_cookies
     )
 
 
@@ -241,22 +258,27 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
         target = _safe_next(next)
         response = RedirectResponse(home_for(principal) if target == "/" else target, status_code=303)
         tokens: Tokens = request.app.state.tokens
-        response.set_cookie(
-            COOKIE, tokens.issue(principal), max_age=TOKEN_MAX_AGE, httponly=True, samesite="strict"
+        set_cookie(response, settings, COOKIE, tokens.issue(principal), max_age=TOKEN_MAX_AGE)
+        # The session cookie now keys the forms' tokens; a later sign-in gets a fresh pre-session.
+        response.delete_cookie(
+            presession_cookie(settings.secure_cookies),
+            secure=settings.secure_cookies,
+            httponly=True,
+            samesite="strict",
         )
         return response
 
     @router.post("/signout")
     async def signout() -> Response:
         response = RedirectResponse("/signin", status_code=303)
-        response.delete_cookie(COOKIE)
+        response.delete_cookie(COOKIE, secure=settings.secure_cookies, httponly=True, samesite="strict")
         return response
 
     @router.get("/lang/{lang}")
     async def switch_language(lang: str, next: str = "/") -> Response:
         response = RedirectResponse(_safe_next(next), status_code=303)
         if lang in LANGUAGES:
-            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")
+            set_cookie(response, settings, LANG_COOKIE, lang, max_age=365 * 24 * 3600)
         return response
 
     app.include_router(router)
@@ -371,6 +393,7 @@ def mount_pages(app: FastAPI) -> None:
         if step not in CASE_STEPS:
             raise PageRefused(404, "No such step.", "ऐसा कोई चरण नहीं।")
         form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
+        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
         key = form.pop("key", None) or uuid.uuid4().hex
         body: dict[str, Any] = dict(form)
         if "feedback_rating" in body:

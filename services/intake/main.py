@@ -11,12 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.api import build_router
 from services.intake.desk import IntakeDesk
+from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
 from services.intake.read_model import CaseRegister, Jurisdiction
 from shared.contracts.intake import SERVICE
 from shared.eventstore import EventStore
-from shared.readmodel import create_engine
 from shared.runtime import ServiceContext, ServiceDefinition, Worker
 
 
@@ -38,18 +38,20 @@ def desk_of(ctx: ServiceContext) -> IntakeDesk:
 
 async def open_desk(ctx: ServiceContext) -> None:
     table = load_priority_table(IntakeSettings().priority_table)
-    url = ctx.settings.key_store_url
-    keys = KeyStore(create_engine(url) if url else ctx.engine)
+    kek = load_kek_ring(ctx.settings)  # refuses to start without a usable KEK (bilingual message)
+    url = ctx.settings.key_store_url or ctx.engine.url.render_as_string(hide_password=False)
+    keys = KeyStore.open(url, kek)
     await keys.setup()
+    # Every erasure recorded in the stream is final here too, whatever copy of the store this is.
+    await keys.apply_erasures(ctx.store)
     _desks[ctx.store] = IntakeDesk(ctx, keys, table)
 
 
 def key_store_keeper(ctx: ServiceContext) -> list[Worker]:
-    """A key store in its own database needs its engine closed when the service stops; the runtime
-    stops a service by cancelling its workers, so a worker that only waits owns that engine."""
+    """The key store has an engine of its own (its connections overwrite what they delete), closed
+    when the service stops; the runtime stops a service by cancelling its workers, so a worker that
+    only waits owns that engine."""
     engine = desk_of(ctx).keys.engine
-    if engine is ctx.engine:
-        return []
 
     async def keep() -> None:
         try:

@@ -120,8 +120,7 @@ class FileKek:
             raise KekUnavailable(
                 f"The KEK file {path} is malformed: it must hold 32 random bytes in base64 on one "
                 f"line. {how}",
-                f"KEK फ़ाइल {path} सही नहीं है: इसमें एक पंक्ति में base64 में 32 यादृच्छिक बाइट होने "
-                f"चाहिए। {how_hi}",
+                f"KEK फ़ाइल {path} सही नहीं है: इसमें एक पंक्ति में base64 में 32 यादृच्छिक बाइट होने चाहिए। {how_hi}",
             )
         return cls(raw)
 

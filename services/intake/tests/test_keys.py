@@ -180,4 +180,6 @@ def test_intake_needs_a_usable_kek(tmp_path: Path) -> None:
     path.chmod(0o600)
     loaded = load_kek_ring(settings)
     assert loaded.key_id == made == kek_id(base64.b64decode(path.read_text()))
-    assert Settings(keys_dir=tmp_path / "keys", kek_file=None).kek_path() == path  # the default: keys_dir/kek.key
+    assert (
+        Settings(keys_dir=tmp_path / "keys", kek_file=None).kek_path() == path
+    )  # the default: keys_dir/kek.key

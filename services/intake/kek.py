@@ -165,7 +165,7 @@ class KekRing:
 def load_kek_ring(settings: Settings) -> KekRing:
     """The KEK ring the settings name; raises ``KekUnavailable`` when the current KEK cannot be used."""
     current = FileKek.read(settings.kek_path())
-    previous = []
+    previous: list[KeyEncryptionKey] = []
     if settings.kek_previous_file is not None:
         previous.append(FileKek.read(settings.kek_previous_file, "SHAKTI_KEK_PREVIOUS_FILE"))
     return KekRing(current, previous)

@@ -8,9 +8,10 @@ fields stay in the events, and nobody can read them any more (crypto-shredding).
 The store holds only *wrapped* keys (``services/intake/kek.py``): a copy of the store alone decrypts
 nothing. An erasure leaves no copy of the key anywhere the store writes: SQLite overwrites deleted
 content (``secure_delete``) and the WAL is checkpointed and truncated after each erasure; PostgreSQL
-deletes the row and rewrites the table (``VACUUM FULL``). Erasures are also re-applied from intake's stream at every start
-(``apply_erasures``) and after a restore, so that an old copy of the store cannot bring a key back; an
-erased case leaves a tombstone (its id only), so that merging an old copy never re-adds its key.
+deletes the row and rewrites the table (``VACUUM FULL``). Erasures are also re-applied from intake's
+stream at every start (``apply_erasures``) and after a restore, so that an old copy of the store cannot
+bring a key back; an erased case leaves a tombstone (its id only), so that merging an old copy never
+re-adds its key.
 
 A sealed field is ``base64(nonce || ciphertext)``; the case id and the field's purpose are bound in
 as associated data, so a sealed value copied into another case or another field does not open.
@@ -124,15 +125,22 @@ class WrappedKey:
 
 
 class KeyStore:
-    def __init__(self, engine: AsyncEngine, kek: KekRing) -> None:
+    def __init__(self, engine: AsyncEngine, kek: KekRing | None) -> None:
+        """``kek`` None: a store that only copies wrapped keys (backup, restore) and erases."""
         self.engine = engine
-        self.kek = kek
+        self._kek = kek
         self._sessions = sessions(engine)
         self._write = write_lock(engine)
         self.postgres = engine.dialect.name == "postgresql"
 
+    @property
+    def kek(self) -> KekRing:
+        if self._kek is None:
+            raise KekMissing("this key store was opened without a KEK: it cannot wrap or unwrap")
+        return self._kek
+
     @classmethod
-    def open(cls, url: str, kek: KekRing) -> KeyStore:
+    def open(cls, url: str, kek: KekRing | None) -> KeyStore:
         """A key store on its own engine: on SQLite every connection of it overwrites what it deletes."""
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
@@ -145,7 +153,7 @@ class KeyStore:
 
         return cls(engine, kek)
 
-    async def setup(self) -> None:
+    async def setup(self, *, wrap: bool = True) -> None:
         """Create what is missing, and wrap the keys of a store written before keys were wrapped."""
         await create_tables(self.engine, key_store)
         async with self.engine.begin() as conn:
@@ -154,7 +162,7 @@ class KeyStore:
             )
             if "kek_id" not in columns:
                 await conn.execute(text(f"ALTER TABLE {case_keys.name} ADD COLUMN kek_id VARCHAR(64)"))
-        if await self.wrap_clear_keys():
+        if wrap and await self.wrap_clear_keys():
             await self.scrub(compact=True)
 
     async def wrap_clear_keys(self) -> int:

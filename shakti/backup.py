@@ -38,7 +38,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.errors import NoServersError
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, StreamConfig
+from nats.js.api import ConsumerConfig, StreamConfig, StreamInfo
 from nats.js.errors import NotFoundError
 from sqlalchemy import DateTime, LargeBinary, MetaData, insert, select
 from sqlalchemy import func as sql
@@ -55,7 +55,15 @@ GAP_HEADER = "Shakti-Restore-Gap"
 # Headers that instruct the server at publish time: stored with the message, never sent again.
 SERVER_INSTRUCTIONS = ("Nats-Expected-", "Nats-Batch-", "Nats-Rollup")
 # Headers a direct get adds about where the message sits: they are fields of the backup, not headers.
-PLACE_HEADERS = ("Nats-Stream", "Nats-Subject", "Nats-Sequence", "Nats-Time-Stamp", "Nats-Num-Pending")
+PLACE_HEADERS = (
+    "Nats-Stream",
+    "Nats-Subject",
+    "Nats-Sequence",
+    "Nats-Time-Stamp",
+    "Nats-Num-Pending",
+    "Nats-Last-Sequence",
+    "Nats-UpTo-Sequence",
+)
 
 Step = Callable[[str, int, int], None]
 """Progress: (what, done, total)."""
@@ -180,21 +188,46 @@ async def _backup_stream(store: EventStore, js: JetStreamContext, name: str, pat
     info = await js.stream_info(name)
     total, count = info.state.messages, 0
     with path.open("w", encoding="utf-8") as out:
-        async for msg in store.messages(name, after=info.state.first_seq - 1, until=info.state.last_seq):
-            headers = dict(msg.headers or {})
-            line = {
-                "seq": int(headers["Nats-Sequence"]),
-                "subject": headers["Nats-Subject"],
-                "time": headers.get("Nats-Time-Stamp"),
-                "headers": {k: v for k, v in headers.items() if k not in PLACE_HEADERS},
-                "data": _b64(msg.data or b""),
-            }
+        async for line in _stored(store, js, info):
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
             count += 1
             if count % 500 == 0:
                 step(name, count, total)
     step(name, count, total)
     return count
+
+
+async def _stored(store: EventStore, js: JetStreamContext, info: StreamInfo) -> AsyncIterator[dict[str, Any]]:
+    """Every message up to the stream's last sequence now: batched direct gets where the stream allows
+    them, else one message get after another (the PARKED stream)."""
+    name, first, last = str(info.config.name), info.state.first_seq, info.state.last_seq
+    if info.config.allow_direct:
+        async for msg in store.messages(name, after=first - 1, until=last):
+            headers = dict(msg.headers or {})
+            yield {
+                "seq": int(headers["Nats-Sequence"]),
+                "subject": headers["Nats-Subject"],
+                "time": headers.get("Nats-Time-Stamp"),
+                "headers": {k: v for k, v in headers.items() if k not in PLACE_HEADERS},
+                "data": _b64(msg.data or b""),
+            }
+        return
+    seq = first
+    while info.state.messages and seq <= last:
+        try:
+            raw = await js.get_msg(name, seq=seq, subject=">", next=True)
+        except NotFoundError:
+            return
+        if raw.seq is None or raw.seq > last:
+            return
+        yield {
+            "seq": raw.seq,
+            "subject": raw.subject,
+            "time": None,
+            "headers": dict(raw.headers or {}),
+            "data": _b64(raw.data or b""),
+        }
+        seq = raw.seq + 1
 
 
 async def _consumers(js: JetStreamContext, stream: str) -> list[dict[str, Any]]:
@@ -226,7 +259,14 @@ async def _dump_database(url: str) -> dict[str, list[dict[str, Any]]]:
 # ---------------------------------------------------------------- restore
 
 
-async def restore(settings: PlatformSettings, folder: Path, step: Step) -> Summary:
+PARTS = ("streams", "keys", "web")
+
+
+async def restore(
+    settings: PlatformSettings, folder: Path, step: Step, parts: tuple[str, ...] = PARTS
+) -> Summary:
+    """Restore the ``parts`` of a backup: all of them into a new platform; ``keys`` alone where only
+    the key store was lost (the streams are there, and their erasures are applied again)."""
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
         raise BackupRefused(
@@ -236,15 +276,23 @@ async def restore(settings: PlatformSettings, folder: Path, step: Step) -> Summa
     web = json.loads((folder / "web.json").read_text(encoding="utf-8"))
     async with operator_bus(settings) as nc:
         js = nc.jetstream()
-        await _refuse_unless_empty(js, [s["name"] for s in manifest["streams"]])
-        await _refuse_unless_empty_web(settings.database_for("web"), web)
+        if "streams" in parts:
+            await _refuse_unless_empty(js, [s["name"] for s in manifest["streams"]])
+        if "web" in parts:
+            await _refuse_unless_empty_web(settings.database_for("web"), web)
         restored: dict[str, int] = {}
-        for stream in manifest["streams"]:
-            restored[stream["name"]] = await _restore_stream(js, settings, folder, stream, step)
-        keys = await _restore_keys(settings, folder, EventStore(nc, "ops"))
-        await _restore_web(settings.database_for("web"), web)
-        await _rebuild_read_models(settings, nc, step)
-    return Summary(restored, keys[0], keys[1], sum(len(rows) for rows in web.values()))
+        if "streams" in parts:
+            for stream in manifest["streams"]:
+                restored[stream["name"]] = await _restore_stream(js, settings, folder, stream, step)
+        keys = (0, 0)
+        if "keys" in parts:
+            keys = await _restore_keys(settings, folder, EventStore(nc, "ops"))
+        if "web" in parts:
+            await _restore_web(settings.database_for("web"), web)
+        if "streams" in parts:
+            await _rebuild_read_models(settings, nc, step)
+    web_rows = sum(len(rows) for rows in web.values()) if "web" in parts else 0
+    return Summary(restored, keys[0], keys[1], web_rows)
 
 
 async def _refuse_unless_empty(js: JetStreamContext, names: list[str]) -> None:

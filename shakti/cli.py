@@ -205,18 +205,29 @@ def backup(
 @app.command()
 def restore(
     folder: Annotated[Path, typer.Argument(help="A folder written by `shakti backup`.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Restore only this part: streams, keys or web (repeatable); e.g. --only keys "
+            "when only the key store was lost (its erasures are then applied again)."
+        ),
+    ] = None,
 ) -> None:
     """Restore a backup into an empty NATS server (each message keeps its sequence; a stream that holds
     messages is refused), merge the key store, apply again every erasure in intake's stream, restore
     the web users and rebuild the read models. Run it with the platform stopped."""
-    from shakti.backup import BackupRefused
+    from shakti.backup import PARTS, BackupRefused
     from shakti.backup import restore as restore_backup
+
+    parts = tuple(only or PARTS)
+    if not set(parts) <= set(PARTS):
+        raise fail(f"--only takes {', '.join(PARTS)}.")
 
     if not (folder / "manifest.json").is_file():
         raise fail(f"No backup in {folder} (no manifest.json). / {folder} में कोई बैकअप नहीं है।")
     with progress_bar() as progress:
         try:
-            summary = asyncio.run(restore_backup(settings(), folder, stepping(progress)))
+            summary = asyncio.run(restore_backup(settings(), folder, stepping(progress), parts))
         except BackupRefused as refused:
             raise fail(f"{refused.en}\n{refused.hi}") from None
     console.print(

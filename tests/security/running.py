@@ -64,9 +64,13 @@ class Running:
 
 
 def settings_for(data_dir: Path, **overrides: Any) -> PlatformSettings:
-    return PlatformSettings(
-        secret_key=SECRET, data_dir=data_dir, nats_url=None, database_url=None, **overrides
-    )
+    fields: dict[str, Any] = {
+        "secret_key": SECRET,
+        "data_dir": data_dir,
+        "nats_url": None,
+        "database_url": None,
+    }
+    return PlatformSettings(**(fields | overrides))
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import nats
-import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import text

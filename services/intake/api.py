@@ -176,7 +176,9 @@ class RegisterBody(Body):
     district: Code
     thana: Code | None = None
     pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$")
-    locality: str | None = Field(default=None, min_length=1, max_length=100)
+    locality_code: Code | None = None
+    """A locality's code (GET /api/intake/places, kind ``locality``); what she says about the place goes
+    into ``identity.locality``, sealed."""
     minor: bool
     danger_now: bool
     language: Language = Language.HINDI
@@ -317,7 +319,7 @@ def build_router(desk: IntakeDesk) -> APIRouter:
             circle=None,
             thana=body.thana,
             pincode=body.pincode,
-            locality=body.locality,
+            locality_code=body.locality_code,
             minor=body.minor,
             danger_now=body.danger_now,
             language=body.language,

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, UploadFile
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from services.routing.domain import (
@@ -159,10 +159,10 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         district: str,
         thana: str | None = None,
         pincode: str | None = None,
-        locality: str | None = None,
+        locality_code: Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$")] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
-        placed = dispatch.board.resolve_place(district, thana, pincode, locality)
+        placed = dispatch.board.resolve_place(district, thana, pincode, locality_code)
         if isinstance(placed, Unroutable):
             return {"routable": False, "why": {"en": placed.why.en, "hi": placed.why.hi}}
         return {

@@ -41,7 +41,8 @@ PHONE = "9123487650"
 ADDRESS = "House 7, Gali Nilgiri-Tarangpur"
 NOTE = "Her brother Ishvaranand threatens her"
 FILENAME = "Quillfeather-xray.pdf"
-SECRETS = [NAME, "Quillfeather", PHONE, ADDRESS, "Nilgiri-Tarangpur", NOTE, "Ishvaranand", FILENAME]
+LOCALITY = "Behind the Vyomkesh dharamshala"
+SECRETS = [NAME, "Quillfeather", PHONE, ADDRESS, "Nilgiri-Tarangpur", NOTE, "Ishvaranand", FILENAME, LOCALITY]
 
 
 def identity() -> dict[str, str]:
@@ -188,7 +189,10 @@ async def test_no_identity_anywhere_in_clear(
     answers: list[str] = []
 
     case = await intake.register(
-        identity=identity(), category="sexual_assault", minor=True, locality="Katra bazaar"
+        identity=identity() | {"locality": LOCALITY},
+        category="sexual_assault",
+        minor=True,
+        locality_code="SJP-KATRA-01",
     )
     case_id = case["case_id"]
     steps: list[tuple[str, dict[str, Any] | None]] = [
@@ -251,6 +255,7 @@ async def test_no_identity_anywhere_in_clear(
     # Before erasure the identity is there for an officer who may read it...
     shown = await intake.get(f"/cases/{case_id}/identity", purpose="contact_complainant")
     assert shown.json()["identity"]["name"] == NAME and shown.json()["identity"]["phone"] == PHONE
+    assert shown.json()["identity"]["locality"] == LOCALITY  # her words about the place: sealed, not lost
     for path in [
         f"/cases/{case_id}",
         f"/cases/{case_id}/timeline",

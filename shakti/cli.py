@@ -86,7 +86,6 @@ def up(
     config = settings()
     if port is not None:
         config.http_port = port
-    require_kek(config)
     after_start = None
     if demo:
         from shakti.demo import load_demo
@@ -144,19 +143,7 @@ def serve(
     for service in services:
         if service not in SERVICES:
             raise fail(f"No service {service!r}: choose from {', '.join(SERVICES)}, or web alone.")
-    if "intake" in services:
-        require_kek(config)
     launcher.run(config, names=tuple(dict.fromkeys(services)), web=False)
-
-
-def require_kek(config: PlatformSettings) -> None:
-    """Intake refuses to start without its key-encryption key (keys): say so before anything starts."""
-    from services.intake.kek import KekUnavailable, load_kek_ring
-
-    try:
-        load_kek_ring(config)
-    except KekUnavailable as missing:
-        raise fail(f"{missing.en}\n{missing.hi}") from None
 
 
 def progress_bar() -> Progress:

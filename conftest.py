@@ -44,6 +44,23 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def key_encryption_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Intake refuses to start without a KEK (keys): every test's platform gets one of its own,
+    processes started by a test included (they inherit the environment)."""
+    from services.intake.kek import write_kek_file
+
+    path = tmp_path_factory.mktemp("keys") / "kek.key"
+    write_kek_file(path)
+    previous = os.environ.get("SHAKTI_KEK_FILE")
+    os.environ["SHAKTI_KEK_FILE"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("SHAKTI_KEK_FILE", None)
+    else:
+        os.environ["SHAKTI_KEK_FILE"] = previous
+
+
 @pytest.fixture(scope="session")
 def docker_available() -> bool:
     return _docker_answers()

@@ -89,7 +89,8 @@ DONE = {"CaseAssigned", "CaseUnassigned", "CaseUnroutable"}
 def registration(rng: random.Random) -> CaseRegistered:
     place: dict[str, Any] = {"thana": rng.choice(THANAS)}
     if rng.random() < 0.25:  # by PIN code (and sometimes locality) only: some go to the control Kendra
-        place = {"pincode": rng.choice(PINCODES), "locality": rng.choice([None, "Kotwali", "Katra", "Roza"])}
+        localities = [None, "SJP-KOTWALI-01", "SJP-KATRA-01", "SJP-ROZA-01"]
+        place = {"pincode": rng.choice(PINCODES), "locality_code": rng.choice(localities)}
     return CaseRegistered(
         case_number=f"SJP-2026-{rng.randrange(1_000_000):06d}",
         channel=rng.choice(list(Channel)),

@@ -11,13 +11,14 @@ import asyncio
 import getpass
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shakti import launcher
@@ -35,6 +36,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(parked_app, name="parked")
 app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
+keys_app = typer.Typer(help="Key material: the KEK of intake's case keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 console = Console()
 
@@ -141,6 +144,120 @@ def serve(
         if service not in SERVICES:
             raise fail(f"No service {service!r}: choose from {', '.join(SERVICES)}, or web alone.")
     launcher.run(config, names=tuple(dict.fromkeys(services)), web=False)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def stepping(progress: Progress) -> Callable[[str, int, int], None]:
+    """A progress callback (what, done, total) drawing one bar per thing done."""
+    tasks: dict[str, TaskID] = {}
+
+    def step(what: str, done: int, total: int) -> None:
+        if what not in tasks:
+            tasks[what] = progress.add_task(what, total=total or None)
+        progress.update(tasks[what], completed=done, total=total or done or None)
+
+    return step
+
+
+@app.command()
+def backup(
+    folder: Annotated[Path, typer.Argument(help="A new (or empty) folder to write the backup into.")],
+) -> None:
+    """Back up every stream (every message, in order, with its headers), intake's key store (wrapped
+    keys only: keep the KEK elsewhere) and the web users. The platform may keep running."""
+    from shakti.backup import BackupRefused
+    from shakti.backup import backup as take_backup
+
+    with progress_bar() as progress:
+        try:
+            summary = asyncio.run(take_backup(settings(), folder, stepping(progress)))
+        except BackupRefused as refused:
+            raise fail(f"{refused.en}\n{refused.hi}") from None
+    console.print(
+        f"backed up {sum(summary.streams.values())} messages of {len(summary.streams)} streams, "
+        f"{summary.keys} wrapped keys, {summary.erased} erased cases, {summary.web_rows} web rows "
+        f"into {folder}"
+    )
+
+
+@app.command()
+def restore(
+    folder: Annotated[Path, typer.Argument(help="A folder written by `shakti backup`.")],
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Restore only this part: streams, keys or web (repeatable); e.g. --only keys "
+            "when only the key store was lost (its erasures are then applied again)."
+        ),
+    ] = None,
+) -> None:
+    """Restore a backup into an empty NATS server (each message keeps its sequence; a stream that holds
+    messages is refused), merge the key store, apply again every erasure in intake's stream, restore
+    the web users and rebuild the read models. Run it with the platform stopped."""
+    from shakti.backup import PARTS, BackupRefused
+    from shakti.backup import restore as restore_backup
+
+    parts = tuple(only or PARTS)
+    if not set(parts) <= set(PARTS):
+        raise fail(f"--only takes {', '.join(PARTS)}.")
+
+    if not (folder / "manifest.json").is_file():
+        raise fail(f"No backup in {folder} (no manifest.json). / {folder} में कोई बैकअप नहीं है।")
+    with progress_bar() as progress:
+        try:
+            summary = asyncio.run(restore_backup(settings(), folder, stepping(progress), parts))
+        except BackupRefused as refused:
+            raise fail(f"{refused.en}\n{refused.hi}") from None
+    console.print(
+        f"restored {sum(summary.streams.values())} messages of {len(summary.streams)} streams, "
+        f"{summary.keys} keys added, {summary.erased} erased cases kept erased, {summary.web_rows} web rows"
+    )
+
+
+@keys_app.command("rotate-kek")
+def rotate_kek(
+    new: Annotated[
+        Path | None,
+        typer.Option(
+            help="Re-wrap under this KEK file (the platform stopped); unset: under SHAKTI_KEK_FILE."
+        ),
+    ] = None,
+) -> None:
+    """Re-wrap every case key under a new key-encryption key (KEK).
+
+    While the platform runs: make the new KEK the current one (SHAKTI_KEK_FILE) and the old one
+    SHAKTI_KEK_PREVIOUS_FILE, restart intake, run this, then drop the previous one and destroy it.
+    With the platform stopped: `--new FILE` re-wraps under FILE; then make FILE the KEK."""
+    from services.intake.kek import FileKek, KekRing, KekUnavailable, load_kek_ring
+    from services.intake.keystore import KeyStore
+
+    config = settings()
+    try:
+        ring = load_kek_ring(config)
+        target = KekRing(FileKek.read(new, "--new")) if new is not None else ring
+    except KekUnavailable as missing:
+        raise fail(f"{missing.en}\n{missing.hi}") from None
+
+    async def rewrap(step: Callable[[str, int, int], None]) -> int:
+        keys = KeyStore.open(config.key_store_url or config.database_for("intake"), ring)
+        try:
+            await keys.setup()
+            return await keys.rewrap(target, lambda done, total: step("re-wrapping", done, total))
+        finally:
+            await keys.close()
+
+    with progress_bar() as progress:
+        done = asyncio.run(rewrap(stepping(progress)))
+    console.print(f"{done} keys re-wrapped under KEK {target.key_id}")
 
 
 @app.command()

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from types import FrameType
 
@@ -98,6 +99,8 @@ def run(
     announce: Callable[[str], None] = print,
 ) -> None:
     configure_logging()
+    if "intake" in names:
+        require_kek(settings)
     # uvicorn re-raises the signal it handled once it has shut down. SIGTERM (what systemd, Docker and
     # Kubernetes send) would then kill the process before the embedded NATS server is stopped, leaving
     # it running: make it end like Ctrl-C.
@@ -111,6 +114,18 @@ def run(
     finally:
         signal.signal(signal.SIGTERM, previous)
     announce("Mission Shakti stopped.")
+
+
+def require_kek(settings: PlatformSettings) -> None:
+    """keys: intake refuses to start without its key-encryption key; say so (in both languages) before
+    anything starts, rather than as a failed start-up deep in the services."""
+    from services.intake.kek import KekUnavailable, load_kek_ring
+
+    try:
+        load_kek_ring(settings)
+    except KekUnavailable as missing:
+        print(f"{missing.en}\n{missing.hi}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _stop_like_ctrl_c(signum: int, frame: FrameType | None) -> None:

@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -294,6 +294,34 @@ class EventStore:
             if not page.messages or page.pending == 0:
                 return out
             start = out[-1].sequence + 1
+
+    async def scan(
+        self, stream: str, subject: str, event_types: Collection[str], *, after: int = 0
+    ) -> AsyncIterator[Envelope]:
+        """The events of the given types on ``subject`` (wildcards allowed) after stream sequence
+        ``after``, in order. Picks them by the type header, so the other events are never decoded
+        (keys: intake's start-up pass over its erasures)."""
+        async for msg in self.messages(stream, subject, after=after):
+            headers = msg.headers or {}
+            if headers.get(HEADER_TYPE) in event_types:
+                yield decode_message(msg.data, headers, stream)
+
+    async def messages(
+        self, stream: str, subject: str = ">", *, after: int = 0, until: int | None = None
+    ) -> AsyncIterator[Msg]:
+        """The stored messages on ``subject`` after stream sequence ``after`` (up to ``until``), in
+        order, as batched direct gets return them (with their ``Nats-Sequence`` header); no consumer."""
+        start = after + 1
+        while until is None or start <= until:
+            page = await self._direct_get_batch(stream, subject, start)
+            for msg in page.messages:
+                seq = int((msg.headers or {})["Nats-Sequence"])
+                if until is not None and seq > until:
+                    return
+                yield msg
+            if not page.messages or page.pending == 0:
+                return
+            start = int((page.messages[-1].headers or {})["Nats-Sequence"]) + 1
 
     async def _ensure_inbox(self) -> None:
         if self._inbox_sub is None:

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
         default=8 * 1024 * 1024,
         description="Largest multipart upload (the import files: jurisdiction, roster, iGOT export).",
     )
+    # keys: the key-encryption key of intake's case keys (see services/intake/kek.py)
+    keys_dir: Path = Field(
+        default=Path("keys"), description="Key files (never inside data_dir in production)."
+    )
+    kek_file: Path | None = Field(
+        default=None,
+        description="The key-encryption key of intake's case keys (32 random bytes, base64, mode 0600); "
+        "unset means keys_dir/kek.key.",
+    )
+    kek_previous_file: Path | None = Field(
+        default=None,
+        description="During a KEK rotation only: the previous KEK, used to unwrap keys not yet re-wrapped.",
+    )
+
+    def kek_path(self) -> Path:
+        return self.kek_file or self.keys_dir / "kek.key"
 
     def database_for(self, service: str) -> str:
         if self.database_url:

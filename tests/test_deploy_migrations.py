@@ -10,6 +10,7 @@ import asyncio
 import subprocess
 import sys
 from argparse import Namespace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_a_database_a_service_already_started_on_is_adopted(database_url: str) -
         assert kept == 2, "the adopted table lost its rows"
         return found
 
-    assert asyncio.run(heads()) == {"bookkeeping_0002", "keystore_0001"}
+    assert asyncio.run(heads()) == {"bookkeeping_0002", "keystore_0002"}
 
 
 def test_parked_events_of_an_older_database_get_their_generation(database_url: str) -> None:
@@ -142,10 +143,46 @@ def test_parked_events_of_an_older_database_get_their_generation(database_url: s
     assert differences(database_url, bookkeeping) == []
 
 
+def test_keys_stored_in_clear_are_wrapped_by_the_migration(database_url: str) -> None:
+    """A key store of the code before wrapping (keystore_0001, keys in clear): the migration wraps every
+    key under the KEK (SHAKTI_KEK_FILE, as intake finds it), and intake opens them."""
+    from services.intake.kek import load_kek_ring
+    from services.intake.keystore import KeyStore
+    from shared.settings import Settings
+
+    upgrade(database_url, "keystore_0001")
+    clear = {f"case-{n}": bytes([n]) * 32 for n in range(1, 4)}
+
+    async def store_clear() -> None:
+        engine = create_engine(database_url)
+        async with engine.begin() as conn:
+            for case_id, key in clear.items():
+                await conn.execute(
+                    text("INSERT INTO intake_identity_key (case_id, key, created_at) VALUES (:c, :k, :t)"),
+                    {"c": case_id, "k": key, "t": datetime.now(UTC)},
+                )
+        await engine.dispose()
+
+    async def opened() -> tuple[dict[str, bytes | None], set[str | None]]:
+        ring = load_kek_ring(Settings())
+        keys = KeyStore.open(database_url, ring)
+        try:
+            rows = {k.kek_id for k in await keys.wrapped_keys()}
+            return {c: await keys.find(c) for c in clear}, rows
+        finally:
+            await keys.close()
+
+    asyncio.run(store_clear())
+    upgrade(database_url, "keystore@head")
+    found, kek_ids = asyncio.run(opened())
+    assert found == clear and kek_ids == {load_kek_ring(Settings()).key_id}
+    assert differences(database_url, key_store) == []
+
+
 def test_the_key_store_is_never_dropped_by_a_downgrade(sqlite_url: str) -> None:
     upgrade(sqlite_url, "keystore@head")
     config = Config(str(MIGRATIONS / "alembic.ini"), cmd_opts=Namespace(x=[f"url={sqlite_url}"]))
-    with pytest.raises(NotImplementedError, match="erase every complainant"):
+    with pytest.raises(NotImplementedError, match="refused"):
         command.downgrade(config, "keystore@base")
     assert "intake_identity_key" in tables(sqlite_url)
 

@@ -169,7 +169,9 @@ class RegisterBody(Body):
     district: Code
     thana: Code | None = None
     pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$", max_length=6)
-    locality: Annotated[str | None, Field(default=None, min_length=1, max_length=100), OneLine]
+    locality_code: Code | None = None
+    """A locality's code (GET /api/intake/places, kind ``locality``); what she says about the place goes
+    into ``identity.locality``, sealed."""
     minor: bool
     danger_now: bool
     language: Language = Language.HINDI
@@ -337,7 +339,7 @@ def build_router(desk: IntakeDesk) -> APIRouter:
             circle=None,
             thana=body.thana,
             pincode=body.pincode,
-            locality=body.locality,
+            locality_code=body.locality_code,
             minor=body.minor,
             danger_now=body.danger_now,
             language=body.language,

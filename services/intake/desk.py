@@ -85,6 +85,8 @@ class Identity(BaseModel):
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9]{10,13}$", max_length=14, repr=False)
     address: Annotated[str | None, Field(default=None, min_length=1, max_length=500, repr=False), OneLine]
     statement: Annotated[str | None, Field(default=None, min_length=1, max_length=10_000, repr=False), Lines]
+    # keys: the place in her own words (mohalla, landmark) is sealed here; routing gets a locality code.
+    locality: Annotated[str | None, Field(default=None, min_length=1, max_length=100, repr=False), OneLine]
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,7 @@ class IntakeDesk:
     async def _check_place(self, complaint: Complaint) -> str | None:
         """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know."""
         tables: PlaceTables = self.places.tables
-        codes = [complaint.district, *([complaint.thana] if complaint.thana else [])]
+        codes = [complaint.district, *(c for c in (complaint.thana, complaint.locality_code) if c)]
         async with self.places.sessions() as session:
             found = await find_places(session, tables, codes)
             known = bool(found) or await jurisdiction_known(session, tables)
@@ -228,6 +230,21 @@ class IntakeDesk:
                 f"जिला कोड '{complaint.district}' मान्य नहीं है। मान्य कोड GET /api/intake/places पर "
                 "देखें (रूटिंग द्वारा `shakti routing import` से आयातित)।",
             )
+        # keys: a locality is one of the jurisdiction's, named by its code (never free text in clear).
+        locality = found.get(complaint.locality_code) if complaint.locality_code else None
+        if complaint.locality_code and (
+            locality is None or locality["kind"] != "locality" or locality["district"] != complaint.district
+        ):
+            raise Refused(
+                "unknown_locality",
+                "locality_code",
+                f"Unknown locality code '{complaint.locality_code}' in district {complaint.district}. Valid "
+                f"codes are listed at GET /api/intake/places?district={complaint.district} (kind "
+                "'locality'); write the place in her own words in identity.locality (it is sealed).",
+                f"जिला {complaint.district} में मोहल्ला/गाँव कोड '{complaint.locality_code}' मान्य नहीं है। "
+                f"मान्य कोड GET /api/intake/places?district={complaint.district} पर देखें (प्रकार "
+                "'locality'); स्थान उनके अपने शब्दों में identity.locality में लिखें (वह सील रहता है)।",
+            )
         if complaint.thana is None:
             return None
         thana = found.get(complaint.thana)
@@ -237,7 +254,7 @@ class IntakeDesk:
                 "thana",
                 f"Unknown thana code '{complaint.thana}' in district {complaint.district}. Valid "
                 f"codes are listed at GET /api/intake/places?district={complaint.district}; or leave "
-                "the thana out and give a pincode or locality.",
+                "the thana out and give a pincode or locality code.",
                 f"जिला {complaint.district} में थाना कोड '{complaint.thana}' मान्य नहीं है। मान्य कोड "
                 f"GET /api/intake/places?district={complaint.district} पर देखें; या थाना छोड़कर "
                 "पिनकोड अथवा मोहल्ला दें।",

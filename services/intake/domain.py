@@ -66,7 +66,8 @@ class Complaint:
     circle: str | None
     thana: str | None
     pincode: str | None
-    locality: str | None
+    locality_code: str | None
+    """A locality's code from the jurisdiction; what she says about the place is sealed with the identity."""
     minor: bool
     danger_now: bool
     language: Language
@@ -184,11 +185,13 @@ class Case(Aggregate):
                 f"Category '{complaint.category.value}' is not offered at intake (see the priority table).",
                 f"श्रेणी '{complaint.category.value}' पंजीकरण हेतु उपलब्ध नहीं है (प्राथमिकता तालिका देखें)।",
             )
-        if complaint.thana is None and complaint.pincode is None and complaint.locality is None:
+        if complaint.thana is None and complaint.pincode is None and complaint.locality_code is None:
             raise DomainError(
                 "place_missing",
-                "Give the thana, or a pincode or locality so that routing can find it.",
-                "थाना दें, या पिनकोड अथवा मोहल्ला/स्थान दें ताकि सही थाना खोजा जा सके।",
+                "Give the thana, or a pincode or a locality (its code from GET /api/intake/places) so "
+                "that routing can find it.",
+                "थाना दें, या पिनकोड अथवा मोहल्ला/गाँव (उसका कोड, GET /api/intake/places से) दें ताकि सही "
+                "थाना खोजा जा सके।",
             )
 
     def register(
@@ -216,7 +219,7 @@ class Case(Aggregate):
                 circle=complaint.circle,
                 thana=complaint.thana,
                 pincode=complaint.pincode,
-                locality=complaint.locality,
+                locality_code=complaint.locality_code,
                 language=complaint.language.value,
                 consent_to_share=complaint.consent_to_share,
                 registered_by=by,

@@ -9,11 +9,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.api import build_router
 from services.intake.desk import IntakeDesk
+from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
 from services.intake.read_model import CaseRegister, Jurisdiction
 from shared.contracts.intake import SERVICE
-from shared.readmodel import create_engine
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
 
 
@@ -27,17 +27,19 @@ class IntakeSettings(BaseSettings):
 class Intake(ServiceInstance):
     def __init__(self, ctx: ServiceContext) -> None:
         super().__init__(ctx)
-        url = ctx.settings.key_store_url
-        # The key store may live in a database of its own, which this instance then owns.
-        self.keys = KeyStore(create_engine(url) if url else ctx.engine)
+        kek = load_kek_ring(ctx.settings)  # refuses to start without a usable KEK (bilingual message)
+        url = ctx.settings.key_store_url or ctx.engine.url.render_as_string(hide_password=False)
+        # The key store has an engine of its own: its connections overwrite what they delete.
+        self.keys = KeyStore.open(url, kek)
         self.desk = IntakeDesk(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
 
     async def start(self) -> None:
         await self.keys.setup()
+        # Every erasure recorded in the stream is final here too, whatever copy of the store this is.
+        await self.keys.apply_erasures(self.ctx.store)
 
     async def stop(self) -> None:
-        if self.keys.engine is not self.ctx.engine:
-            await self.keys.engine.dispose()
+        await self.keys.close()
 
     def routes(self) -> APIRouter:
         return build_router(self.desk)

@@ -59,6 +59,7 @@ from shared.contracts.routing import (
     CircleDefined,
     DistrictDefined,
     KendraDefined,
+    LocalityDefined,
     ThanaDefined,
 )
 from shared.contracts.vocabulary import ACTIVE, CaseStatus, Category, Priority
@@ -109,6 +110,9 @@ class Jurisdiction(Projection[PlaceTables]):
                 place = {"kind": "circle", "district": event.district}
             case ThanaDefined():
                 place = {"kind": "thana", "district": event.district, "circle": event.circle}
+            case LocalityDefined():
+                place = {"kind": "locality", "district": event.district, "circle": event.circle}
+                place["thana"] = event.thana
             case KendraDefined():
                 place = {"kind": "kendra", "district": event.district, "circle": event.circle}
                 place["thana"] = event.thana
@@ -261,7 +265,7 @@ class CaseRegister(Projection[CaseTables]):
                     "minor": event.minor,
                     "flags": ",".join(event.flags),
                     "pincode": event.pincode,
-                    "locality": event.locality,
+                    "locality": event.locality_code,  # the code (v1 events' clear text is dropped on read)
                     "language": event.language,
                     "consent_to_share": event.consent_to_share,
                     "registered_by": event.registered_by,

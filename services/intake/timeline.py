@@ -199,7 +199,7 @@ def _registered(event: CaseRegistered) -> Sentence:
     channel_en, channel_hi = labelled(CHANNEL_LABELS, event.channel)
     category_en, category_hi = labelled(CATEGORY_LABELS, event.category)
     priority_en, priority_hi = labelled(PRIORITY_LABELS, event.priority)
-    place = event.thana or ", ".join(p for p in (event.locality, event.pincode) if p)
+    place = event.thana or ", ".join(p for p in (event.locality_code, event.pincode) if p)
     en = (
         f"Complaint registered as {event.case_number} by {event.registered_by} ({channel_en}): "
         f"{category_en}, {event.district} / {place}; priority {event.priority.value} ({priority_en})"

@@ -167,10 +167,12 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         district: Annotated[str, Query(min_length=1, max_length=64), OneLine],
         thana: QueryCode = None,
         pincode: Annotated[str | None, Query(max_length=6), OneLine] = None,
-        locality: Annotated[str | None, Query(max_length=100), OneLine] = None,
+        locality_code: Annotated[
+            str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$", max_length=64)
+        ] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
-        placed = dispatch.board.resolve_place(district, thana, pincode, locality)
+        placed = dispatch.board.resolve_place(district, thana, pincode, locality_code)
         if isinstance(placed, Unroutable):
             return {"routable": False, "why": {"en": placed.why.en, "hi": placed.why.hi}}
         return {

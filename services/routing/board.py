@@ -22,7 +22,6 @@ from services.routing.domain import (
     Unroutable,
     Vacancy,
     Wording,
-    normalise_locality,
 )
 from shared.contracts.intake import (
     CaseClosed,
@@ -41,6 +40,7 @@ from shared.contracts.routing import (
     CaseUnroutable,
     DistrictDefined,
     KendraDefined,
+    LocalityDefined,
     OfficerDutyChanged,
     OfficerEnrolled,
     OfficerPosted,
@@ -66,6 +66,7 @@ RELEVANT = frozenset(
     for cls in (
         DistrictDefined,
         ThanaDefined,
+        LocalityDefined,
         KendraDefined,
         AgencyDefined,
         UnitRetired,
@@ -104,7 +105,14 @@ class Thana:
     district: str
     circle: str
     pincodes: frozenset[str]
-    localities: frozenset[str]
+    active: bool = True
+
+
+@dataclass
+class Locality:
+    code: str
+    thana: str
+    district: str
     active: bool = True
 
 
@@ -157,6 +165,7 @@ class DutyBoard:
     districts: set[str] = field(default_factory=set)
     control: dict[str, str] = field(default_factory=dict)
     thanas: dict[str, Thana] = field(default_factory=dict)
+    localities: dict[str, Locality] = field(default_factory=dict)
     kendras: dict[str, Kendra] = field(default_factory=dict)
     kendra_of_thana: dict[str, str] = field(default_factory=dict)
     agencies: dict[str, Agency] = field(default_factory=dict)
@@ -184,12 +193,10 @@ class DutyBoard:
                 self.districts.add(code)
             case ThanaDefined():
                 self.thanas[event.code] = Thana(
-                    event.code,
-                    event.district,
-                    event.circle,
-                    frozenset(event.pincodes),
-                    frozenset(normalise_locality(x) for x in event.localities),
+                    event.code, event.district, event.circle, frozenset(event.pincodes)
                 )
+            case LocalityDefined():
+                self.localities[event.code] = Locality(event.code, event.thana, event.district)
             case KendraDefined():
                 self.kendras[event.code] = Kendra(
                     event.code, event.thana, event.circle, event.district, event.control
@@ -242,6 +249,8 @@ class DutyBoard:
         match level:
             case "thana" if code in self.thanas:
                 self.thanas[code].active = False
+            case "locality" if code in self.localities:
+                self.localities[code].active = False
             case "kendra" if code in self.kendras:
                 self.kendras[code].active = False
                 if self.control.get(district) == code:
@@ -328,8 +337,9 @@ class DutyBoard:
     def resolve_place(
         self, district: str, thana: str | None, pincode: str | None, locality: str | None
     ) -> Placement | Unroutable:
-        """The thana of a new case: as given, else by PIN code (and locality where a PIN code is
-        shared), else by locality alone; when nothing decides, the district's control Kendra, flagged."""
+        """The thana of a new case: as given, else by PIN code (and the locality code where a PIN code
+        is shared), else by the locality code alone; when nothing decides, the district's control
+        Kendra, flagged. ``locality`` is a locality's code from the jurisdiction, never free text."""
         if district not in self.districts:
             return Unroutable(
                 Wording(
@@ -377,20 +387,24 @@ class DutyBoard:
                     f"पिन कोड {pincode} जनपद {district} की सूची में नहीं है",
                 )
         if locality:
-            wanted = normalise_locality(locality)
-            matched = [t for t in pool if wanted in t.localities]
-            if len(matched) == 1:
-                # The reference locality decides; the caller's own words are not repeated in the record.
+            known = self.localities.get(locality)
+            matched = [
+                t
+                for t in pool
+                if known is not None and known.active and known.district == district and t.code == known.thana
+            ]
+            if matched:
                 return self._place(
                     matched[0],
                     notes
                     + Wording(
-                        f"the locality is listed for thana {matched[0].code}",
-                        f"स्थान थाना {matched[0].code} की सूची में है",
+                        f"locality {locality} is listed for thana {matched[0].code}",
+                        f"स्थान {locality} थाना {matched[0].code} की सूची में है",
                     ),
                 )
             notes += Wording(
-                f"the locality matches {len(matched)} thanas", f"स्थान {len(matched)} थानों से मेल खाता है"
+                f"locality {locality} is not a locality of the thanas left",
+                f"स्थान {locality} बचे हुए थानों का स्थान नहीं है",
             )
         elif not thana and not pincode:
             notes += Wording(

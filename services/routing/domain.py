@@ -7,7 +7,6 @@ board (``board.py``) and handed in as a ``Placement``, a ``Pick`` or ``Vacancy``
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from shared.contracts.routing import (
     DistrictDefined,
     JurisdictionImported,
     KendraDefined,
+    LocalityDefined,
     OfficerDutyChanged,
     OfficerEnrolled,
     OfficerPosted,
@@ -76,14 +76,6 @@ REJECTION_REASONS: dict[str, tuple[str, str]] = {
     "complainant_declined": ("शिकायतकर्ता ने मना किया", "The complainant declined"),
     "already_served": ("पहले से सेवा दी जा चुकी", "Already served"),
 }
-
-
-_PUNCTUATION = str.maketrans(string.punctuation, " " * len(string.punctuation))
-
-
-def normalise_locality(text: str) -> str:
-    """Case, punctuation and spacing do not matter when a locality is compared (Devanagari is kept)."""
-    return " ".join(text.translate(_PUNCTUATION).casefold().split())
 
 
 @dataclass(frozen=True)
@@ -147,17 +139,18 @@ class ReferralOrder:
 
 # --- a district's jurisdiction ------------------------------------------------------------------
 
-Definition = DistrictDefined | CircleDefined | ThanaDefined | KendraDefined | AgencyDefined
+Definition = DistrictDefined | CircleDefined | ThanaDefined | LocalityDefined | KendraDefined | AgencyDefined
 
 LEVELS: dict[type[Event], str] = {
     DistrictDefined: "district",
     CircleDefined: "circle",
     ThanaDefined: "thana",
+    LocalityDefined: "locality",
     KendraDefined: "kendra",
     AgencyDefined: "agency",
 }
 # Retire the units that hang below others first, so the record never shows an orphan.
-RETIRE_ORDER = ("agency", "kendra", "thana", "circle")
+RETIRE_ORDER = ("agency", "locality", "kendra", "thana", "circle")
 
 
 def unit_key(definition: Definition) -> tuple[str, str]:
@@ -175,7 +168,14 @@ class DistrictJurisdiction(Aggregate):
 
     def apply(self, event: Event) -> None:
         match event:
-            case DistrictDefined() | CircleDefined() | ThanaDefined() | KendraDefined() | AgencyDefined():
+            case (
+                DistrictDefined()
+                | CircleDefined()
+                | ThanaDefined()
+                | LocalityDefined()
+                | KendraDefined()
+                | AgencyDefined()
+            ):
                 self.units[unit_key(event)] = event
             case UnitRetired(level=level, code=code):
                 self.units.pop((level, code), None)

@@ -298,7 +298,7 @@ class Dispatch:
             await self.feed.caught_up(intake=cause.sequence)
             roster_seen = self.board.roster_seq
             placed = self.board.resolve_place(
-                registered.district, registered.thana, registered.pincode, registered.locality
+                registered.district, registered.thana, registered.pincode, registered.locality_code
             )
             steps: list[tuple[str, Decide]]
             if isinstance(placed, Unroutable):

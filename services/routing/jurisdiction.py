@@ -1,5 +1,6 @@
-"""The jurisdiction file: one district's circles, thanas (with PIN codes and localities), Kendras and
-agencies, as an operator edits it and re-imports it (``shakti routing import FILE``).
+"""The jurisdiction file: one district's circles, thanas (with PIN codes), localities (each with a code,
+under its thana), Kendras and agencies, as an operator edits it and re-imports it
+(``shakti routing import FILE``).
 
 The whole file is validated first; a file with any problem records nothing. A valid file is recorded
 as one atomic command on the district's aggregate, holding only what differs from the record
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.routing.domain import Definition, DistrictJurisdiction, normalise_locality
+from services.routing.domain import Definition, DistrictJurisdiction
 from services.routing.sheets import CODE, Sheet, read_sheet, split_list, yes
 from shared.aggregate import Repository
 from shared.contracts.routing import (
@@ -23,6 +24,7 @@ from shared.contracts.routing import (
     CircleDefined,
     DistrictDefined,
     KendraDefined,
+    LocalityDefined,
     ThanaDefined,
 )
 from shared.contracts.vocabulary import AgencyKind
@@ -31,8 +33,15 @@ from shared.eventstore import CommandMeta, EventStore
 
 COLUMNS = ("kind", "code", "parent", "name_hi", "name_en")
 OPTIONAL = ("pincodes", "localities", "agency_kind", "control", "basis", "note")
-KINDS = ("district", "circle", "thana", "kendra", "agency")
-KIND_HI = {"district": "जनपद", "circle": "सर्किल", "thana": "थाना", "kendra": "केन्द्र", "agency": "एजेंसी"}
+KINDS = ("district", "circle", "thana", "locality", "kendra", "agency")
+KIND_HI = {
+    "district": "जनपद",
+    "circle": "सर्किल",
+    "thana": "थाना",
+    "locality": "मोहल्ला/गाँव",
+    "kendra": "केन्द्र",
+    "agency": "एजेंसी",
+}
 STATE = "UP"
 PINCODE = re.compile(r"^[1-9][0-9]{5}$")
 MAX_EVENTS = 999
@@ -161,8 +170,20 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                         name_hi=row["name_hi"],
                         name_en=row["name_en"],
                         pincodes=pincodes,
-                        localities=split_list(row.get("localities", "")),
                         basis=row.get("basis", ""),
+                    )
+                )
+            case "locality":
+                _in_district(sheet, line, code, district)
+                _parent(sheet, line, parent, parent in thanas, "a thana of this file")
+                out.append(
+                    LocalityDefined(
+                        code=code,
+                        thana=parent,
+                        district=district,
+                        circle=thanas.get(parent, (0, {}))[1].get("parent", ""),
+                        name_hi=row["name_hi"],
+                        name_en=row["name_en"],
                     )
                 )
             case "kendra":
@@ -209,13 +230,20 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                 )
     _one_kendra_per_thana(sheet, thanas, kendra_of)
     _one_control(sheet, out)
-    _localities_decide(sheet, out, thanas)
     return out
 
 
 def _only_on(sheet: Sheet, line: int, row: dict[str, str], kind: str) -> None:
-    allowed = {"thana": ("pincodes", "localities"), "kendra": ("control",), "agency": ("agency_kind",)}
-    for column in ("pincodes", "localities", "control", "agency_kind"):
+    allowed = {"thana": ("pincodes",), "kendra": ("control",), "agency": ("agency_kind",)}
+    if row.get("localities"):
+        sheet.problem(
+            line,
+            "localities are rows of their own now: kind locality, a code, the thana as parent, Hindi and "
+            "English names (leave the localities column empty)",
+            "मोहल्ले/गाँव अब अलग पंक्तियाँ हैं: प्रकार locality, एक कोड, मूल इकाई थाना, हिन्दी और अंग्रेज़ी नाम "
+            "(localities स्तंभ खाली छोड़ें)",
+        )
+    for column in ("pincodes", "control", "agency_kind"):
         if row.get(column) and column not in allowed.get(kind, ()):
             sheet.problem(
                 line,
@@ -269,25 +297,6 @@ def _one_control(sheet: Sheet, definitions: Sequence[Definition]) -> None:
             f"the district needs exactly one control Kendra (control=yes), found {len(controls)}",
             f"जनपद में ठीक एक नियंत्रण केन्द्र (control=yes) आवश्यक है, मिले {len(controls)}",
         )
-
-
-def _localities_decide(
-    sheet: Sheet, definitions: Sequence[Definition], thanas: dict[str, tuple[int, dict[str, str]]]
-) -> None:
-    """A locality listed for two thanas could never decide between them: the file must say one."""
-    first: dict[str, str] = {}
-    for d in definitions:
-        if not isinstance(d, ThanaDefined):
-            continue
-        for locality in d.localities:
-            key = normalise_locality(locality)
-            if key in first and first[key] != d.code:
-                sheet.problem(
-                    thanas[d.code][0],
-                    f"locality {locality!r} is listed for thanas {first[key]} and {d.code}",
-                    f"स्थान {locality!r} थानों {first[key]} और {d.code} दोनों में है",
-                )
-            first.setdefault(key, d.code)
 
 
 async def record_jurisdiction(

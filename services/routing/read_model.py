@@ -50,6 +50,7 @@ from shared.contracts.routing import (
     DistrictDefined,
     JurisdictionImported,
     KendraDefined,
+    LocalityDefined,
     OfficerDutyChanged,
     OfficerEnrolled,
     OfficerPosted,
@@ -72,7 +73,13 @@ CLOSED_BY = {
     CaseMarkedDuplicate: "duplicate",
 }
 OUTSTANDING = ("issued", "accepted")
-PLURAL = {"circle": "circles", "thana": "thanas", "kendra": "kendras", "agency": "agencies"}
+PLURAL = {
+    "circle": "circles",
+    "thana": "thanas",
+    "locality": "localities",
+    "kendra": "kendras",
+    "agency": "agencies",
+}
 ANSWERED = {ReferralAccepted: "accepted", ReferralRejected: "rejected", ReferralCompleted: "completed"}
 
 
@@ -245,7 +252,18 @@ class RoutingRegister(Projection[RoutingTables]):
                     name_en=event.name_en,
                     basis=event.basis,
                     pincodes=json.dumps(event.pincodes),
-                    localities=json.dumps(event.localities, ensure_ascii=False),
+                    active=True,
+                )
+            case LocalityDefined():
+                await _put(
+                    session,
+                    t.unit,
+                    {"level": "locality", "code": event.code},
+                    district=event.district,
+                    circle=event.circle,
+                    thana=event.thana,
+                    name_hi=event.name_hi,
+                    name_en=event.name_en,
                     active=True,
                 )
             case KendraDefined():
@@ -488,10 +506,7 @@ class RoutingQueries:
             unit = {k: row[k] for k in ("code", "name_hi", "name_en", "district", "circle", "thana", "basis")}
             match row["level"]:
                 case "thana":
-                    unit |= {
-                        "pincodes": json.loads(row["pincodes"]),
-                        "localities": json.loads(row["localities"]),
-                    }
+                    unit["pincodes"] = json.loads(row["pincodes"])
                 case "kendra":
                     unit["control"] = row["control"]
                 case "agency":

@@ -46,6 +46,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "kendra": ("केन्द्र", "Kendra"),
     "pincode": ("पिन कोड", "PIN code"),
     "locality": ("मोहल्ला / गाँव", "Locality / village"),
+    "place_own_words": ("स्थान, उनके शब्दों में", "Place, in her own words"),
     "submit": ("दर्ज करें", "Submit"),
     "save": ("सहेजें", "Save"),
     "registered": ("शिकायत दर्ज हुई", "Complaint registered"),

@@ -304,9 +304,14 @@ def mount_pages(app: FastAPI) -> None:
             ),
             key=lambda p: p["name_en"],
         )
+        # keys: localities are offered by code (the district's list); her own words go sealed.
+        localities = sorted(
+            (p for p in places["places"] if p["kind"] == "locality"), key=lambda p: p["name_en"]
+        )
         return render(
             request, "register.html", principal, status,
-            choices=choices, thanas=thanas, key=uuid.uuid4().hex, form=extra.pop("form", {}), **extra,
+            choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
+            form=extra.pop("form", {}), **extra,
         )  # fmt: skip
 
     @router.get("/kendra/register")
@@ -325,12 +330,12 @@ def mount_pages(app: FastAPI) -> None:
             "district": principal.district or "",
             "thana": form.get("thana") or None,
             "pincode": form.get("pincode") or None,
-            "locality": form.get("locality") or None,
+            "locality_code": form.get("locality_code") or None,
             "minor": "minor" in form,
             "danger_now": "danger_now" in form,
             "consent_to_share": "consent" in form,
             "language": form.get("language", "hi"),
-            "identity": {k: form.get(k) or None for k in ("name", "phone", "address")},
+            "identity": {k: form.get(k) or None for k in ("name", "phone", "address", "locality")},
         }
         response = await api.call(
             "POST",

@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import Field
 
 from shared.contracts.vocabulary import AgencyKind, Category, Channel, Priority
-from shared.events import Event, event_type
+from shared.events import Event, JsonDict, event_type, events
 
 SERVICE = "intake"
 AGGREGATE = "case"
@@ -23,7 +23,10 @@ SERIES = "series"
 """Aggregate type of a case-number series (one per district and year): ``shakti.intake.series.SJP-2026``."""
 
 
-@event_type("CaseRegistered")
+LOCALITY_CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
+
+
+@event_type("CaseRegistered", version=2)
 class CaseRegistered(Event):
     case_number: str
     channel: Channel
@@ -35,8 +38,10 @@ class CaseRegistered(Event):
     circle: str | None = None
     """The thana's circle as imported from routing when the thana is known; routing's ``CaseRouted`` rules."""
     thana: str | None = None
-    pincode: str | None = None
-    locality: str | None = None
+    pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$")
+    locality_code: str | None = Field(default=None, pattern=LOCALITY_CODE)
+    """A locality from the jurisdiction (routing's ``LocalityDefined``); her own words about the place are
+    sealed with the identity."""
     language: str = "hi"
     consent_to_share: bool = False
     registered_by: str
@@ -48,6 +53,16 @@ class CaseRegistered(Event):
     sealed_identity: str
     """Base64 AES-GCM ciphertext of name, phone, address, statement and the officer's description of the
     complaint; readable only in intake."""
+
+
+@events.upcaster("CaseRegistered", 1)
+def _registered_v1(payload: JsonDict) -> JsonDict:
+    """v1 carried ``locality``, free text typed at registration, in clear. It is dropped on read, so no
+    reader (read model, routing, API) shows it again; the stored v1 event keeps its bytes (stored events
+    are never rewritten), so an erasure of an old case cannot remove that text from the stream."""
+    payload.pop("locality", None)
+    payload["locality_code"] = None
+    return payload
 
 
 @event_type("FirstContactMade")

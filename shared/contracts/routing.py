@@ -12,7 +12,7 @@ from datetime import datetime
 from pydantic import Field
 
 from shared.contracts.vocabulary import AgencyKind, DutyStatus
-from shared.events import Event, event_type
+from shared.events import Event, JsonDict, event_type, events
 
 SERVICE = "routing"
 
@@ -44,7 +44,7 @@ class CircleDefined(Event):
     """How sure the link is (confirmed / inferred / illustrative), from the source data."""
 
 
-@event_type("ThanaDefined")
+@event_type("ThanaDefined", version=2)
 class ThanaDefined(Event):
     code: str
     district: str
@@ -52,9 +52,30 @@ class ThanaDefined(Event):
     name_hi: str
     name_en: str
     pincodes: list[str] = Field(default_factory=list)
-    localities: list[str] = Field(default_factory=list)
     basis: str = ""
     """How sure the thana-to-circle link is (confirmed / inferred / illustrative), from the source data."""
+
+
+@events.upcaster("ThanaDefined", 1)
+def _thana_v1(payload: JsonDict) -> JsonDict:
+    # v1 listed locality *names*; localities are units with codes now (LocalityDefined), and a name
+    # no longer decides anything.
+    payload.pop("localities", None)
+    return payload
+
+
+@event_type("LocalityDefined")
+class LocalityDefined(Event):
+    """A locality (mohalla, village) of a thana, with a code: what a registration names instead of
+    typing a place, so that routing finds the thana and no one's words about where she lives are kept
+    in clear."""
+
+    code: str
+    thana: str
+    district: str
+    circle: str
+    name_hi: str
+    name_en: str
 
 
 @event_type("KendraDefined")
@@ -84,7 +105,7 @@ class AgencyDefined(Event):
 class UnitRetired(Event):
     """A re-imported jurisdiction file no longer lists this unit: it takes no new cases."""
 
-    level: str  # circle, thana, kendra, agency
+    level: str  # circle, thana, locality, kendra, agency
     code: str
     district: str
 

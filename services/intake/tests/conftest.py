@@ -22,7 +22,14 @@ from nats.aio.client import Client as NatsClient
 from services.intake.main import service
 from shared.auth import Principal, Role, Tokens
 from shared.clock import ManualClock
-from shared.contracts.routing import CaseRouted, CircleDefined, DistrictDefined, KendraDefined, ThanaDefined
+from shared.contracts.routing import (
+    CaseRouted,
+    CircleDefined,
+    DistrictDefined,
+    KendraDefined,
+    LocalityDefined,
+    ThanaDefined,
+)
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceRunner, build_app
@@ -75,6 +82,14 @@ JURISDICTION: list[Event] = [
     ),
     ThanaDefined(
         code="SJP-SADAR-BAZAR", district="SJP", circle="SJP-NAGAR", name_hi="सदर बाजार", name_en="Sadar Bazar"
+    ),
+    LocalityDefined(
+        code="SJP-KATRA-01",
+        thana="SJP-KATRA",
+        district="SJP",
+        circle="SJP-TILHAR",
+        name_hi="कटरा बाजार",
+        name_en="Katra bazaar",
     ),
     KendraDefined(
         code="MSK-SJP-KATRA",

@@ -50,7 +50,7 @@ def complaint(
         circle="SJP-TILHAR",
         thana=thana,
         pincode=None,
-        locality=None,
+        locality_code=None,
         minor=minor,
         danger_now=danger_now,
         language=Language.HINDI,

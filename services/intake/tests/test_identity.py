@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import inspect, text
 
+from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.tests.conftest import (
     INCHARGE,
@@ -32,6 +33,7 @@ from shared.contracts.routing import CaseAssigned
 from shared.contracts.vocabulary import LadderRole
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine
+from shared.settings import Settings
 from tests.waiting import eventually
 
 NAME = "Zarnigar Vyomkesh Quillfeather"
@@ -39,7 +41,8 @@ PHONE = "9123487650"
 ADDRESS = "House 7, Gali Nilgiri-Tarangpur"
 NOTE = "Her brother Ishvaranand threatens her"
 FILENAME = "Quillfeather-xray.pdf"
-SECRETS = [NAME, "Quillfeather", PHONE, ADDRESS, "Nilgiri-Tarangpur", NOTE, "Ishvaranand", FILENAME]
+LOCALITY = "Behind the Vyomkesh dharamshala"
+SECRETS = [NAME, "Quillfeather", PHONE, ADDRESS, "Nilgiri-Tarangpur", NOTE, "Ishvaranand", FILENAME, LOCALITY]
 
 
 def identity() -> dict[str, str]:
@@ -97,16 +100,16 @@ async def test_erasure_destroys_the_key_and_leaves_the_events(
         assert (await intake.get(f"/cases/{case_id}/identity", purpose="record_statement")).json()[
             "identity"
         ]["name"] == NAME
-        key_engine = create_engine(key_store_url)
+        keys = KeyStore.open(key_store_url, load_kek_ring(Settings()))
         try:
-            assert await KeyStore(key_engine).find(case_id) is not None
+            assert await keys.find(case_id) is not None
             erased = await intake.command(
                 case_id, "erase-identity", {"legal_basis": "dpdp_request"}, principal=INCHARGE, key="erase-1"
             )
             assert erased.status_code == 200
-            assert await KeyStore(key_engine).find(case_id) is None
+            assert await keys.find(case_id) is None
         finally:
-            await key_engine.dispose()
+            await keys.close()
         again = await intake.command(
             case_id, "erase-identity", {"legal_basis": "dpdp_request"}, principal=INCHARGE, key="erase-1"
         )
@@ -186,7 +189,10 @@ async def test_no_identity_anywhere_in_clear(
     answers: list[str] = []
 
     case = await intake.register(
-        identity=identity(), category="sexual_assault", minor=True, locality="Katra bazaar"
+        identity=identity() | {"locality": LOCALITY},
+        category="sexual_assault",
+        minor=True,
+        locality_code="SJP-KATRA-01",
     )
     case_id = case["case_id"]
     steps: list[tuple[str, dict[str, Any] | None]] = [
@@ -249,6 +255,7 @@ async def test_no_identity_anywhere_in_clear(
     # Before erasure the identity is there for an officer who may read it...
     shown = await intake.get(f"/cases/{case_id}/identity", purpose="contact_complainant")
     assert shown.json()["identity"]["name"] == NAME and shown.json()["identity"]["phone"] == PHONE
+    assert shown.json()["identity"]["locality"] == LOCALITY  # her words about the place: sealed, not lost
     for path in [
         f"/cases/{case_id}",
         f"/cases/{case_id}/timeline",
@@ -278,9 +285,9 @@ async def test_no_identity_anywhere_in_clear(
     # After erasure, the sealed fields in the stream are unreadable by anyone.
     await intake.command(case_id, "erase-identity", {"legal_basis": "dpdp_request"}, principal=INCHARGE)
     assert (await intake.get(f"/cases/{case_id}/identity", purpose="contact_complainant")).status_code == 410
-    desk_keys = KeyStore(create_engine(intake.database_url))
+    desk_keys = KeyStore.open(intake.database_url, load_kek_ring(Settings()))
     try:
         assert await desk_keys.find(case_id) is None
     finally:
-        await desk_keys.engine.dispose()
+        await desk_keys.close()
     assert not [h for where, blob in await stream_bytes(nats_client) for h in hits(where, blob)]

@@ -73,13 +73,26 @@ async def test_unknown_district_or_thana_says_where_valid_codes_are(intake_sqlit
     refusal(await register(intake_sqlite, complaint(thana="MSK-SJP-KATRA")), "unknown_thana")
     places = (await intake_sqlite.get("/places", district="SJP")).json()["places"]
     assert {"SJP-KATRA", "SJP-SADAR-BAZAR"} <= {p["code"] for p in places if p["kind"] == "thana"}
+    # A locality is one of the jurisdiction's, named by its code; typed words go sealed, not here.
+    assert "SJP-KATRA-01" in {p["code"] for p in places if p["kind"] == "locality"}
+    unknown = refusal(
+        await register(intake_sqlite, complaint(locality_code="SJP-NOWHERE-01")), "unknown_locality"
+    )
+    assert "SJP-NOWHERE-01" in unknown["locality_code"]["en"] and unknown["locality_code"]["hi"]
+    refusal(await register(intake_sqlite, complaint(locality_code="SJP-KATRA")), "unknown_locality")
+    typed = await register(intake_sqlite, complaint(locality="Katra bazaar"), key="typed")
+    assert typed.status_code == 422  # no free text in clear: the field is gone from the request
     # Without a thana, a pincode or locality is enough: routing resolves it. With none of them, refused.
     by_pincode = await register(intake_sqlite, complaint(thana=None, pincode="242301"), key="pin")
     assert by_pincode.status_code == 201
     assert by_pincode.json()["case_number"] == "SJP-2026-000001"  # the refusals above spent no number
+    by_locality = await register(
+        intake_sqlite, complaint(thana=None, locality_code="SJP-KATRA-01"), key="loc"
+    )
+    assert by_locality.status_code == 201
     nothing = await register(intake_sqlite, complaint(thana=None), key="none")
     assert nothing.status_code == 409 and nothing.json()["detail"]["code"] == "place_missing"
-    assert (await intake_sqlite.register())["case_number"] == "SJP-2026-000002"
+    assert (await intake_sqlite.register())["case_number"] == "SJP-2026-000003"
 
 
 async def test_before_any_jurisdiction_is_imported_intake_says_so(

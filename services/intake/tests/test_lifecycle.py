@@ -278,7 +278,7 @@ async def test_routing_word_wins_in_whichever_order_the_streams_are_applied(
 ) -> None:
     """The three streams are followed independently, so routing's events may be applied before the
     registration they are about. Applied in either order, the register row comes out the same."""
-    case = await intake.register(thana=None, locality="Katra bazaar")
+    case = await intake.register(thana=None, locality_code="SJP-KATRA-01")
     case_id = case["case_id"]
     await intake.publish(
         "routing",

@@ -83,7 +83,7 @@ async def test_unresolvable_places_go_to_the_control_kendra_and_unknown_district
 ) -> None:
     await routing.officer("PNO200", "MSK-SJP-MAHILA-THANA", incharge=True)
     shared_pin = await routing.register(pincode="242001")
-    by_locality = await routing.register(pincode="242001", locality="Kotwali")
+    by_locality = await routing.register(pincode="242001", locality_code="SJP-KOTWALI-01")
     elsewhere = await routing.register(district="LKO", pincode="226001")
     routed = (await routing.settled(shared_pin, "CaseRouted", "CaseAssigned"))[0].event()
     assert isinstance(routed, CaseRouted) and routed.kendra == "MSK-SJP-MAHILA-THANA" and routed.flagged

@@ -5,6 +5,7 @@ jurisdiction enforced; and no complainant's identity anywhere in routing."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from shared.auth import Role
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.training import OfficerCertified
 from shared.contracts.vocabulary import Category
+from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 
 API = "/api/routing"
@@ -50,7 +52,7 @@ async def test_the_read_model_answers_inside_the_callers_jurisdiction(empty_rout
         await service.register(thana="SJP-KATRA", category=Category.STALKING, minor=True),
         await service.register(thana="SJP-KATRA", category=Category.FAMILY_DISPUTE),
     ]
-    kalan = await service.register(pincode="242127", locality="कलान")
+    kalan = await service.register(pincode="242127", locality_code="SJP-KALAN-01")
     control = await service.register(pincode="242001")
     lost = await service.register(district="LKO")
     for case_id in [*katra, kalan, control]:
@@ -124,9 +126,11 @@ async def test_the_read_model_answers_inside_the_callers_jurisdiction(empty_rout
 
     tree = (await service.client.get(f"{API}/jurisdiction/SJP", headers=sho)).json()
     assert len(tree["circles"]) == 5 and len(tree["thanas"]) == 23 and len(tree["agencies"]) == 5
-    assert tree["imports"][0]["version"] == "2026-01-10.1" and len(tree["imports"]) == 1
+    assert tree["imports"][0]["version"] == "2026-01-10.2" and len(tree["imports"]) == 1
     lookup = await service.client.get(
-        f"{API}/lookup", params={"district": "SJP", "pincode": "242001", "locality": "Kotwali"}, headers=sho
+        f"{API}/lookup",
+        params={"district": "SJP", "pincode": "242001", "locality_code": "SJP-KOTWALI-01"},
+        headers=sho,
     )
     assert lookup.json()["kendra"] == "MSK-SJP-KOTWALI" and not lookup.json()["flagged"]
 
@@ -253,12 +257,30 @@ async def test_a_kendra_incharge_keeps_the_roster_of_her_own_kendra(routing: Rou
 async def test_no_identity_of_a_complainant_reaches_routing(
     routing: Routing, locality: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Not even from an old (v1) registration that still carries a typed locality in clear."""
     caplog.set_level(logging.DEBUG)
     sealed = "U0VBTEVELUlERU5USVRZLU9GLUEtV09NQU4="
     await routing.officer("PNO1", "MSK-SJP-MAHILA-THANA", incharge=True)
-    case_id = await routing.register(pincode="242001", locality=locality, sealed_identity=sealed)
-    await routing.intake_event(
-        case_id, CaseRegistered(**case_fields(locality=locality, sealed_identity=sealed))
+    case_id = uuid.uuid4().hex
+    v1 = CaseRegistered(**case_fields(pincode="242001", sealed_identity=sealed)).model_dump(mode="json")
+    v1.pop("locality_code")
+    envelope = Envelope(
+        event_id=uuid.uuid4(),
+        event_type="CaseRegistered",
+        schema_version=1,
+        aggregate_type="case",
+        aggregate_id=case_id,
+        aggregate_version=1,
+        occurred_at=routing.clock.now(),
+        correlation_id=uuid.uuid4(),
+        actor="intake",
+        command_id=uuid.uuid4().hex,
+        payload=v1 | {"locality": locality},
+    )
+    await routing.intake.js.publish(
+        f"shakti.intake.case.{case_id}",
+        envelope.model_dump_json().encode(),
+        headers={"Shakti-Event-Type": "CaseRegistered", "Shakti-Schema-Version": "1"},
     )
     await routing.settled(case_id, "CaseRouted", "CaseAssigned")
     await routing.caught_up()

@@ -11,7 +11,13 @@ from nats.aio.client import Client as NatsClient
 from services.routing.jurisdiction import import_jurisdiction, read_jurisdiction
 from services.routing.sheets import SheetProblems
 from services.routing.tests.conftest import SAMPLE
-from shared.contracts.routing import CircleDefined, JurisdictionImported, KendraDefined, ThanaDefined
+from shared.contracts.routing import (
+    CircleDefined,
+    JurisdictionImported,
+    KendraDefined,
+    LocalityDefined,
+    ThanaDefined,
+)
 from shared.eventstore import EventStore
 
 HEADER = "kind,code,parent,name_hi,name_en,pincodes,localities,agency_kind,control,basis\n"
@@ -19,7 +25,7 @@ HEADER = "kind,code,parent,name_hi,name_en,pincodes,localities,agency_kind,contr
 
 def test_the_sample_district_is_valid_and_keeps_how_sure_each_link_is() -> None:
     parsed = read_jurisdiction(SAMPLE.read_text(encoding="utf-8"))
-    assert parsed.district == "SJP" and parsed.version == "2026-01-10.1"
+    assert parsed.district == "SJP" and parsed.version == "2026-01-10.2"
     thanas = {d.code: d for d in parsed.definitions if isinstance(d, ThanaDefined)}
     assert len(thanas) == 23
     assert thanas["SJP-KATRA"].basis.startswith("inferred") and thanas["SJP-KATRA"].circle == "SJP-TILHAR"
@@ -30,9 +36,11 @@ def test_the_sample_district_is_valid_and_keeps_how_sure_each_link_is() -> None:
     assert "RC Mission illustrative" in circles["SJP-NAGAR"].basis
     [control] = [d.code for d in parsed.definitions if isinstance(d, KendraDefined) and d.control]
     assert control == "MSK-SJP-MAHILA-THANA"
-    # Several thanas share a PIN code: the file lists a locality for each that has one to resolve by.
+    # Several thanas share a PIN code: the file lists a locality (with a code) for each that has one.
     shared = [t for t in thanas.values() if "242001" in t.pincodes]
-    assert len(shared) == 4 and all(t.localities for t in shared if t.code != "SJP-MAHILA-THANA")
+    localities = {d.thana: d for d in parsed.definitions if isinstance(d, LocalityDefined)}
+    assert len(shared) == 4 and all(t.code in localities for t in shared if t.code != "SJP-MAHILA-THANA")
+    assert localities["SJP-KATRA"].code == "SJP-KATRA-01" and localities["SJP-KATRA"].circle == "SJP-TILHAR"
 
 
 def test_a_bad_file_is_refused_with_every_problem_on_its_line() -> None:
@@ -71,6 +79,11 @@ def test_a_bad_file_is_refused_with_every_problem_on_its_line() -> None:
         ("", "exactly one district"),
         ("kendra,MSK-SJP-X,SJP-KATRA,क,K,,,,yes,\n", "thana SJP-KATRA already has a Kendra"),
         ("kendra,MSK-SJP-KATRA-2,SJP-KATRA,क,K,,,,,\n", "MSK- and its thana's code"),
+        # Localities are units with codes under a thana, never a list of typed names.
+        ("thana,SJP-KATRA-2,SJP-TILHAR,क,K,242301,Katra bazaar,,,\n", "localities are rows of their own"),
+        ("locality,SJP-KATRA-01,SJP-NOWHERE,क,K,,,,,\n", "unknown parent 'SJP-NOWHERE'"),
+        ("locality,LKO-KATRA-01,SJP-KATRA,क,K,,,,,\n", "must start with the district's code"),
+        ("locality,SJP-Katra bazaar,SJP-KATRA,क,K,,,,,\n", "may hold only capital letters"),
     ],
 )
 def test_conventions_are_checked(rows: str, problem: str) -> None:
@@ -103,21 +116,22 @@ async def test_import_is_atomic_recorded_once_and_then_only_the_differences(
         "DistrictDefined": 1,
         "CircleDefined": 5,
         "ThanaDefined": 23,
+        "LocalityDefined": 22,
         "KendraDefined": 23,
         "AgencyDefined": 5,
         "JurisdictionImported": 1,
     }
     recorded = await store.load("district", "SJP")
-    assert len(recorded) == 58 and [e.aggregate_version for e in recorded] == list(range(1, 59))
+    assert len(recorded) == 80 and [e.aggregate_version for e in recorded] == list(range(1, 81))
     assert len({e.command_id for e in recorded}) == 1  # one command, one atomic batch
 
     again = await import_jurisdiction(SAMPLE, store)
-    assert again.unchanged and await store.last_sequence() == 58
+    assert again.unchanged and await store.last_sequence() == 80
 
     changed = tmp_path / "shahjahanpur-v2.csv"
     changed.write_text(
         SAMPLE.read_text(encoding="utf-8")
-        .replace("# version: 2026-01-10.1", "# version: 2026-02-01.1")
+        .replace("# version: 2026-01-10.2", "# version: 2026-02-01.1")
         .replace(
             "thana,SJP-KHUTAR,SJP-POWAYAN,थाना खुटार,Khutar,242405",
             "thana,SJP-KHUTAR,SJP-POWAYAN,थाना खुटार,Khutar,242405|242406",

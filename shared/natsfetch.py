@@ -41,4 +41,4 @@ def fetch_times_out_as_documented() -> None:
     """Wrap ``PullSubscription.fetch`` (idempotent)."""
     subscription = JetStreamContext.PullSubscription
     if not getattr(subscription.fetch, "documented_timeout", False):
-        subscription.fetch = _documented_timeout(subscription.fetch)  # type: ignore[method-assign]
+        subscription.fetch = _documented_timeout(subscription.fetch)  # type: ignore[method-assign,assignment]

@@ -74,7 +74,7 @@ class CannotListen(Exception):
         change_hi = f"दूसरा पोर्ट चुनें: SHAKTI_HTTP_PORT={other} make run, या shakti up --port {other}"
         if reason == "in_use":
             who_en = f" by {holder.describe()}" if holder else ""
-            who_hi = f" ({holder.describe()})" if holder else ""
+            who_hi = f" ({holder.short()})" if holder else ""
             self.en = f"Port {port} on {host} is already in use{who_en}. Stop that program, or {change_en}."
             self.hi = f"पोर्ट {port} ({host}) पहले से उपयोग में है{who_hi}। उसे बंद करें, या {change_hi}।"
         else:

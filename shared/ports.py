@@ -28,6 +28,9 @@ class PortHolder:
     def describe(self) -> str:
         return f"{self.name} (pid {self.pid}: {self.command})"
 
+    def short(self) -> str:
+        return f"{self.name}, pid {self.pid}"
+
 
 def listening_inodes(port: int, proc: Path = Path("/proc")) -> set[str]:
     """Inodes of the sockets listening on ``port`` (any address, IPv4 or IPv6)."""
@@ -65,7 +68,9 @@ def _holder(process: Path) -> PortHolder:
     with contextlib.suppress(OSError):
         name = (process / "comm").read_text().strip()
     with contextlib.suppress(OSError):
-        command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        command = " ".join(
+            (process / "cmdline").read_bytes().decode(errors="replace").replace("\0", " ").split()
+        )
     if len(command) > COMMAND_SHOWN:
         command = command[: COMMAND_SHOWN - 1] + "…"
     return PortHolder(int(process.name), name or "?", command or name or "?")

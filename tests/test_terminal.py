@@ -5,9 +5,19 @@ Where a process is involved it is the real one (``shakti up``) against real serv
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
+import pty
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +30,11 @@ from typer.testing import CliRunner
 import shared.subscriber  # noqa: F401  (loaded wherever process managers run, as in the platform)
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
-from shakti.demo import JURISDICTION_FILE
+from shakti.demo import JURISDICTION_FILE, PASSWORD
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shared.natsserver import free_port
+from shared.ports import port_holder
 
 
 async def test_an_idle_pull_fetch_times_out_as_nats_documents_even_on_a_busy_loop(
@@ -119,10 +130,10 @@ async def test_a_refused_jurisdiction_file_shows_every_problem_with_its_line(
     assert code == 1, (out, err)
     assert "nothing was imported" in err and "कुछ भी आयात नहीं हुआ" in err
     assert "Traceback" not in err + out and "…" not in err
-    rows = cells(err)
-    lines = {row[0] for row in rows if row[0]}
-    assert {"4", "5"} <= lines, err  # the unknown parent, the bad code and the bad PIN code
-    problems = " ".join(" ".join(row[2:]) for row in rows)
+    found = {(row[0], row[1].replace(" ", "")) for row in cells(err) if row[0]}
+    # the unknown parent, the bad code and the bad PIN code
+    assert {("4", "parent"), ("5", "code"), ("5", "pincodes")} <= found, err
+    problems = " ".join(" ".join(row[2:]) for row in cells(err))
     assert "BAD-NOWHERE" in problems.replace(" ", "") and "PIN" in problems
     assert max(cell_len(line) for line in err.splitlines()) <= columns
 
@@ -171,13 +182,229 @@ async def test_a_bad_roster_shows_its_problems_and_a_missing_or_non_utf8_file_is
         "service_number,name,rank,gender,kendra\nPNO1,DEMO A,constable,female,MSK-NOWHERE\n", "utf-8"
     )
     code, out, err = await served.invoke("routing", "roster", str(roster))
-    assert code == 1 and [row[0] for row in cells(err) if row[0]] == ["2"], err
+    assert code == 1 and [(row[0], row[1]) for row in cells(err) if row[0]] == [("2", "kendra")], err
 
     code, out, err = await served.invoke("routing", "import", str(tmp_path / "absent.csv"))
     assert code == 1 and "No file" in err and "नहीं मिली" in err and "Traceback" not in out + err
 
     latin = tmp_path / "latin1.csv"
-    latin.write_bytes("kind,code\ndistrict,SJP,Shāhjahānpur\n".encode("latin-1", errors="replace") + b"\xe9\n")
+    latin.write_bytes(
+        "kind,code\ndistrict,SJP,Shāhjahānpur\n".encode("latin-1", errors="replace") + b"\xe9\n"
+    )
     code, out, err = await served.invoke("training", "import", str(latin))
     assert code == 1 and "not UTF-8" in err and "UTF-8 नहीं" in err
     assert [row[0] for row in cells(err) if row[0]] == ["3"], err
+
+
+# ---- shakti up, as a person starts it ----------------------------------------------------------------
+
+SHAKTI = str(Path(sys.executable).parent / "shakti")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+QUIET_FOR = 20.0
+"""How long after start a clean ``shakti up --demo`` is watched for lines at warning or above."""
+
+
+def up_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        **os.environ, "SHAKTI_DATA_DIR": str(tmp_path / "data"), "SHAKTI_HTTP_PORT": str(free_port()),
+        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_SECRET_KEY": "terminal-test-secret-0123456789",
+        "SHAKTI_KEYS_DIR": str(tmp_path / "keys"), "COLUMNS": "100", **extra,
+    }  # fmt: skip
+    for name in ("SHAKTI_NATS_URL", "SHAKTI_LOG_FORMAT", "SHAKTI_LOG_LEVEL", "SHAKTI_ACCESS_LOG", "NO_COLOR"):
+        env.pop(name, None)
+    return env
+
+
+def summary_shown(text: str) -> bool:
+    return "Mission Shakti is running" in text and "Stop" in text.split("Mission Shakti is running")[-1]
+
+
+async def test_a_clean_demo_start_logs_json_without_a_warning_and_ends_with_the_summary(
+    tmp_path: Path,
+) -> None:
+    """Not on a terminal: JSON lines on standard error, the summary on standard output."""
+    env = up_env(tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        SHAKTI, "up", "--demo", env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    started = time.monotonic()
+    shown = ""
+    err_task = asyncio.create_task(process.stderr.read())
+    try:
+        async with asyncio.timeout(120):
+            while not summary_shown(shown):
+                line = await process.stdout.readline()
+                assert line, f"shakti up ended before its summary: {shown}"
+                shown += line.decode()
+        await asyncio.sleep(max(0.0, QUIET_FOR - (time.monotonic() - started)))
+    finally:
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C at a terminal signals the whole group
+        rest = await asyncio.wait_for(process.stdout.read(), 60)
+        await asyncio.wait_for(process.wait(), 60)
+    err = (await err_task).decode()
+    out = shown + rest.decode()
+    assert process.returncode == 0, (out, err)
+
+    url = f"http://127.0.0.1:{env['SHAKTI_HTTP_PORT']}/"
+    for expected in (
+        url, str(tmp_path / "data"), str(tmp_path / "keys"), "demo.officer", "demo.sp", "demo.operator",
+        PASSWORD, "Ctrl-C", "DEMO", "मिशन शक्ति",
+    ):  # fmt: skip
+        assert expected in out, (expected, out)
+    assert out.rstrip().endswith("Mission Shakti stopped. / मिशन शक्ति रुक गया।")
+
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert lines, "no log lines at all"
+    loud = [line for line in lines if line["level"] not in ("debug", "info")]
+    assert not loud, loud
+    assert not [line for line in lines if line["logger"] in ("httpx", "uvicorn.access")]
+    assert any(line["message"] == "service training started" for line in lines)
+
+
+class Terminal:
+    """A pseudo-terminal a process writes to, as a person's terminal; its output collected."""
+
+    def __init__(self) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+        self.output = bytearray()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    @property
+    def text(self) -> str:
+        return ANSI.sub("", bytes(self.output).decode(errors="replace")).replace("\r\n", "\n")
+
+    def close(self) -> None:
+        os.close(self.slave)
+        self.reader.join(5)
+        os.close(self.master)
+
+
+async def test_on_a_terminal_start_up_shows_short_lines_then_the_summary_stays_in_view(
+    tmp_path: Path,
+) -> None:
+    terminal = Terminal()
+    env = up_env(tmp_path, TERM="xterm-256color")
+    env.pop("COLUMNS")  # the terminal's own width
+    try:
+        process = await asyncio.create_subprocess_exec(
+            SHAKTI, "up", "--demo", env=env, stdin=terminal.slave, stdout=terminal.slave,
+            stderr=terminal.slave, start_new_session=True,
+        )  # fmt: skip
+        try:
+            async with asyncio.timeout(120):
+                while not summary_shown(terminal.text):
+                    await asyncio.sleep(0.2)
+            at_summary = len(terminal.text)
+            # The demo keeps registering complaints meanwhile: none of it reaches the terminal.
+            await asyncio.sleep(QUIET_FOR)
+            after_summary = terminal.text[at_summary:]
+        finally:
+            os.killpg(process.pid, signal.SIGINT)
+            await asyncio.wait_for(process.wait(), 60)
+        await asyncio.sleep(0.5)
+    finally:
+        terminal.close()
+    text = terminal.text
+    assert process.returncode == 0, text
+    assert b"\x1b[" in terminal.output  # coloured
+    assert after_summary.strip() == "", after_summary
+
+    before, summary = text.split("Mission Shakti is running", 1)
+    log_lines = [line for line in before.splitlines() if line.strip() and "─" not in line]
+    assert log_lines, before
+    for line in log_lines:
+        assert re.match(r"^\d\d:\d\d:\d\d IST  (info|warn)\s+\S+\s+\S", line), line
+        assert not line.lstrip().startswith("{"), line
+    assert any(re.search(r"IST  info\s+platform\s+service routing started", line) for line in log_lines)
+    assert PASSWORD in summary and "demo.officer" in summary
+    # After the summary: nothing but the word that it stopped.
+    assert (
+        summary.split("Ctrl-C", 2)[-1]
+        .split("\n", 2)[-1]
+        .strip()
+        .splitlines()[-1]
+        .startswith("Mission Shakti stopped.")
+    ), summary
+
+
+# ---- a port in use -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def port_holder_process() -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """Another program listening on a port, as a second platform or any web server would."""
+    port = free_port()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LISTENER, str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == b"listening"
+    try:
+        yield port, holder
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+LISTENER = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("listening", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_holder_of_a_port_is_found(port_holder_process: tuple[int, subprocess.Popen[bytes]]) -> None:
+    port, holder = port_holder_process
+    found = port_holder(port)
+    assert found is not None and found.pid == holder.pid and "python" in found.name
+    assert port_holder(free_port()) is None
+
+
+def test_up_on_a_port_in_use_says_which_setting_to_change_and_who_holds_it(
+    tmp_path: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, holder = port_holder_process
+    env = up_env(tmp_path, SHAKTI_HTTP_PORT=str(port))
+    result = subprocess.run([SHAKTI, "up"], env=env, capture_output=True, text=True, timeout=60)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert f"Port {port} on 127.0.0.1 is already in use" in said and f"पोर्ट {port}" in said
+    assert "SHAKTI_HTTP_PORT" in said and "--port" in said
+    assert f"pid {holder.pid}" in said
+    assert "Traceback" not in said and "Errno" not in said
+    assert not (tmp_path / "data" / "nats").exists()  # it stopped before starting anything
+
+
+def test_make_run_on_a_port_in_use_adds_only_makes_own_line(
+    tmp_path: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, _ = port_holder_process
+    root = Path(__file__).resolve().parent.parent
+    venv = Path(sys.executable).parent.parent
+    stamp = venv / ".installed-stamp"
+    # make itself, as `make run` is typed; -o: the virtual environment counts as installed already.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-C", str(root), f"VENV={venv}", "-o", str(stamp), "run"],
+        env=up_env(tmp_path, SHAKTI_HTTP_PORT=str(port)), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, said
+    assert "SHAKTI_HTTP_PORT" in said and "Traceback" not in said
+    make_lines = [line for line in said.splitlines() if line.startswith("make")]
+    assert len(make_lines) == 1 and "Error 1" in make_lines[0], said

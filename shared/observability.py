@@ -75,6 +75,7 @@ def part_of(logger: str) -> str:
     return first
 
 
+_LEVEL_WORDS = {"warning": "warn", "critical": "crit"}
 _LEVEL_COLOURS = {"debug": "2", "info": "36", "warning": "33", "error": "1;31", "critical": "1;31"}
 
 
@@ -92,7 +93,7 @@ class HumanFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             message += f" ({record.exc_info[0].__name__})"
         message = message.replace("\n", "\n" + " " * 30)
-        shown = f"{level[:5]:<5}"
+        shown = f"{_LEVEL_WORDS.get(level, level):<5}"
         if self.colour:
             shown = f"\x1b[{_LEVEL_COLOURS.get(level, '0')}m{shown}\x1b[0m"
             at = f"\x1b[2m{at}\x1b[0m"
@@ -133,6 +134,9 @@ def configure_logging(settings: Settings | None = None, stream: TextIO | None = 
     quiet["uvicorn.error"] = human and config.log_level is None
     for name, hush in quiet.items():
         logging.getLogger(name).setLevel("WARNING" if hush else logging.NOTSET)
+    # uvicorn cuts its access logger off when a server runs without access lines; one that asks for
+    # them (in the same process) joins ours again.
+    logging.getLogger("uvicorn.access").propagate = True
     # FastStream gives its own logger a coloured handler of its own: its lines go through ours instead
     # (the brokers are given a logger of ours, so no access logger of FastStream's is made).
     faststream_log = logging.getLogger("faststream")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import io
 import json
+import logging
 import os
 import pty
 import re
@@ -19,10 +21,13 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import nats.errors
 import pytest
+from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from rich.cells import cell_len
 from typer.testing import CliRunner
@@ -34,7 +39,9 @@ from shakti.demo import JURISDICTION_FILE, PASSWORD
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shared.natsserver import free_port
+from shared.observability import configure_logging
 from shared.ports import port_holder
+from shared.settings import Settings
 
 
 async def test_an_idle_pull_fetch_times_out_as_nats_documents_even_on_a_busy_loop(
@@ -408,3 +415,78 @@ def test_make_run_on_a_port_in_use_adds_only_makes_own_line(
     assert "SHAKTI_HTTP_PORT" in said and "Traceback" not in said
     make_lines = [line for line in said.splitlines() if line.startswith("make")]
     assert len(make_lines) == 1 and "Error 1" in make_lines[0], said
+
+
+# ---- log lines --------------------------------------------------------------------------------------
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def restored_logging() -> Iterator[None]:
+    """configure_logging changes the process's loggers: put pytest's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in QUIETENED}
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, was in levels.items():
+            logging.getLogger(name).setLevel(was)
+
+
+QUIETENED = ("faststream", "nats", "httpx", "httpcore", "uvicorn.access", "uvicorn.error")
+
+
+def test_a_terminal_gets_short_human_lines_in_ist_and_a_pipe_gets_json(restored_logging: None) -> None:
+    terminal = FakeTerminal()
+    logs = configure_logging(Settings(), stream=terminal)
+    assert logs.human and logs.quiet_once_started
+    at = datetime(2026, 1, 10, 4, 30, 5, tzinfo=UTC).timestamp()  # 10:00:05 in India
+    record = logging.LogRecord("services.intake.desk", logging.WARNING, __file__, 1, "case %s", ("c1",), None)
+    record.created = at
+    line = ANSI.sub("", logs.handler.format(record))
+    assert re.fullmatch(r"10:00:05 IST  warn\s+intake\s+case c1", line), line
+    assert "\x1b[33m" in logs.handler.format(record)  # warnings in yellow
+    logging.getLogger("services.intake.desk").info("shown while starting")
+    logs.started()
+    logging.getLogger("services.intake.desk").info("not shown once started")
+    logging.getLogger("services.intake.desk").warning("a warning still is")
+    shown = terminal.getvalue()
+    assert "shown while starting" in shown and "not shown" not in shown and "a warning still is" in shown
+
+    for settings, stream in ((Settings(log_format="json"), FakeTerminal()), (Settings(), io.StringIO())):
+        logs = configure_logging(settings, stream=stream)
+        assert not logs.human and not logs.quiet_once_started
+        logging.getLogger("services.routing.handlers").info("case %s assigned", "c2")
+        [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+        assert line["message"] == "case c2 assigned" and line["level"] == "info"
+
+    asked = FakeTerminal()
+    logs = configure_logging(Settings(log_level="INFO"), stream=asked)  # asked for: kept after start
+    logs.started()
+    logging.getLogger("services.intake.desk").info("every event")
+    assert "every event" in asked.getvalue()
+
+
+@pytest.mark.parametrize("asked", [False, True])
+async def test_http_access_lines_only_when_asked(restored_logging: None, tmp_path: Path, asked: bool) -> None:
+    stream = io.StringIO()
+    settings = PlatformSettings(data_dir=tmp_path, http_port=free_port(), access_log=asked, log_format="json")
+    configure_logging(settings, stream=stream)
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    async with running(settings, app) as url, httpx.AsyncClient() as client:
+        assert (await client.get(f"{url}/hello")).status_code == 200
+    access = [line for line in stream.getvalue().splitlines() if "GET /hello" in line]
+    assert len(access) == (1 if asked else 0), stream.getvalue()
+    assert '"logger": "httpx"' not in stream.getvalue()  # the client's own request lines, never

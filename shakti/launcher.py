@@ -20,6 +20,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
@@ -137,7 +138,7 @@ def summary(settings: PlatformSettings, url: str, nats_url: str, mode: Mode | No
         ("Open", f"{url}/", "खोलें"),
         ("Data", str(settings.data_dir.resolve()), "डेटा"),
         ("Keys", str(settings.keys_dir.resolve()), "कुंजियाँ"),
-        ("NATS", f"{nats_url}{embedded}", ""),
+        ("NATS", f"{without_credentials(nats_url)}{embedded}", ""),
         *(mode.summary if mode else ()),
     ]
     if logs.quiet_once_started:
@@ -159,6 +160,15 @@ def summary(settings: PlatformSettings, url: str, nats_url: str, mode: Mode | No
     return Panel(
         rows, title=title, title_align="left", border_style="green", box=box.HORIZONTALS, expand=False
     )
+
+
+def without_credentials(urls: str) -> str:
+    """Server URLs (comma-separated for a cluster) as they may be shown: users and passwords left out."""
+    shown = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        shown.append(urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])))
+    return ",".join(shown)
 
 
 async def serve(
@@ -194,7 +204,10 @@ async def serve(
             log.info("listening on %s", url)
         logs.started()
         if loaded and mode is not None and mode.keep_going is not None:
-            await mode.keep_going(app, url)
+            try:
+                await mode.keep_going(app, url)
+            except Exception as error:
+                log.error("%s stopped (%s)", mode.name, type(error).__name__)
 
     watcher = asyncio.create_task(when_started())
     # uvicorn stops gracefully on SIGINT and SIGTERM; a closed terminal (SIGHUP) stops it the same way.

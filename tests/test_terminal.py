@@ -30,16 +30,17 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 from rich.cells import cell_len
+from rich.console import Console
 from typer.testing import CliRunner
 
 import shared.subscriber  # noqa: F401  (loaded wherever process managers run, as in the platform)
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
 from shakti.demo import JURISDICTION_FILE, PASSWORD
-from shakti.launcher import running
+from shakti.launcher import running, summary
 from shakti.platform import build_platform, runners
 from shared.natsserver import free_port
-from shared.observability import configure_logging
+from shared.observability import LogOutput, configure_logging
 from shared.ports import port_holder
 from shared.settings import Settings
 
@@ -490,3 +491,14 @@ async def test_http_access_lines_only_when_asked(restored_logging: None, tmp_pat
     access = [line for line in stream.getvalue().splitlines() if "GET /hello" in line]
     assert len(access) == (1 if asked else 0), stream.getvalue()
     assert '"logger": "httpx"' not in stream.getvalue()  # the client's own request lines, never
+
+
+def test_the_summary_never_shows_a_nats_password(tmp_path: Path) -> None:
+    settings = PlatformSettings(
+        data_dir=tmp_path, nats_url="nats://ops:s3cret@n1:4222,nats://ops:s3cret@n2:4222"
+    )
+    logs = LogOutput(logging.StreamHandler(io.StringIO()), human=True, quiet_once_started=True)
+    console = Console(record=True, width=100)
+    console.print(summary(settings, "http://127.0.0.1:8000", settings.nats_url or "", None, logs))
+    shown = console.export_text()
+    assert "s3cret" not in shown and "nats://n1:4222,nats://n2:4222" in shown and str(tmp_path) in shown

@@ -80,17 +80,24 @@ class Platform:
                 f"{self.url} पर प्लेटफ़ॉर्म उत्तर नहीं दे रहा: क्या `shakti up` चल रहा है? "
                 "(SHAKTI_PLATFORM_URL, SHAKTI_HTTP_PORT बताते हैं कि वह कहाँ है)",
             ) from None
+        status = response.status_code
         try:
             answer = response.json() if response.content else {}
         except ValueError:
-            answer = None
-        if (response.status_code >= 400 and response.status_code != 503) or answer is None:
+            raise fail(
+                f"{self.url}{path} answered {status} with something other than JSON: "
+                "is SHAKTI_PLATFORM_URL the platform?",
+                f"{self.url}{path} ने {status} के साथ JSON के बिना उत्तर दिया: "
+                "क्या SHAKTI_PLATFORM_URL प्लेटफ़ॉर्म का पता है?",
+            ) from None
+        # A 503 with a report (a service not ready) is an answer, not a refusal.
+        report = status == 503 and isinstance(answer, Mapping) and answer and "detail" not in answer
+        if status >= 400 and not report:
             detail = answer.get("detail") if isinstance(answer, Mapping) else None
             if not isinstance(detail, Mapping):
                 detail = {}
             if problems := problems_of(detail):
                 show_problems(problems)
-            status = response.status_code
             raise fail(
                 f"{status}: {detail.get('en') or response.reason_phrase or 'refused'}",
                 f"{status}: {detail.get('hi') or 'प्लेटफ़ॉर्म ने अनुरोध अस्वीकार किया'}",

@@ -28,6 +28,7 @@ import httpx
 import nats.errors
 import pytest
 from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from nats.aio.client import Client as NatsClient
 from rich.cells import cell_len
 from rich.console import Console
@@ -502,3 +503,19 @@ def test_the_summary_never_shows_a_nats_password(tmp_path: Path) -> None:
     console.print(summary(settings, "http://127.0.0.1:8000", settings.nats_url or "", None, logs))
     shown = console.export_text()
     assert "s3cret" not in shown and "nats://n1:4222,nats://n2:4222" in shown and str(tmp_path) in shown
+
+
+async def test_the_cli_says_plainly_when_something_else_answers(tmp_path: Path) -> None:
+    """A gateway's error page or another web server: a message, not a traceback."""
+    settings = PlatformSettings(data_dir=tmp_path, http_port=free_port())
+    app = FastAPI()
+
+    @app.get("/api/ops/status")
+    async def page() -> HTMLResponse:
+        return HTMLResponse("<html>502 Bad Gateway</html>", status_code=502)
+
+    async with running(settings, app):
+        code, out, err = await invoke(
+            {"SHAKTI_HTTP_PORT": str(settings.http_port), "SHAKTI_DATA_DIR": str(tmp_path)}, "status"
+        )
+    assert code == 1 and "other than JSON" in err and "SHAKTI_PLATFORM_URL" in err and out == ""

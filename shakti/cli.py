@@ -3,6 +3,9 @@
 Commands that look inside a running platform (status, rebuild, parked, erase) call its operator API
 with an operator token signed with the shared secret (``SHAKTI_SECRET_KEY``), so they work the same
 against the embedded platform and a scaled-out one (``SHAKTI_PLATFORM_URL``).
+
+What they print comes from ``shakti.terminal``: tables that fit the terminal or JSON (``--json``), the
+problems of a refused file with their line and column, failures in English and Hindi, exit code 1.
 """
 
 from __future__ import annotations
@@ -11,19 +14,27 @@ import asyncio
 import getpass
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from shakti import launcher
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES
+from shakti.terminal import (
+    Column,
+    JsonOption,
+    console,
+    fail,
+    print_json,
+    problems_of,
+    show_problems,
+    show_table,
+)
 from shakti.users import UserError, UserStore
 from shared.auth import Principal, Role, Tokens
 
@@ -39,16 +50,9 @@ app.add_typer(training_app, name="training")
 keys_app = typer.Typer(help="Key material: the KEK of intake's case keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
-console = Console()
-
 
 def settings() -> PlatformSettings:
     return PlatformSettings()
-
-
-def fail(message: str) -> typer.Exit:
-    console.print(f"[red]{message}[/red]")
-    return typer.Exit(1)
 
 
 class Platform:
@@ -62,15 +66,45 @@ class Platform:
         )
 
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON; on a refusal, its message in both languages (and the problems it lists,
+        each with its line and column), exit code 1."""
         try:
             response = self.client.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise fail(
+                f"The platform at {self.url} did not answer in time.",
+                f"{self.url} पर प्लेटफ़ॉर्म ने समय पर उत्तर नहीं दिया।",
+            ) from None
         except httpx.HTTPError:
-            raise fail(f"The platform does not answer at {self.url}: is `shakti up` running?") from None
-        if response.status_code >= 400 and response.status_code != 503:
-            detail = response.json().get("detail", {}) if response.content else {}
-            message = detail.get("en", response.text) if isinstance(detail, dict) else str(detail)
-            raise fail(f"{response.status_code}: {message}")
-        return response.json()
+            raise fail(
+                f"The platform does not answer at {self.url}: is `shakti up` running? "
+                "(SHAKTI_PLATFORM_URL, SHAKTI_HTTP_PORT say where it is)",
+                f"{self.url} पर प्लेटफ़ॉर्म उत्तर नहीं दे रहा: क्या `shakti up` चल रहा है? "
+                "(SHAKTI_PLATFORM_URL, SHAKTI_HTTP_PORT बताते हैं कि वह कहाँ है)",
+            ) from None
+        status = response.status_code
+        try:
+            answer = response.json() if response.content else {}
+        except ValueError:
+            raise fail(
+                f"{self.url}{path} answered {status} with something other than JSON: "
+                "is SHAKTI_PLATFORM_URL the platform?",
+                f"{self.url}{path} ने {status} के साथ JSON के बिना उत्तर दिया: "
+                "क्या SHAKTI_PLATFORM_URL प्लेटफ़ॉर्म का पता है?",
+            ) from None
+        # A 503 with a report (a service not ready) is an answer, not a refusal.
+        report = status == 503 and isinstance(answer, Mapping) and answer and "detail" not in answer
+        if status >= 400 and not report:
+            detail = answer.get("detail") if isinstance(answer, Mapping) else None
+            if not isinstance(detail, Mapping):
+                detail = {}
+            if problems := problems_of(detail):
+                show_problems(problems)
+            raise fail(
+                f"{status}: {detail.get('en') or response.reason_phrase or 'refused'}",
+                f"{status}: {detail.get('hi') or 'प्लेटफ़ॉर्म ने अनुरोध अस्वीकार किया'}",
+            )
+        return answer
 
 
 @app.command()
@@ -86,13 +120,21 @@ def up(
     config = settings()
     if port is not None:
         config.http_port = port
-    after_start = None
+    mode = None
     if demo:
-        from shakti.demo import load_demo
+        from shakti.demo import Demo
 
         config.demo = True
-        after_start = load_demo
-    launcher.run(config, after_start=after_start)
+        mode = Demo().mode()
+    start(config, mode=mode, show_summary=True)
+
+
+def start(config: PlatformSettings, **how: Any) -> None:
+    """``launcher.run``, with a port that cannot be had told plainly (no traceback)."""
+    try:
+        launcher.run(config, **how)
+    except launcher.CannotListen as error:
+        raise fail(error.en, error.hi) from None
 
 
 @app.command("demo")
@@ -138,12 +180,32 @@ def serve(
     if reactions is not None:
         config.reactions = reactions
     if services == ["web"]:
-        launcher.run(config, names=(), web=True)
+        start(config, names=(), web=True)
         return
     for service in services:
         if service not in SERVICES:
-            raise fail(f"No service {service!r}: choose from {', '.join(SERVICES)}, or web alone.")
-    launcher.run(config, names=tuple(dict.fromkeys(services)), web=False)
+            choose = ", ".join(SERVICES)
+            raise fail(
+                f"No service {service!r}: choose from {choose}, or web alone.",
+                f"{service!r} नाम की कोई सेवा नहीं: इनमें से चुनें: {choose}, या अकेले web।",
+            )
+    start(config, names=tuple(dict.fromkeys(services)), web=False)
+
+
+STATUS_COLUMNS = [
+    Column("service"),
+    Column("ready"),
+    Column("nats", "NATS"),
+    Column("projection"),
+    Column("stream"),
+    Column("lag", justify="right"),
+    Column("parked", justify="right"),
+]
+BACKLOG_COLUMNS = [
+    Column("service"),
+    Column("manager", "process manager"),
+    Column("backlog", justify="right"),
+]
 
 
 def progress_bar() -> Progress:
@@ -181,7 +243,7 @@ def backup(
         try:
             summary = asyncio.run(take_backup(settings(), folder, stepping(progress)))
         except BackupRefused as refused:
-            raise fail(f"{refused.en}\n{refused.hi}") from None
+            raise fail(refused.en, refused.hi) from None
     console.print(
         f"backed up {sum(summary.streams.values())} messages of {len(summary.streams)} streams, "
         f"{summary.keys} wrapped keys, {summary.erased} erased cases, {summary.web_rows} web rows "
@@ -208,15 +270,15 @@ def restore(
 
     parts = tuple(only or PARTS)
     if not set(parts) <= set(PARTS):
-        raise fail(f"--only takes {', '.join(PARTS)}.")
+        raise fail(f"--only takes {', '.join(PARTS)}.", f"--only के मान: {', '.join(PARTS)}।")
 
     if not (folder / "manifest.json").is_file():
-        raise fail(f"No backup in {folder} (no manifest.json). / {folder} में कोई बैकअप नहीं है।")
+        raise fail(f"No backup in {folder} (no manifest.json).", f"{folder} में कोई बैकअप नहीं है।")
     with progress_bar() as progress:
         try:
             summary = asyncio.run(restore_backup(settings(), folder, stepping(progress), parts))
         except BackupRefused as refused:
-            raise fail(f"{refused.en}\n{refused.hi}") from None
+            raise fail(refused.en, refused.hi) from None
     console.print(
         f"restored {sum(summary.streams.values())} messages of {len(summary.streams)} streams, "
         f"{summary.keys} keys added, {summary.erased} erased cases kept erased, {summary.web_rows} web rows"
@@ -245,7 +307,7 @@ def rotate_kek(
         ring = load_kek_ring(config)
         target = KekRing(FileKek.read(new, "--new")) if new is not None else ring
     except KekUnavailable as missing:
-        raise fail(f"{missing.en}\n{missing.hi}") from None
+        raise fail(missing.en, missing.hi) from None
 
     async def rewrap(step: Callable[[str, int, int], None]) -> int:
         keys = KeyStore.open(config.key_store_url or config.database_for("intake"), ring)
@@ -261,34 +323,43 @@ def rotate_kek(
 
 
 @app.command()
-def status() -> None:
+def status(as_json: JsonOption = False) -> None:
     """Each service: NATS connection, ready or not, lag per projection and stream, parked events, and
-    the backlog of each process manager (events no replica has handled yet)."""
+    the backlog of each process manager (events no replica has handled yet). Exit code 2 when a
+    service is not ready."""
     report = Platform(settings()).call("GET", "/api/ops/status")
-    table = Table("service", "ready", "NATS", "projection", "stream", "lag", "parked")
-    for name, part in report["services"].items():
-        first = True
-        for projection, per_stream in (part.get("lag") or {"-": {}}).items():
-            for stream, lag in (per_stream or {"-": 0}).items():
-                table.add_row(
-                    name if first else "",
-                    ("yes" if part.get("ready") else "[red]no[/red]") if first else "",
-                    ("up" if part.get("nats") else "[red]down[/red]") if first else "",
-                    projection,
-                    stream,
-                    str(lag),
-                    str((part.get("parked") or {}).get(projection, 0)),
-                )
-                first = False
-    console.print(table)
-    reactions = Table("service", "process manager", "backlog")
-    for name, part in report["services"].items():
-        for manager, backlog in (part.get("reactions") or {}).items():
-            reactions.add_row(name, manager, str(backlog))
-    if reactions.row_count:
-        console.print(reactions)
-    console.print(f"reactions parked: {report['parked_reactions']}")
-    if not all(part.get("ready") for part in report["services"].values()):
+    services: dict[str, Any] = report["services"]
+    ready = all(part.get("ready") for part in services.values())
+    if as_json:
+        print_json(report)
+    else:
+        rows = []
+        for name, part in services.items():
+            first = True
+            for projection, per_stream in (part.get("lag") or {"-": {}}).items():
+                for stream, lag in (per_stream or {"-": 0}).items():
+                    rows.append(
+                        {
+                            "service": name if first else "",
+                            "ready": ("yes" if part.get("ready") else "NO") if first else "",
+                            "nats": ("up" if part.get("nats") else "DOWN") if first else "",
+                            "projection": projection,
+                            "stream": stream,
+                            "lag": lag,
+                            "parked": (part.get("parked") or {}).get(projection, 0),
+                        }
+                    )
+                    first = False
+        show_table(rows, STATUS_COLUMNS, as_json=False)
+        backlog = [
+            {"service": name, "manager": manager, "backlog": count}
+            for name, part in services.items()
+            for manager, count in (part.get("reactions") or {}).items()
+        ]
+        if backlog:
+            show_table(backlog, BACKLOG_COLUMNS, as_json=False)
+        console.print(f"reactions parked: {report['parked_reactions']}")
+    if not ready:
         raise typer.Exit(2)
 
 
@@ -320,24 +391,31 @@ def rebuild(
             state = platform.call("GET", f"/api/ops/rebuild/{service}")
         progress.update(task, completed=state["done"], total=state["total"] or 1, rate=state["rate"])
     if state["error"]:
-        raise fail(f"rebuild of {service} failed: {state['error']}")
-    console.print(f"[green]{service} rebuilt[/green]")
+        raise fail(
+            f"The rebuild of {service} failed: {state['error']}",
+            f"{service} का पुनर्निर्माण विफल: {state['error']}",
+        )
+    console.print(f"[green]{service} rebuilt / पुनर्निर्मित[/green]")
+
+
+PARKED_COLUMNS = [
+    Column("kind"),
+    Column("service"),
+    Column("name"),
+    Column("ref", justify="right"),
+    Column("stream"),
+    Column("sequence", "seq", justify="right"),
+    Column("event_type", "type"),
+    Column("attempts", "tries", justify="right"),
+    Column("reason"),
+]
 
 
 @parked_app.command("list")
-def parked_list() -> None:
+def parked_list(as_json: JsonOption = False) -> None:
     """Every parked event: where it is, its type and why it was parked (never its payload)."""
     items = Platform(settings()).call("GET", "/api/ops/parked")
-    if not items:
-        console.print("nothing parked")
-        return
-    table = Table("kind", "service", "name", "ref", "stream", "seq", "type", "tries", "reason")
-    for i in items:
-        table.add_row(
-            i["kind"], i["service"], i["name"], str(i["ref"]), i["stream"], str(i["sequence"]),
-            i["event_type"], str(i["attempts"]), i["reason"],
-        )  # fmt: skip
-    console.print(table)
+    show_table(items, PARKED_COLUMNS, as_json=as_json, empty=("nothing parked", "कुछ भी रुका नहीं"))
 
 
 @parked_app.command("retry")
@@ -350,7 +428,10 @@ def parked_retry(
     """Apply parked events again; those that now succeed leave the list."""
     params = {k: v for k, v in {"name": name, "ref": ref}.items() if v is not None}
     outcome = Platform(settings()).call("POST", "/api/ops/parked/retry", params=params)
-    console.print(f"applied {outcome['applied']}, still parked {outcome['still_parked']}")
+    console.print(
+        f"applied {outcome['applied']}, still parked {outcome['still_parked']} / "
+        f"लागू {outcome['applied']}, अब भी रुके {outcome['still_parked']}"
+    )
     if outcome["still_parked"]:
         raise typer.Exit(2)
 
@@ -372,7 +453,7 @@ def users_add(
     else:
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
-            raise fail("The two passwords differ.")
+            raise fail("The two passwords differ.", "दोनों पासवर्ड अलग हैं।")
 
     async def add() -> None:
         store = UserStore(settings().database_for("web"))
@@ -388,12 +469,23 @@ def users_add(
     try:
         asyncio.run(add())
     except UserError as error:
-        raise fail(f"{error.en} / {error.hi}") from None
+        raise fail(error.en, error.hi) from None
     console.print(f"user {username} ({role.value}) added")
 
 
+USER_COLUMNS = [
+    Column("username", "user"),
+    Column("role"),
+    Column("service_number", "service no."),
+    Column("district"),
+    Column("circle"),
+    Column("thana"),
+    Column("demo", show=lambda demo: "yes" if demo else ""),
+]
+
+
 @users_app.command("list")
-def users_list() -> None:
+def users_list(as_json: JsonOption = False) -> None:
     """Users, their roles and jurisdictions."""
 
     async def everyone() -> list[Any]:
@@ -404,13 +496,14 @@ def users_list() -> None:
         finally:
             await store.close()
 
-    table = Table("user", "role", "service no.", "district", "circle", "thana", "demo")
-    for u in asyncio.run(everyone()):
-        table.add_row(
-            u.username, u.role.value, u.service_number or "", u.district or "", u.circle or "",
-            u.thana or "", "yes" if u.demo else "",
-        )  # fmt: skip
-    console.print(table)
+    records = [
+        {
+            "username": u.username, "role": u.role.value, "service_number": u.service_number,
+            "district": u.district, "circle": u.circle, "thana": u.thana, "demo": u.demo,
+        }
+        for u in asyncio.run(everyone())
+    ]  # fmt: skip
+    show_table(records, USER_COLUMNS, as_json=as_json, empty=("no users yet", "अभी कोई उपयोगकर्ता नहीं"))
 
 
 @app.command()
@@ -439,7 +532,8 @@ def erase(
 
     Only a Kendra in-charge or the SHO of the case's thana may order it: the command signs in as them."""
     if basis not in ERASURE_BASES:
-        raise fail(f"The legal basis must be one of {', '.join(ERASURE_BASES)}.")
+        bases = ", ".join(ERASURE_BASES)
+        raise fail(f"The legal basis must be one of {bases}.", f"वैधानिक आधार इनमें से एक हो: {bases}।")
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass(f"Password of {by}: ")
     platform = Platform(settings())
     signed_in = platform.call("POST", "/api/auth/token", json={"username": by, "password": password})
@@ -453,14 +547,45 @@ def erase(
         json={"legal_basis": basis},
         headers={"Authorization": f"Bearer {signed_in['token']}", "Idempotency-Key": f"erase-{case}"},
     )
-    console.print(f"identity of case {case} erased")
+    console.print(f"identity of case {case} erased / मामले {case} की पहचान मिटा दी गई")
+
+
+def read_csv(path: Path) -> bytes:
+    """The file's bytes, checked here first: a missing file, one that cannot be read, or one that is not
+    UTF-8 text (with where the first bad byte is) stop the command with a message, not a traceback."""
+    if not path.is_file():
+        raise fail(f"No file {path}.", f"फ़ाइल {path} नहीं मिली।")
+    try:
+        content = path.read_bytes()
+    except OSError as error:
+        raise fail(
+            f"Cannot read {path}: {error.strerror}.", f"{path} पढ़ी नहीं जा सकी: {error.strerror}।"
+        ) from None
+    try:
+        content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - (content.rfind(b"\n", 0, error.start) + 1) + 1
+        show_problems(
+            [
+                {
+                    "line": line,
+                    "column": f"byte {column}",
+                    "en": "not UTF-8: save the file as 'CSV UTF-8'",
+                    "hi": "UTF-8 नहीं: फ़ाइल को 'CSV UTF-8' के रूप में सहेजें",
+                }
+            ]
+        )
+        raise fail(
+            f"{path} is not UTF-8 text; nothing was imported.",
+            f"{path} UTF-8 टेक्स्ट नहीं है; कुछ भी आयात नहीं हुआ।",
+        ) from None
+    return content
 
 
 def upload(path: Path, api_path: str) -> Any:
-    if not path.is_file():
-        raise fail(f"No file {path}")
-    with path.open("rb") as content:
-        return Platform(settings()).call("POST", api_path, files={"file": (path.name, content, "text/csv")})
+    content = read_csv(path)
+    return Platform(settings()).call("POST", api_path, files={"file": (path.name, content, "text/csv")})
 
 
 @routing_app.command("import")
@@ -468,11 +593,26 @@ def routing_import(
     file: Annotated[
         Path, typer.Argument(help="A jurisdiction CSV, e.g. services/routing/data/shahjahanpur.csv.")
     ],
+    as_json: JsonOption = False,
 ) -> None:
-    """Import a district's jurisdiction (circles, thanas, Kendras, agencies); unchanged rows add nothing."""
+    """Import a district's jurisdiction (circles, thanas, Kendras, agencies); unchanged rows add nothing.
+
+    A file with problems records nothing: each problem is listed with its line (exit code 1)."""
     outcome = upload(file, "/api/routing/jurisdiction/import")
-    state = "unchanged" if outcome["unchanged"] else f"recorded {outcome['recorded']}"
-    console.print(f"{outcome['district']} version {outcome['version']}: {state}")
+    if as_json:
+        print_json(outcome)
+        return
+    title = f"{outcome['district']}, version {outcome['version']}"
+    if outcome["unchanged"]:
+        console.print(f"{title}: unchanged, nothing recorded / अपरिवर्तित, कुछ दर्ज नहीं हुआ")
+        return
+    recorded: dict[str, int] = outcome["recorded"]
+    show_table(
+        [{"event": event, "count": count} for event, count in sorted(recorded.items())],
+        [Column("event", "recorded / दर्ज"), Column("count", justify="right")],
+        as_json=False,
+        title=f"{title}: {sum(recorded.values())} changes recorded / बदलाव दर्ज",
+    )
 
 
 @routing_app.command("roster")
@@ -480,16 +620,37 @@ def routing_roster(
     file: Annotated[
         Path, typer.Argument(help="A roster CSV: service_number,name,rank,gender,kendra[,incharge].")
     ],
+    as_json: JsonOption = False,
 ) -> None:
-    """Import the duty roster (who is posted at which Kendra)."""
+    """Import the duty roster (who is posted at which Kendra).
+
+    A file with problems records nothing: each problem is listed with its line (exit code 1)."""
     outcome = upload(file, "/api/routing/roster/import")
-    console.print(f"{outcome['rows']} rows, {outcome['officers_changed']} officers changed")
+    if as_json:
+        print_json(outcome)
+        return
+    console.print(
+        f"{outcome['rows']} rows, {outcome['officers_changed']} officers changed / "
+        f"{outcome['rows']} पंक्तियाँ, {outcome['officers_changed']} अधिकारियों में बदलाव"
+    )
 
 
 @training_app.command("import")
 def training_import(
     file: Annotated[Path, typer.Argument(help="An iGOT completion export (CSV).")],
+    as_json: JsonOption = False,
 ) -> None:
-    """Import module completions from the iGOT portal; certificates follow where earned."""
+    """Import module completions from the iGOT portal; certificates follow where earned.
+
+    Columns: service_number, module_id, completed_at (and optionally score, version). A file with
+    problems records nothing: each problem is listed with its line and column (exit code 1)."""
     outcome = upload(file, "/api/training/imports/igot")
-    console.print(", ".join(f"{k}: {v}" for k, v in outcome.items() if not isinstance(v, (list, dict))))
+    if as_json:
+        print_json(outcome)
+        return
+    console.print(
+        f"{outcome['lines']} lines, {outcome['officers']} officers, {outcome['recorded']} completions "
+        f"recorded, {outcome['certified']} certified / {outcome['lines']} पंक्तियाँ, "
+        f"{outcome['officers']} अधिकारी, {outcome['recorded']} प्रविष्टियाँ दर्ज, "
+        f"{outcome['certified']} प्रमाणित"
+    )

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
 from shakti.users import UserStore
 from shared.auth import Principal, Role, Tokens
@@ -207,26 +208,43 @@ class DemoLoader:
             )
 
 
-async def load_demo(app: FastAPI, url: str) -> None:
-    """Run after the platform has started; keeps adding a complaint every few seconds until stopped."""
-    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
-        loader = DemoLoader(app, client)
-        try:
+class Demo:
+    """The demo as a way of running the platform: its data is loaded before the start-up summary (which
+    shows the demo users and their password), its complaints keep coming after it."""
+
+    def __init__(self) -> None:
+        self.kendras: list[dict[str, Any]] = []
+        self.registrar: dict[str, str] = {}
+
+    def mode(self) -> Mode:
+        users = ", ".join(username for username, _, _ in USERS)  # each name says its role
+        return Mode(
+            name="DEMO",
+            load=self.load,
+            summary=[("Demo users", users, "डेमो उपयोगकर्ता"), ("Password", PASSWORD, "पासवर्ड")],
+            keep_going=self.keep_going,
+        )
+
+    async def load(self, app: FastAPI, url: str) -> None:
+        """The users, the district, its roster and a training programme (raises when they cannot be)."""
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            loader = DemoLoader(app, client)
             await loader.people()
-            kendras = await loader.jurisdiction()
-            registrar = await loader.roster(kendras)
-            await loader.programme(kendras)
-        except (RuntimeError, httpx.HTTPError) as error:
-            log.error("demo data could not be loaded: %s", error)
-            return
-        print(f"DEMO users (password {PASSWORD!r}): " + ", ".join(f"{u} ({r.value})" for u, r, _ in USERS))
+            self.kendras = await loader.jurisdiction()
+            self.registrar = await loader.roster(self.kendras)
+            await loader.programme(self.kendras)
+
+    async def keep_going(self, app: FastAPI, url: str) -> None:
+        """Opening cases at once, then a complaint every few seconds until the platform stops."""
         # The demo users work at Katra: give their Kendra a good share of the cases.
-        thanas = sorted(k["thana"] for k in kendras) + [HOME_THANA] * 6
+        thanas = sorted(k["thana"] for k in self.kendras) + [HOME_THANA] * 6
         complaints = synthetic_complaints(thanas, 10_000)
-        for n, complaint in enumerate(complaints):
-            try:
-                await loader.complaint(n, complaint, kendras, registrar)
-            except httpx.HTTPError as error:
-                log.warning("demo complaint %d not sent: %s", n, type(error).__name__)
-            if n >= OPENING_CASES:
-                await asyncio.sleep(STREAM_EVERY_SECONDS)
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            for n, complaint in enumerate(complaints):
+                try:
+                    await loader.complaint(n, complaint, self.kendras, self.registrar)
+                except httpx.HTTPError as error:
+                    log.warning("demo complaint %d not sent: %s", n, type(error).__name__)
+                if n >= OPENING_CASES:
+                    await asyncio.sleep(STREAM_EVERY_SECONDS)

@@ -3,26 +3,38 @@ front in one process, served by uvicorn until Ctrl-C.
 
 Data stays in ``Settings.data_dir`` (JetStream files under ``nats/``, one SQLite file per read model),
 so starting again resumes: projections continue from their checkpoints, nothing is replayed twice.
+
+For a person at a terminal, ``shakti up`` ends its start-up with a framed summary (where to open it,
+where its data and keys are, the demo's users, how to stop it), and the HTTP port is taken before
+anything starts, so that a port in use stops it at once with a message naming the setting to change.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
 from types import FrameType
+from urllib.parse import urlsplit, urlunsplit
 
 import uvicorn
 from fastapi import FastAPI
+from rich import box
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
 
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
 from shared.natsserver import EmbeddedNatsServer, free_port
-from shared.observability import configure_logging
+from shared.observability import LogOutput, configure_logging
+from shared.ports import PortHolder, port_holder
 
 log = logging.getLogger(__name__)
 
@@ -54,37 +66,157 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
         yield server.url
 
 
+class CannotListen(Exception):
+    """The HTTP port cannot be had. The message says what to change and, when known, who holds it."""
+
+    def __init__(self, host: str, port: int, reason: str, holder: PortHolder | None = None) -> None:
+        self.host, self.port, self.reason, self.holder = host, port, reason, holder
+        other = port + 1
+        change_en = f"choose another port: SHAKTI_HTTP_PORT={other} make run, or shakti up --port {other}"
+        change_hi = f"दूसरा पोर्ट चुनें: SHAKTI_HTTP_PORT={other} make run, या shakti up --port {other}"
+        if reason == "in_use":
+            who_en = f" by {holder.describe()}" if holder else ""
+            who_hi = f" ({holder.short()})" if holder else ""
+            self.en = f"Port {port} on {host} is already in use{who_en}. Stop that program, or {change_en}."
+            self.hi = f"पोर्ट {port} ({host}) पहले से उपयोग में है{who_hi}। उसे बंद करें, या {change_hi}।"
+        else:
+            self.en = f"Cannot listen on {host}:{port} ({reason}). Check SHAKTI_HTTP_HOST, or {change_en}."
+            self.hi = f"{host}:{port} पर नहीं सुन सकते ({reason})। SHAKTI_HTTP_HOST जाँचें, या {change_hi}।"
+        super().__init__(self.en)
+
+
+def http_socket(settings: PlatformSettings) -> socket.socket:
+    """The HTTP server's socket, bound before anything else starts (uvicorn listens on it)."""
+    host, port = settings.http_host, settings.http_port
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    # As uvicorn does: a port left in TIME_WAIT by a platform just stopped is not "in use".
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise CannotListen(host, port, "in_use", port_holder(port)) from None
+        raise CannotListen(host, port, error.strerror or type(error).__name__) from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=settings.access_log,
     )
     return uvicorn.Server(config)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """What a way of running adds to the plain platform (the demo is one): data loaded once the
+    platform answers and before the summary, lines of its own in the summary, and work that goes on
+    in the background until the platform stops."""
+
+    name: str
+    load: AfterStart | None = None
+    summary: Sequence[tuple[str, str, str]] = ()
+    """Rows of the summary: English label, value, Hindi label."""
+    keep_going: AfterStart | None = None
+
+
+def summary(settings: PlatformSettings, url: str, nats_url: str, mode: Mode | None, logs: LogOutput) -> Panel:
+    """The framed summary that ends ``shakti up``'s start-up: everything a person needs to go on."""
+    # English label, value, Hindi label: terminals differ in how wide they draw Hindi, so nothing that
+    # must line up comes after Hindi text.
+    rows = Table.grid(padding=(0, 2))
+    rows.add_column(style="bold", no_wrap=True)
+    rows.add_column(overflow="fold")
+    rows.add_column(style="dim", no_wrap=True)
+    embedded = "" if settings.nats_url else " (embedded / अंतर्निहित)"
+    lines = [
+        ("Open", f"{url}/", "खोलें"),
+        ("Data", str(settings.data_dir.resolve()), "डेटा"),
+        ("Keys", str(settings.keys_dir.resolve()), "कुंजियाँ"),
+        ("NATS", f"{without_credentials(nats_url)}{embedded}", ""),
+        *(mode.summary if mode else ()),
+    ]
+    if logs.quiet_once_started:
+        lines.append(
+            (
+                "Logs",
+                "only warnings and errors from now (SHAKTI_LOG_LEVEL=info: everything) / "
+                "अब केवल चेतावनियाँ और त्रुटियाँ",
+                "लॉग",
+            )
+        )
+    lines.append(("Stop", "Ctrl-C (starting again resumes) / Ctrl-C (फिर शुरू करने पर आगे चलता है)", "रोकें"))
+    for line in lines:
+        rows.add_row(*line)
+    title = "Mission Shakti is running · मिशन शक्ति चल रहा है"
+    if mode is not None:
+        title += f" · {mode.name}"
+    # Top and bottom rules only, for the same reason: a right border would come out ragged.
+    return Panel(
+        rows, title=title, title_align="left", border_style="green", box=box.HORIZONTALS, expand=False
+    )
+
+
+def without_credentials(urls: str) -> str:
+    """Server URLs (comma-separated for a cluster) as they may be shown: users and passwords left out."""
+    shown = []
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        shown.append(urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])))
+    return ",".join(shown)
 
 
 async def serve(
     settings: PlatformSettings,
     app: FastAPI,
     *,
-    after_start: AfterStart | None = None,
-    announce: Callable[[str], None] = print,
+    sock: socket.socket,
+    nats_url: str,
+    logs: LogOutput,
+    console: Console,
+    mode: Mode | None = None,
+    show_summary: bool = True,
 ) -> None:
     """Serve until SIGINT/SIGTERM; uvicorn's shutdown stops the services in reverse order."""
     server = http_server(settings, app)
     url = f"http://{settings.http_host}:{settings.http_port}"
 
-    async def announce_when_started() -> None:
+    async def when_started() -> None:
         while not server.started:
             if server.should_exit:
                 return
             await asyncio.sleep(0.1)
-        announce(f"Mission Shakti is running: open {url}/  (Ctrl-C stops it)")
-        if after_start is not None:
-            await after_start(app, url)
+        loaded = True
+        if mode is not None and mode.load is not None:
+            try:
+                await mode.load(app, url)
+            except Exception as error:
+                loaded = False
+                log.error("%s: could not be loaded (%s: %s)", mode.name, type(error).__name__, error)
+        if show_summary:
+            console.print(summary(settings, url, nats_url, mode, logs))
+        else:
+            log.info("listening on %s", url)
+        logs.started()
+        if loaded and mode is not None and mode.keep_going is not None:
+            try:
+                await mode.keep_going(app, url)
+            except Exception as error:
+                log.error("%s stopped (%s)", mode.name, type(error).__name__)
 
-    watcher = asyncio.create_task(announce_when_started())
+    watcher = asyncio.create_task(when_started())
+    # uvicorn stops gracefully on SIGINT and SIGTERM; a closed terminal (SIGHUP) stops it the same way.
+    hangup = signal.signal(signal.SIGHUP, server.handle_exit)
     try:
-        await server.serve()
+        await server.serve(sockets=[sock])
     finally:
+        signal.signal(signal.SIGHUP, hangup)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await watcher
@@ -95,25 +227,38 @@ def run(
     names: Sequence[str] = SERVICES,
     *,
     web: bool = True,
-    after_start: AfterStart | None = None,
-    announce: Callable[[str], None] = print,
+    mode: Mode | None = None,
+    show_summary: bool = False,
+    console: Console | None = None,
 ) -> None:
-    configure_logging()
+    """Run until stopped. Raises ``CannotListen`` (before anything starts) when the port is taken."""
+    logs = configure_logging(settings)
     if "intake" in names:
         require_kek(settings)
+    out = console or Console()
+    sock = http_socket(settings)
     # uvicorn re-raises the signal it handled once it has shut down. SIGTERM (what systemd, Docker and
     # Kubernetes send) would then kill the process before the embedded NATS server is stopped, leaving
-    # it running: make it end like Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
+    # it running: make it end like Ctrl-C. So does SIGHUP (the terminal closed).
+    previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        with nats_for(settings) as nats_url:
+        with sock, nats_for(settings) as nats_url:
             app = build_platform(settings, runners(settings, nats_url, names), web=web)
             # The re-raised Ctrl-C arrives after uvicorn's clean shutdown.
             with contextlib.suppress(KeyboardInterrupt):
-                asyncio.run(serve(settings, app, after_start=after_start, announce=announce))
+                asyncio.run(
+                    serve(
+                        settings, app, sock=sock, nats_url=nats_url, logs=logs, console=out, mode=mode,
+                        show_summary=show_summary,
+                    )
+                )  # fmt: skip
     finally:
-        signal.signal(signal.SIGTERM, previous)
-    announce("Mission Shakti stopped.")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if show_summary:
+        out.print("Mission Shakti stopped. / मिशन शक्ति रुक गया।")
+    else:
+        log.info("stopped")
 
 
 def require_kek(settings: PlatformSettings) -> None:

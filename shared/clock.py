@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Protocol
+
+IST = timezone(timedelta(hours=5, minutes=30), "IST")
+"""India's time (no daylight saving): every time a person sees is shown in it, labelled."""
 
 
 class Clock(Protocol):

@@ -84,7 +84,11 @@ class EmbeddedNatsServer:
             str(self.log_file),
             *self.extra_args,
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A process group of its own: Ctrl-C at a terminal signals the whole foreground group, and the
+        # server must outlive the services' clean shutdown (``stop`` ends it after them), not race it.
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0
+        )
         try:
             wait_for_port(self.host, self.port, timeout)
         except NatsServerError:

@@ -1,18 +1,26 @@
-"""Structured JSON logs with correlation ids, and Prometheus metrics.
+"""Logs (short human lines on a terminal, JSON lines for machines, with correlation ids) and
+Prometheus metrics.
 
-Neither ever carries identity data: log lines name cases by id and events by type; metric labels
-are service, projection, stream, event type and clock names only.
+Neither ever carries identity data: log lines name cases by id and events by type (an exception is
+named by its class, never its message); metric labels are service, projection, stream, event type and
+clock names only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TextIO
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from shared.clock import IST
+from shared.settings import Settings
 
 correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
@@ -53,17 +61,85 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
-def configure_logging(level: str = "INFO", json_lines: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if json_lines:
+def part_of(logger: str) -> str:
+    """The part of the platform a logger belongs to, as a person would name it."""
+    first, _, rest = logger.partition(".")
+    if first in ("services", "faststream") and rest:
+        return rest.split(".")[0]  # services.intake.desk, faststream.routing (a service's broker)
+    if logger.startswith("shakti.web"):
+        return "web"
+    if first in ("uvicorn", "httpx", "httpcore"):
+        return "http"
+    if first in ("shared", "shakti"):
+        return "platform"
+    return first
+
+
+_LEVEL_WORDS = {"warning": "warn", "critical": "crit"}
+_LEVEL_COLOURS = {"debug": "2", "info": "36", "warning": "33", "error": "1;31", "critical": "1;31"}
+
+
+class HumanFormatter(logging.Formatter):
+    """``16:45:27 IST  warn   routing     message``: time in India, level, part, message."""
+
+    def __init__(self, colour: bool) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        at = datetime.fromtimestamp(record.created, IST).strftime("%H:%M:%S IST")
+        level = record.levelname.lower()
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[0] is not None:
+            message += f" ({record.exc_info[0].__name__})"
+        message = message.replace("\n", "\n" + " " * 30)
+        shown = f"{_LEVEL_WORDS.get(level, level):<5}"
+        if self.colour:
+            shown = f"\x1b[{_LEVEL_COLOURS.get(level, '0')}m{shown}\x1b[0m"
+            at = f"\x1b[2m{at}\x1b[0m"
+        return f"{at}  {shown}  {part_of(record.name)[:10]:<10}  {message}"
+
+
+@dataclass
+class LogOutput:
+    """How this process logs, decided from the settings and where standard error goes."""
+
+    handler: logging.Handler
+    human: bool
+    quiet_once_started: bool
+    """On a terminal with no level asked for: start-up at info, then warnings and errors only."""
+
+    def started(self) -> None:
+        """The platform has started and said so: from now on keep the terminal for what needs a look."""
+        if self.quiet_once_started:
+            self.handler.setLevel(logging.WARNING)
+
+
+def configure_logging(settings: Settings | None = None, stream: TextIO | None = None) -> LogOutput:
+    config = settings or Settings()
+    out = stream or sys.stderr
+    human = config.log_format == "human" or (config.log_format == "auto" and out.isatty())
+    handler = logging.StreamHandler(out)
+    if human:
+        handler.setFormatter(HumanFormatter(colour=out.isatty() and "NO_COLOR" not in os.environ))
+    else:
         handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    for noisy in ("uvicorn.access", "faststream", "nats"):
-        logging.getLogger(noisy).setLevel("WARNING")
+    root.setLevel((config.log_level or "info").upper())
+    # Client-side HTTP lines (the demo loader's, the CLI's) are never wanted; the server's own access
+    # lines only when asked for. On a terminal the start-up summary says what uvicorn's lines say.
+    quiet = {"faststream": True, "nats": True, "httpx": True, "httpcore": True}
+    quiet["uvicorn.access"] = not config.access_log
+    quiet["uvicorn.error"] = human and config.log_level is None
+    for name, hush in quiet.items():
+        logging.getLogger(name).setLevel("WARNING" if hush else logging.NOTSET)
+    # uvicorn cuts its access logger off when a server runs without access lines; one that asks for
+    # them (in the same process) joins ours again.
+    logging.getLogger("uvicorn.access").propagate = True
     # FastStream gives its own logger a coloured handler of its own: its lines go through ours instead
     # (the brokers are given a logger of ours, so no access logger of FastStream's is made).
     faststream_log = logging.getLogger("faststream")
     faststream_log.handlers.clear()
     faststream_log.propagate = True
+    return LogOutput(handler, human, quiet_once_started=human and config.log_level is None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +37,11 @@ class Settings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     secret_key: str = Field(default="change-me-in-production", description="Signs sessions and tokens.")
+    keys_dir: Path = Field(
+        default=Path("keys"),
+        description="Key files (signing, certificate, key-encryption keys); never inside data_dir in "
+        "production.",
+    )
     key_store_url: str | None = Field(
         default=None, description="Database for the intake service's per-case identity keys."
     )
@@ -53,10 +59,7 @@ class Settings(BaseSettings):
         default=8 * 1024 * 1024,
         description="Largest multipart upload (the import files: jurisdiction, roster, iGOT export).",
     )
-    # keys: the key-encryption key of intake's case keys (see services/intake/kek.py)
-    keys_dir: Path = Field(
-        default=Path("keys"), description="Key files (never inside data_dir in production)."
-    )
+    # The key-encryption key of intake's case keys (see services/intake/kek.py).
     kek_file: Path | None = Field(
         default=None,
         description="The key-encryption key of intake's case keys (32 random bytes, base64, mode 0600); "
@@ -69,6 +72,23 @@ class Settings(BaseSettings):
 
     def kek_path(self) -> Path:
         return self.kek_file or self.keys_dir / "kek.key"
+
+    log_format: Literal["auto", "human", "json"] = Field(
+        default="auto",
+        description="'human': short coloured lines for a person; 'json': one JSON object a line, for "
+        "machines; 'auto': human on a terminal, JSON otherwise.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] | None = Field(
+        default=None,
+        description="Unset: info, except on a terminal in human lines, where start-up is shown at info "
+        "and then only warnings and errors (so the start-up summary stays in view).",
+    )
+    access_log: bool = Field(default=False, description="Log a line per HTTP request.")
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     def database_for(self, service: str) -> str:
         if self.database_url:

@@ -35,9 +35,13 @@ from pydantic import BaseModel
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
+from shared.natsfetch import fetch_times_out_as_documented
 from shared.observability import REACTIONS, REACTIONS_WAITING
 
 log = logging.getLogger(__name__)
+
+# FastStream's pull loop below relies on it.
+fetch_times_out_as_documented()
 
 Reaction = Callable[[Envelope], Awaitable[None]]
 

@@ -5,6 +5,7 @@ sample, so that these tests need none of the four services and can break its pro
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,9 +233,63 @@ def test_every_command_has_help() -> None:
     runner = CliRunner()
     commands = [
         [], ["up"], ["demo"], ["serve"], ["status"], ["rebuild"], ["parked", "list"], ["parked", "retry"],
-        ["users", "add"], ["users", "list"], ["erase"], ["routing", "import"], ["training", "import"],
+        ["users", "add"], ["users", "list"], ["erase"], ["routing", "import"], ["routing", "roster"],
+        ["training", "import"], ["docs"],
     ]  # fmt: skip
+    # Listings, and the imports (their outcome), print JSON when asked.
+    with_json = [["status"], ["parked", "list"], ["users", "list"], ["routing", "import"],
+                 ["routing", "roster"], ["training", "import"]]  # fmt: skip
     for command in commands:
         result = runner.invoke(cli, [*command, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output and len(result.output.splitlines()) > 4, command
+        assert ("--json" in result.output) == (command in with_json), command
+
+
+async def test_listings_print_json_when_asked(platform: Running) -> None:
+    await count(platform.store, "j1", [1, 99])
+    code, out = await platform.invoke(
+        "users", "add", "json.co", "--role", "co", "--district", "SJP", "--circle", "SJP-TILHAR",
+        "--password-stdin", stdin="a long password\n",
+    )  # fmt: skip
+    assert code == 0, out
+
+    async def parked() -> bool:
+        _, listed = await platform.invoke("parked", "list", "--json")
+        return len(json.loads(listed)) == 1
+
+    await eventually(parked, what="the count of 99 is parked")
+    code, out = await platform.invoke("parked", "list", "--json")
+    [item] = json.loads(out)
+    assert item["name"] == "tallies" and item["event_type"] == "TallyCounted"
+    code, out = await platform.invoke("status", "--json")
+    assert code == 0 and json.loads(out)["services"]["tests"]["parked"] == {"tallies": 1}
+    code, out = await platform.invoke("users", "list", "--json")
+    assert code == 0 and json.loads(out) == [
+        {
+            "username": "json.co", "role": "co", "service_number": None, "district": "SJP",
+            "circle": "SJP-TILHAR", "thana": None, "demo": False,
+        }
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+async def test_tables_fit_the_terminal_without_cutting_a_cell(platform: Running, columns: int) -> None:
+    code, out = await platform.invoke(
+        "users", "add", "jalalabad.kendra.incharge", "--role", "kendra_incharge", "--district", "SJP",
+        "--circle", "SJP-JALALABAD", "--thana", "SJP-MAHILA-THANA", "--service-number", "PNO15230199",
+        "--password-stdin", stdin="a long password\n",
+    )  # fmt: skip
+    assert code == 0, out
+    env = {**platform.env, "COLUMNS": str(columns)}
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["users", "list"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= columns and "…" not in result.output
+    # Every cell whole, if folded over lines: the cells of the one user's rows, column by column.
+    rows = [[c.strip() for c in line.split("│")[1:-1]] for line in lines if line.startswith("│")]
+    whole = ["".join(row[i] for row in rows) for i in range(len(rows[0]))]
+    assert whole == [
+        "jalalabad.kendra.incharge", "kendra_incharge", "PNO15230199", "SJP", "SJP-JALALABAD",
+        "SJP-MAHILA-THANA", "",
+    ]  # fmt: skip

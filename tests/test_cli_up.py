@@ -68,7 +68,7 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
             assert imported.status_code == 200 and not imported.json()["unchanged"]
     finally:
         out = await stop(first)
-    assert f"open {url}/" in out and "stopped" in out
+    assert f"Open  {url}/" in out and "stopped" in out
     assert (tmp_path / "nats" / "jetstream").is_dir()
 
     second = await start(env)

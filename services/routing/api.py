@@ -107,7 +107,7 @@ def _bad_sheet(problems: SheetProblems) -> Exception:
         "code": "bad_file",
         "en": "The file has problems; nothing was imported.",
         "hi": "फ़ाइल में त्रुटियाँ हैं; कुछ भी आयात नहीं हुआ।",
-        "problems": [{"line": p.line, "en": p.en, "hi": p.hi} for p in problems.problems],
+        "problems": [{"line": p.line, "column": p.column, "en": p.en, "hi": p.hi} for p in problems.problems],
     }
     return HTTPException(status_code=422, detail=detail)
 

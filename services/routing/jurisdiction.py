@@ -77,25 +77,32 @@ def read_jurisdiction(text: str) -> JurisdictionFile:
     for line, row in sheet.rows:
         kind, code = row["kind"].lower(), row["code"]
         if kind not in KINDS:
-            sheet.problem(line, f"unknown kind {kind!r} (one of {', '.join(KINDS)})", f"अज्ञात प्रकार {kind!r}")
+            sheet.problem(
+                line, f"unknown kind {kind!r} (one of {', '.join(KINDS)})", f"अज्ञात प्रकार {kind!r}", "kind"
+            )
             continue
         if not CODE.match(code):
             sheet.problem(
                 line,
                 f"code {code!r} may hold only capital letters, digits and '-'",
                 f"कोड {code!r} में केवल बड़े अक्षर, अंक और '-' हो सकते हैं",
+                "code",
             )
         if (kind, code) in seen:
             sheet.problem(
                 line,
                 f"duplicate {kind} code {code} (first on line {seen[kind, code]})",
                 f"{KIND_HI[kind]} कोड {code} दोहराया गया (पहली बार पंक्ति {seen[kind, code]} पर)",
+                "code",
             )
             continue
         seen[kind, code] = line
         if not row["name_hi"] or not row["name_en"]:
             sheet.problem(
-                line, "a Hindi and an English name are both needed", "हिन्दी और अंग्रेज़ी दोनों नाम आवश्यक हैं"
+                line,
+                "a Hindi and an English name are both needed",
+                "हिन्दी और अंग्रेज़ी दोनों नाम आवश्यक हैं",
+                "name_hi" if not row["name_hi"] else "name_en",
             )
     districts = [(line, row) for line, row in sheet.rows if row["kind"].lower() == "district"]
     if len(districts) != 1:
@@ -103,6 +110,7 @@ def read_jurisdiction(text: str) -> JurisdictionFile:
             districts[1][0] if len(districts) > 1 else 1,
             f"a file defines exactly one district ({len(districts)} found)",
             f"एक फ़ाइल में ठीक एक जनपद होना चाहिए ({len(districts)} मिले)",
+            "kind",
         )
         sheet.check()
     definitions = _definitions(sheet, districts[0][1]["code"])
@@ -161,6 +169,7 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                             line,
                             f"bad PIN code {pin!r} (six digits, not starting with 0)",
                             f"गलत पिन कोड {pin!r} (छह अंक, पहला अंक 0 नहीं)",
+                            "pincodes",
                         )
                 out.append(
                     ThanaDefined(
@@ -193,6 +202,7 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                         line,
                         f"a Kendra's code is MSK- and its thana's code: MSK-{parent}",
                         f"केन्द्र का कोड MSK- और उसके थाने का कोड होता है: MSK-{parent}",
+                        "code",
                     )
                 kendra_of.setdefault(parent, []).append(line)
                 thana_row = thanas.get(parent, (0, {}))[1]
@@ -216,6 +226,7 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                         line,
                         f"agency_kind must be one of {', '.join(kinds)}",
                         f"agency_kind इनमें से एक हो: {', '.join(kinds)}",
+                        "agency_kind",
                     )
                     continue
                 out.append(
@@ -249,6 +260,7 @@ def _only_on(sheet: Sheet, line: int, row: dict[str, str], kind: str) -> None:
                 line,
                 f"a {kind} row has no {column} (leave it empty)",
                 f"{KIND_HI[kind]} पंक्ति में {column} नहीं होता (खाली छोड़ें)",
+                column,
             )
 
 
@@ -258,6 +270,7 @@ def _parent(sheet: Sheet, line: int, parent: str, known: bool, what: str) -> Non
             line,
             f"unknown parent {parent!r}: expected {what}",
             f"अज्ञात मूल इकाई {parent!r}: अपेक्षित {what}",
+            "parent",
         )
 
 
@@ -267,6 +280,7 @@ def _in_district(sheet: Sheet, line: int, code: str, district: str) -> None:
             line,
             f"code {code} must start with the district's code: {district}-",
             f"कोड {code} जनपद के कोड से शुरू हो: {district}-",
+            "code",
         )
 
 
@@ -286,6 +300,7 @@ def _one_kendra_per_thana(
                 extra,
                 f"thana {code} already has a Kendra (line {lines[0]})",
                 f"थाना {code} का केन्द्र पहले से है (पंक्ति {lines[0]})",
+                "parent",
             )
 
 
@@ -296,6 +311,7 @@ def _one_control(sheet: Sheet, definitions: Sequence[Definition]) -> None:
             1,
             f"the district needs exactly one control Kendra (control=yes), found {len(controls)}",
             f"जनपद में ठीक एक नियंत्रण केन्द्र (control=yes) आवश्यक है, मिले {len(controls)}",
+            "control",
         )
 
 

@@ -119,30 +119,35 @@ class Roster:
             status = row.get("status", "") or DutyStatus.ON_DUTY.value
             problems_before = len(sheet.problems)
             if not SERVICE_NUMBER.match(sn):
-                sheet.problem(line, f"bad service number {sn!r}", f"गलत सेवा संख्या {sn!r}")
+                sheet.problem(line, f"bad service number {sn!r}", f"गलत सेवा संख्या {sn!r}", "service_number")
             elif sn in first_line:
                 sheet.problem(
                     line,
                     f"service number {sn} again (first on line {first_line[sn]})",
                     f"सेवा संख्या {sn} दोहराई गई (पहली बार पंक्ति {first_line[sn]} पर)",
+                    "service_number",
                 )
             first_line.setdefault(sn, line)
             if not row["name"]:
-                sheet.problem(line, "the officer's name is missing", "अधिकारी का नाम नहीं है")
+                sheet.problem(line, "the officer's name is missing", "अधिकारी का नाम नहीं है", "name")
             if rank not in RANK_LABELS:
                 sheet.problem(
                     line,
                     f"rank must be one of {', '.join(RANK_LABELS)}",
                     f"पद इनमें से एक हो: {', '.join(RANK_LABELS)}",
+                    "rank",
                 )
             if gender not in GENDERS:
                 sheet.problem(
                     line,
                     f"gender must be one of {', '.join(GENDERS)}",
                     f"लिंग इनमें से एक हो: {', '.join(GENDERS)}",
+                    "gender",
                 )
             if status not in {s.value for s in DutyStatus}:
-                sheet.problem(line, f"unknown duty status {status!r}", f"अज्ञात ड्यूटी स्थिति {status!r}")
+                sheet.problem(
+                    line, f"unknown duty status {status!r}", f"अज्ञात ड्यूटी स्थिति {status!r}", "status"
+                )
             if code not in kendras:
                 try:
                     kendras[code] = await self.kendra(code)
@@ -154,6 +159,7 @@ class Roster:
                     line,
                     f"Kendra {code} is not in the imported jurisdiction",
                     f"केन्द्र {code} आयातित क्षेत्राधिकार में नहीं है",
+                    "kendra",
                 )
             incharge = yes(row.get("incharge", ""))
             if incharge and code in incharge_line:
@@ -161,6 +167,7 @@ class Roster:
                     line,
                     f"Kendra {code} already has an in-charge on line {incharge_line[code]}",
                     f"केन्द्र {code} का प्रभारी पंक्ति {incharge_line[code]} पर पहले से है",
+                    "incharge",
                 )
             if incharge:
                 incharge_line.setdefault(code, line)

@@ -1,5 +1,6 @@
 """The CSV sheets an operator edits (jurisdiction, roster): rows with their line numbers, comment lines,
-a ``# version: ...`` line, and problems reported in Hindi and English with the line they are on."""
+a ``# version: ...`` line, and problems reported in Hindi and English with the line (and, where one
+cell is at fault, the column) they are on."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class Problem:
     line: int
     en: str
     hi: str
+    column: str = ""
+    """The column at fault, by its name in the header; empty when the whole row or file is."""
 
 
 class SheetProblems(ValueError):
@@ -35,8 +38,8 @@ class Sheet:
     checksum: str
     problems: list[Problem] = field(default_factory=list)
 
-    def problem(self, line: int, en: str, hi: str) -> None:
-        self.problems.append(Problem(line, en, hi))
+    def problem(self, line: int, en: str, hi: str, column: str = "") -> None:
+        self.problems.append(Problem(line, en, hi, column))
 
     def check(self) -> None:
         if self.problems:
@@ -60,13 +63,11 @@ def read_sheet(text: str, required: Sequence[str], optional: Sequence[str] = ())
             missing = [c for c in required if c not in cells]
             unknown = [c for c in cells if c not in required and c not in optional]
             if missing:
-                sheet.problem(
-                    number, f"missing columns: {', '.join(missing)}", f"कॉलम नहीं हैं: {', '.join(missing)}"
-                )
+                names = ", ".join(missing)
+                sheet.problem(number, f"missing columns: {names}", f"कॉलम नहीं हैं: {names}", names)
             if unknown:
-                sheet.problem(
-                    number, f"unknown columns: {', '.join(unknown)}", f"अज्ञात कॉलम: {', '.join(unknown)}"
-                )
+                names = ", ".join(unknown)
+                sheet.problem(number, f"unknown columns: {names}", f"अज्ञात कॉलम: {names}", names)
             if missing or unknown:
                 break
             continue

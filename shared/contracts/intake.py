@@ -23,7 +23,7 @@ SERIES = "series"
 """Aggregate type of a case-number series (one per district and year): ``shakti.intake.series.SJP-2026``."""
 
 
-LOCALITY_CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
+PLACE_CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 
 
 @event_type("CaseRegistered", version=2)
@@ -39,13 +39,13 @@ class CaseRegistered(Event):
     """The thana's circle as imported from routing when the thana is known; routing's ``CaseRouted`` rules."""
     thana: str | None = None
     pincode: str | None = Field(default=None, pattern=r"^[1-9][0-9]{5}$")
-    locality_code: str | None = Field(default=None, pattern=LOCALITY_CODE)
+    locality_code: str | None = Field(default=None, pattern=PLACE_CODE)
     """A locality from the jurisdiction (routing's ``LocalityDefined``); her own words about the place are
     sealed with the identity."""
     language: str = "hi"
     consent_to_share: bool = False
     registered_by: str
-    registered_at_thana: str | None = None
+    registered_at_thana: str | None = Field(default=None, pattern=PLACE_CODE)
     """The registering officer's own thana. A complaint about a place elsewhere is still registered
     where it was made (zero FIR: the law requires it) and routed to the thana it belongs to."""
     flags: list[str] = Field(default_factory=list)

@@ -28,6 +28,6 @@ def test_routing_alone_needs_no_kek(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     started: list[tuple[str, ...]] = []
     monkeypatch.setattr(launcher, "nats_for", lambda settings: (_ for _ in ()).throw(SystemExit(0)))
-    monkeypatch.setattr(launcher, "configure_logging", lambda: started.append(()))
+    monkeypatch.setattr(launcher, "configure_logging", lambda settings: started.append(()))
     result = CliRunner().invoke(app, ["serve", "routing"], env={"SHAKTI_KEK_FILE": str(tmp_path / "none")})
     assert result.exit_code == 0 and started

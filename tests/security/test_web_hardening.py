@@ -594,9 +594,12 @@ async def test_the_largest_valid_registration_fits_the_body_limit(platform: Plat
     hindi = "शिकायत"
     body = {
         "channel": "walk_in", "category": "stalking", "district": "SJP", "thana": "SJP-KATRA",
-        "minor": False, "danger_now": False, "locality": "म" * 100,
+        "minor": False, "danger_now": False,
         "description": (hindi * 1000)[:5000],
-        "identity": {"name": "DEMO " + "न" * 95, "address": "प" * 500, "statement": (hindi * 2000)[:10_000]},
+        "identity": {
+            "name": "DEMO " + "न" * 95, "address": "प" * 500, "locality": "म" * 100,
+            "statement": (hindi * 2000)[:10_000],
+        },
     }  # fmt: skip
     content = json.dumps(body, ensure_ascii=True).encode()
     assert len(content) > 64 * 1024

@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +26,27 @@ import httpx
 
 from tests.waiting import eventually
 
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ("shared", "services", "shakti")
+"""The packages the wheel ships (with pyproject.toml, all a build needs)."""
 PARTS: tuple[str, ...] = ("intake", "routing", "escalation", "training", "web")
 """What ``shakti serve`` runs, one part per process: the four services and the web front."""
+
+
+def build_wheels(into: Path, python: str = sys.executable) -> None:
+    """The project's wheel, built from a copy of the shipped files alone (nothing else of the work tree
+    can leak in), and the wheels of its runtime dependencies without extras, into ``into``."""
+    with tempfile.TemporaryDirectory() as source:
+        shutil.copy(ROOT / "pyproject.toml", source)
+        for package in SHIPPED:
+            shutil.copytree(
+                ROOT / package, Path(source) / package, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        result = subprocess.run(
+            [python, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "--wheel-dir", str(into), source],
+            capture_output=True, text=True,
+        )  # fmt: skip
+    assert result.returncode == 0, f"pip wheel failed:\n{result.stdout}{result.stderr}"
 
 
 async def postgres_admin(server: str, sql: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -24,10 +23,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from shared.natsserver import free_port
-from tests.deployment import PARTS, Site, bare_environment, start
+from tests.deployment import PARTS, ROOT, SHIPPED, Site, bare_environment, build_wheels, start
 
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = ("shared", "services", "shakti")
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
@@ -79,18 +76,8 @@ def test_the_check_reads_imports_inside_functions_too(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's wheel, built from the shipped files alone (as the image copies them), and the wheels
-    of its runtime dependencies (no extras)."""
-    source = tmp_path_factory.mktemp("source")
-    shutil.copy(ROOT / "pyproject.toml", source)
-    for package in SHIPPED:
-        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path_factory.mktemp("wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels), str(source)],
-        check=True,
-        capture_output=True,
-    )
+    build_wheels(wheels)
     return wheels
 
 

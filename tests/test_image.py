@@ -56,8 +56,10 @@ def images(engine: Engine, pytestconfig: pytest.Config) -> Images:
     steps = ", ".join(f"{step} {seconds} s" for step, seconds in engine.timings.items()) or "all cached"
     # Seen in CI's output: how long a cold and a warm build take.
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
-    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-        print(f"\nimages {built.app}, {built.postgres}, {built.base}: {steps}", flush=True)
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"images {built.app}, {built.postgres}, {built.base}: {steps}")
     return built
 
 

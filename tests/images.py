@@ -4,7 +4,8 @@ The engine: ``DOCKER_HOST`` if set and answering; else the tests' own engine at 
 answers; else, as root with Debian's ``docker.io`` installed (``make engine``), a ``dockerd`` started
 here on that socket, with its data in ``/var/lib/shakti-docker`` (images stay cached between runs) and
 no bridge and no iptables rules: a container can only use the host's network, so every byte stays on
-loopback. It does not touch the default socket, so other Docker users of the machine see nothing.
+loopback. It does not touch the default socket, so other Docker users of the machine see nothing, and
+it keeps running after the tests (another run may be using it).
 
 The images, each tagged by a key of what it is made from, so that an unchanged image is not built again:
 
@@ -93,6 +94,7 @@ class Engine:
         return {**os.environ, "DOCKER_HOST": self.host}
 
     def stop(self) -> None:
+        """Stop the dockerd started here (only when it failed to start: a running one is left running)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -202,11 +204,15 @@ def base_image(engine: Engine) -> str:
     return tag
 
 
+KIND_LABEL = "org.missionshakti.test-image"
+"""Marks the images built here from the project's files, which a later build may prune."""
+
+
 def _build(engine: Engine, tag: str, dockerfile: str, context: Path, base: str) -> None:
     try:
         engine.client.images.build(
             path=str(context), dockerfile=dockerfile, tag=tag, buildargs={"BASE": base},
-            network_mode="none", rm=True, forcerm=True, pull=False,
+            network_mode="none", rm=True, forcerm=True, pull=False, labels={KIND_LABEL: tag.split(":")[0]},
         )  # fmt: skip
     except docker.errors.BuildError as error:
         lines = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in error.build_log)
@@ -228,6 +234,10 @@ def app_image(engine: Engine, base: str) -> str:
         shutil.copy(ROOT / "deploy" / "Dockerfile", context / "deploy" / "Dockerfile")
         with _timed(engine, "mission-shakti image (docker build)"):
             _build(engine, tag, "deploy/Dockerfile", context, base)
+    # Every change of the sources makes a new image: those of other sources, unused for a day, go.
+    engine.client.images.prune(
+        filters={"dangling": False, "until": "24h", "label": f"{KIND_LABEL}=mission-shakti"}
+    )
     return tag
 
 

@@ -39,15 +39,13 @@ IMAGE_USER = 10001
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
+def engine() -> Engine:
+    """The engine is left running when the tests end: another test run may be using it (it keeps its
+    images either way)."""
     try:
-        engine = start_engine()
+        return start_engine()
     except EngineUnavailable as error:
         pytest.fail(f"no Docker engine, so the image cannot be built or run here: {error}")
-    try:
-        yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,17 @@
 # Two commands do everything on a fresh machine:  make run  and  make test.
+# Any Python from 3.11 on:  make run PYTHON=python3.13  (a change of Python makes .venv again).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+STAMP := $(VENV)/.installed-python$(PYTHON_VERSION)
 
-.PHONY: run demo test lint bench install browser clean
+.PHONY: run demo test lint bench install browser engine image clean
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+		|| { echo "Mission Shakti needs Python 3.11 or newer: make run PYTHON=python3.12, say" >&2; exit 1; }
+	$(PYTHON) -m venv $(if $(filter-out $(STAMP),$(wildcard $(VENV)/.installed-*)),--clear) $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
@@ -22,8 +26,9 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/shakti up --demo $(ARGS)
 
-## make test: install, lint, type-check, then every test against real NATS and databases
-test: $(STAMP) lint browser
+## make test: install, lint, type-check, then every test against real NATS and databases, the image and
+## the compose stack included (a Docker engine is started when none answers: see `make engine`)
+test: $(STAMP) lint browser engine
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make browser: Debian's chromium for the web front's browser tests (Playwright drives it; it never
@@ -32,6 +37,22 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+## make engine: Debian's Docker engine, compose client and debootstrap, for the image tests
+## (tests/images.py starts the engine on a socket of its own and builds the images from Debian's packages)
+engine:
+	@{ command -v dockerd && command -v docker-compose && command -v debootstrap; } >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			--no-install-recommends docker.io docker-compose debootstrap; }
+
+## make image: the image of deploy/Dockerfile from wheels of this Python (mission-shakti:latest); BASE
+## must have the same Python version (default: the official python image of it)
+image:
+	rm -rf build/wheels
+	$(PYTHON) -m pip wheel --quiet --wheel-dir build/wheels .
+	docker build -f deploy/Dockerfile --build-arg BASE=$${BASE:-python:$(PYTHON_VERSION)-slim-bookworm} \
+		-t mission-shakti:latest .
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services shakti tests bench conftest.py
@@ -43,4 +64,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.eventstore
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build .pytest_cache .mypy_cache .ruff_cache

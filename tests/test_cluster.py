@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from nats.js.errors import APIError
+from nats.js.errors import APIError, BadRequestError
 
 from shared.aggregate import Repository
 from shared.consistency import compare_projection
@@ -36,6 +36,7 @@ from tests.sample import Tally, TallyCounted, TallyProjection, TallyTables, rows
 from tests.waiting import eventually
 
 CLUSTER_NAME = "shakti"
+NO_SUITABLE_PEERS = 10005
 
 
 class NatsCluster:
@@ -98,6 +99,26 @@ async def _jetstream_answers(nc: NatsClient) -> bool:
     except Exception:
         return False
     return True
+
+
+async def until_placed(create: Callable[[], Awaitable[Any]], timeout: float = 30) -> None:
+    """Create a replicated stream once the cluster can place it.
+
+    ``connect`` waits for a JetStream meta leader, which two nodes can elect before the third has
+    joined the meta group: an R3 stream created in that moment is refused with "no suitable peers for
+    placement" (err_code 10005). Seen when the nodes start fast (from the deploy config), and the kind
+    of failure a loaded machine makes rare but possible."""
+
+    async def placed() -> bool:
+        try:
+            await create()
+        except BadRequestError as error:
+            if error.err_code != NO_SUITABLE_PEERS:
+                raise
+            return False
+        return True
+
+    await eventually(placed, timeout, "the cluster places a replicated stream")
 
 
 async def stream_leader(nc: NatsClient, stream: str) -> str:
@@ -236,7 +257,7 @@ async def test_killing_a_node_loses_no_acknowledged_event_and_the_read_model_equ
     projector_nc = await cluster.connect("projection")
     engine = create_engine(postgres_url)
     store = EventStore(writer_nc, "tests", replicas=3)
-    await store.ensure_stream()
+    await until_placed(store.ensure_stream)
     projector: Projector[TallyTables] = Projector(TallyProjection(), engine, projector_nc)
     await projector.setup()
     projecting = asyncio.create_task(keep_running(projector))

@@ -1,7 +1,7 @@
-"""deploy/: what can be checked without a container engine or a Kubernetes cluster.
+"""deploy/: what can be checked without a container engine or a Kubernetes cluster (the image and the
+compose stack are built and run in test_image.py).
 
-The compose file against the Compose specification's schema (and ``docker compose config`` where the
-client works), the Kubernetes manifests rendered by kustomize against the Kubernetes schemas (strict:
+The compose file against the Compose specification's schema and the compose client, the Kubernetes manifests rendered by kustomize against the Kubernetes schemas (strict:
 an unknown field is an error), the NATS node configuration by starting a three-node cluster from it,
 and the agreements between the files (names, secrets, settings) that no schema sees.
 """
@@ -30,7 +30,7 @@ from shakti.config import PlatformSettings
 from shakti.platform import SERVICES
 from shared.eventstore import EventStore
 from shared.natsserver import free_port, nats_server_binary
-from tests.test_cluster import NatsCluster, replicas_current
+from tests.test_cluster import NatsCluster, replicas_current, until_placed
 from tests.waiting import eventually
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
@@ -50,6 +50,19 @@ def compose() -> dict[str, Any]:
 
 def account_variables() -> set[str]:
     return set(re.findall(r"\$(SHAKTI_NATS_[A-Z]+_PASSWORD)", ACCOUNTS.read_text()))
+
+
+def example_settings() -> dict[str, str]:
+    lines = (DEPLOY / "env.example").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#") and "=" in line)
+
+
+def as_compose_gives(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with deploy/env.example's values put in, as compose interpolates it."""
+    example = example_settings()
+    return {
+        k: re.sub(r"\$\{([A-Z0-9_]+)[^}]*\}", lambda m: example[m.group(1)], str(v)) for k, v in env.items()
+    }
 
 
 def keeper(service: str) -> str:
@@ -97,49 +110,96 @@ def test_compose_file_follows_the_compose_specification() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_docker_compose_config_accepts_it(tmp_path: Path) -> None:
-    if (
-        shutil.which("docker") is None
-        or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode
-    ):
-        pytest.skip("no docker compose client here; the schema check above stands in")
+def test_the_compose_client_accepts_it(tmp_path: Path) -> None:
+    """``docker compose config`` (or Debian 12's docker-compose 1.29, which the test stack uses: it knows
+    no top-level ``name``) reads the file with the example settings; no engine is needed."""
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        clients = [[docker, "compose"]]
+    else:
+        clients = []
+    if found := shutil.which("docker-compose"):
+        clients.append([found])
+    assert clients, "no compose client: install Debian's docker-compose (make engine)"
     env_file = tmp_path / ".env"
     env_file.write_text((DEPLOY / "env.example").read_text())
-    result = subprocess.run(
-        ["docker", "compose", "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    for client in clients:
+        result = subprocess.run(
+            [*client, "-f", str(COMPOSE), "--env-file", str(env_file), "config", "--quiet"],
+            capture_output=True,
+            text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compose_runs_a_three_node_nats_cluster_from_one_config() -> None:
+    """Three nodes on the host's network from one config: each at its own ports, routed to the others."""
     services = compose()["services"]
     nodes = {name: s for name, s in services.items() if name.startswith("nats-")}
     assert sorted(nodes) == ["nats-1", "nats-2", "nats-3"]
-    routes = re.findall(r"nats-route://(nats-\d):6222", NATS_CONF.read_text())
-    assert sorted(routes) == sorted(nodes), "the config's routes name every node"
     for name, node in nodes.items():
+        n = name.removeprefix("nats-")
+        others = sorted(set("123") - {n})
+        command = node["command"]
+        assert command[:2] == ["-c", "/etc/nats/nats-server.conf"]
+        assert command[command.index("-p") + 1].startswith(f"${{NATS_{n}_PORT")
+        assert command[command.index("-m") + 1].startswith(f"${{NATS_{n}_MONITOR_PORT")
+        assert command[command.index("--cluster") + 1].startswith(
+            f"nats://127.0.0.1:${{NATS_{n}_CLUSTER_PORT"
+        )
+        assert command[command.index("--routes") + 1] == ",".join(
+            f"nats://127.0.0.1:${{NATS_{o}_CLUSTER_PORT}}" for o in others
+        )
         assert node["environment"]["NATS_SERVER_NAME"] == name
+        assert node["environment"]["NATS_MONITOR_PORT"] == f"${{NATS_{n}_MONITOR_PORT}}"
         assert "./nats/nats-server.conf:/etc/nats/nats-server.conf:ro" in node["volumes"]
         assert "./nats/accounts.conf:/etc/nats/accounts.conf:ro" in node["volumes"]
         assert set(node["environment"]) >= account_variables()
-        assert f"{name}:/data" in node["volumes"], "each node keeps its JetStream files in its own volume"
+        assert f"{name}:/var/lib/shakti" in node["volumes"], (
+            "each node keeps its JetStream files in its own volume"
+        )
+        assert "-sd /var/lib/shakti/jetstream" in " ".join(command)
 
 
-def test_each_service_has_its_replicas_its_own_nats_user_and_database() -> None:
+def test_every_container_uses_the_hosts_network_and_listens_on_loopback() -> None:
+    """No bridge network: all traffic between the containers stays on the host's loopback, and only the
+    gateway listens where people reach it."""
+    conf = NATS_CONF.read_text()
+    assert re.search(r"^listen: 127\.0\.0\.1:", conf, flags=re.MULTILINE)
+    assert re.search(r"^http: 127\.0\.0\.1:", conf, flags=re.MULTILINE)
+    assert re.search(r"^\s*listen: 127\.0\.0\.1:", conf.split("cluster {")[1], flags=re.MULTILINE)
+    services = compose()["services"]
+    assert "networks" not in compose()
+    for name, service in services.items():
+        assert service["network_mode"] == "host", name
+        assert "ports" not in service and "networks" not in service, name
+        env = service.get("environment", {})
+        if "SHAKTI_HTTP_PORT" in env:
+            assert env["SHAKTI_HTTP_HOST"] == "127.0.0.1", name
+    assert services["postgres"]["command"] == ["postgres", "-c", "listen_addresses=127.0.0.1"]
+    ports = [
+        s["environment"]["SHAKTI_HTTP_PORT"]
+        for s in services.values()
+        if "SHAKTI_HTTP_PORT" in s.get("environment", {})
+    ]
+    assert len(ports) == len(set(ports)), "two processes on one port"
+
+
+def test_each_service_has_its_own_nats_user_and_database() -> None:
     services = compose()["services"]
     for name in SERVICES:
         service = services[name]
         env = service["environment"]
-        assert service["deploy"]["replicas"] >= 1
         assert service["command"][-1].endswith(f"migrate.sh {name} && exec shakti serve {name}")
         assert env["SHAKTI_PROJECTIONS"] == "false", f"{keeper(name)} keeps the read models, not {name}"
-        assert env["SHAKTI_NATS_URL"].startswith(f"nats://{name}:${{SHAKTI_NATS_{name.upper()}_PASSWORD}}@")
+        assert env["SHAKTI_NATS_URL"].startswith(
+            f"nats://{name}:${{SHAKTI_NATS_{name.upper()}_PASSWORD}}@127.0.0.1:"
+        )
         assert env["SHAKTI_DATABASE_URL"].startswith(f"postgresql+asyncpg://{name}:")
-        assert env["SHAKTI_DATABASE_URL"].endswith(f"/shakti_{name}")
+        assert env["SHAKTI_DATABASE_URL"].endswith(f"@127.0.0.1:${{POSTGRES_PORT}}/shakti_{name}")
         assert env["SHAKTI_STREAM_REPLICAS"] == "3"
-    assert services["web"]["environment"]["SHAKTI_API_URL"] == "http://gateway:8080"
+        assert env["SHAKTI_HTTP_PORT"] == f"${{{name.upper()}_PORT:?set in deploy/.env}}"
+    assert services["web"]["environment"]["SHAKTI_API_URL"].startswith("http://127.0.0.1:${GATEWAY_PORT")
 
 
 def test_each_compose_service_has_one_read_model_keeper_like_it() -> None:
@@ -150,17 +210,22 @@ def test_each_compose_service_has_one_read_model_keeper_like_it() -> None:
         assert kept_by["command"][-1].endswith(
             f"migrate.sh {name} && exec shakti serve {name} --no-reactions"
         )
-        assert kept_by["deploy"]["replicas"] == 1
-        # The same NATS user, database, secret and stream replicas: all but the role.
-        assert kept_by["environment"] == {
-            k: v for k, v in decider["environment"].items() if k != "SHAKTI_PROJECTIONS"
+        # The same NATS user, database, secret and stream replicas: all but the role and the port.
+        assert {k: v for k, v in kept_by["environment"].items() if k != "SHAKTI_HTTP_PORT"} == {
+            k: v
+            for k, v in decider["environment"].items()
+            if k not in ("SHAKTI_PROJECTIONS", "SHAKTI_HTTP_PORT")
         }
-        for field in ("image", "build", "depends_on", "healthcheck", "restart", "stop_grace_period"):
+        assert (
+            kept_by["environment"]["SHAKTI_HTTP_PORT"]
+            == f"${{{name.upper()}_READ_MODEL_PORT:?set in deploy/.env}}"
+        )
+        for field in ("image", "network_mode", "depends_on", "healthcheck", "restart", "stop_grace_period"):
             assert kept_by[field] == decider[field], field
     processes = {
         name: (
-            roles(service.get("command", []), service.get("environment", {})),
-            service.get("deploy", {}).get("replicas", 1),
+            roles(service.get("command", []), as_compose_gives(service.get("environment", {}))),
+            1,  # one container per compose service: on the host's network each has its own port
         )
         for name, service in services.items()
     }
@@ -218,13 +283,21 @@ def test_the_gateways_send_each_api_to_its_service() -> None:
     )
     for conf in ((DEPLOY / "gateway" / "nginx.conf").read_text(), k8s_gateway["data"]["nginx.conf"]):
         for name in SERVICES:
-            assert re.search(rf"location /api/{name}/ {{ proxy_pass (http://{name}:8000|\${name});", conf)
+            assert re.search(
+                rf"location /api/{name}/ {{ proxy_pass (http://{name}:8000|\${name}|http://{name});", conf
+            )
+    compose_conf = (DEPLOY / "gateway" / "nginx.conf").read_text()
+    for name in PARTS:
+        assert f"upstream {name} {{ server 127.0.0.1:${{{name.upper()}_PORT}}; }}" in compose_conf
 
 
 def test_the_image_runs_the_commands_the_deployments_give() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     for source in re.findall(r"^COPY (?!--from)(\S+)", dockerfile, flags=re.MULTILINE):
-        assert (DEPLOY.parent / source).exists(), f"the Dockerfile copies {source}, which is not there"
+        # build/wheels is made before a build (make image; tests/images.py): the image is built in test_image.py.
+        assert source == "build/wheels" or (DEPLOY.parent / source).exists(), (
+            f"the Dockerfile copies {source}, which is not there"
+        )
     result = CliRunner().invoke(cli, ["serve", "--help"])
     assert result.exit_code == 0 and "web" in result.output
     assert os.access(DEPLOY / "migrations" / "migrate.sh", os.X_OK)
@@ -258,7 +331,7 @@ async def test_three_nodes_started_from_the_node_configuration_hold_an_r3_stream
     try:
         nc = await cluster.connect("intake", user="intake", password=passwords["SHAKTI_NATS_INTAKE_PASSWORD"])
         store = EventStore(nc, "intake", replicas=3)
-        await store.ensure_stream()
+        await until_placed(store.ensure_stream)
         await eventually(lambda: replicas_current(nc, "INTAKE"), 30, "three replicas of INTAKE")
         info = await nc.jetstream().stream_info("INTAKE")
         assert info.config.num_replicas == 3

@@ -1,0 +1,287 @@
+"""The image of deploy/Dockerfile and the stack of deploy/compose.yaml, built and run here.
+
+No image registry is reachable here, so tests/images.py builds the base from Debian's packages and the
+image from wheels made on the host. Every container uses the host's network (all traffic on loopback).
+Where no Docker engine answers and none can be started, these tests fail and say why: they are never
+skipped (CI here can start one: .ci/run installs Debian's docker.io and debootstrap, ``make engine``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+import yaml
+
+from bench.e2e import SECRET, Load
+from shared.auth import Principal, Role, Tokens
+from shared.natsserver import free_port
+from tests.deployment import PARTS, ROOT, Site, ready, start
+from tests.images import Engine, EngineUnavailable, Images, build_images, start_engine
+from tests.test_cluster import replicas_current
+from tests.waiting import eventually
+
+DEPLOY = ROOT / "deploy"
+IMAGE_USER = 10001
+"""The image's user (deploy/Dockerfile): what it writes to must be its own."""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    """The engine is left running when the tests end: another test run may be using it (it keeps its
+    images either way)."""
+    try:
+        return start_engine()
+    except EngineUnavailable as error:
+        pytest.fail(f"no Docker engine, so the image cannot be built or run here: {error}")
+
+
+@pytest.fixture(scope="module")
+def images(engine: Engine, pytestconfig: pytest.Config) -> Images:
+    built = build_images(engine)
+    steps = ", ".join(f"{step} {seconds} s" for step, seconds in engine.timings.items()) or "all cached"
+    # Seen in CI's output: how long a cold and a warm build take.
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            reporter.write_line(f"images {built.app}, {built.postgres}, {built.base}: {steps}")
+    return built
+
+
+@pytest.fixture
+def container_home() -> Iterator[Path]:
+    """A folder the image's user can write, bind-mounted into containers at the same path (pytest's own
+    temporary folders are closed to other users)."""
+    home = Path(tempfile.mkdtemp(prefix="shakti-site-"))
+    os.chmod(home, 0o755)
+    os.chown(home, IMAGE_USER, IMAGE_USER)
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def docker_run(engine: Engine, image: str, name: str, env: dict[str, str], mounts: list[Path]) -> list[str]:
+    """``docker run`` of ``image`` on the host's network; the command follows."""
+    return [
+        shutil.which("docker") or "docker", "run", "--rm", "--name", name, "--network", "host",
+        *(arg for path in mounts for arg in ("--volume", f"{path}:{path}")),
+        *(arg for key, value in env.items() for arg in ("--env", f"{key}={value}")),
+        image,
+    ]  # fmt: skip
+
+
+async def test_each_part_runs_from_the_image(
+    engine: Engine,
+    images: Images,
+    nats_url: str,
+    parts_database_url: str,
+    container_home: Path,
+    tmp_path: Path,
+) -> None:
+    """``shakti serve PART`` in a container of the image, against the test NATS and PostgreSQL, until
+    ``/readyz`` answers 200; stopped as Docker stops it (SIGTERM), it exits 0."""
+    site = Site(nats_url, parts_database_url, container_home)
+    run = f"shakti-test-{uuid.uuid4().hex[:8]}"
+    site.prepare([*docker_run(engine, images.app, f"{run}-prepare", {}, [container_home]), "shakti"])
+    started = []
+    try:
+        for part in PARTS:
+            port = free_port()
+            command = docker_run(
+                engine, images.app, f"{run}-{part}", site.environment(part, port), [container_home]
+            )
+            started.append(
+                start([*command, "shakti", "serve", part], part, engine.environment(), tmp_path, port)
+            )
+        for part in started:
+            await part.until_ready(timeout=180)
+    finally:
+        stopped = {part.part: part.stop() for part in started}
+    assert stopped == dict.fromkeys(PARTS, 0), {part.part: part.output() for part in started}
+
+
+# ---- compose ---------------------------------------------------------------------------------
+
+
+def compose_client(engine: Engine) -> list[str]:
+    """``docker compose`` (v2) where the docker client has it, else Debian 12's ``docker-compose`` (1.29)."""
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run(
+            [docker, "compose", "version"], capture_output=True, env=engine.environment()
+        ).returncode
+        == 0
+    ):
+        return [docker, "compose"]
+    if found := shutil.which("docker-compose"):
+        return [found]
+    pytest.fail(
+        "no compose client: install Debian's docker-compose (make engine) or the docker compose plugin"
+    )
+
+
+def example_settings() -> dict[str, str]:
+    settings = {}
+    for line in (DEPLOY / "env.example").read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            settings[key] = value
+    return settings
+
+
+def stack_settings(images: Images) -> dict[str, str]:
+    """deploy/env.example with every secret new, every port free, the gateway on loopback only and the
+    images built here: a stack that shares the host with anything else running on it."""
+    settings = {}
+    for key, value in example_settings().items():
+        if key.endswith("_PORT"):
+            value = str(free_port())
+        elif value == "replace-me":
+            value = secrets.token_hex(16)
+        settings[key] = value
+    return settings | {
+        "COMPOSE_PROJECT_NAME": f"shakti-test-{uuid.uuid4().hex[:8]}",
+        "GATEWAY_ADDRESS": "127.0.0.1",
+        # The operator and staff tokens of bench.e2e's load are signed with its secret.
+        "SHAKTI_SECRET_KEY": SECRET,
+        "SHAKTI_IMAGE": images.app,
+        "SHAKTI_POSTGRES_IMAGE": images.postgres,
+        "SHAKTI_GATEWAY_IMAGE": images.gateway,
+    }
+
+
+class Stack:
+    """deploy/compose.yaml brought up with ``settings`` (written as its env file)."""
+
+    def __init__(self, engine: Engine, settings: dict[str, str], folder: Path) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.env_file = folder / "stack.env"
+        self.env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+        self.compose = [
+            *compose_client(engine),
+            "-f",
+            str(DEPLOY / "compose.yaml"),
+            "--env-file",
+            str(self.env_file),
+        ]
+
+    def __call__(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [*self.compose, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.engine.environment(),
+        )
+        assert result.returncode == 0, f"compose {' '.join(args)} failed:\n{result.stdout}{result.stderr}"
+        return result
+
+    def url(self, port_setting: str) -> str:
+        return f"http://127.0.0.1:{self.settings[port_setting]}"
+
+    def logs(self) -> str:
+        with contextlib.suppress(Exception):
+            return self("logs", "--no-color", "--tail", "40", timeout=60).stdout[-15000:]
+        return ""
+
+
+@pytest.fixture
+def stack(engine: Engine, images: Images, tmp_path: Path) -> Iterator[Stack]:
+    stack = Stack(engine, stack_settings(images), tmp_path)
+    try:
+        yield stack
+    finally:
+        subprocess.run(
+            [*stack.compose, "down", "--volumes", "--timeout", "30"],
+            capture_output=True, timeout=300, env=engine.environment(),
+        )  # fmt: skip
+
+
+class Gateway:
+    """The stack's gateway, as the bench's load sees a platform."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.alive = True
+
+
+async def assigned_officer(client: httpx.AsyncClient, case_id: str, supervisor: dict[str, str]) -> str | None:
+    response = await client.get(f"/api/intake/cases/{case_id}", headers=supervisor)
+    if response.status_code != 200:
+        return None
+    officer: str | None = response.json().get("assigned_officer")
+    return officer
+
+
+async def test_the_compose_stack_registers_and_assigns_cases_with_a_nats_node_stopped(stack: Stack) -> None:
+    """Three NATS nodes, PostgreSQL, each service in its two roles, the web front and the gateway, from
+    deploy/compose.yaml as it is. A case registered through the gateway is assigned; with one NATS node
+    stopped, another case is registered and assigned too (R3 streams keep a quorum of two)."""
+    stack("up", "--detach", "--no-build")
+    ports = [k for k in stack.settings if k.endswith("_PORT") and not k.startswith(("NATS_", "POSTGRES"))]
+    try:
+        for port in ports:
+            await eventually(lambda port=port: ready(stack.url(port)), 300, f"{port} answers /readyz")
+        load = Load(Gateway(stack.url("GATEWAY_PORT")))  # type: ignore[arg-type]
+        supervisor = {
+            "Authorization": f"Bearer {Tokens(SECRET).issue(Principal(username='sp', role=Role.SP, district='SJP'))}"
+        }
+        await load.prepare()
+
+        async def registered_and_assigned(n: int) -> str:
+            response = await load.post_complaint(n, f"compose-case-{n}")
+            assert response.status_code == 201, response.text
+            case_id: str = response.json()["case_id"]
+
+            async def assigned() -> bool:
+                return bool(await assigned_officer(load.client, case_id, supervisor))
+
+            await eventually(assigned, 120, f"case {n} assigned, seen through the gateway")
+            return case_id
+
+        await registered_and_assigned(1)
+        ops = await nats.connect(
+            f"nats://127.0.0.1:{stack.settings['NATS_1_PORT']}",
+            user="ops",
+            password=stack.settings["SHAKTI_NATS_OPS_PASSWORD"],
+        )
+        await eventually(lambda: replicas_current(ops, "INTAKE"), 60, "INTAKE on all three nodes")
+        stack("stop", "nats-2", timeout=120)
+
+        async def one_replica_offline() -> bool:
+            cluster = (await ops.jetstream().stream_info("INTAKE")).cluster
+            return cluster is not None and any(peer.offline for peer in cluster.replicas or [])
+
+        await eventually(one_replica_offline, 60, "the cluster sees nats-2 gone")
+        await registered_and_assigned(2)
+        await ops.close()
+        await load.client.aclose()
+    except BaseException:
+        print(stack.logs())
+        raise
+
+
+def test_the_gateway_configuration_names_every_port_compose_gives_it() -> None:
+    """nginx reads no environment: compose's gateway command substitutes exactly the variables the file
+    uses, and gives each of them to the container."""
+    conf = (DEPLOY / "gateway" / "nginx.conf").read_text()
+    used = set(re.findall(r"\$\{([A-Z_]+)\}", conf))
+    gateway: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["gateway"]
+    substituted = set(re.findall(r"\$\$\{([A-Z_]+)\}", gateway["command"][-1]))
+    assert used == substituted == set(gateway["environment"])

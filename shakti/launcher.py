@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
@@ -20,7 +23,7 @@ from fastapi import FastAPI
 
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
-from shared.natsserver import EmbeddedNatsServer, free_port
+from shared.natsserver import free_port, platform_server
 from shared.observability import configure_logging
 
 log = logging.getLogger(__name__)
@@ -48,9 +51,27 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
         # Another NATS (often a system one) holds the usual port; ours keeps its data all the same.
         port = free_port()
         log.warning("port %d is taken; the embedded NATS server uses %d", settings.nats_port, port)
-    with EmbeddedNatsServer(settings.data_dir.resolve() / "nats", port) as server:
+    with platform_server(settings.data_dir.resolve(), port) as server:
         log.info("embedded NATS server at %s, data in %s", server.url, server.data_dir)
         yield server.url
+
+
+def keep_private(data_dir: Path) -> None:
+    """What the platform writes (case keys, password hashes, streams) is its owner's alone: new files
+    0600 and folders 0700 from here on (the process's umask), and those an earlier version left
+    readable by others are tightened."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tightened = 0
+    for path in (data_dir, *data_dir.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):  # a file removed while walking (a WAL, a lock)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or not info.st_mode & 0o077:
+                continue
+            path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+            tightened += 1
+    if tightened:
+        log.info("data directory %s: %d files and folders made readable by their owner only", data_dir, tightened)
 
 
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
@@ -101,6 +122,7 @@ def run(
     # uvicorn re-raises the signal it handled once it has shut down. SIGTERM (what systemd, Docker and
     # Kubernetes send) would then kill the process before the embedded NATS server is stopped, leaving
     # it running: make it end like Ctrl-C.
+    keep_private(settings.data_dir)
     previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         with nats_for(settings) as nats_url:

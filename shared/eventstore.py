@@ -24,6 +24,7 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel, Field
 
+from shared.bus import inbox_prefix
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
 
 WRONG_LAST_SEQUENCE = 10071
@@ -98,26 +99,33 @@ class EventStore:
         self.service = service
         self.stream = stream_name(service)
         self.replicas = replicas
-        self._inbox_prefix = f"_INBOX.shakti.{uuid.uuid4().hex}"
-        self._pending: dict[str, _Page] = {}
-        self._inbox_sub: Any = None
+        self.reader = DirectReader(nc)
 
     @classmethod
-    async def connect(cls, url: str, service: str, *, replicas: int = 1, name: str = "") -> EventStore:
-        nc = await nats.connect(url, name=name or f"shakti-{service}", max_reconnect_attempts=-1)
+    async def connect(
+        cls, url: str, service: str, *, replicas: int = 1, name: str = "", password: str | None = None
+    ) -> EventStore:
+        """A connection as the NATS user of ``service`` (with ``password`` where the server asks one)."""
+        login: dict[str, Any] = {"inbox_prefix": inbox_prefix(service)}
+        if password is not None:
+            login |= {"user": service, "password": password}
+        nc = await nats.connect(url, name=name or f"shakti-{service}", max_reconnect_attempts=-1, **login)
         store = cls(nc, service, replicas=replicas)
         await store.ensure_stream()
         return store
 
     async def close(self) -> None:
-        if self._inbox_sub is not None:
-            await self._inbox_sub.unsubscribe()
-            self._inbox_sub = None
+        await self.reader.close()
         await self.nc.drain()
 
     async def ensure_stream(self, service: str | None = None) -> None:
-        """Create or update the service's stream; idempotent, safe from every replica at once."""
+        """Create the stream of ``service`` (default this store's own) if missing, and bring this
+        store's own stream to its configuration; idempotent, safe from every replica at once.
+
+        Another service's stream is never updated (its NATS user may not): one created by its owner
+        with another configuration (replicas, limits) is taken as it is."""
         service = service or self.service
+        own = service == self.service
         config = StreamConfig(
             name=stream_name(service),
             subjects=[f"shakti.{service}.>"],
@@ -133,7 +141,7 @@ class EventStore:
                 break
             except APIError as error:
                 if error.err_code == STREAM_EXISTS_OTHERWISE:
-                    info = await self.js.update_stream(config)
+                    info = await (self.js.update_stream(config) if own else self.js.stream_info(config.name))
                     break
                 if error.err_code != STORE_NOT_CREATED or attempt == STORE_CREATE_ATTEMPTS - 1:
                     raise
@@ -272,44 +280,12 @@ class EventStore:
         out: list[Envelope] = []
         start = after + 1
         while True:
-            page = await self._direct_get_batch(stream, subject, start)
+            page = await self.reader.page(stream, subject, start, LOAD_PAGE)
             out.extend(decode_message(msg.data, msg.headers or {}, stream) for msg in page.messages)
             # The server may end a page early (a byte limit): what is left, not the page's length, decides.
             if not page.messages or page.pending == 0:
                 return out
             start = out[-1].sequence + 1
-
-    async def _ensure_inbox(self) -> None:
-        if self._inbox_sub is None:
-            self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
-
-    async def _on_inbox(self, msg: Msg) -> None:
-        page = self._pending.get(msg.subject)
-        if page is not None:
-            page.receive(msg)
-
-    async def _direct_get_batch(self, stream: str, subject: str, start: int) -> _Page:
-        await self._ensure_inbox()
-        inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
-        page = _Page(asyncio.get_running_loop().create_future())
-        self._pending[inbox] = page
-        try:
-            request = {"seq": start, "next_by_subj": subject, "batch": LOAD_PAGE}
-            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
-            while True:
-                # Waiting once per page, not once per message, is what makes a long load fast; a page
-                # still fails only when the server goes silent for READ_TIMEOUT seconds.
-                received = len(page.messages)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(page.done), READ_TIMEOUT)
-                    break
-                if len(page.messages) == received:
-                    raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
-        finally:
-            del self._pending[inbox]
-        if page.status not in ("204", "404"):
-            raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
-        return page
 
     async def last_sequence(self, stream: str | None = None) -> int:
         info = await self.js.stream_info(stream or self.stream)
@@ -324,7 +300,64 @@ class EventStore:
         return True
 
 
-class _Page:
+class DirectReader:
+    """Batched direct gets: the stored messages of a subject filter from a sequence on, a page at a
+    time, with no consumer (nothing to create, name, clean up or permit on the server). The answers
+    come to one inbox subscription under the connection's inbox prefix, the only inbox its NATS user
+    may subscribe to."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self.nc = nc
+        self._inbox_prefix = nc.new_inbox()
+        self._pending: dict[str, Page] = {}
+        self._inbox_sub: Any = None
+
+    async def close(self) -> None:
+        if self._inbox_sub is not None:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await self._inbox_sub.unsubscribe()
+            self._inbox_sub = None
+
+    async def _ensure_inbox(self) -> None:
+        if self._inbox_sub is None:
+            self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
+
+    async def _on_inbox(self, msg: Msg) -> None:
+        page = self._pending.get(msg.subject)
+        if page is not None:
+            page.receive(msg)
+
+    async def page(self, stream: str, subject: str, start: int, batch: int) -> Page:
+        """Up to ``batch`` messages of ``subject`` (a filter) from sequence ``start`` on, in order."""
+        await self._ensure_inbox()
+        inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
+        page = Page(asyncio.get_running_loop().create_future())
+        self._pending[inbox] = page
+        try:
+            request = {"seq": start, "next_by_subj": subject, "batch": batch}
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+            while True:
+                # Waiting once per page, not once per message, is what makes a long read fast; a page
+                # still fails only when the server goes silent for READ_TIMEOUT seconds.
+                received = len(page.messages)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(page.done), READ_TIMEOUT)
+                    break
+                if len(page.messages) == received:
+                    raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
+        finally:
+            del self._pending[inbox]
+        if page.status not in ("204", "404"):
+            raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
+        return page
+
+
+def stored_sequence(msg: Msg) -> int:
+    """The stream sequence of a message a direct get returned."""
+    return int((msg.headers or {})["Nats-Sequence"])
+
+
+class Page:
     """The answer to one batched direct get: messages, then an end-of-batch status."""
 
     def __init__(self, done: asyncio.Future[None]) -> None:

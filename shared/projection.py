@@ -2,12 +2,18 @@
 
 Each projection keeps, per source stream, the stream sequence it has applied up to (its checkpoint)
 in the same transaction as the rows it changes, so a crash anywhere loses nothing and applies
-nothing twice. The checkpoint is the only record of progress: each process reads every event from
-checkpoint + 1 in stream order through its own short-lived consumer (no acks), and a batch's
-transaction locks the checkpoint row and skips what is already applied. So several replicas of a
-service may share one read model: whichever commits first applies an event, the others skip it.
-(A durable consumer shared by replicas cannot give this: two replicas can hold two adjacent batches
-at once, and the later one committing first would make the earlier one look applied.)
+nothing twice. The checkpoint is the only record of progress: each process reads the events of its
+filter from checkpoint + 1 in stream order with batched direct gets (no consumer: nothing to create,
+name or permit per process), and a batch's transaction locks the checkpoint row and skips what is
+already applied. So several replicas of a service may share one read model: whichever commits first
+applies an event, the others skip it. (A durable consumer shared by replicas cannot give this: two
+replicas can hold two adjacent batches at once, and the later one committing first would make the
+earlier one look applied.)
+
+Once caught up, a follower waits for a doorbell: a plain subscription to its filter subjects, which
+rings when something new is stored. A ring can come before the replica of the stream that answers
+direct gets has the event (a cluster follower): the read is then retried shortly. A slow poll covers a
+ring missed while the connection was down.
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.
@@ -19,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +33,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import (
     Column,
@@ -48,7 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
-from shared.eventstore import decode_message
+from shared.eventstore import DirectReader, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 
 log = logging.getLogger(__name__)
@@ -126,6 +130,11 @@ def _database_trouble(error: Exception) -> bool:
 # rebuild waits after its switch before dropping the old tables (so that every process has moved on).
 GENERATION_CHECK_SECONDS = 1.0
 OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
+# A follower with nothing new reads again at the latest after POLL_SECONDS (a doorbell missed while
+# disconnected); after a ring that found nothing yet, every FOLLOWER_RETRY_SECONDS, this many times.
+POLL_SECONDS = 5.0
+FOLLOWER_RETRY_SECONDS = 0.05
+FOLLOWER_RETRIES = 40
 
 
 class _BatchFailed(Exception):
@@ -161,6 +170,7 @@ class Projector(Generic[T]):
         self.sessions = sessions(engine)
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.reader = DirectReader(nc)
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.fault = fault
@@ -249,30 +259,18 @@ class Projector(Generic[T]):
         )
         return int(row or 0)
 
-    async def _subscribe(self, stream: str, generation: int) -> tuple[JetStreamContext.PullSubscription, str]:
-        """A consumer of this process alone, from checkpoint + 1, unacknowledged (the checkpoint is the
-        acknowledgement); the server drops it when this process stops fetching."""
-        await self._ensure_checkpoint_row(stream, generation)
-        name = f"{self.name}_g{generation}_{stream}_{uuid.uuid4().hex[:12]}"
+    async def _wait_for_stream(self, stream: str) -> None:
         while True:
             try:
-                await self.js.add_consumer(
-                    stream,
-                    ConsumerConfig(
-                        name=name,
-                        filter_subject=self.projection.sources[stream],
-                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                        opt_start_seq=await self.checkpoint(stream, generation) + 1,
-                        ack_policy=AckPolicy.NONE,
-                        inactive_threshold=60.0,
-                        mem_storage=True,
-                    ),
-                )
-                break
+                await self.js.stream_info(stream)
+                return
             except NotFoundError:
                 log.info("projection %s waits for stream %s", self.name, stream)
                 await asyncio.sleep(1.0)
-        return await self.js.pull_subscribe_bind(consumer=name, stream=stream), name
+
+    async def _read(self, stream: str, start: int) -> list[Msg]:
+        page = await self.reader.page(stream, self.projection.sources[stream], start, self.batch_size)
+        return page.messages
 
     async def _ensure_checkpoint_row(self, stream: str, generation: int) -> None:
         """Create the checkpoint row before any batch, so that every batch's transaction locks and
@@ -306,48 +304,77 @@ class Projector(Generic[T]):
         return any(g is not None and g.number == generation for g in (self._generation, self._building))
 
     async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
-        sub, consumer = await self._subscribe(stream, generation)
+        """Apply from the checkpoint on: forever, or until the checkpoint reaches ``until``."""
+        await self._wait_for_stream(stream)
+        await self._ensure_checkpoint_row(stream, generation)
+        rung = asyncio.Event()
+
+        async def ring(_: Msg) -> None:
+            rung.set()
+
+        # Subscribed before the first read: an event stored after it rings, one stored before is read.
+        doorbell = await self.nc.subscribe(self.projection.sources[stream], cb=ring)
         done = await self.checkpoint(stream, generation)
-        delivered = 0
+        loop = asyncio.get_running_loop()
+        # The next page is read while the current one is applied.
+        ahead: asyncio.Task[list[Msg]] | None = None
+        idle, misses, read_at = False, 0, loop.time()
         try:
             while until is None or done < until:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
-                    # Python 3.11's wait_for loses a cancellation that lands just as a fetch completes
-                    # (nats-py's next_msg): without this check the follower would fetch on forever.
+                    # Python 3.11's wait_for loses a cancellation that lands just as a wait completes:
+                    # without this check the follower would read on forever.
                     raise asyncio.CancelledError
                 if until is None:
                     await self.follow_generation()
                     if generation != self._active_number():
                         return  # a rebuild switched generations: the new generation's follower takes over
-                try:
-                    msgs = await sub.fetch(self.batch_size, timeout=1.0)
-                except TimeoutError:
-                    if until is not None:
-                        # Another replica sharing the read model may have applied what this waits for.
-                        done = await self.checkpoint(stream, generation)
-                    continue
+                if ahead is None:
+                    if idle and not rung.is_set() and loop.time() - read_at < POLL_SECONDS:
+                        # Nothing new: wait for the doorbell, looking at the generation now and then.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(rung.wait(), GENERATION_CHECK_SECONDS)
+                        continue
+                    rung.clear()
+                    read_at = loop.time()
+                    ahead = asyncio.create_task(self._read(stream, done + 1))
+                msgs = await ahead
+                ahead = None
                 if not msgs:
-                    continue  # nats-py can end a fetch with nothing (a status message) instead of a timeout
-                if msgs[0].metadata.sequence.consumer != delivered + 1:
-                    # A message lost on the way (a slow client): start again from the checkpoint.
-                    log.warning("projection %s: delivery gap on %s; resubscribing", self.name, stream)
-                    await self._unsubscribe(stream, sub, consumer)
-                    sub, consumer = await self._subscribe(stream, generation)
-                    done, delivered = await self.checkpoint(stream, generation), 0
+                    if until is not None:
+                        # Another replica sharing the read model may have applied what this waits for,
+                        # or the replica answering has not got it yet.
+                        done = await self.checkpoint(stream, generation)
+                        await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                    elif rung.is_set() and misses < FOLLOWER_RETRIES:
+                        # Rung, yet not there: the replica answering direct gets has not got it yet.
+                        misses += 1
+                        await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                    else:
+                        idle, misses = True, 0
+                        rung.clear()
                     continue
-                delivered = msgs[-1].metadata.sequence.consumer
+                idle = False
+                misses = 0
+                last = stored_sequence(msgs[-1])
+                if until is None or last < until:
+                    rung.clear()
+                    ahead = asyncio.create_task(self._read(stream, last + 1))
                 applied = await self._apply_batch(stream, generation, msgs)
                 if applied is None:
                     return  # the generation was dropped while this batch waited
                 done = applied
+                if done != last and ahead is not None:
+                    # Another replica got further: what was read ahead is behind the checkpoint.
+                    ahead.cancel()
+                    ahead = None
         finally:
-            await self._unsubscribe(stream, sub, consumer)
-
-    async def _unsubscribe(self, stream: str, sub: JetStreamContext.PullSubscription, consumer: str) -> None:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await self.js.delete_consumer(stream, consumer)
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(BaseException):
+                    await ahead
+            with contextlib.suppress(Exception):
+                await doorbell.unsubscribe()
 
     async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
         """Apply a fetched batch and its checkpoint in one transaction; returns the checkpoint.
@@ -366,7 +393,7 @@ class Projector(Generic[T]):
                     done, last = await self._commit_batch(stream, generation, tables, msgs, careful=True)
         if self.fault:
             await self.fault("committed")
-        self.applied += sum(1 for msg in msgs if msg.metadata.sequence.stream > done)
+        self.applied += sum(1 for msg in msgs if stored_sequence(msg) > done)
         return last
 
     async def _commit_batch(
@@ -376,7 +403,7 @@ class Projector(Generic[T]):
             done = await self._checkpoint(session, stream, generation)
             last = done
             for msg in msgs:
-                seq = msg.metadata.sequence.stream
+                seq = stored_sequence(msg)
                 if seq <= done:
                     continue  # applied already, by another replica or before a restart
                 if careful:

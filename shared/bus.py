@@ -183,10 +183,11 @@ def accounts_conf() -> str:
         "# Who may do what on the Mission Shakti NATS system. GENERATED from shared/bus.py (the one table\n"
         "# of parts and permissions): do not edit; run `python -m shared.bus > deploy/nats/accounts.conf`.\n"
         "#\n"
-        "# Included by nats-server.conf (compose), mounted into the Helm-installed cluster (helm-values.yaml),\n"
-        "# and the embedded server of `shakti up` runs with the same accounts. Each part publishes only its\n"
-        "# own events and parked records, updates only its own stream, reads every stream, uses only its\n"
-        "# own durable consumers and inbox. ops may do everything; sys is the system account.\n"
+        "# Included by nats-server.conf (compose), mounted into the Helm-installed cluster\n"
+        "# (helm-values.yaml); the embedded server of `shakti up` runs with the same accounts. Each part\n"
+        "# publishes only its own events and parked records, updates only its own stream, reads every\n"
+        "# stream, uses only its own durable consumers and inbox. ops may do everything; sys is the\n"
+        "# system account.\n"
         "#\n"
         "# Passwords come from the environment, one variable per user (SHAKTI_NATS_<USER>_PASSWORD).\n"
         "\n"
@@ -231,13 +232,20 @@ def read_credentials(path: Path) -> dict[str, str]:
     return found
 
 
+def new_password() -> str:
+    """256 random bits, spelled so that the server's configuration parser, which parses the value of
+    an environment variable as it parses a value in the file, reads a string: a letter, then letters
+    and digits (a password starting with a digit could be read as a number or a size)."""
+    return f"p{secrets.token_hex(32)}"
+
+
 def ensure_credentials(path: Path) -> dict[str, str]:
     """The embedded server's passwords: read from ``path``, the missing ones made and added (a part
     added in a newer version gets its user), the file kept readable by its owner alone."""
     known = read_credentials(path) if path.exists() else {}
     missing = [user for user in USERS if user not in known]
     if missing:
-        known.update({user: secrets.token_urlsafe(32) for user in missing})
+        known.update({user: new_password() for user in missing})
         partial = path.with_name(f".{path.name}.new")
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()

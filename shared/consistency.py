@@ -366,9 +366,8 @@ async def check_service(
     servers = nats_url or settings.nats_url
     if not servers:
         raise ConsistencyCheckError("the check needs the NATS server of the running system (SHAKTI_NATS_URL)")
-    nc = await nats.connect(
-        servers if isinstance(servers, str) else list(servers), name="shakti-check", **settings.nats_options(OPS)
-    )
+    servers = servers if isinstance(servers, str) else list(servers)
+    nc = await nats.connect(servers, name="shakti-check", **settings.nats_options(OPS))  # an operator's check
     engine = create_engine(url)
     report = ConsistencyReport(definition.name)
     try:

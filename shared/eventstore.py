@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -126,8 +126,9 @@ class EventStore:
         with another configuration (replicas, limits) is taken as it is."""
         service = service or self.service
         own = service == self.service
+        name = stream_name(service)
         config = StreamConfig(
-            name=stream_name(service),
+            name=name,
             subjects=[f"shakti.{service}.>"],
             storage=StorageType.FILE,
             num_replicas=self.replicas,
@@ -141,7 +142,7 @@ class EventStore:
                 break
             except APIError as error:
                 if error.err_code == STREAM_EXISTS_OTHERWISE:
-                    info = await (self.js.update_stream(config) if own else self.js.stream_info(config.name))
+                    info = await (self.js.update_stream(config) if own else self.js.stream_info(name))
                     break
                 if error.err_code != STORE_NOT_CREATED or attempt == STORE_CREATE_ATTEMPTS - 1:
                     raise
@@ -350,6 +351,111 @@ class DirectReader:
         if page.status not in ("204", "404"):
             raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
         return page
+
+
+# A tail with nothing new reads again at the latest after POLL_SECONDS (a doorbell missed while
+# disconnected); after a ring that found nothing yet, every FOLLOWER_RETRY_SECONDS, this many times.
+POLL_SECONDS = 5.0
+FOLLOWER_RETRY_SECONDS = 0.05
+FOLLOWER_RETRIES = 40
+
+
+class Tail:
+    """The stored messages of a subject filter after a sequence, page by page as they come: batched
+    direct gets (the next page read while the caller handles this one), and, once at the end, a
+    doorbell, a plain subscription to the filter that rings when something new is stored.
+
+    A ring can come before the replica answering direct gets (a cluster follower) has the message:
+    the read is then retried shortly. A slow poll covers a ring missed while disconnected. A context
+    manager (the doorbell is subscribed on entry, before the first read, so nothing falls between)."""
+
+    def __init__(
+        self, reader: DirectReader, stream: str, subject: str, *, after: int = 0, batch: int = LOAD_PAGE
+    ) -> None:
+        self.reader = reader
+        self.stream = stream
+        self.subject = subject
+        self.batch = batch
+        self.position = after
+        """The last sequence handed out (or moved to): the next page starts after it."""
+        self._rung = asyncio.Event()
+        self._doorbell: Any = None
+        self._ahead: asyncio.Task[list[Msg]] | None = None
+        self._idle = False
+        self._read_at = float("-inf")
+
+    async def __aenter__(self) -> Tail:
+        async def ring(_: Msg) -> None:
+            self._rung.set()
+
+        self._doorbell = await self.reader.nc.subscribe(self.subject, cb=ring)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._cancel_read()
+        if self._ahead is not None:
+            with contextlib.suppress(BaseException):
+                await self._ahead
+        with contextlib.suppress(Exception):
+            await self._doorbell.unsubscribe()
+
+    def move_to(self, position: int) -> None:
+        """Go on after ``position`` (what another reader already handled): a read ahead is dropped."""
+        if position > self.position:
+            self.position = position
+            self._cancel_read()
+
+    def _cancel_read(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+
+    def _read(self) -> None:
+        self._rung.clear()
+        self._read_at = asyncio.get_running_loop().time()
+        page = self.reader.page(self.stream, self.subject, self.position + 1, self.batch)
+        self._ahead = asyncio.create_task(_messages(page))
+
+    async def next_page(self, wait: float) -> list[Msg]:
+        """The next messages in order; [] when nothing new came within ``wait`` seconds (0: read once,
+        now)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        misses = 0
+        while True:
+            if self._ahead is None:
+                if self._idle and wait > 0 and not self._rung.is_set():
+                    remaining = min(deadline, self._read_at + POLL_SECONDS) - loop.time()
+                    if remaining > 0:
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._rung.wait(), remaining)
+                    if not self._rung.is_set() and loop.time() < self._read_at + POLL_SECONDS:
+                        return []
+                self._read()
+            assert self._ahead is not None
+            ahead = self._ahead
+            msgs = await ahead
+            if self._ahead is ahead:
+                self._ahead = None
+            if msgs:
+                self._idle = False
+                self.position = stored_sequence(msgs[-1])
+                self._read()
+                return msgs
+            if self._rung.is_set() and misses < FOLLOWER_RETRIES:
+                # Rung, yet not there: the replica answering direct gets has not got it yet.
+                misses += 1
+                await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                continue
+            self._idle = True
+            if misses:
+                self._rung.clear()
+            if loop.time() >= deadline:
+                return []
+
+
+async def _messages(page: Awaitable[Page]) -> list[Msg]:
+    return (await page).messages
 
 
 def stored_sequence(msg: Msg) -> int:

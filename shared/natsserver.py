@@ -155,9 +155,7 @@ def platform_server(data_dir: Path, port: int | None = None) -> EmbeddedNatsServ
     config.chmod(0o600)
     store = data_dir / "nats"
     _adopt_unauthenticated_streams(store)
-    return EmbeddedNatsServer(
-        store, port, extra_args=["-c", str(config)], env=server_environment(passwords)
-    )
+    return EmbeddedNatsServer(store, port, extra_args=["-c", str(config)], env=server_environment(passwords))
 
 
 def _adopt_unauthenticated_streams(store: Path) -> None:

@@ -52,7 +52,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
-from shared.eventstore import DirectReader, decode_message, stored_sequence
+from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 
 log = logging.getLogger(__name__)
@@ -130,11 +130,6 @@ def _database_trouble(error: Exception) -> bool:
 # rebuild waits after its switch before dropping the old tables (so that every process has moved on).
 GENERATION_CHECK_SECONDS = 1.0
 OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
-# A follower with nothing new reads again at the latest after POLL_SECONDS (a doorbell missed while
-# disconnected); after a ring that found nothing yet, every FOLLOWER_RETRY_SECONDS, this many times.
-POLL_SECONDS = 5.0
-FOLLOWER_RETRY_SECONDS = 0.05
-FOLLOWER_RETRIES = 40
 
 
 class _BatchFailed(Exception):
@@ -268,10 +263,6 @@ class Projector(Generic[T]):
                 log.info("projection %s waits for stream %s", self.name, stream)
                 await asyncio.sleep(1.0)
 
-    async def _read(self, stream: str, start: int) -> list[Msg]:
-        page = await self.reader.page(stream, self.projection.sources[stream], start, self.batch_size)
-        return page.messages
-
     async def _ensure_checkpoint_row(self, stream: str, generation: int) -> None:
         """Create the checkpoint row before any batch, so that every batch's transaction locks and
         updates an existing row: two replicas can then never both insert the first checkpoint."""
@@ -307,19 +298,9 @@ class Projector(Generic[T]):
         """Apply from the checkpoint on: forever, or until the checkpoint reaches ``until``."""
         await self._wait_for_stream(stream)
         await self._ensure_checkpoint_row(stream, generation)
-        rung = asyncio.Event()
-
-        async def ring(_: Msg) -> None:
-            rung.set()
-
-        # Subscribed before the first read: an event stored after it rings, one stored before is read.
-        doorbell = await self.nc.subscribe(self.projection.sources[stream], cb=ring)
         done = await self.checkpoint(stream, generation)
-        loop = asyncio.get_running_loop()
-        # The next page is read while the current one is applied.
-        ahead: asyncio.Task[list[Msg]] | None = None
-        idle, misses, read_at = False, 0, loop.time()
-        try:
+        subject = self.projection.sources[stream]
+        async with Tail(self.reader, stream, subject, after=done, batch=self.batch_size) as tail:
             while until is None or done < until:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
                     # Python 3.11's wait_for loses a cancellation that lands just as a wait completes:
@@ -329,52 +310,21 @@ class Projector(Generic[T]):
                     await self.follow_generation()
                     if generation != self._active_number():
                         return  # a rebuild switched generations: the new generation's follower takes over
-                if ahead is None:
-                    if idle and not rung.is_set() and loop.time() - read_at < POLL_SECONDS:
-                        # Nothing new: wait for the doorbell, looking at the generation now and then.
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(rung.wait(), GENERATION_CHECK_SECONDS)
-                        continue
-                    rung.clear()
-                    read_at = loop.time()
-                    ahead = asyncio.create_task(self._read(stream, done + 1))
-                msgs = await ahead
-                ahead = None
+                # Following, the generation is looked at between waits; catching up, the events are
+                # there already (on the stream's leader at least).
+                msgs = await tail.next_page(GENERATION_CHECK_SECONDS if until is None else 0)
                 if not msgs:
                     if until is not None:
-                        # Another replica sharing the read model may have applied what this waits for,
-                        # or the replica answering has not got it yet.
+                        # Another replica sharing the read model may have applied what this waits for.
                         done = await self.checkpoint(stream, generation)
+                        tail.move_to(done)
                         await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
-                    elif rung.is_set() and misses < FOLLOWER_RETRIES:
-                        # Rung, yet not there: the replica answering direct gets has not got it yet.
-                        misses += 1
-                        await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
-                    else:
-                        idle, misses = True, 0
-                        rung.clear()
                     continue
-                idle = False
-                misses = 0
-                last = stored_sequence(msgs[-1])
-                if until is None or last < until:
-                    rung.clear()
-                    ahead = asyncio.create_task(self._read(stream, last + 1))
                 applied = await self._apply_batch(stream, generation, msgs)
                 if applied is None:
                     return  # the generation was dropped while this batch waited
                 done = applied
-                if done != last and ahead is not None:
-                    # Another replica got further: what was read ahead is behind the checkpoint.
-                    ahead.cancel()
-                    ahead = None
-        finally:
-            if ahead is not None:
-                ahead.cancel()
-                with contextlib.suppress(BaseException):
-                    await ahead
-            with contextlib.suppress(Exception):
-                await doorbell.unsubscribe()
+                tail.move_to(done)  # beyond this page when another replica got further
 
     async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
         """Apply a fetched batch and its checkpoint in one transaction; returns the checkpoint.

@@ -34,6 +34,7 @@ from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
 
 from shared.bus import PARKED_STREAM as PARKED_STREAM  # re-exported: where the runtime's users find it
+from shared.bus import inbox_prefix
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
 from shared.observability import REACTIONS, REACTIONS_WAITING
@@ -192,6 +193,8 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager, part: str) -> N
         max_workers=manager.concurrency,
         config=consumer_config(manager),
         ack_policy=AckPolicy.MANUAL,
+        # FastStream's own default would be the bare _INBOX., which no part may subscribe to.
+        inbox_prefix=f"{inbox_prefix(part)}.".encode(),
         title=manager.name,
         description=manager.description,
     )

@@ -71,7 +71,9 @@ def keep_private(data_dir: Path) -> None:
             path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
             tightened += 1
     if tightened:
-        log.info("data directory %s: %d files and folders made readable by their owner only", data_dir, tightened)
+        log.info(
+            "data directory %s: %d files and folders made readable by their owner only", data_dir, tightened
+        )
 
 
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.bus import CREDENTIALS_FILE, CredentialsError, inbox_prefix, read_credentials
+from shared.bus import CREDENTIALS_FILE, OPS, CredentialsError, inbox_prefix, read_credentials
 
 
 class Settings(BaseSettings):
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         A credentials file names every user it serves; ``SHAKTI_NATS_PASSWORD`` is the one part's;
         without either, the embedded server's file in the data directory is used when there is one."""
         path = self.nats_credentials_file
-        if path is None and self.nats_password is not None:
+        if path is None and self.nats_password is not None and user != OPS:  # the part's, never ops'
             return self.nats_password.get_secret_value()
         if path is None and self.nats_url is None and (self.data_dir / CREDENTIALS_FILE).exists():
             path = self.data_dir / CREDENTIALS_FILE

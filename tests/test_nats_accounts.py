@@ -26,6 +26,7 @@ from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from bench.e2e import Load, Platform
 from shakti.launcher import keep_private
 from shared.aggregate import Repository
 from shared.bus import CREDENTIALS_FILE, OPS, PARTS, accounts_conf, read_credentials
@@ -169,10 +170,13 @@ async def test_intake_cannot_publish_a_routing_event_and_routing_can(connect: Co
     assert connect.violations["routing"] == []
 
 
-async def forge_reassignment(nc: NatsClient) -> list[Any]:
-    """A ``CaseReassigned`` by 'demo.sp', appended as routing's event store would, by ``nc``."""
+async def forge_reassignment(
+    nc: NatsClient, case_id: str = "MSK-1", after: int = 0, version: int = 0
+) -> list[Any]:
+    """A ``CaseReassigned`` by 'demo.sp', appended as routing's event store would (after the case's
+    last event: sequence ``after``, aggregate ``version``), by ``nc``."""
     forged = CaseReassigned(
-        case_id="MSK-1",
+        case_id=case_id,
         from_officer="PNO1",
         officer="PNO666",
         kendra="K1",
@@ -181,8 +185,8 @@ async def forge_reassignment(nc: NatsClient) -> list[Any]:
     )
     impostor = EventStore(nc, "routing")
     attempts = [
-        impostor.append("case", "MSK-1", [forged], expected_sequence=0, expected_version=0, meta=meta("f1", "demo.sp")),
-        nc.jetstream().publish("shakti.routing.case.MSK-1", b"{}", timeout=1.0),
+        impostor.append("case", case_id, [forged], expected_sequence=after, expected_version=version, meta=meta("f1", "demo.sp")),
+        nc.jetstream().publish(f"shakti.routing.case.{case_id}", b"{}", timeout=1.0),
     ]  # fmt: skip
     return await asyncio.gather(*attempts, return_exceptions=True)
 
@@ -450,3 +454,111 @@ def test_the_platform_keeps_its_data_private(tmp_path: Path, caplog: pytest.LogC
     assert [r.getMessage() for r in caplog.records] == [
         f"data directory {data}: 4 files and folders made readable by their owner only"
     ]
+
+
+async def test_the_whole_platform_runs_under_the_embedded_authentication(tmp_path: Path) -> None:
+    """``shakti up`` as a user runs it: each part under its own NATS user, a complaint registered over
+    HTTP is assigned; a forged reassignment by another part (or by anyone without credentials) is
+    refused and never shows; the data directory is its owner's alone."""
+    platform = Platform(tmp_path).start()
+    load = Load(platform)
+    ops: NatsClient | None = None
+    try:
+        await load.ready()
+        await load.prepare()
+        registered = await load.post_complaint(0, "auth-test-1")
+        assert registered.status_code == 201, registered.text
+        case_id = registered.json()["case_id"]
+
+        async def case() -> dict[str, Any]:
+            response = await load.client.get(f"/api/routing/cases/{case_id}", headers=load.operator)
+            return dict(response.json()) if response.status_code == 200 else {}
+
+        async def assigned() -> bool:
+            return bool((await case()).get("now", {}).get("officer"))
+
+        await eventually(assigned, 60, "the complaint is assigned")
+        before = await case()
+
+        ops = await platform.nats_connect("test-ops")
+        js = ops.jetstream()
+        durable = {
+            (stream, consumer.name)
+            for stream in ("INTAKE", "ROUTING", "ESCALATION", "TRAINING")
+            for consumer in await js.consumers_info(stream)
+        }
+        assert durable == {(c.stream, c.name) for p in PARTS for c in p.consumers}
+
+        routing_events = (await js.stream_info("ROUTING")).state.last_seq
+        with pytest.raises(NatsError):  # no credentials: not even connected
+            await nats.connect(platform.nats_url, allow_reconnect=False, max_reconnect_attempts=0)
+        passwords = read_credentials(platform.credentials_file)
+        training = await nats.connect(
+            platform.nats_url, user="training", password=passwords["training"], inbox_prefix="_INBOX.training"
+        )
+        try:
+            history = await EventStore(ops, "routing").load("case", case_id)
+            outcomes = await forge_reassignment(
+                training, case_id, after=history[-1].sequence, version=history[-1].aggregate_version
+            )
+            assert all(isinstance(o, NatsError) for o in outcomes), outcomes
+        finally:
+            await training.close()
+        await asyncio.sleep(1.0)
+        assert (await js.stream_info("ROUTING")).state.last_seq == routing_events
+        after = await case()
+        assert after["now"]["officer"] == before["now"]["officer"]
+        assert all(entry["by"] != "demo.sp" for entry in after["record"])
+
+        data = tmp_path / "var"
+        loose = [p for p in (data, *data.rglob("*")) if not p.is_symlink() and p.stat().st_mode & 0o077]
+        assert loose == [], "readable by others"
+        assert {"intake.db", "web.db", CREDENTIALS_FILE} <= {p.name for p in data.iterdir()}
+    finally:
+        if ops is not None:
+            await ops.close()
+        await load.client.aclose()
+        platform.stop()
+
+
+async def test_a_part_parks_under_its_own_subjects_and_only_operators_remove_parked_records(
+    bus: Bus, connect: Connections, sqlite_url: str
+) -> None:
+    intake = EventStore(await connect("intake"), "intake")
+    await intake.ensure_stream()
+    await Repository(intake, Tally).execute("t1", lambda t: t.open("poison"), meta("open"))
+
+    async def fail(envelope: Envelope) -> None:
+        raise RuntimeError("cannot")
+
+    definition = ServiceDefinition(
+        name="routing",
+        projections=lambda: [],
+        reads=["intake"],
+        process_managers=lambda _: [
+            ProcessManager("routing_on_cases", "INTAKE", "shakti.intake.tally.*", fail, max_deliver=1)
+        ],
+    )
+    runner = ServiceRunner(definition, bus.settings(), nats_url=bus.url, database_url=sqlite_url)
+    await runner.start()
+    try:
+        ops_js = (await connect("ops")).jetstream()
+
+        async def parked() -> int:
+            return int((await ops_js.stream_info("PARKED")).state.messages)
+
+        await eventually(lambda: _equals(parked(), 1), what="the failing reaction is parked")
+        record = await ops_js.get_msg("PARKED", 1)
+        assert record.subject == "shakti.parked.routing.routing_on_cases"
+        # Another part cannot remove it; the operators can.
+        with pytest.raises((NatsError, TimeoutError)):
+            await (await connect("training")).jetstream(timeout=1.0).delete_msg("PARKED", 1)
+        assert await parked() == 1
+        await ops_js.delete_msg("PARKED", 1)
+        assert await parked() == 0
+    finally:
+        await runner.stop()
+
+
+async def _equals(value: Any, expected: Any) -> bool:
+    return bool(await value == expected)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 import time
 from pathlib import Path
@@ -37,6 +38,12 @@ app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
 
 console = Console()
+
+
+@app.callback()
+def private_files() -> None:
+    """Whatever a command writes (read models, keys, users) is readable by its owner only."""
+    os.umask(launcher.PRIVATE_UMASK)
 
 
 def settings() -> PlatformSettings:

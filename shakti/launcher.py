@@ -28,6 +28,8 @@ from shared.observability import configure_logging
 
 log = logging.getLogger(__name__)
 
+PRIVATE_UMASK = 0o077
+
 AfterStart = Callable[[FastAPI, str], Awaitable[None]]
 
 
@@ -60,7 +62,7 @@ def keep_private(data_dir: Path) -> None:
     """What the platform writes (case keys, password hashes, streams) is its owner's alone: new files
     0600 and folders 0700 from here on (the process's umask), and those an earlier version left
     readable by others are tightened."""
-    os.umask(0o077)
+    os.umask(PRIVATE_UMASK)
     data_dir.mkdir(parents=True, exist_ok=True)
     tightened = 0
     for path in (data_dir, *data_dir.rglob("*")):

@@ -12,7 +12,7 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -341,8 +341,11 @@ class DirectReader:
                 # Waiting once per page, not once per message, is what makes a long read fast; a page
                 # still fails only when the server goes silent for READ_TIMEOUT seconds.
                 received = len(page.messages)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+                # lands just as the awaited completes, and a follower would then read on forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(page.done), READ_TIMEOUT)
+                    async with asyncio.timeout(READ_TIMEOUT):
+                        await asyncio.shield(page.done)
                     break
                 if len(page.messages) == received:
                     raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
@@ -393,9 +396,6 @@ class Tail:
 
     async def __aexit__(self, *_: object) -> None:
         self._cancel_read()
-        if self._ahead is not None:
-            with contextlib.suppress(BaseException):
-                await self._ahead
         with contextlib.suppress(Exception):
             await self._doorbell.unsubscribe()
 
@@ -413,8 +413,10 @@ class Tail:
     def _read(self) -> None:
         self._rung.clear()
         self._read_at = asyncio.get_running_loop().time()
-        page = self.reader.page(self.stream, self.subject, self.position + 1, self.batch)
-        self._ahead = asyncio.create_task(_messages(page))
+        self._ahead = asyncio.create_task(self._page(self.position + 1))
+
+    async def _page(self, start: int) -> list[Msg]:
+        return (await self.reader.page(self.stream, self.subject, start, self.batch)).messages
 
     async def next_page(self, wait: float) -> list[Msg]:
         """The next messages in order; [] when nothing new came within ``wait`` seconds (0: read once,
@@ -423,12 +425,15 @@ class Tail:
         deadline = loop.time() + wait
         misses = 0
         while True:
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError  # a cancellation an awaited library call swallowed
             if self._ahead is None:
                 if self._idle and wait > 0 and not self._rung.is_set():
                     remaining = min(deadline, self._read_at + POLL_SECONDS) - loop.time()
                     if remaining > 0:
                         with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._rung.wait(), remaining)
+                            async with asyncio.timeout(remaining):
+                                await self._rung.wait()
                     if not self._rung.is_set() and loop.time() < self._read_at + POLL_SECONDS:
                         return []
                 self._read()
@@ -452,10 +457,6 @@ class Tail:
                 self._rung.clear()
             if loop.time() >= deadline:
                 return []
-
-
-async def _messages(page: Awaitable[Page]) -> list[Msg]:
-    return (await page).messages
 
 
 def stored_sequence(msg: Msg) -> int:

@@ -10,10 +10,8 @@ applies an event, the others skip it. (A durable consumer shared by replicas can
 replicas can hold two adjacent batches at once, and the later one committing first would make the
 earlier one look applied.)
 
-Once caught up, a follower waits for a doorbell: a plain subscription to its filter subjects, which
-rings when something new is stored. A ring can come before the replica of the stream that answers
-direct gets has the event (a cluster follower): the read is then retried shortly. A slow poll covers a
-ring missed while the connection was down.
+Once caught up, a follower waits for a doorbell, a plain subscription to its filter subjects that
+rings when something new is stored (``shared.eventstore.Tail``).
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.

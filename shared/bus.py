@@ -66,9 +66,6 @@ class Part:
     def parked(self) -> str:
         return f"shakti.parked.{self.name}.>"
 
-    def parked_subject(self, consumer: str) -> str:
-        return f"shakti.parked.{self.name}.{consumer}"
-
 
 def _durables(*pairs: tuple[str, str]) -> tuple[DurableConsumer, ...]:
     return tuple(DurableConsumer(stream, name) for stream, name in pairs)
@@ -103,13 +100,6 @@ PARTS: tuple[Part, ...] = (
 )
 BY_NAME: dict[str, Part] = {part.name: part for part in PARTS}
 USERS: tuple[str, ...] = (*BY_NAME, OPS, SYSTEM)
-
-
-def part(name: str) -> Part:
-    try:
-        return BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"{name!r} is no part of the platform; the parts are {', '.join(BY_NAME)}") from None
 
 
 def inbox_prefix(user: str) -> str:

@@ -42,13 +42,16 @@ from typing import Any
 
 import httpx
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
 from shakti.demo import JURISDICTION_FILE, roster_sheet
 from shakti.platform import SERVICES
 from shared.auth import Principal, Role, Tokens
+from shared.bus import CREDENTIALS_FILE, OPS
 from shared.events import HEADER_TYPE
 from shared.natsserver import free_port
+from shared.settings import Settings
 
 SECRET = "bench-e2e-secret"
 DISTRICT = "SJP"
@@ -92,6 +95,18 @@ class Platform:
         if not found:
             raise RuntimeError("the platform has not started its NATS server yet")
         return str(found[-1])
+
+    @property
+    def credentials_file(self) -> Path:
+        """The NATS passwords: of the embedded server (in the data folder), or those given."""
+        given = self.env.get("SHAKTI_NATS_CREDENTIALS_FILE")
+        return Path(given) if given else Path(self.env["SHAKTI_DATA_DIR"]) / CREDENTIALS_FILE
+
+    async def nats_connect(self, name: str) -> NatsClient:
+        """A connection to the platform's NATS server as its operators (user ops), where it has users."""
+        found = self.credentials_file if self.credentials_file.exists() else None
+        settings = Settings(nats_url=self.nats_url, nats_credentials_file=found)
+        return await nats.connect(self.nats_url, name=name, **settings.nats_options(OPS))
 
     def start(self) -> Platform:
         with self.log.open("ab") as log:
@@ -268,7 +283,7 @@ class Load:
 
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
-        nc = await nats.connect(self.target.nats_url, name="bench-e2e")
+        nc = await self.target.nats_connect("bench-e2e")
 
         async def on_routing(msg: Msg) -> None:
             if (msg.headers or {}).get(HEADER_TYPE) == "CaseAssigned":
@@ -372,6 +387,8 @@ async def drive(
         if keeper is not None:
             # Started once the platform has created the tables, with the platform's NATS server.
             keeper.env["SHAKTI_NATS_URL"] = target.nats_url
+            if target.credentials_file.exists():
+                keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(target.credentials_file)
             keeper.start()
             await Load(keeper).ready()
         await load.prepare()

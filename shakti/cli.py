@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -49,6 +50,12 @@ app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
 keys_app = typer.Typer(help="Key material: the KEK of intake's case keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+
+
+@app.callback()
+def private_files() -> None:
+    """Whatever a command writes (read models, keys, users) is readable by its owner only."""
+    os.umask(launcher.PRIVATE_UMASK)
 
 
 def settings() -> PlatformSettings:

@@ -15,11 +15,14 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,11 +35,13 @@ from rich.table import Table
 
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
-from shared.natsserver import EmbeddedNatsServer, free_port
+from shared.natsserver import free_port, platform_server
 from shared.observability import LogOutput, configure_logging
 from shared.ports import PortHolder, port_holder
 
 log = logging.getLogger(__name__)
+
+PRIVATE_UMASK = 0o077
 
 AfterStart = Callable[[FastAPI, str], Awaitable[None]]
 
@@ -61,7 +66,7 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
         # Another NATS (often a system one) holds the usual port; ours keeps its data all the same.
         port = free_port()
         log.warning("port %d is taken; the embedded NATS server uses %d", settings.nats_port, port)
-    with EmbeddedNatsServer(settings.data_dir.resolve() / "nats", port) as server:
+    with platform_server(settings.data_dir.resolve(), port) as server:
         log.info("embedded NATS server at %s, data in %s", server.url, server.data_dir)
         yield server.url
 
@@ -100,6 +105,26 @@ def http_socket(settings: PlatformSettings) -> socket.socket:
         raise CannotListen(host, port, error.strerror or type(error).__name__) from None
     sock.set_inheritable(True)
     return sock
+
+
+def keep_private(data_dir: Path) -> None:
+    """What the platform writes (case keys, password hashes, streams) is its owner's alone: new files
+    0600 and folders 0700 from here on (the process's umask), and those an earlier version left
+    readable by others are tightened."""
+    os.umask(PRIVATE_UMASK)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tightened = 0
+    for path in (data_dir, *data_dir.rglob("*")):
+        with contextlib.suppress(FileNotFoundError):  # a file removed while walking (a WAL, a lock)
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or not info.st_mode & 0o077:
+                continue
+            path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+            tightened += 1
+    if tightened:
+        log.info(
+            "data directory %s: %d files and folders made readable by their owner only", data_dir, tightened
+        )
 
 
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
@@ -240,6 +265,7 @@ def run(
     # uvicorn re-raises the signal it handled once it has shut down. SIGTERM (what systemd, Docker and
     # Kubernetes send) would then kill the process before the embedded NATS server is stopped, leaving
     # it running: make it end like Ctrl-C. So does SIGHUP (the terminal closed).
+    keep_private(settings.data_dir)
     previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with sock, nats_for(settings) as nats_url:

@@ -10,14 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import nats
 from fastapi import APIRouter, Depends, Path, Query, Request
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
 from shared.auth import Principal, Role, bilingual_error, require
+from shared.bus import OPS, CredentialsError
 from shared.eventstore import decode_message
 from shared.runtime import ServiceContext, ServiceRunner
 from shared.subscriber import PARKED_STREAM, ParkedReaction
@@ -111,6 +116,56 @@ def _owner(runners: dict[str, ServiceRunner], consumer: str) -> tuple[str, Servi
     return None
 
 
+async def _retry_reactions(
+    runners: dict[str, ServiceRunner],
+    chosen: list[tuple[int, ParkedReaction]],
+    parked_admin: JetStreamContext,
+) -> RetryOutcome:
+    applied = failed = 0
+    for seq, record in chosen:
+        owner = _owner(runners, record.consumer)
+        if owner is None:
+            failed += 1
+            continue
+        service_ctx = owner[1]
+        instance = runners[owner[0]].instance
+        assert instance is not None  # the owner was found among the started services
+        manager = next(m for m in instance.process_managers() if m.name == record.consumer)
+        try:
+            msg = await service_ctx.store.js.get_msg(record.stream, record.sequence)
+            envelope = decode_message(msg.data or b"", {}, record.stream)
+            await manager.react(envelope.model_copy(update={"sequence": record.sequence}))
+        except Exception:
+            failed += 1
+            continue
+        await parked_admin.delete_msg(PARKED_STREAM, seq)
+        applied += 1
+    return RetryOutcome(applied=applied, still_parked=failed)
+
+
+@contextlib.asynccontextmanager
+async def operators_bus(runner: ServiceRunner) -> AsyncIterator[JetStreamContext]:
+    """A connection as the operators' NATS user, for what no part may do: removing a retried record
+    from the PARKED stream (a part may only add its own)."""
+    try:
+        nc = await nats.connect(
+            runner.nats_url, name="shakti-ops", allow_reconnect=False, **runner.settings.nats_options(OPS)
+        )
+    except (CredentialsError, NatsError, OSError):
+        raise bilingual_error(
+            503,
+            "no_operator_bus",
+            "Retrying parked reactions needs the operators' NATS user (ops) in this process's "
+            "credentials (SHAKTI_NATS_CREDENTIALS_FILE).",
+            "रुकी प्रतिक्रियाएँ दोबारा चलाने के लिए इस प्रक्रिया के NATS क्रेडेंशियल "
+            "(SHAKTI_NATS_CREDENTIALS_FILE) में ऑपरेटर उपयोगकर्ता (ops) चाहिए।",
+        ) from None
+    try:
+        yield nc.jetstream()
+    finally:
+        await nc.close()
+
+
 def operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
     rebuilds: dict[str, Rebuild] = {}
@@ -186,27 +241,16 @@ def operations_router() -> APIRouter:
                 ok, bad = await projector.retry_parked(ref)
                 applied, failed = applied + ok, failed + bad
         ctx = _any_context(runners)
-        for seq, record in await parked_reactions(ctx) if ctx else []:
-            if (name is not None and record.consumer != name) or (ref is not None and ref != seq):
-                continue
-            owner = _owner(runners, record.consumer)
-            if owner is None:
-                failed += 1
-                continue
-            service_ctx = owner[1]
-            instance = runners[owner[0]].instance
-            assert instance is not None  # the owner was found among the started services
-            manager = next(m for m in instance.process_managers() if m.name == record.consumer)
-            try:
-                msg = await service_ctx.store.js.get_msg(record.stream, record.sequence)
-                envelope = decode_message(msg.data or b"", {}, record.stream)
-                await manager.react(envelope.model_copy(update={"sequence": record.sequence}))
-            except Exception:
-                failed += 1
-                continue
-            await service_ctx.store.js.delete_msg(PARKED_STREAM, seq)
-            applied += 1
-        return RetryOutcome(applied=applied, still_parked=failed)
+        chosen = [
+            (seq, record)
+            for seq, record in (await parked_reactions(ctx) if ctx else [])
+            if (name is None or record.consumer == name) and (ref is None or ref == seq)
+        ]
+        if not chosen:
+            return RetryOutcome(applied=applied, still_parked=failed)
+        async with operators_bus(next(r for r in runners.values() if r.context is not None)) as parked_admin:
+            outcome = await _retry_reactions(runners, chosen, parked_admin)
+        return RetryOutcome(applied=applied + outcome.applied, still_parked=failed + outcome.still_parked)
 
     @router.post("/rebuild/{service}", status_code=202)
     async def start_rebuild(request: Request, service: ServiceName, _: Operator) -> RebuildProgress:

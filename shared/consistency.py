@@ -38,6 +38,7 @@ from sqlalchemy import Column, MetaData, Table, inspect, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from shared.bus import OPS
 from shared.eventstore import decode_message
 from shared.projection import Projection, Projector, checkpoints, generations, parked_events
 from shared.readmodel import create_engine, sessions
@@ -365,7 +366,8 @@ async def check_service(
     servers = nats_url or settings.nats_url
     if not servers:
         raise ConsistencyCheckError("the check needs the NATS server of the running system (SHAKTI_NATS_URL)")
-    nc = await nats.connect(servers if isinstance(servers, str) else list(servers), name="shakti-check")
+    servers = servers if isinstance(servers, str) else list(servers)
+    nc = await nats.connect(servers, name="shakti-check", **settings.nats_options(OPS))  # an operator's check
     engine = create_engine(url)
     report = ConsistencyReport(definition.name)
     try:

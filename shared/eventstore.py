@@ -24,6 +24,7 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel, Field
 
+from shared.bus import inbox_prefix
 from shared.errors import IdempotencyConflict
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
 
@@ -113,28 +114,36 @@ class EventStore:
         self.service = service
         self.stream = stream_name(service)
         self.replicas = replicas
-        self._inbox_prefix = f"_INBOX.shakti.{uuid.uuid4().hex}"
-        self._pending: dict[str, _Page] = {}
-        self._inbox_sub: Any = None
+        self.reader = DirectReader(nc)
 
     @classmethod
-    async def connect(cls, url: str, service: str, *, replicas: int = 1, name: str = "") -> EventStore:
-        nc = await nats.connect(url, name=name or f"shakti-{service}", max_reconnect_attempts=-1)
+    async def connect(
+        cls, url: str, service: str, *, replicas: int = 1, name: str = "", password: str | None = None
+    ) -> EventStore:
+        """A connection as the NATS user of ``service`` (with ``password`` where the server asks one)."""
+        login: dict[str, Any] = {"inbox_prefix": inbox_prefix(service)}
+        if password is not None:
+            login |= {"user": service, "password": password}
+        nc = await nats.connect(url, name=name or f"shakti-{service}", max_reconnect_attempts=-1, **login)
         store = cls(nc, service, replicas=replicas)
         await store.ensure_stream()
         return store
 
     async def close(self) -> None:
-        if self._inbox_sub is not None:
-            await self._inbox_sub.unsubscribe()
-            self._inbox_sub = None
+        await self.reader.close()
         await self.nc.drain()
 
     async def ensure_stream(self, service: str | None = None) -> None:
-        """Create or update the service's stream; idempotent, safe from every replica at once."""
+        """Create the stream of ``service`` (default this store's own) if missing, and bring this
+        store's own stream to its configuration; idempotent, safe from every replica at once.
+
+        Another service's stream is never updated (its NATS user may not): one created by its owner
+        with another configuration (replicas, limits) is taken as it is."""
         service = service or self.service
+        own = service == self.service
+        name = stream_name(service)
         config = StreamConfig(
-            name=stream_name(service),
+            name=name,
             subjects=[f"shakti.{service}.>"],
             storage=StorageType.FILE,
             num_replicas=self.replicas,
@@ -148,7 +157,7 @@ class EventStore:
                 break
             except APIError as error:
                 if error.err_code == STREAM_EXISTS_OTHERWISE:
-                    info = await self.js.update_stream(config)
+                    info = await (self.js.update_stream(config) if own else self.js.stream_info(name))
                     break
                 if error.err_code != STORE_NOT_CREATED or attempt == STORE_CREATE_ATTEMPTS - 1:
                     raise
@@ -288,7 +297,7 @@ class EventStore:
         out: list[Envelope] = []
         start = after + 1
         while True:
-            page = await self._direct_get_batch(stream, subject, start)
+            page = await self.reader.page(stream, subject, start, LOAD_PAGE)
             out.extend(decode_message(msg.data, msg.headers or {}, stream) for msg in page.messages)
             # The server may end a page early (a byte limit): what is left, not the page's length, decides.
             if not page.messages or page.pending == 0:
@@ -300,7 +309,7 @@ class EventStore:
     ) -> AsyncIterator[Envelope]:
         """The events of the given types on ``subject`` (wildcards allowed) after stream sequence
         ``after``, in order. Picks them by the type header, so the other events are never decoded
-        (keys: intake's start-up pass over its erasures)."""
+        (intake's start-up pass over its erasures)."""
         async for msg in self.messages(stream, subject, after=after):
             headers = msg.headers or {}
             if headers.get(HEADER_TYPE) in event_types:
@@ -313,7 +322,7 @@ class EventStore:
         order, as batched direct gets return them (with their ``Nats-Sequence`` header); no consumer."""
         start = after + 1
         while until is None or start <= until:
-            page = await self._direct_get_batch(stream, subject, start)
+            page = await self.reader.page(stream, subject, start, LOAD_PAGE)
             for msg in page.messages:
                 seq = int((msg.headers or {})["Nats-Sequence"])
                 if until is not None and seq > until:
@@ -322,38 +331,6 @@ class EventStore:
             if not page.messages or page.pending == 0:
                 return
             start = int((page.messages[-1].headers or {})["Nats-Sequence"]) + 1
-
-    async def _ensure_inbox(self) -> None:
-        if self._inbox_sub is None:
-            self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
-
-    async def _on_inbox(self, msg: Msg) -> None:
-        page = self._pending.get(msg.subject)
-        if page is not None:
-            page.receive(msg)
-
-    async def _direct_get_batch(self, stream: str, subject: str, start: int) -> _Page:
-        await self._ensure_inbox()
-        inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
-        page = _Page(asyncio.get_running_loop().create_future())
-        self._pending[inbox] = page
-        try:
-            request = {"seq": start, "next_by_subj": subject, "batch": LOAD_PAGE}
-            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
-            while True:
-                # Waiting once per page, not once per message, is what makes a long load fast; a page
-                # still fails only when the server goes silent for READ_TIMEOUT seconds.
-                received = len(page.messages)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(page.done), READ_TIMEOUT)
-                    break
-                if len(page.messages) == received:
-                    raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
-        finally:
-            del self._pending[inbox]
-        if page.status not in ("204", "404"):
-            raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
-        return page
 
     async def last_sequence(self, stream: str | None = None) -> int:
         info = await self.js.stream_info(stream or self.stream)
@@ -368,7 +345,170 @@ class EventStore:
         return True
 
 
-class _Page:
+class DirectReader:
+    """Batched direct gets: the stored messages of a subject filter from a sequence on, a page at a
+    time, with no consumer (nothing to create, name, clean up or permit on the server). The answers
+    come to one inbox subscription under the connection's inbox prefix, the only inbox its NATS user
+    may subscribe to."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self.nc = nc
+        self._inbox_prefix = nc.new_inbox()
+        self._pending: dict[str, Page] = {}
+        self._inbox_sub: Any = None
+
+    async def close(self) -> None:
+        if self._inbox_sub is not None:
+            with contextlib.suppress(Exception):  # the connection may be closed already
+                await self._inbox_sub.unsubscribe()
+            self._inbox_sub = None
+
+    async def _ensure_inbox(self) -> None:
+        if self._inbox_sub is None:
+            self._inbox_sub = await self.nc.subscribe(f"{self._inbox_prefix}.*", cb=self._on_inbox)
+
+    async def _on_inbox(self, msg: Msg) -> None:
+        page = self._pending.get(msg.subject)
+        if page is not None:
+            page.receive(msg)
+
+    async def page(self, stream: str, subject: str, start: int, batch: int) -> Page:
+        """Up to ``batch`` messages of ``subject`` (a filter) from sequence ``start`` on, in order."""
+        await self._ensure_inbox()
+        inbox = f"{self._inbox_prefix}.{uuid.uuid4().hex}"
+        page = Page(asyncio.get_running_loop().create_future())
+        self._pending[inbox] = page
+        try:
+            request = {"seq": start, "next_by_subj": subject, "batch": batch}
+            await self.nc.publish(f"$JS.API.DIRECT.GET.{stream}", json.dumps(request).encode(), reply=inbox)
+            while True:
+                # Waiting once per page, not once per message, is what makes a long read fast; a page
+                # still fails only when the server goes silent for READ_TIMEOUT seconds.
+                received = len(page.messages)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that
+                # lands just as the awaited completes, and a follower would then read on forever.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(READ_TIMEOUT):
+                        await asyncio.shield(page.done)
+                    break
+                if len(page.messages) == received:
+                    raise EventStoreError(f"direct get on {stream}: no answer for {READ_TIMEOUT:.0f}s")
+        finally:
+            del self._pending[inbox]
+        if page.status not in ("204", "404"):
+            raise EventStoreError(f"direct get on {stream}: {page.status} {page.description}")
+        return page
+
+
+# A tail with nothing new reads again at the latest after POLL_SECONDS (a doorbell missed while
+# disconnected); after a ring that found nothing yet, every FOLLOWER_RETRY_SECONDS, this many times.
+POLL_SECONDS = 5.0
+FOLLOWER_RETRY_SECONDS = 0.05
+FOLLOWER_RETRIES = 40
+
+
+class Tail:
+    """The stored messages of a subject filter after a sequence, page by page as they come: batched
+    direct gets (the next page read while the caller handles this one), and, once at the end, a
+    doorbell, a plain subscription to the filter that rings when something new is stored.
+
+    A ring can come before the replica answering direct gets (a cluster follower) has the message:
+    the read is then retried shortly. A slow poll covers a ring missed while disconnected. A context
+    manager (the doorbell is subscribed on entry, before the first read, so nothing falls between)."""
+
+    def __init__(
+        self, reader: DirectReader, stream: str, subject: str, *, after: int = 0, batch: int = LOAD_PAGE
+    ) -> None:
+        self.reader = reader
+        self.stream = stream
+        self.subject = subject
+        self.batch = batch
+        self.position = after
+        """The last sequence handed out (or moved to): the next page starts after it."""
+        self._rung = asyncio.Event()
+        self._doorbell: Any = None
+        self._ahead: asyncio.Task[list[Msg]] | None = None
+        self._idle = False
+        self._read_at = float("-inf")
+
+    async def __aenter__(self) -> Tail:
+        async def ring(_: Msg) -> None:
+            self._rung.set()
+
+        self._doorbell = await self.reader.nc.subscribe(self.subject, cb=ring)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._cancel_read()
+        with contextlib.suppress(Exception):
+            await self._doorbell.unsubscribe()
+
+    def move_to(self, position: int) -> None:
+        """Go on after ``position`` (what another reader already handled): a read ahead is dropped."""
+        if position > self.position:
+            self.position = position
+            self._cancel_read()
+
+    def _cancel_read(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            self._ahead = None
+
+    def _read(self) -> None:
+        self._rung.clear()
+        self._read_at = asyncio.get_running_loop().time()
+        self._ahead = asyncio.create_task(self._page(self.position + 1))
+
+    async def _page(self, start: int) -> list[Msg]:
+        return (await self.reader.page(self.stream, self.subject, start, self.batch)).messages
+
+    async def next_page(self, wait: float) -> list[Msg]:
+        """The next messages in order; [] when nothing new came within ``wait`` seconds (0: read once,
+        now)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        misses = 0
+        while True:
+            if (task := asyncio.current_task()) is not None and task.cancelling():
+                raise asyncio.CancelledError  # a cancellation an awaited library call swallowed
+            if self._ahead is None:
+                if self._idle and wait > 0 and not self._rung.is_set():
+                    remaining = min(deadline, self._read_at + POLL_SECONDS) - loop.time()
+                    if remaining > 0:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(remaining):
+                                await self._rung.wait()
+                    if not self._rung.is_set() and loop.time() < self._read_at + POLL_SECONDS:
+                        return []
+                self._read()
+            assert self._ahead is not None
+            ahead = self._ahead
+            msgs = await ahead
+            if self._ahead is ahead:
+                self._ahead = None
+            if msgs:
+                self._idle = False
+                self.position = stored_sequence(msgs[-1])
+                self._read()
+                return msgs
+            if self._rung.is_set() and misses < FOLLOWER_RETRIES:
+                # Rung, yet not there: the replica answering direct gets has not got it yet.
+                misses += 1
+                await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                continue
+            self._idle = True
+            if misses:
+                self._rung.clear()
+            if loop.time() >= deadline:
+                return []
+
+
+def stored_sequence(msg: Msg) -> int:
+    """The stream sequence of a message a direct get returned."""
+    return int((msg.headers or {})["Nats-Sequence"])
+
+
+class Page:
     """The answer to one batched direct get: messages, then an end-of-batch status."""
 
     def __init__(self, done: asyncio.Future[None]) -> None:

@@ -2,12 +2,16 @@
 
 Each projection keeps, per source stream, the stream sequence it has applied up to (its checkpoint)
 in the same transaction as the rows it changes, so a crash anywhere loses nothing and applies
-nothing twice. The checkpoint is the only record of progress: each process reads every event from
-checkpoint + 1 in stream order through its own short-lived consumer (no acks), and a batch's
-transaction locks the checkpoint row and skips what is already applied. So several replicas of a
-service may share one read model: whichever commits first applies an event, the others skip it.
-(A durable consumer shared by replicas cannot give this: two replicas can hold two adjacent batches
-at once, and the later one committing first would make the earlier one look applied.)
+nothing twice. The checkpoint is the only record of progress: each process reads the events of its
+filter from checkpoint + 1 in stream order with batched direct gets (no consumer: nothing to create,
+name or permit per process), and a batch's transaction locks the checkpoint row and skips what is
+already applied. So several replicas of a service may share one read model: whichever commits first
+applies an event, the others skip it. (A durable consumer shared by replicas cannot give this: two
+replicas can hold two adjacent batches at once, and the later one committing first would make the
+earlier one look applied.)
+
+Once caught up, a follower waits for a doorbell, a plain subscription to its filter subjects that
+rings when something new is stored (``shared.eventstore.Tail``).
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.
@@ -19,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +31,6 @@ from typing import Any, ClassVar, Generic, TypeVar
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from sqlalchemy import (
     Column,
@@ -48,7 +50,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.events import HEADER_TYPE, Envelope, utcnow
-from shared.eventstore import decode_message
+from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,7 @@ class Projector(Generic[T]):
         self.sessions = sessions(engine)
         self.nc = nc
         self.js: JetStreamContext = nc.jetstream()
+        self.reader = DirectReader(nc)
         self.batch_size = batch_size
         self.max_attempts = max_attempts
         self.fault = fault
@@ -249,30 +252,14 @@ class Projector(Generic[T]):
         )
         return int(row or 0)
 
-    async def _subscribe(self, stream: str, generation: int) -> tuple[JetStreamContext.PullSubscription, str]:
-        """A consumer of this process alone, from checkpoint + 1, unacknowledged (the checkpoint is the
-        acknowledgement); the server drops it when this process stops fetching."""
-        await self._ensure_checkpoint_row(stream, generation)
-        name = f"{self.name}_g{generation}_{stream}_{uuid.uuid4().hex[:12]}"
+    async def _wait_for_stream(self, stream: str) -> None:
         while True:
             try:
-                await self.js.add_consumer(
-                    stream,
-                    ConsumerConfig(
-                        name=name,
-                        filter_subject=self.projection.sources[stream],
-                        deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                        opt_start_seq=await self.checkpoint(stream, generation) + 1,
-                        ack_policy=AckPolicy.NONE,
-                        inactive_threshold=60.0,
-                        mem_storage=True,
-                    ),
-                )
-                break
+                await self.js.stream_info(stream)
+                return
             except NotFoundError:
                 log.info("projection %s waits for stream %s", self.name, stream)
                 await asyncio.sleep(1.0)
-        return await self.js.pull_subscribe_bind(consumer=name, stream=stream), name
 
     async def _ensure_checkpoint_row(self, stream: str, generation: int) -> None:
         """Create the checkpoint row before any batch, so that every batch's transaction locks and
@@ -306,48 +293,36 @@ class Projector(Generic[T]):
         return any(g is not None and g.number == generation for g in (self._generation, self._building))
 
     async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
-        sub, consumer = await self._subscribe(stream, generation)
+        """Apply from the checkpoint on: forever, or until the checkpoint reaches ``until``."""
+        await self._wait_for_stream(stream)
+        await self._ensure_checkpoint_row(stream, generation)
         done = await self.checkpoint(stream, generation)
-        delivered = 0
-        try:
+        subject = self.projection.sources[stream]
+        async with Tail(self.reader, stream, subject, after=done, batch=self.batch_size) as tail:
             while until is None or done < until:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
-                    # Python 3.11's wait_for loses a cancellation that lands just as a fetch completes
-                    # (nats-py's next_msg): without this check the follower would fetch on forever.
+                    # Python 3.11's wait_for loses a cancellation that lands just as a wait completes:
+                    # without this check the follower would read on forever.
                     raise asyncio.CancelledError
                 if until is None:
                     await self.follow_generation()
                     if generation != self._active_number():
                         return  # a rebuild switched generations: the new generation's follower takes over
-                try:
-                    msgs = await sub.fetch(self.batch_size, timeout=1.0)
-                except TimeoutError:
+                # Following, the generation is looked at between waits; catching up, the events are
+                # there already (on the stream's leader at least).
+                msgs = await tail.next_page(GENERATION_CHECK_SECONDS if until is None else 0)
+                if not msgs:
                     if until is not None:
                         # Another replica sharing the read model may have applied what this waits for.
                         done = await self.checkpoint(stream, generation)
+                        tail.move_to(done)
+                        await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
                     continue
-                if not msgs:
-                    continue  # nats-py can end a fetch with nothing (a status message) instead of a timeout
-                if msgs[0].metadata.sequence.consumer != delivered + 1:
-                    # A message lost on the way (a slow client): start again from the checkpoint.
-                    log.warning("projection %s: delivery gap on %s; resubscribing", self.name, stream)
-                    await self._unsubscribe(stream, sub, consumer)
-                    sub, consumer = await self._subscribe(stream, generation)
-                    done, delivered = await self.checkpoint(stream, generation), 0
-                    continue
-                delivered = msgs[-1].metadata.sequence.consumer
                 applied = await self._apply_batch(stream, generation, msgs)
                 if applied is None:
                     return  # the generation was dropped while this batch waited
                 done = applied
-        finally:
-            await self._unsubscribe(stream, sub, consumer)
-
-    async def _unsubscribe(self, stream: str, sub: JetStreamContext.PullSubscription, consumer: str) -> None:
-        with contextlib.suppress(Exception):
-            await sub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await self.js.delete_consumer(stream, consumer)
+                tail.move_to(done)  # beyond this page when another replica got further
 
     async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
         """Apply a fetched batch and its checkpoint in one transaction; returns the checkpoint.
@@ -366,7 +341,7 @@ class Projector(Generic[T]):
                     done, last = await self._commit_batch(stream, generation, tables, msgs, careful=True)
         if self.fault:
             await self.fault("committed")
-        self.applied += sum(1 for msg in msgs if msg.metadata.sequence.stream > done)
+        self.applied += sum(1 for msg in msgs if stored_sequence(msg) > done)
         return last
 
     async def _commit_batch(
@@ -376,7 +351,7 @@ class Projector(Generic[T]):
             done = await self._checkpoint(session, stream, generation)
             last = done
             for msg in msgs:
-                seq = msg.metadata.sequence.stream
+                seq = stored_sequence(msg)
                 if seq <= done:
                     continue  # applied already, by another replica or before a restart
                 if careful:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from faststream.nats import NatsBroker
+from faststream.nats import NatsBroker, NatsUserPassword
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -131,6 +131,7 @@ class ServiceRunner:
             name=f"shakti-{self.name}",
             max_reconnect_attempts=-1,
             logger=logging.getLogger(f"faststream.{self.name}"),
+            **broker_login(self.settings, self.name),
         )
         nc = await broker.connect()
         store = EventStore(nc, self.name, replicas=self.settings.stream_replicas)
@@ -149,7 +150,7 @@ class ServiceRunner:
         if self.run_reactions:
             self.process_managers = list(instance.process_managers())
             for manager in self.process_managers:
-                await subscribe(broker, manager)
+                await subscribe(broker, manager, self.name)
         await broker.start()
         for projector in ctx.projectors.values():
             if self.run_projections:
@@ -229,6 +230,15 @@ class ServiceRunner:
                 backlog[manager.name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
                 REACTIONS_BACKLOG.labels(manager.name).set(backlog[manager.name])
         return backlog
+
+
+def broker_login(settings: Settings, user: str) -> dict[str, Any]:
+    """FastStream's spelling of ``Settings.nats_options``: each part connects as its own user."""
+    options = settings.nats_options(user)
+    login: dict[str, Any] = {"inbox_prefix": options["inbox_prefix"]}
+    if "password" in options:
+        login["security"] = NatsUserPassword(options["user"], options["password"])
+    return login
 
 
 def build_app(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.bus import CREDENTIALS_FILE, OPS, CredentialsError, inbox_prefix, read_credentials
 
 
 class Settings(BaseSettings):
@@ -15,6 +17,17 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(
         default=None,
         description="An existing NATS server or cluster; unset means start the embedded server.",
+    )
+    nats_password: SecretStr | None = Field(
+        default=None,
+        description="The password of this process's NATS user, named like the one part it runs "
+        "(shakti serve routing: user routing).",
+    )
+    nats_credentials_file: Path | None = Field(
+        default=None,
+        description="A JSON file of NATS user name -> password, for a process running several parts "
+        "(each connects as its own user) or an operator's tools (user ops). With the embedded server: "
+        "<data_dir>/nats-credentials.json, made on its first start.",
     )
     data_dir: Path = Field(default=Path("var"), description="Embedded NATS storage and SQLite files.")
     nats_port: int = 4222
@@ -95,3 +108,28 @@ class Settings(BaseSettings):
             return self.database_url.replace("{service}", service)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{(self.data_dir / f'{service}.db').resolve()}"
+
+    def nats_password_for(self, user: str) -> str | None:
+        """The password ``user`` connects with; None where the server asks for none (tests' servers).
+
+        A credentials file names every user it serves; ``SHAKTI_NATS_PASSWORD`` is the one part's;
+        without either, the embedded server's file in the data directory is used when there is one."""
+        path = self.nats_credentials_file
+        if path is None and self.nats_password is not None and user != OPS:  # the part's, never ops'
+            return self.nats_password.get_secret_value()
+        if path is None and self.nats_url is None and (self.data_dir / CREDENTIALS_FILE).exists():
+            path = self.data_dir / CREDENTIALS_FILE
+        if path is None:
+            return None
+        known = read_credentials(path)
+        if user not in known:
+            raise CredentialsError(f"{path} has no password for the NATS user {user!r}")
+        return known[user]
+
+    def nats_options(self, user: str) -> dict[str, Any]:
+        """Connection options of ``user`` (nats-py and FastStream alike): its login and inbox prefix."""
+        options: dict[str, Any] = {"inbox_prefix": inbox_prefix(user)}
+        password = self.nats_password_for(user)
+        if password is not None:
+            options |= {"user": user, "password": password}
+        return options

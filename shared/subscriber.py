@@ -33,6 +33,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
 
+from shared.bus import PARKED_STREAM as PARKED_STREAM  # re-exported: where the runtime's users find it
+from shared.bus import inbox_prefix
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
 from shared.natsfetch import fetch_times_out_as_documented
@@ -45,7 +47,6 @@ fetch_times_out_as_documented()
 
 Reaction = Callable[[Envelope], Awaitable[None]]
 
-PARKED_STREAM = "PARKED"
 ACK_WAIT = 30.0
 # How long an event waits for its turn before handing itself back to the server for later (an earlier
 # event of its aggregate is held by a replica that may have died: its redelivery comes after ACK_WAIT).
@@ -179,8 +180,9 @@ def consumer_config(manager: ProcessManager) -> ConsumerConfig:
     )
 
 
-async def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
-    """Register ``manager`` on ``broker`` (before the broker starts), creating or updating its consumer."""
+async def subscribe(broker: NatsBroker, manager: ProcessManager, part: str) -> None:
+    """Register ``manager`` of ``part`` on ``broker`` (before the broker starts), creating or updating
+    its consumer; what it parks goes to the part's own parked subjects."""
     js = (await broker.connect()).jetstream()
     # Created here, not left to FastStream, which would keep an existing consumer's older settings.
     await js.add_consumer(manager.stream, consumer_config(manager))
@@ -195,6 +197,8 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
         max_workers=manager.concurrency,
         config=consumer_config(manager),
         ack_policy=AckPolicy.MANUAL,
+        # FastStream's own default would be the bare _INBOX., which no part may subscribe to.
+        inbox_prefix=f"{inbox_prefix(part)}.".encode(),
         title=manager.name,
         description=manager.description,
     )
@@ -204,7 +208,7 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
         try:
             envelope = decode_message(msg.data, msg.headers or {}, manager.stream, sequence=seq)
         except Exception as error:
-            await park(broker, manager, msg, f"{type(error).__name__}: {error}", 1)
+            await park(broker, part, manager, msg, f"{type(error).__name__}: {error}", 1)
             REACTIONS.labels(manager.name, "parked").inc()
             await msg.ack()
             return
@@ -217,14 +221,16 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager) -> None:
         turns.begin(aggregate)
         outcome = ""
         try:
-            outcome = await react_or_park(broker, manager, msg, envelope)
+            outcome = await react_or_park(broker, part, manager, msg, envelope)
         finally:
             turns.end(aggregate, envelope.aggregate_version, handled=bool(outcome))
         REACTIONS.labels(manager.name, outcome).inc()
         await msg.ack()
 
 
-async def react_or_park(broker: NatsBroker, manager: ProcessManager, msg: Msg, envelope: Envelope) -> str:
+async def react_or_park(
+    broker: NatsBroker, part: str, manager: ProcessManager, msg: Msg, envelope: Envelope
+) -> str:
     """``done`` or ``parked``."""
     for attempt in range(1, manager.max_deliver + 1):
         try:
@@ -232,7 +238,7 @@ async def react_or_park(broker: NatsBroker, manager: ProcessManager, msg: Msg, e
             return "done"
         except Exception as error:
             if attempt == manager.max_deliver:
-                await park(broker, manager, msg, f"{type(error).__name__}: {error}", attempt)
+                await park(broker, part, manager, msg, f"{type(error).__name__}: {error}", attempt)
                 return "parked"
             log.warning(
                 "%s failed on %s #%d (try %d): %s",
@@ -248,7 +254,9 @@ async def react_or_park(broker: NatsBroker, manager: ProcessManager, msg: Msg, e
     raise AssertionError("unreachable")
 
 
-async def park(broker: NatsBroker, manager: ProcessManager, msg: Msg, reason: str, tries: int) -> None:
+async def park(
+    broker: NatsBroker, part: str, manager: ProcessManager, msg: Msg, reason: str, tries: int
+) -> None:
     record = ParkedReaction(
         consumer=manager.name,
         stream=manager.stream,
@@ -260,4 +268,4 @@ async def park(broker: NatsBroker, manager: ProcessManager, msg: Msg, reason: st
     )
     log.error("%s parked %s #%d", manager.name, record.stream, record.sequence)
     js = (await broker.connect()).jetstream()
-    await js.publish(f"shakti.parked.{manager.name}", record.model_dump_json().encode())
+    await js.publish(f"shakti.parked.{part}.{manager.name}", record.model_dump_json().encode())

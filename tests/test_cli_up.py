@@ -8,14 +8,18 @@ import asyncio
 import os
 import signal
 import socket
+import stat
 import sys
 from pathlib import Path
 
 import httpx
+import nats
 import pytest
+from nats.errors import Error as NatsError
 
 from shakti.demo import JURISDICTION_FILE
 from shared.auth import Principal, Role, Tokens
+from shared.bus import CREDENTIALS_FILE
 from shared.natsserver import free_port
 from tests.waiting import eventually
 
@@ -70,6 +74,10 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
         out = await stop(first)
     assert f"Open  {url}/" in out and "stopped" in out
     assert (tmp_path / "nats" / "jetstream").is_dir()
+    # The embedded server's passwords: made on the first start, its owner's alone, kept for the next.
+    credentials = tmp_path / CREDENTIALS_FILE
+    assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+    made = credentials.read_text()
 
     second = await start(env)
     try:
@@ -80,6 +88,11 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
                 files={"file": (JURISDICTION_FILE.name, JURISDICTION_FILE.read_bytes(), "text/csv")},
             )
             assert again.json()["unchanged"] is True  # the events survived the restart
+            assert credentials.read_text() == made
+            with pytest.raises(NatsError):  # the embedded server refuses a client without credentials
+                await nats.connect(
+                    f"nats://127.0.0.1:{nats_port}", allow_reconnect=False, max_reconnect_attempts=0
+                )
             places = (await client.get("/api/intake/places", params={"district": "SJP"})).json()["places"]
             assert len([p for p in places if p["kind"] == "thana"]) == 23
             ready = (await client.get("/readyz")).json()

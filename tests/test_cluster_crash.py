@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import nats
 
 from bench.e2e import Load, Platform
 from shakti.platform import SERVICES, definition
@@ -72,7 +71,7 @@ async def test_killing_the_platform_under_load_loses_nothing_and_doubles_nothing
                 continue  # the same complaint again, with the same Idempotency-Key
             acknowledged[n] = case_id
             n += 1
-        nc = await nats.connect(target.nats_url)
+        nc = await target.nats_connect("test-crash")  # as the operators
         cases = set(acknowledged.values())
         try:
 

@@ -192,9 +192,8 @@ def test_each_service_has_its_own_nats_user_and_database() -> None:
         env = service["environment"]
         assert service["command"][-1].endswith(f"migrate.sh {name} && exec shakti serve {name}")
         assert env["SHAKTI_PROJECTIONS"] == "false", f"{keeper(name)} keeps the read models, not {name}"
-        assert env["SHAKTI_NATS_URL"].startswith(
-            f"nats://{name}:${{SHAKTI_NATS_{name.upper()}_PASSWORD}}@127.0.0.1:"
-        )
+        assert env["SHAKTI_NATS_URL"].startswith("nats://127.0.0.1:")
+        assert env["SHAKTI_NATS_PASSWORD"] == f"${{SHAKTI_NATS_{name.upper()}_PASSWORD}}"
         assert env["SHAKTI_DATABASE_URL"].startswith(f"postgresql+asyncpg://{name}:")
         assert env["SHAKTI_DATABASE_URL"].endswith(f"@127.0.0.1:${{POSTGRES_PORT}}/shakti_{name}")
         assert env["SHAKTI_STREAM_REPLICAS"] == "3"
@@ -329,7 +328,8 @@ async def test_three_nodes_started_from_the_node_configuration_hold_an_r3_stream
     cluster = NatsCluster(tmp_path, node_args=lambda _: ["-c", str(NATS_CONF), "-m", str(free_port())])
     cluster.start()
     try:
-        nc = await cluster.connect("intake", user="intake", password=passwords["SHAKTI_NATS_INTAKE_PASSWORD"])
+        password = passwords["SHAKTI_NATS_INTAKE_PASSWORD"]
+        nc = await cluster.connect("intake", user="intake", password=password, inbox_prefix="_INBOX.intake")
         store = EventStore(nc, "intake", replicas=3)
         await until_placed(store.ensure_stream)
         await eventually(lambda: replicas_current(nc, "INTAKE"), 30, "three replicas of INTAKE")
@@ -407,8 +407,8 @@ def test_each_service_scales_on_its_own_and_answers_its_probes(rendered: list[di
             e["name"]: e
             for e in by_kind[("Deployment", name)]["spec"]["template"]["spec"]["containers"][0]["env"]
         }
-        assert env["SHAKTI_NATS_URL"]["value"] == f"nats://{name}:$(NATS_PASSWORD)@nats:4222"
-        assert env["NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"nats-{name}-password"
+        assert env["SHAKTI_NATS_URL"]["value"] == "nats://nats:4222"
+        assert env["SHAKTI_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == f"nats-{name}-password"
         assert env["SHAKTI_DATABASE_URL"]["value"].endswith(f"@postgres:5432/shakti_{name}")
         assert env["SHAKTI_PROJECTIONS"]["value"] == "false", f"{keeper(name)} keeps the read models"
 

@@ -19,10 +19,11 @@ from nats.aio.client import Client as NatsClient
 
 from bench.e2e import Load, Platform
 from shakti.platform import definition
+from shared.bus import OPS
 from shared.consistency import check_service
-from shared.settings import Settings
 from tests.test_cluster import stored_events
 from tests.test_cluster_crash import lag_is_zero, register_until_acknowledged
+from tests.test_nats_accounts import Bus, authenticated_bus
 from tests.waiting import eventually
 
 CASES = 80
@@ -35,10 +36,18 @@ async def reactions(client: httpx.AsyncClient, replica: Platform, manager: str) 
     return float(found.group(1)) if found else 0.0
 
 
-async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it_dies(
-    nats_client: NatsClient, nats_url: str, tmp_path: Path
-) -> None:
-    env = {"SHAKTI_NATS_URL": nats_url}
+async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it_dies(tmp_path: Path) -> None:
+    # Every process connects to the shared server as its parts' users (as a deployment does).
+    with authenticated_bus(tmp_path / "bus") as bus:
+        nats_client = await bus.connect(OPS)
+        try:
+            await replicas_share_the_work(bus, nats_client, tmp_path)
+        finally:
+            await nats_client.close()
+
+
+async def replicas_share_the_work(bus: Bus, nats_client: NatsClient, tmp_path: Path) -> None:
+    env = {"SHAKTI_NATS_URL": bus.url, "SHAKTI_NATS_CREDENTIALS_FILE": str(bus.credentials_file)}
     # All started at the same moment, as compose starts replicas: they create the shared read models'
     # tables (SQLite files here, as one PostgreSQL database would be) at once.
     first = Platform(tmp_path, env).start()
@@ -127,9 +136,9 @@ async def test_a_second_replica_shares_the_work_and_the_first_takes_over_when_it
         for (case, stream), seqs in causes.items():
             assert seqs == sorted(seqs), f"case {case}: {stream} events reacted to out of order"
 
-        settings = Settings(data_dir=tmp_path / "var")
+        settings = bus.settings(data_dir=tmp_path / "var")
         for name in ("routing", "escalation"):
-            report = await check_service(definition(name), settings, nats_url=nats_url)
+            report = await check_service(definition(name), settings, nats_url=bus.url)
             assert report.consistent, "\n".join(report.lines())
     finally:
         await client.aclose()

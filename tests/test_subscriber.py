@@ -22,7 +22,7 @@ async def start_broker(nats_url: str, manager: ProcessManager) -> NatsBroker:
     broker = NatsBroker(nats_url)
     await broker.connect()
     await ensure_parked_stream(broker)
-    await subscribe(broker, manager)
+    await subscribe(broker, manager, "tests")
     await broker.start()
     return broker
 

@@ -11,8 +11,6 @@ assign a case twice.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
 import random
 from collections.abc import Callable, Collection, Sequence
@@ -21,7 +19,6 @@ from typing import ClassVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from services.routing.board import DutyBoard, OnRoster
 from services.routing.domain import (
@@ -41,7 +38,15 @@ from shared.contracts.routing import CaseAssigned, CaseReassigned, OfficerDutyCh
 from shared.contracts.vocabulary import LADDER_LABELS, SEXUAL_OFFENCES, DutyStatus, label
 from shared.errors import DomainError, NotFound
 from shared.events import HEADER_TYPE, Envelope, Event
-from shared.eventstore import CommandMeta, ConcurrencyError, decode_message
+from shared.eventstore import (
+    POLL_SECONDS,
+    CommandMeta,
+    ConcurrencyError,
+    DirectReader,
+    Tail,
+    decode_message,
+    stored_sequence,
+)
 from shared.runtime import ServiceContext
 from shared.subscriber import ProcessManager
 
@@ -63,6 +68,7 @@ class BoardFeed:
 
     def __init__(self, nc: NatsClient, board: DutyBoard, timeout: float) -> None:
         self.js = nc.jetstream()
+        self.reader = DirectReader(nc)
         self.board = board
         self.timeout = timeout
         self.positions = dict.fromkeys(self.SOURCES, 0)
@@ -72,29 +78,18 @@ class BoardFeed:
 
     async def run(self) -> None:
         """Follow the streams until cancelled (a worker of the service)."""
-        subscriptions = []
-        try:
+        async with asyncio.TaskGroup() as group:
             for stream, subject in self.SOURCES.items():
-                config = ConsumerConfig(
-                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.positions[stream] + 1
-                )
-                subscriptions.append(
-                    await self.js.subscribe(
-                        subject,
-                        stream=stream,
-                        ordered_consumer=True,
-                        config=config,
-                        cb=functools.partial(self._receive, stream),
-                    )
-                )
-            await asyncio.Event().wait()
-        finally:
-            for subscription in subscriptions:
-                with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
+                group.create_task(self._follow(stream, subject))
+
+    async def _follow(self, stream: str, subject: str) -> None:
+        async with Tail(self.reader, stream, subject, after=self.positions[stream]) as tail:
+            while True:
+                for msg in await tail.next_page(POLL_SECONDS):
+                    await self._receive(stream, msg)
 
     async def _receive(self, stream: str, msg: Msg) -> None:
-        seq = msg.metadata.sequence.stream
+        seq = stored_sequence(msg)
         if seq <= self.positions[stream]:
             return
         headers = msg.headers or {}

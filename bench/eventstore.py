@@ -50,7 +50,6 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 from sqlalchemy import Insert, MetaData, Table, Update, bindparam, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.aggregate import Repository
 from shared.events import Envelope, Event
@@ -58,6 +57,7 @@ from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import EmbeddedNatsServer
 from shared.projection import Projection, Projector
 from shared.readmodel import create_engine
+from shared.rows import Rows
 from tests.sample import Tally, TallyCounted, TallyOpened, TallyProjection
 
 WRONG_LAST_SEQUENCE = 10071
@@ -118,7 +118,8 @@ class TallyBoard(Projection[TallyTables]):
             .values(total=t.c.total + bindparam("amount"), events=t.c.events + 1),
         )
 
-    async def apply(self, session: AsyncSession, tables: TallyTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
+        session = rows.session
         match envelope.event():
             case TallyOpened(label=label):
                 await session.execute(tables.opened, {"tally": envelope.aggregate_id, "label": label})

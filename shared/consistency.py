@@ -42,6 +42,7 @@ from shared.bus import OPS
 from shared.eventstore import decode_message
 from shared.projection import Projection, Projector, checkpoints, generations, parked_events
 from shared.readmodel import create_engine, sessions
+from shared.rows import Rows
 from shared.runtime import ServiceDefinition
 from shared.settings import Settings
 
@@ -202,7 +203,9 @@ async def _apply(
                 envelope = decode_message(
                     msg.data, msg.headers or {}, stream, sequence=msg.metadata.sequence.stream
                 )
-                await projection.apply(session, tables, envelope)
+                rows = Rows(session)
+                await projection.apply(rows, tables, envelope)
+                await rows.flush()
             return True
         except (OperationalError, InterfaceError):
             raise  # the scratch database failed, not the event: the check cannot go on

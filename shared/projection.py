@@ -26,7 +26,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -49,9 +49,11 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from shared.dispatch import ByEventType
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
+from shared.rows import Rows
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +91,13 @@ parked_events = Table(
 )
 
 
-class Projection(Generic[T]):
-    """What a read model is: its tables (``T``, a namespace of Table objects) and how events change them."""
+class Projection(ByEventType, Generic[T]):
+    """What a read model is: its tables (``T``, a namespace of Table objects) and how events change them.
+
+    Each event type it reads has a small handler marked ``@handles(EventType)``, called with the
+    batch's ``Rows``, the tables, the event and its envelope; events no handler names are skipped
+    without being decoded. The rows a batch changes are written once, as a set, with the batch's
+    checkpoint in the same transaction."""
 
     name: str
     sources: ClassVar[Mapping[str, str]]
@@ -99,8 +106,14 @@ class Projection(Generic[T]):
     def define(self, metadata: MetaData, prefix: str) -> T:
         raise NotImplementedError
 
-    async def apply(self, session: AsyncSession, tables: T, envelope: Envelope) -> None:
-        raise NotImplementedError
+    async def apply(self, rows: Rows, tables: T, envelope: Envelope) -> None:
+        handler = self.handler(envelope.event_type)
+        if handler is not None:
+            await handler(rows, tables, envelope.event(), envelope)
+
+    def wants(self, event_type: str) -> bool:
+        """Might this event change the read model? (A projection that overrides ``apply`` sees all.)"""
+        return type(self).apply is not Projection.apply or event_type in self.handler_names
 
 
 @dataclass(frozen=True)
@@ -348,22 +361,31 @@ class Projector(Generic[T]):
         self, stream: str, generation: int, tables: T, msgs: list[Msg], *, careful: bool
     ) -> tuple[int, int]:
         async with self.sessions.begin() as session:
+            rows = Rows(session)
             done = await self._checkpoint(session, stream, generation)
             last = done
             for msg in msgs:
                 seq = stored_sequence(msg)
                 if seq <= done:
                     continue  # applied already, by another replica or before a restart
-                if careful:
-                    await self._apply_one(session, tables, msg, stream, seq, generation)
-                else:
-                    try:
-                        await self.projection.apply(session, tables, self._envelope(msg, stream, seq))
-                    except Exception as error:  # the transaction rolls back; the careful pass follows
-                        if _database_trouble(error):
-                            raise
-                        raise _BatchFailed from error
                 last = seq
+                if not self.projection.wants((msg.headers or {}).get(HEADER_TYPE, "")):
+                    continue
+                if careful:
+                    await self._apply_one(rows, tables, msg, stream, seq, generation)
+                    continue
+                try:
+                    await self.projection.apply(rows, tables, self._envelope(msg, stream, seq))
+                except Exception as error:  # the transaction rolls back; the careful pass follows
+                    if _database_trouble(error):
+                        raise
+                    raise _BatchFailed from error
+            try:
+                await rows.flush()
+            except Exception as error:  # a row no event alone could be blamed for: event by event
+                if _database_trouble(error) or careful:
+                    raise
+                raise _BatchFailed from error
             if last > done:
                 await self._save_checkpoint(session, stream, generation, last)
             if self.fault:
@@ -386,16 +408,19 @@ class Projector(Generic[T]):
         )
 
     async def _apply_one(
-        self, session: AsyncSession, tables: T, msg: Msg, stream: str, seq: int, generation: int
+        self, rows: Rows, tables: T, msg: Msg, stream: str, seq: int, generation: int
     ) -> None:
+        session = rows.session
         reason = ""
         for _ in range(self.max_attempts):
             try:
                 async with session.begin_nested():
                     # Decoding is inside: a message that is not an envelope is parked like a bad event.
-                    await self.projection.apply(session, tables, self._envelope(msg, stream, seq))
+                    await self.projection.apply(rows, tables, self._envelope(msg, stream, seq))
+                    await rows.flush()
                 return
             except Exception as error:  # a bug or bad data in one event must not stop the read model
+                rows.forget()  # its half-made changes went with the savepoint; reread what is needed
                 if _database_trouble(error):
                     raise
                 reason = f"{type(error).__name__}: {error}"[:2000]
@@ -541,7 +566,9 @@ class Projector(Generic[T]):
                 try:
                     envelope = decode_message(msg.data or b"", {}, item.stream, sequence=item.sequence)
                     async with session.begin_nested():
-                        await self.projection.apply(session, self.tables, envelope)
+                        rows = Rows(session)
+                        await self.projection.apply(rows, self.tables, envelope)
+                        await rows.flush()
                 except Exception as error:
                     failed += 1
                     await session.execute(
@@ -553,8 +580,3 @@ class Projector(Generic[T]):
                 await session.execute(delete(parked_events).where(parked_events.c.id == item.id))
                 applied += 1
         return applied, failed
-
-
-async def read_rows(session: AsyncSession, table: Table, **where: Any) -> list[dict[str, Any]]:
-    query = select(table).where(*(table.c[k] == v for k, v in where.items()))
-    return [dict(row._mapping) for row in await session.execute(query)]

@@ -13,6 +13,7 @@ from shared.aggregate import Aggregate
 from shared.errors import DomainError
 from shared.events import Envelope, Event, event_type, events
 from shared.projection import Projection
+from shared.rows import Rows
 
 
 @event_type("TallyOpened")
@@ -82,7 +83,8 @@ class TallyProjection(Projection[TallyTables]):
             )
         )
 
-    async def apply(self, session: AsyncSession, tables: TallyTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
+        session = rows.session
         t = tables.tallies
         event = envelope.event()
         match event:

@@ -14,7 +14,6 @@ from typing import ClassVar
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from shakti.cli import app as cli
@@ -25,6 +24,7 @@ from shared.aggregate import Repository
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
+from shared.rows import Rows
 from shared.runtime import ServiceDefinition, ServiceInstance, ServiceRunner
 from shared.subscriber import ProcessManager
 from tests.sample import Tally, TallyCounted, TallyProjection, TallyTables, rows
@@ -36,11 +36,11 @@ class FlakyTally(TallyProjection):
 
     broken: ClassVar[bool] = True
 
-    async def apply(self, session: AsyncSession, tables: TallyTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
         event = envelope.event()
         if FlakyTally.broken and isinstance(event, TallyCounted) and event.amount == 99:
             raise ValueError("99 is not supported yet")
-        await super().apply(session, tables, envelope)
+        await super().apply(rows, tables, envelope)
 
 
 class Hold:

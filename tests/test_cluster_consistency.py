@@ -19,6 +19,7 @@ from shared.consistency import ConsistencyCheckError, check_service, compare_pro
 from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
 from shared.readmodel import create_engine
+from shared.rows import Rows
 from shared.runtime import ServiceDefinition
 from shared.settings import Settings
 from tests.sample import Tally, TallyProjection, TallyTables
@@ -88,7 +89,9 @@ async def test_an_event_applied_twice_is_found(
     await projector.catch_up()
     envelope = (await store.load("tally", "t2"))[-1]
     async with projector.sessions.begin() as session:
-        await projector.projection.apply(session, projector.tables, envelope)
+        batch = Rows(session)
+        await projector.projection.apply(batch, projector.tables, envelope)
+        await batch.flush()
     result = await compare_projection(projector, nats_client, database_url)
     assert not result.equal
     assert result.tables[0].sample_keys == ("t2",)

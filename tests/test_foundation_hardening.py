@@ -12,13 +12,14 @@ from pathlib import Path
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import Repository
 from shared.events import Envelope
 from shared.eventstore import EventStore
 from shared.projection import Projector
 from shared.readmodel import create_engine
+from shared.rows import Rows
 from tests import test_projection
 from tests.sample import Tally, TallyOpened, TallyPoisoned, TallyProjection, TallyTables
 from tests.test_projection import meta, snapshot
@@ -111,14 +112,14 @@ class MendableTallies(TallyProjection):
     def __init__(self) -> None:
         self.mended = False
 
-    async def apply(self, session: AsyncSession, tables: TallyTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
         if self.mended and isinstance(envelope.event(), TallyPoisoned):
             t = tables.tallies
-            await session.execute(
+            await rows.session.execute(
                 update(t).where(t.c.id == envelope.aggregate_id).values(events=t.c.events + 1)
             )
             return
-        await super().apply(session, tables, envelope)
+        await super().apply(rows, tables, envelope)
 
 
 async def test_a_retry_after_a_rebuild_applies_a_parked_event_once(
@@ -246,11 +247,11 @@ class FlakyDatabase(TallyProjection):
     def __init__(self, failures: int) -> None:
         self.failures = failures
 
-    async def apply(self, session: AsyncSession, tables: TallyTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
         if self.failures:
             self.failures -= 1
             raise OperationalError("UPDATE ...", {}, Exception("database is locked"))
-        await super().apply(session, tables, envelope)
+        await super().apply(rows, tables, envelope)
 
 
 async def test_a_database_fault_is_retried_later_not_parked_as_a_bad_event(

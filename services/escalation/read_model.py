@@ -70,6 +70,7 @@ from shared.contracts.routing import (
 from shared.contracts.vocabulary import LadderRole
 from shared.events import Envelope
 from shared.projection import Projection, Projector
+from shared.rows import Rows
 
 from .domain import Jurisdiction, Place, ThanaPlace
 
@@ -198,7 +199,8 @@ class EscalationBoard(Projection[BoardTables]):
             ),
         )
 
-    async def apply(self, session: AsyncSession, tables: BoardTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: BoardTables, envelope: Envelope) -> None:
+        session = rows.session
         event = envelope.event()
         t = tables
         at = envelope.occurred_at

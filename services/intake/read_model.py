@@ -65,6 +65,7 @@ from shared.contracts.routing import (
 from shared.contracts.vocabulary import ACTIVE, CaseStatus, Category, Priority
 from shared.events import Envelope, Event
 from shared.projection import Projection
+from shared.rows import Rows
 
 Row = dict[str, Any]
 
@@ -101,7 +102,8 @@ class Jurisdiction(Projection[PlaceTables]):
             )
         )
 
-    async def apply(self, session: AsyncSession, tables: PlaceTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: PlaceTables, envelope: Envelope) -> None:
+        session = rows.session
         event = envelope.event()
         match event:
             case DistrictDefined():
@@ -220,7 +222,8 @@ class CaseRegister(Projection[CaseTables]):
         )
         return CaseTables(cases, timeline)
 
-    async def apply(self, session: AsyncSession, tables: CaseTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: CaseTables, envelope: Envelope) -> None:
+        session = rows.session
         event = envelope.event()
         case_id = getattr(event, "case_id", None) or envelope.aggregate_id
         text_en, text_hi = describe(envelope, event)

@@ -65,6 +65,7 @@ from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, label
 from shared.events import Envelope
 from shared.projection import Projection, Projector
+from shared.rows import Rows
 
 CLOSED_BY = {
     CaseResolved: "resolved",
@@ -213,7 +214,8 @@ class RoutingRegister(Projection[RoutingTables]):
             ),
         )
 
-    async def apply(self, session: AsyncSession, tables: RoutingTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: RoutingTables, envelope: Envelope) -> None:
+        session = rows.session
         event = envelope.event()
         at = utc(envelope.occurred_at)
         t = tables

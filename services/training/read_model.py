@@ -57,6 +57,7 @@ from shared.contracts.training import (
 )
 from shared.events import Envelope
 from shared.projection import Projection, Projector
+from shared.rows import Rows
 
 STATE_CODE = "UP"
 REVIEW_BATCH = 500
@@ -186,7 +187,8 @@ class TrainingRecords(Projection[RecordTables]):
             ),
         )
 
-    async def apply(self, session: AsyncSession, tables: RecordTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: RecordTables, envelope: Envelope) -> None:
+        session = rows.session
         t = tables
         event = envelope.event()
         match event:
@@ -355,7 +357,8 @@ class TrainingPlaces(Projection[PlaceTables]):
             )
         )
 
-    async def apply(self, session: AsyncSession, tables: PlaceTables, envelope: Envelope) -> None:
+    async def apply(self, rows: Rows, tables: PlaceTables, envelope: Envelope) -> None:
+        session = rows.session
         event = envelope.event()
         match event:
             case DistrictDefined():

@@ -30,6 +30,7 @@ from shared.contracts.routing import CaseAssigned, CaseReassigned, ReferralIssue
 from shared.contracts.vocabulary import AgencyKind, LadderRole
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine, sessions
+from shared.rows import Rows
 from tests.waiting import eventually
 
 
@@ -310,8 +311,10 @@ async def test_routing_word_wins_in_whichever_order_the_streams_are_applied(
             async with engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
             async with sessions(engine).begin() as session:
+                batch = Rows(session)
                 for envelope in order:
-                    await projection.apply(session, tables, envelope)
+                    await projection.apply(batch, tables, envelope)
+                await batch.flush()
             async with sessions(engine)() as session:
                 rows.append(await find_case(session, tables, case_id=case_id))
     finally:

@@ -1,14 +1,16 @@
 """``shakti``: run the platform and operate it.
 
-Commands that look inside a running platform (status, rebuild, parked, erase) call its operator API
-with an operator token signed with the shared secret (``SHAKTI_SECRET_KEY``), so they work the same
-against the embedded platform and a scaled-out one (``SHAKTI_PLATFORM_URL``).
+Commands that look inside a running platform (status, rebuild, parked, users, erase) call its HTTP API
+as the operator console (the account ``shakti-cli``, with a short token signed with ``signing.key``: run
+them where the web front's keys are), so they work the same against the embedded platform and a
+scaled-out one (``SHAKTI_PLATFORM_URL``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import getpass
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,15 +25,27 @@ from rich.table import Table
 from shakti import launcher
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES
-from shakti.users import UserError, UserStore
-from shared.auth import Principal, Role, Tokens
+from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
+from shared.auth import Role, TokenIssuer
+from shared.keys import (
+    KeyProblem,
+    check_keys,
+    check_retired_setting,
+    init_keys,
+    keys_needed,
+    load_signing_key,
+)
 
 app = typer.Typer(help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_help=True)
 parked_app = typer.Typer(help="Events a read model or a reaction gave up on.", no_args_is_help=True)
 routing_app = typer.Typer(help="Jurisdiction and roster data.", no_args_is_help=True)
 training_app = typer.Typer(help="Curriculum and training records.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Key files: session signing, certificates, case-key encryption.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 app.add_typer(parked_app, name="parked")
 app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
@@ -44,15 +58,27 @@ def settings() -> PlatformSettings:
 
 
 def fail(message: str) -> typer.Exit:
-    console.print(f"[red]{message}[/red]")
+    console.print(f"[red]{message}[/red]", highlight=False)
     return typer.Exit(1)
 
 
+def refuse_to_start(problem: KeyProblem) -> typer.Exit:
+    console.print(f"[red]{problem.en}\n{problem.hi}[/red]", highlight=False)
+    return typer.Exit(2)
+
+
+CONSOLE_TOKEN_SECONDS = 300
+
+
 class Platform:
-    """The running platform's operator API."""
+    """The running platform's HTTP API, called as the operator console."""
 
     def __init__(self, config: PlatformSettings) -> None:
-        token = Tokens(config.secret_key).issue(Principal(username="shakti-cli", role=Role.OPERATOR))
+        try:
+            key = load_signing_key(config)
+        except KeyProblem as problem:
+            raise refuse_to_start(problem) from None
+        token = TokenIssuer(key).issue(CONSOLE, CONSOLE_SESSION_VERSION, lifetime=CONSOLE_TOKEN_SECONDS)
         self.url = config.base_url()
         self.client = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
@@ -66,6 +92,8 @@ class Platform:
         if response.status_code >= 400 and response.status_code != 503:
             detail = response.json().get("detail", {}) if response.content else {}
             message = detail.get("en", response.text) if isinstance(detail, dict) else str(detail)
+            if isinstance(detail, dict) and detail.get("hi"):
+                message += f"\n{detail['hi']}"
             raise fail(f"{response.status_code}: {message}")
         return response.json()
 
@@ -89,7 +117,20 @@ def up(
 
         config.demo = True
         after_start = load_demo
+        # The demo makes its own keys, beside its data: never a way to run real data.
+        config.keys_dir = config.data_dir / "keys"
+        init_keys(config)
+    startable(config, SERVICES, web=True)
     launcher.run(config, after_start=after_start)
+
+
+def startable(config: PlatformSettings, services: tuple[str, ...], *, web: bool) -> None:
+    """Refuse to start (exit 2, in English and Hindi) without the keys this process needs."""
+    try:
+        check_retired_setting(os.environ)
+        check_keys(config, keys_needed(issues_tokens=web, services=services))
+    except KeyProblem as problem:
+        raise refuse_to_start(problem) from None
 
 
 @app.command("demo")
@@ -135,12 +176,30 @@ def serve(
     if reactions is not None:
         config.reactions = reactions
     if services == ["web"]:
+        startable(config, (), web=True)
         launcher.run(config, names=(), web=True)
         return
     for service in services:
         if service not in SERVICES:
             raise fail(f"No service {service!r}: choose from {', '.join(SERVICES)}, or web alone.")
-    launcher.run(config, names=tuple(dict.fromkeys(services)), web=False)
+    names = tuple(dict.fromkeys(services))
+    startable(config, names, web=False)
+    launcher.run(config, names=names, web=False)
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Write the key files that are missing (signing.key/.pub, certificate.key, kek.key) into
+    SHAKTI_KEYS_DIR (default keys/), mode 0600; an existing file is never overwritten."""
+    outcome = init_keys(settings())
+    for path in outcome.written:
+        console.print(f"wrote {path}", highlight=False)
+    for path in outcome.kept:
+        console.print(f"kept {path}", highlight=False)
+    for note in outcome.notes:
+        console.print(f"[yellow]{note}[/yellow]", highlight=False)
+    if not outcome.written:
+        console.print("nothing to write: every key file is there")
 
 
 @app.command()
@@ -238,62 +297,108 @@ def parked_retry(
         raise typer.Exit(2)
 
 
+def read_password(password_stdin: bool, prompt: str = "Password: ") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != password:
+        raise fail("The two passwords differ.")
+    return password
+
+
+DistrictOption = Annotated[str | None, typer.Option(help="District code, e.g. SJP.")]
+CircleOption = Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")]
+ThanaOption = Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")]
+ServiceNumberOption = Annotated[
+    str | None, typer.Option(help="Service number on the roster, e.g. PNO152301.")
+]
+
+
+def show_user(user: dict[str, Any], what: str) -> None:
+    console.print(f"user {user['username']} ({user['role']}) {what}", highlight=False)
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Lower-case user name, e.g. 'katra.constable1'.")],
     role: Annotated[Role, typer.Option(help="What the user does.")],
-    district: Annotated[str | None, typer.Option(help="District code, e.g. SJP.")] = None,
-    circle: Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")] = None,
-    thana: Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")] = None,
-    service_number: Annotated[str | None, typer.Option(help="Service number, e.g. PNO152301.")] = None,
+    district: DistrictOption = None,
+    circle: CircleOption = None,
+    thana: ThanaOption = None,
+    service_number: ServiceNumberOption = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
     replace: Annotated[bool, typer.Option(help="Replace an existing user of that name.")] = False,
 ) -> None:
-    """Add a user with a role and a jurisdiction (the password is asked for, never an argument)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise fail("The two passwords differ.")
+    """Add a user with a role and a jurisdiction (the password is asked for, never an argument).
 
-    async def add() -> None:
-        store = UserStore(settings().database_for("web"))
-        try:
-            await store.setup()
-            await store.add(
-                username, password, role, service_number=service_number,
-                district=district, circle=circle, thana=thana, replace=replace,
-            )  # fmt: skip
-        finally:
-            await store.close()
-
-    try:
-        asyncio.run(add())
-    except UserError as error:
-        raise fail(f"{error.en} / {error.hi}") from None
-    console.print(f"user {username} ({role.value}) added")
+    The place must be in the imported jurisdiction, the service number on routing's roster (Kendra
+    staff: at a Kendra of their thana) and held by no other user."""
+    password = read_password(password_stdin)
+    body = {
+        "username": username, "password": password, "role": role.value, "district": district,
+        "circle": circle, "thana": thana, "service_number": service_number, "replace": replace,
+    }  # fmt: skip
+    show_user(Platform(settings()).call("POST", "/api/users", json=body), "added")
 
 
 @users_app.command("list")
 def users_list() -> None:
-    """Users, their roles and jurisdictions."""
-
-    async def everyone() -> list[Any]:
-        store = UserStore(settings().database_for("web"))
-        try:
-            await store.setup()
-            return await store.everyone()
-        finally:
-            await store.close()
-
-    table = Table("user", "role", "service no.", "district", "circle", "thana", "demo")
-    for u in asyncio.run(everyone()):
+    """Users, their roles and jurisdictions, enabled or not."""
+    table = Table("user", "role", "service no.", "district", "circle", "thana", "enabled", "demo")
+    for u in Platform(settings()).call("GET", "/api/users"):
         table.add_row(
-            u.username, u.role.value, u.service_number or "", u.district or "", u.circle or "",
-            u.thana or "", "yes" if u.demo else "",
+            u["username"], u["role"], u["service_number"] or "", u["district"] or "", u["circle"] or "",
+            u["thana"] or "", "yes" if u["enabled"] else "[red]no[/red]", "yes" if u["demo"] else "",
         )  # fmt: skip
     console.print(table)
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[Role, typer.Option(help="What the user does now.")],
+    district: DistrictOption = None,
+    circle: CircleOption = None,
+    thana: ThanaOption = None,
+    service_number: ServiceNumberOption = None,
+) -> None:
+    """Give a user a new role, jurisdiction or service number; their sessions end at once."""
+    body = {
+        "role": role.value, "district": district, "circle": circle, "thana": thana,
+        "service_number": service_number,
+    }  # fmt: skip
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/role", json=body), "changed")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Give a user a new password; their sessions end at once."""
+    password = read_password(password_stdin, f"New password of {username}: ")
+    show_user(
+        Platform(settings()).call("POST", f"/api/users/{username}/password", json={"password": password}),
+        "has a new password",
+    )
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Stop a user signing in; their sessions end at once."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/disable"), "disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Let a disabled user sign in again."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/enable"), "enabled")
+
+
+@users_app.command("sign-out")
+def users_sign_out(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """End every session of a user (a lost phone, a suspicion)."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/signout"), "signed out everywhere")
 
 
 @app.command()

@@ -54,8 +54,15 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
 
 
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 by default;
+    # sign-in reads it only from SHAKTI_TRUSTED_PROXIES (shakti.signin.client_address).
     config = uvicorn.Config(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 
@@ -104,7 +111,7 @@ def run(
     previous = signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
     try:
         with nats_for(settings) as nats_url:
-            app = build_platform(settings, runners(settings, nats_url, names), web=web)
+            app = build_platform(settings, runners(settings, nats_url, names), web=web, nats_url=nats_url)
             # The re-raised Ctrl-C arrives after uvicorn's clean shutdown.
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(serve(settings, app, after_start=after_start, announce=announce))

@@ -19,9 +19,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import A, DomainError, NotFound, Repository
-from shared.auth import Tokens
+from shared.auth import SessionDirectory, Sessions, TokenVerifier
 from shared.clock import Clock, SystemClock
+from shared.directory import UserDirectory
 from shared.eventstore import ConcurrencyError, EventStore
+from shared.keys import load_verification_keys
 from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
 from shared.readmodel import create_engine
@@ -206,8 +208,15 @@ def build_app(
     *,
     title: str = "Mission Shakti",
     extra: Callable[[FastAPI], None] | None = None,
+    directory: SessionDirectory | None = None,
 ) -> FastAPI:
-    """One HTTP app for the given services: their routes under ``/api/<service>``, health, metrics."""
+    """One HTTP app for the given services: their routes under ``/api/<service>``, health, metrics.
+
+    Every route resolves its caller through ``app.state.sessions``: the token checked with the public
+    keys of ``settings`` (a missing or bad key raises ``shared.keys.KeyProblem`` here, before anything
+    starts), the user looked up in ``directory`` (default: the user directory, read through the first
+    runner's connection)."""
+    sessions = Sessions(TokenVerifier(load_verification_keys(settings)), directory or UserDirectory())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -218,14 +227,17 @@ def build_app(
                 started.append(runner)
                 if runner.definition.routes:
                     app.include_router(runner.definition.routes(ctx), prefix=f"/api/{runner.name}")
+                if len(started) == 1:
+                    await sessions.directory.start(ctx.store)
             app.openapi_schema = None  # routes were added after start: regenerate the schema
             yield
         finally:
+            await sessions.directory.stop()
             for runner in reversed(started):
                 await runner.stop()
 
     app = FastAPI(title=title, lifespan=lifespan, version="0.1.0")
-    app.state.tokens = Tokens(settings.secret_key)
+    app.state.sessions = sessions
     app.state.runners = {r.name: r for r in runners}
     install_error_handlers(app)
 

@@ -103,19 +103,35 @@ class DemoLoader:
             raise RuntimeError(f"demo: {method} {path} answered {response.status_code}")
         return response.json()
 
+    async def found(self, path: str, params: dict[str, str]) -> Any:
+        """A GET as the operator console: the answer, or None when there is nothing there (yet)."""
+        response = await self.client.get(path, headers=self.operator, params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise RuntimeError(f"demo: GET {path} answered {response.status_code}")
+        return response.json()
+
     async def jurisdiction(self) -> list[dict[str, Any]]:
         with JURISDICTION_FILE.open("rb") as content:
             await self.call(
                 "POST", "/api/routing/jurisdiction/import", self.operator,
                 files={"file": (JURISDICTION_FILE.name, content.read(), "text/csv")},
             )  # fmt: skip
-        # Intake learns the places from routing's events: wait until it has them.
+        # Intake learns the places from routing's events: wait until it has every Kendra, and routing's
+        # read model every circle and thana (users are checked against it).
+        units = [line.split(",", 1)[0] for line in JURISDICTION_FILE.read_text(encoding="utf-8").splitlines()]
         for _ in range(600):
             places = await self.call(
                 "GET", "/api/intake/places", self.operator, params={"district": DISTRICT}
             )
             kendras = [p for p in places["places"] if p["kind"] == "kendra"]
-            if kendras:
+            tree = await self.found(f"/api/routing/jurisdiction/{DISTRICT}", {}) or {}
+            if (len(kendras), len(tree.get("circles", [])), len(tree.get("thanas", []))) == (
+                units.count("kendra"),
+                units.count("circle"),
+                units.count("thana"),
+            ):
                 return kendras
             await asyncio.sleep(0.1)
         raise RuntimeError("demo: intake never learned the jurisdiction")
@@ -156,10 +172,7 @@ class DemoLoader:
             if k["thana"] != HOME_THANA
         ]  # fmt: skip
 
-        async def fetch(path: str, params: dict[str, str]) -> Any:
-            return await self.call("GET", path, self.operator, params=params)
-
-        reference = ServicesReference(fetch)
+        reference = ServicesReference(self.found)
         for username, role, where in wanted:
             record = user_record(username, role, district=DISTRICT, **where)
             current = await self.users.get(username)

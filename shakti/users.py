@@ -496,6 +496,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 Fetch = Callable[[str, dict[str, str]], Awaitable[Any]]
+"""GET a path of the services' API with query parameters: the JSON answer, or None when it is a 404."""
 
 
 class ServicesReference:
@@ -513,23 +514,24 @@ class ServicesReference:
     async def _check_place(self, record: Principal) -> None:
         if record.district is None:
             return
-        places = (await self._fetch("/api/intake/places", {"district": record.district}))["places"]
-        if not any(p["kind"] == "district" and p["code"] == record.district for p in places):
-            every = (await self._fetch("/api/intake/places", {}))["places"]
-            raise _not_among(
-                "district", record.district, [p["code"] for p in every if p["kind"] == "district"]
-            )
+        # Routing's own tree (intake's list of places is keyed by code alone, and a circle named like
+        # its seat thana is missing from it).
+        tree = await self._fetch(f"/api/routing/jurisdiction/{record.district}", {})
+        if tree is None:
+            every = await self._fetch("/api/intake/places", {}) or {"places": []}
+            known = [p["code"] for p in every["places"] if p["kind"] == "district"]
+            raise _not_among("district", record.district, known)
         if record.circle is not None:
-            circles = [p["code"] for p in places if p["kind"] == "circle"]
+            circles = [c["code"] for c in tree.get("circles", [])]
             if record.circle not in circles:
                 raise _not_among("circle", record.circle, circles, f"district {record.district}")
         if record.thana is not None:
-            thanas = [p["code"] for p in places if p["kind"] == "thana" and p["circle"] == record.circle]
+            thanas = [t["code"] for t in tree.get("thanas", []) if t["circle"] == record.circle]
             if record.thana not in thanas:
                 raise _not_among("thana", record.thana, thanas, f"circle {record.circle}")
 
     async def _check_service_number(self, record: Principal) -> None:
-        roster: list[dict[str, Any]] = await self._fetch("/api/routing/roster", {})
+        roster: list[dict[str, Any]] = await self._fetch("/api/routing/roster", {}) or []
         officer = next((o for o in roster if o["service_number"] == record.service_number), None)
         kendra_staff = record.role in KENDRA_STAFF
         if officer is None:

@@ -62,6 +62,8 @@ def reference_for(request: Request, settings: PlatformSettings) -> ServicesRefer
             )
         async with client:
             response = await client.get(path, params=params, headers=headers)
+        if response.status_code == 404:
+            return None
         if response.status_code != 200:
             raise UserError(
                 "reference_unavailable",

@@ -36,7 +36,7 @@ from shared.contracts.users import (
     UserEnabled,
 )
 from shared.events import Event
-from shared.eventstore import EventStore, EventStoreError, stream_name
+from shared.eventstore import TOKEN, EventStore, EventStoreError, stream_name
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,8 @@ class UserDirectory:
     async def account(self, username: str) -> UserAccount:
         """The user's record now (``exists`` is false for a user never added)."""
         account = account_id(username)
+        if not TOKEN.match(account):
+            return UserAccount(account)  # no user name the directory could hold
         now = time.monotonic()
         cached = self._cache.get(account)
         if cached is not None and now - cached[0] < self.cache_seconds:

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +22,10 @@ from nats.aio.client import Client as NatsClient
 from typer.testing import CliRunner
 
 from shakti.cli import app as cli_app
+from shared.aggregate import Repository
+from shared.auth import Principal, Role, SessionClaims, SessionRefused
+from shared.directory import UserAccount, UserDirectory, account_id
+from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
 from tests.security.served import KATRA, PASSWORD, Served, bearer, served_platform
 from tests.sessions import keys_for_tests
@@ -268,3 +273,69 @@ async def test_users_add_checks_the_place_and_the_service_number_and_refuses_a_d
     assert await status(site, await site.sign_in("katra.constable1", "a brand new one")) == 200
     code, out = await cli(site, "users", "disable", "shakti-cli")
     assert code == 1 and "operator console" in out
+
+
+async def test_the_directory_forgets_a_user_the_moment_an_event_of_theirs_is_published(
+    nats_client: NatsClient,
+) -> None:
+    """The cache would keep an answer for its whole life (here a minute); the USERS subscription ends
+    that at once, so revocation does not wait for the cache."""
+    users = EventStore(nats_client, "users")
+    await users.ensure_stream()
+    accounts = Repository(users, UserAccount)
+    sp = Principal(username="cached.sp", role=Role.SP, district="SJP")
+    await accounts.execute(
+        account_id(sp.username), lambda a: a.add(sp), CommandMeta(command_id="c1", actor="t")
+    )
+    directory = UserDirectory(cache_seconds=60)
+    await directory.start(EventStore(nats_client, "intake"))  # any part's connection reads it
+    try:
+        claims = SessionClaims(
+            username="cached.sp", session_version=1, issued_at=0, expires_at=0, token_id="x"
+        )
+        assert (await directory.principal(claims)).district == "SJP"
+        loads = 0
+        load = users.load
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal loads
+            loads += 1
+            return await load(*args, **kwargs)
+
+        directory._store.load = counted  # type: ignore[union-attr,method-assign]
+        await directory.principal(claims)
+        assert loads == 0  # answered from the cache
+        await accounts.execute(
+            account_id(sp.username),
+            lambda a: a.end_sessions("signed_out"),
+            CommandMeta(command_id="c2", actor="t"),
+        )
+        started = time.monotonic()
+
+        async def refused() -> bool:
+            try:
+                await directory.principal(claims)
+            except SessionRefused:
+                return True
+            return False
+
+        await eventually(refused, timeout=5, what="the ended session is refused")
+        assert time.monotonic() - started < 1.0 and loads >= 1
+    finally:
+        await directory.stop()
+
+
+def test_user_names_become_subject_tokens_that_never_meet() -> None:
+    names = [
+        "demo.officer",
+        "demo_officer",
+        "demo__officer",
+        "demo._officer",
+        "demo_.officer",
+        "a.b_c",
+        "a_b.c",
+    ]
+    ids = [account_id(n) for n in names]
+    assert len(set(ids)) == len(names)
+    assert account_id("demo.officer") == "demo__officer"
+    assert all("." not in i for i in ids)

@@ -197,9 +197,10 @@ async def test_eight_sign_ins_at_once_take_about_the_time_of_one_per_core(
 
     await timed(eight_users[0])  # warm up
     # One alone, eight times, then eight at once; in rounds, so that both see the same load from
-    # whatever else runs on the machine, and the best round counts.
+    # whatever else runs on the machine, and the best round counts (on a machine whose cores are all
+    # busy with other work, no round can show it: run this test again alone).
     rounds = []
-    for _ in range(3):
+    for _ in range(5):
         alone = sum([await timed(name) for name in eight_users])
         together = await timed(*eight_users)
         rounds.append((together / alone, alone, together))

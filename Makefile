@@ -20,7 +20,7 @@ install: $(STAMP)
 
 ## make run: install, then start NATS (embedded), the four services and the web front
 run: $(STAMP)
-	$(BIN)/shakti up $(ARGS)
+	$(BIN)/shakti keys init && $(BIN)/shakti up $(ARGS)
 
 ## make demo: the same, with a sample district and synthetic complaints (marked as demo data)
 demo: $(STAMP)

@@ -45,15 +45,18 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from shakti.config import PlatformSettings
 from shakti.demo import JURISDICTION_FILE, roster_sheet
 from shakti.platform import SERVICES
-from shared.auth import Principal, Role, Tokens
+from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
+from shared.auth import TokenIssuer
 from shared.bus import CREDENTIALS_FILE, OPS
 from shared.events import HEADER_TYPE
+from shared.keys import init_keys, load_signing_key
 from shared.natsserver import free_port
 from shared.settings import Settings
 
-SECRET = "bench-e2e-secret"
+DESK_PASSWORD = "bench-desk-password"
 DISTRICT = "SJP"
 WAIT_FOR_STRAGGLERS = 20.0
 
@@ -75,12 +78,14 @@ class Platform:
         self.log = root / f"{name}.log"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
+        self.keys = root / "keys"
+        init_keys(PlatformSettings(keys_dir=self.keys))  # written once, kept across restarts
         self.env = {
             **os.environ,
             "SHAKTI_DATA_DIR": str(root / "var"),
             "SHAKTI_HTTP_PORT": str(port),
             "SHAKTI_NATS_PORT": str(free_port()),
-            "SHAKTI_SECRET_KEY": SECRET,
+            "SHAKTI_KEYS_DIR": str(self.keys),
             **(env or {}),
         }
         self.process: subprocess.Popen[bytes] | None = None
@@ -234,8 +239,9 @@ class Load:
 
     def __init__(self, target: Platform) -> None:
         self.target = target
-        self.tokens = Tokens(SECRET)
-        self.operator = self._header(Principal(username="bench", role=Role.OPERATOR))
+        issuer = TokenIssuer(load_signing_key(PlatformSettings(keys_dir=target.keys)))
+        self.operator = {"Authorization": f"Bearer {issuer.issue(CONSOLE, CONSOLE_SESSION_VERSION)}"}
+        self.desks: dict[str, dict[str, str]] = {}
         self.client = httpx.AsyncClient(
             base_url=target.url, timeout=30.0, limits=httpx.Limits(max_connections=64)
         )
@@ -244,9 +250,6 @@ class Load:
         self.armed_at: dict[str, float] = {}
         self.kendras: list[dict[str, Any]] = []
         self.registrar: dict[str, str] = {}
-
-    def _header(self, principal: Principal) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
 
     async def ready(self, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
@@ -274,12 +277,32 @@ class Load:
             if self.kendras:
                 break
             await asyncio.sleep(0.1)
-        sheet, self.registrar = roster_sheet(self.kendras)
+        sheet, self.registrar, _ = roster_sheet(self.kendras)
         files = {"file": ("bench-roster.csv", sheet, "text/csv")}
         (
             await self.client.post("/api/routing/roster/import", headers=self.operator, files=files)
         ).raise_for_status()
         await asyncio.sleep(2.0)  # routing's duty board takes the roster in before the first case
+        for kendra in self.kendras:
+            self.desks[kendra["thana"]] = await self.desk_officer(kendra)
+
+    async def desk_officer(self, kendra: dict[str, Any]) -> dict[str, str]:
+        """A user for the officer who registers a Kendra's complaints (added once; signed in)."""
+        username = f"bench.{kendra['thana'].lower()}"
+        body = {
+            "username": username, "password": DESK_PASSWORD, "role": "kendra_officer", "district": DISTRICT,
+            "circle": kendra["circle"], "thana": kendra["thana"], "service_number": self.registrar[kendra["thana"]],
+        }  # fmt: skip
+        for _ in range(300):  # routing's read model takes the roster in
+            added = await self.client.post("/api/users", json=body, headers=self.operator)
+            if added.status_code in (201, 409):
+                break
+            await asyncio.sleep(0.1)
+        signed_in = await self.client.post(
+            "/api/auth/token", json={"username": username, "password": DESK_PASSWORD}
+        )
+        signed_in.raise_for_status()
+        return {"Authorization": f"Bearer {signed_in.json()['token']}"}
 
     @contextlib.asynccontextmanager
     async def watching(self) -> AsyncIterator[None]:
@@ -303,12 +326,7 @@ class Load:
     async def post_complaint(self, n: int, key: str, timeout: float = 30.0) -> httpx.Response:
         """The n-th synthetic complaint (no real person), registered by an officer of its Kendra."""
         kendra = self.kendras[n % len(self.kendras)]
-        staff = self._header(
-            Principal(
-                username="bench-desk", role=Role.KENDRA_OFFICER, service_number=self.registrar.get(kendra["thana"]),
-                district=DISTRICT, circle=kendra["circle"], thana=kendra["thana"],
-            )
-        )  # fmt: skip
+        staff = self.desks[kendra["thana"]]
         body = {
             "channel": "walk_in", "category": "domestic_violence", "description": "Synthetic load test complaint.",
             "district": DISTRICT, "thana": kendra["thana"], "minor": False, "danger_now": False,

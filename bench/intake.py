@@ -32,9 +32,12 @@ import httpx
 import nats
 
 from services.intake.main import service
-from shared.auth import Principal, Role, Tokens
+from shared.aggregate import Repository
+from shared.auth import Principal, Role, TokenIssuer
 from shared.contracts.routing import DistrictDefined, ThanaDefined
+from shared.directory import UserAccount, account_id
 from shared.eventstore import CommandMeta, EventStore
+from shared.keys import init_keys, load_signing_key
 from shared.natsserver import EmbeddedNatsServer
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
@@ -102,12 +105,24 @@ async def bench(cases: int, concurrency: int, folder: Path) -> dict[str, Any]:
             expected_version=0,
             meta=CommandMeta(command_id="bench-import", actor="routing"),
         )
-        settings = Settings(secret_key="bench", data_dir=folder)
+        settings = Settings(keys_dir=folder / "keys", data_dir=folder)
+        init_keys(settings)
+        # The officer is in the user directory, as the web front would have put her there: every
+        # request resolves her token through it, as in production.
+        users = EventStore(nc, "users")
+        await users.ensure_stream()
+        await Repository(users, UserAccount).execute(
+            account_id(OFFICER.username),
+            lambda a: a.add(OFFICER),
+            CommandMeta(command_id="bench-user", actor="bench"),
+        )
         runner = ServiceRunner(
             service, settings, nats_url=server.url, database_url=f"sqlite+aiosqlite:///{folder / 'intake.db'}"
         )
         app = build_app([runner], settings)
-        headers = {"Authorization": f"Bearer {Tokens('bench').issue(OFFICER)}"}
+        headers = {
+            "Authorization": f"Bearer {TokenIssuer(load_signing_key(settings)).issue(OFFICER.username, 1)}"
+        }
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(

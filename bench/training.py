@@ -51,6 +51,7 @@ from shared.contracts.routing import (
 )
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
+from shared.keys import init_keys
 from shared.natsserver import EmbeddedNatsServer
 from shared.runtime import ServiceContext, ServiceRunner
 from shared.settings import Settings
@@ -130,7 +131,8 @@ async def wait_until(check: Any, timeout: float = 600.0) -> None:
 async def run(officers: int, tmp: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"officers": officers, "thanas": THANAS}
     clock = ManualClock()
-    settings = Settings(secret_key="bench", data_dir=tmp)
+    settings = Settings(keys_dir=tmp / "keys", data_dir=tmp)
+    init_keys(settings)  # training's certificate ids need its key
     database = f"sqlite+aiosqlite:///{tmp / 'training.db'}"
     with EmbeddedNatsServer(tmp / "nats") as server:
         runner = ServiceRunner(

@@ -21,9 +21,10 @@ from faststream.specification import AsyncAPI
 from shared.auth import Principal, current_principal
 from shared.events import Event
 
-SERVICES = ("intake", "routing", "escalation", "training")
+SERVICES = ("intake", "routing", "escalation", "training", "users")
 # Which aggregate's subject an event goes on, told by the key it carries (the modules' docstrings
-# name the same subjects); intake and escalation have only cases.
+# name the same subjects); intake and escalation have only cases, the user directory users and
+# service numbers.
 AGGREGATE_BY_KEY = (
     ("programme_id", "programme"),
     ("case_id", "case"),
@@ -44,6 +45,9 @@ def _event_classes(service: str) -> list[type[Event]]:
 def _subject(service: str, cls: type[Event]) -> str:
     if service in ("intake", "escalation"):
         return f"shakti.{service}.case.{{case_id}}"
+    if service == "users":
+        held = "service_number" in cls.model_fields and "username" in cls.model_fields
+        return f"shakti.users.{'service-number.{service_number}' if held else 'user.{account_id}'}"
     for key, aggregate in AGGREGATE_BY_KEY:
         if key in cls.model_fields:
             return f"shakti.{service}.{aggregate}.{{{key}}}"

@@ -1,8 +1,9 @@
 """``shakti``: run the platform and operate it.
 
-Commands that look inside a running platform (status, rebuild, parked, erase) call its operator API
-with an operator token signed with the shared secret (``SHAKTI_SECRET_KEY``), so they work the same
-against the embedded platform and a scaled-out one (``SHAKTI_PLATFORM_URL``).
+Commands that look inside a running platform (status, rebuild, parked, users, erase) call its HTTP API
+as the operator console (the account ``shakti-cli``, with a short token signed with ``signing.key``: run
+them where the web front's keys are), so they work the same against the embedded platform and a
+scaled-out one (``SHAKTI_PLATFORM_URL``).
 
 What they print comes from ``shakti.terminal``: tables that fit the terminal or JSON (``--json``), the
 problems of a refused file with their line and column, failures in English and Hindi, exit code 1.
@@ -36,15 +37,27 @@ from shakti.terminal import (
     show_problems,
     show_table,
 )
-from shakti.users import UserError, UserStore
-from shared.auth import Principal, Role, Tokens
+from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
+from shared.auth import Role, TokenIssuer
+from shared.keys import (
+    KeyProblem,
+    check_keys,
+    check_retired_setting,
+    init_keys,
+    keys_needed,
+    load_signing_key,
+)
 
 app = typer.Typer(help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_help=True)
 parked_app = typer.Typer(help="Events a read model or a reaction gave up on.", no_args_is_help=True)
 routing_app = typer.Typer(help="Jurisdiction and roster data.", no_args_is_help=True)
 training_app = typer.Typer(help="Curriculum and training records.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Key files: session signing, certificates, case-key encryption.", no_args_is_help=True
+)
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 app.add_typer(parked_app, name="parked")
 app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
@@ -62,11 +75,22 @@ def settings() -> PlatformSettings:
     return PlatformSettings()
 
 
+def refuse_to_start(problem: KeyProblem) -> typer.Exit:
+    return fail(problem.en, problem.hi, code=2)
+
+
+CONSOLE_TOKEN_SECONDS = 300
+
+
 class Platform:
-    """The running platform's operator API."""
+    """The running platform's HTTP API, called as the operator console."""
 
     def __init__(self, config: PlatformSettings) -> None:
-        token = Tokens(config.secret_key).issue(Principal(username="shakti-cli", role=Role.OPERATOR))
+        try:
+            key = load_signing_key(config)
+        except KeyProblem as problem:
+            raise refuse_to_start(problem) from None
+        token = TokenIssuer(key).issue(CONSOLE, CONSOLE_SESSION_VERSION, lifetime=CONSOLE_TOKEN_SECONDS)
         self.url = config.base_url()
         self.client = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
@@ -133,6 +157,10 @@ def up(
 
         config.demo = True
         mode = Demo().mode()
+        # The demo makes its own keys, beside its data: never a way to run real data.
+        config.keys_dir = config.data_dir / "keys"
+        init_keys(config)
+    startable(config, SERVICES, web=True)
     start(config, mode=mode, show_summary=True)
 
 
@@ -142,6 +170,15 @@ def start(config: PlatformSettings, **how: Any) -> None:
         launcher.run(config, **how)
     except launcher.CannotListen as error:
         raise fail(error.en, error.hi) from None
+
+
+def startable(config: PlatformSettings, services: tuple[str, ...], *, web: bool) -> None:
+    """Refuse to start (exit 2, in English and Hindi) without the keys this process needs."""
+    try:
+        check_retired_setting(os.environ)
+        check_keys(config, keys_needed(issues_tokens=web, services=services))
+    except KeyProblem as problem:
+        raise refuse_to_start(problem) from None
 
 
 @app.command("demo")
@@ -187,6 +224,7 @@ def serve(
     if reactions is not None:
         config.reactions = reactions
     if services == ["web"]:
+        startable(config, (), web=True)
         start(config, names=(), web=True)
         return
     for service in services:
@@ -196,7 +234,9 @@ def serve(
                 f"No service {service!r}: choose from {choose}, or web alone.",
                 f"{service!r} नाम की कोई सेवा नहीं: इनमें से चुनें: {choose}, या अकेले web।",
             )
-    start(config, names=tuple(dict.fromkeys(services)), web=False)
+    names = tuple(dict.fromkeys(services))
+    startable(config, names, web=False)
+    start(config, names=names, web=False)
 
 
 STATUS_COLUMNS = [
@@ -443,41 +483,48 @@ def parked_retry(
         raise typer.Exit(2)
 
 
+def read_password(password_stdin: bool, prompt: str = "Password: ") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass(prompt)
+    if getpass.getpass("Again: ") != password:
+        raise fail("The two passwords differ.", "दोनों पासवर्ड अलग हैं।")
+    return password
+
+
+DistrictOption = Annotated[str | None, typer.Option(help="District code, e.g. SJP.")]
+CircleOption = Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")]
+ThanaOption = Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")]
+ServiceNumberOption = Annotated[
+    str | None, typer.Option(help="Service number on the roster, e.g. PNO152301.")
+]
+
+
+def show_user(user: dict[str, Any], what: str) -> None:
+    console.print(f"user {user['username']} ({user['role']}) {what}", highlight=False)
+
+
 @users_app.command("add")
 def users_add(
     username: Annotated[str, typer.Argument(help="Lower-case user name, e.g. 'katra.constable1'.")],
     role: Annotated[Role, typer.Option(help="What the user does.")],
-    district: Annotated[str | None, typer.Option(help="District code, e.g. SJP.")] = None,
-    circle: Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")] = None,
-    thana: Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")] = None,
-    service_number: Annotated[str | None, typer.Option(help="Service number, e.g. PNO152301.")] = None,
+    district: DistrictOption = None,
+    circle: CircleOption = None,
+    thana: ThanaOption = None,
+    service_number: ServiceNumberOption = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
     replace: Annotated[bool, typer.Option(help="Replace an existing user of that name.")] = False,
 ) -> None:
-    """Add a user with a role and a jurisdiction (the password is asked for, never an argument)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            raise fail("The two passwords differ.", "दोनों पासवर्ड अलग हैं।")
+    """Add a user with a role and a jurisdiction (the password is asked for, never an argument).
 
-    async def add() -> None:
-        store = UserStore(settings().database_for("web"))
-        try:
-            await store.setup()
-            await store.add(
-                username, password, role, service_number=service_number,
-                district=district, circle=circle, thana=thana, replace=replace,
-            )  # fmt: skip
-        finally:
-            await store.close()
-
-    try:
-        asyncio.run(add())
-    except UserError as error:
-        raise fail(error.en, error.hi) from None
-    console.print(f"user {username} ({role.value}) added")
+    The place must be in the imported jurisdiction, the service number on routing's roster (Kendra
+    staff: at a Kendra of their thana) and held by no other user."""
+    password = read_password(password_stdin)
+    body = {
+        "username": username, "password": password, "role": role.value, "district": district,
+        "circle": circle, "thana": thana, "service_number": service_number, "replace": replace,
+    }  # fmt: skip
+    show_user(Platform(settings()).call("POST", "/api/users", json=body), "added")
 
 
 USER_COLUMNS = [
@@ -487,30 +534,64 @@ USER_COLUMNS = [
     Column("district"),
     Column("circle"),
     Column("thana"),
+    Column("enabled", show=lambda enabled: "yes" if enabled else "no"),
     Column("demo", show=lambda demo: "yes" if demo else ""),
 ]
 
 
 @users_app.command("list")
 def users_list(as_json: JsonOption = False) -> None:
-    """Users, their roles and jurisdictions."""
-
-    async def everyone() -> list[Any]:
-        store = UserStore(settings().database_for("web"))
-        try:
-            await store.setup()
-            return await store.everyone()
-        finally:
-            await store.close()
-
-    records = [
-        {
-            "username": u.username, "role": u.role.value, "service_number": u.service_number,
-            "district": u.district, "circle": u.circle, "thana": u.thana, "demo": u.demo,
-        }
-        for u in asyncio.run(everyone())
-    ]  # fmt: skip
+    """Users, their roles and jurisdictions, enabled or not."""
+    records = Platform(settings()).call("GET", "/api/users")
     show_table(records, USER_COLUMNS, as_json=as_json, empty=("no users yet", "अभी कोई उपयोगकर्ता नहीं"))
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    role: Annotated[Role, typer.Option(help="What the user does now.")],
+    district: DistrictOption = None,
+    circle: CircleOption = None,
+    thana: ThanaOption = None,
+    service_number: ServiceNumberOption = None,
+) -> None:
+    """Give a user a new role, jurisdiction or service number; their sessions end at once."""
+    body = {
+        "role": role.value, "district": district, "circle": circle, "thana": thana,
+        "service_number": service_number,
+    }  # fmt: skip
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/role", json=body), "changed")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: Annotated[str, typer.Argument(help="The user.")],
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Give a user a new password; their sessions end at once."""
+    password = read_password(password_stdin, f"New password of {username}: ")
+    show_user(
+        Platform(settings()).call("POST", f"/api/users/{username}/password", json={"password": password}),
+        "has a new password",
+    )
+
+
+@users_app.command("disable")
+def users_disable(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Stop a user signing in; their sessions end at once."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/disable"), "disabled")
+
+
+@users_app.command("enable")
+def users_enable(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """Let a disabled user sign in again."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/enable"), "enabled")
+
+
+@users_app.command("sign-out")
+def users_sign_out(username: Annotated[str, typer.Argument(help="The user.")]) -> None:
+    """End every session of a user (a lost phone, a suspicion)."""
+    show_user(Platform(settings()).call("POST", f"/api/users/{username}/signout"), "signed out everywhere")
 
 
 @app.command()

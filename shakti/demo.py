@@ -21,8 +21,14 @@ from fastapi import FastAPI
 
 from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
-from shakti.users import UserStore
-from shared.auth import Principal, Role, Tokens
+from shakti.users import (
+    CONSOLE,
+    CONSOLE_SESSION_VERSION,
+    ServicesReference,
+    UserStore,
+    user_record,
+)
+from shared.auth import Role, TokenIssuer
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +42,8 @@ STREAM_EVERY_SECONDS = 20.0
 HOME_THANA, HOME_CIRCLE = "SJP-KATRA", "SJP-TILHAR"
 
 USERS: list[tuple[str, Role, dict[str, str]]] = [
-    (
-        "demo.officer",
-        Role.KENDRA_OFFICER,
-        {"thana": HOME_THANA, "circle": HOME_CIRCLE, "service_number": "DEMO0101"},
-    ),
-    (
-        "demo.incharge",
-        Role.KENDRA_INCHARGE,
-        {"thana": HOME_THANA, "circle": HOME_CIRCLE, "service_number": "DEMO0100"},
-    ),
+    ("demo.officer", Role.KENDRA_OFFICER, {"thana": HOME_THANA, "circle": HOME_CIRCLE}),
+    ("demo.incharge", Role.KENDRA_INCHARGE, {"thana": HOME_THANA, "circle": HOME_CIRCLE}),
     ("demo.sho", Role.SHO, {"thana": HOME_THANA, "circle": HOME_CIRCLE}),
     ("demo.co", Role.CO, {"circle": HOME_CIRCLE}),
     ("demo.addlsp", Role.ADDL_SP, {}),
@@ -55,11 +53,12 @@ USERS: list[tuple[str, Role, dict[str, str]]] = [
 ]
 
 
-def roster_sheet(kendras: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
-    """Three officers per Kendra (an in-charge sub-inspector, two constables); returns the CSV and
-    the first constable of each thana (who registers that thana's demo complaints)."""
+def roster_sheet(kendras: list[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """Three officers per Kendra (an in-charge sub-inspector, two constables); returns the CSV, the
+    first constable of each thana (who registers that thana's demo complaints) and each in-charge."""
     lines = ["# DEMO roster: made-up officers", "service_number,name,rank,gender,kendra,incharge"]
     registrar: dict[str, str] = {}
+    incharges: dict[str, str] = {}
     for i, kendra in enumerate(sorted(kendras, key=lambda k: k["code"]), start=1):
         place = kendra["name_en"].split(",")[-1].strip()
         for n, (rank, incharge) in enumerate(
@@ -70,18 +69,33 @@ def roster_sheet(kendras: list[dict[str, Any]]) -> tuple[str, dict[str, str]]:
             lines.append(f"{number},{name},{rank},female,{kendra['code']},{incharge}")
             if n == 1:
                 registrar[kendra["thana"]] = number
-    return "\n".join(lines) + "\n", registrar
+            if incharge:
+                incharges[kendra["thana"]] = number
+    return "\n".join(lines) + "\n", registrar, incharges
+
+
+def desk_user(thana: str) -> str:
+    """The demo user who registers a thana's synthetic complaints (Katra's is demo.officer)."""
+    return "demo.officer" if thana == HOME_THANA else f"demo.{thana.lower()}"
 
 
 class DemoLoader:
+    """Loads the demo through the HTTP API as the operator console, then as each thana's demo officer."""
+
     def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
-        self.tokens: Tokens = app.state.tokens
+        self.issuer: TokenIssuer = app.state.issuer
         self.users: UserStore = app.state.users
         self.client = client
-        self.operator = self.header(Principal(username="demo-loader", role=Role.OPERATOR))
+        self.operator = self.bearer(self.issuer.issue(CONSOLE, CONSOLE_SESSION_VERSION))
 
-    def header(self, principal: Principal) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+    @staticmethod
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async def header(self, username: str) -> dict[str, str]:
+        """A fresh token of a demo user (their sessions may have ended since: a sign-out in a browser)."""
+        account = await self.users.get(username)
+        return self.bearer(self.issuer.issue(account.username, account.session_version))
 
     async def call(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         response = await self.client.request(method, path, headers=headers, **kwargs)
@@ -89,42 +103,84 @@ class DemoLoader:
             raise RuntimeError(f"demo: {method} {path} answered {response.status_code}")
         return response.json()
 
+    async def found(self, path: str, params: dict[str, str]) -> Any:
+        """A GET as the operator console: the answer, or None when there is nothing there (yet)."""
+        response = await self.client.get(path, headers=self.operator, params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise RuntimeError(f"demo: GET {path} answered {response.status_code}")
+        return response.json()
+
     async def jurisdiction(self) -> list[dict[str, Any]]:
-        sheet = JURISDICTION_FILE.read_bytes()
-        await self.call(
-            "POST", "/api/routing/jurisdiction/import", self.operator,
-            files={"file": (JURISDICTION_FILE.name, sheet, "text/csv")},
-        )  # fmt: skip
-        in_file = sum(1 for line in sheet.decode().splitlines() if line.startswith("kendra,"))
-        # Intake learns the places from routing's events: wait until it has all of them (a part of
-        # them is already there while intake's projection is half way through the import).
+        with JURISDICTION_FILE.open("rb") as content:
+            await self.call(
+                "POST", "/api/routing/jurisdiction/import", self.operator,
+                files={"file": (JURISDICTION_FILE.name, content.read(), "text/csv")},
+            )  # fmt: skip
+        # Intake learns the places from routing's events: wait until it has every Kendra, and routing's
+        # read model every circle and thana (users are checked against it).
+        units = [line.split(",", 1)[0] for line in JURISDICTION_FILE.read_text(encoding="utf-8").splitlines()]
         for _ in range(600):
             places = await self.call(
                 "GET", "/api/intake/places", self.operator, params={"district": DISTRICT}
             )
             kendras = [p for p in places["places"] if p["kind"] == "kendra"]
-            if len(kendras) >= in_file:
+            tree = await self.found(f"/api/routing/jurisdiction/{DISTRICT}", {}) or {}
+            if (len(kendras), len(tree.get("circles", [])), len(tree.get("thanas", []))) == (
+                units.count("kendra"),
+                units.count("circle"),
+                units.count("thana"),
+            ):
                 return kendras
             await asyncio.sleep(0.1)
         raise RuntimeError("demo: intake never learned the jurisdiction")
 
-    async def roster(self, kendras: list[dict[str, Any]]) -> dict[str, str]:
-        sheet, registrar = roster_sheet(kendras)
+    async def roster(self, kendras: list[dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+        sheet, registrar, incharges = roster_sheet(kendras)
         await self.call(
             "POST",
             "/api/routing/roster/import",
             self.operator,
             files={"file": ("demo-roster.csv", sheet, "text/csv")},
         )
-        return registrar
+        # Users are checked against routing's roster: wait until its read model has every officer.
+        for _ in range(600):
+            listed = await self.call("GET", "/api/routing/roster", self.operator)
+            if len([o for o in listed if o["service_number"].startswith("DEMO")]) >= 3 * len(kendras):
+                return registrar, incharges
+            await asyncio.sleep(0.1)
+        raise RuntimeError("demo: routing never listed the roster")
 
-    async def people(self) -> None:
-        for username, role, where in USERS:
-            level = {k: v for k, v in where.items() if k != "service_number"}
+    async def people(
+        self, kendras: list[dict[str, Any]], registrar: dict[str, str], incharges: dict[str, str]
+    ) -> None:
+        """The demo users of every role at Katra, and one officer per other thana (each checked against
+        the jurisdiction and the roster like any user; a restart leaves an unchanged user alone)."""
+        wanted = [
+            (name, role, {**where, "service_number": registrar[HOME_THANA]})
+            if role is Role.KENDRA_OFFICER
+            else (name, role, {**where, "service_number": incharges[HOME_THANA]})
+            if role is Role.KENDRA_INCHARGE
+            else (name, role, where)
+            for name, role, where in USERS
+        ]
+        wanted += [
+            (desk_user(k["thana"]), Role.KENDRA_OFFICER,
+             {"circle": k["circle"], "thana": k["thana"], "service_number": registrar[k["thana"]]})
+            for k in kendras
+            if k["thana"] != HOME_THANA
+        ]  # fmt: skip
+
+        reference = ServicesReference(self.found)
+        for username, role, where in wanted:
+            record = user_record(username, role, district=DISTRICT, **where)
+            current = await self.users.get(username)
+            if current.exists and current.enabled and current.principal() == record:
+                continue
             await self.users.add(
-                username, PASSWORD, role, service_number=where.get("service_number"),
-                district=DISTRICT, demo=True, replace=True, **level,
-            )  # fmt: skip
+                record, PASSWORD, actor=CONSOLE, demo=True, replace=True, reference=reference
+            )
 
     async def programme(self, kendras: list[dict[str, Any]]) -> None:
         curriculum = await self.call("GET", "/api/training/curriculum", self.operator)
@@ -171,17 +227,8 @@ class DemoLoader:
             )
             await self.call("POST", f"/api/training/programmes/{programme_id}/complete", self.operator)
 
-    async def complaint(
-        self, n: int, c: SyntheticComplaint, kendras: list[dict[str, Any]], registrar: dict[str, str]
-    ) -> None:
-        kendra = next(k for k in kendras if k["thana"] == c.thana)
-        officer = registrar.get(c.thana)
-        staff = self.header(
-            Principal(
-                username=f"demo-{officer or 'desk'}", role=Role.KENDRA_OFFICER, service_number=officer,
-                district=DISTRICT, circle=kendra["circle"], thana=c.thana,
-            )
-        )  # fmt: skip
+    async def complaint(self, n: int, c: SyntheticComplaint) -> None:
+        staff = await self.header(desk_user(c.thana))
         body = {
             "channel": c.channel.value, "category": c.category.value, "description": c.statement,
             "district": DISTRICT, "thana": c.thana, "minor": c.minor, "danger_now": c.danger_now,
@@ -214,7 +261,6 @@ class Demo:
 
     def __init__(self) -> None:
         self.kendras: list[dict[str, Any]] = []
-        self.registrar: dict[str, str] = {}
 
     def mode(self) -> Mode:
         users = ", ".join(username for username, _, _ in USERS)  # each name says its role
@@ -229,9 +275,9 @@ class Demo:
         """The users, the district, its roster and a training programme (raises when they cannot be)."""
         async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
             loader = DemoLoader(app, client)
-            await loader.people()
             self.kendras = await loader.jurisdiction()
-            self.registrar = await loader.roster(self.kendras)
+            registrar, incharges = await loader.roster(self.kendras)
+            await loader.people(self.kendras, registrar, incharges)
             await loader.programme(self.kendras)
 
     async def keep_going(self, app: FastAPI, url: str) -> None:
@@ -243,7 +289,7 @@ class Demo:
             loader = DemoLoader(app, client)
             for n, complaint in enumerate(complaints):
                 try:
-                    await loader.complaint(n, complaint, self.kendras, self.registrar)
+                    await loader.complaint(n, complaint)
                 except httpx.HTTPError as error:
                     log.warning("demo complaint %d not sent: %s", n, type(error).__name__)
                 if n >= OPENING_CASES:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from shakti.asyncapi import asyncapi_text
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
+from shared.keys import init_keys
 from shared.natsserver import EmbeddedNatsServer
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -34,7 +35,8 @@ def started_openapi(app: FastAPI) -> dict[str, Any]:
 
 async def openapi_text() -> str:
     with tempfile.TemporaryDirectory() as folder, EmbeddedNatsServer(Path(folder) / "nats") as server:
-        settings = PlatformSettings(data_dir=Path(folder), secret_key="docs")
+        settings = PlatformSettings(data_dir=Path(folder), keys_dir=Path(folder) / "keys")
+        init_keys(settings)
         app = build_platform(settings, runners(settings, server.url, SERVICES))
         async with app.router.lifespan_context(app):
             return document_text(started_openapi(app))

@@ -128,12 +128,15 @@ def keep_private(data_dir: Path) -> None:
 
 
 def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 by default;
+    # sign-in reads it only from SHAKTI_TRUSTED_PROXIES (shakti.signin.client_address).
     config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,
         access_log=settings.access_log,
+        proxy_headers=False,
     )
     return uvicorn.Server(config)
 
@@ -269,7 +272,7 @@ def run(
     previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with sock, nats_for(settings) as nats_url:
-            app = build_platform(settings, runners(settings, nats_url, names), web=web)
+            app = build_platform(settings, runners(settings, nats_url, names), web=web, nats_url=nats_url)
             # The re-raised Ctrl-C arrives after uvicorn's clean shutdown.
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(

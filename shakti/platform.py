@@ -19,10 +19,13 @@ from shakti.asyncapi import mount_asyncapi
 from shakti.config import PlatformSettings
 from shakti.operations import operations_router
 from shakti.signin import mount_signin
-from shakti.users import UserStore
+from shakti.users import Throttle, UserError, UserStore
+from shakti.users_part import user_refused, users_part
 from shakti.web.pages import mount_web
+from shared.auth import SessionDirectory, TokenIssuer
 from shared.clock import Clock
 from shared.eventstore import subject_for
+from shared.keys import load_signing_key
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
 
@@ -88,34 +91,56 @@ def build_platform(
     *,
     web: bool = True,
     users: UserStore | None = None,
+    nats_url: str | None = None,
+    directory: SessionDirectory | None = None,
 ) -> FastAPI:
-    """The HTTP app: the given services, the operator API, and (when ``web``) sign-in and the pages."""
-    user_store = users or UserStore(
-        settings.database_for("web"),
-        failures_allowed=settings.signin_failures_allowed,
-        window=timedelta(seconds=settings.signin_window_seconds),
-    )
+    """The HTTP app: the given services and the operator API; when ``web``, also the process that issues
+    session tokens: the ``users`` part (the user directory's writer), sign-in and the pages.
+
+    Keys are loaded here: a missing or unusable one raises ``shared.keys.KeyProblem`` before anything
+    starts (the signing key only when ``web``: no other process may hold it)."""
+    runners = list(service_runners)
+    user_store: UserStore | None = None
+    if web:
+        issuer = TokenIssuer(load_signing_key(settings))
+        user_store = users or UserStore(
+            settings.database_for("web"),
+            throttle=Throttle(
+                free_failures=settings.signin_failures_allowed,
+                longest_wait=timedelta(seconds=settings.signin_longest_wait_seconds),
+                window=timedelta(seconds=settings.signin_window_seconds),
+            ),
+        )
+        url = nats_url or (runners[0].nats_url if runners else None)
+        if url is None:
+            raise ValueError("the web front needs a NATS URL for the user directory")
+        runners.insert(0, ServiceRunner(users_part(user_store, settings), settings, nats_url=url))
 
     def extra(app: FastAPI) -> None:
-        app.state.users = user_store
         app.add_exception_handler(ValueError, unknown_record)
         app.include_router(operations_router(), prefix="/api/ops")
         mount_asyncapi(app)
-        mount_signin(app, user_store)
-        if web:
+        if user_store is not None:
+            app.state.users = user_store
+            app.state.issuer = issuer
+            app.state.trusted_proxies = settings.trusted_proxies
+            app.add_exception_handler(UserError, user_refused)
+            mount_signin(app, user_store)
             mount_web(app, settings)
 
-    app = build_app(service_runners, settings, title="Mission Shakti", extra=extra)
+    app = build_app(runners, settings, title="Mission Shakti", extra=extra, directory=directory)
     services_lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await user_store.setup()
+        if user_store is not None:
+            await user_store.setup()
         try:
             async with services_lifespan(app):
                 yield
         finally:
-            await user_store.close()
+            if user_store is not None:
+                await user_store.close()
 
     app.router.lifespan_context = lifespan
     return app

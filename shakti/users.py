@@ -1,59 +1,58 @@
-"""The people who sign in: a user name, an argon2 password hash, a role and a jurisdiction.
+"""The people who sign in, as the process that signs them in keeps them.
 
-The users live in the platform's own small database (``web`` under the services' database
-template: ``var/web.db`` by default). Every sign-in attempt is recorded; failures beyond a bound
-within a window lock the user name (and, at a higher bound, the caller's address) until the window
-passes, so guessing passwords is slow.
+Who a user is (role, jurisdiction, service number, enabled or not, session version) is the user
+directory (``shared.directory``, stream ``USERS``), which every service reads. What only this process
+needs stays in its own small database (``web`` under the services' database template: ``var/web.db``
+by default): each user's argon2 password hash, and every sign-in attempt.
+
+Sign-in is throttled per (user name, address): after a few failures of that pair, each further try
+waits twice as long as the one before, up to a cap. There is no hard lock: an attacker guessing from
+one address never stops the real user signing in from another, and one address behind which many
+people sit (a gateway) is never locked as a whole. Password hashing runs in a worker thread, outside
+any lock, so sign-ins of different users run side by side.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    and_,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
+from shared.aggregate import Repository
 from shared.auth import ROLE_LEVEL, Principal, Role
 from shared.clock import Clock, SystemClock
+from shared.contracts.users import SERVICE, SessionEnd
+from shared.directory import ServiceNumberHolder, UserAccount, account_id
+from shared.eventstore import CommandMeta, EventStore, stream_name
 from shared.readmodel import create_engine, create_tables, sessions, write_lock
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,62}$")
 SERVICE_NUMBER = re.compile(r"^[A-Za-z0-9]{1,32}$")
 MIN_PASSWORD = 8
+KENDRA_STAFF = frozenset({Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE})
+
+CONSOLE = "shakti-cli"
+"""The operator console's own account: the ``shakti`` CLI signs its short tokens for it with the signing
+key (it runs where that key is). It has no password and cannot be changed through the users API."""
+CONSOLE_SESSION_VERSION = 1
 
 metadata = MetaData()
-users = Table(
-    "web_user",
+credentials = Table(
+    "web_credential",
     metadata,
     Column("username", String(64), primary_key=True),
     Column("password_hash", String(200), nullable=False),
-    Column("role", String(32), nullable=False),
-    Column("service_number", String(32)),
-    Column("district", String(64)),
-    Column("circle", String(64)),
-    Column("thana", String(64)),
-    Column("demo", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 attempts = Table(
     "web_signin_attempt",
@@ -65,15 +64,20 @@ attempts = Table(
     Column("outcome", String(16), nullable=False),
 )
 
+# An attempt is recorded as CHECKING before its password is checked and counts as a failure until it
+# is resolved: guesses sent at the same moment from one address are throttled like guesses in a row.
+CHECKING, FAILED, OK, THROTTLED = "checking", "failed", "ok", "throttled"
+
 
 class UserError(ValueError):
-    """A bad user record; carries a bilingual message (shown to an operator or at sign-in)."""
+    """A bad user record or a refused change; carries a bilingual message (shown to an operator)."""
 
-    def __init__(self, code: str, en: str, hi: str) -> None:
+    def __init__(self, code: str, en: str, hi: str, status: int = 422) -> None:
         super().__init__(en)
         self.code = code
         self.en = en
         self.hi = hi
+        self.status = status
 
 
 class SignInRefused(UserError):
@@ -83,35 +87,15 @@ class SignInRefused(UserError):
 class TooManyAttempts(SignInRefused):
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            "locked",
-            f"Too many failed sign-ins; try again in {retry_after // 60 + 1} minutes.",
-            f"बहुत अधिक असफल प्रयास; {retry_after // 60 + 1} मिनट बाद फिर प्रयास करें।",
+            "throttled",
+            f"Too many failed sign-ins for this user from here; try again in {retry_after} seconds.",
+            f"यहाँ से इस उपयोगकर्ता के बहुत अधिक असफल प्रयास; {retry_after} सेकंड बाद फिर प्रयास करें।",
+            429,
         )
         self.retry_after = retry_after
 
 
-WRONG = SignInRefused("wrong", "Wrong user name or password.", "गलत उपयोगकर्ता नाम या पासवर्ड।")
-
-
-@dataclass(frozen=True)
-class User:
-    username: str
-    role: Role
-    service_number: str | None
-    district: str | None
-    circle: str | None
-    thana: str | None
-    demo: bool
-
-    def principal(self) -> Principal:
-        return Principal(
-            username=self.username,
-            role=self.role,
-            service_number=self.service_number,
-            district=self.district,
-            circle=self.circle,
-            thana=self.thana,
-        )
+WRONG = SignInRefused("wrong", "Wrong user name or password.", "गलत उपयोगकर्ता नाम या पासवर्ड।", 401)
 
 
 def check_jurisdiction(
@@ -134,26 +118,96 @@ def check_jurisdiction(
     return tuple(given[p] if p in needed else None for p in ("district", "circle", "thana"))  # type: ignore[return-value]
 
 
+def user_record(
+    username: str,
+    role: Role,
+    *,
+    service_number: str | None = None,
+    district: str | None = None,
+    circle: str | None = None,
+    thana: str | None = None,
+) -> Principal:
+    """A user's record as the directory will hold it, or a UserError saying what is wrong."""
+    if not USERNAME.match(username):
+        raise UserError(
+            "username",
+            "A user name is 2-63 lower-case letters, digits, '.', '_' or '-'.",
+            "उपयोगकर्ता नाम 2-63 छोटे अक्षर, अंक, '.', '_' या '-' हो।",
+        )
+    if service_number is not None and not SERVICE_NUMBER.match(service_number):
+        raise UserError(
+            "service_number", "A service number is letters and digits.", "सेवा संख्या अक्षर और अंक हो।"
+        )
+    if role in KENDRA_STAFF and not service_number:
+        raise UserError(
+            "service_number",
+            "Kendra staff sign in with their service number.",
+            "केन्द्र कर्मी के लिए सेवा संख्या आवश्यक है।",
+        )
+    district, circle, thana = check_jurisdiction(role, district, circle, thana)
+    return Principal(
+        username=username,
+        role=role,
+        service_number=service_number,
+        district=district,
+        circle=circle,
+        thana=thana,
+    )
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise UserError(
+            "password",
+            f"A password needs at least {MIN_PASSWORD} characters.",
+            f"पासवर्ड में कम से कम {MIN_PASSWORD} अक्षर हों।",
+        )
+
+
+class ReferenceData(Protocol):
+    """Checks a user's place and service number against what the services know (the jurisdiction
+    routing imported, routing's roster); raises UserError naming the valid choices."""
+
+    async def check(self, record: Principal) -> None: ...
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """How long the next sign-in of one (user name, address) pair waits after its recent failures."""
+
+    free_failures: int = 3
+    first_wait: timedelta = timedelta(seconds=1)
+    longest_wait: timedelta = timedelta(minutes=15)
+    window: timedelta = timedelta(hours=1)
+
+    def wait(self, failures: list[datetime], now: datetime) -> timedelta:
+        """``failures``: the pair's failed attempts since its last success, oldest first."""
+        recent = [f for f in failures if f > now - self.window]
+        if len(recent) < self.free_failures:
+            return timedelta(0)
+        doublings = min(len(recent) - self.free_failures, 32)
+        delay: timedelta = min(self.first_wait * (2**doublings), self.longest_wait)
+        return max(timedelta(0), recent[-1] + delay - now)
+
+
 class UserStore:
+    """The users as this process keeps them: the directory (written through the ``users`` part's event
+    store, attached once that part has started) and the password hashes and sign-in attempts."""
+
     def __init__(
-        self,
-        database_url: str,
-        *,
-        clock: Clock | None = None,
-        failures_allowed: int = 5,
-        window: timedelta = timedelta(minutes=15),
+        self, database_url: str, *, clock: Clock | None = None, throttle: Throttle | None = None
     ) -> None:
         self.engine = create_engine(database_url)
         self.sessions = sessions(self.engine)
         self.clock = clock or SystemClock()
-        self.failures_allowed = failures_allowed
-        self.window = window
+        self.throttle = throttle or Throttle()
         # argon2id with the library's defaults (RFC 9106 low-memory profile).
         self.hasher = PasswordHasher()
         # Checked against when the user name is unknown, so that a wrong name takes as long as a
         # wrong password and does not tell which names exist.
         self._decoy = self.hasher.hash("no such user")
         self._write = write_lock(self.engine)
+        self._store: EventStore | None = None
 
     async def setup(self) -> None:
         await create_tables(self.engine, metadata)
@@ -161,127 +215,232 @@ class UserStore:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    def attach(self, store: EventStore) -> None:
+        """The ``users`` part's event store: every change to the directory goes through it."""
+        if store.stream != stream_name(SERVICE):
+            raise ValueError(f"the user directory is written by the {SERVICE} part, not {store.service}")
+        self._store = store
+
+    @property
+    def store(self) -> EventStore:
+        if self._store is None:
+            raise RuntimeError("the users part has not started")
+        return self._store
+
+    def _accounts(self) -> Repository[UserAccount]:
+        return Repository(self.store, UserAccount)
+
+    @staticmethod
+    def _meta(actor: str, command_id: str | None = None) -> CommandMeta:
+        return CommandMeta(command_id=command_id or uuid.uuid4().hex, actor=actor)
+
+    # ---- the directory --------------------------------------------------------------------------
+
+    async def get(self, username: str) -> UserAccount:
+        """The user's record, read now (``exists`` is false for an unknown name)."""
+        if not USERNAME.match(username):
+            return UserAccount(username)
+        return await self._accounts().get(account_id(username))
+
+    async def everyone(self) -> list[UserAccount]:
+        found: dict[str, list[Any]] = {}
+        stream = stream_name(SERVICE)
+        for envelope in await self.store.read_subject(
+            stream, f"shakti.{SERVICE}.{UserAccount.aggregate_type}.*"
+        ):
+            found.setdefault(envelope.aggregate_id, []).append(envelope)
+        accounts = [UserAccount.replay(aid, history) for aid, history in found.items()]
+        return sorted(accounts, key=lambda a: a.username)
+
+    async def ensure_console(self) -> None:
+        """The operator console's account, added once (the same command id every time)."""
+        console = Principal(username=CONSOLE, role=Role.OPERATOR)
+        if not (await self.get(CONSOLE)).exists:
+            await self._accounts().execute(
+                account_id(CONSOLE), lambda a: a.add(console), self._meta("shakti", f"add-{CONSOLE}")
+            )
+
     async def add(
         self,
-        username: str,
+        record: Principal,
         password: str,
-        role: Role,
         *,
-        service_number: str | None = None,
-        district: str | None = None,
-        circle: str | None = None,
-        thana: str | None = None,
+        actor: str,
         demo: bool = False,
         replace: bool = False,
-    ) -> User:
-        if not USERNAME.match(username):
+        reference: ReferenceData | None = None,
+    ) -> UserAccount:
+        """Add a user (or, with ``replace``, give an existing one this record and password, ending their
+        sessions). Checked first: the record, the password, the place and service number against
+        ``reference``, and that nobody else holds the service number."""
+        record = self._checked(record)
+        check_password(password)
+        self._not_console(record.username)
+        if reference is not None:
+            await reference.check(record)
+        hashed = await asyncio.to_thread(self.hasher.hash, password)
+        current = await self.get(record.username)
+        if current.exists and not replace:
             raise UserError(
-                "username",
-                "A user name is 2-63 lower-case letters, digits, '.', '_' or '-'.",
-                "उपयोगकर्ता नाम 2-63 छोटे अक्षर, अंक, '.', '_' या '-' हो।",
+                "exists", f"User {record.username} exists.", f"उपयोगकर्ता {record.username} पहले से है।", 409
             )
-        if len(password) < MIN_PASSWORD:
-            raise UserError(
-                "password",
-                f"A password needs at least {MIN_PASSWORD} characters.",
-                f"पासवर्ड में कम से कम {MIN_PASSWORD} अक्षर हों।",
-            )
-        if service_number is not None and not SERVICE_NUMBER.match(service_number):
-            raise UserError(
-                "service_number", "A service number is letters and digits.", "सेवा संख्या अक्षर और अंक हो।"
-            )
-        if role in (Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE) and not service_number:
-            raise UserError(
-                "service_number",
-                "Kendra staff sign in with their service number.",
-                "केन्द्र कर्मी के लिए सेवा संख्या आवश्यक है।",
-            )
-        district, circle, thana = check_jurisdiction(role, district, circle, thana)
-        row = {
-            "password_hash": await asyncio.to_thread(self.hasher.hash, password),
-            "role": role.value,
-            "service_number": service_number,
-            "district": district,
-            "circle": circle,
-            "thana": thana,
-            "demo": demo,
-        }
+        await self._claim(record, actor)
+        aid = account_id(record.username)
         async with self._write, self.sessions.begin() as session:
-            exists = await session.scalar(select(func.count()).where(users.c.username == username))
-            if exists and not replace:
-                raise UserError("exists", f"User {username} exists.", f"उपयोगकर्ता {username} पहले से है।")
-            if exists:
-                await session.execute(update(users).where(users.c.username == username).values(**row))
-            else:
-                await session.execute(
-                    insert(users).values(username=username, created_at=self.clock.now(), **row)
+            # The hash is stored in the same transaction that the directory's events go out in: if the
+            # append fails, no hash is left behind; a new user's row is inserted (never overwritten).
+            row = {"password_hash": hashed, "changed_at": self.clock.now()}
+            if current.exists:
+                await self._write_hash(session, record.username, row)
+                await self._accounts().execute(aid, lambda a: a.change(record), self._meta(actor))
+                await self._accounts().execute(
+                    aid, lambda a: a.end_sessions("password_changed"), self._meta(actor)
                 )
-        return User(username, role, service_number, district, circle, thana, demo)
+            else:
+                try:
+                    await session.execute(insert(credentials).values(username=record.username, **row))
+                    await session.flush()
+                except IntegrityError:
+                    raise UserError(
+                        "exists",
+                        f"User {record.username} exists.",
+                        f"उपयोगकर्ता {record.username} पहले से है।",
+                        409,
+                    ) from None
+                await self._accounts().execute(aid, lambda a: a.add(record, demo=demo), self._meta(actor))
+        return await self.get(record.username)
 
-    async def get(self, username: str) -> User | None:
-        async with self.sessions() as session:
-            row = (await session.execute(select(users).where(users.c.username == username))).first()
-        if row is None:
-            return None
-        m = row._mapping
-        return User(
-            m["username"],
-            Role(m["role"]),
-            m["service_number"],
-            m["district"],
-            m["circle"],
-            m["thana"],
-            m["demo"],
+    async def change(
+        self, record: Principal, *, actor: str, reference: ReferenceData | None = None
+    ) -> UserAccount:
+        """A new role, jurisdiction or service number for an existing user (their sessions end)."""
+        record = self._checked(record)
+        self._not_console(record.username)
+        await self._existing(record.username)
+        if reference is not None:
+            await reference.check(record)
+        await self._claim(record, actor)
+        await self._accounts().execute(
+            account_id(record.username), lambda a: a.change(record), self._meta(actor)
+        )
+        return await self.get(record.username)
+
+    async def disable(self, username: str, *, actor: str) -> UserAccount:
+        self._not_console(username)
+        await self._existing(username)
+        await self._accounts().execute(account_id(username), lambda a: a.disable(), self._meta(actor))
+        return await self.get(username)
+
+    async def enable(self, username: str, *, actor: str) -> UserAccount:
+        self._not_console(username)
+        await self._existing(username)
+        await self._accounts().execute(account_id(username), lambda a: a.enable(), self._meta(actor))
+        return await self.get(username)
+
+    async def set_password(self, username: str, password: str, *, actor: str) -> UserAccount:
+        """A new password; every session of the user ends."""
+        check_password(password)
+        self._not_console(username)
+        await self._existing(username)
+        hashed = await asyncio.to_thread(self.hasher.hash, password)
+        async with self._write, self.sessions.begin() as session:
+            await self._write_hash(
+                session, username, {"password_hash": hashed, "changed_at": self.clock.now()}
+            )
+            await self._accounts().execute(
+                account_id(username), lambda a: a.end_sessions("password_changed"), self._meta(actor)
+            )
+        return await self.get(username)
+
+    async def end_sessions(self, username: str, reason: SessionEnd, *, actor: str) -> None:
+        """Every token issued to the user so far stops working (sign-out, an operator's order)."""
+        self._not_console(username)
+        await self._accounts().execute(
+            account_id(username), lambda a: a.end_sessions(reason), self._meta(actor)
         )
 
-    async def everyone(self) -> list[User]:
-        async with self.sessions() as session:
-            rows = await session.execute(select(users.c.username).order_by(users.c.username))
-            names = [r[0] for r in rows]
-        return [u for name in names if (u := await self.get(name)) is not None]
+    def _checked(self, record: Principal) -> Principal:
+        return user_record(
+            record.username,
+            record.role,
+            service_number=record.service_number,
+            district=record.district,
+            circle=record.circle,
+            thana=record.thana,
+        )
 
-    async def sign_in(self, username: str, password: str, client: str) -> User:
-        """The user, if the password is right and neither the name nor the address is locked out."""
+    @staticmethod
+    def _not_console(username: str) -> None:
+        if username == CONSOLE:
+            raise UserError(
+                "reserved",
+                f"{CONSOLE} is the operator console's own account and cannot be changed.",
+                f"{CONSOLE} ऑपरेटर कंसोल का अपना खाता है; इसे बदला नहीं जा सकता।",
+                409,
+            )
+
+    async def _existing(self, username: str) -> UserAccount:
+        account = await self.get(username)
+        if not account.exists:
+            raise UserError("not_found", f"No user {username}.", f"उपयोगकर्ता {username} नहीं है।", 404)
+        return account
+
+    async def _claim(self, record: Principal, actor: str) -> None:
+        """Take the record's service number for the user, or refuse: it belongs to someone else."""
+        number = record.service_number
+        if number is None:
+            return
+        holders = Repository(self.store, ServiceNumberHolder)
+        claim = await holders.get(number)
+        holder = await self.get(claim.username) if claim.username else None
+        if holder is not None and holder.username != record.username and holder.service_number == number:
+            raise UserError(
+                "service_number_taken",
+                f"Service number {number} belongs to user {holder.username}; two users cannot share one.",
+                f"सेवा संख्या {number} उपयोगकर्ता {holder.username} की है; दो उपयोगकर्ता एक संख्या नहीं रख सकते।",
+                409,
+            )
+        # Decided again on the stored state under optimistic concurrency: of two users claiming the
+        # number at the same moment, the second finds the first's claim and is refused.
+        await holders.execute(number, lambda h: h.claim(record.username, holder), self._meta(actor))
+
+    @staticmethod
+    async def _write_hash(session: Any, username: str, row: dict[str, Any]) -> None:
+        changed = await session.execute(
+            update(credentials).where(credentials.c.username == username).values(**row)
+        )
+        if not changed.rowcount:
+            await session.execute(insert(credentials).values(username=username, **row))
+
+    # ---- signing in ---------------------------------------------------------------------------
+
+    async def sign_in(self, username: str, password: str, client: str) -> UserAccount:
+        """The user, if the password is right and the user is enabled; TooManyAttempts while this
+        (user name, address) pair must wait after its recent failures; WRONG otherwise."""
         now = self.clock.now()
         client = client[:64]
         username = username.strip().lower()[:64]
-        refusal: SignInRefused | None = None
-        # The outcome is recorded and committed before any refusal is raised.
-        async with self._write, self.sessions.begin() as session:
-            since = now - self.window
-            failures = await self._failures(session, attempts.c.username == username, since)
-            from_client = await self._failures(session, attempts.c.client == client, since)
-            # Locked until enough of the recent failures have left the window.
-            locked_until = [
-                recent[len(recent) - allowed] + self.window
-                for recent, allowed in (
-                    (failures, self.failures_allowed),
-                    (from_client, 4 * self.failures_allowed),
-                )
-                if len(recent) >= allowed
-            ]
-            stored = (
-                await session.execute(select(users.c.password_hash).where(users.c.username == username))
-            ).scalar()
-            if locked_until:
-                refusal = TooManyAttempts(max(1, int((max(locked_until) - now).total_seconds())))
-                outcome = "locked"
-            elif not await asyncio.to_thread(self._verify, stored or self._decoy, password) or stored is None:
-                refusal, outcome = WRONG, "failed"
-            else:
-                outcome = "ok"
-                if self.hasher.check_needs_rehash(stored):
-                    rehashed = await asyncio.to_thread(self.hasher.hash, password)
-                    await session.execute(
-                        update(users).where(users.c.username == username).values(password_hash=rehashed)
-                    )
-            await self._record(session, username, client, now, outcome)
-        if refusal is not None:
-            raise refusal
-        user = await self.get(username)
-        if user is None:
+        wait = self.throttle.wait(await self._recent_failures(username, client, now), now)
+        if wait > timedelta(0):
+            await self._record(username, client, now, THROTTLED)
+            raise TooManyAttempts(max(1, int(wait.total_seconds() + 0.999)))
+        attempt = await self._record(username, client, now, CHECKING)
+        async with self.sessions() as session:
+            stored = await session.scalar(
+                select(credentials.c.password_hash).where(credentials.c.username == username)
+            )
+        # No lock is held while argon2 runs: other users' sign-ins go on meanwhile.
+        right = await asyncio.to_thread(self._verify, stored or self._decoy, password)
+        account = await self.get(username) if stored is not None else None
+        if not right or account is None or not account.exists or not account.enabled:
+            await self._resolve(attempt, FAILED)
             raise WRONG
-        return user
+        await self._resolve(attempt, OK)
+        if self.hasher.check_needs_rehash(stored or ""):
+            rehashed = await asyncio.to_thread(self.hasher.hash, password)
+            async with self._write, self.sessions.begin() as session:
+                await self._write_hash(session, username, {"password_hash": rehashed, "changed_at": now})
+        return account
 
     def _verify(self, stored: str, password: str) -> bool:
         try:
@@ -289,20 +448,36 @@ class UserStore:
         except (VerificationError, InvalidHashError):
             return False
 
-    @staticmethod
-    async def _failures(session: AsyncSession, who: ColumnElement[bool], since: datetime) -> list[datetime]:
-        rows = await session.execute(
-            select(attempts.c.at)
-            .where(and_(who, attempts.c.at >= since, attempts.c.outcome == "failed"))
-            .order_by(attempts.c.at)
-        )
-        return [_aware(r[0]) for r in rows]
+    async def _recent_failures(self, username: str, client: str, now: datetime) -> list[datetime]:
+        """The pair's failed (and still unresolved) attempts since its last success, oldest first."""
+        pair = and_(attempts.c.username == username, attempts.c.client == client)
+        since = now - self.throttle.window
+        async with self.sessions() as session:
+            last_ok = await session.scalar(
+                select(attempts.c.at)
+                .where(pair, attempts.c.outcome == OK, attempts.c.at >= since)
+                .order_by(attempts.c.id.desc())
+                .limit(1)
+            )
+            if last_ok is not None:
+                since = max(since, _aware(last_ok))
+            rows = await session.execute(
+                select(attempts.c.at)
+                .where(pair, attempts.c.at >= since, attempts.c.outcome.in_((FAILED, CHECKING)))
+                .order_by(attempts.c.id)
+            )
+            return [_aware(r[0]) for r in rows]
 
-    @staticmethod
-    async def _record(session: AsyncSession, username: str, client: str, at: datetime, outcome: str) -> None:
-        await session.execute(
-            insert(attempts).values(username=username, client=client, at=at, outcome=outcome)
-        )
+    async def _record(self, username: str, client: str, at: datetime, outcome: str) -> int:
+        async with self._write, self.sessions.begin() as session:
+            result = await session.execute(
+                insert(attempts).values(username=username, client=client, at=at, outcome=outcome)
+            )
+            return int(result.inserted_primary_key[0])
+
+    async def _resolve(self, attempt: int, outcome: str) -> None:
+        async with self._write, self.sessions.begin() as session:
+            await session.execute(update(attempts).where(attempts.c.id == attempt).values(outcome=outcome))
 
     async def attempts_of(self, username: str) -> list[tuple[datetime, str, str]]:
         """(when, from where, outcome) of the user name's sign-in attempts, oldest first."""
@@ -318,3 +493,76 @@ class UserStore:
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes; every moment we store is UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Fetch = Callable[[str, dict[str, str]], Awaitable[Any]]
+"""GET a path of the services' API with query parameters: the JSON answer, or None when it is a 404."""
+
+
+class ServicesReference:
+    """``ReferenceData`` from the services' own HTTP API (intake's places, as imported by routing, and
+    routing's roster), asked with the token of whoever adds the user."""
+
+    def __init__(self, fetch: Fetch) -> None:
+        self._fetch = fetch
+
+    async def check(self, record: Principal) -> None:
+        await self._check_place(record)
+        if record.service_number is not None:
+            await self._check_service_number(record)
+
+    async def _check_place(self, record: Principal) -> None:
+        if record.district is None:
+            return
+        # Routing's own tree (intake's list of places is keyed by code alone, and a circle named like
+        # its seat thana is missing from it).
+        tree = await self._fetch(f"/api/routing/jurisdiction/{record.district}", {})
+        if tree is None:
+            every = await self._fetch("/api/intake/places", {}) or {"places": []}
+            known = [p["code"] for p in every["places"] if p["kind"] == "district"]
+            raise _not_among("district", record.district, known)
+        if record.circle is not None:
+            circles = [c["code"] for c in tree.get("circles", [])]
+            if record.circle not in circles:
+                raise _not_among("circle", record.circle, circles, f"district {record.district}")
+        if record.thana is not None:
+            thanas = [t["code"] for t in tree.get("thanas", []) if t["circle"] == record.circle]
+            if record.thana not in thanas:
+                raise _not_among("thana", record.thana, thanas, f"circle {record.circle}")
+
+    async def _check_service_number(self, record: Principal) -> None:
+        roster: list[dict[str, Any]] = await self._fetch("/api/routing/roster", {}) or []
+        officer = next((o for o in roster if o["service_number"] == record.service_number), None)
+        kendra_staff = record.role in KENDRA_STAFF
+        if officer is None:
+            here = (
+                sorted(o["service_number"] for o in roster if o["thana"] == record.thana)
+                if kendra_staff
+                else []
+            )
+            en = (
+                f"Service number {record.service_number} is not on the roster (`shakti routing roster FILE`)."
+            )
+            hi = f"सेवा संख्या {record.service_number} रोस्टर में नहीं है (`shakti routing roster FILE`)।"
+            if here:
+                en += f" On the roster of {record.thana}: {', '.join(here)}."
+                hi += f" {record.thana} के रोस्टर में: {', '.join(here)}।"
+            raise UserError("not_on_roster", en, hi)
+        if kendra_staff and officer["thana"] != record.thana:
+            raise UserError(
+                "posted_elsewhere",
+                f"Service number {record.service_number} is posted at {officer['kendra']} (thana "
+                f"{officer['thana']}), not at thana {record.thana}.",
+                f"सेवा संख्या {record.service_number} की तैनाती {officer['kendra']} (थाना {officer['thana']}) "
+                f"में है, थाना {record.thana} में नहीं।",
+            )
+
+
+def _not_among(level: str, code: str, valid: list[str], within: str = "") -> UserError:
+    where = f" in {within}" if within else ""
+    choices = ", ".join(sorted(valid)) or "none imported yet (`shakti routing import FILE`)"
+    return UserError(
+        f"unknown_{level}",
+        f"No {level} {code}{where} in the imported jurisdiction. Valid: {choices}.",
+        f"आयातित क्षेत्राधिकार में {level} {code} नहीं है। मान्य: {choices}।",
+    )

@@ -1,18 +1,33 @@
-"""Who is calling: signed tokens carrying a role and a jurisdiction; deny by default.
+"""Who is calling: a signed session token names a user; the user directory says who they are.
 
-Every HTTP endpoint of every service declares the roles it admits with ``require(...)``; queries
-then narrow themselves to the caller's jurisdiction with ``Principal.scope``.
+A token (JWT, EdDSA) carries only *who*: the user name (``sub``), the user's session version (``sv``),
+when it was issued and until when it holds (``iat``, ``exp``), and its own id (``jti``). What the user
+may do (role and jurisdiction) comes from the user directory (``shared.directory``), looked up on every
+request, so a changed role, a disabled user or a sign-out takes effect within seconds. Only the process
+that issues tokens holds the private key; every other process verifies with the public keys
+(``shared.keys``), by the key id the token names, so the signing key can be rotated.
+
+Every HTTP endpoint of every service declares the roles it admits with ``require(...)``; queries then
+narrow themselves to the caller's jurisdiction with ``Principal.scope``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+import uuid
+from collections.abc import Callable, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, HTTPException, Request
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from pydantic import BaseModel
+
+from shared.keys import SigningKey
+
+if TYPE_CHECKING:
+    from shared.eventstore import EventStore
 
 TOKEN_MAX_AGE = 12 * 3600
 COOKIE = "shakti_session"
@@ -84,36 +99,148 @@ class Principal(BaseModel):
         return all(where[k] == v for k, v in self.scope().items())
 
 
-class Tokens:
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="shakti-token")
+ISSUER = "mission-shakti"
+AUDIENCE = "mission-shakti"
+CLAIMS = ("iss", "aud", "sub", "sv", "iat", "exp", "jti")
 
-    def issue(self, principal: Principal) -> str:
-        return self._serializer.dumps(principal.model_dump(mode="json"))
 
-    def read(self, token: str, max_age: int = TOKEN_MAX_AGE) -> Principal:
-        return Principal.model_validate(self._serializer.loads(token, max_age=max_age))
+class SessionRefused(Exception):
+    """A token that names no usable session; carries the bilingual reason shown with the 401."""
+
+    def __init__(self, code: str, en: str, hi: str) -> None:
+        super().__init__(en)
+        self.code = code
+        self.en = en
+        self.hi = hi
+
+
+BAD_TOKEN = ("bad_token", "Invalid sign-in token.", "अमान्य साइन-इन टोकन।")
+EXPIRED = ("expired", "Your session has expired; sign in again.", "सत्र समाप्त; फिर से साइन इन करें।")
+SESSION_ENDED = (
+    "session_ended",
+    "Your session has ended; sign in again.",
+    "आपका सत्र समाप्त हो गया; फिर से साइन इन करें।",
+)
+NO_SUCH_USER = ("unknown_user", "This sign-in is not valid any more.", "यह साइन-इन अब मान्य नहीं है।")
+USER_DISABLED = ("disabled", "This user is disabled.", "यह उपयोगकर्ता निष्क्रिय है।")
+
+
+class SessionClaims(BaseModel):
+    """What a verified token says: who, under which session version, and the token's own id."""
+
+    username: str
+    session_version: int
+    issued_at: int
+    expires_at: int
+    token_id: str
+
+
+class TokenIssuer:
+    """Signs session tokens (only in the process that signs users in)."""
+
+    def __init__(self, key: SigningKey, *, lifetime: int = TOKEN_MAX_AGE) -> None:
+        self._key = key
+        self.lifetime = lifetime
+
+    def issue(self, username: str, session_version: int, *, lifetime: int | None = None) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": username,
+            "sv": session_version,
+            "iat": now,
+            "exp": now + (self.lifetime if lifetime is None else lifetime),
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self._key.private, algorithm="EdDSA", headers={"kid": self._key.kid})
+
+
+class TokenVerifier:
+    """Checks a token's signature against the configured public keys (by ``kid``) and its claims."""
+
+    def __init__(self, keys: Mapping[str, Ed25519PublicKey]) -> None:
+        self._keys = dict(keys)
+
+    def verify(self, token: str) -> SessionClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise SessionRefused(*BAD_TOKEN) from None
+        key = self._keys.get(str(header.get("kid", "")))
+        # Only EdDSA, and only with a key we hold: 'none', an HMAC keyed with a public key or a key the
+        # token brings along are all refused here, before any signature is looked at.
+        if header.get("alg") != "EdDSA" or key is None:
+            raise SessionRefused(*BAD_TOKEN)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["EdDSA"],
+                audience=AUDIENCE,
+                issuer=ISSUER,
+                options={"require": list(CLAIMS)},
+            )
+        except jwt.ExpiredSignatureError:
+            raise SessionRefused(*EXPIRED) from None
+        except jwt.PyJWTError:
+            raise SessionRefused(*BAD_TOKEN) from None
+        sub, sv, jti = claims["sub"], claims["sv"], claims["jti"]
+        if not (isinstance(sub, str) and isinstance(sv, int) and isinstance(jti, str)) or isinstance(
+            sv, bool
+        ):
+            raise SessionRefused(*BAD_TOKEN)
+        return SessionClaims(
+            username=sub,
+            session_version=sv,
+            issued_at=int(claims["iat"]),
+            expires_at=int(claims["exp"]),
+            token_id=jti,
+        )
+
+
+class SessionDirectory(Protocol):
+    """Who a verified token names, now: the user's role and jurisdiction, or a refusal (unknown or
+    disabled user, or a session version that has since ended)."""
+
+    async def principal(self, claims: SessionClaims) -> Principal: ...
+
+    async def start(self, store: EventStore) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class Sessions:
+    """The one way every process turns a request's token into a principal."""
+
+    def __init__(self, verifier: TokenVerifier, directory: SessionDirectory) -> None:
+        self.verifier = verifier
+        self.directory = directory
+
+    async def principal(self, token: str) -> Principal:
+        return await self.directory.principal(self.verifier.verify(token))
 
 
 def bilingual_error(status: int, code: str, en: str, hi: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"code": code, "en": en, "hi": hi})
 
 
-def current_principal(request: Request) -> Principal:
-    tokens: Tokens = request.app.state.tokens
+def request_token(request: Request) -> str | None:
+    """The bearer token of an API call, else the web front's session cookie."""
     header = request.headers.get("authorization", "")
     token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
-    token = token or request.cookies.get(COOKIE)
+    return token or request.cookies.get(COOKIE)
+
+
+async def current_principal(request: Request) -> Principal:
+    token = request_token(request)
     if not token:
         raise bilingual_error(401, "unauthenticated", "Please sign in.", "कृपया साइन इन करें।")
+    sessions: Sessions = request.app.state.sessions
     try:
-        return tokens.read(token)
-    except SignatureExpired:
-        raise bilingual_error(
-            401, "expired", "Your session has expired; sign in again.", "सत्र समाप्त; फिर से साइन इन करें।"
-        ) from None
-    except (BadSignature, ValueError):
-        raise bilingual_error(401, "bad_token", "Invalid sign-in token.", "अमान्य साइन-इन टोकन।") from None
+        return await sessions.principal(token)
+    except SessionRefused as refused:
+        raise bilingual_error(401, refused.code, refused.en, refused.hi) from None
 
 
 def require(*roles: Role | frozenset[Role]) -> Callable[[Principal], Principal]:

@@ -19,11 +19,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import A, Repository
-from shared.auth import Principal, Tokens, current_principal
+from shared.auth import Principal, SessionDirectory, Sessions, TokenVerifier, current_principal
 from shared.clock import Clock, SystemClock
+from shared.directory import UserDirectory
 from shared.errors import DomainError, NotFound
 from shared.eventstore import ConcurrencyError, EventStore
 from shared.http_guard import HttpGuard
+from shared.keys import load_verification_keys
 from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
 from shared.readmodel import create_engine
@@ -247,6 +249,7 @@ def build_app(
     *,
     title: str = "Mission Shakti",
     extra: Callable[[FastAPI], None] | None = None,
+    directory: SessionDirectory | None = None,
 ) -> FastAPI:
     """One HTTP app for the given services: their routes under ``/api/<service>``, health, metrics.
 
@@ -255,7 +258,12 @@ def build_app(
     gateway does not route them. The OpenAPI document is served to signed-in users only (it is
     checked in as ``docs/openapi.json`` anyway); the interactive pages (``/docs``, ``/redoc``) are
     not served: they load scripts from a CDN, which the content security policy forbids and an
-    offline network could not reach."""
+    offline network could not reach.
+    Every route resolves its caller through ``app.state.sessions``: the token checked with the public
+    keys of ``settings`` (a missing or bad key raises ``shared.keys.KeyProblem`` here, before anything
+    starts), the user looked up in ``directory`` (default: the user directory, read through the first
+    runner's connection)."""
+    sessions = Sessions(TokenVerifier(load_verification_keys(settings)), directory or UserDirectory())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -267,9 +275,13 @@ def build_app(
                 routes = runner.instance.routes() if runner.instance else None
                 if routes is not None:
                     app.include_router(routes, prefix=f"/api/{runner.name}")
+                if len(started) == 1:
+                    assert runner.context is not None
+                    await sessions.directory.start(runner.context.store)
             app.openapi_schema = None  # routes were added after start: regenerate the schema
             yield
         finally:
+            await sessions.directory.stop()
             for runner in reversed(started):
                 await runner.stop()
 
@@ -282,7 +294,7 @@ def build_app(
         body_limit=settings.body_limit_bytes,
         upload_limit=settings.upload_limit_bytes,
     )
-    app.state.tokens = Tokens(settings.secret_key)
+    app.state.sessions = sessions
     app.state.runners = {r.name: r for r in runners}
     install_error_handlers(app)
 

@@ -49,11 +49,19 @@ class Settings(BaseSettings):
     stream_replicas: int = Field(default=1, description="JetStream replicas per stream (3 on a cluster).")
     http_host: str = "127.0.0.1"
     http_port: int = 8000
-    secret_key: str = Field(default="change-me-in-production", description="Signs sessions and tokens.")
     keys_dir: Path = Field(
         default=Path("keys"),
-        description="Key files (signing, certificate, key-encryption keys); never inside data_dir in "
-        "production.",
+        description="Key files (shared/keys.py), mode 0600; never inside the data directory in production.",
+    )
+    signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 key that signs session tokens (web front only); keys_dir/signing.key.",
+    )
+    signing_public_key_file: Path | None = Field(
+        default=None, description="Ed25519 public keys that check session tokens; keys_dir/signing.pub."
+    )
+    certificate_key_file: Path | None = Field(
+        default=None, description="Training's certificate key (32 bytes, base64); keys_dir/certificate.key."
     )
     key_store_url: str | None = Field(
         default=None, description="Database for the intake service's per-case identity keys."
@@ -72,7 +80,6 @@ class Settings(BaseSettings):
         default=8 * 1024 * 1024,
         description="Largest multipart upload (the import files: jurisdiction, roster, iGOT export).",
     )
-    # The key-encryption key of intake's case keys (see services/intake/kek.py).
     kek_file: Path | None = Field(
         default=None,
         description="The key-encryption key of intake's case keys (32 random bytes, base64, mode 0600); "

@@ -27,6 +27,7 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shared.auth import FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role
 from shared.http_guard import CSRF_REFUSED, csrf_token
+from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
 NAME, PHONE = "DEMO Matrix Secretname", "9812312345"
@@ -94,9 +95,10 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
 
 
 def principal(role: Role, where: dict[str, str], service_number: str | None = None) -> Principal:
-    return Principal(
-        username=f"{role.value}-{where.get('thana', 'x')}", role=role, service_number=service_number, **where
-    )
+    # One user per role, place and service number: the directory holds one record per user name.
+    place = "-".join(where.get(k, "x") for k in ("district", "circle", "thana"))
+    name = f"{role.value}.{place}.{service_number or 'none'}".lower().replace("_", "-")
+    return Principal(username=name[:63], role=role, service_number=service_number, **where)
 
 
 def admitted(route: Endpoint) -> frozenset[Role] | None:
@@ -119,8 +121,12 @@ class World:
     case_number: str
     officer: str
 
-    def token(self, who: Principal) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.app.state.tokens.issue(who)}"}
+    async def token(self, who: Principal) -> dict[str, str]:
+        return bearer(await self.session(who))
+
+    async def session(self, who: Principal) -> str:
+        """A token of ``who``, as the user directory knows them (written there on first use)."""
+        return await enrol(self.app, who)
 
     def path(self, route: Endpoint) -> str:
         values = {
@@ -132,16 +138,16 @@ class World:
 
 @pytest.fixture
 async def world(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    settings = PlatformSettings(secret_key="matrix", data_dir=tmp_path)
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests())
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
     app = build_platform(settings, runners(settings, nats_url), users=users)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://platform", timeout=30.0) as client:
             loader = DemoLoader(app, client)
-            registrar = await loader.roster(await loader.jurisdiction())
+            registrar, _ = await loader.roster(await loader.jurisdiction())
             officer = registrar["SJP-KATRA"]
-            staff = loader.header(principal(Role.KENDRA_OFFICER, HOME, officer))
+            staff = bearer(await enrol(app, principal(Role.KENDRA_OFFICER, HOME, officer)))
             body = {
                 "channel": "walk_in", "category": "stalking", "description": "DEMO statement", "district": "SJP",
                 "thana": "SJP-KATRA", "minor": False, "danger_now": False, "identity": {"name": NAME, "phone": PHONE},
@@ -221,7 +227,9 @@ async def test_roles_outside_a_route_are_refused(world: World) -> None:
         if allowed is None:
             continue
         for role in set(Role) - allowed:
-            response = await call(world, route, method, world.token(principal(role, HOME, world.officer)))
+            response = await call(
+                world, route, method, await world.token(principal(role, HOME, world.officer))
+            )
             assert response.status_code == 403, (role.value, method, route.path, response.status_code)
             refused += 1
     assert refused > 50
@@ -232,7 +240,7 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
     world: World, away: dict[str, str]
 ) -> None:
     before = (await world.client.get(
-        f"/api/intake/cases/{world.case_id}", headers=world.token(principal(Role.SHO, HOME))
+        f"/api/intake/cases/{world.case_id}", headers=await world.token(principal(Role.SHO, HOME))
     )).json()  # fmt: skip
     checked = 0
     for route, method in api_routes(world.app):
@@ -244,7 +252,7 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
                 continue  # a district officer of the same district is inside: not a stranger
             if role.value == "co" and away is AWAY_THANA:
                 where = {"district": "SJP", "circle": "SJP-NAGAR"}
-            response = await call(world, route, method, world.token(principal(role, where, "PNO999")))
+            response = await call(world, route, method, await world.token(principal(role, where, "PNO999")))
             text = response.text
             assert response.status_code < 500, (role.value, method, route.path, text[:300])
             # A refusal may name what was asked for (the id in the path), nothing more.
@@ -262,7 +270,7 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
             checked += 1
     assert checked > 40
     after = (await world.client.get(
-        f"/api/intake/cases/{world.case_id}", headers=world.token(principal(Role.SHO, HOME))
+        f"/api/intake/cases/{world.case_id}", headers=await world.token(principal(Role.SHO, HOME))
     )).json()  # fmt: skip
     assert after["status"] == before["status"] and after["identity_erased"] is False
 
@@ -284,7 +292,9 @@ async def test_identity_appears_only_in_its_own_answer_to_the_roles_that_may_rea
                 where = {"district": "SJP"}
             elif role.value in ("state_cell", "operator"):
                 where = {}
-            response = await call(world, route, method, world.token(principal(role, where, world.officer)))
+            response = await call(
+                world, route, method, await world.token(principal(role, where, world.officer))
+            )
             shows = NAME in response.text or PHONE in response.text
             if route.path.endswith("/identity") and role in IDENTITY_READERS:
                 assert shows and response.status_code == 200, (role.value, response.text[:200])
@@ -305,7 +315,7 @@ async def test_pages_open_only_for_their_roles_and_case_pages_only_inside_the_ju
     world: World,
 ) -> None:
     for role, where in INSIDE.items():
-        cookies = {"shakti_session": world.app.state.tokens.issue(principal(role, where, world.officer))}
+        cookies = {"shakti_session": await world.session(principal(role, where, world.officer))}
         for page, roles in PAGES.items():
             response = await world.client.get(page, cookies=cookies)
             assert (response.status_code == 200) == (role in roles), (role.value, page, response.status_code)
@@ -315,7 +325,7 @@ async def test_pages_open_only_for_their_roles_and_case_pages_only_inside_the_ju
         assert (case_page.status_code == 200) == (role in readers), (role.value, case_page.status_code)
         assert NAME not in case_page.text
     for where in (AWAY_THANA, AWAY_DISTRICT):
-        cookies = {"shakti_session": world.app.state.tokens.issue(principal(Role.SHO, where))}
+        cookies = {"shakti_session": await world.session(principal(Role.SHO, where))}
         case_page = await world.client.get(f"/cases/{world.case_id}", cookies=cookies)
         assert case_page.status_code == 404 and world.case_number not in case_page.text
         token = csrf_token(cookies["shakti_session"])  # as the case page's form would carry it

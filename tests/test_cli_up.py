@@ -18,12 +18,11 @@ import pytest
 from nats.errors import Error as NatsError
 
 from shakti.demo import JURISDICTION_FILE
-from shared.auth import Principal, Role, Tokens
+from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
 from shared.bus import CREDENTIALS_FILE
 from shared.natsserver import free_port
+from tests.sessions import bearer, issuer_for_tests, keys_for_tests
 from tests.waiting import eventually
-
-SECRET = "up-test-secret"
 
 
 async def start(env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -54,12 +53,10 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
     nats_port = free_port()
     env = {
         **os.environ, "SHAKTI_DATA_DIR": str(tmp_path), "SHAKTI_HTTP_PORT": str(port),
-        "SHAKTI_NATS_PORT": str(nats_port), "SHAKTI_SECRET_KEY": SECRET,
+        "SHAKTI_NATS_PORT": str(nats_port), "SHAKTI_KEYS_DIR": str(keys_for_tests()),
     }  # fmt: skip
     env.pop("SHAKTI_NATS_URL", None)
-    operator = {
-        "Authorization": f"Bearer {Tokens(SECRET).issue(Principal(username='op', role=Role.OPERATOR))}"
-    }
+    operator = bearer(issuer_for_tests().issue(CONSOLE, CONSOLE_SESSION_VERSION))
 
     first = await start(env)
     try:

@@ -88,6 +88,8 @@ def roles(command: list[str], env: dict[str, str]) -> tuple[str, bool, bool] | N
     with (
         mock.patch.object(launcher, "run", run),
         mock.patch("shakti.cli.settings", lambda: PlatformSettings(_env_file=None)),
+        # The key files are mounted into the containers, not here (tests/security/test_keys.py).
+        mock.patch("shakti.cli.check_keys", lambda *_: None),
     ):
         result = CliRunner().invoke(cli, command[1:], env=only)
     assert result.exit_code == 0, result.output

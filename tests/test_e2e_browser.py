@@ -19,9 +19,10 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
-from shakti.users import UserStore
+from shakti.users import UserStore, user_record
 from shared.auth import Role
 from shared.natsserver import free_port
+from tests.sessions import keys_for_tests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
@@ -36,19 +37,20 @@ class Site:
 
 @pytest.fixture
 async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = PlatformSettings(secret_key="e2e", data_dir=tmp_path, http_port=free_port())
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
     app = build_platform(settings, runners(settings, nats_url), users=users)
     async with running(settings, app) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
             loader = DemoLoader(app, client)
             kendras = await loader.jurisdiction()
-            registrar = await loader.roster(kendras)
-        await users.add(
-            "katra.officer", PASSWORD, Role.KENDRA_OFFICER, service_number=registrar["SJP-KATRA"],
+            registrar, _ = await loader.roster(kendras)
+        officer = user_record(
+            "katra.officer", Role.KENDRA_OFFICER, service_number=registrar["SJP-KATRA"],
             district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
         )  # fmt: skip
-        await users.add("sjp.sp", PASSWORD, Role.SP, district="SJP")
+        await users.add(officer, PASSWORD, actor="test")
+        await users.add(user_record("sjp.sp", Role.SP, district="SJP"), PASSWORD, actor="test")
         yield Site(url)
 
 

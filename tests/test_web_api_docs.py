@@ -25,6 +25,7 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shared.auth import Principal, Role
 from shared.natsserver import free_port
+from tests.sessions import enrol, keys_for_tests
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Served:
 
 @pytest.fixture
 async def served(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Served]:
-    settings = PlatformSettings(secret_key="docs-test", data_dir=tmp_path, http_port=free_port())
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
     app = build_platform(settings, runners(settings, nats_url), users=users)
     async with running(settings, app) as url:
@@ -66,7 +67,7 @@ async def test_checked_in_documents_are_current_and_served(served: Served) -> No
 
 
 async def fuzz(served: Served, principal: Principal, include: str) -> tuple[int, str]:
-    token = served.app.state.tokens.issue(principal)
+    token = await enrol(served.app, principal)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "st"), "run", f"{served.url}/openapi.json",
         "--checks", "not_a_server_error", "--max-examples", "8", "--phases", "examples,fuzzing",
@@ -88,7 +89,7 @@ async def fuzz(served: Served, principal: Principal, include: str) -> tuple[int,
             "^/api/intake/",
         ),
         (Role.SP, {"district": "SJP"}, "^/api/(escalation|routing|training)/"),
-        (Role.OPERATOR, {}, "^/api/(ops|auth|routing/(jurisdiction|roster))"),
+        (Role.OPERATOR, {}, "^/api/(ops|auth|users|routing/(jurisdiction|roster))"),
     ],
     ids=["kendra-officer-intake", "sp-supervision", "operator"],
 )

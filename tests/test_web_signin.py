@@ -1,5 +1,5 @@
-"""Sign-in: argon2-hashed passwords, the session cookie, the JSON token, rate-limited and recorded
-failures, and the checks on user records. No service runs here: sign-in needs none."""
+"""Sign-in: argon2-hashed passwords, the session cookie, the JSON token, throttled and recorded
+failures, and the checks on user records. No service runs here, only the users part (the directory)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from shakti.config import PlatformSettings
 from shakti.platform import build_platform
-from shakti.users import UserError, UserStore
-from shared.auth import COOKIE, Role, Tokens
+from shakti.users import Throttle, UserError, UserStore, user_record
+from shared.auth import COOKIE, Principal, Role
 from shared.clock import ManualClock
-
-SECRET = "test-secret"
+from tests.sessions import keys_for_tests
 
 
 @pytest.fixture
@@ -26,26 +26,42 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def users(tmp_path: Path, clock: ManualClock) -> AsyncIterator[UserStore]:
-    store = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}", clock=clock, failures_allowed=3)
-    await store.setup()
-    await store.add(
-        "katra.officer", "correct horse", Role.KENDRA_OFFICER,
-        service_number="PNO152301", district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
-    )  # fmt: skip
-    await store.add("sp.sjp", "battery staple", Role.SP, district="SJP")
-    yield store
-    await store.close()
+async def platform(
+    tmp_path: Path, clock: ManualClock, nats_client: object, nats_url: str
+) -> AsyncIterator[FastAPI]:
+    store = UserStore(
+        f"sqlite+aiosqlite:///{tmp_path / 'web.db'}", clock=clock, throttle=Throttle(free_failures=3)
+    )
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests())
+    app = build_platform(settings, [], users=store, nats_url=nats_url)
+    async with app.router.lifespan_context(app):
+        officer = user_record(
+            "katra.officer", Role.KENDRA_OFFICER,
+            service_number="PNO152301", district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
+        )  # fmt: skip
+        await store.add(officer, "correct horse", actor="test")
+        await store.add(user_record("sp.sjp", Role.SP, district="SJP"), "battery staple", actor="test")
+        yield app
 
 
 @pytest.fixture
-async def client(tmp_path: Path, users: UserStore) -> AsyncIterator[httpx.AsyncClient]:
-    settings = PlatformSettings(secret_key=SECRET, data_dir=tmp_path)
-    app = build_platform(settings, [], users=users)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5555))
-        async with httpx.AsyncClient(transport=transport, base_url="http://shakti") as c:
-            yield c
+def users(platform: FastAPI) -> UserStore:
+    store: UserStore = platform.state.users
+    return store
+
+
+@pytest.fixture
+async def client(platform: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=platform, client=("10.1.2.3", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="http://shakti") as c:
+        yield c
+
+
+async def signed_in_as(client: httpx.AsyncClient, token: str) -> Principal:
+    """Who the platform takes a token's bearer for (the token itself says only the user's name)."""
+    response = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    return Principal.model_validate(response.json())
 
 
 async def form_post(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
@@ -59,11 +75,11 @@ async def form_post(client: httpx.AsyncClient, **fields: str) -> httpx.Response:
 async def test_passwords_are_stored_as_argon2_hashes(users: UserStore) -> None:
     from sqlalchemy import select
 
-    from shakti.users import users as table
+    from shakti.users import credentials
 
     async with users.sessions() as session:
         stored = await session.scalar(
-            select(table.c.password_hash).where(table.c.username == "katra.officer")
+            select(credentials.c.password_hash).where(credentials.c.username == "katra.officer")
         )
     assert stored is not None and stored.startswith("$argon2id$")
     assert "correct horse" not in stored
@@ -75,7 +91,7 @@ async def test_form_sign_in_sets_a_session_cookie_for_the_users_role_and_jurisdi
     response = await form_post(client, username="katra.officer", password="correct horse")
     assert response.status_code == 303
     assert response.headers["location"] == "/kendra/queue"
-    principal = Tokens(SECRET).read(response.cookies[COOKIE])
+    principal = await signed_in_as(client, response.cookies[COOKIE])
     assert (principal.role, principal.thana, principal.service_number) == (
         Role.KENDRA_OFFICER, "SJP-KATRA", "PNO152301",
     )  # fmt: skip
@@ -103,33 +119,33 @@ async def test_wrong_password_is_refused_in_both_languages_and_recorded(
     ]  # fmt: skip
 
 
-async def test_repeated_failures_lock_the_user_name_until_the_window_passes(
+async def test_repeated_failures_make_the_next_try_of_that_user_wait(
     client: httpx.AsyncClient, users: UserStore, clock: ManualClock
 ) -> None:
     for _ in range(3):
         bad = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "guess guess"})
         assert bad.status_code == 401
-    locked = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
-    assert locked.status_code == 429
-    assert int(locked.headers["retry-after"]) > 0
-    assert locked.json()["detail"]["hi"]
-    # Another user is not locked by someone else's failures.
+    waits = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
+    assert waits.status_code == 429
+    assert int(waits.headers["retry-after"]) > 0
+    assert waits.json()["detail"]["hi"]
+    # Another user does not wait for someone else's failures.
     other = await client.post(
         "/api/auth/token", json={"username": "katra.officer", "password": "correct horse"}
     )
     assert other.status_code == 200
-    clock.advance(timedelta(minutes=16))
+    clock.advance(timedelta(seconds=int(waits.headers["retry-after"])))
     again = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
     assert again.status_code == 200
     outcomes = [outcome for _, _, outcome in await users.attempts_of("sp.sjp")]
-    assert outcomes == ["failed", "failed", "failed", "locked", "ok"]
+    assert outcomes == ["failed", "failed", "failed", "throttled", "ok"]
 
 
 async def test_json_token_carries_role_and_jurisdiction_and_opens_the_api(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/auth/token", json={"username": "sp.sjp", "password": "battery staple"})
     body = response.json()
     assert (body["role"], body["district"], body["thana"]) == ("sp", "SJP", None)
-    principal = Tokens(SECRET).read(body["token"])
+    principal = await signed_in_as(client, body["token"])
     assert principal.scope() == {"district": "SJP"}
     # An SP is not an operator: the operator API refuses the token; no token at all is a 401.
     refused = await client.get("/api/ops/status", headers={"Authorization": f"Bearer {body['token']}"})
@@ -170,11 +186,12 @@ async def test_a_user_needs_the_jurisdiction_of_their_role(
     users: UserStore, role: Role, where: dict[str, str], problem: str
 ) -> None:
     with pytest.raises(UserError) as refused:
-        await users.add("new.user", "long enough", role, **where)
+        user_record("new.user", role, **where)
     assert refused.value.code == problem and refused.value.hi
 
 
 async def test_a_state_user_gets_no_narrower_jurisdiction(users: UserStore) -> None:
-    user = await users.add("state.cell", "long enough", Role.STATE_CELL, district="SJP", thana="SJP-KATRA")
+    record = user_record("state.cell", Role.STATE_CELL, district="SJP", thana="SJP-KATRA")
+    user = await users.add(record, "long enough", actor="test")
     assert user.principal().scope() == {}
     assert (user.district, user.thana) == (None, None)

@@ -54,11 +54,12 @@ def start_of_day(day: date) -> datetime:
 
 
 class CertificateIssuer:
-    """Certificate ids: an HMAC of officer and serial under the platform's secret, so an id cannot be
-    guessed from another, yet the same command always yields the same id (retries stay idempotent)."""
+    """Certificate ids: an HMAC of officer and serial under the certificate key (``certificate.key``, a
+    key of its own), so an id cannot be computed from a service number nor guessed from another, yet the
+    same command always yields the same id (a redelivered event or a retry stays idempotent)."""
 
-    def __init__(self, secret: str) -> None:
-        self._key = hmac.new(secret.encode(), b"shakti-training-certificate", hashlib.sha256).digest()
+    def __init__(self, key: bytes) -> None:
+        self._key = hmac.new(key, b"shakti-training-certificate", hashlib.sha256).digest()
 
     def certificate_id(self, service_number: str, serial: int) -> str:
         digest = hmac.new(self._key, f"{service_number}:{serial}".encode(), hashlib.sha256).digest()

@@ -25,6 +25,7 @@ from shared.contracts.routing import OfficerPosted
 from shared.contracts.training import ModulePublished, ProgrammeCompleted
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
+from shared.keys import CERTIFICATE_KEY, secret_key
 from shared.runtime import ServiceContext, Worker
 from shared.subscriber import ProcessManager
 
@@ -42,7 +43,7 @@ def register_of(ctx: ServiceContext) -> TrainingRegister:
 
 
 def issuer_of(ctx: ServiceContext) -> CertificateIssuer:
-    return CertificateIssuer(ctx.settings.secret_key)
+    return CertificateIssuer(secret_key(ctx.settings, CERTIFICATE_KEY))
 
 
 async def bounded(items: Iterable[T], run: Callable[[T], Awaitable[object]]) -> None:

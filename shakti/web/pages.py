@@ -4,6 +4,7 @@ every page sees exactly what its user may see, whether the services run in this 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections import Counter
@@ -18,14 +19,13 @@ from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from itsdangerous import BadSignature
 
 from shakti.config import PlatformSettings
-from shakti.signin import check_credentials
+from shakti.signin import check_credentials, issue, sign_out
 from shakti.users import UserStore
 from shakti.web import charts
 from shakti.web.i18n import LANG_COOKIE, LANGUAGES, ROLE_LABELS, language, translator
-from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, Tokens
+from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, SessionRefused, Sessions
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
@@ -78,14 +78,16 @@ def _safe_next(path: str | None) -> str:
     return path
 
 
-def page_user(request: Request) -> Principal:
+async def page_user(request: Request) -> Principal:
+    """The signed-in user, resolved as every API route resolves its caller (``shared.auth.Sessions``):
+    a session that has ended, or a user disabled or changed since, goes back to sign in."""
     token = request.cookies.get(COOKIE)
     if not token:
         raise SignInNeeded(request.url.path)
-    tokens: Tokens = request.app.state.tokens
+    sessions: Sessions = request.app.state.sessions
     try:
-        return tokens.read(token)
-    except (BadSignature, ValueError):
+        return await sessions.principal(token)
+    except SessionRefused:
         raise SignInNeeded(request.url.path) from None
 
 
@@ -220,7 +222,7 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
     async def refused(request: Request, error: PageRefused) -> Response:
         principal: Principal | None
         try:
-            principal = page_user(request)
+            principal = await page_user(request)
         except SignInNeeded:
             principal = None
         return render(request, "error.html", principal, error.status, error=error)
@@ -230,7 +232,7 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
     @router.get("/")
     async def home(request: Request) -> Response:
         try:
-            principal = page_user(request)
+            principal = await page_user(request)
         except SignInNeeded:
             return RedirectResponse("/signin", status_code=303)
         return RedirectResponse(home_for(principal), status_code=303)
@@ -247,18 +249,17 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
         next: Annotated[str, Form(max_length=500)] = "/",
     ) -> Response:
         try:
-            user = await check_credentials(request, users, username, password)
+            account = await check_credentials(request, users, username, password)
         except HTTPException as refused:
             detail: dict[str, str] = refused.detail  # type: ignore[assignment]
             error = PageRefused(refused.status_code, detail["en"], detail["hi"])
             return render(
                 request, "signin.html", None, refused.status_code, error=error, next=_safe_next(next)
             )
-        principal = user.principal()
+        principal = account.principal()
         target = _safe_next(next)
         response = RedirectResponse(home_for(principal) if target == "/" else target, status_code=303)
-        tokens: Tokens = request.app.state.tokens
-        set_cookie(response, settings, COOKIE, tokens.issue(principal), max_age=TOKEN_MAX_AGE)
+        set_cookie(response, settings, COOKIE, issue(request, account), max_age=TOKEN_MAX_AGE)
         # The session cookie now keys the forms' tokens; a later sign-in gets a fresh pre-session.
         response.delete_cookie(
             presession_cookie(settings.secure_cookies),
@@ -269,7 +270,10 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
         return response
 
     @router.post("/signout")
-    async def signout() -> Response:
+    async def signout(request: Request) -> Response:
+        """Signing out ends every session of the user, not only this browser's cookie."""
+        with contextlib.suppress(SignInNeeded):  # no session left to end
+            await sign_out(users, await page_user(request))
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(COOKIE, secure=settings.secure_cookies, httponly=True, samesite="strict")
         return response

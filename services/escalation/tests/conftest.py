@@ -18,7 +18,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.escalation.main import build_service
 from services.escalation.read_model import BoardTables
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.routing import (
@@ -35,6 +35,7 @@ from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
 E = TypeVar("E", bound=Event)
@@ -55,6 +56,7 @@ class World:
     settings: Settings
     clock: ManualClock = field(default_factory=lambda: ManualClock(START))
     runners: list[ServiceRunner] = field(default_factory=list)
+    callers: SignedCallers = field(default_factory=SignedCallers)
 
     def __post_init__(self) -> None:
         self.intake = EventStore(self.nc, "intake")
@@ -90,7 +92,7 @@ class World:
             clock=self.clock,
             database_url=self.database_url,
         )
-        app = build_app([runner], self.settings)
+        app = build_app([runner], self.settings, directory=self.callers.directory)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -99,7 +101,7 @@ class World:
     def token(self, role: Role, **where: str) -> dict[str, str]:
         who = {"username": f"{role}-user", "role": role, "service_number": "PNO152301"}
         principal = Principal(**{**who, **where})
-        return {"Authorization": f"Bearer {Tokens(self.settings.secret_key).issue(principal)}"}
+        return self.callers.headers(principal)
 
     # Playing intake and routing.
 
@@ -262,7 +264,7 @@ async def _stop(runner: ServiceRunner) -> None:
 
 
 async def _world(nc: NatsClient, nats_url: str, database_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    world = World(nats_url, nc, database_url, Settings(secret_key="test-secret", data_dir=tmp_path))
+    world = World(nats_url, nc, database_url, Settings(keys_dir=keys_for_tests(), data_dir=tmp_path))
     for store in (world.intake, world.routing, world.escalation):
         await store.ensure_stream()
     try:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from services.intake.main import service
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.routing import (
     CaseRouted,
@@ -34,9 +34,8 @@ from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
-
-SECRET = "intake-tests-secret"
 
 OFFICER = Principal(
     username="asha",
@@ -133,12 +132,12 @@ class Intake:
     runner: ServiceRunner
     nc: NatsClient
     clock: ManualClock
-    tokens: Tokens
+    callers: SignedCallers
     database_url: str
     keys: itertools.count[int] = field(default_factory=itertools.count)
 
     def as_(self, principal: Principal, key: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+        headers = self.callers.headers(principal)
         if key is not None:
             headers["Idempotency-Key"] = key
         return headers
@@ -249,14 +248,15 @@ async def running_intake(
     clock: ManualClock | None = None,
     key_store_url: str | None = None,
 ) -> AsyncIterator[Intake]:
-    settings = Settings(secret_key=SECRET, key_store_url=key_store_url, data_dir=Path("var-unused"))
+    settings = Settings(keys_dir=keys_for_tests(), key_store_url=key_store_url, data_dir=Path("var-unused"))
     clock = clock or ManualClock()
     runner = ServiceRunner(service, settings, nats_url=nats_url, clock=clock, database_url=database_url)
-    app = build_app([runner], settings)
+    callers = SignedCallers()
+    app = build_app([runner], settings, directory=callers.directory)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as client:
-            yield Intake(app, client, runner, nc, clock, Tokens(SECRET), database_url)
+            yield Intake(app, client, runner, nc, clock, callers, database_url)
 
 
 async def places_known(intake: Intake) -> None:

@@ -14,12 +14,13 @@ import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.intake.tests.conftest import INCHARGE, OFFICER, SECRET, complaint
+from services.intake.tests.conftest import INCHARGE, OFFICER, complaint
 from services.intake.tests.test_identity import NAME, NOTE, PHONE, hits, identity, stream_bytes, table_rows
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
 SERVICES = ("intake", "routing", "escalation", "training")
@@ -35,7 +36,7 @@ async def test_no_identity_in_any_service(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    settings = Settings(secret_key=SECRET, data_dir=tmp_path)
+    settings = Settings(keys_dir=keys_for_tests(), data_dir=tmp_path)
     clock = ManualClock()
     databases = {name: f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}" for name in SERVICES}
     runners = [
@@ -48,11 +49,11 @@ async def test_no_identity_in_any_service(
         )
         for name in SERVICES
     ]
-    app = build_app(runners, settings)
-    tokens = Tokens(SECRET)
+    callers = SignedCallers()
+    app = build_app(runners, settings, directory=callers.directory)
 
     def as_(principal: Principal) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tokens.issue(principal)}"}
+        return callers.headers(principal)
 
     answers: list[str] = []
     async with (

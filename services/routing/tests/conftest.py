@@ -18,7 +18,7 @@ from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
 from services.routing.policy import RoutingPolicy
 from services.routing.roster import Roster
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.vocabulary import Category, Channel, DutyStatus, Priority
@@ -26,11 +26,11 @@ from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceContext, ServiceRunner, build_app
 from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
 SAMPLE = Path(__file__).parents[1] / "data" / "shahjahanpur.csv"
 ROSTER = Path(__file__).parents[1] / "data" / "shahjahanpur-roster.csv"
-SECRET = "routing-test-secret"
 
 
 def case_fields(**overrides: Any) -> dict[str, Any]:
@@ -56,7 +56,7 @@ class Routing:
     intake: EventStore
     clock: ManualClock
     client: httpx.AsyncClient
-    tokens: Tokens
+    callers: SignedCallers
 
     @property
     def store(self) -> EventStore:
@@ -123,7 +123,7 @@ class Routing:
 
     def auth(self, role: Role, **place: str) -> dict[str, str]:
         principal = Principal(username=f"{role}-user", role=role, service_number="PNO999001", **place)
-        return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+        return self.callers.headers(principal)
 
 
 def _contains_in_order(found: list[str], wanted: tuple[str, ...]) -> bool:
@@ -138,7 +138,7 @@ async def start_routing(
     clock: ManualClock,
     policy: RoutingPolicy | None = None,
 ) -> Routing:
-    settings = Settings(secret_key=SECRET, data_dir=Path("/nonexistent"))
+    settings = Settings(keys_dir=keys_for_tests(), data_dir=Path("/nonexistent"))
     runner = ServiceRunner(
         routing_service(policy or RoutingPolicy()),
         settings,
@@ -146,14 +146,15 @@ async def start_routing(
         clock=clock,
         database_url=database_url,
     )
-    app = build_app([runner], settings)
+    callers = SignedCallers()
+    app = build_app([runner], settings, directory=callers.directory)
     await stack.enter_async_context(app.router.lifespan_context(app))
     client = await stack.enter_async_context(
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://routing.test")
     )
     assert runner.context is not None
     intake = EventStore(runner.context.store.nc, "intake")
-    return Routing(runner.context, intake, clock, client, Tokens(SECRET))
+    return Routing(runner.context, intake, clock, client, callers)
 
 
 @pytest.fixture

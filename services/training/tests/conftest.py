@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from services.training.curriculum import CURRICULUM_FILE, RULES_FILE, TrainingPolicy, load_policy
 from services.training.domain import OfficerRecord
 from services.training.main import definition
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.routing import (
     CircleDefined,
@@ -33,9 +33,8 @@ from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.runtime import ServiceContext, ServiceRunner, build_app
 from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
-
-SECRET = "training-test-secret"
 
 # A small illustrative tree (not official circle links): two districts so the state level adds up.
 PLACES = {
@@ -126,7 +125,7 @@ class Training:
     clock: ManualClock
     routing: RoutingFeed
     policy: TrainingPolicy
-    tokens: Tokens = field(default_factory=lambda: Tokens(SECRET))
+    callers: SignedCallers
 
     @property
     def ctx(self) -> ServiceContext:
@@ -135,7 +134,7 @@ class Training:
 
     def headers(self, role: Role, **where: str) -> dict[str, str]:
         principal = Principal(**{"username": f"test-{role.value}", "role": role, **where})
-        return {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+        return self.callers.headers(principal)
 
     async def record(self, service_number: str) -> OfficerRecord:
         return await self.ctx.repository(OfficerRecord).get(service_number)
@@ -213,17 +212,18 @@ async def running(
     curriculum: Path = CURRICULUM_FILE,
 ) -> AsyncIterator[Training]:
     policy = load_policy(curriculum, RULES_FILE)
-    settings = Settings(secret_key=SECRET)
+    settings = Settings(keys_dir=keys_for_tests())
     runner = ServiceRunner(
         definition(policy), settings, nats_url=nats_url, clock=clock, database_url=database_url
     )
-    app = build_app([runner], settings)
+    callers = SignedCallers()
+    app = build_app([runner], settings, directory=callers.directory)
     routing = EventStore(nats_client, "routing")
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client,
     ):
-        yield Training(runner, client, clock, RoutingFeed(routing, clock), policy)
+        yield Training(runner, client, clock, RoutingFeed(routing, clock), policy, callers)
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from shared.events import Event
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 POLICY = load_policy()
-ISSUER = CertificateIssuer("secret")
+ISSUER = CertificateIssuer(b"secret")
 
 
 def fold(aggregate: Aggregate, events: Sequence[Event]) -> list[Event]:
@@ -299,7 +299,7 @@ def test_programme_rules() -> None:
 
 
 def test_certificate_ids_are_stable_and_depend_on_the_secret() -> None:
-    assert ISSUER.certificate_id("PNO1", 1) == CertificateIssuer("secret").certificate_id("PNO1", 1)
+    assert ISSUER.certificate_id("PNO1", 1) == CertificateIssuer(b"secret").certificate_id("PNO1", 1)
     assert ISSUER.certificate_id("PNO1", 1) != ISSUER.certificate_id("PNO1", 2)
-    assert ISSUER.certificate_id("PNO1", 1) != CertificateIssuer("other").certificate_id("PNO1", 1)
+    assert ISSUER.certificate_id("PNO1", 1) != CertificateIssuer(b"other").certificate_id("PNO1", 1)
     assert ISSUER.certificate_id("PNO1", 1).startswith("MSKC-")

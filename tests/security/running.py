@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from services.intake.tests.conftest import INCHARGE, OFFICER, SECRET, complaint
+from services.intake.tests.conftest import INCHARGE, OFFICER, complaint
 from shakti.config import PlatformSettings
 from shakti.platform import build_platform, runners
-from shared.auth import Principal, Role, Tokens
+from shared.auth import Principal, Role
 from shared.natsserver import EmbeddedNatsServer
+from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
 SAMPLE = Path(__file__).parents[2] / "services" / "routing" / "data"
@@ -34,10 +35,11 @@ class Running:
     client: httpx.AsyncClient
     settings: PlatformSettings
     nats_url: str
-    tokens: Tokens
+    tokens: dict[str, str]
+    """A session token per user name, of the users enrolled in the platform's directory at start."""
 
     def as_(self, principal: Principal, key: str | None = None) -> dict[str, str]:
-        headers = {"Authorization": f"Bearer {self.tokens.issue(principal)}"}
+        headers: dict[str, str] = bearer(self.tokens[principal.username])
         return headers | ({"Idempotency-Key": key} if key else {})
 
     async def register(self, key: str) -> str:
@@ -65,7 +67,7 @@ class Running:
 
 def settings_for(data_dir: Path, **overrides: Any) -> PlatformSettings:
     fields: dict[str, Any] = {
-        "secret_key": SECRET,
+        "keys_dir": keys_for_tests(),
         "data_dir": data_dir,
         "nats_url": None,
         "database_url": None,
@@ -86,7 +88,8 @@ async def running_platform(settings: PlatformSettings, nats_url: str) -> AsyncIt
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shakti.test") as client,
     ):
-        yield Running(app, client, settings, nats_url, Tokens(SECRET))
+        tokens = {p.username: await enrol(app, p) for p in (OFFICER, INCHARGE, OPERATOR)}
+        yield Running(app, client, settings, nats_url, tokens)
 
 
 async def import_sample(platform: Running) -> None:

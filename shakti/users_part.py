@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -20,8 +20,10 @@ from shared.auth import Principal, Role, request_token, require
 from shared.contracts.users import SERVICE
 from shared.directory import UserAccount
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
+from shared.text import OneLine
 
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+UserName = Annotated[str, Path(min_length=1, max_length=64), OneLine]
 
 
 class Record(BaseModel):
@@ -103,7 +105,7 @@ class UsersPart(ServiceInstance):
             return [a.as_dict() for a in await store.everyone()]
 
         @router.get("/{username}")
-        async def one(username: str, _: Operator) -> dict[str, Any]:
+        async def one(username: UserName, _: Operator) -> dict[str, Any]:
             return _shown(await store.get(username), username)
 
         @router.post("", status_code=201)
@@ -119,7 +121,7 @@ class UsersPart(ServiceInstance):
 
         @router.post("/{username}/role")
         async def change(
-            username: str, body: Record, request: Request, principal: Operator
+            username: UserName, body: Record, request: Request, principal: Operator
         ) -> dict[str, Any]:
             """A new role, jurisdiction or service number; the user's sessions end."""
             changed = await store.change(
@@ -128,20 +130,20 @@ class UsersPart(ServiceInstance):
             return changed.as_dict()
 
         @router.post("/{username}/disable")
-        async def disable(username: str, principal: Operator) -> dict[str, Any]:
+        async def disable(username: UserName, principal: Operator) -> dict[str, Any]:
             return (await store.disable(username, actor=principal.username)).as_dict()
 
         @router.post("/{username}/enable")
-        async def enable(username: str, principal: Operator) -> dict[str, Any]:
+        async def enable(username: UserName, principal: Operator) -> dict[str, Any]:
             return (await store.enable(username, actor=principal.username)).as_dict()
 
         @router.post("/{username}/password")
-        async def password(username: str, body: NewPassword, principal: Operator) -> dict[str, Any]:
+        async def password(username: UserName, body: NewPassword, principal: Operator) -> dict[str, Any]:
             """A new password; the user's sessions end."""
             return (await store.set_password(username, body.password, actor=principal.username)).as_dict()
 
         @router.post("/{username}/signout")
-        async def signout(username: str, principal: Operator) -> dict[str, Any]:
+        async def signout(username: UserName, principal: Operator) -> dict[str, Any]:
             """End every session of the user (a lost phone, a suspicion)."""
             await store.end_sessions(username, "operator", actor=principal.username)
             return (await store.get(username)).as_dict()

@@ -29,9 +29,10 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
-from shakti.users import UserStore
+from shakti.users import UserStore, user_record
 from shared.auth import COOKIE, Principal, Role
 from shared.natsserver import free_port
+from tests.sessions import enrol, keys_for_tests
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 PASSWORD = "correct horse battery"
@@ -40,8 +41,9 @@ TOKEN_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 MEGABYTE = 1024 * 1024
 
 
-def bearer(app: FastAPI, who: Principal) -> dict[str, str]:
-    return {"Authorization": f"Bearer {app.state.tokens.issue(who)}"}
+async def bearer(app: FastAPI, who: Principal) -> dict[str, str]:
+    """A token for ``who``, written as it is into the platform's user directory."""
+    return {"Authorization": f"Bearer {await enrol(app, who)}"}
 
 
 def csrf_of(html: str) -> str:
@@ -67,13 +69,13 @@ class Front:
         return httpx.AsyncClient(transport=transport, base_url="http://shakti")
 
 
-async def front_for(tmp_path: Path, **settings: Any) -> AsyncIterator[Front]:
+async def front_for(tmp_path: Path, nats_url: str, **settings: Any) -> AsyncIterator[Front]:
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
-    config = PlatformSettings(secret_key="web-hardening-secret", data_dir=tmp_path, **settings)
-    app = build_platform(config, [], users=users)
+    config = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), **settings)
+    app = build_platform(config, [], users=users, nats_url=nats_url)
     async with app.router.lifespan_context(app):
-        await users.add("ops.one", PASSWORD, Role.OPERATOR)
-        await users.add("sp.sjp", PASSWORD, Role.SP, district="SJP")
+        await users.add(user_record("ops.one", Role.OPERATOR), PASSWORD, actor="test")
+        await users.add(user_record("sp.sjp", Role.SP, district="SJP"), PASSWORD, actor="test")
         transport = httpx.ASGITransport(app=app, client=("10.1.2.3", 5555))
         # A browser keeps Secure cookies for HTTPS pages only.
         scheme = "https" if config.secure_cookies else "http"
@@ -82,9 +84,9 @@ async def front_for(tmp_path: Path, **settings: Any) -> AsyncIterator[Front]:
 
 
 @pytest.fixture
-async def front(tmp_path: Path) -> AsyncIterator[Front]:
-    """The web front and the platform's own routes, without the four services (no NATS needed)."""
-    async for made in front_for(tmp_path):
+async def front(tmp_path: Path, nats_client: NatsClient, nats_url: str) -> AsyncIterator[Front]:
+    """The web front and the platform's own routes (and the user directory), without the four services."""
+    async for made in front_for(tmp_path, nats_url):
         yield made
 
 
@@ -147,7 +149,7 @@ async def test_forms_of_a_signed_in_user_need_the_token_of_the_session(front: Fr
     assert not (with_header.status_code == 403 and "csrf" in with_header.text)
     # A bearer token is not sent by a browser on its own: such calls need no CSRF token.
     async with front.fresh_client() as api_client:
-        operator = bearer(front.app, Principal(username="ops.one", role=Role.OPERATOR))
+        operator = await bearer(front.app, Principal(username="ops.one", role=Role.OPERATOR))
         called = await api_client.post("/api/ops/parked/retry", json={}, headers=operator)
         assert "csrf" not in called.text
 
@@ -159,8 +161,10 @@ async def test_forms_of_a_signed_in_user_need_the_token_of_the_session(front: Fr
 
 
 @pytest.mark.parametrize("https", [False, True], ids=["http", "https"])
-async def test_cookies_are_httponly_samesite_and_secure_over_https(tmp_path: Path, https: bool) -> None:
-    async for front in front_for(tmp_path, secure_cookies=https):
+async def test_cookies_are_httponly_samesite_and_secure_over_https(
+    tmp_path: Path, https: bool, nats_client: NatsClient, nats_url: str
+) -> None:
+    async for front in front_for(tmp_path, nats_url, secure_cookies=https):
         page = await front.client.get("/signin")
         signed_in = await sign_in(front.client, "sp.sjp")
         language = await front.client.get("/lang/en", params={"next": "/signin"})
@@ -184,7 +188,7 @@ def csp(response: httpx.Response) -> dict[str, str]:
 
 
 async def test_every_answer_carries_the_security_headers(front: Front) -> None:
-    operator = bearer(front.app, Principal(username="ops.one", role=Role.OPERATOR))
+    operator = await bearer(front.app, Principal(username="ops.one", role=Role.OPERATOR))
     answers = {
         "sign-in page": await front.client.get("/signin"),
         "redirect": await front.client.get("/"),
@@ -254,7 +258,7 @@ async def test_a_large_form_is_refused_in_both_languages(front: Front) -> None:
 
 
 async def test_api_documents_need_a_signed_in_user_and_the_interactive_pages_are_off(front: Front) -> None:
-    sp = bearer(front.app, Principal(username="sp.sjp", role=Role.SP, district="SJP"))
+    sp = await bearer(front.app, Principal(username="sp.sjp", role=Role.SP, district="SJP"))
     for path in ("/openapi.json", "/asyncapi.json"):
         assert (await front.client.get(path)).status_code == 401, path
         assert (await front.client.get(path, headers=sp)).status_code == 200, path
@@ -267,7 +271,7 @@ async def test_operator_routes_need_the_operator_role_and_probes_stay_open(front
 
     ops = [e for e in flatten(front.app.routes) if e.path.startswith("/api/ops/")]
     assert len(ops) >= 5
-    sp = bearer(front.app, Principal(username="sp.sjp", role=Role.SP, district="SJP"))
+    sp = await bearer(front.app, Principal(username="sp.sjp", role=Role.SP, district="SJP"))
     for endpoint in ops:
         assert admitted(endpoint) == {Role.OPERATOR}, endpoint.path
         for method in endpoint.route.methods:
@@ -365,14 +369,14 @@ class Platform:
 
 @pytest.fixture
 async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
-    settings = PlatformSettings(secret_key="web-hardening-secret", data_dir=tmp_path)
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests())
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
     app = build_platform(settings, runners(settings, nats_url), users=users)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://platform", timeout=30.0) as client:
             loader = DemoLoader(app, client)
-            registrar = await loader.roster(await loader.jurisdiction())
+            registrar, _ = await loader.roster(await loader.jurisdiction())
             officer = Principal(
                 username="katra.officer", role=Role.KENDRA_OFFICER, service_number=registrar["SJP-KATRA"],
                 district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
@@ -382,7 +386,9 @@ async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
                 "thana": "SJP-KATRA", "minor": False, "danger_now": False, "identity": {"name": "DEMO Hardening"},
             }  # fmt: skip
             registered = await client.post(
-                "/api/intake/cases", json=body, headers={**bearer(app, officer), "Idempotency-Key": "h1"}
+                "/api/intake/cases",
+                json=body,
+                headers={**await bearer(app, officer), "Idempotency-Key": "h1"},
             )
             assert registered.status_code == 201, registered.text
             yield Platform(app, client, registered.json()["case_id"], officer)
@@ -437,7 +443,7 @@ async def test_every_request_string_of_the_platform_has_a_length_limit(platform:
 
 
 async def test_control_characters_are_refused_in_names_and_one_line_fields(platform: Platform) -> None:
-    operator = bearer(platform.app, Principal(username="ops", role=Role.OPERATOR))
+    operator = await bearer(platform.app, Principal(username="ops", role=Role.OPERATOR))
     secret = "Hidden\x00Name"
     enrolment = {"service_number": "PNO777001", "name": secret, "rank": "constable", "gender": "female"}
     refused = await platform.client.post("/api/routing/officers", json=enrolment, headers=operator)
@@ -453,7 +459,7 @@ async def test_control_characters_are_refused_in_names_and_one_line_fields(platf
     )
     assert long_rank.status_code == 422 and "rrrr" not in long_rank.text
 
-    staff = {**bearer(platform.app, platform.officer), "Idempotency-Key": "h-control"}
+    staff = {**await bearer(platform.app, platform.officer), "Idempotency-Key": "h-control"}
     for where, identity, extra in (
         ("identity.name", {"name": "Sita\x07Devi"}, {}),
         ("identity.phone", {"phone": "98765\x0043210"}, {}),
@@ -477,7 +483,7 @@ async def test_control_characters_are_refused_in_names_and_one_line_fields(platf
 
 
 async def test_uploads_have_their_own_larger_limit(platform: Platform) -> None:
-    operator = bearer(platform.app, Principal(username="ops", role=Role.OPERATOR))
+    operator = await bearer(platform.app, Principal(username="ops", role=Role.OPERATOR))
     sheet = b"service_number,name,rank,gender,kendra,incharge\n" + b"# DEMO padding line\n" * 20_000
     assert len(sheet) > platform.app.state.settings.body_limit_bytes
     accepted = await platform.client.post(
@@ -493,7 +499,7 @@ async def test_uploads_have_their_own_larger_limit(platform: Platform) -> None:
 
 
 async def test_pages_and_answers_showing_an_identity_are_never_stored(platform: Platform) -> None:
-    officer = bearer(platform.app, platform.officer)
+    officer = await bearer(platform.app, platform.officer)
     answer = await platform.client.get(
         f"/api/intake/cases/{platform.case_id}/identity",
         params={"purpose": "contact_complainant"},
@@ -501,7 +507,7 @@ async def test_pages_and_answers_showing_an_identity_are_never_stored(platform: 
     )
     assert answer.status_code == 200 and "DEMO Hardening" in answer.text
     assert answer.headers["cache-control"] == "no-store"
-    cookie = platform.app.state.tokens.issue(platform.officer)
+    cookie = await enrol(platform.app, platform.officer)
     platform.client.cookies.set(COOKIE, cookie)
     page = await platform.client.get(f"/cases/{platform.case_id}")
     token = csrf_of(page.text)
@@ -530,7 +536,9 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 @pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (Debian package nginx)")
-async def test_the_compose_gateway_serves_tls_and_keeps_operational_routes_inside(tmp_path: Path) -> None:
+async def test_the_compose_gateway_serves_tls_and_keeps_operational_routes_inside(
+    tmp_path: Path, nats_client: NatsClient, nats_url: str
+) -> None:
     """deploy/gateway/nginx.conf run by a real nginx in front of the platform, with a certificate made
     by the command deploy/README.md gives; only the addresses differ from compose."""
     tls = tmp_path / "tls"
@@ -543,10 +551,10 @@ async def test_the_compose_gateway_serves_tls_and_keeps_operational_routes_insid
     )  # fmt: skip
     assert await made.wait() == 0
     settings = PlatformSettings(
-        secret_key="web-hardening-secret", data_dir=tmp_path, http_port=free_port(), secure_cookies=True
+        data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port(), secure_cookies=True
     )
     users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
-    app = build_platform(settings, [], users=users)
+    app = build_platform(settings, [], users=users, nats_url=nats_url)
     https_port, http_port = free_port(), free_port()
     conf = (DEPLOY / "gateway" / "nginx.conf").read_text()
     conf = re.sub(r"resolver [^;]*;", "", conf)
@@ -603,7 +611,7 @@ async def test_the_largest_valid_registration_fits_the_body_limit(platform: Plat
     }  # fmt: skip
     content = json.dumps(body, ensure_ascii=True).encode()
     assert len(content) > 64 * 1024
-    staff = {**bearer(platform.app, platform.officer), "Idempotency-Key": "h-largest"}
+    staff = {**await bearer(platform.app, platform.officer), "Idempotency-Key": "h-largest"}
     answer = await platform.client.post(
         "/api/intake/cases", content=content, headers={**staff, "Content-Type": "application/json"}
     )

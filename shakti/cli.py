@@ -61,8 +61,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(parked_app, name="parked")
 app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
-keys_app = typer.Typer(help="Key material: the KEK of intake's case keys.", no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
 
 
 @app.callback()
@@ -330,6 +328,21 @@ def restore(
         f"restored {sum(summary.streams.values())} messages of {len(summary.streams)} streams, "
         f"{summary.keys} keys added, {summary.erased} erased cases kept erased, {summary.web_rows} web rows"
     )
+
+
+@keys_app.command("init")
+def keys_init() -> None:
+    """Write the key files that are missing (signing.key/.pub, certificate.key, kek.key) into
+    SHAKTI_KEYS_DIR (default keys/), mode 0600; an existing file is never overwritten."""
+    outcome = init_keys(settings())
+    for path in outcome.written:
+        console.print(f"wrote {path}", highlight=False)
+    for path in outcome.kept:
+        console.print(f"kept {path}", highlight=False)
+    for note in outcome.notes:
+        console.print(f"[yellow]{note}[/yellow]", highlight=False)
+    if not outcome.written:
+        console.print("nothing to write: every key file is there")
 
 
 @keys_app.command("rotate-kek")

@@ -357,12 +357,12 @@ async def test_case_level_data_reaches_only_the_roles_the_table_names(world: Wor
             continue
         for role in admitted(endpoint) or frozenset(Role):
             who = principal(role, INSIDE[role], world.officer)
-            response = await call(world, endpoint, method, world.token(who))
+            response = await call(world, endpoint, method, await world.token(who))
             assert world.case_id not in response.text, (role.value, key)
             assert world.case_number not in response.text, (role.value, key)
             checked += 1
     assert checked > 50
-    state_cell = world.token(principal(Role.STATE_CELL, {}))
+    state_cell = await world.token(principal(Role.STATE_CELL, {}))
     for key in CASE_LEVEL:
         method = key.split()[0]
         response = await call(world, routes[key], method, state_cell)

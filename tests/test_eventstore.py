@@ -221,12 +221,13 @@ async def test_acknowledged_events_survive_a_server_restart(tmp_path: Path) -> N
 
 
 async def test_a_tail_stops_when_cancelled_wherever_the_cancellation_lands(
-    store: EventStore, nats_client: NatsClient
+    jetstream: EventStore, nats_client: NatsClient
 ) -> None:
     """A follower (a projection, routing's duty board) is cancelled when its service stops. Before,
     waiting with Python 3.11's wait_for, a cancellation landing just as the doorbell rang or a page
     came in was lost, and the follower read on forever: the service never stopped (a quarter of 300
     cancellations under a steady stream of appends)."""
+    store = jetstream
     js = nats_client.jetstream()
     appending = True
 

@@ -532,14 +532,13 @@ async def test_a_part_parks_under_its_own_subjects_and_only_operators_remove_par
     async def fail(envelope: Envelope) -> None:
         raise RuntimeError("cannot")
 
-    definition = ServiceDefinition(
-        name="routing",
-        projections=lambda: [],
-        reads=["intake"],
-        process_managers=lambda _: [
-            ProcessManager("routing_on_cases", "INTAKE", "shakti.intake.tally.*", fail, max_deliver=1)
-        ],
-    )
+    class Failing(ServiceInstance):
+        def process_managers(self) -> list[ProcessManager]:
+            return [
+                ProcessManager("routing_on_cases", "INTAKE", "shakti.intake.tally.*", fail, max_deliver=1)
+            ]
+
+    definition = ServiceDefinition(name="routing", projections=lambda: [], reads=["intake"], instance=Failing)
     runner = ServiceRunner(definition, bus.settings(), nats_url=bus.url, database_url=sqlite_url)
     await runner.start()
     try:

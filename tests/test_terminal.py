@@ -44,6 +44,7 @@ from shared.natsserver import free_port
 from shared.observability import LogOutput, configure_logging
 from shared.ports import port_holder
 from shared.settings import Settings
+from tests.sessions import keys_for_tests
 
 
 async def test_an_idle_pull_fetch_times_out_as_nats_documents_even_on_a_busy_loop(
@@ -102,12 +103,13 @@ async def invoke(env: dict[str, str], *args: str, columns: int = 200) -> tuple[i
 @pytest.fixture
 async def served(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Served]:
     """Routing and training (the services the imports go to) behind the operator API."""
-    env = {"SHAKTI_SECRET_KEY": "terminal-test-secret", "SHAKTI_DATA_DIR": str(tmp_path)}
+    env = {"SHAKTI_KEYS_DIR": str(keys_for_tests()), "SHAKTI_DATA_DIR": str(tmp_path)}
     env["SHAKTI_HTTP_PORT"] = str(free_port())
     settings = PlatformSettings(
-        secret_key=env["SHAKTI_SECRET_KEY"], data_dir=tmp_path, http_port=int(env["SHAKTI_HTTP_PORT"])
+        keys_dir=keys_for_tests(), data_dir=tmp_path, http_port=int(env["SHAKTI_HTTP_PORT"])
     )
-    app = build_platform(settings, runners(settings, nats_url, ["routing", "training"]), web=False)
+    # The web front's process too: the CLI calls as the operator console, a user of its directory.
+    app = build_platform(settings, runners(settings, nats_url, ["routing", "training"]))
     async with running(settings, app) as url:
         yield Served(url, env)
 
@@ -216,8 +218,8 @@ QUIET_FOR = 20.0
 def up_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ, "SHAKTI_DATA_DIR": str(tmp_path / "data"), "SHAKTI_HTTP_PORT": str(free_port()),
-        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_SECRET_KEY": "terminal-test-secret-0123456789",
-        "SHAKTI_KEYS_DIR": str(tmp_path / "keys"), "COLUMNS": "100", **extra,
+        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_KEYS_DIR": str(keys_for_tests()), "COLUMNS": "100",
+        **extra,
     }  # fmt: skip
     for name in ("SHAKTI_NATS_URL", "SHAKTI_LOG_FORMAT", "SHAKTI_LOG_LEVEL", "SHAKTI_ACCESS_LOG", "NO_COLOR"):
         env.pop(name, None)
@@ -258,7 +260,7 @@ async def test_a_clean_demo_start_logs_json_without_a_warning_and_ends_with_the_
 
     url = f"http://127.0.0.1:{env['SHAKTI_HTTP_PORT']}/"
     for expected in (
-        url, str(tmp_path / "data"), str(tmp_path / "keys"), "demo.officer", "demo.sp", "demo.operator",
+        url, str(tmp_path / "data"), str(tmp_path / "data" / "keys"), "demo.officer", "demo.sp", "demo.operator",
         PASSWORD, "Ctrl-C", "DEMO", "मिशन शक्ति",
     ):  # fmt: skip
         assert expected in out, (expected, out)
@@ -516,6 +518,11 @@ async def test_the_cli_says_plainly_when_something_else_answers(tmp_path: Path) 
 
     async with running(settings, app):
         code, out, err = await invoke(
-            {"SHAKTI_HTTP_PORT": str(settings.http_port), "SHAKTI_DATA_DIR": str(tmp_path)}, "status"
+            {
+                "SHAKTI_HTTP_PORT": str(settings.http_port),
+                "SHAKTI_DATA_DIR": str(tmp_path),
+                "SHAKTI_KEYS_DIR": str(keys_for_tests()),
+            },
+            "status",
         )
     assert code == 1 and "other than JSON" in err and "SHAKTI_PLATFORM_URL" in err and out == ""

@@ -50,7 +50,7 @@ async def test_checked_in_documents_are_current_and_served(served: Served) -> No
     )
     assert (DOCS / "asyncapi.json").read_text(encoding="utf-8") == asyncapi_text(), "run `shakti docs`"
     reader = Principal(username="docs-reader", role=Role.SP, district="SJP")
-    signed_in = {"Authorization": f"Bearer {served.app.state.tokens.issue(reader)}"}
+    signed_in = {"Authorization": f"Bearer {await enrol(served.app, reader)}"}
     async with httpx.AsyncClient(base_url=served.url, headers=signed_in) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]
         events = (await client.get("/asyncapi.json")).json()

@@ -1,15 +1,14 @@
-"""The pages: sign-in, the Kendra officer's screens, the supervisors' dashboards, the state cell's
-figures. Pages get their data from the services' HTTP APIs with the signed-in user's own token, so
-every page sees exactly what its user may see, whether the services run in this process or not."""
+"""The web front's plumbing: sign-in and sign-out, who is signed in, the services' API as that user,
+rendering in Hindi or English, and the mounting of each area's pages (``cases``, ``queues``,
+``dashboards``, ``operator``). Pages get their data from the services' HTTP APIs with the signed-in
+user's own token, so every page sees exactly what its user may see, whether the services run in this
+process or not."""
 
 from __future__ import annotations
 
 import contextlib
 import re
-import uuid
-from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -34,7 +33,7 @@ from shared.contracts.vocabulary import (
     PRIORITY_LABELS,
     label,
 )
-from shared.http_guard import CSRF_FIELD, form_token, presession_cookie
+from shared.http_guard import form_token, presession_cookie
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -291,211 +290,16 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
 
 def mount_pages(app: FastAPI) -> None:
     """The screens of each role; every figure and case comes from the services' own API."""
-    router = APIRouter(include_in_schema=False)
+    from shakti.web.cases import mount_cases
+    from shakti.web.dashboards import mount_dashboards
+    from shakti.web.operator import mount_operator
+    from shakti.web.queues import mount_queues
 
-    # ---- Kendra officer ------------------------------------------------------------------------
-
-    async def register_form(
-        request: Request, principal: Principal, api: ServiceAPI, status: int = 200, **extra: Any
-    ) -> HTMLResponse:
-        choices = await api.get("/api/intake/choices")
-        places = await api.get("/api/intake/places", district=principal.district)
-        thanas = sorted(
-            (
-                p
-                for p in places["places"]
-                if p["kind"] == "thana" and principal.covers(p["district"], p["circle"], p["code"])
-            ),
-            key=lambda p: p["name_en"],
-        )
-        # keys: localities are offered by code (the district's list); her own words go sealed.
-        localities = sorted(
-            (p for p in places["places"] if p["kind"] == "locality"), key=lambda p: p["name_en"]
-        )
-        return render(
-            request, "register.html", principal, status,
-            choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
-            form=extra.pop("form", {}), **extra,
-        )  # fmt: skip
-
-    @router.get("/kendra/register")
-    async def register_page(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, KENDRA_ROLES)
-        return await register_form(request, principal, api)
-
-    @router.post("/kendra/register")
-    async def register(request: Request, principal: User, api: Api) -> Response:
-        allow(principal, KENDRA_ROLES)
-        form = {k: str(v) for k, v in (await request.form()).items()}
-        body: dict[str, Any] = {
-            "channel": form.get("channel", ""),
-            "category": form.get("category", ""),
-            "description": form.get("statement", ""),
-            "district": principal.district or "",
-            "thana": form.get("thana") or None,
-            "pincode": form.get("pincode") or None,
-            "locality_code": form.get("locality_code") or None,
-            "minor": "minor" in form,
-            "danger_now": "danger_now" in form,
-            "consent_to_share": "consent" in form,
-            "language": form.get("language", "hi"),
-            "identity": {k: form.get(k) or None for k in ("name", "phone", "address", "locality")},
-        }
-        response = await api.call(
-            "POST",
-            "/api/intake/cases",
-            json=body,
-            headers={"Idempotency-Key": form.get("key", "")},
-        )
-        if response.status_code != 201:
-            try:
-                ServiceAPI._body(response)
-            except PageRefused as refused:
-                return await register_form(request, principal, api, 422, error=refused, form=form)
-        return RedirectResponse(f"/cases/{response.json()['case_id']}?registered=1", status_code=303)
-
-    @router.get("/kendra/queue")
-    async def queue(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, KENDRA_ROLES)
-        register = await api.get("/api/intake/cases", size=200)
-        active = [c for c in register["cases"] if c["status"] in ACTIVE_STATUSES]
-        mine = [
-            c for c in active if c["assigned_officer"] and c["assigned_officer"] == principal.service_number
-        ]
-        others = [c for c in active if c not in mine]
-        return render(request, "queue.html", principal, mine=mine, others=others, total=register["total"])
-
-    # ---- one case --------------------------------------------------------------------------------
-
-    async def case_page(
-        request: Request, principal: Principal, api: ServiceAPI, case_id: str, **extra: Any
-    ) -> HTMLResponse:
-        case = await api.get(f"/api/intake/cases/{case_id}")
-        timeline = await api.get(f"/api/intake/cases/{case_id}/timeline")
-        clocks = await optional(api, f"/api/escalation/cases/{case_id}")
-        routing = await optional(api, f"/api/routing/cases/{case_id}")
-        choices = await api.get("/api/intake/choices")
-        return render(
-            request, "case.html", principal,
-            case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
-            may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
-            registered=request.query_params.get("registered") == "1", **extra,
-        )  # fmt: skip
-
-    @router.get("/cases/{case_id}")
-    async def case_view(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, CASE_READERS)
-        return await case_page(request, principal, api, check_case_id(case_id))
-
-    @router.post("/cases/{case_id}/identity")
-    async def identity(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, CASE_READERS)
-        form = await request.form()
-        shown = await api.get(
-            f"/api/intake/cases/{check_case_id(case_id)}/identity", purpose=str(form.get("purpose", ""))
-        )
-        return await case_page(request, principal, api, case_id, identity=shown)
-
-    @router.post("/cases/{case_id}/{step}")
-    async def record(request: Request, case_id: str, step: str, principal: User, api: Api) -> Response:
-        allow(principal, KENDRA_ROLES)
-        if step not in CASE_STEPS:
-            raise PageRefused(404, "No such step.", "ऐसा कोई चरण नहीं।")
-        form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
-        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
-        key = form.pop("key", None) or uuid.uuid4().hex
-        body: dict[str, Any] = dict(form)
-        if "feedback_rating" in body:
-            body["feedback_rating"] = int(body["feedback_rating"]) if body["feedback_rating"].isdigit() else 0
-        response = await api.call(
-            "POST",
-            f"/api/intake/cases/{check_case_id(case_id)}/{CASE_STEPS[step]}",
-            json=body,
-            headers={"Idempotency-Key": key},
-        )
-        if response.status_code >= 400:
-            try:
-                ServiceAPI._body(response)
-            except PageRefused as refused:
-                return await case_page(request, principal, api, case_id, error=refused)
-        return RedirectResponse(f"/cases/{case_id}", status_code=303)
-
-    # ---- supervisors ------------------------------------------------------------------------------
-
-    @router.get("/dashboard")
-    async def dashboard(
-        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
-    ) -> HTMLResponse:
-        allow(principal, SUPERVISOR_ROLES)
-        compliance = await optional(api, "/api/training/compliance")
-        tree = compliance or {}
-        focus = find_place(tree, thana or circle) if (thana or circle) else tree
-        if (thana or circle) and focus is None:
-            raise PageRefused(404, "No such place in your jurisdiction.", "आपके क्षेत्र में ऐसा स्थान नहीं।")
-        thanas_in_focus = {p["code"] for p in places_under(focus or {}, "thana")}
-        register = await api.get("/api/intake/cases", size=200, thana=thana)
-        cases = [c for c in register["cases"] if not circle or c["circle"] == circle]
-        rates = await optional(api, "/api/escalation/breach-rates", by="thana") or {"rates": []}
-        by_thana: dict[str, list[int]] = {}
-        for rate in rates["rates"]:
-            if thanas_in_focus and rate["place"] not in thanas_in_focus:
-                continue
-            decided, breached = by_thana.setdefault(rate["place"], [0, 0])
-            by_thana[rate["place"]] = [decided + rate["decided"], breached + rate["breached"]]
-        workloads = await optional(api, "/api/routing/workloads") or []
-        per_kendra: dict[str, list[int]] = {}
-        for officer in workloads:
-            if thanas_in_focus and officer["kendra"].removeprefix("MSK-") not in thanas_in_focus:
-                continue
-            staff, open_cases = per_kendra.setdefault(officer["kendra"], [0, 0])
-            per_kendra[officer["kendra"]] = [staff + 1, open_cases + officer["open_cases"]]
-        escalated = await optional(api, "/api/escalation/escalated-to-me") or {"cases": []}
-        near = await optional(api, "/api/escalation/close-to-breach", within_hours=24) or {"clocks": []}
-        return render(
-            request, "dashboard.html", principal,
-            focus=focus, circle=circle, thana=thana, cases=cases, total=register["total"],
-            per_day=cases_per_day(cases), breaches=sorted(by_thana.items()),
-            workloads=sorted(per_kendra.items()),
-            escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
-        )  # fmt: skip
-
-    # ---- state cell -------------------------------------------------------------------------------
-
-    @router.get("/state")
-    async def state(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, frozenset({Role.STATE_CELL}))
-        counts = await api.get("/api/intake/counts")
-        rates = await api.get("/api/escalation/breach-rates", by="district")
-        compliance = await api.get("/api/training/compliance")
-        districts: dict[str, dict[str, Any]] = {}
-        for d in compliance.get("children", []):
-            districts[d["code"]] = district_row(d["name_hi"], d["name_en"], d["staff"], d["certified_share"])
-        for rate in rates["rates"]:
-            row = districts.setdefault(rate["place"], district_row(rate["place"], rate["place"], 0, None))
-            row["decided"] += rate["decided"]
-            row["breached"] += rate["breached"]
-        return render(request, "state.html", principal, counts=counts, districts=sorted(districts.items()))
-
-    # ---- operator ---------------------------------------------------------------------------------
-
-    @router.get("/operations")
-    async def operations(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, frozenset({Role.OPERATOR}))
-        report = await api.get("/api/ops/status")
-        parked = await api.get("/api/ops/parked")
-        return render(request, "operations.html", principal, report=report, parked=parked)
-
-    app.include_router(router)
+    for mount in (mount_cases, mount_queues, mount_dashboards, mount_operator):
+        mount(app)
 
 
-ACTIVE_STATUSES = ("registered", "in_progress", "awaiting_complainant")
 CASE_READERS = KENDRA_ROLES | SUPERVISOR_ROLES
-CASE_STEPS = {
-    "first-contact": "first-contact",
-    "action": "actions",
-    "referral": "referrals",
-    "resolve": "resolve",
-}
 CASE_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -513,39 +317,3 @@ async def optional(api: ServiceAPI, path: str, **params: Any) -> Any:
         if refused.status in (403, 404):
             return None
         raise
-
-
-def district_row(name_hi: str, name_en: str, staff: int, certified_share: float | None) -> dict[str, Any]:
-    return {
-        "name_hi": name_hi,
-        "name_en": name_en,
-        "staff": staff,
-        "certified_share": certified_share,
-        "decided": 0,
-        "breached": 0,
-    }
-
-
-def find_place(tree: dict[str, Any], code: str | None) -> dict[str, Any] | None:
-    if tree.get("code") == code:
-        return tree
-    for child in tree.get("children", []):
-        if (found := find_place(child, code)) is not None:
-            return found
-    return None
-
-
-def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:
-    found = [tree] if tree.get("level") == level else []
-    for child in tree.get("children", []):
-        found += places_under(child, level)
-    return found
-
-
-def cases_per_day(cases: list[dict[str, Any]], days: int = 30) -> list[tuple[str, float]]:
-    counted = Counter(str(c["registered_at"])[:10] for c in cases if c.get("registered_at"))
-    if not counted:
-        return []
-    last = date.fromisoformat(max(counted))
-    span = [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
-    return [(d.strftime("%d-%m"), float(counted.get(d.isoformat(), 0))) for d in span]

@@ -1,0 +1,155 @@
+"""The Kendra officer's case work: registering a complaint, a case's page, its steps and its
+identity (each viewing recorded by intake)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from shakti.web.pages import (
+    CASE_READERS,
+    KENDRA_ROLES,
+    Api,
+    PageRefused,
+    ServiceAPI,
+    User,
+    allow,
+    check_case_id,
+    optional,
+    render,
+)
+from shared.auth import Principal
+from shared.http_guard import CSRF_FIELD
+
+CASE_STEPS = {
+    "first-contact": "first-contact",
+    "action": "actions",
+    "referral": "referrals",
+    "resolve": "resolve",
+}
+
+
+def mount_cases(app: FastAPI) -> None:
+    """Registration and the case pages."""
+    router = APIRouter(include_in_schema=False)
+
+    # ---- Kendra officer ------------------------------------------------------------------------
+
+    async def register_form(
+        request: Request, principal: Principal, api: ServiceAPI, status: int = 200, **extra: Any
+    ) -> HTMLResponse:
+        choices = await api.get("/api/intake/choices")
+        places = await api.get("/api/intake/places", district=principal.district)
+        thanas = sorted(
+            (
+                p
+                for p in places["places"]
+                if p["kind"] == "thana" and principal.covers(p["district"], p["circle"], p["code"])
+            ),
+            key=lambda p: p["name_en"],
+        )
+        # keys: localities are offered by code (the district's list); her own words go sealed.
+        localities = sorted(
+            (p for p in places["places"] if p["kind"] == "locality"), key=lambda p: p["name_en"]
+        )
+        return render(
+            request, "register.html", principal, status,
+            choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
+            form=extra.pop("form", {}), **extra,
+        )  # fmt: skip
+
+    @router.get("/kendra/register")
+    async def register_page(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, KENDRA_ROLES)
+        return await register_form(request, principal, api)
+
+    @router.post("/kendra/register")
+    async def register(request: Request, principal: User, api: Api) -> Response:
+        allow(principal, KENDRA_ROLES)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        body: dict[str, Any] = {
+            "channel": form.get("channel", ""),
+            "category": form.get("category", ""),
+            "description": form.get("statement", ""),
+            "district": principal.district or "",
+            "thana": form.get("thana") or None,
+            "pincode": form.get("pincode") or None,
+            "locality_code": form.get("locality_code") or None,
+            "minor": "minor" in form,
+            "danger_now": "danger_now" in form,
+            "consent_to_share": "consent" in form,
+            "language": form.get("language", "hi"),
+            "identity": {k: form.get(k) or None for k in ("name", "phone", "address", "locality")},
+        }
+        response = await api.call(
+            "POST",
+            "/api/intake/cases",
+            json=body,
+            headers={"Idempotency-Key": form.get("key", "")},
+        )
+        if response.status_code != 201:
+            try:
+                ServiceAPI._body(response)
+            except PageRefused as refused:
+                return await register_form(request, principal, api, 422, error=refused, form=form)
+        return RedirectResponse(f"/cases/{response.json()['case_id']}?registered=1", status_code=303)
+
+    # ---- one case --------------------------------------------------------------------------------
+
+    async def case_page(
+        request: Request, principal: Principal, api: ServiceAPI, case_id: str, **extra: Any
+    ) -> HTMLResponse:
+        case = await api.get(f"/api/intake/cases/{case_id}")
+        timeline = await api.get(f"/api/intake/cases/{case_id}/timeline")
+        clocks = await optional(api, f"/api/escalation/cases/{case_id}")
+        routing = await optional(api, f"/api/routing/cases/{case_id}")
+        choices = await api.get("/api/intake/choices")
+        return render(
+            request, "case.html", principal,
+            case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
+            may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
+            registered=request.query_params.get("registered") == "1", **extra,
+        )  # fmt: skip
+
+    @router.get("/cases/{case_id}")
+    async def case_view(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, CASE_READERS)
+        return await case_page(request, principal, api, check_case_id(case_id))
+
+    @router.post("/cases/{case_id}/identity")
+    async def identity(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, CASE_READERS)
+        form = await request.form()
+        shown = await api.get(
+            f"/api/intake/cases/{check_case_id(case_id)}/identity", purpose=str(form.get("purpose", ""))
+        )
+        return await case_page(request, principal, api, case_id, identity=shown)
+
+    @router.post("/cases/{case_id}/{step}")
+    async def record(request: Request, case_id: str, step: str, principal: User, api: Api) -> Response:
+        allow(principal, KENDRA_ROLES)
+        if step not in CASE_STEPS:
+            raise PageRefused(404, "No such step.", "ऐसा कोई चरण नहीं।")
+        form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
+        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
+        key = form.pop("key", None) or uuid.uuid4().hex
+        body: dict[str, Any] = dict(form)
+        if "feedback_rating" in body:
+            body["feedback_rating"] = int(body["feedback_rating"]) if body["feedback_rating"].isdigit() else 0
+        response = await api.call(
+            "POST",
+            f"/api/intake/cases/{check_case_id(case_id)}/{CASE_STEPS[step]}",
+            json=body,
+            headers={"Idempotency-Key": key},
+        )
+        if response.status_code >= 400:
+            try:
+                ServiceAPI._body(response)
+            except PageRefused as refused:
+                return await case_page(request, principal, api, case_id, error=refused)
+        return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+    app.include_router(router)

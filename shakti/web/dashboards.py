@@ -1,0 +1,120 @@
+"""The supervisors' dashboards and the state cell's figures, from the services' read models."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from shakti.web.pages import (
+    SUPERVISOR_ROLES,
+    Api,
+    PageRefused,
+    User,
+    allow,
+    optional,
+    render,
+)
+from shared.auth import Role
+
+
+def mount_dashboards(app: FastAPI) -> None:
+    """Dashboards and the state cell's page."""
+    router = APIRouter(include_in_schema=False)
+
+    # ---- supervisors ------------------------------------------------------------------------------
+
+    @router.get("/dashboard")
+    async def dashboard(
+        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
+    ) -> HTMLResponse:
+        allow(principal, SUPERVISOR_ROLES)
+        compliance = await optional(api, "/api/training/compliance")
+        tree = compliance or {}
+        focus = find_place(tree, thana or circle) if (thana or circle) else tree
+        if (thana or circle) and focus is None:
+            raise PageRefused(404, "No such place in your jurisdiction.", "आपके क्षेत्र में ऐसा स्थान नहीं।")
+        thanas_in_focus = {p["code"] for p in places_under(focus or {}, "thana")}
+        register = await api.get("/api/intake/cases", size=200, thana=thana)
+        cases = [c for c in register["cases"] if not circle or c["circle"] == circle]
+        rates = await optional(api, "/api/escalation/breach-rates", by="thana") or {"rates": []}
+        by_thana: dict[str, list[int]] = {}
+        for rate in rates["rates"]:
+            if thanas_in_focus and rate["place"] not in thanas_in_focus:
+                continue
+            decided, breached = by_thana.setdefault(rate["place"], [0, 0])
+            by_thana[rate["place"]] = [decided + rate["decided"], breached + rate["breached"]]
+        workloads = await optional(api, "/api/routing/workloads") or []
+        per_kendra: dict[str, list[int]] = {}
+        for officer in workloads:
+            if thanas_in_focus and officer["kendra"].removeprefix("MSK-") not in thanas_in_focus:
+                continue
+            staff, open_cases = per_kendra.setdefault(officer["kendra"], [0, 0])
+            per_kendra[officer["kendra"]] = [staff + 1, open_cases + officer["open_cases"]]
+        escalated = await optional(api, "/api/escalation/escalated-to-me") or {"cases": []}
+        near = await optional(api, "/api/escalation/close-to-breach", within_hours=24) or {"clocks": []}
+        return render(
+            request, "dashboard.html", principal,
+            focus=focus, circle=circle, thana=thana, cases=cases, total=register["total"],
+            per_day=cases_per_day(cases), breaches=sorted(by_thana.items()),
+            workloads=sorted(per_kendra.items()),
+            escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
+        )  # fmt: skip
+
+    # ---- state cell -------------------------------------------------------------------------------
+
+    @router.get("/state")
+    async def state(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, frozenset({Role.STATE_CELL}))
+        counts = await api.get("/api/intake/counts")
+        rates = await api.get("/api/escalation/breach-rates", by="district")
+        compliance = await api.get("/api/training/compliance")
+        districts: dict[str, dict[str, Any]] = {}
+        for d in compliance.get("children", []):
+            districts[d["code"]] = district_row(d["name_hi"], d["name_en"], d["staff"], d["certified_share"])
+        for rate in rates["rates"]:
+            row = districts.setdefault(rate["place"], district_row(rate["place"], rate["place"], 0, None))
+            row["decided"] += rate["decided"]
+            row["breached"] += rate["breached"]
+        return render(request, "state.html", principal, counts=counts, districts=sorted(districts.items()))
+
+    app.include_router(router)
+
+
+def district_row(name_hi: str, name_en: str, staff: int, certified_share: float | None) -> dict[str, Any]:
+    return {
+        "name_hi": name_hi,
+        "name_en": name_en,
+        "staff": staff,
+        "certified_share": certified_share,
+        "decided": 0,
+        "breached": 0,
+    }
+
+
+def find_place(tree: dict[str, Any], code: str | None) -> dict[str, Any] | None:
+    if tree.get("code") == code:
+        return tree
+    for child in tree.get("children", []):
+        if (found := find_place(child, code)) is not None:
+            return found
+    return None
+
+
+def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:
+    found = [tree] if tree.get("level") == level else []
+    for child in tree.get("children", []):
+        found += places_under(child, level)
+    return found
+
+
+def cases_per_day(cases: list[dict[str, Any]], days: int = 30) -> list[tuple[str, float]]:
+    counted = Counter(str(c["registered_at"])[:10] for c in cases if c.get("registered_at"))
+    if not counted:
+        return []
+    last = date.fromisoformat(max(counted))
+    span = [last - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    return [(d.strftime("%d-%m"), float(counted.get(d.isoformat(), 0))) for d in span]

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -83,12 +83,25 @@ class Site:
     home: Path
     """Where the parts keep their files (and, when they need them, their key files). A container sees it
     at the same path."""
-    secret_key: str = field(default_factory=lambda: uuid.uuid4().hex)
 
-    def prepare(self, shakti: Sequence[str]) -> None:
+    @property
+    def keys(self) -> Path:
+        """The site's key files (``shakti keys init``), shared by every part here; a deployment gives
+        each part only the files it needs (deploy/README.md, "Keys and sessions")."""
+        return self.home / "keys"
+
+    def prepare(self, shakti: Sequence[str], environment: dict[str, str] | None = None) -> None:
         """Once, before any part starts, with the command that runs ``shakti`` there (a path, or
-        ``docker run … shakti``). Key files (``shakti keys init``) are made here once parts need them."""
+        ``docker run … shakti``): the key files, written by ``shakti keys init`` as the user that will
+        read them (files 0600)."""
         self.home.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [*shakti, "keys", "init"],
+            capture_output=True,
+            text=True,
+            env=(environment or {}) | {"SHAKTI_KEYS_DIR": str(self.keys)},
+        )
+        assert result.returncode == 0, f"shakti keys init failed:\n{result.stdout}{result.stderr}"
 
     def environment(self, part: str, http_port: int) -> dict[str, str]:
         """The settings of ``shakti serve PART`` on loopback at ``http_port``."""
@@ -98,7 +111,7 @@ class Site:
             "SHAKTI_DATA_DIR": str(self.home / part),
             "SHAKTI_HTTP_HOST": "127.0.0.1",
             "SHAKTI_HTTP_PORT": str(http_port),
-            "SHAKTI_SECRET_KEY": self.secret_key,
+            "SHAKTI_KEYS_DIR": str(self.keys),
         }
 
 

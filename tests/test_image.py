@@ -25,8 +25,9 @@ import nats
 import pytest
 import yaml
 
-from bench.e2e import SECRET, Load
-from shared.auth import Principal, Role, Tokens
+from bench.e2e import Load
+from shakti.config import PlatformSettings
+from shared.keys import init_keys
 from shared.natsserver import free_port
 from tests.deployment import PARTS, ROOT, Site, ready, start
 from tests.images import Engine, EngineUnavailable, Images, build_images, start_engine
@@ -96,7 +97,15 @@ async def test_each_part_runs_from_the_image(
     ``/readyz`` answers 200; stopped as Docker stops it (SIGTERM), it exits 0."""
     site = Site(nats_url, parts_database_url, container_home)
     run = f"shakti-test-{uuid.uuid4().hex[:8]}"
-    site.prepare([*docker_run(engine, images.app, f"{run}-prepare", {}, [container_home]), "shakti"])
+    site.prepare(
+        [
+            *docker_run(
+                engine, images.app, f"{run}-prepare", {"SHAKTI_KEYS_DIR": str(site.keys)}, [container_home]
+            ),
+            "shakti",
+        ],
+        engine.environment(),
+    )
     started = []
     try:
         for part in PARTS:
@@ -144,7 +153,31 @@ def example_settings() -> dict[str, str]:
     return settings
 
 
-def stack_settings(images: Images) -> dict[str, str]:
+PART_KEYS = {
+    "intake": ("signing.pub", "kek.key"),
+    "routing": ("signing.pub",),
+    "escalation": ("signing.pub",),
+    "training": ("signing.pub", "certificate.key"),
+    "web": ("signing.key", "signing.pub"),
+}
+"""Which key files each part's folder holds (deploy/README.md, "Keys and sessions")."""
+
+
+def part_key_folders(keys: Path, into: Path) -> Path:
+    """The compose stack's key folders, made as deploy/README.md tells an operator to: one folder per
+    part with only that part's files, owned by the image's user, mode 0600."""
+    for part, names in PART_KEYS.items():
+        folder = into / part
+        folder.mkdir(parents=True)
+        os.chown(folder, IMAGE_USER, IMAGE_USER)
+        for name in names:
+            shutil.copy(keys / name, folder / name)
+            os.chown(folder / name, IMAGE_USER, IMAGE_USER)
+            os.chmod(folder / name, 0o600)
+    return into
+
+
+def stack_settings(images: Images, keys_host_dir: Path) -> dict[str, str]:
     """deploy/env.example with every secret new, every port free, the gateway on loopback only and the
     images built here: a stack that shares the host with anything else running on it."""
     settings = {}
@@ -157,8 +190,7 @@ def stack_settings(images: Images) -> dict[str, str]:
     return settings | {
         "COMPOSE_PROJECT_NAME": f"shakti-test-{uuid.uuid4().hex[:8]}",
         "GATEWAY_ADDRESS": "127.0.0.1",
-        # The operator and staff tokens of bench.e2e's load are signed with its secret.
-        "SHAKTI_SECRET_KEY": SECRET,
+        "SHAKTI_KEYS_HOST_DIR": str(keys_host_dir),
         "SHAKTI_IMAGE": images.app,
         "SHAKTI_POSTGRES_IMAGE": images.postgres,
         "SHAKTI_GATEWAY_IMAGE": images.gateway,
@@ -171,6 +203,8 @@ class Stack:
     def __init__(self, engine: Engine, settings: dict[str, str], folder: Path) -> None:
         self.engine = engine
         self.settings = settings
+        self.keys: Path | None = None
+        """The site's key files, from which each part's folder was made."""
         self.env_file = folder / "stack.env"
         self.env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
         self.compose = [
@@ -202,8 +236,11 @@ class Stack:
 
 
 @pytest.fixture
-def stack(engine: Engine, images: Images, tmp_path: Path) -> Iterator[Stack]:
-    stack = Stack(engine, stack_settings(images), tmp_path)
+def stack(engine: Engine, images: Images, tmp_path: Path, container_home: Path) -> Iterator[Stack]:
+    keys = tmp_path / "keys"
+    init_keys(PlatformSettings(keys_dir=keys))
+    stack = Stack(engine, stack_settings(images, part_key_folders(keys, container_home / "keys")), tmp_path)
+    stack.keys = keys
     try:
         yield stack
     finally:
@@ -214,11 +251,26 @@ def stack(engine: Engine, images: Images, tmp_path: Path) -> Iterator[Stack]:
 
 
 class Gateway:
-    """The stack's gateway, as the bench's load sees a platform."""
+    """The stack's gateway, as the bench's load sees a platform: its operator console's tokens are
+    signed with the site's signing key."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: Path) -> None:
         self.url = url
+        self.keys = keys
         self.alive = True
+
+
+async def signed_in_sp(load: Load) -> dict[str, str]:
+    """The district's SP, added by the operator console and signed in through the gateway."""
+    password = secrets.token_hex(12)
+    body = {"username": "compose.sp", "password": password, "role": "sp", "district": "SJP"}
+    added = await load.client.post("/api/users", json=body, headers=load.operator)
+    assert added.status_code == 201, added.text
+    signed_in = await load.client.post(
+        "/api/auth/token", json={"username": "compose.sp", "password": password}
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    return {"Authorization": f"Bearer {signed_in.json()['token']}"}
 
 
 async def assigned_officer(client: httpx.AsyncClient, case_id: str, supervisor: dict[str, str]) -> str | None:
@@ -238,11 +290,10 @@ async def test_the_compose_stack_registers_and_assigns_cases_with_a_nats_node_st
     try:
         for port in ports:
             await eventually(lambda port=port: ready(stack.url(port)), 300, f"{port} answers /readyz")
-        load = Load(Gateway(stack.url("GATEWAY_PORT")))  # type: ignore[arg-type]
-        supervisor = {
-            "Authorization": f"Bearer {Tokens(SECRET).issue(Principal(username='sp', role=Role.SP, district='SJP'))}"
-        }
+        assert stack.keys is not None
+        load = Load(Gateway(stack.url("GATEWAY_PORT"), stack.keys))  # type: ignore[arg-type]
         await load.prepare()
+        supervisor = await signed_in_sp(load)
 
         async def registered_and_assigned(n: int) -> str:
             response = await load.post_complaint(n, f"compose-case-{n}")

@@ -136,7 +136,7 @@ async def test_every_part_runs_from_the_installed_wheel(
 ) -> None:
     shakti = str(installed / "shakti")
     site = Site(nats_url, parts_database_url, tmp_path / "site")
-    site.prepare([shakti])
+    site.prepare([shakti], bare_environment())
     parts = [
         start(
             [shakti, "serve", part], part, bare_environment() | site.environment(part, free_port()), tmp_path

@@ -43,15 +43,21 @@ def key_encryption_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     processes started by a test included (they inherit the environment)."""
     from services.intake.kek import write_kek_file
 
+    from tests.sessions import keys_for_tests
+
     path = tmp_path_factory.mktemp("keys") / "kek.key"
     write_kek_file(path)
-    previous = os.environ.get("SHAKTI_KEK_FILE")
-    os.environ["SHAKTI_KEK_FILE"] = str(path)
+    # Every key of the run from the test keys, never from a ``keys`` folder that happens to lie in the
+    # working directory (a clean clone has none).
+    settings = {"SHAKTI_KEK_FILE": str(path), "SHAKTI_KEYS_DIR": str(keys_for_tests())}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)
     yield path
-    if previous is None:
-        os.environ.pop("SHAKTI_KEK_FILE", None)
-    else:
-        os.environ["SHAKTI_KEK_FILE"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def _containers_asked_for() -> bool:

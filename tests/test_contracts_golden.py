@@ -23,7 +23,7 @@ def test_every_published_event_type_has_a_golden_payload() -> None:
 
 
 def test_every_older_version_an_upcaster_reads_has_a_golden_payload() -> None:
-    upcast = sorted(events._upcasters)
+    upcast = sorted((t, v) for t, v in events._upcasters if t in CLASSES)
     missing = [f"{t} v{v}" for t, v in upcast if not golden_file(CLASSES[t], v).exists()]
     assert upcast and not missing, f"no golden payload for the old versions {missing}"
 

@@ -231,14 +231,15 @@ class Stack:
 
     def logs(self) -> str:
         with contextlib.suppress(Exception):
-            return self("logs", "--no-color", "--tail", "40", timeout=60).stdout[-15000:]
+            every = self("logs", "--no-color", "--tail", "40", timeout=60).stdout[-15000:]
+            return every + self("logs", "--no-color", "--tail", "150", "web", timeout=60).stdout[-20000:]
         return ""
 
 
 @pytest.fixture
 def stack(engine: Engine, images: Images, tmp_path: Path, container_home: Path) -> Iterator[Stack]:
     keys = tmp_path / "keys"
-    init_keys(PlatformSettings(keys_dir=keys))
+    init_keys(PlatformSettings(keys_dir=keys, kek_file=keys / "kek.key"))  # not the test run's KEK
     stack = Stack(engine, stack_settings(images, part_key_folders(keys, container_home / "keys")), tmp_path)
     stack.keys = keys
     try:

@@ -36,8 +36,9 @@ FILES = ("signing.key", "signing.pub", "certificate.key", "kek.key")
 
 
 def invoke(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHAKTI_")}
-    result = CliRunner().invoke(cli, list(args), env={**clean, "COLUMNS": "200", **env})
+    # The runner overlays its env on the process's: the run's own SHAKTI_* settings are unset here.
+    unset: dict[str, str | None] = {k: None for k in os.environ if k.startswith("SHAKTI_")}
+    result = CliRunner().invoke(cli, list(args), env={**unset, "COLUMNS": "200", **env})
     return result.exit_code, result.output
 
 

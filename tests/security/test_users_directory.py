@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -26,6 +27,7 @@ from shared.aggregate import Repository
 from shared.auth import Principal, Role, SessionClaims, SessionRefused
 from shared.directory import UserAccount, UserDirectory, account_id
 from shared.eventstore import CommandMeta, EventStore
+from shared.http_guard import csrf_token
 from shared.natsserver import free_port
 from tests.security.served import KATRA, PASSWORD, Served, bearer, served_platform
 from tests.sessions import keys_for_tests
@@ -72,11 +74,16 @@ async def test_signing_out_ends_every_session_of_the_user(site: Served) -> None:
 async def test_the_web_fronts_sign_out_ends_the_session_cookie_everywhere(site: Served) -> None:
     await site.add_user("sjp.sp", "sp", district="SJP")
     async with httpx.AsyncClient(base_url=site.url, follow_redirects=False) as browser:
-        signed_in = await browser.post("/signin", data={"username": "sjp.sp", "password": PASSWORD})
+        form = re.search(r'name="csrf_token" value="([^"]+)"', (await browser.get("/signin")).text)
+        assert form, "the sign-in form carries no csrf_token"
+        signed_in = await browser.post(
+            "/signin", data={"username": "sjp.sp", "password": PASSWORD, "csrf_token": form[1]}
+        )
         assert signed_in.status_code == 303
         cookie = signed_in.cookies["shakti_session"]
         assert (await browser.get("/dashboard")).status_code == 200
-        assert (await browser.post("/signout")).headers["location"] == "/signin"
+        signed_out = await browser.post("/signout", data={"csrf_token": csrf_token(cookie)})
+        assert signed_out.headers["location"] == "/signin"
     # The cookie's token itself no longer opens anything, in pages or the API.
     page = await site.client.get("/dashboard", cookies={"shakti_session": cookie})
     assert page.status_code == 303 and page.headers["location"].startswith("/signin")
@@ -138,7 +145,9 @@ async def test_a_service_in_another_process_refuses_an_ended_session_within_seco
     token = await site.sign_in("nagar.co")
     verifier_keys = tmp_path / "intake-keys"
     verifier_keys.mkdir(mode=0o700)
-    (verifier_keys / "signing.pub").write_bytes((keys_for_tests() / "signing.pub").read_bytes())
+    for name in ("signing.pub", "kek.key"):  # intake's files, and no key that signs tokens
+        (verifier_keys / name).write_bytes((keys_for_tests() / name).read_bytes())
+        (verifier_keys / name).chmod(0o600)
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHAKTI_")},

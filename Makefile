@@ -39,12 +39,14 @@ browser:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 ## make engine: Debian's Docker engine, compose client and debootstrap, for the image tests
-## (tests/images.py starts the engine on a socket of its own and builds the images from Debian's packages)
+## (tests/images.py starts the engine on a socket of its own and builds the images from Debian's packages),
+## and nginx, which runs the gateway's configuration in front of a test platform
 engine:
-	@{ command -v dockerd && command -v docker-compose && command -v debootstrap; } >/dev/null 2>&1 || { \
+	@{ command -v dockerd && command -v docker-compose && command -v debootstrap \
+		&& PATH="$$PATH:/usr/sbin" command -v nginx; } >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-			--no-install-recommends docker.io docker-compose debootstrap; }
+			--no-install-recommends docker.io docker-compose debootstrap nginx-light; }
 
 ## make image: the image of deploy/Dockerfile from wheels of this Python (mission-shakti:latest); BASE
 ## must have the same Python version (default: the official python image of it)

@@ -177,6 +177,17 @@ def part_key_folders(keys: Path, into: Path) -> Path:
     return into
 
 
+def gateway_certificate(into: Path) -> Path:
+    """A self-signed pair for the gateway, by the command deploy/README.md gives."""
+    into.mkdir(mode=0o755)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-sha256", "-days", "1", "-nodes",
+         "-keyout", str(into / "tls.key"), "-out", str(into / "tls.crt"), "-subj", "/CN=localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return into
+
+
 def stack_settings(images: Images, keys_host_dir: Path) -> dict[str, str]:
     """deploy/env.example with every secret new, every port free, the gateway on loopback only and the
     images built here: a stack that shares the host with anything else running on it."""
@@ -191,6 +202,7 @@ def stack_settings(images: Images, keys_host_dir: Path) -> dict[str, str]:
         "COMPOSE_PROJECT_NAME": f"shakti-test-{uuid.uuid4().hex[:8]}",
         "GATEWAY_ADDRESS": "127.0.0.1",
         "SHAKTI_KEYS_HOST_DIR": str(keys_host_dir),
+        "SHAKTI_TLS_HOST_DIR": str(gateway_certificate(keys_host_dir.parent / "tls")),
         "SHAKTI_IMAGE": images.app,
         "SHAKTI_POSTGRES_IMAGE": images.postgres,
         "SHAKTI_GATEWAY_IMAGE": images.gateway,
@@ -287,7 +299,11 @@ async def test_the_compose_stack_registers_and_assigns_cases_with_a_nats_node_st
     deploy/compose.yaml as it is. A case registered through the gateway is assigned; with one NATS node
     stopped, another case is registered and assigned too (R3 streams keep a quorum of two)."""
     stack("up", "--detach", "--no-build")
-    ports = [k for k in stack.settings if k.endswith("_PORT") and not k.startswith(("NATS_", "POSTGRES"))]
+    ports = [
+        k
+        for k in stack.settings
+        if k.endswith("_PORT") and not k.startswith(("NATS_", "POSTGRES")) and k != "GATEWAY_TLS_PORT"
+    ]
     try:
         for port in ports:
             await eventually(lambda port=port: ready(stack.url(port)), 300, f"{port} answers /readyz")

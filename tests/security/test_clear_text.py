@@ -124,6 +124,8 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("ProgrammeScheduled", "venue"): "where a training takes place (a police building)",
     ("ModuleCompleted", "source"): "where a completion came from: programme or iGOT import (a code)",
     ("ClockStarted", "basis"): "how a deadline counts (calendar or working time), from the policy file",
+    ("UserAdded", "username"): "a staff member's sign-in name, chosen by an operator (not a complainant)",
+    ("ServiceNumberClaimed", "username"): "a staff member's sign-in name (not a complainant)",
 }
 
 

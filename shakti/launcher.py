@@ -233,8 +233,18 @@ async def serve(
             log.info("listening on %s", url)
         logs.started()
         if loaded and mode is not None and mode.keep_going is not None:
+            going = asyncio.create_task(mode.keep_going(app, url))
+            # Stopped as soon as a stop is asked for: once uvicorn closes its socket, every request the
+            # mode still sends would fail and say so in the log.
+            while not server.should_exit:
+                done, _ = await asyncio.wait({going}, timeout=0.1)
+                if done:
+                    break
+            going.cancel()
             try:
-                await mode.keep_going(app, url)
+                await going
+            except asyncio.CancelledError:
+                pass
             except Exception as error:
                 log.error("%s stopped (%s)", mode.name, type(error).__name__)
 

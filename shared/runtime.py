@@ -22,7 +22,7 @@ from shared.aggregate import A, Repository
 from shared.auth import Principal, SessionDirectory, Sessions, TokenVerifier, current_principal
 from shared.clock import Clock, SystemClock
 from shared.directory import UserDirectory
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, NotFound, ReadModelBehind
 from shared.eventstore import ConcurrencyError, EventStore
 from shared.http_guard import HttpGuard
 from shared.keys import load_verification_keys
@@ -214,9 +214,13 @@ class ServiceRunner:
         behind = self.run_projections and any(
             lag > READY_LAG for per in lags.values() for lag in per.values()
         )
+        # Just started, a read model that has not applied what was stored before would answer
+        # commands wrongly (a jurisdiction 'not imported'), whoever keeps it.
+        catching_up = [name for name, p in ctx.projectors.items() if not await p.caught_up_with_start()]
         return {
-            "ready": connected and not behind,
+            "ready": connected and not behind and not catching_up,
             "nats": connected,
+            "catching_up": catching_up,
             "lag": lags,
             "parked": parked,
             "reactions": await self._reaction_backlog(),
@@ -330,6 +334,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         status = 404 if isinstance(error, NotFound) else 409
         return JSONResponse({"detail": {"code": error.code, "en": error.en, "hi": error.hi}}, status)
+
+    @app.exception_handler(ReadModelBehind)
+    async def not_yet(_: Request, error: ReadModelBehind) -> JSONResponse:
+        detail = {"code": error.code, "en": error.en, "hi": error.hi}
+        return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(error.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:

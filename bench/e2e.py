@@ -92,8 +92,8 @@ class Platform:
 
     @property
     def nats_url(self) -> str:
-        """The NATS server the platform uses. An embedded one may move to another port on a restart
-        (the launcher takes a free one when its port is still held): its log line says where."""
+        """The NATS server the platform uses: an embedded one on SHAKTI_NATS_PORT (kept across
+        restarts), as its log line says."""
         if url := self.env.get("SHAKTI_NATS_URL"):
             return url
         found = re.findall(r"embedded NATS server at (nats://[0-9.:]+)", self.log.read_text())

@@ -47,6 +47,7 @@ from shared.keys import (
     keys_needed,
     load_signing_key,
 )
+from shared.natsserver import StoreInUse
 
 app = typer.Typer(help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True)
 users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_help=True)
@@ -166,7 +167,7 @@ def start(config: PlatformSettings, **how: Any) -> None:
     """``launcher.run``, with a port that cannot be had told plainly (no traceback)."""
     try:
         launcher.run(config, **how)
-    except launcher.CannotListen as error:
+    except (launcher.CannotListen, launcher.NatsPortTaken, StoreInUse) as error:
         raise fail(error.en, error.hi) from None
 
 

@@ -35,7 +35,7 @@ from rich.table import Table
 
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
-from shared.natsserver import free_port, platform_server
+from shared.natsserver import StoreLock, free_port, platform_server
 from shared.observability import LogOutput, configure_logging
 from shared.ports import PortHolder, port_holder
 
@@ -46,8 +46,11 @@ PRIVATE_UMASK = 0o077
 AfterStart = Callable[[FastAPI, str], Awaitable[None]]
 
 
-def _port_free(host: str, port: int) -> bool:
+def port_available(host: str, port: int) -> bool:
+    """Could a server bind ``port`` now? Checked as servers bind (address reuse, as nats-server and
+    uvicorn do): connections of a server just stopped, closing or in TIME_WAIT, do not hold it."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -55,18 +58,56 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+class NatsPortTaken(Exception):
+    """The configured NATS port is held by another program: named, with the setting to change."""
+
+    def __init__(self, port: int, holder: PortHolder | None) -> None:
+        self.port, self.holder = port, holder
+        who_en = f" by {holder.describe()}" if holder else ""
+        who_hi = f" ({holder.short()})" if holder else ""
+        self.en = (
+            f"The embedded NATS server's port {port} is already in use{who_en}. Stop that program, or "
+            f"choose another port: SHAKTI_NATS_PORT={port + 1} (every process and tool of this platform "
+            "must then use it too)."
+        )
+        self.hi = (
+            f"अंतर्निहित NATS सर्वर का पोर्ट {port} पहले से उपयोग में है{who_hi}। उसे बंद करें, या दूसरा पोर्ट "
+            f"चुनें: SHAKTI_NATS_PORT={port + 1} (तब इस प्लेटफ़ॉर्म की हर प्रक्रिया और उपकरण भी यही उपयोग करें)।"
+        )
+        super().__init__(self.en)
+
+
+def nats_port(settings: PlatformSettings) -> int:
+    """The embedded server's port. A configured port (SHAKTI_NATS_PORT) is kept or the start refused,
+    since other processes and tools find the server by it; only the default may move when taken."""
+    port = settings.nats_port
+    if port_available("127.0.0.1", port):
+        return port
+    if "nats_port" in settings.model_fields_set:
+        raise NatsPortTaken(port, port_holder(port))
+    # Another NATS (often a system one) holds the usual port; ours keeps its data all the same.
+    moved = free_port()
+    log.warning("port %d is taken; the embedded NATS server uses %d", port, moved)
+    return moved
+
+
 @contextlib.contextmanager
 def nats_for(settings: PlatformSettings) -> Iterator[str]:
-    """The configured NATS URL, or an embedded server kept running for the block."""
+    """The configured NATS URL, or an embedded server kept running for the block.
+
+    The store is locked first: a server a crashed launcher left on it is stopped (and its port freed)
+    before the port is chosen."""
     if settings.nats_url:
         yield settings.nats_url
         return
-    port = settings.nats_port
-    if not _port_free("127.0.0.1", port):
-        # Another NATS (often a system one) holds the usual port; ours keeps its data all the same.
-        port = free_port()
-        log.warning("port %d is taken; the embedded NATS server uses %d", settings.nats_port, port)
-    with platform_server(settings.data_dir.resolve(), port) as server:
+    data_dir = settings.data_dir.resolve()
+    lock = StoreLock(data_dir / "nats").acquire()
+    try:
+        port = nats_port(settings)
+    except BaseException:
+        lock.release()
+        raise
+    with platform_server(data_dir, port, lock) as server:
         log.info("embedded NATS server at %s, data in %s", server.url, server.data_dir)
         yield server.url
 

@@ -2,7 +2,8 @@
 
 ``DomainError`` is a broken rule of the domain (HTTP 409), ``NotFound`` a record that does not exist
 or is out of the caller's reach (HTTP 404: the same answer for both, so that nobody learns what lies
-outside their jurisdiction), ``IdempotencyConflict`` a reused idempotency key (HTTP 409).
+outside their jurisdiction), ``IdempotencyConflict`` a reused idempotency key (HTTP 409),
+``ReadModelBehind`` a command that cannot be decided yet (HTTP 503 with Retry-After).
 """
 
 from __future__ import annotations
@@ -34,3 +35,21 @@ class IdempotencyConflict(DomainError):
             "यह Idempotency-Key पहले किसी दूसरे अनुरोध के लिए प्रयोग हो चुकी है; कुछ दर्ज नहीं हुआ। नए अनुरोध "
             "के लिए नई key भेजें (पहला उत्तर पाने के लिए वही अनुरोध बिना बदले दोहराएँ)।",
         )
+
+
+class ReadModelBehind(Exception):
+    """A read model the command consults has not yet applied events already stored (just after a
+    restart, during a catch-up): what it lacks might be there, so no refusal would be true. Answered
+    503 with ``Retry-After``: a client, or a phone's offline queue, sends the same request again,
+    where a 4xx would make it drop a complaint."""
+
+    retry_after = 1
+    code = "read_model_behind"
+
+    def __init__(self, read_model: str) -> None:
+        self.read_model = read_model
+        self.en = (
+            "The service is catching up after a restart and cannot decide this yet; try again in a moment."
+        )
+        self.hi = "सेवा पुनः आरंभ के बाद अद्यतन हो रही है और अभी यह तय नहीं कर सकती; थोड़ी देर में फिर प्रयास करें।"
+        super().__init__(f"{read_model}: {self.en}")

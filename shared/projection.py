@@ -50,6 +50,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.dispatch import ByEventType
+from shared.errors import ReadModelBehind
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
@@ -184,6 +185,8 @@ class Projector(Generic[T]):
         self._generation_checked_at = float("-inf")
         self._write = write_lock(engine)
         self.applied = 0
+        self._start_targets: dict[str, int] = {}
+        self._caught_up_with_start = False
 
     @property
     def name(self) -> str:
@@ -199,6 +202,28 @@ class Projector(Generic[T]):
     async def setup(self) -> None:
         await create_tables(self.engine, bookkeeping)
         self._generation = await self._open_generation(await self._active_or_first())
+        # Where each source stood at start: until the read model has got there, it cannot answer
+        # for what was stored before the process (re)started (``caught_up_with_start``).
+        self._start_targets = {
+            stream: await self._last_matching(stream) for stream in self.projection.sources
+        }
+
+    async def caught_up_with_start(self) -> bool:
+        """Has the read model applied every event stored when it was set up? Once true, stays true."""
+        if not self._caught_up_with_start:
+            for stream, target in self._start_targets.items():
+                if await self.checkpoint(stream) < target:
+                    return False
+            self._caught_up_with_start = True
+        return True
+
+    async def require_current(self) -> None:
+        """Raises ``ReadModelBehind`` when events this read model reads are stored and not applied.
+
+        For a command about to refuse because the read model lacks something: that may only mean
+        'not yet'. Asked at that moment, not before every command (it costs a look at each stream)."""
+        if any((await self.lag()).values()):
+            raise ReadModelBehind(self.name)
 
     async def _active_or_first(self) -> int:
         """The active generation's number, recorded as 1 when there is none yet."""

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faststream.nats import NatsBroker, NatsUserPassword
+from nats.aio.client import Client as NatsClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,7 +23,7 @@ from shared.aggregate import A, Repository
 from shared.auth import Principal, SessionDirectory, Sessions, TokenVerifier, current_principal
 from shared.clock import Clock, SystemClock
 from shared.directory import UserDirectory
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError, NotFound, ReadModelBehind
 from shared.eventstore import ConcurrencyError, EventStore
 from shared.http_guard import HttpGuard
 from shared.keys import load_verification_keys
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 READY_LAG = 1000
 """A projection further behind than this many events makes the service not ready."""
+CLOSE_SECONDS = 1.0
+SERVER_WATCH_SECONDS = 0.05
+"""How often a stopping service looks whether its NATS connection is lost."""
+DRAIN_SECONDS = 5.0
+"""At most this long to drain a service's NATS connection when it stops."""
 
 
 @dataclass
@@ -191,10 +197,40 @@ class ServiceRunner:
             await self.instance.stop()
             self.instance = None
         if self.context is not None:
-            await self.context.broker.stop()
+            await self._close_bus(self.context)
             await self.context.engine.dispose()
             self.context = None
         log.info("service %s stopped", self.name)
+
+    async def _close_bus(self, ctx: ServiceContext) -> None:
+        """Drain the connection while its server is there. Once the connection is lost (the stop
+        signal reached the server too, as systemd and a terminal send it) it is closed at once, so
+        that the broker stops without waiting on reconnects to a server that is not coming back."""
+        nc = ctx.store.nc
+        stopping = asyncio.create_task(ctx.broker.stop())
+        deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
+        while not stopping.done():
+            if not nc.is_connected or asyncio.get_running_loop().time() > deadline:
+                log.warning("service %s: NATS connection closed undrained (server gone)", self.name)
+                await self._close_connection(nc)
+                break
+            await asyncio.wait({stopping}, timeout=SERVER_WATCH_SECONDS)
+        # Not cancelled (the broker must stop its subscribers, whose loops would otherwise run on),
+        # but not waited on for ever either.
+        await asyncio.wait({stopping}, timeout=CLOSE_SECONDS)
+        if not stopping.done():
+            log.warning("service %s: NATS subscribers still stopping; left to finish", self.name)
+        elif not stopping.cancelled() and (error := stopping.exception()) is not None:
+            log.info("service %s: broker stopped with %s", self.name, type(error).__name__)
+
+    @staticmethod
+    async def _close_connection(nc: NatsClient) -> None:
+        # Run apart and waited for a bounded time: nats-py's close swallows a cancellation while it
+        # waits for its reconnect loop, and can hang on what it still had to send.
+        closing = asyncio.create_task(nc.close())
+        await asyncio.wait({closing}, timeout=CLOSE_SECONDS)
+        if closing.done() and not closing.cancelled():
+            closing.exception()  # what was pending cannot be sent anywhere: retrieved, not raised
 
     async def readiness(self) -> dict[str, Any]:
         ctx = self.context
@@ -214,9 +250,13 @@ class ServiceRunner:
         behind = self.run_projections and any(
             lag > READY_LAG for per in lags.values() for lag in per.values()
         )
+        # Just started, a read model that has not applied what was stored before would answer
+        # commands wrongly (a jurisdiction 'not imported'), whoever keeps it.
+        catching_up = [name for name, p in ctx.projectors.items() if not await p.caught_up_with_start()]
         return {
-            "ready": connected and not behind,
+            "ready": connected and not behind and not catching_up,
             "nats": connected,
+            "catching_up": catching_up,
             "lag": lags,
             "parked": parked,
             "reactions": await self._reaction_backlog(),
@@ -282,8 +322,12 @@ def build_app(
             yield
         finally:
             await sessions.directory.stop()
+            # Every service stops (its database closed) even when one fails to.
             for runner in reversed(started):
-                await runner.stop()
+                try:
+                    await runner.stop()
+                except Exception:
+                    log.exception("service %s did not stop cleanly", runner.name)
 
     app = FastAPI(
         title=title, lifespan=lifespan, version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None
@@ -330,6 +374,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def domain_error(_: Request, error: DomainError) -> JSONResponse:
         status = 404 if isinstance(error, NotFound) else 409
         return JSONResponse({"detail": {"code": error.code, "en": error.en, "hi": error.hi}}, status)
+
+    @app.exception_handler(ReadModelBehind)
+    async def not_yet(_: Request, error: ReadModelBehind) -> JSONResponse:
+        detail = {"code": error.code, "en": error.en, "hi": error.hi}
+        return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(error.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -71,53 +71,58 @@ async def test_killing_the_platform_under_load_loses_nothing_and_doubles_nothing
                 continue  # the same complaint again, with the same Idempotency-Key
             acknowledged[n] = case_id
             n += 1
-        nc = await target.nats_connect("test-crash")  # as the operators
-        cases = set(acknowledged.values())
-        try:
-
-            async def every_case_has(stream: str, event_type: str) -> bool:
-                stored = await stored_events(nc, stream, f"shakti.{stream.lower()}.case.>")
-                return {e.aggregate_id for e in stored if e.event_type == event_type} >= cases
-
-            # What a killed process had fetched and not acknowledged comes again after the consumers'
-            # ack wait (30 s): recovery is that slow, not lossy.
-            for stream, event_type in (
-                ("ROUTING", "CaseRouted"),
-                ("ROUTING", "CaseAssigned"),
-                ("ESCALATION", "ClockStarted"),
-            ):
-                await eventually(
-                    lambda s=stream, t=event_type: every_case_has(s, t), 90, f"{event_type} for every case"
-                )
-            await eventually(lambda: lag_is_zero(load), 60, "every read model caught up")
-            intake = await stored_events(nc, "INTAKE", "shakti.intake.case.>")
-            routing = await stored_events(nc, "ROUTING", "shakti.routing.case.>")
-            escalation = await stored_events(nc, "ESCALATION", "shakti.escalation.case.>")
-        finally:
-            await nc.close()
-
-        registered = Counter(e.aggregate_id for e in intake if e.event_type == "CaseRegistered")
-        assert set(registered) == cases, "a case is lost, or one nobody acknowledged"
-        assert max(registered.values()) == 1
-        for kind in ("CaseRouted", "CaseAssigned"):
-            per_case = Counter(e.aggregate_id for e in routing if e.event_type == kind)
-            assert set(per_case) == cases, f"a case has no {kind}"
-            assert max(per_case.values()) == 1, f"a case has two {kind}"
-        clocks = Counter(_clock_key(e) for e in escalation if e.event_type == "ClockStarted")
-        assert max(clocks.values()) == 1, "a clock was started twice"
-        for stream in (intake, routing, escalation):
-            assert len({e.event_id for e in stream}) == len(stream), "an event was stored twice"
-
-        settings = Settings(data_dir=tmp_path / "var")
-        reports = {
-            name: await check_service(definition(name), settings, nats_url=target.nats_url)
-            for name in SERVICES
-        }
-        for name in SERVICES:
-            assert reports[name].consistent, "\n".join(reports[name].lines())
+        await each_case_once(target, load, acknowledged, tmp_path / "var")
     finally:
         await load.client.aclose()
         target.stop()
+
+
+async def each_case_once(target: Platform, load: Load, acknowledged: dict[int, str], data_dir: Path) -> None:
+    """Every acknowledged case registered, routed and assigned exactly once, its clocks started once
+    each, no event stored twice, and every service's read models equal to a rebuild from its events."""
+    nc = await target.nats_connect("test-crash")  # as the operators
+    cases = set(acknowledged.values())
+    try:
+
+        async def every_case_has(stream: str, event_type: str) -> bool:
+            stored = await stored_events(nc, stream, f"shakti.{stream.lower()}.case.>")
+            return {e.aggregate_id for e in stored if e.event_type == event_type} >= cases
+
+        # What a killed process had fetched and not acknowledged comes again after the consumers'
+        # ack wait (30 s): recovery is that slow, not lossy.
+        for stream, event_type in (
+            ("ROUTING", "CaseRouted"),
+            ("ROUTING", "CaseAssigned"),
+            ("ESCALATION", "ClockStarted"),
+        ):
+            await eventually(
+                lambda s=stream, t=event_type: every_case_has(s, t), 90, f"{event_type} for every case"
+            )
+        await eventually(lambda: lag_is_zero(load), 60, "every read model caught up")
+        intake = await stored_events(nc, "INTAKE", "shakti.intake.case.>")
+        routing = await stored_events(nc, "ROUTING", "shakti.routing.case.>")
+        escalation = await stored_events(nc, "ESCALATION", "shakti.escalation.case.>")
+    finally:
+        await nc.close()
+
+    registered = Counter(e.aggregate_id for e in intake if e.event_type == "CaseRegistered")
+    assert set(registered) == cases, "a case is lost, or one nobody acknowledged"
+    assert max(registered.values()) == 1
+    for kind in ("CaseRouted", "CaseAssigned"):
+        per_case = Counter(e.aggregate_id for e in routing if e.event_type == kind)
+        assert set(per_case) == cases, f"a case has no {kind}"
+        assert max(per_case.values()) == 1, f"a case has two {kind}"
+    clocks = Counter(_clock_key(e) for e in escalation if e.event_type == "ClockStarted")
+    assert max(clocks.values()) == 1, "a clock was started twice"
+    for stream in (intake, routing, escalation):
+        assert len({e.event_id for e in stream}) == len(stream), "an event was stored twice"
+
+    settings = Settings(data_dir=data_dir)
+    reports = {
+        name: await check_service(definition(name), settings, nats_url=target.nats_url) for name in SERVICES
+    }
+    for name in SERVICES:
+        assert reports[name].consistent, "\n".join(reports[name].lines())
 
 
 def _clock_key(envelope: Envelope) -> tuple[str, str, str, int]:

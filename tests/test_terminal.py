@@ -402,6 +402,19 @@ def test_up_on_a_port_in_use_says_which_setting_to_change_and_who_holds_it(
     assert not (tmp_path / "data" / "nats").exists()  # it stopped before starting anything
 
 
+def test_up_on_a_nats_port_in_use_stops_and_names_the_setting(
+    tmp_path: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
+) -> None:
+    port, holder = port_holder_process
+    env = up_env(tmp_path, SHAKTI_NATS_PORT=str(port))
+    result = subprocess.run([SHAKTI, "up"], env=env, capture_output=True, text=True, timeout=60)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert f"port {port} is already in use" in said and f"पोर्ट {port}" in said
+    assert "SHAKTI_NATS_PORT" in said and f"pid {holder.pid}" in said
+    assert "Traceback" not in said and "the embedded NATS server uses" not in said
+
+
 def test_make_run_on_a_port_in_use_adds_only_makes_own_line(
     tmp_path: Path, port_holder_process: tuple[int, subprocess.Popen[bytes]]
 ) -> None:

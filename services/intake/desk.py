@@ -205,7 +205,15 @@ class IntakeDesk:
         return _registered(earlier[0])
 
     async def _check_place(self, complaint: Complaint) -> str | None:
-        """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know."""
+        """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know,
+        unless the read model has yet to apply some of it (``ReadModelBehind``: retry, not refused)."""
+        try:
+            return await self._place_known(complaint)
+        except Refused:
+            await self.places.require_current()
+            raise
+
+    async def _place_known(self, complaint: Complaint) -> str | None:
         tables: PlaceTables = self.places.tables
         codes = [complaint.district, *(c for c in (complaint.thana, complaint.locality_code) if c)]
         async with self.places.sessions() as session:

@@ -247,10 +247,18 @@ async def running_intake(
     *,
     clock: ManualClock | None = None,
     key_store_url: str | None = None,
+    projections: bool = True,
 ) -> AsyncIterator[Intake]:
     settings = Settings(keys_dir=keys_for_tests(), key_store_url=key_store_url, data_dir=Path("var-unused"))
     clock = clock or ManualClock()
-    runner = ServiceRunner(service, settings, nats_url=nats_url, clock=clock, database_url=database_url)
+    runner = ServiceRunner(
+        service,
+        settings,
+        nats_url=nats_url,
+        clock=clock,
+        database_url=database_url,
+        run_projections=projections,
+    )
     callers = SignedCallers()
     app = build_app([runner], settings, directory=callers.directory)
     async with app.router.lifespan_context(app):

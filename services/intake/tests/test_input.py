@@ -7,7 +7,7 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from services.intake.tests.conftest import OFFICER, Intake, complaint, running_intake
+from services.intake.tests.conftest import OFFICER, Intake, complaint, import_jurisdiction, running_intake
 from shared.eventstore import EventStore
 
 
@@ -105,6 +105,27 @@ async def test_before_any_jurisdiction_is_imported_intake_says_so(
             and "shakti routing import" in fields["district"]["hi"]
         )
         assert await EventStore(nats_client, "intake").last_sequence() == 0  # no number was spent
+
+
+async def test_places_not_yet_read_after_a_restart_defer_a_registration_not_refuse_it(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str
+) -> None:
+    """The jurisdiction is imported but intake's read model has not applied it yet (a restart, a
+    rebuild): 'no jurisdiction' would be false and final to a client; 'not yet, retry' is true."""
+    await import_jurisdiction(nats_client)
+    async with running_intake(nats_client, nats_url, sqlite_url, projections=False) as intake:
+        deferred = await register(intake, complaint())
+        assert deferred.status_code == 503, deferred.text
+        assert int(deferred.headers["Retry-After"]) >= 1
+        detail = deferred.json()["detail"]
+        assert detail["code"] == "read_model_behind" and detail["en"] and detail["hi"]
+        assert (await intake.client.get("/readyz")).status_code == 503
+        assert await EventStore(nats_client, "intake").last_sequence() == 0
+
+        assert intake.runner.context is not None
+        await intake.runner.context.projector("intake_places").catch_up()
+        assert (await register(intake, complaint())).status_code == 201
+        assert (await intake.client.get("/readyz")).status_code == 200
 
 
 async def test_repeating_a_registration_returns_the_first_answer(

@@ -1,0 +1,40 @@
+"""Stopping takes the same short time however the signal arrives: to the launcher alone, or to the
+launcher and its NATS server at once (systemd's default, Ctrl-C at a terminal), when the services
+find their server already gone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench.e2e import Platform
+from bench.stop import stop_time
+from shared.natsserver import EmbeddedNatsServer
+from shared.runtime import ServiceDefinition, ServiceRunner
+from shared.settings import Settings
+
+STOPPED_WITHIN = 8.0
+"""Seconds; an idle platform stops in about 1 s here. Waiting on a server that is gone took 10 s or more."""
+
+
+async def test_a_service_whose_server_is_gone_stops_at_once(tmp_path: Path) -> None:
+    server = EmbeddedNatsServer(tmp_path / "nats").start()
+    runner = ServiceRunner(
+        ServiceDefinition("tests", projections=lambda: ()), Settings(data_dir=tmp_path), nats_url=server.url,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'tests.db'}",
+    )  # fmt: skip
+    await runner.start()
+    server.stop()  # as when the signal reaches the server first
+    began = time.monotonic()
+    await runner.stop()
+    assert time.monotonic() - began < 2.0
+
+
+async def test_up_stops_as_fast_when_its_nats_server_is_signalled_too(tmp_path: Path) -> None:
+    target = Platform(tmp_path)
+    try:
+        alone = await stop_time(target, "launcher")
+        group = await stop_time(target, "group")
+    finally:
+        target.kill()
+    assert alone < STOPPED_WITHIN and group < STOPPED_WITHIN, (alone, group)

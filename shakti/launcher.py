@@ -274,7 +274,7 @@ async def serve(
             log.info("listening on %s", url)
         logs.started()
         if loaded and mode is not None and mode.keep_going is not None:
-            going = asyncio.create_task(mode.keep_going(app, url))
+            going: asyncio.Future[None] = asyncio.ensure_future(mode.keep_going(app, url))
             # Stopped as soon as a stop is asked for: once uvicorn closes its socket, every request the
             # mode still sends would fail and say so in the log.
             while not server.should_exit:

@@ -42,7 +42,6 @@ def key_encryption_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pat
     """Intake refuses to start without a KEK (keys): every test's platform gets one of its own,
     processes started by a test included (they inherit the environment)."""
     from services.intake.kek import write_kek_file
-
     from tests.sessions import keys_for_tests
 
     path = tmp_path_factory.mktemp("keys") / "kek.key"

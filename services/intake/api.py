@@ -298,6 +298,9 @@ def _receipt(row: dict[str, Any]) -> dict[str, Any]:
         "thana": row["thana"],
         "kendra": row["kendra"],
         "zero_fir": _zero_fir(row),
+        "registered_at_thana": row["registered_at_thana"],
+        "registered_by": row["registered_by"],
+        "priority": row["priority"],
         "text": {
             "en": f"Your complaint is registered. Case number: {number}. "
             "Quote it whenever you contact the Mission Shakti Kendra.",

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from shakti.web.i18n import translator
 from shakti.web.pages import (
     CASE_READERS,
     KENDRA_ROLES,
@@ -21,6 +22,7 @@ from shakti.web.pages import (
     optional,
     render,
 )
+from shakti.web.times import limit_due
 from shared.auth import Principal
 from shared.http_guard import CSRF_FIELD
 
@@ -95,7 +97,13 @@ def mount_cases(app: FastAPI) -> None:
                 ServiceAPI._body(response)
             except PageRefused as refused:
                 return await register_form(request, principal, api, 422, error=refused, form=form)
-        return RedirectResponse(f"/cases/{response.json()['case_id']}?registered=1", status_code=303)
+        case_id = response.json()["case_id"]
+        # A complaint for a place outside her jurisdiction goes to that thana's Kendra (a zero FIR):
+        # its case page is theirs, its receipt stays hers.
+        seen = await api.call("GET", f"/api/intake/cases/{case_id}")
+        if seen.status_code == 200:
+            return RedirectResponse(f"/cases/{case_id}?registered=1", status_code=303)
+        return RedirectResponse(f"/cases/{case_id}/receipt?registered=1", status_code=303)
 
     # ---- one case --------------------------------------------------------------------------------
 
@@ -112,6 +120,34 @@ def mount_cases(app: FastAPI) -> None:
             case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
             may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
             registered=request.query_params.get("registered") == "1", **extra,
+        )  # fmt: skip
+
+    @router.get("/cases/{case_id}/receipt")
+    async def receipt(
+        request: Request, case_id: str, principal: User, api: Api, paper: str = "a5"
+    ) -> HTMLResponse:
+        """The complainant's receipt, for print on an A5 sheet or an 80 mm thermal roll, in both
+        languages whatever the page's; for the officer who registered it even when it went elsewhere."""
+        allow(principal, CASE_READERS)
+        kept = await api.get(f"/api/intake/cases/{check_case_id(case_id)}/receipt")
+        places = await api.get("/api/intake/places", district=kept["district"])
+        named = {p["code"]: p for p in places["places"]}
+        policy = await api.get("/api/escalation/policy")
+        limit = next(
+            (c["limits"].get(kept["priority"]) for c in policy["clocks"] if c["code"] == "first_contact"),
+            None,
+        )
+        first_contact = {
+            "label": next((c for c in policy["clocks"] if c["code"] == "first_contact"), None),
+            "limit": limit,
+            "due": limit_due(kept["registered_at"], limit) if limit else None,
+        }
+        opens = await api.call("GET", f"/api/intake/cases/{case_id}")
+        return render(
+            request, "receipt.html", principal,
+            receipt=kept, named=named, first_contact=first_contact, paper="80mm" if paper == "80mm" else "a5",
+            registered=request.query_params.get("registered") == "1", may_open=opens.status_code == 200,
+            th=translator("hi"), en=translator("en"),
         )  # fmt: skip
 
     @router.get("/cases/{case_id}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from shakti.signin import check_credentials, issue, sign_out
 from shakti.users import UserStore
 from shakti.web import charts
 from shakti.web.i18n import LANG_COOKIE, LANGUAGES, ROLE_LABELS, language, translator
+from shakti.web.times import ist, limit_words, overdue, time_left
 from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, SessionRefused, Sessions
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
@@ -50,6 +52,11 @@ templates.env.globals.update(
     compliance_items=charts.compliance_items,
     state_items=charts.state_items,
     category_items=charts.category_items,
+    ist=ist,
+    time_left=time_left,
+    overdue=overdue,
+    limit_words=limit_words,
+    now=lambda: datetime.now(UTC),
 )
 
 SUPERVISOR_ROLES = frozenset({Role.SHO, Role.CO, Role.ADDL_SP, Role.SP, Role.KENDRA_INCHARGE})

@@ -1,0 +1,137 @@
+"""A case's working day in the web front, page by page over HTTP with the platform running: the
+receipt after registration (also when the case went to another thana), supervisors acknowledging an
+escalation from the case page, closing and reopening with a reason and a confirmation, and times shown
+in IST with what is left of each deadline."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from nats.aio.client import Client as NatsClient
+
+from shakti.config import PlatformSettings
+from shakti.demo import DemoLoader
+from shakti.platform import build_platform, runners
+from shakti.users import UserStore
+from shared.auth import COOKIE, Principal, Role
+from shared.http_guard import csrf_token
+from tests.sessions import enrol, keys_for_tests
+
+KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+NAME, PHONE = "DEMO Caseday Complainant", "9812399999"
+
+
+@dataclass
+class Desk:
+    """The platform, a client, and the Katra Kendra's first constable (who registers complaints)."""
+
+    app: FastAPI
+    client: httpx.AsyncClient
+    officer: str
+    incharge: str
+
+    async def browser(self, role: Role, where: dict[str, str], service_number: str | None = None) -> Browser:
+        name = f"{role.value}-{where.get('thana') or where.get('circle') or where.get('district')}"
+        who = Principal(
+            username=name.lower().replace("_", "-"), role=role, service_number=service_number, **where
+        )
+        return Browser(self.client, await enrol(self.app, who))
+
+
+@dataclass
+class Browser:
+    """One signed-in user's cookies, and forms posted as the page would (with the form's token)."""
+
+    client: httpx.AsyncClient
+    session: str
+
+    def cookies(self, lang: str) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE}={self.session}; shakti_lang={lang}"}
+
+    async def get(self, path: str, lang: str = "en") -> httpx.Response:
+        return await self.client.get(path, headers=self.cookies(lang))
+
+    async def post(self, path: str, lang: str = "en", **fields: Any) -> httpx.Response:
+        return await self.client.post(
+            path, data={**fields, "csrf_token": csrf_token(self.session)}, headers=self.cookies(lang)
+        )
+
+
+@pytest.fixture
+async def desk(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests())
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, runners(settings, nats_url), users=users)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://platform", timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            registrar, incharges = await loader.roster(await loader.jurisdiction())
+            yield Desk(app, client, registrar["SJP-KATRA"], incharges["SJP-KATRA"])
+
+
+async def register(officer: Browser, thana: str, **extra: str) -> httpx.Response:
+    form = await officer.get("/kendra/register")
+    key = re.search(r'name="key" value="([0-9a-f]+)"', form.text)
+    assert key, "the registration form carries its idempotency key"
+    fields = {
+        "channel": "walk_in", "category": "stalking", "statement": "DEMO statement", "thana": thana,
+        "name": NAME, "phone": PHONE, "key": key.group(1), **extra,
+    }  # fmt: skip
+    return await officer.post("/kendra/register", **fields)
+
+
+def case_id_of(location: str) -> str:
+    found = re.search(r"/cases/([0-9a-f]{32})", location)
+    assert found, location
+    return found.group(1)
+
+
+async def test_a_complaint_for_another_thana_sends_its_officer_to_the_receipt_saying_where_it_went(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    registered = await register(officer, "SJP-KOTWALI")
+    assert registered.status_code == 303, registered.text
+    case_id = case_id_of(registered.headers["location"])
+    page = await officer.get(registered.headers["location"])
+    assert page.status_code == 200, page.text
+    number = re.search(r"SJP-\d{4}-\d{6}", page.text)
+    assert number, page.text
+    # Where the case went, in both languages: the thana's name, never a bare code.
+    assert "Kotwali" in page.text and "कोतवाली" in page.text
+    assert "IST" in page.text and "1090" in page.text and "181" in page.text and "112" in page.text
+    assert NAME not in page.text and PHONE not in page.text
+    # The receipt stays reachable for her later, though the case page itself is another thana's.
+    again = await officer.get(f"/cases/{case_id}/receipt", lang="hi")
+    assert again.status_code == 200 and number.group(0) in again.text
+    assert "मामला संख्या" in again.text and "हेल्पलाइन" in again.text
+    assert (await officer.get(f"/cases/{case_id}")).status_code == 404
+
+
+async def test_the_receipt_is_offered_after_registration_and_from_the_case_page(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    registered = await register(officer, "SJP-KATRA")
+    assert registered.status_code == 303
+    case_id = case_id_of(registered.headers["location"])
+    receipt = await officer.get(f"/cases/{case_id}/receipt")
+    assert receipt.status_code == 200
+    # The clock of first contact for this priority, from the SOP policy in force, and its IST time.
+    assert re.search(r"\d{1,2}:\d{2} IST", receipt.text), receipt.text
+    assert "First contact" in receipt.text and "प्रथम संपर्क" in receipt.text
+    assert desk.officer in receipt.text
+    # Printer styles for an A5 sheet and an 80 mm thermal roll.
+    assert "/static/receipt-a5.css" in receipt.text
+    thermal = await officer.get(f"/cases/{case_id}/receipt?paper=80mm")
+    assert "/static/receipt-80mm.css" in thermal.text
+    css = await desk.client.get("/static/receipt-80mm.css")
+    assert css.status_code == 200 and "80mm" in css.text
+    case_page = await officer.get(f"/cases/{case_id}")
+    assert f"/cases/{case_id}/receipt" in case_page.text

@@ -23,6 +23,7 @@ from shakti.users import UserStore
 from shared.auth import COOKIE, Principal, Role
 from shared.http_guard import csrf_token
 from tests.sessions import enrol, keys_for_tests
+from tests.waiting import eventually
 
 KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
 NAME, PHONE = "DEMO Caseday Complainant", "9812399999"
@@ -135,3 +136,63 @@ async def test_the_receipt_is_offered_after_registration_and_from_the_case_page(
     assert css.status_code == 200 and "80mm" in css.text
     case_page = await officer.get(f"/cases/{case_id}")
     assert f"/cases/{case_id}/receipt" in case_page.text
+
+
+async def test_the_sho_acknowledges_a_danger_now_escalation_from_the_case_page_with_a_direction(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    registered = await register(officer, "SJP-KATRA", category="domestic_violence", danger_now="on")
+    case_id = case_id_of(registered.headers["location"])
+    sho = await desk.browser(Role.SHO, KATRA)
+
+    async def offered() -> bool:
+        page = await sho.get(f"/cases/{case_id}")
+        return 'action="/cases/' + case_id + '/acknowledge"' in page.text
+
+    # A danger-now case alerts the in-charge and the SHO at once, at registration.
+    await eventually(offered, timeout=30, what="the case page offers the SHO to acknowledge")
+    hindi = await sho.get(f"/cases/{case_id}", lang="hi")
+    assert "स्वीकार करें" in hindi.text and "थाना प्रभारी" in hindi.text
+    # Somebody else's level is not hers to acknowledge: a CO of the circle sees no button.
+    co = await desk.browser(Role.CO, {"district": "SJP", "circle": "SJP-TILHAR"})
+    assert "/acknowledge" not in (await co.get(f"/cases/{case_id}")).text
+    # Without the form's token the door refuses it.
+    forged = await desk.client.post(
+        f"/cases/{case_id}/acknowledge", data={"note": "x"}, headers=sho.cookies("en")
+    )
+    assert forged.status_code == 403
+    done = await sho.post(f"/cases/{case_id}/acknowledge", note="DEMO call her back within the hour")
+    assert done.status_code == 303 and done.headers["location"].endswith("?done=acknowledged")
+    after = await sho.get(done.headers["location"])
+    assert "You acknowledged the escalation" in after.text
+    assert 'action="/cases/' + case_id + '/acknowledge"' not in after.text
+
+    async def noted() -> bool:
+        page = await officer.get(f"/cases/{case_id}")
+        return "Note added by" in page.text and "acknowledged by" in page.text
+
+    await eventually(noted, timeout=30, what="the officer's timeline shows the note and the acknowledgement")
+
+
+async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    page = await officer.get(f"/cases/{case_id}")
+    assert 'name="confirm"' in page.text and "No further action needed" in page.text
+    unconfirmed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action")
+    assert unconfirmed.status_code == 200 and "Tick the box to confirm" in unconfirmed.text
+    assert (await officer.get(f"/api/intake/cases/{case_id}")).json()["status"] != "closed"
+    closed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action", confirm="yes")
+    assert closed.status_code == 303, closed.text
+    page = await officer.get(f"/cases/{case_id}", lang="hi")
+    assert "बंद" in page.text and "मामला पुनः खोलें" in page.text and "न्यायालय का निर्देश" in page.text
+    reopened = await officer.post(f"/cases/{case_id}/reopen", reason="complainant_returned")
+    assert reopened.status_code == 303, reopened.text
+    page = await officer.get(f"/cases/{case_id}")
+    assert "Case reopened by" in page.text and "The complainant came back" in page.text
+    # A Circle Officer reads the case but closes nothing from it.
+    co = await desk.browser(Role.CO, {"district": "SJP", "circle": "SJP-TILHAR"})
+    seen = await co.get(f"/cases/{case_id}")
+    assert seen.status_code == 200 and 'name="confirm"' not in seen.text
+    assert (await co.post(f"/cases/{case_id}/close", reason="other", confirm="yes")).status_code == 403

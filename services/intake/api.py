@@ -386,8 +386,9 @@ def build_router(desk: IntakeDesk) -> APIRouter:
 
     @router.post("/cases/{case_id}/notes", response_model=CommandAnswer)
     async def add_note(
-        case_id: CaseId, body: NoteBody, principal: Staff, key: IdempotencyKey = None
+        case_id: CaseId, body: NoteBody, principal: Reader, key: IdempotencyKey = None
     ) -> CommandAnswer:
+        """A note on the case (sealed like the identity); supervisors direct the officer with one."""
         return _answer(await desk.add_note(Ask(principal, case_id, key), body.text))
 
     @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)

@@ -13,6 +13,7 @@ from shakti.web.i18n import translator
 from shakti.web.pages import (
     CASE_READERS,
     KENDRA_ROLES,
+    SUPERVISOR_ROLES,
     Api,
     PageRefused,
     ServiceAPI,
@@ -23,7 +24,7 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.times import limit_due
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.http_guard import CSRF_FIELD
 
 CASE_STEPS = {
@@ -31,7 +32,44 @@ CASE_STEPS = {
     "action": "actions",
     "referral": "referrals",
     "resolve": "resolve",
+    "close": "close",
+    "reopen": "reopen",
 }
+# Steps that end the case's work (its clocks stop, nobody is reminded): the form asks to confirm.
+CONFIRMED = frozenset({"close"})
+NOT_CONFIRMED = PageRefused(
+    422,
+    "Tick the box to confirm: closing stops every deadline of the case.",
+    "पुष्टि के लिए बॉक्स चुनें: मामला बंद करने से उसकी सभी समय-सीमाएँ रुक जाती हैं।",
+)
+LADDER_OFFICE = {
+    Role.KENDRA_INCHARGE: "kendra",
+    Role.SHO: "thana",
+    Role.CO: "circle",
+    Role.ADDL_SP: "district",
+    Role.SP: "district",
+}
+
+
+def awaiting_acknowledgement(
+    principal: Principal, case: dict[str, Any], clocks: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The escalations of the case's current round to the caller's level and office, not yet taken up."""
+    where = LADDER_OFFICE.get(principal.role)
+    if where is None or not clocks or not clocks.get("escalations"):
+        return []
+    # An in-charge answers for the Kendra of her thana: the case's own Kendra when she sits at its thana.
+    office = case["kendra"] if where == "kendra" and principal.thana == case["thana"] else None
+    office = office or getattr(principal, where, None)
+    current = max(e["round"] for e in clocks["escalations"])
+    return [
+        e
+        for e in clocks["escalations"]
+        if e["round"] == current
+        and e["role"]["code"] == principal.role.value
+        and e["office_code"] == office
+        and not e["acknowledged_at"]
+    ]
 
 
 def mount_cases(app: FastAPI) -> None:
@@ -119,7 +157,9 @@ def mount_cases(app: FastAPI) -> None:
             request, "case.html", principal,
             case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
             may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
-            registered=request.query_params.get("registered") == "1", **extra,
+            to_acknowledge=awaiting_acknowledgement(principal, case, clocks),
+            registered=request.query_params.get("registered") == "1",
+            done=request.query_params.get("done"), key=uuid.uuid4().hex, **extra,
         )  # fmt: skip
 
     @router.get("/cases/{case_id}/receipt")
@@ -164,6 +204,34 @@ def mount_cases(app: FastAPI) -> None:
         )
         return await case_page(request, principal, api, case_id, identity=shown)
 
+    @router.post("/cases/{case_id}/acknowledge")
+    async def acknowledge(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """A supervisor takes up the case escalated to her level, and may direct the officer in a note."""
+        allow(principal, SUPERVISOR_ROLES)
+        check_case_id(case_id)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        key = form.get("key") or uuid.uuid4().hex
+        try:
+            ServiceAPI._body(
+                await api.call(
+                    "POST", f"/api/escalation/cases/{case_id}/acknowledge", headers={"Idempotency-Key": key}
+                )
+            )
+            if note := form.get("note", "").strip():
+                ServiceAPI._body(
+                    await api.call(
+                        "POST",
+                        f"/api/intake/cases/{case_id}/notes",
+                        json={"text": note},
+                        headers={"Idempotency-Key": f"{key}:note"},
+                    )
+                )
+        except PageRefused as refused:
+            if refused.status == 404:
+                raise
+            return await case_page(request, principal, api, case_id, error=refused)
+        return RedirectResponse(f"/cases/{case_id}?done=acknowledged", status_code=303)
+
     @router.post("/cases/{case_id}/{step}")
     async def record(request: Request, case_id: str, step: str, principal: User, api: Api) -> Response:
         allow(principal, KENDRA_ROLES)
@@ -172,6 +240,8 @@ def mount_cases(app: FastAPI) -> None:
         form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
         form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
         key = form.pop("key", None) or uuid.uuid4().hex
+        if step in CONFIRMED and form.pop("confirm", None) != "yes":
+            return await case_page(request, principal, api, case_id, error=NOT_CONFIRMED)
         body: dict[str, Any] = dict(form)
         if "feedback_rating" in body:
             body["feedback_rating"] = int(body["feedback_rating"]) if body["feedback_rating"].isdigit() else 0

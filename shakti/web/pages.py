@@ -31,6 +31,7 @@ from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOCK_STATE_LABELS,
     LADDER_LABELS,
     PRIORITY_LABELS,
     label,
@@ -38,6 +39,16 @@ from shared.contracts.vocabulary import (
 from shared.http_guard import form_token, presession_cookie
 
 HERE = Path(__file__).parent
+
+
+def clock_state(clock: dict[str, Any], lang: str) -> str:
+    """A clock's state in words; a stopped one says whether its step was done in time."""
+    state = clock["state"]
+    if state == "stopped" and clock.get("met") is not None:
+        state = "met" if clock["met"] else "late"
+    return label(CLOCK_STATE_LABELS, state, lang)
+
+
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     CATEGORY_LABELS=CATEGORY_LABELS,
@@ -53,6 +64,7 @@ templates.env.globals.update(
     state_items=charts.state_items,
     category_items=charts.category_items,
     ist=ist,
+    clock_state=clock_state,
     time_left=time_left,
     overdue=overdue,
     limit_words=limit_words,

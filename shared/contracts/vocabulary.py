@@ -134,6 +134,18 @@ LADDER_LABELS: dict[LadderRole, tuple[str, str]] = {
 }
 
 
+CLOCK_STATE_LABELS: dict[str, tuple[str, str]] = {
+    "running": ("चालू", "Running"),
+    "paused": ("रुकी हुई", "Paused"),
+    "breached": ("समय सीमा चूकी", "Missed"),
+    "met": ("समय पर पूर्ण", "Done in time"),
+    "late": ("विलंब से पूर्ण", "Done late"),
+    "stopped": ("बंद", "Stopped"),
+}
+"""The state of one SOP clock (escalation's ``running``, ``paused``, ``breached``, ``stopped``); a
+stopped clock is told as done in time (``met``) or late."""
+
+
 def label(labels: Mapping[Any, tuple[str, str]], code: str, language: str = "en") -> str:
     """The Hindi (``hi``) or English label of a code; the code itself when it has none."""
     pair = labels.get(code)

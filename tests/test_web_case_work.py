@@ -196,3 +196,32 @@ async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk
     seen = await co.get(f"/cases/{case_id}")
     assert seen.status_code == 200 and 'name="confirm"' not in seen.text
     assert (await co.post(f"/cases/{case_id}/close", reason="other", confirm="yes")).status_code == 403
+
+
+async def test_deadlines_and_the_timeline_read_in_ist_with_time_left_and_words_not_codes(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    registered = await register(officer, "SJP-KATRA", category="domestic_violence", danger_now="on")
+    case_id = case_id_of(registered.headers["location"])
+
+    async def escalated() -> bool:
+        page = await officer.get(f"/cases/{case_id}")
+        return 'id="deadlines"' in page.text and "Escalated to level 2" in page.text
+
+    await eventually(
+        escalated, timeout=30, what="the deadlines and the danger-now alert are on the case page"
+    )
+    for lang in ("en", "hi"):
+        page = (await officer.get(f"/cases/{case_id}", lang=lang)).text
+        deadlines = page[
+            page.index('id="deadlines"') : page.index("</section>", page.index('id="deadlines"'))
+        ]
+        assert " UTC" not in page and re.search(r"\d{1,2}:\d{2} IST", deadlines), deadlines
+        assert ("left" if lang == "en" else "शेष") in deadlines
+        for internal in ("CaseWatched", "NextCheckScheduled", "Recorded:", "दर्ज: "):
+            assert internal not in page, (lang, internal)
+        for code in ("danger_now:", "action_taken", "referral_acknowledged", "kendra_incharge"):
+            assert code not in page.replace(f'value="{code}"', ""), (lang, code)
+    assert "अभी खतरे में: दर्ज होते ही सूचित" in page  # the Hindi page, last of the loop
+    assert "in danger now: alerted at registration" in (await officer.get(f"/cases/{case_id}")).text
+    queue = (await officer.get("/kendra/queue")).text
+    assert "Next deadline" in queue and " left" in queue and " IST" in queue

@@ -121,6 +121,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "I confirm: the case will be closed and all its deadlines stop",
     ),
     "time_left": ("शेष समय", "Time left"),
+    "next_deadline": ("अगली समय सीमा", "Next deadline"),
+    "overdue": ("समय सीमा चूकी", "Overdue"),
     "deadline_state": ("स्थिति", "State"),
     "times_ist": ("सभी समय भारतीय मानक समय (IST) में", "All times in India Standard Time (IST)"),
     "sent_elsewhere": ("मामला अन्य थाने को भेजा गया", "The case went to another thana"),

@@ -34,6 +34,7 @@ from shared.contracts.vocabulary import (
     CLOCK_STATE_LABELS,
     LADDER_LABELS,
     PRIORITY_LABELS,
+    REFERRAL_STATUS_LABELS,
     label,
 )
 from shared.http_guard import form_token, presession_cookie
@@ -56,6 +57,7 @@ templates.env.globals.update(
     PRIORITY_LABELS=PRIORITY_LABELS,
     AGENCY_LABELS=AGENCY_LABELS,
     LADDER_LABELS=LADDER_LABELS,
+    REFERRAL_STATUS_LABELS=REFERRAL_STATUS_LABELS,
     ROLE_LABELS=ROLE_LABELS,
     label=label,
     charts=charts,

@@ -67,12 +67,15 @@ INSIDE: dict[Role, dict[str, str]] = {
 READERS = FIELD_STAFF | SUPERVISORS
 LADDER = SUPERVISORS | {Role.KENDRA_INCHARGE}
 INTAKE_COMMANDS = (
-    "first-contact", "actions", "referrals", "notes", "attachments", "awaiting-complainant",
+    "first-contact", "actions", "referrals", "attachments", "awaiting-complainant",
     "complainant-responded", "resolve", "close", "reopen", "withdraw", "duplicate",
 )  # fmt: skip
 CASE_LEVEL: dict[str, frozenset[Role]] = {
     "POST /api/intake/cases": FIELD_STAFF,
     **{f"POST /api/intake/cases/{{case_id}}/{command}": FIELD_STAFF for command in INTAKE_COMMANDS},
+    # A supervisor acknowledging an escalation directs the officer with a note (sealed; read back only
+    # by those who may read the identity).
+    "POST /api/intake/cases/{case_id}/notes": READERS,
     "POST /api/intake/cases/{case_id}/erase-identity": frozenset({Role.KENDRA_INCHARGE, Role.SHO}),
     "GET /api/intake/cases/{case_id}/identity": IDENTITY_READERS,
     "GET /api/intake/cases": READERS,

@@ -298,6 +298,9 @@ def _receipt(row: dict[str, Any]) -> dict[str, Any]:
         "thana": row["thana"],
         "kendra": row["kendra"],
         "zero_fir": _zero_fir(row),
+        "registered_at_thana": row["registered_at_thana"],
+        "registered_by": row["registered_by"],
+        "priority": row["priority"],
         "text": {
             "en": f"Your complaint is registered. Case number: {number}. "
             "Quote it whenever you contact the Mission Shakti Kendra.",
@@ -383,8 +386,9 @@ def build_router(desk: IntakeDesk) -> APIRouter:
 
     @router.post("/cases/{case_id}/notes", response_model=CommandAnswer)
     async def add_note(
-        case_id: CaseId, body: NoteBody, principal: Staff, key: IdempotencyKey = None
+        case_id: CaseId, body: NoteBody, principal: Reader, key: IdempotencyKey = None
     ) -> CommandAnswer:
+        """A note on the case (sealed like the identity); supervisors direct the officer with one."""
         return _answer(await desk.add_note(Ask(principal, case_id, key), body.text))
 
     @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.domain import next_status
-from services.intake.timeline import describe
+from services.intake.timeline import INTERNAL, describe
 from shared.contracts.escalation import (
     CaseEscalated,
     ClockStopped,
@@ -226,19 +226,20 @@ class CaseRegister(Projection[CaseTables]):
         session = rows.session
         event = envelope.event()
         case_id = getattr(event, "case_id", None) or envelope.aggregate_id
-        text_en, text_hi = describe(envelope, event)
-        await session.execute(
-            insert(tables.timeline).values(
-                case_id=case_id,
-                stream=envelope.stream,
-                sequence=envelope.sequence,
-                occurred_at=utc(envelope.occurred_at),
-                event_type=envelope.event_type,
-                actor=envelope.actor,
-                text_en=text_en,
-                text_hi=text_hi,
+        if envelope.event_type not in INTERNAL:
+            text_en, text_hi = describe(envelope, event)
+            await session.execute(
+                insert(tables.timeline).values(
+                    case_id=case_id,
+                    stream=envelope.stream,
+                    sequence=envelope.sequence,
+                    occurred_at=utc(envelope.occurred_at),
+                    event_type=envelope.event_type,
+                    actor=envelope.actor,
+                    text_en=text_en,
+                    text_hi=text_hi,
+                )
             )
-        )
         t = tables.cases
         row = await self._row(session, t, case_id)
         changes = self._changes(row, event, utc(envelope.occurred_at))
@@ -399,7 +400,8 @@ async def case_timeline(session: AsyncSession, tables: CaseTables, case_id: str)
     t = tables.timeline
     rows = await session.execute(
         select(t.c.occurred_at, t.c.event_type, t.c.actor, t.c.text_en, t.c.text_hi)
-        .where(t.c.case_id == case_id)
+        # Lines written before internal entries were left out are left out here too (no rebuild needed).
+        .where(t.c.case_id == case_id, t.c.event_type.not_in(INTERNAL))
         .order_by(t.c.occurred_at, t.c.stream, t.c.sequence)
     )
     return [_out(r._mapping) for r in rows]

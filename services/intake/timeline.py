@@ -55,6 +55,7 @@ from shared.contracts.vocabulary import (
     AWAITING_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOCK_LABELS,
     CLOSE_LABELS,
     CONTACT_LABELS,
     ERASURE_LABELS,
@@ -65,6 +66,7 @@ from shared.contracts.vocabulary import (
     REOPEN_LABELS,
     WITHDRAW_LABELS,
     Labels,
+    escalation_reason,
     labelled,
 )
 from shared.events import Envelope, Event
@@ -72,12 +74,10 @@ from shared.events import Envelope, Event
 Sentence = tuple[str, str]
 """(English, Hindi)"""
 
-CLOCK_LABELS: Labels = {
-    "acknowledge": ("पावती", "acknowledgement"),
-    "first_contact": ("पहला संपर्क", "first contact"),
-    "action": ("कार्रवाई", "action"),
-    "disposal": ("निस्तारण", "disposal"),
-}
+INTERNAL = frozenset({"CaseWatched", "NextCheckScheduled", "CaseWatchClosed", "CaseWatchReopened"})
+"""Escalation's own bookkeeping (it began or stopped watching a case, when it looks next): nothing a
+person did or must do, so no line of the timeline; the case's closing and reopening have their own."""
+
 
 ROLE_LABELS: Labels = {
     Role.KENDRA_OFFICER: ("केन्द्र अधिकारी", "Kendra officer"),
@@ -306,9 +306,10 @@ def _escalation(event: Event) -> Sentence | None:
             )
         case CaseEscalated():
             role_en, role_hi = labelled(LADDER_LABELS, event.role)
+            why_en, why_hi = escalation_reason(event.reason, "en"), escalation_reason(event.reason, "hi")
             return (
-                f"Escalated to level {event.level}: {role_en} ({event.office_code}): {event.reason}",
-                f"स्तर {event.level} पर प्रेषित: {role_hi} ({event.office_code}): {event.reason}",
+                f"Escalated to level {event.level}: {role_en} ({event.office_code}): {why_en}",
+                f"स्तर {event.level} पर प्रेषित: {role_hi} ({event.office_code}): {why_hi}",
             )
         case EscalationAcknowledged():
             return (

@@ -433,8 +433,7 @@ class Dispatch:
             return
         escalated = cause.event()
         assert isinstance(escalated, CaseEscalated)
-        threshold = self.policy.reassign_from_escalation_level
-        if not threshold or escalated.level < threshold:
+        if not self.policy.moves_case(escalated):
             return
         role = Wording(label(LADDER_LABELS, escalated.role, "en"), label(LADDER_LABELS, escalated.role, "hi"))
         why = Wording(

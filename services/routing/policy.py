@@ -7,7 +7,13 @@ from datetime import timedelta
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.contracts.escalation import CaseEscalated
 from shared.contracts.vocabulary import AgencyKind
+
+# Escalations that say the case's officer is late (a deadline passed, or nobody answered in time). A
+# danger-now case alerts supervisors at registration, up to the SHO, before anyone could be late: that
+# alert asks them to watch, it must not take the case from the officer who has just been given it.
+LATENESS = ("breach", "unanswered")
 
 
 class RoutingPolicy(BaseSettings):
@@ -22,12 +28,18 @@ class RoutingPolicy(BaseSettings):
     reassign_from_escalation_level: int = Field(
         default=2,
         ge=0,
-        description="An escalation at this ladder level or higher moves the case to another officer "
-        "of its Kendra; 0 never does.",
+        description="An escalation for lateness (a breach, or no answer) at this ladder level or higher "
+        "moves the case to another officer of its Kendra; a danger-now alert never does; 0 never does.",
     )
     catch_up_seconds: float = Field(
         default=20.0, gt=0, description="How long a decision waits for the duty board to catch up."
     )
+
+    def moves_case(self, escalated: CaseEscalated) -> bool:
+        """Does this escalation take the case from its officer (lateness at the set level or higher)?"""
+        threshold = self.reassign_from_escalation_level
+        late = escalated.reason.split(":", 1)[0] in LATENESS
+        return bool(threshold) and late and escalated.level >= threshold
 
     def referral_due_in(self) -> dict[AgencyKind, timedelta]:
         return {

@@ -18,6 +18,7 @@ from shakti.web.pages import (
     optional,
     render,
 )
+from shakti.web.times import IST, moment
 from shared.auth import Role
 
 
@@ -112,7 +113,10 @@ def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:
 
 
 def cases_per_day(cases: list[dict[str, Any]], days: int = 30) -> list[tuple[str, float]]:
-    counted = Counter(str(c["registered_at"])[:10] for c in cases if c.get("registered_at"))
+    # Days as India counts them: a complaint at 01:00 IST belongs to that day, not the UTC one before.
+    counted = Counter(
+        at.astimezone(IST).date().isoformat() for c in cases if (at := moment(c.get("registered_at")))
+    )
     if not counted:
         return []
     last = date.fromisoformat(max(counted))

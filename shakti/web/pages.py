@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -24,18 +25,31 @@ from shakti.signin import check_credentials, issue, sign_out
 from shakti.users import UserStore
 from shakti.web import charts
 from shakti.web.i18n import LANG_COOKIE, LANGUAGES, ROLE_LABELS, language, translator
+from shakti.web.times import ist, limit_words, overdue, time_left
 from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, SessionRefused, Sessions
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOCK_STATE_LABELS,
     LADDER_LABELS,
     PRIORITY_LABELS,
+    REFERRAL_STATUS_LABELS,
     label,
 )
 from shared.http_guard import form_token, presession_cookie
 
 HERE = Path(__file__).parent
+
+
+def clock_state(clock: dict[str, Any], lang: str) -> str:
+    """A clock's state in words; a stopped one says whether its step was done in time."""
+    state = clock["state"]
+    if state == "stopped" and clock.get("met") is not None:
+        state = "met" if clock["met"] else "late"
+    return label(CLOCK_STATE_LABELS, state, lang)
+
+
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     CATEGORY_LABELS=CATEGORY_LABELS,
@@ -43,6 +57,7 @@ templates.env.globals.update(
     PRIORITY_LABELS=PRIORITY_LABELS,
     AGENCY_LABELS=AGENCY_LABELS,
     LADDER_LABELS=LADDER_LABELS,
+    REFERRAL_STATUS_LABELS=REFERRAL_STATUS_LABELS,
     ROLE_LABELS=ROLE_LABELS,
     label=label,
     charts=charts,
@@ -50,6 +65,12 @@ templates.env.globals.update(
     compliance_items=charts.compliance_items,
     state_items=charts.state_items,
     category_items=charts.category_items,
+    ist=ist,
+    clock_state=clock_state,
+    time_left=time_left,
+    overdue=overdue,
+    limit_words=limit_words,
+    now=lambda: datetime.now(UTC),
 )
 
 SUPERVISOR_ROLES = frozenset({Role.SHO, Role.CO, Role.ADDL_SP, Role.SP, Role.KENDRA_INCHARGE})

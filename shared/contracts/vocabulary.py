@@ -134,6 +134,52 @@ LADDER_LABELS: dict[LadderRole, tuple[str, str]] = {
 }
 
 
+CLOCK_LABELS: dict[str, tuple[str, str]] = {
+    "acknowledge": ("प्राप्ति की पुष्टि", "Acknowledgement"),
+    "first_contact": ("प्रथम संपर्क", "First contact"),
+    "referral_acknowledged": ("रेफरल की स्वीकृति", "Referral acknowledged"),
+    "action_taken": ("कार्यवाही", "Action taken"),
+    "disposal": ("निस्तारण", "Disposal"),
+}
+"""The SOP clocks of the default policy (escalation's ``policy.yaml`` names them the same way): one
+name per clock in each language, on every page and in every timeline."""
+
+ESCALATION_REASON_LABELS: dict[str, tuple[str, str]] = {
+    "danger_now": ("अभी खतरे में: दर्ज होते ही सूचित", "in danger now: alerted at registration"),
+    "breach": ("समय सीमा चूकी", "deadline missed"),
+    "unanswered": ("पिछले स्तर से समय पर उत्तर नहीं", "no answer in time at the level below"),
+}
+
+
+def escalation_reason(reason: str, language: str = "en") -> str:
+    """Escalation's reason code (``danger_now:<clock>``, ``breach:<clock>``, ``unanswered:<clock>``)
+    in words: the kind, and the clock it is about unless the kind says it all."""
+    kind, _, clock = reason.partition(":")
+    words = label(ESCALATION_REASON_LABELS, kind, language)
+    if kind == "danger_now" or not clock:
+        return words
+    return f"{words} ({label(CLOCK_LABELS, clock, language)})"
+
+
+REFERRAL_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "issued": ("भेजा गया", "Issued"),
+    "accepted": ("संस्था ने स्वीकार किया", "Accepted by the agency"),
+    "rejected": ("संस्था ने अस्वीकार किया", "Rejected by the agency"),
+    "completed": ("पूर्ण", "Completed"),
+}
+
+CLOCK_STATE_LABELS: dict[str, tuple[str, str]] = {
+    "running": ("चालू", "Running"),
+    "paused": ("रुकी हुई", "Paused"),
+    "breached": ("समय सीमा चूकी", "Missed"),
+    "met": ("समय पर पूर्ण", "Done in time"),
+    "late": ("विलंब से पूर्ण", "Done late"),
+    "stopped": ("बंद", "Stopped"),
+}
+"""The state of one SOP clock (escalation's ``running``, ``paused``, ``breached``, ``stopped``); a
+stopped clock is told as done in time (``met``) or late."""
+
+
 def label(labels: Mapping[Any, tuple[str, str]], code: str, language: str = "en") -> str:
     """The Hindi (``hi``) or English label of a code; the code itself when it has none."""
     pair = labels.get(code)

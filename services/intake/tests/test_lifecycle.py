@@ -255,7 +255,11 @@ async def test_who_may_do_what(intake: Intake) -> None:
     assert (
         await intake.get(f"/cases/{case_id}/identity", CO, purpose="supervisory_review")
     ).status_code == 403
-    assert (await intake.command(case_id, "notes", {"text": "x"}, principal=SP)).status_code == 403
+    # A supervisor directs the officer in a note (sealed), but records no step of the case herself.
+    assert (await intake.command(case_id, "notes", {"text": "x"}, principal=SP)).status_code == 200
+    assert (
+        await intake.command(case_id, "actions", {"kind": "counselling"}, principal=SP)
+    ).status_code == 403
     # Another thana's officer: the case does not exist for her.
     refused = await intake.command(case_id, "actions", {"kind": "counselling"}, principal=OTHER_THANA)
     assert refused.status_code == 404 and refused.json()["detail"]["hi"]

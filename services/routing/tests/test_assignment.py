@@ -269,7 +269,11 @@ async def test_an_escalation_from_the_set_level_moves_the_case_within_its_kendra
             case_id,
             [
                 CaseEscalated(
-                    case_id=case_id, level=level, role=role, office_code="SJP-KATRA", reason="first_contact"
+                    case_id=case_id,
+                    level=level,
+                    role=role,
+                    office_code="SJP-KATRA",
+                    reason="breach:first_contact" if level == 1 else "unanswered:first_contact",
                 )
             ],
             expected_sequence=seq,
@@ -284,6 +288,35 @@ async def test_an_escalation_from_the_set_level_moves_the_case_within_its_kendra
     assert (
         moved.officer == "PNO102" and moved.kendra == KATRA and "escalated to level 2 (SHO)" in moved.reason
     )
+
+
+async def test_a_danger_now_alert_at_registration_leaves_the_case_with_its_officer(routing: Routing) -> None:
+    """Escalation alerts the in-charge and the SHO (level 2) the moment a danger-now case is registered;
+    that alert must not move the case seconds after it was assigned. Lateness later still does."""
+    await katra_staff(routing)
+    case_id = await routing.register(thana="SJP-KATRA", danger_now=True)
+    assert (await routing.settled(case_id, "CaseRouted", "CaseAssigned"))[1].payload["officer"] == "PNO101"
+    escalation = EventStore(routing.store.nc, "escalation")
+    alerts = [
+        (1, LadderRole.KENDRA_INCHARGE, "danger_now:first_contact"),
+        (2, LadderRole.SHO, "danger_now:first_contact"),
+        (3, LadderRole.CO, "unanswered:first_contact"),
+    ]
+    seq = 0
+    for version, (level, role, reason) in enumerate(alerts):
+        [stored] = await escalation.append(
+            "case",
+            case_id,
+            [CaseEscalated(case_id=case_id, level=level, role=role, office_code="SJP-KATRA", reason=reason)],
+            expected_sequence=seq,
+            expected_version=version,
+            meta=CommandMeta(command_id=f"danger-{level}", actor="escalation"),
+        )
+        seq = stored.sequence
+    # Routing handles escalations in order: the first move it makes is the one the lateness caused.
+    record = await routing.settled(case_id, "CaseRouted", "CaseAssigned", "CaseReassigned")
+    moved = record[2].event()
+    assert isinstance(moved, CaseReassigned) and "escalated to level 3" in moved.reason, moved
 
 
 async def test_legal_aid_on_request_is_referred_once_with_a_deadline(routing: Routing) -> None:

@@ -22,6 +22,7 @@ from services.routing.domain import (
 from services.routing.jurisdiction import read_jurisdiction
 from services.routing.policy import RoutingPolicy
 from services.routing.tests.conftest import SAMPLE, case_fields
+from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseClosed, CaseRegistered
 from shared.contracts.routing import (
     AgencyDefined,
@@ -37,7 +38,7 @@ from shared.contracts.routing import (
     UnitRetired,
 )
 from shared.contracts.training import CertificationLapsed, OfficerCertified
-from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus
+from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus, LadderRole
 from shared.errors import DomainError
 from shared.events import Envelope, Event
 
@@ -356,3 +357,22 @@ def test_import_records_only_differences() -> None:
     second = district.import_file(changed, version="2", source="f", checksum="b")
     assert [type(e) for e in second] == [ThanaDefined, UnitRetired, JurisdictionImported]
     assert second[1] == UnitRetired(level="agency", code="SJP-SHELTER", district="SJP")
+
+
+@pytest.mark.parametrize(
+    ("level", "reason", "moves"),
+    [
+        (2, "danger_now:first_contact", False),
+        (3, "danger_now:first_contact", False),
+        (1, "breach:first_contact", False),
+        (2, "breach:first_contact", True),
+        (2, "unanswered:first_contact", True),
+        (4, "unanswered:action_taken", True),
+    ],
+)
+def test_only_lateness_from_the_set_level_moves_a_case(level: int, reason: str, moves: bool) -> None:
+    escalated = CaseEscalated(
+        case_id="c1", level=level, role=list(LadderRole)[level - 1], office_code="SJP-KATRA", reason=reason
+    )
+    assert RoutingPolicy().moves_case(escalated) is moves
+    assert RoutingPolicy(reassign_from_escalation_level=0).moves_case(escalated) is False

@@ -107,7 +107,9 @@ async def platform(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
             loader = DemoLoader(app, client)
             kendras = await loader.jurisdiction()
             registrar, incharges = await loader.roster(kendras)
-            await loader.people(kendras, registrar, incharges)
+            # The demo's users of every role at Katra, and the desk officers of the thanas used here.
+            desks = [k for k in kendras if k["thana"] in (KATRA, KOTWALI, TILHAR)]
+            await loader.people(desks, registrar, incharges)
 
             async def training_knows_the_roster() -> bool:
                 officers = await client.get("/api/training/officers", headers=loader.operator)
@@ -172,7 +174,7 @@ async def district_at_work(p: Platform) -> None:
 
     # Waiting for her, then an FIR, and a referral the legal services decline.
     await on_case(waiting, "awaiting-complainant", {"reason": "other"})
-    await p.run_clock(hours=2, steps=2)
+    await p.run_clock(hours=2, steps=1)
     await on_case(waiting, "complainant-responded")
     await on_case(waiting, "actions", {"kind": "fir_registered", "fir_number": "FIR-12/2026"})
     await on_case(waiting, "referrals", {"agency_kind": "legal_services"})
@@ -206,10 +208,13 @@ async def district_at_work(p: Platform) -> None:
     await p.post(f"/api/routing/cases/{waiting}/reassign", sp, "reassign", {"reason": "workload_balance"})
 
     # Time runs on: the untouched cases warn, breach and climb; Katra's in-charge takes one up.
-    await p.run_clock(hours=6, steps=6)
+    await p.run_clock(hours=6, steps=3)
     await p.post(f"/api/escalation/cases/{left}/acknowledge", incharge, "ack")
-    await p.run_clock(hours=30, steps=5)
+    await p.run_clock(hours=30, steps=2)
     await on_case(danger, "first-contact", {"mode": "phone"})
+    # The last word on two cases is one escalation does not answer: a note, and a reading of her identity.
+    await on_case(left, "notes", {"text": "DEMO note: she will come on Monday"})
+    await p.get(f"/api/intake/cases/{waiting}/identity", sho, purpose="contact_complainant")
     await p.settled()
 
 

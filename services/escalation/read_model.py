@@ -348,6 +348,14 @@ class EscalationBoard(Projection[BoardTables]):
                 await _office(
                     session, t, event.code, "thana", event.district, event.circle, event.code, event
                 )
+                # A case watched before its thana was known here gets the circle now, as it would have
+                # had the thana come first: the two streams are applied in no fixed order.
+                c = t.case.c
+                await session.execute(
+                    update(t.case)
+                    .where(c.thana == event.code, c.circle.is_(None))
+                    .values(circle=event.circle)
+                )
             case KendraDefined():
                 await _office(
                     session,

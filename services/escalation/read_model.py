@@ -348,6 +348,14 @@ class EscalationBoard(Projection[BoardTables]):
                 await _office(
                     session, t, event.code, "thana", event.district, event.circle, event.code, event
                 )
+                # A case watched before its thana was known here gets the circle now, as it would have
+                # had the thana come first: the two streams are applied in no fixed order.
+                c = t.case.c
+                await session.execute(
+                    update(t.case)
+                    .where(c.thana == event.code, c.circle.is_(None))
+                    .values(circle=event.circle)
+                )
             case KendraDefined():
                 await _office(
                     session,
@@ -585,7 +593,7 @@ async def escalated_to(
         )
         .select_from(t.escalation.join(t.case, and_(c.case_id == e.case_id, c.round == e.round)))
         .where(e.role == role.value, e.office_code == office)
-        .order_by(e.acknowledged_at.is_not(None), e.escalated_at)
+        .order_by(e.acknowledged_at.is_not(None), e.escalated_at, e.case_id, e.round, e.level)
     )
     if not include_done:
         query = query.where(c.closed.is_(False))
@@ -623,7 +631,7 @@ async def close_to_breach(
         )
         .select_from(t.clock.join(t.case, c.case_id == k.case_id))
         .where(k.state == "running", (k.warned_pct > 0) | (k.due_at <= now + within), *_scoped(t, scope))
-        .order_by(k.due_at)
+        .order_by(k.due_at, k.case_id, k.clock, k.referral_id, k.round)
     )
     return [dict(r._mapping) for r in await session.execute(query)]
 
@@ -707,7 +715,7 @@ async def case_view(session: AsyncSession, t: BoardTables, case_id: str) -> dict
         return None
     k, e = t.clock.c, t.escalation.c
     clocks = await session.execute(
-        select(t.clock).where(k.case_id == case_id).order_by(k.round, k.started_at)
+        select(t.clock).where(k.case_id == case_id).order_by(k.round, k.started_at, k.clock, k.referral_id)
     )
     ladder = await session.execute(
         select(t.escalation).where(e.case_id == case_id).order_by(e.round, e.level)

@@ -242,8 +242,11 @@ class CaseRegister(Projection[CaseTables]):
             )
         t = tables.cases
         row = await self._row(session, t, case_id)
-        changes = self._changes(row, event, utc(envelope.occurred_at))
-        changes["updated_at"] = utc(envelope.occurred_at)
+        at = utc(envelope.occurred_at)
+        changes = self._changes(row, event, at)
+        # The latest moment any of the three streams says something happened to the case: which event
+        # is applied last depends on how the streams' events arrive, and a rebuild reads them in turn.
+        changes["updated_at"] = at if row["updated_at"] is None else max(utc(row["updated_at"]), at)
         await session.execute(update(t).where(t.c.case_id == case_id).values(**changes))
 
     @staticmethod

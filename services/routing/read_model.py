@@ -642,7 +642,7 @@ class RoutingQueries:
                             t.unit, (t.unit.c.level == "agency") & (t.unit.c.code == t.referral.c.agency_code)
                         )
                         .where(t.referral.c.status.in_(OUTSTANDING), *_scoped(t.case, scope))
-                        .order_by(t.referral.c.agency_code, t.referral.c.due_at)
+                        .order_by(t.referral.c.agency_code, t.referral.c.due_at, t.referral.c.referral_id)
                     )
                 )
                 .mappings()
@@ -681,7 +681,9 @@ class RoutingQueries:
         t = self.projector.tables.referral
         async with self.projector.sessions() as session:
             rows = (
-                await session.execute(select(t).where(t.c.case_id == case_id).order_by(t.c.issued_at))
+                await session.execute(
+                    select(t).where(t.c.case_id == case_id).order_by(t.c.issued_at, t.c.referral_id)
+                )
             ).mappings()
             return [
                 {

@@ -462,12 +462,12 @@ class TrainingRegister:
             certificates = await session.execute(
                 select(t.certificate)
                 .where(t.certificate.c.service_number == service_number)
-                .order_by(t.certificate.c.issued_at)
+                .order_by(t.certificate.c.issued_at, t.certificate.c.certificate_id)
             )
             completions = await session.execute(
                 select(t.completion)
                 .where(t.completion.c.service_number == service_number)
-                .order_by(t.completion.c.completed_at, t.completion.c.module_id)
+                .order_by(t.completion.c.completed_at, t.completion.c.module_id, t.completion.c.event_id)
             )
             outstanding = await session.execute(
                 select(t.outstanding)

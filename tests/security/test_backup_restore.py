@@ -130,7 +130,18 @@ async def backed_up(tmp_path: Path) -> dict[str, Any]:
                 ]
                 for stream, found in (await every_message(nats_url)).items()
             }
-            floors = await consumer_floors(nats_url)
+            # The floors the backup holds, taken while the platform kept working: each at most where the
+            # consumer stood a moment later, and what a restore must bring back.
+            floors = {
+                (stream["name"], consumer["config"]["durable_name"]): consumer["ack_floor"]
+                for stream in manifest["streams"]
+                for consumer in stream["consumers"]
+            }
+            later = await consumer_floors(nats_url)
+            assert floors.keys() == later.keys() and all(floors[k] <= later[k] for k in floors), (
+                floors,
+                later,
+            )
             old_store = tmp_path / "intake-before-erasure.db"
             with sqlite3.connect(settings.database_for("intake").split("///", 1)[1]) as live:
                 copy = sqlite3.connect(old_store)

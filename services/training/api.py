@@ -301,8 +301,20 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         )
         return HTMLResponse(page, headers={"Content-Security-Policy": CERTIFICATE_POLICY})
 
-    @router.get("/verify/{certificate_id}", name="verify_certificate", response_model=None)
+    @router.get(
+        "/verify/{certificate_id}",
+        name="verify_certificate",
+        response_model=None,
+        responses={
+            200: {
+                "description": "The bilingual verification page; JSON with ``Accept: application/json``",
+                "content": {"text/html": {}, "application/json": {}},
+            },
+            404: {"description": "No certificate with this number (a page, or JSON when asked)"},
+        },
+    )
     async def verify(certificate_id: PathKey, request: Request) -> Response:
+        """Whether a certificate is valid, for anyone shown it (the address its QR code carries)."""
         found = await register.certificate(certificate_id)
         now = ctx.clock.now()
         if wants_json(request):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -53,18 +54,30 @@ USERS: list[tuple[str, Role, dict[str, str]]] = [
 ]
 
 
+def service_number(kendra: str, n: int) -> str:
+    """A demo officer's number from her Kendra's own code (``MSK-SJP-KATRA`` -> ``DEMOKATRA1``): the same
+    whichever other Kendras are listed, so a number is never rostered at one Kendra in a run and at
+    another in the next (numbered by place in the list, a shorter list moved demo.officer's number)."""
+    place = re.sub(r"[^A-Z0-9]", "", kendra.upper().removeprefix(f"MSK-{DISTRICT}-"))
+    return f"DEMO{place[:14]}{n}"
+
+
 def roster_sheet(kendras: list[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, str]]:
     """Three officers per Kendra (an in-charge sub-inspector, two constables); returns the CSV, the
     first constable of each thana (who registers that thana's demo complaints) and each in-charge."""
     lines = ["# DEMO roster: made-up officers", "service_number,name,rank,gender,kendra,incharge"]
     registrar: dict[str, str] = {}
     incharges: dict[str, str] = {}
-    for i, kendra in enumerate(sorted(kendras, key=lambda k: k["code"]), start=1):
+    numbers: set[str] = set()
+    for kendra in sorted(kendras, key=lambda k: k["code"]):
         place = kendra["name_en"].split(",")[-1].strip()
         for n, (rank, incharge) in enumerate(
             (("sub_inspector", "yes"), ("constable", ""), ("constable", ""))
         ):
-            number = f"DEMO{i:02d}{n:02d}"
+            number = service_number(kendra["code"], n)
+            if number in numbers:
+                raise ValueError(f"demo: two Kendras give the service number {number}")
+            numbers.add(number)
             name = f"DEMO {rank.replace('_', ' ').title()} {n} {place}"
             lines.append(f"{number},{name},{rank},female,{kendra['code']},{incharge}")
             if n == 1:

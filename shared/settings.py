@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     key_store_url: str | None = Field(
         default=None, description="Database for the intake service's per-case identity keys."
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The address people reach the platform at (https://shakti.example.gov.in): a "
+        "certificate's QR code points there. Unset, the address the request came to.",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Browsers reach the platform over HTTPS (a TLS gateway or Ingress in front): cookies "

@@ -35,6 +35,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 import shared.subscriber  # noqa: F401  (loaded wherever process managers run, as in the platform)
+from shakti.cli import Platform
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
 from shakti.demo import JURISDICTION_FILE, PASSWORD
@@ -169,6 +170,30 @@ async def test_a_refused_igot_file_shows_each_problem_with_line_and_column(
     found = {(row[0], row[1].replace(" ", "")) for row in cells(err) if row[0]}
     assert {("3", "module_id"), ("4", "completed_at"), ("5", "score")} <= found, err
     assert max(cell_len(line) for line in err.splitlines()) <= columns
+
+
+async def test_the_igot_import_prints_every_problem_the_training_service_returns(
+    served: Served, tmp_path: Path
+) -> None:
+    """Issue 16: the CLI printed only "422: The file has problems" and none of the problems. Every
+    problem of the service's own answer is a row: its line, its column and its words, in both languages."""
+    export = tmp_path / "igot.csv"
+    export.write_text(IGOT_WITH_THREE_BAD_LINES, encoding="utf-8")
+    console = Platform(
+        PlatformSettings(keys_dir=keys_for_tests(), http_port=int(served.env["SHAKTI_HTTP_PORT"]))
+    )
+    answer = await asyncio.to_thread(  # a blocking client, as the CLI's: off the platform's event loop
+        console.client.post,
+        "/api/training/imports/igot",
+        files={"file": ("igot.csv", export.read_bytes(), "text/csv")},
+    )
+    returned = answer.json()["detail"]["report"]["problems"]
+    assert answer.status_code == 422 and len(returned) >= 3
+    code, out, err = await served.invoke("training", "import", str(export), columns=250)
+    assert code == 1, (out, err)
+    printed = sorted((row[0], row[1], row[2], row[3]) for row in cells(err) if row[0])
+    expected = sorted((str(p["line"]), p["field"], p["en"], p["hi"]) for p in returned)
+    assert printed == expected, err
 
 
 async def test_routing_import_prints_a_readable_summary_and_json_when_asked(

@@ -2,7 +2,8 @@
 
 Every route but ``/verify/{certificate_id}`` needs a signed-in role and answers only inside the
 caller's jurisdiction. The verification route is public on purpose (anyone shown a certificate may
-check it) and reveals only the holder's name and rank and whether the certificate is valid.
+check it, most often by scanning its QR code with a phone) and reveals only the holder's name and rank
+and whether the certificate is valid: a bilingual page, or JSON to a client that asks for it.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, UploadFile
+import segno
+from fastapi import APIRouter, Depends, File, Request, UploadFile
 from fastapi import Path as InPath
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel, Field
 
 from services.training.curriculum import TrainingPolicy
@@ -25,7 +28,7 @@ from services.training.igot import MAX_BYTES, import_igot
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey, fingerprint
 from shared.contracts.training import ProgrammeScheduled
-from shared.contracts.vocabulary import CATEGORY_LABELS, label
+from shared.contracts.vocabulary import CATEGORY_LABELS, RANK_LABELS, label
 from shared.errors import DomainError, NotFound
 from shared.eventstore import CommandMeta
 from shared.http_guard import inline_style_policy
@@ -56,11 +59,37 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
-# The printable certificate carries its own style sheet (it is served by training alone, without the
-# web front's static files): the content security policy admits exactly that block, by its hash.
+# The printable certificate and the verification page carry their own style sheets (training serves
+# them alone, without the web front's static files): the content security policy admits exactly those
+# blocks, by their hashes. The QR code is inline SVG: no script, no image source to allow.
 CERTIFICATE_POLICY = inline_style_policy(
     (Path(__file__).parent / "templates" / "certificate.html").read_text(encoding="utf-8")
 )
+VERIFY_POLICY = inline_style_policy(
+    (Path(__file__).parent / "templates" / "verify.html").read_text(encoding="utf-8")
+)
+
+
+def ist_day(moment: datetime) -> date:
+    """The calendar day in India: a certificate's dates are read by people in India."""
+    return moment.astimezone(IST).date()
+
+
+def rank_words(rank: str) -> tuple[str, str]:
+    """(Hindi, English) of a rank code; an unknown code as it is, in both."""
+    return label(RANK_LABELS, rank, "hi"), label(RANK_LABELS, rank)
+
+
+def qr_svg(text: str) -> Markup:
+    """``text`` as an inline SVG QR code (error correction M survives a creased or stamped print)."""
+    code = segno.make(text, error="m", micro=False)
+    return Markup(code.svg_inline(scale=4, title="QR"))
+
+
+def wants_json(request: Request) -> bool:
+    """A client that asks for JSON and not for HTML; a browser (or no preference) gets the page."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 class ProgrammeRequest(BaseModel):
@@ -237,9 +266,14 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         }
         return JSONResponse({"detail": detail}, 422)
 
+    def verification_url(request: Request, certificate_id: str) -> str:
+        address = request.url_for("verify_certificate", certificate_id=certificate_id)
+        public = ctx.settings.public_url
+        return f"{public.rstrip('/')}{address.path}" if public else str(address)
+
     @router.get("/certificates/{certificate_id}", response_class=HTMLResponse)
     async def certificate(
-        certificate_id: PathKey, principal: Annotated[Principal, Depends(require(READERS))]
+        certificate_id: PathKey, request: Request, principal: Annotated[Principal, Depends(require(READERS))]
     ) -> HTMLResponse:
         found = await register.certificate(certificate_id)
         if found is None:
@@ -250,33 +284,80 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         if not own and not principal.covers(place("district"), place("circle"), place("thana")):
             raise NotFound("Certificate", certificate_id)
         status = certificate_status(found, ctx.clock.now())
+        verify_url = verification_url(request, certificate_id)
         page = templates.get_template("certificate.html").render(
             certificate=found,
             title=policy.rules.certification,
+            rank=rank_words(found["rank"]),
+            issued=f"{ist_day(found['issued_at']):%d-%m-%Y}",
+            valid_until=f"{ist_day(found['valid_until']):%d-%m-%Y}",
             status=STATUS_LABELS[status],
             lapsed=REASON_LABELS.get(found["lapsed_why"] or ""),
             endorsements=[
                 (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
             ],
+            qr=qr_svg(verify_url),
+            verify_url=verify_url,
         )
         return HTMLResponse(page, headers={"Content-Security-Policy": CERTIFICATE_POLICY})
 
-    @router.get("/verify/{certificate_id}")
-    async def verify(certificate_id: PathKey) -> dict[str, Any]:
+    @router.get(
+        "/verify/{certificate_id}",
+        name="verify_certificate",
+        response_model=None,
+        responses={
+            200: {
+                "description": "The bilingual verification page; JSON with ``Accept: application/json``",
+                "content": {"text/html": {}, "application/json": {}},
+            },
+            404: {"description": "No certificate with this number (a page, or JSON when asked)"},
+        },
+    )
+    async def verify(certificate_id: PathKey, request: Request) -> Response:
+        """Whether a certificate is valid, for anyone shown it (the address its QR code carries)."""
         found = await register.certificate(certificate_id)
-        if found is None:
-            raise NotFound("Certificate", certificate_id)
-        status = certificate_status(found, ctx.clock.now())
-        hi, en = STATUS_LABELS[status]
-        return {
+        now = ctx.clock.now()
+        if wants_json(request):
+            if found is None:
+                raise NotFound("Certificate", certificate_id)
+            status = certificate_status(found, now)
+            hi, en = STATUS_LABELS[status]
+            rank_hi, rank_en = rank_words(found["rank"])
+            return JSONResponse(
+                {
+                    "certificate_id": certificate_id,
+                    "name": found["name"],
+                    "rank": found["rank"],
+                    "rank_hi": rank_hi,
+                    "rank_en": rank_en,
+                    "status": status,
+                    "status_hi": hi,
+                    "status_en": en,
+                    "issued_on": ist_day(found["issued_at"]).isoformat(),
+                    "valid_until": ist_day(found["valid_until"]).isoformat(),
+                }
+            )
+        shown: dict[str, Any] = {
             "certificate_id": certificate_id,
-            "name": found["name"],
-            "rank": found["rank"],
-            "status": status,
-            "status_hi": hi,
-            "status_en": en,
-            "issued_on": found["issued_at"].date(),
-            "valid_until": found["valid_until"].date(),
+            "found": found,
+            "checked_at": f"{now.astimezone(IST):%d-%m-%Y %H:%M}",
         }
+        if found is not None:
+            status = certificate_status(found, now)
+            shown |= {
+                "valid": status == "valid",
+                "status": STATUS_LABELS[status],
+                "lapsed": REASON_LABELS.get(found["lapsed_why"] or "") if status == "lapsed" else None,
+                "rank": rank_words(found["rank"]),
+                "title": policy.rules.certification,
+                "issued": f"{ist_day(found['issued_at']):%d-%m-%Y}",
+                "valid_until": f"{ist_day(found['valid_until']):%d-%m-%Y}",
+            }
+        page = templates.get_template("verify.html").render(**shown)
+        return HTMLResponse(
+            page,
+            status_code=200 if found is not None else 404,
+            headers={"Content-Security-Policy": VERIFY_POLICY, "Cache-Control": "no-store"},
+        )
 
     return router

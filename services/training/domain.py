@@ -361,10 +361,14 @@ class OfficerRecord(Aggregate):
     def _certification(self, policy: TrainingPolicy, issuer: CertificateIssuer, now: datetime) -> list[Event]:
         if self.missing(policy):
             return []
-        endorsements = policy.endorsements({m for m in self.counting if self.counts(policy, m)})
+        counted = [done for m, done in self.counting.items() if self.counts(policy, m)]
+        endorsements = policy.endorsements({done.module_id for done in counted})
+        # Dated from the training that earned it (the latest completion counted), not from the day its
+        # record reached us: an iGOT export read weeks later must not move the date or the term.
+        earned_at = min(max(done.completed_at for done in counted), now)
         held = self.certificate
         if held is None or self._renewed(policy, held):
-            valid_until = policy.valid_until(now)
+            valid_until = policy.valid_until(earned_at)
         elif held.valid_until <= now:
             return []  # expired: only a renewal certifies again
         elif held.lapsed is not None or endorsements != held.endorsements:
@@ -376,7 +380,7 @@ class OfficerRecord(Aggregate):
                 service_number=self.id,
                 certificate_id=issuer.certificate_id(self.id, self.serial + 1),
                 endorsements=endorsements,
-                issued_at=now,
+                issued_at=earned_at,
                 valid_until=valid_until,
             )
         ]

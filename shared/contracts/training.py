@@ -87,6 +87,8 @@ class OfficerCertified(Event):
     endorsements: list[str]
     """Categories the officer is certified to handle (codes of ``shared.contracts.vocabulary.Category``)."""
     issued_at: datetime
+    """The certificate's date: the latest completion that counts towards it (the training's day),
+    not the moment it was recorded."""
     valid_until: datetime
 
 

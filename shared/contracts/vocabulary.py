@@ -113,6 +113,15 @@ class DutyStatus(StrEnum):
     ON_LEAVE = "on_leave"
 
 
+RANK_LABELS: dict[str, tuple[str, str]] = {
+    "inspector": ("निरीक्षक", "Inspector"),
+    "sub_inspector": ("उपनिरीक्षक", "Sub-Inspector"),
+    "head_constable": ("मुख्य आरक्षी", "Head Constable"),
+    "constable": ("आरक्षी", "Constable"),
+}
+"""The ranks of ``OfficerEnrolled.rank``: a code in events, words wherever a person reads it."""
+
+
 class LadderRole(StrEnum):
     """The escalation ladder, bottom to top."""
 

@@ -234,5 +234,7 @@ async def test_certificate_ids_come_from_the_certificate_key_not_from_the_servic
         code = base64.b32encode(mac).decode()[:16]
         assert certified.certificate_id == "MSKC-" + "-".join(code[i : i + 4] for i in range(0, 16, 4))
         await t.settled()
-        verified = await t.client.get(f"/api/training/verify/{certified.certificate_id}")
+        verified = await t.client.get(
+            f"/api/training/verify/{certified.certificate_id}", headers={"Accept": "application/json"}
+        )
         assert verified.status_code == 200 and verified.json()["status"] == "valid"

@@ -101,6 +101,30 @@ def test_certified_on_the_last_required_module_and_not_before() -> None:
     assert certificate.certificate_id == ISSUER.certificate_id("PNO1001", 1)
 
 
+def test_the_certificate_is_dated_from_the_training_that_earned_it_not_from_the_import() -> None:
+    """Issue 16: an iGOT export read weeks after the course dated the certificate on the import's day."""
+    trained = T0 - timedelta(days=40)
+    record = OfficerRecord("PNO1001")
+    earlier = T0 - timedelta(days=45)
+    events = record.credit(
+        POLICY, ISSUER, [*course(earlier, skip=["IGOT-21"]), done("IGOT-21", trained)], "igot_import:c", T0
+    )
+    [certificate] = of_type(events, OfficerCertified)
+    assert isinstance(certificate, OfficerCertified)
+    assert certificate.issued_at == trained  # the last required module completed the course
+    assert certificate.valid_until == POLICY.valid_until(trained)
+
+
+def test_a_course_finished_longer_ago_than_a_term_yields_a_certificate_already_expired() -> None:
+    """Old training does not make a fresh certificate: it is issued as of its day and expires at once."""
+    long_ago = T0 - timedelta(days=500)
+    record = OfficerRecord("PNO1001")
+    fold(record, record.credit(POLICY, ISSUER, course(long_ago), "igot_import:old", T0))
+    assert record.certificate is not None and record.certificate.valid_until < T0
+    lapsed, renewal = record.expire(POLICY, record.certificate.certificate_id, T0)
+    assert isinstance(lapsed, CertificationLapsed) and isinstance(renewal, TrainingAssigned)
+
+
 def test_an_assessment_below_the_pass_mark_does_not_count_and_a_pass_later_certifies() -> None:
     record = OfficerRecord("PNO1001")
     events = fold(record, record.credit(POLICY, ISSUER, course(T0, score=59.5), "programme:p1", T0))

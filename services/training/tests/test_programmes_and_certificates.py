@@ -143,13 +143,18 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
         "वैध",
     ):
         assert text in page.text
-    verified = await t.client.get(f"/api/training/verify/{certified.certificate_id}")  # no sign-in
+    ask_json = {"Accept": "application/json"}
+    verified = await t.client.get(  # no sign-in
+        f"/api/training/verify/{certified.certificate_id}", headers={"Accept": "application/json"}
+    )
     assert verified.status_code == 200
     answer = verified.json()
     assert set(answer) == {
         "certificate_id",
         "name",
         "rank",
+        "rank_hi",
+        "rank_en",
         "status",
         "status_hi",
         "status_en",
@@ -161,5 +166,7 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
         and answer["status"] == "valid"
         and answer["valid_until"] == "2027-01-10"
     )
-    assert (await t.client.get("/api/training/verify/MSKC-0000-0000-0000-0000")).status_code == 404
+    assert (
+        await t.client.get("/api/training/verify/MSKC-0000-0000-0000-0000", headers=ask_json)
+    ).status_code == 404
     assert (await t.client.get("/api/training/officers/PNO102")).status_code == 401

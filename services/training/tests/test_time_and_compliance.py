@@ -159,7 +159,11 @@ async def test_overdue_once_lapse_at_expiry_and_renewal(training: Training) -> N
     renewal = [a for a in of_type(await t.events("PNO501"), TrainingAssigned) if a.reason == "renewal"]
     assert [a.modules for a in renewal] == [["MSK-SOP", "MSK-ASSESS"]]
     await t.settled()
-    verified = (await t.client.get(f"/api/training/verify/{certificate.certificate_id}")).json()
+    verified = (
+        await t.client.get(
+            f"/api/training/verify/{certificate.certificate_id}", headers={"Accept": "application/json"}
+        )
+    ).json()
     assert verified["status"] == "lapsed" and verified["status_hi"]
 
     t.clock.set(renewal[0].due_at + timedelta(hours=1))

@@ -34,18 +34,11 @@ from shared.contracts.routing import (
     ThanaDefined,
     UnitRetired,
 )
-from shared.contracts.vocabulary import AgencyKind, DutyStatus
+from shared.contracts.vocabulary import RANK_LABELS, AgencyKind, DutyStatus
 from shared.errors import DomainError
 from shared.events import Event, derived_id
 
 GENDERS = ("female", "male", "other")
-
-RANK_LABELS: dict[str, tuple[str, str]] = {
-    "inspector": ("निरीक्षक", "Inspector"),
-    "sub_inspector": ("उपनिरीक्षक", "Sub-Inspector"),
-    "head_constable": ("मुख्य आरक्षी", "Head Constable"),
-    "constable": ("आरक्षी", "Constable"),
-}
 
 DUTY_LABELS: dict[DutyStatus, tuple[str, str]] = {
     DutyStatus.ON_DUTY: ("ड्यूटी पर", "On duty"),

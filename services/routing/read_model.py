@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.domain import DUTY_LABELS, RANK_LABELS, REJECTION_REASONS
+from services.routing.domain import DUTY_LABELS, REJECTION_REASONS
 from shared.contracts.intake import (
     CaseClosed,
     CaseMarkedDuplicate,
@@ -62,7 +62,7 @@ from shared.contracts.routing import (
     UnitRetired,
 )
 from shared.contracts.training import CertificationLapsed, OfficerCertified
-from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, label
+from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, RANK_LABELS, label
 from shared.events import Envelope
 from shared.projection import Projection, Projector
 from shared.rows import Rows

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.routing.domain import GENDERS, RANK_LABELS, DistrictJurisdiction, Officer
+from services.routing.domain import GENDERS, DistrictJurisdiction, Officer
 from services.routing.sheets import Sheet, read_sheet, yes
 from shared.aggregate import Repository
 from shared.contracts.routing import SERVICE, KendraDefined
-from shared.contracts.vocabulary import DutyStatus
+from shared.contracts.vocabulary import RANK_LABELS, DutyStatus
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore

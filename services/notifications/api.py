@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import select
 
-from shared.auth import EVERY_ROLE, Principal, Role, require
+from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey, fingerprint
 from shared.contracts.notifications import (
     CHANNEL_LABELS,
@@ -40,9 +40,13 @@ from .read_model import (
     unread_count,
 )
 
-Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+# Messages name cases: the roles that work cases read theirs, operators the outbox and the parked
+# ones; the state cell (figures only) none.
+READERS = FIELD_STAFF | SUPERVISORS
+Reader = Annotated[Principal, Depends(require(READERS))]
+Looker = Annotated[Principal, Depends(require(READERS | {Role.OPERATOR}))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
-NotificationKey = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+NotificationKey = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 
 
 def _both(labels: Any, code: str) -> dict[str, str]:
@@ -103,8 +107,6 @@ def build_router(
                 offices = [principal.circle]
             case Role.ADDL_SP | Role.SP if principal.district:
                 offices = [principal.district]
-            case Role.STATE_CELL:
-                offices = ["UP"]
         return mine + [f"office:{principal.role.value}:{code}" for code in offices]
 
     async def names() -> Names:
@@ -113,7 +115,7 @@ def build_router(
 
     @router.get("/mine", summary="The caller's notifications in the web front, newest first")
     async def mine(
-        principal: Anyone,
+        principal: Reader,
         unread_only: bool = False,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
@@ -127,14 +129,14 @@ def build_router(
         return {"unread": unread, "notifications": [view(r, known, delivery.base_url) for r in rows]}
 
     @router.get("/unread", summary="How many of the caller's notifications are not acknowledged")
-    async def unread(principal: Anyone) -> dict[str, int]:
+    async def unread(principal: Reader) -> dict[str, int]:
         addressed = await addresses(principal)
         async with board.sessions() as session:
             return {"unread": await unread_count(session, board.tables, addressed)}
 
     @router.post("/{notification_id}/acknowledge", summary="The caller acknowledges a notification")
     async def acknowledge(
-        notification_id: NotificationKey, principal: Anyone, idempotency_key: IdempotencyKey = None
+        notification_id: NotificationKey, principal: Reader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         addressed = frozenset(await addresses(principal))
         caller = Caller.person(principal, idempotency_key)
@@ -146,7 +148,7 @@ def build_router(
         return {"notification_id": notification_id, "acknowledged": True, "already": not stored}
 
     @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
-    async def outbox(principal: Anyone) -> dict[str, Any]:
+    async def outbox(principal: Looker) -> dict[str, Any]:
         addressed = None if principal.role is Role.OPERATOR else await addresses(principal)
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, via="outbox", addresses=addressed)

@@ -186,6 +186,8 @@ def decide(
         case CaseEscalated():
             if event.reason.startswith("danger_now"):
                 return []  # the danger-now page tells these levels already, and keeps telling them
+            if event.role is LadderRole.STATE_CELL:
+                return []  # the state cell reads figures, never a named case
             return requests(
                 NotificationRule.ESCALATION,
                 roster.level(event.role, event.office_code),
@@ -231,7 +233,6 @@ def page_offices(case: CaseFacts, roster: Roster) -> dict[LadderRole, str]:
         LadderRole.CO: case.circle,
         LadderRole.ADDL_SP: case.district,
         LadderRole.SP: case.district,
-        LadderRole.STATE_CELL: "UP",
     }
     return {role: code for role, code in offices.items() if code}
 
@@ -261,6 +262,7 @@ def page(
             policy,
             role=role,
             round=round,
+            kendra=offices.get(LadderRole.KENDRA_INCHARGE),
             page_id=case.case_id,
             repeat_at=repeat_at,
         )

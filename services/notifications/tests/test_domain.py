@@ -185,6 +185,9 @@ def test_escalation_and_breach_reach_whoever_holds_the_level_now() -> None:
     assert {r for _, r, _ in requested(decide(to_sho, Cause("e", AT), CASE, sho_away, POLICY))} == {
         "office:sho:SJP-KATRA"
     }
+    # The state cell reads figures, never a named case.
+    to_state = to_sho.model_copy(update={"level": 6, "role": LadderRole.STATE_CELL, "office_code": "UP"})
+    assert decide(to_state, Cause("e", AT), CASE, ROSTER, POLICY) == []
     # Danger-now escalations are the page's business: no second message.
     danger = to_sho.model_copy(update={"reason": "danger_now:first_contact"})
     assert decide(danger, Cause("e", AT), CASE, ROSTER, POLICY) == []

@@ -346,9 +346,15 @@ class Notification(Aggregate):
             case NotificationAcknowledged():
                 self.acknowledged = True
 
-    def request(self, wanted: NotificationRequested) -> list[Event]:
-        """Exactly once: a notification that exists already is not asked for again."""
-        return [] if self.exists else [wanted]
+    def request(self, wanted: NotificationRequested, at: datetime) -> list[Event]:
+        """Exactly once: a notification that exists already is not asked for again. One for the web
+        front is delivered as it is recorded: the bell reads the record."""
+        if self.exists:
+            return []
+        self.record(wanted)
+        if wanted.channel is NotificationChannel.WEB:
+            self.record(*self.deliver("web", at))
+        return self.recorded
 
     def deliver(self, via: str, at: datetime) -> list[Event]:
         wanted = self._wanted()

@@ -93,7 +93,11 @@ class Delivery:
         self.observe = observe
 
     async def on_own(self, envelope: Envelope) -> None:
-        if envelope.event_type == NotificationRequested.event_type:
+        # A web notification is delivered in the command that records it: nothing to hand over.
+        if (
+            envelope.event_type == NotificationRequested.event_type
+            and envelope.payload.get("channel") != NotificationChannel.WEB.value
+        ):
             await self.deliver(envelope.aggregate_id)
 
     async def deliver(self, notification_id: str) -> bool:
@@ -117,15 +121,16 @@ class Delivery:
         for attempt in range(1, rules.attempts + 1):
             reason = await self._try(adapter, outgoing)
             now = self.clock.now()
+            # The command id names the try: a redelivered request after a crash records each try once.
+            tried = f"{notification_id}:{notification.tries + attempt}"
             if reason is None:
-                await self._record(
-                    notification_id, "sent", partial(Notification.deliver, via=adapter.via, at=now)
-                )
+                sent = partial(Notification.deliver, via=adapter.via, at=now)
+                await self.notifications.execute(notification_id, sent, self._meta(f"{tried}:sent"))
                 self._observe(wanted, "sent")
                 return True
             last = attempt == rules.attempts
             failure = partial(Notification.fail, reason=reason, at=now, park=last)
-            await self._record(notification_id, "failed", failure)
+            await self.notifications.execute(notification_id, failure, self._meta(f"{tried}:failed"))
             log.warning(
                 "notification %s on %s failed (%s), try %d of %d",
                 notification_id,
@@ -149,13 +154,9 @@ class Delivery:
             return "timeout"
         return None
 
-    async def _record(
-        self, notification_id: str, step: str, decide_: Callable[[Notification], list[Event]]
-    ) -> None:
-        # The id names the try: a redelivered request after a crash records each try once.
-        current = await self.notifications.get(notification_id)
-        meta = CommandMeta(command_id=f"{notification_id}:{step}:{current.tries + 1}", actor=ACTOR)
-        await self.notifications.execute(notification_id, decide_, meta)
+    @staticmethod
+    def _meta(command_id: str) -> CommandMeta:
+        return CommandMeta(command_id=command_id, actor=ACTOR)
 
     def _observe(self, wanted: NotificationRequested, outcome: str) -> None:
         if self.observe is not None:
@@ -241,7 +242,9 @@ class CaseEvents(Reactions):
                 correlation_id=cause.correlation_id if cause else None,
                 causation_id=cause.event_id if cause else None,
             )
-            await self.notifications.execute(request.notification_id, lambda n: n.request(request), meta)
+            await self.notifications.execute(
+                request.notification_id, lambda n: n.request(request, self.clock.now()), meta
+            )
 
         await asyncio.gather(*(one(r) for r in wanted))
 

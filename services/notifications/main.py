@@ -9,9 +9,13 @@ outbox page, sent nowhere), which is what ``make run`` does.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from fastapi import APIRouter
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +35,32 @@ from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, W
 from shared.subscriber import ProcessManager
 
 log = logging.getLogger(__name__)
+
+
+ROSTER_SECONDS = 1.0
+"""How long a read of the roster serves the decisions: a burst of alerts reads it once, and a change of
+duty reaches the next decision within this long."""
+NAMES_SECONDS = 30.0
+"""Place names change with a jurisdiction import, rarely."""
+
+T = TypeVar("T")
+
+
+class Kept(Generic[T]):
+    """The last answer of a read, kept for a while (one read at a time)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.value: T | None = None
+        self.read_at = float("-inf")
+        self.lock = asyncio.Lock()
+
+    async def get(self, read: Callable[[], Awaitable[T]]) -> T:
+        async with self.lock:
+            if self.value is None or time.monotonic() - self.read_at > self.seconds:
+                self.value = await read()
+                self.read_at = time.monotonic()
+            return self.value
 
 
 class NotificationsSettings(BaseSettings):
@@ -95,16 +125,24 @@ class Notifications(ServiceInstance):
             base_url=settings.base_url,
             observe=observe,
         )
+        self._names: Kept[Names] = Kept(NAMES_SECONDS)
+        self._roster: Kept[Roster] = Kept(ROSTER_SECONDS)
         self.decisions = CaseEvents(ctx.store, policy, self.roster, ctx.clock)
         self.pages = PageWorker(self.decisions, self.due, ctx.clock, settings.poll_seconds)
 
     async def names(self) -> Names:
-        async with self.places.sessions() as session:
-            return await place_names(session, self.places.tables)
+        async def read() -> Names:
+            async with self.places.sessions() as session:
+                return await place_names(session, self.places.tables)
+
+        return await self._names.get(read)
 
     async def roster(self) -> Roster:
-        async with self.board.sessions() as session:
-            return await load_roster(session, self.board.tables, self.places.tables)
+        async def read() -> Roster:
+            async with self.board.sessions() as session:
+                return await load_roster(session, self.board.tables, self.places.tables)
+
+        return await self._roster.get(read)
 
     async def due(self, now: datetime) -> list[tuple[str, int, list[str]]]:
         async with self.board.sessions() as session:

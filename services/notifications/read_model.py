@@ -182,8 +182,7 @@ class NotificationBoard(Projection[BoardTables]):
                 rule=event.rule.value,
                 role=event.role.value if event.role else None,
                 requested_at=envelope.occurred_at,
-                status="sent" if event.channel is NotificationChannel.WEB else "requested",
-                via="web" if event.channel is NotificationChannel.WEB else None,
+                status="requested",
             ),
         )
         if event.page_id is None:

@@ -91,7 +91,7 @@ class World:
     async def request(self, wanted: NotificationRequested) -> str:
         await Repository(self.store, Notification).execute(
             wanted.notification_id,
-            lambda n: n.request(wanted),
+            lambda n: n.request(wanted, AT),
             CommandMeta(command_id=f"r:{wanted.notification_id}", actor="test"),
         )
         return wanted.notification_id

@@ -62,7 +62,9 @@ async def test_a_parked_message_is_listed_and_sent_by_the_retry(
         wanted = requested(NotificationChannel.SMS)
         store = EventStore(nats_client, "notifications")
         await Repository(store, Notification).execute(
-            wanted.notification_id, lambda n: n.request(wanted), CommandMeta(command_id="cli-1", actor="test")
+            wanted.notification_id,
+            lambda n: n.request(wanted, wanted.at),
+            CommandMeta(command_id="cli-1", actor="test"),
         )
 
         async def parked() -> bool:

@@ -234,8 +234,12 @@ def wanted(**changes: object) -> NotificationRequested:
 
 def test_a_notification_is_requested_once_sent_once_and_acknowledged_only_by_its_recipient() -> None:
     first = wanted()
-    Scenario(Notification).when(lambda n: n.request(first)).then(first)
-    Scenario(Notification).given(first).when(lambda n: n.request(first)).then_nothing()
+    Scenario(Notification, first.notification_id).when(lambda n: n.request(first, AT)).then(
+        first, lambda e: isinstance(e, NotificationSent) and e.via == "web" and e.attempts == 1
+    )
+    mail = wanted(channel=NotificationChannel.EMAIL)
+    Scenario(Notification).when(lambda n: n.request(mail, AT)).then(mail)
+    Scenario(Notification).given(first).when(lambda n: n.request(first, AT)).then_nothing()
     sent = NotificationSent(
         notification_id=first.notification_id, channel=NotificationChannel.WEB, via="web", attempts=1, at=AT
     )

@@ -11,6 +11,7 @@ and the user directory (the SHO) are appended first; then ``--rate`` registratio
 *alert_p99_ms*: per message, from the registration's append (the moment its envelope records) to the
 message handed to its channel (``NotificationSent.at``); p50, p99 and max over every message.
 *notifications_per_s*: messages handed over per second, from the first append to the last hand-over.
+*decided_p99_ms*: from the registration's append to the request's record (the decision's share).
 
     python -m bench.notifications                    # 100 alerts/s for 20 s
     python -m bench.notifications --rate 20 --seconds 10   # quick
@@ -122,6 +123,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             await asyncio.sleep(0.1)
 
         requested: dict[str, datetime] = {}
+        decided: list[float] = []
         sent: dict[str, datetime] = {}
         last_sent = 0.0
 
@@ -130,10 +132,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             kind = (msg.headers or {}).get(HEADER_TYPE)
             if kind not in ("NotificationRequested", "NotificationSent"):
                 return
-            payload = json.loads(msg.data)["payload"]
+            envelope = json.loads(msg.data)
+            payload = envelope["payload"]
             moment = datetime.fromisoformat(payload["at"])
             if kind == "NotificationRequested":
                 requested[payload["notification_id"]] = moment
+                decided.append((datetime.fromisoformat(envelope["recorded_at"]) - moment).total_seconds())
             else:
                 sent[payload["notification_id"]] = moment
                 last_sent = time.monotonic()
@@ -170,6 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await routing.close()
 
     lags = sorted((sent[n] - requested[n]).total_seconds() for n in sent if n in requested)
+    decided.sort()
     took = (last_sent - started) if sent else float("nan")
     return {
         "alerts": alerts,
@@ -181,6 +186,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "alert_p50_ms": round(1000 * percentile(lags, 50)) if lags else None,
         "alert_p99_ms": round(1000 * percentile(lags, 99)) if lags else None,
         "alert_max_ms": round(1000 * lags[-1]) if lags else None,
+        "decided_p99_ms": round(1000 * percentile(decided, 99)) if decided else None,
         "database": "sqlite",
         "load_average_1m": round(os.getloadavg()[0], 1),
     }

@@ -424,6 +424,10 @@ def status(as_json: JsonOption = False) -> None:
         if backlog:
             show_table(backlog, BACKLOG_COLUMNS, as_json=False)
         console.print(f"reactions parked: {report['parked_reactions']}")
+        for name, part in services.items():
+            if part.get("figures"):
+                shown = ", ".join(f"{key} {value}" for key, value in sorted(part["figures"].items()))
+                console.print(f"{name}: {shown}", highlight=False)
     if not ready:
         raise typer.Exit(2)
 

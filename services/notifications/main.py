@@ -26,7 +26,7 @@ from services.notifications.domain import Roster
 from services.notifications.handlers import CaseEvents, Delivery, DeliveryFigures, PageWorker
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy
-from services.notifications.read_model import BoardTables, NotificationBoard, due_pages, load_roster
+from services.notifications.read_model import BoardTables, NotificationBoard, counts, due_pages, load_roster
 from shared.contracts.notifications import SERVICE, NotificationChannel
 from shared.observability import NOTIFICATION_LAG, NOTIFICATIONS
 from shared.places import Places, PlaceTables, place_names
@@ -150,6 +150,12 @@ class Notifications(ServiceInstance):
                 (p.page_id, p.round, p.notification_ids)
                 for p in await due_pages(session, self.board.tables, now)
             ]
+
+    async def figures(self) -> dict[str, int]:
+        """Messages parked (no channel took them) and being retried, for ``shakti status``."""
+        async with self.board.sessions() as session:
+            found = await counts(session, self.board.tables)
+        return {"messages_parked": found.get("parked", 0), "messages_retrying": found.get("retrying", 0)}
 
     async def stop(self) -> None:
         if self.sms is not None:

@@ -76,6 +76,8 @@ async def test_a_parked_message_is_listed_and_sent_by_the_retry(
         code, out = await shakti("notifications", "list")
         assert code == 0 and wanted.notification_id in out and "http_503" in out and "parked: 1" in out, out
         assert len(gateway.requests) == 2 and gateway.accepted == []
+        code, out = await shakti("status")
+        assert "notifications: messages_parked 1, messages_retrying 0" in out, out
 
         code, out = await shakti("notifications", "retry")
         assert code == 2 and "still parked 1" in out, out

@@ -368,3 +368,24 @@ async def test_two_replicas_send_nothing_twice(world: World) -> None:
     again = [e.notification_id for e in await world.own() if isinstance(e, NotificationRequested)]
     assert len(again) == len(set(again)) == 5 * 6 * 2
     assert all(NAME not in str(e) and PHONE not in str(e) for e in await world.own())
+
+
+async def test_a_danger_now_case_registered_without_a_thana_is_paged_once_routing_places_it(
+    world: World,
+) -> None:
+    await world.katra()
+    async with world.http():
+        await world.roster_known(world.runners[0])
+        case_id = await world.register(danger_now=True, thana=None)
+        await asyncio.sleep(0.5)
+        assert not [r for r in await world.requested() if r.page_id == case_id], "paged without a place"
+        await world.append(
+            "routing", "case", case_id,
+            CaseRouted(case_id=case_id, district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA", kendra="MSK-SJP-KATRA", reason="locality"),
+        )  # fmt: skip
+
+        async def paged() -> bool:
+            found = {(r.recipient, r.kendra) for r in await world.requested() if r.page_id == case_id}
+            return {("officer:PNO100001", "MSK-SJP-KATRA"), ("officer:PNO300001", "MSK-SJP-KATRA")} <= found
+
+        await eventually(paged, 10, "the page once routed")

@@ -21,11 +21,12 @@ from faststream.specification import AsyncAPI
 from shared.auth import Principal, current_principal
 from shared.events import Event
 
-SERVICES = ("intake", "routing", "escalation", "training", "users")
+SERVICES = ("intake", "routing", "escalation", "training", "notifications", "users")
 # Which aggregate's subject an event goes on, told by the key it carries (the modules' docstrings
 # name the same subjects); intake and escalation have only cases, the user directory users and
-# service numbers.
+# service numbers; a notification (which names its case) is its own aggregate.
 AGGREGATE_BY_KEY = (
+    ("notification_id", "notification"),
     ("programme_id", "programme"),
     ("case_id", "case"),
     ("service_number", "officer"),

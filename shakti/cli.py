@@ -54,6 +54,9 @@ users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_
 parked_app = typer.Typer(help="Events a read model or a reaction gave up on.", no_args_is_help=True)
 routing_app = typer.Typer(help="Jurisdiction and roster data.", no_args_is_help=True)
 training_app = typer.Typer(help="Curriculum and training records.", no_args_is_help=True)
+notifications_app = typer.Typer(
+    help="Messages to officers: parked ones, and sending them again.", no_args_is_help=True
+)
 keys_app = typer.Typer(
     help="Key files: session signing, certificates, case-key encryption.", no_args_is_help=True
 )
@@ -62,6 +65,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(parked_app, name="parked")
 app.add_typer(routing_app, name="routing")
 app.add_typer(training_app, name="training")
+app.add_typer(notifications_app, name="notifications")
 
 
 @app.callback()
@@ -420,6 +424,10 @@ def status(as_json: JsonOption = False) -> None:
         if backlog:
             show_table(backlog, BACKLOG_COLUMNS, as_json=False)
         console.print(f"reactions parked: {report['parked_reactions']}")
+        for name, part in services.items():
+            if part.get("figures"):
+                shown = ", ".join(f"{key} {value}" for key, value in sorted(part["figures"].items()))
+                console.print(f"{name}: {shown}", highlight=False)
     if not ready:
         raise typer.Exit(2)
 
@@ -494,6 +502,54 @@ def parked_retry(
         f"लागू {outcome['applied']}, अब भी रुके {outcome['still_parked']}"
     )
     if outcome["still_parked"]:
+        raise typer.Exit(2)
+
+
+NOTIFICATION_COLUMNS = [
+    Column("notification_id", "id"),
+    Column("case_number", "case / मामला"),
+    Column("rule", "rule / नियम", show=lambda rule: f"{rule['en']} / {rule['hi']}"),
+    Column("channel", "channel / माध्यम", show=lambda channel: channel["code"]),
+    Column("recipient", "to / प्राप्तकर्ता"),
+    Column("tries", "tries", justify="right"),
+    Column("reason", "reason / कारण"),
+]
+
+
+@notifications_app.command("list")
+def notifications_list(as_json: JsonOption = False) -> None:
+    """The messages no channel took after the last try (parked), and how many are in each state."""
+    platform = Platform(settings())
+    figures = platform.call("GET", "/api/notifications/figures")["by_status"]
+    parked = platform.call("GET", "/api/notifications/parked")["messages"]
+    if as_json:
+        print_json({"by_status": figures, "parked": parked})
+        return
+    summary = ", ".join(f"{status}: {count}" for status, count in sorted(figures.items())) or "none / कोई नहीं"
+    console.print(f"notifications / सूचनाएँ: {summary}", highlight=False)
+    show_table(
+        parked, NOTIFICATION_COLUMNS, as_json=False, empty=("nothing parked", "कुछ भी रुका नहीं"), title="parked"
+    )
+
+
+@notifications_app.command("retry")
+def notifications_retry(
+    notification: Annotated[
+        str | None, typer.Argument(help="One parked message (the 'id' of `notifications list`); else all.")
+    ] = None,
+) -> None:
+    """Send parked messages again, now (each gets the policy's tries); exit code 2 if any is still parked."""
+    platform = Platform(settings())
+    wanted = (
+        [notification]
+        if notification
+        else [m["notification_id"] for m in platform.call("GET", "/api/notifications/parked")["messages"]]
+    )
+    sent = sum(bool(platform.call("POST", f"/api/notifications/{n}/retry")["sent"]) for n in wanted)
+    console.print(
+        f"sent {sent}, still parked {len(wanted) - sent} / भेजे {sent}, अब भी रुके {len(wanted) - sent}"
+    )
+    if sent < len(wanted):
         raise typer.Exit(2)
 
 

@@ -1,6 +1,6 @@
-"""The whole platform as one HTTP app: the four services, the web front, sign-in and the operator API.
+"""The whole platform as one HTTP app: the five services, the web front, sign-in and the operator API.
 
-The same builder serves the embedded default (all four services in one process) and the scale-out
+The same builder serves the embedded default (all five services in one process) and the scale-out
 case (``shakti serve SERVICE``: one service, with its health, metrics and operator routes).
 """
 
@@ -29,7 +29,7 @@ from shared.keys import load_signing_key
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
 
-SERVICES: tuple[str, ...] = ("routing", "intake", "escalation", "training")
+SERVICES: tuple[str, ...] = ("routing", "intake", "escalation", "training", "notifications")
 """Routing first: the others look up the jurisdiction it defines when they start."""
 
 

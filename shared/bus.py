@@ -95,7 +95,15 @@ PARTS: tuple[Part, ...] = (
             ("TRAINING", "training_on_modules"),
         ),
     ),
-    Part("notifications"),
+    Part(
+        "notifications",
+        _durables(
+            ("INTAKE", "notifications_on_intake"),
+            ("ROUTING", "notifications_on_routing"),
+            ("ESCALATION", "notifications_on_escalation"),
+            ("NOTIFICATIONS", "notifications_deliver"),
+        ),
+    ),
     Part("users"),
 )
 BY_NAME: dict[str, Part] = {part.name: part for part in PARTS}

@@ -44,6 +44,15 @@ REACTIONS_BACKLOG = Gauge(
     "shakti_reactions_backlog", "Events a process manager's replicas have not handled yet", ["manager"]
 )
 BREACHES = Counter("shakti_sla_breaches_total", "SOP deadlines breached", ["clock"])
+NOTIFICATIONS = Counter(
+    "shakti_notifications_total", "Notifications handed to a channel or parked", ["channel", "outcome"]
+)
+NOTIFICATION_LAG = Histogram(
+    "shakti_notification_lag_seconds",
+    "From the event that caused a notification to its hand-over to the channel",
+    ["channel"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -93,6 +93,11 @@ class ServiceInstance:
     def routes(self) -> APIRouter | None:
         return None
 
+    async def figures(self) -> Mapping[str, int]:
+        """What an operator should see of this instance beyond its projections (``shakti status``),
+        e.g. messages no channel took."""
+        return {}
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -260,6 +265,7 @@ class ServiceRunner:
             "lag": lags,
             "parked": parked,
             "reactions": await self._reaction_backlog(),
+            "figures": dict(await self.instance.figures()) if self.instance else {},
         }
 
     async def _reaction_backlog(self) -> dict[str, int]:

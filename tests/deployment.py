@@ -29,7 +29,7 @@ from tests.waiting import eventually
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ("shared", "services", "shakti")
 """The packages the wheel ships (with pyproject.toml, all a build needs)."""
-PARTS: tuple[str, ...] = ("intake", "routing", "escalation", "training", "web")
+PARTS: tuple[str, ...] = ("intake", "routing", "escalation", "training", "notifications", "web")
 """What ``shakti serve`` runs, one part per process: the four services and the web front."""
 
 

@@ -94,6 +94,9 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
     "POST /api/escalation/cases/{case_id}/acknowledge": LADDER,
     "GET /api/escalation/close-to-breach": READERS,
     "GET /api/escalation/cases/{case_id}": READERS,
+    "GET /api/notifications/mine": READERS,
+    "GET /api/notifications/outbox": READERS | {Role.OPERATOR},
+    "GET /api/notifications/parked": frozenset({Role.OPERATOR}),
 }
 
 

@@ -13,16 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
-from shared.auth import Role
+from shared.auth import Principal, Role
 from shared.natsserver import free_port
-from tests.sessions import keys_for_tests
+from tests.sessions import bearer, enrol, keys_for_tests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
@@ -138,4 +138,67 @@ async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp
     await officer.click("button:has-text('Show identity')")
     assert NAME in await officer.content()
     # Every page and form above worked with nothing blocked by the content security policy.
+    assert BLOCKED == [], BLOCKED
+
+
+@dataclass
+class BellSite:
+    url: str
+    officer_api: dict[str, str]
+
+
+@pytest.fixture
+async def bell_site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[BellSite]:
+    """The platform with Katra's Kendra in-charge able to sign in, and an officer's API token."""
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, runners(settings, nats_url), users=users)
+    async with running(settings, app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            registrar, incharges = await loader.roster(await loader.jurisdiction())
+        katra = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+        incharge = user_record(
+            "katra.incharge", Role.KENDRA_INCHARGE, service_number=incharges["SJP-KATRA"], **katra
+        )
+        await users.add(incharge, PASSWORD, actor="test")
+        officer = Principal(
+            username="katra.registrar",
+            role=Role.KENDRA_OFFICER,
+            service_number=registrar["SJP-KATRA"],
+            **katra,
+        )
+        yield BellSite(url, bearer(await enrol(app, officer)))
+
+
+async def test_the_bell_count_rises_live_and_falls_on_acknowledgement(
+    bell_site: BellSite, browser: Browser
+) -> None:
+    """A danger-now complaint registered elsewhere rings the in-charge's bell on the page she has open,
+    without a reload (Server-Sent Events under the content security policy); she acknowledges it from
+    the list and the count is gone."""
+    BLOCKED.clear()
+    incharge = await sign_in(browser, Site(bell_site.url), "katra.incharge")
+    assert incharge.url.endswith("/dashboard")
+    assert await incharge.locator("#bell-count").is_hidden()
+    body = {
+        "channel": "emergency_112", "category": "sexual_assault", "description": "DEMO statement",
+        "district": "SJP", "thana": "SJP-KATRA", "minor": False, "danger_now": True,
+        "identity": {"name": NAME, "phone": "9876509876"},
+    }  # fmt: skip
+    async with httpx.AsyncClient(base_url=bell_site.url, timeout=30.0) as client:
+        registered = await client.post(
+            "/api/intake/cases", json=body, headers={**bell_site.officer_api, "Idempotency-Key": "bell-e2e"}
+        )
+    assert registered.status_code == 201, registered.text
+    case_number = registered.json()["case_number"]
+    # The same page, never reloaded: the count arrives.
+    bell = incharge.locator("#bell-count")
+    await expect(bell).to_have_text("1", timeout=15_000)
+    await expect(bell).to_be_visible()
+    await incharge.click("a.bell")
+    assert case_number in await incharge.content() and NAME not in await incharge.content()
+    await incharge.click("button:has-text('Acknowledge')")
+    await incharge.wait_for_selector("text=Acknowledged")
+    await expect(bell).to_be_hidden(timeout=15_000)
     assert BLOCKED == [], BLOCKED

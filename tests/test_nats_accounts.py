@@ -41,7 +41,7 @@ from tests.sample import Tally, TallyCounted, TallyOpened, TallyProjection, Tall
 from tests.waiting import eventually
 
 ACCOUNTS = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "accounts.conf"
-SERVICES = ("intake", "routing", "escalation", "training")
+SERVICES = ("intake", "routing", "escalation", "training", "notifications")
 
 
 class Bus:
@@ -485,7 +485,7 @@ async def test_the_whole_platform_runs_under_the_embedded_authentication(tmp_pat
         js = ops.jetstream()
         durable = {
             (stream, consumer.name)
-            for stream in ("INTAKE", "ROUTING", "ESCALATION", "TRAINING")
+            for stream in ("INTAKE", "ROUTING", "ESCALATION", "TRAINING", "NOTIFICATIONS")
             for consumer in await js.consumers_info(stream)
         }
         assert durable == {(c.stream, c.name) for p in PARTS for c in p.consumers}

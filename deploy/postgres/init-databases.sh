@@ -3,7 +3,7 @@
 # role owning only its own database, so that no service can read another's tables (intake's key
 # store above all). Passwords come from the environment of the postgres service in compose.yaml.
 set -eu
-for part in intake routing escalation training web; do
+for part in intake routing escalation training notifications web; do
   var="SHAKTI_DB_$(echo "$part" | tr a-z A-Z)_PASSWORD"
   eval "password=\${$var:?$var is not set}"
   psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \

@@ -127,6 +127,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "times_ist": ("सभी समय भारतीय मानक समय (IST) में", "All times in India Standard Time (IST)"),
     "sent_elsewhere": ("मामला अन्य थाने को भेजा गया", "The case went to another thana"),
     "forbidden": ("आपकी भूमिका को यह अनुमति नहीं है।", "Your role may not do this."),
+    "notifications": ("सूचनाएँ", "Notifications"),
+    "unread": ("अपठित", "Unread"),
+    "acknowledge_notice": ("पुष्टि करें", "Acknowledge"),
+    "notice_acknowledged": ("पुष्टि की गई", "Acknowledged"),
+    "no_notifications": ("कोई सूचना नहीं।", "No notifications."),
+    "outbox": ("आउटबॉक्स", "Outbox"),
+    "outbox_note": (
+        "यहाँ वे संदेश हैं जो भेजे जाते (ई-मेल / एसएमएस सर्वर विन्यस्त नहीं); कुछ भी भेजा नहीं गया।",
+        "What would have been sent (no e-mail or SMS server configured); nothing left this system.",
+    ),
+    "to": ("प्राप्तकर्ता", "To"),
 }
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {

@@ -1,8 +1,8 @@
 """The web front's plumbing: sign-in and sign-out, who is signed in, the services' API as that user,
 rendering in Hindi or English, and the mounting of each area's pages (``cases``, ``queues``,
-``dashboards``, ``operator``). Pages get their data from the services' HTTP APIs with the signed-in
-user's own token, so every page sees exactly what its user may see, whether the services run in this
-process or not."""
+``dashboards``, ``operator``, ``notifications``). Pages get their data from the services' HTTP APIs
+with the signed-in user's own token, so every page sees exactly what its user may see, whether the
+services run in this process or not."""
 
 from __future__ import annotations
 
@@ -313,10 +313,11 @@ def mount_pages(app: FastAPI) -> None:
     """The screens of each role; every figure and case comes from the services' own API."""
     from shakti.web.cases import mount_cases
     from shakti.web.dashboards import mount_dashboards
+    from shakti.web.notifications import mount_notifications
     from shakti.web.operator import mount_operator
     from shakti.web.queues import mount_queues
 
-    for mount in (mount_cases, mount_queues, mount_dashboards, mount_operator):
+    for mount in (mount_cases, mount_queues, mount_dashboards, mount_operator, mount_notifications):
         mount(app)
 
 

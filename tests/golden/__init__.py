@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from shared.events import Event, events
 
 HERE = Path(__file__).parent
-CONTRACTS = ("intake", "routing", "escalation", "training", "users")
+CONTRACTS = ("intake", "routing", "escalation", "training", "notifications", "users")
 """The modules of ``shared.contracts`` whose events are published (importing them registers them)."""
 
 MOMENT = datetime(2026, 1, 10, 4, 30, tzinfo=UTC)
@@ -99,6 +99,8 @@ WORDS = {
     "pincode": "242001",
     "locality_code": "SJP-L-0001",
     "registered_at_thana": "SJP-KOTWALI",
+    "recipient": "officer:UP12345",
+    "via": "smtp",
 }
 
 

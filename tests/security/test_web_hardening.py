@@ -560,7 +560,7 @@ async def test_the_compose_gateway_serves_tls_and_keeps_operational_routes_insid
     # As compose's gateway command writes it (envsubst), every service at the one test platform.
     ports = {
         "GATEWAY_ADDRESS": "127.0.0.1", "GATEWAY_TLS_PORT": str(https_port), "GATEWAY_PORT": str(http_port),
-        **{f"{part.upper()}_PORT": str(settings.http_port) for part in ("web", "intake", "routing", "escalation", "training")},
+        **{f"{part.upper()}_PORT": str(settings.http_port) for part in ("web", "intake", "routing", "escalation", "training", "notifications")},
     }  # fmt: skip
     conf = (DEPLOY / "gateway" / "nginx.conf").read_text()
     conf = re.sub(r"\$\{([A-Z_]+)\}", lambda m: ports[m[1]], conf)

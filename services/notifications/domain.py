@@ -1,0 +1,395 @@
+"""Who must be told what: pure decisions from other services' events to notification requests, and the
+notification aggregate (requested, sent, failed, acknowledged). Nothing here does I/O: the roster,
+the case's facts, the policy and the time are arguments.
+
+Recipients are people on duty: a Kendra officer from routing's roster (on duty, not on leave), the
+levels above the Kendra from the user directory (someone the roster shows off duty or on leave is
+passed over). A level nobody holds now is addressed to its office (``office:<role>:<code>``), so that
+whoever takes it up sees it: a message is never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from shared.aggregate import Aggregate
+from shared.contracts.escalation import CaseEscalated, DeadlineApproaching, SlaBreached
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.notifications import (
+    AGGREGATE,
+    NotificationAcknowledged,
+    NotificationChannel,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationRule,
+    NotificationSent,
+    notification_id,
+)
+from shared.contracts.routing import CaseAssigned, CaseReassigned, ReferralIssued
+from shared.contracts.vocabulary import DutyStatus, LadderRole
+from shared.errors import DomainError, NotFound
+from shared.events import Event
+
+from .policy import Policy
+
+
+@dataclass(frozen=True)
+class Officer:
+    """A Kendra officer as routing's roster has them."""
+
+    service_number: str
+    kendra: str = ""
+    thana: str = ""
+    incharge: bool = False
+    status: DutyStatus = DutyStatus.ON_DUTY
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A user of the directory who answers for a ladder level at a place."""
+
+    username: str
+    role: str
+    service_number: str | None = None
+    district: str | None = None
+    circle: str | None = None
+    thana: str | None = None
+
+    @property
+    def address(self) -> str:
+        return f"officer:{self.service_number}" if self.service_number else f"user:{self.username}"
+
+
+# Which place of a holder's record a ladder office code is compared with.
+OFFICE_FIELD: dict[LadderRole, str | None] = {
+    LadderRole.KENDRA_INCHARGE: "thana",
+    LadderRole.SHO: "thana",
+    LadderRole.CO: "circle",
+    LadderRole.ADDL_SP: "district",
+    LadderRole.SP: "district",
+    LadderRole.STATE_CELL: None,
+}
+
+
+@dataclass(frozen=True)
+class Roster:
+    officers: Mapping[str, Officer] = field(default_factory=dict)
+    holders: Sequence[Holder] = ()
+    kendra_thana: Mapping[str, str] = field(default_factory=dict)
+    """Kendra code -> its thana."""
+
+    def available(self, service_number: str | None) -> bool:
+        """Not shown off duty or on leave by the roster (the levels above the Kendra are not on it)."""
+        officer = self.officers.get(service_number or "")
+        return officer is None or officer.status is DutyStatus.ON_DUTY
+
+    def officer(self, service_number: str) -> str | None:
+        return f"officer:{service_number}" if self.available(service_number) else None
+
+    def kendra_of(self, thana: str | None) -> str | None:
+        return next((k for k, t in sorted(self.kendra_thana.items()) if t == thana), None) if thana else None
+
+    def level(self, role: LadderRole, office: str) -> list[str]:
+        """Whoever holds ``role`` at ``office`` now, on duty; the office itself when nobody does."""
+        found: set[str] = set()
+        if role is LadderRole.KENDRA_INCHARGE:
+            found = {
+                f"officer:{o.service_number}"
+                for o in self.officers.values()
+                if o.kendra == office and o.incharge and o.status is DutyStatus.ON_DUTY
+            }
+            place = self.kendra_thana.get(office)
+        else:
+            place = office
+        if not found:
+            where = OFFICE_FIELD[role]
+            found = {
+                h.address
+                for h in self.holders
+                if h.role == role.value
+                and (where is None or getattr(h, where) == place)
+                and self.available(h.service_number)
+            }
+        return sorted(found) or [f"office:{role.value}:{office}"]
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """What a message may say about a case: its number and places. Never anything about her."""
+
+    case_id: str
+    case_number: str
+    district: str
+    circle: str | None = None
+    thana: str | None = None
+    kendra: str | None = None
+    officer: str | None = None
+    """The officer the case is assigned to now."""
+    level: tuple[LadderRole, str] | None = None
+    """The highest ladder level (role, office) the case has been escalated to."""
+    danger_now: bool = False
+    registration_id: str | None = None
+    """The id of intake's ``CaseRegistered``: the cause of a danger-now page, every round."""
+    thana_at_registration: bool = False
+
+
+@dataclass(frozen=True)
+class Cause:
+    event_id: str
+    at: datetime
+
+
+def decide(
+    event: Event, cause: Cause, case: CaseFacts, roster: Roster, policy: Policy
+) -> list[NotificationRequested]:
+    """The notifications an event of another service calls for (none for most)."""
+    match event:
+        case CaseAssigned() | CaseReassigned():
+            return requests(
+                NotificationRule.ASSIGNED,
+                [f"officer:{event.officer}"],
+                cause,
+                case,
+                policy,
+                kendra=event.kendra,
+            )
+        case CaseRegistered():
+            return page(case, roster, policy, round=1, at=cause.at) if event.danger_now else []
+        case DeadlineApproaching():
+            if event.threshold_pct not in policy.deadline_warning.at_pct:
+                return []
+            return requests(
+                NotificationRule.DEADLINE_WARNING,
+                officer_or_incharge(case, roster),
+                cause,
+                case,
+                policy,
+                clock=event.clock,
+                due_at=event.due_at,
+                threshold_pct=event.threshold_pct,
+            )
+        case SlaBreached():
+            role = case.level[0] if case.level else None
+            return requests(
+                NotificationRule.BREACH,
+                holders_now(case, roster),
+                cause,
+                case,
+                policy,
+                clock=event.clock,
+                due_at=event.due_at,
+                role=role,
+            )
+        case CaseEscalated():
+            if event.reason.startswith("danger_now"):
+                return []  # the danger-now page tells these levels already, and keeps telling them
+            if event.role is LadderRole.STATE_CELL:
+                return []  # the state cell reads figures, never a named case
+            return requests(
+                NotificationRule.ESCALATION,
+                roster.level(event.role, event.office_code),
+                cause,
+                case,
+                policy,
+                role=event.role,
+            )
+        case ReferralIssued():
+            return requests(
+                NotificationRule.REFERRAL,
+                [f"agency:{event.agency_code}"],
+                cause,
+                case,
+                policy,
+                agency_code=event.agency_code,
+                due_at=event.due_at,
+            )
+    return []
+
+
+def officer_or_incharge(case: CaseFacts, roster: Roster) -> list[str]:
+    """The assigned officer; the Kendra's in-charge when there is none or they are away."""
+    mine = roster.officer(case.officer) if case.officer else None
+    if mine:
+        return [mine]
+    kendra = case.kendra or roster.kendra_of(case.thana)
+    return roster.level(LadderRole.KENDRA_INCHARGE, kendra) if kendra else []
+
+
+def holders_now(case: CaseFacts, roster: Roster) -> list[str]:
+    """Whoever holds the case now: the level it was escalated to, else its officer or in-charge."""
+    if case.level:
+        return roster.level(*case.level)
+    return officer_or_incharge(case, roster)
+
+
+def page_offices(case: CaseFacts, roster: Roster) -> dict[LadderRole, str]:
+    kendra = case.kendra or roster.kendra_of(case.thana)
+    offices: dict[LadderRole, str | None] = {
+        LadderRole.KENDRA_INCHARGE: kendra,
+        LadderRole.SHO: case.thana,
+        LadderRole.CO: case.circle,
+        LadderRole.ADDL_SP: case.district,
+        LadderRole.SP: case.district,
+    }
+    return {role: code for role, code in offices.items() if code}
+
+
+def page(
+    case: CaseFacts, roster: Roster, policy: Policy, *, round: int, at: datetime
+) -> list[NotificationRequested]:
+    """One round of a danger-now page: every level in ``danger_now.to``, on every channel of the rule.
+
+    Nothing before the case has a place (routing's ``CaseRouted`` gives it one) or after the last round."""
+    paging = policy.danger_now
+    offices = page_offices(case, roster)
+    if case.registration_id is None or not case.thana or round > paging.max_rounds:
+        return []
+    cause = Cause(case.registration_id, at)
+    repeat_at = at + paging.repeat_every if round < paging.max_rounds else None
+    out: list[NotificationRequested] = []
+    for role in paging.to:
+        office = offices.get(role)
+        if office is None:
+            continue
+        out += requests(
+            NotificationRule.DANGER_NOW,
+            roster.level(role, office),
+            cause,
+            case,
+            policy,
+            role=role,
+            round=round,
+            kendra=offices.get(LadderRole.KENDRA_INCHARGE),
+            page_id=case.case_id,
+            repeat_at=repeat_at,
+        )
+    return out
+
+
+def channels_for(recipient: str, channels: Sequence[NotificationChannel]) -> list[NotificationChannel]:
+    """An office is reached only in the web front (whoever signs in for it); an agency's desk never
+    signs in, so it gets no web message."""
+    if recipient.startswith("office:"):
+        return [c for c in channels if c is NotificationChannel.WEB]
+    if recipient.startswith("agency:"):
+        return [c for c in channels if c is not NotificationChannel.WEB]
+    return list(channels)
+
+
+def requests(
+    rule: NotificationRule,
+    recipients: Sequence[str],
+    cause: Cause,
+    case: CaseFacts,
+    policy: Policy,
+    *,
+    round: int = 1,
+    kendra: str | None = None,
+    **details: object,
+) -> list[NotificationRequested]:
+    chosen = policy.rule(rule)
+    out: list[NotificationRequested] = []
+    for recipient in dict.fromkeys(recipients):
+        for channel in channels_for(recipient, chosen.channels):
+            out.append(
+                NotificationRequested.model_validate(
+                    {
+                        "notification_id": notification_id(cause.event_id, recipient, channel, round),
+                        "rule": rule,
+                        "channel": channel,
+                        "recipient": recipient,
+                        "cause_id": cause.event_id,
+                        "case_id": case.case_id,
+                        "case_number": case.case_number,
+                        "district": case.district,
+                        "thana": case.thana,
+                        "kendra": kendra or case.kendra,
+                        "at": cause.at,
+                        "urgent": chosen.urgent,
+                        "round": round,
+                        **details,
+                    }
+                )
+            )
+    return out
+
+
+NOT_YOURS = ("not_yours", "This notification is not addressed to you.", "यह सूचना आपके लिए नहीं है।")
+
+
+class Notification(Aggregate):
+    """One message to one recipient on one channel (``shakti.notifications.notification.<id>``)."""
+
+    aggregate_type: ClassVar[str] = AGGREGATE
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.requested: NotificationRequested | None = None
+        self.sent = False
+        self.tries = 0
+        self.parked = False
+        self.acknowledged = False
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case NotificationRequested():
+                self.requested = event
+            case NotificationSent():
+                self.sent = True
+                self.parked = False
+            case NotificationFailed():
+                self.tries += 1
+                self.parked = event.parked
+            case NotificationAcknowledged():
+                self.acknowledged = True
+
+    def request(self, wanted: NotificationRequested, at: datetime) -> list[Event]:
+        """Exactly once: a notification that exists already is not asked for again. One for the web
+        front is delivered as it is recorded: the bell reads the record."""
+        if self.exists:
+            return []
+        self.record(wanted)
+        if wanted.channel is NotificationChannel.WEB:
+            self.record(*self.deliver("web", at))
+        return self.recorded
+
+    def deliver(self, via: str, at: datetime) -> list[Event]:
+        wanted = self._wanted()
+        if self.sent:
+            return []
+        return [
+            NotificationSent(
+                notification_id=self.id, channel=wanted.channel, via=via, attempts=self.tries + 1, at=at
+            )
+        ]
+
+    def fail(self, reason: str, at: datetime, *, park: bool) -> list[Event]:
+        wanted = self._wanted()
+        if self.sent:
+            return []
+        return [
+            NotificationFailed(
+                notification_id=self.id,
+                channel=wanted.channel,
+                attempt=self.tries + 1,
+                reason=reason,
+                parked=park,
+                at=at,
+            )
+        ]
+
+    def acknowledge(self, by: str, addresses: frozenset[str], at: datetime) -> list[Event]:
+        wanted = self._wanted()
+        if wanted.recipient not in addresses:
+            raise DomainError(*NOT_YOURS)
+        if self.acknowledged:
+            return []
+        return [NotificationAcknowledged(notification_id=self.id, by=by, at=at, page_id=wanted.page_id)]
+
+    def _wanted(self) -> NotificationRequested:
+        if self.requested is None:
+            raise NotFound("notification", self.id)
+        return self.requested

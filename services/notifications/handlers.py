@@ -1,0 +1,339 @@
+"""What the notifications service does on other services' events, and how a notification goes out.
+
+Decisions: three durable consumers (intake's, routing's and escalation's case events), shared by all
+replicas. Each reads the case's facts straight from the three streams (case number, places, officer,
+ladder level: no read model lag), the roster from the read model, decides (``domain.decide``) and
+records each request under a command id derived from its notification id: a redelivered event or a
+second replica stores nothing twice.
+
+Delivery: one durable consumer on this service's own ``NotificationRequested``. A channel that fails
+is tried again with backoff, each failure recorded, and the message is parked after the policy's last
+try (``shakti notifications retry`` sends it again). While a message is retried its event stays
+unacknowledged on the bus, so no other replica takes it up meanwhile (the policy keeps the retries
+inside the bus's acknowledgement wait).
+
+Pages: a worker repeats each danger-now page whose next round is due and that nobody acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from time import perf_counter
+
+from shared.aggregate import Repository, Store
+from shared.clock import Clock
+from shared.contracts.escalation import CaseEscalated, CaseWatchReopened, DeadlineApproaching, SlaBreached
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.notifications import NotificationChannel, NotificationRequested
+from shared.contracts.routing import (
+    CaseAssigned,
+    CaseReassigned,
+    CaseRouted,
+    CaseUnassigned,
+    ReferralIssued,
+)
+from shared.dispatch import Reactions, handles
+from shared.events import Envelope, Event
+from shared.eventstore import CommandMeta
+from shared.subscriber import ProcessManager
+
+from .channels import Adapter, ChannelError, Contact, Outgoing
+from .domain import CaseFacts, Cause, Notification, Roster, decide, page
+from .messages import Names, compose
+from .policy import Policy
+
+log = logging.getLogger(__name__)
+
+ACTOR = "notifications"
+
+
+class NotRegisteredYet(LookupError):
+    """Another service spoke of a case whose registration is not in intake's stream (retried, parked)."""
+
+
+@dataclass(frozen=True)
+class DeliveryFigures:
+    """What the metrics and the benchmark read: time from the cause to the channel's hand-over."""
+
+    channel: str
+    outcome: str
+    lag_seconds: float
+
+
+Observe = Callable[[DeliveryFigures], None]
+
+
+class Delivery:
+    """Hands a requested notification to its channel's adapter: retries with backoff, then parks."""
+
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        adapters: Mapping[NotificationChannel, Adapter],
+        contacts: Mapping[str, Contact],
+        names: Callable[[], Awaitable[Names]],
+        clock: Clock,
+        *,
+        base_url: str = "",
+        observe: Observe | None = None,
+    ) -> None:
+        self.notifications = Repository(store, Notification)
+        self.policy = policy
+        self.adapters = adapters
+        self.contacts = contacts
+        self.names = names
+        self.clock = clock
+        self.base_url = base_url
+        self.observe = observe
+
+    async def on_own(self, envelope: Envelope) -> None:
+        # A web notification is delivered in the command that records it: nothing to hand over.
+        if (
+            envelope.event_type == NotificationRequested.event_type
+            and envelope.payload.get("channel") != NotificationChannel.WEB.value
+        ):
+            await self.deliver(envelope.aggregate_id)
+
+    async def deliver(self, notification_id: str) -> bool:
+        """True when the notification is sent (now or before); False when it was parked."""
+        notification = await self.notifications.get(notification_id)
+        wanted = notification.requested
+        if wanted is None:
+            return False
+        if notification.sent:
+            return True
+        adapter = self.adapters[wanted.channel]
+        outgoing = Outgoing(
+            notification_id=notification_id,
+            channel=wanted.channel,
+            recipient=wanted.recipient,
+            message=compose(wanted, await self.names(), self.base_url),
+            contact=self.contacts.get(wanted.recipient),
+            template_id=self.policy.sms_templates.get(wanted.rule),
+        )
+        rules = self.policy.delivery
+        for attempt in range(1, rules.attempts + 1):
+            reason = await self._try(adapter, outgoing)
+            now = self.clock.now()
+            # The command id names the try: a redelivered request after a crash records each try once.
+            tried = f"{notification_id}:{notification.tries + attempt}"
+            if reason is None:
+                sent = partial(Notification.deliver, via=adapter.via, at=now)
+                await self.notifications.execute(notification_id, sent, self._meta(f"{tried}:sent"))
+                self._observe(wanted, "sent")
+                return True
+            last = attempt == rules.attempts
+            failure = partial(Notification.fail, reason=reason, at=now, park=last)
+            await self.notifications.execute(notification_id, failure, self._meta(f"{tried}:failed"))
+            log.warning(
+                "notification %s on %s failed (%s), try %d of %d",
+                notification_id,
+                wanted.channel,
+                reason,
+                attempt,
+                rules.attempts,
+            )
+            if last:
+                self._observe(wanted, "parked")
+                return False
+            await asyncio.sleep(rules.backoff(attempt))
+        return False
+
+    async def _try(self, adapter: Adapter, outgoing: Outgoing) -> str | None:
+        try:
+            await asyncio.wait_for(adapter.send(outgoing), self.policy.delivery.timeout.total_seconds())
+        except ChannelError as error:
+            return error.reason
+        except TimeoutError:
+            return "timeout"
+        return None
+
+    @staticmethod
+    def _meta(command_id: str) -> CommandMeta:
+        return CommandMeta(command_id=command_id, actor=ACTOR)
+
+    def _observe(self, wanted: NotificationRequested, outcome: str) -> None:
+        if self.observe is not None:
+            lag = (self.clock.now() - wanted.at).total_seconds()
+            self.observe(DeliveryFigures(wanted.channel.value, outcome, lag))
+
+
+class CaseEvents(Reactions):
+    """The decisions: other services' case events -> notification requests."""
+
+    def __init__(
+        self, store: Store, policy: Policy, roster: Callable[[], Awaitable[Roster]], clock: Clock
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.roster = roster
+        self.clock = clock
+        self.notifications = Repository(store, Notification)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return [
+            ProcessManager(
+                name="notifications_on_intake",
+                stream="INTAKE",
+                subject="shakti.intake.case.*",
+                react=self,
+                description="Pages the Kendra in-charge and the SHO on a danger-now registration.",
+            ),
+            ProcessManager(
+                name="notifications_on_routing",
+                stream="ROUTING",
+                subject="shakti.routing.case.*",
+                react=self,
+                description="Tells the officer of an assignment and the agency's desk of a referral.",
+            ),
+            ProcessManager(
+                name="notifications_on_escalation",
+                stream="ESCALATION",
+                subject="shakti.escalation.case.*",
+                react=self,
+                description="Tells whoever holds the case of warnings, breaches and escalations.",
+            ),
+        ]
+
+    @handles(CaseRegistered)
+    async def registered(self, event: CaseRegistered, cause: Envelope) -> None:
+        if event.danger_now:
+            await self._decide(event, cause, cause.aggregate_id)
+
+    @handles(CaseAssigned, CaseReassigned, ReferralIssued)
+    async def routed_case(
+        self, event: CaseAssigned | CaseReassigned | ReferralIssued, cause: Envelope
+    ) -> None:
+        await self._decide(event, cause, event.case_id)
+
+    @handles(CaseRouted)
+    async def routed(self, event: CaseRouted, cause: Envelope) -> None:
+        """A danger-now case registered without a thana is paged once routing has placed it."""
+        facts = await self.facts(event.case_id)
+        if not facts.danger_now or facts.thana_at_registration or facts.registration_id is None:
+            return
+        at = cause.occurred_at
+        await self.record(page(facts, await self.roster(), self.policy, round=1, at=at), cause)
+
+    @handles(DeadlineApproaching, SlaBreached, CaseEscalated)
+    async def escalation(
+        self, event: DeadlineApproaching | SlaBreached | CaseEscalated, cause: Envelope
+    ) -> None:
+        await self._decide(event, cause, event.case_id)
+
+    async def _decide(self, event: Event, cause: Envelope, case_id: str) -> None:
+        facts = await self.facts(case_id)
+        wanted = decide(
+            event, Cause(str(cause.event_id), cause.occurred_at), facts, await self.roster(), self.policy
+        )
+        await self.record(wanted, cause)
+
+    async def record(self, wanted: Sequence[NotificationRequested], cause: Envelope | None = None) -> None:
+        async def one(request: NotificationRequested) -> None:
+            meta = CommandMeta(
+                command_id=f"request:{request.notification_id}",
+                actor=ACTOR,
+                correlation_id=cause.correlation_id if cause else None,
+                causation_id=cause.event_id if cause else None,
+            )
+            await self.notifications.execute(
+                request.notification_id, lambda n: n.request(request, self.clock.now()), meta
+            )
+
+        await asyncio.gather(*(one(r) for r in wanted))
+
+    async def facts(self, case_id: str) -> CaseFacts:
+        """What the three streams say about the case now: number and places, officer, ladder level."""
+        registration: Envelope | None = None
+        for envelope in await self.store.load("case", case_id, service="intake"):
+            if envelope.event_type == CaseRegistered.event_type:
+                registration = envelope
+                break
+        if registration is None:
+            raise NotRegisteredYet(f"case {case_id} has no CaseRegistered in the INTAKE stream")
+        registered = registration.event()
+        assert isinstance(registered, CaseRegistered)
+        place: dict[str, str | None] = {
+            "district": registered.district,
+            "circle": registered.circle,
+            "thana": registered.thana,
+            "kendra": None,
+        }
+        officer: str | None = None
+        for envelope in await self.store.load("case", case_id, service="routing"):
+            match envelope.event():
+                case CaseRouted() as routed:
+                    place = {
+                        "district": routed.district,
+                        "circle": routed.circle,
+                        "thana": routed.thana,
+                        "kendra": routed.kendra,
+                    }
+                case CaseAssigned() | CaseReassigned() as assigned:
+                    officer = assigned.officer
+                case CaseUnassigned():
+                    officer = None
+        level = None
+        for envelope in await self.store.load("case", case_id, service="escalation"):
+            match envelope.event():
+                case CaseEscalated() as escalated:
+                    level = (escalated.role, escalated.office_code)
+                case CaseWatchReopened():
+                    level = None
+        return CaseFacts(
+            case_id=case_id,
+            case_number=registered.case_number,
+            district=place["district"] or registered.district,
+            circle=place["circle"],
+            thana=place["thana"],
+            kendra=place["kendra"],
+            officer=officer,
+            level=level,
+            danger_now=registered.danger_now,
+            registration_id=str(registration.event_id),
+            thana_at_registration=registered.thana is not None,
+        )
+
+
+class PageWorker:
+    """Repeats each due danger-now page that nobody acknowledged, to whoever is on duty then."""
+
+    def __init__(
+        self,
+        decisions: CaseEvents,
+        due: Callable[[datetime], Awaitable[Sequence[tuple[str, int, Sequence[str]]]]],
+        clock: Clock,
+        poll_seconds: float,
+    ) -> None:
+        self.decisions = decisions
+        self.due = due
+        self.clock = clock
+        self.poll_seconds = poll_seconds
+
+    async def run(self) -> None:
+        while True:
+            started = perf_counter()
+            await self.repeat_due()
+            await asyncio.sleep(max(0.0, self.poll_seconds - (perf_counter() - started)))
+
+    async def repeat_due(self) -> int:
+        now = self.clock.now()
+        repeated = 0
+        for page_id, round, last_round in await self.due(now):
+            # The read model may lag an acknowledgement by a moment: the aggregates do not.
+            previous = [await self.decisions.notifications.get(i) for i in last_round]
+            if any(n.acknowledged for n in previous):
+                continue
+            facts = await self.decisions.facts(page_id)
+            wanted = page(
+                facts, await self.decisions.roster(), self.decisions.policy, round=round + 1, at=now
+            )
+            await self.decisions.record(wanted)
+            repeated += bool(wanted)
+        return repeated

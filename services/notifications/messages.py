@@ -1,0 +1,125 @@
+"""The words of a notification, in Hindi and English, composed from its event when it is sent or shown.
+
+A message says only the case number, the places (by name), times in IST (labelled) and a link to the
+case: never anything about the complainant, whose identity this service never holds. These texts are
+the ones to register as SMS templates (TRAI DLT): the variable parts are the case number, places,
+times and the link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.clock import IST
+from shared.contracts.notifications import RULE_LABELS, NotificationRequested, NotificationRule
+from shared.contracts.vocabulary import LADDER_LABELS, label, labelled
+
+CLOCK_LABELS: Mapping[str, tuple[str, str]] = {
+    "acknowledge": ("प्राप्ति की पुष्टि", "Acknowledgement"),
+    "first_contact": ("प्रथम संपर्क", "First contact"),
+    "referral_acknowledged": ("रेफरल की स्वीकृति", "Referral acknowledged"),
+    "action_taken": ("कार्यवाही", "Action taken"),
+    "disposal": ("निस्तारण", "Disposal"),
+}
+
+Names = Mapping[str, tuple[str, str]]
+"""Place code -> (Hindi, English) name."""
+
+
+@dataclass(frozen=True)
+class Message:
+    subject_en: str
+    subject_hi: str
+    text_en: str
+    text_hi: str
+    link: str
+
+    def text(self, language: str) -> str:
+        return self.text_hi if language == "hi" else self.text_en
+
+    @property
+    def both(self) -> str:
+        return f"{self.text_hi}\n\n{self.text_en}"
+
+
+def ist(moment: datetime) -> str:
+    """A time as people here read it: day, month, year, 24-hour clock, labelled IST."""
+    return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M IST")
+
+
+def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> Message:
+    def name(code: str | None, language: str) -> str:
+        if not code:
+            return ""
+        pair = names.get(code)
+        return (pair[0] if language == "hi" else pair[1]) if pair else code
+
+    rule_en, rule_hi = labelled(RULE_LABELS, wanted.rule)
+    link = f"{base_url.rstrip('/')}/cases/{wanted.case_id}"
+    where_en = ", ".join(p for p in (name(wanted.kendra, "en"), _thana(name(wanted.thana, "en"), "en")) if p)
+    where_hi = ", ".join(p for p in (name(wanted.kendra, "hi"), _thana(name(wanted.thana, "hi"), "hi")) if p)
+    detail_en, detail_hi = _detail(wanted)
+    urgent_en, urgent_hi = ("URGENT: ", "अति आवश्यक: ") if wanted.urgent else ("", "")
+    text_en = (
+        f"{urgent_en}{rule_en}. Case {wanted.case_number}"
+        + (f", {where_en}" if where_en else "")
+        + f". {detail_en} Time: {ist(wanted.at)}. Open: {link}"
+    )
+    text_hi = (
+        f"{urgent_hi}{rule_hi}। मामला {wanted.case_number}"
+        + (f", {where_hi}" if where_hi else "")
+        + f"। {detail_hi} समय: {ist(wanted.at)}। देखें: {link}"
+    )
+    return Message(
+        subject_en=f"{urgent_en}{rule_en}: {wanted.case_number}",
+        subject_hi=f"{urgent_hi}{rule_hi}: {wanted.case_number}",
+        text_en=text_en,
+        text_hi=text_hi,
+        link=link,
+    )
+
+
+def _thana(name: str, language: str) -> str:
+    if not name:
+        return ""
+    return f"थाना {name}" if language == "hi" else f"thana {name}"
+
+
+def _detail(wanted: NotificationRequested) -> tuple[str, str]:
+    clock_en, clock_hi = labelled(CLOCK_LABELS, wanted.clock or "")
+    due = ist(wanted.due_at) if wanted.due_at else ""
+    role_en = label(LADDER_LABELS, wanted.role.value, "en") if wanted.role else ""
+    role_hi = label(LADDER_LABELS, wanted.role.value, "hi") if wanted.role else ""
+    match wanted.rule:
+        case NotificationRule.ASSIGNED:
+            return "The case is assigned to you.", "मामला आपको सौंपा गया है।"
+        case NotificationRule.DANGER_NOW:
+            again_en = f" Reminder {wanted.round}." if wanted.round > 1 else ""
+            again_hi = f" अनुस्मारक {wanted.round}।" if wanted.round > 1 else ""
+            return (
+                f"The complainant is in danger now: act at once and acknowledge ({role_en}).{again_en}",
+                f"शिकायतकर्ता अभी खतरे में है: तुरंत कार्यवाही करें और पुष्टि करें ({role_hi})।{again_hi}",
+            )
+        case NotificationRule.DEADLINE_WARNING:
+            return (
+                f"{wanted.threshold_pct}% of the time for '{clock_en}' is used; due {due}.",
+                f"'{clock_hi}' का {wanted.threshold_pct}% समय बीत चुका है; अंतिम समय {due}।",
+            )
+        case NotificationRule.BREACH:
+            return (
+                f"The deadline for '{clock_en}' passed at {due}.",
+                f"'{clock_hi}' की समय-सीमा {due} पर पार हो गई।",
+            )
+        case NotificationRule.ESCALATION:
+            return (
+                f"The case is escalated to you as {role_en}.",
+                f"मामला {role_hi} के रूप में आपके स्तर पर बढ़ाया गया है।",
+            )
+        case NotificationRule.REFERRAL:
+            return (
+                f"A case is referred to your desk; please respond by {due}.",
+                f"एक मामला आपके डेस्क को भेजा गया है; कृपया {due} तक उत्तर दें।",
+            )
+    return "", ""

@@ -1,0 +1,173 @@
+"""The notification policy: which rule sends on which channels, how a danger-now page repeats, how a
+failing channel is retried, the SMS template ids. Configuration (``policy.yaml`` beside this module by
+default), validated at load; every problem names its field. Check a file with
+``python -m services.notifications.policy FILE``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from shared.contracts.notifications import NotificationChannel, NotificationRule
+from shared.contracts.vocabulary import LadderRole
+
+DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+
+ACK_BUDGET_SECONDS = 25.0
+"""A delivery holds its event unacknowledged on the bus while it retries; past the bus's 30 s the event
+would go to another replica, which could send it a second time."""
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600}
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used; the message names every problem and its field."""
+
+
+def _span(value: Any) -> Any:
+    if isinstance(value, timedelta) or (isinstance(value, str) and value.startswith("P")):
+        return value  # already a span, or ISO 8601 as a dumped policy writes it
+    match = _SPAN.match(str(value))
+    if match is None or float(match.group(1)) <= 0:
+        raise ValueError(
+            f"{value!r} is not a span: write seconds '30s', minutes '5m' or hours '1h' (above zero)"
+        )
+    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2)])
+
+
+Span = Annotated[timedelta, BeforeValidator(_span)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Rule(Strict):
+    channels: list[NotificationChannel] = Field(min_length=1)
+    urgent: bool = False
+
+
+class DangerNowPaging(Strict):
+    to: list[LadderRole] = Field(min_length=1)
+    repeat_every: Span
+    max_rounds: int = Field(ge=1, le=1000)
+
+
+class Warning(Strict):
+    at_pct: list[int] = Field(min_length=1)
+
+
+class Delivery(Strict):
+    attempts: int = Field(ge=1, le=10)
+    first_backoff: Span
+    backoff_factor: float = Field(ge=1, le=10)
+    timeout: Span
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (1, 2, ...)."""
+        return self.first_backoff.total_seconds() * self.backoff_factor ** (attempt - 1)
+
+    @property
+    def longest(self) -> float:
+        """The longest a message can take from first try to parked."""
+        waits = sum(self.backoff(a) for a in range(1, self.attempts))
+        return self.attempts * self.timeout.total_seconds() + waits
+
+
+class Policy(Strict):
+    version: str = Field(min_length=1)
+    status: str = Field(min_length=1)
+    timezone: str = "Asia/Kolkata"
+    rules: dict[NotificationRule, Rule]
+    danger_now: DangerNowPaging
+    deadline_warning: Warning
+    delivery: Delivery
+    sms_templates: dict[NotificationRule, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        problems: list[str] = []
+        for rule in NotificationRule:
+            found = self.rules.get(rule)
+            if found is None:
+                problems.append(f"rules.{rule}: missing (every rule needs its channels)")
+                continue
+            if len(set(found.channels)) != len(found.channels):
+                problems.append(f"rules.{rule}.channels: list each channel once")
+            if NotificationChannel.SMS in found.channels:
+                template = self.sms_templates.get(rule)
+                if template is None:
+                    problems.append(f"sms_templates.{rule}: missing (an SMS needs its DLT template id)")
+                elif not re.fullmatch(r"[0-9]{19}", template):
+                    problems.append(
+                        f"sms_templates.{rule}: {template!r} is not a DLT template id (19 digits)"
+                    )
+        for pct in self.deadline_warning.at_pct:
+            if not 0 < pct < 100:
+                problems.append(f"deadline_warning.at_pct: {pct} is not a percentage between 1 and 99")
+        if self.delivery.longest > ACK_BUDGET_SECONDS:
+            problems.append(
+                f"delivery: attempts x timeout + backoffs is {self.delivery.longest:.1f}s; keep it under "
+                f"{ACK_BUDGET_SECONDS:.0f}s (fewer attempts, shorter timeout or backoff)"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"timezone: unknown time zone {self.timezone!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def rule(self, rule: NotificationRule) -> Rule:
+        return self.rules[rule]
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(file)"
+
+
+def parse_policy(document: Any, source: str = "policy") -> Policy:
+    if not isinstance(document, dict):
+        raise PolicyError(f"{source}: the policy must be a mapping of fields, not {type(document).__name__}")
+    try:
+        return Policy.model_validate(document)
+    except ValidationError as error:
+        lines = [
+            f"  {_field(problem['loc'])}: {problem['msg'].removeprefix('Value error, ')}"
+            for problem in error.errors()
+        ]
+        raise PolicyError(f"{source} is not a valid notification policy:\n" + "\n".join(lines)) from None
+
+
+def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise PolicyError(f"{path}: not valid YAML ({error})") from None
+    return parse_policy(document, str(path))
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else DEFAULT_POLICY
+    try:
+        policy = load_policy(path)
+    except PolicyError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"{path}: version {policy.version} ({policy.status}), rules: {', '.join(policy.rules)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

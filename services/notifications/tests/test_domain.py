@@ -1,0 +1,314 @@
+"""Who is told what, without I/O: the decisions from other services' events, the danger-now page, the
+notification aggregate (exactly once, acknowledgement only by its recipient) and the words sent."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifications.domain import (
+    CaseFacts,
+    Cause,
+    Holder,
+    Notification,
+    Officer,
+    Roster,
+    decide,
+    page,
+)
+from services.notifications.messages import compose
+from services.notifications.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
+from shared.contracts.escalation import CaseEscalated, DeadlineApproaching, SlaBreached
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.notifications import (
+    NotificationAcknowledged,
+    NotificationChannel,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationRule,
+    NotificationSent,
+    notification_id,
+)
+from shared.contracts.routing import CaseAssigned, ReferralIssued
+from shared.contracts.vocabulary import AgencyKind, Category, Channel, DutyStatus, LadderRole, Priority
+from shared.testing import Scenario
+
+from .identity import hits
+
+POLICY = load_policy(DEFAULT_POLICY)
+AT = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)  # 10:00 IST
+CASE = CaseFacts(
+    case_id="c1",
+    case_number="SJP-2026-000042",
+    district="SJP",
+    circle="SJP-TILHAR",
+    thana="SJP-KATRA",
+    kendra="MSK-SJP-KATRA",
+    officer="PNO100002",
+    danger_now=True,
+    registration_id="reg-1",
+)
+ROSTER = Roster(
+    officers={
+        "PNO100001": Officer("PNO100001", "MSK-SJP-KATRA", "SJP-KATRA", incharge=True),
+        "PNO100002": Officer("PNO100002", "MSK-SJP-KATRA", "SJP-KATRA"),
+        "PNO200001": Officer("PNO200001", "MSK-SJP-SADAR", "SJP-SADAR", incharge=True),
+    },
+    holders=[
+        Holder("sho.katra", "sho", "PNO300001", "SJP", "SJP-TILHAR", "SJP-KATRA"),
+        Holder("sho.sadar", "sho", "PNO300002", "SJP", "SJP-NAGAR", "SJP-SADAR"),
+        Holder("co.tilhar", "co", None, "SJP", "SJP-TILHAR"),
+    ],
+    kendra_thana={"MSK-SJP-KATRA": "SJP-KATRA", "MSK-SJP-SADAR": "SJP-SADAR"},
+)
+
+
+def requested(events: list[NotificationRequested]) -> list[tuple[str, str, str]]:
+    return [(e.rule, e.recipient, e.channel) for e in events]
+
+
+def registered(danger_now: bool = True) -> CaseRegistered:
+    return CaseRegistered(
+        case_number=CASE.case_number,
+        channel=Channel.EMERGENCY_112,
+        category=Category.SEXUAL_ASSAULT,
+        priority=Priority.P1,
+        danger_now=danger_now,
+        minor=False,
+        district="SJP",
+        thana="SJP-KATRA",
+        registered_by="PNO100001",
+        sealed_identity="c2VhbGVk",
+    )
+
+
+def test_assignment_tells_the_officer_on_the_rules_channels() -> None:
+    event = CaseAssigned(case_id="c1", officer="PNO100002", kendra="MSK-SJP-KATRA", reason="on duty")
+    out = decide(event, Cause("ev-1", AT), CASE, ROSTER, POLICY)
+    assert requested(out) == [
+        ("assigned", "officer:PNO100002", "web"),
+        ("assigned", "officer:PNO100002", "email"),
+    ]
+    # The id derives from (cause, recipient, channel): the same event decided again asks for the same ones.
+    again = decide(event, Cause("ev-1", AT), CASE, ROSTER, POLICY)
+    assert [e.notification_id for e in out] == [e.notification_id for e in again]
+
+
+def test_danger_now_pages_the_incharge_and_the_sho_on_duty() -> None:
+    out = decide(registered(), Cause("reg-1", AT), CASE, ROSTER, POLICY)
+    assert {(r, c) for _, r, c in requested(out)} == {
+        (who, channel)
+        for who in ("officer:PNO100001", "officer:PNO300001")
+        for channel in ("web", "sms", "email")
+    }
+    first = out[0]
+    assert isinstance(first, NotificationRequested)
+    assert first.urgent and first.page_id == "c1" and first.round == 1
+    assert first.repeat_at == AT + timedelta(minutes=5)
+    assert decide(registered(danger_now=False), Cause("reg-1", AT), CASE, ROSTER, POLICY) == []
+
+
+def test_a_page_round_goes_to_whoever_is_on_duty_then_and_stops_after_the_last_round() -> None:
+    away = Roster(
+        officers={
+            **ROSTER.officers,
+            "PNO100001": Officer("PNO100001", "MSK-SJP-KATRA", "SJP-KATRA", True, DutyStatus.ON_LEAVE),
+        },
+        holders=ROSTER.holders,
+        kendra_thana=ROSTER.kendra_thana,
+    )
+    second = page(CASE, away, POLICY, round=2, at=AT + timedelta(minutes=5))
+    recipients = {e.recipient for e in second if isinstance(e, NotificationRequested)}
+    # Nobody holds the Kendra's in-charge level now: its office is told, in the web front only.
+    assert recipients == {"office:kendra_incharge:MSK-SJP-KATRA", "officer:PNO300001"}
+    assert ("danger_now", "office:kendra_incharge:MSK-SJP-KATRA", "web") in requested(second)
+    assert ("danger_now", "office:kendra_incharge:MSK-SJP-KATRA", "sms") not in requested(second)
+    # Every round has its own ids, and the first round's cause: the registration.
+    first_ids = {e.notification_id for e in page(CASE, away, POLICY, round=1, at=AT)}
+    assert first_ids.isdisjoint({e.notification_id for e in second})
+    last = page(CASE, ROSTER, POLICY, round=POLICY.danger_now.max_rounds, at=AT)
+    assert last and all(e.repeat_at is None for e in last)
+    assert page(CASE, ROSTER, POLICY, round=POLICY.danger_now.max_rounds + 1, at=AT) == []
+    # No place yet (routing has not routed it): no page until it has one.
+    assert (
+        page(
+            CaseFacts("c2", "SJP-2026-1", "SJP", registration_id="r", danger_now=True),
+            ROSTER,
+            POLICY,
+            round=1,
+            at=AT,
+        )
+        == []
+    )
+
+
+def test_warning_at_80_percent_tells_the_officer_or_the_incharge_when_the_officer_is_away() -> None:
+    warning = DeadlineApproaching(
+        case_id="c1", clock="first_contact", threshold_pct=80, due_at=AT + timedelta(hours=1)
+    )
+    assert requested(decide(warning, Cause("w", AT), CASE, ROSTER, POLICY)) == [
+        ("deadline_warning", "officer:PNO100002", "web")
+    ]
+    half = warning.model_copy(update={"threshold_pct": 50})
+    assert decide(half, Cause("w", AT), CASE, ROSTER, POLICY) == []
+    off = Roster(
+        officers={
+            **ROSTER.officers,
+            "PNO100002": Officer("PNO100002", "MSK-SJP-KATRA", "SJP-KATRA", False, DutyStatus.OFF_DUTY),
+        },
+        holders=ROSTER.holders,
+        kendra_thana=ROSTER.kendra_thana,
+    )
+    assert requested(decide(warning, Cause("w", AT), CASE, off, POLICY)) == [
+        ("deadline_warning", "officer:PNO100001", "web")
+    ]
+
+
+def test_escalation_and_breach_reach_whoever_holds_the_level_now() -> None:
+    to_sho = CaseEscalated(
+        case_id="c1", level=2, role=LadderRole.SHO, office_code="SJP-KATRA", reason="breach:first_contact"
+    )
+    assert {r for _, r, _ in requested(decide(to_sho, Cause("e", AT), CASE, ROSTER, POLICY))} == {
+        "officer:PNO300001"
+    }
+    to_co = to_sho.model_copy(update={"level": 3, "role": LadderRole.CO, "office_code": "SJP-TILHAR"})
+    assert {r for _, r, _ in requested(decide(to_co, Cause("e", AT), CASE, ROSTER, POLICY))} == {
+        "user:co.tilhar"
+    }
+    # The SHO on leave (the roster knows their service number): the office is told instead.
+    sho_away = Roster(
+        officers={**ROSTER.officers, "PNO300001": Officer("PNO300001", status=DutyStatus.ON_LEAVE)},
+        holders=ROSTER.holders,
+        kendra_thana=ROSTER.kendra_thana,
+    )
+    assert {r for _, r, _ in requested(decide(to_sho, Cause("e", AT), CASE, sho_away, POLICY))} == {
+        "office:sho:SJP-KATRA"
+    }
+    # The state cell reads figures, never a named case.
+    to_state = to_sho.model_copy(update={"level": 6, "role": LadderRole.STATE_CELL, "office_code": "UP"})
+    assert decide(to_state, Cause("e", AT), CASE, ROSTER, POLICY) == []
+    # Danger-now escalations are the page's business: no second message.
+    danger = to_sho.model_copy(update={"reason": "danger_now:first_contact"})
+    assert decide(danger, Cause("e", AT), CASE, ROSTER, POLICY) == []
+    breach = SlaBreached(case_id="c1", clock="first_contact", due_at=AT, breached_at=AT)
+    escalated = CaseFacts(**{**CASE.__dict__, "level": (LadderRole.SHO, "SJP-KATRA")})
+    assert {r for _, r, _ in requested(decide(breach, Cause("b", AT), escalated, ROSTER, POLICY))} == {
+        "officer:PNO300001"
+    }
+    assert {r for _, r, _ in requested(decide(breach, Cause("b", AT), CASE, ROSTER, POLICY))} == {
+        "officer:PNO100002"
+    }
+
+
+def test_referral_goes_to_the_agency_desk_by_email_only() -> None:
+    issued = ReferralIssued(
+        case_id="c1",
+        referral_id="r1",
+        agency_code="OSC-SJP",
+        agency_kind=AgencyKind.ONE_STOP_CENTRE,
+        reason="medical",
+        due_at=AT + timedelta(hours=4),
+    )
+    assert requested(decide(issued, Cause("x", AT), CASE, ROSTER, POLICY)) == [
+        ("referral", "agency:OSC-SJP", "email")
+    ]
+
+
+def wanted(**changes: object) -> NotificationRequested:
+    base = {
+        "notification_id": notification_id("cause", "officer:PNO100002", NotificationChannel.WEB),
+        "rule": NotificationRule.ASSIGNED,
+        "channel": NotificationChannel.WEB,
+        "recipient": "officer:PNO100002",
+        "cause_id": "cause",
+        "case_id": "c1",
+        "case_number": CASE.case_number,
+        "district": "SJP",
+        "thana": "SJP-KATRA",
+        "kendra": "MSK-SJP-KATRA",
+        "at": AT,
+    }
+    return NotificationRequested.model_validate(base | changes)
+
+
+def test_a_notification_is_requested_once_sent_once_and_acknowledged_only_by_its_recipient() -> None:
+    first = wanted()
+    Scenario(Notification, first.notification_id).when(lambda n: n.request(first, AT)).then(
+        first, lambda e: isinstance(e, NotificationSent) and e.via == "web" and e.attempts == 1
+    )
+    mail = wanted(channel=NotificationChannel.EMAIL)
+    Scenario(Notification).when(lambda n: n.request(mail, AT)).then(mail)
+    Scenario(Notification).given(first).when(lambda n: n.request(first, AT)).then_nothing()
+    sent = NotificationSent(
+        notification_id=first.notification_id, channel=NotificationChannel.WEB, via="web", attempts=1, at=AT
+    )
+    Scenario(Notification).given(first, sent).when(lambda n: n.deliver("web", AT)).then_nothing()
+    Scenario(Notification).given(first).when(
+        lambda n: n.acknowledge("PNO100001", frozenset({"officer:PNO100001"}), AT)
+    ).refused("not_yours")
+    mine = frozenset({"officer:PNO100002", "user:kendra.officer"})
+    Scenario(Notification, first.notification_id).given(first).when(
+        lambda n: n.acknowledge("PNO100002", mine, AT)
+    ).then(NotificationAcknowledged(notification_id=first.notification_id, by="PNO100002", at=AT))
+    ack = NotificationAcknowledged(notification_id=first.notification_id, by="PNO100002", at=AT)
+    Scenario(Notification).given(first, ack).when(
+        lambda n: n.acknowledge("PNO100002", mine, AT)
+    ).then_nothing()
+    Scenario(Notification).when(lambda n: n.acknowledge("x", mine, AT)).refused("not_found")
+
+
+def test_failures_count_tries_and_park() -> None:
+    first = wanted(channel=NotificationChannel.SMS)
+    failed = (
+        Scenario(Notification)
+        .given(first)
+        .when(lambda n: n.fail("timeout", AT, park=False))
+        .then(lambda e: isinstance(e, NotificationFailed) and e.attempt == 1 and not e.parked)
+    )
+    Scenario(Notification).given(first, *failed).when(lambda n: n.fail("http_503", AT, park=True)).then(
+        lambda e: isinstance(e, NotificationFailed) and e.attempt == 2 and e.parked
+    )
+    Scenario(Notification).given(first, *failed).when(lambda n: n.deliver("sms_gateway", AT)).then(
+        lambda e: isinstance(e, NotificationSent) and e.attempts == 2
+    )
+
+
+def test_the_words_name_the_case_place_and_time_in_ist_in_both_languages_and_nothing_else() -> None:
+    names = {
+        "MSK-SJP-KATRA": ("मिशन शक्ति केन्द्र कटरा", "Mission Shakti Kendra Katra"),
+        "SJP-KATRA": ("कटरा", "Katra"),
+    }
+    message = compose(
+        wanted(rule=NotificationRule.DANGER_NOW, urgent=True, role=LadderRole.SHO, round=2),
+        names,
+        "https://shakti.example",
+    )
+    assert "SJP-2026-000042" in message.text_en and "SJP-2026-000042" in message.text_hi
+    assert "Mission Shakti Kendra Katra, thana Katra" in message.text_en
+    assert "थाना कटरा" in message.text_hi and "अति आवश्यक" in message.text_hi
+    assert "12-01-2026 10:00 IST" in message.text_en and "12-01-2026 10:00 IST" in message.text_hi
+    assert message.link == "https://shakti.example/cases/c1" and message.link in message.text_en
+    assert "Reminder 2" in message.text_en and "SHO" in message.text_en
+    assert hits("message", message.both + message.subject_en + message.subject_hi) == []
+
+
+def test_the_policy_is_validated_field_by_field() -> None:
+    document = POLICY.model_dump(mode="json")
+    document["danger_now"]["repeat_every"] = "soon"
+    document["delivery"]["attempts"] = 0
+    with pytest.raises(PolicyError) as error:
+        parse_policy(document, "bad.yaml")
+    assert "danger_now.repeat_every: 'soon' is not a span" in str(error.value)
+    assert "delivery.attempts" in str(error.value)
+    document = POLICY.model_dump(mode="json")
+    document["rules"].pop("referral")
+    document["sms_templates"]["breach"] = "12ab"
+    with pytest.raises(PolicyError) as error:
+        parse_policy(document, "bad.yaml")
+    for field in ("rules.referral: missing", "sms_templates.breach: '12ab' is not a DLT template id"):
+        assert field in str(error.value), str(error.value)
+    document = POLICY.model_dump(mode="json")
+    document["delivery"] |= {"attempts": 6, "timeout": "5s"}
+    with pytest.raises(PolicyError, match="keep it under 25s"):
+        parse_policy(document)

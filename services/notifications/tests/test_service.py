@@ -1,0 +1,391 @@
+"""The notifications service on a real NATS server and database, intake, routing, escalation and the user
+directory played by appending their contract events to their own streams: a danger-now case pages the
+Kendra in-charge and the SHO within a second, again after the repeat interval, and no more once one of
+them acknowledges; an escalation reaches whoever holds the level now; two replicas send nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from nats.aio.client import Client as NatsClient
+
+from services.notifications.main import build_service
+from shared.auth import Principal, Role
+from shared.clock import ManualClock
+from shared.contracts.escalation import CaseEscalated
+from shared.contracts.intake import CaseRegistered
+from shared.contracts.notifications import NotificationRequested, NotificationSent
+from shared.contracts.routing import (
+    CaseAssigned,
+    CaseRouted,
+    KendraDefined,
+    OfficerDutyChanged,
+    OfficerPosted,
+    ThanaDefined,
+)
+from shared.contracts.users import UserAdded
+from shared.contracts.vocabulary import Category, Channel, DutyStatus, LadderRole, Priority
+from shared.directory import account_id
+from shared.events import Envelope, Event
+from shared.eventstore import CommandMeta, EventStore
+from shared.runtime import ServiceRunner, build_app
+from shared.settings import Settings
+from tests.sessions import SignedCallers, keys_for_tests
+from tests.waiting import eventually
+
+from .conftest import witness
+from .identity import NAME, PHONE
+
+START = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)
+KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+INCHARGE = Principal(
+    username="incharge.katra", role=Role.KENDRA_INCHARGE, service_number="PNO100001", **KATRA
+)
+SHO = Principal(username="sho.katra", role=Role.SHO, service_number="PNO300001", **KATRA)
+OFFICER = Principal(username="officer.katra", role=Role.KENDRA_OFFICER, service_number="PNO100002", **KATRA)
+API = "/api/notifications"
+
+
+@dataclass
+class World:
+    nats_url: str
+    nc: NatsClient
+    database_url: str
+    settings: Settings
+    clock: ManualClock = field(default_factory=lambda: ManualClock(START))
+    callers: SignedCallers = field(default_factory=SignedCallers)
+    runners: list[ServiceRunner] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.stores = {s: EventStore(self.nc, s) for s in ("intake", "routing", "escalation", "users")}
+        self.notifications = EventStore(self.nc, "notifications")
+
+    def runner(self) -> ServiceRunner:
+        runner = ServiceRunner(
+            build_service(poll_seconds=0.05, base_url="https://shakti.example"),
+            self.settings,
+            nats_url=self.nats_url,
+            clock=self.clock,
+            database_url=self.database_url,
+        )
+        self.runners.append(runner)
+        return runner
+
+    @contextlib.asynccontextmanager
+    async def http(self) -> AsyncIterator[httpx.AsyncClient]:
+        app = build_app([self.runner()], self.settings, directory=self.callers.directory)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    async def append(self, service: str, aggregate: str, aggregate_id: str, event: Event) -> Envelope:
+        store = self.stores[service]
+        history = await store.load(aggregate, aggregate_id)
+        last = history[-1] if history else None
+        [stored] = await store.append(
+            aggregate,
+            aggregate_id,
+            [event],
+            expected_sequence=last.sequence if last else 0,
+            expected_version=last.aggregate_version if last else 0,
+            meta=CommandMeta(command_id=uuid.uuid4().hex, actor="test", occurred_at=self.clock.now()),
+        )
+        return stored
+
+    async def katra(self) -> None:
+        """The thana and its Kendra, the in-charge and an officer on duty, the SHO in the directory."""
+        await self.append(
+            "routing", "district", "SJP",
+            ThanaDefined(code="SJP-KATRA", district="SJP", circle="SJP-TILHAR", name_hi="कटरा", name_en="Katra"),
+        )  # fmt: skip
+        await self.append(
+            "routing", "district", "SJP",
+            KendraDefined(
+                code="MSK-SJP-KATRA", thana="SJP-KATRA", district="SJP", circle="SJP-TILHAR",
+                name_hi="मिशन शक्ति केन्द्र कटरा", name_en="Mission Shakti Kendra Katra",
+            ),
+        )  # fmt: skip
+        for who, incharge in ((INCHARGE, True), (OFFICER, False)):
+            assert who.service_number
+            await self.append(
+                "routing", "officer", who.service_number,
+                OfficerPosted(
+                    service_number=who.service_number, kendra="MSK-SJP-KATRA", thana="SJP-KATRA",
+                    circle="SJP-TILHAR", district="SJP", incharge=incharge,
+                ),
+            )  # fmt: skip
+        await self.enrol(SHO)
+
+    async def enrol(self, who: Principal) -> None:
+        await self.append(
+            "users", "user", account_id(who.username),
+            UserAdded(
+                username=who.username, role=who.role.value, service_number=who.service_number,
+                district=who.district, circle=who.circle, thana=who.thana,
+            ),
+        )  # fmt: skip
+
+    async def register(self, *, danger_now: bool, thana: str | None = "SJP-KATRA") -> str:
+        case_id = uuid.uuid4().hex
+        await self.append(
+            "intake", "case", case_id,
+            CaseRegistered(
+                case_number=f"SJP-2026-{uuid.uuid4().int % 1_000_000:06d}", channel=Channel.EMERGENCY_112,
+                category=Category.SEXUAL_ASSAULT, priority=Priority.P1, danger_now=danger_now, minor=False,
+                district="SJP", thana=thana, registered_by="PNO100001",
+                sealed_identity="WmFybmlnYXIgVnlvbWtlc2ggUXVpbGxmZWF0aGVy",
+            ),
+        )  # fmt: skip
+        return case_id
+
+    async def requested(self) -> list[NotificationRequested]:
+        return [e for e in await self.own() if isinstance(e, NotificationRequested)]
+
+    async def own(self) -> list[Event]:
+        js = self.nc.jetstream()
+        last = (await js.stream_info("NOTIFICATIONS")).state.last_seq
+        found = []
+        for seq in range(1, last + 1):
+            message = await js.get_msg("NOTIFICATIONS", seq)
+            envelope = Envelope.model_validate_json(message.data or b"{}")
+            found.append(envelope.event())
+        return found
+
+    async def roster_known(self, runner: ServiceRunner, officers: int = 2, holders: int = 1) -> None:
+        assert runner.context is not None
+        board = runner.context.projector("notification_board")
+
+        async def known() -> bool:
+            async with board.sessions() as session:
+                o = len((await session.execute(board.tables.officer.select())).all())
+                h = len((await session.execute(board.tables.holder.select())).all())
+                return o >= officers and h >= holders
+
+        await eventually(known, 20, "the roster in the read model")
+
+
+@pytest.fixture
+async def world(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str, tmp_path: Path
+) -> AsyncIterator[World]:
+    found = World(nats_url, nats_client, sqlite_url, Settings(keys_dir=keys_for_tests(), data_dir=tmp_path))
+    for store in (*found.stores.values(), found.notifications):
+        await store.ensure_stream()
+    try:
+        yield found
+    finally:
+        for runner in found.runners:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runner.stop(), 30)
+
+
+def mine(answer: httpx.Response) -> list[dict[str, object]]:
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, object]] = answer.json()["notifications"]
+    for row in found:
+        text = row["text"]
+        assert isinstance(text, dict)
+        witness("web", f"{text['en']}\n{text['hi']}")
+    return found
+
+
+async def test_danger_now_pages_incharge_and_sho_at_once_repeats_and_stops_on_acknowledgement(
+    world: World,
+) -> None:
+    await world.katra()
+    async with world.http() as client:
+        await world.roster_known(world.runners[0])
+        started = time.perf_counter()
+        case_id = await world.register(danger_now=True)
+
+        async def paged() -> bool:
+            sent = {(r.recipient, r.channel.value) for r in await world.requested() if r.page_id == case_id}
+            return {("officer:PNO100001", "web"), ("officer:PNO300001", "web")} <= sent
+
+        await eventually(paged, 10, "the first round of the page")
+        took = time.perf_counter() - started
+        assert took < 1.0, f"paged after {took:.2f}s"
+        first = [r for r in await world.requested() if r.page_id == case_id]
+        assert {(r.recipient, r.channel.value, r.round) for r in first} == {
+            (who, channel, 1)
+            for who in ("officer:PNO100001", "officer:PNO300001")
+            for channel in ("web", "sms", "email")
+        }
+
+        async def listed(who: Principal, count: int) -> list[dict[str, object]]:
+            rows: list[dict[str, object]] = []
+
+            async def there() -> bool:
+                nonlocal rows
+                rows = mine(await client.get(f"{API}/mine", headers=world.callers.headers(who)))
+                return len(rows) >= count
+
+            await eventually(there, 10, f"{count} notifications for {who.username}")
+            return rows
+
+        [sho_first] = await listed(SHO, 1)
+        assert sho_first["urgent"] and sho_first["case_number"]
+        text = sho_first["text"]
+        assert (
+            isinstance(text, dict)
+            and "Mission Shakti Kendra Katra" in text["en"]
+            and "तत्काल खतरा" in text["hi"]
+        )
+        assert (await client.get(f"{API}/unread", headers=world.callers.headers(SHO))).json() == {"unread": 1}
+        # The e-mail and SMS went to the outbox (no channel configured): shown, sent nowhere.
+        await eventually(lambda: _outboxed(client, world, 4), 10, "e-mail and SMS of both in the outbox")
+
+        # Five minutes on, nobody has acknowledged: the second round.
+        world.clock.advance(timedelta(minutes=5, seconds=1))
+
+        async def second_round() -> bool:
+            return any(r.round == 2 for r in await world.requested() if r.page_id == case_id)
+
+        await eventually(second_round, 10, "the second round")
+        assert len(await listed(INCHARGE, 2)) == 2
+
+        # The SHO acknowledges the latest: the page stops.
+        latest = (await listed(SHO, 2))[0]
+        acked = await client.post(
+            f"{API}/{latest['notification_id']}/acknowledge", headers=world.callers.headers(SHO)
+        )
+        assert acked.status_code == 200 and acked.json()["acknowledged"], acked.text
+        # Someone else's notification cannot be acknowledged by the SHO.
+        theirs = (await listed(INCHARGE, 2))[0]
+        refused = await client.post(
+            f"{API}/{theirs['notification_id']}/acknowledge", headers=world.callers.headers(SHO)
+        )
+        assert refused.status_code == 409 and refused.json()["detail"]["code"] == "not_yours"
+
+        async def stopped() -> bool:
+            runner = world.runners[0]
+            assert runner.context is not None
+            board = runner.context.projector("notification_board")
+            async with board.sessions() as session:
+                row = (await session.execute(board.tables.page.select())).first()
+                return bool(row and row.acknowledged)
+
+        await eventually(stopped, 10, "the page marked acknowledged")
+        before = len(await world.requested())
+        world.clock.advance(timedelta(minutes=10))
+        await asyncio.sleep(0.5)  # ten page-worker polls
+        assert len(await world.requested()) == before, "a round after the acknowledgement"
+        assert (await client.get(f"{API}/unread", headers=world.callers.headers(SHO))).json() == {"unread": 1}
+
+
+async def _outboxed(client: httpx.AsyncClient, world: World, count: int) -> bool:
+    answer = await client.get(
+        f"{API}/outbox", headers=world.callers.headers(Principal(username="ops", role=Role.OPERATOR))
+    )
+    messages = answer.json()["messages"]
+    for m in messages:
+        witness("outbox", f"{m['text']['en']}\n{m['text']['hi']}")
+    return len(messages) >= count
+
+
+async def test_an_escalation_reaches_whoever_holds_the_level_now_and_an_assignment_the_officer(
+    world: World,
+) -> None:
+    await world.katra()
+    relief = Principal(username="sho2.katra", role=Role.SHO, service_number="PNO300009", **KATRA)
+    await world.enrol(relief)
+    # The SHO is on leave (the roster knows their service number): the relieving SHO is told.
+    await world.append(
+        "routing",
+        "officer",
+        "PNO300001",
+        OfficerDutyChanged(service_number="PNO300001", status=DutyStatus.ON_LEAVE),
+    )
+    async with world.http() as client:
+        runner = world.runners[0]
+        await world.roster_known(runner, officers=3, holders=2)
+        case_id = await world.register(danger_now=False)
+        await world.append(
+            "routing", "case", case_id,
+            CaseRouted(case_id=case_id, district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA", kendra="MSK-SJP-KATRA", reason="thana"),
+        )  # fmt: skip
+        await world.append(
+            "routing", "case", case_id,
+            CaseAssigned(case_id=case_id, officer="PNO100002", kendra="MSK-SJP-KATRA", reason="on duty"),
+        )  # fmt: skip
+        await world.append(
+            "escalation", "case", case_id,
+            CaseEscalated(case_id=case_id, level=2, role=LadderRole.SHO, office_code="SJP-KATRA", reason="breach:first_contact"),
+        )  # fmt: skip
+
+        async def told() -> bool:
+            rules = {(r.rule.value, r.recipient) for r in await world.requested() if r.channel.value == "web"}
+            return {("assigned", "officer:PNO100002"), ("escalation", "officer:PNO300009")} <= rules
+
+        await eventually(told, 10, "the officer and the relieving SHO told")
+        assert not [r for r in await world.requested() if r.recipient == "officer:PNO300001"]
+        assert not [r for r in await world.requested() if r.page_id], "a page for a case not in danger now"
+
+        async def officer_sees_it() -> bool:
+            rows = mine(await client.get(f"{API}/mine", headers=world.callers.headers(OFFICER)))
+            return [r["rule"]["code"] for r in rows] == ["assigned"]  # type: ignore[index]
+
+        await eventually(officer_sees_it, 10, "the assignment in the officer's list")
+
+
+async def test_two_replicas_send_nothing_twice(world: World) -> None:
+    await world.katra()
+    first, second = world.runner(), world.runner()
+    await first.start()
+    await second.start()
+    await world.roster_known(first)
+    await world.roster_known(second)
+    cases = [await world.register(danger_now=True) for _ in range(5)]
+
+    async def all_sent() -> bool:
+        sent = {e.notification_id for e in await world.own() if isinstance(e, NotificationSent)}
+        wanted = {r.notification_id for r in await world.requested() if r.page_id in cases}
+        return len(wanted) == 5 * 6 and wanted <= sent
+
+    await eventually(all_sent, 20, "every notification of five pages sent")
+    events = await world.own()
+    requested = [e.notification_id for e in events if isinstance(e, NotificationRequested)]
+    sent = [e.notification_id for e in events if isinstance(e, NotificationSent)]
+    assert len(requested) == len(set(requested)) and len(sent) == len(set(sent))
+    # Both replicas' page workers look at the same due pages: the second round is asked for once.
+    world.clock.advance(timedelta(minutes=5, seconds=1))
+
+    async def second_rounds() -> bool:
+        return len([r for r in await world.requested() if r.round == 2]) == 5 * 6
+
+    await eventually(second_rounds, 20, "second rounds")
+    await asyncio.sleep(0.3)
+    again = [e.notification_id for e in await world.own() if isinstance(e, NotificationRequested)]
+    assert len(again) == len(set(again)) == 5 * 6 * 2
+    assert all(NAME not in str(e) and PHONE not in str(e) for e in await world.own())
+
+
+async def test_a_danger_now_case_registered_without_a_thana_is_paged_once_routing_places_it(
+    world: World,
+) -> None:
+    await world.katra()
+    async with world.http():
+        await world.roster_known(world.runners[0])
+        case_id = await world.register(danger_now=True, thana=None)
+        await asyncio.sleep(0.5)
+        assert not [r for r in await world.requested() if r.page_id == case_id], "paged without a place"
+        await world.append(
+            "routing", "case", case_id,
+            CaseRouted(case_id=case_id, district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA", kendra="MSK-SJP-KATRA", reason="locality"),
+        )  # fmt: skip
+
+        async def paged() -> bool:
+            found = {(r.recipient, r.kendra) for r in await world.requested() if r.page_id == case_id}
+            return {("officer:PNO100001", "MSK-SJP-KATRA"), ("officer:PNO300001", "MSK-SJP-KATRA")} <= found
+
+        await eventually(paged, 10, "the page once routed")

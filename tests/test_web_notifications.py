@@ -1,0 +1,119 @@
+"""The notification bell of the web front, on the whole platform served over real HTTP: a danger-now
+complaint registered over the API makes the Kendra in-charge's bell count rise live (Server-Sent
+Events, no reload), the list shows it in her language and takes the acknowledgement, the outbox shows
+what would have gone by e-mail and SMS, and the complainant's name is in none of it."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+from nats.aio.client import Client as NatsClient
+
+from shared.auth import COOKIE, Principal, Role
+from shared.http_guard import csrf_token
+from tests.security.served import KATRA, served_platform
+from tests.sessions import bearer, enrol
+
+NAME, PHONE = "DEMO Bellring Secretname", "9812398765"
+
+
+async def next_count(lines: object, timeout: float = 10.0) -> int:
+    """The next ``unread`` event's count from an SSE stream's lines."""
+    event = ""
+
+    async def read() -> int:
+        nonlocal event
+        async for line in lines:  # type: ignore[attr-defined]
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "unread":
+                return int(line.split(":", 1)[1])
+        raise AssertionError("the stream ended")
+
+    return await asyncio.wait_for(read(), timeout)
+
+
+async def test_the_bell_rises_live_and_the_list_takes_the_acknowledgement(
+    nats_client: NatsClient, nats_url: str, tmp_path: Path
+) -> None:
+    async with served_platform(nats_url, tmp_path) as served:
+        app, client = served.app, served.client
+        incharge = Principal(
+            username="incharge.bell",
+            role=Role.KENDRA_INCHARGE,
+            service_number=served.incharges["SJP-KATRA"],
+            **KATRA,
+        )
+        officer = Principal(
+            username="officer.bell",
+            role=Role.KENDRA_OFFICER,
+            service_number=served.registrar["SJP-KATRA"],
+            **KATRA,
+        )
+        session = await enrol(app, incharge)
+        officer_api = bearer(await enrol(app, officer))
+        cookies = {COOKIE: session}
+
+        async with httpx.AsyncClient(base_url=served.url, cookies=cookies, timeout=30.0) as browser:
+            page = await browser.get("/notifications")
+            assert page.status_code == 200
+            policy = page.headers["content-security-policy"]
+            assert "script-src 'self'" in policy and "connect-src 'self'" in policy
+            assert "'unsafe-inline'" not in policy and 'src="/static/bell.js"' in page.text
+            assert (await browser.get("/static/bell.js")).status_code == 200
+
+            async with browser.stream("GET", "/notifications/live") as stream:
+                assert stream.headers["content-type"].startswith("text/event-stream")
+                lines = stream.aiter_lines()
+                assert await next_count(lines) == 0
+                body = {
+                    "channel": "emergency_112", "category": "sexual_assault", "description": "DEMO statement",
+                    "district": "SJP", "thana": "SJP-KATRA", "minor": False, "danger_now": True,
+                    "identity": {"name": NAME, "phone": PHONE},
+                }  # fmt: skip
+                registered = await client.post(
+                    "/api/intake/cases", json=body, headers={**officer_api, "Idempotency-Key": "bell-1"}
+                )
+                assert registered.status_code == 201, registered.text
+                case_number = registered.json()["case_number"]
+                # The count rises on the open page, without a reload.
+                assert await next_count(lines, 15) == 1
+
+            listed = await browser.get("/notifications")
+            assert case_number in listed.text and "तत्काल खतरा" in listed.text  # Hindi by default
+            assert NAME not in listed.text and PHONE not in listed.text
+            mine = (await client.get("/api/notifications/mine", headers=bearer(session))).json()
+            [notice] = mine["notifications"]
+            acknowledged = await browser.post(
+                f"/notifications/{notice['notification_id']}/acknowledge",
+                data={"csrf_token": csrf_token(session)},
+                follow_redirects=False,
+            )
+            assert acknowledged.status_code == 303, acknowledged.text
+            after = await browser.get("/notifications")
+            assert "पुष्टि की गई" in after.text
+            assert (await client.get("/api/notifications/unread", headers=bearer(session))).json() == {
+                "unread": 0
+            }
+            # Without the form's token, no acknowledgement (the guard's CSRF check).
+            forged = await browser.post(f"/notifications/{notice['notification_id']}/acknowledge", data={})
+            assert forged.status_code == 403
+
+        operator = await enrol(app, Principal(username="ops.bell", role=Role.OPERATOR))
+        async with httpx.AsyncClient(
+            base_url=served.url, cookies={COOKIE: operator}, timeout=30.0
+        ) as console:
+
+            async def outboxed() -> str:
+                for _ in range(100):
+                    text = (await console.get("/notifications/outbox")).text
+                    if text.count('<article class="notice') >= 2:  # her e-mail and her SMS
+                        return text
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the e-mail and SMS of the page are not in the outbox")
+
+            text = await outboxed()
+            assert NAME not in text and PHONE not in text
+            assert (await console.get("/notifications")).status_code == 403

@@ -57,19 +57,25 @@ POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
-def content_security_policy(*, inline_styles: tuple[str, ...] = ()) -> str:
-    """The policy of every answer; a page with a fixed ``<style>`` block of its own names it by hash."""
+def content_security_policy(*, inline_styles: tuple[str, ...] = (), scripts: bool = True) -> str:
+    """The policy of every answer; a page with a fixed ``<style>`` block of its own names it by hash,
+    and a page that has no script (``scripts=False``) allows none."""
     policy = dict(POLICY)
     policy["style-src"] += tuple(f"'sha256-{_digest(style)}'" for style in inline_styles)
+    if not scripts:
+        del policy["script-src"], policy["connect-src"]
     return "; ".join(f"{name} {' '.join(sources)}" for name, sources in policy.items())
 
 
 def inline_style_policy(template_source: str) -> str:
-    """The policy for a template whose ``<style>`` blocks are fixed text (no template expressions)."""
+    """The policy for a standalone template (a printable page: no script, not even the bell's) whose
+    ``<style>`` blocks are fixed text (no template expressions)."""
     styles = tuple(re.findall(r"<style>(.*?)</style>", template_source, flags=re.DOTALL))
     if any("{{" in style or "{%" in style for style in styles):
         raise ValueError("a style block with template expressions cannot be allowed by its hash")
-    return content_security_policy(inline_styles=styles)
+    if "<script" in template_source:
+        raise ValueError("a standalone page allows no script")
+    return content_security_policy(inline_styles=styles, scripts=False)
 
 
 SECURITY_HEADERS: tuple[tuple[str, str], ...] = (

@@ -124,11 +124,25 @@ class LogOutput:
             self.handler.setLevel(logging.WARNING)
 
 
+class CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the standard error of the moment, not to the one there was when logging was set up:
+    a program that replaces it for a while (a CLI runner, a test's capture) and closes it afterwards
+    must not leave the platform's log writing into a closed file."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: TextIO) -> None:
+        pass
+
+
 def configure_logging(settings: Settings | None = None, stream: TextIO | None = None) -> LogOutput:
     config = settings or Settings()
     out = stream or sys.stderr
     human = config.log_format == "human" or (config.log_format == "auto" and out.isatty())
-    handler = logging.StreamHandler(out)
+    handler: logging.Handler = logging.StreamHandler(out) if stream is not None else CurrentStderr()
     if human:
         handler.setFormatter(HumanFormatter(colour=out.isatty() and "NO_COLOR" not in os.environ))
     else:

@@ -75,7 +75,9 @@ class Running:
         result = await asyncio.to_thread(
             CliRunner().invoke, cli, list(args), input=stdin, env=self.env, catch_exceptions=False
         )
-        return result.exit_code, result.output
+        # JSON is read from standard output alone: the platform runs in this process, and whatever it
+        # logs meanwhile goes to the standard error the runner captures beside it.
+        return result.exit_code, result.stdout if "--json" in args else result.output
 
 
 @pytest.fixture

@@ -158,6 +158,7 @@ PART_KEYS = {
     "routing": ("signing.pub",),
     "escalation": ("signing.pub",),
     "training": ("signing.pub", "certificate.key"),
+    "notifications": ("signing.pub",),
     "web": ("signing.key", "signing.pub"),
 }
 """Which key files each part's folder holds (deploy/README.md, "Keys and sessions")."""
@@ -365,3 +366,12 @@ def test_the_gateway_configuration_names_every_port_compose_gives_it() -> None:
     gateway: dict[str, Any] = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["gateway"]
     substituted = set(re.findall(r"\$\$\{([A-Z_]+)\}", gateway["command"][-1]))
     assert used == substituted == set(gateway["environment"])
+
+
+def test_every_key_folder_compose_mounts_is_made_by_the_stack_test() -> None:
+    """A part added to compose with a key folder of its own gets its files here too (a part without
+    them refuses to start, and the stack never becomes ready)."""
+    mounted = set(
+        re.findall(r"\$\{SHAKTI_KEYS_HOST_DIR:-\./keys\}/(\w+):", (DEPLOY / "compose.yaml").read_text())
+    )
+    assert mounted == set(PART_KEYS)

@@ -9,7 +9,6 @@ password hashing runs outside any lock.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -167,9 +166,10 @@ def eight_users() -> Iterator[list[str]]:
     yield [f"officer{n}" for n in range(8)]
 
 
-async def test_eight_sign_ins_at_once_take_about_the_time_of_one_per_core(
-    platform: FastAPI, eight_users: list[str]
-) -> None:
+async def test_eight_sign_ins_at_once_hash_side_by_side(platform: FastAPI, eight_users: list[str]) -> None:
+    """Password hashing runs outside any lock: eight sign-ins at once have more than one hash in progress
+    at a time. (How long they take is a figure for a benchmark, not a test: on a shared machine a timed
+    assertion fails for reasons of its own.)"""
     store: UserStore = platform.state.users
     for name in eight_users:
         await store.add(user_record(name, Role.SP, district="SJP"), PASSWORD, actor="test")
@@ -190,22 +190,5 @@ async def test_eight_sign_ins_at_once_take_about_the_time_of_one_per_core(
     async def one(name: str) -> None:
         assert (await sign_in(platform, REAL_USER, name, PASSWORD)).status_code == 200
 
-    async def timed(*names: str) -> float:
-        started = time.perf_counter()
-        await asyncio.gather(*(one(n) for n in names))
-        return time.perf_counter() - started
-
-    await timed(eight_users[0])  # warm up
-    # One alone, eight times, then eight at once; in rounds, so that both see the same load from
-    # whatever else runs on the machine, and the best round counts (on a machine whose cores are all
-    # busy with other work, no round can show it: run this test again alone).
-    rounds = []
-    for _ in range(5):
-        alone = sum([await timed(name) for name in eight_users])
-        together = await timed(*eight_users)
-        rounds.append((together / alone, alone, together))
-    ratio, alone, together = min(rounds)
-    print(f"eight one by one {alone * 1000:.0f} ms, eight at once {together * 1000:.0f} ms ({ratio:.2f})")
-    assert most >= 2  # hashes ran side by side
-    # Queued behind a lock, eight at once would take as long as eight alone; on 2 cores about half.
-    assert ratio < 0.75, rounds
+    await asyncio.gather(*(one(n) for n in eight_users))
+    assert most >= 2, "the hashes ran one after another"

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import nats.errors
+import nats.js.errors
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -386,6 +388,19 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = {"code": error.code, "en": error.en, "hi": error.hi}
         return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(error.retry_after)})
 
+    @app.exception_handler(nats.errors.Error)
+    async def bus_trouble(request: Request, error: nats.errors.Error) -> JSONResponse:
+        if not bus_unavailable(error):
+            raise error
+        what = type(error).__name__
+        log.warning("%s %s: the bus is unavailable (%s)", request.method, request.url.path, what)
+        detail = {
+            "code": "bus_unavailable",
+            "en": "The platform cannot record this right now; send the same request again in a moment.",
+            "hi": "प्लेटफ़ॉर्म अभी इसे दर्ज नहीं कर पा रहा; थोड़ी देर में वही अनुरोध फिर भेजें।",
+        }
+        return JSONResponse({"detail": detail}, 503, headers={"Retry-After": "2"})
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         problems = [field_problem(e) for e in error.errors()]
@@ -405,6 +420,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def busy(_: Request, __: ConcurrencyError) -> JSONResponse:
         detail = {"code": "busy", "en": "The case is busy; try again.", "hi": "मामला व्यस्त है; फिर से प्रयास करें।"}
         return JSONResponse({"detail": detail}, 409)
+
+
+def bus_unavailable(error: Exception) -> bool:
+    """NATS could not take or answer a request for a while (a node stopped and its streams electing a
+    leader, the server restarting): the same request, sent again, may succeed. A 4xx of JetStream's is
+    a mistake in the request and stays an error."""
+    if isinstance(error, nats.js.errors.APIError):
+        return (error.code or 0) >= 500
+    passing = nats.errors.NoRespondersError | nats.errors.TimeoutError | nats.errors.ConnectionClosedError
+    return isinstance(error, passing)
 
 
 def field_problem(error: Mapping[str, Any]) -> dict[str, Any]:

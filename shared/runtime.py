@@ -392,7 +392,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def bus_trouble(request: Request, error: nats.errors.Error) -> JSONResponse:
         if not bus_unavailable(error):
             raise error
-        what = type(error).__name__
+        what = f"{type(error).__name__} {getattr(error, 'description', '') or ''}".strip()
         log.warning("%s %s: the bus is unavailable (%s)", request.method, request.url.path, what)
         detail = {
             "code": "bus_unavailable",

@@ -201,6 +201,11 @@ def test_each_service_has_its_own_nats_user_and_database() -> None:
         assert env["SHAKTI_STREAM_REPLICAS"] == "3"
         assert env["SHAKTI_HTTP_PORT"] == f"${{{name.upper()}_PORT:?set in deploy/.env}}"
     assert services["web"]["environment"]["SHAKTI_API_URL"].startswith("http://127.0.0.1:${GATEWAY_PORT")
+    # Every part that connects to NATS may create a stream (the web front the user directory's, USERS):
+    # on one node alone, stopping that node would stop every sign-in and every request's user lookup.
+    for name, service in services.items():
+        if "SHAKTI_NATS_URL" in service.get("environment", {}):
+            assert service["environment"].get("SHAKTI_STREAM_REPLICAS") == "3", name
 
 
 def test_each_compose_service_has_one_read_model_keeper_like_it() -> None:

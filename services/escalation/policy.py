@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shared.contracts.vocabulary import Category, LadderRole, Priority
+from shared.policyfile import PolicyError as PolicyError  # what callers of this policy catch
+from shared.policyfile import load_policy_file, parse_policy_document
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 
@@ -57,10 +58,6 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # A working-day limit that cannot be met within this many calendar days means a calendar with
 # (almost) no working days: refuse it rather than loop.
 MAX_CALENDAR_DAYS = 3660
-
-
-class PolicyError(ValueError):
-    """A policy file that cannot be used; the message names every problem and its field."""
 
 
 def level_of(role: LadderRole) -> int:
@@ -342,32 +339,13 @@ class WorkingCalendar:
         return total
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(file)"
-
-
 def parse_policy(document: Any, source: str = "policy") -> Policy:
     """A validated policy from an already parsed document; PolicyError lists every problem."""
-    if not isinstance(document, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping of fields, not {type(document).__name__}")
-    try:
-        return Policy.model_validate(document)
-    except ValidationError as error:
-        lines = []
-        for problem in error.errors():
-            message = problem["msg"].removeprefix("Value error, ")
-            lines.append(f"  {_field(problem['loc'])}: {message}")
-        raise PolicyError(f"{source} is not a valid escalation policy:\n" + "\n".join(lines)) from None
+    return parse_policy_document(Policy, document, source, "escalation policy")
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise PolicyError(f"{path}: not valid YAML ({error})") from None
-    return parse_policy(document, str(path))
+    return load_policy_file(Policy, path, "escalation policy")
 
 
 def main(argv: list[str]) -> int:

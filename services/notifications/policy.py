@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shared.contracts.notifications import NotificationChannel, NotificationRule
 from shared.contracts.vocabulary import LadderRole
+from shared.policyfile import PolicyError as PolicyError  # what callers of this policy catch
+from shared.policyfile import load_policy_file, parse_policy_document
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 
@@ -27,10 +28,6 @@ would go to another replica, which could send it a second time."""
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
-
-
-class PolicyError(ValueError):
-    """A policy file that cannot be used; the message names every problem and its field."""
 
 
 def _span(value: Any) -> Any:
@@ -131,31 +128,13 @@ class Policy(Strict):
         return self.rules[rule]
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(file)"
-
-
 def parse_policy(document: Any, source: str = "policy") -> Policy:
-    if not isinstance(document, dict):
-        raise PolicyError(f"{source}: the policy must be a mapping of fields, not {type(document).__name__}")
-    try:
-        return Policy.model_validate(document)
-    except ValidationError as error:
-        lines = [
-            f"  {_field(problem['loc'])}: {problem['msg'].removeprefix('Value error, ')}"
-            for problem in error.errors()
-        ]
-        raise PolicyError(f"{source} is not a valid notification policy:\n" + "\n".join(lines)) from None
+    """A validated policy from an already parsed document; PolicyError lists every problem."""
+    return parse_policy_document(Policy, document, source, "notification policy")
 
 
 def load_policy(path: Path = DEFAULT_POLICY) -> Policy:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from None
-    except yaml.YAMLError as error:
-        raise PolicyError(f"{path}: not valid YAML ({error})") from None
-    return parse_policy(document, str(path))
+    return load_policy_file(Policy, path, "notification policy")
 
 
 def main(argv: list[str]) -> int:

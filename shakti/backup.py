@@ -127,9 +127,11 @@ async def backup(settings: PlatformSettings, folder: Path, step: Step) -> Summar
         js = nc.jetstream()
         store = EventStore(nc, "ops")
         streams: list[dict[str, Any]] = []
-        for info in sorted(await js.streams_info(), key=lambda i: str(i.config.name)):
-            name = str(info.config.name)
-            count = await _backup_stream(store, js, name, folder / "streams" / f"{name}.jsonl", step)
+        for name in sorted(str(i.config.name) for i in await js.streams_info()):
+            # The platform keeps writing: each stream is recorded as far as it was copied, from the one
+            # reading of its state that the copy used (a stream listed earlier may have grown since).
+            info = await js.stream_info(name)
+            count = await _backup_stream(store, js, info, folder / "streams" / f"{name}.jsonl", step)
             streams.append(
                 {
                     "name": name,
@@ -184,9 +186,10 @@ def _new_folder(folder: Path) -> None:
     folder.chmod(0o700)  # wrapped keys and password hashes: the operator's eyes only
 
 
-async def _backup_stream(store: EventStore, js: JetStreamContext, name: str, path: Path, step: Step) -> int:
-    info = await js.stream_info(name)
-    total, count = info.state.messages, 0
+async def _backup_stream(
+    store: EventStore, js: JetStreamContext, info: StreamInfo, path: Path, step: Step
+) -> int:
+    name, total, count = str(info.config.name), info.state.messages, 0
     with path.open("w", encoding="utf-8") as out:
         async for line in _stored(store, js, info):
             out.write(json.dumps(line, ensure_ascii=False) + "\n")

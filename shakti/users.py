@@ -32,6 +32,8 @@ from shared.auth import ROLE_LEVEL, Principal, Role
 from shared.clock import Clock, SystemClock
 from shared.contracts.users import SERVICE, SessionEnd
 from shared.directory import ServiceNumberHolder, UserAccount, account_id
+from shared.errors import DomainError
+from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore, stream_name
 from shared.readmodel import create_engine, create_tables, sessions, write_lock
 
@@ -390,19 +392,15 @@ class UserStore:
         number = record.service_number
         if number is None:
             return
-        holders = Repository(self.store, ServiceNumberHolder)
-        claim = await holders.get(number)
-        holder = await self.get(claim.username) if claim.username else None
-        if holder is not None and holder.username != record.username and holder.service_number == number:
-            raise UserError(
-                "service_number_taken",
-                f"Service number {number} belongs to user {holder.username}; two users cannot share one.",
-                f"सेवा संख्या {number} उपयोगकर्ता {holder.username} की है; दो उपयोगकर्ता एक संख्या नहीं रख सकते।",
-                409,
-            )
-        # Decided again on the stored state under optimistic concurrency: of two users claiming the
-        # number at the same moment, the second finds the first's claim and is refused.
-        await holders.execute(number, lambda h: h.claim(record.username, holder), self._meta(actor))
+
+        async def decide(claim: ServiceNumberHolder) -> list[Event]:
+            holder = await self.get(claim.username) if claim.username else None
+            return claim.claim(record.username, holder, self.clock.now())
+
+        try:
+            await Repository(self.store, ServiceNumberHolder).execute(number, decide, self._meta(actor))
+        except DomainError as taken:
+            raise UserError(taken.code, taken.en, taken.hi, 409) from None
 
     @staticmethod
     async def _write_hash(session: Any, username: str, row: dict[str, Any]) -> None:

@@ -10,8 +10,9 @@ This is the only retry loop of the platform.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 from shared.events import Envelope, Event
@@ -85,8 +86,10 @@ class Store(Protocol):
     async def last_sequence(self, stream: str | None = None) -> int: ...
 
 
-Decide = Callable[[A], Sequence[Event] | None]
-"""A command on a loaded aggregate: records its events (or, for a single pure decision, returns them)."""
+Decide = Callable[[A], Sequence[Event] | Awaitable[Sequence[Event]] | None]
+"""A command on a loaded aggregate: records its events (or, for a single pure decision, returns them).
+A decision that must read another aggregate first (who holds a service number now) is a coroutine, so
+that the read is made again on every attempt, never carried over from a state that lost the race."""
 
 
 class Repository(Generic[A]):
@@ -122,6 +125,8 @@ class Repository(Generic[A]):
                 return earlier
             aggregate = self.cls.replay(aggregate_id, history)
             returned = decide(aggregate)
+            if inspect.isawaitable(returned):
+                returned = await returned
             new_events = list(returned) if returned is not None else aggregate.recorded
             try:
                 return await self.store.append(

@@ -13,7 +13,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Self
 
 from shared.aggregate import Aggregate
 from shared.auth import (
@@ -36,12 +38,15 @@ from shared.contracts.users import (
     UserEnabled,
 )
 from shared.errors import DomainError, NotFound
-from shared.events import Event
+from shared.events import Envelope, Event
 from shared.eventstore import TOKEN, EventStore, EventStoreError, stream_name
 
 log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 2.0
+CLAIM_PENDING = timedelta(minutes=5)
+"""How long a service number claimed for a user whose record does not name it yet stays taken: longer
+than any add or change takes to write the record, short enough that a failed one does not hold it."""
 
 
 def account_id(username: str) -> str:
@@ -169,30 +174,46 @@ class UserAccount(Aggregate):
 
 class ServiceNumberHolder(Aggregate):
     """Who holds one service number (``shakti.users.service-number.<number>``). A claim stands while the
-    claiming user's record still names the number, so a user who moves to another number, or a claim
-    whose user was never added, frees it without a release event."""
+    claiming user's record names the number, and while the command that made the claim may still be
+    writing that record (the record unchanged since the claim, for at most ``CLAIM_PENDING``). So a user
+    who moves to another number frees it without a release event, a claim whose user was never added
+    lapses, and of two users claiming one free number at the same moment the second is refused."""
 
     aggregate_type: ClassVar[str] = "service-number"
 
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
         self.username: str | None = None
+        self.claimed_at: datetime | None = None
+
+    @classmethod
+    def replay(cls, aggregate_id: str, history: Sequence[Envelope]) -> Self:
+        holder = super().replay(aggregate_id, history)
+        if history:
+            holder.claimed_at = history[-1].recorded_at
+        return holder
 
     def apply(self, event: Event) -> None:
         if isinstance(event, ServiceNumberClaimed):
             self.username = event.username
 
-    def claim(self, username: str, holder: UserAccount | None) -> list[Event]:
+    def claim(self, username: str, holder: UserAccount | None, now: datetime) -> list[Event]:
         """``holder``: the current record of the user who claimed it last (None: no claim yet)."""
         if self.username == username:
             return []
-        if holder is not None and holder.exists and holder.service_number == self.id:
+        if self.username is not None and holder is not None and self._stands(holder, now):
             raise DomainError(
                 "service_number_taken",
-                f"Service number {self.id} belongs to user {holder.username}.",
-                f"सेवा संख्या {self.id} उपयोगकर्ता {holder.username} की है।",
+                f"Service number {self.id} belongs to user {self.username}; two users cannot share one.",
+                f"सेवा संख्या {self.id} उपयोगकर्ता {self.username} की है; दो उपयोगकर्ता एक संख्या नहीं रख सकते।",
             )
         return [ServiceNumberClaimed(service_number=self.id, username=username)]
+
+    def _stands(self, holder: UserAccount, now: datetime) -> bool:
+        if holder.exists and holder.service_number == self.id:
+            return True
+        being_written = holder.sequence < self.sequence and self.claimed_at is not None
+        return being_written and now - (self.claimed_at or now) < CLAIM_PENDING
 
 
 class UserDirectory:

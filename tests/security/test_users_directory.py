@@ -13,7 +13,9 @@ import os
 import re
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ from typer.testing import CliRunner
 from shakti.cli import app as cli_app
 from shared.aggregate import Repository
 from shared.auth import Principal, Role, SessionClaims, SessionRefused
-from shared.directory import UserAccount, UserDirectory, account_id
+from shared.contracts.users import ServiceNumberClaimed, UserAdded
+from shared.directory import CLAIM_PENDING, ServiceNumberHolder, UserAccount, UserDirectory, account_id
+from shared.errors import DomainError
+from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.http_guard import csrf_token
 from shared.natsserver import free_port
@@ -348,3 +353,35 @@ def test_user_names_become_subject_tokens_that_never_meet() -> None:
     assert len(set(ids)) == len(names)
     assert account_id("demo.officer") == "demo__officer"
     assert all("." not in i for i in ids)
+
+
+def test_a_claim_stands_while_its_user_is_being_written_and_lapses_after() -> None:
+    """Pure: of two users claiming one free number at once, the first's record is not yet written when
+    the second decides; the claim still stands (CI saw both get 201 when it did not). A claim whose user
+    was never written lapses after CLAIM_PENDING; one whose user moved on is free at once."""
+    at = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    claim = ServiceNumberHolder.replay(
+        "SJP1001",
+        [envelope_of(ServiceNumberClaimed(service_number="SJP1001", username="katra.three"), at, 7)],
+    )
+    not_yet = UserAccount(account_id("katra.three"))  # its UserAdded is still on the way
+    with pytest.raises(DomainError) as taken:
+        claim.claim("katra.four", not_yet, at + timedelta(seconds=1))
+    assert taken.value.code == "service_number_taken" and "katra.three" in taken.value.en and taken.value.hi
+    assert claim.claim("katra.three", not_yet, at) == []  # the same user again: nothing new
+    assert claim.claim("katra.four", not_yet, at + CLAIM_PENDING + timedelta(seconds=1))  # never added
+    moved = UserAccount.replay(
+        account_id("katra.three"),
+        [envelope_of(UserAdded(username="katra.three", role="kendra_officer", service_number="SJP2002",
+                               district="SJP", circle="SJP-KATRA", thana="SJP-KATRA"), at, 8)],
+    )  # fmt: skip
+    assert claim.claim("katra.four", moved, at + timedelta(seconds=1))  # holds another number now
+
+
+def envelope_of(event: Any, at: datetime, sequence: int) -> Envelope:
+    return Envelope.model_validate(
+        {"event_id": uuid.uuid4(), "event_type": type(event).__name__, "schema_version": 1,
+         "aggregate_type": "x", "aggregate_id": "x", "aggregate_version": 1, "occurred_at": at,
+         "recorded_at": at, "correlation_id": uuid.uuid4(), "actor": "test", "command_id": "c",
+         "payload": event.model_dump(mode="json"), "sequence": sequence}
+    )  # fmt: skip

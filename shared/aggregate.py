@@ -86,10 +86,12 @@ class Store(Protocol):
     async def last_sequence(self, stream: str | None = None) -> int: ...
 
 
+PureDecide = Callable[[A], Sequence[Event] | None]
+"""A command on a loaded aggregate: records its events (or, for a single pure decision, returns them)."""
 Decide = Callable[[A], Sequence[Event] | Awaitable[Sequence[Event]] | None]
-"""A command on a loaded aggregate: records its events (or, for a single pure decision, returns them).
-A decision that must read another aggregate first (who holds a service number now) is a coroutine, so
-that the read is made again on every attempt, never carried over from a state that lost the race."""
+"""A pure decision, or one that must read another aggregate first (who holds a service number now): a
+coroutine, so that the read is made again on every attempt, never carried over from a state that lost
+the race."""
 
 
 class Repository(Generic[A]):

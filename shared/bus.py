@@ -101,6 +101,7 @@ PARTS: tuple[Part, ...] = (
             ("INTAKE", "notifications_on_intake"),
             ("ROUTING", "notifications_on_routing"),
             ("ESCALATION", "notifications_on_escalation"),
+            ("TRAINING", "notifications_on_training"),
             ("NOTIFICATIONS", "notifications_deliver"),
         ),
     ),

@@ -225,3 +225,35 @@ async def test_deadlines_and_the_timeline_read_in_ist_with_time_left_and_words_n
     assert "in danger now: alerted at registration" in (await officer.get(f"/cases/{case_id}")).text
     queue = (await officer.get("/kendra/queue")).text
     assert "Next deadline" in queue and " left" in queue and " IST" in queue
+
+
+async def test_an_officer_sets_her_message_language_and_quiet_hours_and_a_half_filled_form_is_kept(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    page = await officer.get("/notifications/preferences", lang="hi")
+    assert page.status_code == 200 and "संदेश प्राथमिकताएँ" in page.text and "शांत समय (IST)" in page.text
+    assert (await officer.get("/notifications")).text.count('href="/notifications/preferences"') == 1
+    saved = await officer.post(
+        "/notifications/preferences", language="en", quiet_from="22:00", quiet_until="07:00"
+    )
+    assert saved.status_code == 303 and saved.headers["location"] == "/notifications/preferences?saved=true"
+    shown = await officer.get("/notifications/preferences?saved=true")
+    assert "Preferences saved." in shown.text
+    assert 'value="22:00"' in shown.text and 'value="07:00"' in shown.text
+    assert '<option value="en" selected>' in shown.text
+    # Only a start: refused in both languages, what she typed still in the form, nothing stored.
+    half = await officer.post(
+        "/notifications/preferences", lang="hi", language="hi", quiet_from="21:00", quiet_until=""
+    )
+    assert half.status_code == 422 and "शांत समय का आरंभ और अंत दोनों दें" in half.text
+    assert 'value="21:00"' in half.text and '<option value="hi" selected>' in half.text
+    again = await officer.get("/notifications/preferences")
+    assert 'value="22:00"' in again.text and '<option value="en" selected>' in again.text
+    # Cleared: no quiet hours, the contacts list's language.
+    await officer.post("/notifications/preferences", language="", quiet_from="", quiet_until="")
+    cleared = await officer.get("/notifications/preferences")
+    assert 'value="22:00"' not in cleared.text and '<option value="" selected>' in cleared.text
+    # The state cell has no messages, so no preferences either.
+    state = await desk.browser(Role.STATE_CELL, {"district": "SJP"})
+    assert (await state.get("/notifications/preferences")).status_code == 403

@@ -11,24 +11,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey, fingerprint
 from shared.contracts.notifications import (
     CHANNEL_LABELS,
+    CLOCK_TIME,
+    MESSAGE_LANGUAGE,
     RULE_LABELS,
     NotificationRequested,
+    PreferencesChanged,
+    preferences_id,
 )
 from shared.contracts.vocabulary import labelled
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound
 from shared.places import PlaceTables, place_names
 from shared.projection import Projector
 from shared.rows import Row
 from shared.runtime import ServiceContext
 
-from .domain import Notification
+from .domain import Notification, Preferences
 from .handlers import Delivery
 from .messages import Names, compose
 from .read_model import (
@@ -49,6 +54,33 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 NotificationKey = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
 
 
+class PreferencesForm(BaseModel):
+    """What a person chooses for their own messages."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(default=None, max_length=2, pattern=MESSAGE_LANGUAGE)
+    """Of e-mail and SMS: ``hi`` or ``en``; none: as the contacts file says, else Hindi."""
+    quiet_from: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
+    """Start of the quiet hours, IST (``22:00``): messages that are not urgent wait until they end."""
+    quiet_until: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
+
+
+def own_address(principal: Principal) -> str:
+    """The address messages to this person are sent to (``domain.Holder.address``)."""
+    if principal.service_number:
+        return f"officer:{principal.service_number}"
+    return f"user:{principal.username}"
+
+
+def preferences_view(recipient: str, preferences: Preferences) -> dict[str, Any]:
+    quiet = None
+    if preferences.quiet is not None:
+        start, end = preferences.quiet
+        quiet = {"from": start.strftime("%H:%M"), "until": end.strftime("%H:%M"), "timezone": "IST"}
+    return {"recipient": recipient, "language": preferences.language, "quiet_hours": quiet}
+
+
 def _both(labels: Any, code: str) -> dict[str, str]:
     en, hi = labelled(labels, code)
     return {"code": code, "en": en, "hi": hi}
@@ -57,7 +89,10 @@ def _both(labels: Any, code: str) -> dict[str, str]:
 def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
     """A notification as people see it: its codes labelled and its words in both languages."""
     fields = set(NotificationRequested.model_fields) & set(row)
-    message = compose(NotificationRequested.model_validate({k: row[k] for k in fields}), names, base_url)
+    stored = {k: row[k] for k in fields} | {
+        "modules": (row.get("modules") or "").split(",") if row.get("modules") else []
+    }
+    message = compose(NotificationRequested.model_validate(stored), names, base_url)
     return {
         "notification_id": row["notification_id"],
         "rule": _both(RULE_LABELS, row["rule"]),
@@ -66,6 +101,7 @@ def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
         "urgent": row["urgent"],
         "case_id": row["case_id"],
         "case_number": row["case_number"],
+        "service_number": row["service_number"],
         "round": row["round"],
         "page_id": row["page_id"],
         "status": row["status"],
@@ -86,6 +122,7 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(tags=["notifications"])
     notifications = ctx.repository(Notification)
+    preferences = ctx.repository(Preferences)
 
     async def addresses(principal: Principal) -> list[str]:
         """Whom the caller answers for: themselves, and the ladder office their role holds now."""
@@ -146,6 +183,26 @@ def build_router(
             notification_id, lambda n: n.acknowledge(caller.actor, addressed, at), meta
         )
         return {"notification_id": notification_id, "acknowledged": True, "already": not stored}
+
+    @router.get("/preferences", summary="The caller's own language and quiet hours for messages")
+    async def my_preferences(principal: Reader) -> dict[str, Any]:
+        recipient = own_address(principal)
+        return preferences_view(recipient, await preferences.get(preferences_id(recipient)))
+
+    @router.put("/preferences", summary="The caller sets their language and quiet hours for messages")
+    async def set_preferences(
+        form: PreferencesForm, principal: Reader, idempotency_key: IdempotencyKey = None
+    ) -> dict[str, Any]:
+        recipient = own_address(principal)
+        wanted = PreferencesChanged(recipient=recipient, **form.model_dump())
+        caller = Caller.person(principal, idempotency_key)
+        meta = caller.meta("preferences", recipient, request=fingerprint(form.model_dump()))
+        try:
+            await preferences.execute(preferences_id(recipient), lambda p: p.change(wanted), meta)
+        except DomainError as refused:  # what was asked is wrong, whatever the state: 422, not 409
+            detail = {"code": refused.code, "en": refused.en, "hi": refused.hi}
+            raise HTTPException(status_code=422, detail=detail) from None
+        return preferences_view(recipient, await preferences.get(preferences_id(recipient)))
 
     @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
     async def outbox(principal: Looker) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 - ``web``: the bell of the web front; the notification is there once recorded, nothing to hand over.
 - ``outbox``: recorded only (``make run``, or a channel not configured): the outbox page shows what
   would have been sent, so nothing needs a real mail server or SMS gateway.
-- ``smtp``: e-mail over SMTP (aiosmtplib), both languages in one message.
+- ``smtp``: e-mail over SMTP (aiosmtplib), both languages in one message, the reader's own first.
 - ``sms_gateway``: an HTTP SMS gateway, one POST per message carrying the TRAI DLT template id the
   text is registered under, Hindi in Unicode; the notification id goes along as the client reference,
   so a gateway that deduplicates on it never sends one twice.
@@ -128,11 +128,12 @@ class Smtp:
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = outgoing.contact.email
-        mail["Subject"] = f"{outgoing.message.subject_hi} / {outgoing.message.subject_en}"
+        language = outgoing.contact.language
+        mail["Subject"] = outgoing.message.both_subjects(language)
         domain = self.sender.rpartition("@")[2] or "shakti"
         # The same message id on every try: a mail system that saw it once can drop the repeat.
         mail["Message-ID"] = f"<{outgoing.notification_id}@{domain}>"
-        mail.set_content(outgoing.message.both, charset="utf-8")
+        mail.set_content(outgoing.message.both(language), charset="utf-8")
         try:
             await aiosmtplib.send(
                 mail,

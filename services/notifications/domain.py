@@ -12,23 +12,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import ClassVar
 
 from shared.aggregate import Aggregate
+from shared.clock import IST
 from shared.contracts.escalation import CaseEscalated, DeadlineApproaching, SlaBreached
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.notifications import (
     AGGREGATE,
+    PREFERENCES,
     NotificationAcknowledged,
     NotificationChannel,
+    NotificationDeferred,
     NotificationFailed,
+    NotificationReleased,
     NotificationRequested,
     NotificationRule,
     NotificationSent,
+    PreferencesChanged,
     notification_id,
 )
 from shared.contracts.routing import CaseAssigned, CaseReassigned, ReferralIssued
+from shared.contracts.training import (
+    CertificationLapsed,
+    RetrainingRequired,
+    TrainingAssigned,
+    TrainingOverdue,
+)
 from shared.contracts.vocabulary import DutyStatus, LadderRole
 from shared.errors import DomainError, NotFound
 from shared.events import Event
@@ -137,6 +148,15 @@ class CaseFacts:
 
 
 @dataclass(frozen=True)
+class TrainingFacts:
+    """What a message may say about an officer's training: whose, and where they serve."""
+
+    service_number: str
+    thana: str | None = None
+    kendra: str | None = None
+
+
+@dataclass(frozen=True)
 class Cause:
     event_id: str
     at: datetime
@@ -207,6 +227,35 @@ def decide(
                 due_at=event.due_at,
             )
     return []
+
+
+TrainingEvent = TrainingAssigned | RetrainingRequired | TrainingOverdue | CertificationLapsed
+
+
+def decide_training(
+    event: TrainingEvent, cause: Cause, roster: Roster, policy: Policy
+) -> list[NotificationRequested]:
+    """An officer's training assigned, overdue or lapsed: the officer and their Kendra's in-charge (who
+    answers for the Kendra's staff being trained). Told whether on duty or not: a training reminder
+    waits in the bell until they are back."""
+    officer = roster.officers.get(event.service_number)
+    kendra = event.kendra if isinstance(event, TrainingAssigned) else (officer.kendra if officer else "")
+    recipients = [f"officer:{event.service_number}"]
+    if kendra:
+        recipients += roster.level(LadderRole.KENDRA_INCHARGE, kendra)
+    due_at: datetime | None = None
+    modules: list[str] = []
+    match event:
+        case TrainingAssigned():
+            rule, modules, due_at = NotificationRule.TRAINING_DUE, list(event.modules), event.due_at
+        case TrainingOverdue():
+            rule, modules, due_at = NotificationRule.TRAINING_OVERDUE, list(event.modules), event.due_at
+        case RetrainingRequired():
+            rule, modules, due_at = NotificationRule.TRAINING_DUE, [event.module_id], event.due_at
+        case CertificationLapsed():
+            rule = NotificationRule.CERTIFICATION_LAPSED
+    about = TrainingFacts(event.service_number, roster.kendra_thana.get(kendra), kendra or None)
+    return requests(rule, recipients, cause, about, policy, modules=modules, due_at=due_at)
 
 
 def officer_or_incharge(case: CaseFacts, roster: Roster) -> list[str]:
@@ -283,7 +332,7 @@ def requests(
     rule: NotificationRule,
     recipients: Sequence[str],
     cause: Cause,
-    case: CaseFacts,
+    about: CaseFacts | TrainingFacts,
     policy: Policy,
     *,
     round: int = 1,
@@ -291,6 +340,11 @@ def requests(
     **details: object,
 ) -> list[NotificationRequested]:
     chosen = policy.rule(rule)
+    subject: dict[str, object] = (
+        {"case_id": about.case_id, "case_number": about.case_number, "district": about.district}
+        if isinstance(about, CaseFacts)
+        else {"service_number": about.service_number}
+    )
     out: list[NotificationRequested] = []
     for recipient in dict.fromkeys(recipients):
         for channel in channels_for(recipient, chosen.channels):
@@ -302,11 +356,9 @@ def requests(
                         "channel": channel,
                         "recipient": recipient,
                         "cause_id": cause.event_id,
-                        "case_id": case.case_id,
-                        "case_number": case.case_number,
-                        "district": case.district,
-                        "thana": case.thana,
-                        "kendra": kendra or case.kendra,
+                        **subject,
+                        "thana": about.thana,
+                        "kendra": kendra or about.kendra,
                         "at": cause.at,
                         "urgent": chosen.urgent,
                         "round": round,
@@ -332,11 +384,16 @@ class Notification(Aggregate):
         self.tries = 0
         self.parked = False
         self.acknowledged = False
+        self.held_until: datetime | None = None
 
     def apply(self, event: Event) -> None:
         match event:
             case NotificationRequested():
                 self.requested = event
+            case NotificationDeferred():
+                self.held_until = event.until
+            case NotificationReleased():
+                self.held_until = None
             case NotificationSent():
                 self.sent = True
                 self.parked = False
@@ -366,6 +423,18 @@ class Notification(Aggregate):
             )
         ]
 
+    def defer(self, until: datetime, at: datetime) -> list[Event]:
+        """Hold a message that is not urgent until the recipient's quiet hours are over."""
+        wanted = self._wanted()
+        if self.sent or wanted.urgent or self.held_until == until:
+            return []
+        return [NotificationDeferred(notification_id=self.id, until=until, at=at)]
+
+    def release(self, at: datetime) -> list[Event]:
+        if self.held_until is None or self.held_until > at or self.sent:
+            return []
+        return [NotificationReleased(notification_id=self.id, at=at)]
+
     def fail(self, reason: str, at: datetime, *, park: bool) -> list[Event]:
         wanted = self._wanted()
         if self.sent:
@@ -393,3 +462,70 @@ class Notification(Aggregate):
         if self.requested is None:
             raise NotFound("notification", self.id)
         return self.requested
+
+
+QUIET_HOURS_INCOMPLETE = (
+    "quiet_hours_incomplete",
+    "Give both the start and the end of the quiet hours, or neither.",
+    "शांत समय का आरंभ और अंत दोनों दें, या कोई नहीं।",
+)
+QUIET_HOURS_EMPTY = (
+    "quiet_hours_empty",
+    "The quiet hours must start and end at different times.",
+    "शांत समय का आरंभ और अंत अलग-अलग होने चाहिए।",
+)
+
+
+class Preferences(Aggregate):
+    """How one recipient wants to be told (``shakti.notifications.preferences.<preferences id>``)."""
+
+    aggregate_type: ClassVar[str] = PREFERENCES
+
+    def __init__(self, aggregate_id: str) -> None:
+        super().__init__(aggregate_id)
+        self.language: str | None = None
+        self.quiet: tuple[time, time] | None = None
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, PreferencesChanged):
+            self.language = event.language
+            self.quiet = (
+                (_clock_time(event.quiet_from), _clock_time(event.quiet_until))
+                if event.quiet_from and event.quiet_until
+                else None
+            )
+
+    def change(self, wanted: PreferencesChanged) -> list[Event]:
+        if (wanted.quiet_from is None) != (wanted.quiet_until is None):
+            raise DomainError(*QUIET_HOURS_INCOMPLETE)
+        if wanted.quiet_from is not None and wanted.quiet_from == wanted.quiet_until:
+            raise DomainError(*QUIET_HOURS_EMPTY)
+        if self.exists and self.language == wanted.language and self.quiet == _window(wanted):
+            return []
+        return [wanted]
+
+    def quiet_until(self, now: datetime) -> datetime | None:
+        """When the quiet hours that ``now`` falls in end (they are read in IST); None: not quiet now."""
+        if self.quiet is None:
+            return None
+        start, end = self.quiet
+        local = now.astimezone(IST)
+        today = local.time().replace(tzinfo=None)
+        if start < end:
+            quiet, days = start <= today < end, 0
+        else:  # across midnight: 22:00 to 07:00
+            quiet, days = today >= start or today < end, int(today >= start)
+        if not quiet:
+            return None
+        return datetime.combine(local.date() + timedelta(days=days), end, tzinfo=IST)
+
+
+def _clock_time(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _window(wanted: PreferencesChanged) -> tuple[time, time] | None:
+    if wanted.quiet_from is None or wanted.quiet_until is None:
+        return None
+    return _clock_time(wanted.quiet_from), _clock_time(wanted.quiet_until)

@@ -1,10 +1,10 @@
 """What the notifications service does on other services' events, and how a notification goes out.
 
-Decisions: three durable consumers (intake's, routing's and escalation's case events), shared by all
-replicas. Each reads the case's facts straight from the three streams (case number, places, officer,
-ladder level: no read model lag), the roster from the read model, decides (``domain.decide``) and
-records each request under a command id derived from its notification id: a redelivered event or a
-second replica stores nothing twice.
+Decisions: four durable consumers (intake's, routing's and escalation's case events, training's
+officer events), shared by all replicas. Each reads the case's facts straight from the three case
+streams (case number, places, officer, ladder level: no read model lag), the roster from the read
+model, decides (``domain.decide``) and records each request under a command id derived from its
+notification id: a redelivered event or a second replica stores nothing twice.
 
 Delivery: one durable consumer on this service's own ``NotificationRequested``. A channel that fails
 is tried again with backoff, each failure recorded, and the message is parked after the policy's last
@@ -12,7 +12,13 @@ try (``shakti notifications retry`` sends it again). While a message is retried 
 unacknowledged on the bus, so no other replica takes it up meanwhile (the policy keeps the retries
 inside the bus's acknowledgement wait).
 
-Pages: a worker repeats each danger-now page whose next round is due and that nobody acknowledged.
+Quiet hours: a message that is not urgent, due on e-mail or SMS in its recipient's quiet hours (their
+preferences), is held (``NotificationDeferred``) and released when they end (``NotificationReleased``,
+once, whichever replica sees it first); the release comes back through the delivery consumer, so one
+replica hands it over. The bell of the web front is silent: it always shows at once.
+
+Workers: each ``Every`` job runs on a fixed beat: the danger-now pages whose next round is due and that
+nobody acknowledged are repeated; held messages whose quiet hours are over are released.
 """
 
 from __future__ import annotations
@@ -29,7 +35,12 @@ from shared.aggregate import Repository, Store
 from shared.clock import Clock
 from shared.contracts.escalation import CaseEscalated, CaseWatchReopened, DeadlineApproaching, SlaBreached
 from shared.contracts.intake import CaseRegistered
-from shared.contracts.notifications import NotificationChannel, NotificationRequested
+from shared.contracts.notifications import (
+    NotificationChannel,
+    NotificationReleased,
+    NotificationRequested,
+    preferences_id,
+)
 from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
@@ -37,13 +48,29 @@ from shared.contracts.routing import (
     CaseUnassigned,
     ReferralIssued,
 )
+from shared.contracts.training import (
+    CertificationLapsed,
+    RetrainingRequired,
+    TrainingAssigned,
+    TrainingOverdue,
+)
 from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.subscriber import ProcessManager
 
 from .channels import Adapter, ChannelError, Contact, Outgoing
-from .domain import CaseFacts, Cause, Notification, Roster, decide, page
+from .domain import (
+    CaseFacts,
+    Cause,
+    Notification,
+    Preferences,
+    Roster,
+    TrainingEvent,
+    decide,
+    decide_training,
+    page,
+)
 from .messages import Names, compose
 from .policy import Policy
 
@@ -84,6 +111,7 @@ class Delivery:
         observe: Observe | None = None,
     ) -> None:
         self.notifications = Repository(store, Notification)
+        self.preferences = Repository(store, Preferences)
         self.policy = policy
         self.adapters = adapters
         self.contacts = contacts
@@ -94,27 +122,42 @@ class Delivery:
 
     async def on_own(self, envelope: Envelope) -> None:
         # A web notification is delivered in the command that records it: nothing to hand over.
-        if (
+        if envelope.event_type == NotificationReleased.event_type or (
             envelope.event_type == NotificationRequested.event_type
             and envelope.payload.get("channel") != NotificationChannel.WEB.value
         ):
             await self.deliver(envelope.aggregate_id)
 
     async def deliver(self, notification_id: str) -> bool:
-        """True when the notification is sent (now or before); False when it was parked."""
+        """True when the notification is sent (now or before); False when it was parked or is held
+        for the recipient's quiet hours."""
         notification = await self.notifications.get(notification_id)
         wanted = notification.requested
         if wanted is None:
             return False
         if notification.sent:
             return True
+        if notification.held_until is not None:
+            return False  # the release brings it back here
+        preferences = await self.preferences.get(preferences_id(wanted.recipient))
+        now = self.clock.now()
+        quiet_until = None if wanted.urgent else preferences.quiet_until(now)
+        if quiet_until is not None:
+            held = partial(Notification.defer, until=quiet_until, at=now)
+            await self.notifications.execute(
+                notification_id, held, self._meta(f"{notification_id}:held:{quiet_until.isoformat()}")
+            )
+            return False
+        contact = self.contacts.get(wanted.recipient)
+        if contact is not None and preferences.language:
+            contact = contact.model_copy(update={"language": preferences.language})
         adapter = self.adapters[wanted.channel]
         outgoing = Outgoing(
             notification_id=notification_id,
             channel=wanted.channel,
             recipient=wanted.recipient,
             message=compose(wanted, await self.names(), self.base_url),
-            contact=self.contacts.get(wanted.recipient),
+            contact=contact,
             template_id=self.policy.sms_templates.get(wanted.rule),
         )
         rules = self.policy.delivery
@@ -199,6 +242,13 @@ class CaseEvents(Reactions):
                 react=self,
                 description="Tells whoever holds the case of warnings, breaches and escalations.",
             ),
+            ProcessManager(
+                name="notifications_on_training",
+                stream="TRAINING",
+                subject="shakti.training.officer.*",
+                react=self,
+                description="Tells an officer and their in-charge of training due, overdue or lapsed.",
+            ),
         ]
 
     @handles(CaseRegistered)
@@ -226,6 +276,11 @@ class CaseEvents(Reactions):
         self, event: DeadlineApproaching | SlaBreached | CaseEscalated, cause: Envelope
     ) -> None:
         await self._decide(event, cause, event.case_id)
+
+    @handles(TrainingAssigned, RetrainingRequired, TrainingOverdue, CertificationLapsed)
+    async def training(self, event: TrainingEvent, cause: Envelope) -> None:
+        at = Cause(str(cause.event_id), cause.occurred_at)
+        await self.record(decide_training(event, at, await self.roster(), self.policy), cause)
 
     async def _decide(self, event: Event, cause: Envelope, case_id: str) -> None:
         facts = await self.facts(case_id)
@@ -301,6 +356,20 @@ class CaseEvents(Reactions):
         )
 
 
+class Every:
+    """A job of the service run on a fixed beat for as long as the service runs."""
+
+    def __init__(self, job: Callable[[], Awaitable[int]], seconds: float) -> None:
+        self.job = job
+        self.seconds = seconds
+
+    async def run(self) -> None:
+        while True:
+            started = perf_counter()
+            await self.job()
+            await asyncio.sleep(max(0.0, self.seconds - (perf_counter() - started)))
+
+
 class PageWorker:
     """Repeats each due danger-now page that nobody acknowledged, to whoever is on duty then."""
 
@@ -309,18 +378,10 @@ class PageWorker:
         decisions: CaseEvents,
         due: Callable[[datetime], Awaitable[Sequence[tuple[str, int, Sequence[str]]]]],
         clock: Clock,
-        poll_seconds: float,
     ) -> None:
         self.decisions = decisions
         self.due = due
         self.clock = clock
-        self.poll_seconds = poll_seconds
-
-    async def run(self) -> None:
-        while True:
-            started = perf_counter()
-            await self.repeat_due()
-            await asyncio.sleep(max(0.0, self.poll_seconds - (perf_counter() - started)))
 
     async def repeat_due(self) -> int:
         now = self.clock.now()
@@ -337,3 +398,29 @@ class PageWorker:
             await self.decisions.record(wanted)
             repeated += bool(wanted)
         return repeated
+
+
+class QuietHoursOver:
+    """Releases each message held for quiet hours that are over now."""
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        held: Callable[[datetime], Awaitable[Sequence[tuple[str, datetime]]]],
+        clock: Clock,
+    ) -> None:
+        self.delivery = delivery
+        self.held = held
+        self.clock = clock
+
+    async def release_due(self) -> int:
+        now = self.clock.now()
+        released = 0
+        for notification_id, until in await self.held(now):
+            # One release per hold, whichever replica comes first: the command id names the hold.
+            meta = CommandMeta(command_id=f"{notification_id}:released:{until.isoformat()}", actor=ACTOR)
+            stored = await self.delivery.notifications.execute(
+                notification_id, partial(Notification.release, at=now), meta
+            )
+            released += bool(stored)
+        return released

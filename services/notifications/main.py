@@ -23,10 +23,24 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.notifications.api import build_router
 from services.notifications.channels import Adapter, Outbox, SmsGateway, Smtp, Web, load_contacts
 from services.notifications.domain import Roster
-from services.notifications.handlers import CaseEvents, Delivery, DeliveryFigures, PageWorker
+from services.notifications.handlers import (
+    CaseEvents,
+    Delivery,
+    DeliveryFigures,
+    Every,
+    PageWorker,
+    QuietHoursOver,
+)
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy
-from services.notifications.read_model import BoardTables, NotificationBoard, counts, due_pages, load_roster
+from services.notifications.read_model import (
+    BoardTables,
+    NotificationBoard,
+    counts,
+    due_pages,
+    held_until,
+    load_roster,
+)
 from shared.contracts.notifications import SERVICE, NotificationChannel
 from shared.observability import NOTIFICATION_LAG, NOTIFICATIONS
 from shared.places import Places, PlaceTables, place_names
@@ -72,7 +86,7 @@ class NotificationsSettings(BaseSettings):
     base_url: str = ""
     """Where the web front is reached, for the links in messages (e.g. ``https://shakti.up.gov.in``)."""
     poll_seconds: float = 1.0
-    """How often the page worker looks for danger-now pages due again."""
+    """How often the workers look for danger-now pages due again and quiet hours that are over."""
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str = "mission-shakti@localhost"
@@ -128,7 +142,8 @@ class Notifications(ServiceInstance):
         self._names: Kept[Names] = Kept(NAMES_SECONDS)
         self._roster: Kept[Roster] = Kept(ROSTER_SECONDS)
         self.decisions = CaseEvents(ctx.store, policy, self.roster, ctx.clock)
-        self.pages = PageWorker(self.decisions, self.due, ctx.clock, settings.poll_seconds)
+        self.pages = PageWorker(self.decisions, self.due, ctx.clock)
+        self.quiet = QuietHoursOver(self.delivery, self.held, ctx.clock)
 
     async def names(self) -> Names:
         async def read() -> Names:
@@ -150,6 +165,10 @@ class Notifications(ServiceInstance):
                 (p.page_id, p.round, p.notification_ids)
                 for p in await due_pages(session, self.board.tables, now)
             ]
+
+    async def held(self, now: datetime) -> list[tuple[str, datetime]]:
+        async with self.board.sessions() as session:
+            return await held_until(session, self.board.tables, now)
 
     async def figures(self) -> dict[str, int]:
         """Messages parked (no channel took them) and being retried, for ``shakti status``."""
@@ -174,7 +193,8 @@ class Notifications(ServiceInstance):
         ]
 
     def workers(self) -> list[Worker]:
-        return [self.pages.run]
+        beat = self.settings.poll_seconds
+        return [Every(self.pages.repeat_due, beat).run, Every(self.quiet.release_due, beat).run]
 
     def routes(self) -> APIRouter:
         return build_router(self.ctx, self.delivery, self.board, self.places)
@@ -191,7 +211,7 @@ def build_service(policy_file: Path | None = None, **overrides: object) -> Servi
     return ServiceDefinition(
         name=SERVICE,
         projections=lambda: [NotificationBoard(), Places(SERVICE)],
-        reads=["intake", "routing", "escalation", "users"],
+        reads=["intake", "routing", "escalation", "training", "users"],
         instance=instance,
     )
 

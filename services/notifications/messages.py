@@ -1,7 +1,8 @@
 """The words of a notification, in Hindi and English, composed from its event when it is sent or shown.
 
 A message says only the case number, the places (by name), times in IST (labelled) and a link to the
-case: never anything about the complainant, whose identity this service never holds. These texts are
+case: never anything about the complainant, whose identity this service never holds. A message about an
+officer's training names the officer's service number, the modules and the due date. These texts are
 the ones to register as SMS templates (TRAI DLT): the variable parts are the case number, places,
 times and the link.
 """
@@ -39,9 +40,17 @@ class Message:
     def text(self, language: str) -> str:
         return self.text_hi if language == "hi" else self.text_en
 
-    @property
-    def both(self) -> str:
-        return f"{self.text_hi}\n\n{self.text_en}"
+    def subject(self, language: str) -> str:
+        return self.subject_hi if language == "hi" else self.subject_en
+
+    def both(self, first: str = "hi") -> str:
+        """Both languages, the reader's own first."""
+        other = "en" if first == "hi" else "hi"
+        return f"{self.text(first)}\n\n{self.text(other)}"
+
+    def both_subjects(self, first: str = "hi") -> str:
+        other = "en" if first == "hi" else "hi"
+        return f"{self.subject(first)} / {self.subject(other)}"
 
 
 def ist(moment: datetime) -> str:
@@ -57,6 +66,8 @@ def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> 
         return (pair[0] if language == "hi" else pair[1]) if pair else code
 
     rule_en, rule_hi = labelled(RULE_LABELS, wanted.rule)
+    if wanted.case_number is None:
+        return _about_training(wanted, rule_en, rule_hi, base_url)
     link = f"{base_url.rstrip('/')}/cases/{wanted.case_id}"
     where_en = ", ".join(p for p in (name(wanted.kendra, "en"), _thana(name(wanted.thana, "en"), "en")) if p)
     where_hi = ", ".join(p for p in (name(wanted.kendra, "hi"), _thana(name(wanted.thana, "hi"), "hi")) if p)
@@ -77,6 +88,31 @@ def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> 
         subject_hi=f"{urgent_hi}{rule_hi}: {wanted.case_number}",
         text_en=text_en,
         text_hi=text_hi,
+        link=link,
+    )
+
+
+def _about_training(wanted: NotificationRequested, rule_en: str, rule_hi: str, base_url: str) -> Message:
+    """An officer's training: whose (service number), which modules, by when; a link to the record."""
+    link = f"{base_url.rstrip('/')}/training/officers/{wanted.service_number}"
+    modules = ", ".join(wanted.modules)
+    due = ist(wanted.due_at) if wanted.due_at else ""
+    match wanted.rule:
+        case NotificationRule.TRAINING_DUE:
+            detail_en = f"Modules {modules} are to be completed by {due}."
+            detail_hi = f"मॉड्यूल {modules} {due} तक पूरे करने हैं।"
+        case NotificationRule.TRAINING_OVERDUE:
+            detail_en = f"Modules {modules} were due by {due} and are not completed."
+            detail_hi = f"मॉड्यूल {modules} {due} तक पूरे होने थे और अभी पूरे नहीं हैं।"
+        case _:
+            detail_en = "The certificate is no longer valid: the training is to be done again."
+            detail_hi = "प्रमाणपत्र अब मान्य नहीं है: प्रशिक्षण फिर से करना है।"
+    who = wanted.service_number or ""
+    return Message(
+        subject_en=f"{rule_en}: {who}",
+        subject_hi=f"{rule_hi}: {who}",
+        text_en=f"{rule_en}. Officer {who}. {detail_en} Time: {ist(wanted.at)}. Open: {link}",
+        text_hi=f"{rule_hi}। अधिकारी {who}। {detail_hi} समय: {ist(wanted.at)}। देखें: {link}",
         link=link,
     )
 

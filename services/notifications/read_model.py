@@ -33,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts.notifications import (
     NotificationAcknowledged,
     NotificationChannel,
+    NotificationDeferred,
     NotificationFailed,
+    NotificationReleased,
     NotificationRequested,
     NotificationSent,
 )
@@ -72,6 +74,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 class BoardTables:
     notification: Table
     page: Table
+    held: Table
     officer: Table
     holder: Table
 
@@ -95,9 +98,12 @@ class NotificationBoard(Projection[BoardTables]):
                 Column("rule", String(30), nullable=False),
                 Column("urgent", Boolean, nullable=False, default=False),
                 Column("cause_id", String(64), nullable=False),
-                Column("case_id", String(64), nullable=False),
-                Column("case_number", String(40), nullable=False),
-                Column("district", String(60), nullable=False),
+                # A message about an officer's training has no case: its officer and modules instead.
+                Column("case_id", String(64)),
+                Column("case_number", String(40)),
+                Column("service_number", String(40)),
+                Column("modules", String(400)),
+                Column("district", String(60)),
                 Column("thana", String(60)),
                 Column("kendra", String(70)),
                 Column("role", String(20)),
@@ -126,6 +132,12 @@ class NotificationBoard(Projection[BoardTables]):
                 Column("round", Integer, nullable=False),
                 Column("repeat_at", UtcDateTime(), index=True),
                 Column("acknowledged", Boolean, nullable=False, default=False),
+            ),
+            held=Table(
+                f"{prefix}held",
+                metadata,
+                Column("notification_id", String(40), primary_key=True),
+                Column("until", UtcDateTime(), nullable=False, index=True),
             ),
             officer=Table(
                 f"{prefix}officer",
@@ -166,6 +178,7 @@ class NotificationBoard(Projection[BoardTables]):
                         "urgent",
                         "case_id",
                         "case_number",
+                        "service_number",
                         "district",
                         "thana",
                         "kendra",
@@ -180,6 +193,7 @@ class NotificationBoard(Projection[BoardTables]):
                 ),
                 channel=event.channel.value,
                 rule=event.rule.value,
+                modules=",".join(event.modules) or None,
                 role=event.role.value if event.role else None,
                 requested_at=envelope.occurred_at,
                 status="requested",
@@ -208,6 +222,20 @@ class NotificationBoard(Projection[BoardTables]):
             sent_at=event.at,
             reason=None,
         )
+
+    @handles(NotificationDeferred)
+    async def deferred(
+        self, rows: Rows, t: BoardTables, event: NotificationDeferred, envelope: Envelope
+    ) -> None:
+        await rows.change(t.notification, {"notification_id": event.notification_id}, status="held")
+        await rows.change(t.held, {"notification_id": event.notification_id}, until=event.until)
+
+    @handles(NotificationReleased)
+    async def released(
+        self, rows: Rows, t: BoardTables, event: NotificationReleased, envelope: Envelope
+    ) -> None:
+        await rows.change(t.notification, {"notification_id": event.notification_id}, status="requested")
+        rows.remove(t.held, notification_id=event.notification_id)
 
     @handles(NotificationFailed)
     async def failed(self, rows: Rows, t: BoardTables, event: NotificationFailed, envelope: Envelope) -> None:
@@ -384,3 +412,10 @@ async def due_pages(session: AsyncSession, t: BoardTables, now: datetime) -> lis
         )
         out.append(DuePage(page_id, round, list(ids)))
     return out
+
+
+async def held_until(session: AsyncSession, t: BoardTables, now: datetime) -> list[tuple[str, datetime]]:
+    """The messages held for quiet hours that are over at ``now``, with the end of each hold."""
+    h = t.held
+    found = await session.execute(select(h.c.notification_id, h.c.until).where(h.c.until <= now))
+    return [(str(i), until) for i, until in found]

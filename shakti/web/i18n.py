@@ -106,6 +106,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "helpline_181": ("181 महिला हेल्पलाइन", "181 Women Helpline"),
     "helpline_112": ("112 आपात सेवा (पुलिस)", "112 Emergency (police)"),
     "open_case": ("मामला खोलें", "Open the case"),
+    "open_training_record": ("प्रशिक्षण अभिलेख खोलें", "Open the training record"),
     "acknowledge": ("स्वीकार करें (मामला अपने संज्ञान में लें)", "Acknowledge (take the case up)"),
     "acknowledged": ("आपने बढ़ाया गया मामला स्वीकार किया", "You acknowledged the escalation"),
     "escalated_to_you": ("यह मामला आप तक बढ़ाया गया है", "This case is escalated to you"),
@@ -133,6 +134,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "notice_acknowledged": ("पुष्टि की गई", "Acknowledged"),
     "no_notifications": ("कोई सूचना नहीं।", "No notifications."),
     "outbox": ("आउटबॉक्स", "Outbox"),
+    "message_preferences": ("संदेश प्राथमिकताएँ", "Message preferences"),
+    "message_language": ("ई-मेल और एसएमएस की भाषा", "Language of e-mail and SMS"),
+    "language_as_contacts": ("जैसा संपर्क सूची में है (सामान्यतः हिंदी)", "As in the contacts list (usually Hindi)"),
+    "language_hi": ("हिंदी", "Hindi"),
+    "language_en": ("अंग्रेज़ी", "English"),
+    "quiet_hours": ("शांत समय (IST)", "Quiet hours (IST)"),
+    "quiet_from": ("से", "From"),
+    "quiet_until": ("तक", "Until"),
+    "quiet_hours_note": (
+        "इस समय में जो ई-मेल और एसएमएस अति आवश्यक नहीं हैं, वे शांत समय समाप्त होने पर भेजे जाते हैं। "
+        "तत्काल खतरा, समय-सीमा पार और मामला बढ़ाए जाने के संदेश हमेशा तुरंत जाते हैं; वेब की घंटी पर सब तुरंत दिखता है। "
+        "दोनों खाली छोड़ें: कोई शांत समय नहीं।",
+        "In these hours, e-mail and SMS that are not urgent are sent when the quiet hours end. Danger now, "
+        "a breached deadline and an escalation always go at once; the bell in the web front shows "
+        "everything at once. Leave both empty: no quiet hours.",
+    ),
+    "preferences_saved": ("प्राथमिकताएँ सहेजी गईं।", "Preferences saved."),
     "outbox_note": (
         "यहाँ वे संदेश हैं जो भेजे जाते (ई-मेल / एसएमएस सर्वर विन्यस्त नहीं); कुछ भी भेजा नहीं गया।",
         "What would have been sent (no e-mail or SMS server configured); nothing left this system.",

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sse_starlette.sse import EventSourceResponse
 
+from shakti.web.i18n import language
 from shakti.web.pages import (
     KENDRA_ROLES,
     SUPERVISOR_ROLES,
@@ -61,6 +62,27 @@ def mount_notifications(app: FastAPI) -> None:
         found = await api.get("/api/notifications/outbox")
         return render(request, "outbox.html", principal, messages=found["messages"])
 
+    @router.get("/notifications/preferences")
+    async def preferences(request: Request, principal: User, api: Api, saved: bool = False) -> HTMLResponse:
+        allow(principal, READERS)
+        current = await api.get("/api/notifications/preferences")
+        return render(request, "preferences.html", principal, chosen=_chosen(current), saved=saved)
+
+    @router.post("/notifications/preferences")
+    async def choose(request: Request, principal: User, api: Api) -> Response:
+        allow(principal, READERS)
+        form = {k: str(v).strip() or None for k, v in (await request.form()).items() if k != "csrf_token"}
+        wanted = {k: form.get(k) for k in ("language", "quiet_from", "quiet_until")}
+        try:
+            await api.put("/api/notifications/preferences", wanted)
+        except PageRefused as refused:
+            if refused.status != 422:
+                raise
+            # The form again with what they typed and why it was refused, nothing lost.
+            problem = refused.hi if language(request) == "hi" else refused.en
+            return render(request, "preferences.html", principal, 422, chosen=wanted, problem=problem)
+        return RedirectResponse("/notifications/preferences?saved=true", status_code=303)
+
     @router.get("/notifications/live")
     async def live(request: Request) -> Response:
         """``unread`` events with the caller's unread count: one at once, then one at each change."""
@@ -72,6 +94,15 @@ def mount_notifications(app: FastAPI) -> None:
         return EventSourceResponse(_counts(request), ping=15)
 
     app.include_router(router)
+
+
+def _chosen(current: dict[str, Any]) -> dict[str, Any]:
+    quiet = current.get("quiet_hours") or {}
+    return {
+        "language": current.get("language"),
+        "quiet_from": quiet.get("from"),
+        "quiet_until": quiet.get("until"),
+    }
 
 
 async def _counts(request: Request) -> AsyncIterator[dict[str, Any]]:

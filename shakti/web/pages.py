@@ -161,6 +161,9 @@ class ServiceAPI:
     async def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._body(await self.call("POST", path, json=body))
 
+    async def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._body(await self.call("PUT", path, json=body))
+
     @staticmethod
     def _body(response: httpx.Response) -> Any:
         if response.status_code >= 400:

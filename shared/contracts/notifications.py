@@ -16,8 +16,8 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from shared.contracts.vocabulary import Labels, LadderRole
-from shared.events import Event, derived_id, event_type
+from shared.contracts.vocabulary import Labels, LadderRole, Language
+from shared.events import Event, JsonDict, derived_id, event_type, events
 
 SERVICE = "notifications"
 AGGREGATE = "notification"
@@ -43,6 +43,9 @@ class NotificationRule(StrEnum):
     BREACH = "breach"
     ESCALATION = "escalation"
     REFERRAL = "referral"
+    TRAINING_DUE = "training_due"
+    TRAINING_OVERDUE = "training_overdue"
+    CERTIFICATION_LAPSED = "certification_lapsed"
 
 
 RULE_LABELS: Labels = {
@@ -52,6 +55,9 @@ RULE_LABELS: Labels = {
     NotificationRule.BREACH: ("समय-सीमा पार", "Deadline breached"),
     NotificationRule.ESCALATION: ("मामला आपके स्तर पर बढ़ाया गया", "Case escalated to you"),
     NotificationRule.REFERRAL: ("रेफरल प्राप्त", "Referral received"),
+    NotificationRule.TRAINING_DUE: ("प्रशिक्षण निर्धारित", "Training assigned"),
+    NotificationRule.TRAINING_OVERDUE: ("प्रशिक्षण की समय-सीमा पार", "Training overdue"),
+    NotificationRule.CERTIFICATION_LAPSED: ("प्रमाणन समाप्त", "Certification lapsed"),
 }
 
 CHANNEL_LABELS: Labels = {
@@ -66,7 +72,7 @@ def notification_id(cause_id: str, recipient: str, channel: NotificationChannel,
     return derived_id("notification", cause_id, recipient, channel.value, round).hex
 
 
-@event_type("NotificationRequested")
+@event_type("NotificationRequested", version=2)
 class NotificationRequested(Event):
     notification_id: str
     rule: NotificationRule
@@ -74,9 +80,15 @@ class NotificationRequested(Event):
     recipient: str = Field(pattern=RECIPIENT)
     cause_id: str
     """The id of the event that caused it (for a danger-now page: the registration, every round)."""
-    case_id: str
-    case_number: str
-    district: str
+    case_id: str | None = None
+    case_number: str | None = None
+    """The case the message is about; none for a message about an officer's training."""
+    service_number: str | None = None
+    """The officer whose training the message is about."""
+    modules: list[str] = Field(default_factory=list)
+    """The training modules it names (codes)."""
+    district: str | None = None
+    """The case's district (none for a message about training)."""
     thana: str | None = None
     kendra: str | None = None
     at: datetime
@@ -93,6 +105,13 @@ class NotificationRequested(Event):
     due_at: datetime | None = None
     threshold_pct: int | None = None
     agency_code: str | None = None
+
+
+@events.upcaster("NotificationRequested", 1)
+def _requested_v1(payload: JsonDict) -> JsonDict:
+    """v1 was always about a case (``case_id`` and ``case_number`` required): nothing to change, but a
+    reader of v1 cannot read a v2 message about training, hence the new version."""
+    return payload
 
 
 @event_type("NotificationSent")
@@ -124,3 +143,46 @@ class NotificationAcknowledged(Event):
     at: datetime
     page_id: str | None = None
     """An acknowledged danger-now notification stops its page."""
+
+
+@event_type("NotificationDeferred")
+class NotificationDeferred(Event):
+    """Held in the recipient's quiet hours (never an urgent one): goes out at ``until``."""
+
+    notification_id: str
+    until: datetime
+    at: datetime
+
+
+@event_type("NotificationReleased")
+class NotificationReleased(Event):
+    """The quiet hours it was held for are over: the channel takes it now."""
+
+    notification_id: str
+    at: datetime
+
+
+MESSAGE_LANGUAGE = f"^({Language.HINDI.value}|{Language.ENGLISH.value})$"
+"""The languages messages are written in."""
+CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+"""A time of day in IST, 24-hour: ``22:00``."""
+PREFERENCES = "preferences"
+"""The aggregate of one recipient's preferences (``shakti.notifications.preferences.<id>``)."""
+
+
+def preferences_id(recipient: str) -> str:
+    """A recipient address (``officer:PNO1``) as one subject token."""
+    return derived_id(PREFERENCES, recipient).hex
+
+
+@event_type("PreferencesChanged")
+class PreferencesChanged(Event):
+    """How one recipient wants to be told: in which language, and when not to be disturbed by
+    messages that are not urgent (an urgent one — danger now, a breach, an escalation — always goes)."""
+
+    recipient: str = Field(pattern=RECIPIENT)
+    language: str | None = Field(default=None, pattern=MESSAGE_LANGUAGE)
+    """Of e-mail and SMS; none: the contacts file's, else Hindi."""
+    quiet_from: str | None = Field(default=None, pattern=CLOCK_TIME)
+    quiet_until: str | None = Field(default=None, pattern=CLOCK_TIME)
+    """Both or neither; a window may pass midnight (22:00 to 07:00)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Self
 
-from shared.aggregate import A, Decide
+from shared.aggregate import A, PureDecide
 from shared.errors import DomainError
 from shared.events import Envelope, Event
 from shared.testing.memory import MemoryEventStore, MemoryStreams, subject_matches
@@ -50,7 +50,7 @@ class Scenario(Generic[A]):
     def aggregate(self) -> A:
         return fold(self.cls, self.aggregate_id, self.history)
 
-    def when(self, decide: Decide[A]) -> Self:
+    def when(self, decide: PureDecide[A]) -> Self:
         aggregate = self.aggregate
         try:
             returned = decide(aggregate)

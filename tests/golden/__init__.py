@@ -101,6 +101,9 @@ WORDS = {
     "registered_at_thana": "SJP-KOTWALI",
     "recipient": "officer:UP12345",
     "via": "smtp",
+    "language": "en",
+    "quiet_from": "22:00",
+    "quiet_until": "07:00",
 }
 
 

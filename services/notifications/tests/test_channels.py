@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.notifications.channels import Adapter, Contact, Outbox, SmsGateway, Smtp, Web
-from services.notifications.domain import Notification
+from services.notifications.domain import Notification, Preferences
 from services.notifications.handlers import Delivery, DeliveryFigures
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy, parse_policy
@@ -19,7 +19,9 @@ from shared.contracts.notifications import (
     NotificationRequested,
     NotificationRule,
     NotificationSent,
+    PreferencesChanged,
     notification_id,
+    preferences_id,
 )
 from shared.contracts.vocabulary import LadderRole
 from shared.eventstore import CommandMeta
@@ -192,3 +194,28 @@ async def test_no_address_parks_at_once_and_unconfigured_channels_go_to_the_outb
     assert await outbox.delivery.deliver(mailed)
     [*_, last] = await outbox.events(mailed)
     assert isinstance(last, NotificationSent) and last.via == "outbox"
+
+
+async def test_a_reader_who_chose_english_gets_english_first_by_email_and_english_by_sms(
+    smtp_server: Mailbox, gateway: Gateway
+) -> None:
+    smtp = Smtp(smtp_server.host, smtp_server.port, "alerts@shakti.example", timeout=2)
+    sms = SmsGateway(gateway.url, "MSHAKT", timeout=1)
+    world = World(fast(), email=smtp, sms=sms)
+    try:
+        await Repository(world.store, Preferences).execute(
+            preferences_id(OFFICER),
+            lambda p: p.change(PreferencesChanged(recipient=OFFICER, language="en")),
+            CommandMeta(command_id="prefs", actor="test"),
+        )
+        assert await world.delivery.deliver(await world.request(requested(NotificationChannel.EMAIL)))
+        assert await world.delivery.deliver(await world.request(requested(NotificationChannel.SMS)))
+    finally:
+        await sms.close()
+    [mail] = smtp_server.mails
+    assert str(mail["Subject"]).startswith("URGENT: Danger now: SJP-2026-000042 / अति आवश्यक")
+    body = mail.get_content()
+    assert body.index("Case SJP-2026-000042") < body.index("मामला SJP-2026-000042")
+    [text] = [m["text"] for m in gateway.accepted]
+    assert text.startswith("URGENT: Danger now. Case SJP-2026-000042") and "मामला" not in text
+    assert [m["unicode"] for m in gateway.accepted] == [False]

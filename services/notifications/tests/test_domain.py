@@ -13,8 +13,10 @@ from services.notifications.domain import (
     Holder,
     Notification,
     Officer,
+    Preferences,
     Roster,
     decide,
+    decide_training,
     page,
 )
 from services.notifications.messages import compose
@@ -24,13 +26,17 @@ from shared.contracts.intake import CaseRegistered
 from shared.contracts.notifications import (
     NotificationAcknowledged,
     NotificationChannel,
+    NotificationDeferred,
     NotificationFailed,
+    NotificationReleased,
     NotificationRequested,
     NotificationRule,
     NotificationSent,
+    PreferencesChanged,
     notification_id,
 )
 from shared.contracts.routing import CaseAssigned, ReferralIssued
+from shared.contracts.training import CertificationLapsed, TrainingAssigned, TrainingOverdue
 from shared.contracts.vocabulary import AgencyKind, Category, Channel, DutyStatus, LadderRole, Priority
 from shared.testing import Scenario
 
@@ -290,7 +296,7 @@ def test_the_words_name_the_case_place_and_time_in_ist_in_both_languages_and_not
     assert "12-01-2026 10:00 IST" in message.text_en and "12-01-2026 10:00 IST" in message.text_hi
     assert message.link == "https://shakti.example/cases/c1" and message.link in message.text_en
     assert "Reminder 2" in message.text_en and "SHO" in message.text_en
-    assert hits("message", message.both + message.subject_en + message.subject_hi) == []
+    assert hits("message", message.both() + message.subject_en + message.subject_hi) == []
 
 
 def test_the_policy_is_validated_field_by_field() -> None:
@@ -312,3 +318,108 @@ def test_the_policy_is_validated_field_by_field() -> None:
     document["delivery"] |= {"attempts": 6, "timeout": "5s"}
     with pytest.raises(PolicyError, match="keep it under 25s"):
         parse_policy(document)
+
+
+def quiet(start: str | None, end: str | None) -> Preferences:
+    return (
+        Scenario(Preferences, "p")
+        .given(PreferencesChanged(recipient="officer:PNO1", quiet_from=start, quiet_until=end))
+        .aggregate
+    )
+
+
+IST_NIGHT = datetime(2026, 1, 12, 17, 30, tzinfo=UTC)  # 23:00 IST on 12 January
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "now", "until"),
+    [
+        # Across midnight, 22:00-07:00 IST: at 23:00 quiet until 07:00 the next morning...
+        ("22:00", "07:00", IST_NIGHT, datetime(2026, 1, 13, 1, 30, tzinfo=UTC)),
+        # ...at 02:00 until 07:00 the same morning...
+        ("22:00", "07:00", IST_NIGHT + timedelta(hours=3), datetime(2026, 1, 13, 1, 30, tzinfo=UTC)),
+        # ...at 07:00 not quiet any more, nor at 21:59.
+        ("22:00", "07:00", datetime(2026, 1, 13, 1, 30, tzinfo=UTC), None),
+        ("22:00", "07:00", datetime(2026, 1, 12, 16, 29, tzinfo=UTC), None),
+        # Within a day, 13:00-14:00 IST (lunch): at 13:30 until 14:00; at 12:00 not.
+        ("13:00", "14:00", datetime(2026, 1, 12, 8, 0, tzinfo=UTC), datetime(2026, 1, 12, 8, 30, tzinfo=UTC)),
+        ("13:00", "14:00", datetime(2026, 1, 12, 6, 30, tzinfo=UTC), None),
+        (None, None, IST_NIGHT, None),
+    ],
+)
+def test_quiet_hours_are_read_in_ist_and_may_pass_midnight(
+    start: str | None, end: str | None, now: datetime, until: datetime | None
+) -> None:
+    assert quiet(start, end).quiet_until(now) == until
+
+
+def test_quiet_hours_need_both_ends_that_differ() -> None:
+    scenario = Scenario(Preferences, "p")
+    half = PreferencesChanged(recipient="officer:PNO1", quiet_from="22:00")
+    assert scenario.when(lambda p: p.change(half)).error is not None
+    assert (
+        scenario.error is not None and scenario.error.code == "quiet_hours_incomplete" and scenario.error.hi
+    )
+    same = PreferencesChanged(recipient="officer:PNO1", quiet_from="22:00", quiet_until="22:00")
+    refused = Scenario(Preferences, "p").when(lambda p: p.change(same)).error
+    assert refused is not None and refused.code == "quiet_hours_empty"
+    wanted = PreferencesChanged(
+        recipient="officer:PNO1", language="en", quiet_from="22:00", quiet_until="07:00"
+    )
+    Scenario(Preferences, "p").when(lambda p: p.change(wanted)).then(wanted)
+    assert Scenario(Preferences, "p").given(wanted).when(lambda p: p.change(wanted)).then() == []
+
+
+def test_only_a_message_that_is_not_urgent_is_held_and_it_is_released_once_when_the_hold_is_over() -> None:
+    at = datetime(2026, 1, 12, 17, 30, tzinfo=UTC)
+    until = at + timedelta(hours=8)
+
+    def wanted(urgent: bool) -> NotificationRequested:
+        return NotificationRequested(
+            notification_id="n1", rule=NotificationRule.ASSIGNED, channel=NotificationChannel.EMAIL,
+            recipient="officer:PNO1", cause_id="c", case_id="c1", case_number="SJP-2026-000001",
+            district="SJP", at=at, urgent=urgent,
+        )  # fmt: skip
+
+    held = NotificationDeferred(notification_id="n1", until=until, at=at)
+    Scenario(Notification, "n1").given(wanted(False)).when(lambda n: n.defer(until, at)).then(held)
+    Scenario(Notification, "n1").given(wanted(True)).when(lambda n: n.defer(until, at)).then()
+    Scenario(Notification, "n1").given(wanted(False), held).when(lambda n: n.defer(until, at)).then()
+    # Not before the end of the hold; once after it.
+    Scenario(Notification, "n1").given(wanted(False), held).when(lambda n: n.release(at)).then()
+    released = NotificationReleased(notification_id="n1", at=until)
+    Scenario(Notification, "n1").given(wanted(False), held).when(lambda n: n.release(until)).then(released)
+    Scenario(Notification, "n1").given(wanted(False), held, released).when(lambda n: n.release(until)).then()
+
+
+def test_training_assigned_overdue_or_lapsed_tells_the_officer_and_the_incharge_of_their_kendra() -> None:
+    due = AT + timedelta(days=30)
+    assigned = TrainingAssigned(
+        service_number="PNO100002", modules=["MSK-SOP", "MSK-RECEIPT"], due_at=due, kendra="MSK-SJP-KATRA"
+    )
+    out = decide_training(assigned, Cause("ev-t1", AT), ROSTER, POLICY)
+    assert requested(out) == [
+        ("training_due", who, channel)
+        for who in ("officer:PNO100002", "officer:PNO100001")
+        for channel in ("web", "email")
+    ]
+    first = out[0]
+    assert first.case_id is None and first.service_number == "PNO100002" and first.kendra == "MSK-SJP-KATRA"
+    assert first.modules == ["MSK-SOP", "MSK-RECEIPT"] and first.due_at == due and not first.urgent
+    message = compose(first, {}, "https://shakti.example")
+    assert message.link == "https://shakti.example/training/officers/PNO100002"
+    assert "Modules MSK-SOP, MSK-RECEIPT are to be completed by 11-02-2026 10:00 IST" in message.text_en
+    assert "प्रशिक्षण निर्धारित" in message.text_hi and "11-02-2026 10:00 IST" in message.text_hi
+    # Overdue and lapsed: the Kendra from the roster (the events do not name it).
+    overdue = TrainingOverdue(service_number="PNO100002", modules=["MSK-SOP"], due_at=due)
+    assert {r[0:2] for r in requested(decide_training(overdue, Cause("ev-t2", due), ROSTER, POLICY))} == {
+        ("training_overdue", "officer:PNO100002"), ("training_overdue", "officer:PNO100001"),
+    }  # fmt: skip
+    lapsed = CertificationLapsed(service_number="PNO100002", certificate_id="CERT-1", why="expired")
+    [web, *_] = decide_training(lapsed, Cause("ev-t3", due), ROSTER, POLICY)
+    assert web.rule == "certification_lapsed" and "no longer valid" in compose(web, {}).text_en
+    # An officer the roster does not know (posted nowhere yet) is told alone.
+    stranger = TrainingOverdue(service_number="PNO999999", modules=["MSK-SOP"], due_at=due)
+    assert {r[1] for r in requested(decide_training(stranger, Cause("ev-t4", due), ROSTER, POLICY))} == {
+        "officer:PNO999999"
+    }

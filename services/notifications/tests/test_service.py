@@ -23,7 +23,7 @@ from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseRegistered
-from shared.contracts.notifications import NotificationRequested, NotificationSent
+from shared.contracts.notifications import NotificationDeferred, NotificationRequested, NotificationSent
 from shared.contracts.routing import (
     CaseAssigned,
     CaseRouted,
@@ -32,6 +32,7 @@ from shared.contracts.routing import (
     OfficerPosted,
     ThanaDefined,
 )
+from shared.contracts.training import TrainingOverdue
 from shared.contracts.users import UserAdded
 from shared.contracts.vocabulary import Category, Channel, DutyStatus, LadderRole, Priority
 from shared.directory import account_id
@@ -66,7 +67,9 @@ class World:
     runners: list[ServiceRunner] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.stores = {s: EventStore(self.nc, s) for s in ("intake", "routing", "escalation", "users")}
+        self.stores = {
+            s: EventStore(self.nc, s) for s in ("intake", "routing", "escalation", "training", "users")
+        }
         self.notifications = EventStore(self.nc, "notifications")
 
     def runner(self) -> ServiceRunner:
@@ -389,3 +392,115 @@ async def test_a_danger_now_case_registered_without_a_thana_is_paged_once_routin
             return {("officer:PNO100001", "MSK-SJP-KATRA"), ("officer:PNO300001", "MSK-SJP-KATRA")} <= found
 
         await eventually(paged, 10, "the page once routed")
+
+
+async def test_quiet_hours_hold_an_assignment_email_until_they_end_but_never_a_danger_now_page(
+    world: World,
+) -> None:
+    await world.katra()
+    async with world.http() as client:
+        await world.roster_known(world.runners[0])
+        # 10:00 IST now. The officer and the in-charge are both in quiet hours (09:00-11:00 IST).
+        for who in (OFFICER, INCHARGE):
+            chosen = await client.put(
+                f"{API}/preferences",
+                json={"language": "en", "quiet_from": "09:00", "quiet_until": "11:00"},
+                headers=world.callers.headers(who),
+            )
+            assert chosen.status_code == 200, chosen.text
+        assert chosen.json() == {
+            "recipient": "officer:PNO100001", "language": "en",
+            "quiet_hours": {"from": "09:00", "until": "11:00", "timezone": "IST"},
+        }  # fmt: skip
+        read = await client.get(f"{API}/preferences", headers=world.callers.headers(OFFICER))
+        assert read.json()["quiet_hours"]["until"] == "11:00"
+        half = await client.put(
+            f"{API}/preferences", json={"quiet_from": "09:00"}, headers=world.callers.headers(OFFICER)
+        )
+        assert half.status_code == 422 and half.json()["detail"]["code"] == "quiet_hours_incomplete"
+        assert half.json()["detail"]["hi"]
+        wrong = await client.put(
+            f"{API}/preferences", json={"quiet_from": "25:00", "quiet_until": "07:00"},
+            headers=world.callers.headers(OFFICER),
+        )  # fmt: skip
+        assert wrong.status_code == 422
+
+        quiet_case = await world.register(danger_now=False)
+        await world.append(
+            "routing", "case", quiet_case,
+            CaseAssigned(case_id=quiet_case, officer="PNO100002", kendra="MSK-SJP-KATRA", reason="on duty"),
+        )  # fmt: skip
+        urgent_case = await world.register(danger_now=True)
+
+        def of(events: list[Event], case_id: str, channel: str) -> list[str]:
+            wanted = {
+                e.notification_id for e in events
+                if isinstance(e, NotificationRequested) and e.case_id == case_id and e.channel.value == channel
+            }  # fmt: skip
+            return [type(e).__name__ for e in events if getattr(e, "notification_id", None) in wanted]
+
+        async def settled() -> bool:
+            events = await world.own()
+            return of(events, quiet_case, "email")[-1:] == ["NotificationDeferred"] and all(
+                of(events, urgent_case, channel).count("NotificationSent") == 2
+                for channel in ("email", "sms")
+            )
+
+        await eventually(settled, 10, "the assignment's e-mail held, the page's sent at once")
+        events = await world.own()
+        assert of(events, quiet_case, "web") == ["NotificationRequested", "NotificationSent"]  # the bell
+        [held] = [e for e in events if isinstance(e, NotificationDeferred)]
+        assert held.until == datetime(2026, 1, 12, 5, 30, tzinfo=UTC)  # 11:00 IST
+
+        world.clock.advance(timedelta(minutes=59))
+        await asyncio.sleep(0.3)  # six polls of the release worker: still quiet
+        assert of(await world.own(), quiet_case, "email")[-1] == "NotificationDeferred"
+        world.clock.advance(timedelta(minutes=1, seconds=1))
+
+        async def sent_after() -> bool:
+            return of(await world.own(), quiet_case, "email")[-2:] == [
+                "NotificationReleased",
+                "NotificationSent",
+            ]
+
+        await eventually(sent_after, 10, "the held e-mail sent when the quiet hours ended")
+        await asyncio.sleep(0.3)
+        assert of(await world.own(), quiet_case, "email").count("NotificationSent") == 1
+
+
+async def test_overdue_training_reaches_the_officer_and_the_incharge_with_a_link_to_the_record(
+    world: World,
+) -> None:
+    await world.katra()
+    async with world.http() as client:
+        await world.roster_known(world.runners[0])
+        due = START - timedelta(days=1)
+        await world.append(
+            "training", "officer", "PNO100002",
+            TrainingOverdue(service_number="PNO100002", modules=["MSK-SOP"], due_at=due),
+        )  # fmt: skip
+
+        async def told() -> bool:
+            found = {(r.rule.value, r.recipient, r.channel.value) for r in await world.requested()}
+            return {
+                ("training_overdue", who, channel)
+                for who in ("officer:PNO100002", "officer:PNO100001")
+                for channel in ("web", "email")
+            } <= found
+
+        await eventually(told, 10, "the officer and the in-charge told of overdue training")
+        for who in (OFFICER, INCHARGE):
+
+            async def listed(who: Principal = who) -> bool:
+                rows = mine(await client.get(f"{API}/mine", headers=world.callers.headers(who)))
+                return bool(rows) and rows[0]["service_number"] == "PNO100002"
+
+            await eventually(listed, 10, f"the training notice in {who.username}'s list")
+        [row] = mine(await client.get(f"{API}/mine", headers=world.callers.headers(OFFICER)))
+        assert row["case_id"] is None and row["link"] == "https://shakti.example/training/officers/PNO100002"
+        text = row["text"]
+        assert isinstance(text, dict) and "Modules MSK-SOP were due by 11-01-2026 10:00 IST" in text["en"]
+        assert "प्रशिक्षण की समय-सीमा पार" in text["hi"]
+        # The outbox shows the e-mails (no SMTP configured); the SHO is not told of a Kendra's training.
+        await eventually(lambda: _outboxed(client, world, 2), 10, "the two e-mails in the outbox")
+        assert not [r for r in await world.requested() if r.recipient == "officer:PNO300001"]

@@ -68,7 +68,8 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     assert closed.status_code == 303, closed.text
 
     async def family_closed() -> bool:
-        return (await officer.get(f"/api/intake/cases/{made['family']}")).json()["status"] == "closed"
+        case = (await officer.get(f"/api/intake/cases/{made['family']}")).json()
+        return bool(case["status"] == "closed")
 
     await eventually(family_closed, what="the closed case in the register")
     working = {number[k] for k in ("danger", "stalking", "dowry")}

@@ -83,6 +83,8 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     assert numbers_on(await officer.get("/kendra/queue?status=closed")) == [number["family"]]
     assert numbers_on(await officer.get("/kendra/queue?category=stalking")) == [number["stalking"]]
     assert numbers_on(await officer.get("/kendra/queue?danger_now=1")) == [number["danger"]]
+    assert numbers_on(await officer.get("/kendra/queue?priority=P1")) == [number["danger"]]
+    assert set(numbers_on(await officer.get("/kendra/queue?priority=P2"))) == working - {number["danger"]}
     assert numbers_on(await officer.get("/kendra/queue?deadline=overdue")) == []
     assert numbers_on(await officer.get(f"/kendra/queue?number={number['dowry']}")) == [number["dowry"]]
     lowercase_prefix = number["dowry"][:-1].lower()  # typed as it comes: the page writes it in capitals
@@ -112,7 +114,7 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     assert set(numbers_on(first)) | set(numbers_on(second)) == set(number.values())
     assert not set(numbers_on(first)) & set(numbers_on(second))
     hindi = await officer.get("/kendra/queue?status=all&page=2", lang="hi")
-    assert "3–4 में से 4" in hindi.text and "पृष्ठ 2 / 2" in hindi.text
+    assert "4 में से 3–4" in hindi.text and "पृष्ठ 2 / 2" in hindi.text
     monkeypatch.setattr(queues, "PAGE_SIZE", 50)
 
     # The CSV file: what the filter finds, every page of it, read as a spreadsheet reads it.
@@ -152,6 +154,7 @@ async def test_a_filter_no_form_offers_is_refused_in_the_readers_language(desk: 
     for address in (
         "/kendra/queue?status=lost",
         "/kendra/queue?category=burglary",
+        "/kendra/queue?priority=P9",
         "/kendra/queue?deadline=tomorrow",
         "/kendra/queue?whose=everyone",
         "/kendra/queue?danger_now=maybe",

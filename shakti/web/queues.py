@@ -28,7 +28,7 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.times import IST, moment
-from shared.contracts.vocabulary import CATEGORY_LABELS, STATUS_LABELS
+from shared.contracts.vocabulary import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
 HORIZON_HOURS = 24 * 90
 """How far ahead the queue looks for a case's next deadline: past the longest limit of the policy."""
@@ -48,6 +48,7 @@ class QueueFilter:
 
     status: str = "open"
     category: str = ""
+    priority: str = ""
     deadline: str = "any"
     danger_now: bool = False
     whose: str = "kendra"
@@ -56,11 +57,12 @@ class QueueFilter:
     @classmethod
     def of(cls, request: Request) -> QueueFilter:
         """The form's values; a value no choice of the form has is refused in both languages (the
-        register's API checks the status, category and case number the same way)."""
+        register's API checks the status, category, priority and case number the same way)."""
         asked = request.query_params
         wanted = cls(
             status=asked.get("status") or "open",
             category=asked.get("category") or "",
+            priority=asked.get("priority") or "",
             deadline=asked.get("deadline") or "any",
             danger_now=asked.get("danger_now") in ("1", "on", "true"),
             whose=asked.get("whose") or "kendra",
@@ -90,6 +92,8 @@ class QueueFilter:
             params["status"] = self.status
         if self.category:
             params["category"] = self.category
+        if self.priority:
+            params["priority"] = self.priority
         if self.deadline != "any":
             params[self.deadline] = "true"
         if self.danger_now:
@@ -106,6 +110,7 @@ class QueueFilter:
         fields: dict[str, Any] = {
             "status": self.status if self.status != "open" else None,
             "category": self.category or None,
+            "priority": self.priority or None,
             "deadline": self.deadline if self.deadline != "any" else None,
             "danger_now": "1" if self.danger_now else None,
             "whose": self.whose if self.whose != "kendra" else None,
@@ -218,6 +223,7 @@ def mount_queues(app: FastAPI) -> None:
             export=wanted.address("/kendra/queue.csv"),
             status_choices=STATUS_CHOICES[2:],
             categories=list(CATEGORY_LABELS),
+            priorities=list(PRIORITY_LABELS),
         )
 
     @router.get("/kendra/queue.csv")

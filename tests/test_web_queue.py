@@ -91,12 +91,19 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     assert set(numbers_on(await officer.get(f"/kendra/queue?number={lowercase_prefix}&status=all"))) == {
         n for n in number.values() if n.startswith(number["dowry"][:-1])
     }
-    # Mine: the cases routing gave to the officer who holds the dowry case, and no other.
+    # Mine: the cases routing gave to the officer who holds the dowry case, and no other. Routing may
+    # still move a danger-now case meanwhile, so the page is compared with the register read beside it.
     holder = cases[made["dowry"]]["assigned_officer"]
-    theirs = {c["case_number"] for c in cases.values() if c["assigned_officer"] == holder}
     holder_is = Principal(username="katra-holder", role=Role.KENDRA_OFFICER, service_number=holder, **KATRA)
     colleague = Browser(desk.client, await enrol(desk.app, holder_is))
-    assert set(numbers_on(await colleague.get("/kendra/queue?whose=mine&status=all"))) == theirs
+
+    async def only_theirs() -> bool:
+        listed = set(numbers_on(await colleague.get("/kendra/queue?whose=mine&status=all")))
+        now = await registered_cases(officer)
+        theirs = {c["case_number"] for c in now.values() if c["assigned_officer"] == holder}
+        return listed == theirs and number["dowry"] in listed
+
+    await eventually(only_theirs, what="the page lists exactly the cases assigned to their holder")
     assert set(numbers_on(await colleague.get("/kendra/queue?whose=kendra&status=all"))) == set(
         number.values()
     )
@@ -137,7 +144,8 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
         registered = datetime.fromisoformat(case["registered_at"]).astimezone(IST)
         assert row[header[1]] == registered.strftime("%Y-%m-%d %H:%M")
         assert row["श्रेणी / Category"] == case["labels"]["category"]["en"]
-        assert row["सौंपा गया (सेवा संख्या) / Assigned to (service number)"] == case["assigned_officer"]
+        if not case["danger_now"]:  # routing may have moved that one since
+            assert row["सौंपा गया (सेवा संख्या) / Assigned to (service number)"] == case["assigned_officer"]
         assert row["थाना / Thana"] == "SJP-KATRA"
     assert by_number[number["danger"]]["अभी खतरे में / In danger now"] == "yes"
     assert by_number[number["family"]]["स्थिति / Status"] == "Closed"

@@ -111,6 +111,8 @@ async def test_each_filter_finds_exactly_its_cases_most_urgent_first_and_pages(i
 
 async def test_a_bad_filter_is_refused_in_both_languages_naming_the_field(intake_sqlite: Intake) -> None:
     await intake_sqlite.case((await intake_sqlite.register())["case_id"])
+    someone_else = {"name": "Kamla Devi", "phone": "9123456780", "statement": "x"}
+    await intake_sqlite.case((await intake_sqlite.register(identity=someone_else))["case_id"])
     for field, value in (
         ("status", "lost"),
         ("category", "burglary"),
@@ -133,6 +135,8 @@ async def test_a_bad_filter_is_refused_in_both_languages_naming_the_field(intake
         assert [p["field"] for p in detail["fields"]] == [field], detail
         assert all(p["en"] and p["hi"] for p in detail["fields"])
         assert value not in response.text or len(value) < 3, "the refusal never repeats what was sent"
-    # A field the register does not know is ignored, as before: no query by anything of hers exists.
-    by_phone = await intake_sqlite.get("/cases", OFFICER, phone=PHONE)
-    assert by_phone.status_code == 200 and by_phone.json()["total"] == 1
+    # A field the register does not know is ignored, as before: no query by anything of hers exists,
+    # so asking for her phone or name still gives both cases.
+    for identity_field, value in (("phone", PHONE), ("name", NAME), ("q", PHONE)):
+        asked = await intake_sqlite.get("/cases", OFFICER, **{identity_field: value})
+        assert asked.status_code == 200 and asked.json()["total"] == 2, identity_field

@@ -310,6 +310,7 @@ async def test_identity_appears_only_in_its_own_answer_to_the_roles_that_may_rea
 
 PAGES = {
     "/kendra/queue": {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO},
+    "/kendra/queue.csv": {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO},
     "/kendra/register": {Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO},
     "/dashboard": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/state": {Role.STATE_CELL},

@@ -71,9 +71,9 @@ BLOCKED: list[str] = []
 """What the browser refused under the pages' content security policy (it says so on its console)."""
 
 
-async def sign_in(browser: Browser, site: Site, username: str) -> Page:
+async def sign_in(browser: Browser, site: Site, username: str, width: int = 390) -> Page:
     # A small phone's screen: the pages must work there.
-    context = await browser.new_context(viewport={"width": 390, "height": 844})
+    context = await browser.new_context(viewport={"width": width, "height": 844})
     page = await context.new_page()
     page.set_default_timeout(15_000)
     page.on(
@@ -201,4 +201,60 @@ async def test_the_bell_count_rises_live_and_falls_on_acknowledgement(
     await incharge.click("button:has-text('Acknowledge')")
     await incharge.wait_for_selector("text=Acknowledged")
     await expect(bell).to_be_hidden(timeout=15_000)
+    assert BLOCKED == [], BLOCKED
+
+
+async def register_in_the_form(page: Page, site: Site, category: str, *, danger_now: bool = False) -> str:
+    """A complaint registered through the form; its case number."""
+    await page.goto(f"{site.url}/kendra/register")
+    await page.select_option("select[name=category]", category)
+    await page.select_option("select[name=channel]", "walk_in")
+    if danger_now:
+        await page.check("input[name=danger_now]")
+    await page.fill("input[name=name]", NAME)
+    await page.fill("input[name=phone]", "9876501235")
+    await page.fill("textarea[name=statement]", "DEMO statement for the queue")
+    await page.click("#register button[type=submit]")
+    await page.wait_for_selector("text=Complaint registered")
+    return (await page.locator("h1").inner_text()).split()[-1]
+
+
+NO_SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
+ONE_LINE = "a => a.getClientRects().length === 1"
+
+
+async def test_the_queue_on_a_375_px_phone_never_scrolls_sideways_and_filters_in_the_form(
+    site: Site, browser: Browser
+) -> None:
+    """On a 375 px phone each case is a card: the page is no wider than the screen and a case number
+    stays on one line, in English and in Hindi; the filter form narrows the list."""
+    BLOCKED.clear()
+    officer = await sign_in(browser, site, "katra.officer", width=375)
+    danger = await register_in_the_form(officer, site, "domestic_violence", danger_now=True)
+    stalking = await register_in_the_form(officer, site, "stalking")
+    for lang in ("en", "hi"):
+        await officer.goto(f"{site.url}/lang/{lang}?next=/kendra/queue")
+        await officer.wait_for_selector(f"#queue a:has-text('{stalking}')")
+        assert await officer.evaluate("window.innerWidth") == 375
+        assert await officer.evaluate(NO_SIDEWAYS), (
+            lang,
+            await officer.evaluate("document.documentElement.scrollWidth"),
+        )
+        for number in (danger, stalking):
+            link = officer.locator(f"#queue a:has-text('{number}')")
+            assert await link.evaluate(ONE_LINE), (lang, number)
+        # Each card names its lines: the table's headings are there for screen readers only.
+        assert await officer.locator("#queue thead").evaluate("e => e.getBoundingClientRect().height") <= 1
+    await officer.goto(f"{site.url}/lang/en?next=/kendra/queue")
+    await officer.select_option("select[name=category]", "stalking")
+    await officer.click("#filters button[type=submit]")
+    await officer.wait_for_url("**/kendra/queue?*category=stalking*")
+    listed = await officer.locator("#queue td.number a").all_inner_texts()
+    assert listed == [stalking], listed
+    await officer.fill("input[name=number]", danger.lower())
+    await officer.select_option("select[name=category]", "")
+    await officer.click("#filters button[type=submit]")
+    await officer.wait_for_url("**number=*")
+    assert await officer.locator("#queue td.number a").all_inner_texts() == [danger]
+    assert await officer.evaluate(NO_SIDEWAYS)
     assert BLOCKED == [], BLOCKED

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -73,6 +73,7 @@ from shared.text import Lines, OneLine
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 """A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""
 CASE_ID = r"^[0-9a-f]{32}$"
+CASE_NUMBER = r"^[A-Z0-9-]{1,40}$"
 
 Code = Annotated[str, Field(pattern=CODE, max_length=64)]
 Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False), Lines]
@@ -480,15 +481,47 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         priority: Priority | None = None,
         registered_from: datetime | None = None,
         registered_to: datetime | None = None,
-        overdue: bool | None = None,
+        overdue: Annotated[bool | None, Query(description="A step's deadline passed, still not done")] = None,
+        due_soon: Annotated[
+            bool | None, Query(description="A step's deadline warning came, still not done (at risk)")
+        ] = None,
+        still_open: Annotated[
+            bool | None,
+            Query(alias="open", description="Still being worked (registered, in progress, awaiting)"),
+        ] = None,
+        danger_now: bool | None = None,
+        mine: Annotated[bool, Query(description="Only the cases assigned to the caller")] = False,
+        number: Annotated[
+            str | None,
+            Query(pattern=CASE_NUMBER, max_length=40, description="A case number or its beginning"),
+        ] = None,
         kendra: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         thana: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+        sort: Annotated[
+            Literal["newest", "urgency"],
+            Query(description="newest first, or most urgent first (late, at risk, danger now, priority)"),
+        ] = "newest",
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         size: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
-        """The case register of the caller's jurisdiction, newest first."""
+        """The case register of the caller's jurisdiction, filtered and paged in the read model.
+        Searched by case number only: never by anything of the complainant's."""
         wanted = RegisterFilter(
-            status, category, priority, registered_from, registered_to, overdue, kendra, thana
+            status,
+            category,
+            priority,
+            registered_from,
+            registered_to,
+            overdue,
+            kendra,
+            thana,
+            open=still_open,
+            due_soon=due_soon,
+            danger_now=danger_now,
+            # Someone with no service number holds no case: "mine" then finds none.
+            officer=(principal.service_number or "-") if mine else None,
+            number=number,
+            by_urgency=sort == "urgency",
         )
         async with desk.register.sessions() as session:
             rows, total = await find_cases(
@@ -507,7 +540,7 @@ def build_router(desk: IntakeDesk) -> APIRouter:
 
     @router.get("/cases/by-number/{case_number}")
     async def case_by_number(
-        case_number: Annotated[str, Path(pattern=r"^[A-Z0-9-]{1,40}$", max_length=40)], principal: Reader
+        case_number: Annotated[str, Path(pattern=CASE_NUMBER, max_length=40)], principal: Reader
     ) -> dict[str, Any]:
         return _case_view(await _visible(principal, number=case_number))
 

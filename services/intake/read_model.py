@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     func,
     insert,
     select,
@@ -344,6 +345,17 @@ class RegisterFilter:
     overdue: bool | None = None
     kendra: str | None = None
     thana: str | None = None
+    open: bool | None = None
+    """True: still being worked (registered, in progress, awaiting the complainant); False: the rest."""
+    due_soon: bool | None = None
+    """True: still being worked with a step whose deadline warning came (at risk of a breach)."""
+    danger_now: bool | None = None
+    officer: str | None = None
+    """The service number the case is assigned to."""
+    number: str | None = None
+    """A case number or its beginning (``SJP-2026-0001`` finds ``SJP-2026-000123``)."""
+    by_urgency: bool = False
+    """Most urgent first (see ``urgency``) instead of newest first."""
 
 
 def _registered_in(t: Table, scope: dict[str, str]) -> list[Any]:
@@ -373,21 +385,55 @@ async def find_cases(
     if wanted.registered_to:
         where.append(t.c.registered_at < utc(wanted.registered_to))
     if wanted.overdue is not None:
-        late = t.c.overdue.is_(True) & t.c.status.in_([s.value for s in ACTIVE])
-        where.append(late if wanted.overdue else ~late)
+        where.append(_late(t) if wanted.overdue else ~_late(t))
+    if wanted.due_soon is not None:
+        where.append(_at_risk(t) if wanted.due_soon else ~_at_risk(t))
+    if wanted.open is not None:
+        where.append(_being_worked(t) if wanted.open else ~_being_worked(t))
+    if wanted.danger_now is not None:
+        where.append(t.c.danger_now.is_(wanted.danger_now))
+    if wanted.officer:
+        where.append(t.c.assigned_officer == wanted.officer)
+    if wanted.number:
+        where.append(t.c.case_number.startswith(wanted.number, autoescape=True))
     if wanted.kendra:
         where.append(t.c.kendra == wanted.kendra)
     if wanted.thana:
         where.append(t.c.thana == wanted.thana)
     total = await session.scalar(select(func.count()).select_from(t).where(*where)) or 0
+    order = urgency(t) if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
     rows = await session.execute(
-        select(t)
-        .where(*where)
-        .order_by(t.c.registered_at.desc(), t.c.case_number.desc())
-        .limit(size)
-        .offset((page - 1) * size)
+        select(t).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
     )
     return [_out(r._mapping) for r in rows], total
+
+
+def _being_worked(t: Table) -> Any:
+    return t.c.status.in_([s.value for s in ACTIVE])
+
+
+def _late(t: Table) -> Any:
+    return t.c.overdue.is_(True) & _being_worked(t)
+
+
+def _at_risk(t: Table) -> Any:
+    return (t.c.due_soon_clocks != "") & _being_worked(t)
+
+
+def urgency(t: Table) -> list[Any]:
+    """Most urgent first, from what the register knows: cases being worked before the rest; a step
+    already late, then one whose deadline warning came; danger now; priority (P1 first, and the SOP's
+    limits follow priority); then the oldest. The deadlines themselves are escalation's: the register
+    keeps only whether one is late or close, so two cases of one rank stand oldest first."""
+    return [
+        case((_being_worked(t), 0), else_=1),
+        case((_late(t), 0), else_=1),
+        case((_at_risk(t), 0), else_=1),
+        case((t.c.danger_now.is_(True), 0), else_=1),
+        t.c.priority,
+        t.c.registered_at,
+        t.c.case_number,
+    ]
 
 
 async def find_case(

@@ -156,6 +156,28 @@ TEXT: dict[str, tuple[str, str]] = {
         "What would have been sent (no e-mail or SMS server configured); nothing left this system.",
     ),
     "to": ("प्राप्तकर्ता", "To"),
+    "find_number": ("मामला संख्या (पूरी या शुरुआत)", "Case number (whole or its beginning)"),
+    "open_statuses": ("जिन पर कार्यवाही चल रही है", "Still being worked"),
+    "all_statuses": ("सभी स्थितियाँ", "Every status"),
+    "all_categories": ("सभी श्रेणियाँ", "Every category"),
+    "all_priorities": ("सभी प्राथमिकताएँ", "Every priority"),
+    "deadline": ("समय सीमा", "Deadline"),
+    "any_deadline": ("कोई भी", "Any"),
+    "due_soon": ("समय सीमा निकट", "Deadline close"),
+    "whose": ("किसके मामले", "Whose cases"),
+    "mine": ("मुझे सौंपे गए", "Assigned to me"),
+    "whole_kendra": ("पूरा केन्द्र", "The whole Kendra"),
+    "only_danger_now": ("केवल अभी खतरे में", "Only in danger now"),
+    "apply_filters": ("दिखाएँ", "Show"),
+    "clear_filters": ("सभी फ़िल्टर हटाएँ", "Clear the filters"),
+    "previous_page": ("पिछला पृष्ठ", "Previous page"),
+    "next_page": ("अगला पृष्ठ", "Next page"),
+    "page": ("पृष्ठ", "Page"),
+    "export_csv": ("CSV फ़ाइल (Excel) डाउनलोड करें", "Download as a CSV file (Excel)"),
+    "queue_order": (
+        "सबसे ज़रूरी पहले: चूकी समय सीमा, फिर निकट समय सीमा, अभी खतरे में, प्राथमिकता, सबसे पुराना",
+        "Most urgent first: overdue, then deadline close, in danger now, priority, oldest",
+    ),
 }
 
 ROLE_LABELS: dict[Role, tuple[str, str]] = {

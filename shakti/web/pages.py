@@ -35,6 +35,7 @@ from shared.contracts.vocabulary import (
     LADDER_LABELS,
     PRIORITY_LABELS,
     REFERRAL_STATUS_LABELS,
+    STATUS_LABELS,
     label,
 )
 from shared.http_guard import form_token, presession_cookie
@@ -53,6 +54,7 @@ def clock_state(clock: dict[str, Any], lang: str) -> str:
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(
     CATEGORY_LABELS=CATEGORY_LABELS,
+    STATUS_LABELS=STATUS_LABELS,
     CHANNEL_LABELS=CHANNEL_LABELS,
     PRIORITY_LABELS=PRIORITY_LABELS,
     AGENCY_LABELS=AGENCY_LABELS,

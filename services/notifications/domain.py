@@ -204,7 +204,7 @@ def decide(
                 role=role,
             )
         case CaseEscalated():
-            if event.reason.startswith("danger_now"):
+            if event.reason.startswith("danger_now") and event.role in policy.danger_now.to:
                 return []  # the danger-now page tells these levels already, and keeps telling them
             if event.role is LadderRole.STATE_CELL:
                 return []  # the state cell reads figures, never a named case
@@ -289,7 +289,8 @@ def page_offices(case: CaseFacts, roster: Roster) -> dict[LadderRole, str]:
 def page(
     case: CaseFacts, roster: Roster, policy: Policy, *, round: int, at: datetime
 ) -> list[NotificationRequested]:
-    """One round of a danger-now page: every level in ``danger_now.to``, on every channel of the rule.
+    """One round of a danger-now page: every level in ``danger_now.to`` and the level escalation has
+    climbed to, on every channel of the rule.
 
     Nothing before the case has a place (routing's ``CaseRouted`` gives it one) or after the last round."""
     paging = policy.danger_now
@@ -298,9 +299,13 @@ def page(
         return []
     cause = Cause(case.registration_id, at)
     repeat_at = at + paging.repeat_every if round < paging.max_rounds else None
+    # The levels of the policy, and the one escalation's ladder has climbed to since (until one of them
+    # acknowledges, the page keeps telling whoever answers for the case now).
+    paged = {role: offices.get(role) for role in paging.to}
+    if case.level and case.level[0] not in paged and case.level[0] is not LadderRole.STATE_CELL:
+        paged[case.level[0]] = case.level[1]
     out: list[NotificationRequested] = []
-    for role in paging.to:
-        office = offices.get(role)
+    for role, office in paged.items():
         if office is None:
             continue
         out += requests(

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,11 @@ log = logging.getLogger(__name__)
 ACTOR = "notifications"
 
 
+PREFERENCES_SECONDS = 5.0
+PREFERENCES_KEPT = 10_000
+"""At most this many recipients' preferences are kept (about a district's officers)."""
+
+
 class NotRegisteredYet(LookupError):
     """Another service spoke of a case whose registration is not in intake's stream (retried, parked)."""
 
@@ -112,6 +118,7 @@ class Delivery:
     ) -> None:
         self.notifications = Repository(store, Notification)
         self.preferences = Repository(store, Preferences)
+        self._preferences: dict[str, tuple[float, Preferences]] = {}
         self.policy = policy
         self.adapters = adapters
         self.contacts = contacts
@@ -139,7 +146,7 @@ class Delivery:
             return True
         if notification.held_until is not None:
             return False  # the release brings it back here
-        preferences = await self.preferences.get(preferences_id(wanted.recipient))
+        preferences = await self._preferences_of(wanted.recipient)
         now = self.clock.now()
         quiet_until = None if wanted.urgent else preferences.quiet_until(now)
         if quiet_until is not None:
@@ -187,6 +194,18 @@ class Delivery:
                 return False
             await asyncio.sleep(rules.backoff(attempt))
         return False
+
+    async def _preferences_of(self, recipient: str) -> Preferences:
+        """The recipient's preferences, read again after ``PREFERENCES_SECONDS``: a burst of messages to
+        one person reads them once, and a change reaches their next message within that long."""
+        kept = self._preferences.get(recipient)
+        if kept is not None and time.monotonic() - kept[0] < PREFERENCES_SECONDS:
+            return kept[1]
+        found = await self.preferences.get(preferences_id(recipient))
+        if len(self._preferences) >= PREFERENCES_KEPT:
+            self._preferences.clear()
+        self._preferences[recipient] = (time.monotonic(), found)
+        return found
 
     async def _try(self, adapter: Adapter, outgoing: Outgoing) -> str | None:
         try:

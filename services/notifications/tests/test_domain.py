@@ -133,6 +133,14 @@ def test_a_page_round_goes_to_whoever_is_on_duty_then_and_stops_after_the_last_r
     # Every round has its own ids, and the first round's cause: the registration.
     first_ids = {e.notification_id for e in page(CASE, away, POLICY, round=1, at=AT)}
     assert first_ids.isdisjoint({e.notification_id for e in second})
+    # Once escalation's ladder has climbed to the CO, every later round pages the CO too.
+    at_co = CaseFacts(**{**CASE.__dict__, "level": (LadderRole.CO, "SJP-TILHAR")})
+    third = {e.recipient for e in page(at_co, ROSTER, POLICY, round=3, at=AT + timedelta(minutes=10))}
+    assert third == {"officer:PNO100001", "officer:PNO300001", "user:co.tilhar"}
+    at_sho = CaseFacts(**{**CASE.__dict__, "level": (LadderRole.SHO, "SJP-KATRA")})
+    assert {e.recipient for e in page(at_sho, ROSTER, POLICY, round=3, at=AT)} == {
+        "officer:PNO100001", "officer:PNO300001",
+    }  # fmt: skip
     last = page(CASE, ROSTER, POLICY, round=POLICY.danger_now.max_rounds, at=AT)
     assert last and all(e.repeat_at is None for e in last)
     assert page(CASE, ROSTER, POLICY, round=POLICY.danger_now.max_rounds + 1, at=AT) == []
@@ -194,9 +202,14 @@ def test_escalation_and_breach_reach_whoever_holds_the_level_now() -> None:
     # The state cell reads figures, never a named case.
     to_state = to_sho.model_copy(update={"level": 6, "role": LadderRole.STATE_CELL, "office_code": "UP"})
     assert decide(to_state, Cause("e", AT), CASE, ROSTER, POLICY) == []
-    # Danger-now escalations are the page's business: no second message.
+    # A danger-now climb to a level the page already tells (the SHO): no second message...
     danger = to_sho.model_copy(update={"reason": "danger_now:first_contact"})
     assert decide(danger, Cause("e", AT), CASE, ROSTER, POLICY) == []
+    # ...but the ladder climbing past the page's levels tells the CO at once, urgently.
+    climbed = to_co.model_copy(update={"reason": "danger_now:first_contact"})
+    told = decide(climbed, Cause("e", AT), CASE, ROSTER, POLICY)
+    assert {(r, rule) for rule, r, _ in requested(told)} == {("user:co.tilhar", "escalation")}
+    assert all(t.urgent for t in told)
     breach = SlaBreached(case_id="c1", clock="first_contact", due_at=AT, breached_at=AT)
     escalated = CaseFacts(**{**CASE.__dict__, "level": (LadderRole.SHO, "SJP-KATRA")})
     assert {r for _, r, _ in requested(decide(breach, Cause("b", AT), escalated, ROSTER, POLICY))} == {

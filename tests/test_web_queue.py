@@ -82,7 +82,10 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     assert set(numbers_on(await officer.get("/kendra/queue?status=all"))) == set(number.values())
     assert numbers_on(await officer.get("/kendra/queue?status=closed")) == [number["family"]]
     assert numbers_on(await officer.get("/kendra/queue?category=stalking")) == [number["stalking"]]
-    assert numbers_on(await officer.get("/kendra/queue?danger_now=1")) == [number["danger"]]
+    danger_only = await officer.get("/kendra/queue?danger_now=1")
+    assert numbers_on(danger_only) == [number["danger"]]
+    # Switching language keeps the filter: the link carries the page's query along.
+    assert 'href="/lang/hi?next=/kendra/queue%3Fdanger_now%3D1"' in danger_only.text
     assert numbers_on(await officer.get("/kendra/queue?priority=P1")) == [number["danger"]]
     assert set(numbers_on(await officer.get("/kendra/queue?priority=P2"))) == working - {number["danger"]}
     assert numbers_on(await officer.get("/kendra/queue?deadline=overdue")) == []

@@ -200,7 +200,8 @@ def render(
             "t": translator(lang),
             "user": principal,
             "demo": settings.demo,
-            "path": request.url.path,
+            # With its query: switching language keeps a queue's filters and page.
+            "path": f"{request.url.path}?{request.url.query}" if request.url.query else request.url.path,
             "csrf_token": token,
             **context,
         },

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import re
 from datetime import date
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from services.escalation.policy import DEMO_POLICY
 from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
 from shakti.users import (
@@ -268,6 +270,13 @@ class DemoLoader:
             )
 
 
+def use_demo_escalation_policy() -> Path:
+    """The escalation policy the demo runs: limits in minutes, so that warnings, breaches and the ladder
+    show while one watches; an operator's own SHAKTI_ESCALATION_POLICY is kept."""
+    chosen = os.environ.setdefault("SHAKTI_ESCALATION_POLICY", str(DEMO_POLICY))
+    return Path(chosen)
+
+
 class Demo:
     """The demo as a way of running the platform: its data is loaded before the start-up summary (which
     shows the demo users and their password), its complaints keep coming after it."""
@@ -280,7 +289,11 @@ class Demo:
         return Mode(
             name="DEMO",
             load=self.load,
-            summary=[("Demo users", users, "डेमो उपयोगकर्ता"), ("Password", PASSWORD, "पासवर्ड")],
+            summary=[
+                ("Demo users", users, "डेमो उपयोगकर्ता"),
+                ("Password", PASSWORD, "पासवर्ड"),
+                ("Escalation policy", str(use_demo_escalation_policy()), "समय-सीमा नीति"),
+            ],
             keep_going=self.keep_going,
         )
 

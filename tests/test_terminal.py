@@ -286,7 +286,7 @@ async def test_a_clean_demo_start_logs_json_without_a_warning_and_ends_with_the_
     url = f"http://127.0.0.1:{env['SHAKTI_HTTP_PORT']}/"
     for expected in (
         url, str(tmp_path / "data"), str(tmp_path / "data" / "keys"), "demo.officer", "demo.sp", "demo.operator",
-        PASSWORD, "Ctrl-C", "DEMO", "मिशन शक्ति",
+        PASSWORD, "Ctrl-C", "DEMO", "मिशन शक्ति", "demo-policy.yaml",
     ):  # fmt: skip
         assert expected in out, (expected, out)
     assert out.rstrip().endswith("Mission Shakti stopped. / मिशन शक्ति रुक गया।")
@@ -297,6 +297,8 @@ async def test_a_clean_demo_start_logs_json_without_a_warning_and_ends_with_the_
     assert not loud, loud
     assert not [line for line in lines if line["logger"] in ("httpx", "uvicorn.access")]
     assert any(line["message"] == "service training started" for line in lines)
+    # The demo's escalation policy, limits in minutes; the normal one is untouched.
+    assert any("escalation policy 2026.1-demo" in line["message"] for line in lines)
 
 
 class Terminal:

@@ -49,11 +49,12 @@ class Escalation(ServiceInstance):
 
 
 def build_service(policy_file: Path | None = None, *, poll_seconds: float | None = None) -> ServiceDefinition:
-    settings = EscalationSettings()
-    source = policy_file or settings.policy
-    poll = poll_seconds or settings.poll_seconds
-
     def instance(ctx: ServiceContext) -> ServiceInstance:
+        # Read when the service starts, not when it is imported: `shakti up --demo` chooses the demo
+        # policy after the command line is read.
+        settings = EscalationSettings()
+        source = policy_file or settings.policy
+        poll = poll_seconds or settings.poll_seconds
         policy = load_policy(source)
         log.info("escalation policy %s (%s) from %s", policy.version, policy.status, source)
         return Escalation(ctx, policy, poll)

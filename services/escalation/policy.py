@@ -25,6 +25,8 @@ from shared.policyfile import PolicyError as PolicyError  # what callers of this
 from shared.policyfile import load_policy_file, parse_policy_document
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
+DEMO_POLICY = Path(__file__).with_name("demo-policy.yaml")
+"""Every limit in minutes, for `shakti up --demo` only."""
 
 LADDER: tuple[LadderRole, ...] = tuple(LadderRole)
 """Bottom to top; a role's level is its place here counted from 1."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from services.escalation.main import build_service
+from services.escalation.policy import DEMO_POLICY, load_policy
 from shared.contracts.escalation import (
     CaseEscalated,
     CaseWatchReopened,
@@ -130,3 +132,22 @@ async def test_awaiting_the_complainant_pauses_and_a_reopen_restarts(world: Worl
     # The reopened case's ladder starts again from the Kendra in-charge.
     escalations = await world.wait_for(case_id, CaseEscalated, count=2)
     assert [(e.level, e.round) for e in escalations][-1] == (1, 2)
+
+
+async def test_the_demo_policy_breaches_and_escalates_within_three_minutes(world: World) -> None:
+    """`shakti up --demo` runs demo-policy.yaml: a case nobody acknowledges breaches and goes to the
+    Kendra in-charge within three minutes, and climbs to the SP while one watches."""
+    assert load_policy(DEMO_POLICY).version.endswith("-demo")
+    await world.define_jurisdiction()
+    runner = await world.start(build_service(DEMO_POLICY, poll_seconds=0.05))
+    idle = await world.register()
+    await world.scheduled(runner, [idle])
+    world.clock.advance(timedelta(minutes=3))
+    [breach, *_] = await world.wait_for(idle, SlaBreached)
+    assert breach.clock == "acknowledge"
+    [first, *_] = await world.wait_for(idle, CaseEscalated)
+    assert (first.level, first.office_code) == (1, "MSK-SJP-KATRA")
+    for _ in range(4):  # a rung each three minutes (P3)
+        world.clock.advance(timedelta(minutes=3))
+    escalations = await world.wait_for(idle, CaseEscalated, count=5)
+    assert escalations[-1].role.value == "sp"

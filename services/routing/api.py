@@ -12,15 +12,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from services.routing.domain import (
-    REASSIGN_REASONS,
-    REJECTION_REASONS,
-    TRANSFER_REASONS,
-    CaseRouting,
-    Officer,
-    Unroutable,
+from services.routing.board import DutyBoard
+from services.routing.commands import (
+    AcceptReferral,
+    AnswerToReferral,
+    CompleteReferral,
+    ReassignCase,
+    RejectReferral,
+    RoutingCommands,
+    TransferCase,
 )
-from services.routing.handlers import Dispatch
+from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Officer, Unroutable
 from services.routing.jurisdiction import read_jurisdiction, record_jurisdiction
 from services.routing.read_model import RoutingQueries
 from services.routing.roster import Roster, valid_service_number
@@ -112,28 +114,18 @@ def _bad_sheet(problems: SheetProblems) -> Exception:
     return HTTPException(status_code=422, detail=detail)
 
 
-def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQueries) -> APIRouter:
+def build_router(
+    ctx: ServiceContext, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
+) -> APIRouter:
     router = APIRouter(tags=["routing"])
     roster = Roster(ctx.store)
     officers = Repository(ctx.store, Officer)
-    cases = Repository(ctx.store, CaseRouting)
 
     def meta(
         principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
     ) -> CommandMeta:
         request = fingerprint(body if body is not None else {})
         return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
-
-    async def case_in_scope(principal: Principal, case_id: str) -> CaseRouting:
-        case = await cases.get(case_id)
-        if not case.exists:
-            raise NotFound("case", case_id)
-        place = case.place
-        if not principal.covers(
-            case.district, place.circle if place else None, place.thana if place else None
-        ):
-            raise NotFound("case", case_id)
-        return case
 
     # --- jurisdiction -----------------------------------------------------------------------------
 
@@ -172,7 +164,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         ] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
-        placed = dispatch.board.resolve_place(district, thana, pincode, locality_code)
+        placed = board.resolve_place(district, thana, pincode, locality_code)
         if isinstance(placed, Unroutable):
             return {"routable": False, "why": {"en": placed.why.en, "hi": placed.why.hi}}
         return {
@@ -248,7 +240,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.get("/kendras/{kendra}/queue")
     async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
-        found = dispatch.board.kendras.get(kendra)
+        found = board.kendras.get(kendra)
         if found is None:
             raise NotFound("Kendra", kendra)
         if not principal.covers(found.district, found.circle, found.thana):
@@ -263,8 +255,8 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     @router.get("/cases/{case_id}")
     async def case_record(case_id: PathKey, principal: CaseReader) -> dict[str, Any]:
         """Where a case sits and every routing decision about it, with its reasons."""
-        await case_in_scope(principal, case_id)
-        history = await cases.history(case_id)
+        await commands.case_in_reach(principal, case_id)
+        history = await commands.cases.history(case_id)
         return {
             "case_id": case_id,
             "now": await queries.case(case_id),
@@ -278,17 +270,15 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     async def reassign(
         case_id: PathKey, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, "reassign", case_id, body)
-        return _recorded(await dispatch.reassign_by_hand(case_id, body.officer, body.reason, command))
+        command = ReassignCase(case_id=case_id, officer=body.officer, reason=body.reason)
+        return _recorded(await commands.reassign(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/transfer")
     async def transfer(
         case_id: PathKey, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, "transfer", case_id, body)
-        return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, command))
+        command = TransferCase(case_id=case_id, thana=body.thana, reason=body.reason)
+        return _recorded(await commands.transfer(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
@@ -299,12 +289,16 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         body: ReferralAnswer | None = None,
         key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, f"referral-{answer}", f"{case_id}:{referral_id}", body)
-        reason = body.reason if body else None
-        return _recorded(
-            await dispatch.respond_to_referral(case_id, referral_id, answer, command.actor, reason, command)
-        )
+        command: AnswerToReferral
+        match answer:
+            case "accept":
+                command = AcceptReferral(case_id=case_id, referral_id=referral_id)
+            case "reject":
+                reason = body.reason if body else None
+                command = RejectReferral(case_id=case_id, referral_id=referral_id, reason=reason)
+            case "complete":
+                command = CompleteReferral(case_id=case_id, referral_id=referral_id)
+        return _recorded(await commands.answer_referral(Caller.person(principal, key), command))
 
     @router.get("/referrals/outstanding")
     async def referrals_outstanding(principal: CaseReader) -> list[dict[str, Any]]:

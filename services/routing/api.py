@@ -16,24 +16,25 @@ from services.routing.board import DutyBoard
 from services.routing.commands import (
     AcceptReferral,
     AnswerToReferral,
+    ChangeDuty,
     CompleteReferral,
+    EnrolOfficer,
+    ImportJurisdiction,
+    ImportRoster,
+    PostOfficer,
     ReassignCase,
     RejectReferral,
     RoutingCommands,
     TransferCase,
 )
-from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Officer, Unroutable
-from services.routing.jurisdiction import read_jurisdiction, record_jurisdiction
+from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Unroutable
 from services.routing.read_model import RoutingQueries
-from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
-from shared.aggregate import Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
-from shared.commands import Caller, IdempotencyKey, actor_of, fingerprint
+from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import DutyStatus
 from shared.errors import NotFound
 from shared.events import Envelope
-from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -118,27 +119,17 @@ def build_router(
     ctx: ServiceContext, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
 ) -> APIRouter:
     router = APIRouter(tags=["routing"])
-    roster = Roster(ctx.store)
-    officers = Repository(ctx.store, Officer)
-
-    def meta(
-        principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
-    ) -> CommandMeta:
-        request = fingerprint(body if body is not None else {})
-        return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
 
     # --- jurisdiction -----------------------------------------------------------------------------
 
     @router.post("/jurisdiction/import")
     async def import_jurisdiction(file: UploadFile, principal: Operator) -> dict[str, Any]:
         """Validate a jurisdiction file and record what differs (nothing when it is unchanged)."""
+        command = ImportJurisdiction(text=await _upload_text(file), source=file.filename or "upload")
         try:
-            parsed = read_jurisdiction(await _upload_text(file))
+            outcome = await commands.import_jurisdiction(Caller.person(principal), command)
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
-        outcome = await record_jurisdiction(
-            ctx.store, parsed, source=file.filename or "upload", actor=actor_of(principal)
-        )
         return {
             "district": outcome.district,
             "version": outcome.version,
@@ -181,52 +172,33 @@ def build_router(
 
     @router.post("/roster/import")
     async def import_roster(file: UploadFile, principal: Operator) -> dict[str, Any]:
+        command = ImportRoster(text=await _upload_text(file))
         try:
-            outcome = await roster.import_sheet(await _upload_text(file), actor=actor_of(principal))
+            outcome = await commands.import_roster(Caller.person(principal), command)
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
         return {"rows": outcome.rows, "officers_changed": outcome.officers_changed, "events": outcome.events}
 
-    async def officer_in_scope(principal: Principal, service_number: str) -> None:
-        officer = await officers.get(valid_service_number(service_number))
-        if not officer.exists:
-            raise NotFound("officer", service_number)
-        posting = officer.posting
-        if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
-            raise NotFound("officer", service_number)
-
     @router.post("/officers")
     async def enrol(body: Enrolment, principal: RosterKeeper, key: IdempotencyKey = None) -> dict[str, Any]:
-        if (await officers.get(valid_service_number(body.service_number))).exists:
-            await officer_in_scope(principal, body.service_number)
-        return _recorded(
-            await roster.enrol(
-                body.service_number,
-                body.name,
-                body.rank,
-                body.gender,
-                meta(principal, key, "enrol", body.service_number, body),
-            )
+        command = EnrolOfficer(
+            service_number=body.service_number, officer_name=body.name, rank=body.rank, gender=body.gender
         )
+        return _recorded(await commands.enrol(Caller.person(principal, key), command))
 
     @router.post("/officers/{service_number}/posting")
     async def post(
         service_number: PathKey, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await officer_in_scope(principal, service_number)
-        kendra = await roster.kendra(body.kendra)
-        if not principal.covers(kendra.district, kendra.circle, kendra.thana):
-            raise NotFound("Kendra", body.kendra)
-        command = meta(principal, key, "post", service_number, body)
-        return _recorded(await roster.post(service_number, body.kendra, body.incharge, command))
+        command = PostOfficer(service_number=service_number, kendra=body.kendra, incharge=body.incharge)
+        return _recorded(await commands.post(Caller.person(principal, key), command))
 
     @router.post("/officers/{service_number}/duty")
     async def duty(
         service_number: PathKey, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await officer_in_scope(principal, service_number)
-        command = meta(principal, key, "duty", service_number, body)
-        return _recorded(await roster.change_duty(service_number, body.status, command))
+        command = ChangeDuty(service_number=service_number, status=body.status)
+        return _recorded(await commands.change_duty(Caller.person(principal, key), command))
 
     @router.get("/roster")
     async def roster_view(principal: Anyone, kendra: QueryCode = None) -> list[dict[str, Any]]:

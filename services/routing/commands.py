@@ -1,4 +1,4 @@
-"""Routing's commands: what a supervisor or a Kendra asks routing to do with a case, one handler each.
+"""Routing's commands: what a roster keeper, a supervisor or a Kendra asks routing to do, one handler each.
 
 A route parses the request into a typed command, hands it with its ``Caller`` to the handler here and
 shapes the answer from the events the handler returns. The handler keeps the command inside the
@@ -9,7 +9,7 @@ caller's jurisdiction (a case elsewhere does not exist for them), decides throug
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from services.routing.decisions import Decisions
@@ -17,16 +17,20 @@ from services.routing.domain import (
     REASSIGN_REASONS,
     TRANSFER_REASONS,
     CaseRouting,
+    Officer,
     Pick,
     Vacancy,
     Wording,
 )
+from services.routing.jurisdiction import ImportOutcome, read_jurisdiction, record_jurisdiction
+from services.routing.roster import Roster, RosterOutcome, valid_service_number
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
+from shared.runtime import ServiceContext
 
 
 class ReassignCase(Command):
@@ -77,12 +81,109 @@ class CompleteReferral(Command):
 AnswerToReferral = AcceptReferral | RejectReferral | CompleteReferral
 
 
+class ImportJurisdiction(Command):
+    """Record what a district's jurisdiction file changes (nothing when it is unchanged)."""
+
+    name: ClassVar[str] = "jurisdiction"
+    text: str
+    source: str
+
+
+class ImportRoster(Command):
+    """Record what a roster sheet changes, officer by officer (nothing when it is unchanged)."""
+
+    name: ClassVar[str] = "roster"
+    text: str
+
+
+class EnrolOfficer(Command):
+    """Put an officer on the roster (again: their name, rank or gender corrected)."""
+
+    name: ClassVar[str] = "enrol"
+    service_number: str
+    officer_name: str
+    rank: str
+    gender: str
+
+
+class PostOfficer(Command):
+    """Post an officer to a Kendra, as its in-charge or not."""
+
+    name: ClassVar[str] = "post"
+    service_number: str
+    kendra: str
+    incharge: bool
+
+
+class ChangeDuty(Command):
+    """An officer goes on or off duty, or on leave."""
+
+    name: ClassVar[str] = "duty"
+    service_number: str
+    status: DutyStatus
+
+
 class RoutingCommands:
-    def __init__(self, decisions: Decisions) -> None:
+    def __init__(self, ctx: ServiceContext, decisions: Decisions) -> None:
         self.decisions = decisions
         self.board = decisions.board
         self.cases = decisions.cases
         self.clock = decisions.clock
+        self.store = ctx.store
+        self.roster = Roster(ctx.store)
+        self.officers = ctx.repository(Officer)
+
+    # --- imports: a file with a problem records nothing (``SheetProblems``, every problem by line) -------
+
+    async def import_jurisdiction(self, caller: Caller, command: ImportJurisdiction) -> ImportOutcome:
+        parsed = read_jurisdiction(command.text)
+        return await record_jurisdiction(self.store, parsed, source=command.source, actor=caller.actor)
+
+    async def import_roster(self, caller: Caller, command: ImportRoster) -> RosterOutcome:
+        return await self.roster.import_sheet(command.text, actor=caller.actor)
+
+    # --- the roster -------------------------------------------------------------------------------
+
+    async def enrol(self, caller: Caller, command: EnrolOfficer) -> list[Envelope]:
+        """Anyone who keeps a roster may enrol a new officer; an enrolled one only inside their reach."""
+        if (await self.officers.get(valid_service_number(command.service_number))).exists:
+            await self._officer_in_reach(caller.who, command.service_number)
+        body = {
+            "service_number": command.service_number,
+            "name": command.officer_name,
+            "rank": command.rank,
+            "gender": command.gender,
+        }
+        meta = self._meta(caller, command, command.service_number, body)
+        return await self.roster.enrol(
+            command.service_number, command.officer_name, command.rank, command.gender, meta
+        )
+
+    async def post(self, caller: Caller, command: PostOfficer) -> list[Envelope]:
+        """Both the officer and the Kendra must be inside the caller's reach."""
+        await self._officer_in_reach(caller.who, command.service_number)
+        kendra = await self.roster.kendra(command.kendra)
+        if not caller.who.covers(kendra.district, kendra.circle, kendra.thana):
+            raise NotFound("Kendra", command.kendra)
+        body = {"kendra": command.kendra, "incharge": command.incharge}
+        meta = self._meta(caller, command, command.service_number, body)
+        return await self.roster.post(command.service_number, command.kendra, command.incharge, meta)
+
+    async def change_duty(self, caller: Caller, command: ChangeDuty) -> list[Envelope]:
+        await self._officer_in_reach(caller.who, command.service_number)
+        meta = self._meta(caller, command, command.service_number, {"status": command.status.value})
+        return await self.roster.change_duty(command.service_number, command.status, meta)
+
+    async def _officer_in_reach(self, principal: Principal, service_number: str) -> None:
+        """An officer posted outside the caller's jurisdiction does not exist for them."""
+        officer = await self.officers.get(valid_service_number(service_number))
+        if not officer.exists:
+            raise NotFound("officer", service_number)
+        posting = officer.posting
+        if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
+            raise NotFound("officer", service_number)
+
+    # --- cases ------------------------------------------------------------------------------------
 
     async def reassign(self, caller: Caller, command: ReassignCase) -> list[Envelope]:
         await self.case_in_reach(caller.who, command.case_id)
@@ -188,9 +289,7 @@ class RoutingCommands:
             raise NotFound("case", case_id)
         return case
 
-    def _meta(
-        self, caller: Caller, command: Command, target: str, body: dict[str, str | None]
-    ) -> CommandMeta:
+    def _meta(self, caller: Caller, command: Command, target: str, body: Mapping[str, object]) -> CommandMeta:
         return caller.meta(command.name, target, request=fingerprint(body), at=self.clock.now())
 
 

@@ -23,7 +23,7 @@ class Routing(ServiceInstance):
         super().__init__(ctx)
         self.decisions = Decisions(ctx, policy)
         self.dispatch = Dispatch(self.decisions, policy)
-        self.commands = RoutingCommands(self.decisions)
+        self.commands = RoutingCommands(ctx, self.decisions)
 
     def process_managers(self) -> list[ProcessManager]:
         return self.dispatch.process_managers()

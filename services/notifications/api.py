@@ -12,31 +12,26 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from sqlalchemy import select
 
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
-from shared.commands import Caller, IdempotencyKey, fingerprint
+from shared.commands import Caller, IdempotencyKey
 from shared.contracts.notifications import (
     CHANNEL_LABELS,
     RULE_LABELS,
     NotificationRequested,
 )
 from shared.contracts.vocabulary import labelled
-from shared.errors import NotFound
 from shared.places import PlaceTables, place_names
 from shared.projection import Projector
 from shared.rows import Row
-from shared.runtime import ServiceContext
 
-from .domain import Notification
-from .handlers import Delivery
+from .commands import AcknowledgeNotification, NotificationCommands, SendAgain
 from .messages import Names, compose
 from .read_model import (
     BoardTables,
     by_status,
     counts,
     notifications_for,
-    one,
     unread_count,
 )
 
@@ -82,32 +77,13 @@ def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
 
 
 def build_router(
-    ctx: ServiceContext, delivery: Delivery, board: Projector[BoardTables], places: Projector[PlaceTables]
+    commands: NotificationCommands,
+    board: Projector[BoardTables],
+    places: Projector[PlaceTables],
+    base_url: str,
 ) -> APIRouter:
     router = APIRouter(tags=["notifications"])
-    notifications = ctx.repository(Notification)
-
-    async def addresses(principal: Principal) -> list[str]:
-        """Whom the caller answers for: themselves, and the ladder office their role holds now."""
-        mine = [f"user:{principal.username}"]
-        if principal.service_number:
-            mine.append(f"officer:{principal.service_number}")
-        offices: list[str] = []
-        match principal.role:
-            case Role.KENDRA_INCHARGE if principal.thana:
-                p = places.tables.places
-                async with places.sessions() as session:
-                    found = await session.scalars(
-                        select(p.c.code).where(p.c.level == "kendra", p.c.thana == principal.thana)
-                    )
-                    offices = list(found)
-            case Role.SHO if principal.thana:
-                offices = [principal.thana]
-            case Role.CO if principal.circle:
-                offices = [principal.circle]
-            case Role.ADDL_SP | Role.SP if principal.district:
-                offices = [principal.district]
-        return mine + [f"office:{principal.role.value}:{code}" for code in offices]
+    addresses = commands.addresses
 
     async def names() -> Names:
         async with places.sessions() as session:
@@ -126,7 +102,7 @@ def build_router(
             )
             unread = await unread_count(session, board.tables, addressed)
         known = await names()
-        return {"unread": unread, "notifications": [view(r, known, delivery.base_url) for r in rows]}
+        return {"unread": unread, "notifications": [view(r, known, base_url) for r in rows]}
 
     @router.get("/unread", summary="How many of the caller's notifications are not acknowledged")
     async def unread(principal: Reader) -> dict[str, int]:
@@ -138,13 +114,8 @@ def build_router(
     async def acknowledge(
         notification_id: NotificationKey, principal: Reader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        addressed = frozenset(await addresses(principal))
-        caller = Caller.person(principal, idempotency_key)
-        at = ctx.clock.now()
-        meta = caller.meta("acknowledge", notification_id, request=fingerprint({}), at=at)
-        stored = await notifications.execute(
-            notification_id, lambda n: n.acknowledge(caller.actor, addressed, at), meta
-        )
+        command = AcknowledgeNotification(notification_id=notification_id)
+        stored = await commands.acknowledge(Caller.person(principal, idempotency_key), command)
         return {"notification_id": notification_id, "acknowledged": True, "already": not stored}
 
     @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
@@ -153,14 +124,14 @@ def build_router(
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, via="outbox", addresses=addressed)
         known = await names()
-        return {"messages": [view(r, known, delivery.base_url) for r in rows]}
+        return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/parked", summary="Messages no channel took after the last try")
     async def parked(principal: Operator) -> dict[str, Any]:
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, status="parked")
         known = await names()
-        return {"messages": [view(r, known, delivery.base_url) for r in rows]}
+        return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/figures", summary="Notifications per status")
     async def figures(principal: Operator) -> dict[str, Any]:
@@ -169,11 +140,8 @@ def build_router(
 
     @router.post("/{notification_id}/retry", summary="Send a parked message again, now")
     async def retry(notification_id: NotificationKey, principal: Operator) -> dict[str, Any]:
-        async with board.sessions() as session:
-            row = await one(session, board.tables, notification_id)
-        if row is None:
-            raise NotFound("notification", notification_id)
-        sent = await delivery.deliver(notification_id)
+        command = SendAgain(notification_id=notification_id)
+        sent = await commands.send_again(Caller.person(principal), command)
         return {"notification_id": notification_id, "sent": sent}
 
     return router

@@ -490,7 +490,9 @@ def test_a_terminal_gets_short_human_lines_in_ist_and_a_pipe_gets_json(restored_
     logs = configure_logging(Settings(), stream=terminal)
     assert logs.human and logs.quiet_once_started
     at = datetime(2026, 1, 10, 4, 30, 5, tzinfo=UTC).timestamp()  # 10:00:05 in India
-    record = logging.LogRecord("services.intake.commands", logging.WARNING, __file__, 1, "case %s", ("c1",), None)
+    record = logging.LogRecord(
+        "services.intake.commands", logging.WARNING, __file__, 1, "case %s", ("c1",), None
+    )
     record.created = at
     line = ANSI.sub("", logs.handler.format(record))
     assert re.fullmatch(r"10:00:05 IST  warn\s+intake\s+case c1", line), line

@@ -74,7 +74,7 @@ def part_of(logger: str) -> str:
     """The part of the platform a logger belongs to, as a person would name it."""
     first, _, rest = logger.partition(".")
     if first in ("services", "faststream") and rest:
-        return rest.split(".")[0]  # services.intake.desk, faststream.routing (a service's broker)
+        return rest.split(".")[0]  # services.intake.commands, faststream.routing (a service's broker)
     if logger.startswith("shakti.web"):
         return "web"
     if first in ("uvicorn", "httpx", "httpcore"):

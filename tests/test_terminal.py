@@ -492,15 +492,17 @@ def test_a_terminal_gets_short_human_lines_in_ist_and_a_pipe_gets_json(restored_
     logs = configure_logging(Settings(), stream=terminal)
     assert logs.human and logs.quiet_once_started
     at = datetime(2026, 1, 10, 4, 30, 5, tzinfo=UTC).timestamp()  # 10:00:05 in India
-    record = logging.LogRecord("services.intake.desk", logging.WARNING, __file__, 1, "case %s", ("c1",), None)
+    record = logging.LogRecord(
+        "services.intake.commands", logging.WARNING, __file__, 1, "case %s", ("c1",), None
+    )
     record.created = at
     line = ANSI.sub("", logs.handler.format(record))
     assert re.fullmatch(r"10:00:05 IST  warn\s+intake\s+case c1", line), line
     assert "\x1b[33m" in logs.handler.format(record)  # warnings in yellow
-    logging.getLogger("services.intake.desk").info("shown while starting")
+    logging.getLogger("services.intake.commands").info("shown while starting")
     logs.started()
-    logging.getLogger("services.intake.desk").info("not shown once started")
-    logging.getLogger("services.intake.desk").warning("a warning still is")
+    logging.getLogger("services.intake.commands").info("not shown once started")
+    logging.getLogger("services.intake.commands").warning("a warning still is")
     shown = terminal.getvalue()
     assert "shown while starting" in shown and "not shown" not in shown and "a warning still is" in shown
 
@@ -514,7 +516,7 @@ def test_a_terminal_gets_short_human_lines_in_ist_and_a_pipe_gets_json(restored_
     asked = FakeTerminal()
     logs = configure_logging(Settings(log_level="INFO"), stream=asked)  # asked for: kept after start
     logs.started()
-    logging.getLogger("services.intake.desk").info("every event")
+    logging.getLogger("services.intake.commands").info("every event")
     assert "every event" in asked.getvalue()
 
 

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
-from shared.commands import Caller, IdempotencyKey, fingerprint
+from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.commands import Caller, IdempotencyKey
+from shared.contracts.escalation import EscalationAcknowledged
 from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
     LADDER_LABELS,
@@ -25,7 +26,7 @@ from shared.errors import NotFound
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
-from .domain import EscalationCase
+from .commands import Acknowledge, EscalationCommands
 from .policy import Policy
 from .read_model import (
     BoardTables,
@@ -36,7 +37,6 @@ from .read_model import (
     close_to_breach,
     escalated_to,
     escalation_summary,
-    kendra_of,
     step_times,
 )
 
@@ -58,10 +58,9 @@ def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str
     return {"code": code, "hi": label(labels, code, "hi"), "en": label(labels, code, "en")}
 
 
-def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
+def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationCommands) -> APIRouter:
     router = APIRouter(tags=["escalation"])
     board = ctx.projector(EscalationBoard.name)
-    cases = ctx.repository(EscalationCase)
 
     def tables() -> BoardTables:
         tables: BoardTables = board.tables
@@ -81,27 +80,6 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
         if "clock" in out:
             out["clock"] = clock_label(out["clock"])
         return out
-
-    async def office_of(principal: Principal) -> str:
-        """The office a ladder officer answers for: their Kendra, thana, circle, district or the state."""
-        place = {
-            Role.KENDRA_INCHARGE: principal.thana,
-            Role.SHO: principal.thana,
-            Role.CO: principal.circle,
-            Role.ADDL_SP: principal.district,
-            Role.SP: principal.district,
-        }.get(principal.role)
-        if not place:
-            raise bilingual_error(
-                403,
-                "no_office",
-                "Your account has no office for this role.",
-                "आपके खाते में इस भूमिका के लिए कोई कार्यालय दर्ज नहीं है।",
-            )
-        if principal.role is Role.KENDRA_INCHARGE:
-            async with board.sessions() as session:
-                return await kendra_of(session, tables(), place)
-        return place
 
     @router.get("/policy", summary="The SOP policy in force: clocks, limits, ladder")
     async def policy_in_force(principal: Anyone) -> dict[str, Any]:
@@ -131,7 +109,7 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
 
     @router.get("/escalated-to-me", summary="Open cases escalated to the caller's level and office")
     async def escalated_to_me(principal: Ladder, include_done: bool = False) -> dict[str, Any]:
-        office = await office_of(principal)
+        office = await commands.office_of(principal)
         async with board.sessions() as session:
             rows = await escalated_to(
                 session, tables(), LadderRole(principal.role.value), office, include_done=include_done
@@ -184,13 +162,10 @@ def build_router(ctx: ServiceContext, policy: Policy) -> APIRouter:
         principal: Ladder,
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        office = await office_of(principal)
-        role = LadderRole(principal.role.value)
-        caller = Caller.person(principal, idempotency_key)
-        by = caller.actor
-        meta = caller.meta("acknowledge", case_id, request=fingerprint({}), at=ctx.clock.now())
-        stored = await cases.execute(case_id, lambda c: c.acknowledge(role, office, by, policy), meta)
-        levels = [e.payload["level"] for e in stored if e.event_type == "EscalationAcknowledged"]
+        stored = await commands.acknowledge(
+            Caller.person(principal, idempotency_key), Acknowledge(case_id=case_id)
+        )
+        levels = [event.level for e in stored if isinstance(event := e.event(), EscalationAcknowledged)]
         return {"case_id": case_id, "acknowledged_levels": levels, "already_acknowledged": not levels}
 
     return router

@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.escalation.api import build_router
+from services.escalation.commands import EscalationCommands
 from services.escalation.handlers import CaseWatch
 from services.escalation.policy import DEFAULT_POLICY, Policy, load_policy
 from services.escalation.read_model import EscalationBoard
@@ -37,6 +38,7 @@ class Escalation(ServiceInstance):
         super().__init__(ctx)
         self.policy = policy
         self.deadline_worker = DeadlineWorker(ctx, policy, poll_seconds=poll_seconds)
+        self.commands = EscalationCommands(ctx, policy)
 
     def process_managers(self) -> list[ProcessManager]:
         return CaseWatch(self.ctx, self.policy).process_managers()
@@ -45,7 +47,7 @@ class Escalation(ServiceInstance):
         return [self.deadline_worker.run]
 
     def routes(self) -> APIRouter:
-        return build_router(self.ctx, self.policy)
+        return build_router(self.ctx, self.policy, self.commands)
 
 
 def build_service(policy_file: Path | None = None, *, poll_seconds: float | None = None) -> ServiceDefinition:

@@ -8,7 +8,7 @@ is recorded on the case.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,7 +18,26 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.desk import Ask, Identity, IntakeDesk, Recorded, Refused
+from services.intake.commands import (
+    AddNote,
+    AwaitComplainant,
+    Close,
+    ComplainantResponded,
+    EraseIdentity,
+    Identity,
+    IntakeCommands,
+    MakeFirstContact,
+    MarkDuplicate,
+    ReadIdentity,
+    RecordAction,
+    RecordAttachment,
+    Refer,
+    Refused,
+    RegisterComplaint,
+    Reopen,
+    Resolve,
+    Withdraw,
+)
 from services.intake.domain import Complaint
 from services.intake.read_model import (
     RegisterFilter,
@@ -29,7 +48,7 @@ from services.intake.read_model import (
     list_places,
 )
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
-from shared.commands import IdempotencyKey, actor_of
+from shared.commands import Caller, IdempotencyKey, actor_of
 from shared.contracts.vocabulary import (
     ACTION_LABELS,
     AGENCY_LABELS,
@@ -68,6 +87,7 @@ from shared.contracts.vocabulary import (
     labelled,
 )
 from shared.errors import DomainError, NotFound
+from shared.events import Envelope
 from shared.text import Lines, OneLine
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -311,11 +331,9 @@ def _receipt(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _answer(recorded: Recorded) -> CommandAnswer:
+def _answer(case_id: str, stored: Sequence[Envelope]) -> CommandAnswer:
     return CommandAnswer(
-        case_id=recorded.case_id,
-        events=[e.event_type for e in recorded.events],
-        version=recorded.events[-1].aggregate_version,
+        case_id=case_id, events=[e.event_type for e in stored], version=stored[-1].aggregate_version
     )
 
 
@@ -326,7 +344,7 @@ def _choices(labels: Labels) -> list[dict[str, str]]:
 # ---------------------------------------------------------------- routes
 
 
-def build_router(desk: IntakeDesk) -> APIRouter:
+def build_router(commands: IntakeCommands) -> APIRouter:
     router = APIRouter(route_class=IntakeRoute, tags=["intake"])
 
     @router.post("/cases", status_code=201, response_model=Registration)
@@ -349,9 +367,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
             language=body.language,
             consent_to_share=body.consent_to_share,
         )
-        done = await desk.register_complaint(
-            principal, complaint, body.description, body.identity, idempotency_key
-        )
+        command = RegisterComplaint(complaint=complaint, description=body.description, identity=body.identity)
+        done = await commands.register_complaint(Caller.person(principal, idempotency_key), command)
         return Registration(
             case_id=done.case_id,
             case_number=done.case_number,
@@ -369,85 +386,95 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     async def first_contact(
         case_id: CaseId, body: FirstContactBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.make_first_contact(Ask(principal, case_id, key), body.mode, body.at))
+        command = MakeFirstContact(case_id=case_id, mode=body.mode, at=body.at)
+        return _answer(case_id, await commands.make_first_contact(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/actions", response_model=CommandAnswer)
     async def record_action(
         case_id: CaseId, body: ActionBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(
-            await desk.record_action(Ask(principal, case_id, key), body.kind, body.at, body.fir_number)
-        )
+        command = RecordAction(case_id=case_id, kind=body.kind, at=body.at, fir_number=body.fir_number)
+        return _answer(case_id, await commands.record_action(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/referrals", response_model=CommandAnswer)
     async def refer(
         case_id: CaseId, body: ReferralBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.refer(Ask(principal, case_id, key), body.agency_kind, body.agency_code))
+        command = Refer(case_id=case_id, agency_kind=body.agency_kind, agency_code=body.agency_code)
+        return _answer(case_id, await commands.refer(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/notes", response_model=CommandAnswer)
     async def add_note(
         case_id: CaseId, body: NoteBody, principal: Reader, key: IdempotencyKey = None
     ) -> CommandAnswer:
         """A note on the case (sealed like the identity); supervisors direct the officer with one."""
-        return _answer(await desk.add_note(Ask(principal, case_id, key), body.text))
+        command = AddNote(case_id=case_id, text=body.text)
+        return _answer(case_id, await commands.add_note(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)
     async def record_attachment(
         case_id: CaseId, body: AttachmentBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(
-            await desk.record_attachment(
-                Ask(principal, case_id, key), body.kind, body.size_bytes, body.sha256, body.filename
-            )
+        command = RecordAttachment(
+            case_id=case_id,
+            kind=body.kind,
+            size_bytes=body.size_bytes,
+            sha256=body.sha256,
+            filename=body.filename,
         )
+        return _answer(case_id, await commands.record_attachment(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/awaiting-complainant", response_model=CommandAnswer)
     async def await_complainant(
         case_id: CaseId, body: AwaitingBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.await_complainant(Ask(principal, case_id, key), body.reason, body.remark))
+        command = AwaitComplainant(case_id=case_id, reason=body.reason, remark=body.remark)
+        return _answer(case_id, await commands.await_complainant(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/complainant-responded", response_model=CommandAnswer)
     async def complainant_responded(
         case_id: CaseId, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.complainant_responded(Ask(principal, case_id, key)))
+        command = ComplainantResponded(case_id=case_id)
+        return _answer(case_id, await commands.complainant_responded(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/resolve", response_model=CommandAnswer)
     async def resolve(
         case_id: CaseId, body: ResolveBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
         """Dispose of the case (निस्तारण) with its outcome and the complainant's feedback."""
-        return _answer(
-            await desk.resolve(
-                Ask(principal, case_id, key), body.outcome, body.feedback_rating, body.feedback
-            )
+        command = Resolve(
+            case_id=case_id, outcome=body.outcome, rating=body.feedback_rating, feedback=body.feedback
         )
+        return _answer(case_id, await commands.resolve(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/close", response_model=CommandAnswer)
     async def close(
         case_id: CaseId, body: CloseBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.close(Ask(principal, case_id, key), body.reason, body.remark))
+        command = Close(case_id=case_id, reason=body.reason, remark=body.remark)
+        return _answer(case_id, await commands.close(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/reopen", response_model=CommandAnswer)
     async def reopen(
         case_id: CaseId, body: ReopenBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.reopen(Ask(principal, case_id, key), body.reason, body.remark))
+        command = Reopen(case_id=case_id, reason=body.reason, remark=body.remark)
+        return _answer(case_id, await commands.reopen(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/withdraw", response_model=CommandAnswer)
     async def withdraw(
         case_id: CaseId, body: WithdrawBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.withdraw(Ask(principal, case_id, key), body.reason, body.remark))
+        command = Withdraw(case_id=case_id, reason=body.reason, remark=body.remark)
+        return _answer(case_id, await commands.withdraw(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/duplicate", response_model=CommandAnswer)
     async def mark_duplicate(
         case_id: CaseId, body: DuplicateBody, principal: Staff, key: IdempotencyKey = None
     ) -> CommandAnswer:
-        return _answer(await desk.mark_duplicate(Ask(principal, case_id, key), body.duplicate_of))
+        command = MarkDuplicate(case_id=case_id, original_id=body.duplicate_of)
+        return _answer(case_id, await commands.mark_duplicate(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/erase-identity", response_model=CommandAnswer)
     async def erase_identity(
@@ -457,7 +484,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         key: IdempotencyKey = None,
     ) -> CommandAnswer:
         """Erase the complainant's personal data (crypto-shredding): the case stays, her identity goes."""
-        return _answer(await desk.erase_identity(Ask(principal, case_id, key), body.legal_basis))
+        command = EraseIdentity(case_id=case_id, basis=body.legal_basis)
+        return _answer(case_id, await commands.erase_identity(Caller.person(principal, key), command))
 
     @router.get("/cases/{case_id}/identity")
     async def read_identity(
@@ -469,7 +497,9 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         """The complainant's identity, notes and remarks; the reading is recorded on the case."""
         # No browser or proxy may keep a copy: the next reading must come back here and be recorded.
         response.headers["Cache-Control"] = "no-store"
-        return await desk.read_identity(Ask(principal, case_id), purpose)
+        return await commands.read_identity(
+            Caller.person(principal), ReadIdentity(case_id=case_id, purpose=purpose)
+        )
 
     # ---- the register
 
@@ -523,17 +553,17 @@ def build_router(desk: IntakeDesk) -> APIRouter:
             number=number,
             by_urgency=sort == "urgency",
         )
-        async with desk.register.sessions() as session:
+        async with commands.register.sessions() as session:
             rows, total = await find_cases(
-                session, desk.register.tables, principal.scope(), wanted, page=page, size=size
+                session, commands.register.tables, principal.scope(), wanted, page=page, size=size
             )
         return {"total": total, "page": page, "size": size, "cases": [_case_view(r) for r in rows]}
 
     async def _visible(
         principal: Principal, *, case_id: str | None = None, number: str | None = None
     ) -> dict[str, Any]:
-        async with desk.register.sessions() as session:
-            row = await find_case(session, desk.register.tables, case_id=case_id, case_number=number)
+        async with commands.register.sessions() as session:
+            row = await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
         if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
             raise NotFound("Case", case_id or number or "")
         return row
@@ -552,8 +582,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     async def receipt(case_id: CaseId, principal: Reader) -> dict[str, Any]:
         """The receipt of a case: for whoever may see the case, and for the officer who registered it
         even when it went to another thana (she registered a zero FIR and must be able to show it)."""
-        async with desk.register.sessions() as session:
-            row = await find_case(session, desk.register.tables, case_id=case_id)
+        async with commands.register.sessions() as session:
+            row = await find_case(session, commands.register.tables, case_id=case_id)
         mine = row is not None and row["registered_by"] == actor_of(principal)
         if not mine:
             row = await _visible(principal, case_id=case_id)
@@ -564,8 +594,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     async def timeline(case_id: CaseId, principal: Reader) -> dict[str, Any]:
         """The case's story in words (English and Hindi), every reading of the identity included."""
         row = await _visible(principal, case_id=case_id)
-        async with desk.register.sessions() as session:
-            entries = await case_timeline(session, desk.register.tables, case_id)
+        async with commands.register.sessions() as session:
+            entries = await case_timeline(session, commands.register.tables, case_id)
         return {"case_id": case_id, "case_number": row["case_number"], "entries": entries}
 
     @router.get("/counts")
@@ -574,8 +604,8 @@ def build_router(desk: IntakeDesk) -> APIRouter:
     ) -> dict[str, Any]:
         """Figures for dashboards: cases by status, category and priority, and how many are overdue."""
         scope = principal.scope()
-        tables = desk.register.tables
-        async with desk.register.sessions() as session:
+        tables = commands.register.tables
+        async with commands.register.sessions() as session:
             figures = {
                 by: await count_cases(session, tables, scope, by) for by in ("status", "category", "priority")
             }
@@ -592,15 +622,17 @@ def build_router(desk: IntakeDesk) -> APIRouter:
         district: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     ) -> dict[str, Any]:
         """The districts, circles, thanas and Kendras intake knows (imported by routing)."""
-        async with desk.places.sessions() as session:
-            rows = await list_places(session, desk.places.tables, district)
+        async with commands.places.sessions() as session:
+            rows = await list_places(session, commands.places.tables, district)
         return {"places": rows}
 
     @router.get("/choices")
     async def choices(_: Annotated[Principal, Depends(require(EVERY_ROLE))]) -> dict[str, Any]:
         """Every code a form offers, with its Hindi and English label."""
         return {
-            "categories": [c for c in _choices(CATEGORY_LABELS) if desk.table.offers(Category(c["code"]))],
+            "categories": [
+                c for c in _choices(CATEGORY_LABELS) if commands.table.offers(Category(c["code"]))
+            ],
             "channels": _choices(CHANNEL_LABELS),
             "agency_kinds": _choices(AGENCY_LABELS),
             "contact_modes": _choices(CONTACT_LABELS),

@@ -1,7 +1,8 @@
 """The Case aggregate: the rules of a complaint's life, pure (no I/O).
 
-Commands take what the desk prepared (sealed identity, the case number, the priority table) and return
-events; every broken rule is a ``DomainError`` with an English and a Hindi message for the officer.
+Commands take what the command layer (``commands.py``) prepared (sealed identity, the case number,
+the priority table) and return events; every broken rule is a ``DomainError`` with an English and a
+Hindi message for the officer.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ POCSO_FLAGS = ("pocso", "cwc")
 
 @dataclass(frozen=True)
 class Complaint:
-    """What the officer tells intake about a new complaint, minus the identity (sealed by the desk)."""
+    """What the officer tells intake about a new complaint, minus the identity (sealed apart)."""
 
     channel: Channel
     category: Category

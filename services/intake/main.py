@@ -1,4 +1,4 @@
-"""The intake service instance: its read models, its key store, its desk and its routes."""
+"""The intake service instance: its read models, its key store, its commands and its routes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.api import build_router
-from services.intake.desk import IntakeDesk
+from services.intake.commands import IntakeCommands
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
@@ -31,7 +31,7 @@ class Intake(ServiceInstance):
         url = ctx.settings.key_store_url or ctx.engine.url.render_as_string(hide_password=False)
         # The key store has an engine of its own: its connections overwrite what they delete.
         self.keys = KeyStore.open(url, kek)
-        self.desk = IntakeDesk(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
+        self.commands = IntakeCommands(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
 
     async def start(self) -> None:
         await self.keys.setup()
@@ -42,7 +42,7 @@ class Intake(ServiceInstance):
         await self.keys.close()
 
     def routes(self) -> APIRouter:
-        return build_router(self.desk)
+        return build_router(self.commands)
 
 
 service = ServiceDefinition(

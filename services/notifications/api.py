@@ -12,36 +12,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
-from shared.commands import Caller, IdempotencyKey, fingerprint
+from shared.commands import Caller, IdempotencyKey
 from shared.contracts.notifications import (
     CHANNEL_LABELS,
-    CLOCK_TIME,
-    MESSAGE_LANGUAGE,
     RULE_LABELS,
     NotificationRequested,
-    PreferencesChanged,
-    preferences_id,
 )
 from shared.contracts.vocabulary import labelled
-from shared.errors import DomainError, NotFound
+from shared.errors import DomainError
 from shared.places import PlaceTables, place_names
 from shared.projection import Projector
 from shared.rows import Row
-from shared.runtime import ServiceContext
 
-from .domain import Notification, Preferences
-from .handlers import Delivery
+from .commands import AcknowledgeNotification, ChoosePreferences, NotificationCommands, SendAgain, own_address
+from .domain import Preferences
 from .messages import Names, compose
 from .read_model import (
     BoardTables,
     by_status,
     counts,
     notifications_for,
-    one,
     unread_count,
 )
 
@@ -52,25 +44,6 @@ Reader = Annotated[Principal, Depends(require(READERS))]
 Looker = Annotated[Principal, Depends(require(READERS | {Role.OPERATOR}))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 NotificationKey = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
-
-
-class PreferencesForm(BaseModel):
-    """What a person chooses for their own messages."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    language: str | None = Field(default=None, max_length=2, pattern=MESSAGE_LANGUAGE)
-    """Of e-mail and SMS: ``hi`` or ``en``; none: as the contacts file says, else Hindi."""
-    quiet_from: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
-    """Start of the quiet hours, IST (``22:00``): messages that are not urgent wait until they end."""
-    quiet_until: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
-
-
-def own_address(principal: Principal) -> str:
-    """The address messages to this person are sent to (``domain.Holder.address``)."""
-    if principal.service_number:
-        return f"officer:{principal.service_number}"
-    return f"user:{principal.username}"
 
 
 def preferences_view(recipient: str, preferences: Preferences) -> dict[str, Any]:
@@ -118,33 +91,13 @@ def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
 
 
 def build_router(
-    ctx: ServiceContext, delivery: Delivery, board: Projector[BoardTables], places: Projector[PlaceTables]
+    commands: NotificationCommands,
+    board: Projector[BoardTables],
+    places: Projector[PlaceTables],
+    base_url: str,
 ) -> APIRouter:
     router = APIRouter(tags=["notifications"])
-    notifications = ctx.repository(Notification)
-    preferences = ctx.repository(Preferences)
-
-    async def addresses(principal: Principal) -> list[str]:
-        """Whom the caller answers for: themselves, and the ladder office their role holds now."""
-        mine = [f"user:{principal.username}"]
-        if principal.service_number:
-            mine.append(f"officer:{principal.service_number}")
-        offices: list[str] = []
-        match principal.role:
-            case Role.KENDRA_INCHARGE if principal.thana:
-                p = places.tables.places
-                async with places.sessions() as session:
-                    found = await session.scalars(
-                        select(p.c.code).where(p.c.level == "kendra", p.c.thana == principal.thana)
-                    )
-                    offices = list(found)
-            case Role.SHO if principal.thana:
-                offices = [principal.thana]
-            case Role.CO if principal.circle:
-                offices = [principal.circle]
-            case Role.ADDL_SP | Role.SP if principal.district:
-                offices = [principal.district]
-        return mine + [f"office:{principal.role.value}:{code}" for code in offices]
+    addresses = commands.addresses
 
     async def names() -> Names:
         async with places.sessions() as session:
@@ -163,7 +116,7 @@ def build_router(
             )
             unread = await unread_count(session, board.tables, addressed)
         known = await names()
-        return {"unread": unread, "notifications": [view(r, known, delivery.base_url) for r in rows]}
+        return {"unread": unread, "notifications": [view(r, known, base_url) for r in rows]}
 
     @router.get("/unread", summary="How many of the caller's notifications are not acknowledged")
     async def unread(principal: Reader) -> dict[str, int]:
@@ -175,34 +128,25 @@ def build_router(
     async def acknowledge(
         notification_id: NotificationKey, principal: Reader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        addressed = frozenset(await addresses(principal))
-        caller = Caller.person(principal, idempotency_key)
-        at = ctx.clock.now()
-        meta = caller.meta("acknowledge", notification_id, request=fingerprint({}), at=at)
-        stored = await notifications.execute(
-            notification_id, lambda n: n.acknowledge(caller.actor, addressed, at), meta
-        )
+        command = AcknowledgeNotification(notification_id=notification_id)
+        stored = await commands.acknowledge(Caller.person(principal, idempotency_key), command)
         return {"notification_id": notification_id, "acknowledged": True, "already": not stored}
 
     @router.get("/preferences", summary="The caller's own language and quiet hours for messages")
     async def my_preferences(principal: Reader) -> dict[str, Any]:
         recipient = own_address(principal)
-        return preferences_view(recipient, await preferences.get(preferences_id(recipient)))
+        return preferences_view(recipient, await commands.preferences_of(recipient))
 
     @router.put("/preferences", summary="The caller sets their language and quiet hours for messages")
     async def set_preferences(
-        form: PreferencesForm, principal: Reader, idempotency_key: IdempotencyKey = None
+        command: ChoosePreferences, principal: Reader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        recipient = own_address(principal)
-        wanted = PreferencesChanged(recipient=recipient, **form.model_dump())
-        caller = Caller.person(principal, idempotency_key)
-        meta = caller.meta("preferences", recipient, request=fingerprint(form.model_dump()))
         try:
-            await preferences.execute(preferences_id(recipient), lambda p: p.change(wanted), meta)
+            chosen = await commands.choose_preferences(Caller.person(principal, idempotency_key), command)
         except DomainError as refused:  # what was asked is wrong, whatever the state: 422, not 409
             detail = {"code": refused.code, "en": refused.en, "hi": refused.hi}
             raise HTTPException(status_code=422, detail=detail) from None
-        return preferences_view(recipient, await preferences.get(preferences_id(recipient)))
+        return preferences_view(own_address(principal), chosen)
 
     @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
     async def outbox(principal: Looker) -> dict[str, Any]:
@@ -210,14 +154,14 @@ def build_router(
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, via="outbox", addresses=addressed)
         known = await names()
-        return {"messages": [view(r, known, delivery.base_url) for r in rows]}
+        return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/parked", summary="Messages no channel took after the last try")
     async def parked(principal: Operator) -> dict[str, Any]:
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, status="parked")
         known = await names()
-        return {"messages": [view(r, known, delivery.base_url) for r in rows]}
+        return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/figures", summary="Notifications per status")
     async def figures(principal: Operator) -> dict[str, Any]:
@@ -226,11 +170,8 @@ def build_router(
 
     @router.post("/{notification_id}/retry", summary="Send a parked message again, now")
     async def retry(notification_id: NotificationKey, principal: Operator) -> dict[str, Any]:
-        async with board.sessions() as session:
-            row = await one(session, board.tables, notification_id)
-        if row is None:
-            raise NotFound("notification", notification_id)
-        sent = await delivery.deliver(notification_id)
+        command = SendAgain(notification_id=notification_id)
+        sent = await commands.send_again(Caller.person(principal), command)
         return {"notification_id": notification_id, "sent": sent}
 
     return router

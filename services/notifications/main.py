@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.notifications.api import build_router
 from services.notifications.channels import Adapter, Outbox, SmsGateway, Smtp, Web, load_contacts
+from services.notifications.commands import NotificationCommands
 from services.notifications.domain import Roster
 from services.notifications.handlers import (
     CaseEvents,
@@ -197,7 +198,8 @@ class Notifications(ServiceInstance):
         return [Every(self.pages.repeat_due, beat).run, Every(self.quiet.release_due, beat).run]
 
     def routes(self) -> APIRouter:
-        return build_router(self.ctx, self.delivery, self.board, self.places)
+        commands = NotificationCommands(self.ctx, self.delivery, self.board, self.places)
+        return build_router(commands, self.board, self.places, self.delivery.base_url)
 
 
 def build_service(policy_file: Path | None = None, **overrides: object) -> ServiceDefinition:

@@ -12,26 +12,29 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
-from services.routing.domain import (
-    REASSIGN_REASONS,
-    REJECTION_REASONS,
-    TRANSFER_REASONS,
-    CaseRouting,
-    Officer,
-    Unroutable,
+from services.routing.board import DutyBoard
+from services.routing.commands import (
+    AcceptReferral,
+    AnswerToReferral,
+    ChangeDuty,
+    CompleteReferral,
+    EnrolOfficer,
+    ImportJurisdiction,
+    ImportRoster,
+    PostOfficer,
+    ReassignCase,
+    RejectReferral,
+    RoutingCommands,
+    TransferCase,
 )
-from services.routing.handlers import Dispatch
-from services.routing.jurisdiction import read_jurisdiction, record_jurisdiction
+from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Unroutable
 from services.routing.read_model import RoutingQueries
-from services.routing.roster import Roster, valid_service_number
 from services.routing.sheets import SheetProblems
-from shared.aggregate import Repository
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
-from shared.commands import Caller, IdempotencyKey, actor_of, fingerprint
+from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import DutyStatus
 from shared.errors import NotFound
 from shared.events import Envelope
-from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -112,41 +115,21 @@ def _bad_sheet(problems: SheetProblems) -> Exception:
     return HTTPException(status_code=422, detail=detail)
 
 
-def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQueries) -> APIRouter:
+def build_router(
+    ctx: ServiceContext, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
+) -> APIRouter:
     router = APIRouter(tags=["routing"])
-    roster = Roster(ctx.store)
-    officers = Repository(ctx.store, Officer)
-    cases = Repository(ctx.store, CaseRouting)
-
-    def meta(
-        principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
-    ) -> CommandMeta:
-        request = fingerprint(body if body is not None else {})
-        return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
-
-    async def case_in_scope(principal: Principal, case_id: str) -> CaseRouting:
-        case = await cases.get(case_id)
-        if not case.exists:
-            raise NotFound("case", case_id)
-        place = case.place
-        if not principal.covers(
-            case.district, place.circle if place else None, place.thana if place else None
-        ):
-            raise NotFound("case", case_id)
-        return case
 
     # --- jurisdiction -----------------------------------------------------------------------------
 
     @router.post("/jurisdiction/import")
     async def import_jurisdiction(file: UploadFile, principal: Operator) -> dict[str, Any]:
         """Validate a jurisdiction file and record what differs (nothing when it is unchanged)."""
+        command = ImportJurisdiction(text=await _upload_text(file), source=file.filename or "upload")
         try:
-            parsed = read_jurisdiction(await _upload_text(file))
+            outcome = await commands.import_jurisdiction(Caller.person(principal), command)
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
-        outcome = await record_jurisdiction(
-            ctx.store, parsed, source=file.filename or "upload", actor=actor_of(principal)
-        )
         return {
             "district": outcome.district,
             "version": outcome.version,
@@ -172,7 +155,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         ] = None,
     ) -> dict[str, Any]:
         """Which thana and Kendra a case with these details would go to, and why."""
-        placed = dispatch.board.resolve_place(district, thana, pincode, locality_code)
+        placed = board.resolve_place(district, thana, pincode, locality_code)
         if isinstance(placed, Unroutable):
             return {"routable": False, "why": {"en": placed.why.en, "hi": placed.why.hi}}
         return {
@@ -189,52 +172,33 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.post("/roster/import")
     async def import_roster(file: UploadFile, principal: Operator) -> dict[str, Any]:
+        command = ImportRoster(text=await _upload_text(file))
         try:
-            outcome = await roster.import_sheet(await _upload_text(file), actor=actor_of(principal))
+            outcome = await commands.import_roster(Caller.person(principal), command)
         except SheetProblems as problems:
             raise _bad_sheet(problems) from None
         return {"rows": outcome.rows, "officers_changed": outcome.officers_changed, "events": outcome.events}
 
-    async def officer_in_scope(principal: Principal, service_number: str) -> None:
-        officer = await officers.get(valid_service_number(service_number))
-        if not officer.exists:
-            raise NotFound("officer", service_number)
-        posting = officer.posting
-        if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
-            raise NotFound("officer", service_number)
-
     @router.post("/officers")
     async def enrol(body: Enrolment, principal: RosterKeeper, key: IdempotencyKey = None) -> dict[str, Any]:
-        if (await officers.get(valid_service_number(body.service_number))).exists:
-            await officer_in_scope(principal, body.service_number)
-        return _recorded(
-            await roster.enrol(
-                body.service_number,
-                body.name,
-                body.rank,
-                body.gender,
-                meta(principal, key, "enrol", body.service_number, body),
-            )
+        command = EnrolOfficer(
+            service_number=body.service_number, officer_name=body.name, rank=body.rank, gender=body.gender
         )
+        return _recorded(await commands.enrol(Caller.person(principal, key), command))
 
     @router.post("/officers/{service_number}/posting")
     async def post(
         service_number: PathKey, body: Posting, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await officer_in_scope(principal, service_number)
-        kendra = await roster.kendra(body.kendra)
-        if not principal.covers(kendra.district, kendra.circle, kendra.thana):
-            raise NotFound("Kendra", body.kendra)
-        command = meta(principal, key, "post", service_number, body)
-        return _recorded(await roster.post(service_number, body.kendra, body.incharge, command))
+        command = PostOfficer(service_number=service_number, kendra=body.kendra, incharge=body.incharge)
+        return _recorded(await commands.post(Caller.person(principal, key), command))
 
     @router.post("/officers/{service_number}/duty")
     async def duty(
         service_number: PathKey, body: Duty, principal: RosterKeeper, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await officer_in_scope(principal, service_number)
-        command = meta(principal, key, "duty", service_number, body)
-        return _recorded(await roster.change_duty(service_number, body.status, command))
+        command = ChangeDuty(service_number=service_number, status=body.status)
+        return _recorded(await commands.change_duty(Caller.person(principal, key), command))
 
     @router.get("/roster")
     async def roster_view(principal: Anyone, kendra: QueryCode = None) -> list[dict[str, Any]]:
@@ -248,7 +212,7 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
 
     @router.get("/kendras/{kendra}/queue")
     async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
-        found = dispatch.board.kendras.get(kendra)
+        found = board.kendras.get(kendra)
         if found is None:
             raise NotFound("Kendra", kendra)
         if not principal.covers(found.district, found.circle, found.thana):
@@ -263,8 +227,8 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     @router.get("/cases/{case_id}")
     async def case_record(case_id: PathKey, principal: CaseReader) -> dict[str, Any]:
         """Where a case sits and every routing decision about it, with its reasons."""
-        await case_in_scope(principal, case_id)
-        history = await cases.history(case_id)
+        await commands.case_in_reach(principal, case_id)
+        history = await commands.cases.history(case_id)
         return {
             "case_id": case_id,
             "now": await queries.case(case_id),
@@ -278,17 +242,15 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
     async def reassign(
         case_id: PathKey, body: Reassignment, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, "reassign", case_id, body)
-        return _recorded(await dispatch.reassign_by_hand(case_id, body.officer, body.reason, command))
+        command = ReassignCase(case_id=case_id, officer=body.officer, reason=body.reason)
+        return _recorded(await commands.reassign(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/transfer")
     async def transfer(
         case_id: PathKey, body: Transfer, principal: CaseMover, key: IdempotencyKey = None
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, "transfer", case_id, body)
-        return _recorded(await dispatch.transfer(case_id, body.thana, body.reason, command))
+        command = TransferCase(case_id=case_id, thana=body.thana, reason=body.reason)
+        return _recorded(await commands.transfer(Caller.person(principal, key), command))
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
@@ -299,12 +261,16 @@ def build_router(ctx: ServiceContext, dispatch: Dispatch, queries: RoutingQuerie
         body: ReferralAnswer | None = None,
         key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        await case_in_scope(principal, case_id)
-        command = meta(principal, key, f"referral-{answer}", f"{case_id}:{referral_id}", body)
-        reason = body.reason if body else None
-        return _recorded(
-            await dispatch.respond_to_referral(case_id, referral_id, answer, command.actor, reason, command)
-        )
+        command: AnswerToReferral
+        match answer:
+            case "accept":
+                command = AcceptReferral(case_id=case_id, referral_id=referral_id)
+            case "reject":
+                reason = body.reason if body else None
+                command = RejectReferral(case_id=case_id, referral_id=referral_id, reason=reason)
+            case "complete":
+                command = CompleteReferral(case_id=case_id, referral_id=referral_id)
+        return _recorded(await commands.answer_referral(Caller.person(principal, key), command))
 
     @router.get("/referrals/outstanding")
     async def referrals_outstanding(principal: CaseReader) -> list[dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""The routing service instance: its read model, the duty board's feed, its process managers and routes."""
+"""The routing service instance: its read model, the duty board's feed, its process managers, its
+commands and routes."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from collections.abc import Callable
 from fastapi import APIRouter
 
 from services.routing.api import build_router
+from services.routing.commands import RoutingCommands
+from services.routing.decisions import Decisions
 from services.routing.handlers import Dispatch
 from services.routing.policy import RoutingPolicy
 from services.routing.read_model import RoutingQueries, RoutingRegister
@@ -18,16 +21,19 @@ from shared.subscriber import ProcessManager
 class Routing(ServiceInstance):
     def __init__(self, ctx: ServiceContext, policy: RoutingPolicy) -> None:
         super().__init__(ctx)
-        self.dispatch = Dispatch(ctx, policy)
+        self.decisions = Decisions(ctx, policy)
+        self.dispatch = Dispatch(self.decisions, policy)
+        self.commands = RoutingCommands(ctx, self.decisions)
 
     def process_managers(self) -> list[ProcessManager]:
         return self.dispatch.process_managers()
 
     def workers(self) -> list[Worker]:
-        return [self.dispatch.feed.run]
+        return [self.decisions.feed.run]
 
     def routes(self) -> APIRouter:
-        return build_router(self.ctx, self.dispatch, RoutingQueries(self.ctx.projector(RoutingRegister.name)))
+        queries = RoutingQueries(self.ctx.projector(RoutingRegister.name))
+        return build_router(self.ctx, self.commands, self.decisions.board, queries)
 
 
 def routing_service(policy: RoutingPolicy | None = None) -> ServiceDefinition:

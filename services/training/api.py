@@ -8,7 +8,6 @@ and whether the certificate is valid: a bilingual page, or JSON to a client that
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,27 +20,26 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel, Field
 
+from services.training.commands import (
+    CompleteProgramme,
+    MarkAttendance,
+    MarkRequest,
+    ScheduleProgramme,
+    TrainingCommands,
+    check_district,
+)
 from services.training.curriculum import TrainingPolicy
-from services.training.domain import IST, REASON_LABELS, Mark, Programme
+from services.training.domain import IST, REASON_LABELS
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
-from shared.commands import Caller, IdempotencyKey, fingerprint
-from shared.contracts.training import ProgrammeScheduled
+from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import CATEGORY_LABELS, RANK_LABELS, label
-from shared.errors import DomainError, NotFound
-from shared.eventstore import CommandMeta
+from shared.errors import NotFound
 from shared.http_guard import inline_style_policy
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
-CODE = r"^[A-Za-z0-9_-]{1,64}$"
-SERVICE_NUMBER = r"^[A-Za-z0-9]{3,20}$"
-Code = Annotated[str, Field(pattern=CODE, max_length=64)]
-Title = Annotated[str, Field(min_length=1, max_length=300), OneLine]
-Person = Annotated[str, Field(min_length=1, max_length=200), OneLine]
-Ref = Annotated[str, Field(min_length=1, max_length=64), OneLine]
-"""A module, Kendra or service number named in a body (checked against the register by the domain)."""
 PathKey = Annotated[str, InPath(min_length=1, max_length=64), OneLine]
 """An id in a path: a service number, programme or certificate."""
 
@@ -92,27 +90,6 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-class ProgrammeRequest(BaseModel):
-    programme_id: Code | None = None
-    title_hi: Title
-    title_en: Title
-    ordered_by: Person
-    directed_by: Person
-    organised_by: Person
-    venue: Title
-    date: date
-    district: Code
-    modules: list[Ref] = Field(min_length=1, max_length=100)
-    invited_kendras: list[Ref] = Field(default_factory=list, max_length=2000)
-    invited_officers: list[Ref] = Field(default_factory=list, max_length=5000)
-
-
-class MarkRequest(BaseModel):
-    service_number: str = Field(pattern=SERVICE_NUMBER, max_length=20)
-    present: bool
-    score: float | None = Field(default=None, ge=0, le=100)
-
-
 class AttendanceRequest(BaseModel):
     marks: list[MarkRequest] = Field(min_length=1, max_length=2000)
 
@@ -123,27 +100,9 @@ def certificate_status(row: dict[str, Any], now: datetime) -> str:
     return str(row["status"])
 
 
-def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
+def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: TrainingCommands) -> APIRouter:
     router = APIRouter(tags=["training"])
     register = register_of(ctx)
-    programmes = ctx.repository(Programme)
-
-    def meta(
-        principal: Principal, key: str | None, command: str, target: str, body: BaseModel | None = None
-    ) -> CommandMeta:
-        request = fingerprint(body if body is not None else {})
-        return Caller.person(principal, key).meta(command, target, request=request, at=ctx.clock.now())
-
-    def check_district(principal: Principal, district: str) -> None:
-        if principal.level != "state" and principal.district != district:
-            raise NotFound("District", district)
-
-    async def programme_plan(principal: Principal, programme_id: str) -> ProgrammeScheduled:
-        programme = await programmes.get(programme_id)
-        if programme.plan is None:
-            raise NotFound("Programme", programme_id)
-        check_district(principal, programme.plan.district)
-        return programme.plan
 
     @router.get("/curriculum")
     async def curriculum(_: Annotated[Principal, Depends(require(frozenset(Role)))]) -> dict[str, Any]:
@@ -186,20 +145,12 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
 
     @router.post("/programmes", status_code=201)
     async def schedule(
-        body: ProgrammeRequest,
+        body: ScheduleProgramme,
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
         """Schedule a programme. A programme id chosen by the caller is its idempotency key."""
-        check_district(principal, body.district)
-        programme_id = body.programme_id or uuid.uuid4().hex
-        plan = ProgrammeScheduled(**{**body.model_dump(), "programme_id": programme_id})
-        key = idempotency_key or body.programme_id
-        stored = await programmes.execute(
-            programme_id,
-            lambda p: p.schedule(plan, policy),
-            meta(principal, key, "schedule", programme_id, body),
-        )
+        stored = await commands.schedule(Caller.person(principal, idempotency_key), body)
         return stored[0].payload
 
     @router.get("/programmes")
@@ -225,18 +176,8 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        await programme_plan(principal, programme_id)
-        wanted = {m.service_number.upper() for m in body.marks}
-        unknown = sorted(wanted - await register.known_officers(wanted))
-        if unknown:
-            names = ", ".join(unknown)
-            raise DomainError("unknown_officer", f"Unknown officers: {names}", f"अज्ञात अधिकारी: {names}")
-        marks = [Mark(m.service_number.upper(), m.present, m.score) for m in body.marks]
-        stored = await programmes.execute(
-            programme_id,
-            lambda p: p.mark(marks, policy, ctx.clock.now().astimezone(IST).date()),
-            meta(principal, idempotency_key, "attendance", programme_id, body),
-        )
+        command = MarkAttendance(programme_id=programme_id, marks=body.marks)
+        stored = await commands.mark_attendance(Caller.person(principal, idempotency_key), command)
         return {"programme_id": programme_id, "marked": len(stored)}
 
     @router.post("/programmes/{programme_id}/complete")
@@ -245,10 +186,8 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy) -> APIRouter:
         principal: Annotated[Principal, Depends(require(ORGANISERS))],
         idempotency_key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        await programme_plan(principal, programme_id)
-        await programmes.execute(
-            programme_id, lambda p: p.complete(), meta(principal, idempotency_key, "complete", programme_id)
-        )
+        command = CompleteProgramme(programme_id=programme_id)
+        await commands.complete(Caller.person(principal, idempotency_key), command)
         return {"programme_id": programme_id, "completed": True}
 
     @router.post("/imports/igot")

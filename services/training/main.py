@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.training.api import build_router
+from services.training.commands import TrainingCommands
 from services.training.curriculum import TrainingPolicy, load_policy
 from services.training.handlers import process_managers, publish_curriculum, review_worker
 from services.training.read_model import TrainingPlaces, TrainingRecords
@@ -17,6 +18,7 @@ class Training(ServiceInstance):
     def __init__(self, ctx: ServiceContext, policy: TrainingPolicy) -> None:
         super().__init__(ctx)
         self.policy = policy
+        self.commands = TrainingCommands(ctx, policy)
 
     async def start(self) -> None:
         await publish_curriculum(self.ctx, self.policy)
@@ -28,7 +30,7 @@ class Training(ServiceInstance):
         return [review_worker(self.ctx, self.policy)]
 
     def routes(self) -> APIRouter:
-        return build_router(self.ctx, self.policy)
+        return build_router(self.ctx, self.policy, self.commands)
 
 
 def definition(policy: TrainingPolicy | None = None) -> ServiceDefinition:

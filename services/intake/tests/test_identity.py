@@ -16,6 +16,8 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from sqlalchemy import inspect, text
 
+from services.intake.commands import AddNote, Close, Identity, RecordAttachment, RegisterComplaint, Resolve
+from services.intake.domain import Complaint
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.tests.conftest import (
@@ -30,7 +32,14 @@ from services.intake.tests.conftest import (
 )
 from shared.contracts.escalation import CaseEscalated, ClockStarted, SlaBreached
 from shared.contracts.routing import CaseAssigned
-from shared.contracts.vocabulary import LadderRole
+from shared.contracts.vocabulary import (
+    AttachmentKind,
+    Category,
+    Channel,
+    CloseReason,
+    LadderRole,
+    Language,
+)
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine
 from shared.settings import Settings
@@ -291,3 +300,34 @@ async def test_no_identity_anywhere_in_clear(
     finally:
         await desk_keys.close()
     assert not [h for where, blob in await stream_bytes(nats_client) for h in hits(where, blob)]
+
+
+def test_a_command_carrying_her_words_shows_none_of_them_in_its_repr() -> None:
+    """A command may reach a log or a traceback: her name, phone, statement, a note's or a remark's
+    text and a file's name stay out of its repr and str."""
+    words = ["Sunita Devi", "9876543210", "Mohalla Khirni Bagh", "he followed me", "a note", "scan.pdf"]
+    complaint = Complaint(
+        channel=Channel.WALK_IN, category=Category.DOMESTIC_VIOLENCE, district="SJP", circle=None,
+        thana="SJP-KATRA", pincode=None, locality_code=None, minor=False, danger_now=False,
+        language=Language.HINDI, consent_to_share=False,
+    )  # fmt: skip
+    case_id = "0" * 32
+    commands = [
+        RegisterComplaint(
+            complaint=complaint,
+            description=words[3],
+            identity=Identity(
+                name=words[0], phone=words[1], address=words[2], locality=words[2], statement=words[3]
+            ),
+        ),
+        AddNote(case_id=case_id, text=words[4]),
+        RecordAttachment(
+            case_id=case_id, kind=AttachmentKind.OTHER, size_bytes=1, sha256="a" * 64, filename=words[5]
+        ),
+        Close(case_id=case_id, reason=CloseReason.OTHER, remark=words[4]),
+        Resolve(case_id=case_id, outcome=None, rating=None, feedback=words[4]),
+    ]
+    for command in commands:
+        shown = repr(command) + str(command)
+        assert type(command).__name__ in shown
+        assert not [w for w in words if w in shown], shown

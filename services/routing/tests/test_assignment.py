@@ -11,6 +11,7 @@ from datetime import timedelta
 import nats
 from nats.aio.client import Client as NatsClient
 
+from services.routing.decisions import Decisions
 from services.routing.domain import CaseRouting
 from services.routing.handlers import Dispatch
 from services.routing.jurisdiction import import_jurisdiction
@@ -150,8 +151,9 @@ async def test_two_replicas_route_each_case_exactly_once(
             nc = await nats.connect(nats_url)
             stack.push_async_callback(nc.drain)
             ctx = first.ctx if n == 0 else second.ctx
-            dispatch = Dispatch(replace(ctx, store=EventStore(nc, "routing")), RoutingPolicy())
-            feed = asyncio.create_task(dispatch.feed.run())
+            decisions = Decisions(replace(ctx, store=EventStore(nc, "routing")), RoutingPolicy())
+            dispatch = Dispatch(decisions, RoutingPolicy())
+            feed = asyncio.create_task(decisions.feed.run())
             stack.callback(feed.cancel)
             dispatches.append(dispatch)
         outcomes = await asyncio.gather(*(d.route(cause, event) for d in dispatches))

@@ -4,9 +4,10 @@ certificate can be printed and verified (publicly, revealing only name, rank and
 
 from __future__ import annotations
 
+from services.training.domain import Programme
 from services.training.tests.conftest import Training, igot_csv
 from shared.auth import Role
-from shared.contracts.training import OfficerCertified, TrainingAssigned
+from shared.contracts.training import AttendanceMarked, OfficerCertified, TrainingAssigned
 from tests.waiting import eventually
 
 ARTICLE = {
@@ -170,3 +171,28 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
         await t.client.get("/api/training/verify/MSKC-0000-0000-0000-0000", headers=ask_json)
     ).status_code == 404
     assert (await t.client.get("/api/training/officers/PNO102")).status_code == 401
+
+
+async def test_an_attendance_sheet_sent_again_under_its_key_is_the_first_answer_and_another_is_refused(
+    training: Training,
+) -> None:
+    t = training
+    await t.routing.jurisdiction()
+    for sn in ("PNO201", "PNO202"):
+        await t.routing.post(sn, "MSK-SJP-KATRA")
+    sp = t.headers(Role.SP, district="SJP")
+    body = {**ARTICLE, "programme_id": "SJP-KEYED", "modules": list(t.policy.required)}
+    assert (await t.client.post("/api/training/programmes", json=body, headers=sp)).status_code == 201
+    await t.settled()
+    keyed = {**sp, "Idempotency-Key": "sheet-1"}
+    sheet = {"marks": [{"service_number": "PNO201", "present": True, "score": 80}]}
+    first = await t.client.post("/api/training/programmes/SJP-KEYED/attendance", json=sheet, headers=keyed)
+    assert first.status_code == 200 and first.json()["marked"] == 1
+    again = await t.client.post("/api/training/programmes/SJP-KEYED/attendance", json=sheet, headers=keyed)
+    assert again.status_code == 200 and again.json() == first.json()
+    other = {"marks": [{"service_number": "PNO202", "present": True, "score": 80}]}
+    refused = await t.client.post("/api/training/programmes/SJP-KEYED/attendance", json=other, headers=keyed)
+    assert refused.status_code == 409 and refused.json()["detail"]["code"] == "idempotency_key_reused"
+    history = await t.ctx.repository(Programme).history("SJP-KEYED")
+    marked = [e.event() for e in history]
+    assert [m.service_number for m in marked if isinstance(m, AttendanceMarked)] == ["PNO201"]

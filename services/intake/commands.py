@@ -1,12 +1,16 @@
-"""The complaint desk: runs an officer's commands on cases.
+"""Intake's commands: what an officer asks intake to do with a complaint, one handler per command.
 
-Between the HTTP routes and the pure ``Case`` aggregate it does the I/O the aggregate must not: checks
-the place against the imported jurisdiction, seals identity data under the case's key, takes a case
-number, keeps the officer inside her jurisdiction, and records every reading of identity data.
+A route parses the request into a typed command, hands it with its ``Caller`` to the handler here and
+shapes the answer from what the handler returns (the events it stored; the registration; the opened
+identity). Between the routes and the pure ``Case`` aggregate the handlers do the I/O the aggregate
+must not: check the place against the imported jurisdiction, seal identity data under the case's key,
+take a case number, keep the officer inside her jurisdiction, and record every reading of identity data.
 
 Command ids and request fingerprints follow the one rule of ``shared.commands``: the same request
 again (same key, officer, command, case and body) returns the first answer; the same key with another
 body is refused. Fingerprints of bodies carrying a person's words are keyed under the case's key.
+Fields that carry a person's words are kept out of every repr (``repr=False``): a command may reach a
+log or a traceback.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,7 +31,7 @@ from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
 from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
 from shared.auth import Principal
-from shared.commands import Caller, actor_of, fingerprint
+from shared.commands import Caller, Command, fingerprint
 from shared.contracts.intake import (
     AttachmentRecorded,
     AwaitingComplainant,
@@ -69,7 +73,7 @@ IDENTITY, NOTE, FILENAME, REMARK, FEEDBACK = "identity", "note", "filename", "re
 
 
 class Refused(Exception):
-    """A request the desk will not take because of what was asked (HTTP 422), with the field at fault."""
+    """A request intake will not take because of what was asked (HTTP 422), with the field at fault."""
 
     def __init__(self, code: str, field: str, en: str, hi: str) -> None:
         super().__init__(en)
@@ -96,12 +100,6 @@ class Registered:
     event: CaseRegistered
 
 
-@dataclass(frozen=True)
-class Recorded:
-    case_id: str
-    events: list[Envelope]
-
-
 SEALED_FIELDS: dict[type[Event], tuple[str, str]] = {
     NoteAdded: ("sealed_text", NOTE),
     AttachmentRecorded: ("sealed_filename", FILENAME),
@@ -114,20 +112,112 @@ SEALED_FIELDS: dict[type[Event], tuple[str, str]] = {
 """Every sealed field besides the registration's, and what it was sealed as."""
 
 
-@dataclass(frozen=True)
-class Ask:
-    """Who asks for a command on which case, with the request's idempotency key (if it had one)."""
+Words = Annotated[str, Field(repr=False)]
+"""A person's words (a note, a file's name, a description): sealed, never in a repr."""
+MaybeWords = Annotated[str | None, Field(repr=False)]
+"""Words she may give or not (a remark, feedback); ``Words | None`` would lose the ``repr=False``."""
 
-    principal: Principal
+
+class RegisterComplaint(Command):
+    """Register a complaint; its idempotency key is required (it names the case)."""
+
+    name: ClassVar[str] = "register"
+    complaint: Complaint
+    description: Words
+    identity: Identity
+
+
+class CaseCommand(Command):
+    """A command on one registered case."""
+
     case_id: str
-    key: str | None = None
-
-    @property
-    def by(self) -> str:
-        return actor_of(self.principal)
 
 
-class IntakeDesk:
+class MakeFirstContact(CaseCommand):
+    name: ClassVar[str] = "first-contact"
+    mode: ContactMode
+    at: datetime | None
+
+
+class RecordAction(CaseCommand):
+    name: ClassVar[str] = "action"
+    kind: ActionKind
+    at: datetime | None
+    fir_number: str | None
+
+
+class Refer(CaseCommand):
+    name: ClassVar[str] = "referral"
+    agency_kind: AgencyKind
+    agency_code: str | None
+
+
+class AddNote(CaseCommand):
+    name: ClassVar[str] = "note"
+    text: Words
+
+
+class RecordAttachment(CaseCommand):
+    name: ClassVar[str] = "attachment"
+    kind: AttachmentKind
+    size_bytes: int
+    sha256: str
+    filename: Words
+
+
+class AwaitComplainant(CaseCommand):
+    name: ClassVar[str] = "awaiting"
+    reason: AwaitingReason
+    remark: MaybeWords
+
+
+class ComplainantResponded(CaseCommand):
+    name: ClassVar[str] = "responded"
+
+
+class Resolve(CaseCommand):
+    name: ClassVar[str] = "resolve"
+    outcome: Outcome | None
+    rating: int | None
+    feedback: MaybeWords
+
+
+class Close(CaseCommand):
+    name: ClassVar[str] = "close"
+    reason: CloseReason
+    remark: MaybeWords
+
+
+class Reopen(CaseCommand):
+    name: ClassVar[str] = "reopen"
+    reason: ReopenReason
+    remark: MaybeWords
+
+
+class Withdraw(CaseCommand):
+    name: ClassVar[str] = "withdraw"
+    reason: WithdrawReason
+    remark: MaybeWords
+
+
+class MarkDuplicate(CaseCommand):
+    name: ClassVar[str] = "duplicate"
+    original_id: str
+
+
+class ReadIdentity(CaseCommand):
+    """Open the sealed identity, notes and remarks: the reading is recorded first."""
+
+    name: ClassVar[str] = "view-identity"
+    purpose: ViewPurpose
+
+
+class EraseIdentity(CaseCommand):
+    name: ClassVar[str] = "erase"
+    basis: ErasureBasis
+
+
+class IntakeCommands:
     def __init__(self, ctx: ServiceContext, keys: KeyStore, table: PriorityTable) -> None:
         self.ctx = ctx
         self.keys = keys
@@ -145,17 +235,12 @@ class IntakeDesk:
 
     # ---------------------------------------------------------------- registration
 
-    async def register_complaint(
-        self,
-        principal: Principal,
-        complaint: Complaint,
-        description: str,
-        identity: Identity,
-        idempotency_key: str,
-    ) -> Registered:
-        caller = Caller.person(principal, idempotency_key)
-        case_id = derived_id("case", derived_id("register", caller.actor, idempotency_key)).hex
-        particulars = identity.model_dump() | {"description": description}
+    async def register_complaint(self, caller: Caller, command: RegisterComplaint) -> Registered:
+        if caller.key is None:
+            raise TypeError("a registration is named by its idempotency key; the route requires one")
+        principal, complaint = caller.who, command.complaint
+        case_id = derived_id("case", derived_id("register", caller.actor, caller.key)).hex
+        particulars = command.identity.model_dump() | {"description": command.description}
         # Keyed under the case's key: the stored fingerprint must not let anyone guess a name or phone.
         request = {"complaint": asdict(complaint), "particulars": particulars}
         with COMMAND_SECONDS.labels("intake", "register").time():
@@ -167,7 +252,7 @@ class IntakeDesk:
             case_key = await self.keys.key_for(case_id)
             sealed = seal(case_key, case_id, IDENTITY, json.dumps(particulars, ensure_ascii=False))
             meta = caller.meta(
-                "register", case_id, request=fingerprint(request, secret=case_key), at=self.ctx.clock.now()
+                command.name, case_id, request=fingerprint(request, secret=case_key), at=self.ctx.clock.now()
             )
             number = await self.numbers.issue(
                 complaint.district,
@@ -272,115 +357,135 @@ class IntakeDesk:
 
     # ---------------------------------------------------------------- the lifecycle
 
-    async def make_first_contact(self, ask: Ask, mode: ContactMode, at: datetime | None) -> Recorded:
-        moment = self._when(at)
-        request = fingerprint({"mode": mode, "at": at})
+    async def make_first_contact(self, caller: Caller, command: MakeFirstContact) -> list[Envelope]:
+        moment = self._when(command.at)
+        request = fingerprint({"mode": command.mode, "at": command.at})
         return await self._act(
-            ask, "first-contact", lambda c: c.make_first_contact(mode, moment, ask.by), request
+            caller, command, lambda c: c.make_first_contact(command.mode, moment, caller.actor), request
         )
 
-    async def record_action(
-        self, ask: Ask, kind: ActionKind, at: datetime | None, fir_number: str | None
-    ) -> Recorded:
-        moment = self._when(at)
-        request = fingerprint({"kind": kind, "at": at, "fir_number": fir_number})
+    async def record_action(self, caller: Caller, command: RecordAction) -> list[Envelope]:
+        moment = self._when(command.at)
+        kind, fir_number = command.kind, command.fir_number
+        request = fingerprint({"kind": kind, "at": command.at, "fir_number": fir_number})
         return await self._act(
-            ask, "action", lambda c: c.record_action(kind, moment, ask.by, fir_number), request
+            caller, command, lambda c: c.record_action(kind, moment, caller.actor, fir_number), request
         )
 
-    async def refer(self, ask: Ask, agency_kind: AgencyKind, agency_code: str | None) -> Recorded:
-        request = fingerprint({"agency_kind": agency_kind, "agency_code": agency_code})
-        return await self._act(ask, "referral", lambda c: c.refer(agency_kind, agency_code, ask.by), request)
+    async def refer(self, caller: Caller, command: Refer) -> list[Envelope]:
+        kind, code = command.agency_kind, command.agency_code
+        request = fingerprint({"agency_kind": kind, "agency_code": code})
+        return await self._act(caller, command, lambda c: c.refer(kind, code, caller.actor), request)
 
-    async def add_note(self, ask: Ask, text: str) -> Recorded:
-        sealed, request = await self._seal(ask, NOTE, text, {})
-        return await self._act(ask, "note", lambda c: c.add_note(sealed or "", ask.by), request)
+    async def add_note(self, caller: Caller, command: AddNote) -> list[Envelope]:
+        sealed, request = await self._seal(caller, command.case_id, NOTE, command.text, {})
+        return await self._act(caller, command, lambda c: c.add_note(sealed or "", caller.actor), request)
 
-    async def record_attachment(
-        self, ask: Ask, kind: AttachmentKind, size_bytes: int, sha256: str, filename: str
-    ) -> Recorded:
+    async def record_attachment(self, caller: Caller, command: RecordAttachment) -> list[Envelope]:
+        kind, size, sha256 = command.kind, command.size_bytes, command.sha256
         sealed, request = await self._seal(
-            ask, FILENAME, filename, {"kind": kind, "size_bytes": size_bytes, "sha256": sha256}
+            caller,
+            command.case_id,
+            FILENAME,
+            command.filename,
+            {"kind": kind, "size_bytes": size, "sha256": sha256},
         )
         attachment = uuid.uuid4().hex
         return await self._act(
-            ask,
-            "attachment",
-            lambda c: c.record_attachment(attachment, kind, size_bytes, sha256, sealed or "", ask.by),
+            caller,
+            command,
+            lambda c: c.record_attachment(attachment, kind, size, sha256, sealed or "", caller.actor),
             request,
         )
 
-    async def await_complainant(self, ask: Ask, reason: AwaitingReason, remark: str | None) -> Recorded:
-        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
+    async def await_complainant(self, caller: Caller, command: AwaitComplainant) -> list[Envelope]:
+        reason = command.reason
+        sealed, request = await self._seal(
+            caller, command.case_id, REMARK, command.remark, {"reason": reason}
+        )
         return await self._act(
-            ask, "awaiting", lambda c: c.await_complainant(reason, sealed, ask.by), request
+            caller, command, lambda c: c.await_complainant(reason, sealed, caller.actor), request
         )
 
-    async def complainant_responded(self, ask: Ask) -> Recorded:
-        return await self._act(ask, "responded", lambda c: c.complainant_responded(ask.by), fingerprint({}))
+    async def complainant_responded(self, caller: Caller, command: ComplainantResponded) -> list[Envelope]:
+        return await self._act(
+            caller, command, lambda c: c.complainant_responded(caller.actor), fingerprint({})
+        )
 
-    async def resolve(
-        self, ask: Ask, outcome: Outcome | None, rating: int | None, feedback: str | None
-    ) -> Recorded:
-        sealed, request = await self._seal(ask, FEEDBACK, feedback, {"outcome": outcome, "rating": rating})
-        return await self._act(ask, "resolve", lambda c: c.resolve(outcome, rating, sealed, ask.by), request)
+    async def resolve(self, caller: Caller, command: Resolve) -> list[Envelope]:
+        outcome, rating = command.outcome, command.rating
+        sealed, request = await self._seal(
+            caller, command.case_id, FEEDBACK, command.feedback, {"outcome": outcome, "rating": rating}
+        )
+        return await self._act(
+            caller, command, lambda c: c.resolve(outcome, rating, sealed, caller.actor), request
+        )
 
-    async def close(self, ask: Ask, reason: CloseReason, remark: str | None) -> Recorded:
-        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
-        return await self._act(ask, "close", lambda c: c.close(reason, sealed, ask.by), request)
+    async def close(self, caller: Caller, command: Close) -> list[Envelope]:
+        reason = command.reason
+        sealed, request = await self._seal(
+            caller, command.case_id, REMARK, command.remark, {"reason": reason}
+        )
+        return await self._act(caller, command, lambda c: c.close(reason, sealed, caller.actor), request)
 
-    async def reopen(self, ask: Ask, reason: ReopenReason, remark: str | None) -> Recorded:
-        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
-        return await self._act(ask, "reopen", lambda c: c.reopen(reason, sealed, ask.by), request)
+    async def reopen(self, caller: Caller, command: Reopen) -> list[Envelope]:
+        reason = command.reason
+        sealed, request = await self._seal(
+            caller, command.case_id, REMARK, command.remark, {"reason": reason}
+        )
+        return await self._act(caller, command, lambda c: c.reopen(reason, sealed, caller.actor), request)
 
-    async def withdraw(self, ask: Ask, reason: WithdrawReason, remark: str | None) -> Recorded:
-        sealed, request = await self._seal(ask, REMARK, remark, {"reason": reason})
-        return await self._act(ask, "withdraw", lambda c: c.withdraw(reason, sealed, ask.by), request)
+    async def withdraw(self, caller: Caller, command: Withdraw) -> list[Envelope]:
+        reason = command.reason
+        sealed, request = await self._seal(
+            caller, command.case_id, REMARK, command.remark, {"reason": reason}
+        )
+        return await self._act(caller, command, lambda c: c.withdraw(reason, sealed, caller.actor), request)
 
-    async def mark_duplicate(self, ask: Ask, original_id: str) -> Recorded:
-        original = await self.cases.get(original_id)
-        (await self._reach(ask.principal, original_id))(original)
-        request = fingerprint({"duplicate_of": original_id})
-        return await self._act(ask, "duplicate", lambda c: c.mark_duplicate(original, ask.by), request)
+    async def mark_duplicate(self, caller: Caller, command: MarkDuplicate) -> list[Envelope]:
+        original = await self.cases.get(command.original_id)
+        (await self._reach(caller.who, command.original_id))(original)
+        request = fingerprint({"duplicate_of": command.original_id})
+        return await self._act(caller, command, lambda c: c.mark_duplicate(original, caller.actor), request)
 
     # ---------------------------------------------------------------- identity
 
-    async def read_identity(self, ask: Ask, purpose: ViewPurpose) -> dict[str, Any]:
+    async def read_identity(self, caller: Caller, command: ReadIdentity) -> dict[str, Any]:
         """Record the reading first, then open the sealed fields: no reading goes unrecorded."""
-        role = ask.principal.role.value
+        role, purpose = caller.who.role.value, command.purpose
         request = fingerprint({"purpose": purpose})
-        await self._act(ask, "view-identity", lambda c: c.view_identity(purpose, role, ask.by), request)
-        history = await self.cases.history(ask.case_id)
-        case = Case.replay(ask.case_id, history)
+        await self._act(caller, command, lambda c: c.view_identity(purpose, role, caller.actor), request)
+        history = await self.cases.history(command.case_id)
+        case = Case.replay(command.case_id, history)
         return _opened(await self._key(case), case, history)
 
-    async def erase_identity(self, ask: Ask, basis: ErasureBasis) -> Recorded:
+    async def erase_identity(self, caller: Caller, command: EraseIdentity) -> list[Envelope]:
         """Record the erasure, then destroy the key. Repeating the command (same key) destroys it again,
         so an erasure whose key destruction failed half-way is finished by a retry."""
+        basis = command.basis
         request = fingerprint({"legal_basis": basis})
-        recorded = await self._act(ask, "erase", lambda c: c.erase_identity(basis, ask.by), request)
-        await self.keys.destroy(ask.case_id)
-        log.info("case %s: identity key destroyed", ask.case_id)
+        recorded = await self._act(caller, command, lambda c: c.erase_identity(basis, caller.actor), request)
+        await self.keys.destroy(command.case_id)
+        log.info("case %s: identity key destroyed", command.case_id)
         return recorded
 
     # ---------------------------------------------------------------- shared steps
 
     async def _act(
-        self, ask: Ask, command: str, decide: Callable[[Case], Sequence[Event]], request: str
-    ) -> Recorded:
-        meta = Caller.person(ask.principal, ask.key).meta(
-            command, ask.case_id, request=request, at=self.ctx.clock.now()
-        )
-        reach = await self._reach(ask.principal, ask.case_id)
+        self, caller: Caller, command: CaseCommand, decide: Callable[[Case], Sequence[Event]], request: str
+    ) -> list[Envelope]:
+        case_id = command.case_id
+        meta = caller.meta(command.name, case_id, request=request, at=self.ctx.clock.now())
+        reach = await self._reach(caller.who, case_id)
 
         def checked(case: Case) -> Sequence[Event]:
             reach(case)
             return decide(case)
 
-        with COMMAND_SECONDS.labels("intake", command).time():
-            stored = await self.cases.execute(ask.case_id, checked, meta)
-        log.info("case %s: %s", ask.case_id, ",".join(e.event_type for e in stored))
-        return Recorded(ask.case_id, stored)
+        with COMMAND_SECONDS.labels("intake", command.name).time():
+            stored = await self.cases.execute(case_id, checked, meta)
+        log.info("case %s: %s", case_id, ",".join(e.event_type for e in stored))
+        return stored
 
     async def _reach(self, principal: Principal, case_id: str) -> Callable[[Case], None]:
         """A check that the case is inside the officer's jurisdiction where it is now: where routing
@@ -401,19 +506,19 @@ class IntakeDesk:
         return check
 
     async def _seal(
-        self, ask: Ask, purpose: str, text: str | None, rest: dict[str, Any]
+        self, caller: Caller, case_id: str, purpose: str, text: str | None, rest: dict[str, Any]
     ) -> tuple[str | None, str]:
         """Seal under the case's key, with the request's fingerprint keyed under it too (the text is a
         person's words). Where the case is out of reach, the command refuses it later (before anything
         is stored); a missing key is explained only to whoever may reach the case."""
         if text is None:
             return None, fingerprint(rest)
-        key = await self.keys.find(ask.case_id)
+        key = await self.keys.find(case_id)
         if key is None:
-            case = await self.cases.get(ask.case_id)
-            (await self._reach(ask.principal, ask.case_id))(case)
+            case = await self.cases.get(case_id)
+            (await self._reach(caller.who, case_id))(case)
             key = await self._key(case)
-        return seal(key, ask.case_id, purpose, text), fingerprint(rest | {purpose: text}, secret=key)
+        return seal(key, case_id, purpose, text), fingerprint(rest | {purpose: text}, secret=key)
 
     async def _key(self, case: Case) -> bytes:
         case.check_identity_kept()

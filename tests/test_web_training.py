@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shared.auth import COOKIE, Principal, Role
 from shared.clock import ManualClock
+from shared.http_guard import csrf_token
 from tests.sessions import enrol, keys_for_tests
 from tests.waiting import eventually
 
@@ -72,8 +75,20 @@ class User:
     client: httpx.AsyncClient
     session: str
 
+    def cookies(self, lang: str) -> dict[str, str]:
+        return {"Cookie": f"{COOKIE}={self.session}; shakti_lang={lang}"}
+
     async def get(self, path: str, lang: str = "en") -> httpx.Response:
-        return await self.client.get(path, headers={"Cookie": f"{COOKIE}={self.session}; shakti_lang={lang}"})
+        return await self.client.get(path, headers=self.cookies(lang))
+
+    async def post(self, path: str, fields: list[tuple[str, str]], lang: str = "en") -> httpx.Response:
+        """A form as the page sends it (repeated names for checkboxes), with the form's token."""
+        data = [*fields, ("csrf_token", csrf_token(self.session))]
+        return await self.client.post(
+            path,
+            content=urlencode(data),
+            headers={**self.cookies(lang), "Content-Type": "application/x-www-form-urlencoded"},
+        )
 
 
 def where(officer: dict[str, Any]) -> dict[str, str]:
@@ -322,3 +337,80 @@ async def test_each_list_exports_as_csv_with_bilingual_headers_utf8_with_bom(dis
     }
     assert (await co.get("/training/compliance/untrained.csv?circle=SJP-NAGAR")).status_code == 404
     assert (await co.get("/training/compliance/everyone.csv")).status_code == 404
+
+
+async def test_an_sp_schedules_a_programme_for_two_thanas_and_the_co_calls_the_roll_on_a_phone(
+    district: District,
+) -> None:
+    sp = await district.user(Role.SP, {"district": "SJP"})
+    listed = await sp.get("/training/programmes")
+    assert listed.status_code == 200 and "DEMO: training programme for the staff" in listed.text
+    assert f"/training/programmes/{PROGRAMME}" in listed.text and "Completed (register closed)" in listed.text
+    form = await sp.get("/training/programmes/new")
+    assert form.status_code == 200, form.text
+    assert 'value="MSK-SJP-KATRA"' in form.text and 'value="MSK-SJP-TILHAR"' in form.text
+    found = re.search(r'name="programme_id" value="([0-9a-f]{32})"', form.text)
+    assert found, "the form carries the programme's id (its idempotency key)"
+    programme_id = found.group(1)
+    plan = [
+        ("programme_id", programme_id), ("title_hi", "DEMO: एसओपी पुनश्चर्या"), ("title_en", "DEMO: SOP refresher"),
+        ("date", "2026-12-20"), ("venue", "Tilhar circle office"), ("ordered_by", "SP Shahjahanpur"),
+        ("directed_by", "Additional SP"), ("organised_by", "CO Tilhar"),
+        ("kendra", "MSK-SJP-KATRA"), ("kendra", "MSK-SJP-TILHAR"), ("module", "MSK-SOP"), ("module", "MSK-ASSESS"),
+    ]  # fmt: skip
+    scheduled = await sp.post("/training/programmes", plan)
+    assert scheduled.status_code == 303, scheduled.text
+    assert scheduled.headers["location"] == f"/training/programmes/{programme_id}?done=scheduled"
+    again = await sp.post("/training/programmes", plan)  # the same form sent twice: one programme
+    assert again.status_code == 303
+    invited = [o for o in district.officers if o["thana"] in ("SJP-KATRA", "SJP-TILHAR")]
+    page = (await sp.get(scheduled.headers["location"])).text
+    assert "The programme is scheduled" in page and f"Invited: {len(invited)}" in page
+    assert all(o["name"] in page for o in invited)
+
+    co = await district.user(Role.CO, TILHAR)
+    roll = await co.get(f"/training/programmes/{programme_id}/roll-call")
+    assert roll.status_code == 200, roll.text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in roll.text
+    assert roll.text.count('name="present"') == len(invited) and 'name="score_DEMOKATRA9"' in roll.text
+    hindi = (await co.get(f"/training/programmes/{programme_id}/roll-call", lang="hi")).text
+    assert "उपस्थिति दर्ज करें" in hindi and "उपस्थिति सहेजें" in hindi
+    key = re.search(r'name="key" value="([0-9a-f]+)"', roll.text)
+    assert key
+    marks = [("key", key.group(1))] + [("officer", o["service_number"]) for o in invited]
+    marks += [("present", "DEMOKATRA9"), ("score_DEMOKATRA9", "75")]
+    marked = await co.post(f"/training/programmes/{programme_id}/roll-call", marks)
+    assert marked.status_code == 303, marked.text
+    assert "Attendance saved" in (await co.get(marked.headers["location"])).text
+
+    async def registered() -> bool:
+        report = (await co.get(marked.headers["location"])).text
+        row = report[report.index("DEMO Constable 9 Katra") :].split("</tr>")[0]
+        absent = report.count("<td>Absent</td>") == len(invited) - 1
+        return "Present" in row and "<td>75</td>" in row and absent
+
+    await eventually(registered, timeout=30, what="the register shows who came, with the score")
+
+    unconfirmed = await co.post(f"/training/programmes/{programme_id}/complete", [])
+    assert unconfirmed.status_code == 422 and "Tick the box" in unconfirmed.text
+    closed = await co.post(f"/training/programmes/{programme_id}/complete", [("confirm", "yes")])
+    assert closed.status_code == 303, closed.text
+    assert "/roll-call" not in (await co.get(closed.headers["location"])).text
+    joiner = await district.user(Role.KENDRA_OFFICER, KATRA, "DEMOKATRA9")
+
+    async def credited() -> bool:
+        record = (await joiner.get("/training/officers/DEMOKATRA9")).text
+        done = record[record.index('id="done"') :]
+        return "20 Dec 2026, 00:00 IST" in done and "Mission Shakti Kendra assessment" in done
+
+    await eventually(credited, timeout=30, what="the closed programme credits its modules to the record")
+
+    # Read-only for the SHO; nothing for a Kendra officer; nothing of another district.
+    sho = await district.user(Role.SHO, KATRA)
+    seen = await sho.get(f"/training/programmes/{programme_id}")
+    assert seen.status_code == 200 and "/complete" not in seen.text
+    assert (await sho.get(f"/training/programmes/{programme_id}/roll-call")).status_code == 403
+    assert (await sho.post("/training/programmes", plan)).status_code == 403
+    assert (await joiner.get("/training/programmes")).status_code == 403
+    elsewhere = await district.user(Role.SP, {"district": "BLY"})
+    assert (await elsewhere.get(f"/training/programmes/{programme_id}")).status_code == 404

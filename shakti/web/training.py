@@ -1,5 +1,5 @@
-"""Training in the web front: the curriculum, an officer's training record, and the lists supervisors
-act on (untrained, overdue, lapsing) with their CSV export.
+"""Training in the web front: the curriculum, an officer's training record, the lists supervisors act on
+(untrained, overdue, lapsing) with their CSV export, and programmes (schedule, roll-call, close).
 
 Every figure and name comes from the training service's API called as the signed-in user, so the
 service's own jurisdiction rules decide what a page may show; the pages only add the narrower rules of
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from shakti.web.pages import (
     SUPERVISOR_ROLES,
     Api,
     PageRefused,
+    ServiceAPI,
     User,
     allow,
     render,
@@ -161,6 +163,8 @@ async def focus_of(
 
 
 def mount_training(app: FastAPI) -> None:
+    """The curriculum, officers' records, the compliance lists, and the programmes' pages."""
+    mount_programmes(app)
     router = APIRouter(include_in_schema=False)
     templates.env.globals.update(
         RANK_LABELS=RANK_LABELS,
@@ -251,3 +255,174 @@ def check_record_reader(principal: Principal, service_number: str) -> None:
         raise PageRefused(
             403, "You may open your own training record only.", "आप केवल अपना प्रशिक्षण अभिलेख देख सकते हैं।"
         )
+
+
+PROGRAMME_READERS = frozenset({Role.SHO, Role.CO, Role.ADDL_SP, Role.SP})
+ORGANISERS = frozenset({Role.CO, Role.ADDL_SP, Role.SP})
+"""Who schedules a programme, calls its roll and closes it (the service admits the operator too; the web
+front leaves that to the API)."""
+PROGRAMME_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PLAN_FIELDS = ("title_hi", "title_en", "ordered_by", "directed_by", "organised_by", "venue", "date")
+
+
+def check_programme_id(programme_id: str) -> str:
+    if not PROGRAMME_ID.match(programme_id):
+        raise PageRefused(404, "No such programme.", "ऐसा कोई कार्यक्रम नहीं।")
+    return programme_id
+
+
+def roll(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Everyone on the programme's register, by Kendra then name: marked present (with the score),
+    marked absent, or not marked yet."""
+    people = [{**a, "present": True} for a in report["attended"]]
+    people += [{**m, "present": False, "score": None} for m in report["missed"]]
+    return sorted(people, key=lambda p: (p["kendra"] or "", p["name"], p["service_number"]))
+
+
+def marks_of(form: Any, scored: bool) -> list[dict[str, Any]]:
+    """The roll-call form as the attendance command's marks: every officer listed, present or not; a
+    score only for one present at a programme with an assessment."""
+    present = set(form.getlist("present"))
+    marks = []
+    for service_number in form.getlist("officer"):
+        here = service_number in present
+        typed = str(form.get(f"score_{service_number}") or "").strip()
+        try:
+            score = float(typed) if (here and scored and typed) else None
+        except ValueError:
+            raise PageRefused(
+                422, f"The score of {service_number} is not a number.", f"{service_number} के अंक संख्या नहीं हैं।"
+            ) from None
+        marks.append({"service_number": service_number, "present": here, "score": score})
+    return marks
+
+
+def mount_programmes(app: FastAPI) -> None:
+    router = APIRouter(include_in_schema=False)
+
+    async def kendra_choices(api: Api) -> list[dict[str, Any]]:
+        """The Kendras of the caller's jurisdiction (where its officers are posted), with thana names."""
+        names = place_names(await api.get("/api/training/compliance"))
+        kendras: dict[str, dict[str, Any]] = {}
+        for o in await api.get("/api/training/officers"):
+            if o["kendra"]:
+                thana = names.get(("thana", o["thana"]), (o["thana"], o["thana"]))
+                kendras.setdefault(o["kendra"], {"code": o["kendra"], "thana": thana, "staff": 0})
+                kendras[o["kendra"]]["staff"] += 1
+        return sorted(kendras.values(), key=lambda k: k["thana"][1])
+
+    async def plan_form(
+        request: Request, principal: Principal, api: Api, status: int = 200, **extra: Any
+    ) -> HTMLResponse:
+        found = await api.get("/api/training/curriculum")
+        return render(
+            request, "training_programme_new.html", principal, status,
+            modules=found["modules"], required=set(found["certification"]["required_modules"]),
+            kendras=await kendra_choices(api), programme_id=uuid.uuid4().hex, form={}, chosen=None,
+            **extra,
+        )  # fmt: skip
+
+    @router.get("/training/programmes")
+    async def programmes(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, PROGRAMME_READERS)
+        listed = await api.get("/api/training/programmes")
+        return render(request, "training_programmes.html", principal, programmes=listed)
+
+    @router.get("/training/programmes/new")
+    async def new_programme(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, ORGANISERS)
+        return await plan_form(request, principal, api)
+
+    @router.post("/training/programmes")
+    async def schedule(request: Request, principal: User, api: Api) -> Response:
+        allow(principal, ORGANISERS)
+        form = await request.form()
+        fields = {k: str(form.get(k) or "").strip() for k in ("programme_id", *PLAN_FIELDS)}
+        body = {
+            **fields,
+            "district": principal.district or "",
+            "modules": [str(m) for m in form.getlist("module")],
+            "invited_kendras": [str(k) for k in form.getlist("kendra")],
+        }
+        try:
+            if not body["invited_kendras"]:
+                raise PageRefused(422, "Invite at least one Kendra.", "कम से कम एक केन्द्र आमंत्रित करें।")
+            await api.post("/api/training/programmes", body)
+        except PageRefused as refused:
+            return await plan_form(
+                request, principal, api, refused.status, error=refused, form=fields,
+                chosen={"modules": set(body["modules"]), "kendras": set(body["invited_kendras"])},
+            )  # fmt: skip
+        return RedirectResponse(
+            f"/training/programmes/{check_programme_id(fields['programme_id'])}?done=scheduled",
+            status_code=303,
+        )
+
+    @router.get("/training/programmes/{programme_id}")
+    async def programme(request: Request, programme_id: str, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, PROGRAMME_READERS)
+        report = await api.get(f"/api/training/programmes/{check_programme_id(programme_id)}")
+        titles = {
+            m["module_id"]: (m["title_hi"], m["title_en"])
+            for m in (await api.get("/api/training/curriculum"))["modules"]
+        }
+        return render(
+            request, "training_programme.html", principal,
+            report=report, people=roll(report), titles=titles, organiser=principal.role in ORGANISERS,
+            done=request.query_params.get("done"),
+        )  # fmt: skip
+
+    async def roll_call_page(
+        request: Request, principal: Principal, api: Api, programme_id: str, status: int = 200, **extra: Any
+    ) -> HTMLResponse:
+        report = await api.get(f"/api/training/programmes/{programme_id}")
+        found = await api.get("/api/training/curriculum")
+        scored = any(m in found["certification"]["pass_marks"] for m in report["modules"])
+        return render(
+            request, "training_rollcall.html", principal, status,
+            report=report, people=roll(report), scored=scored, key=uuid.uuid4().hex, **extra,
+        )  # fmt: skip
+
+    @router.get("/training/programmes/{programme_id}/roll-call")
+    async def roll_call(request: Request, programme_id: str, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, ORGANISERS)
+        return await roll_call_page(request, principal, api, check_programme_id(programme_id))
+
+    @router.post("/training/programmes/{programme_id}/roll-call")
+    async def mark(request: Request, programme_id: str, principal: User, api: Api) -> Response:
+        allow(principal, ORGANISERS)
+        check_programme_id(programme_id)
+        form = await request.form()
+        report = await api.get(f"/api/training/programmes/{programme_id}")
+        found = await api.get("/api/training/curriculum")
+        scored = any(m in found["certification"]["pass_marks"] for m in report["modules"])
+        try:
+            marks = marks_of(form, scored)
+            if not marks:
+                raise PageRefused(422, "Nobody to mark.", "दर्ज करने को कोई नहीं।")
+            response = await api.call(
+                "POST",
+                f"/api/training/programmes/{programme_id}/attendance",
+                json={"marks": marks},
+                headers={"Idempotency-Key": str(form.get("key") or uuid.uuid4().hex)},
+            )
+            ServiceAPI._body(response)
+        except PageRefused as refused:
+            return await roll_call_page(request, principal, api, programme_id, refused.status, error=refused)
+        return RedirectResponse(f"/training/programmes/{programme_id}?done=marked", status_code=303)
+
+    @router.post("/training/programmes/{programme_id}/complete")
+    async def complete(request: Request, programme_id: str, principal: User, api: Api) -> Response:
+        allow(principal, ORGANISERS)
+        check_programme_id(programme_id)
+        form = await request.form()
+        if form.get("confirm") != "yes":
+            raise PageRefused(
+                422,
+                "Tick the box to confirm: the register closes and the modules are credited.",
+                "पुष्टि के लिए बॉक्स चुनें: उपस्थिति पंजिका बंद होगी और मॉड्यूल दर्ज होंगे।",
+            )
+        await api.post(f"/api/training/programmes/{programme_id}/complete", {})
+        return RedirectResponse(f"/training/programmes/{programme_id}?done=completed", status_code=303)
+
+    app.include_router(router)

@@ -24,6 +24,7 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
+from shakti.web.training import csv_text
 from shared.auth import COOKIE, Principal, Role
 from shared.clock import ManualClock
 from shared.http_guard import csrf_token
@@ -414,3 +415,18 @@ async def test_an_sp_schedules_a_programme_for_two_thanas_and_the_co_calls_the_r
     assert (await joiner.get("/training/programmes")).status_code == 403
     elsewhere = await district.user(Role.SP, {"district": "BLY"})
     assert (await elsewhere.get(f"/training/programmes/{programme_id}")).status_code == 404
+
+
+def test_a_cell_that_would_start_a_formula_is_quoted_in_the_csv() -> None:
+    officer = {
+        "service_number": "PNO1", "name": "=HYPERLINK(\"http://x\")", "rank": "constable", "kendra": "MSK-SJP-KATRA",
+        "thana": "SJP-KATRA", "circle": "SJP-TILHAR", "certified": False, "valid_until": None,
+        "next_due_at": "2026-03-11T04:00:00Z", "overdue": True,
+    }  # fmt: skip
+    names = {("thana", "SJP-KATRA"): ("थाना कटरा", "Katra")}
+    text = csv_text([officer], names)
+    assert text.startswith("\ufeff")
+    [_, row] = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert row[1] == '\'=HYPERLINK("http://x")'
+    assert row[2] == "आरक्षी / Constable" and row[4] == "थाना कटरा / Katra" and row[5] == "SJP-TILHAR"
+    assert row[8] == "11-03-2026" and row[9] == "हाँ / Yes" and row[7] == ""

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, ViewportSize
 
 from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
@@ -28,7 +28,7 @@ from tests.test_e2e_browser import BLOCKED, PASSWORD, Site, browser
 from tests.waiting import eventually
 
 __all__ = ["browser"]  # the browser fixture, shared with the other browser tests
-PHONE = {"width": 375, "height": 740}
+PHONE = ViewportSize(width=375, height=740)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from shakti.web.pages import (
     KENDRA_ROLES,
@@ -45,7 +46,6 @@ LIST_READERS = SUPERVISOR_ROLES
 SERVICE_NUMBER = re.compile(r"^[A-Za-z0-9]{3,20}$")
 PLACE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 LISTS = ("untrained", "overdue", "lapsing")
-MODULE_KINDS = ("sop", "igot_video", "assessment", "specialist")
 
 CSV_HEADER: list[tuple[str, str]] = [
     ("सेवा संख्या", "Service number"),
@@ -116,7 +116,7 @@ def lists_of(officers: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return {
         "untrained": [o for o in officers if not o["certified"]],
         "overdue": [o for o in officers if o["overdue"]],
-        "lapsing": [o for o in officers if o.get("lapsing")],
+        "lapsing": [o for o in officers if o["lapsing"]],
     }
 
 
@@ -177,7 +177,8 @@ def mount_training(app: FastAPI) -> None:
     async def curriculum(request: Request, principal: User, api: Api) -> HTMLResponse:
         allow(principal, frozenset(Role))
         found = await api.get("/api/training/curriculum")
-        kinds = {kind: [m for m in found["modules"] if m["kind"] == kind] for kind in MODULE_KINDS}
+        # In the vocabulary's order: the SOP, the iGOT videos, the assessment, the specialist modules.
+        kinds = {kind: [m for m in found["modules"] if m["kind"] == kind] for kind in MODULE_KIND_LABELS}
         titles = {m["module_id"]: (m["title_hi"], m["title_en"]) for m in found["modules"]}
         return render(
             request, "training_curriculum.html", principal,
@@ -279,12 +280,12 @@ def roll(report: dict[str, Any]) -> list[dict[str, Any]]:
     return sorted(people, key=lambda p: (p["kendra"] or "", p["name"], p["service_number"]))
 
 
-def marks_of(form: Any, scored: bool) -> list[dict[str, Any]]:
+def marks_of(form: FormData, scored: bool) -> list[dict[str, Any]]:
     """The roll-call form as the attendance command's marks: every officer listed, present or not; a
     score only for one present at a programme with an assessment."""
-    present = set(form.getlist("present"))
+    present = {str(v) for v in form.getlist("present")}
     marks = []
-    for service_number in form.getlist("officer"):
+    for service_number in (str(v) for v in form.getlist("officer")):
         here = service_number in present
         typed = str(form.get(f"score_{service_number}") or "").strip()
         try:
@@ -295,6 +296,11 @@ def marks_of(form: Any, scored: bool) -> list[dict[str, Any]]:
             ) from None
         marks.append({"service_number": service_number, "present": here, "score": score})
     return marks
+
+
+def scored(report: dict[str, Any], curriculum: dict[str, Any]) -> bool:
+    """Whether the programme includes a module with a pass mark (the assessment): only then a score."""
+    return any(m in curriculum["certification"]["pass_marks"] for m in report["modules"])
 
 
 def mount_programmes(app: FastAPI) -> None:
@@ -376,11 +382,10 @@ def mount_programmes(app: FastAPI) -> None:
         request: Request, principal: Principal, api: Api, programme_id: str, status: int = 200, **extra: Any
     ) -> HTMLResponse:
         report = await api.get(f"/api/training/programmes/{programme_id}")
-        found = await api.get("/api/training/curriculum")
-        scored = any(m in found["certification"]["pass_marks"] for m in report["modules"])
+        with_score = scored(report, await api.get("/api/training/curriculum"))
         return render(
             request, "training_rollcall.html", principal, status,
-            report=report, people=roll(report), scored=scored, key=uuid.uuid4().hex, **extra,
+            report=report, people=roll(report), scored=with_score, key=uuid.uuid4().hex, **extra,
         )  # fmt: skip
 
     @router.get("/training/programmes/{programme_id}/roll-call")
@@ -394,10 +399,8 @@ def mount_programmes(app: FastAPI) -> None:
         check_programme_id(programme_id)
         form = await request.form()
         report = await api.get(f"/api/training/programmes/{programme_id}")
-        found = await api.get("/api/training/curriculum")
-        scored = any(m in found["certification"]["pass_marks"] for m in report["modules"])
         try:
-            marks = marks_of(form, scored)
+            marks = marks_of(form, scored(report, await api.get("/api/training/curriculum")))
             if not marks:
                 raise PageRefused(422, "Nobody to mark.", "दर्ज करने को कोई नहीं।")
             response = await api.call(

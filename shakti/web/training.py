@@ -264,6 +264,11 @@ ORGANISERS = frozenset({Role.CO, Role.ADDL_SP, Role.SP})
 front leaves that to the API)."""
 PROGRAMME_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PLAN_FIELDS = ("title_hi", "title_en", "ordered_by", "directed_by", "organised_by", "venue", "date")
+# Form fields a page may send, from the API's own limits (2000 Kendras and 100 modules a programme,
+# 2000 marks a roll-call, three fields each), above Starlette's default of 1000: a district's roll-call
+# of 400 officers would otherwise be refused. The body limit still bounds the bytes.
+PLAN_FORM_FIELDS = 2000 + 100 + len(PLAN_FIELDS) + 3
+ROLL_CALL_FIELDS = 3 * 2000 + 3
 
 
 def check_programme_id(programme_id: str) -> str:
@@ -285,7 +290,7 @@ def marks_of(form: FormData, scored: bool) -> list[dict[str, Any]]:
     score only for one present at a programme with an assessment."""
     present = {str(v) for v in form.getlist("present")}
     marks = []
-    for service_number in (str(v) for v in form.getlist("officer")):
+    for service_number in dict.fromkeys(str(v) for v in form.getlist("officer")):
         here = service_number in present
         typed = str(form.get(f"score_{service_number}") or "").strip()
         try:
@@ -342,7 +347,7 @@ def mount_programmes(app: FastAPI) -> None:
     @router.post("/training/programmes")
     async def schedule(request: Request, principal: User, api: Api) -> Response:
         allow(principal, ORGANISERS)
-        form = await request.form()
+        form = await request.form(max_fields=PLAN_FORM_FIELDS)
         fields = {k: str(form.get(k) or "").strip() for k in ("programme_id", *PLAN_FIELDS)}
         body = {
             **fields,
@@ -397,7 +402,7 @@ def mount_programmes(app: FastAPI) -> None:
     async def mark(request: Request, programme_id: str, principal: User, api: Api) -> Response:
         allow(principal, ORGANISERS)
         check_programme_id(programme_id)
-        form = await request.form()
+        form = await request.form(max_fields=ROLL_CALL_FIELDS)
         report = await api.get(f"/api/training/programmes/{programme_id}")
         try:
             marks = marks_of(form, scored(report, await api.get("/api/training/curriculum")))

@@ -234,6 +234,11 @@ async def test_supervisors_open_records_inside_their_jurisdiction_only(district:
     for role, where in refused:
         page = await (await district.user(role, where)).get(path)
         assert page.status_code in (403, 404) and katra["name"] not in page.text, (role, page.status_code)
+    # A supervisor with no service number has no record of her own: no link, and the page says why.
+    sho = await district.user(Role.SHO, KATRA)
+    assert 'href="/training/me"' not in (await sho.get("/training")).text
+    mine = await sho.get("/training/me", lang="hi")
+    assert mine.status_code == 404 and "कोई सेवा संख्या जुड़ी नहीं" in mine.text
 
 
 async def test_the_lists_show_untrained_overdue_and_lapsing_officers_of_the_jurisdiction(

@@ -315,6 +315,11 @@ PAGES = {
     "/dashboard": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/state": {Role.STATE_CELL},
     "/operations": {Role.OPERATOR},
+    "/training": set(Role),
+    "/training/compliance": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
+    "/training/compliance/untrained.csv": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
+    "/training/programmes": {Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
+    "/training/programmes/new": {Role.CO, Role.ADDL_SP, Role.SP},
 }
 
 

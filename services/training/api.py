@@ -29,12 +29,18 @@ from services.training.commands import (
     check_district,
 )
 from services.training.curriculum import TrainingPolicy
-from services.training.domain import IST, REASON_LABELS
+from services.training.domain import IST
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
-from shared.contracts.vocabulary import CATEGORY_LABELS, RANK_LABELS, label
+from shared.contracts.vocabulary import (
+    CATEGORY_LABELS,
+    CERTIFICATE_STATUS_LABELS,
+    RANK_LABELS,
+    TRAINING_REASON_LABELS,
+    label,
+)
 from shared.errors import NotFound
 from shared.http_guard import inline_style_policy
 from shared.runtime import ServiceContext
@@ -46,13 +52,6 @@ PathKey = Annotated[str, InPath(min_length=1, max_length=64), OneLine]
 READERS = FIELD_STAFF | SUPERVISORS | {Role.OPERATOR}
 ORGANISERS = frozenset({Role.CO, Role.ADDL_SP, Role.SP, Role.OPERATOR})
 ROLL_UP_READERS = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
-
-STATUS_LABELS: dict[str, tuple[str, str]] = {
-    "valid": ("वैध", "Valid"),
-    "expired": ("वैधता समाप्त", "Expired"),
-    "lapsed": ("व्यपगत", "Lapsed"),
-    "superseded": ("नए प्रमाणपत्र से प्रतिस्थापित", "Replaced by a newer certificate"),
-}
 
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
@@ -115,13 +114,23 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
                 "required_modules": list(policy.required),
                 "renewal": rules.renewal.model_dump(),
             },
+            # Categories every certified officer may handle, and those that need a specialist module.
+            "endorsements": rules.endorsements.model_dump(mode="json"),
+            "lapsing_within_days": rules.lapsing_within_days,
         }
 
     @router.get("/officers")
     async def officer_list(
         principal: Annotated[Principal, Depends(require(READERS))],
     ) -> list[dict[str, Any]]:
-        return await register.officers(principal.scope(), ctx.clock.now())
+        """The posted officers in the caller's jurisdiction: certified or not, overdue, lapsing (the
+        certificate ends within the compliance roll-up's horizon) and their next due date."""
+        now = ctx.clock.now()
+        horizon = policy.lapsing_horizon(now)
+        return [
+            {**o, "lapsing": o["certified"] and o["valid_until"] <= horizon}
+            for o in await register.officers(principal.scope(), now)
+        ]
 
     @router.get("/officers/{service_number}")
     async def officer_record(
@@ -230,8 +239,8 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
             rank=rank_words(found["rank"]),
             issued=f"{ist_day(found['issued_at']):%d-%m-%Y}",
             valid_until=f"{ist_day(found['valid_until']):%d-%m-%Y}",
-            status=STATUS_LABELS[status],
-            lapsed=REASON_LABELS.get(found["lapsed_why"] or ""),
+            status=CERTIFICATE_STATUS_LABELS[status],
+            lapsed=TRAINING_REASON_LABELS.get(found["lapsed_why"] or ""),
             endorsements=[
                 (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
             ],
@@ -260,7 +269,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
             if found is None:
                 raise NotFound("Certificate", certificate_id)
             status = certificate_status(found, now)
-            hi, en = STATUS_LABELS[status]
+            hi, en = CERTIFICATE_STATUS_LABELS[status]
             rank_hi, rank_en = rank_words(found["rank"])
             return JSONResponse(
                 {
@@ -285,8 +294,10 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
             status = certificate_status(found, now)
             shown |= {
                 "valid": status == "valid",
-                "status": STATUS_LABELS[status],
-                "lapsed": REASON_LABELS.get(found["lapsed_why"] or "") if status == "lapsed" else None,
+                "status": CERTIFICATE_STATUS_LABELS[status],
+                "lapsed": TRAINING_REASON_LABELS.get(found["lapsed_why"] or "")
+                if status == "lapsed"
+                else None,
                 "rank": rank_words(found["rank"]),
                 "title": policy.rules.certification,
                 "issued": f"{ist_day(found['issued_at']):%d-%m-%Y}",

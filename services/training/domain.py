@@ -34,18 +34,11 @@ from shared.events import Event
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 
-# Why a certificate lapsed, and why an officer must retrain: codes in events, labels for officers.
+# Why a certificate lapsed, and why an officer must retrain: codes in events (their words:
+# shared.contracts.vocabulary.TRAINING_REASON_LABELS).
 LAPSED_EXPIRED = "expired"
 LAPSED_RETRAINING_OVERDUE = "retraining_overdue"
 RETRAIN_NEW_VERSION = "new_version"
-REASON_LABELS: dict[str, tuple[str, str]] = {
-    LAPSED_EXPIRED: ("प्रमाणपत्र की वैधता समाप्त", "The certificate expired"),
-    LAPSED_RETRAINING_OVERDUE: ("पुनः प्रशिक्षण समय पर पूरा नहीं हुआ", "Retraining was not completed in time"),
-    RETRAIN_NEW_VERSION: ("मॉड्यूल का नया संस्करण", "A new version of the module"),
-    "posting": ("केन्द्र पर नई तैनाती", "Newly posted to a Kendra"),
-    "renewal": ("प्रमाणपत्र का नवीनीकरण", "Renewal of the certificate"),
-    "retraining": ("पुनः प्रशिक्षण", "Retraining"),
-}
 
 
 def start_of_day(day: date) -> datetime:

@@ -28,6 +28,7 @@ from sqlalchemy import (
     and_,
     delete,
     exists,
+    func,
     insert,
     select,
     update,
@@ -493,8 +494,19 @@ class TrainingRegister:
         """The posted officers in ``scope`` with where their training stands."""
         t = self.records.tables
         o, c = t.officer, t.certificate
+        next_due = (
+            select(func.min(t.outstanding.c.due_at))
+            .where(t.outstanding.c.service_number == o.c.service_number)
+            .scalar_subquery()
+        )
         query = (
-            select(o, c.c.certificate_id, c.c.valid_until, _overdue_clause(t, now).label("overdue"))
+            select(
+                o,
+                c.c.certificate_id,
+                c.c.valid_until,
+                _overdue_clause(t, now).label("overdue"),
+                next_due.label("next_due_at"),
+            )
             .outerjoin(c, and_(c.c.service_number == o.c.service_number, c.c.status == "valid"))
             .where(o.c.kendra.is_not(None), *(o.c[k] == v for k, v in scope.items()))
             .order_by(o.c.district, o.c.thana, o.c.service_number)
@@ -518,6 +530,7 @@ class TrainingRegister:
                     "certificate_id": row.certificate_id if certified else None,
                     "valid_until": valid_until if certified else None,
                     "overdue": bool(row.overdue),
+                    "next_due_at": utc(row.next_due_at) if row.next_due_at else None,
                 }
             )
         return out

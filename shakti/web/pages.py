@@ -1,8 +1,8 @@
 """The web front's plumbing: sign-in and sign-out, who is signed in, the services' API as that user,
 rendering in Hindi or English, and the mounting of each area's pages (``cases``, ``queues``,
-``dashboards``, ``operator``, ``notifications``). Pages get their data from the services' HTTP APIs
-with the signed-in user's own token, so every page sees exactly what its user may see, whether the
-services run in this process or not."""
+``dashboards``, ``operator``, ``notifications``, ``training``). Pages get their data from the services'
+HTTP APIs with the signed-in user's own token, so every page sees exactly what its user may see, whether
+the services run in this process or not."""
 
 from __future__ import annotations
 
@@ -322,8 +322,16 @@ def mount_pages(app: FastAPI) -> None:
     from shakti.web.notifications import mount_notifications
     from shakti.web.operator import mount_operator
     from shakti.web.queues import mount_queues
+    from shakti.web.training import mount_training
 
-    for mount in (mount_cases, mount_queues, mount_dashboards, mount_operator, mount_notifications):
+    for mount in (
+        mount_cases,
+        mount_queues,
+        mount_dashboards,
+        mount_operator,
+        mount_notifications,
+        mount_training,
+    ):
         mount(app)
 
 

@@ -170,6 +170,34 @@ def escalation_reason(reason: str, language: str = "en") -> str:
     return f"{words} ({label(CLOCK_LABELS, clock, language)})"
 
 
+TRAINING_REASON_LABELS: dict[str, tuple[str, str]] = {
+    "expired": ("प्रमाणपत्र की वैधता समाप्त", "The certificate expired"),
+    "retraining_overdue": ("पुनः प्रशिक्षण समय पर पूरा नहीं हुआ", "Retraining was not completed in time"),
+    "new_version": ("मॉड्यूल का नया संस्करण", "A new version of the module"),
+    "posting": ("केन्द्र पर नई तैनाती", "Newly posted to a Kendra"),
+    "renewal": ("प्रमाणपत्र का नवीनीकरण", "Renewal of the certificate"),
+    "retraining": ("पुनः प्रशिक्षण", "Retraining"),
+}
+"""Why training's certificate lapsed (``CertificationLapsed.why``) and why an officer must train
+(``TrainingAssigned.reason``, an outstanding module's reason)."""
+
+CERTIFICATE_STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "valid": ("वैध", "Valid"),
+    "expired": ("वैधता समाप्त", "Expired"),
+    "lapsed": ("व्यपगत", "Lapsed"),
+    "superseded": ("नए प्रमाणपत्र से प्रतिस्थापित", "Replaced by a newer certificate"),
+}
+"""A training certificate's standing, on the certificate, its verification page and the web front."""
+
+MODULE_KIND_LABELS: dict[str, tuple[str, str]] = {
+    "sop": ("मानक संचालन प्रक्रिया (SOP)", "Standard Operating Procedure (SOP)"),
+    "igot_video": ("iGOT वीडियो", "iGOT videos"),
+    "assessment": ("मूल्यांकन", "Assessment"),
+    "specialist": ("विशेष मॉड्यूल (अनुमोदन हेतु)", "Specialist modules (for endorsements)"),
+}
+"""The kinds of curriculum module (training's ``curriculum.yaml``)."""
+
+
 REFERRAL_STATUS_LABELS: dict[str, tuple[str, str]] = {
     "issued": ("भेजा गया", "Issued"),
     "accepted": ("संस्था ने स्वीकार किया", "Accepted by the agency"),

@@ -292,7 +292,8 @@ class Demo:
             summary=[
                 ("Demo users", users, "डेमो उपयोगकर्ता"),
                 ("Password", PASSWORD, "पासवर्ड"),
-                ("Escalation policy", str(use_demo_escalation_policy()), "समय-सीमा नीति"),
+                # Short label and the file's name only: the summary must not wrap a path at 100 columns.
+                ("Deadlines", f"{use_demo_escalation_policy().name} (minutes)", "समय-सीमाएँ"),
             ],
             keep_going=self.keep_going,
         )

@@ -1,7 +1,9 @@
 """A case's working day in the web front, page by page over HTTP with the platform running: the
 receipt after registration (also when the case went to another thana), supervisors acknowledging an
 escalation from the case page, closing and reopening with a reason and a confirmation, and times shown
-in IST with what is left of each deadline."""
+in IST with what is left of each deadline; waiting for the complainant, notes, withdrawal and duplicates,
+a supervisor's reassignment and transfer, and a referral's answer, each from the case page and each
+refused to the roles the services refuse."""
 
 from __future__ import annotations
 

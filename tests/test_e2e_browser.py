@@ -258,3 +258,43 @@ async def test_the_queue_on_a_375_px_phone_never_scrolls_sideways_and_filters_in
     assert await officer.locator("#queue td.number a").all_inner_texts() == [danger]
     assert await officer.evaluate(NO_SIDEWAYS)
     assert BLOCKED == [], BLOCKED
+
+
+async def test_the_sp_reassigns_a_case_from_its_page_on_a_375_px_phone(site: Site, browser: Browser) -> None:
+    """The case page with every step of a supervisor opened fits a 375 px phone in both languages, and
+    the SP reassigns the case to another officer chosen from the Kendra's on-duty list."""
+    BLOCKED.clear()
+    officer = await sign_in(browser, site, "katra.officer", width=375)
+    number = await register_in_the_form(officer, site, "stalking")
+    case_url = officer.url.split("?")[0]
+    sp = await sign_in(browser, site, "sjp.sp", width=375)
+    for _ in range(100):  # routing assigns the case: the SP's page then offers its move
+        await sp.goto(f"{site.url}/lang/en?next={case_url.removeprefix(site.url)}")
+        if await sp.locator("#move").count() and (await sp.locator("#assigned").inner_text()).startswith(
+            "DEMO"
+        ):
+            break
+        await sp.wait_for_timeout(200)
+    holder = (await sp.locator("#assigned").inner_text()).strip()
+    for lang in ("en", "hi"):
+        await sp.goto(f"{site.url}/lang/{lang}?next={case_url.removeprefix(site.url)}")
+        await sp.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        assert await sp.evaluate(NO_SIDEWAYS), (
+            lang,
+            await sp.evaluate("document.documentElement.scrollWidth"),
+        )
+    await sp.goto(f"{site.url}/lang/en?next={case_url.removeprefix(site.url)}")
+    await sp.click("#move summary:has-text('Reassign')")
+    choices = await sp.locator("#move select[name=officer] option").evaluate_all("o => o.map(e => e.value)")
+    chosen = next(c for c in choices if c and c != holder)
+    await sp.select_option("#move select[name=officer]", chosen)
+    await sp.select_option("#move select[name=reason]", "workload_balance")
+    await sp.click("#move button:has-text('Reassign')")
+    await expect(sp.locator("text=Reassignment recorded")).to_be_visible()
+    for _ in range(100):
+        if (await sp.locator("#assigned").inner_text()).strip() == chosen:
+            break
+        await sp.wait_for_timeout(200)
+        await sp.goto(case_url)
+    assert (await sp.locator("#assigned").inner_text()).strip() == chosen, number
+    assert BLOCKED == [], BLOCKED

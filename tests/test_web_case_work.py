@@ -1,7 +1,9 @@
 """A case's working day in the web front, page by page over HTTP with the platform running: the
 receipt after registration (also when the case went to another thana), supervisors acknowledging an
 escalation from the case page, closing and reopening with a reason and a confirmation, and times shown
-in IST with what is left of each deadline."""
+in IST with what is left of each deadline; waiting for the complainant, notes, withdrawal and duplicates,
+a supervisor's reassignment and transfer, and a referral's answer, each from the case page and each
+refused to the roles the services refuse."""
 
 from __future__ import annotations
 
@@ -181,7 +183,7 @@ async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk
     page = await officer.get(f"/cases/{case_id}")
     assert 'name="confirm"' in page.text and "No further action needed" in page.text
     unconfirmed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action")
-    assert unconfirmed.status_code == 200 and "Tick the box to confirm" in unconfirmed.text
+    assert unconfirmed.status_code == 422 and "Tick the box to confirm" in unconfirmed.text
     assert (await officer.get(f"/api/intake/cases/{case_id}")).json()["status"] != "closed"
     closed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action", confirm="yes")
     assert closed.status_code == 303, closed.text
@@ -194,7 +196,7 @@ async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk
     # A Circle Officer reads the case but closes nothing from it.
     co = await desk.browser(Role.CO, {"district": "SJP", "circle": "SJP-TILHAR"})
     seen = await co.get(f"/cases/{case_id}")
-    assert seen.status_code == 200 and 'name="confirm"' not in seen.text
+    assert seen.status_code == 200 and f'action="/cases/{case_id}/close"' not in seen.text
     assert (await co.post(f"/cases/{case_id}/close", reason="other", confirm="yes")).status_code == 403
 
 
@@ -257,3 +259,258 @@ async def test_an_officer_sets_her_message_language_and_quiet_hours_and_a_half_f
     # The state cell has no messages, so no preferences either.
     state = await desk.browser(Role.STATE_CELL, {"district": "SJP"})
     assert (await state.get("/notifications/preferences")).status_code == 403
+
+
+# ---- the rest of a case's steps on its page: each done, each refused outside its roles
+
+TILHAR = {"district": "SJP", "circle": "SJP-TILHAR"}
+
+
+async def status_of(reader: Browser, case_id: str) -> str:
+    return str((await reader.get(f"/api/intake/cases/{case_id}")).json()["status"])
+
+
+async def becomes(reader: Browser, case_id: str, status: str) -> None:
+    async def there() -> bool:
+        return await status_of(reader, case_id) == status
+
+    await eventually(there, timeout=30, what=f"the case is {status}")
+
+
+async def test_an_officer_waits_for_the_complainant_adds_a_note_and_records_a_withdrawal(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    page = (await officer.get(f"/cases/{case_id}")).text
+    for step in ("awaiting", "withdraw", "duplicate", "note"):
+        form = page[page.index(f'action="/cases/{case_id}/{step}"') :].split("</form>")[0]
+        assert 'name="csrf_token"' in form and re.search(r'name="key" value="[0-9a-f]{32}"', form), step
+    waiting = await officer.post(
+        f"/cases/{case_id}/awaiting", reason="not_reachable", remark="DEMO no answer"
+    )
+    assert waiting.status_code == 303 and waiting.headers["location"].endswith("?done=awaiting")
+    await becomes(officer, case_id, "awaiting_complainant")
+    page = (await officer.get(f"/cases/{case_id}")).text
+    assert (
+        f'action="/cases/{case_id}/responded"' in page and f'action="/cases/{case_id}/awaiting"' not in page
+    )
+    assert "Recorded." in (await officer.get(waiting.headers["location"])).text
+    # Twice is refused by intake, in her language, and the page stays whole.
+    again = await officer.post(f"/cases/{case_id}/awaiting", lang="hi", reason="other")
+    assert again.status_code == 409 and "पहले से शिकायतकर्ता की प्रतीक्षा में है" in again.text
+    assert (await officer.post(f"/cases/{case_id}/responded")).status_code == 303
+    await becomes(officer, case_id, "in_progress")
+
+    empty = await officer.post(f"/cases/{case_id}/note", lang="hi", text="")
+    assert empty.status_code == 422 and 'role="alert"' in empty.text and "Traceback" not in empty.text
+    noted = await officer.post(f"/cases/{case_id}/note", text="DEMO she will bring the medical report")
+    assert noted.status_code == 303
+
+    async def timeline_says(*words: str) -> bool:
+        text = (await officer.get(f"/cases/{case_id}")).text
+        return all(w in text for w in words)
+
+    await eventually(
+        lambda: timeline_says("Note added by", "responded"), timeout=30, what="the note on the timeline"
+    )
+    # Not confirmed: nothing recorded, what she chose and typed still in the form, opened.
+    unconfirmed = await officer.post(
+        f"/cases/{case_id}/withdraw", reason="settled_between_parties", remark="DEMO settled at home"
+    )
+    assert unconfirmed.status_code == 422 and "a withdrawn case cannot be reopened" in unconfirmed.text
+    assert 'value="DEMO settled at home"' in unconfirmed.text
+    assert '<option value="settled_between_parties" selected>' in unconfirmed.text
+    assert await status_of(officer, case_id) == "in_progress"
+    # A Circle Officer reads the case but records no withdrawal: the page refuses her role.
+    co = await desk.browser(Role.CO, TILHAR)
+    assert (await co.post(f"/cases/{case_id}/withdraw", reason="other", confirm="yes")).status_code == 403
+    withdrawn = await officer.post(
+        f"/cases/{case_id}/withdraw", reason="settled_between_parties", confirm="yes"
+    )
+    assert withdrawn.status_code == 303, withdrawn.text
+    await becomes(officer, case_id, "withdrawn")
+    page = (await officer.get(f"/cases/{case_id}")).text
+    assert f'action="/cases/{case_id}/withdraw"' not in page and f'action="/cases/{case_id}/note"' not in page
+
+
+async def test_an_officer_marks_a_case_a_duplicate_of_another_by_its_number(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    original = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    second = case_id_of((await register(officer, "SJP-KATRA", statement="DEMO again")).headers["location"])
+    number = (await officer.get(f"/api/intake/cases/{original}")).json()["case_number"]
+    own = (await officer.get(f"/api/intake/cases/{second}")).json()["case_number"]
+
+    unknown = await officer.post(
+        f"/cases/{second}/duplicate", lang="hi", duplicate_number="SJP-2026-999999", confirm="yes"
+    )
+    assert unknown.status_code == 422 and "इस संख्या का कोई मामला नहीं" in unknown.text
+    assert 'value="SJP-2026-999999"' in unknown.text
+    itself = await officer.post(f"/cases/{second}/duplicate", duplicate_number=own, confirm="yes")
+    assert itself.status_code == 409 and "cannot be a duplicate of itself" in itself.text
+    unconfirmed = await officer.post(f"/cases/{second}/duplicate", duplicate_number=number)
+    assert unconfirmed.status_code == 422 and f'value="{number}"' in unconfirmed.text
+    # Typed in small letters, as on a phone: the number is the same case.
+    marked = await officer.post(f"/cases/{second}/duplicate", duplicate_number=number.lower(), confirm="yes")
+    assert marked.status_code == 303, marked.text
+    await becomes(officer, second, "duplicate")
+    assert await status_of(officer, original) != "duplicate"
+    # The SHO of another thana does not reach the case at all.
+    away = await desk.browser(Role.SHO, {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-KOTWALI"})
+    refused = await away.post(f"/cases/{original}/duplicate", duplicate_number=own, confirm="yes")
+    assert refused.status_code == 404 and number not in refused.text
+
+
+async def test_a_circle_officer_reassigns_within_the_kendra_and_transfers_to_another_thana(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+
+    async def holder() -> str:
+        return str((await officer.get(f"/api/intake/cases/{case_id}")).json()["assigned_officer"] or "")
+
+    async def assigned() -> bool:
+        return bool(await holder())
+
+    await eventually(assigned, timeout=30, what="the case is assigned")
+    first = await holder()
+    co = await desk.browser(Role.CO, TILHAR)
+    page = (await co.get(f"/cases/{case_id}")).text
+    for step in ("reassign", "transfer", "note"):
+        assert f'action="/cases/{case_id}/{step}"' in page, step
+    reassign_form = page[page.index(f'action="/cases/{case_id}/reassign"') :].split("</form>")[0]
+    offered = re.findall(r'<option value="(DEMO[0-9A-Z]+)"', reassign_form)
+    # Routing's roster: the Kendra's officers on duty, never the one who holds the case.
+    assert offered and first not in offered
+    roster = (await co.get("/api/routing/roster?kendra=MSK-SJP-KATRA")).json()
+    on_duty = {o["service_number"] for o in roster if o["status"]["code"] == "on_duty"}
+    assert set(offered) == on_duty - {first}
+    assert "Kotwali" in page[page.index(f'action="/cases/{case_id}/transfer"') :]
+
+    # A reason no form offers: routing's refusal on the page, the officer she chose still chosen.
+    bad = await co.post(f"/cases/{case_id}/reassign", officer=offered[-1], reason="whim")
+    assert bad.status_code == 409 and 'role="alert"' in bad.text
+    assert f'<option value="{offered[-1]}" selected>' in bad.text
+    # A Kendra officer moves no case.
+    assert (
+        await officer.post(f"/cases/{case_id}/reassign", officer=offered[-1], reason="workload_balance")
+    ).status_code == 403
+    moved = await co.post(f"/cases/{case_id}/reassign", officer=offered[-1], reason="supervisor_decision")
+    assert moved.status_code == 303 and moved.headers["location"].endswith("?done=reassign")
+
+    async def reassigned() -> bool:
+        return bool(await holder() == offered[-1])
+
+    await eventually(reassigned, timeout=30, what="the case is the chosen officer's")
+
+    unconfirmed = await co.post(
+        f"/cases/{case_id}/transfer", thana="SJP-KOTWALI", reason="wrong_jurisdiction"
+    )
+    assert unconfirmed.status_code == 422 and "Tick the box" in unconfirmed.text
+    assert '<option value="SJP-KOTWALI" selected>' in unconfirmed.text
+    for outsider in (officer, await desk.browser(Role.STATE_CELL, {})):
+        assert (
+            await outsider.post(
+                f"/cases/{case_id}/transfer", thana="SJP-KOTWALI", reason="wrong_jurisdiction", confirm="yes"
+            )
+        ).status_code == 403
+    sent = await co.post(
+        f"/cases/{case_id}/transfer", thana="SJP-KOTWALI", reason="wrong_jurisdiction", confirm="yes"
+    )
+    assert sent.status_code == 303, sent.text
+    sp = await desk.browser(Role.SP, {"district": "SJP"})
+
+    async def transferred() -> bool:
+        return bool((await sp.get(f"/api/intake/cases/{case_id}")).json()["thana"] == "SJP-KOTWALI")
+
+    await eventually(transferred, timeout=30, what="the case is at Kotwali")
+
+
+async def test_a_referral_is_accepted_rejected_and_completed_from_the_case_page(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    for agency in ("one_stop_centre", "legal_services"):
+        assert (await officer.post(f"/cases/{case_id}/referral", agency_kind=agency)).status_code == 303
+
+    async def referrals() -> list[dict[str, Any]]:
+        found = (await officer.get(f"/api/routing/cases/{case_id}")).json()
+        return list(found["referrals"]) if found.get("referrals") else []
+
+    async def issued() -> bool:
+        return len(await referrals()) == 2
+
+    await eventually(issued, timeout=30, what="routing issues both referrals")
+    centre, dlsa = sorted(await referrals(), key=lambda r: r["kind"]["code"] != "one_stop_centre")
+    page = (await officer.get(f"/cases/{case_id}")).text
+    for answer in ("accept", "reject", "complete"):
+        assert f'action="/cases/{case_id}/referrals/{centre["referral_id"]}/{answer}"' in page
+
+    async def referral_status(referral_id: str, status: str) -> None:
+        async def there() -> bool:
+            return any(r["referral_id"] == referral_id and r["status"] == status for r in await referrals())
+
+        await eventually(there, timeout=30, what=f"the referral is {status}")
+
+    # The officer records the One Stop Centre's word, taken by phone: its clock is met.
+    accepted = await officer.post(f"/cases/{case_id}/referrals/{centre['referral_id']}/accept")
+    assert accepted.status_code == 303 and accepted.headers["location"].endswith("?done=accept")
+    await referral_status(centre["referral_id"], "accepted")
+
+    async def met() -> bool:
+        clocks = (await officer.get(f"/api/escalation/cases/{case_id}")).json()["clocks"]
+        return any(
+            c.get("referral_id") == centre["referral_id"] and c["state"] == "stopped" and c["met"] is True
+            for c in clocks
+        )
+
+    await eventually(met, timeout=30, what="the referral's deadline is met")
+    twice = await officer.post(f"/cases/{case_id}/referrals/{centre['referral_id']}/accept", lang="hi")
+    assert twice.status_code == 409 and 'role="alert"' in twice.text and "Traceback" not in twice.text
+    page = (await officer.get(f"/cases/{case_id}")).text
+    assert f'{centre["referral_id"]}/reject"' not in page and f'{centre["referral_id"]}/complete"' in page
+    unconfirmed = await officer.post(f"/cases/{case_id}/referrals/{centre['referral_id']}/complete")
+    assert unconfirmed.status_code == 422 and "Tick the box" in unconfirmed.text
+    # A Circle Officer may record it too (the API admits every reader of the case).
+    co = await desk.browser(Role.CO, TILHAR)
+    done = await co.post(f"/cases/{case_id}/referrals/{centre['referral_id']}/complete", confirm="yes")
+    assert done.status_code == 303, done.text
+    await referral_status(centre["referral_id"], "completed")
+
+    no_reason = await officer.post(f"/cases/{case_id}/referrals/{dlsa['referral_id']}/reject", confirm="yes")
+    assert no_reason.status_code == 409 and 'role="alert"' in no_reason.text
+    for outsider in (await desk.browser(Role.STATE_CELL, {}), await desk.browser(Role.OPERATOR, {})):
+        refused = await outsider.post(
+            f"/cases/{case_id}/referrals/{dlsa['referral_id']}/reject", reason="no_capacity", confirm="yes"
+        )
+        assert refused.status_code == 403
+    rejected = await officer.post(
+        f"/cases/{case_id}/referrals/{dlsa['referral_id']}/reject", reason="no_capacity", confirm="yes"
+    )
+    assert rejected.status_code == 303, rejected.text
+    await referral_status(dlsa["referral_id"], "rejected")
+    hindi = (await officer.get(f"/cases/{case_id}", lang="hi")).text
+    assert "संस्था ने अस्वीकार किया" in hindi and "क्षमता उपलब्ध नहीं" in hindi and "पूर्ण" in hindi
+    assert f"{dlsa['referral_id']}/" not in hindi  # answered: no more buttons
+
+
+async def test_the_hindi_case_page_offers_every_step_in_hindi(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    await officer.post(f"/cases/{case_id}/referral", agency_kind="one_stop_centre")
+
+    async def referral_shown() -> bool:
+        return "/referrals/" in (await officer.get(f"/cases/{case_id}")).text
+
+    await eventually(referral_shown, timeout=30, what="the referral's answer forms")
+    sho = await desk.browser(Role.SHO, KATRA)
+    page = (await sho.get(f"/cases/{case_id}", lang="hi")).text
+    for words in (
+        "शिकायत वापसी दर्ज करें", "दोहरी शिकायत चिह्नित करें", "मूल मामले की संख्या", "शिकायतकर्ता की प्रतीक्षा",
+        "टिप्पणी जोड़ें", "दूसरे अधिकारी को सौंपें", "नियमों के अनुसार उपलब्ध अधिकारी", "पर्यवेक्षक का निर्णय",
+        "दूसरे थाने को स्थानांतरित करें", "गलत क्षेत्राधिकार", "संस्था का उत्तर दर्ज करें", "स्वीकार दर्ज करें",
+        "एजेंसी के दायित्व से बाहर", "पक्षों में समझौता", "दस्तावेज़ों की प्रतीक्षा",
+    ):  # fmt: skip
+        assert words in page, words
+    for english in ("Reassign", "Transfer to", "Record the agency", "Mark as a duplicate", "Add a note"):
+        assert english not in page, english
+    # No label key left untranslated.
+    assert not re.search(r">\s*(confirm_\w+|referral_\w+|done_\w+|withdraw_case|mark_duplicate)\b", page)

@@ -235,13 +235,14 @@ TrainingEvent = TrainingAssigned | RetrainingRequired | TrainingOverdue | Certif
 def decide_training(
     event: TrainingEvent, cause: Cause, roster: Roster, policy: Policy
 ) -> list[NotificationRequested]:
-    """An officer's training assigned, overdue or lapsed: the officer and their Kendra's in-charge (who
-    answers for the Kendra's staff being trained). Told whether on duty or not: a training reminder
-    waits in the bell until they are back."""
+    """An officer's training assigned: the officer. Overdue or lapsed: the officer and their Kendra's
+    in-charge too (who answers for the Kendra's staff being trained; a roster import assigns training to
+    every officer posted, which is no news for the in-charge). Told whether on duty or not: a training
+    notice waits in the bell until they are back."""
     officer = roster.officers.get(event.service_number)
     kendra = event.kendra if isinstance(event, TrainingAssigned) else (officer.kendra if officer else "")
     recipients = [f"officer:{event.service_number}"]
-    if kendra:
+    if kendra and isinstance(event, TrainingOverdue | CertificationLapsed):
         recipients += roster.level(LadderRole.KENDRA_INCHARGE, kendra)
     due_at: datetime | None = None
     modules: list[str] = []

@@ -3,9 +3,11 @@ identity (each viewing recorded by intake)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -34,13 +36,63 @@ CASE_STEPS = {
     "resolve": "resolve",
     "close": "close",
     "reopen": "reopen",
+    "withdraw": "withdraw",
+    "duplicate": "duplicate",
+    "awaiting": "awaiting-complainant",
+    "responded": "complainant-responded",
 }
-# Steps that end the case's work (its clocks stop, nobody is reminded): the form asks to confirm.
-CONFIRMED = frozenset({"close"})
-NOT_CONFIRMED = PageRefused(
+# Steps that cannot be undone: the form asks to confirm, and the refusal says what the step ends.
+CONFIRMATIONS = {
+    "close": PageRefused(
+        422,
+        "Tick the box to confirm: closing stops every deadline of the case.",
+        "पुष्टि के लिए बॉक्स चुनें: मामला बंद करने से उसकी सभी समय-सीमाएँ रुक जाती हैं।",
+    ),
+    "withdraw": PageRefused(
+        422,
+        "Tick the box to confirm: a withdrawn case cannot be reopened and its deadlines stop.",
+        "पुष्टि के लिए बॉक्स चुनें: वापस ली गई शिकायत का मामला पुनः नहीं खुलता और उसकी समय-सीमाएँ रुक जाती हैं।",
+    ),
+    "duplicate": PageRefused(
+        422,
+        "Tick the box to confirm: a case marked a duplicate ends there and cannot be reopened.",
+        "पुष्टि के लिए बॉक्स चुनें: दोहरी शिकायत चिह्नित मामला वहीं समाप्त होता है और पुनः नहीं खुलता।",
+    ),
+    "transfer": PageRefused(
+        422,
+        "Tick the box to confirm: the case goes to the other thana's Kendra.",
+        "पुष्टि के लिए बॉक्स चुनें: मामला दूसरे थाने के केन्द्र को चला जाएगा।",
+    ),
+    "reject": PageRefused(
+        422,
+        "Tick the box to confirm: the agency's rejection cannot be changed afterwards.",
+        "पुष्टि के लिए बॉक्स चुनें: संस्था का अस्वीकार बाद में बदला नहीं जा सकता।",
+    ),
+    "complete": PageRefused(
+        422,
+        "Tick the box to confirm: a completed referral cannot be changed afterwards.",
+        "पुष्टि के लिए बॉक्स चुनें: पूर्ण संदर्भन बाद में बदला नहीं जा सकता।",
+    ),
+}
+# What the page says after a step (?done=step): the label's key. A move is routing's, and the
+# register shows it a moment later, so the page says so.
+DONE = {
+    **dict.fromkeys((*CASE_STEPS, "note", "accept", "reject", "complete"), "step_recorded"),
+    "acknowledged": "acknowledged",
+    "reassign": "done_reassign",
+    "transfer": "done_transfer",
+}
+WORKED = frozenset({"registered", "in_progress", "awaiting_complainant"})
+"""A case still being worked: the statuses in which it may be moved, withdrawn or marked a duplicate."""
+FINISHED = frozenset({"closed", "withdrawn", "duplicate"})
+REFERRAL_ANSWERS = {"accept": ("issued",), "reject": ("issued",), "complete": ("issued", "accepted")}
+"""Each answer an agency gives a referral, and the referral's states it may be given in."""
+REFERRAL_ID = re.compile(r"^[0-9a-f]{1,64}$")
+CASE_NUMBER = re.compile(r"^[A-Z0-9-]{1,40}$")
+NO_SUCH_CASE_NUMBER = PageRefused(
     422,
-    "Tick the box to confirm: closing stops every deadline of the case.",
-    "पुष्टि के लिए बॉक्स चुनें: मामला बंद करने से उसकी सभी समय-सीमाएँ रुक जाती हैं।",
+    "No case with that number in your jurisdiction: give the original case's number (e.g. SJP-2026-000012).",
+    "आपके क्षेत्राधिकार में इस संख्या का कोई मामला नहीं: मूल मामले की संख्या दें (जैसे SJP-2026-000012)।",
 )
 LADDER_OFFICE = {
     Role.KENDRA_INCHARGE: "kendra",
@@ -70,6 +122,24 @@ def awaiting_acknowledgement(
         and e["office_code"] == office
         and not e["acknowledged_at"]
     ]
+
+
+async def move_choices(
+    api: ServiceAPI, case: dict[str, Any], routing: dict[str, Any] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Where a supervisor may move a case: another officer on duty at its Kendra (routing's roster,
+    as routing itself sees the case), or another thana of its district."""
+    now = (routing or {}).get("now") or {}
+    kendra, holder = now.get("kendra") or case["kendra"], now.get("officer") or case["assigned_officer"]
+    roster = await api.get("/api/routing/roster", kendra=kendra) if kendra else []
+    places = await api.get("/api/intake/places", district=case["district"])
+    return {
+        "officers": [o for o in roster if o["status"]["code"] == "on_duty" and o["service_number"] != holder],
+        "thanas": sorted(
+            (p for p in places["places"] if p["kind"] == "thana" and p["code"] != case["thana"]),
+            key=lambda p: str(p["name_en"]),
+        ),
+    }
 
 
 def mount_cases(app: FastAPI) -> None:
@@ -146,21 +216,54 @@ def mount_cases(app: FastAPI) -> None:
     # ---- one case --------------------------------------------------------------------------------
 
     async def case_page(
-        request: Request, principal: Principal, api: ServiceAPI, case_id: str, **extra: Any
+        request: Request,
+        principal: Principal,
+        api: ServiceAPI,
+        case_id: str,
+        status: int = 200,
+        **extra: Any,
     ) -> HTMLResponse:
         case = await api.get(f"/api/intake/cases/{case_id}")
         timeline = await api.get(f"/api/intake/cases/{case_id}/timeline")
         clocks = await optional(api, f"/api/escalation/cases/{case_id}")
         routing = await optional(api, f"/api/routing/cases/{case_id}")
         choices = await api.get("/api/intake/choices")
+        may_move = principal.role in SUPERVISOR_ROLES and case["status"] in WORKED
+        answerable = any(
+            r["status"] in REFERRAL_ANSWERS["complete"] for r in (routing or {}).get("referrals", [])
+        )
+        done = request.query_params.get("done")
         return render(
-            request, "case.html", principal,
+            request, "case.html", principal, status,
             case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
             may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
+            may_note=case["status"] not in FINISHED and not case["identity_erased"],
+            moves=await move_choices(api, case, routing) if may_move else None,
+            reasons=await api.get("/api/routing/reasons") if may_move or answerable else None,
+            referral_answers=REFERRAL_ANSWERS,
             to_acknowledge=awaiting_acknowledgement(principal, case, clocks),
             registered=request.query_params.get("registered") == "1",
-            done=request.query_params.get("done"), key=uuid.uuid4().hex, **extra,
+            done=DONE.get(done or ""), key=uuid.uuid4().hex,
+            form=extra.pop("form", {}), opened=extra.pop("opened", None), **extra,
         )  # fmt: skip
+
+    async def answered(
+        request: Request,
+        principal: Principal,
+        api: ServiceAPI,
+        case_id: str,
+        step: str,
+        response: httpx.Response,
+        form: dict[str, str],
+    ) -> Response:
+        """Back to the case page: saying the step is done, or with the service's refusal in both
+        languages and what was typed still in the form that was sent."""
+        if response.status_code < 400:
+            return RedirectResponse(f"/cases/{case_id}?done={step}", status_code=303)
+        refused = ServiceAPI.refusal(response)
+        return await case_page(
+            request, principal, api, case_id, refused.status, error=refused, form=form, opened=step
+        )
 
     @router.get("/cases/{case_id}/receipt")
     async def receipt(
@@ -232,30 +335,124 @@ def mount_cases(app: FastAPI) -> None:
             return await case_page(request, principal, api, case_id, error=refused)
         return RedirectResponse(f"/cases/{case_id}?done=acknowledged", status_code=303)
 
+    async def posted(request: Request) -> tuple[dict[str, str], str]:
+        """The form as typed (empty fields left out), without its token, and its idempotency key."""
+        form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
+        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
+        return form, form.pop("key", None) or uuid.uuid4().hex
+
+    def unconfirmed(step: str, form: dict[str, str]) -> PageRefused | None:
+        if step in CONFIRMATIONS and form.get("confirm") != "yes":
+            return CONFIRMATIONS[step]
+        return None
+
+    @router.post("/cases/{case_id}/note")
+    async def note(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """A note on the case from anyone who may read it: the officer's own, or a supervisor's direction."""
+        allow(principal, CASE_READERS)
+        form, key = await posted(request)
+        response = await api.call(
+            "POST",
+            f"/api/intake/cases/{check_case_id(case_id)}/notes",
+            json={"text": form.get("text", "")},
+            headers={"Idempotency-Key": key},
+        )
+        return await answered(request, principal, api, case_id, "note", response, form)
+
+    @router.post("/cases/{case_id}/reassign")
+    async def reassign(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """A supervisor gives the case to another officer of its Kendra (or to whoever the rules pick)."""
+        allow(principal, SUPERVISOR_ROLES)
+        form, key = await posted(request)
+        response = await api.call(
+            "POST",
+            f"/api/routing/cases/{check_case_id(case_id)}/reassign",
+            json={"officer": form.get("officer"), "reason": form.get("reason", "")},
+            headers={"Idempotency-Key": key},
+        )
+        return await answered(request, principal, api, case_id, "reassign", response, form)
+
+    @router.post("/cases/{case_id}/transfer")
+    async def transfer(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """A supervisor sends the case to another thana's Kendra (it was not theirs to work)."""
+        allow(principal, SUPERVISOR_ROLES)
+        form, key = await posted(request)
+        if refused := unconfirmed("transfer", form):
+            return await case_page(
+                request,
+                principal,
+                api,
+                check_case_id(case_id),
+                422,
+                error=refused,
+                form=form,
+                opened="transfer",
+            )
+        response = await api.call(
+            "POST",
+            f"/api/routing/cases/{check_case_id(case_id)}/transfer",
+            json={"thana": form.get("thana", ""), "reason": form.get("reason", "")},
+            headers={"Idempotency-Key": key},
+        )
+        return await answered(request, principal, api, case_id, "transfer", response, form)
+
+    @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
+    async def answer_referral(
+        request: Request, case_id: str, referral_id: str, answer: str, principal: User, api: Api
+    ) -> Response:
+        """The agency's word on a referral, recorded by whoever took it (often by phone)."""
+        allow(principal, CASE_READERS)
+        check_case_id(case_id)
+        if answer not in REFERRAL_ANSWERS or not REFERRAL_ID.match(referral_id):
+            raise PageRefused(404, "No such step.", "ऐसा कोई चरण नहीं।")
+        form, key = await posted(request)
+        form["referral_id"] = referral_id  # which referral's form to fill again if refused
+        if refused := unconfirmed(answer, form):
+            return await case_page(
+                request, principal, api, case_id, 422, error=refused, form=form, opened=answer
+            )
+        response = await api.call(
+            "POST",
+            f"/api/routing/cases/{case_id}/referrals/{referral_id}/{answer}",
+            json={"reason": form["reason"]} if answer == "reject" and "reason" in form else None,
+            headers={"Idempotency-Key": key},
+        )
+        return await answered(request, principal, api, case_id, answer, response, form)
+
     @router.post("/cases/{case_id}/{step}")
     async def record(request: Request, case_id: str, step: str, principal: User, api: Api) -> Response:
+        """A step of the Kendra's own work on the case, given to intake."""
         allow(principal, KENDRA_ROLES)
         if step not in CASE_STEPS:
             raise PageRefused(404, "No such step.", "ऐसा कोई चरण नहीं।")
-        form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
-        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
-        key = form.pop("key", None) or uuid.uuid4().hex
-        if step in CONFIRMED and form.pop("confirm", None) != "yes":
-            return await case_page(request, principal, api, case_id, error=NOT_CONFIRMED)
-        body: dict[str, Any] = dict(form)
+        check_case_id(case_id)
+        form, key = await posted(request)
+        if refused := unconfirmed(step, form):
+            return await case_page(
+                request, principal, api, case_id, 422, error=refused, form=form, opened=step
+            )
+        body: dict[str, Any] = {k: v for k, v in form.items() if k != "confirm"}
         if "feedback_rating" in body:
             body["feedback_rating"] = int(body["feedback_rating"]) if body["feedback_rating"].isdigit() else 0
+        if step == "duplicate":
+            # The officer knows the original by its number; intake wants its id (found in her reach only).
+            number = body.pop("duplicate_number", "").strip().upper()
+            found = (
+                await api.call("GET", f"/api/intake/cases/by-number/{number}")
+                if CASE_NUMBER.match(number)
+                else None
+            )
+            if found is None or found.status_code != 200:
+                return await case_page(
+                    request, principal, api, case_id, 422, error=NO_SUCH_CASE_NUMBER, form=form, opened=step
+                )
+            body["duplicate_of"] = found.json()["case_id"]
         response = await api.call(
             "POST",
-            f"/api/intake/cases/{check_case_id(case_id)}/{CASE_STEPS[step]}",
+            f"/api/intake/cases/{case_id}/{CASE_STEPS[step]}",
             json=body,
             headers={"Idempotency-Key": key},
         )
-        if response.status_code >= 400:
-            try:
-                ServiceAPI._body(response)
-            except PageRefused as refused:
-                return await case_page(request, principal, api, case_id, error=refused)
-        return RedirectResponse(f"/cases/{case_id}", status_code=303)
+        return await answered(request, principal, api, case_id, step, response, form)
 
     app.include_router(router)

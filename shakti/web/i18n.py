@@ -121,6 +121,54 @@ TEXT: dict[str, tuple[str, str]] = {
         "मैं पुष्टि करती/करता हूँ: मामला बंद होगा और उसकी सभी समय-सीमाएँ रुक जाएँगी",
         "I confirm: the case will be closed and all its deadlines stop",
     ),
+    "step_recorded": ("दर्ज हो गया।", "Recorded."),
+    "withdraw_case": ("शिकायत वापसी दर्ज करें", "Record the complaint's withdrawal"),
+    "confirm_withdraw": (
+        "मैं पुष्टि करती/करता हूँ: शिकायतकर्ता ने शिकायत वापस ली; मामला पुनः नहीं खुलेगा और उसकी सभी समय-सीमाएँ रुक जाएँगी",
+        "I confirm: the complainant withdrew the complaint; the case cannot be reopened and all its "
+        "deadlines stop",
+    ),
+    "mark_duplicate": ("दोहरी शिकायत चिह्नित करें", "Mark as a duplicate"),
+    "duplicate_of": ("मूल मामले की संख्या", "Number of the original case"),
+    "confirm_duplicate": (
+        "मैं पुष्टि करती/करता हूँ: यह मामला मूल मामले की दोहरी शिकायत के रूप में समाप्त होगा और पुनः नहीं खुलेगा",
+        "I confirm: this case ends as a duplicate of the original and cannot be reopened",
+    ),
+    "awaiting_complainant": ("शिकायतकर्ता की प्रतीक्षा", "Waiting for the complainant"),
+    "complainant_responded": ("शिकायतकर्ता ने उत्तर दिया", "The complainant responded"),
+    "add_note": ("टिप्पणी जोड़ें", "Add a note"),
+    "note_text": (
+        "टिप्पणी (मुहरबंद: केवल पहचान देख सकने वाले पढ़ सकते हैं)",
+        "Note (sealed: only those who may see the identity read it)",
+    ),
+    "reassign": ("दूसरे अधिकारी को सौंपें", "Reassign to another officer"),
+    "officer_on_duty": ("केन्द्र के ड्यूटी पर अधिकारी", "Officer on duty at the Kendra"),
+    "rules_pick": ("नियमों के अनुसार उपलब्ध अधिकारी", "Whoever the rules pick"),
+    "done_reassign": (
+        "पुनः सौंपना दर्ज हुआ; नया अधिकारी कुछ ही क्षणों में यहाँ दिखेगा।",
+        "Reassignment recorded; the new officer shows here in a moment.",
+    ),
+    "transfer": ("दूसरे थाने को स्थानांतरित करें", "Transfer to another thana"),
+    "confirm_transfer": (
+        "मैं पुष्टि करती/करता हूँ: मामला उस थाने के केन्द्र को चला जाएगा",
+        "I confirm: the case goes to that thana's Kendra",
+    ),
+    "done_transfer": (
+        "स्थानांतरण दर्ज हुआ; मामला कुछ ही क्षणों में नए थाने के केन्द्र पर दिखेगा।",
+        "Transfer recorded; the case shows at the new thana's Kendra in a moment.",
+    ),
+    "agency_answer": ("संस्था का उत्तर दर्ज करें", "Record the agency's answer"),
+    "referral_accept": ("स्वीकार दर्ज करें", "Record: accepted"),
+    "referral_reject": ("अस्वीकार दर्ज करें", "Record: rejected"),
+    "referral_complete": ("पूर्ण दर्ज करें", "Record: completed"),
+    "confirm_reject": (
+        "मैं पुष्टि करती/करता हूँ: संस्था ने संदर्भन अस्वीकार किया (बाद में बदला नहीं जा सकता)",
+        "I confirm: the agency rejected the referral (cannot be changed afterwards)",
+    ),
+    "confirm_complete": (
+        "मैं पुष्टि करती/करता हूँ: संस्था ने संदर्भन पूर्ण किया (बाद में बदला नहीं जा सकता)",
+        "I confirm: the agency completed the referral (cannot be changed afterwards)",
+    ),
     "time_left": ("शेष समय", "Time left"),
     "next_deadline": ("अगली समय सीमा", "Next deadline"),
     "overdue": ("समय सीमा चूकी", "Overdue"),
@@ -247,7 +295,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "save_attendance": ("उपस्थिति सहेजें", "Save attendance"),
     "score_optional": ("मूल्यांकन अंक (0-100)", "Assessment score (0-100)"),
     "complete_programme": ("कार्यक्रम पूर्ण करें", "Close the programme"),
-    "confirm_complete": (
+    "confirm_programme_complete": (
         "मैं पुष्टि करती/करता हूँ: उपस्थिति पंजिका बंद होगी और उपस्थित अधिकारियों के मॉड्यूल दर्ज होंगे",
         "I confirm: the register closes and the modules are credited to those present",
     ),

@@ -169,21 +169,28 @@ class ServiceAPI:
     @staticmethod
     def _body(response: httpx.Response) -> Any:
         if response.status_code >= 400:
-            detail: Any = {}
-            try:
-                detail = response.json().get("detail", {})
-            except ValueError:
-                detail = {}
-            if isinstance(detail, dict) and "en" in detail:
-                problems = detail.get("fields") or []
-                en = detail["en"] + "".join(f" {p.get('field')}: {p.get('en')}" for p in problems)
-                raise PageRefused(response.status_code, en, str(detail.get("hi", detail["en"])))
-            raise PageRefused(
-                response.status_code if response.status_code < 500 else 503,
-                "The service could not answer.",
-                "सेवा उत्तर नहीं दे सकी।",
-            )
+            raise ServiceAPI.refusal(response)
         return response.json() if response.content else None
+
+    @staticmethod
+    def refusal(response: httpx.Response) -> PageRefused:
+        """A service's refusal (status 400 or more) in both languages, as the page shows it."""
+        detail: Any = {}
+        try:
+            detail = response.json().get("detail", {})
+        except ValueError:
+            detail = {}
+        if isinstance(detail, dict) and "en" in detail:
+            problems = detail.get("fields") or []
+            en = detail["en"] + "".join(f" {p.get('field')}: {p.get('en')}" for p in problems)
+            hi = str(detail.get("hi", detail["en"]))
+            hi += "".join(f" {p.get('field')}: {p.get('hi')}" for p in problems if p.get("hi"))
+            return PageRefused(response.status_code, en, hi)
+        return PageRefused(
+            response.status_code if response.status_code < 500 else 503,
+            "The service could not answer.",
+            "सेवा उत्तर नहीं दे सकी।",
+        )
 
 
 def render(

@@ -23,6 +23,7 @@ from shakti.users import UserStore, user_record
 from shared.auth import Principal, Role
 from shared.natsserver import free_port
 from tests.sessions import bearer, enrol, keys_for_tests
+from tests.waiting import eventually
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
@@ -162,6 +163,7 @@ async def bell_site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> A
             "katra.incharge", Role.KENDRA_INCHARGE, service_number=incharges["SJP-KATRA"], **katra
         )
         await users.add(incharge, PASSWORD, actor="test")
+        await seen_own_training(url, bearer(await enrol(app, incharge)))
         officer = Principal(
             username="katra.registrar",
             role=Role.KENDRA_OFFICER,
@@ -169,6 +171,21 @@ async def bell_site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> A
             **katra,
         )
         yield BellSite(url, bearer(await enrol(app, officer)))
+
+
+async def seen_own_training(url: str, headers: dict[str, str]) -> None:
+    """The roster posted her, so her own training was assigned and told: she has acknowledged that
+    notice already, and her bell starts empty."""
+    async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+
+        async def told() -> list[str]:
+            mine = (await client.get("/api/notifications/mine", headers=headers)).json()["notifications"]
+            return [n["notification_id"] for n in mine if n["rule"]["code"] == "training_due"]
+
+        await eventually(told, 20, "her own training notice")
+        for notice in await told():
+            acknowledged = await client.post(f"/api/notifications/{notice}/acknowledge", headers=headers)
+            assert acknowledged.status_code == 200, acknowledged.text
 
 
 async def test_the_bell_count_rises_live_and_falls_on_acknowledgement(

@@ -22,7 +22,7 @@ from shared.contracts.vocabulary import (
     Priority,
     label,
 )
-from shared.errors import NotFound
+from shared.errors import CaseNotFound
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -149,9 +149,9 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
     async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
         async with board.sessions() as session:
             view = await case_view(session, tables(), case_id)
-        # A case outside the caller's jurisdiction is answered as if it did not exist.
-        if view is None or not principal.covers(view["district"], view["circle"], view["thana"]):
-            raise NotFound("case", case_id)
+        if view is None:
+            raise CaseNotFound(case_id)
+        principal.reach_case(case_id, view["district"], view["circle"], view["thana"])
         view["clocks"] = [labelled(c) for c in view["clocks"]]
         view["escalations"] = [labelled(e) for e in view["escalations"]]
         return labelled(view)

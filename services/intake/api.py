@@ -86,7 +86,7 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
     labelled,
 )
-from shared.errors import DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
 from shared.text import Lines, OneLine
 
@@ -565,7 +565,7 @@ def build_router(commands: IntakeCommands) -> APIRouter:
         async with commands.register.sessions() as session:
             row = await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
         if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
-            raise NotFound("Case", case_id or number or "")
+            raise CaseNotFound(case_id or number or "")
         return row
 
     @router.get("/cases/by-number/{case_number}")

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel
 
+from shared.errors import CaseNotFound
 from shared.keys import SigningKey
 
 if TYPE_CHECKING:
@@ -97,6 +98,12 @@ class Principal(BaseModel):
         """Is a thing at this place inside the caller's jurisdiction?"""
         where = {"district": district, "circle": circle, "thana": thana}
         return all(where[k] == v for k, v in self.scope().items())
+
+    def reach_case(self, case_id: str, district: str | None, circle: str | None, thana: str | None) -> None:
+        """Refuse a case at this place if it is outside the caller's jurisdiction, as if it did not exist
+        (404, not 403: a 403 would tell that the case exists)."""
+        if not self.covers(district, circle, thana):
+            raise CaseNotFound(case_id)
 
 
 ISSUER = "mission-shakti"

@@ -24,6 +24,14 @@ class NotFound(DomainError):
         super().__init__("not_found", f"{what} {key} not found", f"{what} {key} नहीं मिला")
 
 
+class CaseNotFound(NotFound):
+    """A case that does not exist, or lies outside the caller's jurisdiction: every service gives the
+    same answer for both, so that nobody learns of a case beyond their reach."""
+
+    def __init__(self, case_id: str) -> None:
+        super().__init__("Case", case_id)
+
+
 class IdempotencyConflict(DomainError):
     """The idempotency key was used before for a different request: nothing is stored."""
 

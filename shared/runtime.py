@@ -349,6 +349,14 @@ def build_app(
     app.state.sessions = sessions
     app.state.runners = {r.name: r for r in runners}
     install_error_handlers(app)
+    _operation_routes(app, runners)
+    if extra:
+        extra(app)
+    return app
+
+
+def _operation_routes(app: FastAPI, runners: Sequence[ServiceRunner]) -> None:
+    """Health, readiness and metrics for probes and scrapers; the OpenAPI document for signed-in users."""
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -369,10 +377,6 @@ def build_app(
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_: Annotated[Principal, Depends(current_principal)]) -> JSONResponse:
         return JSONResponse(app.openapi())
-
-    if extra:
-        extra(app)
-    return app
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -39,6 +39,8 @@ AWAY_DISTRICT = {"district": "BLY", "circle": "BLY-NAGAR", "thana": "BLY-KOTWALI
 BODIES: dict[str, dict[str, Any]] = {
     "first-contact": {"mode": "phone"},
     "actions": {"kind": "counselling"},
+    "attachments": {"kind": "photo", "size_bytes": 1024, "sha256": "0" * 64, "filename": "DEMO.jpg"},
+    "duplicate": {"duplicate_of": "0" * 32},
     "referrals": {"agency_kind": "one_stop_centre"},
     "notes": {"text": "DEMO note"},
     "awaiting-complainant": {"reason": "other"},
@@ -249,6 +251,7 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
         f"/api/intake/cases/{world.case_id}", headers=await world.token(principal(Role.SHO, HOME))
     )).json()  # fmt: skip
     checked = 0
+    answered: list[tuple[str, str, int, str]] = []
     for route, method in api_routes(world.app):
         allowed = admitted(route) or frozenset()
         for role in allowed - {Role.STATE_CELL, Role.OPERATOR}:
@@ -267,14 +270,13 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
             if response.status_code < 400:
                 assert world.case_id not in text, (role.value, method, route.path)
             assert NAME not in text and PHONE not in text
-            if method == "POST" and route.path.startswith("/api/") and "{case_id}" in route.path:
-                assert response.status_code in (403, 404, 409, 422), (
-                    role.value,
-                    route.path,
-                    response.status_code,
-                )
+            if method == "POST" and "{case_id}" in route.path and response.status_code != 404:
+                # The role may act on cases, this case lies outside her jurisdiction: for her it does
+                # not exist, in every service alike (a 403 or 409 would tell that it does).
+                answered.append((role.value, route.path, response.status_code, text[:120]))
             checked += 1
     assert checked > 40
+    assert answered == [], "\n".join(map(str, answered))
     after = (await world.client.get(
         f"/api/intake/cases/{world.case_id}", headers=await world.token(principal(Role.SHO, HOME))
     )).json()  # fmt: skip

@@ -22,7 +22,7 @@ from shared.contracts.vocabulary import (
     Priority,
     label,
 )
-from shared.errors import NotFound
+from shared.errors import CaseNotFound
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -58,18 +58,16 @@ def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str
     return {"code": code, "hi": label(labels, code, "hi"), "en": label(labels, code, "en")}
 
 
-def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationCommands) -> APIRouter:
-    router = APIRouter(tags=["escalation"])
-    board = ctx.projector(EscalationBoard.name)
+class Labels:
+    """The bilingual labels of the answers: codes of roles, priorities, categories and the policy's clocks."""
 
-    def tables() -> BoardTables:
-        tables: BoardTables = board.tables
-        return tables
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
 
-    def clock_label(code: str) -> dict[str, str]:
-        return {"code": code, "hi": policy.label(code, "hi"), "en": policy.label(code, "en")}
+    def clock(self, code: str) -> dict[str, str]:
+        return {"code": code, "hi": self.policy.label(code, "hi"), "en": self.policy.label(code, "en")}
 
-    def labelled(row: dict[str, Any]) -> dict[str, Any]:
+    def row(self, row: dict[str, Any]) -> dict[str, Any]:
         out = dict(row)
         if "role" in out:
             out["role"] = _both(LADDER_LABELS, out["role"])
@@ -78,18 +76,18 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
         if "category" in out:
             out["category"] = _both(CATEGORY_LABELS, out["category"])
         if "clock" in out:
-            out["clock"] = clock_label(out["clock"])
+            out["clock"] = self.clock(out["clock"])
         return out
 
-    @router.get("/policy", summary="The SOP policy in force: clocks, limits, ladder")
-    async def policy_in_force(principal: Anyone) -> dict[str, Any]:
+    def policy_in_force(self) -> dict[str, Any]:
+        policy = self.policy
         return {
             "version": policy.version,
             "status": policy.status,
             "warnings_pct": policy.warnings,
             "clocks": [
                 {
-                    **clock_label(name),
+                    **self.clock(name),
                     "limits": {
                         p.value: policy.priorities[p].limits[name].text
                         for p in Priority
@@ -106,6 +104,21 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
                 for p, rules in policy.priorities.items()
             },
         }
+
+
+def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationCommands) -> APIRouter:
+    router = APIRouter(tags=["escalation"])
+    board = ctx.projector(EscalationBoard.name)
+    labels = Labels(policy)
+    labelled = labels.row
+
+    def tables() -> BoardTables:
+        tables: BoardTables = board.tables
+        return tables
+
+    @router.get("/policy", summary="The SOP policy in force: clocks, limits, ladder")
+    async def policy_in_force(principal: Anyone) -> dict[str, Any]:
+        return labels.policy_in_force()
 
     @router.get("/escalated-to-me", summary="Open cases escalated to the caller's level and office")
     async def escalated_to_me(principal: Ladder, include_done: bool = False) -> dict[str, Any]:
@@ -149,9 +162,9 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
     async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
         async with board.sessions() as session:
             view = await case_view(session, tables(), case_id)
-        # A case outside the caller's jurisdiction is answered as if it did not exist.
-        if view is None or not principal.covers(view["district"], view["circle"], view["thana"]):
-            raise NotFound("case", case_id)
+        if view is None:
+            raise CaseNotFound(case_id)
+        principal.reach_case(case_id, view["district"], view["circle"], view["thana"])
         view["clocks"] = [labelled(c) for c in view["clocks"]]
         view["escalations"] = [labelled(e) for e in view["escalations"]]
         return labelled(view)

@@ -13,12 +13,13 @@ from typing import ClassVar
 from shared.auth import Principal, Role, bilingual_error
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.vocabulary import LadderRole
+from shared.errors import CaseNotFound
 from shared.events import Envelope
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase
 from .policy import Policy
-from .read_model import BoardTables, EscalationBoard, kendra_of
+from .read_model import BoardTables, EscalationBoard, case_place, kendra_of
 
 
 class Acknowledge(Command):
@@ -36,14 +37,26 @@ class EscalationCommands:
         self.board = ctx.projector(EscalationBoard.name)
 
     async def acknowledge(self, caller: Caller, command: Acknowledge) -> list[Envelope]:
-        """The events stored: an acknowledgement, or none when the caller's level had already taken it up."""
+        """The events stored: an acknowledgement, or none when the caller's level had already taken it up.
+
+        A case outside the caller's jurisdiction is not found, as in every service; inside it, a case
+        not escalated to the caller's office is a refusal of the domain (409)."""
         principal = caller.who
+        await self.reach(principal, command.case_id)
         office = await self.office_of(principal)
         role = LadderRole(principal.role.value)
         meta = caller.meta(command.name, command.case_id, request=fingerprint({}), at=self.ctx.clock.now())
         return await self.cases.execute(
             command.case_id, lambda case: case.acknowledge(role, office, caller.actor, self.policy), meta
         )
+
+    async def reach(self, principal: Principal, case_id: str) -> None:
+        """Where the case is now (routing's placing, else its registration), as the case view reads it."""
+        async with self.board.sessions() as session:
+            place = await case_place(session, self.board.tables, case_id)
+        if place is None:
+            raise CaseNotFound(case_id)
+        principal.reach_case(case_id, place.district, place.circle, place.thana)
 
     async def office_of(self, principal: Principal) -> str:
         """The office a ladder officer answers for: their Kendra, thana, circle, district or the state."""

@@ -39,7 +39,7 @@ from shared.contracts.escalation import (
     Threshold,
 )
 from shared.contracts.vocabulary import Category, LadderRole, Priority
-from shared.errors import DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError
 from shared.events import Event
 
 from .policy import LADDER, Basis, Policy, level_of
@@ -130,7 +130,7 @@ class EscalationCase(Aggregate):
         """Where the case was registered (routing's read of it, when known, is better)."""
         r = self.registration
         if r is None:
-            raise NotFound("case", self.id)
+            raise CaseNotFound(self.id)
         return Place(r.district, r.circle, r.thana)
 
     # Folding events into state.
@@ -317,7 +317,7 @@ class EscalationCase(Aggregate):
     def acknowledge(self, role: LadderRole, office: str, by: str, policy: Policy) -> list[Event]:
         """The officer at a level the case was escalated to takes it up: the climb stops."""
         if not self.watched:
-            raise NotFound("case", self.id)
+            raise CaseNotFound(self.id)
         levels = [lvl for lvl, (r, o) in self.ladder.alerted.items() if r == role and o == office]
         if not levels:
             raise DomainError(

@@ -12,7 +12,19 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from shared.contracts.intake import ActionRecorded, CaseRegistered, FirstContactMade
+from shared.contracts.intake import (
+    ActionRecorded,
+    AwaitingComplainant,
+    CaseClosed,
+    CaseMarkedDuplicate,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    CaseWithdrawn,
+    ComplainantResponded,
+    FirstContactMade,
+    ReferralMade,
+)
 from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
@@ -23,6 +35,7 @@ from shared.contracts.routing import (
     ReferralIssued,
     ReferralRejected,
 )
+from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
@@ -36,18 +49,6 @@ log = logging.getLogger(__name__)
 
 ACTOR = "escalation"
 
-ROUTING_CASE_EVENTS = (
-    CaseRouted,
-    CaseAssigned,
-    CaseReassigned,
-    CaseUnroutable,
-    ReferralIssued,
-    ReferralAccepted,
-    ReferralRejected,
-    ReferralCompleted,
-)
-REFERRAL_EVENTS = (ReferralIssued, ReferralAccepted, ReferralRejected, ReferralCompleted)
-
 
 class NotRegisteredYet(LookupError):
     """Routing spoke of a case whose registration is not in intake's stream (retried, then parked)."""
@@ -57,8 +58,9 @@ class _NotWatched(Exception):
     pass
 
 
-class CaseWatch:
-    """The reactions of one running escalation service."""
+class CaseWatch(Reactions):
+    """The reactions of one running escalation service: an event the policy names no trigger for is
+    skipped before it is decoded or its case loaded."""
 
     def __init__(self, ctx: ServiceContext, policy: Policy) -> None:
         self.ctx = ctx
@@ -73,35 +75,57 @@ class CaseWatch:
                 name="escalation_on_intake",
                 stream="INTAKE",
                 subject="shakti.intake.case.*",
-                react=self.on_intake,
+                react=self,
                 description="Starts, pauses, resumes and stops SOP clocks on the case lifecycle.",
             ),
             ProcessManager(
                 name="escalation_on_routing",
                 stream="ROUTING",
                 subject="shakti.routing.case.*",
-                react=self.on_routing,
+                react=self,
                 description="Stops the acknowledgement clock on assignment; keeps referral clocks.",
             ),
         ]
 
-    async def on_intake(self, envelope: Envelope) -> None:
-        if envelope.event_type not in self.policy.triggers:
-            return
-        event = envelope.event()
-        if isinstance(event, CaseRegistered):
-            await self.watch(envelope, event)
-            return
-        await self.lifecycle(envelope.aggregate_id, envelope, _moment(event, envelope), None)
+    async def __call__(self, cause: Envelope) -> None:
+        if cause.event_type in self.policy.triggers:
+            await super().__call__(cause)
 
-    async def on_routing(self, envelope: Envelope) -> None:
-        if envelope.event_type not in self.policy.triggers:
-            return
-        event = envelope.event()
-        if not isinstance(event, ROUTING_CASE_EVENTS):
-            return
-        referral_id = event.referral_id if isinstance(event, REFERRAL_EVENTS) else None
-        await self.lifecycle(event.case_id, envelope, envelope.occurred_at, referral_id)
+    @handles(CaseRegistered)
+    async def registered(self, event: CaseRegistered, cause: Envelope) -> None:
+        await self.watch(cause, event)
+
+    @handles(FirstContactMade, ActionRecorded)
+    async def step_done(self, event: FirstContactMade | ActionRecorded, cause: Envelope) -> None:
+        # The officer's recorded time, not the moment it was entered, is when the step was done.
+        await self.lifecycle(cause.aggregate_id, cause, event.at, None)
+
+    @handles(
+        ReferralMade,
+        AwaitingComplainant,
+        ComplainantResponded,
+        CaseResolved,
+        CaseClosed,
+        CaseReopened,
+        CaseWithdrawn,
+        CaseMarkedDuplicate,
+    )
+    async def case_changed(self, event: Event, cause: Envelope) -> None:
+        await self.lifecycle(cause.aggregate_id, cause, cause.occurred_at, None)
+
+    @handles(CaseRouted, CaseAssigned, CaseReassigned, CaseUnroutable)
+    async def routed(
+        self, event: CaseRouted | CaseAssigned | CaseReassigned | CaseUnroutable, cause: Envelope
+    ) -> None:
+        await self.lifecycle(event.case_id, cause, cause.occurred_at, None)
+
+    @handles(ReferralIssued, ReferralAccepted, ReferralRejected, ReferralCompleted)
+    async def referral(
+        self,
+        event: ReferralIssued | ReferralAccepted | ReferralRejected | ReferralCompleted,
+        cause: Envelope,
+    ) -> None:
+        await self.lifecycle(event.case_id, cause, cause.occurred_at, event.referral_id)
 
     async def watch(self, envelope: Envelope, event: CaseRegistered) -> None:
         case_id = envelope.aggregate_id
@@ -152,13 +176,6 @@ class CaseWatch:
 
 def _as_place(registration: Registration) -> Place:
     return Place(registration.district, registration.circle, registration.thana)
-
-
-def _moment(event: Event, envelope: Envelope) -> datetime:
-    """When the step was done: the officer's recorded time where the event has one."""
-    if isinstance(event, FirstContactMade | ActionRecorded):
-        return event.at
-    return envelope.occurred_at
 
 
 def _meta(cause: Envelope, step: str, at: datetime) -> CommandMeta:

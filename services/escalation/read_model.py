@@ -68,6 +68,7 @@ from shared.contracts.routing import (
     ThanaDefined,
 )
 from shared.contracts.vocabulary import LadderRole
+from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection, Projector
 from shared.rows import Rows
@@ -199,177 +200,241 @@ class EscalationBoard(Projection[BoardTables]):
             ),
         )
 
-    async def apply(self, rows: Rows, tables: BoardTables, envelope: Envelope) -> None:
+    @handles(CaseWatched)
+    async def case_watched(self, rows: Rows, t: BoardTables, event: CaseWatched, envelope: Envelope) -> None:
         session = rows.session
-        event = envelope.event()
-        t = tables
+        await upsert(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            {
+                "case_number": event.case_number,
+                "priority": event.priority.value,
+                "category": event.category.value,
+                "danger_now": event.danger_now,
+                "registered_at": event.registered_at,
+            },
+            # Routing's CaseRouted, when it came first, knows the place better.
+            fill={
+                "district": event.district,
+                "thana": event.thana,
+                "circle": event.circle or await _circle_of(session, t, event.thana),
+            },
+        )
+
+    @handles(CaseRouted)
+    async def case_routed(self, rows: Rows, t: BoardTables, event: CaseRouted, envelope: Envelope) -> None:
+        session = rows.session
+        await upsert(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            {
+                "district": event.district,
+                "circle": event.circle,
+                "thana": event.thana,
+                "kendra": event.kendra,
+            },
+        )
+
+    @handles(ClockStarted)
+    async def clock_started(
+        self, rows: Rows, t: BoardTables, event: ClockStarted, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await upsert(
+            session,
+            t.clock,
+            _clock_key(event.case_id, event.clock, event.referral_id, event.round),
+            {
+                "basis": event.basis,
+                "limit_seconds": event.limit_seconds,
+                "policy_version": event.policy_version,
+                "started_at": event.started_at,
+                "due_at": event.due_at,
+                "state": "running",
+                "remaining_seconds": None,
+                "warned_pct": 0,
+                "breached_at": None,
+                "stopped_at": None,
+                "met": None,
+                "stop_reason": None,
+            },
+        )
+
+    @handles(ClockPaused)
+    async def clock_paused(self, rows: Rows, t: BoardTables, event: ClockPaused, envelope: Envelope) -> None:
+        session = rows.session
+        await _update_clock(
+            session, t, event, state="paused", due_at=None, remaining_seconds=event.remaining_seconds
+        )
+
+    @handles(ClockResumed)
+    async def clock_resumed(
+        self, rows: Rows, t: BoardTables, event: ClockResumed, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _update_clock(session, t, event, state="running", due_at=event.due_at)
+
+    @handles(DeadlineApproaching)
+    async def deadline_approaching(
+        self, rows: Rows, t: BoardTables, event: DeadlineApproaching, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _update_clock(session, t, event, warned_pct=event.threshold_pct)
+
+    @handles(SlaBreached)
+    async def sla_breached(self, rows: Rows, t: BoardTables, event: SlaBreached, envelope: Envelope) -> None:
+        session = rows.session
+        await _update_clock(session, t, event, state="breached", breached_at=event.breached_at, met=False)
+
+    @handles(ClockStopped)
+    async def clock_stopped(
+        self, rows: Rows, t: BoardTables, event: ClockStopped, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _update_clock(
+            session,
+            t,
+            event,
+            state="stopped",
+            stopped_at=event.at,
+            met=event.met,
+            stop_reason=event.reason,
+        )
+        await _record_step_time(session, t, event)
+
+    @handles(CaseEscalated)
+    async def case_escalated(
+        self, rows: Rows, t: BoardTables, event: CaseEscalated, envelope: Envelope
+    ) -> None:
+        session = rows.session
         at = envelope.occurred_at
-        match event:
-            case CaseWatched():
-                await upsert(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    {
-                        "case_number": event.case_number,
-                        "priority": event.priority.value,
-                        "category": event.category.value,
-                        "danger_now": event.danger_now,
-                        "registered_at": event.registered_at,
-                    },
-                    # Routing's CaseRouted, when it came first, knows the place better.
-                    fill={
-                        "district": event.district,
-                        "thana": event.thana,
-                        "circle": event.circle or await _circle_of(session, t, event.thana),
-                    },
-                )
-            case CaseRouted():
-                await upsert(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    {
-                        "district": event.district,
-                        "circle": event.circle,
-                        "thana": event.thana,
-                        "kendra": event.kendra,
-                    },
-                )
-            case ClockStarted():
-                await upsert(
-                    session,
-                    t.clock,
-                    _clock_key(event.case_id, event.clock, event.referral_id, event.round),
-                    {
-                        "basis": event.basis,
-                        "limit_seconds": event.limit_seconds,
-                        "policy_version": event.policy_version,
-                        "started_at": event.started_at,
-                        "due_at": event.due_at,
-                        "state": "running",
-                        "remaining_seconds": None,
-                        "warned_pct": 0,
-                        "breached_at": None,
-                        "stopped_at": None,
-                        "met": None,
-                        "stop_reason": None,
-                    },
-                )
-            case ClockPaused():
-                await _update_clock(
-                    session, t, event, state="paused", due_at=None, remaining_seconds=event.remaining_seconds
-                )
-            case ClockResumed():
-                await _update_clock(session, t, event, state="running", due_at=event.due_at)
-            case DeadlineApproaching():
-                await _update_clock(session, t, event, warned_pct=event.threshold_pct)
-            case SlaBreached():
-                await _update_clock(
-                    session, t, event, state="breached", breached_at=event.breached_at, met=False
-                )
-            case ClockStopped():
-                await _update_clock(
-                    session,
-                    t,
-                    event,
-                    state="stopped",
-                    stopped_at=event.at,
-                    met=event.met,
-                    stop_reason=event.reason,
-                )
-                await _record_step_time(session, t, event)
-            case CaseEscalated():
-                await upsert(
-                    session,
-                    t.escalation,
-                    {"case_id": event.case_id, "round": event.round, "level": event.level},
-                    {
-                        "role": event.role.value,
-                        "office_code": event.office_code,
-                        "reason": event.reason,
-                        "escalated_at": at,
-                        "next_due_at": event.next_due_at,
-                        "acknowledged_at": None,
-                        "acknowledged_by": None,
-                    },
-                )
-                await _update_case(
-                    session,
-                    t,
-                    event.case_id,
-                    level=event.level,
-                    role=event.role.value,
-                    office_code=event.office_code,
-                    escalated_at=at,
-                    climbing=event.next_due_at is not None,
-                    acknowledged_at=None,
-                )
-            case EscalationAcknowledged():
-                e = t.escalation
-                await session.execute(
-                    update(e)
-                    .where(e.c.case_id == event.case_id, e.c.round == event.round, e.c.level == event.level)
-                    .values(acknowledged_at=at, acknowledged_by=event.by)
-                )
-                await _update_case(session, t, event.case_id, climbing=False, acknowledged_at=at)
-            case CaseWatchClosed():
-                await _update_case(session, t, event.case_id, closed=True, closed_at=event.at, climbing=False)
-            case CaseWatchReopened():
-                await _update_case(
-                    session,
-                    t,
-                    event.case_id,
-                    closed=False,
-                    closed_at=None,
-                    round=event.round,
-                    level=0,
-                    role=None,
-                    office_code=None,
-                    escalated_at=None,
-                    climbing=False,
-                    acknowledged_at=None,
-                )
-            case NextCheckScheduled():
-                if event.at is None:
-                    await session.execute(delete(t.next_check).where(t.next_check.c.case_id == event.case_id))
-                else:
-                    await upsert(
-                        session,
-                        t.next_check,
-                        {"case_id": event.case_id},
-                        {"at": event.at, "what": event.what[:80]},
-                    )
-            case DistrictDefined():
-                await _office(session, t, event.code, "district", event.code, None, None, event)
-            case CircleDefined():
-                await _office(session, t, event.code, "circle", event.district, event.code, None, event)
-            case ThanaDefined():
-                await _office(
-                    session, t, event.code, "thana", event.district, event.circle, event.code, event
-                )
-                # A case watched before its thana was known here gets the circle now, as it would have
-                # had the thana come first: the two streams are applied in no fixed order.
-                c = t.case.c
-                await session.execute(
-                    update(t.case)
-                    .where(c.thana == event.code, c.circle.is_(None))
-                    .values(circle=event.circle)
-                )
-            case KendraDefined():
-                await _office(
-                    session,
-                    t,
-                    event.code,
-                    "kendra",
-                    event.district,
-                    event.circle,
-                    event.thana,
-                    event,
-                    event.control,
-                )
-            case _:
-                pass
+        await upsert(
+            session,
+            t.escalation,
+            {"case_id": event.case_id, "round": event.round, "level": event.level},
+            {
+                "role": event.role.value,
+                "office_code": event.office_code,
+                "reason": event.reason,
+                "escalated_at": at,
+                "next_due_at": event.next_due_at,
+                "acknowledged_at": None,
+                "acknowledged_by": None,
+            },
+        )
+        await _update_case(
+            session,
+            t,
+            event.case_id,
+            level=event.level,
+            role=event.role.value,
+            office_code=event.office_code,
+            escalated_at=at,
+            climbing=event.next_due_at is not None,
+            acknowledged_at=None,
+        )
+
+    @handles(EscalationAcknowledged)
+    async def escalation_acknowledged(
+        self, rows: Rows, t: BoardTables, event: EscalationAcknowledged, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = envelope.occurred_at
+        e = t.escalation
+        await session.execute(
+            update(e)
+            .where(e.c.case_id == event.case_id, e.c.round == event.round, e.c.level == event.level)
+            .values(acknowledged_at=at, acknowledged_by=event.by)
+        )
+        await _update_case(session, t, event.case_id, climbing=False, acknowledged_at=at)
+
+    @handles(CaseWatchClosed)
+    async def case_watch_closed(
+        self, rows: Rows, t: BoardTables, event: CaseWatchClosed, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _update_case(session, t, event.case_id, closed=True, closed_at=event.at, climbing=False)
+
+    @handles(CaseWatchReopened)
+    async def case_watch_reopened(
+        self, rows: Rows, t: BoardTables, event: CaseWatchReopened, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _update_case(
+            session,
+            t,
+            event.case_id,
+            closed=False,
+            closed_at=None,
+            round=event.round,
+            level=0,
+            role=None,
+            office_code=None,
+            escalated_at=None,
+            climbing=False,
+            acknowledged_at=None,
+        )
+
+    @handles(NextCheckScheduled)
+    async def next_check_scheduled(
+        self, rows: Rows, t: BoardTables, event: NextCheckScheduled, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        if event.at is None:
+            await session.execute(delete(t.next_check).where(t.next_check.c.case_id == event.case_id))
+        else:
+            await upsert(
+                session,
+                t.next_check,
+                {"case_id": event.case_id},
+                {"at": event.at, "what": event.what[:80]},
+            )
+
+    @handles(DistrictDefined)
+    async def district_defined(
+        self, rows: Rows, t: BoardTables, event: DistrictDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _office(session, t, event.code, "district", event.code, None, None, event)
+
+    @handles(CircleDefined)
+    async def circle_defined(
+        self, rows: Rows, t: BoardTables, event: CircleDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _office(session, t, event.code, "circle", event.district, event.code, None, event)
+
+    @handles(ThanaDefined)
+    async def thana_defined(
+        self, rows: Rows, t: BoardTables, event: ThanaDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _office(session, t, event.code, "thana", event.district, event.circle, event.code, event)
+        # A case watched before its thana was known here gets the circle now, as it would have
+        # had the thana come first: the two streams are applied in no fixed order.
+        c = t.case.c
+        await session.execute(
+            update(t.case).where(c.thana == event.code, c.circle.is_(None)).values(circle=event.circle)
+        )
+
+    @handles(KendraDefined)
+    async def kendra_defined(
+        self, rows: Rows, t: BoardTables, event: KendraDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _office(
+            session,
+            t,
+            event.code,
+            "kendra",
+            event.district,
+            event.circle,
+            event.thana,
+            event,
+            event.control,
+        )
 
 
 # Writing.

@@ -86,7 +86,7 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
     labelled,
 )
-from shared.errors import DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
 from shared.text import Lines, OneLine
 
@@ -346,7 +346,19 @@ def _choices(labels: Labels) -> list[dict[str, str]]:
 
 def build_router(commands: IntakeCommands) -> APIRouter:
     router = APIRouter(route_class=IntakeRoute, tags=["intake"])
+    for add in (
+        _registration_route,
+        _case_step_routes,
+        _disposal_routes,
+        _register_route,
+        _case_read_routes,
+        _reference_routes,
+    ):
+        add(router, commands)
+    return router
 
+
+def _registration_route(router: APIRouter, commands: IntakeCommands) -> None:
     @router.post("/cases", status_code=201, response_model=Registration)
     async def register_complaint(
         body: RegisterBody,
@@ -382,6 +394,8 @@ def build_router(commands: IntakeCommands) -> APIRouter:
             },
         )
 
+
+def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
     @router.post("/cases/{case_id}/first-contact", response_model=CommandAnswer)
     async def first_contact(
         case_id: CaseId, body: FirstContactBody, principal: Staff, key: IdempotencyKey = None
@@ -438,6 +452,8 @@ def build_router(commands: IntakeCommands) -> APIRouter:
         command = ComplainantResponded(case_id=case_id)
         return _answer(case_id, await commands.complainant_responded(Caller.person(principal, key), command))
 
+
+def _disposal_routes(router: APIRouter, commands: IntakeCommands) -> None:
     @router.post("/cases/{case_id}/resolve", response_model=CommandAnswer)
     async def resolve(
         case_id: CaseId, body: ResolveBody, principal: Staff, key: IdempotencyKey = None
@@ -501,8 +517,8 @@ def build_router(commands: IntakeCommands) -> APIRouter:
             Caller.person(principal), ReadIdentity(case_id=case_id, purpose=purpose)
         )
 
-    # ---- the register
 
+def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
     @router.get("/cases")
     async def case_register(
         principal: Reader,
@@ -559,13 +575,15 @@ def build_router(commands: IntakeCommands) -> APIRouter:
             )
         return {"total": total, "page": page, "size": size, "cases": [_case_view(r) for r in rows]}
 
+
+def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
     async def _visible(
         principal: Principal, *, case_id: str | None = None, number: str | None = None
     ) -> dict[str, Any]:
         async with commands.register.sessions() as session:
             row = await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
         if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
-            raise NotFound("Case", case_id or number or "")
+            raise CaseNotFound(case_id or number or "")
         return row
 
     @router.get("/cases/by-number/{case_number}")
@@ -614,7 +632,9 @@ def build_router(commands: IntakeCommands) -> APIRouter:
             )
         return {"scope": scope or {"state": "UP"}, **figures, "overdue": overdue}
 
-    # ---- reference lists for forms and for fixing a refused place
+
+def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:
+    """Reference lists for forms and for fixing a refused place."""
 
     @router.get("/places")
     async def places(
@@ -646,5 +666,3 @@ def build_router(commands: IntakeCommands) -> APIRouter:
             "view_purposes": _choices(PURPOSE_LABELS),
             "erasure_bases": _choices(ERASURE_LABELS),
         }
-
-    return router

@@ -55,7 +55,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import IdempotencyConflict, NotFound
+from shared.errors import IdempotencyConflict
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
@@ -497,11 +497,9 @@ class IntakeCommands:
 
         def check(case: Case) -> None:
             if row is not None:
-                inside = principal.covers(row["district"], row["circle"], row["thana"])
+                principal.reach_case(case_id, row["district"], row["circle"], row["thana"])
             else:
-                inside = principal.covers(case.district, case.circle, case.thana)
-            if not inside:
-                raise NotFound("Case", case_id)
+                principal.reach_case(case_id, case.district, case.circle, case.thana)
 
         return check
 

@@ -50,7 +50,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError
 from shared.events import Event
 
 POCSO_FLAGS = ("pocso", "cwc")
@@ -135,7 +135,7 @@ class Case(Aggregate):
 
     def _existing(self) -> CaseStatus:
         if self.status is None:
-            raise NotFound("Case", self.id)
+            raise CaseNotFound(self.id)
         return self.status
 
     def _open(self) -> None:
@@ -358,7 +358,7 @@ class Case(Aggregate):
                 "कोई मामला स्वयं की दोहरी शिकायत नहीं हो सकता।",
             )
         if original.status is None:
-            raise NotFound("Case", original.id)
+            raise CaseNotFound(original.id)
         if original.status == CaseStatus.DUPLICATE:
             raise DomainError(
                 "original_is_duplicate",

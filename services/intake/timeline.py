@@ -97,9 +97,23 @@ def when(moment: datetime) -> str:
 
 def describe(envelope: Envelope, event: Event) -> Sentence:
     """The sentence for one event; an event type this code does not know still gets a plain line."""
+    if isinstance(event, CaseRegistered):
+        return _registered(event)
+    return (
+        _case_work(event)
+        or _case_end(event)
+        or _routing(event)
+        or _escalation(event)
+        or (
+            f"Recorded: {envelope.event_type}",
+            f"दर्ज: {envelope.event_type}",
+        )
+    )
+
+
+def _case_work(event: Event) -> Sentence | None:
+    """The officers' steps on an open case."""
     match event:
-        case CaseRegistered():
-            return _registered(event)
         case FirstContactMade():
             mode_en, mode_hi = labelled(CONTACT_LABELS, event.mode)
             return (
@@ -143,6 +157,12 @@ def describe(envelope: Envelope, event: Event) -> Sentence:
                 f"The complainant responded (recorded by {event.by})",
                 f"शिकायतकर्ता ने उत्तर दिया ({event.by} द्वारा दर्ज)",
             )
+    return None
+
+
+def _case_end(event: Event) -> Sentence | None:
+    """How a case ends, comes back, and what is done with the complainant's identity."""
+    match event:
         case CaseResolved():
             outcome_en, outcome_hi = labelled(OUTCOME_LABELS, event.outcome)
             rating = f"; feedback {event.feedback_rating}/5" if event.feedback_rating else ""
@@ -185,14 +205,7 @@ def describe(envelope: Envelope, event: Event) -> Sentence:
                 f"Personal data erased by {event.by} ({basis_en}); the identity can no longer be read",
                 f"{event.by} द्वारा व्यक्तिगत डेटा मिटाया गया ({basis_hi}); पहचान अब पढ़ी नहीं जा सकती",
             )
-    return (
-        _routing(event)
-        or _escalation(event)
-        or (
-            f"Recorded: {envelope.event_type}",
-            f"दर्ज: {envelope.event_type}",
-        )
-    )
+    return None
 
 
 def _registered(event: CaseRegistered) -> Sentence:

@@ -115,13 +115,35 @@ def _bad_sheet(problems: SheetProblems) -> Exception:
     return HTTPException(status_code=422, detail=detail)
 
 
+Answer = Literal["accept", "reject", "complete"]
+
+
+def _referral_answer(
+    case_id: str, referral_id: str, answer: Answer, body: ReferralAnswer | None
+) -> AnswerToReferral:
+    match answer:
+        case "accept":
+            return AcceptReferral(case_id=case_id, referral_id=referral_id)
+        case "reject":
+            reason = body.reason if body else None
+            return RejectReferral(case_id=case_id, referral_id=referral_id, reason=reason)
+        case "complete":
+            return CompleteReferral(case_id=case_id, referral_id=referral_id)
+
+
 def build_router(
     ctx: ServiceContext, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
 ) -> APIRouter:
     router = APIRouter(tags=["routing"])
+    _jurisdiction_routes(router, commands, board, queries)
+    _roster_routes(router, ctx, commands, queries)
+    _case_routes(router, ctx, commands, board, queries)
+    return router
 
-    # --- jurisdiction -----------------------------------------------------------------------------
 
+def _jurisdiction_routes(
+    router: APIRouter, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
+) -> None:
     @router.post("/jurisdiction/import")
     async def import_jurisdiction(file: UploadFile, principal: Operator) -> dict[str, Any]:
         """Validate a jurisdiction file and record what differs (nothing when it is unchanged)."""
@@ -168,8 +190,10 @@ def build_router(
             "reason": {"en": placed.reason.en, "hi": placed.reason.hi},
         }
 
-    # --- roster -----------------------------------------------------------------------------------
 
+def _roster_routes(
+    router: APIRouter, ctx: ServiceContext, commands: RoutingCommands, queries: RoutingQueries
+) -> None:
     @router.post("/roster/import")
     async def import_roster(file: UploadFile, principal: Operator) -> dict[str, Any]:
         command = ImportRoster(text=await _upload_text(file))
@@ -208,8 +232,14 @@ def build_router(
     async def workloads(principal: Anyone) -> list[dict[str, Any]]:
         return await queries.workloads(principal.scope(), ctx.clock.now())
 
-    # --- cases ------------------------------------------------------------------------------------
 
+def _case_routes(
+    router: APIRouter,
+    ctx: ServiceContext,
+    commands: RoutingCommands,
+    board: DutyBoard,
+    queries: RoutingQueries,
+) -> None:
     @router.get("/kendras/{kendra}/queue")
     async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
         found = board.kendras.get(kendra)
@@ -256,20 +286,12 @@ def build_router(
     async def answer_referral(
         case_id: PathKey,
         referral_id: PathKey,
-        answer: Literal["accept", "reject", "complete"],
+        answer: Answer,
         principal: ReferralKeeper,
         body: ReferralAnswer | None = None,
         key: IdempotencyKey = None,
     ) -> dict[str, Any]:
-        command: AnswerToReferral
-        match answer:
-            case "accept":
-                command = AcceptReferral(case_id=case_id, referral_id=referral_id)
-            case "reject":
-                reason = body.reason if body else None
-                command = RejectReferral(case_id=case_id, referral_id=referral_id, reason=reason)
-            case "complete":
-                command = CompleteReferral(case_id=case_id, referral_id=referral_id)
+        command = _referral_answer(case_id, referral_id, answer, body)
         return _recorded(await commands.answer_referral(Caller.person(principal, key), command))
 
     @router.get("/referrals/outstanding")
@@ -287,5 +309,3 @@ def build_router(
                 ("reject", REJECTION_REASONS),
             )
         }
-
-    return router

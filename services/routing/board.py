@@ -410,6 +410,10 @@ class DutyBoard:
             notes += Wording(
                 "no thana, PIN code or locality was given", "कोई थाना, पिन कोड या स्थान नहीं दिया गया"
             )
+        return self._to_control(district, notes)
+
+    def _to_control(self, district: str, notes: Wording) -> Placement | Unroutable:
+        """The district's control Kendra decides where a case goes that nothing else placed (flagged)."""
         control = self.control.get(district)
         if control is None or not self.kendras[control].active:
             return Unroutable(

@@ -27,7 +27,7 @@ from services.routing.roster import Roster, RosterOutcome, valid_service_number
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus
-from shared.errors import DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
@@ -196,7 +196,7 @@ class RoutingCommands:
             await self.decisions.feed.caught_up()
             file = self.board.cases.get(case_id)
             if file is None or file.kendra is None:
-                raise NotFound("case", case_id)
+                raise CaseNotFound(case_id)
             kendra, holder = file.kendra, file.officer
             if command.officer is None:
                 choice: Pick | Vacancy = self.board.pick(
@@ -281,12 +281,11 @@ class RoutingCommands:
         """The case, if it is inside the caller's jurisdiction; else, as if it did not exist, not found."""
         case = await self.cases.get(case_id)
         if not case.exists:
-            raise NotFound("case", case_id)
+            raise CaseNotFound(case_id)
         place = case.place
-        if not principal.covers(
-            case.district, place.circle if place else None, place.thana if place else None
-        ):
-            raise NotFound("case", case_id)
+        principal.reach_case(
+            case_id, case.district, place.circle if place else None, place.thana if place else None
+        )
         return case
 
     def _meta(self, caller: Caller, command: Command, target: str, body: Mapping[str, object]) -> CommandMeta:

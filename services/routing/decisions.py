@@ -165,11 +165,12 @@ class Decisions:
     ) -> list[Envelope]:
         """If the roster moved while an assignment was being decided (another replica's posting, a
         duty change), make sure the officer may still hold the case, else pick again."""
-        assigned = [e for e in stored if e.event_type in ASSIGNING]
-        if not assigned:
+        assigned = [e.event() for e in stored if e.event_type in ASSIGNING]
+        last = assigned[-1] if assigned else None
+        if not isinstance(last, CaseAssigned | CaseReassigned):
             return []
         await self.feed.reach({"ROUTING": stored[-1].sequence})
-        officer, kendra = assigned[-1].payload["officer"], assigned[-1].payload["kendra"]
+        officer, kendra = last.officer, last.kendra
         if self.board.roster_seq == roster_seen or self.board.may_hold(officer, kendra):
             return []
         return await self.move(

@@ -22,6 +22,7 @@ from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseRegistered, ReferralMade
 from shared.contracts.routing import OfficerDutyChanged, OfficerPosted
 from shared.contracts.vocabulary import LADDER_LABELS, DutyStatus, label
+from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError
 from shared.subscriber import ProcessManager
@@ -32,7 +33,7 @@ ACTOR = "routing"
 COMMAND_ATTEMPTS = 40
 
 
-class Dispatch:
+class Dispatch(Reactions):
     """Routing's reactions: on a registered case, on roster changes and on escalations."""
 
     def __init__(self, decisions: Decisions, policy: RoutingPolicy) -> None:
@@ -50,14 +51,14 @@ class Dispatch:
                 "routing_on_cases",
                 "INTAKE",
                 "shakti.intake.case.*",
-                self.on_case_event,
+                self,
                 description="Routes and assigns each registered case; issues referrals by rule and asked.",
             ),
             ProcessManager(
                 "routing_on_roster",
                 "ROUTING",
                 "shakti.routing.officer.*",
-                self.on_roster_change,
+                self,
                 description="Moves an officer's open cases when they go off duty, on leave or elsewhere; "
                 "gives waiting cases to an officer who becomes available.",
             ),
@@ -65,7 +66,7 @@ class Dispatch:
                 "routing_on_escalations",
                 "ESCALATION",
                 "shakti.escalation.case.*",
-                self.on_escalation,
+                self,
                 description="Moves an escalated case to another officer of its Kendra from the set level.",
             ),
         ]
@@ -76,17 +77,8 @@ class Dispatch:
 
     # --- intake's events ----------------------------------------------------------------------
 
-    async def on_case_event(self, cause: Envelope) -> None:
-        if cause.event_type == CaseRegistered.event_type:
-            registered = cause.event()
-            assert isinstance(registered, CaseRegistered)
-            await self.route(cause, registered)
-        elif cause.event_type == ReferralMade.event_type:
-            asked = cause.event()
-            assert isinstance(asked, ReferralMade)
-            await self.refer_on_request(cause, asked)
-
-    async def route(self, cause: Envelope, registered: CaseRegistered) -> list[Envelope]:
+    @handles(CaseRegistered)
+    async def route(self, registered: CaseRegistered, cause: Envelope) -> list[Envelope]:
         """Route a registered case: its thana and Kendra, its officer, its referrals by rule."""
         at = cause.occurred_at
         meta = self._meta(cause, "route")
@@ -160,7 +152,8 @@ class Dispatch:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise ConcurrencyError(self.cases.store.subject(CaseRouting.aggregate_type, case_id), -1)
 
-    async def refer_on_request(self, cause: Envelope, asked: ReferralMade) -> None:
+    @handles(ReferralMade)
+    async def refer_on_request(self, asked: ReferralMade, cause: Envelope) -> None:
         """A referral the Kendra asked for (legal aid, shelter, hospital...), unless one is open."""
 
         def decide(case: CaseRouting) -> Sequence[Event]:
@@ -181,10 +174,9 @@ class Dispatch:
 
     # --- the roster -------------------------------------------------------------------------------
 
-    async def on_roster_change(self, cause: Envelope) -> None:
-        if cause.event_type not in (OfficerPosted.event_type, OfficerDutyChanged.event_type):
-            return
-        service_number = cause.aggregate_id
+    @handles(OfficerPosted, OfficerDutyChanged)
+    async def on_roster_change(self, changed: OfficerPosted | OfficerDutyChanged, cause: Envelope) -> None:
+        service_number = changed.service_number
         async with self.decisions.one_at_a_time:
             await self.feed.caught_up()
             officer = self.board.officers[service_number]
@@ -229,11 +221,8 @@ class Dispatch:
 
     # --- escalation ---------------------------------------------------------------------------
 
-    async def on_escalation(self, cause: Envelope) -> None:
-        if cause.event_type != CaseEscalated.event_type:
-            return
-        escalated = cause.event()
-        assert isinstance(escalated, CaseEscalated)
+    @handles(CaseEscalated)
+    async def on_escalation(self, escalated: CaseEscalated, cause: Envelope) -> None:
         if not self.policy.moves_case(escalated):
             return
         role = Wording(label(LADDER_LABELS, escalated.role, "en"), label(LADDER_LABELS, escalated.role, "hi"))

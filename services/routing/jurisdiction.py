@@ -162,26 +162,7 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
             case "thana":
                 _in_district(sheet, line, code, district)
                 _parent(sheet, line, parent, parent in circles, "a circle of this file")
-                pincodes = split_list(row.get("pincodes", ""))
-                for pin in pincodes:
-                    if not PINCODE.match(pin):
-                        sheet.problem(
-                            line,
-                            f"bad PIN code {pin!r} (six digits, not starting with 0)",
-                            f"गलत पिन कोड {pin!r} (छह अंक, पहला अंक 0 नहीं)",
-                            "pincodes",
-                        )
-                out.append(
-                    ThanaDefined(
-                        code=code,
-                        district=district,
-                        circle=parent,
-                        name_hi=row["name_hi"],
-                        name_en=row["name_en"],
-                        pincodes=pincodes,
-                        basis=row.get("basis", ""),
-                    )
-                )
+                out.append(_thana(sheet, line, row, district))
             case "locality":
                 _in_district(sheet, line, code, district)
                 _parent(sheet, line, parent, parent in thanas, "a thana of this file")
@@ -197,51 +178,80 @@ def _definitions(sheet: Sheet, district: str) -> list[Definition]:
                 )
             case "kendra":
                 _parent(sheet, line, parent, parent in thanas, "a thana of this file")
-                if code != f"MSK-{parent}":
-                    sheet.problem(
-                        line,
-                        f"a Kendra's code is MSK- and its thana's code: MSK-{parent}",
-                        f"केन्द्र का कोड MSK- और उसके थाने का कोड होता है: MSK-{parent}",
-                        "code",
-                    )
                 kendra_of.setdefault(parent, []).append(line)
-                thana_row = thanas.get(parent, (0, {}))[1]
-                out.append(
-                    KendraDefined(
-                        code=code,
-                        thana=parent,
-                        district=district,
-                        circle=thana_row.get("parent", ""),
-                        name_hi=row["name_hi"],
-                        name_en=row["name_en"],
-                        control=yes(row.get("control", "")),
-                    )
-                )
+                out.append(_kendra(sheet, line, row, district, thanas.get(parent, (0, {}))[1]))
             case "agency":
                 _in_district(sheet, line, code, district)
                 _parent(sheet, line, parent, parent == district, f"district {district}")
-                kinds = [k.value for k in AgencyKind]
-                if row.get("agency_kind", "") not in kinds:
-                    sheet.problem(
-                        line,
-                        f"agency_kind must be one of {', '.join(kinds)}",
-                        f"agency_kind इनमें से एक हो: {', '.join(kinds)}",
-                        "agency_kind",
-                    )
-                    continue
-                out.append(
-                    AgencyDefined(
-                        code=code,
-                        kind=AgencyKind(row["agency_kind"]),
-                        district=district,
-                        name_hi=row["name_hi"],
-                        name_en=row["name_en"],
-                        basis=row.get("basis", ""),
-                    )
-                )
+                if (agency := _agency(sheet, line, row, district)) is not None:
+                    out.append(agency)
     _one_kendra_per_thana(sheet, thanas, kendra_of)
     _one_control(sheet, out)
     return out
+
+
+def _thana(sheet: Sheet, line: int, row: dict[str, str], district: str) -> ThanaDefined:
+    pincodes = split_list(row.get("pincodes", ""))
+    for pin in pincodes:
+        if not PINCODE.match(pin):
+            sheet.problem(
+                line,
+                f"bad PIN code {pin!r} (six digits, not starting with 0)",
+                f"गलत पिन कोड {pin!r} (छह अंक, पहला अंक 0 नहीं)",
+                "pincodes",
+            )
+    return ThanaDefined(
+        code=row["code"],
+        district=district,
+        circle=row["parent"],
+        name_hi=row["name_hi"],
+        name_en=row["name_en"],
+        pincodes=pincodes,
+        basis=row.get("basis", ""),
+    )
+
+
+def _kendra(
+    sheet: Sheet, line: int, row: dict[str, str], district: str, thana_row: dict[str, str]
+) -> KendraDefined:
+    code, parent = row["code"], row["parent"]
+    if code != f"MSK-{parent}":
+        sheet.problem(
+            line,
+            f"a Kendra's code is MSK- and its thana's code: MSK-{parent}",
+            f"केन्द्र का कोड MSK- और उसके थाने का कोड होता है: MSK-{parent}",
+            "code",
+        )
+    return KendraDefined(
+        code=code,
+        thana=parent,
+        district=district,
+        circle=thana_row.get("parent", ""),
+        name_hi=row["name_hi"],
+        name_en=row["name_en"],
+        control=yes(row.get("control", "")),
+    )
+
+
+def _agency(sheet: Sheet, line: int, row: dict[str, str], district: str) -> AgencyDefined | None:
+    """None (the problem told) when the agency's kind is not one of the known kinds."""
+    kinds = [k.value for k in AgencyKind]
+    if row.get("agency_kind", "") not in kinds:
+        sheet.problem(
+            line,
+            f"agency_kind must be one of {', '.join(kinds)}",
+            f"agency_kind इनमें से एक हो: {', '.join(kinds)}",
+            "agency_kind",
+        )
+        return None
+    return AgencyDefined(
+        code=row["code"],
+        kind=AgencyKind(row["agency_kind"]),
+        district=district,
+        name_hi=row["name_hi"],
+        name_en=row["name_en"],
+        basis=row.get("basis", ""),
+    )
 
 
 def _only_on(sheet: Sheet, line: int, row: dict[str, str], kind: str) -> None:

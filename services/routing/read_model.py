@@ -63,6 +63,7 @@ from shared.contracts.routing import (
 )
 from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, RANK_LABELS, label
+from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection, Projector
 from shared.rows import Rows
@@ -214,237 +215,352 @@ class RoutingRegister(Projection[RoutingTables]):
             ),
         )
 
-    async def apply(self, rows: Rows, tables: RoutingTables, envelope: Envelope) -> None:
+    @handles(DistrictDefined)
+    async def district_defined(
+        self, rows: Rows, t: RoutingTables, event: DistrictDefined, envelope: Envelope
+    ) -> None:
         session = rows.session
-        event = envelope.event()
+        await _put(
+            session,
+            t.unit,
+            {"level": "district", "code": event.code},
+            district=event.code,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            active=True,
+        )
+
+    @handles(CircleDefined)
+    async def circle_defined(
+        self, rows: Rows, t: RoutingTables, event: CircleDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.unit,
+            {"level": "circle", "code": event.code},
+            district=event.district,
+            circle=event.code,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            basis=event.basis,
+            active=True,
+        )
+
+    @handles(ThanaDefined)
+    async def thana_defined(
+        self, rows: Rows, t: RoutingTables, event: ThanaDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.unit,
+            {"level": "thana", "code": event.code},
+            district=event.district,
+            circle=event.circle,
+            thana=event.code,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            basis=event.basis,
+            pincodes=json.dumps(event.pincodes),
+            active=True,
+        )
+
+    @handles(LocalityDefined)
+    async def locality_defined(
+        self, rows: Rows, t: RoutingTables, event: LocalityDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.unit,
+            {"level": "locality", "code": event.code},
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            active=True,
+        )
+
+    @handles(KendraDefined)
+    async def kendra_defined(
+        self, rows: Rows, t: RoutingTables, event: KendraDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.unit,
+            {"level": "kendra", "code": event.code},
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            control=event.control,
+            active=True,
+        )
+
+    @handles(AgencyDefined)
+    async def agency_defined(
+        self, rows: Rows, t: RoutingTables, event: AgencyDefined, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.unit,
+            {"level": "agency", "code": event.code},
+            district=event.district,
+            name_hi=event.name_hi,
+            name_en=event.name_en,
+            agency_kind=event.kind.value,
+            basis=event.basis,
+            active=True,
+        )
+
+    @handles(UnitRetired)
+    async def unit_retired(
+        self, rows: Rows, t: RoutingTables, event: UnitRetired, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _change(session, t.unit, {"level": event.level, "code": event.code}, active=False)
+
+    @handles(JurisdictionImported)
+    async def jurisdiction_imported(
+        self, rows: Rows, t: RoutingTables, event: JurisdictionImported, envelope: Envelope
+    ) -> None:
+        session = rows.session
         at = utc(envelope.occurred_at)
-        t = tables
-        match event:
-            case DistrictDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "district", "code": event.code},
-                    district=event.code,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    active=True,
-                )
-            case CircleDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "circle", "code": event.code},
-                    district=event.district,
-                    circle=event.code,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    basis=event.basis,
-                    active=True,
-                )
-            case ThanaDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "thana", "code": event.code},
-                    district=event.district,
-                    circle=event.circle,
-                    thana=event.code,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    basis=event.basis,
-                    pincodes=json.dumps(event.pincodes),
-                    active=True,
-                )
-            case LocalityDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "locality", "code": event.code},
-                    district=event.district,
-                    circle=event.circle,
-                    thana=event.thana,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    active=True,
-                )
-            case KendraDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "kendra", "code": event.code},
-                    district=event.district,
-                    circle=event.circle,
-                    thana=event.thana,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    control=event.control,
-                    active=True,
-                )
-            case AgencyDefined():
-                await _put(
-                    session,
-                    t.unit,
-                    {"level": "agency", "code": event.code},
-                    district=event.district,
-                    name_hi=event.name_hi,
-                    name_en=event.name_en,
-                    agency_kind=event.kind.value,
-                    basis=event.basis,
-                    active=True,
-                )
-            case UnitRetired():
-                await _change(session, t.unit, {"level": event.level, "code": event.code}, active=False)
-            case JurisdictionImported():
-                await session.execute(
-                    insert(t.jurisdiction_import).values(
-                        sequence=envelope.sequence,
-                        district=event.district,
-                        version=event.version,
-                        source=event.source,
-                        checksum=event.checksum,
-                        counts=json.dumps(event.counts),
-                        actor=envelope.actor,
-                        imported_at=at,
-                    )
-                )
-            case OfficerEnrolled():
-                await _put(
-                    session,
-                    t.officer,
-                    {"service_number": event.service_number},
-                    name=event.name,
-                    rank=event.rank,
-                    gender=event.gender,
-                )
-            case OfficerPosted():
-                if event.incharge:  # the latest in-charge posted to a Kendra is its in-charge
-                    await session.execute(
-                        update(t.officer).where(t.officer.c.kendra == event.kendra).values(incharge=False)
-                    )
-                await _put(
-                    session,
-                    t.officer,
-                    {"service_number": event.service_number},
-                    kendra=event.kendra,
-                    thana=event.thana,
-                    circle=event.circle,
-                    district=event.district,
-                    incharge=event.incharge,
-                )
-            case OfficerDutyChanged():
-                await _put(
-                    session,
-                    t.officer,
-                    {"service_number": event.service_number},
-                    status=event.status.value,
-                    status_since=at,
-                )
-            case OfficerCertified():
-                await _put(
-                    session,
-                    t.certificate,
-                    {"certificate_id": event.certificate_id},
-                    service_number=event.service_number,
-                    endorsements=json.dumps(event.endorsements),
-                    valid_until=utc(event.valid_until),
-                    lapsed=False,
-                )
-            case CertificationLapsed():
-                await _change(session, t.certificate, {"certificate_id": event.certificate_id}, lapsed=True)
-            case CaseRegistered():
-                # Place fields stay with intake (a locality or PIN code narrows down where she lives).
-                await _put(
-                    session,
-                    t.case,
-                    {"case_id": envelope.aggregate_id},
-                    case_number=event.case_number,
-                    category=event.category.value,
-                    priority=event.priority.value,
-                    minor=event.minor,
-                    registered_at=at,
-                    when_new={"district": event.district},
-                )
-            case CaseRouted():
-                await _put(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    district=event.district,
-                    circle=event.circle,
-                    thana=event.thana,
-                    kendra=event.kendra,
-                    unroutable=False,
-                    routing_flagged=event.flagged,
-                    route_reason_en=event.reason,
-                    route_reason_hi=event.reason_hi,
-                    routed_at=at,
-                )
-            case CaseAssigned() | CaseReassigned():
-                await _put(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    officer=event.officer,
-                    waiting=False,
-                    assignment_flagged=event.flagged,
-                    assign_reason_en=event.reason,
-                    assign_reason_hi=event.reason_hi,
-                    assigned_at=at,
-                )
-            case CaseUnassigned():
-                await _put(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    officer=None,
-                    waiting=True,
-                    assignment_flagged=True,
-                    assign_reason_en=event.why,
-                    assign_reason_hi=event.why_hi,
-                    assigned_at=at,
-                )
-            case CaseUnroutable():
-                await _put(
-                    session,
-                    t.case,
-                    {"case_id": event.case_id},
-                    unroutable=True,
-                    why_en=event.why,
-                    why_hi=event.why_hi,
-                    district=event.district or None,
-                )
-            case CaseResolved() | CaseClosed() | CaseWithdrawn() | CaseMarkedDuplicate():
-                await _put(session, t.case, {"case_id": envelope.aggregate_id}, state=CLOSED_BY[type(event)])
-            case CaseReopened():
-                await _put(session, t.case, {"case_id": envelope.aggregate_id}, state="open")
-            case ReferralIssued():
-                await session.execute(
-                    insert(t.referral).values(
-                        referral_id=event.referral_id,
-                        case_id=event.case_id,
-                        agency_code=event.agency_code,
-                        agency_kind=event.agency_kind.value,
-                        status="issued",
-                        reason_en=event.reason,
-                        reason_hi=event.reason_hi,
-                        issued_at=at,
-                        due_at=utc(event.due_at),
-                        updated_at=at,
-                    )
-                )
-            case ReferralAccepted() | ReferralRejected() | ReferralCompleted():
-                await _change(
-                    session,
-                    t.referral,
-                    {"referral_id": event.referral_id},
-                    status=ANSWERED[type(event)],
-                    by=event.by,
-                    rejection=event.reason if isinstance(event, ReferralRejected) else None,
-                    updated_at=at,
-                )
-            case _:
-                pass
+        await session.execute(
+            insert(t.jurisdiction_import).values(
+                sequence=envelope.sequence,
+                district=event.district,
+                version=event.version,
+                source=event.source,
+                checksum=event.checksum,
+                counts=json.dumps(event.counts),
+                actor=envelope.actor,
+                imported_at=at,
+            )
+        )
+
+    @handles(OfficerEnrolled)
+    async def officer_enrolled(
+        self, rows: Rows, t: RoutingTables, event: OfficerEnrolled, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.officer,
+            {"service_number": event.service_number},
+            name=event.name,
+            rank=event.rank,
+            gender=event.gender,
+        )
+
+    @handles(OfficerPosted)
+    async def officer_posted(
+        self, rows: Rows, t: RoutingTables, event: OfficerPosted, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        if event.incharge:  # the latest in-charge posted to a Kendra is its in-charge
+            await session.execute(
+                update(t.officer).where(t.officer.c.kendra == event.kendra).values(incharge=False)
+            )
+        await _put(
+            session,
+            t.officer,
+            {"service_number": event.service_number},
+            kendra=event.kendra,
+            thana=event.thana,
+            circle=event.circle,
+            district=event.district,
+            incharge=event.incharge,
+        )
+
+    @handles(OfficerDutyChanged)
+    async def officer_duty_changed(
+        self, rows: Rows, t: RoutingTables, event: OfficerDutyChanged, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await _put(
+            session,
+            t.officer,
+            {"service_number": event.service_number},
+            status=event.status.value,
+            status_since=at,
+        )
+
+    @handles(OfficerCertified)
+    async def officer_certified(
+        self, rows: Rows, t: RoutingTables, event: OfficerCertified, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.certificate,
+            {"certificate_id": event.certificate_id},
+            service_number=event.service_number,
+            endorsements=json.dumps(event.endorsements),
+            valid_until=utc(event.valid_until),
+            lapsed=False,
+        )
+
+    @handles(CertificationLapsed)
+    async def certification_lapsed(
+        self, rows: Rows, t: RoutingTables, event: CertificationLapsed, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _change(session, t.certificate, {"certificate_id": event.certificate_id}, lapsed=True)
+
+    @handles(CaseRegistered)
+    async def case_registered(
+        self, rows: Rows, t: RoutingTables, event: CaseRegistered, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        # Place fields stay with intake (a locality or PIN code narrows down where she lives).
+        await _put(
+            session,
+            t.case,
+            {"case_id": envelope.aggregate_id},
+            case_number=event.case_number,
+            category=event.category.value,
+            priority=event.priority.value,
+            minor=event.minor,
+            registered_at=at,
+            when_new={"district": event.district},
+        )
+
+    @handles(CaseRouted)
+    async def case_routed(self, rows: Rows, t: RoutingTables, event: CaseRouted, envelope: Envelope) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await _put(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+            kendra=event.kendra,
+            unroutable=False,
+            routing_flagged=event.flagged,
+            route_reason_en=event.reason,
+            route_reason_hi=event.reason_hi,
+            routed_at=at,
+        )
+
+    @handles(CaseAssigned, CaseReassigned)
+    async def case_assigned(
+        self, rows: Rows, t: RoutingTables, event: CaseAssigned | CaseReassigned, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await _put(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            officer=event.officer,
+            waiting=False,
+            assignment_flagged=event.flagged,
+            assign_reason_en=event.reason,
+            assign_reason_hi=event.reason_hi,
+            assigned_at=at,
+        )
+
+    @handles(CaseUnassigned)
+    async def case_unassigned(
+        self, rows: Rows, t: RoutingTables, event: CaseUnassigned, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await _put(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            officer=None,
+            waiting=True,
+            assignment_flagged=True,
+            assign_reason_en=event.why,
+            assign_reason_hi=event.why_hi,
+            assigned_at=at,
+        )
+
+    @handles(CaseUnroutable)
+    async def case_unroutable(
+        self, rows: Rows, t: RoutingTables, event: CaseUnroutable, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(
+            session,
+            t.case,
+            {"case_id": event.case_id},
+            unroutable=True,
+            why_en=event.why,
+            why_hi=event.why_hi,
+            district=event.district or None,
+        )
+
+    @handles(CaseResolved, CaseClosed, CaseWithdrawn, CaseMarkedDuplicate)
+    async def case_ended(
+        self,
+        rows: Rows,
+        t: RoutingTables,
+        event: CaseResolved | CaseClosed | CaseWithdrawn | CaseMarkedDuplicate,
+        envelope: Envelope,
+    ) -> None:
+        session = rows.session
+        await _put(session, t.case, {"case_id": envelope.aggregate_id}, state=CLOSED_BY[type(event)])
+
+    @handles(CaseReopened)
+    async def case_reopened(
+        self, rows: Rows, t: RoutingTables, event: CaseReopened, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await _put(session, t.case, {"case_id": envelope.aggregate_id}, state="open")
+
+    @handles(ReferralIssued)
+    async def referral_issued(
+        self, rows: Rows, t: RoutingTables, event: ReferralIssued, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await session.execute(
+            insert(t.referral).values(
+                referral_id=event.referral_id,
+                case_id=event.case_id,
+                agency_code=event.agency_code,
+                agency_kind=event.agency_kind.value,
+                status="issued",
+                reason_en=event.reason,
+                reason_hi=event.reason_hi,
+                issued_at=at,
+                due_at=utc(event.due_at),
+                updated_at=at,
+            )
+        )
+
+    @handles(ReferralAccepted, ReferralRejected, ReferralCompleted)
+    async def referral_answered(
+        self,
+        rows: Rows,
+        t: RoutingTables,
+        event: ReferralAccepted | ReferralRejected | ReferralCompleted,
+        envelope: Envelope,
+    ) -> None:
+        session = rows.session
+        at = utc(envelope.occurred_at)
+        await _change(
+            session,
+            t.referral,
+            {"referral_id": event.referral_id},
+            status=ANSWERED[type(event)],
+            by=event.by,
+            rejection=event.reason if isinstance(event, ReferralRejected) else None,
+            updated_at=at,
+        )
 
 
 async def _change(session: AsyncSession, table: Table, key: dict[str, Any], **values: Any) -> None:

@@ -32,6 +32,7 @@ from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
+from services.training.read_model import TrainingRegister
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (
@@ -102,7 +103,15 @@ def certificate_status(row: dict[str, Any], now: datetime) -> str:
 def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: TrainingCommands) -> APIRouter:
     router = APIRouter(tags=["training"])
     register = register_of(ctx)
+    _record_routes(router, ctx, policy, register)
+    _programme_routes(router, ctx, policy, commands, register)
+    _certificate_routes(router, ctx, policy, register)
+    return router
 
+
+def _record_routes(
+    router: APIRouter, ctx: ServiceContext, policy: TrainingPolicy, register: TrainingRegister
+) -> None:
     @router.get("/curriculum")
     async def curriculum(_: Annotated[Principal, Depends(require(frozenset(Role)))]) -> dict[str, Any]:
         rules = policy.rules
@@ -152,6 +161,14 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
         figures = await register.compliance(principal.scope(), now, policy.lapsing_horizon(now))
         return {"as_of": now, "lapsing_within_days": policy.rules.lapsing_within_days, **figures.as_dict()}
 
+
+def _programme_routes(
+    router: APIRouter,
+    ctx: ServiceContext,
+    policy: TrainingPolicy,
+    commands: TrainingCommands,
+    register: TrainingRegister,
+) -> None:
     @router.post("/programmes", status_code=201)
     async def schedule(
         body: ScheduleProgramme,
@@ -214,6 +231,10 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
         }
         return JSONResponse({"detail": detail}, 422)
 
+
+def _certificate_routes(
+    router: APIRouter, ctx: ServiceContext, policy: TrainingPolicy, register: TrainingRegister
+) -> None:
     def verification_url(request: Request, certificate_id: str) -> str:
         address = request.url_for("verify_certificate", certificate_id=certificate_id)
         public = ctx.settings.public_url
@@ -232,21 +253,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
         if not own and not principal.covers(place("district"), place("circle"), place("thana")):
             raise NotFound("Certificate", certificate_id)
         status = certificate_status(found, ctx.clock.now())
-        verify_url = verification_url(request, certificate_id)
-        page = templates.get_template("certificate.html").render(
-            certificate=found,
-            title=policy.rules.certification,
-            rank=rank_words(found["rank"]),
-            issued=f"{ist_day(found['issued_at']):%d-%m-%Y}",
-            valid_until=f"{ist_day(found['valid_until']):%d-%m-%Y}",
-            status=CERTIFICATE_STATUS_LABELS[status],
-            lapsed=TRAINING_REASON_LABELS.get(found["lapsed_why"] or ""),
-            endorsements=[
-                (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
-            ],
-            qr=qr_svg(verify_url),
-            verify_url=verify_url,
-        )
+        page = _certificate_page(found, policy, status, verification_url(request, certificate_id))
         return HTMLResponse(page, headers={"Content-Security-Policy": CERTIFICATE_POLICY})
 
     @router.get(
@@ -268,23 +275,7 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
         if wants_json(request):
             if found is None:
                 raise NotFound("Certificate", certificate_id)
-            status = certificate_status(found, now)
-            hi, en = CERTIFICATE_STATUS_LABELS[status]
-            rank_hi, rank_en = rank_words(found["rank"])
-            return JSONResponse(
-                {
-                    "certificate_id": certificate_id,
-                    "name": found["name"],
-                    "rank": found["rank"],
-                    "rank_hi": rank_hi,
-                    "rank_en": rank_en,
-                    "status": status,
-                    "status_hi": hi,
-                    "status_en": en,
-                    "issued_on": ist_day(found["issued_at"]).isoformat(),
-                    "valid_until": ist_day(found["valid_until"]).isoformat(),
-                }
-            )
+            return JSONResponse(_verification(certificate_id, found, certificate_status(found, now)))
         shown: dict[str, Any] = {
             "certificate_id": certificate_id,
             "found": found,
@@ -310,4 +301,37 @@ def build_router(ctx: ServiceContext, policy: TrainingPolicy, commands: Training
             headers={"Content-Security-Policy": VERIFY_POLICY, "Cache-Control": "no-store"},
         )
 
-    return router
+
+def _certificate_page(found: dict[str, Any], policy: TrainingPolicy, status: str, verify_url: str) -> str:
+    return templates.get_template("certificate.html").render(
+        certificate=found,
+        title=policy.rules.certification,
+        rank=rank_words(found["rank"]),
+        issued=f"{ist_day(found['issued_at']):%d-%m-%Y}",
+        valid_until=f"{ist_day(found['valid_until']):%d-%m-%Y}",
+        status=CERTIFICATE_STATUS_LABELS[status],
+        lapsed=TRAINING_REASON_LABELS.get(found["lapsed_why"] or ""),
+        endorsements=[
+            (label(CATEGORY_LABELS, c, "hi"), label(CATEGORY_LABELS, c)) for c in found["endorsements"]
+        ],
+        qr=qr_svg(verify_url),
+        verify_url=verify_url,
+    )
+
+
+def _verification(certificate_id: str, found: dict[str, Any], status: str) -> dict[str, Any]:
+    """What the verification answers in JSON: the holder's name and rank, the status, the dates."""
+    hi, en = CERTIFICATE_STATUS_LABELS[status]
+    rank_hi, rank_en = rank_words(found["rank"])
+    return {
+        "certificate_id": certificate_id,
+        "name": found["name"],
+        "rank": found["rank"],
+        "rank_hi": rank_hi,
+        "rank_en": rank_en,
+        "status": status,
+        "status_hi": hi,
+        "status_en": en,
+        "issued_on": ist_day(found["issued_at"]).isoformat(),
+        "valid_until": ist_day(found["valid_until"]).isoformat(),
+    }

@@ -23,6 +23,7 @@ from services.training.domain import CertificateIssuer, Module, OfficerRecord, P
 from services.training.read_model import TrainingRegister
 from shared.contracts.routing import OfficerPosted
 from shared.contracts.training import ModulePublished, ProgrammeCompleted
+from shared.dispatch import Reactions, handles
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.keys import CERTIFICATE_KEY, secret_key
@@ -75,44 +76,71 @@ async def publish_curriculum(ctx: ServiceContext, policy: TrainingPolicy) -> Non
     )
 
 
-def process_managers(ctx: ServiceContext, policy: TrainingPolicy) -> list[ProcessManager]:
-    officers = ctx.repository(OfficerRecord)
-    programmes = ctx.repository(Programme)
-    issuer = issuer_of(ctx)
+class TrainingReactions(Reactions):
+    """The training service's reactions to postings, completed programmes and new module versions."""
 
-    async def on_roster(cause: Envelope) -> None:
-        event = cause.event()
-        if not isinstance(event, OfficerPosted):
-            return
-        await officers.execute(
+    def __init__(self, ctx: ServiceContext, policy: TrainingPolicy) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.officers = ctx.repository(OfficerRecord)
+        self.programmes = ctx.repository(Programme)
+        self.issuer = issuer_of(ctx)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return [
+            ProcessManager(
+                "training_on_roster",
+                "ROUTING",
+                "shakti.routing.officer.*",
+                self,
+                "assign the curriculum on posting",
+            ),
+            ProcessManager(
+                "training_on_programmes",
+                "TRAINING",
+                "shakti.training.programme.*",
+                self,
+                "count a completed programme's modules for those present",
+            ),
+            ProcessManager(
+                "training_on_modules",
+                "TRAINING",
+                "shakti.training.module.*",
+                self,
+                "ask for retraining when a module's new version requires it",
+            ),
+        ]
+
+    @handles(OfficerPosted)
+    async def posted(self, event: OfficerPosted, cause: Envelope) -> None:
+        await self.officers.execute(
             event.service_number,
-            lambda r: r.assign(policy, event.kendra, cause.occurred_at),
-            reacting(ctx, cause, "assign"),
+            lambda r: r.assign(self.policy, event.kendra, cause.occurred_at),
+            reacting(self.ctx, cause, "assign"),
         )
 
-    async def on_programme(cause: Envelope) -> None:
-        event = cause.event()
-        if not isinstance(event, ProgrammeCompleted):
-            return
-        programme = await programmes.get(event.programme_id)
-        now = ctx.clock.now()
+    @handles(ProgrammeCompleted)
+    async def programme_completed(self, event: ProgrammeCompleted, cause: Envelope) -> None:
+        programme = await self.programmes.get(event.programme_id)
+        now = self.ctx.clock.now()
         source = f"programme:{event.programme_id}"
         await bounded(
-            programme.credits(policy).items(),
-            lambda credit: officers.execute(
+            programme.credits(self.policy).items(),
+            lambda credit: self.officers.execute(
                 credit[0],
-                lambda r: r.credit(policy, issuer, credit[1], source, now),
-                reacting(ctx, cause, credit[0]),
+                lambda r: r.credit(self.policy, self.issuer, credit[1], source, now),
+                reacting(self.ctx, cause, credit[0]),
             ),
         )
 
-    async def on_module(cause: Envelope) -> None:
-        event = cause.event()
-        if not isinstance(event, ModulePublished) or not event.requires_retraining:
+    @handles(ModulePublished)
+    async def module_published(self, event: ModulePublished, cause: Envelope) -> None:
+        if not event.requires_retraining:
             return
-        info = await ctx.store.js.stream_info(ctx.store.stream, subjects_filter="shakti.training.officer.*")
+        store = self.ctx.store
+        info = await store.js.stream_info(store.stream, subjects_filter="shakti.training.officer.*")
         holders = [subject.rsplit(".", 1)[1] for subject in (info.state.subjects or {})]
-        due_at = policy.retraining_due(cause.occurred_at)
+        due_at = self.policy.retraining_due(cause.occurred_at)
         log.info(
             "module %s v%d requires retraining: %d records to check",
             event.module_id,
@@ -121,36 +149,12 @@ def process_managers(ctx: ServiceContext, policy: TrainingPolicy) -> list[Proces
         )
         await bounded(
             holders,
-            lambda sn: officers.execute(
+            lambda sn: self.officers.execute(
                 sn,
                 lambda r: r.require_retraining(event.module_id, event.accepted_from_version, due_at),
-                reacting(ctx, cause, sn),
+                reacting(self.ctx, cause, sn),
             ),
         )
-
-    return [
-        ProcessManager(
-            "training_on_roster",
-            "ROUTING",
-            "shakti.routing.officer.*",
-            on_roster,
-            "assign the curriculum on posting",
-        ),
-        ProcessManager(
-            "training_on_programmes",
-            "TRAINING",
-            "shakti.training.programme.*",
-            on_programme,
-            "count a completed programme's modules for those present",
-        ),
-        ProcessManager(
-            "training_on_modules",
-            "TRAINING",
-            "shakti.training.module.*",
-            on_module,
-            "ask for retraining when a module's new version requires it",
-        ),
-    ]
 
 
 async def review(ctx: ServiceContext, policy: TrainingPolicy, now: datetime) -> None:

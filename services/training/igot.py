@@ -18,9 +18,10 @@ import hashlib
 import io
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST, Completion, OfficerRecord, start_of_day
@@ -28,6 +29,9 @@ from services.training.handlers import ACTOR, bounded, issuer_of, register_of
 from shared.contracts.training import ModuleCompleted, OfficerCertified
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 REQUIRED_COLUMNS = ("service_number", "module_id", "completed_at")
 OPTIONAL_COLUMNS = ("score", "version")
@@ -95,6 +99,32 @@ def _when(text: str) -> datetime | None:
     return moment.replace(tzinfo=IST) if moment.tzinfo is None else moment
 
 
+Problem = Callable[[int, str, str, str], None]
+"""Tells one problem: line, column, English, Hindi."""
+
+
+def _open_csv(content: bytes, problem: Problem) -> tuple[CsvReader, dict[str, int]] | None:
+    """The file's lines and where each known column is; None (the problem told) when the file is too
+    large, not UTF-8, or lacks a required column."""
+    if len(content) > MAX_BYTES:
+        problem(0, "", f"The file is larger than {MAX_BYTES} bytes", f"फ़ाइल {MAX_BYTES} बाइट से बड़ी है")
+        return None
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        problem(0, "", "The file is not UTF-8 text", "फ़ाइल UTF-8 टेक्स्ट नहीं है")
+        return None
+    reader = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(reader, [])]
+    absent = [c for c in REQUIRED_COLUMNS if c not in header]
+    if absent:
+        names = ", ".join(absent)
+        problem(1, "", f"Missing columns: {names}", f"कॉलम नहीं मिले: {names}")
+        return None
+    known = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
+    return reader, {name: header.index(name) for name in known if name in header}
+
+
 def read_igot_csv(
     content: bytes, policy: TrainingPolicy, now: datetime
 ) -> tuple[list[IgotRow], list[ImportProblem]]:
@@ -104,22 +134,10 @@ def read_igot_csv(
     def problem(line: int, column: str, en: str, hi: str) -> None:
         problems.append(ImportProblem(line, column, en, hi))
 
-    if len(content) > MAX_BYTES:
-        problem(0, "", f"The file is larger than {MAX_BYTES} bytes", f"फ़ाइल {MAX_BYTES} बाइट से बड़ी है")
+    opened = _open_csv(content, problem)
+    if opened is None:
         return [], problems
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        problem(0, "", "The file is not UTF-8 text", "फ़ाइल UTF-8 टेक्स्ट नहीं है")
-        return [], problems
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip().lower() for h in next(reader, [])]
-    absent = [c for c in REQUIRED_COLUMNS if c not in header]
-    if absent:
-        names = ", ".join(absent)
-        problem(1, "", f"Missing columns: {names}", f"कॉलम नहीं मिले: {names}")
-        return [], problems
-    column = {name: header.index(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header}
+    reader, column = opened
     rows: list[IgotRow] = []
     first_seen: dict[tuple[str, str], int] = {}
     for values in reader:

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from services.training.api import build_router
 from services.training.commands import TrainingCommands
 from services.training.curriculum import TrainingPolicy, load_policy
-from services.training.handlers import process_managers, publish_curriculum, review_worker
+from services.training.handlers import TrainingReactions, publish_curriculum, review_worker
 from services.training.read_model import TrainingPlaces, TrainingRecords
 from shared.contracts.training import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
@@ -24,7 +24,7 @@ class Training(ServiceInstance):
         await publish_curriculum(self.ctx, self.policy)
 
     def process_managers(self) -> list[ProcessManager]:
-        return process_managers(self.ctx, self.policy)
+        return TrainingReactions(self.ctx, self.policy).process_managers()
 
     def workers(self) -> list[Worker]:
         return [review_worker(self.ctx, self.policy)]

@@ -56,6 +56,7 @@ from shared.contracts.training import (
     TrainingAssigned,
     TrainingOverdue,
 )
+from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection, Projector
 from shared.rows import Rows
@@ -188,153 +189,208 @@ class TrainingRecords(Projection[RecordTables]):
             ),
         )
 
-    async def apply(self, rows: Rows, tables: RecordTables, envelope: Envelope) -> None:
+    @handles(OfficerEnrolled)
+    async def officer_enrolled(
+        self, rows: Rows, t: RecordTables, event: OfficerEnrolled, envelope: Envelope
+    ) -> None:
         session = rows.session
-        t = tables
-        event = envelope.event()
-        match event:
-            case OfficerEnrolled():
-                await upsert(
-                    session,
-                    t.officer,
-                    {"service_number": event.service_number},
-                    {"name": event.name, "rank": event.rank},
+        await upsert(
+            session,
+            t.officer,
+            {"service_number": event.service_number},
+            {"name": event.name, "rank": event.rank},
+        )
+
+    @handles(OfficerPosted)
+    async def officer_posted(
+        self, rows: Rows, t: RecordTables, event: OfficerPosted, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        posting = {
+            "kendra": event.kendra,
+            "thana": event.thana,
+            "circle": event.circle,
+            "district": event.district,
+            "incharge": event.incharge,
+        }
+        await upsert(session, t.officer, {"service_number": event.service_number}, posting)
+
+    @handles(OfficerDutyChanged)
+    async def officer_duty_changed(
+        self, rows: Rows, t: RecordTables, event: OfficerDutyChanged, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await upsert(
+            session, t.officer, {"service_number": event.service_number}, {"duty": event.status.value}
+        )
+
+    @handles(ModulePublished)
+    async def module_published(
+        self, rows: Rows, t: RecordTables, event: ModulePublished, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await upsert(
+            session,
+            t.module,
+            {"module_id": event.module_id},
+            {
+                "kind": event.kind,
+                "version": event.version,
+                "accepted_from_version": event.accepted_from_version,
+                "title_hi": event.title_hi,
+                "title_en": event.title_en,
+                "duration_minutes": event.duration_minutes,
+                "published_at": utc(envelope.occurred_at),
+            },
+        )
+
+    @handles(TrainingAssigned)
+    async def training_assigned(
+        self, rows: Rows, t: RecordTables, event: TrainingAssigned, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        for module_id in event.modules:
+            await upsert(
+                session,
+                t.outstanding,
+                {"service_number": event.service_number, "module_id": module_id},
+                {"due_at": utc(event.due_at), "reason": event.reason, "reported": False},
+            )
+
+    @handles(RetrainingRequired)
+    async def retraining_required(
+        self, rows: Rows, t: RecordTables, event: RetrainingRequired, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await upsert(
+            session,
+            t.outstanding,
+            {"service_number": event.service_number, "module_id": event.module_id},
+            {
+                "due_at": utc(event.due_at) if event.due_at else None,
+                "reason": "retraining",
+                "reported": False,
+            },
+        )
+
+    @handles(ModuleCompleted)
+    async def module_completed(
+        self, rows: Rows, t: RecordTables, event: ModuleCompleted, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            insert(t.completion).values(
+                event_id=str(envelope.event_id),
+                service_number=event.service_number,
+                module_id=event.module_id,
+                version=event.version,
+                score=event.score,
+                completed_at=utc(event.completed_at),
+                source=event.source,
+                satisfies=event.satisfies,
+            )
+        )
+        if event.satisfies:
+            await session.execute(
+                delete(t.outstanding).where(
+                    t.outstanding.c.service_number == event.service_number,
+                    t.outstanding.c.module_id == event.module_id,
                 )
-            case OfficerPosted():
-                posting = {
-                    "kendra": event.kendra,
-                    "thana": event.thana,
-                    "circle": event.circle,
-                    "district": event.district,
-                    "incharge": event.incharge,
-                }
-                await upsert(session, t.officer, {"service_number": event.service_number}, posting)
-            case OfficerDutyChanged():
-                await upsert(
-                    session, t.officer, {"service_number": event.service_number}, {"duty": event.status.value}
-                )
-            case ModulePublished():
-                await upsert(
-                    session,
-                    t.module,
-                    {"module_id": event.module_id},
-                    {
-                        "kind": event.kind,
-                        "version": event.version,
-                        "accepted_from_version": event.accepted_from_version,
-                        "title_hi": event.title_hi,
-                        "title_en": event.title_en,
-                        "duration_minutes": event.duration_minutes,
-                        "published_at": utc(envelope.occurred_at),
-                    },
-                )
-            case TrainingAssigned():
-                for module_id in event.modules:
-                    await upsert(
-                        session,
-                        t.outstanding,
-                        {"service_number": event.service_number, "module_id": module_id},
-                        {"due_at": utc(event.due_at), "reason": event.reason, "reported": False},
-                    )
-            case RetrainingRequired():
-                await upsert(
-                    session,
-                    t.outstanding,
-                    {"service_number": event.service_number, "module_id": event.module_id},
-                    {
-                        "due_at": utc(event.due_at) if event.due_at else None,
-                        "reason": "retraining",
-                        "reported": False,
-                    },
-                )
-            case ModuleCompleted():
-                await session.execute(
-                    insert(t.completion).values(
-                        event_id=str(envelope.event_id),
-                        service_number=event.service_number,
-                        module_id=event.module_id,
-                        version=event.version,
-                        score=event.score,
-                        completed_at=utc(event.completed_at),
-                        source=event.source,
-                        satisfies=event.satisfies,
-                    )
-                )
-                if event.satisfies:
-                    await session.execute(
-                        delete(t.outstanding).where(
-                            t.outstanding.c.service_number == event.service_number,
-                            t.outstanding.c.module_id == event.module_id,
-                        )
-                    )
-            case TrainingOverdue():
-                await session.execute(
-                    update(t.outstanding)
-                    .where(
-                        t.outstanding.c.service_number == event.service_number,
-                        t.outstanding.c.module_id.in_(event.modules),
-                        t.outstanding.c.due_at == utc(event.due_at),
-                    )
-                    .values(reported=True)
-                )
-            case OfficerCertified():
-                await session.execute(
-                    update(t.certificate)
-                    .where(
-                        t.certificate.c.service_number == event.service_number,
-                        t.certificate.c.status == "valid",
-                    )
-                    .values(status="superseded")
-                )
-                await session.execute(
-                    insert(t.certificate).values(
-                        certificate_id=event.certificate_id,
-                        service_number=event.service_number,
-                        issued_at=utc(event.issued_at),
-                        valid_until=utc(event.valid_until),
-                        endorsements=json.dumps(event.endorsements),
-                        status="valid",
-                    )
-                )
-            case CertificationLapsed():
-                await session.execute(
-                    update(t.certificate)
-                    .where(t.certificate.c.certificate_id == event.certificate_id)
-                    .values(status="lapsed", lapsed_why=event.why)
-                )
-            case ProgrammeScheduled():
-                await session.execute(
-                    insert(t.programme).values(
-                        programme_id=event.programme_id,
-                        title_hi=event.title_hi,
-                        title_en=event.title_en,
-                        ordered_by=event.ordered_by,
-                        directed_by=event.directed_by,
-                        organised_by=event.organised_by,
-                        venue=event.venue,
-                        date=event.date,
-                        district=event.district,
-                        modules=json.dumps(event.modules),
-                        invited_kendras=json.dumps(event.invited_kendras),
-                        invited_officers=json.dumps(event.invited_officers),
-                        completed=False,
-                    )
-                )
-            case AttendanceMarked():
-                await upsert(
-                    session,
-                    t.attendance,
-                    {"programme_id": event.programme_id, "service_number": event.service_number},
-                    {"present": event.present, "score": event.score},
-                )
-            case ProgrammeCompleted():
-                await session.execute(
-                    update(t.programme)
-                    .where(t.programme.c.programme_id == event.programme_id)
-                    .values(completed=True)
-                )
-            case _:
-                pass
+            )
+
+    @handles(TrainingOverdue)
+    async def training_overdue(
+        self, rows: Rows, t: RecordTables, event: TrainingOverdue, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            update(t.outstanding)
+            .where(
+                t.outstanding.c.service_number == event.service_number,
+                t.outstanding.c.module_id.in_(event.modules),
+                t.outstanding.c.due_at == utc(event.due_at),
+            )
+            .values(reported=True)
+        )
+
+    @handles(OfficerCertified)
+    async def officer_certified(
+        self, rows: Rows, t: RecordTables, event: OfficerCertified, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            update(t.certificate)
+            .where(
+                t.certificate.c.service_number == event.service_number,
+                t.certificate.c.status == "valid",
+            )
+            .values(status="superseded")
+        )
+        await session.execute(
+            insert(t.certificate).values(
+                certificate_id=event.certificate_id,
+                service_number=event.service_number,
+                issued_at=utc(event.issued_at),
+                valid_until=utc(event.valid_until),
+                endorsements=json.dumps(event.endorsements),
+                status="valid",
+            )
+        )
+
+    @handles(CertificationLapsed)
+    async def certification_lapsed(
+        self, rows: Rows, t: RecordTables, event: CertificationLapsed, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            update(t.certificate)
+            .where(t.certificate.c.certificate_id == event.certificate_id)
+            .values(status="lapsed", lapsed_why=event.why)
+        )
+
+    @handles(ProgrammeScheduled)
+    async def programme_scheduled(
+        self, rows: Rows, t: RecordTables, event: ProgrammeScheduled, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            insert(t.programme).values(
+                programme_id=event.programme_id,
+                title_hi=event.title_hi,
+                title_en=event.title_en,
+                ordered_by=event.ordered_by,
+                directed_by=event.directed_by,
+                organised_by=event.organised_by,
+                venue=event.venue,
+                date=event.date,
+                district=event.district,
+                modules=json.dumps(event.modules),
+                invited_kendras=json.dumps(event.invited_kendras),
+                invited_officers=json.dumps(event.invited_officers),
+                completed=False,
+            )
+        )
+
+    @handles(AttendanceMarked)
+    async def attendance_marked(
+        self, rows: Rows, t: RecordTables, event: AttendanceMarked, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await upsert(
+            session,
+            t.attendance,
+            {"programme_id": event.programme_id, "service_number": event.service_number},
+            {"present": event.present, "score": event.score},
+        )
+
+    @handles(ProgrammeCompleted)
+    async def programme_completed(
+        self, rows: Rows, t: RecordTables, event: ProgrammeCompleted, envelope: Envelope
+    ) -> None:
+        session = rows.session
+        await session.execute(
+            update(t.programme).where(t.programme.c.programme_id == event.programme_id).values(completed=True)
+        )
 
 
 class TrainingPlaces(Projection[PlaceTables]):

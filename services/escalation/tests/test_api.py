@@ -57,12 +57,19 @@ async def test_danger_now_reaches_the_incharge_and_sho_at_once_and_the_sho_ackno
         assert (await client.get(f"{API}/escalated-to-me", headers=other_sho)).json()["cases"] == []
 
         # Only an officer the case was escalated to may take it up; the refusal speaks Hindi and English.
-        for outsider in (other_sho, world.token(Role.CO, district="SJP", circle="SJP-TILHAR")):
-            refused = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=outsider)
-            assert refused.status_code == 409
-            assert (
-                refused.json()["detail"]["code"] == "not_escalated_to_you" and refused.json()["detail"]["hi"]
-            )
+        co = world.token(Role.CO, district="SJP", circle="SJP-TILHAR")
+        refused = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=co)
+        assert refused.status_code == 409
+        assert refused.json()["detail"]["code"] == "not_escalated_to_you" and refused.json()["detail"]["hi"]
+        # The SHO of another thana is told what every service tells a stranger to a case: not found (a 403
+        # or a 409 would say that it exists).
+        stranger = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=other_sho)
+        assert stranger.status_code == 404
+        assert stranger.json()["detail"] == {
+            "code": "not_found",
+            "en": f"Case {case_id} not found",
+            "hi": f"Case {case_id} नहीं मिला",
+        }
         assert (
             await client.post(
                 f"{API}/cases/{case_id}/acknowledge", headers=world.token(Role.KENDRA_OFFICER, **KATRA)

@@ -156,7 +156,7 @@ async def test_two_replicas_route_each_case_exactly_once(
             feed = asyncio.create_task(decisions.feed.run())
             stack.callback(feed.cancel)
             dispatches.append(dispatch)
-        outcomes = await asyncio.gather(*(d.route(cause, event) for d in dispatches))
+        outcomes = await asyncio.gather(*(d.route(event, cause) for d in dispatches))
         assert [e.event_id for e in outcomes[0]] == [e.event_id for e in outcomes[1]]
         for case_id in [*case_ids, raced]:
             await first.settled(case_id, "CaseRouted", "CaseAssigned")

@@ -19,12 +19,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
+from starlette.datastructures import FormData
 
 from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
-from shakti.web.training import csv_text
+from shakti.web.pages import PageRefused
+from shakti.web.training import csv_text, marks_of
 from shared.auth import COOKIE, Principal, Role
 from shared.clock import ManualClock
 from shared.http_guard import csrf_token
@@ -438,3 +440,13 @@ def test_a_cell_that_would_start_a_formula_is_quoted_in_the_csv() -> None:
     assert row[1] == '\'=HYPERLINK("http://x")'
     assert row[2] == "आरक्षी / Constable" and row[4] == "थाना कटरा / Katra" and row[5] == "SJP-TILHAR"
     assert row[8] == "11-03-2026" and row[9] == "हाँ / Yes" and row[7] == ""
+
+
+@pytest.mark.parametrize("typed", ["nan", "inf", "-1", "101", "sixty"])
+def test_a_roll_call_score_that_is_not_0_to_100_is_refused_in_both_languages(typed: str) -> None:
+    form = FormData([("officer", "PNO102"), ("present", "PNO102"), ("score_PNO102", typed)])
+    with pytest.raises(PageRefused) as refused:
+        marks_of(form, scored=True)
+    assert refused.value.status == 422 and "0 to 100" in refused.value.en and "0 से 100" in refused.value.hi
+    fine = FormData([("officer", "PNO102"), ("present", "PNO102"), ("score_PNO102", "64")])
+    assert marks_of(fine, scored=True) == [{"service_number": "PNO102", "present": True, "score": 64.0}]

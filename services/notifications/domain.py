@@ -232,13 +232,20 @@ def decide(
 TrainingEvent = TrainingAssigned | RetrainingRequired | TrainingOverdue | CertificationLapsed
 
 
+TRAINING_NEWS = timedelta(days=3)
+"""How long a training event is news: older ones (a history read when this reaction first starts on
+an existing platform, or a backlog) are not sent."""
+
+
 def decide_training(
-    event: TrainingEvent, cause: Cause, roster: Roster, policy: Policy
+    event: TrainingEvent, cause: Cause, roster: Roster, policy: Policy, now: datetime
 ) -> list[NotificationRequested]:
     """An officer's training assigned: the officer. Overdue or lapsed: the officer and their Kendra's
     in-charge too (who answers for the Kendra's staff being trained; a roster import assigns training to
     every officer posted, which is no news for the in-charge). Told whether on duty or not: a training
     notice waits in the bell until they are back."""
+    if now - cause.at > TRAINING_NEWS:
+        return []
     officer = roster.officers.get(event.service_number)
     kendra = event.kendra if isinstance(event, TrainingAssigned) else (officer.kendra if officer else "")
     recipients = [f"officer:{event.service_number}"]

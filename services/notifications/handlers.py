@@ -299,7 +299,8 @@ class CaseEvents(Reactions):
     @handles(TrainingAssigned, RetrainingRequired, TrainingOverdue, CertificationLapsed)
     async def training(self, event: TrainingEvent, cause: Envelope) -> None:
         at = Cause(str(cause.event_id), cause.occurred_at)
-        await self.record(decide_training(event, at, await self.roster(), self.policy), cause)
+        wanted = decide_training(event, at, await self.roster(), self.policy, self.clock.now())
+        await self.record(wanted, cause)
 
     async def _decide(self, event: Event, cause: Envelope, case_id: str) -> None:
         facts = await self.facts(case_id)

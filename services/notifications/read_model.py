@@ -51,6 +51,8 @@ from shared.rows import Row, Rows, as_dict, utc
 from .domain import Holder, Officer, Roster
 
 LIST_LIMIT = 100
+HELD_BATCH = 500
+"""Held messages released per beat of the worker: a district's morning comes out over a few seconds."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -417,5 +419,6 @@ async def due_pages(session: AsyncSession, t: BoardTables, now: datetime) -> lis
 async def held_until(session: AsyncSession, t: BoardTables, now: datetime) -> list[tuple[str, datetime]]:
     """The messages held for quiet hours that are over at ``now``, with the end of each hold."""
     h = t.held
-    found = await session.execute(select(h.c.notification_id, h.c.until).where(h.c.until <= now))
+    due = select(h.c.notification_id, h.c.until).where(h.c.until <= now).order_by(h.c.until).limit(HELD_BATCH)
+    found = await session.execute(due)
     return [(str(i), until) for i, until in found]

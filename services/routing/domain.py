@@ -380,8 +380,16 @@ class CaseRouting(Aggregate):
         return self._assignment(choice, self.place.kendra, cause, trigger)
 
     def transfer(self, placement: Placement, choice: Pick | Vacancy, cause: Wording) -> list[Event]:
-        """Send the case to another thana's Kendra (wrong jurisdiction). Its record stays whole: the
-        earlier routing and assignments remain, followed by these."""
+        """Send the case to another thana's Kendra of its district (wrong jurisdiction). Its record stays
+        whole: the earlier routing and assignments remain, followed by these."""
+        if self.district and placement.district != self.district:
+            raise DomainError(
+                "other_district",
+                f"A case moves only within its district ({self.district}); {placement.thana} is in "
+                f"{placement.district}.",
+                f"मामला केवल अपने ज़िले ({self.district}) में स्थानांतरित होता है; {placement.thana} "
+                f"{placement.district} में है।",
+            )
         if self.kendra == placement.kendra:
             raise DomainError(
                 "same_kendra",

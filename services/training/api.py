@@ -132,13 +132,15 @@ def _record_routes(
     async def officer_list(
         principal: Annotated[Principal, Depends(require(READERS))],
     ) -> list[dict[str, Any]]:
-        """The posted officers in the caller's jurisdiction: certified or not, overdue, lapsing (the
-        certificate ends within the compliance roll-up's horizon) and their next due date."""
+        """The posted officers in the caller's jurisdiction (a Kendra officer: herself only): certified or
+        not, overdue, lapsing (the certificate ends within the compliance roll-up's horizon) and their
+        next due date."""
         now = ctx.clock.now()
         horizon = policy.lapsing_horizon(now)
         return [
             {**o, "lapsing": o["certified"] and o["valid_until"] <= horizon}
             for o in await register.officers(principal.scope(), now)
+            if principal.role is not Role.KENDRA_OFFICER or o["service_number"] == principal.service_number
         ]
 
     @router.get("/officers/{service_number}")
@@ -149,7 +151,11 @@ def _record_routes(
         if record is None:
             raise NotFound("Officer", service_number)
         own = principal.service_number == service_number
-        if not own and not principal.covers(record["district"], record["circle"], record["thana"]):
+        # A Kendra officer reads her own record only; a supervisor those of her jurisdiction.
+        if not own and (
+            principal.role is Role.KENDRA_OFFICER
+            or not principal.covers(record["district"], record["circle"], record["thana"])
+        ):
             raise NotFound("Officer", service_number)
         return record
 

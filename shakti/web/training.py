@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 import uuid
 from datetime import UTC, datetime
@@ -296,9 +297,13 @@ def marks_of(form: FormData, scored: bool) -> list[dict[str, Any]]:
         try:
             score = float(typed) if (here and scored and typed) else None
         except ValueError:
+            score = math.nan
+        if score is not None and not 0 <= score <= 100:  # also "nan" and "inf", which float() takes
             raise PageRefused(
-                422, f"The score of {service_number} is not a number.", f"{service_number} के अंक संख्या नहीं हैं।"
-            ) from None
+                422,
+                f"The score of {service_number} is not a number from 0 to 100.",
+                f"{service_number} के अंक 0 से 100 तक की संख्या नहीं हैं।",
+            )
         marks.append({"service_number": service_number, "present": here, "score": score})
     return marks
 

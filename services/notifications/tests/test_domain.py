@@ -410,7 +410,7 @@ def test_training_assigned_tells_the_officer_and_overdue_or_lapsed_her_incharge_
     assigned = TrainingAssigned(
         service_number="PNO100002", modules=["MSK-SOP", "MSK-RECEIPT"], due_at=due, kendra="MSK-SJP-KATRA"
     )
-    out = decide_training(assigned, Cause("ev-t1", AT), ROSTER, POLICY)
+    out = decide_training(assigned, Cause("ev-t1", AT), ROSTER, POLICY, AT)
     assert requested(out) == [
         ("training_due", "officer:PNO100002", "web"),
         ("training_due", "officer:PNO100002", "email"),
@@ -424,14 +424,17 @@ def test_training_assigned_tells_the_officer_and_overdue_or_lapsed_her_incharge_
     assert "प्रशिक्षण निर्धारित" in message.text_hi and "11-02-2026 10:00 IST" in message.text_hi
     # Overdue and lapsed: the Kendra from the roster (the events do not name it).
     overdue = TrainingOverdue(service_number="PNO100002", modules=["MSK-SOP"], due_at=due)
-    assert {r[0:2] for r in requested(decide_training(overdue, Cause("ev-t2", due), ROSTER, POLICY))} == {
+    assert {r[0:2] for r in requested(decide_training(overdue, Cause("ev-t2", due), ROSTER, POLICY, due))} == {
         ("training_overdue", "officer:PNO100002"), ("training_overdue", "officer:PNO100001"),
     }  # fmt: skip
     lapsed = CertificationLapsed(service_number="PNO100002", certificate_id="CERT-1", why="expired")
-    [web, *_] = decide_training(lapsed, Cause("ev-t3", due), ROSTER, POLICY)
+    [web, *_] = decide_training(lapsed, Cause("ev-t3", due), ROSTER, POLICY, due)
     assert web.rule == "certification_lapsed" and "no longer valid" in compose(web, {}).text_en
     # An officer the roster does not know (posted nowhere yet) is told alone.
     stranger = TrainingOverdue(service_number="PNO999999", modules=["MSK-SOP"], due_at=due)
-    assert {r[1] for r in requested(decide_training(stranger, Cause("ev-t4", due), ROSTER, POLICY))} == {
+    assert {r[1] for r in requested(decide_training(stranger, Cause("ev-t4", due), ROSTER, POLICY, due))} == {
         "officer:PNO999999"
     }
+    # A training event read long after (a reaction that starts on an existing platform reads the whole
+    # history): no news, nothing sent.
+    assert decide_training(overdue, Cause("ev-t2", due), ROSTER, POLICY, due + timedelta(days=4)) == []

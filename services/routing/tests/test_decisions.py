@@ -323,6 +323,11 @@ def test_transfer_keeps_the_record_and_refuses_the_same_kendra() -> None:
     with pytest.raises(DomainError) as refused:
         case.transfer(kalan, PICK, Wording("again", "फिर"))
     assert refused.value.hi
+    # Never out of its district: a thana of another district is refused (the SP answers for the case).
+    lucknow = Placement("LKO", "LKO-C1", "LKO-HAZRATGANJ", "MSK-LKO-HAZRATGANJ", Wording("to LKO", "लखनऊ"))
+    with pytest.raises(DomainError) as elsewhere:
+        routed_case().transfer(lucknow, PICK, Wording("wrong", "गलत"))
+    assert elsewhere.value.code == "other_district" and elsewhere.value.hi
 
 
 def test_referral_answers_follow_its_state() -> None:

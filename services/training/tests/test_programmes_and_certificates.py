@@ -133,6 +133,11 @@ async def test_programme_attendance_counts_modules_for_those_present_and_certifi
     assert (await t.client.get("/api/training/officers/PNO102", headers=co_elsewhere)).status_code == 404
     own = t.headers(Role.KENDRA_OFFICER, service_number="PNO102", thana="SJP-KATRA")
     assert (await t.client.get("/api/training/officers/PNO102", headers=own)).status_code == 200
+    # A colleague at the same Kendra reads her own record only, and lists only herself.
+    colleague = t.headers(Role.KENDRA_OFFICER, service_number="PNO103", district="SJP", thana="SJP-KATRA")
+    assert (await t.client.get("/api/training/officers/PNO102", headers=colleague)).status_code == 404
+    listed = (await t.client.get("/api/training/officers", headers=colleague)).json()
+    assert {o["service_number"] for o in listed} <= {"PNO103"}
 
     page = await t.client.get(f"/api/training/certificates/{certified.certificate_id}", headers=own)
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]

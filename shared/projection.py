@@ -142,6 +142,7 @@ def _database_trouble(error: Exception) -> bool:
 # rebuild waits after its switch before dropping the old tables (so that every process has moved on).
 GENERATION_CHECK_SECONDS = 1.0
 OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
+DROP_ATTEMPTS = 5
 
 
 class _BatchFailed(Exception):
@@ -539,16 +540,36 @@ class Projector(Generic[T]):
             reporter.cancel()
         if progress:
             progress(total, total)
-        async with self.sessions.begin() as session:
+        async with self._write, self.sessions.begin() as session:
             await session.execute(
                 update(generations).where(generations.c.projection == self.name).values(active=new)
             )
         self._generation, self._building = self._building, None
         # Other processes reading or keeping this read model move over within GENERATION_CHECK_SECONDS.
         await asyncio.sleep(OLD_GENERATION_GRACE_SECONDS)
-        await self._drop_generation(old)
+        await self._drop_old_generation(old)
         log.info("projection %s rebuilt: %d events in %.1fs", self.name, total, time.monotonic() - started)
         return new
+
+    async def _drop_old_generation(self, number: int) -> None:
+        """The rebuild is done and in use; its old tables go. A query still reading them (SQLite locks a
+        table being read against a drop) is waited for a while; failing that, the tables are left and the
+        next rebuild drops them (it drops every generation below the one it replaces)."""
+        for attempt in range(1, DROP_ATTEMPTS + 1):
+            try:
+                async with self._write:
+                    await self._drop_generation(number)
+                return
+            except OperationalError as error:
+                if attempt == DROP_ATTEMPTS:
+                    log.warning(
+                        "projection %s: generation %d left in place (%s); the next rebuild drops it",
+                        self.name,
+                        number,
+                        type(error).__name__,
+                    )
+                    return
+                await asyncio.sleep(0.5 * attempt)
 
     async def _drop_generation(self, number: int) -> None:
         generation = _Generation(self.projection, number)

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio
 import nats.errors
 import nats.js.errors
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -213,6 +214,7 @@ class ServiceRunner:
         """Drain the connection while its server is there. Once the connection is lost (the stop
         signal reached the server too, as systemd and a terminal send it) it is closed at once, so
         that the broker stops without waiting on reconnects to a server that is not coming back."""
+        expect_closed_streams(asyncio.get_running_loop())
         nc = ctx.store.nc
         stopping = asyncio.create_task(ctx.broker.stop())
         deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
@@ -461,3 +463,34 @@ def field_problem(error: Mapping[str, Any]) -> dict[str, Any]:
         case _:
             en, hi = str(error.get("msg", "Not valid.")), "यह मान मान्य नहीं है।"
     return problem | {"en": en, "hi": hi}
+
+
+def closed_while_stopping(error: BaseException | None) -> bool:
+    """An error of a stream closed under a task (alone or in a group): what a subscriber's consume task
+    raises when it fetched messages as the service stopped."""
+    if isinstance(error, anyio.ClosedResourceError):
+        return True
+    if isinstance(error, BaseExceptionGroup):
+        return all(closed_while_stopping(e) for e in error.exceptions)
+    return False
+
+
+def expect_closed_streams(loop: asyncio.AbstractEventLoop) -> None:
+    """While services stop, FastStream's pull subscribers may have fetched messages their closed streams
+    cannot take: the task's error is reported as never retrieved, at error level, although nothing is
+    wrong (the messages were not acknowledged: the bus delivers them again). Said at info instead; every
+    other unretrieved error is reported as before."""
+    previous = loop.get_exception_handler()
+    if getattr(previous, "expects_closed_streams", False):
+        return
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if closed_while_stopping(context.get("exception")):
+            log.info("messages fetched as a subscriber stopped were left unacknowledged; the bus redelivers")
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    handler.expects_closed_streams = True  # type: ignore[attr-defined]
+    loop.set_exception_handler(handler)

@@ -4,13 +4,18 @@ find their server already gone."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from pathlib import Path
+
+import anyio
+import pytest
 
 from bench.e2e import Platform
 from bench.stop import stop_time
 from shared.natsserver import EmbeddedNatsServer
-from shared.runtime import ServiceDefinition, ServiceRunner
+from shared.runtime import ServiceDefinition, ServiceRunner, expect_closed_streams
 from shared.settings import Settings
 
 STOPPED_WITHIN = 8.0
@@ -38,3 +43,31 @@ async def test_up_stops_as_fast_when_its_nats_server_is_signalled_too(tmp_path: 
     finally:
         target.kill()
     assert alone < STOPPED_WITHIN and group < STOPPED_WITHIN, (alone, group)
+
+
+async def test_a_consume_task_failing_on_its_closed_stream_as_a_service_stops_is_not_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """FastStream's pull subscriber fetched messages as the service stopped; its task group fails on the
+    closed stream and the task's error is never retrieved. That is said at info (the messages go again);
+    any other unretrieved error is still an error."""
+    loop = asyncio.get_running_loop()
+    before = loop.get_exception_handler()
+    seen: list[dict[str, object]] = []
+    loop.set_exception_handler(lambda _, context: seen.append(context))
+    try:
+        expect_closed_streams(loop)
+        expect_closed_streams(loop)  # once is enough, twice changes nothing
+        closed = BaseExceptionGroup("unhandled errors in a TaskGroup", [anyio.ClosedResourceError()])
+        with caplog.at_level(logging.INFO, logger="shared.runtime"):
+            loop.call_exception_handler(
+                {"message": "Task exception was never retrieved", "exception": closed}
+            )
+        assert seen == [] and "left unacknowledged" in caplog.text
+        other = BaseExceptionGroup(
+            "unhandled errors in a TaskGroup", [anyio.ClosedResourceError(), KeyError("x")]
+        )
+        loop.call_exception_handler({"message": "Task exception was never retrieved", "exception": other})
+        assert [c["exception"] for c in seen] == [other]
+    finally:
+        loop.set_exception_handler(before)

@@ -514,3 +514,40 @@ async def test_the_hindi_case_page_offers_every_step_in_hindi(desk: Desk) -> Non
         assert english not in page, english
     # No label key left untranslated.
     assert not re.search(r">\s*(confirm_\w+|referral_\w+|done_\w+|withdraw_case|mark_duplicate)\b", page)
+
+
+async def test_every_form_of_the_case_page_carries_its_key_so_a_step_sent_twice_is_recorded_once(
+    desk: Desk,
+) -> None:
+    """A double click or a resent form (the network dropped the answer) must not record an action twice:
+    every form of the page carries the key it was rendered with, and intake answers the second sending
+    with the first one's events."""
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    page = (await officer.get(f"/cases/{case_id}")).text
+    forms = re.findall(rf'<form method="post" action="/cases/{case_id}/.*?</form>', page, re.S)
+    # Showing the identity is a reading, recorded each time it is shown: it carries no key.
+    forms = [f for f in forms if f'action="/cases/{case_id}/identity"' not in f]
+    assert len(forms) >= 8, forms
+    for form in forms:
+        assert re.search(r'name="key" value="[0-9a-f]{32}"', form), form[:120]
+    action = next(f for f in forms if f'action="/cases/{case_id}/action"' in f)
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', action)
+    assert key
+    for _ in range(2):
+        sent = await officer.post(f"/cases/{case_id}/action", kind="counselling", key=key.group(1))
+        assert sent.status_code == 303, sent.text
+
+    async def actions() -> list[str]:
+        entries = (await officer.get(f"/api/intake/cases/{case_id}/timeline")).json()["entries"]
+        return [e["event_type"] for e in entries if e["event_type"] == "ActionRecorded"]
+
+    await eventually(lambda: actions_are(actions, 1), timeout=30, what="the action on the timeline")
+    # A new page, a new key: the same action again is a second session, recorded.
+    again = await officer.post(f"/cases/{case_id}/action", kind="counselling", key="f" * 32)
+    assert again.status_code == 303
+    await eventually(lambda: actions_are(actions, 2), timeout=30, what="the second action")
+
+
+async def actions_are(read: Any, count: int) -> bool:
+    return len(await read()) == count

@@ -35,7 +35,9 @@ def mount_dashboards(app: FastAPI) -> None:
         allow(principal, SUPERVISOR_ROLES)
         compliance = await optional(api, "/api/training/compliance")
         tree = compliance or {}
-        focus = find_place(tree, thana or circle) if (thana or circle) else tree
+        focus = (
+            find_place(tree, "thana" if thana else "circle", thana or circle) if (thana or circle) else tree
+        )
         if (thana or circle) and focus is None:
             raise PageRefused(404, "No such place in your jurisdiction.", "आपके क्षेत्र में ऐसा स्थान नहीं।")
         thanas_in_focus = {p["code"] for p in places_under(focus or {}, "thana")}
@@ -96,11 +98,12 @@ def district_row(name_hi: str, name_en: str, staff: int, certified_share: float 
     }
 
 
-def find_place(tree: dict[str, Any], code: str | None) -> dict[str, Any] | None:
-    if tree.get("code") == code:
+def find_place(tree: dict[str, Any], level: str, code: str | None) -> dict[str, Any] | None:
+    """The place of this level and code: a circle and a thana may share a code (Tilhar's do)."""
+    if tree.get("level") == level and tree.get("code") == code:
         return tree
     for child in tree.get("children", []):
-        if (found := find_place(child, code)) is not None:
+        if (found := find_place(child, level, code)) is not None:
             return found
     return None
 

@@ -551,3 +551,34 @@ async def test_every_form_of_the_case_page_carries_its_key_so_a_step_sent_twice_
 
 async def actions_are(read: Any, count: int) -> bool:
     return len(await read()) == count
+
+
+async def test_the_sho_erases_the_complainants_identity_from_the_case_page_with_its_basis_after_confirming(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    assert f'action="/cases/{case_id}/erase"' not in (await officer.get(f"/cases/{case_id}")).text
+    refused = await officer.post(f"/cases/{case_id}/erase", legal_basis="dpdp_request", confirm="yes")
+    assert refused.status_code == 403
+    sho = await desk.browser(Role.SHO, KATRA)
+    page = (await sho.get(f"/cases/{case_id}", lang="hi")).text
+    form = page[page.index(f'action="/cases/{case_id}/erase"') :].split("</form>")[0]
+    assert 'name="key"' in form and 'name="confirm"' in form
+    assert "डीपीडीपी अधिनियम 2023 के अंतर्गत शिकायतकर्ता का अनुरोध" in form
+    # Not confirmed: nothing erased, the basis she chose still chosen, the form open.
+    unconfirmed = await sho.post(f"/cases/{case_id}/erase", legal_basis="court_order")
+    assert unconfirmed.status_code == 422 and "cannot be undone" in unconfirmed.text
+    assert '<option value="court_order" selected>' in unconfirmed.text
+    assert not (await sho.get(f"/api/intake/cases/{case_id}")).json()["identity_erased"]
+    erased = await sho.post(f"/cases/{case_id}/erase", legal_basis="court_order", confirm="yes")
+    assert erased.status_code == 303 and erased.headers["location"].endswith("?done=erase")
+
+    async def gone() -> bool:
+        return bool((await sho.get(f"/api/intake/cases/{case_id}")).json()["identity_erased"])
+
+    await eventually(gone, timeout=30, what="the identity erased")
+    page = (await sho.get(f"/cases/{case_id}")).text
+    assert f'action="/cases/{case_id}/erase"' not in page
+    shown = await sho.get(f"/api/intake/cases/{case_id}/identity?purpose=supervisory_review")
+    assert shown.status_code >= 400 and NAME not in shown.text

@@ -73,11 +73,20 @@ CONFIRMATIONS = {
         "Tick the box to confirm: a completed referral cannot be changed afterwards.",
         "पुष्टि के लिए बॉक्स चुनें: पूर्ण संदर्भन बाद में बदला नहीं जा सकता।",
     ),
+    "erase": PageRefused(
+        422,
+        "Tick the box to confirm: erasing the complainant's identity cannot be undone; nobody can read it"
+        " again.",
+        "पुष्टि के लिए बॉक्स चुनें: शिकायतकर्ता की पहचान मिटाना वापस नहीं होता; उसे फिर कोई नहीं पढ़ सकता।",
+    ),
 }
+ERASERS = frozenset({Role.KENDRA_INCHARGE, Role.SHO})
+"""Who may erase a complainant's identity (intake's rule; the page offers the form to them alone)."""
 # What the page says after a step (?done=step): the label's key. A move is routing's, and the
 # register shows it a moment later, so the page says so.
 DONE = {
     **dict.fromkeys((*CASE_STEPS, "note", "accept", "reject", "complete"), "step_recorded"),
+    "erase": "done_erase",
     "acknowledged": "acknowledged",
     "reassign": "done_reassign",
     "transfer": "done_transfer",
@@ -238,6 +247,7 @@ def mount_cases(app: FastAPI) -> None:
             case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
             may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
             may_note=case["status"] not in FINISHED and not case["identity_erased"],
+            may_erase=principal.role in ERASERS and not case["identity_erased"],
             moves=await move_choices(api, case, routing) if may_move else None,
             reasons=await api.get("/api/routing/reasons") if may_move or answerable else None,
             referral_answers=REFERRAL_ANSWERS,
@@ -395,6 +405,24 @@ def mount_cases(app: FastAPI) -> None:
             headers={"Idempotency-Key": key},
         )
         return await answered(request, principal, api, case_id, "transfer", response, form)
+
+    @router.post("/cases/{case_id}/erase")
+    async def erase(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """The complainant's identity erased (crypto-shredding) on a legal basis, by the in-charge or SHO."""
+        allow(principal, ERASERS)
+        check_case_id(case_id)
+        form, key = await posted(request)
+        if refused := unconfirmed("erase", form):
+            return await case_page(
+                request, principal, api, case_id, 422, error=refused, form=form, opened="erase"
+            )
+        response = await api.call(
+            "POST",
+            f"/api/intake/cases/{case_id}/erase-identity",
+            json={"legal_basis": form.get("legal_basis", "")},
+            headers={"Idempotency-Key": key},
+        )
+        return await answered(request, principal, api, case_id, "erase", response, form)
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(

@@ -37,6 +37,19 @@ TEXT: dict[str, tuple[str, str]] = {
     "ops_reactions_parked": ("रोकी गई प्रतिक्रियाएँ", "Reactions parked"),
     "ops_parked_events": ("रोकी गई घटनाएँ", "Parked events"),
     "breadcrumb": ("आप यहाँ हैं", "You are here"),
+    "erase_identity": ("शिकायतकर्ता की पहचान मिटाएँ", "Erase the complainant's identity"),
+    "erase_identity_means": (
+        "नाम, फ़ोन, पता, बयान और मामले की मुहरबंद टिप्पणियाँ हमेशा के लिए पढ़ने योग्य नहीं रहेंगी (उनकी कुंजी नष्ट"
+        " होती है); मामला, उसकी संख्या, समय-सीमाएँ और कार्यवाही बनी रहती हैं।",
+        "Her name, phone, address, statement and the case's sealed remarks become unreadable for ever (their"
+        " key is destroyed); the case, its number, deadlines and actions stay.",
+    ),
+    "legal_basis": ("विधिक आधार", "Legal basis"),
+    "confirm_erase": (
+        "मैं पुष्टि करती/करता हूँ: यह वापस नहीं होता",
+        "I confirm: this cannot be undone",
+    ),
+    "done_erase": ("पहचान मिटा दी गई।", "The identity is erased."),
     "name": ("नाम", "Name"),
     "phone": ("फ़ोन", "Phone"),
     "address": ("पता", "Address"),

@@ -24,15 +24,22 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from html import escape
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from fastapi import HTTPException
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import COOKIE
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 CSRF_FIELD = "csrf_token"
 """The hidden field of every form of the web front."""
@@ -152,9 +159,9 @@ class HttpGuard:
         if self._needs_token(scope, headers):
             expected = self._expected_token(headers)
             given = headers.get(CSRF_HEADER)
-            if given is None and content_type == FORM:
+            if given is None and content_type in (FORM, UPLOAD):
                 try:
-                    given, receive = await _form_field(receive, CSRF_FIELD)
+                    given, receive = await _form_field(receive, CSRF_FIELD, headers.get("content-type", ""))
                 except BodyTooLarge:
                     await _refuse(scope, send, 413, TOO_LARGE)
                     return
@@ -216,8 +223,9 @@ def _capped(receive: Receive, limit: int) -> Receive:
     return receiving
 
 
-async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]:
-    """One field of an URL-encoded body, and a ``receive`` that hands the whole body on unchanged."""
+async def _form_field(receive: Receive, name: str, content_type: str) -> tuple[str | None, Receive]:
+    """One field of a form's body (URL-encoded, or multipart when the form sends a file), and a
+    ``receive`` that hands the whole body on unchanged. The body is already capped by its limit."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
@@ -227,7 +235,11 @@ async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]
         if not message.get("more_body", False):
             break
     body = b"".join(chunks)
-    values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+    if content_type.split(";")[0].strip().lower() == UPLOAD:
+        value = _multipart_field(body, content_type, name)
+    else:
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+        value = values[0] if values else None
     replayed = False
 
     async def replaying() -> Message:
@@ -237,7 +249,72 @@ async def _form_field(receive: Receive, name: str) -> tuple[str | None, Receive]
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return (values[0] if values else None), replaying
+    return value, replaying
+
+
+@dataclass
+class _Part:
+    """The multipart part being read: its headers so far, and its value when it is the wanted field."""
+
+    header_name: bytes = b""
+    header_value: bytes = b""
+    name: str = ""
+    is_file: bool = False
+    value: bytes = b""
+
+
+def _multipart_field(body: bytes, content_type: str, name: str) -> str | None:
+    """A plain (not file) field of a multipart body, by its name; None when absent or unreadable."""
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        return None
+    part = _Part()
+    found: list[bytes] = []
+
+    def wanted() -> bool:
+        return part.name == name and not part.is_file
+
+    def on_part_begin() -> None:
+        nonlocal part
+        part = _Part()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        part.header_name += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        part.header_value += data[start:end]
+
+    def on_header_end() -> None:
+        if part.header_name.lower() == b"content-disposition":
+            _, disposition = parse_options_header(part.header_value)
+            part.name = disposition.get(b"name", b"").decode("utf-8", "replace")
+            part.is_file = b"filename" in disposition
+        part.header_name, part.header_value = b"", b""
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if wanted():
+            part.value += data[start:end]
+
+    def on_part_end() -> None:
+        if wanted():
+            found.append(part.value)
+
+    callbacks: MultipartCallbacks = {
+        "on_part_begin": on_part_begin,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+    }
+    try:
+        parser = MultipartParser(boundary, callbacks)
+        parser.write(body)
+        parser.finalize()
+    except MultipartParseError:
+        return None
+    return found[0].decode("utf-8", "replace") if found else None
 
 
 async def _refuse(scope: Scope, send: Send, status: int, detail: dict[str, str]) -> None:

@@ -93,6 +93,15 @@ class User:
             headers={**self.cookies(lang), "Content-Type": "application/x-www-form-urlencoded"},
         )
 
+    async def upload(self, path: str, name: str, content: str, lang: str = "en") -> httpx.Response:
+        """A file sent from a page's form (multipart), with the form's token beside it."""
+        return await self.client.post(
+            path,
+            data={"csrf_token": csrf_token(self.session)},
+            files={"file": (name, content.encode("utf-8"), "text/csv")},
+            headers=self.cookies(lang),
+        )
+
 
 def where(officer: dict[str, Any]) -> dict[str, str]:
     return {k: officer[k] for k in ("district", "circle", "thana")}
@@ -450,3 +459,43 @@ def test_a_roll_call_score_that_is_not_0_to_100_is_refused_in_both_languages(typ
     assert refused.value.status == 422 and "0 to 100" in refused.value.en and "0 से 100" in refused.value.hi
     fine = FormData([("officer", "PNO102"), ("present", "PNO102"), ("score_PNO102", "64")])
     assert marks_of(fine, scored=True) == [{"service_number": "PNO102", "present": True, "score": 64.0}]
+
+
+async def test_the_operator_uploads_an_igot_file_sees_every_problem_on_its_line_then_imports_it(
+    district: District,
+) -> None:
+    """Issue 16: iGOT import by upload, every problem with its line and column before anything is
+    recorded; the accepted columns on the page itself."""
+    late = LATE_JOINER["service_number"]
+    operator = await district.user(Role.OPERATOR, {})
+    page = await operator.get("/training/igot")
+    assert page.status_code == 200, page.text
+    assert 'type="file"' in page.text and 'enctype="multipart/form-data"' in page.text
+    assert all(column in page.text for column in ("service_number", "module_id", "completed_at", "score"))
+    bad = (
+        "service_number,module_id,completed_at,score\n"
+        f"{late},MSK-SOP,2026-01-12,80\n"
+        f"{late},NO-SUCH-MODULE,2026-01-12,80\n"
+        f"{late},MSK-ASSESS,not a date,80\n"
+        f"{late},MSK-ASSESS,2026-01-12,180\n"
+    )
+    refused = await operator.upload("/training/igot", "igot.csv", bad, lang="hi")
+    assert refused.status_code == 422, refused.text
+    assert "कुछ भी आयात नहीं हुआ" in refused.text
+    rows = re.findall(r'<tr class="problem"><td>(\d+)</td><td>([a-z_]+)</td><td>([^<]+)</td>', refused.text)
+    assert {(line, column) for line, column, _ in rows} == {
+        ("3", "module_id"),
+        ("4", "completed_at"),
+        ("5", "score"),
+    }, rows
+    assert all(re.search(r"[\u0900-\u097F]", words) for _, _, words in rows)  # in Hindi, as asked
+    good = f"service_number,module_id,completed_at,score\n{late},MSK-SOP,2026-01-12,80\n"
+    imported = await operator.upload("/training/igot", "igot.csv", good)
+    assert imported.status_code == 200, imported.text
+    # Its one line is new to her record: the refused file recorded nothing, not even its good line 2.
+    assert "1 completions recorded" in imported.text
+    again = await operator.upload("/training/igot", "igot.csv", good)
+    assert again.status_code == 200 and "0 completions recorded" in again.text
+    # A Kendra officer has no upload: the service takes iGOT files from the operator only.
+    officer = await district.user(Role.KENDRA_OFFICER, KATRA, late)
+    assert (await officer.get("/training/igot")).status_code == 403

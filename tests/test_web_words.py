@@ -27,6 +27,8 @@ def visible_text(template: str) -> str:
     text = re.sub(r"\{#.*?#\}", " ", template, flags=re.S)
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", text, flags=re.S)
     text = re.sub(r'<span lang="en">.*?</span>', " ", text, flags=re.S)
+    # A file's column names are what the file must say, the same in both languages.
+    text = re.sub(r"<code>.*?</code>", " ", text, flags=re.S)
     text = re.sub(
         r'\{%-? if lang == "hi" -?%\}(.*?)\{%-? else -?%\}.*?\{%-? endif -?%\}', r"\1", text, flags=re.S
     )

@@ -37,6 +37,55 @@ TEXT: dict[str, tuple[str, str]] = {
     "ops_reactions_parked": ("रोकी गई प्रतिक्रियाएँ", "Reactions parked"),
     "ops_parked_events": ("रोकी गई घटनाएँ", "Parked events"),
     "breadcrumb": ("आप यहाँ हैं", "You are here"),
+    "yes": ("हाँ", "Yes"),
+    "no": ("नहीं", "No"),
+    "igot_import": ("iGOT पूर्णता आयात", "iGOT completion import"),
+    "igot_import_means": (
+        "iGOT पोर्टल की पूर्णता फ़ाइल (CSV) भेजें। पूरी फ़ाइल पहले जाँची जाती है: कहीं एक भी त्रुटि हो तो कुछ भी"
+        " दर्ज नहीं होता और हर त्रुटि अपनी पंक्ति और कॉलम के साथ दिखती है। वही फ़ाइल दोबारा भेजने से कुछ नहीं बदलता।",
+        "Send the iGOT portal's completion export (CSV). The whole file is checked first: one problem"
+        " anywhere and nothing is recorded, and every problem is shown with its line and column. Sending the"
+        " same file again changes nothing.",
+    ),
+    "igot_file": ("iGOT फ़ाइल (CSV, 5 MB तक)", "iGOT file (CSV, up to 5 MB)"),
+    "igot_send": ("जाँचें और आयात करें", "Check and import"),
+    "igot_imported": ("आयात हो गया", "imported"),
+    "igot_lines": ("पंक्तियाँ", "Lines"),
+    "igot_recorded": ("नई प्रविष्टियाँ", "New completions"),
+    "igot_completions_recorded": ("प्रविष्टियाँ दर्ज", "completions recorded"),
+    "igot_certified": ("प्रमाणित अधिकारी", "Officers certified"),
+    "igot_problems": ("त्रुटियाँ; कुछ भी दर्ज नहीं हुआ", "problems; nothing was recorded"),
+    "igot_line": ("पंक्ति", "Line"),
+    "igot_column": ("कॉलम", "Column"),
+    "igot_problem": ("त्रुटि", "Problem"),
+    "igot_required": ("आवश्यक", "Required"),
+    "igot_columns": (
+        "फ़ाइल के कॉलम (पहली पंक्ति में नाम, किसी भी क्रम में)",
+        "The file's columns (named on its first line, in any order)",
+    ),
+    "igot_col_service_number": (
+        "रोस्टर के अनुसार अधिकारी की सेवा संख्या (3 से 20 अक्षर या अंक)",
+        "The officer's service number as on the roster (3 to 20 letters or digits)",
+    ),
+    "igot_col_module_id": (
+        "पाठ्यक्रम का मॉड्यूल, जैसे MSK-SOP, IGOT-01 … IGOT-21, MSK-ASSESS",
+        "A module of the curriculum, e.g. MSK-SOP, IGOT-01 … IGOT-21, MSK-ASSESS",
+    ),
+    "igot_col_completed_at": (
+        "पूर्णता का दिन: YYYY-MM-DD, DD-MM-YYYY या DD/MM/YYYY (भारतीय समय); भविष्य का नहीं,"
+        " 01-01-2020 से पहले का नहीं",
+        "The day of completion: YYYY-MM-DD, DD-MM-YYYY or DD/MM/YYYY (India's time); not in the future, not"
+        " before 01-01-2020",
+    ),
+    "igot_col_score": ("0 से 100; केवल मूल्यांकन के लिए गिना जाता है", "0 to 100; counts only for an assessment"),
+    "igot_col_version": (
+        "पूर्ण किया गया संस्करण; न हो तो वर्तमान",
+        "The version completed; the current one when absent",
+    ),
+    "igot_all_or_nothing": (
+        "अन्य कॉलम अनदेखे रहते हैं और कभी संग्रहीत नहीं होते। पूरा विवरण: docs/igot-import.md",
+        "Other columns are ignored and never stored. The full rules: docs/igot-import.md",
+    ),
     "erase_identity": ("शिकायतकर्ता की पहचान मिटाएँ", "Erase the complainant's identity"),
     "erase_identity_means": (
         "नाम, फ़ोन, पता, बयान और मामले की मुहरबंद टिप्पणियाँ हमेशा के लिए पढ़ने योग्य नहीं रहेंगी (उनकी कुंजी नष्ट"

@@ -1,5 +1,6 @@
 """Training in the web front: the curriculum, an officer's training record, the lists supervisors act on
-(untrained, overdue, lapsing) with their CSV export, and programmes (schedule, roll-call, close).
+(untrained, overdue, lapsing) with their CSV export, programmes (schedule, roll-call, close), and the
+operator's upload of an iGOT completion file.
 
 Every figure and name comes from the training service's API called as the signed-in user, so the
 service's own jurisdiction rules decide what a page may show; the pages only add the narrower rules of
@@ -166,6 +167,7 @@ async def focus_of(
 def mount_training(app: FastAPI) -> None:
     """The curriculum, officers' records, the compliance lists, and the programmes' pages."""
     mount_programmes(app)
+    mount_igot(app)
     router = APIRouter(include_in_schema=False)
     templates.env.globals.update(
         RANK_LABELS=RANK_LABELS,
@@ -437,5 +439,50 @@ def mount_programmes(app: FastAPI) -> None:
             )
         await api.post(f"/api/training/programmes/{programme_id}/complete", {})
         return RedirectResponse(f"/training/programmes/{programme_id}?done=completed", status_code=303)
+
+    app.include_router(router)
+
+
+IGOT_IMPORTERS = frozenset({Role.OPERATOR})
+"""Who sends iGOT files: the operator (the training service's rule; the page offers it to her alone)."""
+IGOT_FILE_BYTES = 5_000_000
+"""The training service's limit; a larger file is refused here before it is sent on."""
+
+
+def mount_igot(app: FastAPI) -> None:
+    """The iGOT upload: the file checked whole by the training service, every problem shown on its line
+    and column before anything is recorded, or what was recorded."""
+    router = APIRouter(include_in_schema=False)
+
+    def igot_page(request: Request, principal: Principal, status: int = 200, **extra: Any) -> HTMLResponse:
+        return render(request, "training_igot.html", principal, status, **extra)
+
+    @router.get("/training/igot")
+    async def igot_form(request: Request, principal: User) -> HTMLResponse:
+        allow(principal, IGOT_IMPORTERS)
+        return igot_page(request, principal)
+
+    @router.post("/training/igot")
+    async def igot_upload(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, IGOT_IMPORTERS)
+        sent = (await request.form()).get("file")
+        if sent is None or isinstance(sent, str) or not sent.filename:
+            refused = PageRefused(422, "Choose the iGOT file to send.", "भेजने के लिए iGOT फ़ाइल चुनें।")
+            return igot_page(request, principal, 422, error=refused)
+        content = await sent.read(IGOT_FILE_BYTES + 1)
+        if len(content) > IGOT_FILE_BYTES:
+            refused = PageRefused(
+                413, "The file is larger than 5 MB: send it in parts.", "फ़ाइल 5 MB से बड़ी है: भागों में भेजें।"
+            )
+            return igot_page(request, principal, 413, error=refused)
+        response = await api.call(
+            "POST", "/api/training/imports/igot", files={"file": (sent.filename, content, "text/csv")}
+        )
+        if response.status_code == 422 and "report" in (detail := response.json().get("detail") or {}):
+            refused = PageRefused(422, detail["en"], detail["hi"])
+            return igot_page(
+                request, principal, 422, error=refused, report=detail["report"], name=sent.filename
+            )
+        return igot_page(request, principal, report=ServiceAPI._body(response), name=sent.filename)
 
     app.include_router(router)

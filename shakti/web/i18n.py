@@ -37,6 +37,62 @@ TEXT: dict[str, tuple[str, str]] = {
     "ops_reactions_parked": ("रोकी गई प्रतिक्रियाएँ", "Reactions parked"),
     "ops_parked_events": ("रोकी गई घटनाएँ", "Parked events"),
     "breadcrumb": ("आप यहाँ हैं", "You are here"),
+    "demo_users": ("डेमो उपयोगकर्ता (सब काल्पनिक)", "DEMO users (all made up)"),
+    "tour": ("डेमो: क्या आज़माएँ", "DEMO: what to try"),
+    "tour_link": ("डेमो में क्या आज़माएँ", "What to try in the DEMO"),
+    "tour_means": (
+        "यह डेमो है: शाहजहाँपुर जनपद के थाने, काल्पनिक अधिकारी और काल्पनिक शिकायतें, जो हर कुछ सेकंड में आती रहती हैं।"
+        " समय-सीमाएँ मिनटों में हैं, इसलिए चेतावनी, उल्लंघन और ऊपर के स्तरों तक बढ़ना कुछ ही मिनटों में दिखता है।"
+        " नीचे के किसी भी उपयोगकर्ता के रूप में इसी पासवर्ड से साइन इन करें।",
+        "This is the DEMO: Shahjahanpur district's thanas, made-up officers and made-up complaints that keep"
+        " coming every few seconds. Deadlines are in minutes, so warnings, breaches and the climb to higher"
+        " levels show within minutes. Sign in as any user below with this password.",
+    ),
+    "tour_kendra_officer": (
+        "मेरी सूची खोलें: कटरा केन्द्र के मामले प्रतीक्षा में हैं। एक मामला खोलें और प्रथम संपर्क, कार्यवाही,"
+        " संदर्भन और निस्तारण दर्ज करें; फिर शिकायत दर्ज करें और उसकी रसीद छापें। घंटी आपको नए सौंपे गए मामले बताती है।",
+        "Open My queue: cases of the Katra Kendra are waiting. Open one and record first contact, an action,"
+        " a referral and its disposal; then Register a complaint and print its receipt. The bell tells you"
+        " of cases newly assigned to you.",
+    ),
+    "tour_kendra_incharge": (
+        "अभी खतरे वाले मामले पर घंटी आपको तुरंत बुलाती है; ऊपर भेजे गए मामले को निर्देश के साथ स्वीकार करें,"
+        " मामला केन्द्र की दूसरी अधिकारी को सौंपें, और अनुरोध पर शिकायतकर्ता की पहचान उसके विधिक आधार पर मिटाएँ।",
+        "A case of danger now pages you at once (the bell); acknowledge a case"
+        " escalated to you with a direction, reassign a case to another officer of the Kendra, and erase a"
+        " complainant's identity on its legal basis when she asks.",
+    ),
+    "tour_sho": (
+        "डैशबोर्ड पर थाना कटरा के ऊपर भेजे गए मामले और उल्लंघन के निकट मामले देखें; उन्हें निर्देश के साथ स्वीकार करें।",
+        "On the Dashboard see the cases escalated to you and those close to breach at Katra thana;"
+        " acknowledge them with a direction.",
+    ),
+    "tour_co": (
+        "तिलहर सर्किल का डैशबोर्ड: थानेवार उल्लंघन दर और केन्द्रों का कार्यभार; एक प्रशिक्षण कार्यक्रम तय करें और"
+        " फ़ोन पर उपस्थिति लें।",
+        "The Tilhar circle's Dashboard: breach rates by thana and the Kendras' workloads; schedule a training"
+        " programme and call its roll on a phone.",
+    ),
+    "tour_addl_sp": (
+        "जनपद का डैशबोर्ड: एक सर्किल, फिर थाना, फिर मामला खोलें; ऊपर भेजे गए मामले; प्रशिक्षण अनुपालन की सूचियाँ CSV में।",
+        "The district's Dashboard: open a circle, then a thana, then a case; the cases escalated to you;"
+        " the training compliance lists as CSV.",
+    ),
+    "tour_sp": (
+        "जनपद का डैशबोर्ड और प्रशिक्षण अनुपालन; प्रशिक्षण कार्यक्रम तय करें (10 जनवरी 2026 का कार्यक्रम उदाहरण है);"
+        " स्तर-सीढ़ी पर सबसे ऊपर के मामले आप तक पहुँचते हैं।",
+        "The district's Dashboard and training compliance; schedule a training programme (the one of 10"
+        " January 2026 is the example); the cases at the top of the ladder reach you.",
+    ),
+    "tour_state_cell": (
+        "सभी जनपद: जनपदवार मामले, उल्लंघन और प्रशिक्षित कर्मचारी।",
+        "All districts: cases, breaches and trained staff by district.",
+    ),
+    "tour_operator": (
+        "संचालन: सेवाएँ, पीछे की घटनाएँ और रोकी गई घटनाएँ; भेजे जाने वाले ई-मेल और SMS का आउटबॉक्स; iGOT फ़ाइल का आयात।",
+        "Operations: the services, how far behind they are and parked events; the outbox of e-mail and SMS;"
+        " the iGOT file import.",
+    ),
     "yes": ("हाँ", "Yes"),
     "no": ("नहीं", "No"),
     "igot_import": ("iGOT पूर्णता आयात", "iGOT completion import"),

@@ -329,6 +329,7 @@ def mount_pages(app: FastAPI) -> None:
     from shakti.web.notifications import mount_notifications
     from shakti.web.operator import mount_operator
     from shakti.web.queues import mount_queues
+    from shakti.web.tour import mount_tour
     from shakti.web.training import mount_training
 
     for mount in (
@@ -338,6 +339,7 @@ def mount_pages(app: FastAPI) -> None:
         mount_operator,
         mount_notifications,
         mount_training,
+        mount_tour,
     ):
         mount(app)
 

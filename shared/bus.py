@@ -49,6 +49,8 @@ class DurableConsumer:
 class Part:
     name: str
     consumers: tuple[DurableConsumer, ...] = ()
+    buckets: tuple[str, ...] = ()
+    """Object Store buckets the part keeps (their streams are ``OBJ_<bucket>``); nobody else writes them."""
 
     @property
     def stream(self) -> str:
@@ -74,7 +76,8 @@ def _durables(*pairs: tuple[str, str]) -> tuple[DurableConsumer, ...]:
 # Existing deployments' durable consumers keep their names (routing_on_…): a consumer under a new
 # name would start from the stream's first event and redeliver every event ever stored.
 PARTS: tuple[Part, ...] = (
-    Part("intake"),
+    # intake's case files, sealed with each case's key (services/intake/attachments.py).
+    Part("intake", buckets=("shakti-intake-attachments",)),
     Part(
         "routing",
         _durables(
@@ -139,6 +142,20 @@ def publish_allowed(p: Part) -> list[str]:
             f"$JS.API.CONSUMER.DELETE.{where}",
             # ack, nak, in-progress and term: $JS.ACK.<stream>.<consumer>.<delivered>.<seq>...
             f"$JS.ACK.{where}.>",
+        ]
+    for bucket in p.buckets:
+        stream = f"OBJ_{bucket}"
+        allowed += [
+            f"$O.{bucket}.>",  # chunks and their description
+            f"$JS.API.STREAM.CREATE.{stream}",
+            f"$JS.API.STREAM.PURGE.{stream}",  # deleting a file purges its chunks
+            # Reading a file: its stream found by subject, an ordered consumer of its own, flow control.
+            "$JS.API.STREAM.NAMES",
+            f"$JS.API.CONSUMER.CREATE.{stream}",
+            f"$JS.API.CONSUMER.CREATE.{stream}.>",
+            f"$JS.API.CONSUMER.DELETE.{stream}.>",
+            f"$JS.API.CONSUMER.INFO.{stream}.>",
+            f"$JS.FC.{stream}.>",
         ]
     return allowed
 

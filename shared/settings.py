@@ -83,8 +83,9 @@ class Settings(BaseSettings):
         "registration (statement and description at their limits, JSON with \\u escapes) is ~95 KB.",
     )
     upload_limit_bytes: int = Field(
-        default=8 * 1024 * 1024,
-        description="Largest multipart upload (the import files: jurisdiction, roster, iGOT export).",
+        default=12 * 1024 * 1024,
+        description="Largest multipart upload (a case's file of up to 10 MB; the import files: jurisdiction,"
+        " roster, iGOT export).",
     )
     kek_file: Path | None = Field(
         default=None,

@@ -39,3 +39,8 @@ OneLine = _refusing(_ANY_CONTROL)
 """Names, codes, numbers, one-line remarks: no control character at all."""
 Lines = _refusing(_CONTROL_BUT_LINE_BREAKS)
 """Statements, notes, descriptions: line breaks (CR, LF) and tabs allowed, other control characters not."""
+
+
+def without_control_characters(text: str) -> str:
+    """Text kept as sent but for its control characters (a file's name, where refusing would lose a file)."""
+    return _ANY_CONTROL.sub("", text)

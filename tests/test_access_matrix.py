@@ -31,6 +31,7 @@ from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
 NAME, PHONE = "DEMO Matrix Secretname", "9812312345"
+SCAN = f"%PDF-1.4 DEMO medical report of {NAME}, {PHONE}".encode()
 PUBLIC = {"/api/auth/token", "/api/training/verify/{certificate_id}"}
 HOME = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
 AWAY_THANA = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-KOTWALI"}
@@ -39,7 +40,6 @@ AWAY_DISTRICT = {"district": "BLY", "circle": "BLY-NAGAR", "thana": "BLY-KOTWALI
 BODIES: dict[str, dict[str, Any]] = {
     "first-contact": {"mode": "phone"},
     "actions": {"kind": "counselling"},
-    "attachments": {"kind": "photo", "size_bytes": 1024, "sha256": "0" * 64, "filename": "DEMO.jpg"},
     "duplicate": {"duplicate_of": "0" * 32},
     "referrals": {"agency_kind": "one_stop_centre"},
     "notes": {"text": "DEMO note"},
@@ -80,6 +80,8 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
     "POST /api/intake/cases/{case_id}/notes": READERS,
     "POST /api/intake/cases/{case_id}/erase-identity": frozenset({Role.KENDRA_INCHARGE, Role.SHO}),
     "GET /api/intake/cases/{case_id}/identity": IDENTITY_READERS,
+    "GET /api/intake/cases/{case_id}/attachments": READERS,
+    "GET /api/intake/cases/{case_id}/attachments/{attachment_id}": IDENTITY_READERS,
     "GET /api/intake/cases": READERS,
     "GET /api/intake/cases/by-number/{case_number}": READERS,
     "GET /api/intake/cases/{case_id}": READERS,
@@ -128,6 +130,7 @@ class World:
     case_id: str
     case_number: str
     officer: str
+    attachment_id: str
 
     async def token(self, who: Principal) -> dict[str, str]:
         return bearer(await self.session(who))
@@ -140,6 +143,7 @@ class World:
         values = {
             "case_id": self.case_id, "case_number": self.case_number, "district": "SJP", "thana": "SJP-KATRA",
             "kendra": "MSK-SJP-KATRA", "service_number": self.officer, "service": "intake", "answer": "accept",
+            "attachment_id": self.attachment_id,
         }  # fmt: skip
         return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "nosuchthing0"), route.path)
 
@@ -171,7 +175,16 @@ async def world(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> Async
                 return seen.status_code == 200 and seen.json()["assigned_officer"] is not None
 
             await eventually(assigned, timeout=30, what="the case is routed and assigned")
-            yield World(app, client, case["case_id"], case["case_number"], officer)
+            # A file naming her: it opens only for those who may read the identity.
+            attached = await client.post(
+                f"/api/intake/cases/{case['case_id']}/attachments",
+                data={"kind": "medical_report"}, files={"file": ("report.pdf", SCAN, "application/pdf")},
+                headers={**staff, "Idempotency-Key": "m2"},
+            )  # fmt: skip
+            assert attached.status_code == 200, attached.text
+            listed = await client.get(f"/api/intake/cases/{case['case_id']}/attachments", headers=staff)
+            attachment = listed.json()["attachments"][0]["attachment_id"]
+            yield World(app, client, case["case_id"], case["case_number"], officer, attachment)
 
 
 @dataclass(frozen=True)
@@ -207,10 +220,17 @@ def api_routes(app: FastAPI) -> list[tuple[Endpoint, str]]:
 
 async def call(world: World, route: Endpoint, method: str, headers: dict[str, str]) -> httpx.Response:
     last = route.path.rstrip("/").split("/")[-1]
+    headers = {**headers, "Idempotency-Key": "matrix"}
+    if method == "POST" and last == "attachments":  # a file, sent as a form
+        files = {"file": ("scan.pdf", b"%PDF-1.4 DEMO", "application/pdf")}
+        return await world.client.post(
+            world.path(route), data={"kind": "other"}, files=files, headers=headers
+        )
     body = BODIES.get(last, {}) if method == "POST" else None
+    reading = last in ("identity", "{attachment_id}")
     return await world.client.request(
-        method, world.path(route), json=body, headers={**headers, "Idempotency-Key": "matrix"},
-        params={"purpose": "supervisory_review"} if last == "identity" else None,
+        method, world.path(route), json=body, headers=headers,
+        params={"purpose": "supervisory_review"} if reading else None,
     )  # fmt: skip
 
 
@@ -304,7 +324,7 @@ async def test_identity_appears_only_in_its_own_answer_to_the_roles_that_may_rea
                 world, route, method, await world.token(principal(role, where, world.officer))
             )
             shows = NAME in response.text or PHONE in response.text
-            if route.path.endswith("/identity") and role in IDENTITY_READERS:
+            if route.path.endswith(("/identity", "/{attachment_id}")) and role in IDENTITY_READERS:
                 assert shows and response.status_code == 200, (role.value, response.text[:200])
             else:
                 assert not shows, (role.value, route.path)

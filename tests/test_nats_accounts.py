@@ -27,6 +27,7 @@ from nats.errors import Error as NatsError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from bench.e2e import Load, Platform
+from services.intake.attachments import BUCKET, CaseFiles
 from shakti.launcher import keep_private
 from shared.aggregate import Repository
 from shared.bus import CREDENTIALS_FILE, OPS, PARTS, accounts_conf, read_credentials
@@ -562,3 +563,24 @@ async def test_a_part_parks_under_its_own_subjects_and_only_operators_remove_par
 
 async def _equals(value: Any, expected: Any) -> bool:
     return bool(await value == expected)
+
+
+async def test_intake_keeps_and_deletes_case_files_in_its_bucket_and_no_other_part_can_touch_them(
+    connect: Connections,
+) -> None:
+    files = CaseFiles(await connect("intake"))
+    await files.put("c" * 32, "a" * 32, b"sealed bytes")
+    assert await files.get("c" * 32, "a" * 32) == b"sealed bytes"
+    js = (await connect("routing")).jetstream(timeout=1.0)
+    bucket = await js.object_store(BUCKET)
+    refused = {
+        f"$O.{BUCKET}.": lambda: bucket.put("c" * 32 + "/forged", b"forged"),
+        f"$JS.API.STREAM.PURGE.OBJ_{BUCKET}": lambda: js.purge_stream(f"OBJ_{BUCKET}"),
+    }
+    outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
+    assert all(isinstance(o, NatsError | TimeoutError) for o in outcomes), outcomes
+    for subject in refused:
+        await eventually(lambda s=subject: connect.refused("routing", s), 5, f"{subject} refused")
+    assert await files.get("c" * 32, "a" * 32) == b"sealed bytes"
+    await files.delete("c" * 32, "a" * 32)
+    assert await files.get("c" * 32, "a" * 32) is None

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.attachments import MAX_BYTES, FileRefused
 from services.intake.commands import (
     AddNote,
     AwaitComplainant,
@@ -28,6 +30,7 @@ from services.intake.commands import (
     IntakeCommands,
     MakeFirstContact,
     MarkDuplicate,
+    OpenAttachment,
     ReadIdentity,
     RecordAction,
     RecordAttachment,
@@ -88,7 +91,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
-from shared.text import Lines, OneLine
+from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 """A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""
@@ -167,6 +170,10 @@ class IntakeRoute(APIRoute):
             except Refused as refused:
                 problem = {"field": refused.field, "en": refused.en, "hi": refused.hi}
                 return _refusal(refused.code, refused.en, refused.hi, [problem])
+            except FileRefused as refused:
+                problem = {"field": "file", "en": refused.en, "hi": refused.hi}
+                detail = {"code": refused.code, "en": refused.en, "hi": refused.hi, "fields": [problem]}
+                return JSONResponse({"detail": detail}, refused.status)
             except DomainError as error:
                 if error.code != ERASED:
                     raise
@@ -177,6 +184,13 @@ class IntakeRoute(APIRoute):
 
 
 # ---------------------------------------------------------------- request bodies
+
+
+def kept_filename(sent: str | None) -> str:
+    """A file's name as kept (sealed): its last path part, without control characters, at most 255
+    characters. A name is no reason to refuse an officer's file."""
+    name = without_control_characters((sent or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    return name[:255] or "file"
 
 
 class Body(BaseModel):
@@ -218,13 +232,6 @@ class ReferralBody(Body):
 
 class NoteBody(Body):
     text: Annotated[str, Field(min_length=1, max_length=5000, repr=False), Lines]
-
-
-class AttachmentBody(Body):
-    kind: AttachmentKind
-    size_bytes: int = Field(ge=1, le=50 * 1024 * 1024)
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", max_length=64)
-    filename: Annotated[str, Field(min_length=1, max_length=255, repr=False), OneLine]
 
 
 class AwaitingBody(Body):
@@ -427,16 +434,44 @@ def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
 
     @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)
     async def record_attachment(
-        case_id: CaseId, body: AttachmentBody, principal: Staff, key: IdempotencyKey = None
+        case_id: CaseId,
+        kind: Annotated[AttachmentKind, Form()],
+        file: Annotated[UploadFile, File(description="A PDF, JPEG or PNG of at most 10 MB")],
+        principal: Staff,
+        key: IdempotencyKey = None,
     ) -> CommandAnswer:
-        command = RecordAttachment(
-            case_id=case_id,
-            kind=body.kind,
-            size_bytes=body.size_bytes,
-            sha256=body.sha256,
-            filename=body.filename,
-        )
+        """A file for the case (an FIR copy, a medical report, a photo), sealed with the case's key."""
+        content = await file.read(MAX_BYTES + 1)
+        filename = kept_filename(file.filename)
+        command = RecordAttachment(case_id=case_id, kind=kind, filename=filename, content=content)
         return _answer(case_id, await commands.record_attachment(Caller.person(principal, key), command))
+
+    @router.get("/cases/{case_id}/attachments")
+    async def list_attachments(case_id: CaseId, principal: Reader) -> dict[str, Any]:
+        """The case's files: kind, size, when and by whom (their names are sealed with the identity)."""
+        files = await commands.attachments(Caller.person(principal), case_id)
+        return {"case_id": case_id, "attachments": files}
+
+    @router.get("/cases/{case_id}/attachments/{attachment_id}")
+    async def open_attachment(
+        case_id: CaseId,
+        attachment_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        purpose: ViewPurpose,
+        principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
+    ) -> Response:
+        """The file itself, for those who may read the identity: the reading is recorded on the case."""
+        command = OpenAttachment(case_id=case_id, attachment_id=attachment_id, purpose=purpose)
+        opened = await commands.open_attachment(Caller.person(principal), command)
+        return Response(
+            opened.content,
+            media_type=opened.media_type,
+            headers={
+                # No browser or proxy may keep a copy: the next reading must come back here and be recorded.
+                "Cache-Control": "no-store",
+                "Content-Disposition": f"attachment; filename*=UTF-8''{quote(opened.filename)}",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @router.post("/cases/{case_id}/awaiting-complainant", response_model=CommandAnswer)
     async def await_complainant(

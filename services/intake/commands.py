@@ -23,10 +23,12 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar
 
+import nats.errors
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.intake.attachments import CaseFiles, checked, media_type_of
 from services.intake.domain import Case, Complaint
-from services.intake.keystore import KeyStore, seal, unseal
+from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
 from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
@@ -55,7 +57,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import IdempotencyConflict
+from shared.errors import IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
@@ -158,11 +160,27 @@ class AddNote(CaseCommand):
 
 
 class RecordAttachment(CaseCommand):
+    """A file for the case (checked, sealed and stored before its ``AttachmentRecorded``)."""
+
     name: ClassVar[str] = "attachment"
     kind: AttachmentKind
-    size_bytes: int
-    sha256: str
     filename: Words
+    content: Annotated[bytes, Field(repr=False)]
+
+
+class OpenAttachment(CaseCommand):
+    """Open a case's file: like the identity, the reading is recorded first, with its purpose."""
+
+    name: ClassVar[str] = "view-identity"
+    attachment_id: str
+    purpose: ViewPurpose
+
+
+@dataclass(frozen=True)
+class OpenedFile:
+    filename: str
+    media_type: str
+    content: bytes
 
 
 class AwaitComplainant(CaseCommand):
@@ -224,6 +242,7 @@ class IntakeCommands:
         self.table = table
         self.cases = ctx.repository(Case)
         self.numbers = CaseNumbers(ctx.store)
+        self.files = CaseFiles(ctx.store.nc, replicas=ctx.store.replicas)
 
     @property
     def places(self) -> Projector[PlaceTables]:
@@ -382,21 +401,76 @@ class IntakeCommands:
         return await self._act(caller, command, lambda c: c.add_note(sealed or "", caller.actor), request)
 
     async def record_attachment(self, caller: Caller, command: RecordAttachment) -> list[Envelope]:
-        kind, size, sha256 = command.kind, command.size_bytes, command.sha256
-        sealed, request = await self._seal(
-            caller,
-            command.case_id,
-            FILENAME,
-            command.filename,
-            {"kind": kind, "size_bytes": size, "sha256": sha256},
+        """Check the file, seal it under the case's key and store it, then record it. Its object is named
+        from the request (key, file, kind and name), so a repeated request stores over its own object and
+        gets its first answer, and a refused one leaves no object behind."""
+        case_id = command.case_id
+        case = await self.cases.get(case_id)
+        (await self._reach(caller.who, case_id))(case)
+        case_file = checked(command.content)
+        key = await self._key(case)
+        kind, size, sha256 = command.kind, case_file.size, case_file.sha256
+        request = {"kind": kind, "sha256": sha256, FILENAME: command.filename}
+        attachment = derived_id(
+            "attachment", caller.actor, caller.key or uuid.uuid4().hex, *request.values()
+        ).hex
+        sealed = seal_bytes(key, case_id, f"attachment:{attachment}", case_file.content)
+        await self.files.put(case_id, attachment, sealed)
+        sealed_name = seal(key, case_id, FILENAME, command.filename)
+        try:
+            return await self._act(
+                caller,
+                command,
+                lambda c: c.record_attachment(attachment, kind, size, sha256, sealed_name, caller.actor),
+                fingerprint(request, secret=key),
+            )
+        except BaseException:
+            await self.files.delete(case_id, attachment)
+            raise
+
+    async def attachments(self, caller: Caller, case_id: str) -> list[dict[str, Any]]:
+        """The case's files as the case page lists them: kind, size, when and by whom (names are sealed)."""
+        case = await self.cases.get(case_id)
+        (await self._reach(caller.who, case_id))(case)
+        return [
+            {
+                "attachment_id": event.attachment_id,
+                "kind": event.kind,
+                "size_bytes": event.size_bytes,
+                "at": envelope.occurred_at,
+                "by": event.by,
+                "readable": not case.identity_erased,
+            }
+            for envelope in await self.cases.history(case_id)
+            if isinstance(event := envelope.event(), AttachmentRecorded)
+        ]
+
+    async def open_attachment(self, caller: Caller, command: OpenAttachment) -> OpenedFile:
+        """Record the reading first (as for the identity), then open the file."""
+        case_id, role, purpose = command.case_id, caller.who.role.value, command.purpose
+        history = await self.cases.history(case_id)
+        recorded = next(
+            (
+                event
+                for envelope in history
+                if isinstance(event := envelope.event(), AttachmentRecorded)
+                and event.attachment_id == command.attachment_id
+            ),
+            None,
         )
-        attachment = uuid.uuid4().hex
-        return await self._act(
-            caller,
-            command,
-            lambda c: c.record_attachment(attachment, kind, size, sha256, sealed or "", caller.actor),
-            request,
-        )
+        if recorded is None:
+            raise NotFound("Attachment", command.attachment_id)
+        request = fingerprint({"purpose": purpose, "attachment": command.attachment_id})
+        await self._act(caller, command, lambda c: c.view_identity(purpose, role, caller.actor), request)
+        key = await self._key(Case.replay(case_id, history))
+        sealed = await self.files.get(case_id, command.attachment_id)
+        if sealed is None:
+            raise RuntimeError(
+                f"the file {command.attachment_id} of case {case_id} is missing from its bucket"
+            )
+        content = unseal_bytes(key, case_id, f"attachment:{command.attachment_id}", sealed)
+        filename = unseal(key, case_id, FILENAME, recorded.sealed_filename)
+        return OpenedFile(filename, media_type_of(content), content)
 
     async def await_complainant(self, caller: Caller, command: AwaitComplainant) -> list[Envelope]:
         reason = command.reason
@@ -467,6 +541,13 @@ class IntakeCommands:
         recorded = await self._act(caller, command, lambda c: c.erase_identity(basis, caller.actor), request)
         await self.keys.destroy(command.case_id)
         log.info("case %s: identity key destroyed", command.case_id)
+        # Unreadable already (their key is gone); the bucket's copies go too.
+        for envelope in await self.cases.history(command.case_id):
+            if isinstance(event := envelope.event(), AttachmentRecorded):
+                try:
+                    await self.files.delete(command.case_id, event.attachment_id)
+                except nats.errors.Error as error:
+                    log.warning("case %s: a sealed file kept in its bucket (%s)", command.case_id, error)
         return recorded
 
     # ---------------------------------------------------------------- shared steps

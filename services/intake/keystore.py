@@ -110,6 +110,19 @@ def unseal(key: bytes, case_id: str, purpose: str, sealed: str) -> str:
     return plaintext.decode()
 
 
+def seal_bytes(key: bytes, case_id: str, purpose: str, content: bytes) -> bytes:
+    """A file sealed like a field (``nonce || ciphertext``, bound to its case and purpose), kept raw."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, content, _bound_to(case_id, purpose))
+
+
+def unseal_bytes(key: bytes, case_id: str, purpose: str, sealed: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _bound_to(case_id, purpose))
+    except InvalidTag:
+        raise SealBroken(f"a sealed {purpose} of case {case_id} does not open") from None
+
+
 def _bound_to(case_id: str, purpose: str) -> bytes:
     return f"shakti-intake:{case_id}:{purpose}".encode()
 

@@ -160,9 +160,11 @@ class Intake:
         principal: Principal = OFFICER,
         key: str | None = None,
     ) -> httpx.Response:
-        return await self.client.post(
-            f"/api/intake/cases/{case_id}/{command}", json=body, headers=self.as_(principal, key)
-        )
+        path, headers = f"/api/intake/cases/{case_id}/{command}", self.as_(principal, key)
+        if body is not None and "file" in body:  # a file goes as a form, the way a page sends it
+            fields = {k: v for k, v in body.items() if k != "file"}
+            return await self.client.post(path, data=fields, files={"file": body["file"]}, headers=headers)
+        return await self.client.post(path, json=body, headers=headers)
 
     async def get(self, path: str, principal: Principal = OFFICER, **params: Any) -> httpx.Response:
         return await self.client.get(f"/api/intake{path}", params=params, headers=self.as_(principal))

@@ -50,6 +50,8 @@ PHONE = "9123487650"
 ADDRESS = "House 7, Gali Nilgiri-Tarangpur"
 NOTE = "Her brother Ishvaranand threatens her"
 FILENAME = "Quillfeather-xray.pdf"
+XRAY = f"%PDF-1.4 radiology report of {NAME}, phone {PHONE}".encode()
+"""A file holding her name and phone: sealed before it is stored, so no stream holds it in clear."""
 LOCALITY = "Behind the Vyomkesh dharamshala"
 SECRETS = [NAME, "Quillfeather", PHONE, ADDRESS, "Nilgiri-Tarangpur", NOTE, "Ishvaranand", FILENAME, LOCALITY]
 
@@ -207,7 +209,7 @@ async def test_no_identity_anywhere_in_clear(
     steps: list[tuple[str, dict[str, Any] | None]] = [
         ("first-contact", {"mode": "phone"}),
         ("notes", {"text": NOTE}),
-        ("attachments", {"kind": "photo", "size_bytes": 10, "sha256": "cd" * 32, "filename": FILENAME}),
+        ("attachments", {"kind": "medical_report", "file": (FILENAME, XRAY, "application/pdf")}),
         ("awaiting-complainant", {"reason": "not_reachable", "remark": f"{PHONE} switched off"}),
         ("complainant-responded", None),
         ("resolve", {"outcome": "legal_aid_given", "feedback_rating": 5, "feedback": f"{NAME} is grateful"}),
@@ -294,6 +296,12 @@ async def test_no_identity_anywhere_in_clear(
     # After erasure, the sealed fields in the stream are unreadable by anyone.
     await intake.command(case_id, "erase-identity", {"legal_basis": "dpdp_request"}, principal=INCHARGE)
     assert (await intake.get(f"/cases/{case_id}/identity", purpose="contact_complainant")).status_code == 410
+    files = (await intake.get(f"/cases/{case_id}/attachments")).json()["attachments"]
+    assert len(files) == 1 and not files[0]["readable"]
+    opened = await intake.get(
+        f"/cases/{case_id}/attachments/{files[0]['attachment_id']}", purpose="contact_complainant"
+    )
+    assert opened.status_code == 410 and NAME not in opened.text
     desk_keys = KeyStore.open(intake.database_url, load_kek_ring(Settings()))
     try:
         assert await desk_keys.find(case_id) is None
@@ -322,7 +330,7 @@ def test_a_command_carrying_her_words_shows_none_of_them_in_its_repr() -> None:
         ),
         AddNote(case_id=case_id, text=words[4]),
         RecordAttachment(
-            case_id=case_id, kind=AttachmentKind.OTHER, size_bytes=1, sha256="a" * 64, filename=words[5]
+            case_id=case_id, kind=AttachmentKind.OTHER, filename=words[5], content=f"%PDF-{words[3]}".encode()
         ),
         Close(case_id=case_id, reason=CloseReason.OTHER, remark=words[4]),
         Resolve(case_id=case_id, outcome=None, rating=None, feedback=words[4]),

@@ -49,7 +49,7 @@ async def test_the_whole_lifecycle_in_the_register_and_the_timeline(intake: Inta
         ("notes", {"text": "Mother present during the statement."}, "in_progress"),
         (
             "attachments",
-            {"kind": "medical_report", "size_bytes": 2048, "sha256": "ab" * 32, "filename": "report.pdf"},
+            {"kind": "medical_report", "file": ("report.pdf", b"%PDF-1.7 medical report", "application/pdf")},
             "in_progress",
         ),
         ("awaiting-complainant", {"reason": "documents_awaited"}, "awaiting_complainant"),

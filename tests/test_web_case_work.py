@@ -582,3 +582,46 @@ async def test_the_sho_erases_the_complainants_identity_from_the_case_page_with_
     assert f'action="/cases/{case_id}/erase"' not in page
     shown = await sho.get(f"/api/intake/cases/{case_id}/identity?purpose=supervisory_review")
     assert shown.status_code >= 400 and NAME not in shown.text
+
+
+PHOTO = b"\x89PNG\r\n\x1a\n" + b"DEMO photo" * 50
+
+
+async def test_an_officer_attaches_a_file_from_the_case_page_and_opens_it_with_a_purpose(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    page = (await officer.get(f"/cases/{case_id}")).text
+    form = page[page.index(f'action="/cases/{case_id}/attachments"') :].split("</form>")[0]
+    assert 'enctype="multipart/form-data"' in form and 'name="key"' in form and 'type="file"' in form
+    key = re.search(r'name="key" value="([0-9a-f]{32})"', form)
+    assert key
+
+    async def send(content: bytes, lang: str = "en") -> httpx.Response:
+        return await officer.client.post(
+            f"/cases/{case_id}/attachments",
+            data={"kind": "photo", "key": key.group(1), "csrf_token": csrf_token(officer.session)},
+            files={"file": ("injury.png", content, "image/png")},
+            headers=officer.cookies(lang),
+        )
+
+    refused = await send(b"GIF89a not taken", lang="hi")
+    assert refused.status_code == 422 and "केवल PDF, JPEG या PNG" in refused.text
+    sent = await send(PHOTO)
+    assert sent.status_code == 303, sent.text
+    assert (await send(PHOTO)).status_code == 303  # sent twice: one file
+    page = (await officer.get(f"/cases/{case_id}")).text
+    files = re.findall(rf'action="/cases/{case_id}/attachments/([0-9a-f]{{32}})"', page)
+    assert len(files) == 1 and "Photo" in page
+    opened = await officer.post(f"/cases/{case_id}/attachments/{files[0]}", purpose="contact_complainant")
+    assert opened.status_code == 200 and opened.content == PHOTO
+    assert (
+        opened.headers["cache-control"] == "no-store"
+        and "injury.png" in opened.headers["content-disposition"]
+    )
+    # A Circle Officer sees that there is a file, but it opens only for those who read the identity.
+    co = await desk.browser(Role.CO, TILHAR)
+    co_page = (await co.get(f"/cases/{case_id}")).text
+    assert "Photo" in co_page and f'action="/cases/{case_id}/attachments/' not in co_page
+    assert (
+        await co.post(f"/cases/{case_id}/attachments/{files[0]}", purpose="supervisory_review")
+    ).status_code == 403

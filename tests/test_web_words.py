@@ -16,8 +16,8 @@ from shakti.web.i18n import TEXT
 WEB = Path(__file__).resolve().parent.parent / "shakti" / "web"
 TEMPLATES = sorted((WEB / "templates").glob("*.html"))
 DEVANAGARI = re.compile(r"[\u0900-\u097F]")
-# Words a page may show in Latin letters in both languages: a product's name, a version's "v".
-NAMES = {"NATS", "v"}
+# Words a page may show in Latin letters in both languages: a product's name, a version's "v", a unit.
+NAMES = {"NATS", "v", "KB"}
 CASE_NUMBER_HINT = re.compile(r"^[A-Z]{3}-\d{4}-\d*$")
 
 

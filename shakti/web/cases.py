@@ -26,7 +26,7 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.times import limit_due
-from shared.auth import Principal, Role
+from shared.auth import IDENTITY_READERS, Principal, Role
 from shared.http_guard import CSRF_FIELD
 
 CASE_STEPS = {
@@ -80,6 +80,8 @@ CONFIRMATIONS = {
         "पुष्टि के लिए बॉक्स चुनें: शिकायतकर्ता की पहचान मिटाना वापस नहीं होता; उसे फिर कोई नहीं पढ़ सकता।",
     ),
 }
+NO_FILE = PageRefused(422, "Choose the file to attach.", "जोड़ने के लिए फ़ाइल चुनें।")
+ATTACHMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 ERASERS = frozenset({Role.KENDRA_INCHARGE, Role.SHO})
 """Who may erase a complainant's identity (intake's rule; the page offers the form to them alone)."""
 # What the page says after a step (?done=step): the label's key. A move is routing's, and the
@@ -87,6 +89,7 @@ ERASERS = frozenset({Role.KENDRA_INCHARGE, Role.SHO})
 DONE = {
     **dict.fromkeys((*CASE_STEPS, "note", "accept", "reject", "complete"), "step_recorded"),
     "erase": "done_erase",
+    "attach": "done_attach",
     "acknowledged": "acknowledged",
     "reassign": "done_reassign",
     "transfer": "done_transfer",
@@ -237,6 +240,7 @@ def mount_cases(app: FastAPI) -> None:
         clocks = await optional(api, f"/api/escalation/cases/{case_id}")
         routing = await optional(api, f"/api/routing/cases/{case_id}")
         choices = await api.get("/api/intake/choices")
+        files = await optional(api, f"/api/intake/cases/{case_id}/attachments")
         may_move = principal.role in SUPERVISOR_ROLES and case["status"] in WORKED
         answerable = any(
             r["status"] in REFERRAL_ANSWERS["complete"] for r in (routing or {}).get("referrals", [])
@@ -245,6 +249,7 @@ def mount_cases(app: FastAPI) -> None:
         return render(
             request, "case.html", principal, status,
             case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
+            attachments=(files or {}).get("attachments", []),
             may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
             may_note=case["status"] not in FINISHED and not case["identity_erased"],
             may_erase=principal.role in ERASERS and not case["identity_erased"],
@@ -405,6 +410,55 @@ def mount_cases(app: FastAPI) -> None:
             headers={"Idempotency-Key": key},
         )
         return await answered(request, principal, api, case_id, "transfer", response, form)
+
+    @router.post("/cases/{case_id}/attachments")
+    async def attach(request: Request, case_id: str, principal: User, api: Api) -> Response:
+        """A file for the case (an FIR copy, a medical report, a photo), sent on to intake to be sealed."""
+        allow(principal, KENDRA_ROLES)
+        check_case_id(case_id)
+        form = await request.form()
+        sent, kind = form.get("file"), str(form.get("kind") or "")
+        typed = {"kind": kind}
+        if sent is None or isinstance(sent, str) or not sent.filename:
+            return await case_page(
+                request, principal, api, case_id, 422, error=NO_FILE, form=typed, opened="attach"
+            )
+        response = await api.call(
+            "POST",
+            f"/api/intake/cases/{case_id}/attachments",
+            data={"kind": kind},
+            files={
+                "file": (sent.filename, await sent.read(), sent.content_type or "application/octet-stream")
+            },
+            headers={"Idempotency-Key": str(form.get("key") or uuid.uuid4().hex)},
+        )
+        return await answered(request, principal, api, case_id, "attach", response, typed)
+
+    @router.post("/cases/{case_id}/attachments/{attachment_id}")
+    async def open_file(
+        request: Request, case_id: str, attachment_id: str, principal: User, api: Api
+    ) -> Response:
+        """A case's file, opened with a purpose: intake records the reading before it hands the file over."""
+        allow(principal, IDENTITY_READERS)
+        check_case_id(case_id)
+        if not ATTACHMENT_ID.match(attachment_id):
+            raise PageRefused(404, "No such file.", "ऐसी कोई फ़ाइल नहीं।")
+        purpose = str((await request.form()).get("purpose") or "")
+        response = await api.call(
+            "GET", f"/api/intake/cases/{case_id}/attachments/{attachment_id}", params={"purpose": purpose}
+        )
+        if response.status_code >= 400:
+            refused = ServiceAPI.refusal(response)
+            return await case_page(request, principal, api, case_id, refused.status, error=refused)
+        return Response(
+            response.content,
+            media_type=response.headers.get("content-type"),
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": response.headers.get("content-disposition", "attachment"),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @router.post("/cases/{case_id}/erase")
     async def erase(request: Request, case_id: str, principal: User, api: Api) -> Response:

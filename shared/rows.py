@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, insert, select, tuple_
+from sqlalchemy import Column, DateTime, Dialect, Table, TypeDecorator, delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
@@ -36,6 +36,21 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite keeps no zone: store UTC, read it back as UTC),
+    so that times compare right whatever zone an event spelled them in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        value = utc(value)
+        return value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return utc(value)
 
 
 def as_dict(row: Any) -> Row:
@@ -97,6 +112,21 @@ class Rows:
             for k in chunk:
                 cached.setdefault(k, None)
 
+    async def where(self, table: Table, **equal: Any) -> list[Row]:
+        """The rows whose columns equal these values (``None``: is null), as this batch sees them: one
+        query, with what the batch has changed laid over it. Rows appended with ``add`` are not seen."""
+        c = table.c
+        query = select(table).where(*(c[name] == value for name, value in equal.items()))
+        cached = self._cache[table]
+        for found in (await self.session.execute(query)).all():
+            row = as_dict(found)
+            cached.setdefault(self._key(table, row), row)
+        return [
+            row
+            for row in cached.values()
+            if row is not None and all(row[name] == value for name, value in equal.items())
+        ]
+
     async def select(self, statement: Executable) -> Result[Any]:
         """A query of the projection's own (for what a key cannot find): what this batch has changed is
         written first, so the query sees it."""
@@ -122,6 +152,14 @@ class Rows:
         row = await self.get(table, **key)
         if row is None:
             row = self.blank(table, **key)
+        row.update(values)
+        return self.put(table, row)
+
+    async def update(self, table: Table, key: Mapping[str, Any], **values: Any) -> Row | None:
+        """Change some columns of a row that exists; no row, no change (as an ``UPDATE`` does)."""
+        row = await self.get(table, **key)
+        if row is None:
+            return None
         row.update(values)
         return self.put(table, row)
 

@@ -2,9 +2,10 @@
 
 A projection's handlers read and change rows through ``Rows`` instead of issuing a statement per
 event: a row is read once per batch (``get``, or ``prefetch`` for many keys in one query), changed in
-memory as many times as the batch's events say, and written once, with multi-row statements
-(``INSERT ... ON CONFLICT DO UPDATE`` for changed rows, one ``INSERT`` for appended rows, one
-``DELETE`` per table). A case's dozen events in one batch cost two statements instead of thirty-six.
+memory as many times as the batch's events say, and written once per table: one ``INSERT ... ON
+CONFLICT DO UPDATE`` for the changed rows and one ``INSERT`` for the appended rows, each built once and
+executed for all the rows at once (the driver's executemany), and one ``DELETE``. A case's dozen events
+in one batch cost two statements instead of thirty-six.
 
 The same code runs on SQLite and PostgreSQL. Rows are plain dicts keyed by column name; a table's
 primary key identifies a row (an autoincrement id is only for appended rows, ``add``).
@@ -12,6 +13,7 @@ primary key identifies a row (an autoincrement id is only for appended rows, ``a
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from sqlalchemy.sql import Executable
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 
-# Bound parameters per statement: SQLite allows 32,766 and PostgreSQL 65,535; stay well below both.
+# Bound parameters per read or delete: SQLite allows 32,766 and PostgreSQL 65,535; stay well below both.
 MAX_PARAMETERS = 30_000
 
 
@@ -210,27 +212,25 @@ class Rows:
         if not rows:
             return
         names = [c.name for c in table.columns]
-        keys = [c.name for c in self._key_columns(table)]
-        dialect = self.session.get_bind().dialect.name
-        build = postgres_insert if dialect == "postgresql" else sqlite_insert
-        for chunk in _chunks([{n: row.get(n) for n in names} for row in rows], len(names)):
-            statement = build(table).values(chunk)
-            updates = {n: statement.excluded[n] for n in names if n not in keys}
-            if updates:
-                statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=keys)
-            await self.session.execute(statement)
+        statement = _upsert_statement(self.session.get_bind().dialect.name, table)
+        # One statement built once per table and executed for every row (the driver's executemany):
+        # compiling a multi-row VALUES anew for each batch cost more than running it.
+        await self.session.execute(statement, [{n: row.get(n) for n in names} for row in rows])
 
     async def _insert(self, table: Table, rows: list[Row]) -> None:
         if not rows:
             return
+        # The columns some row names: one it leaves out (an autoincrement id) takes its default.
         names = sorted({n for row in rows for n in row})
-        for chunk in _chunks([{n: row.get(n) for n in names} for row in rows], len(names)):
-            await self.session.execute(insert(table).values(chunk))
+        await self.session.execute(insert(table), [{n: row.get(n) for n in names} for row in rows])
 
 
-def _chunks(rows: list[Row], width: int) -> Iterable[list[Row]]:
-    per_statement = max(1, MAX_PARAMETERS // max(1, width))
-    for start in range(0, len(rows), per_statement):
-        yield rows[start : start + per_statement]
+@functools.cache
+def _upsert_statement(dialect: str, table: Table) -> Executable:
+    build = postgres_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(table)
+    keys = [c.name for c in table.primary_key.columns]
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    if updates:
+        return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=keys)

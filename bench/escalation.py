@@ -45,7 +45,7 @@ from nats.aio.msg import Msg
 from services.escalation.domain import EscalationCase, Jurisdiction, Place, Registration, ladder_offices
 from services.escalation.main import build_service
 from services.escalation.policy import DEFAULT_POLICY, load_policy
-from services.escalation.read_model import percentile
+from services.escalation.read_model.queries import percentile
 from shared.contracts.vocabulary import Category, Priority
 from shared.events import HEADER_TYPE, Event
 from shared.eventstore import CommandMeta, EventStore

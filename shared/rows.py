@@ -2,9 +2,10 @@
 
 A projection's handlers read and change rows through ``Rows`` instead of issuing a statement per
 event: a row is read once per batch (``get``, or ``prefetch`` for many keys in one query), changed in
-memory as many times as the batch's events say, and written once, with multi-row statements
-(``INSERT ... ON CONFLICT DO UPDATE`` for changed rows, one ``INSERT`` for appended rows, one
-``DELETE`` per table). A case's dozen events in one batch cost two statements instead of thirty-six.
+memory as many times as the batch's events say, and written once per table: one ``INSERT ... ON
+CONFLICT DO UPDATE`` for the changed rows and one ``INSERT`` for the appended rows, each built once and
+executed for all the rows at once (the driver's executemany), and one ``DELETE``. A case's dozen events
+in one batch cost two statements instead of thirty-six.
 
 The same code runs on SQLite and PostgreSQL. Rows are plain dicts keyed by column name; a table's
 primary key identifies a row (an autoincrement id is only for appended rows, ``add``).
@@ -12,12 +13,13 @@ primary key identifies a row (an autoincrement id is only for appended rows, ``a
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, insert, select, tuple_
+from sqlalchemy import Column, DateTime, Dialect, Table, TypeDecorator, delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Result
@@ -27,7 +29,7 @@ from sqlalchemy.sql import Executable
 Row = dict[str, Any]
 Key = tuple[Any, ...]
 
-# Bound parameters per statement: SQLite allows 32,766 and PostgreSQL 65,535; stay well below both.
+# Bound parameters per read or delete: SQLite allows 32,766 and PostgreSQL 65,535; stay well below both.
 MAX_PARAMETERS = 30_000
 
 
@@ -36,6 +38,21 @@ def utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite keeps no zone: store UTC, read it back as UTC),
+    so that times compare right whatever zone an event spelled them in."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        value = utc(value)
+        return value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return utc(value)
 
 
 def as_dict(row: Any) -> Row:
@@ -97,6 +114,21 @@ class Rows:
             for k in chunk:
                 cached.setdefault(k, None)
 
+    async def where(self, table: Table, **equal: Any) -> list[Row]:
+        """The rows whose columns equal these values (``None``: is null), as this batch sees them: one
+        query, with what the batch has changed laid over it. Rows appended with ``add`` are not seen."""
+        c = table.c
+        query = select(table).where(*(c[name] == value for name, value in equal.items()))
+        cached = self._cache[table]
+        for found in (await self.session.execute(query)).all():
+            row = as_dict(found)
+            cached.setdefault(self._key(table, row), row)
+        return [
+            row
+            for row in cached.values()
+            if row is not None and all(row[name] == value for name, value in equal.items())
+        ]
+
     async def select(self, statement: Executable) -> Result[Any]:
         """A query of the projection's own (for what a key cannot find): what this batch has changed is
         written first, so the query sees it."""
@@ -122,6 +154,14 @@ class Rows:
         row = await self.get(table, **key)
         if row is None:
             row = self.blank(table, **key)
+        row.update(values)
+        return self.put(table, row)
+
+    async def update(self, table: Table, key: Mapping[str, Any], **values: Any) -> Row | None:
+        """Change some columns of a row that exists; no row, no change (as an ``UPDATE`` does)."""
+        row = await self.get(table, **key)
+        if row is None:
+            return None
         row.update(values)
         return self.put(table, row)
 
@@ -172,27 +212,25 @@ class Rows:
         if not rows:
             return
         names = [c.name for c in table.columns]
-        keys = [c.name for c in self._key_columns(table)]
-        dialect = self.session.get_bind().dialect.name
-        build = postgres_insert if dialect == "postgresql" else sqlite_insert
-        for chunk in _chunks([{n: row.get(n) for n in names} for row in rows], len(names)):
-            statement = build(table).values(chunk)
-            updates = {n: statement.excluded[n] for n in names if n not in keys}
-            if updates:
-                statement = statement.on_conflict_do_update(index_elements=keys, set_=updates)
-            else:
-                statement = statement.on_conflict_do_nothing(index_elements=keys)
-            await self.session.execute(statement)
+        statement = _upsert_statement(self.session.get_bind().dialect.name, table)
+        # One statement built once per table and executed for every row (the driver's executemany):
+        # compiling a multi-row VALUES anew for each batch cost more than running it.
+        await self.session.execute(statement, [{n: row.get(n) for n in names} for row in rows])
 
     async def _insert(self, table: Table, rows: list[Row]) -> None:
         if not rows:
             return
+        # The columns some row names: one it leaves out (an autoincrement id) takes its default.
         names = sorted({n for row in rows for n in row})
-        for chunk in _chunks([{n: row.get(n) for n in names} for row in rows], len(names)):
-            await self.session.execute(insert(table).values(chunk))
+        await self.session.execute(insert(table), [{n: row.get(n) for n in names} for row in rows])
 
 
-def _chunks(rows: list[Row], width: int) -> Iterable[list[Row]]:
-    per_statement = max(1, MAX_PARAMETERS // max(1, width))
-    for start in range(0, len(rows), per_statement):
-        yield rows[start : start + per_statement]
+@functools.cache
+def _upsert_statement(dialect: str, table: Table) -> Executable:
+    build = postgres_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(table)
+    keys = [c.name for c in table.primary_key.columns]
+    updates = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    if updates:
+        return statement.on_conflict_do_update(index_elements=keys, set_=updates)
+    return statement.on_conflict_do_nothing(index_elements=keys)

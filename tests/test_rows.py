@@ -3,14 +3,14 @@ the same results on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
 
 from shared import rows as rows_module
 from shared.readmodel import create_engine, create_tables, sessions
-from shared.rows import Rows, as_dict, utc
+from shared.rows import Rows, UtcDateTime, as_dict, utc
 
 metadata = MetaData()
 cases = Table(
@@ -102,5 +102,62 @@ async def test_a_forgotten_batch_writes_nothing(sqlite_url: str) -> None:
             await batch.flush()
         async with sessions(engine)() as session:
             assert await table(session, cases) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_update_changes_only_a_row_that_exists_and_where_sees_the_batchs_changes(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    await create_tables(engine, metadata)
+    make = sessions(engine)
+    try:
+        async with make.begin() as session:
+            batch = Rows(session)
+            for n, status in enumerate(["registered", "registered", "closed"]):
+                await batch.change(cases, {"case_id": f"w{n}"}, status=status)
+            await batch.flush()
+        async with make.begin() as session:
+            batch = Rows(session)
+            # As an UPDATE: a row that is not there stays away.
+            assert await batch.update(cases, {"case_id": "absent"}, status="closed") is None
+            await batch.update(cases, {"case_id": "w0"}, status="closed")
+            await batch.change(cases, {"case_id": "w3"}, status="registered")
+            batch.remove(cases, case_id="w1")
+            # Stored rows by a non-key column, with what this batch changed laid over them (not flushed).
+            found = await batch.where(cases, status="registered")
+            assert [r["case_id"] for r in found] == ["w3"]
+            assert sorted(r["case_id"] for r in await batch.where(cases, status="closed")) == ["w0", "w2"]
+            unset = await batch.where(cases, updated_at=None, status="closed")
+            assert sorted(r["case_id"] for r in unset) == ["w0", "w2"]
+            await batch.flush()
+        async with make() as session:
+            stored = {r["case_id"]: r["status"] for r in await table(session, cases)}
+            assert stored == {"w0": "closed", "w2": "closed", "w3": "registered"}
+    finally:
+        await engine.dispose()
+
+
+async def test_utc_datetimes_come_back_aware_and_in_utc(database_url: str) -> None:
+    times = Table(
+        "rows_time",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("at", UtcDateTime()),
+    )
+    engine = create_engine(database_url)
+    await create_tables(engine, times.metadata)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    try:
+        async with sessions(engine).begin() as session:
+            batch = Rows(session)
+            batch.put(times, {"id": 1, "at": datetime(2026, 1, 10, 15, 0, tzinfo=ist)})
+            batch.put(times, {"id": 2, "at": None})
+            await batch.flush()
+        async with sessions(engine)() as session:
+            stored = await table(session, times)
+        assert [r["at"] for r in stored] == [datetime(2026, 1, 10, 9, 30, tzinfo=UTC), None]
+        assert stored[0]["at"].tzinfo == UTC  # type: ignore[union-attr]
     finally:
         await engine.dispose()

@@ -28,9 +28,8 @@ from shared.text import OneLine
 
 from .commands import Acknowledge, EscalationCommands
 from .policy import Policy
-from .read_model import (
-    BoardTables,
-    EscalationBoard,
+from .read_model.projection import EscalationBoard
+from .read_model.queries import (
     PlaceLevel,
     breach_rates,
     case_view,
@@ -39,6 +38,7 @@ from .read_model import (
     escalation_summary,
     step_times,
 )
+from .read_model.tables import BoardTables
 
 # The state cell gets figures only (summaries, rates, step times): no route that names a case.
 LADDER_ROLES = frozenset(Role(r.value) for r in LadderRole) - {Role.STATE_CELL}

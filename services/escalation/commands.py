@@ -19,7 +19,9 @@ from shared.runtime import ServiceContext
 
 from .domain import EscalationCase
 from .policy import Policy
-from .read_model import BoardTables, EscalationBoard, case_place, kendra_of
+from .read_model.projection import EscalationBoard
+from .read_model.queries import case_place, kendra_of
+from .read_model.tables import BoardTables
 
 
 class Acknowledge(Command):

@@ -43,7 +43,8 @@ from shared.subscriber import ProcessManager
 
 from .domain import EscalationCase, Place, Registration, ladder_offices
 from .policy import Policy
-from .read_model import EscalationBoard, JurisdictionCache, case_place
+from .read_model.projection import EscalationBoard
+from .read_model.queries import JurisdictionCache, case_place
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from services.escalation.api import build_router
 from services.escalation.commands import EscalationCommands
 from services.escalation.handlers import CaseWatch
 from services.escalation.policy import DEFAULT_POLICY, Policy, load_policy
-from services.escalation.read_model import EscalationBoard
+from services.escalation.read_model.projection import EscalationBoard
 from services.escalation.timers import DeadlineWorker
 from shared.contracts.escalation import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker

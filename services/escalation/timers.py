@@ -24,7 +24,8 @@ from shared.runtime import ServiceContext
 
 from .domain import EscalationCase, Jurisdiction, ladder_offices
 from .policy import Policy
-from .read_model import DueCheck, EscalationBoard, JurisdictionCache, due_checks, next_check_after
+from .read_model.projection import EscalationBoard
+from .read_model.queries import DueCheck, JurisdictionCache, due_checks, next_check_after
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,8 @@ from shared.rows import Row
 from .commands import AcknowledgeNotification, ChoosePreferences, NotificationCommands, SendAgain, own_address
 from .domain import Preferences
 from .messages import Names, compose
-from .read_model import (
-    BoardTables,
-    by_status,
-    counts,
-    notifications_for,
-    unread_count,
-)
+from .read_model.queries import by_status, counts, notifications_for, unread_count
+from .read_model.tables import BoardTables
 
 # Messages name cases: the roles that work cases read theirs, operators the outbox and the parked
 # ones; the state cell (figures only) none.

@@ -23,7 +23,8 @@ from shared.runtime import ServiceContext
 
 from .domain import Notification, Preferences
 from .handlers import Delivery
-from .read_model import BoardTables, one
+from .read_model.queries import one
+from .read_model.tables import BoardTables
 
 
 class AcknowledgeNotification(Command):

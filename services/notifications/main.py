@@ -34,14 +34,9 @@ from services.notifications.handlers import (
 )
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy
-from services.notifications.read_model import (
-    BoardTables,
-    NotificationBoard,
-    counts,
-    due_pages,
-    held_until,
-    load_roster,
-)
+from services.notifications.read_model.projection import NotificationBoard
+from services.notifications.read_model.queries import counts, due_pages, held_until, load_roster
+from services.notifications.read_model.tables import BoardTables
 from shared.contracts.notifications import SERVICE, NotificationChannel
 from shared.observability import NOTIFICATION_LAG, NOTIFICATIONS
 from shared.places import Places, PlaceTables, place_names

@@ -32,7 +32,7 @@ from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
-from services.training.read_model import TrainingRegister
+from services.training.read_model.queries import TrainingRegister
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (

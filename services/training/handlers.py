@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import CertificateIssuer, Module, OfficerRecord, Programme
-from services.training.read_model import TrainingRegister
+from services.training.read_model.queries import TrainingRegister
 from shared.contracts.routing import OfficerPosted
 from shared.contracts.training import ModulePublished, ProgrammeCompleted
 from shared.dispatch import Reactions, handles

@@ -8,7 +8,7 @@ from services.training.api import build_router
 from services.training.commands import TrainingCommands
 from services.training.curriculum import TrainingPolicy, load_policy
 from services.training.handlers import TrainingReactions, publish_curriculum, review_worker
-from services.training.read_model import TrainingPlaces, TrainingRecords
+from services.training.read_model.projection import TrainingPlaces, TrainingRecords
 from shared.contracts.training import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager

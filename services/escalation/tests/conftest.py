@@ -17,7 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from services.escalation.main import build_service
-from services.escalation.read_model import BoardTables
+from services.escalation.read_model.tables import BoardTables
 from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import MetaData, select
 
-from services.escalation.read_model import BoardTables, EscalationBoard
+from services.escalation.read_model.projection import EscalationBoard
+from services.escalation.read_model.tables import BoardTables
 from shared.contracts.escalation import CaseWatched
 from shared.contracts.routing import CircleDefined, ThanaDefined
 from shared.contracts.vocabulary import Category, Priority

@@ -14,6 +14,7 @@ from services.training.domain import LAPSED_EXPIRED, LAPSED_RETRAINING_OVERDUE, 
 from services.training.tests.conftest import Training, curriculum_with, full_course, igot_csv, running
 from shared.auth import Role
 from shared.clock import ManualClock
+from shared.contracts.routing import CircleDefined, DistrictDefined, ThanaDefined
 from shared.contracts.training import (
     CertificationLapsed,
     OfficerCertified,
@@ -239,3 +240,26 @@ async def test_two_replicas_report_overdue_training_once(
         await one.settled()
         for round_ in range(3):
             assert len(of_type(await one.events(f"PNO70{round_}"), TrainingOverdue)) == 1
+
+
+async def test_a_circle_and_a_thana_sharing_a_code_keep_their_own_names(training: Training) -> None:
+    # Tilhar is both a circle and one of its thanas (as in Shahjahanpur): each keeps its names in the
+    # roll-up, whichever routing defined last.
+    t = training
+    await t.routing.append(
+        "district",
+        "KHR",
+        DistrictDefined(code="KHR", name_hi="खीरी", name_en="Kheri"),
+        CircleDefined(code="KHR-GOLA", district="KHR", name_hi="गोला सर्किल", name_en="Gola circle"),
+        ThanaDefined(
+            code="KHR-GOLA", district="KHR", circle="KHR-GOLA", name_hi="गोला थाना", name_en="Gola thana"
+        ),
+    )
+    await t.settled()
+
+    state = (await t.client.get("/api/training/compliance", headers=t.headers(Role.STATE_CELL))).json()
+    [district] = [d for d in state["children"] if d["code"] == "KHR"]
+    [circle] = district["children"]
+    [thana] = circle["children"]
+    assert (circle["level"], circle["name_hi"], circle["name_en"]) == ("circle", "गोला सर्किल", "Gola circle")
+    assert (thana["level"], thana["name_hi"], thana["name_en"]) == ("thana", "गोला थाना", "Gola thana")

@@ -94,7 +94,9 @@ class District:
 def read_districts(path: Path = DISTRICTS_FILE) -> list[District]:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
     return [
-        District(row["code"], row["name_en"], row["name_hi"], int(row["thanas"]), int(row["circles"]), row["basis"])
+        District(
+            row["code"], row["name_en"], row["name_hi"], int(row["thanas"]), int(row["circles"]), row["basis"]
+        )
         for row in csv.DictReader(lines)
     ]
 
@@ -124,11 +126,15 @@ def jurisdiction_sheet(district: District) -> str:
         f"district,{c},UP,{hi},{en},,,,,real district of Uttar Pradesh",
     ]
     for n in range(1, district.circles + 1):
-        lines.append(f'circle,{c}-C{n:02d},{c},"कृत्रिम सर्किल {n}, {hi}","Synthetic circle {n}, {en}",,,,,{SYNTHETIC}')
+        lines.append(
+            f'circle,{c}-C{n:02d},{c},"कृत्रिम सर्किल {n}, {hi}","Synthetic circle {n}, {en}",,,,,{SYNTHETIC}'
+        )
     thanas = thana_codes(district)
     for n, thana in enumerate(thanas, start=1):
         circle = f"{c}-C{(n - 1) % district.circles + 1:02d}"
-        lines.append(f'thana,{thana},{circle},"कृत्रिम थाना {n}, {hi}","Synthetic thana {n}, {en}",,,,,{SYNTHETIC}')
+        lines.append(
+            f'thana,{thana},{circle},"कृत्रिम थाना {n}, {hi}","Synthetic thana {n}, {en}",,,,,{SYNTHETIC}'
+        )
     for n, thana in enumerate(thanas, start=1):
         control = "yes" if n == 1 else ""
         lines.append(
@@ -136,7 +142,9 @@ def jurisdiction_sheet(district: District) -> str:
             f'"Mission Shakti Kendra, synthetic thana {n}",,,,{control},{SYNTHETIC}'
         )
     for kind, suffix, agency_hi, agency_en in AGENCIES:
-        lines.append(f'agency,{c}-{suffix},{c},"{agency_hi}, {hi}","{agency_en}, {en}",,,{kind.value},,{SYNTHETIC}')
+        lines.append(
+            f'agency,{c}-{suffix},{c},"{agency_hi}, {hi}","{agency_en}, {en}",,,{kind.value},,{SYNTHETIC}'
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -147,9 +155,14 @@ def service_number(thana: str, n: int) -> str:
 
 def roster_sheet(district: District) -> str:
     """Three DEMO officers per Kendra of the district: an in-charge sub-inspector and two constables."""
-    lines = ["# DEMO roster for bench.state: made-up officers", "service_number,name,rank,gender,kendra,incharge"]
+    lines = [
+        "# DEMO roster for bench.state: made-up officers",
+        "service_number,name,rank,gender,kendra,incharge",
+    ]
     for thana in thana_codes(district):
-        for n, (rank, incharge) in enumerate((("sub_inspector", "yes"), ("constable", ""), ("constable", ""))):
+        for n, (rank, incharge) in enumerate(
+            (("sub_inspector", "yes"), ("constable", ""), ("constable", ""))
+        ):
             name = f"DEMO {rank.replace('_', ' ').title()} {n} {thana}"
             lines.append(f"{service_number(thana, n)},{name},{rank},female,MSK-{thana},{incharge}")
     return "\n".join(lines) + "\n"
@@ -200,13 +213,17 @@ def complaint_count(scale: float, kendras: int = STATE_KENDRAS) -> int:
 
 def _moments(rng: random.Random, count: int) -> list[datetime]:
     """``count`` registration times in the year, by month and hour of the day (IST), in order."""
-    days_in_month = [(datetime(YEAR + (m == 12), m % 12 + 1, 1) - datetime(YEAR, m, 1)).days for m in range(1, 13)]
+    days_in_month = [
+        (datetime(YEAR + (m == 12), m % 12 + 1, 1) - datetime(YEAR, m, 1)).days for m in range(1, 13)
+    ]
     month_starts = [sum(days_in_month[:m]) for m in range(12)]
     months = rng.choices(range(12), MONTH_WEIGHTS, k=count)
     hours = rng.choices(range(24), HOUR_WEIGHTS_IST, k=count)
     out = [
         YEAR_START
-        + timedelta(days=month_starts[m] + rng.randrange(days_in_month[m]), hours=h, seconds=rng.randrange(3600))
+        + timedelta(
+            days=month_starts[m] + rng.randrange(days_in_month[m]), hours=h, seconds=rng.randrange(3600)
+        )
         for m, h in zip(months, hours, strict=True)
     ]
     return sorted(out)
@@ -228,7 +245,13 @@ def _life(rng: random.Random, category: Category, minor: bool, danger_now: bool)
     fir = rng.random() < FIR_SHARE or category in (Category.SEXUAL_ASSAULT, Category.ACID_ATTACK)
     t += timedelta(hours=rng.uniform(2, 20) if urgent else rng.uniform(12, 120))
     if fir:
-        steps.append(Step(t, "actions", {"kind": ActionKind.FIR_REGISTERED.value, "fir_number": f"FIR-{rng.randint(1, 999)}/{YEAR}"}))
+        steps.append(
+            Step(
+                t,
+                "actions",
+                {"kind": ActionKind.FIR_REGISTERED.value, "fir_number": f"FIR-{rng.randint(1, 999)}/{YEAR}"},
+            )
+        )
     elif category is Category.SEXUAL_ASSAULT:
         steps.append(Step(t, "actions", {"kind": ActionKind.MEDICAL_EXAM.value}))
     else:
@@ -257,7 +280,9 @@ def _life(rng: random.Random, category: Category, minor: bool, danger_now: bool)
     steps.append(Step(t, "close", {"reason": CloseReason.DISPOSED.value}))
     if rng.random() < REOPEN_SHARE:
         t += timedelta(days=rng.uniform(3, 40))
-        reason = rng.choice([ReopenReason.COMPLAINANT_RETURNED, ReopenReason.NEW_INCIDENT, ReopenReason.DISPOSAL_REVIEW])
+        reason = rng.choice(
+            [ReopenReason.COMPLAINANT_RETURNED, ReopenReason.NEW_INCIDENT, ReopenReason.DISPOSAL_REVIEW]
+        )
         steps.append(Step(t, "reopen", {"reason": reason.value}))
         t += timedelta(days=rng.uniform(1, 10))
         steps.append(Step(t, "resolve", {"outcome": Outcome.COUNSELLED_RECONCILED.value}))
@@ -280,7 +305,9 @@ def complaints(districts: list[District], scale: float, seed: int = 19) -> list[
         district, thana = rng.choice(thanas)
         category = rng.choices(categories, category_weights)[0]
         minor = category is Category.OFFENCE_AGAINST_MINOR or rng.random() < MINOR_SHARE
-        danger_now = category in (Category.ACID_ATTACK, Category.SEXUAL_ASSAULT) or rng.random() < DANGER_NOW_SHARE
+        danger_now = (
+            category in (Category.ACID_ATTACK, Category.SEXUAL_ASSAULT) or rng.random() < DANGER_NOW_SHARE
+        )
         channel = rng.choices(channels, channel_weights)[0].value
         life = _life(rng, category, minor, danger_now)
         out.append(Complaint(n, district, thana, at, category, channel, minor, danger_now, life))

@@ -98,6 +98,11 @@ class StateLoader:
         self.desks: dict[str, dict[str, str]] = {}
         self.cases: dict[int, str] = {}
         self.refused: dict[str, int] = {}
+        self.latency: dict[str, list[float]] = {}
+        """Milliseconds of each request the load made, by what it did."""
+
+    def took(self, what: str, started: float) -> None:
+        self.latency.setdefault(what, []).append((time.perf_counter() - started) * 1000)
 
     async def call(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         answer = await self.client.request(method, path, headers=headers, **kwargs)
@@ -215,9 +220,11 @@ class StateLoader:
 
     async def register(self, c: Complaint) -> None:
         desk = await self.desk(c.thana)
+        started = time.perf_counter()
         answer = await self.client.post(
             "/api/intake/cases", json=c.registration(), headers={**desk, "Idempotency-Key": f"state-{c.n}"}
         )
+        self.took("register", started)
         if answer.status_code != 201:
             self.refused[f"register {answer.status_code}"] = (
                 self.refused.get(f"register {answer.status_code}", 0) + 1
@@ -228,8 +235,11 @@ class StateLoader:
     async def act(self, c: Complaint, i: int) -> None:
         step, case_id, desk = c.steps[i], self.cases[c.n], await self.desk(c.thana)
         key = {"Idempotency-Key": f"state-{c.n}-{i}"}
+        started = time.perf_counter()
         if step.path.startswith("referral-"):
             referral = await self.referral(case_id)
+            self.took("wait for routing's referral", started)
+            started = time.perf_counter()
             if referral is None:
                 self.refused["referral not issued"] = self.refused.get("referral not issued", 0) + 1
                 return
@@ -238,6 +248,7 @@ class StateLoader:
         else:
             path = f"/api/intake/cases/{case_id}/{step.path}"
         answer = await self.client.post(path, json=step.body, headers={**desk, **key})
+        self.took(step.path, started)
         if answer.status_code >= 300:
             what = f"{step.path} {answer.status_code}"
             self.refused[what] = self.refused.get(what, 0) + 1
@@ -271,24 +282,33 @@ async def settled(app: FastAPI, timeout: float = 600) -> None:
 
 async def rebuild(app: FastAPI) -> dict[str, dict[str, float]]:
     """Each service's read models rebuilt from the streams, one projector after another as the ops API
-    runs them: events applied, seconds, events/s."""
+    runs them: events applied, seconds of replay (until the last event is applied: the rebuild then
+    waits ``OLD_GENERATION_GRACE_SECONDS`` for other processes to switch, counted in ``seconds``), and
+    events/s of replay."""
     found: dict[str, ServiceRunner] = app.state.runners
     out: dict[str, dict[str, float]] = {}
     for service in SERVICES:
         ctx = found[service].context
         assert ctx is not None
-        applied, seconds = 0, 0.0
+        applied, replay, seconds = 0, 0.0, 0.0
         for projector in ctx.projectors.values():
-            totals: list[int] = [0]
-
-            def report(done: int, total: int, seen: list[int] = totals) -> None:
-                seen[0] = max(seen[0], done)
-
             started = time.perf_counter()
+            seen = {"total": 0, "at": started}
+
+            def report(done: int, total: int, seen: dict[str, float] = seen) -> None:
+                if total and done >= total and seen["total"] < total:
+                    seen["total"], seen["at"] = total, time.perf_counter()
+
             await projector.rebuild(report)
             seconds += time.perf_counter() - started
-            applied += totals[0]
-        out[service] = {"events": applied, "seconds": seconds, "eps": applied / seconds if seconds else 0.0}
+            replay += seen["at"] - started
+            applied += int(seen["total"])
+        out[service] = {
+            "events": applied,
+            "replay_seconds": replay,
+            "seconds": seconds,
+            "eps": applied / replay if replay else 0.0,
+        }
     return out
 
 
@@ -435,6 +455,9 @@ async def run(
                 say(f"year: {requests} requests in {seconds:.1f} s ({requests / seconds:.0f}/s), "
                     f"{len(loader.cases)} cases; refused: {loader.refused or 'none'}")  # fmt: skip
 
+                for what, ms in sorted(loader.latency.items()):
+                    say(f"  load {what:<28} n {len(ms):>6} p50 {statistics.median(ms):>7.1f} ms "
+                        f"p99 {percentile(ms, 99):>7.1f} ms")  # fmt: skip
                 streams = await stream_figures(server.url)
                 result["events"] = sum(s["events"] for s in streams.values())
                 result["streams"] = streams

@@ -97,6 +97,9 @@ class StateLoader:
         """Each thana's Kendra as intake lists it (code, circle, thana)."""
         self.desks: dict[str, dict[str, str]] = {}
         self.cases: dict[int, str] = {}
+        self.case_districts: dict[str, str] = {}
+        self.timings: dict[str, float] = {}
+        """Seconds of each part of loading the state's places and people."""
         self.refused: dict[str, int] = {}
         self.latency: dict[str, list[float]] = {}
         """Milliseconds of each request the load made, by what it did."""
@@ -118,12 +121,15 @@ class StateLoader:
 
     async def state(self, districts: list[District]) -> None:
         """Every district's jurisdiction, then its roster (checked against the jurisdiction's record)."""
+        started = time.perf_counter()
         for district in districts:
             sheet = jurisdiction_sheet(district)
             await self.call(
                 "POST", "/api/routing/jurisdiction/import", self.operator,
                 files={"file": (f"{district.code}.csv", sheet, "text/csv")},
             )  # fmt: skip
+        self.timings["jurisdiction import"] = time.perf_counter() - started
+        started = time.perf_counter()
         for district in districts:
             await self.call(
                 "POST", "/api/routing/roster/import", self.operator,
@@ -141,6 +147,7 @@ class StateLoader:
                 await asyncio.sleep(0.05)
             else:
                 raise RuntimeError(f"bench.state: intake never learned {district.code}'s Kendras")
+        self.timings["roster import"] = time.perf_counter() - started
         officers = 3 * len(self.kendras)
         for _ in range(1200):
             if len(await self.call("GET", "/api/routing/roster", self.operator)) >= officers:
@@ -231,6 +238,7 @@ class StateLoader:
             )
             return
         self.cases[c.n] = answer.json()["case_id"]
+        self.case_districts[self.cases[c.n]] = c.district
 
     async def act(self, c: Complaint, i: int) -> None:
         step, case_id, desk = c.steps[i], self.cases[c.n], await self.desk(c.thana)
@@ -333,15 +341,19 @@ async def read_models(client: httpx.AsyncClient, loader: StateLoader, districts:
     await ask("operator", "/api/routing/attention", loader.operator)
     await ask("operator", "/api/routing/referrals/outstanding", loader.operator)
     await ask("operator", "/api/routing/workloads", loader.operator)
+    sps: dict[str, dict[str, str]] = {}
     for district in districts:
-        sp = await loader.person(f"syn.sp.{district.lower()}", Role.SP, district=district)
+        sps[district] = sp = await loader.person(f"syn.sp.{district.lower()}", Role.SP, district=district)
         await ask(district, "/api/intake/cases", sp, size=200)
         await ask(district, f"/api/routing/jurisdiction/{district}", sp)
-    for case_id in sorted(loader.cases.values())[:60]:
+    # A sample of cases, each read by its district's SP (the operator may not read a case).
+    sample = sorted(c for c, d in loader.case_districts.items() if d in sps)[:60]
+    for case_id in sample:
+        sp = sps[loader.case_districts[case_id]]
         for path in (f"/api/intake/cases/{case_id}", f"/api/intake/cases/{case_id}/timeline"):
-            await ask("operator", path, loader.operator)
-        await ask("operator", f"/api/routing/cases/{case_id}", loader.operator)
-        await ask("operator", f"/api/escalation/cases/{case_id}", loader.operator)
+            await ask("sp", path, sp)
+        await ask("sp", f"/api/routing/cases/{case_id}", sp)
+        await ask("sp", f"/api/escalation/cases/{case_id}", sp)
     return seen
 
 
@@ -444,7 +456,9 @@ async def run(
                 started = time.perf_counter()
                 await loader.state(districts)
                 result["state_load_s"] = time.perf_counter() - started
-                say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s")
+                result["state_load_parts_s"] = loader.timings
+                parts = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in loader.timings.items())
+                say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s ({parts})")
 
                 started = time.perf_counter()
                 requests = await loader.year(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))

@@ -488,7 +488,8 @@ async def run(
                 result["rebuild"] = timings
                 for service, t in timings.items():
                     say(
-                        f"rebuild {service:<14} {t['events']:>9.0f} events {t['seconds']:>7.1f} s {t['eps']:>8.0f} events/s"
+                        f"rebuild {service:<14} {t['events']:>7.0f} events replayed in {t['replay_seconds']:>6.1f} s "
+                        f"({t['eps']:>6.0f} events/s); {t['seconds']:>6.1f} s with the switch-over waits"
                     )
                 if compare:
                     result["live"], result["rebuilt"] = live, await read_models(client, loader, codes)

@@ -10,6 +10,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.intake.attachments import MAX_BYTES, CaseFiles
 from services.intake.tests.conftest import INCHARGE, OTHER_THANA, SP, Intake
+from tests.waiting import eventually
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"DEMO photo of the injury" * 100
 NAME = "bruises-DEMO.png"
@@ -43,9 +44,13 @@ async def test_a_file_is_kept_sealed_listed_and_opened_whole_with_the_reading_re
     assert opened.content == PNG and opened.headers["content-type"] == "image/png"
     assert opened.headers["cache-control"] == "no-store"
     assert opened.headers["content-disposition"] == f"attachment; filename*=UTF-8''{NAME}"
-    timeline = (await intake.get(f"/cases/{case_id}/timeline")).json()["entries"]
-    assert [e["event_type"] for e in timeline].count("IdentityViewed") == 1
-    assert [e["event_type"] for e in timeline].count("AttachmentRecorded") == 1
+
+    async def recorded() -> bool:
+        timeline = (await intake.get(f"/cases/{case_id}/timeline")).json()["entries"]
+        kinds = [e["event_type"] for e in timeline]
+        return kinds.count("IdentityViewed") == 1 and kinds.count("AttachmentRecorded") == 1
+
+    await eventually(recorded, timeout=30, what="the file and its reading on the timeline")
 
 
 async def test_a_file_of_another_kind_empty_or_too_large_is_refused_in_both_languages(intake: Intake) -> None:

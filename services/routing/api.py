@@ -28,7 +28,7 @@ from services.routing.commands import (
     TransferCase,
 )
 from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Unroutable
-from services.routing.read_model import RoutingQueries
+from services.routing.read_model.queries import RoutingQueries
 from services.routing.sheets import SheetProblems
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.commands import Caller, IdempotencyKey

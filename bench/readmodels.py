@@ -10,8 +10,10 @@ the SQL statements the database is sent (an SQLAlchemy ``before_cursor_execute``
 checkpoint's included) and events per second. Each ``--batch`` size is a replay of its own: 256 is a
 rebuild's batch, a small one what a live projection sees when events trickle in.
 
-    python -m bench.readmodels                   # 60 cases, batches of 256 and of 16
+    python -m bench.readmodels                   # 60 cases, batches of 256 and of 16, best of 3 replays
     python -m bench.readmodels --cases 20 --batch 256
+    python -m bench.readmodels --data /tmp/rm    # records into /tmp/rm, or replays what is there: run
+                                                 # it from two checkouts to compare them on the same events
 
 The last line printed is one JSON object: per batch size, per read model and in all, ``statements``,
 ``statements_per_case``, ``events`` and ``events_per_s``.
@@ -150,29 +152,41 @@ async def replay(
     return {"statements": counter.statements, "events": events, "seconds": seconds}
 
 
-async def run(cases: int, batches: list[int]) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="shakti-bench-readmodels-") as name:
-        folder = Path(name)
-        with EmbeddedNatsServer(folder / "nats") as server:
+async def run(cases: int, batches: list[int], rounds: int, data: Path) -> dict[str, Any]:
+    recording = data / "recording.json"
+    with EmbeddedNatsServer(data / "nats") as server:
+        if recording.exists():  # replay what an earlier run recorded (to compare two versions' read models)
+            kept = json.loads(recording.read_text())
+            cases, before = kept["cases"], kept["before"]
+        else:
             started = time.perf_counter()
-            before = await record(server.url, folder, cases)
+            before = await record(server.url, data, cases)
+            recording.write_text(json.dumps({"cases": cases, "before": before}))
             print(f"recorded {cases} cases in {time.perf_counter() - started:.1f}s", flush=True)
-            figures: dict[str, Any] = {"cases": cases}
+        figures: dict[str, Any] = {"cases": cases}
+        with tempfile.TemporaryDirectory(prefix="shakti-bench-readmodels-") as replays:
             for batch in batches:
                 per: dict[str, Any] = {}
                 for projection in _projections():
-                    database = folder / f"replay-{batch}-{projection.name}.db"
-                    measured = await replay(server.url, database, projection, before[projection.name], batch)
+                    best: dict[str, Any] = {}
+                    for n in range(rounds):  # the fastest round counts: the machine is shared
+                        database = Path(replays) / f"replay-{batch}-{projection.name}-{n}.db"
+                        measured = await replay(
+                            server.url, database, projection, before[projection.name], batch
+                        )
+                        if not best or measured["seconds"] < best["seconds"]:
+                            best = measured
                     per[projection.name] = {
-                        "statements": measured["statements"],
-                        "statements_per_case": round(measured["statements"] / cases, 1),
-                        "events": measured["events"],
-                        "events_per_s": round(measured["events"] / measured["seconds"]),
+                        "statements": best["statements"],
+                        "statements_per_case": round(best["statements"] / cases, 1),
+                        "events": best["events"],
+                        "seconds": round(best["seconds"], 3),
+                        "events_per_s": round(best["events"] / best["seconds"]),
                     }
                     print(f"batch {batch} {projection.name}: {per[projection.name]}", flush=True)
                 statements = sum(p["statements"] for p in per.values())
                 events = sum(p["events"] for p in per.values())
-                seconds = sum(p["events"] / p["events_per_s"] for p in per.values() if p["events_per_s"])
+                seconds = sum(p["seconds"] for p in per.values())
                 per["all"] = {
                     "statements": statements,
                     "statements_per_case": round(statements / cases, 1),
@@ -189,9 +203,19 @@ def main() -> None:
     )
     parser.add_argument("--cases", type=int, default=60)
     parser.add_argument("--batch", default="256,16", help="batch sizes, comma-separated")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="replays of each read model; the fastest counts"
+    )
+    parser.add_argument("--data", type=Path, help="keep the recording here; replay it when it is there")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    figures = asyncio.run(run(args.cases, [int(b) for b in args.batch.split(",")]))
+    batches = [int(b) for b in args.batch.split(",")]
+    if args.data:
+        args.data.mkdir(parents=True, exist_ok=True)
+        figures = asyncio.run(run(args.cases, batches, args.rounds, args.data))
+    else:
+        with tempfile.TemporaryDirectory(prefix="shakti-bench-readmodels-") as data:
+            figures = asyncio.run(run(args.cases, batches, args.rounds, Path(data)))
     print(json.dumps(figures))
 
 

@@ -1,5 +1,6 @@
 """What supervisors and operators ask of routing's read model; each answer stays inside the caller's
-jurisdiction. Nothing here identifies a complainant: a case is its id, number, category, priority and place.
+jurisdiction. Answers carry codes; the API gives them their Hindi and English labels.
+Nothing here identifies a complainant: a case is its id, number, category, priority and place.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.domain import DUTY_LABELS, REJECTION_REASONS
 from services.routing.read_model.tables import RoutingTables
-from shared.contracts.vocabulary import AGENCY_LABELS, CATEGORY_LABELS, PRIORITY_LABELS, RANK_LABELS, label
 from shared.projection import Projector
 from shared.rows import utc
 
@@ -26,12 +25,6 @@ PLURAL = {
     "kendra": "kendras",
     "agency": "agencies",
 }
-
-
-def labelled(labels: Mapping[Any, tuple[str, str]], code: str | None) -> dict[str, str | None]:
-    if code is None:
-        return {"code": None, "hi": None, "en": None}
-    return {"code": code, "hi": label(labels, code, "hi"), "en": label(labels, code, "en")}
 
 
 def _scoped(table: Table, scope: Mapping[str, str]) -> list[ColumnElement[bool]]:
@@ -80,7 +73,7 @@ class RoutingQueries:
                 case "kendra":
                     unit["control"] = row["control"]
                 case "agency":
-                    unit["kind"] = labelled(AGENCY_LABELS, row["agency_kind"])
+                    unit["kind"] = row["agency_kind"]
             units.setdefault(row["level"], []).append(unit)
         [district] = units.pop("district")
         history = [
@@ -140,16 +133,14 @@ class RoutingQueries:
             {
                 "service_number": o["service_number"],
                 "name": o["name"],
-                "rank": labelled(RANK_LABELS, o["rank"]),
+                "rank": o["rank"],
                 "gender": o["gender"],
                 "kendra": o["kendra"],
                 "thana": o["thana"],
                 "incharge": o["incharge"],
-                "status": labelled(DUTY_LABELS, o["status"]),
+                "status": o["status"],
                 "open_cases": loads.get(o["service_number"], 0),
-                "certified_for": [
-                    labelled(CATEGORY_LABELS, c) for c in sorted(certified.get(o["service_number"], ()))
-                ],
+                "certified_for": sorted(certified.get(o["service_number"], ())),
             }
             for o in officers
         ]
@@ -224,7 +215,7 @@ class RoutingQueries:
                     "agency_code": row["agency_code"],
                     "name_hi": row["name_hi"],
                     "name_en": row["name_en"],
-                    "kind": labelled(AGENCY_LABELS, row["agency_kind"]),
+                    "kind": row["agency_kind"],
                     "outstanding": 0,
                     "overdue": 0,
                     "referrals": [],
@@ -257,9 +248,9 @@ class RoutingQueries:
                 {
                     "referral_id": r["referral_id"],
                     "agency_code": r["agency_code"],
-                    "kind": labelled(AGENCY_LABELS, r["agency_kind"]),
+                    "kind": r["agency_kind"],
                     "status": r["status"],
-                    "rejection": labelled(REJECTION_REASONS, r["rejection"]),
+                    "rejection": r["rejection"],
                     "due_at": utc(r["due_at"]),
                 }
                 for r in rows
@@ -325,8 +316,8 @@ def _case_line(row: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "case_id": row["case_id"],
         "case_number": row["case_number"],
-        "category": labelled(CATEGORY_LABELS, row["category"]),
-        "priority": labelled(PRIORITY_LABELS, row["priority"]),
+        "category": row["category"],
+        "priority": row["priority"],
         "kendra": row["kendra"],
         "officer": row["officer"],
         "routing": {

@@ -56,6 +56,23 @@ CLOSED_BY = {
     CaseMarkedDuplicate: "duplicate",
 }
 ANSWERED = {ReferralAccepted: "accepted", ReferralRejected: "rejected", ReferralCompleted: "completed"}
+CASE_EVENTS = frozenset(
+    kind.event_type
+    for kind in (
+        CaseRegistered,
+        CaseRouted,
+        CaseAssigned,
+        CaseReassigned,
+        CaseUnassigned,
+        CaseUnroutable,
+        CaseReopened,
+        CaseResolved,
+        CaseClosed,
+        CaseWithdrawn,
+        CaseMarkedDuplicate,
+    )
+)
+"""Events that change a case's row (prefetched per batch)."""
 
 
 async def _if_there(rows: Rows, table: Table, key: dict[str, Any], **values: Any) -> None:
@@ -75,6 +92,15 @@ class RoutingRegister(Projection[RoutingTables]):
 
     def define(self, metadata: MetaData, prefix: str) -> RoutingTables:
         return routing_tables(metadata, prefix)
+
+    async def prefetch(self, rows: Rows, t: RoutingTables, envelopes: list[Envelope]) -> None:
+        """The batch's cases are read in one query."""
+        cases = [
+            getattr(envelope.event(), "case_id", None) or envelope.aggregate_id
+            for envelope in envelopes
+            if envelope.event_type in CASE_EVENTS
+        ]
+        await rows.prefetch(t.case, [(case_id,) for case_id in cases])
 
     # ------------------------------------------------------------ jurisdiction
 

@@ -107,6 +107,10 @@ class Projection(ByEventType, Generic[T]):
     def define(self, metadata: MetaData, prefix: str) -> T:
         raise NotImplementedError
 
+    async def prefetch(self, rows: Rows, tables: T, envelopes: list[Envelope]) -> None:
+        """Read at once the rows a batch's events will change (``Rows.prefetch``), before they are applied
+        one by one; without it each new row is read by its own query. The default reads nothing."""
+
     async def apply(self, rows: Rows, tables: T, envelope: Envelope) -> None:
         handler = self.handler(envelope.event_type)
         if handler is not None:
@@ -390,6 +394,7 @@ class Projector(Generic[T]):
             rows = Rows(session)
             done = await self._checkpoint(session, stream, generation)
             last = done
+            pending: list[Envelope] = []
             for msg in msgs:
                 seq = stored_sequence(msg)
                 if seq <= done:
@@ -401,11 +406,18 @@ class Projector(Generic[T]):
                     await self._apply_one(rows, tables, msg, stream, seq, generation)
                     continue
                 try:
-                    await self.projection.apply(rows, tables, self._envelope(msg, stream, seq))
-                except Exception as error:  # the transaction rolls back; the careful pass follows
-                    if _database_trouble(error):
-                        raise
+                    pending.append(self._envelope(msg, stream, seq))
+                except Exception as error:  # the careful pass parks what cannot be decoded
                     raise _BatchFailed from error
+            try:
+                if pending:
+                    await self.projection.prefetch(rows, tables, pending)
+                for envelope in pending:
+                    await self.projection.apply(rows, tables, envelope)
+            except Exception as error:  # the transaction rolls back; the careful pass follows
+                if _database_trouble(error):
+                    raise
+                raise _BatchFailed from error
             try:
                 await rows.flush()
             except Exception as error:  # a row no event alone could be blamed for: event by event

@@ -17,7 +17,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import Column, DateTime, Dialect, Table, TypeDecorator, delete, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -33,6 +33,10 @@ Key = tuple[Any, ...]
 MAX_PARAMETERS = 30_000
 
 
+@overload
+def utc(moment: datetime) -> datetime: ...
+@overload
+def utc(moment: None) -> None: ...
 def utc(moment: datetime | None) -> datetime | None:
     """A moment as stored in a read model: timezone-aware UTC (SQLite hands back naive datetimes)."""
     if moment is None:
@@ -58,6 +62,11 @@ class UtcDateTime(TypeDecorator[datetime]):
 def as_dict(row: Any) -> Row:
     """A result row as a dict of column name to value."""
     return dict(row._mapping)
+
+
+def as_utc_dict(row: Any) -> Row:
+    """A result row as a dict, its datetimes timezone-aware UTC (as a query answers them)."""
+    return {k: utc(v) if isinstance(v, datetime) else v for k, v in row._mapping.items()}
 
 
 def _default(column: Column[Any]) -> Any:

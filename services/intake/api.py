@@ -42,7 +42,7 @@ from services.intake.commands import (
     Withdraw,
 )
 from services.intake.domain import Complaint
-from services.intake.read_model import (
+from services.intake.read_model.queries import (
     RegisterFilter,
     case_timeline,
     count_cases,

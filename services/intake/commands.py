@@ -31,7 +31,8 @@ from services.intake.domain import Case, Complaint
 from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
-from services.intake.read_model import CaseTables, PlaceTables, find_case, find_places, jurisdiction_known
+from services.intake.read_model.queries import find_case, find_places, jurisdiction_known
+from services.intake.read_model.tables import CaseTables, PlaceTables
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.intake import (

@@ -12,7 +12,7 @@ from services.intake.commands import IntakeCommands
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
-from services.intake.read_model import CaseRegister, Jurisdiction
+from services.intake.read_model.projection import CaseRegister, Jurisdiction
 from shared.contracts.intake import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
 

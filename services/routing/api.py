@@ -6,7 +6,7 @@ Every route admits only the roles it names and answers only inside the caller's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
@@ -27,12 +27,25 @@ from services.routing.commands import (
     RoutingCommands,
     TransferCase,
 )
-from services.routing.domain import REASSIGN_REASONS, REJECTION_REASONS, TRANSFER_REASONS, Unroutable
-from services.routing.read_model import RoutingQueries
+from services.routing.domain import (
+    DUTY_LABELS,
+    REASSIGN_REASONS,
+    REJECTION_REASONS,
+    TRANSFER_REASONS,
+    Unroutable,
+)
+from services.routing.read_model.queries import RoutingQueries
 from services.routing.sheets import SheetProblems
 from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
 from shared.commands import Caller, IdempotencyKey
-from shared.contracts.vocabulary import DutyStatus
+from shared.contracts.vocabulary import (
+    AGENCY_LABELS,
+    CATEGORY_LABELS,
+    PRIORITY_LABELS,
+    RANK_LABELS,
+    DutyStatus,
+    label,
+)
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.runtime import ServiceContext
@@ -164,6 +177,8 @@ def _jurisdiction_routes(
         found = await queries.district(district)
         if found is None:
             raise NotFound("district", district)
+        for agency in found.get("agencies", []):
+            agency["kind"] = _code_and_labels(AGENCY_LABELS, agency["kind"])
         return found
 
     @router.get("/lookup")
@@ -226,11 +241,12 @@ def _roster_routes(
 
     @router.get("/roster")
     async def roster_view(principal: Anyone, kendra: QueryCode = None) -> list[dict[str, Any]]:
-        return await queries.roster(principal.scope(), ctx.clock.now(), kendra)
+        return [_officer(o) for o in await queries.roster(principal.scope(), ctx.clock.now(), kendra)]
 
     @router.get("/workloads")
     async def workloads(principal: Anyone) -> list[dict[str, Any]]:
-        return await queries.workloads(principal.scope(), ctx.clock.now())
+        loads = await queries.workloads(principal.scope(), ctx.clock.now())
+        return [w | {"status": _code_and_labels(DUTY_LABELS, w["status"])} for w in loads]
 
 
 def _case_routes(
@@ -247,12 +263,17 @@ def _case_routes(
             raise NotFound("Kendra", kendra)
         if not principal.covers(found.district, found.circle, found.thana):
             raise NotFound("Kendra", kendra)
-        return await queries.queue(kendra)
+        queued = await queries.queue(kendra)
+        return queued | {
+            "officers": [o | {"cases": [_case_line(c) for c in o["cases"]]} for o in queued["officers"]],
+            "waiting": [_case_line(c) for c in queued["waiting"]],
+        }
 
     @router.get("/attention")
     async def attention(principal: CaseReader) -> dict[str, list[dict[str, Any]]]:
         """Cases unroutable, at the control Kendra, with an in-charge for want of an officer, or waiting."""
-        return await queries.attention(principal.scope())
+        found = await queries.attention(principal.scope())
+        return {group: [_case_line(c) for c in lines] for group, lines in found.items()}
 
     @router.get("/cases/{case_id}")
     async def case_record(case_id: PathKey, principal: CaseReader) -> dict[str, Any]:
@@ -261,8 +282,8 @@ def _case_routes(
         history = await commands.cases.history(case_id)
         return {
             "case_id": case_id,
-            "now": await queries.case(case_id),
-            "referrals": await queries.referrals_of(case_id),
+            "now": None if (now := await queries.case(case_id)) is None else _case_line(now),
+            "referrals": [_referral(r) for r in await queries.referrals_of(case_id)],
             "record": [
                 {"type": e.event_type, "at": e.occurred_at, "by": e.actor, **e.payload} for e in history
             ],
@@ -296,7 +317,8 @@ def _case_routes(
 
     @router.get("/referrals/outstanding")
     async def referrals_outstanding(principal: CaseReader) -> list[dict[str, Any]]:
-        return await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
+        found = await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
+        return [a | {"kind": _code_and_labels(AGENCY_LABELS, a["kind"])} for a in found]
 
     @router.get("/reasons")
     async def reasons(principal: Anyone) -> dict[str, dict[str, dict[str, str]]]:
@@ -309,3 +331,35 @@ def _case_routes(
                 ("reject", REJECTION_REASONS),
             )
         }
+
+
+# ---------------------------------------------------------------- presentation
+# The read model answers with codes; what a person reads is labelled here, in Hindi and English.
+
+
+def _code_and_labels(labels: Mapping[Any, tuple[str, str]], code: str | None) -> dict[str, str | None]:
+    if code is None:
+        return {"code": None, "hi": None, "en": None}
+    return {"code": code, "hi": label(labels, code, "hi"), "en": label(labels, code, "en")}
+
+
+def _case_line(line: dict[str, Any]) -> dict[str, Any]:
+    return line | {
+        "category": _code_and_labels(CATEGORY_LABELS, line["category"]),
+        "priority": _code_and_labels(PRIORITY_LABELS, line["priority"]),
+    }
+
+
+def _officer(officer: dict[str, Any]) -> dict[str, Any]:
+    return officer | {
+        "rank": _code_and_labels(RANK_LABELS, officer["rank"]),
+        "status": _code_and_labels(DUTY_LABELS, officer["status"]),
+        "certified_for": [_code_and_labels(CATEGORY_LABELS, c) for c in officer["certified_for"]],
+    }
+
+
+def _referral(referral: dict[str, Any]) -> dict[str, Any]:
+    return referral | {
+        "kind": _code_and_labels(AGENCY_LABELS, referral["kind"]),
+        "rejection": _code_and_labels(REJECTION_REASONS, referral["rejection"]),
+    }

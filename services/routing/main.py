@@ -12,7 +12,8 @@ from services.routing.commands import RoutingCommands
 from services.routing.decisions import Decisions
 from services.routing.handlers import Dispatch
 from services.routing.policy import RoutingPolicy
-from services.routing.read_model import RoutingQueries, RoutingRegister
+from services.routing.read_model.projection import RoutingRegister
+from services.routing.read_model.queries import RoutingQueries
 from shared.contracts.routing import SERVICE
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager

@@ -8,7 +8,8 @@ from datetime import timedelta
 from nats.aio.client import Client as NatsClient
 from sqlalchemy import MetaData
 
-from services.intake.read_model import CaseRegister, find_case
+from services.intake.read_model.projection import CaseRegister
+from services.intake.read_model.queries import find_case
 from services.intake.tests.conftest import (
     CO,
     INCHARGE,

@@ -1,0 +1,302 @@
+"""How events change intake's read models: one small handler per event type, through the batch's ``Rows``
+(a row is read once per batch and the batch's rows are written as a set).
+
+The case register follows three streams independently, so a routing or escalation event may arrive
+before the registration it is about: every event first makes sure the case's row exists, and what
+routing decides about the place wins over what was reported at registration, in whichever order they
+come.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlalchemy import MetaData
+
+from services.intake.domain import next_status
+from services.intake.read_model.tables import CaseTables, PlaceTables, case_tables, place_tables
+from services.intake.timeline import INTERNAL, describe
+from shared.contracts.escalation import CaseEscalated, ClockStopped, DeadlineApproaching, SlaBreached
+from shared.contracts.intake import (
+    CaseClosed,
+    CaseMarkedDuplicate,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    FirstContactMade,
+    IdentityErased,
+)
+from shared.contracts.routing import (
+    CaseAssigned,
+    CaseReassigned,
+    CaseRouted,
+    CircleDefined,
+    DistrictDefined,
+    KendraDefined,
+    LocalityDefined,
+    ThanaDefined,
+)
+from shared.contracts.vocabulary import CaseStatus
+from shared.dispatch import handles
+from shared.events import Envelope
+from shared.projection import Projection
+from shared.rows import Row, Rows, utc
+
+# ---------------------------------------------------------------- jurisdiction
+
+
+class Jurisdiction(Projection[PlaceTables]):
+    name = "intake_places"
+    sources: ClassVar[dict[str, str]] = {"ROUTING": "shakti.routing.district.*"}
+
+    def define(self, metadata: MetaData, prefix: str) -> PlaceTables:
+        return place_tables(metadata, prefix)
+
+    @staticmethod
+    async def _place(rows: Rows, t: PlaceTables, code: str, name_hi: str, name_en: str, **place: Any) -> None:
+        await rows.change(t.places, {"code": code}, **place, name_hi=name_hi, name_en=name_en)
+
+    @handles(DistrictDefined)
+    async def district(self, rows: Rows, t: PlaceTables, event: DistrictDefined, envelope: Envelope) -> None:
+        await self._place(
+            rows, t, event.code, event.name_hi, event.name_en, kind="district", district=event.code
+        )
+
+    @handles(CircleDefined)
+    async def circle(self, rows: Rows, t: PlaceTables, event: CircleDefined, envelope: Envelope) -> None:
+        await self._place(
+            rows, t, event.code, event.name_hi, event.name_en, kind="circle", district=event.district
+        )
+
+    @handles(ThanaDefined)
+    async def thana(self, rows: Rows, t: PlaceTables, event: ThanaDefined, envelope: Envelope) -> None:
+        await self._place(
+            rows,
+            t,
+            event.code,
+            event.name_hi,
+            event.name_en,
+            kind="thana",
+            district=event.district,
+            circle=event.circle,
+        )
+
+    @handles(LocalityDefined)
+    async def locality(self, rows: Rows, t: PlaceTables, event: LocalityDefined, envelope: Envelope) -> None:
+        await self._place(
+            rows,
+            t,
+            event.code,
+            event.name_hi,
+            event.name_en,
+            kind="locality",
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+        )
+
+    @handles(KendraDefined)
+    async def kendra(self, rows: Rows, t: PlaceTables, event: KendraDefined, envelope: Envelope) -> None:
+        await self._place(
+            rows,
+            t,
+            event.code,
+            event.name_hi,
+            event.name_en,
+            kind="kendra",
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+        )
+
+
+# ---------------------------------------------------------------- case register
+
+
+def _case_id(envelope: Envelope) -> str:
+    found: str = getattr(envelope.event(), "case_id", None) or envelope.aggregate_id
+    return found
+
+
+class CaseRegister(Projection[CaseTables]):
+    name = "intake_cases"
+    sources: ClassVar[dict[str, str]] = {
+        "INTAKE": "shakti.intake.case.*",
+        "ROUTING": "shakti.routing.case.*",
+        "ESCALATION": "shakti.escalation.case.*",
+    }
+
+    def define(self, metadata: MetaData, prefix: str) -> CaseTables:
+        return case_tables(metadata, prefix)
+
+    async def prefetch(self, rows: Rows, tables: CaseTables, envelopes: list[Envelope]) -> None:
+        """Every event touches its case's row: the batch's cases are read in one query."""
+        await rows.prefetch(tables.cases, [(_case_id(envelope),) for envelope in envelopes])
+
+    async def apply(self, rows: Rows, tables: CaseTables, envelope: Envelope) -> None:
+        """What every event of the case's streams does, handled or not (a timeline line, the case's status
+        and updated_at), then its own handler's changes."""
+        event = envelope.event()
+        case_id = _case_id(envelope)
+        at = utc(envelope.occurred_at)
+        if envelope.event_type not in INTERNAL:
+            text_en, text_hi = describe(envelope, event)
+            rows.add(
+                tables.timeline,
+                {
+                    "case_id": case_id,
+                    "stream": envelope.stream,
+                    "sequence": envelope.sequence,
+                    "occurred_at": at,
+                    "event_type": envelope.event_type,
+                    "actor": envelope.actor,
+                    "text_en": text_en,
+                    "text_hi": text_hi,
+                },
+            )
+        row = await self._case(rows, tables, case_id)
+        status = next_status(CaseStatus(row["status"]) if row["status"] else None, event)
+        row["status"] = status.value if status else None
+        # The latest moment any of the three streams says something happened to the case: which event
+        # is applied last depends on how the streams' events arrive, and a rebuild reads them in turn.
+        before = utc(row["updated_at"])
+        row["updated_at"] = at if before is None else max(before, at)
+        await super().apply(rows, tables, envelope)
+
+    @staticmethod
+    async def _case(rows: Rows, t: CaseTables, case_id: str) -> Row:
+        """The case's row as this batch sees it, made when this is the first word of the case."""
+        row = await rows.get(t.cases, case_id=case_id)
+        return rows.put(t.cases, row if row is not None else rows.blank(t.cases, case_id=case_id))
+
+    async def _change(self, rows: Rows, t: CaseTables, envelope: Envelope, **values: Any) -> Row:
+        row = await self._case(rows, t, _case_id(envelope))
+        row.update(values)
+        return row
+
+    @handles(CaseRegistered)
+    async def registered(self, rows: Rows, t: CaseTables, event: CaseRegistered, envelope: Envelope) -> None:
+        row = await self._change(
+            rows,
+            t,
+            envelope,
+            case_number=event.case_number,
+            channel=event.channel.value,
+            category=event.category.value,
+            priority=event.priority.value,
+            danger_now=event.danger_now,
+            minor=event.minor,
+            flags=",".join(event.flags),
+            pincode=event.pincode,
+            locality=event.locality_code,  # the code (v1 events' clear text is dropped on read)
+            language=event.language,
+            consent_to_share=event.consent_to_share,
+            registered_by=event.registered_by,
+            registered_at_thana=event.registered_at_thana,
+            registered_at=utc(envelope.occurred_at),
+        )
+        if not row["routed"]:
+            row.update(district=event.district, circle=event.circle, thana=event.thana)
+
+    @handles(FirstContactMade)
+    async def first_contact(
+        self, rows: Rows, t: CaseTables, event: FirstContactMade, envelope: Envelope
+    ) -> None:
+        await self._change(rows, t, envelope, first_contact_at=utc(event.at))
+
+    @handles(CaseResolved)
+    async def resolved(self, rows: Rows, t: CaseTables, event: CaseResolved, envelope: Envelope) -> None:
+        await self._change(
+            rows,
+            t,
+            envelope,
+            outcome=event.outcome,
+            feedback_rating=event.feedback_rating,
+            resolved_at=utc(envelope.occurred_at),
+        )
+
+    @handles(CaseClosed)
+    async def closed(self, rows: Rows, t: CaseTables, event: CaseClosed, envelope: Envelope) -> None:
+        await self._change(rows, t, envelope, closed_at=utc(envelope.occurred_at))
+
+    @handles(CaseReopened)
+    async def reopened(self, rows: Rows, t: CaseTables, event: CaseReopened, envelope: Envelope) -> None:
+        await self._change(rows, t, envelope, closed_at=None)
+
+    @handles(CaseMarkedDuplicate)
+    async def duplicate(
+        self, rows: Rows, t: CaseTables, event: CaseMarkedDuplicate, envelope: Envelope
+    ) -> None:
+        await self._change(
+            rows, t, envelope, duplicate_of=event.duplicate_of, duplicate_of_number=event.duplicate_of_number
+        )
+
+    @handles(IdentityErased)
+    async def erased(self, rows: Rows, t: CaseTables, event: IdentityErased, envelope: Envelope) -> None:
+        await self._change(rows, t, envelope, identity_erased=True)
+
+    @handles(CaseRouted)
+    async def routed(self, rows: Rows, t: CaseTables, event: CaseRouted, envelope: Envelope) -> None:
+        await self._change(
+            rows,
+            t,
+            envelope,
+            district=event.district,
+            circle=event.circle,
+            thana=event.thana,
+            kendra=event.kendra,
+            routed=True,
+        )
+
+    @handles(CaseAssigned, CaseReassigned)
+    async def assigned(
+        self, rows: Rows, t: CaseTables, event: CaseAssigned | CaseReassigned, envelope: Envelope
+    ) -> None:
+        await self._change(rows, t, envelope, assigned_officer=event.officer, kendra=event.kendra)
+
+    @handles(CaseEscalated)
+    async def escalated(self, rows: Rows, t: CaseTables, event: CaseEscalated, envelope: Envelope) -> None:
+        await self._change(
+            rows,
+            t,
+            envelope,
+            escalation_level=event.level,
+            escalation_role=event.role.value,
+            escalation_office=event.office_code,
+        )
+
+    @handles(SlaBreached)
+    async def breached(self, rows: Rows, t: CaseTables, event: SlaBreached, envelope: Envelope) -> None:
+        row = await self._case(rows, t, _case_id(envelope))
+        row.update(_clocks(row, breached=event.clock))
+
+    @handles(DeadlineApproaching)
+    async def approaching(
+        self, rows: Rows, t: CaseTables, event: DeadlineApproaching, envelope: Envelope
+    ) -> None:
+        row = await self._case(rows, t, _case_id(envelope))
+        row.update(_clocks(row, approaching=event.clock))
+
+    @handles(ClockStopped)
+    async def stopped(self, rows: Rows, t: CaseTables, event: ClockStopped, envelope: Envelope) -> None:
+        row = await self._case(rows, t, _case_id(envelope))
+        row.update(_clocks(row, stopped=event.clock))
+
+
+def _clocks(row: Row, *, breached: str = "", approaching: str = "", stopped: str = "") -> Row:
+    """A case is overdue while a step whose deadline passed is still not done."""
+    late = set(filter(None, row["overdue_clocks"].split(",")))
+    soon = set(filter(None, row["due_soon_clocks"].split(",")))
+    if breached:
+        late.add(breached)
+        soon.discard(breached)
+    if approaching:
+        soon.add(approaching)
+    if stopped:
+        late.discard(stopped)
+        soon.discard(stopped)
+    return {
+        "overdue_clocks": ",".join(sorted(late)),
+        "due_soon_clocks": ",".join(sorted(soon)),
+        "overdue": bool(late),
+    }

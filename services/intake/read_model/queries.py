@@ -1,0 +1,169 @@
+"""What intake's API asks of its read models: places, the case register and a case's timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.intake.read_model.tables import CaseTables, PlaceTables
+from services.intake.timeline import INTERNAL
+from shared.contracts.vocabulary import ACTIVE, CaseStatus, Category, Priority
+from shared.rows import Row, as_dict, as_utc_dict, utc
+
+# ---------------------------------------------------------------- jurisdiction
+
+
+async def find_places(session: AsyncSession, tables: PlaceTables, codes: list[str]) -> dict[str, Row]:
+    t = tables.places
+    return {row.code: as_dict(row) for row in await session.execute(select(t).where(t.c.code.in_(codes)))}
+
+
+async def jurisdiction_known(session: AsyncSession, tables: PlaceTables) -> bool:
+    return bool(await session.scalar(select(func.count()).select_from(tables.places)))
+
+
+async def list_places(session: AsyncSession, tables: PlaceTables, district: str | None) -> list[Row]:
+    t = tables.places
+    query = select(t).order_by(t.c.district, t.c.kind, t.c.code)
+    if district:
+        query = query.where(t.c.district == district)
+    return [as_dict(r) for r in await session.execute(query)]
+
+
+# ---------------------------------------------------------------- case register
+
+
+@dataclass(frozen=True)
+class RegisterFilter:
+    status: CaseStatus | None = None
+    category: Category | None = None
+    priority: Priority | None = None
+    registered_from: datetime | None = None
+    registered_to: datetime | None = None
+    overdue: bool | None = None
+    kendra: str | None = None
+    thana: str | None = None
+    open: bool | None = None
+    """True: still being worked (registered, in progress, awaiting the complainant); False: the rest."""
+    due_soon: bool | None = None
+    """True: still being worked with a step whose deadline warning came (at risk of a breach)."""
+    danger_now: bool | None = None
+    officer: str | None = None
+    """The service number the case is assigned to."""
+    number: str | None = None
+    """A case number or its beginning (``SJP-2026-0001`` finds ``SJP-2026-000123``)."""
+    by_urgency: bool = False
+    """Most urgent first (see ``urgency``) instead of newest first."""
+
+
+def _registered_in(t: Table, scope: dict[str, str]) -> list[Any]:
+    """Rows of registered cases inside a jurisdiction (a row may exist for a routing event alone)."""
+    return [t.c.case_number.is_not(None), *(t.c[column] == code for column, code in scope.items())]
+
+
+async def find_cases(
+    session: AsyncSession,
+    tables: CaseTables,
+    scope: dict[str, str],
+    wanted: RegisterFilter,
+    *,
+    page: int,
+    size: int,
+) -> tuple[list[Row], int]:
+    t = tables.cases
+    where = _registered_in(t, scope)
+    if wanted.status:
+        where.append(t.c.status == wanted.status.value)
+    if wanted.category:
+        where.append(t.c.category == wanted.category.value)
+    if wanted.priority:
+        where.append(t.c.priority == wanted.priority.value)
+    if wanted.registered_from:
+        where.append(t.c.registered_at >= utc(wanted.registered_from))
+    if wanted.registered_to:
+        where.append(t.c.registered_at < utc(wanted.registered_to))
+    if wanted.overdue is not None:
+        where.append(_late(t) if wanted.overdue else ~_late(t))
+    if wanted.due_soon is not None:
+        where.append(_at_risk(t) if wanted.due_soon else ~_at_risk(t))
+    if wanted.open is not None:
+        where.append(_being_worked(t) if wanted.open else ~_being_worked(t))
+    if wanted.danger_now is not None:
+        where.append(t.c.danger_now.is_(wanted.danger_now))
+    if wanted.officer:
+        where.append(t.c.assigned_officer == wanted.officer)
+    if wanted.number:
+        where.append(t.c.case_number.startswith(wanted.number, autoescape=True))
+    if wanted.kendra:
+        where.append(t.c.kendra == wanted.kendra)
+    if wanted.thana:
+        where.append(t.c.thana == wanted.thana)
+    total = await session.scalar(select(func.count()).select_from(t).where(*where)) or 0
+    order = urgency(t) if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
+    rows = await session.execute(
+        select(t).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
+    )
+    return [as_utc_dict(r) for r in rows], total
+
+
+def _being_worked(t: Table) -> Any:
+    return t.c.status.in_([s.value for s in ACTIVE])
+
+
+def _late(t: Table) -> Any:
+    return t.c.overdue.is_(True) & _being_worked(t)
+
+
+def _at_risk(t: Table) -> Any:
+    return (t.c.due_soon_clocks != "") & _being_worked(t)
+
+
+def urgency(t: Table) -> list[Any]:
+    """Most urgent first, from what the register knows: cases being worked before the rest; a step
+    already late, then one whose deadline warning came; danger now; priority (P1 first, and the SOP's
+    limits follow priority); then the oldest. The deadlines themselves are escalation's: the register
+    keeps only whether one is late or close, so two cases of one rank stand oldest first."""
+    return [
+        case((_being_worked(t), 0), else_=1),
+        case((_late(t), 0), else_=1),
+        case((_at_risk(t), 0), else_=1),
+        case((t.c.danger_now.is_(True), 0), else_=1),
+        t.c.priority,
+        t.c.registered_at,
+        t.c.case_number,
+    ]
+
+
+async def find_case(
+    session: AsyncSession, tables: CaseTables, *, case_id: str | None = None, case_number: str | None = None
+) -> Row | None:
+    t = tables.cases
+    key = t.c.case_id == case_id if case_id else t.c.case_number == case_number
+    found = (await session.execute(select(t).where(key, t.c.case_number.is_not(None)))).first()
+    return as_utc_dict(found) if found else None
+
+
+async def case_timeline(session: AsyncSession, tables: CaseTables, case_id: str) -> list[Row]:
+    t = tables.timeline
+    rows = await session.execute(
+        select(t.c.occurred_at, t.c.event_type, t.c.actor, t.c.text_en, t.c.text_hi)
+        # Lines written before internal entries were left out are left out here too (no rebuild needed).
+        .where(t.c.case_id == case_id, t.c.event_type.not_in(INTERNAL))
+        .order_by(t.c.occurred_at, t.c.stream, t.c.sequence)
+    )
+    return [as_utc_dict(r) for r in rows]
+
+
+async def count_cases(
+    session: AsyncSession, tables: CaseTables, scope: dict[str, str], by: str
+) -> dict[str, int]:
+    t = tables.cases
+    column = t.c[by]
+    rows = await session.execute(
+        select(column, func.count()).where(*_registered_in(t, scope)).group_by(column).order_by(column)
+    )
+    return {str(value): int(n) for value, n in rows}

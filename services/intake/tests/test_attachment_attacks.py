@@ -11,7 +11,7 @@ from urllib.parse import quote, unquote
 import pytest
 from nats.aio.client import Client as NatsClient
 
-from services.intake.attachments import BUCKET
+from services.intake.attachments import BUCKET, CaseFiles
 from services.intake.tests.conftest import INCHARGE, OFFICER, Intake
 from services.intake.tests.test_attachments import NAME, PNG, attach
 from shared.commands import actor_of
@@ -126,3 +126,43 @@ async def test_a_file_named_for_its_kind_keeps_its_name(intake: Intake) -> None:
     attachment_id = await only_file(intake, case_id)
     opened = await intake.get(f"/cases/{case_id}/attachments/{attachment_id}", purpose="contact_complainant")
     assert opened.headers["content-disposition"] == f"attachment; filename*=UTF-8''{quote('प्राथमिकी.PDF')}"
+
+
+async def test_a_withdrawn_case_takes_no_new_file_and_a_repeated_upload_keeps_the_first(
+    intake: Intake, nats_client: NatsClient
+) -> None:
+    case_id = (await intake.register())["case_id"]
+    first = await attach(intake, case_id, "k")
+    assert first.status_code == 200
+    withdrawn = await intake.command(case_id, "withdraw", {"reason": "moved_away"}, principal=INCHARGE)
+    assert withdrawn.status_code == 200, withdrawn.text
+    again = await attach(intake, case_id, "k")  # its object is stored over: the first answer, whole
+    assert again.status_code == 200 and again.json() == first.json()
+    other = b"\x89PNG\r\n\x1a\n" + b"a later photo" * 50
+    refused = await attach(intake, case_id, "later", other)
+    assert refused.status_code == 409, refused.text
+    attachment_id = await only_file(intake, case_id)
+    bucket = await nats_client.jetstream().object_store(BUCKET)
+    objects = await bucket.list(ignore_deletes=True)
+    assert [o.name for o in objects if o.name.startswith(f"{case_id}/")] == [f"{case_id}/{attachment_id}"]
+    opened = await intake.get(f"/cases/{case_id}/attachments/{attachment_id}", purpose="contact_complainant")
+    assert opened.status_code == 200 and opened.content == PNG
+
+
+async def test_an_erasure_leaves_no_chunk_of_the_file_in_the_bucket_even_after_a_repeated_upload(
+    intake: Intake, nats_client: NatsClient
+) -> None:
+    js = nats_client.jetstream()
+
+    async def chunks() -> int:
+        await CaseFiles(nats_client).bucket()  # there even before the first file
+        info = await js.stream_info(f"OBJ_{BUCKET}", subjects_filter=f"$O.{BUCKET}.C.>")
+        return sum((info.state.subjects or {}).values())
+
+    case_id = (await intake.register())["case_id"]
+    before = await chunks()
+    assert (await attach(intake, case_id, "k")).status_code == 200
+    assert (await attach(intake, case_id, "k")).status_code == 200  # stored over: the old chunks purged
+    assert await chunks() == before + 1
+    await erase(intake, case_id)
+    assert await chunks() == before

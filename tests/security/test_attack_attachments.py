@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
+from services.intake.api import kept_filename
 from shared.auth import COOKIE
 from shared.http_guard import CSRF_FIELD, HttpGuard, csrf_token
 
@@ -100,3 +101,18 @@ async def test_an_upload_past_its_limit_is_refused_whether_or_not_it_declares_it
     assert await post(chunked()) == 413
     # With the token in a header the guard does not read the body: the page's reading is cut off.
     assert await post(chunked(), token_header=TOKEN) == 413
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("photo\u202egnp.pdf", "photognp.pdf"),  # shown right to left as "photofdp.png"
+        ("\u2067report\u2069.pdf", "report.pdf"),
+        ("C:\\Users\\x\\प्राथमिकी.pdf", "प्राथमिकी.pdf"),
+        ("क्\u200dष.pdf", "क्\u200dष.pdf"),  # the joiners Hindi writing needs are kept
+        ("a\r\nb\x00.pdf", "ab.pdf"),
+        ("", "file"),
+    ],
+)
+def test_a_files_name_is_kept_without_what_would_disguise_it(sent: str, kept: str) -> None:
+    assert kept_filename(sent) == kept

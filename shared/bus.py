@@ -128,8 +128,10 @@ def publish_allowed(p: Part) -> list[str]:
         f"$JS.API.STREAM.UPDATE.{p.stream}",
         *(f"$JS.API.STREAM.CREATE.{s}" for s in streams),
         "$JS.API.STREAM.INFO.*",
-        "$JS.API.STREAM.MSG.GET.*",
-        "$JS.API.DIRECT.GET.>",
+        # Messages are read from the platform's event streams only, never out of another part's bucket.
+        *(f"$JS.API.STREAM.MSG.GET.{s}" for s in streams),
+        *(f"$JS.API.DIRECT.GET.{s}" for s in streams),
+        *(f"$JS.API.DIRECT.GET.{s}.>" for s in streams),  # the last message of a subject
     ]
     for c in p.consumers:
         where = f"{c.stream}.{c.name}"
@@ -149,6 +151,9 @@ def publish_allowed(p: Part) -> list[str]:
             f"$O.{bucket}.>",  # chunks and their description
             f"$JS.API.STREAM.CREATE.{stream}",
             f"$JS.API.STREAM.PURGE.{stream}",  # deleting a file purges its chunks
+            f"$JS.API.STREAM.MSG.GET.{stream}",  # a file's description
+            f"$JS.API.DIRECT.GET.{stream}",
+            f"$JS.API.DIRECT.GET.{stream}.>",
             # Reading a file: its stream found by subject, an ordered consumer of its own, flow control.
             "$JS.API.STREAM.NAMES",
             f"$JS.API.CONSUMER.CREATE.{stream}",

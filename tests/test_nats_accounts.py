@@ -574,7 +574,10 @@ async def test_intake_keeps_and_deletes_case_files_in_its_bucket_and_no_other_pa
     js = (await connect("routing")).jetstream(timeout=1.0)
     bucket = await js.object_store(BUCKET)
     refused = {
-        f"$O.{BUCKET}.": lambda: bucket.put("c" * 32 + "/forged", b"forged"),
+        # A chunk published straight to the bucket (the client's put stops earlier: it may not read
+        # the bucket's descriptions).
+        f"$O.{BUCKET}.C.forged": lambda: js.publish(f"$O.{BUCKET}.C.forged", b"forged"),
+        f".GET.OBJ_{BUCKET}": lambda: bucket.put("c" * 32 + "/forged", b"forged"),
         f"$JS.API.STREAM.PURGE.OBJ_{BUCKET}": lambda: js.purge_stream(f"OBJ_{BUCKET}"),
     }
     outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
@@ -584,3 +587,23 @@ async def test_intake_keeps_and_deletes_case_files_in_its_bucket_and_no_other_pa
     assert await files.get("c" * 32, "a" * 32) == b"sealed bytes"
     await files.delete("c" * 32, "a" * 32)
     assert await files.get("c" * 32, "a" * 32) is None
+
+
+async def test_no_other_part_reads_a_sealed_case_file_out_of_intakes_bucket(connect: Connections) -> None:
+    """The files are sealed, but a copy of the ciphertext is only as safe as every place that holds it:
+    no other part reads the bucket's messages (by sequence, directly, or through a consumer)."""
+    files = CaseFiles(await connect("intake"))
+    await files.put("d" * 32, "b" * 32, b"sealed bytes")
+    js = (await connect("routing")).jetstream(timeout=1.0)
+    stream = f"OBJ_{BUCKET}"
+    refused = {
+        f"$JS.API.STREAM.MSG.GET.{stream}": lambda: js.get_msg(stream, 1),
+        f"$JS.API.DIRECT.GET.{stream}": lambda: js.get_msg(stream, 1, direct=True),
+        f"$JS.API.CONSUMER.CREATE.{stream}": lambda: js.add_consumer(stream, ConsumerConfig()),
+    }
+    outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
+    assert all(isinstance(o, NatsError | TimeoutError) for o in outcomes), outcomes
+    for subject in refused:
+        await eventually(lambda s=subject: connect.refused("routing", s), 5, f"{subject} refused")
+    assert await files.get("d" * 32, "b" * 32) == b"sealed bytes"
+    await files.delete("d" * 32, "b" * 32)

@@ -8,6 +8,7 @@ is recorded on the case.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -186,10 +187,16 @@ class IntakeRoute(APIRoute):
 # ---------------------------------------------------------------- request bodies
 
 
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""Marks that reorder what is shown (photo, U+202E, gnp.pdf reads "photofdp.png"); the joiners that
+Hindi writing needs are no such mark."""
+
+
 def kept_filename(sent: str | None) -> str:
-    """A file's name as kept (sealed): its last path part, without control characters, at most 255
-    characters. A name is no reason to refuse an officer's file."""
-    name = without_control_characters((sent or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    """A file's name as kept (sealed): its last path part, without control characters or bidirectional
+    marks, at most 255 characters. A name is no reason to refuse an officer's file."""
+    last = (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = BIDI_CONTROLS.sub("", without_control_characters(last)).strip()
     return name[:255] or "file"
 
 

@@ -28,7 +28,11 @@ SIGNATURES: dict[str, bytes] = {
     "image/jpeg": b"\xff\xd8\xff",
     "image/png": b"\x89PNG\r\n\x1a\n",
 }
-SUFFIXES = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "application/pdf": ("pdf",),
+    "image/jpeg": ("jpg", "jpeg"),
+    "image/png": ("png",),
+}
 
 
 class FileRefused(ValueError):
@@ -79,6 +83,15 @@ def media_type_of(content: bytes) -> str:
     return next(
         (t for t, start in SIGNATURES.items() if content.startswith(start)), "application/octet-stream"
     )
+
+
+def served_name(name: str, media_type: str) -> str:
+    """The name a file is handed over under: its own, ending in its kind's suffix. A PDF that is also a
+    page (a polyglot) named ``statement.html`` would run its script once saved and opened."""
+    suffixes = SUFFIXES.get(media_type, ())
+    if not suffixes or ("." in name and name.rsplit(".", 1)[-1].lower() in suffixes):
+        return name
+    return f"{name}.{suffixes[0]}"
 
 
 def object_name(case_id: str, attachment_id: str) -> str:

@@ -26,7 +26,7 @@ from typing import Annotated, Any, ClassVar
 import nats.errors
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.attachments import CaseFiles, checked, media_type_of
+from services.intake.attachments import CaseFiles, checked, media_type_of, served_name
 from services.intake.domain import Case, Complaint
 from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
@@ -411,10 +411,10 @@ class IntakeCommands:
         case_file = checked(command.content)
         key = await self._key(case)
         kind, size, sha256 = command.kind, case_file.size, case_file.sha256
-        request = {"kind": kind, "sha256": sha256, FILENAME: command.filename}
-        attachment = derived_id(
-            "attachment", caller.actor, caller.key or uuid.uuid4().hex, *request.values()
-        ).hex
+        request = fingerprint({"kind": kind, "sha256": sha256, FILENAME: command.filename}, secret=key)
+        # From the keyed fingerprint, never the name itself: once the key is destroyed, the id must not
+        # confirm a guessed name (hers, in the file's name) to whoever reads the events.
+        attachment = derived_id("attachment", caller.actor, caller.key or uuid.uuid4().hex, request).hex
         sealed = seal_bytes(key, case_id, f"attachment:{attachment}", case_file.content)
         await self.files.put(case_id, attachment, sealed)
         sealed_name = seal(key, case_id, FILENAME, command.filename)
@@ -423,7 +423,7 @@ class IntakeCommands:
                 caller,
                 command,
                 lambda c: c.record_attachment(attachment, kind, size, sha256, sealed_name, caller.actor),
-                fingerprint(request, secret=key),
+                request,
             )
         except BaseException:
             await self.files.delete(case_id, attachment)
@@ -471,7 +471,8 @@ class IntakeCommands:
             )
         content = unseal_bytes(key, case_id, f"attachment:{command.attachment_id}", sealed)
         filename = unseal(key, case_id, FILENAME, recorded.sealed_filename)
-        return OpenedFile(filename, media_type_of(content), content)
+        media_type = media_type_of(content)
+        return OpenedFile(served_name(filename, media_type), media_type, content)
 
     async def await_complainant(self, caller: Caller, command: AwaitComplainant) -> list[Envelope]:
         reason = command.reason

@@ -15,6 +15,7 @@ log or a traceback.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import uuid
@@ -410,7 +411,13 @@ class IntakeCommands:
         (await self._reach(caller.who, case_id))(case)
         case_file = checked(command.content)
         key = await self._key(case)
-        kind, size, sha256 = command.kind, case_file.size, case_file.sha256
+        # The event keeps a digest keyed with the case's key: once the key is destroyed, nobody holding a
+        # copy of the file can confirm that it was this case's.
+        kind, size, sha256 = (
+            command.kind,
+            case_file.size,
+            hmac.new(key, case_file.content, "sha256").hexdigest(),
+        )
         request = fingerprint({"kind": kind, "sha256": sha256, FILENAME: command.filename}, secret=key)
         # From the keyed fingerprint, never the name itself: once the key is destroyed, the id must not
         # confirm a guessed name (hers, in the file's name) to whoever reads the events.

@@ -99,6 +99,8 @@ class AttachmentRecorded(Event):
     kind: str  # photo, medical_report, fir_copy, other
     size_bytes: int
     sha256: str
+    """HMAC-SHA256 of the file under the case's key (not its plain digest): after an erasure it confirms
+    nothing about a copy of the file."""
     by: str
     sealed_filename: str
 

@@ -55,12 +55,6 @@ async def test_after_an_erasure_a_guessed_file_name_cannot_be_confirmed_from_the
     assert event.attachment_id != guess
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="AttachmentRecorded keeps the plain SHA-256 of the file on the event stream: after an erasure "
-    "anyone holding a copy of the file (her photo, her FIR) can confirm it belongs to this case. Needs the "
-    "event's digest keyed with the case's key (a contract change, events.md).",
-)
 async def test_after_an_erasure_the_event_does_not_confirm_a_copy_of_the_file(intake: Intake) -> None:
     case_id = (await intake.register())["case_id"]
     assert (await attach(intake, case_id, "photo")).status_code == 200

@@ -11,7 +11,8 @@ A part may:
 - update only its own stream; create any of the platform's streams that is still missing (a part
   starts before the owner of a stream it reads), which the server answers only with the identical
   configuration; never delete, purge or delete from a stream;
-- read every stream (stream info, direct gets, message gets);
+- read every event stream (direct gets, message gets) and every stream's info, but no message of another
+  part's Object Store bucket (intake's case files: ``Part.buckets``);
 - create, read, pull from, acknowledge and delete only its own durable consumers, named exactly
   (consumer names cannot be limited by prefix, so the table lists each one);
 - subscribe only to its own inbox (``_INBOX.<part>.>``, the connection's inbox prefix) and to the

@@ -292,7 +292,8 @@ class Demo:
             summary=[
                 ("Demo users", users, "डेमो उपयोगकर्ता"),
                 ("Password", PASSWORD, "पासवर्ड"),
-                ("What to try", "/demo (and on the sign-in page)", "क्या आज़माएँ"),
+                # Short: a wider label column would wrap the keys' path at 100 columns.
+                ("Tour", "/demo", "भ्रमण"),
                 # Short label and the file's name only: the summary must not wrap a path at 100 columns.
                 ("Deadlines", f"{use_demo_escalation_policy().name} (minutes)", "समय-सीमाएँ"),
             ],

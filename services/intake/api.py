@@ -462,7 +462,7 @@ def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
     @router.get("/cases/{case_id}/attachments/{attachment_id}")
     async def open_attachment(
         case_id: CaseId,
-        attachment_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")],
+        attachment_id: Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", max_length=32)],
         purpose: ViewPurpose,
         principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
     ) -> Response:

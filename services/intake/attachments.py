@@ -12,7 +12,6 @@ than by what the browser claims, up to ``MAX_BYTES``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from nats.aio.client import Client as NatsClient
@@ -45,11 +44,10 @@ class FileRefused(ValueError):
 
 @dataclass(frozen=True)
 class CaseFile:
-    """A file as received, checked: what it is, its size and its digest (kept in the event)."""
+    """A file as received, checked: its bytes and what it is."""
 
     content: bytes
     media_type: str
-    sha256: str
 
     @property
     def size(self) -> int:
@@ -75,7 +73,7 @@ def checked(content: bytes) -> CaseFile:
             "Only a PDF, a JPEG or a PNG file can be attached.",
             "केवल PDF, JPEG या PNG फ़ाइल ही जोड़ी जा सकती है।",
         )
-    return CaseFile(content, media_type, hashlib.sha256(content).hexdigest())
+    return CaseFile(content, media_type)
 
 
 def media_type_of(content: bytes) -> str:

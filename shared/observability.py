@@ -27,6 +27,11 @@ correlation_id: ContextVar[str | None] = ContextVar("correlation_id", default=No
 EVENTS_APPENDED = Counter("shakti_events_appended_total", "Events appended", ["service", "event_type"])
 EVENTS_APPLIED = Counter("shakti_events_applied_total", "Events applied by projections", ["projection"])
 CONSUMER_LAG = Gauge("shakti_projection_lag_events", "Events not yet applied", ["projection", "stream"])
+READ_MODEL_STATEMENTS = Counter(
+    "shakti_read_model_statements_total",
+    "SQL statements a service sent to its read-model database (an executemany counts once)",
+    ["service"],
+)
 PARKED = Gauge("shakti_parked_events", "Events parked by a projection", ["projection"])
 COMMAND_SECONDS = Histogram(
     "shakti_command_seconds",

@@ -17,6 +17,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from shared.observability import READ_MODEL_STATEMENTS
+
 BUSY_TIMEOUT_MS = 30_000
 CREATE_ATTEMPTS = 6
 
@@ -103,6 +105,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def count_statements(engine: AsyncEngine, service: str) -> None:
+    """Count the statements the engine sends (``shakti_read_model_statements_total``): the read
+    models' cost per case is a figure operators and ``bench.e2e`` watch, not a guess."""
+    counted = READ_MODEL_STATEMENTS.labels(service)
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(*_: Any) -> None:
+        counted.inc()
 
 
 _writers: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()

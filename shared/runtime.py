@@ -32,7 +32,7 @@ from shared.http_guard import HttpGuard
 from shared.keys import load_verification_keys
 from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
-from shared.readmodel import create_engine
+from shared.readmodel import count_statements, create_engine
 from shared.settings import Settings
 from shared.subscriber import ProcessManager, ensure_parked_stream, subscribe
 from shared.text import CONTROL_CHARACTERS
@@ -155,6 +155,7 @@ class ServiceRunner:
             await store.ensure_stream(service)
         await ensure_parked_stream(broker, self.settings.stream_replicas)
         engine = create_engine(self.database_url)
+        count_statements(engine, self.name)
         ctx = ServiceContext(self.name, self.settings, self.clock, broker, store, engine)
         for projection in self.definition.projections():
             projector: Projector[Any] = Projector(projection, engine, nc)

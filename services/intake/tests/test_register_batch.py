@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import MetaData, event, select
 
 from services.intake.read_model.projection import CaseRegister
+from services.intake.tests.conftest import Intake
 from shared.contracts.routing import CaseAssigned
 from shared.events import Envelope
 from shared.readmodel import create_engine, create_tables, sessions
@@ -58,3 +60,18 @@ async def test_a_batch_of_twenty_cases_costs_three_statements(sqlite_url: str) -
         assert len(lines) == 20
     finally:
         await engine.dispose()
+
+
+def statements_counted(metrics: str, service: str) -> float:
+    found = re.search(rf'^shakti_read_model_statements_total{{service="{service}"}} (\S+)$', metrics, re.M)
+    assert found, "the service reports no statement count"
+    return float(found.group(1))
+
+
+async def test_the_statements_a_case_costs_are_counted_in_the_metrics(intake_sqlite: Intake) -> None:
+    before = statements_counted((await intake_sqlite.client.get("/metrics")).text, "intake")
+    case = await intake_sqlite.register()
+    await intake_sqlite.settled(case["case_id"], lambda r: r["status"] == "registered")
+    after = statements_counted((await intake_sqlite.client.get("/metrics")).text, "intake")
+    # At least the register's read and write of the case and its timeline line, and the checkpoint.
+    assert after - before >= 3

@@ -57,9 +57,9 @@ image:
 		-t mission-shakti:latest .
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services shakti tests bench conftest.py
-	$(BIN)/ruff format --check shared services shakti tests bench conftest.py
-	$(BIN)/mypy shared services shakti
+	$(BIN)/ruff check shared services shakti tests bench deploy conftest.py
+	$(BIN)/ruff format --check shared services shakti tests bench deploy conftest.py
+	$(BIN)/mypy shared services shakti tests bench deploy conftest.py
 
 ## make bench: the benchmarks under bench/ (figures, not pass/fail)
 bench: $(STAMP)

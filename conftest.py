@@ -117,7 +117,7 @@ async def _delete_streams(nc: NatsClient) -> None:
     js = nc.jetstream()
     for info in await js.streams_info():
         with contextlib.suppress(NotFoundError):
-            await js.delete_stream(info.config.name)
+            await js.delete_stream(str(info.config.name))
 
 
 @pytest.fixture

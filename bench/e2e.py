@@ -292,7 +292,7 @@ class Load:
                 break
             await asyncio.sleep(0.1)
         sheet, self.registrar, _ = roster_sheet(self.kendras)
-        files = {"file": ("bench-roster.csv", sheet, "text/csv")}
+        files = {"file": ("bench-roster.csv", sheet.encode(), "text/csv")}
         (
             await self.client.post("/api/routing/roster/import", headers=self.operator, files=files)
         ).raise_for_status()

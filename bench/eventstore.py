@@ -35,9 +35,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from functools import singledispatchmethod
+from functools import partial, singledispatchmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
+from uuid import UUID
 
 import nats
 from eventsourcing import application as es_application
@@ -133,6 +134,10 @@ def command_order(w: Workload) -> list[tuple[int, int]]:
     return [(a, step) for step in range(w.events_per_aggregate) for a in range(w.aggregates)]
 
 
+def reached(done: dict[int, int], aggregate: int, step: int) -> bool:
+    return done.get(aggregate, 0) >= step
+
+
 async def run_concurrently(
     commands: list[tuple[int, int]], concurrency: int, run: Callable[[int, int], Awaitable[None]]
 ) -> float:
@@ -148,7 +153,7 @@ async def run_concurrently(
         while not queue.empty():
             aggregate, step = queue.get_nowait()
             async with progressed:
-                await progressed.wait_for(lambda a=aggregate, s=step: done.get(a, 0) >= s)
+                await progressed.wait_for(partial(reached, done, aggregate, step))
             await run(aggregate, step)
             async with progressed:
                 done[aggregate] = max(done.get(aggregate, 0), step + 1)
@@ -392,30 +397,30 @@ async def raw_replay(nc: NatsClient, database: Path) -> tuple[float, int]:
 # --- peer: the eventsourcing library on SQLite ---------------------------------------------------
 
 
-class PeerTally(es_domain.Aggregate):  # type: ignore[misc]
-    @es_domain.event("Opened")  # type: ignore[untyped-decorator]
+class PeerTally(es_domain.Aggregate):
+    @es_domain.event("Opened")
     def __init__(self, label: str) -> None:
         self.label = label
         self.total = 0
 
-    @es_domain.event("Counted")  # type: ignore[untyped-decorator]
+    @es_domain.event("Counted")
     def count(self, amount: int) -> None:
         self.total += amount
 
 
-class PeerTallies(es_application.Application):  # type: ignore[misc]
+class PeerTallies(es_application.Application[UUID]):
     def open(self, label: str) -> Any:
         tally = PeerTally(label)
         self.save(tally)
         return tally.id
 
     def count(self, tally_id: Any, amount: int) -> None:
-        tally = self.repository.get(tally_id)
+        tally: PeerTally = self.repository.get(tally_id)
         tally.count(amount)
         self.save(tally)
 
 
-class PeerView(es_sqlite.SQLiteTrackingRecorder):  # type: ignore[misc]
+class PeerView(es_sqlite.SQLiteTrackingRecorder):
     """The read model with the library's tracking record, one transaction per event as it does."""
 
     def construct_create_table_statements(self) -> list[str]:
@@ -438,17 +443,18 @@ class PeerView(es_sqlite.SQLiteTrackingRecorder):  # type: ignore[misc]
             self._insert_tracking(c, tracking)
 
 
-class PeerBoard(es_projection.Projection[PeerView]):  # type: ignore[misc]
+class PeerBoard(es_projection.Projection[PeerView]):
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.insert_tracking(tracking)
 
-    @process_event.register
-    def _(self, domain_event: PeerTally.Opened, tracking: Tracking) -> None:
+    # The library's decorators make the event classes at run time, out of a type checker's sight.
+    @process_event.register(PeerTally.Opened)  # type: ignore[attr-defined]
+    def _(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.opened(str(domain_event.originator_id), domain_event.label, tracking)
 
-    @process_event.register
-    def _(self, domain_event: PeerTally.Counted, tracking: Tracking) -> None:
+    @process_event.register(PeerTally.Counted)  # type: ignore[attr-defined]
+    def _(self, domain_event: Any, tracking: Tracking) -> None:
         self.view.counted(str(domain_event.originator_id), domain_event.amount, tracking)
 
 
@@ -478,7 +484,8 @@ def peer_long_aggregate(app: PeerTallies, length: int) -> Any:
 
 def peer_replay(folder: Path, app: PeerTallies, view_name: str) -> tuple[float, int]:
     """The notification log, page by page, through the library's Projection into its tracking view."""
-    board = PeerBoard(view=es_sqlite.SQLiteFactory(peer_env(folder, view_name)).tracking_recorder(PeerView))
+    view = es_sqlite.SQLiteFactory(peer_env(folder, view_name)).tracking_recorder(PeerView)
+    board = PeerBoard(view=cast(PeerView, view))
     position = 0
     started = time.perf_counter()
     while True:
@@ -590,7 +597,7 @@ async def measure(w: Workload, folder: Path) -> dict[str, float]:
     r.figures["peer_load_10_ms"] = peer_load(app, short_id, w.load_repeats_10)
     r.figures["peer_load_1000_ms"] = peer_load(app, long_id, w.load_repeats_1000)
     # The peer replays as many events as ours did: its log is topped up to the same length.
-    while (missing := int(r.figures["replay_events"]) - app.recorder.max_notification_id()) > 0:
+    while (missing := int(r.figures["replay_events"]) - (app.recorder.max_notification_id() or 0)) > 0:
         peer_long_aggregate(app, min(1000, missing))
     for n in range(w.rounds):
         elapsed, reached = peer_replay(folder, app, f"peer_view{n}.db")

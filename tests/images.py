@@ -188,7 +188,7 @@ def base_image(engine: Engine) -> str:
         root = Path(tmp) / "root"
         result = subprocess.run(
             ["debootstrap", f"--variant={DEBIAN['variant']}", f"--include={','.join(DEBIAN['packages'])}",
-             DEBIAN["suite"], str(root), DEBIAN_MIRROR],
+             str(DEBIAN["suite"]), str(root), DEBIAN_MIRROR],
             capture_output=True, text=True,
         )  # fmt: skip
         if result.returncode:

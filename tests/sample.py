@@ -104,4 +104,4 @@ class TallyProjection(Projection[TallyTables]):
 
 async def rows(session: AsyncSession, tables: TallyTables) -> list[tuple[str, str, int, int]]:
     result = await session.execute(select(tables.tallies).order_by(tables.tallies.c.id))
-    return [tuple(r) for r in result]  # type: ignore[misc]
+    return [(r.id, r.label, r.total, r.events) for r in result]

@@ -214,7 +214,7 @@ def api_routes(app: FastAPI) -> list[tuple[Endpoint, str]]:
         (endpoint, method)
         for endpoint in flatten(app.routes)
         if endpoint.path.startswith("/api/")
-        for method in sorted(endpoint.route.methods)
+        for method in sorted(endpoint.route.methods or ())
     ]
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -107,7 +108,7 @@ async def count(store: EventStore, tally: str, amounts: list[int]) -> None:
     await repo.execute(tally, lambda t: t.open(tally), CommandMeta(command_id=f"open-{tally}", actor="test"))
     for i, amount in enumerate(amounts):
         meta = CommandMeta(command_id=f"count-{tally}-{i}", actor="test")
-        await repo.execute(tally, lambda t, a=amount: t.count(a), meta)
+        await repo.execute(tally, partial(Tally.count, amount=amount), meta)
 
 
 async def tally_rows(platform: Running) -> list[tuple[str, str, int, int]]:
@@ -137,17 +138,17 @@ async def test_status_shows_the_backlog_of_each_process_manager(platform: Runnin
     async def backlog() -> int:
         return int((await platform.runner.readiness())["reactions"]["held"])
 
-    await eventually(lambda: _equals(backlog(), 3), what="three events of one tally held back")
+    await eventually(partial(_equals, backlog, 3), what="three events of one tally held back")
     code, out = await platform.invoke("status")
     assert code == 0, out
     line = next(line for line in out.splitlines() if "held" in line)
     assert [cell.strip() for cell in line.split("│") if cell.strip()] == ["tests", "held", "3"]
     Hold.released.set()
-    await eventually(lambda: _equals(backlog(), 0), what="the reactions drain once released")
+    await eventually(partial(_equals, backlog, 0), what="the reactions drain once released")
 
 
-async def _equals(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
+async def _equals(value: Callable[[], Awaitable[int]], expected: int) -> bool:
+    return await value() == expected
 
 
 async def test_a_parked_event_is_listed_with_its_reason_and_applies_after_the_fix(platform: Running) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -33,8 +34,8 @@ def meta(command_id: str) -> CommandMeta:
 async def write(store: EventStore, tallies: int, prefix: str = "t") -> None:
     repo = Repository(store, Tally)
     for i in range(tallies):
-        await repo.execute(f"{prefix}{i}", lambda t, i=i: t.open(f"label {i}"), meta(f"{prefix}o{i}"))
-        await repo.execute(f"{prefix}{i}", lambda t, i=i: t.count(i + 1), meta(f"{prefix}c{i}"))
+        await repo.execute(f"{prefix}{i}", partial(Tally.open, label=f"label {i}"), meta(f"{prefix}o{i}"))
+        await repo.execute(f"{prefix}{i}", partial(Tally.count, amount=i + 1), meta(f"{prefix}c{i}"))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -95,9 +96,7 @@ async def each_case_once(target: Platform, load: Load, acknowledged: dict[int, s
             ("ROUTING", "CaseAssigned"),
             ("ESCALATION", "ClockStarted"),
         ):
-            await eventually(
-                lambda s=stream, t=event_type: every_case_has(s, t), 90, f"{event_type} for every case"
-            )
+            await eventually(partial(every_case_has, stream, event_type), 90, f"{event_type} for every case")
         await eventually(lambda: lag_is_zero(load), 60, "every read model caught up")
         intake = await stored_events(nc, "INTAKE", "shakti.intake.case.>")
         routing = await stored_events(nc, "ROUTING", "shakti.routing.case.>")
@@ -114,8 +113,8 @@ async def each_case_once(target: Platform, load: Load, acknowledged: dict[int, s
         assert max(per_case.values()) == 1, f"a case has two {kind}"
     clocks = Counter(_clock_key(e) for e in escalation if e.event_type == "ClockStarted")
     assert max(clocks.values()) == 1, "a clock was started twice"
-    for stream in (intake, routing, escalation):
-        assert len({e.event_id for e in stream}) == len(stream), "an event was stored twice"
+    for events in (intake, routing, escalation):
+        assert len({e.event_id for e in events}) == len(events), "an event was stored twice"
 
     settings = Settings(data_dir=data_dir)
     reports = {

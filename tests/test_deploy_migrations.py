@@ -163,7 +163,7 @@ def test_keys_stored_in_clear_are_wrapped_by_the_migration(database_url: str) ->
                 )
         await engine.dispose()
 
-    async def opened() -> tuple[dict[str, bytes | None], set[str | None]]:
+    async def opened() -> tuple[dict[str, bytes | None], set[str]]:
         ring = load_kek_ring(Settings())
         keys = KeyStore.open(database_url, ring)
         try:

@@ -182,7 +182,10 @@ async def seen_own_training(url: str, headers: dict[str, str]) -> None:
             mine = (await client.get("/api/notifications/mine", headers=headers)).json()["notifications"]
             return [n["notification_id"] for n in mine if n["rule"]["code"] == "training_due"]
 
-        await eventually(told, 20, "her own training notice")
+        async def told_any() -> bool:
+            return bool(await told())
+
+        await eventually(told_any, 20, "her own training notice")
         for notice in await told():
             acknowledged = await client.post(f"/api/notifications/{notice}/acknowledge", headers=headers)
             assert acknowledged.status_code == 200, acknowledged.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -73,7 +74,7 @@ async def test_concurrent_commands_with_retry_keep_every_success(store: Store) -
     repo = Repository(store, Tally)
     await repo.execute("t2", lambda t: t.open("x"), meta("open"))
     results = await asyncio.gather(
-        *(repo.execute("t2", lambda t, n=n: t.count(n), meta(f"c{n}")) for n in range(20))
+        *(repo.execute("t2", partial(Tally.count, amount=n), meta(f"c{n}")) for n in range(20))
     )
     assert all(len(r) == 1 for r in results)
     history = await repo.history("t2")
@@ -211,7 +212,7 @@ async def test_acknowledged_events_survive_a_server_restart(tmp_path: Path) -> N
         labels = set()
         for seq in range(info.state.first_seq, info.state.last_seq + 1):
             msg = await js.get_msg("TESTS", seq)
-            labels.add(int(json.loads(msg.data)["payload"]["label"]))
+            labels.add(int(json.loads(msg.data or b"{}")["payload"]["label"]))
         await nc.close()
     finally:
         server.stop()

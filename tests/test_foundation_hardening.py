@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 from nats.aio.client import Client as NatsClient
@@ -33,7 +34,7 @@ engine = test_projection.engine
 async def open_tallies(store: EventStore, *ids: str) -> None:
     repo = Repository(store, Tally)
     for i in ids:
-        await repo.execute(i, lambda t, i=i: t.open(f"label {i}"), meta(f"open-{i}"))
+        await repo.execute(i, partial(Tally.open, label=f"label {i}"), meta(f"open-{i}"))
 
 
 async def test_a_running_projection_follows_the_new_generation_after_a_rebuild(

@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,8 @@ async def test_each_part_runs_from_the_image(
             started.append(
                 start([*command, "shakti", "serve", part], part, engine.environment(), tmp_path, port)
             )
-        for part in started:
-            await part.until_ready(timeout=180)
+        for running in started:
+            await running.until_ready(timeout=180)
     finally:
         stopped = {part.part: part.stop() for part in started}
     assert stopped == dict.fromkeys(PARTS, 0), {part.part: part.output() for part in started}
@@ -319,7 +320,7 @@ async def test_the_compose_stack_registers_and_assigns_cases_with_a_nats_node_st
     ]
     try:
         for port in ports:
-            await eventually(lambda port=port: ready(stack.url(port)), 300, f"{port} answers /readyz")
+            await eventually(partial(ready, stack.url(port)), 300, f"{port} answers /readyz")
         await eventually(lambda: gateway_answers(stack.url("GATEWAY_PORT")), 60, "the gateway answers")
         assert stack.keys is not None
         load = Load(Gateway(stack.url("GATEWAY_PORT"), stack.keys))  # type: ignore[arg-type]

@@ -15,7 +15,8 @@ import json
 import logging
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -189,7 +190,7 @@ async def forge_reassignment(
         impostor.append("case", case_id, [forged], expected_sequence=after, expected_version=version, meta=meta("f1", "demo.sp")),
         nc.jetstream().publish(f"shakti.routing.case.{case_id}", b"{}", timeout=1.0),
     ]  # fmt: skip
-    return await asyncio.gather(*attempts, return_exceptions=True)
+    return list(await asyncio.gather(*attempts, return_exceptions=True))
 
 
 @pytest.mark.parametrize("part", [p.name for p in PARTS if p.name != "routing"])
@@ -213,7 +214,7 @@ async def test_no_service_can_change_or_empty_another_services_stream(connect: C
     intake_nc = await connect("intake")
     js = intake_nc.jetstream(timeout=1.0)
     info = await js.stream_info("ROUTING")  # reading the configuration is allowed
-    refused = {
+    refused: dict[str, Callable[[], Awaitable[object]]] = {
         "$JS.API.STREAM.PURGE.ROUTING": lambda: js.purge_stream("ROUTING"),
         "$JS.API.STREAM.DELETE.ROUTING": lambda: js.delete_stream("ROUTING"),
         "$JS.API.STREAM.MSG.DELETE.ROUTING": lambda: js.delete_msg("ROUTING", 1),
@@ -223,7 +224,7 @@ async def test_no_service_can_change_or_empty_another_services_stream(connect: C
     outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
     assert all(isinstance(o, NatsError | TimeoutError) for o in outcomes), outcomes
     for subject in refused:
-        await eventually(lambda s=subject: connect.refused("intake", s), 5, f"{subject} refused")
+        await eventually(partial(connect.refused, "intake", subject), 5, f"{subject} refused")
     assert await routing.last_sequence() == 1
     assert len(await routing.load("tally", "c1")) == 1
     # The intake user may still read routing's events.
@@ -573,7 +574,7 @@ async def test_intake_keeps_and_deletes_case_files_in_its_bucket_and_no_other_pa
     assert await files.get("c" * 32, "a" * 32) == b"sealed bytes"
     js = (await connect("routing")).jetstream(timeout=1.0)
     bucket = await js.object_store(BUCKET)
-    refused = {
+    refused: dict[str, Callable[[], Awaitable[object]]] = {
         # A chunk published straight to the bucket (the client's put stops earlier: it may not read
         # the bucket's descriptions).
         f"$O.{BUCKET}.C.forged": lambda: js.publish(f"$O.{BUCKET}.C.forged", b"forged"),
@@ -583,7 +584,7 @@ async def test_intake_keeps_and_deletes_case_files_in_its_bucket_and_no_other_pa
     outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
     assert all(isinstance(o, NatsError | TimeoutError) for o in outcomes), outcomes
     for subject in refused:
-        await eventually(lambda s=subject: connect.refused("routing", s), 5, f"{subject} refused")
+        await eventually(partial(connect.refused, "routing", subject), 5, f"{subject} refused")
     assert await files.get("c" * 32, "a" * 32) == b"sealed bytes"
     await files.delete("c" * 32, "a" * 32)
     assert await files.get("c" * 32, "a" * 32) is None
@@ -596,7 +597,7 @@ async def test_no_other_part_reads_a_sealed_case_file_out_of_intakes_bucket(conn
     await files.put("d" * 32, "b" * 32, b"sealed bytes")
     js = (await connect("routing")).jetstream(timeout=1.0)
     stream = f"OBJ_{BUCKET}"
-    refused = {
+    refused: dict[str, Callable[[], Awaitable[object]]] = {
         f"$JS.API.STREAM.MSG.GET.{stream}": lambda: js.get_msg(stream, 1),
         f"$JS.API.DIRECT.GET.{stream}": lambda: js.get_msg(stream, 1, direct=True),
         f"$JS.API.CONSUMER.CREATE.{stream}": lambda: js.add_consumer(stream, ConsumerConfig()),
@@ -604,6 +605,6 @@ async def test_no_other_part_reads_a_sealed_case_file_out_of_intakes_bucket(conn
     outcomes = await asyncio.gather(*(attempt() for attempt in refused.values()), return_exceptions=True)
     assert all(isinstance(o, NatsError | TimeoutError) for o in outcomes), outcomes
     for subject in refused:
-        await eventually(lambda s=subject: connect.refused("routing", s), 5, f"{subject} refused")
+        await eventually(partial(connect.refused, "routing", subject), 5, f"{subject} refused")
     assert await files.get("d" * 32, "b" * 32) == b"sealed bytes"
     await files.delete("d" * 32, "b" * 32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from functools import partial
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -42,9 +43,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 async def write_tallies(store: EventStore, count: int, prefix: str = "t") -> None:
     repo = Repository(store, Tally)
     for i in range(count):
-        await repo.execute(f"{prefix}{i}", lambda t, i=i: t.open(f"label {i}"), meta(f"{prefix}open{i}"))
+        await repo.execute(f"{prefix}{i}", partial(Tally.open, label=f"label {i}"), meta(f"{prefix}open{i}"))
         for n in range(3):
-            await repo.execute(f"{prefix}{i}", lambda t, n=n: t.count(n + 1), meta(f"{prefix}count{i}.{n}"))
+            await repo.execute(
+                f"{prefix}{i}", partial(Tally.count, amount=n + 1), meta(f"{prefix}count{i}.{n}")
+            )
 
 
 async def snapshot(projector: Projector[TallyTables]) -> list[tuple[str, str, int, int]]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter, defaultdict
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -100,9 +101,7 @@ async def replicas_share_the_work(bus: Bus, nats_client: NatsClient, tmp_path: P
         # What the killed replicas had fetched and not acknowledged comes to the survivor after the
         # consumers' ack wait (30 s).
         for stream, event_type in (("ROUTING", "CaseAssigned"), ("ESCALATION", "ClockStarted")):
-            await eventually(
-                lambda s=stream, t=event_type: every_case_has(s, t), 120, f"{event_type} for every case"
-            )
+            await eventually(partial(every_case_has, stream, event_type), 120, f"{event_type} for every case")
         await eventually(lambda: lag_is_zero(load), 60, "every read model caught up")
         intake = await stored_events(nats_client, "INTAKE", "shakti.intake.case.>")
         routing = await stored_events(nats_client, "ROUTING", "shakti.routing.case.>")

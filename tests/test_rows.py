@@ -4,9 +4,11 @@ the same results on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared import rows as rows_module
 from shared.readmodel import create_engine, create_tables, sessions
@@ -37,8 +39,8 @@ timeline = Table(
 )
 
 
-async def table(session: object, t: Table) -> list[dict[str, object]]:
-    result = await session.execute(select(t).order_by(*t.primary_key.columns))  # type: ignore[attr-defined]
+async def table(session: AsyncSession, t: Table) -> list[dict[str, Any]]:
+    result = await session.execute(select(t).order_by(*t.primary_key.columns))
     return [as_dict(r) for r in result]
 
 
@@ -158,6 +160,6 @@ async def test_utc_datetimes_come_back_aware_and_in_utc(database_url: str) -> No
         async with sessions(engine)() as session:
             stored = await table(session, times)
         assert [r["at"] for r in stored] == [datetime(2026, 1, 10, 9, 30, tzinfo=UTC), None]
-        assert stored[0]["at"].tzinfo == UTC  # type: ignore[union-attr]
+        assert stored[0]["at"].tzinfo == UTC
     finally:
         await engine.dispose()

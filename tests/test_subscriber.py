@@ -72,7 +72,7 @@ async def test_reaction_once_each_and_poison_parked(nats_client: NatsClient, nat
         if i != "poison":
             assert len(await mirror.history(f"m{i}")) == 1
     parked = await js.get_msg(PARKED_STREAM, 1)
-    record = json.loads(parked.data)
+    record = json.loads(parked.data or b"{}")
     assert (
         record["consumer"] == "mirror"
         and record["sequence"] == sequences["poison"]
@@ -202,5 +202,5 @@ async def test_a_failing_event_holds_back_its_aggregate_only_then_is_parked(
     stuck = [n for n, (_, a, v, _) in enumerate(journal.entries) if a == "stuck" and v == 2]
     free_ended = [n for n, (what, a, _, _) in enumerate(journal.entries) if a == "free" and what == "end"]
     assert free_ended[-1] < stuck[-1], "the other aggregate waited for the failing one"
-    record = json.loads((await nats_client.jetstream().get_msg(PARKED_STREAM, 1)).data)
+    record = json.loads((await nats_client.jetstream().get_msg(PARKED_STREAM, 1)).data or b"{}")
     assert record["consumer"] == "journal" and record["deliveries"] == 2

@@ -37,7 +37,8 @@ def database_url() -> str:
     service = args.get("service")
     if not service:
         raise SystemExit(
-            "say which database: -x service=<intake|routing|escalation|training|notifications|web> or -x url=..."
+            "say which database: -x service=<intake|routing|escalation|training|notifications|web>"
+            " or -x url=..."
         )
     settings = Settings()
     if args.get("store") == "keys" and settings.key_store_url:

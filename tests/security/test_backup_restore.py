@@ -57,7 +57,7 @@ async def every_message(nats_url: str) -> dict[str, list[tuple[int, str, dict[st
                     msg = await js.get_msg(name, seq)
                 except nats.js.errors.NotFoundError:
                     continue
-                found[name].append((seq, msg.subject, dict(msg.headers or {}), msg.data or b""))
+                found[name].append((seq, msg.subject or "", dict(msg.headers or {}), msg.data or b""))
         return found
     finally:
         await nc.close()
@@ -68,7 +68,7 @@ async def consumer_floors(nats_url: str) -> dict[tuple[str, str], int]:
     try:
         js = nc.jetstream()
         return {
-            (str(s.config.name), str(c.name)): c.ack_floor.stream_seq
+            (str(s.config.name), str(c.name)): c.ack_floor.stream_seq if c.ack_floor else 0
             for s in await js.streams_info()
             for c in await js.consumers_info(str(s.config.name))
             if c.config.durable_name

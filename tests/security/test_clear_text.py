@@ -15,7 +15,6 @@ from __future__ import annotations
 import enum
 import importlib
 import pkgutil
-import types
 import typing
 from typing import Any
 
@@ -188,7 +187,7 @@ def test_the_lists_name_only_fields_that_exist() -> None:
 
 def test_a_new_free_text_field_would_fail() -> None:
     """The check can fail: a field a person could type into is caught, under any event's name."""
-    typed = create_model("CaseNoted", __base__=Event, remark=(str, ...), note=(types.NoneType | str, None))
+    typed = create_model("CaseNoted", __base__=Event, remark=(str, ...), note=(str | None, None))
     assert [f for f, info in typed.model_fields.items() if verdict("CaseNoted", f, info) is None] == [
         "remark",
         "note",

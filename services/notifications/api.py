@@ -99,6 +99,7 @@ def build_router(
 
 
 async def _names(places: Projector[PlaceTables]) -> Names:
+    """The places' names a message is shown with (it carries their codes)."""
     async with places.sessions() as session:
         return await place_names(session, places.tables)
 

@@ -138,77 +138,67 @@ async def load(
     return burst, steady
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    folder = Path(tempfile.mkdtemp(prefix="bench-escalation-"))
-    database_url = args.database_url or f"sqlite+aiosqlite:///{folder / 'escalation.db'}"
-    with EmbeddedNatsServer(folder / "nats") as server:
-        store = await EventStore.connect(server.url, "escalation")
-        say(f"loading {args.cases:,} cases ({args.cases * CLOCKS_PER_CASE:,} open clocks) ...")
-        started = time.monotonic()
-        burst, steady = await load(store, args)
-        load_seconds = time.monotonic() - started
-        events = await store.last_sequence()
+async def start_escalation(
+    folder: Path, nats_url: str, database_url: str, clock: BenchClock, events: int
+) -> tuple[ServiceRunner, float]:
+    """The service started on the loaded stream: the runner, and the seconds its board took to catch up."""
+    runner = ServiceRunner(
+        build_service(DEFAULT_POLICY, poll_seconds=0.25),
+        Settings(data_dir=folder),
+        nats_url=nats_url,
+        clock=clock,
+        database_url=database_url,
+    )
+    started = time.monotonic()
+    await runner.start()
+    assert runner.context is not None
+    board = runner.context.projector("escalation_board")
+    while await board.checkpoint("ESCALATION") < events:
+        await asyncio.sleep(0.5)
+    project_seconds = time.monotonic() - started
+    say(f"projected {events:,} events in {project_seconds:.0f}s ({events / project_seconds:,.0f} events/s)")
+    return runner, project_seconds
 
-        clock = BenchClock()
-        runner = ServiceRunner(
-            build_service(DEFAULT_POLICY, poll_seconds=0.25),
-            Settings(data_dir=folder),
-            nats_url=server.url,
-            clock=clock,
-            database_url=database_url,
-        )
-        started = time.monotonic()
-        await runner.start()
-        assert runner.context is not None
-        board = runner.context.projector("escalation_board")
-        while await board.checkpoint("ESCALATION") < events:
-            await asyncio.sleep(0.5)
-        project_seconds = time.monotonic() - started
-        say(
-            f"projected {events:,} events in {project_seconds:.0f}s ({events / project_seconds:,.0f} events/s)"
-        )
 
-        lags: dict[str, float] = {}
-        arrived: dict[str, float] = {}
-        due = burst | steady
+async def breaches_fired(
+    store: EventStore,
+    clock: BenchClock,
+    burst: dict[str, datetime],
+    steady: dict[str, datetime],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """Phases A and B, watched on the stream: the burst's throughput, the steady clocks' lag, peak RSS."""
+    lags: dict[str, float] = {}
+    arrived: dict[str, float] = {}
+    due = burst | steady
 
-        async def on_event(msg: Msg) -> None:
-            if (msg.headers or {}).get(HEADER_TYPE) != "SlaBreached":
-                return
-            payload = json.loads(msg.data)["payload"]
-            case_id = payload["case_id"]
-            if payload["clock"] == "acknowledge" and case_id in due:
-                lags[case_id] = (clock.now() - due[case_id]).total_seconds()
-                arrived[case_id] = time.monotonic()
+    async def on_event(msg: Msg) -> None:
+        if (msg.headers or {}).get(HEADER_TYPE) != "SlaBreached":
+            return
+        payload = json.loads(msg.data)["payload"]
+        case_id = payload["case_id"]
+        if payload["clock"] == "acknowledge" and case_id in due:
+            lags[case_id] = (clock.now() - due[case_id]).total_seconds()
+            arrived[case_id] = time.monotonic()
 
-        watcher = await store.nc.subscribe("shakti.escalation.case.*", cb=on_event)
-        say(f"phase A: {len(burst):,} clocks due at once")
-        jumped = time.monotonic()
-        clock.jump(BURST_DUE)
-        while not set(burst) <= set(lags) and time.monotonic() < jumped + args.timeout:
-            await asyncio.sleep(0.1)
-        burst_done = [arrived[c] for c in burst if c in arrived]
-        burst_seconds = max(burst_done) - jumped if burst_done else float("nan")
-        say(
-            f"phase B: {len(steady):,} clocks due over {args.window:.0f}s ({len(steady) / args.window:.1f}/s)"
-        )
-        clock.jump(STEADY_FROM)
-        jumped = time.monotonic()
-        while not set(steady) <= set(lags) and time.monotonic() < jumped + args.window + args.timeout:
-            await asyncio.sleep(0.25)
-        rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        await watcher.unsubscribe()
-        await runner.stop()
-        await store.close()
+    watcher = await store.nc.subscribe("shakti.escalation.case.*", cb=on_event)
+    say(f"phase A: {len(burst):,} clocks due at once")
+    jumped = time.monotonic()
+    clock.jump(BURST_DUE)
+    while not set(burst) <= set(lags) and time.monotonic() < jumped + args.timeout:
+        await asyncio.sleep(0.1)
+    burst_done = [arrived[c] for c in burst if c in arrived]
+    burst_seconds = max(burst_done) - jumped if burst_done else float("nan")
+    say(f"phase B: {len(steady):,} clocks due over {args.window:.0f}s ({len(steady) / args.window:.1f}/s)")
+    clock.jump(STEADY_FROM)
+    jumped = time.monotonic()
+    while not set(steady) <= set(lags) and time.monotonic() < jumped + args.window + args.timeout:
+        await asyncio.sleep(0.25)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    await watcher.unsubscribe()
 
     steady_lags = sorted(lags[c] for c in steady if c in lags)
     return {
-        "open_clocks": args.cases * CLOCKS_PER_CASE,
-        "cases": args.cases,
-        "events_loaded": events,
-        "load_s": round(load_seconds, 1),
-        "projection_s": round(project_seconds, 1),
-        "projection_eps": round(events / project_seconds),
         "burst": len(burst),
         "burst_fired": len(burst_done),
         "burst_s": round(burst_seconds, 2),
@@ -220,6 +210,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "fire_lag_p99_ms": round(1000 * percentile(steady_lags, 99)) if steady_lags else None,
         "fire_lag_max_ms": round(1000 * steady_lags[-1]) if steady_lags else None,
         "rss_mb": round(rss_mb),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-escalation-"))
+    database_url = args.database_url or f"sqlite+aiosqlite:///{folder / 'escalation.db'}"
+    with EmbeddedNatsServer(folder / "nats") as server:
+        store = await EventStore.connect(server.url, "escalation")
+        say(f"loading {args.cases:,} cases ({args.cases * CLOCKS_PER_CASE:,} open clocks) ...")
+        started = time.monotonic()
+        burst, steady = await load(store, args)
+        load_seconds = time.monotonic() - started
+        events = await store.last_sequence()
+        clock = BenchClock()
+        runner, project_seconds = await start_escalation(folder, server.url, database_url, clock, events)
+        fired = await breaches_fired(store, clock, burst, steady, args)
+        await runner.stop()
+        await store.close()
+
+    return {
+        "open_clocks": args.cases * CLOCKS_PER_CASE,
+        "cases": args.cases,
+        "events_loaded": events,
+        "load_s": round(load_seconds, 1),
+        "projection_s": round(project_seconds, 1),
+        "projection_eps": round(events / project_seconds),
+        **fired,
         "database": "postgresql" if database_url.startswith("postgresql") else "sqlite",
         "load_average_1m": round(os.getloadavg()[0], 1),
     }

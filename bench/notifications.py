@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,83 +107,102 @@ async def prepare(nc_url: str) -> tuple[EventStore, EventStore, EventStore]:
     return routing, users, intake
 
 
+async def start_notifications(folder: Path, nats_url: str) -> ServiceRunner:
+    """The service started, once its board has the user and the Kendra's places."""
+    runner = ServiceRunner(
+        build_service(poll_seconds=1.0),
+        Settings(data_dir=folder),
+        nats_url=nats_url,
+        database_url=f"sqlite+aiosqlite:///{folder / 'notifications.db'}",
+    )
+    await runner.start()
+    assert runner.context is not None
+    board = runner.context.projector("notification_board")
+    while await board.checkpoint("USERS") < 1 or await board.checkpoint("ROUTING") < 3:
+        await asyncio.sleep(0.1)
+    return runner
+
+
+@dataclass
+class Watched:
+    """What the notifications stream shows: each message's request and sending, and the decisions' delay."""
+
+    requested: dict[str, datetime] = field(default_factory=dict)
+    decided: list[float] = field(default_factory=list)
+    sent: dict[str, datetime] = field(default_factory=dict)
+    last_sent: float = 0.0
+
+    async def on_event(self, msg: Msg) -> None:
+        kind = (msg.headers or {}).get(HEADER_TYPE)
+        if kind not in ("NotificationRequested", "NotificationSent"):
+            return
+        envelope = json.loads(msg.data)
+        payload = envelope["payload"]
+        moment = datetime.fromisoformat(payload["at"])
+        if kind == "NotificationRequested":
+            self.requested[payload["notification_id"]] = moment
+            self.decided.append((datetime.fromisoformat(envelope["recorded_at"]) - moment).total_seconds())
+        else:
+            self.sent[payload["notification_id"]] = moment
+            self.last_sent = time.monotonic()
+
+
+async def offer_alerts(intake: EventStore, alerts: int, rate: float, started: float) -> float:
+    """Danger-now complaints registered at ``rate`` a second from ``started``, each appended without
+    waiting for the last: the seconds the offering took (before the last appends are awaited)."""
+    pending: set[asyncio.Task[None]] = set()
+    for i in range(alerts):
+        await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+        event = CaseRegistered(
+            case_number=f"SJP-2026-{i:06d}",
+            channel=Channel.EMERGENCY_112,
+            category=Category.SEXUAL_ASSAULT,
+            priority=Priority.P1,
+            danger_now=True,
+            minor=False,
+            district="SJP",
+            thana="SJP-KATRA",
+            registered_by="BENCH0001",
+            sealed_identity="c2VhbGVk",
+        )
+        task = asyncio.create_task(append(intake, "case", uuid.uuid4().hex, event))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+    offered_s = time.monotonic() - started
+    await asyncio.gather(*pending)
+    return offered_s
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="bench-notifications-"))
     with EmbeddedNatsServer(folder / "nats") as server:
         routing, _, intake = await prepare(server.url)
-        runner = ServiceRunner(
-            build_service(poll_seconds=1.0),
-            Settings(data_dir=folder),
-            nats_url=server.url,
-            database_url=f"sqlite+aiosqlite:///{folder / 'notifications.db'}",
-        )
-        await runner.start()
-        assert runner.context is not None
-        board = runner.context.projector("notification_board")
-        while await board.checkpoint("USERS") < 1 or await board.checkpoint("ROUTING") < 3:
-            await asyncio.sleep(0.1)
-
-        requested: dict[str, datetime] = {}
-        decided: list[float] = []
-        sent: dict[str, datetime] = {}
-        last_sent = 0.0
-
-        async def on_event(msg: Msg) -> None:
-            nonlocal last_sent
-            kind = (msg.headers or {}).get(HEADER_TYPE)
-            if kind not in ("NotificationRequested", "NotificationSent"):
-                return
-            envelope = json.loads(msg.data)
-            payload = envelope["payload"]
-            moment = datetime.fromisoformat(payload["at"])
-            if kind == "NotificationRequested":
-                requested[payload["notification_id"]] = moment
-                decided.append((datetime.fromisoformat(envelope["recorded_at"]) - moment).total_seconds())
-            else:
-                sent[payload["notification_id"]] = moment
-                last_sent = time.monotonic()
-
-        watcher = await routing.nc.subscribe("shakti.notifications.notification.*", cb=on_event)
+        runner = await start_notifications(folder, server.url)
+        seen = Watched()
+        watcher = await routing.nc.subscribe("shakti.notifications.notification.*", cb=seen.on_event)
         alerts = int(args.rate * args.seconds)
         expected = alerts * MESSAGES_PER_ALERT
         say(f"{alerts:,} danger-now alerts at {args.rate:g}/s ({expected:,} messages) ...")
-        pending: set[asyncio.Task[None]] = set()
         started = time.monotonic()
-        for i in range(alerts):
-            await asyncio.sleep(max(0.0, started + i / args.rate - time.monotonic()))
-            event = CaseRegistered(
-                case_number=f"SJP-2026-{i:06d}",
-                channel=Channel.EMERGENCY_112,
-                category=Category.SEXUAL_ASSAULT,
-                priority=Priority.P1,
-                danger_now=True,
-                minor=False,
-                district="SJP",
-                thana="SJP-KATRA",
-                registered_by="BENCH0001",
-                sealed_identity="c2VhbGVk",
-            )
-            task = asyncio.create_task(append(intake, "case", uuid.uuid4().hex, event))
-            pending.add(task)
-            task.add_done_callback(pending.discard)
-        offered_s = time.monotonic() - started
-        await asyncio.gather(*pending)
-        while len(sent) < expected and time.monotonic() < started + args.seconds + args.timeout:
+        offered_s = await offer_alerts(intake, alerts, args.rate, started)
+        while len(seen.sent) < expected and time.monotonic() < started + args.seconds + args.timeout:
             await asyncio.sleep(0.2)
         await watcher.unsubscribe()
         await runner.stop()
         await routing.close()
 
-    lags = sorted((sent[n] - requested[n]).total_seconds() for n in sent if n in requested)
-    decided.sort()
-    took = (last_sent - started) if sent else float("nan")
+    lags = sorted(
+        (seen.sent[n] - seen.requested[n]).total_seconds() for n in seen.sent if n in seen.requested
+    )
+    decided = sorted(seen.decided)
+    took = (seen.last_sent - started) if seen.sent else float("nan")
     return {
         "alerts": alerts,
         "rate_offered_per_s": args.rate,
         "offered_s": round(offered_s, 1),
         "messages_expected": expected,
-        "messages_sent": len(sent),
-        "notifications_per_s": round(len(sent) / took, 1) if sent else 0.0,
+        "messages_sent": len(seen.sent),
+        "notifications_per_s": round(len(seen.sent) / took, 1) if seen.sent else 0.0,
         "alert_p50_ms": round(1000 * percentile(lags, 50)) if lags else None,
         "alert_p99_ms": round(1000 * percentile(lags, 99)) if lags else None,
         "alert_max_ms": round(1000 * lags[-1]) if lags else None,

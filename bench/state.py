@@ -422,6 +422,71 @@ def chosen_districts(count: int) -> list[District]:
     return sorted(every, key=lambda d: d.code != SAMPLE_DISTRICT)[:count]
 
 
+async def load_state_and_year(
+    app: FastAPI,
+    loader: StateLoader,
+    districts: list[District],
+    year: list[Complaint],
+    result: dict[str, Any],
+    say: Callable[[str], None],
+) -> None:
+    """Jurisdictions and rosters, then every complaint's life, through the API: timed into ``result``."""
+    started = time.perf_counter()
+    await loader.state(districts)
+    result["state_load_s"] = time.perf_counter() - started
+    result["state_load_parts_s"] = loader.timings
+    parts = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in loader.timings.items())
+    say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s ({parts})")
+
+    started = time.perf_counter()
+    requests = await loader.year(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))
+    await settled(app)
+    result["year_load_s"] = seconds = time.perf_counter() - started
+    result["load_requests_per_s"] = requests / seconds
+    result["refused"] = loader.refused
+    say(f"year: {requests} requests in {seconds:.1f} s ({requests / seconds:.0f}/s), "
+        f"{len(loader.cases)} cases; refused: {loader.refused or 'none'}")  # fmt: skip
+
+    for what, ms in sorted(loader.latency.items()):
+        say(f"  load {what:<28} n {len(ms):>6} p50 {statistics.median(ms):>7.1f} ms "
+            f"p99 {percentile(ms, 99):>7.1f} ms")  # fmt: skip
+
+
+async def record_streams(url: str, result: dict[str, Any], say: Callable[[str], None]) -> None:
+    """The streams' events and bytes once the year is loaded."""
+    streams = await stream_figures(url)
+    result["events"] = sum(s["events"] for s in streams.values())
+    result["streams"] = streams
+    for name, s in sorted(streams.items()):
+        per = s["bytes"] / s["events"] if s["events"] else 0
+        say(f"  stream {name:<24} {s['events']:>9} events {s['bytes'] / 1e6:>9.1f} MB {per:>6.0f} B/event")
+
+
+async def rebuild_and_compare(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    loader: StateLoader,
+    year: list[Complaint],
+    compare: bool,
+    result: dict[str, Any],
+    say: Callable[[str], None],
+) -> None:
+    """Every read model rebuilt from the streams, timed; with ``compare``, what five districts' read models
+    answered live and after the rebuild."""
+    codes = sorted({c.district for c in year})[:5] if compare else []
+    live = await read_models(client, loader, codes) if compare else {}
+    timings = await rebuild(app)
+    await settled(app)
+    result["rebuild"] = timings
+    for service, t in timings.items():
+        say(
+            f"rebuild {service:<14} {t['events']:>7.0f} events replayed in {t['replay_seconds']:>6.1f} s "
+            f"({t['eps']:>6.0f} events/s); {t['seconds']:>6.1f} s with the switch-over waits"
+        )
+    if compare:
+        result["live"], result["rebuilt"] = live, await read_models(client, loader, codes)
+
+
 async def run(
     scale: float,
     root: Path,
@@ -453,47 +518,9 @@ async def run(
                 transport=transport, base_url="http://platform", timeout=120
             ) as client:
                 loader = StateLoader(app, client, clock)
-                started = time.perf_counter()
-                await loader.state(districts)
-                result["state_load_s"] = time.perf_counter() - started
-                result["state_load_parts_s"] = loader.timings
-                parts = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in loader.timings.items())
-                say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s ({parts})")
-
-                started = time.perf_counter()
-                requests = await loader.year(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))
-                await settled(app)
-                result["year_load_s"] = seconds = time.perf_counter() - started
-                result["load_requests_per_s"] = requests / seconds
-                result["refused"] = loader.refused
-                say(f"year: {requests} requests in {seconds:.1f} s ({requests / seconds:.0f}/s), "
-                    f"{len(loader.cases)} cases; refused: {loader.refused or 'none'}")  # fmt: skip
-
-                for what, ms in sorted(loader.latency.items()):
-                    say(f"  load {what:<28} n {len(ms):>6} p50 {statistics.median(ms):>7.1f} ms "
-                        f"p99 {percentile(ms, 99):>7.1f} ms")  # fmt: skip
-                streams = await stream_figures(server.url)
-                result["events"] = sum(s["events"] for s in streams.values())
-                result["streams"] = streams
-                for name, s in sorted(streams.items()):
-                    per = s["bytes"] / s["events"] if s["events"] else 0
-                    say(
-                        f"  stream {name:<24} {s['events']:>9} events {s['bytes'] / 1e6:>9.1f} MB {per:>6.0f} B/event"
-                    )
-
-                codes = sorted({c.district for c in year})[:5] if compare else []
-                live = await read_models(client, loader, codes) if compare else {}
-                timings = await rebuild(app)
-                await settled(app)
-                result["rebuild"] = timings
-                for service, t in timings.items():
-                    say(
-                        f"rebuild {service:<14} {t['events']:>7.0f} events replayed in {t['replay_seconds']:>6.1f} s "
-                        f"({t['eps']:>6.0f} events/s); {t['seconds']:>6.1f} s with the switch-over waits"
-                    )
-                if compare:
-                    result["live"], result["rebuilt"] = live, await read_models(client, loader, codes)
-
+                await load_state_and_year(app, loader, districts, year, result, say)
+                await record_streams(server.url, result, say)
+                await rebuild_and_compare(app, client, loader, year, compare, result, say)
                 if measure:
                     result["pages"] = found = await pages(client, loader, year)
                     for what, figure in found.items():

@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.training.curriculum import load_policy
+from services.training.curriculum import TrainingPolicy, load_policy
 from services.training.handlers import register_of
 from services.training.igot import import_igot
 from services.training.main import definition
@@ -128,6 +128,107 @@ async def wait_until(check: Any, timeout: float = 600.0) -> None:
         await asyncio.sleep(0.05)
 
 
+async def post_officers(
+    ctx: ServiceContext, routing: EventStore, clock: ManualClock, numbers: list[str]
+) -> dict[str, Any]:
+    """The posting workload: every officer enrolled and posted, until each has the curriculum assigned."""
+    places = kendras()
+
+    def posting(n: int, sn: str) -> Any:
+        district, circle, thana, kendra = places[n * 7 % len(places)]
+        events: list[Event] = [
+            OfficerEnrolled(service_number=sn, name=f"Officer {sn}", rank="Constable", gender="female"),
+            OfficerPosted(service_number=sn, kendra=kendra, thana=thana, circle=circle, district=district),
+        ]
+        meta = CommandMeta(command_id=uuid.uuid4().hex, actor="bench", occurred_at=clock.now())
+        return lambda: routing.append(
+            "officer", sn, events, expected_sequence=0, expected_version=0, meta=meta
+        )
+
+    started = time.perf_counter()
+    await gather_bounded([posting(n, sn) for n, sn in enumerate(numbers)])
+
+    async def all_assigned() -> bool:
+        return await officers_with_records(ctx) >= len(numbers)
+
+    await wait_until(all_assigned)
+    seconds = time.perf_counter() - started
+    await wait_until(lambda: caught_up(ctx))
+    return {"posting_assignments_per_s": round(len(numbers) / seconds, 1)}
+
+
+async def import_course(
+    ctx: ServiceContext, policy: TrainingPolicy, clock: ManualClock, numbers: list[str]
+) -> dict[str, Any]:
+    """The import workload: every officer's full course from iGOT, then the same file again."""
+    day = clock.now() - timedelta(days=1)
+    content = igot_csv([row for sn in numbers for row in full_course(sn, day)]).encode()
+    started = time.perf_counter()
+    report = await import_igot(ctx, policy, content)
+    seconds = time.perf_counter() - started
+    assert report.imported and report.certified == len(numbers), report.problems[:3]
+    figures: dict[str, Any] = {
+        "import_lines": report.lines,
+        "import_lines_per_s": round(report.lines / seconds, 1),
+    }
+    started = time.perf_counter()
+    again = await import_igot(ctx, policy, content)
+    figures["reimport_s"] = round(time.perf_counter() - started, 2)
+    assert again.recorded == 0 and again.certified == 0
+    return figures
+
+
+async def read_model_catch_up(ctx: ServiceContext) -> dict[str, Any]:
+    """The read model workload: ``training_records`` caught up with what the import appended."""
+    behind = (await ctx.projector("training_records").lag())["TRAINING"]
+    started = time.perf_counter()
+    await wait_until(lambda: caught_up(ctx))
+    seconds = time.perf_counter() - started
+    return {
+        "read_model_events": behind,
+        "read_model_events_per_s": round(behind / seconds, 1) if seconds > 0 and behind else None,
+    }
+
+
+async def compliance_rollup(
+    ctx: ServiceContext, policy: TrainingPolicy, clock: ManualClock, officers: int
+) -> dict[str, Any]:
+    """The roll-up workload: the state's compliance, the median of five queries."""
+    register = register_of(ctx)
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        state = await register.compliance({}, clock.now(), policy.lapsing_horizon(clock.now()))
+        timings.append(time.perf_counter() - started)
+    assert state.staff == officers and state.certified == officers
+    return {"rollup_state_ms": round(statistics.median(timings) * 1000, 1)}
+
+
+async def retraining(
+    tmp: Path, settings: Settings, nats_url: str, clock: ManualClock, database: str, officers: int
+) -> dict[str, Any]:
+    """The retraining workload: a restart on a curriculum whose changed module asks everyone to retrain."""
+    changed = load_policy(curriculum_with(tmp, **{"IGOT-05": (2, 2)}))
+    runner = ServiceRunner(
+        definition(changed), settings, nats_url=nats_url, clock=clock, database_url=database
+    )
+    started = time.perf_counter()
+    ctx = await runner.start()
+    outstanding = ctx.projector("training_records").tables.outstanding
+
+    async def all_asked_to_retrain() -> bool:
+        async with ctx.projector("training_records").sessions() as session:
+            count = await session.scalar(
+                select(func.count()).select_from(outstanding).where(outstanding.c.reason == "retraining")
+            )
+        return (count or 0) >= officers
+
+    await wait_until(all_asked_to_retrain)
+    figures = {"retraining_officers_per_s": round(officers / (time.perf_counter() - started), 1)}
+    await runner.stop()
+    return figures
+
+
 async def run(officers: int, tmp: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {"officers": officers, "thanas": THANAS}
     clock = ManualClock()
@@ -141,83 +242,14 @@ async def run(officers: int, tmp: Path) -> dict[str, Any]:
         ctx = await runner.start()
         routing = EventStore(ctx.store.nc, "routing")
         await define_state(routing, clock)
-        places = kendras()
         numbers = [f"PNO{n:06d}" for n in range(officers)]
-
-        def posting(n: int, sn: str) -> Any:
-            district, circle, thana, kendra = places[n * 7 % len(places)]
-            events: list[Event] = [
-                OfficerEnrolled(service_number=sn, name=f"Officer {sn}", rank="Constable", gender="female"),
-                OfficerPosted(
-                    service_number=sn, kendra=kendra, thana=thana, circle=circle, district=district
-                ),
-            ]
-            meta = CommandMeta(command_id=uuid.uuid4().hex, actor="bench", occurred_at=clock.now())
-            return lambda: routing.append(
-                "officer", sn, events, expected_sequence=0, expected_version=0, meta=meta
-            )
-
-        started = time.perf_counter()
-        await gather_bounded([posting(n, sn) for n, sn in enumerate(numbers)])
-
-        async def all_assigned() -> bool:
-            return await officers_with_records(ctx) >= officers
-
-        await wait_until(all_assigned)
-        seconds = time.perf_counter() - started
-        figures["posting_assignments_per_s"] = round(officers / seconds, 1)
-        records = ctx.projector("training_records")
-        await wait_until(lambda: caught_up(ctx))
-
-        day = clock.now() - timedelta(days=1)
-        content = igot_csv([row for sn in numbers for row in full_course(sn, day)]).encode()
+        figures |= await post_officers(ctx, routing, clock, numbers)
         policy = load_policy()
-        started = time.perf_counter()
-        report = await import_igot(ctx, policy, content)
-        seconds = time.perf_counter() - started
-        assert report.imported and report.certified == officers, report.problems[:3]
-        figures["import_lines"] = report.lines
-        figures["import_lines_per_s"] = round(report.lines / seconds, 1)
-        started = time.perf_counter()
-        again = await import_igot(ctx, policy, content)
-        figures["reimport_s"] = round(time.perf_counter() - started, 2)
-        assert again.recorded == 0 and again.certified == 0
-
-        behind = (await records.lag())["TRAINING"]
-        started = time.perf_counter()
-        await wait_until(lambda: caught_up(ctx))
-        seconds = time.perf_counter() - started
-        figures["read_model_events"] = behind
-        figures["read_model_events_per_s"] = round(behind / seconds, 1) if seconds > 0 and behind else None
-
-        register = register_of(ctx)
-        timings = []
-        for _ in range(5):
-            started = time.perf_counter()
-            state = await register.compliance({}, clock.now(), policy.lapsing_horizon(clock.now()))
-            timings.append(time.perf_counter() - started)
-        assert state.staff == officers and state.certified == officers
-        figures["rollup_state_ms"] = round(statistics.median(timings) * 1000, 1)
+        figures |= await import_course(ctx, policy, clock, numbers)
+        figures |= await read_model_catch_up(ctx)
+        figures |= await compliance_rollup(ctx, policy, clock, officers)
         await runner.stop()
-
-        changed = load_policy(curriculum_with(tmp, **{"IGOT-05": (2, 2)}))
-        runner = ServiceRunner(
-            definition(changed), settings, nats_url=server.url, clock=clock, database_url=database
-        )
-        started = time.perf_counter()
-        ctx = await runner.start()
-        outstanding = ctx.projector("training_records").tables.outstanding
-
-        async def all_asked_to_retrain() -> bool:
-            async with ctx.projector("training_records").sessions() as session:
-                count = await session.scalar(
-                    select(func.count()).select_from(outstanding).where(outstanding.c.reason == "retraining")
-                )
-            return (count or 0) >= officers
-
-        await wait_until(all_asked_to_retrain)
-        figures["retraining_officers_per_s"] = round(officers / (time.perf_counter() - started), 1)
-        await runner.stop()
+        figures |= await retraining(tmp, settings, server.url, clock, database, officers)
     return figures
 
 

@@ -166,9 +166,100 @@ async def operators_bus(runner: ServiceRunner) -> AsyncIterator[JetStreamContext
         await nc.close()
 
 
+async def parked_items(runners: dict[str, ServiceRunner]) -> list[ParkedItem]:
+    """Every parked event of the services here: read models' records, then the shared PARKED stream's."""
+    items: list[ParkedItem] = []
+    for name, runner in runners.items():
+        if runner.context is None:
+            continue
+        for projector in runner.context.projectors.values():
+            items += [
+                ParkedItem(
+                    kind="projection",
+                    service=name,
+                    name=p.projection,
+                    ref=p.id,
+                    stream=p.stream,
+                    sequence=p.sequence,
+                    event_type=p.event_type,
+                    reason=p.reason,
+                    attempts=p.attempts,
+                    parked_at=p.parked_at.isoformat(),
+                )
+                for p in await projector.parked()
+            ]
+    ctx = _any_context(runners)
+    for seq, record in await parked_reactions(ctx) if ctx else []:
+        owner = _owner(runners, record.consumer)
+        items.append(
+            ParkedItem(
+                kind="reaction",
+                service=owner[0] if owner else "?",
+                name=record.consumer,
+                ref=seq,
+                stream=record.stream,
+                sequence=record.sequence,
+                event_type=record.event_type,
+                reason=record.reason,
+                attempts=record.deliveries,
+                parked_at=record.parked_at,
+            )
+        )
+    return items
+
+
+async def retry_parked(runners: dict[str, ServiceRunner], name: str | None, ref: int | None) -> RetryOutcome:
+    """Parked events applied again: the read models' first, then the reactions chosen by ``name``/``ref``."""
+    applied = failed = 0
+    for runner in runners.values():
+        if runner.context is None:
+            continue
+        for projector in runner.context.projectors.values():
+            if name is not None and projector.name != name:
+                continue
+            ok, bad = await projector.retry_parked(ref)
+            applied, failed = applied + ok, failed + bad
+    ctx = _any_context(runners)
+    chosen = [
+        (seq, record)
+        for seq, record in (await parked_reactions(ctx) if ctx else [])
+        if (name is None or record.consumer == name) and (ref is None or ref == seq)
+    ]
+    if not chosen:
+        return RetryOutcome(applied=applied, still_parked=failed)
+    async with operators_bus(next(r for r in runners.values() if r.context is not None)) as parked_admin:
+        outcome = await _retry_reactions(runners, chosen, parked_admin)
+    return RetryOutcome(applied=applied + outcome.applied, still_parked=failed + outcome.still_parked)
+
+
+async def run_rebuild(job: Rebuild, ctx: ServiceContext) -> None:
+    """Every read model of the service rebuilt in turn, the job's progress kept for the operator to poll."""
+    try:
+        for projector in ctx.projectors.values():
+            started = time.monotonic()
+
+            def report(done: int, total: int, name: str = projector.name, t0: float = started) -> None:
+                elapsed = max(time.monotonic() - t0, 1e-6)
+                job.progress = RebuildProgress(
+                    service=job.service, projection=name, done=done, total=total, rate=done / elapsed
+                )
+
+            report(0, 0)
+            await projector.rebuild(report)
+        job.progress = job.snapshot().model_copy(update={"finished": True})
+    except Exception as error:
+        job.progress = job.snapshot().model_copy(update={"finished": True, "error": type(error).__name__})
+
+
 def operations_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
-    rebuilds: dict[str, Rebuild] = {}
+    _status_and_parked_routes(router)
+    _rebuild_routes(router)
+    return router
+
+
+def _status_and_parked_routes(router: APIRouter) -> None:
+    """The services' status, and the events parked by read models and reactions."""
 
     @router.get("/status")
     async def status(request: Request, _: Operator) -> dict[str, Any]:
@@ -182,45 +273,7 @@ def operations_router() -> APIRouter:
     @router.get("/parked")
     async def parked(request: Request, _: Operator) -> list[ParkedItem]:
         """Events a read model or a process manager gave up on, with the reason."""
-        runners: dict[str, ServiceRunner] = request.app.state.runners
-        items: list[ParkedItem] = []
-        for name, runner in runners.items():
-            if runner.context is None:
-                continue
-            for projector in runner.context.projectors.values():
-                items += [
-                    ParkedItem(
-                        kind="projection",
-                        service=name,
-                        name=p.projection,
-                        ref=p.id,
-                        stream=p.stream,
-                        sequence=p.sequence,
-                        event_type=p.event_type,
-                        reason=p.reason,
-                        attempts=p.attempts,
-                        parked_at=p.parked_at.isoformat(),
-                    )
-                    for p in await projector.parked()
-                ]
-        ctx = _any_context(runners)
-        for seq, record in await parked_reactions(ctx) if ctx else []:
-            owner = _owner(runners, record.consumer)
-            items.append(
-                ParkedItem(
-                    kind="reaction",
-                    service=owner[0] if owner else "?",
-                    name=record.consumer,
-                    ref=seq,
-                    stream=record.stream,
-                    sequence=record.sequence,
-                    event_type=record.event_type,
-                    reason=record.reason,
-                    attempts=record.deliveries,
-                    parked_at=record.parked_at,
-                )
-            )
-        return items
+        return await parked_items(request.app.state.runners)
 
     @router.post("/parked/retry")
     async def retry(
@@ -230,27 +283,12 @@ def operations_router() -> APIRouter:
         ref: Annotated[int | None, Query(ge=1)] = None,
     ) -> RetryOutcome:
         """Apply parked events again (all, those of one projection or consumer, or one record)."""
-        runners: dict[str, ServiceRunner] = request.app.state.runners
-        applied = failed = 0
-        for runner in runners.values():
-            if runner.context is None:
-                continue
-            for projector in runner.context.projectors.values():
-                if name is not None and projector.name != name:
-                    continue
-                ok, bad = await projector.retry_parked(ref)
-                applied, failed = applied + ok, failed + bad
-        ctx = _any_context(runners)
-        chosen = [
-            (seq, record)
-            for seq, record in (await parked_reactions(ctx) if ctx else [])
-            if (name is None or record.consumer == name) and (ref is None or ref == seq)
-        ]
-        if not chosen:
-            return RetryOutcome(applied=applied, still_parked=failed)
-        async with operators_bus(next(r for r in runners.values() if r.context is not None)) as parked_admin:
-            outcome = await _retry_reactions(runners, chosen, parked_admin)
-        return RetryOutcome(applied=applied + outcome.applied, still_parked=failed + outcome.still_parked)
+        return await retry_parked(request.app.state.runners, name, ref)
+
+
+def _rebuild_routes(router: APIRouter) -> None:
+    """Read models rebuilt inside the process that owns them, one job per service at a time."""
+    rebuilds: dict[str, Rebuild] = {}
 
     @router.post("/rebuild/{service}", status_code=202)
     async def start_rebuild(request: Request, service: ServiceName, _: Operator) -> RebuildProgress:
@@ -260,29 +298,7 @@ def operations_router() -> APIRouter:
         if current is not None and current.task is not None and not current.task.done():
             return current.snapshot()
         job = Rebuild(service)
-
-        async def run() -> None:
-            try:
-                for projector in ctx.projectors.values():
-                    started = time.monotonic()
-
-                    def report(
-                        done: int, total: int, name: str = projector.name, t0: float = started
-                    ) -> None:
-                        elapsed = max(time.monotonic() - t0, 1e-6)
-                        job.progress = RebuildProgress(
-                            service=service, projection=name, done=done, total=total, rate=done / elapsed
-                        )
-
-                    report(0, 0)
-                    await projector.rebuild(report)
-                job.progress = job.snapshot().model_copy(update={"finished": True})
-            except Exception as error:
-                job.progress = job.snapshot().model_copy(
-                    update={"finished": True, "error": type(error).__name__}
-                )
-
-        job.task = asyncio.create_task(run(), name=f"rebuild {service}")
+        job.task = asyncio.create_task(run_rebuild(job, ctx), name=f"rebuild {service}")
         rebuilds[service] = job
         return job.snapshot()
 
@@ -295,5 +311,3 @@ def operations_router() -> APIRouter:
                 404, "no_rebuild", f"No rebuild of {service} started.", f"{service} का पुनर्निर्माण शुरू नहीं हुआ।"
             )
         return job.snapshot()
-
-    return router

@@ -363,6 +363,8 @@ def build_router(commands: IntakeCommands) -> APIRouter:
     for add in (
         _registration_route,
         _case_step_routes,
+        _attachment_routes,
+        _complainant_wait_routes,
         _disposal_routes,
         _register_route,
         _case_read_routes,
@@ -410,6 +412,8 @@ def _registration_route(router: APIRouter, commands: IntakeCommands) -> None:
 
 
 def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
+    """The Kendra's work on the case: first contact, actions, referrals and notes."""
+
     @router.post("/cases/{case_id}/first-contact", response_model=CommandAnswer)
     async def first_contact(
         case_id: CaseId, body: FirstContactBody, principal: Staff, key: IdempotencyKey = None
@@ -438,6 +442,10 @@ def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
         """A note on the case (sealed like the identity); supervisors direct the officer with one."""
         command = AddNote(case_id=case_id, text=body.text)
         return _answer(case_id, await commands.add_note(Caller.person(principal, key), command))
+
+
+def _attachment_routes(router: APIRouter, commands: IntakeCommands) -> None:
+    """The case's files: attached, listed, and opened for a purpose that is recorded."""
 
     @router.post("/cases/{case_id}/attachments", response_model=CommandAnswer)
     async def record_attachment(
@@ -479,6 +487,10 @@ def _case_step_routes(router: APIRouter, commands: IntakeCommands) -> None:
                 "X-Content-Type-Options": "nosniff",
             },
         )
+
+
+def _complainant_wait_routes(router: APIRouter, commands: IntakeCommands) -> None:
+    """The case waiting on the complainant, and her answer."""
 
     @router.post("/cases/{case_id}/awaiting-complainant", response_model=CommandAnswer)
     async def await_complainant(

@@ -92,11 +92,27 @@ def build_router(
     base_url: str,
 ) -> APIRouter:
     router = APIRouter(tags=["notifications"])
-    addresses = commands.addresses
+    _inbox_routes(router, commands, board, places, base_url)
+    _preference_routes(router, commands)
+    _operator_routes(router, commands, board, places, base_url)
+    return router
 
-    async def names() -> Names:
-        async with places.sessions() as session:
-            return await place_names(session, places.tables)
+
+async def _names(places: Projector[PlaceTables]) -> Names:
+    """The places' names a message is shown with (it carries their codes)."""
+    async with places.sessions() as session:
+        return await place_names(session, places.tables)
+
+
+def _inbox_routes(
+    router: APIRouter,
+    commands: NotificationCommands,
+    board: Projector[BoardTables],
+    places: Projector[PlaceTables],
+    base_url: str,
+) -> None:
+    """The caller's own notifications in the web front: listed, counted, acknowledged."""
+    addresses = commands.addresses
 
     @router.get("/mine", summary="The caller's notifications in the web front, newest first")
     async def mine(
@@ -110,7 +126,7 @@ def build_router(
                 session, board.tables, addressed, unread_only=unread_only, limit=limit
             )
             unread = await unread_count(session, board.tables, addressed)
-        known = await names()
+        known = await _names(places)
         return {"unread": unread, "notifications": [view(r, known, base_url) for r in rows]}
 
     @router.get("/unread", summary="How many of the caller's notifications are not acknowledged")
@@ -126,6 +142,10 @@ def build_router(
         command = AcknowledgeNotification(notification_id=notification_id)
         stored = await commands.acknowledge(Caller.person(principal, idempotency_key), command)
         return {"notification_id": notification_id, "acknowledged": True, "already": not stored}
+
+
+def _preference_routes(router: APIRouter, commands: NotificationCommands) -> None:
+    """The caller's own language and quiet hours for messages."""
 
     @router.get("/preferences", summary="The caller's own language and quiet hours for messages")
     async def my_preferences(principal: Reader) -> dict[str, Any]:
@@ -143,19 +163,30 @@ def build_router(
             raise HTTPException(status_code=422, detail=detail) from None
         return preferences_view(own_address(principal), chosen)
 
+
+def _operator_routes(
+    router: APIRouter,
+    commands: NotificationCommands,
+    board: Projector[BoardTables],
+    places: Projector[PlaceTables],
+    base_url: str,
+) -> None:
+    """What went out and what no channel took: the outbox, parked messages, figures and a retry."""
+    addresses = commands.addresses
+
     @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
     async def outbox(principal: Looker) -> dict[str, Any]:
         addressed = None if principal.role is Role.OPERATOR else await addresses(principal)
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, via="outbox", addresses=addressed)
-        known = await names()
+        known = await _names(places)
         return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/parked", summary="Messages no channel took after the last try")
     async def parked(principal: Operator) -> dict[str, Any]:
         async with board.sessions() as session:
             rows = await by_status(session, board.tables, status="parked")
-        known = await names()
+        known = await _names(places)
         return {"messages": [view(r, known, base_url) for r in rows]}
 
     @router.get("/figures", summary="Notifications per status")
@@ -168,5 +199,3 @@ def build_router(
         command = SendAgain(notification_id=notification_id)
         sent = await commands.send_again(Caller.person(principal), command)
         return {"notification_id": notification_id, "sent": sent}
-
-    return router

@@ -150,7 +150,8 @@ def build_router(
     router = APIRouter(tags=["routing"])
     _jurisdiction_routes(router, commands, board, queries)
     _roster_routes(router, ctx, commands, queries)
-    _case_routes(router, ctx, commands, board, queries)
+    _case_routes(router, commands, board, queries)
+    _move_and_referral_routes(router, ctx, commands, queries)
     return router
 
 
@@ -250,12 +251,10 @@ def _roster_routes(
 
 
 def _case_routes(
-    router: APIRouter,
-    ctx: ServiceContext,
-    commands: RoutingCommands,
-    board: DutyBoard,
-    queries: RoutingQueries,
+    router: APIRouter, commands: RoutingCommands, board: DutyBoard, queries: RoutingQueries
 ) -> None:
+    """Where cases sit: a Kendra's queue, the cases needing attention, and one case's record."""
+
     @router.get("/kendras/{kendra}/queue")
     async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
         found = board.kendras.get(kendra)
@@ -288,6 +287,12 @@ def _case_routes(
                 {"type": e.event_type, "at": e.occurred_at, "by": e.actor, **e.payload} for e in history
             ],
         }
+
+
+def _move_and_referral_routes(
+    router: APIRouter, ctx: ServiceContext, commands: RoutingCommands, queries: RoutingQueries
+) -> None:
+    """A supervisor's moves of a case, the agencies' answers to referrals, and the reasons to choose from."""
 
     @router.post("/cases/{case_id}/reassign")
     async def reassign(

@@ -154,34 +154,115 @@ async def move_choices(
     }
 
 
+async def register_form(
+    request: Request, principal: Principal, api: ServiceAPI, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    """The registration form, empty or again with what was typed and the refusal."""
+    choices = await api.get("/api/intake/choices")
+    places = await api.get("/api/intake/places", district=principal.district)
+    thanas = sorted(
+        (
+            p
+            for p in places["places"]
+            if p["kind"] == "thana" and principal.covers(p["district"], p["circle"], p["code"])
+        ),
+        key=lambda p: p["name_en"],
+    )
+    # keys: localities are offered by code (the district's list); her own words go sealed.
+    localities = sorted((p for p in places["places"] if p["kind"] == "locality"), key=lambda p: p["name_en"])
+    return render(
+        request, "register.html", principal, status,
+        choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
+        form=extra.pop("form", {}), **extra,
+    )  # fmt: skip
+
+
+async def case_page(
+    request: Request,
+    principal: Principal,
+    api: ServiceAPI,
+    case_id: str,
+    status: int = 200,
+    **extra: Any,
+) -> HTMLResponse:
+    """The case's page, with what the caller may do on it; ``extra`` carries a refusal or a shown identity."""
+    case = await api.get(f"/api/intake/cases/{case_id}")
+    timeline = await api.get(f"/api/intake/cases/{case_id}/timeline")
+    clocks = await optional(api, f"/api/escalation/cases/{case_id}")
+    routing = await optional(api, f"/api/routing/cases/{case_id}")
+    choices = await api.get("/api/intake/choices")
+    files = await optional(api, f"/api/intake/cases/{case_id}/attachments")
+    may_move = principal.role in SUPERVISOR_ROLES and case["status"] in WORKED
+    answerable = any(
+        r["status"] in REFERRAL_ANSWERS["complete"] for r in (routing or {}).get("referrals", [])
+    )
+    done = request.query_params.get("done")
+    return render(
+        request, "case.html", principal, status,
+        case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
+        attachments=(files or {}).get("attachments", []),
+        may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
+        may_note=case["status"] not in FINISHED and not case["identity_erased"],
+        may_erase=principal.role in ERASERS and not case["identity_erased"],
+        moves=await move_choices(api, case, routing) if may_move else None,
+        reasons=await api.get("/api/routing/reasons") if may_move or answerable else None,
+        referral_answers=REFERRAL_ANSWERS,
+        to_acknowledge=awaiting_acknowledgement(principal, case, clocks),
+        registered=request.query_params.get("registered") == "1",
+        done=DONE.get(done or ""), key=uuid.uuid4().hex,
+        form=extra.pop("form", {}), opened=extra.pop("opened", None), **extra,
+    )  # fmt: skip
+
+
+async def answered(
+    request: Request,
+    principal: Principal,
+    api: ServiceAPI,
+    case_id: str,
+    step: str,
+    response: httpx.Response,
+    form: dict[str, str],
+) -> Response:
+    """Back to the case page: saying the step is done, or with the service's refusal in both
+    languages and what was typed still in the form that was sent."""
+    if response.status_code < 400:
+        return RedirectResponse(f"/cases/{case_id}?done={step}", status_code=303)
+    refused = ServiceAPI.refusal(response)
+    return await case_page(
+        request, principal, api, case_id, refused.status, error=refused, form=form, opened=step
+    )
+
+
+async def posted(request: Request) -> tuple[dict[str, str], str]:
+    """The form as typed (empty fields left out), without its token, and its idempotency key."""
+    form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
+    form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
+    return form, form.pop("key", None) or uuid.uuid4().hex
+
+
+def unconfirmed(step: str, form: dict[str, str]) -> PageRefused | None:
+    """The refusal for a step that cannot be undone and was sent without its box ticked."""
+    if step in CONFIRMATIONS and form.get("confirm") != "yes":
+        return CONFIRMATIONS[step]
+    return None
+
+
 def mount_cases(app: FastAPI) -> None:
     """Registration and the case pages."""
     router = APIRouter(include_in_schema=False)
+    _registration_routes(router)
+    _case_page_routes(router)
+    _note_and_move_routes(router)
+    _file_routes(router)
+    _erasure_routes(router)
+    _referral_routes(router)
+    # Last: its path takes any step name, so the routes above must be matched first.
+    _step_routes(router)
+    app.include_router(router)
 
-    # ---- Kendra officer ------------------------------------------------------------------------
 
-    async def register_form(
-        request: Request, principal: Principal, api: ServiceAPI, status: int = 200, **extra: Any
-    ) -> HTMLResponse:
-        choices = await api.get("/api/intake/choices")
-        places = await api.get("/api/intake/places", district=principal.district)
-        thanas = sorted(
-            (
-                p
-                for p in places["places"]
-                if p["kind"] == "thana" and principal.covers(p["district"], p["circle"], p["code"])
-            ),
-            key=lambda p: p["name_en"],
-        )
-        # keys: localities are offered by code (the district's list); her own words go sealed.
-        localities = sorted(
-            (p for p in places["places"] if p["kind"] == "locality"), key=lambda p: p["name_en"]
-        )
-        return render(
-            request, "register.html", principal, status,
-            choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
-            form=extra.pop("form", {}), **extra,
-        )  # fmt: skip
+def _registration_routes(router: APIRouter) -> None:
+    """The Kendra officer registers a complaint."""
 
     @router.get("/kendra/register")
     async def register_page(request: Request, principal: User, api: Api) -> HTMLResponse:
@@ -225,60 +306,9 @@ def mount_cases(app: FastAPI) -> None:
             return RedirectResponse(f"/cases/{case_id}?registered=1", status_code=303)
         return RedirectResponse(f"/cases/{case_id}/receipt?registered=1", status_code=303)
 
-    # ---- one case --------------------------------------------------------------------------------
 
-    async def case_page(
-        request: Request,
-        principal: Principal,
-        api: ServiceAPI,
-        case_id: str,
-        status: int = 200,
-        **extra: Any,
-    ) -> HTMLResponse:
-        case = await api.get(f"/api/intake/cases/{case_id}")
-        timeline = await api.get(f"/api/intake/cases/{case_id}/timeline")
-        clocks = await optional(api, f"/api/escalation/cases/{case_id}")
-        routing = await optional(api, f"/api/routing/cases/{case_id}")
-        choices = await api.get("/api/intake/choices")
-        files = await optional(api, f"/api/intake/cases/{case_id}/attachments")
-        may_move = principal.role in SUPERVISOR_ROLES and case["status"] in WORKED
-        answerable = any(
-            r["status"] in REFERRAL_ANSWERS["complete"] for r in (routing or {}).get("referrals", [])
-        )
-        done = request.query_params.get("done")
-        return render(
-            request, "case.html", principal, status,
-            case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
-            attachments=(files or {}).get("attachments", []),
-            may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
-            may_note=case["status"] not in FINISHED and not case["identity_erased"],
-            may_erase=principal.role in ERASERS and not case["identity_erased"],
-            moves=await move_choices(api, case, routing) if may_move else None,
-            reasons=await api.get("/api/routing/reasons") if may_move or answerable else None,
-            referral_answers=REFERRAL_ANSWERS,
-            to_acknowledge=awaiting_acknowledgement(principal, case, clocks),
-            registered=request.query_params.get("registered") == "1",
-            done=DONE.get(done or ""), key=uuid.uuid4().hex,
-            form=extra.pop("form", {}), opened=extra.pop("opened", None), **extra,
-        )  # fmt: skip
-
-    async def answered(
-        request: Request,
-        principal: Principal,
-        api: ServiceAPI,
-        case_id: str,
-        step: str,
-        response: httpx.Response,
-        form: dict[str, str],
-    ) -> Response:
-        """Back to the case page: saying the step is done, or with the service's refusal in both
-        languages and what was typed still in the form that was sent."""
-        if response.status_code < 400:
-            return RedirectResponse(f"/cases/{case_id}?done={step}", status_code=303)
-        refused = ServiceAPI.refusal(response)
-        return await case_page(
-            request, principal, api, case_id, refused.status, error=refused, form=form, opened=step
-        )
+def _case_page_routes(router: APIRouter) -> None:
+    """One case: its receipt, its page, its complainant's identity and a supervisor's taking it up."""
 
     @router.get("/cases/{case_id}/receipt")
     async def receipt(
@@ -350,16 +380,9 @@ def mount_cases(app: FastAPI) -> None:
             return await case_page(request, principal, api, case_id, error=refused)
         return RedirectResponse(f"/cases/{case_id}?done=acknowledged", status_code=303)
 
-    async def posted(request: Request) -> tuple[dict[str, str], str]:
-        """The form as typed (empty fields left out), without its token, and its idempotency key."""
-        form = {k: str(v) for k, v in (await request.form()).items() if str(v) != ""}
-        form.pop(CSRF_FIELD, None)  # checked at the door; not part of the command
-        return form, form.pop("key", None) or uuid.uuid4().hex
 
-    def unconfirmed(step: str, form: dict[str, str]) -> PageRefused | None:
-        if step in CONFIRMATIONS and form.get("confirm") != "yes":
-            return CONFIRMATIONS[step]
-        return None
+def _note_and_move_routes(router: APIRouter) -> None:
+    """Notes on the case, and a supervisor's moves: to another officer or another thana."""
 
     @router.post("/cases/{case_id}/note")
     async def note(request: Request, case_id: str, principal: User, api: Api) -> Response:
@@ -411,6 +434,10 @@ def mount_cases(app: FastAPI) -> None:
         )
         return await answered(request, principal, api, case_id, "transfer", response, form)
 
+
+def _file_routes(router: APIRouter) -> None:
+    """The case's files: attached by the Kendra, opened with a purpose."""
+
     @router.post("/cases/{case_id}/attachments")
     async def attach(request: Request, case_id: str, principal: User, api: Api) -> Response:
         """A file for the case (an FIR copy, a medical report, a photo), sent on to intake to be sealed."""
@@ -460,6 +487,10 @@ def mount_cases(app: FastAPI) -> None:
             },
         )
 
+
+def _erasure_routes(router: APIRouter) -> None:
+    """The complainant's identity erased."""
+
     @router.post("/cases/{case_id}/erase")
     async def erase(request: Request, case_id: str, principal: User, api: Api) -> Response:
         """The complainant's identity erased (crypto-shredding) on a legal basis, by the in-charge or SHO."""
@@ -477,6 +508,10 @@ def mount_cases(app: FastAPI) -> None:
             headers={"Idempotency-Key": key},
         )
         return await answered(request, principal, api, case_id, "erase", response, form)
+
+
+def _referral_routes(router: APIRouter) -> None:
+    """The agencies' answers to referrals."""
 
     @router.post("/cases/{case_id}/referrals/{referral_id}/{answer}")
     async def answer_referral(
@@ -500,6 +535,10 @@ def mount_cases(app: FastAPI) -> None:
             headers={"Idempotency-Key": key},
         )
         return await answered(request, principal, api, case_id, answer, response, form)
+
+
+def _step_routes(router: APIRouter) -> None:
+    """The Kendra's own steps on the case."""
 
     @router.post("/cases/{case_id}/{step}")
     async def record(request: Request, case_id: str, step: str, principal: User, api: Api) -> Response:
@@ -536,5 +575,3 @@ def mount_cases(app: FastAPI) -> None:
             headers={"Idempotency-Key": key},
         )
         return await answered(request, principal, api, case_id, step, response, form)
-
-    app.include_router(router)

@@ -175,6 +175,13 @@ def mount_training(app: FastAPI) -> None:
         TRAINING_REASON_LABELS=TRAINING_REASON_LABELS,
         MODULE_KIND_LABELS=MODULE_KIND_LABELS,
     )
+    _record_routes(router)
+    _compliance_routes(router)
+    app.include_router(router)
+
+
+def _record_routes(router: APIRouter) -> None:
+    """The curriculum, and an officer's own training record."""
 
     @router.get("/training")
     async def curriculum(request: Request, principal: User, api: Api) -> HTMLResponse:
@@ -217,6 +224,10 @@ def mount_training(app: FastAPI) -> None:
             at=now,
         )  # fmt: skip
 
+
+def _compliance_routes(router: APIRouter) -> None:
+    """The compliance lists supervisors act on, on the page and as CSV."""
+
     @router.get("/training/compliance")
     async def compliance(
         request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
@@ -245,8 +256,6 @@ def mount_training(app: FastAPI) -> None:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
         )
-
-    app.include_router(router)
 
 
 def check_record_reader(principal: Principal, service_number: str) -> None:
@@ -315,30 +324,53 @@ def scored(report: dict[str, Any], curriculum: dict[str, Any]) -> bool:
     return any(m in curriculum["certification"]["pass_marks"] for m in report["modules"])
 
 
+async def kendra_choices(api: Api) -> list[dict[str, Any]]:
+    """The Kendras of the caller's jurisdiction (where its officers are posted), with thana names."""
+    names = place_names(await api.get("/api/training/compliance"))
+    kendras: dict[str, dict[str, Any]] = {}
+    for o in await api.get("/api/training/officers"):
+        if o["kendra"]:
+            thana = names.get(("thana", o["thana"]), (o["thana"], o["thana"]))
+            kendras.setdefault(o["kendra"], {"code": o["kendra"], "thana": thana, "staff": 0})
+            kendras[o["kendra"]]["staff"] += 1
+    return sorted(kendras.values(), key=lambda k: k["thana"][1])
+
+
+async def plan_form(
+    request: Request, principal: Principal, api: Api, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    """The new programme's form, empty or again with what was chosen and the refusal."""
+    found = await api.get("/api/training/curriculum")
+    return render(
+        request, "training_programme_new.html", principal, status,
+        modules=found["modules"], required=set(found["certification"]["required_modules"]),
+        kendras=await kendra_choices(api), programme_id=uuid.uuid4().hex, form={}, chosen=None,
+        **extra,
+    )  # fmt: skip
+
+
+async def roll_call_page(
+    request: Request, principal: Principal, api: Api, programme_id: str, status: int = 200, **extra: Any
+) -> HTMLResponse:
+    """The programme's roll-call form, or again with the refusal."""
+    report = await api.get(f"/api/training/programmes/{programme_id}")
+    with_score = scored(report, await api.get("/api/training/curriculum"))
+    return render(
+        request, "training_rollcall.html", principal, status,
+        report=report, people=roll(report), scored=with_score, key=uuid.uuid4().hex, **extra,
+    )  # fmt: skip
+
+
 def mount_programmes(app: FastAPI) -> None:
+    """Training programmes: planned and scheduled, then their roll-call and closing."""
     router = APIRouter(include_in_schema=False)
+    _programme_plan_routes(router)
+    _roll_call_routes(router)
+    app.include_router(router)
 
-    async def kendra_choices(api: Api) -> list[dict[str, Any]]:
-        """The Kendras of the caller's jurisdiction (where its officers are posted), with thana names."""
-        names = place_names(await api.get("/api/training/compliance"))
-        kendras: dict[str, dict[str, Any]] = {}
-        for o in await api.get("/api/training/officers"):
-            if o["kendra"]:
-                thana = names.get(("thana", o["thana"]), (o["thana"], o["thana"]))
-                kendras.setdefault(o["kendra"], {"code": o["kendra"], "thana": thana, "staff": 0})
-                kendras[o["kendra"]]["staff"] += 1
-        return sorted(kendras.values(), key=lambda k: k["thana"][1])
 
-    async def plan_form(
-        request: Request, principal: Principal, api: Api, status: int = 200, **extra: Any
-    ) -> HTMLResponse:
-        found = await api.get("/api/training/curriculum")
-        return render(
-            request, "training_programme_new.html", principal, status,
-            modules=found["modules"], required=set(found["certification"]["required_modules"]),
-            kendras=await kendra_choices(api), programme_id=uuid.uuid4().hex, form={}, chosen=None,
-            **extra,
-        )  # fmt: skip
+def _programme_plan_routes(router: APIRouter) -> None:
+    """The programmes listed, a new one planned and scheduled, and one programme's page."""
 
     @router.get("/training/programmes")
     async def programmes(request: Request, principal: User, api: Api) -> HTMLResponse:
@@ -390,15 +422,9 @@ def mount_programmes(app: FastAPI) -> None:
             done=request.query_params.get("done"),
         )  # fmt: skip
 
-    async def roll_call_page(
-        request: Request, principal: Principal, api: Api, programme_id: str, status: int = 200, **extra: Any
-    ) -> HTMLResponse:
-        report = await api.get(f"/api/training/programmes/{programme_id}")
-        with_score = scored(report, await api.get("/api/training/curriculum"))
-        return render(
-            request, "training_rollcall.html", principal, status,
-            report=report, people=roll(report), scored=with_score, key=uuid.uuid4().hex, **extra,
-        )  # fmt: skip
+
+def _roll_call_routes(router: APIRouter) -> None:
+    """A programme's roll-call marked, and the programme closed."""
 
     @router.get("/training/programmes/{programme_id}/roll-call")
     async def roll_call(request: Request, programme_id: str, principal: User, api: Api) -> HTMLResponse:
@@ -439,8 +465,6 @@ def mount_programmes(app: FastAPI) -> None:
             )
         await api.post(f"/api/training/programmes/{programme_id}/complete", {})
         return RedirectResponse(f"/training/programmes/{programme_id}?done=completed", status_code=303)
-
-    app.include_router(router)
 
 
 IGOT_IMPORTERS = frozenset({Role.OPERATOR})

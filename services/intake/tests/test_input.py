@@ -123,7 +123,7 @@ async def test_places_not_yet_read_after_a_restart_defer_a_registration_not_refu
         assert await EventStore(nats_client, "intake").last_sequence() == 0
 
         assert intake.runner.context is not None
-        await intake.runner.context.projector("intake_places").catch_up()
+        await intake.runner.context.projector("intake_jurisdiction").catch_up()
         assert (await register(intake, complaint())).status_code == 201
         assert (await intake.client.get("/readyz")).status_code == 200
 

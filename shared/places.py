@@ -187,15 +187,15 @@ async def place_names(session: AsyncSession, tables: PlaceTables) -> dict[str, t
     return {code: (hi, en) for code, hi, en in rows}
 
 
-async def kendras_of(session: AsyncSession, tables: PlaceTables, thana: str) -> list[str]:
-    """The codes of the live Kendras at a thana."""
+async def kendras_of(
+    session: AsyncSession, tables: PlaceTables, thana: str, *, retired: bool = False
+) -> list[str]:
+    """The codes of the Kendras at a thana (the live ones, unless ``retired``), by code."""
     t = tables.places
-    found = await session.scalars(
-        select(t.c.code)
-        .where(t.c.level == "kendra", t.c.thana == thana, t.c.retired.is_(False))
-        .order_by(t.c.code)
-    )
-    return list(found)
+    query = select(t.c.code).where(t.c.level == "kendra", t.c.thana == thana).order_by(t.c.code)
+    if not retired:
+        query = query.where(t.c.retired.is_(False))
+    return list(await session.scalars(query))
 
 
 async def kendra_thanas(session: AsyncSession, tables: PlaceTables) -> dict[str, str]:
@@ -219,7 +219,8 @@ class LadderThana:
 @dataclass(frozen=True)
 class LadderPlaces:
     """What escalation's ladder needs of the tree: each thana's circle, district and Kendra, and each
-    district's control thana (the thana of its control Kendra)."""
+    district's control thana (the thana of its live control Kendra). Retired thanas and Kendras stay,
+    as escalation always kept them: a case already there still climbs to the offices it had."""
 
     thanas: dict[str, LadderThana]
     control_thana: dict[str, str]
@@ -229,7 +230,7 @@ async def ladder_places(session: AsyncSession, tables: PlaceTables) -> LadderPla
     t = tables.places
     rows = (
         await session.execute(
-            select(t.c.level, t.c.code, t.c.district, t.c.circle, t.c.thana, t.c.control)
+            select(t.c.level, t.c.code, t.c.district, t.c.circle, t.c.thana, t.c.control, t.c.retired)
             .where(t.c.level.in_(("thana", "kendra")))
             # The first Kendra of a thana by code, whichever order the rows come in.
             .order_by(t.c.level, t.c.code.desc())
@@ -241,7 +242,10 @@ async def ladder_places(session: AsyncSession, tables: PlaceTables) -> LadderPla
         for r in rows
         if r.level == "thana" and r.circle
     }
-    control = {r.district: r.thana for r in rows if r.level == "kendra" and r.control and r.thana}
+    # A retired control Kendra takes no new cases: the district's control is the live one.
+    control = {
+        r.district: r.thana for r in rows if r.level == "kendra" and r.control and r.thana and not r.retired
+    }
     return LadderPlaces(thanas, control)
 
 

@@ -134,3 +134,18 @@ async def test_finding_places_says_the_level_and_the_roll_up_keeps_both_units(en
         ("thana", "SJP-TILHAR", "Tilhar"),
     ]
     assert names["SJP-TILHAR"] == ("तिलहर", "Tilhar circle")
+
+
+async def test_a_retired_control_kendra_is_no_district_control_but_still_the_thanas_office(
+    engine: AsyncEngine,
+) -> None:
+    control = TILHAR_KENDRA.model_copy(update={"control": True})
+    gone = UnitRetired(level="kendra", code="MSK-SJP-TILHAR", district="SJP")
+    tables = await project(engine, SJP, TILHAR_CIRCLE, TILHAR_THANA, control, gone)
+    async with sessions(engine)() as session:
+        ladder = await ladder_places(session, tables)
+        live = await kendras_of(session, tables, "SJP-TILHAR")
+        every = await kendras_of(session, tables, "SJP-TILHAR", retired=True)
+    assert ladder.control_thana == {}
+    assert ladder.thanas["SJP-TILHAR"].kendra == "MSK-SJP-TILHAR"
+    assert (live, every) == ([], ["MSK-SJP-TILHAR"])

@@ -86,7 +86,8 @@ async def case_place(session: AsyncSession, t: BoardTables, case_id: str) -> Pla
 
 
 async def kendra_of(session: AsyncSession, places: PlaceTables, thana: str) -> str:
-    found = await kendras_of(session, places, thana)
+    # The office the ladder names for the thana's Kendra in-charge (``ladder_places``: retired or not).
+    found = await kendras_of(session, places, thana, retired=True)
     return found[0] if found else f"MSK-{thana}"
 
 

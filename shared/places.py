@@ -180,10 +180,11 @@ async def list_places(
 
 async def place_names(session: AsyncSession, tables: PlaceTables) -> dict[str, tuple[str, str]]:
     """code -> (Hindi, English) of every place: how messages name a place instead of showing its code.
-    Where a circle and its seat thana share a code the circle's name is kept (the wider unit, as the
-    messages that name a circle's office mean it)."""
+    Where a circle and its seat thana share a code the thana's name is kept: messages name the thana
+    and the Kendra of a case, never its circle."""
     t = tables.places
-    rows = await session.execute(select(t.c.code, t.c.name_hi, t.c.name_en).order_by(_tree_order(t).desc()))
+    # Narrower units last, so that they are the ones kept.
+    rows = await session.execute(select(t.c.code, t.c.name_hi, t.c.name_en).order_by(_tree_order(t)))
     return {code: (hi, en) for code, hi, en in rows}
 
 

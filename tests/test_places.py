@@ -133,7 +133,7 @@ async def test_finding_places_says_the_level_and_the_roll_up_keeps_both_units(en
         ("circle", "SJP-TILHAR", "Tilhar circle"),
         ("thana", "SJP-TILHAR", "Tilhar"),
     ]
-    assert names["SJP-TILHAR"] == ("तिलहर", "Tilhar circle")
+    assert names["SJP-TILHAR"] == ("तिलहर", "Tilhar")
 
 
 async def test_a_retired_control_kendra_is_no_district_control_but_still_the_thanas_office(

@@ -3,7 +3,7 @@
 The whole platform runs in this process on a frozen clock, as the demo loads it: the district, its
 roster and users, then ``--cases`` synthetic complaints through the desk officers' API (a third get a
 first contact, a sixth are resolved), and the clock runs on two days so that deadlines warn, breach and
-climb the ladder. The platform stops; then each read model of intake (``intake_places``,
+climb the ladder. The platform stops; then each read model of intake (``intake_jurisdiction``,
 ``intake_cases``) and routing (``routing``) is replayed from the streams into a fresh SQLite file, first
 up to where the district's setup ended (not measured), then over the cases' events, which are measured:
 the SQL statements the database is sent (an SQLAlchemy ``before_cursor_execute`` listener, the

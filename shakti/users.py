@@ -512,8 +512,8 @@ class ServicesReference:
     async def _check_place(self, record: Principal) -> None:
         if record.district is None:
             return
-        # Routing's own tree (intake's list of places is keyed by code alone, and a circle named like
-        # its seat thana is missing from it).
+        # Routing's own tree, the source the services' places are projected from: an account made just
+        # after an import is checked against it without waiting for a projection.
         tree = await self._fetch(f"/api/routing/jurisdiction/{record.district}", {})
         if tree is None:
             every = await self._fetch("/api/intake/places", {}) or {"places": []}

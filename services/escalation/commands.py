@@ -12,16 +12,18 @@ from typing import ClassVar
 
 from shared.auth import Principal, Role, bilingual_error
 from shared.commands import Caller, Command, fingerprint
+from shared.contracts.escalation import SERVICE
 from shared.contracts.vocabulary import LadderRole
 from shared.errors import CaseNotFound
 from shared.events import Envelope
+from shared.places import PlaceTables, places_name
+from shared.projection import Projector
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase
 from .policy import Policy
 from .read_model.projection import EscalationBoard
 from .read_model.queries import case_place, kendra_of
-from .read_model.tables import BoardTables
 
 
 class Acknowledge(Command):
@@ -37,6 +39,7 @@ class EscalationCommands:
         self.policy = policy
         self.cases = ctx.repository(EscalationCase)
         self.board = ctx.projector(EscalationBoard.name)
+        self.places: Projector[PlaceTables] = ctx.projector(places_name(SERVICE))
 
     async def acknowledge(self, caller: Caller, command: Acknowledge) -> list[Envelope]:
         """The events stored: an acknowledgement, or none when the caller's level had already taken it up.
@@ -77,7 +80,6 @@ class EscalationCommands:
                 "आपके खाते में इस भूमिका के लिए कोई कार्यालय दर्ज नहीं है।",
             )
         if principal.role is Role.KENDRA_INCHARGE:
-            tables: BoardTables = self.board.tables
-            async with self.board.sessions() as session:
-                return await kendra_of(session, tables, place)
+            async with self.places.sessions() as session:
+                return await kendra_of(session, self.places.tables, place)
         return place

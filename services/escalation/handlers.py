@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from shared.contracts.escalation import SERVICE
 from shared.contracts.intake import (
     ActionRecorded,
     AwaitingComplainant,
@@ -38,6 +39,7 @@ from shared.contracts.routing import (
 from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
+from shared.places import places_name
 from shared.runtime import ServiceContext
 from shared.subscriber import ProcessManager
 
@@ -68,7 +70,7 @@ class CaseWatch(Reactions):
         self.policy = policy
         self.cases = ctx.repository(EscalationCase)
         self.board = ctx.projector(EscalationBoard.name)
-        self.jurisdiction = JurisdictionCache(self.board)
+        self.jurisdiction = JurisdictionCache(ctx.projector(places_name(SERVICE)))
 
     def process_managers(self) -> list[ProcessManager]:
         return [

@@ -19,6 +19,7 @@ from services.escalation.policy import DEFAULT_POLICY, Policy, load_policy
 from services.escalation.read_model.projection import EscalationBoard
 from services.escalation.timers import DeadlineWorker
 from shared.contracts.escalation import SERVICE
+from shared.places import Places
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager
 
@@ -62,7 +63,10 @@ def build_service(policy_file: Path | None = None, *, poll_seconds: float | None
         return Escalation(ctx, policy, poll)
 
     return ServiceDefinition(
-        name=SERVICE, projections=lambda: [EscalationBoard()], reads=["intake", "routing"], instance=instance
+        name=SERVICE,
+        projections=lambda: [EscalationBoard(), Places(SERVICE)],
+        reads=["intake", "routing"],
+        instance=instance,
     )
 
 

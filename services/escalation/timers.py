@@ -16,10 +16,11 @@ import asyncio
 import logging
 from datetime import datetime
 
-from shared.contracts.escalation import SlaBreached
+from shared.contracts.escalation import SERVICE, SlaBreached
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.observability import BREACHES
+from shared.places import places_name
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase, Jurisdiction, ladder_offices
@@ -49,7 +50,7 @@ class DeadlineWorker:
         self.policy = policy
         self.cases = ctx.repository(EscalationCase)
         self.board = ctx.projector(EscalationBoard.name)
-        self.jurisdiction = JurisdictionCache(self.board)
+        self.jurisdiction = JurisdictionCache(ctx.projector(places_name(SERVICE)))
         # Bounds how long a check added by another replica (or a projection catching up) waits.
         self.poll_seconds = poll_seconds
         self.page = page

@@ -49,7 +49,6 @@ from services.intake.read_model.queries import (
     count_cases,
     find_case,
     find_cases,
-    list_places,
 )
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey, actor_of
@@ -92,12 +91,15 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
+from shared.places import list_places
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 """A jurisdiction or agency code: uppercase letters, digits and '-' (subject-safe)."""
 CASE_ID = r"^[0-9a-f]{32}$"
 CASE_NUMBER = r"^[A-Z0-9-]{1,40}$"
+INTAKE_LEVELS = ("district", "circle", "thana", "locality", "kendra")
+"""The places a registration names (agencies are routing's to choose)."""
 
 Code = Annotated[str, Field(pattern=CODE, max_length=64)]
 Remark = Annotated[str | None, Field(default=None, min_length=1, max_length=1000, repr=False), Lines]
@@ -695,10 +697,11 @@ def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:
         _: Annotated[Principal, Depends(require(EVERY_ROLE))],
         district: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     ) -> dict[str, Any]:
-        """The districts, circles, thanas and Kendras intake knows (imported by routing)."""
+        """The districts, circles, thanas, localities and Kendras intake knows (imported by routing), each
+        with its level as ``kind``."""
         async with commands.places.sessions() as session:
-            rows = await list_places(session, commands.places.tables, district)
-        return {"places": rows}
+            rows = await list_places(session, commands.places.tables, district, levels=INTAKE_LEVELS)
+        return {"places": [row | {"kind": row["level"]} for row in rows]}
 
     @router.get("/choices")
     async def choices(_: Annotated[Principal, Depends(require(EVERY_ROLE))]) -> dict[str, Any]:

@@ -32,11 +32,12 @@ from services.intake.domain import Case, Complaint
 from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
-from services.intake.read_model.queries import find_case, find_places, jurisdiction_known
-from services.intake.read_model.tables import CaseTables, PlaceTables
+from services.intake.read_model.queries import find_case
+from services.intake.read_model.tables import CaseTables
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.intake import (
+    SERVICE,
     AttachmentRecorded,
     AwaitingComplainant,
     CaseClosed,
@@ -63,6 +64,7 @@ from shared.errors import IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
+from shared.places import PlaceTables, find_places, jurisdiction_known, places_name
 from shared.projection import Projector
 from shared.runtime import ServiceContext
 from shared.text import Lines, OneLine
@@ -248,7 +250,7 @@ class IntakeCommands:
 
     @property
     def places(self) -> Projector[PlaceTables]:
-        return self.ctx.projector("intake_places")
+        return self.ctx.projector(places_name(SERVICE))
 
     @property
     def register(self) -> Projector[CaseTables]:
@@ -321,9 +323,11 @@ class IntakeCommands:
 
     async def _place_known(self, complaint: Complaint) -> str | None:
         tables: PlaceTables = self.places.tables
-        codes = [complaint.district, *(c for c in (complaint.thana, complaint.locality_code) if c)]
+        wanted = [("district", complaint.district)]
+        wanted += [("thana", complaint.thana)] if complaint.thana else []
+        wanted += [("locality", complaint.locality_code)] if complaint.locality_code else []
         async with self.places.sessions() as session:
-            found = await find_places(session, tables, codes)
+            found = await find_places(session, tables, wanted)
             known = bool(found) or await jurisdiction_known(session, tables)
         if not known:
             raise Refused(
@@ -334,8 +338,7 @@ class IntakeCommands:
                 "अभी तक कोई क्षेत्राधिकार आयात नहीं हुआ है, इसलिए स्थान की जाँच नहीं हो सकती। पहले संचालक "
                 "जिले के सर्किल और थाने आयात करें (`shakti routing import`)।",
             )
-        district = found.get(complaint.district)
-        if district is None or district["kind"] != "district":
+        if ("district", complaint.district) not in found:
             raise Refused(
                 "unknown_district",
                 "district",
@@ -345,10 +348,8 @@ class IntakeCommands:
                 "देखें (रूटिंग द्वारा `shakti routing import` से आयातित)।",
             )
         # keys: a locality is one of the jurisdiction's, named by its code (never free text in clear).
-        locality = found.get(complaint.locality_code) if complaint.locality_code else None
-        if complaint.locality_code and (
-            locality is None or locality["kind"] != "locality" or locality["district"] != complaint.district
-        ):
+        locality = found.get(("locality", complaint.locality_code)) if complaint.locality_code else None
+        if complaint.locality_code and (locality is None or locality["district"] != complaint.district):
             raise Refused(
                 "unknown_locality",
                 "locality_code",
@@ -361,8 +362,8 @@ class IntakeCommands:
             )
         if complaint.thana is None:
             return None
-        thana = found.get(complaint.thana)
-        if thana is None or thana["kind"] != "thana" or thana["district"] != complaint.district:
+        thana = found.get(("thana", complaint.thana))
+        if thana is None or thana["district"] != complaint.district:
             raise Refused(
                 "unknown_thana",
                 "thana",

@@ -12,8 +12,9 @@ from services.intake.commands import IntakeCommands
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
-from services.intake.read_model.projection import CaseRegister, Jurisdiction
+from services.intake.read_model.projection import CaseRegister
 from shared.contracts.intake import SERVICE
+from shared.places import Places
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
 
 
@@ -47,7 +48,7 @@ class Intake(ServiceInstance):
 
 service = ServiceDefinition(
     name=SERVICE,
-    projections=lambda: [CaseRegister(), Jurisdiction()],
+    projections=lambda: [CaseRegister(), Places(SERVICE)],
     reads=["routing", "escalation"],
     instance=Intake,
 )

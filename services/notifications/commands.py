@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-from sqlalchemy import select
 
 from shared.auth import Principal, Role
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.notifications import CLOCK_TIME, MESSAGE_LANGUAGE, PreferencesChanged, preferences_id
 from shared.errors import NotFound
 from shared.events import Envelope
-from shared.places import PlaceTables
+from shared.places import PlaceTables, kendras_of
 from shared.projection import Projector
 from shared.runtime import ServiceContext
 
@@ -112,12 +111,8 @@ class NotificationCommands:
         offices: list[str] = []
         match principal.role:
             case Role.KENDRA_INCHARGE if principal.thana:
-                p = self.places.tables.places
                 async with self.places.sessions() as session:
-                    found = await session.scalars(
-                        select(p.c.code).where(p.c.level == "kendra", p.c.thana == principal.thana)
-                    )
-                    offices = list(found)
+                    offices = await kendras_of(session, self.places.tables, principal.thana)
             case Role.SHO if principal.thana:
                 offices = [principal.thana]
             case Role.CO if principal.circle:

@@ -39,7 +39,7 @@ from services.notifications.read_model.queries import counts, due_pages, held_un
 from services.notifications.read_model.tables import BoardTables
 from shared.contracts.notifications import SERVICE, NotificationChannel
 from shared.observability import NOTIFICATION_LAG, NOTIFICATIONS
-from shared.places import Places, PlaceTables, place_names
+from shared.places import Places, PlaceTables, place_names, places_name
 from shared.projection import Projector
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager
@@ -106,7 +106,7 @@ class Notifications(ServiceInstance):
         self.policy = policy
         self.settings = settings
         self.board: Projector[BoardTables] = ctx.projector(NotificationBoard.name)
-        self.places: Projector[PlaceTables] = ctx.projector(f"{SERVICE}_places")
+        self.places: Projector[PlaceTables] = ctx.projector(places_name(SERVICE))
         timeout = policy.delivery.timeout.total_seconds()
         self.sms: SmsGateway | None = None
         email: Adapter = Outbox()

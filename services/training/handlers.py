@@ -22,11 +22,12 @@ from services.training.curriculum import TrainingPolicy
 from services.training.domain import CertificateIssuer, Module, OfficerRecord, Programme
 from services.training.read_model.queries import TrainingRegister
 from shared.contracts.routing import OfficerPosted
-from shared.contracts.training import ModulePublished, ProgrammeCompleted
+from shared.contracts.training import SERVICE, ModulePublished, ProgrammeCompleted
 from shared.dispatch import Reactions, handles
 from shared.events import Envelope
 from shared.eventstore import CommandMeta
 from shared.keys import CERTIFICATE_KEY, secret_key
+from shared.places import places_name
 from shared.runtime import ServiceContext, Worker
 from shared.subscriber import ProcessManager
 
@@ -40,7 +41,7 @@ T = TypeVar("T")
 
 
 def register_of(ctx: ServiceContext) -> TrainingRegister:
-    return TrainingRegister(ctx.projector("training_records"), ctx.projector("training_places"))
+    return TrainingRegister(ctx.projector("training_records"), ctx.projector(places_name(SERVICE)))
 
 
 def issuer_of(ctx: ServiceContext) -> CertificateIssuer:

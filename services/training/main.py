@@ -8,8 +8,9 @@ from services.training.api import build_router
 from services.training.commands import TrainingCommands
 from services.training.curriculum import TrainingPolicy, load_policy
 from services.training.handlers import TrainingReactions, publish_curriculum, review_worker
-from services.training.read_model.projection import TrainingPlaces, TrainingRecords
+from services.training.read_model.projection import TrainingRecords
 from shared.contracts.training import SERVICE
+from shared.places import Places
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance, Worker
 from shared.subscriber import ProcessManager
 
@@ -41,7 +42,7 @@ def definition(policy: TrainingPolicy | None = None) -> ServiceDefinition:
 
     return ServiceDefinition(
         name=SERVICE,
-        projections=lambda: [TrainingRecords(), TrainingPlaces()],
+        projections=lambda: [TrainingRecords(), Places(SERVICE)],
         reads=["routing"],
         instance=instance,
     )

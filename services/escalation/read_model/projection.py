@@ -24,9 +24,6 @@ from shared.contracts.escalation import (
 )
 from shared.contracts.routing import (
     CaseRouted,
-    CircleDefined,
-    DistrictDefined,
-    KendraDefined,
     ThanaDefined,
 )
 from shared.dispatch import handles
@@ -42,7 +39,6 @@ DISPOSAL_TRIGGER = "CaseResolved"
 STEP_TIMES = {FIRST_CONTACT_TRIGGER: "first_contact_at", DISPOSAL_TRIGGER: "disposed_at"}
 
 ClockFact = ClockPaused | ClockResumed | DeadlineApproaching | SlaBreached | ClockStopped
-Named = DistrictDefined | CircleDefined | ThanaDefined | KendraDefined
 
 
 class EscalationBoard(Projection[BoardTables]):
@@ -233,42 +229,15 @@ class EscalationBoard(Projection[BoardTables]):
                 rows.blank(t.next_check, case_id=event.case_id, at=event.at, what=event.what[:80]),
             )
 
-    @handles(DistrictDefined)
-    async def district_defined(
-        self, rows: Rows, t: BoardTables, event: DistrictDefined, envelope: Envelope
-    ) -> None:
-        await _office(rows, t, event, "district", district=event.code, circle=None, thana=None)
-
-    @handles(CircleDefined)
-    async def circle_defined(
-        self, rows: Rows, t: BoardTables, event: CircleDefined, envelope: Envelope
-    ) -> None:
-        await _office(rows, t, event, "circle", district=event.district, circle=event.code, thana=None)
-
     @handles(ThanaDefined)
     async def thana_defined(
         self, rows: Rows, t: BoardTables, event: ThanaDefined, envelope: Envelope
     ) -> None:
-        await _office(rows, t, event, "thana", district=event.district, circle=event.circle, thana=event.code)
+        rows.put(t.thana, rows.blank(t.thana, code=event.code, circle=event.circle))
         # A case watched before its thana was known here gets the circle now, as it would have
         # had the thana come first: the two streams are applied in no fixed order.
         for case in await rows.where(t.case, thana=event.code, circle=None):
             await rows.update(t.case, {"case_id": case["case_id"]}, circle=event.circle)
-
-    @handles(KendraDefined)
-    async def kendra_defined(
-        self, rows: Rows, t: BoardTables, event: KendraDefined, envelope: Envelope
-    ) -> None:
-        await _office(
-            rows,
-            t,
-            event,
-            "kendra",
-            district=event.district,
-            circle=event.circle,
-            thana=event.thana,
-            control=event.control,
-        )
 
 
 def _clock_key(event: ClockStarted | ClockFact) -> dict[str, Any]:
@@ -283,32 +252,5 @@ def _clock_key(event: ClockStarted | ClockFact) -> dict[str, Any]:
 async def _circle_of(rows: Rows, t: BoardTables, thana: str | None) -> str | None:
     if thana is None:
         return None
-    office = await rows.get(t.office, code=thana)
-    return office["circle"] if office is not None and office["kind"] == "thana" else None
-
-
-async def _office(
-    rows: Rows,
-    t: BoardTables,
-    named: Named,
-    kind: str,
-    *,
-    district: str,
-    circle: str | None,
-    thana: str | None,
-    control: bool = False,
-) -> None:
-    rows.put(
-        t.office,
-        rows.blank(
-            t.office,
-            code=named.code,
-            kind=kind,
-            district=district,
-            circle=circle,
-            thana=thana,
-            control=control,
-            name_hi=named.name_hi,
-            name_en=named.name_en,
-        ),
-    )
+    known = await rows.get(t.thana, code=thana)
+    return known["circle"] if known is not None else None

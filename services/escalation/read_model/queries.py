@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from shared.contracts.vocabulary import LadderRole
+from shared.places import PlaceTables, kendras_of, ladder_places
 from shared.projection import Projector
 from shared.rows import Row, as_dict
 
@@ -66,17 +67,12 @@ async def next_check_after(session: AsyncSession, t: BoardTables, now: datetime)
     return at
 
 
-async def jurisdiction(session: AsyncSession, t: BoardTables) -> Jurisdiction:
-    o = t.office.c
-    rows = (await session.execute(select(o.code, o.kind, o.district, o.circle, o.thana, o.control))).all()
-    kendras = {r.thana: r.code for r in rows if r.kind == "kendra" and r.thana}
-    found = Jurisdiction()
-    for r in rows:
-        if r.kind == "thana" and r.circle:
-            found.thanas[r.code] = ThanaPlace(r.circle, r.district, kendras.get(r.code))
-        elif r.kind == "kendra" and r.control and r.thana:
-            found.control_thana[r.district] = r.thana
-    return found
+async def jurisdiction(session: AsyncSession, places: PlaceTables) -> Jurisdiction:
+    found = await ladder_places(session, places)
+    return Jurisdiction(
+        {code: ThanaPlace(t.circle, t.district, t.kendra) for code, t in found.thanas.items()},
+        dict(found.control_thana),
+    )
 
 
 async def case_place(session: AsyncSession, t: BoardTables, case_id: str) -> Place | None:
@@ -89,10 +85,10 @@ async def case_place(session: AsyncSession, t: BoardTables, case_id: str) -> Pla
     return Place(row.district, row.circle, row.thana, row.kendra)
 
 
-async def kendra_of(session: AsyncSession, t: BoardTables, thana: str) -> str:
-    o = t.office.c
-    code: str | None = await session.scalar(select(o.code).where(o.kind == "kendra", o.thana == thana))
-    return code or f"MSK-{thana}"
+async def kendra_of(session: AsyncSession, places: PlaceTables, thana: str) -> str:
+    # The office the ladder names for the thana's Kendra in-charge (``ladder_places``: retired or not).
+    found = await kendras_of(session, places, thana, retired=True)
+    return found[0] if found else f"MSK-{thana}"
 
 
 # Reading: what officers ask.
@@ -265,15 +261,15 @@ class JurisdictionCache:
     """The jurisdiction for the ladder's offices, read again when older than ``max_age`` seconds: it
     changes rarely (an import), and reading it per case would cost a query per event."""
 
-    def __init__(self, board: Projector[BoardTables], max_age: float = 5.0) -> None:
-        self.board = board
+    def __init__(self, places: Projector[PlaceTables], max_age: float = 5.0) -> None:
+        self.places = places
         self.max_age = max_age
         self._value: Jurisdiction | None = None
         self._read_at = 0.0
 
     async def get(self) -> Jurisdiction:
         if self._value is None or time.monotonic() - self._read_at > self.max_age:
-            async with self.board.sessions() as session:
-                self._value = await jurisdiction(session, self.board.tables)
+            async with self.places.sessions() as session:
+                self._value = await jurisdiction(session, self.places.tables)
             self._read_at = time.monotonic()
         return self._value

@@ -20,11 +20,16 @@ class BoardTables:
     clock: Table
     escalation: Table
     next_check: Table
-    office: Table
+    thana: Table
 
 
 def board_tables(metadata: MetaData, prefix: str) -> BoardTables:
-    return BoardTables(
+    return BoardTables(**_case_tables(metadata, prefix), **_clock_tables(metadata, prefix))
+
+
+def _case_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Each case where it is and how far up the ladder, every escalation, and the thanas' circles."""
+    return dict(
         case=Table(
             f"{prefix}case",
             metadata,
@@ -50,6 +55,37 @@ def board_tables(metadata: MetaData, prefix: str) -> BoardTables:
             Column("climbing", Boolean, nullable=False, default=False),
             Column("acknowledged_at", UtcDateTime()),
         ),
+        escalation=Table(
+            f"{prefix}escalation",
+            metadata,
+            Column("case_id", String(64), primary_key=True),
+            Column("round", Integer, primary_key=True),
+            Column("level", Integer, primary_key=True),
+            Column("role", String(20), nullable=False),
+            Column("office_code", String(70), nullable=False),
+            Column("reason", String(80), nullable=False),
+            Column("escalated_at", UtcDateTime(), nullable=False),
+            Column("next_due_at", UtcDateTime()),
+            Column("acknowledged_at", UtcDateTime()),
+            Column("acknowledged_by", String(40)),
+            # "What is escalated to me" looks rows up by role and office.
+            Index(f"{prefix}escalation_office", "role", "office_code"),
+        ),
+        thana=Table(
+            f"{prefix}thana",
+            metadata,
+            # Only which circle a thana is in, for a case watched without one (the names, the Kendras
+            # and the ladder's offices are read from ``shared.places``). Kept here, in the board's own
+            # batches, so that the case's circle comes out the same in whichever order the streams come.
+            Column("code", String(60), primary_key=True),
+            Column("circle", String(60), nullable=False),
+        ),
+    )
+
+
+def _clock_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """The SOP clocks of each case, and when the timer worker must look at each case again."""
+    return dict(
         clock=Table(
             f"{prefix}clock",
             metadata,
@@ -70,39 +106,11 @@ def board_tables(metadata: MetaData, prefix: str) -> BoardTables:
             Column("met", Boolean),
             Column("stop_reason", String(40)),
         ),
-        escalation=Table(
-            f"{prefix}escalation",
-            metadata,
-            Column("case_id", String(64), primary_key=True),
-            Column("round", Integer, primary_key=True),
-            Column("level", Integer, primary_key=True),
-            Column("role", String(20), nullable=False),
-            Column("office_code", String(70), nullable=False),
-            Column("reason", String(80), nullable=False),
-            Column("escalated_at", UtcDateTime(), nullable=False),
-            Column("next_due_at", UtcDateTime()),
-            Column("acknowledged_at", UtcDateTime()),
-            Column("acknowledged_by", String(40)),
-            # "What is escalated to me" looks rows up by role and office.
-            Index(f"{prefix}escalation_office", "role", "office_code"),
-        ),
         next_check=Table(
             f"{prefix}next_check",
             metadata,
             Column("case_id", String(64), primary_key=True),
             Column("at", UtcDateTime(), nullable=False, index=True),
             Column("what", String(80), nullable=False),
-        ),
-        office=Table(
-            f"{prefix}office",
-            metadata,
-            Column("code", String(70), primary_key=True),
-            Column("kind", String(10), nullable=False),
-            Column("district", String(60), nullable=False),
-            Column("circle", String(60)),
-            Column("thana", String(60), index=True),
-            Column("control", Boolean, nullable=False, default=False),
-            Column("name_hi", String(200), nullable=False),
-            Column("name_en", String(200), nullable=False),
         ),
     )

@@ -69,3 +69,41 @@ async def test_a_case_watched_before_its_thana_was_known_gets_the_circle_in_eith
         await engine.dispose()
     assert cases[0] == cases[1]
     assert cases[0][0]["circle"] == "SJP-TILHAR"
+
+
+async def test_a_thana_keeps_its_circle_when_the_circle_of_its_code_is_defined_again(sqlite_url: str) -> None:
+    # Tilhar is a circle and a thana of one code; a re-import renaming the circle defines it again after
+    # the thana. The thana is still in the circle, and a case watched there later is placed in it.
+    tilhar = CircleDefined(code="SJP-TILHAR", district="SJP", name_hi="तिलहर", name_en="Tilhar")
+    thana = ThanaDefined(
+        code="SJP-TILHAR", district="SJP", circle="SJP-TILHAR", name_hi="तिलहर", name_en="Tilhar"
+    )
+    renamed = tilhar.model_copy(update={"name_en": "Tilhar circle"})
+    watched = CaseWatched(
+        case_id="c1", case_number="SJP-2026-000001", priority=Priority.P2, category=Category.STALKING,
+        danger_now=False, district="SJP", circle=None, thana="SJP-TILHAR", registered_at=AT,
+        policy_version="test",
+    )  # fmt: skip
+    order = [
+        stored(tilhar, "district", "SJP", "ROUTING", 1),
+        stored(thana, "district", "SJP", "ROUTING", 2),
+        stored(renamed, "district", "SJP", "ROUTING", 3),
+        stored(watched, "case", "c1", "ESCALATION", 1),
+    ]
+    engine = create_engine(sqlite_url)
+    try:
+        board = EscalationBoard()
+        metadata = MetaData()
+        tables: BoardTables = board.define(metadata, "tilhar_")
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        async with sessions(engine).begin() as session:
+            rows = Rows(session)
+            for envelope in order:
+                await board.apply(rows, tables, envelope)
+            await rows.flush()
+        async with sessions(engine)() as session:
+            circle = await session.scalar(select(tables.case.c.circle))
+    finally:
+        await engine.dispose()
+    assert circle == "SJP-TILHAR"

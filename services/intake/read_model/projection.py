@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import MetaData
 
 from services.intake.domain import next_status
-from services.intake.read_model.tables import CaseTables, PlaceTables, case_tables, place_tables
+from services.intake.read_model.tables import CaseTables, case_tables
 from services.intake.timeline import INTERNAL, describe
 from shared.contracts.escalation import CaseEscalated, ClockStopped, DeadlineApproaching, SlaBreached
 from shared.contracts.intake import (
@@ -30,85 +30,12 @@ from shared.contracts.routing import (
     CaseAssigned,
     CaseReassigned,
     CaseRouted,
-    CircleDefined,
-    DistrictDefined,
-    KendraDefined,
-    LocalityDefined,
-    ThanaDefined,
 )
 from shared.contracts.vocabulary import CaseStatus
 from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.rows import Row, Rows, utc
-
-# ---------------------------------------------------------------- jurisdiction
-
-
-class Jurisdiction(Projection[PlaceTables]):
-    name = "intake_places"
-    sources: ClassVar[dict[str, str]] = {"ROUTING": "shakti.routing.district.*"}
-
-    def define(self, metadata: MetaData, prefix: str) -> PlaceTables:
-        return place_tables(metadata, prefix)
-
-    @staticmethod
-    async def _place(rows: Rows, t: PlaceTables, code: str, name_hi: str, name_en: str, **place: Any) -> None:
-        await rows.change(t.places, {"code": code}, **place, name_hi=name_hi, name_en=name_en)
-
-    @handles(DistrictDefined)
-    async def district(self, rows: Rows, t: PlaceTables, event: DistrictDefined, envelope: Envelope) -> None:
-        await self._place(
-            rows, t, event.code, event.name_hi, event.name_en, kind="district", district=event.code
-        )
-
-    @handles(CircleDefined)
-    async def circle(self, rows: Rows, t: PlaceTables, event: CircleDefined, envelope: Envelope) -> None:
-        await self._place(
-            rows, t, event.code, event.name_hi, event.name_en, kind="circle", district=event.district
-        )
-
-    @handles(ThanaDefined)
-    async def thana(self, rows: Rows, t: PlaceTables, event: ThanaDefined, envelope: Envelope) -> None:
-        await self._place(
-            rows,
-            t,
-            event.code,
-            event.name_hi,
-            event.name_en,
-            kind="thana",
-            district=event.district,
-            circle=event.circle,
-        )
-
-    @handles(LocalityDefined)
-    async def locality(self, rows: Rows, t: PlaceTables, event: LocalityDefined, envelope: Envelope) -> None:
-        await self._place(
-            rows,
-            t,
-            event.code,
-            event.name_hi,
-            event.name_en,
-            kind="locality",
-            district=event.district,
-            circle=event.circle,
-            thana=event.thana,
-        )
-
-    @handles(KendraDefined)
-    async def kendra(self, rows: Rows, t: PlaceTables, event: KendraDefined, envelope: Envelope) -> None:
-        await self._place(
-            rows,
-            t,
-            event.code,
-            event.name_hi,
-            event.name_en,
-            kind="kendra",
-            district=event.district,
-            circle=event.circle,
-            thana=event.thana,
-        )
-
 
 # ---------------------------------------------------------------- case register
 

@@ -1,4 +1,5 @@
-"""What intake's API asks of its read models: places, the case register and a case's timeline."""
+"""What intake's API asks of its read model: the case register and a case's timeline (places are
+``shared.places``'s)."""
 
 from __future__ import annotations
 
@@ -9,30 +10,10 @@ from typing import Any
 from sqlalchemy import Table, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.read_model.tables import CaseTables, PlaceTables
+from services.intake.read_model.tables import CaseTables
 from services.intake.timeline import INTERNAL
 from shared.contracts.vocabulary import ACTIVE, CaseStatus, Category, Priority
-from shared.rows import Row, as_dict, as_utc_dict, utc
-
-# ---------------------------------------------------------------- jurisdiction
-
-
-async def find_places(session: AsyncSession, tables: PlaceTables, codes: list[str]) -> dict[str, Row]:
-    t = tables.places
-    return {row.code: as_dict(row) for row in await session.execute(select(t).where(t.c.code.in_(codes)))}
-
-
-async def jurisdiction_known(session: AsyncSession, tables: PlaceTables) -> bool:
-    return bool(await session.scalar(select(func.count()).select_from(tables.places)))
-
-
-async def list_places(session: AsyncSession, tables: PlaceTables, district: str | None) -> list[Row]:
-    t = tables.places
-    query = select(t).order_by(t.c.district, t.c.kind, t.c.code)
-    if district:
-        query = query.where(t.c.district == district)
-    return [as_dict(r) for r in await session.execute(query)]
-
+from shared.rows import Row, as_utc_dict, utc
 
 # ---------------------------------------------------------------- case register
 

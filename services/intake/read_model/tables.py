@@ -8,30 +8,9 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 
 
 @dataclass
-class PlaceTables:
-    places: Table
-
-
-@dataclass
 class CaseTables:
     cases: Table
     timeline: Table
-
-
-def place_tables(metadata: MetaData, prefix: str) -> PlaceTables:
-    return PlaceTables(
-        Table(
-            f"{prefix}place",
-            metadata,
-            Column("code", String(64), primary_key=True),
-            Column("kind", String(16), nullable=False, index=True),
-            Column("district", String(64), nullable=False, index=True),
-            Column("circle", String(64)),
-            Column("thana", String(64)),
-            Column("name_hi", String(200), nullable=False),
-            Column("name_en", String(200), nullable=False),
-        )
-    )
 
 
 def case_tables(metadata: MetaData, prefix: str) -> CaseTables:

@@ -7,8 +7,18 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
-from services.intake.tests.conftest import OFFICER, Intake, complaint, import_jurisdiction, running_intake
-from shared.eventstore import EventStore
+from services.intake.tests.conftest import (
+    JURISDICTION,
+    OFFICER,
+    SP,
+    Intake,
+    complaint,
+    import_jurisdiction,
+    running_intake,
+)
+from shared.contracts.routing import CircleDefined, ThanaDefined
+from shared.eventstore import CommandMeta, EventStore
+from tests.waiting import eventually
 
 
 def refusal(response: Any, code: str = "invalid") -> dict[str, dict[str, Any]]:
@@ -123,7 +133,7 @@ async def test_places_not_yet_read_after_a_restart_defer_a_registration_not_refu
         assert await EventStore(nats_client, "intake").last_sequence() == 0
 
         assert intake.runner.context is not None
-        await intake.runner.context.projector("intake_places").catch_up()
+        await intake.runner.context.projector("intake_jurisdiction").catch_up()
         assert (await register(intake, complaint())).status_code == 201
         assert (await intake.client.get("/readyz")).status_code == 200
 
@@ -189,3 +199,32 @@ async def test_times_in_the_future_or_without_a_zone_are_refused(intake_sqlite: 
         and rule.json()["detail"]["code"] == "fir_number_missing"
         and rule.json()["detail"]["hi"]
     )
+
+
+async def test_a_thana_named_like_its_circle_is_known_after_the_circle_is_defined_again(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str
+) -> None:
+    """Tilhar is a circle and a thana of one code; a re-import renaming the circle defines it after the
+    thana. Intake still knows both, and takes a complaint at the thana."""
+    await import_jurisdiction(nats_client)
+    tilhar = ThanaDefined(
+        code="SJP-TILHAR", district="SJP", circle="SJP-TILHAR", name_hi="तिलहर", name_en="Tilhar"
+    )
+    renamed = CircleDefined(code="SJP-TILHAR", district="SJP", name_hi="तिलहर", name_en="Tilhar circle")
+    await EventStore(nats_client, "routing").append(
+        "district", "SJP", [tilhar, renamed], expected_sequence=len(JURISDICTION), expected_version=len(JURISDICTION),
+        meta=CommandMeta(command_id="reimport-sjp", actor="routing"),
+    )  # fmt: skip
+    async with running_intake(nats_client, nats_url, sqlite_url) as intake:
+
+        async def loaded() -> bool:
+            places = (await intake.get("/places", SP, district="SJP")).json()["places"]
+            return ("circle", "SJP-TILHAR", "Tilhar circle") in [
+                (p["kind"], p["code"], p["name_en"]) for p in places
+            ]
+
+        await eventually(loaded, what="the re-import in intake's read model")
+        places = (await intake.get("/places", SP, district="SJP")).json()["places"]
+        assert ("thana", "SJP-TILHAR") in [(p["kind"], p["code"]) for p in places]
+        registered = await register(intake, complaint(thana="SJP-TILHAR"))
+        assert registered.status_code == 201, registered.text

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.notifications import NotificationChannel
 from shared.contracts.vocabulary import DutyStatus
-from shared.places import PlaceTables
+from shared.places import PlaceTables, kendra_thanas
 from shared.rows import Row, as_dict
 
 from ..domain import Holder, Officer, Roster
@@ -32,11 +32,7 @@ async def load_roster(session: AsyncSession, t: BoardTables, places: PlaceTables
         Holder(r.username, r.role, r.service_number, r.district, r.circle, r.thana)
         for r in await session.execute(select(t.holder).where(t.holder.c.enabled.is_(True)))
     ]
-    p = places.places
-    kendras = await session.execute(
-        select(p.c.code, p.c.thana).where(p.c.level == "kendra", p.c.retired.is_(False))
-    )
-    return Roster(officers, holders, {code: thana for code, thana in kendras if thana})
+    return Roster(officers, holders, await kendra_thanas(session, places))
 
 
 async def notifications_for(

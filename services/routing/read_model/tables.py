@@ -19,6 +19,16 @@ class RoutingTables:
 
 def routing_tables(metadata: MetaData, prefix: str) -> RoutingTables:
     return RoutingTables(
+        **_jurisdiction_tables(metadata, prefix),
+        **_roster_tables(metadata, prefix),
+        **_case_tables(metadata, prefix),
+    )
+
+
+def _jurisdiction_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Every unit routing defined, in full (what ``shared.places`` projects for the other services is
+    the names and the tree; the pincodes, localities and basis are routing's alone), and each import."""
+    return dict(
         unit=Table(
             f"{prefix}unit",
             metadata,
@@ -48,6 +58,12 @@ def routing_tables(metadata: MetaData, prefix: str) -> RoutingTables:
             Column("actor", String(200), nullable=False),
             Column("imported_at", DateTime(timezone=True), nullable=False),
         ),
+    )
+
+
+def _roster_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """The officers, where each is posted and on duty, and the certificates assignment asks for."""
+    return dict(
         officer=Table(
             f"{prefix}officer",
             metadata,
@@ -72,6 +88,12 @@ def routing_tables(metadata: MetaData, prefix: str) -> RoutingTables:
             Column("valid_until", DateTime(timezone=True), nullable=False),
             Column("lapsed", Boolean, nullable=False, default=False),
         ),
+    )
+
+
+def _case_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Where each case went and who holds it, and its referrals to agencies."""
+    return dict(
         case=Table(
             f"{prefix}case",
             metadata,

@@ -1,4 +1,4 @@
-"""How training's and routing's events change the training read model: one small handler per event,
+"""How training's and routing's events change the training records: one small handler per event,
 reading and writing rows through the batch's ``Rows`` (written as a set when the batch commits)."""
 
 from __future__ import annotations
@@ -10,13 +10,9 @@ from typing import ClassVar
 from sqlalchemy import MetaData
 
 from shared.contracts.routing import (
-    CircleDefined,
-    DistrictDefined,
-    KendraDefined,
     OfficerDutyChanged,
     OfficerEnrolled,
     OfficerPosted,
-    ThanaDefined,
 )
 from shared.contracts.training import (
     AttendanceMarked,
@@ -35,7 +31,7 @@ from shared.events import Envelope
 from shared.projection import Projection
 from shared.rows import Rows, utc
 
-from .tables import PlaceTables, RecordTables, place_tables, record_tables
+from .tables import RecordTables, record_tables
 
 
 class TrainingRecords(Projection[RecordTables]):
@@ -219,52 +215,3 @@ def _outstanding(
         reported=False,
     )
     rows.put(t.outstanding, row)
-
-
-class TrainingPlaces(Projection[PlaceTables]):
-    """The jurisdiction tree the compliance roll-up follows: district, circle, thana, Kendra."""
-
-    name = "training_places"
-    sources: ClassVar[dict[str, str]] = {"ROUTING": "shakti.routing.district.*"}
-
-    def define(self, metadata: MetaData, prefix: str) -> PlaceTables:
-        return place_tables(metadata, prefix)
-
-    @handles(DistrictDefined)
-    async def district(self, rows: Rows, t: PlaceTables, event: DistrictDefined, envelope: Envelope) -> None:
-        _place(rows, t, "district", event, district=event.code, circle=None, thana=None)
-
-    @handles(CircleDefined)
-    async def circle(self, rows: Rows, t: PlaceTables, event: CircleDefined, envelope: Envelope) -> None:
-        _place(rows, t, "circle", event, district=event.district, circle=event.code, thana=None)
-
-    @handles(ThanaDefined)
-    async def thana(self, rows: Rows, t: PlaceTables, event: ThanaDefined, envelope: Envelope) -> None:
-        _place(rows, t, "thana", event, district=event.district, circle=event.circle, thana=event.code)
-
-    @handles(KendraDefined)
-    async def kendra(self, rows: Rows, t: PlaceTables, event: KendraDefined, envelope: Envelope) -> None:
-        _place(rows, t, "kendra", event, district=event.district, circle=event.circle, thana=event.thana)
-
-
-def _place(
-    rows: Rows,
-    t: PlaceTables,
-    level: str,
-    event: DistrictDefined | CircleDefined | ThanaDefined | KendraDefined,
-    *,
-    district: str,
-    circle: str | None,
-    thana: str | None,
-) -> None:
-    place = rows.blank(
-        t.place,
-        level=level,
-        code=event.code,
-        district=district,
-        circle=circle,
-        thana=thana,
-        name_hi=event.name_hi,
-        name_en=event.name_en,
-    )
-    rows.put(t.place, place)

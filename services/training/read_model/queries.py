@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, select
 
+from shared.places import PlaceTables, tree_places
 from shared.projection import Projector
 from shared.rows import as_dict, utc
 
-from .tables import PlaceTables, RecordTables
+from .tables import RecordTables
 
 STATE_CODE = "UP"
 REVIEW_BATCH = 500
@@ -187,24 +188,20 @@ class TrainingRegister:
                 nodes[parent].children.append(found)
             return found
 
-        place = self.places.tables.place
         async with self.places.sessions() as session:
-            places = (
-                await session.execute(select(place).where(*(place.c[k] == v for k, v in scope.items())))
-            ).all()
-        order = {"district": 0, "circle": 1, "thana": 2}
-        for p in sorted((p for p in places if p.level in order), key=lambda p: (order[p.level], p.code)):
+            places = await tree_places(session, self.places.tables, scope)
+        for p in places:
+            level, district, circle = p["level"], p["district"], p["circle"] or ""
             parent = {
                 "district": ("state", STATE_CODE),
-                "circle": ("district", p.district),
-                "thana": ("circle", p.circle or ""),
-            }[p.level]
-            if p.level == "circle":
-                node("district", p.district, ("state", STATE_CODE))
-            if p.level == "thana":
-                node("district", p.district, ("state", STATE_CODE))
-                node("circle", p.circle or "", ("district", p.district))
-            node(p.level, p.code, parent, p.name_hi, p.name_en)
+                "circle": ("district", district),
+                "thana": ("circle", circle),
+            }[level]
+            if level in ("circle", "thana"):
+                node("district", district, ("state", STATE_CODE))
+            if level == "thana":
+                node("circle", circle, ("district", district))
+            node(level, p["code"], parent, p["name_hi"], p["name_en"])
 
         for officer in await self.officers(scope, now):
             district = node("district", officer["district"], ("state", STATE_CODE))

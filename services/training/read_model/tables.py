@@ -20,13 +20,13 @@ class RecordTables:
     attendance: Table
 
 
-@dataclass
-class PlaceTables:
-    place: Table
-
-
 def record_tables(metadata: MetaData, prefix: str) -> RecordTables:
-    return RecordTables(
+    return RecordTables(**_learning_tables(metadata, prefix), **_certificate_tables(metadata, prefix))
+
+
+def _learning_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Who is posted where, what there is to learn, what each officer has still to do and has done."""
+    return dict(
         officer=Table(
             f"{prefix}officer",
             metadata,
@@ -73,6 +73,12 @@ def record_tables(metadata: MetaData, prefix: str) -> RecordTables:
             Column("source", String(120), nullable=False),
             Column("satisfies", Boolean, nullable=False),
         ),
+    )
+
+
+def _certificate_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """The certificates issued, and the programmes (classroom sessions) and who attended them."""
+    return dict(
         certificate=Table(
             f"{prefix}certificate",
             metadata,
@@ -109,21 +115,4 @@ def record_tables(metadata: MetaData, prefix: str) -> RecordTables:
             Column("present", Boolean, nullable=False),
             Column("score", Float),
         ),
-    )
-
-
-def place_tables(metadata: MetaData, prefix: str) -> PlaceTables:
-    return PlaceTables(
-        Table(
-            f"{prefix}place",
-            metadata,
-            # A circle and a thana may share a code (Tilhar is both): a place is its level and code.
-            Column("level", String(10), primary_key=True),
-            Column("code", String(80), primary_key=True),
-            Column("district", String(40), nullable=False),
-            Column("circle", String(80)),
-            Column("thana", String(80)),
-            Column("name_hi", Text, nullable=False),
-            Column("name_en", Text, nullable=False),
-        )
     )

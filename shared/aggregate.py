@@ -2,15 +2,18 @@
 
 An aggregate folds its events into state with ``apply``. Its command methods only *decide*: they check
 the rules against the current state and ``record`` the new events (each applied at once, so a command
-that decides several events sees the state each one leaves), never touching I/O. ``Repository.execute``
-runs them: load, decide, append under optimistic concurrency, and on a conflict reload and decide again.
-``on_conflict`` is the only retry loop of the platform: ``execute`` runs in it, and so do the writers
-that append without a repository (a case's routing step by step, the case-number series).
+that decides several events sees the state each one leaves), never touching I/O. A command that returns
+its events instead, leaving the aggregate as it was, records them on a working copy (``decision()``).
+``Repository.execute`` runs them: load, decide, append under optimistic concurrency, and on a conflict
+reload and decide again. ``on_conflict`` is the only retry loop of the platform: ``execute`` runs in it,
+and so do the writers that append without a repository (a case's routing step by step, the case-number
+series).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
 import math
 import random
@@ -49,6 +52,20 @@ class Aggregate:
     def recorded(self) -> list[Event]:
         """The events decided since the aggregate was loaded (what a command appends)."""
         return list(self._recorded)
+
+    def decision(self) -> Self:
+        """A working copy for one command that returns its events: it ``record``s them, and this
+        aggregate stays as it was. The caller folds what the command returned (a test does, the bench
+        loader does, the repository stores it), and the command can still compare with the state
+        before it (escalation's next check)."""
+        working = self.clone()
+        working._recorded = []
+        return working
+
+    def clone(self) -> Self:
+        """A copy whose changes leave this one as it is. An aggregate whose state is costly to deep-copy
+        and read on a hot path (escalation's clocks) copies its mutable parts by hand instead."""
+        return copy.deepcopy(self)
 
     @classmethod
     def replay(cls, aggregate_id: str, history: Sequence[Envelope]) -> Self:

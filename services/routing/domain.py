@@ -262,15 +262,11 @@ class Officer(Aggregate):
         self, name: str, rank: str, gender: str, kendra: KendraDefined, *, incharge: bool, status: DutyStatus
     ) -> list[Event]:
         """One row of a roster sheet: enrol (or update), post, set the duty status; only what differs."""
-        recorded = self._then(self.enrol(name, rank, gender))
-        recorded += self._then(self.post(kendra, incharge=incharge))
-        return recorded + self._then(self.change_duty(status))
-
-    def _then(self, decided: list[Event]) -> list[Event]:
-        """Fold what a step decided, so that the next step of the same command sees it."""
-        for event in decided:
-            self.apply(event)
-        return decided
+        officer = self.decision()
+        officer.record(*officer.enrol(name, rank, gender))
+        officer.record(*officer.post(kendra, incharge=incharge))
+        officer.record(*officer.change_duty(status))
+        return officer.recorded
 
     def _must_be_enrolled(self) -> None:
         if self.profile is None:

@@ -1,6 +1,7 @@
-"""The one retry loop (``shared.aggregate.on_conflict``) and the repository that runs in it, on the test
-kit's in-memory store: a lost race is decided again from a fresh read, a repeat gets its first answer,
-and a writer that never wins gets the ``ConcurrencyError``."""
+"""The aggregate's two shared mechanisms, on the test kit's in-memory store: a command's events on a
+working copy (``Aggregate.decision``), and the one retry loop (``on_conflict``) that the repository runs
+in: a lost race is decided again from a fresh read, a repeat gets its first answer, and a writer that
+never wins gets the ``ConcurrencyError``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from shared.aggregate import Repository, on_conflict
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError
-from shared.testing import MemoryEventStore, MemoryStreams
+from shared.testing import MemoryEventStore, MemoryStreams, fold
 from tests.sample import Tally, TallyCounted, TallyOpened
 
 AT = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
@@ -101,3 +102,14 @@ async def test_a_command_that_always_loses_gets_the_conflict_and_stores_nothing(
     assert rivals == 3
     assert [e.event_type for e in history] == [TallyOpened.event_type] + [TallyCounted.event_type] * 3
     assert all(e.payload["amount"] == 1 for e in history[1:])
+
+
+def test_a_decision_records_on_a_working_copy_and_leaves_the_aggregate_as_it_was() -> None:
+    tally = fold(Tally, "a", [TallyOpened(label="a"), TallyCounted(amount=2, note="")])
+    working = tally.decision()
+    working.record(TallyCounted(amount=3, note=""))
+    assert working.total == 5, "each recorded event is applied at once"
+    working.record(*working.count(working.total))
+    assert working.recorded == [TallyCounted(amount=3, note=""), TallyCounted(amount=5, note="")]
+    assert (tally.total, tally.recorded, tally.version) == (2, [], 2)
+    assert tally.decision().recorded == [], "each decision starts with nothing recorded"

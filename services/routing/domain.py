@@ -40,12 +40,6 @@ from shared.events import Event, derived_id
 
 GENDERS = ("female", "male", "other")
 
-DUTY_LABELS: dict[DutyStatus, tuple[str, str]] = {
-    DutyStatus.ON_DUTY: ("ड्यूटी पर", "On duty"),
-    DutyStatus.OFF_DUTY: ("ड्यूटी से बाहर", "Off duty"),
-    DutyStatus.ON_LEAVE: ("अवकाश पर", "On leave"),
-}
-
 # Why a supervisor moves a case by hand. A code with labels, never free text, because a typed
 # reason could carry the complainant's identity into routing's events.
 REASSIGN_REASONS: dict[str, tuple[str, str]] = {

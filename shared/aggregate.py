@@ -89,25 +89,24 @@ ATTEMPTS = 40
 async def on_conflict(
     attempt: Callable[[int], Awaitable[T]],
     *,
-    subject: str,
     attempts: int = ATTEMPTS,
     pause: float = 0.002,
     longest: float = math.inf,
 ) -> T:
     """Run ``attempt`` until it appends without a ``ConcurrencyError``; after ``attempts`` conflicts,
-    raise one for ``subject``.
+    the last one reaches the caller.
 
     ``attempt`` is given how many tries came before it: the first may decide from what the caller
     already holds, a later one must read again what the winner stored. Idempotency is the attempt's
     to check (a repeated command finds its own events on the re-read and returns them). Between tries
     it waits a random while, up to ``pause`` times the tries so far (at most ``longest``), so that
     writers who lost together do not collide again in step."""
-    for tried in range(attempts):
+    for tried in range(attempts - 1):
         try:
             return await attempt(tried)
         except ConcurrencyError:
             await asyncio.sleep(random.uniform(0, min(pause * (tried + 1), longest)))
-    raise ConcurrencyError(subject, -1)
+    return await attempt(attempts - 1)
 
 
 class Store(Protocol):
@@ -189,5 +188,4 @@ class Repository(Generic[A]):
                 meta=meta,
             )
 
-        subject = self.store.subject(self.cls.aggregate_type, aggregate_id)
-        return await on_conflict(attempt, subject=subject, attempts=attempts)
+        return await on_conflict(attempt, attempts=attempts)

@@ -74,13 +74,7 @@ class CaseNumbers:
 
         async with self._turns.setdefault(series, asyncio.Lock()):
             # Many replicas may race for one series: more tries than a command, each wait shorter.
-            return await on_conflict(
-                attempt,
-                subject=self.store.subject(SERIES, series),
-                attempts=ATTEMPTS,
-                pause=0.001,
-                longest=0.02,
-            )
+            return await on_conflict(attempt, attempts=ATTEMPTS, pause=0.001, longest=0.02)
 
     async def _last(self, series: str) -> Envelope | None:
         try:

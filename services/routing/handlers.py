@@ -146,9 +146,7 @@ class Dispatch(Reactions):
                 stored.extend(appended)
             return stored
 
-        return await on_conflict(
-            attempt, subject=self.cases.store.subject(CaseRouting.aggregate_type, case_id)
-        )
+        return await on_conflict(attempt)
 
     @handles(ReferralMade)
     async def refer_on_request(self, asked: ReferralMade, cause: Envelope) -> None:

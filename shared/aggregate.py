@@ -2,15 +2,20 @@
 
 An aggregate folds its events into state with ``apply``. Its command methods only *decide*: they check
 the rules against the current state and ``record`` the new events (each applied at once, so a command
-that decides several events sees the state each one leaves), never touching I/O. ``Repository.execute``
-runs them: load, decide, append under optimistic concurrency, and on a conflict reload and decide again.
-This is the only retry loop of the platform.
+that decides several events sees the state each one leaves), never touching I/O. A command that returns
+its events instead, leaving the aggregate as it was, records them on a working copy (``decision()``).
+``Repository.execute`` runs them: load, decide, append under optimistic concurrency, and on a conflict
+reload and decide again. ``on_conflict`` is the only retry loop of the platform: ``execute`` runs in it,
+and so do the writers that append without a repository (a case's routing step by step, the case-number
+series).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import inspect
+import math
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
@@ -48,6 +53,20 @@ class Aggregate:
         """The events decided since the aggregate was loaded (what a command appends)."""
         return list(self._recorded)
 
+    def decision(self) -> Self:
+        """A working copy for one command that returns its events: it ``record``s them, and this
+        aggregate stays as it was. The caller folds what the command returned (a test does, the bench
+        loader does, the repository stores it), and the command can still compare with the state
+        before it (escalation's next check)."""
+        working = self.clone()
+        working._recorded = []
+        return working
+
+    def clone(self) -> Self:
+        """A copy whose changes leave this one as it is. An aggregate whose state is costly to deep-copy
+        and read on a hot path (escalation's clocks) copies its mutable parts by hand instead."""
+        return copy.deepcopy(self)
+
     @classmethod
     def replay(cls, aggregate_id: str, history: Sequence[Envelope]) -> Self:
         aggregate = cls(aggregate_id)
@@ -59,6 +78,35 @@ class Aggregate:
 
 
 A = TypeVar("A", bound=Aggregate)
+
+
+T = TypeVar("T")
+
+ATTEMPTS = 40
+"""Tries of one command before its ``ConcurrencyError`` reaches the caller."""
+
+
+async def on_conflict(
+    attempt: Callable[[int], Awaitable[T]],
+    *,
+    attempts: int = ATTEMPTS,
+    pause: float = 0.002,
+    longest: float = math.inf,
+) -> T:
+    """Run ``attempt`` until it appends without a ``ConcurrencyError``; after ``attempts`` conflicts,
+    the last one reaches the caller.
+
+    ``attempt`` is given how many tries came before it: the first may decide from what the caller
+    already holds, a later one must read again what the winner stored. Idempotency is the attempt's
+    to check (a repeated command finds its own events on the re-read and returns them). Between tries
+    it waits a random while, up to ``pause`` times the tries so far (at most ``longest``), so that
+    writers who lost together do not collide again in step."""
+    for tried in range(attempts - 1):
+        try:
+            return await attempt(tried)
+        except ConcurrencyError:
+            await asyncio.sleep(random.uniform(0, min(pause * (tried + 1), longest)))
+    return await attempt(attempts - 1)
 
 
 class Store(Protocol):
@@ -114,13 +162,14 @@ class Repository(Generic[A]):
         decide: Decide[A],
         meta: CommandMeta,
         *,
-        attempts: int = 40,
+        attempts: int = ATTEMPTS,
     ) -> list[Envelope]:
         """Run one command: load, decide, append; on a conflict reload and decide again.
 
         Returns the stored events (those of the first attempt when the command is a repeat; a repeat
         with a different request raises ``IdempotencyConflict`` and stores nothing)."""
-        for attempt in range(attempts):
+
+        async def attempt(tried: int) -> list[Envelope]:
             history = await self.store.load(self.cls.aggregate_type, aggregate_id)
             earlier = earlier_answer(history, meta)
             if earlier:
@@ -130,16 +179,13 @@ class Repository(Generic[A]):
             if inspect.isawaitable(returned):
                 returned = await returned
             new_events = list(returned) if returned is not None else aggregate.recorded
-            try:
-                return await self.store.append(
-                    self.cls.aggregate_type,
-                    aggregate_id,
-                    new_events,
-                    expected_sequence=aggregate.sequence,
-                    expected_version=aggregate.version,
-                    meta=meta,
-                )
-            except ConcurrencyError:
-                # Back off a little, at random, so that writers who lost together do not collide again.
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConcurrencyError(self.store.subject(self.cls.aggregate_type, aggregate_id), -1)
+            return await self.store.append(
+                self.cls.aggregate_type,
+                aggregate_id,
+                new_events,
+                expected_sequence=aggregate.sequence,
+                expected_version=aggregate.version,
+                meta=meta,
+            )
+
+        return await on_conflict(attempt, attempts=attempts)

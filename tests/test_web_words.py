@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from shakti.web.i18n import TEXT
+from shared.auth import Role
+from shared.contracts.vocabulary import ROLE_LABELS
 
 WEB = Path(__file__).resolve().parent.parent / "shakti" / "web"
 TEMPLATES = sorted((WEB / "templates").glob("*.html"))
@@ -65,3 +67,9 @@ def test_each_label_is_written_in_its_own_language() -> None:
     english_in_devanagari = [k for k, (_, en) in TEXT.items() if DEVANAGARI.search(en) and k != "switch_lang"]
     empty = [k for k, (hi, en) in TEXT.items() if not hi.strip() or not en.strip()]
     assert (hindi_in_latin, english_in_devanagari, empty) == ([], [], [])
+
+
+def test_every_role_has_its_words_in_both_languages() -> None:
+    # One table for the pages and the case timeline alike (shared.contracts.vocabulary).
+    assert set(ROLE_LABELS) == {role.value for role in Role}
+    assert all(DEVANAGARI.search(hi) and not DEVANAGARI.search(en) for hi, en in ROLE_LABELS.values())

@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from shared.aggregate import Aggregate
 from shared.contracts.escalation import (
@@ -117,9 +117,11 @@ class EscalationCase(Aggregate):
     def watched(self) -> bool:
         return self.registration is not None
 
-    def clone(self) -> EscalationCase:
-        """A copy whose changes leave this one as it is (cheaper than ``copy.deepcopy``)."""
+    def clone(self) -> Self:
+        """Every check copies the case (``Aggregate.decision``): only the clocks and the ladder change
+        in place, so only they are copied, at a quarter of ``copy.deepcopy``'s cost."""
         twin = copy.copy(self)
+        twin._recorded = list(self._recorded)
         twin.clocks = {key: dataclasses.replace(c, pending=dict(c.pending)) for key, c in self.clocks.items()}
         twin.ladder = dataclasses.replace(
             self.ladder, alerted=dict(self.ladder.alerted), acknowledged=set(self.ladder.acknowledged)
@@ -337,19 +339,18 @@ class EscalationCase(Aggregate):
 
 
 class _Decision:
-    """One command's events, applied to a working copy as they are decided, so that each decision
-    sees the ones before it."""
+    """One command's rules of the clocks and the ladder, recorded on the case's working copy
+    (``Aggregate.decision``): each decision sees the ones before it, and the case the command was
+    asked of stays as it was, for the next check to be compared with."""
 
     def __init__(self, case: EscalationCase, policy: Policy) -> None:
         self.original = case
-        self.case = case.clone()
+        self.case = case.decision()
         self.policy = policy
         self.calendar = policy.working_calendar
-        self.events: list[Event] = []
 
     def emit(self, event: Event) -> None:
-        self.events.append(event)
-        self.case.apply(event)
+        self.case.record(event)
 
     def which(self, clock: SlaClock) -> dict[str, Any]:
         """The fields that say which clock an event is about."""
@@ -361,12 +362,12 @@ class _Decision:
         }
 
     def finish(self) -> list[Event]:
-        if not self.events:
+        if not self.case.recorded:
             return []
         at, what = self.case.next_check_point(self.policy)
         if at != self.original.next_check:
-            self.events.append(NextCheckScheduled(case_id=self.case.id, at=at, what=what))
-        return self.events
+            self.case.record(NextCheckScheduled(case_id=self.case.id, at=at, what=what))
+        return self.case.recorded
 
     # Clocks.
 

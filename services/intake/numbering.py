@@ -10,14 +10,14 @@ the other reads the new last number and tries the next. Only the last event of t
 from __future__ import annotations
 
 import asyncio
-import random
 from datetime import datetime, timedelta, timezone
 
 from nats.js.errors import NotFoundError
 
+from shared.aggregate import on_conflict
 from shared.contracts.intake import SERIES, CaseNumberIssued
 from shared.events import Envelope
-from shared.eventstore import CommandMeta, ConcurrencyError, EventStore, stream_name
+from shared.eventstore import CommandMeta, EventStore, stream_name
 
 INDIA = timezone(timedelta(hours=5, minutes=30), "IST")
 """Case numbers follow the year on the Kendra's wall calendar, not UTC's."""
@@ -47,36 +47,34 @@ class CaseNumbers:
         """Take the next number of the district's series for ``case_id``; a repeated ``meta.command_id``
         gets the number it took before (as long as no other number was taken in between)."""
         series, year = series_of(district, moment)
+
+        async def attempt(tried: int) -> str:
+            # After a conflict the number seen last is stale: another replica took the next one.
+            last = (None if tried else self._seen.get(series)) or await self._last(series)
+            if last is not None and last.command_id == meta.command_id:
+                return _issued(last).case_number
+            running = _issued(last).running + 1 if last else 1
+            number = CaseNumberIssued(
+                case_number=format_case_number(district, year, running),
+                district=district,
+                year=year,
+                running=running,
+                case_id=case_id,
+            )
+            [stored] = await self.store.append(
+                SERIES,
+                series,
+                [number],
+                expected_sequence=last.sequence if last else 0,
+                expected_version=last.aggregate_version if last else 0,
+                meta=meta,
+            )
+            self._seen[series] = stored
+            return _issued(stored).case_number
+
         async with self._turns.setdefault(series, asyncio.Lock()):
-            last = self._seen.get(series) or await self._last(series)
-            for attempt in range(ATTEMPTS):
-                if last is not None and last.command_id == meta.command_id:
-                    return _issued(last).case_number
-                running = _issued(last).running + 1 if last else 1
-                number = CaseNumberIssued(
-                    case_number=format_case_number(district, year, running),
-                    district=district,
-                    year=year,
-                    running=running,
-                    case_id=case_id,
-                )
-                try:
-                    [stored] = await self.store.append(
-                        SERIES,
-                        series,
-                        [number],
-                        expected_sequence=last.sequence if last else 0,
-                        expected_version=last.aggregate_version if last else 0,
-                        meta=meta,
-                    )
-                except ConcurrencyError:
-                    # Another replica took it: spread the retries so that replicas do not collide in step.
-                    await asyncio.sleep(random.uniform(0, 0.001 * min(attempt + 1, 20)))
-                    last = await self._last(series)
-                    continue
-                self._seen[series] = stored
-                return _issued(stored).case_number
-        raise ConcurrencyError(self.store.subject(SERIES, series), -1)
+            # Many replicas may race for one series: more tries than a command, each wait shorter.
+            return await on_conflict(attempt, attempts=ATTEMPTS, pause=0.001, longest=0.02)
 
     async def _last(self, series: str) -> Envelope | None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.intake.numbering import INDIA
-from shared.auth import Role
 from shared.contracts.escalation import (
     CaseEscalated,
     ClockPaused,
@@ -64,8 +63,8 @@ from shared.contracts.vocabulary import (
     PRIORITY_LABELS,
     PURPOSE_LABELS,
     REOPEN_LABELS,
+    ROLE_LABELS,
     WITHDRAW_LABELS,
-    Labels,
     escalation_reason,
     labelled,
 )
@@ -77,18 +76,6 @@ Sentence = tuple[str, str]
 INTERNAL = frozenset({"CaseWatched", "NextCheckScheduled", "CaseWatchClosed", "CaseWatchReopened"})
 """Escalation's own bookkeeping (it began or stopped watching a case, when it looks next): nothing a
 person did or must do, so no line of the timeline; the case's closing and reopening have their own."""
-
-
-ROLE_LABELS: Labels = {
-    Role.KENDRA_OFFICER: ("केन्द्र अधिकारी", "Kendra officer"),
-    Role.KENDRA_INCHARGE: ("केन्द्र प्रभारी", "Kendra in-charge"),
-    Role.SHO: ("थाना प्रभारी", "SHO"),
-    Role.CO: ("क्षेत्राधिकारी", "Circle Officer"),
-    Role.ADDL_SP: ("अपर पुलिस अधीक्षक", "Additional SP"),
-    Role.SP: ("पुलिस अधीक्षक", "SP"),
-    Role.STATE_CELL: ("राज्य प्रकोष्ठ", "State cell"),
-    Role.OPERATOR: ("संचालक", "Operator"),
-}
 
 
 def when(moment: datetime) -> str:

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.notifications import (
-    CHANNEL_LABELS,
+    NOTIFICATION_CHANNEL_LABELS,
     RULE_LABELS,
     NotificationRequested,
 )
@@ -64,7 +64,7 @@ def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
     return {
         "notification_id": row["notification_id"],
         "rule": _both(RULE_LABELS, row["rule"]),
-        "channel": _both(CHANNEL_LABELS, row["channel"]),
+        "channel": _both(NOTIFICATION_CHANNEL_LABELS, row["channel"]),
         "recipient": row["recipient"],
         "urgent": row["urgent"],
         "case_id": row["case_id"],

@@ -15,15 +15,7 @@ from datetime import datetime
 
 from shared.clock import IST
 from shared.contracts.notifications import RULE_LABELS, NotificationRequested, NotificationRule
-from shared.contracts.vocabulary import LADDER_LABELS, label, labelled
-
-CLOCK_LABELS: Mapping[str, tuple[str, str]] = {
-    "acknowledge": ("प्राप्ति की पुष्टि", "Acknowledgement"),
-    "first_contact": ("प्रथम संपर्क", "First contact"),
-    "referral_acknowledged": ("रेफरल की स्वीकृति", "Referral acknowledged"),
-    "action_taken": ("कार्यवाही", "Action taken"),
-    "disposal": ("निस्तारण", "Disposal"),
-}
+from shared.contracts.vocabulary import CLOCK_LABELS, LADDER_LABELS, label, labelled
 
 Names = Mapping[str, tuple[str, str]]
 """Place code -> (Hindi, English) name."""

@@ -28,7 +28,6 @@ from services.routing.commands import (
     TransferCase,
 )
 from services.routing.domain import (
-    DUTY_LABELS,
     REASSIGN_REASONS,
     REJECTION_REASONS,
     TRANSFER_REASONS,
@@ -41,6 +40,7 @@ from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
+    DUTY_LABELS,
     PRIORITY_LABELS,
     RANK_LABELS,
     DutyStatus,

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.routing.domain import (
-    DUTY_LABELS,
     Pick,
     Placement,
     ReferralOrder,
@@ -51,6 +50,7 @@ from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
+    DUTY_LABELS,
     SEXUAL_OFFENCES,
     AgencyKind,
     Category,

@@ -40,12 +40,6 @@ from shared.events import Event, derived_id
 
 GENDERS = ("female", "male", "other")
 
-DUTY_LABELS: dict[DutyStatus, tuple[str, str]] = {
-    DutyStatus.ON_DUTY: ("ड्यूटी पर", "On duty"),
-    DutyStatus.OFF_DUTY: ("ड्यूटी से बाहर", "Off duty"),
-    DutyStatus.ON_LEAVE: ("अवकाश पर", "On leave"),
-}
-
 # Why a supervisor moves a case by hand. A code with labels, never free text, because a typed
 # reason could carry the complainant's identity into routing's events.
 REASSIGN_REASONS: dict[str, tuple[str, str]] = {
@@ -262,15 +256,11 @@ class Officer(Aggregate):
         self, name: str, rank: str, gender: str, kendra: KendraDefined, *, incharge: bool, status: DutyStatus
     ) -> list[Event]:
         """One row of a roster sheet: enrol (or update), post, set the duty status; only what differs."""
-        recorded = self._then(self.enrol(name, rank, gender))
-        recorded += self._then(self.post(kendra, incharge=incharge))
-        return recorded + self._then(self.change_duty(status))
-
-    def _then(self, decided: list[Event]) -> list[Event]:
-        """Fold what a step decided, so that the next step of the same command sees it."""
-        for event in decided:
-            self.apply(event)
-        return decided
+        officer = self.decision()
+        officer.record(*officer.enrol(name, rank, gender))
+        officer.record(*officer.post(kendra, incharge=incharge))
+        officer.record(*officer.change_duty(status))
+        return officer.recorded
 
     def _must_be_enrolled(self) -> None:
         if self.profile is None:

@@ -8,9 +8,7 @@ cannot assign a case twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -18,19 +16,19 @@ from services.routing.board import OnRoster
 from services.routing.decisions import Decide, Decisions
 from services.routing.domain import CaseRouting, ReferralOrder, Unroutable, Wording
 from services.routing.policy import RoutingPolicy
+from shared.aggregate import on_conflict
 from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseRegistered, ReferralMade
 from shared.contracts.routing import OfficerDutyChanged, OfficerPosted
 from shared.contracts.vocabulary import LADDER_LABELS, DutyStatus, label
 from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
-from shared.eventstore import CommandMeta, ConcurrencyError
+from shared.eventstore import CommandMeta
 from shared.subscriber import ProcessManager
 
 log = logging.getLogger(__name__)
 
 ACTOR = "routing"
-COMMAND_ATTEMPTS = 40
 
 
 class Dispatch(Reactions):
@@ -120,37 +118,35 @@ class Dispatch(Reactions):
         batch, and a redelivered cause finishes only the steps an earlier attempt left undone. The
         record of a new case is not read first; if it exists, it is read and only the steps of this
         cause go on: another registration of the same case records nothing."""
-        history: list[Envelope] = []
         stored: list[Envelope] = []
-        for attempt in range(COMMAND_ATTEMPTS):
+
+        async def attempt(tried: int) -> list[Envelope]:
+            history = await self.cases.history(case_id) if tried else []
             if history and not any(e.command_id.startswith(meta.command_id) for e in history):
                 return []
             case = CaseRouting.replay(case_id, history)
             done = {e.command_id for e in history}
-            try:
-                for name, decide in steps:
-                    command = meta.model_copy(update={"command_id": f"{meta.command_id}:{name}"})
-                    if command.command_id in done or not (decided := decide(case)):
-                        continue
-                    appended = await self.cases.store.append(
-                        CaseRouting.aggregate_type,
-                        case_id,
-                        decided,
-                        expected_sequence=case.sequence,
-                        expected_version=case.version,
-                        meta=command,
-                    )
-                    for envelope in appended:
-                        case.apply(envelope.event())
-                        case.version, case.sequence = envelope.aggregate_version, envelope.sequence
-                    self.feed.record(appended)
-                    done.add(command.command_id)
-                    stored.extend(appended)
-                return stored
-            except ConcurrencyError:
-                history = await self.cases.history(case_id)
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-        raise ConcurrencyError(self.cases.store.subject(CaseRouting.aggregate_type, case_id), -1)
+            for name, decide in steps:
+                command = meta.model_copy(update={"command_id": f"{meta.command_id}:{name}"})
+                if command.command_id in done or not (decided := decide(case)):
+                    continue
+                appended = await self.cases.store.append(
+                    CaseRouting.aggregate_type,
+                    case_id,
+                    decided,
+                    expected_sequence=case.sequence,
+                    expected_version=case.version,
+                    meta=command,
+                )
+                for envelope in appended:
+                    case.apply(envelope.event())
+                    case.version, case.sequence = envelope.aggregate_version, envelope.sequence
+                self.feed.record(appended)
+                done.add(command.command_id)
+                stored.extend(appended)
+            return stored
+
+        return await on_conflict(attempt)
 
     @handles(ReferralMade)
     async def refer_on_request(self, asked: ReferralMade, cause: Envelope) -> None:

@@ -7,7 +7,6 @@ events; nothing here reads a clock, a file or the network.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 from collections.abc import Sequence
@@ -279,13 +278,6 @@ class OfficerRecord(Aggregate):
                 if self.certificate and self.certificate.certificate_id == event.certificate_id:
                     self.certificate.lapsed = event.why
 
-    def _then(self, events: Sequence[Event]) -> OfficerRecord:
-        """This record as it would be after ``events``: decisions in one command build on each other."""
-        after = copy.deepcopy(self)
-        for event in events:
-            after.apply(event)
-        return after
-
     def counts(self, policy: TrainingPolicy, module_id: str) -> bool:
         done = self.counting.get(module_id)
         return done is not None and policy.passes(module_id, done.version, done.score)
@@ -318,24 +310,25 @@ class OfficerRecord(Aggregate):
         A completion already on the record (same module, version, time and score) is not recorded
         again, so an overlapping export changes nothing."""
         _unknown_modules(policy, [c.module_id for c in completions])
-        events = self._expiry(policy, now)
-        state = self._then(events)
+        officer = self.decision()
+        officer.record(*officer._expiry(policy, now))
         for done in completions:
-            if done in state.facts:
+            if done in officer.facts:
                 continue
-            event = ModuleCompleted(
-                service_number=self.id,
-                module_id=done.module_id,
-                version=done.version,
-                score=done.score,
-                completed_at=done.completed_at,
-                source=source,
-                satisfies=policy.passes(done.module_id, done.version, done.score)
-                and state._recent_enough(policy, done),
+            officer.record(
+                ModuleCompleted(
+                    service_number=self.id,
+                    module_id=done.module_id,
+                    version=done.version,
+                    score=done.score,
+                    completed_at=done.completed_at,
+                    source=source,
+                    satisfies=policy.passes(done.module_id, done.version, done.score)
+                    and officer._recent_enough(policy, done),
+                )
             )
-            events.append(event)
-            state.apply(event)
-        return events + state._certification(policy, issuer, now)
+        officer.record(*officer._certification(policy, issuer, now))
+        return officer.recorded
 
     def _recent_enough(self, policy: TrainingPolicy, done: Completion) -> bool:
         """A module due for renewal counts only if taken since the renewal window opened."""

@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from shared.auth import Role
-
 LANG_COOKIE = "shakti_lang"
 LANGUAGES = ("hi", "en")
 
@@ -448,17 +446,6 @@ TEXT: dict[str, tuple[str, str]] = {
         "केवल अधिकारियों के नाम; किसी शिकायतकर्ता की पहचान नहीं",
         "Officers' names only; no complainant's identity",
     ),
-}
-
-ROLE_LABELS: dict[Role, tuple[str, str]] = {
-    Role.KENDRA_OFFICER: ("केन्द्र अधिकारी", "Kendra officer"),
-    Role.KENDRA_INCHARGE: ("केन्द्र प्रभारी", "Kendra in-charge"),
-    Role.SHO: ("थाना प्रभारी", "SHO"),
-    Role.CO: ("क्षेत्राधिकारी", "Circle Officer"),
-    Role.ADDL_SP: ("अपर पुलिस अधीक्षक", "Additional SP"),
-    Role.SP: ("पुलिस अधीक्षक", "Superintendent of Police"),
-    Role.STATE_CELL: ("राज्य मिशन शक्ति प्रकोष्ठ", "State Mission Shakti cell"),
-    Role.OPERATOR: ("संचालक", "Operator"),
 }
 
 

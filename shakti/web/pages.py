@@ -24,7 +24,7 @@ from shakti.config import PlatformSettings
 from shakti.signin import check_credentials, issue, sign_out
 from shakti.users import UserStore
 from shakti.web import charts
-from shakti.web.i18n import LANG_COOKIE, LANGUAGES, ROLE_LABELS, language, translator
+from shakti.web.i18n import LANG_COOKIE, LANGUAGES, language, translator
 from shakti.web.times import ist, limit_words, overdue, time_left
 from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, SessionRefused, Sessions
 from shared.contracts.vocabulary import (
@@ -35,6 +35,7 @@ from shared.contracts.vocabulary import (
     LADDER_LABELS,
     PRIORITY_LABELS,
     REFERRAL_STATUS_LABELS,
+    ROLE_LABELS,
     STATUS_LABELS,
     label,
 )

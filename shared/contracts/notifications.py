@@ -60,7 +60,7 @@ RULE_LABELS: Labels = {
     NotificationRule.CERTIFICATION_LAPSED: ("प्रमाणन समाप्त", "Certification lapsed"),
 }
 
-CHANNEL_LABELS: Labels = {
+NOTIFICATION_CHANNEL_LABELS: Labels = {
     NotificationChannel.WEB: ("वेब", "Web"),
     NotificationChannel.EMAIL: ("ई-मेल", "E-mail"),
     NotificationChannel.SMS: ("एसएमएस", "SMS"),

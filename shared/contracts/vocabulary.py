@@ -113,6 +113,13 @@ class DutyStatus(StrEnum):
     ON_LEAVE = "on_leave"
 
 
+DUTY_LABELS: dict[DutyStatus, tuple[str, str]] = {
+    DutyStatus.ON_DUTY: ("ड्यूटी पर", "On duty"),
+    DutyStatus.OFF_DUTY: ("ड्यूटी से बाहर", "Off duty"),
+    DutyStatus.ON_LEAVE: ("अवकाश पर", "On leave"),
+}
+
+
 RANK_LABELS: dict[str, tuple[str, str]] = {
     "inspector": ("निरीक्षक", "Inspector"),
     "sub_inspector": ("उपनिरीक्षक", "Sub-Inspector"),
@@ -141,6 +148,15 @@ LADDER_LABELS: dict[LadderRole, tuple[str, str]] = {
     LadderRole.SP: ("पुलिस अधीक्षक", "Superintendent of Police"),
     LadderRole.STATE_CELL: ("राज्य मिशन शक्ति प्रकोष्ठ", "State Mission Shakti cell"),
 }
+
+ROLE_LABELS: dict[str, tuple[str, str]] = {
+    "kendra_officer": ("केन्द्र अधिकारी", "Kendra officer"),
+    **{role.value: words for role, words in LADDER_LABELS.items()},
+    "operator": ("संचालक", "Operator"),
+}
+"""A user's role (``shared.auth.Role``, by its code: the contracts do not depend on the web's sign-in),
+in the words of the ladder where the role is a rung of it: the same name on every page and in every
+timeline."""
 
 
 CLOCK_LABELS: dict[str, tuple[str, str]] = {

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Generic, Self
 
-from shared.aggregate import A, PureDecide
+from shared.aggregate import A, Aggregate, PureDecide
 from shared.errors import DomainError
 from shared.events import Envelope, Event
 from shared.testing.memory import MemoryEventStore, MemoryStreams, subject_matches
 
-__all__ = ["MemoryEventStore", "MemoryStreams", "Scenario", "fold", "subject_matches"]
+__all__ = ["MemoryEventStore", "MemoryStreams", "Scenario", "apply_decided", "fold", "subject_matches"]
 
 
 def fold(cls: type[A], aggregate_id: str, events: Sequence[Event]) -> A:
@@ -30,6 +30,15 @@ def fold(cls: type[A], aggregate_id: str, events: Sequence[Event]) -> A:
         aggregate.version = version
         aggregate.sequence = version
     return aggregate
+
+
+def apply_decided(aggregate: Aggregate, events: Sequence[Event]) -> list[Event]:
+    """Apply a decision's events to the aggregate as a store would (each one a version), so that the
+    test's next decision sees them; the events are handed back for the test to look at."""
+    for event in events:
+        aggregate.apply(event)
+        aggregate.version += 1
+    return list(events)
 
 
 class Scenario(Generic[A]):

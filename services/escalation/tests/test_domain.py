@@ -34,19 +34,13 @@ from shared.contracts.escalation import (
 from shared.contracts.vocabulary import Category, LadderRole, Priority
 from shared.errors import DomainError
 from shared.events import Event
+from shared.testing import apply_decided
 
 POLICY = load_policy()
 T0 = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)  # Monday 12 January 2026, 10:00 in Kolkata
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
 KATRA = Place("SJP", "SJP-TILHAR", "SJP-KATRA", "MSK-SJP-KATRA")
 OFFICES = ladder_offices(KATRA, Jurisdiction(), "UP")
-
-
-def run(case: EscalationCase, new: Sequence[Event]) -> list[Event]:
-    for event in new:
-        case.apply(event)
-        case.version += 1
-    return list(new)
 
 
 E = TypeVar("E", bound=Event)
@@ -63,15 +57,15 @@ def registered(
     registration = Registration(
         "SJP-2026-000001", priority, category, danger, "SJP", "SJP-TILHAR", "SJP-KATRA", T0
     )
-    return case, run(case, case.watch(registration, POLICY, OFFICES))
+    return case, apply_decided(case, case.watch(registration, POLICY, OFFICES))
 
 
 def lifecycle(case: EscalationCase, trigger: str, at: datetime, referral: str | None = None) -> list[Event]:
-    return run(case, case.on_lifecycle(trigger, at, POLICY, referral))
+    return apply_decided(case, case.on_lifecycle(trigger, at, POLICY, referral))
 
 
 def check(case: EscalationCase, now: datetime) -> list[Event]:
-    return run(case, case.check(now, POLICY, OFFICES))
+    return apply_decided(case, case.check(now, POLICY, OFFICES))
 
 
 def test_registration_starts_the_case_clocks_with_the_policy_limits() -> None:
@@ -214,7 +208,9 @@ def test_an_acknowledgement_holds_the_ladder_and_a_new_breach_goes_one_higher() 
     assert refused.value.code == "not_escalated_to_you" and refused.value.hi
     with pytest.raises(DomainError):
         case.acknowledge(LadderRole.KENDRA_INCHARGE, "MSK-SJP-OTHER", "PNO1", POLICY)
-    new = run(case, case.acknowledge(LadderRole.KENDRA_INCHARGE, "MSK-SJP-KATRA", "PNO152301", POLICY))
+    new = apply_decided(
+        case, case.acknowledge(LadderRole.KENDRA_INCHARGE, "MSK-SJP-KATRA", "PNO152301", POLICY)
+    )
     [ack] = of(EscalationAcknowledged, new)
     assert (ack.level, ack.by, ack.round) == (1, "PNO152301", 1)
     assert case.acknowledge(LadderRole.KENDRA_INCHARGE, "MSK-SJP-KATRA", "PNO152301", POLICY) == []
@@ -330,7 +326,7 @@ def test_ladder_offices_from_the_place_the_jurisdiction_or_the_control_kendra() 
     assert LadderRole.KENDRA_INCHARGE not in bare and bare[LadderRole.ADDL_SP] == "SJP"
     case = EscalationCase("c2")
     registration = Registration("SJP-2026-000002", Priority.P3, Category.OTHER, False, "SJP", None, None, T0)
-    run(case, case.watch(registration, POLICY, bare))
-    run(case, case.on_lifecycle("CaseAssigned", T0, POLICY))
-    [first] = of(CaseEscalated, run(case, case.check(T0 + DAY, POLICY, bare)))
+    apply_decided(case, case.watch(registration, POLICY, bare))
+    apply_decided(case, case.on_lifecycle("CaseAssigned", T0, POLICY))
+    [first] = of(CaseEscalated, apply_decided(case, case.check(T0 + DAY, POLICY, bare)))
     assert (first.level, first.role.value) == (4, "addl_sp")

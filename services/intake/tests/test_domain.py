@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
 )
 from shared.errors import DomainError, NotFound
-from shared.events import Event
+from shared.testing import apply_decided
 
 TABLE = load_priority_table()
 NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
@@ -58,13 +57,6 @@ def complaint(
     )
 
 
-def fold(case: Case, new: Sequence[Event]) -> Case:
-    for event in new:
-        case.apply(event)
-        case.version += 1
-    return case
-
-
 def registered(
     category: Category = Category.DOMESTIC_VIOLENCE, *, minor: bool = False, danger_now: bool = False
 ) -> CaseRegistered:
@@ -81,18 +73,20 @@ def registered(
 
 def open_case() -> Case:
     case = Case("c1")
-    return fold(
+    apply_decided(
         case,
         case.register(
             complaint(), case_number="SJP-2026-000001", sealed_identity="x", table=TABLE, by="PNO1"
         ),
     )
+    return case
 
 
 def closed_case() -> Case:
     case = open_case()
-    fold(case, case.resolve(Outcome.COUNSELLED_RECONCILED, 5, None, "PNO1"))
-    return fold(case, case.close(CloseReason.DISPOSED, None, "PNO1"))
+    apply_decided(case, case.resolve(Outcome.COUNSELLED_RECONCILED, 5, None, "PNO1"))
+    apply_decided(case, case.close(CloseReason.DISPOSED, None, "PNO1"))
+    return case
 
 
 def refused(code: str, attempt: object) -> None:
@@ -173,22 +167,22 @@ def test_no_action_on_a_closed_case() -> None:
 def test_reopen_only_a_closed_case() -> None:
     refused("not_closed", lambda: open_case().reopen(ReopenReason.NEW_INCIDENT, None, "PNO1"))
     case = closed_case()
-    fold(case, case.reopen(ReopenReason.NEW_INCIDENT, None, "PNO1"))
+    apply_decided(case, case.reopen(ReopenReason.NEW_INCIDENT, None, "PNO1"))
     assert case.status == CaseStatus.IN_PROGRESS
-    fold(case, case.record_action(ActionKind.COUNSELLING, NOW, "PNO1"))  # open again for actions
+    apply_decided(case, case.record_action(ActionKind.COUNSELLING, NOW, "PNO1"))  # open again for actions
 
 
 def test_resolve_needs_an_outcome_and_an_active_case() -> None:
     case = open_case()
     refused("outcome_missing", lambda: case.resolve(None, None, None, "PNO1"))
-    fold(case, case.resolve(Outcome.LEGAL_AID_GIVEN, 4, None, "PNO1"))
+    apply_decided(case, case.resolve(Outcome.LEGAL_AID_GIVEN, 4, None, "PNO1"))
     refused("case_resolved", lambda: case.resolve(Outcome.OTHER, None, None, "PNO1"))
     refused("case_resolved", lambda: case.record_action(ActionKind.NOTICE, NOW, "PNO1"))
 
 
 def test_first_contact_once_and_fir_with_its_number() -> None:
     case = open_case()
-    fold(case, case.make_first_contact(ContactMode.AT_KENDRA, NOW, "PNO1"))
+    apply_decided(case, case.make_first_contact(ContactMode.AT_KENDRA, NOW, "PNO1"))
     assert case.status == CaseStatus.IN_PROGRESS
     refused("first_contact_made", lambda: case.make_first_contact(ContactMode.PHONE, NOW, "PNO1"))
     refused("fir_number_missing", lambda: case.record_action(ActionKind.FIR_REGISTERED, NOW, "PNO1"))
@@ -202,20 +196,21 @@ def test_first_contact_once_and_fir_with_its_number() -> None:
 def test_waiting_for_the_complainant_and_her_response() -> None:
     case = open_case()
     refused("not_awaiting", lambda: case.complainant_responded("PNO1"))
-    fold(case, case.await_complainant(AwaitingReason.NOT_REACHABLE, None, "PNO1"))
+    apply_decided(case, case.await_complainant(AwaitingReason.NOT_REACHABLE, None, "PNO1"))
     assert case.status == CaseStatus.AWAITING_COMPLAINANT
     refused("already_awaiting", lambda: case.await_complainant(AwaitingReason.OTHER, None, "PNO1"))
-    responded = fold(case, case.complainant_responded("PNO1"))
+    apply_decided(case, case.complainant_responded("PNO1"))
+    responded = case  # read afresh: the decision changed it after the check above
     assert responded.status == CaseStatus.IN_PROGRESS
 
 
 def test_withdrawn_and_duplicate_cases_take_no_action_and_cannot_reopen() -> None:
     withdrawn = open_case()
-    fold(withdrawn, withdrawn.withdraw(WithdrawReason.SETTLED_BETWEEN_PARTIES, None, "PNO1"))
+    apply_decided(withdrawn, withdrawn.withdraw(WithdrawReason.SETTLED_BETWEEN_PARTIES, None, "PNO1"))
     refused("case_closed", lambda: withdrawn.record_action(ActionKind.COUNSELLING, NOW, "PNO1"))
     refused("not_closed", lambda: withdrawn.reopen(ReopenReason.OTHER, None, "PNO1"))
     original, copy = open_case(), Case("c2")
-    fold(
+    apply_decided(
         copy,
         copy.register(
             complaint(), case_number="SJP-2026-000002", sealed_identity="x", table=TABLE, by="PNO1"
@@ -226,10 +221,10 @@ def test_withdrawn_and_duplicate_cases_take_no_action_and_cannot_reopen() -> Non
         copy.mark_duplicate(Case("nowhere"), "PNO1")
     [marked] = copy.mark_duplicate(original, "PNO1")
     assert marked.duplicate_of_number == "SJP-2026-000001"  # type: ignore[attr-defined]
-    fold(copy, [marked])
+    apply_decided(copy, [marked])
     assert copy.status == CaseStatus.DUPLICATE
     third = Case("c3")
-    fold(
+    apply_decided(
         third,
         third.register(
             complaint(), case_number="SJP-2026-000003", sealed_identity="x", table=TABLE, by="PNO1"
@@ -244,11 +239,11 @@ def test_after_erasure_identity_can_neither_be_read_nor_added_to() -> None:
         ViewPurpose.COURT_PROCEEDINGS, "sho", "PNO2"
     )  # a closed case's identity is still readable
     assert viewed.purpose == "court_proceedings"  # type: ignore[attr-defined]
-    fold(case, case.erase_identity(ErasureBasis.DPDP_REQUEST, "PNO2"))
+    apply_decided(case, case.erase_identity(ErasureBasis.DPDP_REQUEST, "PNO2"))
     refused("identity_erased", lambda: case.view_identity(ViewPurpose.COURT_PROCEEDINGS, "sho", "PNO2"))
     refused("identity_erased", lambda: case.erase_identity(ErasureBasis.DPDP_REQUEST, "PNO2"))
-    reopened = fold(case, case.reopen(ReopenReason.COURT_DIRECTION, None, "PNO2"))
-    refused("identity_erased", lambda: reopened.add_note("sealed", "PNO2"))
+    apply_decided(case, case.reopen(ReopenReason.COURT_DIRECTION, None, "PNO2"))
+    refused("identity_erased", lambda: case.add_note("sealed", "PNO2"))
 
 
 def test_a_case_that_does_not_exist() -> None:

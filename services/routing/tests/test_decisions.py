@@ -41,6 +41,7 @@ from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus, LadderRole
 from shared.errors import DomainError
 from shared.events import Envelope, Event
+from shared.testing import apply_decided
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 CONTROL = "MSK-SJP-MAHILA-THANA"
@@ -255,39 +256,32 @@ PLACE = Placement("SJP", "SJP-TILHAR", "SJP-KATRA", KATRA, Wording("why", "क�
 PICK = Pick("PNO1", Wording("because", "क्योंकि"))
 
 
-def fold_case(case: CaseRouting, events: list[Event]) -> list[Event]:
-    for event in events:
-        case.apply(event)
-        case.version += 1
-    return events
-
-
 def routed_case(order: ReferralOrder | None = None) -> CaseRouting:
     case = CaseRouting("c1")
-    fold_case(case, case.place_at(PLACE))
-    fold_case(case, case.assign_first(PICK))
+    apply_decided(case, case.place_at(PLACE))
+    apply_decided(case, case.assign_first(PICK))
     if order:
-        fold_case(case, case.issue_referral(order))
+        apply_decided(case, case.issue_referral(order))
     return case
 
 
 def test_a_case_is_routed_and_assigned_once() -> None:
     case = CaseRouting("c1")
     assert case.assign_first(PICK) == []  # not before it is routed
-    [placed] = fold_case(case, case.place_at(PLACE))
-    [assigned] = fold_case(case, case.assign_first(PICK))
+    [placed] = apply_decided(case, case.place_at(PLACE))
+    [assigned] = apply_decided(case, case.assign_first(PICK))
     assert (
         isinstance(placed, CaseRouted) and isinstance(assigned, CaseAssigned) and assigned.officer == "PNO1"
     )
     assert case.place_at(PLACE) == [] and case.assign_first(Pick("PNO2", PICK.reason)) == []
     # Waiting for an officer is a decision too: a later registration does not assign it again.
     waiting = CaseRouting("c2")
-    fold_case(waiting, waiting.place_at(PLACE))
-    fold_case(waiting, waiting.assign_first(Vacancy(Wording("nobody", "कोई नहीं"))))
+    apply_decided(waiting, waiting.place_at(PLACE))
+    apply_decided(waiting, waiting.assign_first(Vacancy(Wording("nobody", "कोई नहीं"))))
     assert waiting.assign_first(PICK) == [] and waiting.officer is None
     # The same referral kind is not issued twice while one is open.
     order = ReferralOrder("SJP-OSC", AgencyKind.ONE_STOP_CENTRE, Wording("r", "र"), T0)
-    assert len(fold_case(case, case.issue_referral(order))) == 1
+    assert len(apply_decided(case, case.issue_referral(order))) == 1
     assert case.issue_referral(order) == []
 
 
@@ -295,11 +289,11 @@ def test_a_move_decided_on_an_old_picture_is_dropped() -> None:
     case = routed_case()
     cause = Wording("off duty", "ड्यूटी से बाहर")
     assert case.reassign(Pick("PNO2", cause), cause=cause, trigger="off_duty", expected_holder="PNO9") == []
-    [moved] = fold_case(
+    [moved] = apply_decided(
         case, case.reassign(Pick("PNO2", cause), cause=cause, trigger="off_duty", expected_holder="PNO1")
     )
     assert isinstance(moved, CaseReassigned) and moved.from_officer == "PNO1" and moved.trigger == "off_duty"
-    [released] = fold_case(
+    [released] = apply_decided(
         case, case.reassign(Vacancy(cause), cause=cause, trigger="off_duty", expected_holder="PNO2")
     )
     assert isinstance(released, CaseUnassigned) and case.officer is None
@@ -313,7 +307,9 @@ def test_a_move_decided_on_an_old_picture_is_dropped() -> None:
 def test_transfer_keeps_the_record_and_refuses_the_same_kendra() -> None:
     case = routed_case()
     kalan = Placement("SJP", "SJP-JALALABAD", "SJP-KALAN", "MSK-SJP-KALAN", Wording("to Kalan", "कलान"))
-    routed, moved = fold_case(case, case.transfer(kalan, Pick("PNO7", PICK.reason), Wording("wrong", "गलत")))
+    routed, moved = apply_decided(
+        case, case.transfer(kalan, Pick("PNO7", PICK.reason), Wording("wrong", "गलत"))
+    )
     assert (
         isinstance(routed, CaseRouted) and routed.transfer_from == KATRA and routed.reason.startswith("wrong")
     )
@@ -336,10 +332,10 @@ def test_referral_answers_follow_its_state() -> None:
     [rid] = case.referrals
     with pytest.raises(DomainError):
         case.reject_referral(rid, "PNO1", "because I say so")  # free text is refused: codes only
-    fold_case(case, case.accept_referral(rid, "PNO1"))
+    apply_decided(case, case.accept_referral(rid, "PNO1"))
     with pytest.raises(DomainError):
         case.accept_referral(rid, "PNO1")
-    fold_case(case, case.complete_referral(rid, "PNO1"))
+    apply_decided(case, case.complete_referral(rid, "PNO1"))
     # A closed referral lets the same kind be issued again, under a new id.
     [again] = case.issue_referral(order)
     assert again.referral_id != rid  # type: ignore[attr-defined]
@@ -350,7 +346,7 @@ def test_import_records_only_differences() -> None:
     district = DistrictJurisdiction("SJP")
     first = district.import_file(parsed.definitions, version="1", source="f", checksum="a")
     assert len(first) == len(parsed.definitions) + 1 and isinstance(first[-1], JurisdictionImported)
-    fold_case(district, first)  # type: ignore[arg-type]
+    apply_decided(district, first)
     assert district.import_file(parsed.definitions, version="1", source="f", checksum="a") == []
     changed = [
         d.model_copy(update={"pincodes": ["242301", "242302"]})

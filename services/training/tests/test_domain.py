@@ -21,7 +21,6 @@ from services.training.domain import (
     Programme,
 )
 from services.training.tests.conftest import curriculum_with
-from shared.aggregate import Aggregate
 from shared.contracts.training import (
     CertificationLapsed,
     ModuleCompleted,
@@ -33,18 +32,11 @@ from shared.contracts.training import (
 )
 from shared.errors import DomainError
 from shared.events import Event
+from shared.testing import apply_decided
 
 T0 = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 POLICY = load_policy()
 ISSUER = CertificateIssuer(b"secret")
-
-
-def fold(aggregate: Aggregate, events: Sequence[Event]) -> list[Event]:
-    """Apply the decided events as the store would (the aggregate's version counts them)."""
-    for event in events:
-        aggregate.apply(event)
-        aggregate.version += 1
-    return list(events)
 
 
 def done(module_id: str, at: datetime, score: float | None = None, version: int = 1) -> Completion:
@@ -57,7 +49,7 @@ def course(at: datetime, score: float = 80, skip: Sequence[str] = ()) -> list[Co
 
 def certified(at: datetime = T0) -> OfficerRecord:
     record = OfficerRecord("PNO1001")
-    fold(record, record.credit(POLICY, ISSUER, course(at), "igot_import:x", at))
+    apply_decided(record, record.credit(POLICY, ISSUER, course(at), "igot_import:x", at))
     assert record.certified
     return record
 
@@ -86,11 +78,15 @@ def test_rules_naming_a_module_the_curriculum_lacks_are_refused(tmp_path: Path) 
 
 def test_certified_on_the_last_required_module_and_not_before() -> None:
     record = OfficerRecord("PNO1001")
-    first = fold(record, record.credit(POLICY, ISSUER, course(T0, skip=["IGOT-21"]), "igot_import:a", T0))
+    first = apply_decided(
+        record, record.credit(POLICY, ISSUER, course(T0, skip=["IGOT-21"]), "igot_import:a", T0)
+    )
     assert len(of_type(first, ModuleCompleted)) == 22
     assert not of_type(first, OfficerCertified) and record.missing(POLICY) == ["IGOT-21"]
     later = T0 + timedelta(days=3)
-    last = fold(record, record.credit(POLICY, ISSUER, [done("IGOT-21", later)], "igot_import:b", later))
+    last = apply_decided(
+        record, record.credit(POLICY, ISSUER, [done("IGOT-21", later)], "igot_import:b", later)
+    )
     [certificate] = of_type(last, OfficerCertified)
     assert isinstance(certificate, OfficerCertified)
     assert certificate.issued_at == later and certificate.valid_until == datetime(
@@ -119,7 +115,7 @@ def test_a_course_finished_longer_ago_than_a_term_yields_a_certificate_already_e
     """Old training does not make a fresh certificate: it is issued as of its day and expires at once."""
     long_ago = T0 - timedelta(days=500)
     record = OfficerRecord("PNO1001")
-    fold(record, record.credit(POLICY, ISSUER, course(long_ago), "igot_import:old", T0))
+    apply_decided(record, record.credit(POLICY, ISSUER, course(long_ago), "igot_import:old", T0))
     assert record.certificate is not None and record.certificate.valid_until < T0
     lapsed, renewal = record.expire(POLICY, record.certificate.certificate_id, T0)
     assert isinstance(lapsed, CertificationLapsed) and isinstance(renewal, TrainingAssigned)
@@ -127,11 +123,13 @@ def test_a_course_finished_longer_ago_than_a_term_yields_a_certificate_already_e
 
 def test_an_assessment_below_the_pass_mark_does_not_count_and_a_pass_later_certifies() -> None:
     record = OfficerRecord("PNO1001")
-    events = fold(record, record.credit(POLICY, ISSUER, course(T0, score=59.5), "programme:p1", T0))
+    events = apply_decided(record, record.credit(POLICY, ISSUER, course(T0, score=59.5), "programme:p1", T0))
     [assessment] = [e for e in of_type(events, ModuleCompleted) if e.module_id == "MSK-ASSESS"]  # type: ignore[attr-defined]
     assert isinstance(assessment, ModuleCompleted) and not assessment.satisfies
     assert not of_type(events, OfficerCertified) and record.missing(POLICY) == ["MSK-ASSESS"]
-    retake = fold(record, record.credit(POLICY, ISSUER, [done("MSK-ASSESS", T0, 60)], "programme:p2", T0))
+    retake = apply_decided(
+        record, record.credit(POLICY, ISSUER, [done("MSK-ASSESS", T0, 60)], "programme:p2", T0)
+    )
     assert of_type(retake, OfficerCertified)
 
 
@@ -146,7 +144,9 @@ def test_a_specialist_module_adds_an_endorsement_on_a_new_certificate_of_the_sam
     first = record.certificate
     assert first is not None
     later = T0 + timedelta(days=20)
-    events = fold(record, record.credit(POLICY, ISSUER, [done("MSK-POCSO", later)], "programme:p3", later))
+    events = apply_decided(
+        record, record.credit(POLICY, ISSUER, [done("MSK-POCSO", later)], "programme:p3", later)
+    )
     [renewed] = of_type(events, OfficerCertified)
     assert isinstance(renewed, OfficerCertified)
     assert "offence_against_minor" in renewed.endorsements and "sexual_assault" not in renewed.endorsements
@@ -158,7 +158,7 @@ def test_expiry_lapses_the_certificate_and_assigns_the_renewal_modules() -> None
     assert record.certificate is not None
     until = record.certificate.valid_until
     assert record.expire(POLICY, record.certificate.certificate_id, until - timedelta(seconds=1)) == []
-    events = fold(record, record.expire(POLICY, record.certificate.certificate_id, until))
+    events = apply_decided(record, record.expire(POLICY, record.certificate.certificate_id, until))
     lapsed, renewal = events
     assert isinstance(lapsed, CertificationLapsed) and lapsed.why == LAPSED_EXPIRED
     assert isinstance(renewal, TrainingAssigned) and renewal.reason == "renewal"
@@ -170,9 +170,9 @@ def test_after_expiry_an_old_completion_does_not_renew_but_a_fresh_one_does() ->
     record = certified()
     assert record.certificate is not None
     until = record.certificate.valid_until
-    fold(record, record.expire(POLICY, record.certificate.certificate_id, until))
+    apply_decided(record, record.expire(POLICY, record.certificate.certificate_id, until))
     now = until + timedelta(days=5)
-    stale = fold(
+    stale = apply_decided(
         record,
         record.credit(
             POLICY, ISSUER, [done("MSK-ASSESS", T0 + timedelta(days=1), 90)], "igot_import:old", now
@@ -181,7 +181,7 @@ def test_after_expiry_an_old_completion_does_not_renew_but_a_fresh_one_does() ->
     assert [e.satisfies for e in of_type(stale, ModuleCompleted)] == [False]  # type: ignore[attr-defined]
     assert not of_type(stale, OfficerCertified)
     fresh = [done("MSK-SOP", now), done("MSK-ASSESS", now, 75)]
-    events = fold(record, record.credit(POLICY, ISSUER, fresh, "programme:refresher", now))
+    events = apply_decided(record, record.credit(POLICY, ISSUER, fresh, "programme:refresher", now))
     [renewed] = of_type(events, OfficerCertified)
     assert isinstance(renewed, OfficerCertified) and renewed.valid_until == datetime(
         2028, 1, 15, 10, 0, tzinfo=UTC
@@ -193,7 +193,7 @@ def test_renewal_inside_the_window_before_expiry_extends_the_term() -> None:
     assert record.certificate is not None
     until = record.certificate.valid_until
     early = until - timedelta(days=120)  # before the 90-day window opens
-    too_early = fold(
+    too_early = apply_decided(
         record,
         record.credit(
             POLICY, ISSUER, [done("MSK-SOP", early), done("MSK-ASSESS", early, 70)], "p:early", early
@@ -210,8 +210,8 @@ def test_renewal_inside_the_window_before_expiry_extends_the_term() -> None:
 
 def test_posting_assigns_the_modules_not_yet_done_once() -> None:
     record = OfficerRecord("PNO2002")
-    fold(record, record.credit(POLICY, ISSUER, [done("MSK-SOP", T0)], "programme:p", T0))
-    [assigned] = fold(record, record.assign(POLICY, "MSK-SJP-KATRA", T0))
+    apply_decided(record, record.credit(POLICY, ISSUER, [done("MSK-SOP", T0)], "programme:p", T0))
+    [assigned] = apply_decided(record, record.assign(POLICY, "MSK-SJP-KATRA", T0))
     assert isinstance(assigned, TrainingAssigned)
     assert "MSK-SOP" not in assigned.modules and len(assigned.modules) == 22
     assert assigned.due_at == T0 + timedelta(days=60)
@@ -221,10 +221,10 @@ def test_posting_assigns_the_modules_not_yet_done_once() -> None:
 
 def test_overdue_is_reported_once_per_due_date() -> None:
     record = OfficerRecord("PNO2002")
-    [assigned] = fold(record, record.assign(POLICY, "MSK-SJP-KATRA", T0))
+    [assigned] = apply_decided(record, record.assign(POLICY, "MSK-SJP-KATRA", T0))
     assert isinstance(assigned, TrainingAssigned)
     assert record.report_overdue(assigned.due_at, assigned.due_at - timedelta(seconds=1)) == []
-    [overdue] = fold(record, record.report_overdue(assigned.due_at, assigned.due_at))
+    [overdue] = apply_decided(record, record.report_overdue(assigned.due_at, assigned.due_at))
     assert isinstance(overdue, TrainingOverdue) and len(overdue.modules) == 23
     assert record.report_overdue(assigned.due_at, assigned.due_at + timedelta(days=9)) == []
 
@@ -242,17 +242,19 @@ def test_a_new_version_requiring_retraining_lapses_the_certificate_if_not_retrai
     term = record.certificate.valid_until
     published = T0 + timedelta(days=30)
     due = v2.retraining_due(published)
-    [retrain] = fold(record, record.require_retraining("IGOT-05", 2, due))
+    [retrain] = apply_decided(record, record.require_retraining("IGOT-05", 2, due))
     assert isinstance(retrain, RetrainingRequired) and retrain.due_at == due
     assert record.require_retraining("IGOT-05", 2, due) == []  # asked once
     assert record.missing(v2) == ["IGOT-05"] and record.certified  # still certified until the due date
-    overdue, lapsed = fold(record, record.report_overdue(due, due))
+    overdue, lapsed = apply_decided(record, record.report_overdue(due, due))
     assert isinstance(overdue, TrainingOverdue) and overdue.modules == ["IGOT-05"]
     assert isinstance(lapsed, CertificationLapsed) and lapsed.why == LAPSED_RETRAINING_OVERDUE
-    old = fold(record, record.credit(v2, ISSUER, [done("IGOT-05", due, version=1)], "igot_import:old", due))
+    old = apply_decided(
+        record, record.credit(v2, ISSUER, [done("IGOT-05", due, version=1)], "igot_import:old", due)
+    )
     assert not of_type(old, OfficerCertified)  # the old version does not count any more
     later = due + timedelta(days=2)
-    events = fold(
+    events = apply_decided(
         record, record.credit(v2, ISSUER, [done("IGOT-05", later, version=2)], "igot_import:v2", later)
     )
     [again] = of_type(events, OfficerCertified)
@@ -262,12 +264,12 @@ def test_a_new_version_requiring_retraining_lapses_the_certificate_if_not_retrai
 def test_publishing_a_module_version() -> None:
     module = Module("IGOT-05")
     spec = POLICY.modules["IGOT-05"]
-    [first] = fold(module, module.publish(spec))
+    [first] = apply_decided(module, module.publish(spec))
     assert not first.requires_retraining  # type: ignore[attr-defined]
     assert module.publish(spec) == []  # same version: nothing new
     [second] = module.publish(spec.model_copy(update={"version": 2, "accepted_from_version": 2}))
     assert second.requires_retraining  # type: ignore[attr-defined]
-    fold(module, [second])
+    apply_decided(module, [second])
     with pytest.raises(DomainError) as refused:
         module.publish(spec)
     assert refused.value.code == "curriculum_behind" and refused.value.hi

@@ -44,11 +44,13 @@ from services.intake.commands import (
 )
 from services.intake.domain import Complaint
 from services.intake.read_model.queries import (
+    IST,
     RegisterFilter,
     case_timeline,
     count_cases,
     find_case,
     find_cases,
+    registered_per_ist_day,
 )
 from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey, actor_of
@@ -89,9 +91,9 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
     labelled,
 )
-from shared.errors import CaseNotFound, DomainError
+from shared.errors import CaseNotFound, DomainError, NotFound
 from shared.events import Envelope
-from shared.places import list_places
+from shared.places import find_place, list_places
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -599,6 +601,7 @@ def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
         ] = None,
         kendra: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         thana: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+        circle: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         sort: Annotated[
             Literal["newest", "urgency"],
             Query(description="newest first, or most urgent first (late, at risk, danger now, priority)"),
@@ -617,6 +620,7 @@ def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
             overdue,
             kendra,
             thana,
+            circle,
             open=still_open,
             due_soon=due_soon,
             danger_now=danger_now,
@@ -675,18 +679,52 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
     @router.get("/counts")
     async def counts(
         principal: Annotated[Principal, Depends(require(READERS | {Role.STATE_CELL}))],
+        circle: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+        thana: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     ) -> dict[str, Any]:
-        """Figures for dashboards: cases by status, category and priority, and how many are overdue."""
-        scope = principal.scope()
+        """Figures for dashboards, of the caller's jurisdiction or of a circle or thana inside it: cases
+        by status, category and priority, how many are open (still being worked) and overdue, and
+        ``registered_per_ist_day``: cases registered on each of the last 30 days as India counts them
+        (Asia/Kolkata), today included, oldest first."""
+        scope = principal.scope() | await _place_within(principal, circle=circle, thana=thana)
         tables = commands.register.tables
+        today = commands.ctx.clock.now().astimezone(IST).date()
         async with commands.register.sessions() as session:
             figures = {
                 by: await count_cases(session, tables, scope, by) for by in ("status", "category", "priority")
             }
+            _, still_open = await find_cases(
+                session, tables, scope, RegisterFilter(open=True), page=1, size=1
+            )
             _, overdue = await find_cases(
                 session, tables, scope, RegisterFilter(overdue=True), page=1, size=1
             )
-        return {"scope": scope or {"state": "UP"}, **figures, "overdue": overdue}
+            per_day = await registered_per_ist_day(session, tables, scope, today)
+        return {
+            "scope": scope or {"state": "UP"},
+            **figures,
+            "open": still_open,
+            "overdue": overdue,
+            "registered_per_ist_day": per_day,
+        }
+
+    async def _place_within(principal: Principal, *, circle: str | None, thana: str | None) -> dict[str, str]:
+        """The columns narrowing the figures to a circle and/or a thana. A place unknown, outside the
+        caller's jurisdiction, or a thana of another circle gets the 404 every out-of-reach read gets."""
+        narrowing: dict[str, str] = {}
+        for level, code in (("circle", circle), ("thana", thana)):
+            if code is None:
+                continue
+            async with commands.places.sessions() as session:
+                place = await find_place(session, commands.places.tables, level, code)
+            if (
+                place is None
+                or not principal.covers(place["district"], place["circle"], place["thana"])
+                or (level == "thana" and circle is not None and place["circle"] != circle)
+            ):
+                raise NotFound(level.capitalize(), code)
+            narrowing[level] = code
+        return narrowing
 
 
 def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, case, func, select
+from sqlalchemy import Date, Table, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.read_model.tables import CaseTables
@@ -28,6 +29,7 @@ class RegisterFilter:
     overdue: bool | None = None
     kendra: str | None = None
     thana: str | None = None
+    circle: str | None = None
     open: bool | None = None
     """True: still being worked (registered, in progress, awaiting the complainant); False: the rest."""
     due_soon: bool | None = None
@@ -83,6 +85,8 @@ async def find_cases(
         where.append(t.c.kendra == wanted.kendra)
     if wanted.thana:
         where.append(t.c.thana == wanted.thana)
+    if wanted.circle:
+        where.append(t.c.circle == wanted.circle)
     total = await session.scalar(select(func.count()).select_from(t).where(*where)) or 0
     order = urgency(t) if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
     rows = await session.execute(
@@ -148,3 +152,36 @@ async def count_cases(
         select(column, func.count()).where(*_registered_in(t, scope)).group_by(column).order_by(column)
     )
     return {str(value): int(n) for value, n in rows}
+
+
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def _ist_day(t: Table, dialect: str) -> Any:
+    """The IST calendar day of a registration, in SQL: the column holds UTC (naive on SQLite), and a
+    complaint at 01:00 IST belongs to that day, not to the UTC one before. India keeps no summer time,
+    so on SQLite a fixed +05:30 is exact; PostgreSQL converts by the zone's name."""
+    if dialect == "postgresql":
+        return cast(func.timezone("Asia/Kolkata", t.c.registered_at), Date)
+    return func.date(t.c.registered_at, "+330 minutes")
+
+
+async def registered_per_ist_day(
+    session: AsyncSession, tables: CaseTables, scope: dict[str, str], today: date, days: int = 30
+) -> list[dict[str, Any]]:
+    """Cases registered on each of the ``days`` IST days ending ``today`` (oldest first, a day with
+    none included as 0), grouped in the read model so that any number of cases costs one query."""
+    t = tables.cases
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, time(), IST).astimezone(UTC)
+    end = datetime.combine(today + timedelta(days=1), time(), IST).astimezone(UTC)
+    day = _ist_day(t, session.get_bind().dialect.name).label("day")
+    rows = await session.execute(
+        select(day, func.count())
+        .where(*_registered_in(t, scope), t.c.registered_at >= start, t.c.registered_at < end)
+        .group_by(day)
+    )
+    # PostgreSQL answers a date, SQLite its ISO text: both read alike as text.
+    counted = {str(d): int(n) for d, n in rows}
+    span = [first + timedelta(days=n) for n in range(days)]
+    return [{"day": d.isoformat(), "cases": counted.get(d.isoformat(), 0)} for d in span]

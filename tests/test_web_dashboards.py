@@ -1,10 +1,25 @@
-"""The dashboards' own arithmetic, without a platform: which place a page focuses on."""
+"""The dashboards without a platform: which place a page focuses on, and that the figures of a place are
+the services' counts of every case there, not of a first page of the register (issue 15)."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from shakti.web.dashboards import find_place
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from shakti.config import PlatformSettings
+from shakti.web.dashboards import NEWEST, find_place, mount_dashboards
+from shakti.web.i18n import LANG_COOKIE
+from shakti.web.pages import PageRefused, page_user, service_api
+from shared.auth import Principal, Role
+from tests.sessions import keys_for_tests
 
 
 def place(level: str, code: str, *children: dict[str, Any]) -> dict[str, Any]:
@@ -33,3 +48,123 @@ def test_a_thana_named_like_its_circle_is_found_as_the_thana_and_the_circle_as_t
 def test_a_place_not_in_the_tree_is_none() -> None:
     assert find_place(TREE, "thana", "SJP-ROZA") is None
     assert find_place(TREE, "circle", "SJP-KATRA") is None
+
+
+# ---- the figures of a district bigger than a page of cases ----------------------------------------
+
+IST = ZoneInfo("Asia/Kolkata")
+NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)  # 15:30 IST
+SJP = {"district": "SJP"}
+
+
+def compliance_place(level: str, code: str, *children: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "level": level, "code": code, "name_hi": code, "name_en": code, "staff": 2, "certified": 1,
+        "certified_share": 0.5, "children": list(children),
+    }  # fmt: skip
+
+
+COMPLIANCE = compliance_place(
+    "district",
+    "SJP",
+    compliance_place(
+        "circle",
+        "SJP-TILHAR",
+        compliance_place("thana", "SJP-KATRA"),
+        compliance_place("thana", "SJP-TILHAR"),
+    ),
+    compliance_place("circle", "SJP-NAGAR", compliance_place("thana", "SJP-SADAR-BAZAR")),
+)
+
+
+def district_case(n: int, circle: str, thana: str, hours_ago: int) -> dict[str, Any]:
+    at = NOW - timedelta(hours=hours_ago)
+    return {
+        "case_id": f"{n:032x}", "case_number": f"SJP-2026-{n:06d}", "category": "stalking", "priority": "P2",
+        "status": "closed" if n % 10 == 0 else "registered", "circle": circle, "thana": thana,
+        "registered_at": at.isoformat(), "overdue": False, "assigned_officer": None, "labels": {},
+    }  # fmt: skip
+
+
+# 240 cases of Katra (Tilhar circle), one every 2 hours over 20 days, every tenth closed: 216 open.
+# 6 of Sadar Bazar (Nagar circle), open, one every 5 hours.
+CASES = [district_case(n, "SJP-TILHAR", "SJP-KATRA", 2 * n) for n in range(1, 241)] + [
+    district_case(300 + n, "SJP-NAGAR", "SJP-SADAR-BAZAR", 5 * n) for n in range(1, 7)
+]
+
+
+class Services:
+    """The services' API as the dashboard calls it, over the district's cases: the register pages at most
+    200 cases, newest first, as intake's does; the figures count every case of the place asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, dict[str, Any]]] = []
+
+    async def get(self, path: str, **params: Any) -> Any:
+        params = {k: v for k, v in params.items() if v is not None}
+        self.asked.append((path, params))
+        place = [c for c in CASES if all(c[k] == params[k] for k in ("circle", "thana") if k in params)]
+        if path == "/api/intake/cases":
+            assert params["size"] <= 200
+            newest = sorted(place, key=lambda c: c["registered_at"], reverse=True)
+            return {"total": len(place), "page": 1, "size": params["size"], "cases": newest[: params["size"]]}
+        if path == "/api/intake/counts":
+            days = Counter(datetime.fromisoformat(c["registered_at"]).astimezone(IST).date() for c in place)
+            today = NOW.astimezone(IST).date()
+            span = [today - timedelta(days=n) for n in range(29, -1, -1)]
+            return {
+                "scope": SJP | params,
+                "status": dict(Counter(c["status"] for c in place)),
+                "open": sum(c["status"] == "registered" for c in place),
+                "registered_per_ist_day": [{"day": d.isoformat(), "cases": days.get(d, 0)} for d in span],
+            }
+        if path == "/api/training/compliance":
+            return COMPLIANCE
+        raise PageRefused(404, "Not here.", "यहाँ नहीं।")  # parts the page may leave out
+
+
+@pytest.fixture
+def dashboard_of_the_sp() -> tuple[httpx.AsyncClient, Services]:
+    services = Services()
+    app = FastAPI()
+    app.state.settings = PlatformSettings(data_dir=Path("var-unused"), keys_dir=keys_for_tests())
+    mount_dashboards(app)
+    sp = Principal(username="sp-sjp", role=Role.SP, service_number="PNO100002", district="SJP")
+    app.dependency_overrides[page_user] = lambda: sp
+    app.dependency_overrides[service_api] = lambda: services
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web.test")
+    client.cookies.set(LANG_COOKIE, "en")
+    return client, services
+
+
+def open_count(page: httpx.Response) -> int:
+    assert page.status_code == 200, page.text
+    found = re.search(r'id="open-count">(\d+)<', page.text)
+    assert found is not None
+    return int(found.group(1))
+
+
+async def test_the_dashboard_counts_every_case_of_the_place_not_a_first_page(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services],
+) -> None:
+    client, services = dashboard_of_the_sp
+    district = await client.get("/dashboard")
+    assert open_count(district) == 216 + 6
+    assert ("/api/intake/counts", {}) in services.asked
+    # Each IST day's column: 10 January until 15:30 IST has Katra's of 13:30 to 01:30 (7) and Sadar
+    # Bazar's of 10:30, 05:30 and 00:30 (3, the last one on the 9th in UTC); a full day has Katra's 12.
+    assert "10-01: 10</title>" in district.text and "09-01: 15</title>" in district.text
+    assert "05-01: 12</title>" in district.text
+
+    services.asked.clear()
+    tilhar = await client.get("/dashboard", params={"circle": "SJP-TILHAR"})
+    assert open_count(tilhar) == 216
+    assert ("/api/intake/counts", {"circle": "SJP-TILHAR"}) in services.asked
+    katra = await client.get("/dashboard", params={"thana": "SJP-KATRA"})
+    assert open_count(katra) == 216
+    sadar = await client.get("/dashboard", params={"thana": "SJP-SADAR-BAZAR"})
+    assert open_count(sadar) == 6
+    # The list under the figures is the newest cases only, and says so.
+    assert "Newest cases" in tilhar.text
+    listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text))
+    assert listed == {c["case_number"] for c in CASES[:NEWEST]}

@@ -207,7 +207,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "open_cases": ("खुले मामले", "Open cases"),
     "cases": ("मामले", "Cases"),
     "compliance": ("प्रशिक्षण अनुपालन", "Training compliance"),
-    "cases_over_time": ("समय के साथ मामले", "Cases over time"),
+    "registered_per_day": (
+        "प्रतिदिन दर्ज मामले (भारतीय समय, पिछले 30 दिन)",
+        "Cases registered per day (India time, last 30 days)",
+    ),
+    "newest_cases": ("नवीनतम मामले", "Newest cases"),
     "breaches_by_thana": ("थानेवार उल्लंघन", "Breaches by thana"),
     "compliance_by_circle": ("सर्किलवार अनुपालन", "Compliance by circle"),
     "nothing": ("कुछ नहीं", "Nothing here"),

@@ -90,6 +90,11 @@ async def test_the_figures_count_every_case_of_the_place_and_each_ist_day(intake
         assert narrowed["registered_per_ist_day"] == per_ist_day(katra)
     nagar = (await intake.get("/counts", SP, circle="SJP-NAGAR", thana="SJP-SADAR-BAZAR")).json()
     assert nagar["status"] == {"in_progress": 7} and nagar["open"] == 7
+    # The register's newest cases of a circle, for the list under the figures.
+    newest = (await intake.get("/cases", SP, circle="SJP-NAGAR", size=3)).json()
+    assert newest["total"] == 7 and [c["case_number"] for c in newest["cases"]] == [
+        "SJP-2025-000300", "SJP-2025-000301", "SJP-2025-000302",
+    ]  # fmt: skip
     # The Kendra in-charge's own thana, asked by name, is the same as her whole scope.
     assert (await intake.get("/counts", INCHARGE, thana="SJP-KATRA")).json() == (
         await intake.get("/counts", INCHARGE)

@@ -321,7 +321,11 @@ class CaseEvents(Reactions):
         await self.record(wanted, cause)
 
     async def record(self, wanted: Sequence[NotificationRequested], cause: Envelope | None = None) -> None:
+        decided = len(wanted)
         wanted = leave_out_muted(wanted, await self._muted(wanted))
+        if len(wanted) < decided:
+            # Not an error and not silent: the recipient's PreferencesChanged on the stream says why.
+            log.info("%d message(s) not requested on a channel turned off", decided - len(wanted))
 
         async def one(request: NotificationRequested) -> None:
             meta = CommandMeta(

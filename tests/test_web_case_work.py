@@ -261,6 +261,33 @@ async def test_an_officer_sets_her_message_language_and_quiet_hours_and_a_half_f
     assert (await state.get("/notifications/preferences")).status_code == 403
 
 
+async def test_an_officer_turns_email_off_for_messages_that_are_not_urgent_and_a_bad_channel_is_refused(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    page = await officer.get("/notifications/preferences", lang="hi")
+    assert "ई-मेल और एसएमएस बंद करें" in page.text and "हमेशा हर माध्यम पर जाते हैं" in page.text
+    assert 'value="email">' in page.text and 'value="sms">' in page.text  # nothing ticked yet
+    saved = await officer.post("/notifications/preferences", language="en", muted_channels=["email"])
+    assert saved.status_code == 303, saved.text
+    shown = (await officer.get("/notifications/preferences")).text
+    assert "Danger now, a breached deadline and an escalation always go on every channel." in shown
+    assert 'value="email" checked>' in shown and 'value="sms">' in shown
+    assert (await officer.get("/api/notifications/preferences")).json()["muted_channels"] == ["email"]
+    # The bell is not a channel she can turn off: refused in both languages, her choices kept in the form.
+    refused = await officer.post(
+        "/notifications/preferences", lang="hi", language="hi", quiet_from="22:00", quiet_until="07:00",
+        muted_channels=["sms", "web"],
+    )  # fmt: skip
+    assert refused.status_code == 422 and "कुछ जानकारी छूटी है या गलत है" in refused.text
+    assert 'value="sms" checked>' in refused.text and 'value="email">' in refused.text
+    assert 'value="22:00"' in refused.text and '<option value="hi" selected>' in refused.text
+    assert (await officer.get("/api/notifications/preferences")).json()["muted_channels"] == ["email"]
+    # Both boxes cleared: every channel again.
+    await officer.post("/notifications/preferences", language="en")
+    assert (await officer.get("/api/notifications/preferences")).json()["muted_channels"] == []
+
+
 # ---- the rest of a case's steps on its page: each done, each refused outside its roles
 
 TILHAR = {"district": "SJP", "circle": "SJP-TILHAR"}

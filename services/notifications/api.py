@@ -46,7 +46,12 @@ def preferences_view(recipient: str, preferences: Preferences) -> dict[str, Any]
     if preferences.quiet is not None:
         start, end = preferences.quiet
         quiet = {"from": start.strftime("%H:%M"), "until": end.strftime("%H:%M"), "timezone": "IST"}
-    return {"recipient": recipient, "language": preferences.language, "quiet_hours": quiet}
+    return {
+        "recipient": recipient,
+        "language": preferences.language,
+        "quiet_hours": quiet,
+        "muted_channels": sorted(channel.value for channel in preferences.muted),
+    }
 
 
 def _both(labels: Any, code: str) -> dict[str, str]:
@@ -145,14 +150,14 @@ def _inbox_routes(
 
 
 def _preference_routes(router: APIRouter, commands: NotificationCommands) -> None:
-    """The caller's own language and quiet hours for messages."""
+    """The caller's own language, quiet hours and e-mail or SMS turned off for messages."""
 
-    @router.get("/preferences", summary="The caller's own language and quiet hours for messages")
+    @router.get("/preferences", summary="The caller's own language, quiet hours and channels turned off")
     async def my_preferences(principal: Reader) -> dict[str, Any]:
         recipient = own_address(principal)
         return preferences_view(recipient, await commands.preferences_of(recipient))
 
-    @router.put("/preferences", summary="The caller sets their language and quiet hours for messages")
+    @router.put("/preferences", summary="The caller sets their language, quiet hours and channels turned off")
     async def set_preferences(
         command: ChoosePreferences, principal: Reader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:

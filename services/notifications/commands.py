@@ -13,7 +13,13 @@ from pydantic import Field
 
 from shared.auth import Principal, Role
 from shared.commands import Caller, Command, fingerprint
-from shared.contracts.notifications import CLOCK_TIME, MESSAGE_LANGUAGE, PreferencesChanged, preferences_id
+from shared.contracts.notifications import (
+    CLOCK_TIME,
+    MESSAGE_LANGUAGE,
+    MutableChannel,
+    PreferencesChanged,
+    preferences_id,
+)
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.places import PlaceTables, kendras_of
@@ -49,6 +55,9 @@ class ChoosePreferences(Command):
     quiet_from: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
     """Start of the quiet hours, IST (``22:00``): messages that are not urgent wait until they end."""
     quiet_until: str | None = Field(default=None, max_length=5, pattern=CLOCK_TIME)
+    muted_channels: list[MutableChannel] = Field(default_factory=list, max_length=2)
+    """``email``, ``sms``: not sent for messages that are not urgent (urgent ones go on every channel;
+    the bell shows everything)."""
 
 
 def own_address(principal: Principal) -> str:
@@ -94,7 +103,7 @@ class NotificationCommands:
         """The caller's preferences after the change (a DomainError when the quiet hours are half given
         or empty)."""
         recipient = own_address(caller.who)
-        choices = command.model_dump()
+        choices = command.model_dump(mode="json")
         wanted = PreferencesChanged(recipient=recipient, **choices)
         meta = caller.meta(command.name, recipient, request=fingerprint(choices))
         await self.preferences.execute(preferences_id(recipient), lambda p: p.change(wanted), meta)

@@ -382,6 +382,22 @@ def requests(
     return out
 
 
+def leave_out_muted(
+    wanted: Sequence[NotificationRequested], muted: Mapping[str, frozenset[NotificationChannel]]
+) -> list[NotificationRequested]:
+    """The requests less those on a channel their recipient turned off (``muted``: by recipient), for a
+    message that is not urgent: such a message is never requested on that channel, so nothing is held,
+    parked or put in the outbox for it. An urgent one goes on every channel, and a recipient the
+    decision would then tell on no channel at all (a rule without the bell) keeps it: a message is never
+    silently dropped."""
+
+    def left_out(request: NotificationRequested) -> bool:
+        return not request.urgent and request.channel in muted.get(request.recipient, frozenset())
+
+    told = {(r.cause_id, r.recipient, r.round) for r in wanted if not left_out(r)}
+    return [r for r in wanted if not left_out(r) or (r.cause_id, r.recipient, r.round) not in told]
+
+
 NOT_YOURS = ("not_yours", "This notification is not addressed to you.", "यह सूचना आपके लिए नहीं है।")
 
 
@@ -498,10 +514,13 @@ class Preferences(Aggregate):
         super().__init__(aggregate_id)
         self.language: str | None = None
         self.quiet: tuple[time, time] | None = None
+        self.muted: frozenset[NotificationChannel] = frozenset()
+        """The channels turned off for messages that are not urgent (e-mail, SMS)."""
 
     def apply(self, event: Event) -> None:
         if isinstance(event, PreferencesChanged):
             self.language = event.language
+            self.muted = frozenset(event.muted_channels)
             self.quiet = (
                 (_clock_time(event.quiet_from), _clock_time(event.quiet_until))
                 if event.quiet_from and event.quiet_until
@@ -513,7 +532,12 @@ class Preferences(Aggregate):
             raise DomainError(*QUIET_HOURS_INCOMPLETE)
         if wanted.quiet_from is not None and wanted.quiet_from == wanted.quiet_until:
             raise DomainError(*QUIET_HOURS_EMPTY)
-        if self.exists and self.language == wanted.language and self.quiet == _window(wanted):
+        if (
+            self.exists
+            and self.language == wanted.language
+            and self.quiet == _window(wanted)
+            and self.muted == frozenset(wanted.muted_channels)
+        ):
             return []
         return [wanted]
 

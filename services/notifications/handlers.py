@@ -12,6 +12,9 @@ try (``shakti notifications retry`` sends it again). While a message is retried 
 unacknowledged on the bus, so no other replica takes it up meanwhile (the policy keeps the retries
 inside the bus's acknowledgement wait).
 
+Channels turned off: a message that is not urgent is not requested on an e-mail or SMS its recipient
+turned off (their preferences, read when the decision is recorded); the bell still shows it.
+
 Quiet hours: a message that is not urgent, due on e-mail or SMS in its recipient's quiet hours (their
 preferences), is held (``NotificationDeferred``) and released when they end (``NotificationReleased``,
 once, whichever replica sees it first); the release comes back through the delivery consumer, so one
@@ -70,6 +73,7 @@ from .domain import (
     TrainingEvent,
     decide,
     decide_training,
+    leave_out_muted,
     page,
 )
 from .messages import Names, compose
@@ -83,6 +87,25 @@ ACTOR = "notifications"
 PREFERENCES_SECONDS = 5.0
 PREFERENCES_KEPT = 10_000
 """At most this many recipients' preferences are kept (about a district's officers)."""
+
+
+class KeptPreferences:
+    """Recipients' preferences, each read again after ``PREFERENCES_SECONDS``: a burst of messages to
+    one person reads them once, and a change reaches their next message within that long."""
+
+    def __init__(self, store: Store) -> None:
+        self.preferences = Repository(store, Preferences)
+        self._kept: dict[str, tuple[float, Preferences]] = {}
+
+    async def of(self, recipient: str) -> Preferences:
+        kept = self._kept.get(recipient)
+        if kept is not None and time.monotonic() - kept[0] < PREFERENCES_SECONDS:
+            return kept[1]
+        found = await self.preferences.get(preferences_id(recipient))
+        if len(self._kept) >= PREFERENCES_KEPT:
+            self._kept.clear()
+        self._kept[recipient] = (time.monotonic(), found)
+        return found
 
 
 class NotRegisteredYet(LookupError):
@@ -117,8 +140,7 @@ class Delivery:
         observe: Observe | None = None,
     ) -> None:
         self.notifications = Repository(store, Notification)
-        self.preferences = Repository(store, Preferences)
-        self._preferences: dict[str, tuple[float, Preferences]] = {}
+        self.preferences = KeptPreferences(store)
         self.policy = policy
         self.adapters = adapters
         self.contacts = contacts
@@ -146,7 +168,7 @@ class Delivery:
             return True
         if notification.held_until is not None:
             return False  # the release brings it back here
-        preferences = await self._preferences_of(wanted.recipient)
+        preferences = await self.preferences.of(wanted.recipient)
         now = self.clock.now()
         quiet_until = None if wanted.urgent else preferences.quiet_until(now)
         if quiet_until is not None:
@@ -195,18 +217,6 @@ class Delivery:
             await asyncio.sleep(rules.backoff(attempt))
         return False
 
-    async def _preferences_of(self, recipient: str) -> Preferences:
-        """The recipient's preferences, read again after ``PREFERENCES_SECONDS``: a burst of messages to
-        one person reads them once, and a change reaches their next message within that long."""
-        kept = self._preferences.get(recipient)
-        if kept is not None and time.monotonic() - kept[0] < PREFERENCES_SECONDS:
-            return kept[1]
-        found = await self.preferences.get(preferences_id(recipient))
-        if len(self._preferences) >= PREFERENCES_KEPT:
-            self._preferences.clear()
-        self._preferences[recipient] = (time.monotonic(), found)
-        return found
-
     async def _try(self, adapter: Adapter, outgoing: Outgoing) -> str | None:
         try:
             await asyncio.wait_for(adapter.send(outgoing), self.policy.delivery.timeout.total_seconds())
@@ -237,6 +247,7 @@ class CaseEvents(Reactions):
         self.roster = roster
         self.clock = clock
         self.notifications = Repository(store, Notification)
+        self.preferences = KeptPreferences(store)
 
     def process_managers(self) -> list[ProcessManager]:
         return [
@@ -310,6 +321,12 @@ class CaseEvents(Reactions):
         await self.record(wanted, cause)
 
     async def record(self, wanted: Sequence[NotificationRequested], cause: Envelope | None = None) -> None:
+        decided = len(wanted)
+        wanted = leave_out_muted(wanted, await self._muted(wanted))
+        if len(wanted) < decided:
+            # Not an error and not silent: the recipient's PreferencesChanged on the stream says why.
+            log.info("%d message(s) not requested on a channel turned off", decided - len(wanted))
+
         async def one(request: NotificationRequested) -> None:
             meta = CommandMeta(
                 command_id=f"request:{request.notification_id}",
@@ -322,6 +339,20 @@ class CaseEvents(Reactions):
             )
 
         await asyncio.gather(*(one(r) for r in wanted))
+
+    async def _muted(
+        self, wanted: Sequence[NotificationRequested]
+    ) -> dict[str, frozenset[NotificationChannel]]:
+        """The channels each person told of something not urgent by e-mail or SMS turned off (an office
+        or an agency's desk has no preferences: nobody signs in as one to choose)."""
+        people = {
+            r.recipient
+            for r in wanted
+            if not r.urgent
+            and r.channel is not NotificationChannel.WEB
+            and r.recipient.startswith(("officer:", "user:"))
+        }
+        return {recipient: (await self.preferences.of(recipient)).muted for recipient in sorted(people)}
 
     async def facts(self, case_id: str) -> CaseFacts:
         """What the three streams say about the case now: number and places, officer, ladder level."""

@@ -333,6 +333,15 @@ TEXT: dict[str, tuple[str, str]] = {
         "a breached deadline and an escalation always go at once; the bell in the web front shows "
         "everything at once. Leave both empty: no quiet hours.",
     ),
+    "muted_channels": ("ई-मेल और एसएमएस बंद करें", "Turn e-mail and SMS off"),
+    "muted_channels_note": (
+        "चुने गए माध्यम पर वे संदेश नहीं भेजे जाते जो अति आवश्यक नहीं हैं; वेब की घंटी पर वे फिर भी दिखते हैं। "
+        "तत्काल खतरा, समय-सीमा पार और मामला बढ़ाए जाने के संदेश हमेशा हर माध्यम पर जाते हैं।",
+        "Messages that are not urgent are not sent on a channel ticked here; the bell in the web front "
+        "still shows them. Danger now, a breached deadline and an escalation always go on every channel.",
+    ),
+    "mute_email": ("अति आवश्यक न होने वाले संदेश ई-मेल पर नहीं", "No e-mail for messages that are not urgent"),
+    "mute_sms": ("अति आवश्यक न होने वाले संदेश एसएमएस पर नहीं", "No SMS for messages that are not urgent"),
     "preferences_saved": ("प्राथमिकताएँ सहेजी गईं।", "Preferences saved."),
     "outbox_note": (
         "यहाँ वे संदेश हैं जो भेजे जाते (ई-मेल / एसएमएस सर्वर विन्यस्त नहीं); कुछ भी भेजा नहीं गया।",

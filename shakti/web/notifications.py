@@ -71,8 +71,11 @@ def mount_notifications(app: FastAPI) -> None:
     @router.post("/notifications/preferences")
     async def choose(request: Request, principal: User, api: Api) -> Response:
         allow(principal, READERS)
-        form = {k: str(v).strip() or None for k, v in (await request.form()).items() if k != "csrf_token"}
-        wanted = {k: form.get(k) for k in ("language", "quiet_from", "quiet_until")}
+        posted = await request.form()
+        form = {k: str(v).strip() or None for k, v in posted.items() if k != "csrf_token"}
+        wanted: dict[str, Any] = {k: form.get(k) for k in ("language", "quiet_from", "quiet_until")}
+        # Each ticked box is one value of the field; the service refuses one that is not e-mail or SMS.
+        wanted["muted_channels"] = [str(v) for v in posted.getlist("muted_channels")]
         try:
             await api.put("/api/notifications/preferences", wanted)
         except PageRefused as refused:
@@ -102,6 +105,7 @@ def _chosen(current: dict[str, Any]) -> dict[str, Any]:
         "language": current.get("language"),
         "quiet_from": quiet.get("from"),
         "quiet_until": quiet.get("until"),
+        "muted_channels": current.get("muted_channels") or [],
     }
 
 

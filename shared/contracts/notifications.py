@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field
 
@@ -175,10 +176,15 @@ def preferences_id(recipient: str) -> str:
     return derived_id(PREFERENCES, recipient).hex
 
 
-@event_type("PreferencesChanged")
+MutableChannel = Literal[NotificationChannel.EMAIL, NotificationChannel.SMS]
+"""The channels a recipient may turn off: never the bell of the web front."""
+
+
+@event_type("PreferencesChanged", version=2)
 class PreferencesChanged(Event):
-    """How one recipient wants to be told: in which language, and when not to be disturbed by
-    messages that are not urgent (an urgent one — danger now, a breach, an escalation — always goes)."""
+    """How one recipient wants to be told: in which language, when not to be disturbed by messages
+    that are not urgent, and on which channels not at all for them (an urgent one — danger now, a
+    breach, an escalation — always goes on every channel)."""
 
     recipient: str = Field(pattern=RECIPIENT)
     language: str | None = Field(default=None, pattern=MESSAGE_LANGUAGE)
@@ -186,3 +192,13 @@ class PreferencesChanged(Event):
     quiet_from: str | None = Field(default=None, pattern=CLOCK_TIME)
     quiet_until: str | None = Field(default=None, pattern=CLOCK_TIME)
     """Both or neither; a window may pass midnight (22:00 to 07:00)."""
+    muted_channels: list[MutableChannel] = Field(default_factory=list)
+    """E-mail and SMS not wanted for messages that are not urgent (the bell always shows them); an
+    event before this field existed mutes nothing."""
+
+
+@events.upcaster("PreferencesChanged", 1)
+def _preferences_v1(payload: JsonDict) -> JsonDict:
+    """v1 muted nothing (the default): nothing to change, but a reader of v1 refuses the new field,
+    hence the new version."""
+    return payload

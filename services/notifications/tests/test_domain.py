@@ -17,6 +17,7 @@ from services.notifications.domain import (
     Roster,
     decide,
     decide_training,
+    leave_out_muted,
     page,
 )
 from services.notifications.messages import compose
@@ -381,6 +382,40 @@ def test_quiet_hours_need_both_ends_that_differ() -> None:
     )
     Scenario(Preferences, "p").when(lambda p: p.change(wanted)).then(wanted)
     assert Scenario(Preferences, "p").given(wanted).when(lambda p: p.change(wanted)).then() == []
+
+
+EMAIL, SMS, WEB = NotificationChannel.EMAIL, NotificationChannel.SMS, NotificationChannel.WEB
+
+
+def test_a_muted_channel_is_left_out_of_a_message_that_is_not_urgent_but_never_of_an_urgent_one() -> None:
+    cause = Cause("ev-1", AT)
+    muted = {"officer:PNO100002": frozenset({EMAIL}), "officer:PNO100001": frozenset({EMAIL, SMS})}
+    # An assignment: the bell only, for the officer who turned e-mail off.
+    assignment = CaseAssigned(case_id="c1", officer="PNO100002", kendra="MSK-SJP-KATRA", reason="on duty")
+    assigned = decide(assignment, cause, CASE, ROSTER, POLICY)
+    assert requested(leave_out_muted(assigned, muted)) == [("assigned", "officer:PNO100002", "web")]
+    assert leave_out_muted(assigned, {}) == assigned
+    # A danger-now page goes on every channel to the in-charge who turned e-mail and SMS off.
+    paged = page(CASE, ROSTER, POLICY, round=1, at=AT)
+    assert {c for _, r, c in requested(paged) if r == "officer:PNO100001"} == {WEB, SMS, EMAIL}
+    assert leave_out_muted(paged, muted) == paged
+    # A rule without the bell keeps the muted channel: she would be told nothing at all otherwise.
+    alone = [r for r in assigned if r.channel is EMAIL]
+    assert leave_out_muted(alone, muted) == alone
+
+
+def test_preferences_keep_the_muted_channels_and_a_change_of_them_alone_is_recorded() -> None:
+    quiet_only = PreferencesChanged(recipient="officer:PNO1", quiet_from="22:00", quiet_until="07:00")
+    muted = quiet_only.model_copy(update={"muted_channels": [SMS, EMAIL]})
+    scenario = Scenario(Preferences, "p").given(quiet_only)
+    assert scenario.aggregate.muted == frozenset()
+    scenario.when(lambda p: p.change(muted)).then(muted)
+    assert Scenario(Preferences, "p").given(muted).aggregate.muted == {EMAIL, SMS}
+    same = muted.model_copy(update={"muted_channels": [EMAIL, SMS]})
+    assert Scenario(Preferences, "p").given(muted).when(lambda p: p.change(same)).then() == []
+    # The bell cannot be turned off: the contract refuses it.
+    with pytest.raises(ValueError):
+        PreferencesChanged(recipient="officer:PNO1", muted_channels=[WEB])
 
 
 def test_only_a_message_that_is_not_urgent_is_held_and_it_is_released_once_when_the_hold_is_over() -> None:

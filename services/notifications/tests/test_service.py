@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from nats.aio.client import Client as NatsClient
 
 from services.notifications.main import build_service
@@ -43,7 +44,7 @@ from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
-from .conftest import witness
+from .conftest import Mailbox, witness
 from .identity import NAME, PHONE
 
 START = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)
@@ -410,7 +411,7 @@ async def test_quiet_hours_hold_an_assignment_email_until_they_end_but_never_a_d
             assert chosen.status_code == 200, chosen.text
         assert chosen.json() == {
             "recipient": "officer:PNO100001", "language": "en",
-            "quiet_hours": {"from": "09:00", "until": "11:00", "timezone": "IST"},
+            "quiet_hours": {"from": "09:00", "until": "11:00", "timezone": "IST"}, "muted_channels": [],
         }  # fmt: skip
         read = await client.get(f"{API}/preferences", headers=world.callers.headers(OFFICER))
         assert read.json()["quiet_hours"]["until"] == "11:00"
@@ -466,6 +467,54 @@ async def test_quiet_hours_hold_an_assignment_email_until_they_end_but_never_a_d
         await eventually(sent_after, 10, "the held e-mail sent when the quiet hours ended")
         await asyncio.sleep(0.3)
         assert of(await world.own(), quiet_case, "email").count("NotificationSent") == 1
+
+
+async def test_a_muted_email_is_not_sent_for_an_assignment_but_is_for_a_danger_now_page(
+    world: World, smtp_server: Mailbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    incharge_mail, sho_mail = "incharge.katra@up.example", "sho.katra@up.example"
+    contacts = {
+        "officer:PNO100001": {"email": incharge_mail, "phone": "+919800000001"},
+        "officer:PNO300001": {"email": sho_mail, "phone": "+919800000003"},
+    }
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_CONTACTS", str(tmp_path / "contacts.yaml"))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_SMTP_HOST", smtp_server.host)
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_SMTP_PORT", str(smtp_server.port))
+    await world.katra()
+    async with world.http() as client:
+        await world.roster_known(world.runners[0])
+        mine = world.callers.headers(INCHARGE)
+        muted = await client.put(f"{API}/preferences", json={"muted_channels": ["email"]}, headers=mine)
+        assert muted.status_code == 200, muted.text
+        assert muted.json()["muted_channels"] == ["email"] and muted.json()["quiet_hours"] is None
+        # The bell cannot be turned off, nor a channel that does not exist.
+        for wrong in (["web"], ["fax"], "email"):
+            refused = await client.put(f"{API}/preferences", json={"muted_channels": wrong}, headers=mine)
+            assert refused.status_code == 422, wrong
+        assert (await client.get(f"{API}/preferences", headers=mine)).json()["muted_channels"] == ["email"]
+
+        assigned_case = await world.register(danger_now=False)
+        await world.append(
+            "routing", "case", assigned_case,
+            CaseAssigned(case_id=assigned_case, officer="PNO100001", kendra="MSK-SJP-KATRA", reason="on duty"),
+        )  # fmt: skip
+        urgent_case = await world.register(danger_now=True)
+
+        def to(address: str) -> list[object]:
+            return [m for m in smtp_server.mails if m["To"] == address]
+
+        async def told() -> bool:
+            bell = any(r.case_id == assigned_case for r in await world.requested())
+            return bell and len(to(incharge_mail)) == 1 and len(to(sho_mail)) == 1
+
+        await eventually(told, 10, "the assignment in the bell, the page's e-mails sent")
+        await asyncio.sleep(0.3)
+        requested = await world.requested()
+        channels = {(r.case_id, r.channel.value) for r in requested if r.recipient == "officer:PNO100001"}
+        assert (assigned_case, "web") in channels and (assigned_case, "email") not in channels
+        assert {(urgent_case, c) for c in ("web", "sms", "email")} <= channels
+        assert len(to(incharge_mail)) == 1  # the page's, and nothing for the assignment
 
 
 async def test_overdue_training_reaches_the_officer_and_the_incharge_with_a_link_to_the_record(

@@ -372,6 +372,7 @@ def build_router(commands: IntakeCommands) -> APIRouter:
         _disposal_routes,
         _register_route,
         _case_read_routes,
+        _count_routes,
         _reference_routes,
     ):
         add(router, commands)
@@ -675,6 +676,10 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
         async with commands.register.sessions() as session:
             entries = await case_timeline(session, commands.register.tables, case_id)
         return {"case_id": case_id, "case_number": row["case_number"], "entries": entries}
+
+
+def _count_routes(router: APIRouter, commands: IntakeCommands) -> None:
+    """The dashboards' figures, counted in the register's SQL."""
 
     @router.get("/counts")
     async def counts(

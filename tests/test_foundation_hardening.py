@@ -10,7 +10,9 @@ import sqlite3
 from functools import partial
 from pathlib import Path
 
+import nats
 from nats.aio.client import Client as NatsClient
+from nats.js.api import StreamConfig, StreamInfo
 from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -273,3 +275,24 @@ async def test_a_database_fault_is_retried_later_not_parked_as_a_bad_event(
     assert faults == 3
     assert await projector.parked() == []
     assert await snapshot(projector) == [("f", "label f", 0, 1)]
+
+
+async def test_a_stream_creation_that_timed_out_is_asked_again(nats_client: NatsClient) -> None:
+    """A busy server may create the stream and answer after the client stopped waiting (CI saw
+    ``nats: timeout`` as a platform started): the store asks again, which is harmless."""
+    store = EventStore(nats_client, "tests")
+    create = store.js.add_stream
+    calls = 0
+
+    async def late_answer(config: StreamConfig) -> StreamInfo:
+        nonlocal calls
+        calls += 1
+        info = await create(config)
+        if calls == 1:
+            raise nats.errors.TimeoutError
+        return info
+
+    store.js.add_stream = late_answer  # type: ignore[method-assign,assignment]
+    await store.ensure_stream()
+    assert calls == 2
+    assert (await nats_client.jetstream().stream_info(store.stream)).config.subjects == ["shakti.tests.>"]

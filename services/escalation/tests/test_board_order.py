@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import MetaData, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.escalation.read_model.projection import EscalationBoard
 from services.escalation.read_model.tables import BoardTables
@@ -28,6 +29,22 @@ def stored(event: Event, aggregate: str, key: str, stream: str, sequence: int) -
         correlation_id=uuid.uuid4(), actor="test", command_id=f"{stream}-{sequence}",
         payload=event.model_dump(mode="json"), stream=stream, sequence=sequence,
     )  # fmt: skip
+
+
+async def board_cases(engine: AsyncEngine, prefix: str, order: list[Envelope]) -> list[dict[str, Any]]:
+    """The board's case rows after ``order`` is applied in one batch to fresh tables."""
+    board = EscalationBoard()
+    metadata = MetaData()
+    tables: BoardTables = board.define(metadata, prefix)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    async with sessions(engine).begin() as session:
+        rows = Rows(session)
+        for envelope in order:
+            await board.apply(rows, tables, envelope)
+        await rows.flush()
+    async with sessions(engine)() as session:
+        return [dict(r._mapping) for r in await session.execute(select(tables.case))]
 
 
 async def test_a_case_watched_before_its_thana_was_known_gets_the_circle_in_either_order(
@@ -53,18 +70,7 @@ async def test_a_case_watched_before_its_thana_was_known_gets_the_circle_in_eith
     cases: list[list[dict[str, Any]]] = []
     try:
         for n, order in enumerate([[watched, *places], [*places, watched]]):
-            board = EscalationBoard()
-            metadata = MetaData()
-            tables: BoardTables = board.define(metadata, f"order{n}_")
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
-            async with sessions(engine).begin() as session:
-                rows = Rows(session)
-                for envelope in order:
-                    await board.apply(rows, tables, envelope)
-                await rows.flush()
-            async with sessions(engine)() as session:
-                cases.append([dict(r._mapping) for r in await session.execute(select(tables.case))])
+            cases.append(await board_cases(engine, f"order{n}_", order))
     finally:
         await engine.dispose()
     assert cases[0] == cases[1]
@@ -92,18 +98,7 @@ async def test_a_thana_keeps_its_circle_when_the_circle_of_its_code_is_defined_a
     ]
     engine = create_engine(sqlite_url)
     try:
-        board = EscalationBoard()
-        metadata = MetaData()
-        tables: BoardTables = board.define(metadata, "tilhar_")
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-        async with sessions(engine).begin() as session:
-            rows = Rows(session)
-            for envelope in order:
-                await board.apply(rows, tables, envelope)
-            await rows.flush()
-        async with sessions(engine)() as session:
-            circle = await session.scalar(select(tables.case.c.circle))
+        [case] = await board_cases(engine, "tilhar_", order)
     finally:
         await engine.dispose()
-    assert circle == "SJP-TILHAR"
+    assert case["circle"] == "SJP-TILHAR"

@@ -220,8 +220,12 @@ class ServiceRunner:
         stopping = asyncio.create_task(ctx.broker.stop())
         deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
         while not stopping.done():
-            if not nc.is_connected or asyncio.get_running_loop().time() > deadline:
-                log.warning("service %s: NATS connection closed undrained (server gone)", self.name)
+            # Closed is the drain's own end (the broker still has a little to finish after it);
+            # only a connection lost before that means the server went first.
+            lost = not nc.is_connected and not nc.is_closed
+            if lost or asyncio.get_running_loop().time() > deadline:
+                why = "server gone" if lost else f"drain not done in {DRAIN_SECONDS:g} s"
+                log.warning("service %s: NATS connection closed undrained (%s)", self.name, why)
                 await self._close_connection(nc)
                 break
             await asyncio.wait({stopping}, timeout=SERVER_WATCH_SECONDS)

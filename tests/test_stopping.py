@@ -35,6 +35,34 @@ async def test_a_service_whose_server_is_gone_stops_at_once(tmp_path: Path) -> N
     assert time.monotonic() - began < 2.0
 
 
+async def test_a_drain_that_ends_slowly_is_not_taken_for_a_lost_server(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker's drain closes the connection and then still has work to finish; on a loaded
+    machine that tail is longer than a watch interval. CI saw the closed connection read as "server
+    gone" and a warning at a clean Ctrl-C."""
+    server = EmbeddedNatsServer(tmp_path / "nats").start()
+    try:
+        runner = ServiceRunner(
+            ServiceDefinition("tests", projections=lambda: ()), Settings(data_dir=tmp_path),
+            nats_url=server.url, database_url=f"sqlite+aiosqlite:///{tmp_path / 'tests.db'}",
+        )  # fmt: skip
+        ctx = await runner.start()
+        drain = ctx.broker.stop
+
+        async def drain_then_linger() -> None:
+            await drain()
+            assert ctx.store.nc.is_closed
+            await asyncio.sleep(0.3)  # a loaded machine between the close and the broker's return
+
+        ctx.broker.stop = drain_then_linger  # type: ignore[method-assign]
+        with caplog.at_level(logging.INFO, logger="shared.runtime"):
+            await runner.stop()
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+    finally:
+        server.stop()
+
+
 async def test_up_stops_as_fast_when_its_nats_server_is_signalled_too(tmp_path: Path) -> None:
     target = Platform(tmp_path)
     try:

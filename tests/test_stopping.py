@@ -55,7 +55,7 @@ async def test_a_drain_that_ends_slowly_is_not_taken_for_a_lost_server(
             assert ctx.store.nc.is_closed
             await asyncio.sleep(0.3)  # a loaded machine between the close and the broker's return
 
-        ctx.broker.stop = drain_then_linger  # type: ignore[method-assign]
+        ctx.broker.stop = drain_then_linger  # type: ignore[method-assign,assignment]
         with caplog.at_level(logging.INFO, logger="shared.runtime"):
             await runner.stop()
         assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text

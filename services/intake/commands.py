@@ -66,6 +66,7 @@ from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
 from shared.places import PlaceTables, find_places, jurisdiction_known, places_name
 from shared.projection import Projector
+from shared.rows import Row
 from shared.runtime import ServiceContext
 from shared.text import Lines, OneLine
 
@@ -360,6 +361,8 @@ class IntakeCommands:
                 f"मान्य कोड GET /api/intake/places?district={complaint.district} पर देखें (प्रकार "
                 "'locality'); स्थान उनके अपने शब्दों में identity.locality में लिखें (वह सील रहता है)।",
             )
+        if locality is not None:
+            self._refuse_retired(locality, "locality_code")
         if complaint.thana is None:
             return None
         thana = found.get(("thana", complaint.thana))
@@ -374,8 +377,26 @@ class IntakeCommands:
                 f"GET /api/intake/places?district={complaint.district} पर देखें; या थाना छोड़कर "
                 "पिनकोड अथवा मोहल्ला दें।",
             )
+        self._refuse_retired(thana, "thana")
         circle: str | None = thana["circle"]
         return circle
+
+    @staticmethod
+    def _refuse_retired(place: Row, field: str) -> None:
+        """A unit a re-imported jurisdiction no longer lists takes no new cases (routing would have no
+        live place to send it to)."""
+        if place["retired"]:
+            code = place["code"]
+            raise Refused(
+                "retired_place",
+                field,
+                f"'{code}' is no longer in the jurisdiction (the latest import retired it), so it takes no "
+                "new complaints. Choose the place that now serves this area from "
+                f"GET /api/intake/places?district={place['district']}.",
+                f"'{code}' अब क्षेत्राधिकार में नहीं है (नवीनतम आयात ने इसे हटा दिया), इसलिए यहाँ नई शिकायत "
+                "दर्ज नहीं होती। इस क्षेत्र का वर्तमान स्थान "
+                f"GET /api/intake/places?district={place['district']} से चुनें।",
+            )
 
     # ---------------------------------------------------------------- the lifecycle
 

@@ -16,7 +16,7 @@ from services.intake.tests.conftest import (
     import_jurisdiction,
     running_intake,
 )
-from shared.contracts.routing import CircleDefined, ThanaDefined
+from shared.contracts.routing import CircleDefined, ThanaDefined, UnitRetired
 from shared.eventstore import CommandMeta, EventStore
 from tests.waiting import eventually
 
@@ -103,6 +103,35 @@ async def test_unknown_district_or_thana_says_where_valid_codes_are(intake_sqlit
     nothing = await register(intake_sqlite, complaint(thana=None), key="none")
     assert nothing.status_code == 409 and nothing.json()["detail"]["code"] == "place_missing"
     assert (await intake_sqlite.register())["case_number"] == "SJP-2026-000003"
+
+
+async def test_a_retired_thana_or_locality_takes_no_new_complaint(
+    intake_sqlite: Intake, nats_client: NatsClient
+) -> None:
+    """A re-imported jurisdiction that no longer lists a unit retires it: it takes no new cases. Intake
+    accepted them and routing was left with a case at a place that is gone."""
+    routing = EventStore(nats_client, "routing")
+    await routing.append(
+        "district", "SJP",
+        [UnitRetired(level="thana", code="SJP-KATRA", district="SJP"),
+         UnitRetired(level="locality", code="SJP-KATRA-01", district="SJP")],
+        expected_sequence=await routing.last_sequence(), expected_version=len(JURISDICTION),
+        meta=CommandMeta(command_id="reimport-sjp", actor="routing"),
+    )  # fmt: skip
+
+    async def gone() -> bool:
+        places = (await intake_sqlite.get("/places", district="SJP")).json()["places"]
+        return "SJP-KATRA" not in {p["code"] for p in places}
+
+    await eventually(gone, what="intake reads the retirement")
+    thana = refusal(await register(intake_sqlite, complaint(thana="SJP-KATRA"), key="r1"), "retired_place")
+    assert "SJP-KATRA" in thana["thana"]["en"] and "SJP-KATRA" in thana["thana"]["hi"]
+    locality = refusal(
+        await register(intake_sqlite, complaint(thana=None, locality_code="SJP-KATRA-01"), key="r2"),
+        "retired_place",
+    )
+    assert "SJP-KATRA-01" in locality["locality_code"]["en"]
+    assert (await register(intake_sqlite, complaint(thana="SJP-SADAR-BAZAR"), key="r3")).status_code == 201
 
 
 async def test_before_any_jurisdiction_is_imported_intake_says_so(

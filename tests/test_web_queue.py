@@ -74,9 +74,21 @@ async def test_the_queue_filters_searches_pages_and_exports_exactly_what_it_is_a
     await eventually(family_closed, what="the closed case in the register")
     working = {number[k] for k in ("danger", "stalking", "dowry")}
 
+    async def clocks_running() -> bool:
+        cases.update(await registered_cases(officer))
+        return all(cases[made[key]]["next_due_at"] for key in ("danger", "stalking", "dowry"))
+
+    await eventually(clocks_running, timeout=30, what="escalation's clocks in the register")
     queue = await officer.get("/kendra/queue")
     assert set(numbers_on(queue)) == working
+    soonest_first = sorted(
+        (c["next_due_at"], c["case_number"]) for c in cases.values() if c["case_number"] in working
+    )
+    assert numbers_on(queue) == [n for _, n in soonest_first], "the next deadline first, to the minute"
     assert numbers_on(queue)[0] == number["danger"], "danger now and P1 come first"
+    for case_number in working:
+        shown = next(c for c in cases.values() if c["case_number"] == case_number)
+        assert shown["labels"]["next_clock"]["en"] in queue.text
     assert 'id="total">(3)' in queue.text
     assert NAME not in queue.text and PHONE not in queue.text
     assert set(numbers_on(await officer.get("/kendra/queue?status=all"))) == set(number.values())

@@ -61,6 +61,7 @@ from shared.contracts.vocabulary import (
     AWAITING_LABELS,
     CATEGORY_LABELS,
     CHANNEL_LABELS,
+    CLOCK_LABELS,
     CLOSE_LABELS,
     CONTACT_LABELS,
     ERASURE_LABELS,
@@ -313,6 +314,7 @@ def _case_view(row: dict[str, Any]) -> dict[str, Any]:
         "priority": _label(PRIORITY_LABELS, row["priority"]),
         "channel": _label(CHANNEL_LABELS, row["channel"]),
         "outcome": _label(OUTCOME_LABELS, row["outcome"]),
+        "next_clock": _label(CLOCK_LABELS, row["next_clock"]),
     }
     hi, en = IDENTITY_ERASED if row["identity_erased"] else IDENTITY_PROTECTED
     view["identity"] = {"en": en, "hi": hi}
@@ -605,7 +607,10 @@ def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
         circle: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         sort: Annotated[
             Literal["newest", "urgency"],
-            Query(description="newest first, or most urgent first (late, at risk, danger now, priority)"),
+            Query(
+                description="newest first, or most urgent first (the soonest next deadline, then danger "
+                "now, priority)"
+            ),
         ] = "newest",
         page: Annotated[int, Query(ge=1, le=100_000)] = 1,
         size: Annotated[int, Query(ge=1, le=200)] = 50,

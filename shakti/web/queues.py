@@ -24,14 +24,11 @@ from shakti.web.pages import (
     PageRefused,
     User,
     allow,
-    optional,
     render,
 )
 from shakti.web.times import IST, moment
 from shared.contracts.vocabulary import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
-HORIZON_HOURS = 24 * 90
-"""How far ahead the queue looks for a case's next deadline: past the longest limit of the policy."""
 PAGE_SIZE = 50
 EXPORT_PAGE = 200
 """The register's largest page: the CSV file is read from it page after page."""
@@ -128,14 +125,6 @@ def page_number(request: Request) -> int:
     return int(raw)
 
 
-def next_deadlines(clocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each case's soonest running clock (escalation answers them soonest first)."""
-    soonest: dict[str, dict[str, Any]] = {}
-    for clock in clocks:
-        soonest.setdefault(clock["case_id"], clock)
-    return soonest
-
-
 CSV_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("case_number", "मामला संख्या", "Case number"),
     ("registered_at", "दर्ज होने का समय (IST)", "Registered on (IST)"),
@@ -202,8 +191,6 @@ def mount_queues(app: FastAPI) -> None:
         allow(principal, KENDRA_ROLES)
         wanted, page = QueueFilter.of(request), page_number(request)
         found = await api.get("/api/intake/cases", **wanted.query(), page=page, size=PAGE_SIZE)
-        running = await optional(api, "/api/escalation/close-to-breach", within_hours=HORIZON_HOURS)
-        due = next_deadlines((running or {}).get("clocks", []))
         total = found["total"]
         last = max(1, -(-total // PAGE_SIZE))
         return render(
@@ -211,7 +198,6 @@ def mount_queues(app: FastAPI) -> None:
             "queue.html",
             principal,
             cases=found["cases"],
-            due=due,
             total=total,
             page=page,
             last=last,

@@ -9,6 +9,8 @@ come.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import MetaData
@@ -16,7 +18,15 @@ from sqlalchemy import MetaData
 from services.intake.domain import next_status
 from services.intake.read_model.tables import CaseTables, case_tables
 from services.intake.timeline import INTERNAL, describe
-from shared.contracts.escalation import CaseEscalated, ClockStopped, DeadlineApproaching, SlaBreached
+from shared.contracts.escalation import (
+    CaseEscalated,
+    ClockPaused,
+    ClockResumed,
+    ClockStarted,
+    ClockStopped,
+    DeadlineApproaching,
+    SlaBreached,
+)
 from shared.contracts.intake import (
     CaseClosed,
     CaseMarkedDuplicate,
@@ -45,6 +55,10 @@ def _case_id(envelope: Envelope) -> str:
     return found
 
 
+CLOCK_CHANGES = frozenset(cls.__name__ for cls in (ClockStarted, ClockResumed, ClockPaused, ClockStopped))
+"""The events that change a case's running clocks (its row of ``deadlines``)."""
+
+
 class CaseRegister(Projection[CaseTables]):
     name = "intake_cases"
     sources: ClassVar[dict[str, str]] = {
@@ -59,6 +73,9 @@ class CaseRegister(Projection[CaseTables]):
     async def prefetch(self, rows: Rows, tables: CaseTables, envelopes: list[Envelope]) -> None:
         """Every event touches its case's row: the batch's cases are read in one query."""
         await rows.prefetch(tables.cases, [(_case_id(envelope),) for envelope in envelopes])
+        clocks = [(_case_id(envelope),) for envelope in envelopes if envelope.event_type in CLOCK_CHANGES]
+        if clocks:
+            await rows.prefetch(tables.deadlines, clocks)
 
     async def apply(self, rows: Rows, tables: CaseTables, envelope: Envelope) -> None:
         """What every event of the case's streams does, handled or not (a timeline line, the case's status
@@ -208,6 +225,38 @@ class CaseRegister(Projection[CaseTables]):
     async def stopped(self, rows: Rows, t: CaseTables, event: ClockStopped, envelope: Envelope) -> None:
         row = await self._case(rows, t, _case_id(envelope))
         row.update(_clocks(row, stopped=event.clock))
+        await self._deadline(rows, t, event, None)
+
+    @handles(ClockStarted, ClockResumed)
+    async def running(
+        self, rows: Rows, t: CaseTables, event: ClockStarted | ClockResumed, envelope: Envelope
+    ) -> None:
+        await self._deadline(rows, t, event, event.due_at)
+
+    @handles(ClockPaused)
+    async def paused(self, rows: Rows, t: CaseTables, event: ClockPaused, envelope: Envelope) -> None:
+        await self._deadline(rows, t, event, None)
+
+    @staticmethod
+    async def _deadline(
+        rows: Rows,
+        t: CaseTables,
+        event: ClockStarted | ClockResumed | ClockPaused | ClockStopped,
+        due_at: datetime | None,
+    ) -> None:
+        """The clock runs to ``due_at``, or (None) no longer runs; the case's next deadline follows."""
+        key = {"case_id": event.case_id}
+        row = rows.put(t.deadlines, await rows.get(t.deadlines, **key) or rows.blank(t.deadlines, **key))
+        running: dict[str, list[str]] = json.loads(row["running"] or "{}")
+        clock = f"{event.clock}|{event.referral_id or ''}|{event.round}"
+        if due_at is None:
+            running.pop(clock, None)
+        else:
+            running[clock] = [event.clock, utc(due_at).isoformat()]
+        soonest = min(running.values(), key=lambda clock: clock[1], default=None)
+        row["running"] = json.dumps(running, sort_keys=True)
+        row["next_clock"] = soonest[0] if soonest else None
+        row["next_due_at"] = datetime.fromisoformat(soonest[1]) if soonest else None
 
 
 def _clocks(row: Row, *, breached: str = "", approaching: str = "", stopped: str = "") -> Row:

@@ -11,6 +11,8 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 class CaseTables:
     cases: Table
     timeline: Table
+    deadlines: Table
+    """Each case's running clocks (escalation's) and the soonest of their deadlines: the queue's order."""
 
 
 def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
@@ -69,4 +71,13 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("text_hi", Text, nullable=False),
         UniqueConstraint("stream", "sequence"),
     )
-    return CaseTables(cases, timeline)
+    deadlines = Table(
+        f"{prefix}deadline",
+        metadata,
+        Column("case_id", String(64), primary_key=True),
+        # clock key (clock, referral, round) -> [clock, due at in ISO 8601 UTC]; a paused clock is not here
+        Column("running", Text, nullable=False, default="{}"),
+        Column("next_clock", String(40)),
+        Column("next_due_at", DateTime(timezone=True), index=True),
+    )
+    return CaseTables(cases, timeline, deadlines)

@@ -4,12 +4,19 @@ a bad value is refused in both languages, naming the field."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.intake.tests.conftest import INCHARGE, OFFICER, OTHER_THANA, SP, Intake
 from shared.auth import Principal
-from shared.contracts.escalation import ClockStarted, DeadlineApproaching, SlaBreached
+from shared.contracts.escalation import (
+    ClockPaused,
+    ClockResumed,
+    ClockStarted,
+    ClockStopped,
+    DeadlineApproaching,
+    SlaBreached,
+)
 from shared.contracts.routing import CaseAssigned
 
 NAME, PHONE = "Sunita Devi", "9876543210"  # the identity every complaint() carries
@@ -107,6 +114,54 @@ async def test_each_filter_finds_exactly_its_cases_most_urgent_first_and_pages(i
     # Newest first stays the register's default order.
     newest = (await intake.get("/cases", OFFICER)).json()["cases"]
     assert [by_number[c["case_number"]] for c in newest] == list(reversed(list(made)))
+
+
+async def test_the_queue_runs_by_each_case_s_next_deadline_to_the_minute(intake: Intake) -> None:
+    """Issue 15: sorted by the next deadline, with time left. The register knew only "late" or "close",
+    so cases of one rank stood oldest first whatever their deadlines said."""
+    now = intake.clock.now()
+    made = {key: (await intake.register(category="stalking"))["case_id"] for key in ("a", "b", "c", "d")}
+    key_of = {case_id: key for key, case_id in made.items()}
+
+    def clock(key: str, name: str, due_in: timedelta, referral: str | None = None) -> ClockStarted:
+        return ClockStarted(
+            case_id=made[key], clock=name, started_at=now, due_at=now + due_in, policy_version="v1",
+            referral_id=referral,
+        )  # fmt: skip
+
+    hour = timedelta(hours=1)
+    await intake.publish("escalation", "case", made["a"], [clock("a", "disposal", 30 * hour)], "escalation")
+    b = [clock("b", "first_contact", 3 * hour), clock("b", "referral_ack", 1 * hour, referral="r1")]
+    await intake.publish("escalation", "case", made["b"], b, "escalation")
+    await intake.publish(
+        "escalation", "case", made["c"], [clock("c", "first_contact", 2 * hour)], "escalation"
+    )
+    await intake.settled(made["b"], lambda r: r["next_due_at"] is not None)
+    await intake.settled(made["c"], lambda r: r["next_due_at"] is not None)
+    shown = await intake.settled(made["a"], lambda r: r["next_due_at"] is not None)
+    assert shown["next_clock"] == "disposal"
+    assert datetime.fromisoformat(shown["next_due_at"].replace("Z", "+00:00")) == now + 30 * hour
+    assert shown["labels"]["next_clock"] == {"en": "Disposal", "hi": "निस्तारण"}
+
+    async def order() -> list[str]:
+        cases = (await intake.get("/cases", OFFICER, sort="urgency")).json()["cases"]
+        return [key_of[c["case_id"]] for c in cases]
+
+    assert await order() == ["b", "c", "a", "d"]  # d has no running clock: after those that have
+    # The referral's acknowledgement is met: b's next deadline is its first contact, after c's.
+    met = ClockStopped(case_id=made["b"], clock="referral_ack", at=now, met=True, referral_id="r1")
+    await intake.publish("escalation", "case", made["b"], [met], "escalation")
+    await intake.settled(made["b"], lambda r: r["next_clock"] == "first_contact")
+    assert await order() == ["c", "b", "a", "d"]
+    # A paused clock has no deadline until it runs again.
+    paused = ClockPaused(case_id=made["c"], clock="first_contact", at=now, remaining_seconds=7200)
+    await intake.publish("escalation", "case", made["c"], [paused], "escalation")
+    await intake.settled(made["c"], lambda r: r["next_due_at"] is None)
+    assert await order() == ["b", "a", "c", "d"]
+    resumed = ClockResumed(case_id=made["c"], clock="first_contact", at=now, due_at=now + 40 * hour)
+    await intake.publish("escalation", "case", made["c"], [resumed], "escalation")
+    await intake.settled(made["c"], lambda r: r["next_due_at"] is not None)
+    assert await order() == ["b", "a", "c", "d"]
 
 
 async def test_a_bad_filter_is_refused_in_both_languages_naming_the_field(intake_sqlite: Intake) -> None:

@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar, Generic, TypeVar
@@ -47,7 +47,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from shared.dispatch import ByEventType
 from shared.errors import ReadModelBehind
@@ -119,6 +120,31 @@ class Projection(ByEventType, Generic[T]):
     def wants(self, event_type: str) -> bool:
         """Might this event change the read model? (A projection that overrides ``apply`` sees all.)"""
         return type(self).apply is not Projection.apply or event_type in self.handler_names
+
+
+@contextlib.asynccontextmanager
+async def folded(
+    projection: Projection[T], envelopes: Sequence[Envelope]
+) -> AsyncIterator[tuple[async_sessionmaker[AsyncSession], T]]:
+    """The read model of these events alone, in memory, for as long as the block runs: a record as it
+    stood at a past moment is its projection applied to the events up to then, read by its own queries.
+    The events are applied in the order given (each stream's in its own order, as a projector would)."""
+    engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    try:
+        metadata = MetaData()
+        tables = projection.define(metadata, "")
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+        opened = async_sessionmaker(engine, expire_on_commit=False)
+        async with opened.begin() as session:
+            rows = Rows(session)
+            await projection.prefetch(rows, tables, list(envelopes))
+            for envelope in envelopes:
+                await projection.apply(rows, tables, envelope)
+            await rows.flush()
+        yield opened, tables
+    finally:
+        await engine.dispose()
 
 
 @dataclass(frozen=True)

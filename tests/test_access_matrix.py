@@ -86,6 +86,7 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
     "GET /api/intake/cases/by-number/{case_number}": READERS,
     "GET /api/intake/cases/{case_id}": READERS,
     "GET /api/intake/cases/{case_id}/timeline": READERS,
+    "GET /api/intake/cases/{case_id}/as-of": READERS,
     "GET /api/intake/cases/{case_id}/receipt": READERS,
     "GET /api/routing/kendras/{kendra}/queue": READERS | {Role.OPERATOR},
     "GET /api/routing/attention": READERS | {Role.OPERATOR},

@@ -7,11 +7,14 @@ refused to the roles the services refuse."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -22,6 +25,7 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
+from shakti.web.times import IST
 from shared.auth import COOKIE, Principal, Role
 from shared.http_guard import csrf_token
 from tests.sessions import enrol, keys_for_tests
@@ -198,6 +202,42 @@ async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk
     seen = await co.get(f"/cases/{case_id}")
     assert seen.status_code == 200 and f'action="/cases/{case_id}/close"' not in seen.text
     assert (await co.post(f"/cases/{case_id}/close", reason="other", confirm="yes")).status_code == 403
+
+
+async def test_the_case_page_shows_the_case_as_it_stood_at_a_past_moment(desk: Desk) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    before = datetime.now(IST) - timedelta(minutes=1)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    closed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action", confirm="yes")
+    assert closed.status_code == 303, closed.text
+    await asyncio.sleep(0.05)
+    between = datetime.now(IST).isoformat()
+    await asyncio.sleep(0.05)
+    reopened = await officer.post(f"/cases/{case_id}/reopen", reason="complainant_returned")
+    assert reopened.status_code == 303, reopened.text
+    assert f'action="/cases/{case_id}/as-of"' in (await officer.get(f"/cases/{case_id}")).text
+
+    async def as_of(at: str | None, lang: str = "en") -> httpx.Response:
+        query = f"?{urlencode({'at': at})}" if at else ""
+        return await officer.get(f"/cases/{case_id}/as-of{query}", lang)
+
+    def then(page: httpx.Response) -> str:
+        assert page.status_code == 200, page.text
+        shown = page.text.index('id="then"')
+        return page.text[shown : page.text.index("</section>", shown)]
+
+    closed_then = then(await as_of(between))
+    assert '<span id="status">Closed</span>' in closed_then
+    assert "Case closed" in closed_then and "Case reopened" not in closed_then
+    assert re.search(r"\d{1,2}:\d{2} IST", closed_then)
+    assert '<span id="status">बंद</span>' in then(await as_of(between, "hi"))
+    assert "Case reopened" in then(await as_of(None))
+    # Before it was registered: said so on the page; a typed moment that is no moment: refused.
+    early = await as_of(before.strftime("%Y-%m-%dT%H:%M"))
+    assert early.status_code == 200 and "not yet registered at that moment" in early.text
+    assert 'id="then"' not in early.text
+    garbled = await as_of("yesterday")
+    assert garbled.status_code == 422 and "2026-01-10T15:30" in garbled.text
 
 
 async def test_deadlines_and_the_timeline_read_in_ist_with_time_left_and_words_not_codes(desk: Desk) -> None:

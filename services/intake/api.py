@@ -674,6 +674,20 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
         assert row is not None
         return _receipt(row)
 
+    @router.get("/cases/{case_id}/as-of")
+    async def case_as_of(
+        case_id: CaseId,
+        principal: Reader,
+        at: Annotated[
+            datetime, Query(description="the moment, with its zone (e.g. 2026-01-10T15:30:00+05:30)")
+        ],
+    ) -> dict[str, Any]:
+        """The case as it stood at a past moment (status, officer, next deadline) and its timeline up to
+        then, folded from its events; for whoever may see the case now."""
+        await _visible(principal, case_id=case_id)
+        row, entries = await commands.case_as_of(case_id, at)
+        return {"at": at, "case": _case_view(row), "entries": entries}
+
     @router.get("/cases/{case_id}/timeline")
     async def timeline(case_id: CaseId, principal: Reader) -> dict[str, Any]:
         """The case's story in words (English and Hindi), every reading of the identity included."""

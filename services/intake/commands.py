@@ -32,7 +32,8 @@ from services.intake.domain import Case, Complaint
 from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
 from services.intake.priority import PriorityTable
-from services.intake.read_model.queries import find_case
+from services.intake.read_model.projection import CaseRegister
+from services.intake.read_model.queries import case_timeline, find_case
 from services.intake.read_model.tables import CaseTables
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
@@ -60,12 +61,12 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import IdempotencyConflict, NotFound
+from shared.errors import CaseNotFound, IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
 from shared.places import PlaceTables, find_places, jurisdiction_known, places_name
-from shared.projection import Projector
+from shared.projection import Projector, folded
 from shared.rows import Row
 from shared.runtime import ServiceContext
 from shared.text import Lines, OneLine
@@ -598,6 +599,26 @@ class IntakeCommands:
             stored = await self.cases.execute(case_id, checked, meta)
         log.info("case %s: %s", case_id, ",".join(e.event_type for e in stored))
         return stored
+
+    async def case_as_of(self, case_id: str, at: datetime) -> tuple[Row, list[Row]]:
+        """The case as it stood at ``at`` and its timeline up to then: the register's own projection
+        folded over the case's events of the three streams up to that moment (the caller's reach is
+        the API's to check, on the case as it is now)."""
+        moment = self._when(at)
+        store = self.ctx.store
+        events = [
+            envelope
+            for service in (SERVICE, "routing", "escalation")
+            for envelope in await store.load("case", case_id, service=service)
+            if envelope.occurred_at <= moment
+        ]
+        events.sort(key=lambda e: (e.occurred_at, e.stream, e.sequence))
+        async with folded(CaseRegister(), events) as (opened, tables), opened() as session:
+            row = await find_case(session, tables, case_id=case_id)
+            entries = await case_timeline(session, tables, case_id) if row is not None else []
+        if row is None:  # not registered yet at that moment
+            raise CaseNotFound(case_id)
+        return row, entries
 
     async def _reach(self, principal: Principal, case_id: str) -> Callable[[Case], None]:
         """A check that the case is inside the officer's jurisdiction where it is now: where routing

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,7 +26,7 @@ from shakti.web.pages import (
     optional,
     render,
 )
-from shakti.web.times import limit_due
+from shakti.web.times import IST, limit_due
 from shared.auth import IDENTITY_READERS, Principal, Role
 from shared.http_guard import CSRF_FIELD
 
@@ -175,6 +176,29 @@ async def register_form(
         choices=choices, thanas=thanas, localities=localities, key=uuid.uuid4().hex,
         form=extra.pop("form", {}), **extra,
     )  # fmt: skip
+
+
+NOT_YET_REGISTERED = PageRefused(
+    404, "The case was not yet registered at that moment.", "उस समय तक यह मामला दर्ज नहीं हुआ था।"
+)
+
+
+def as_of_moment(value: str | None) -> tuple[datetime, str]:
+    """The moment a ``datetime-local`` field gives (India time, to the minute), or now; and the value to
+    show in the field again."""
+    if value:
+        try:
+            at = datetime.fromisoformat(value)
+        except ValueError:
+            raise PageRefused(
+                422,
+                "Give the date and time as the form offers them (e.g. 2026-01-10T15:30).",
+                "दिनांक और समय फ़ॉर्म के अनुसार दें (जैसे 2026-01-10T15:30)।",
+            ) from None
+        at = at.replace(tzinfo=IST) if at.tzinfo is None else at
+    else:
+        at = datetime.now(UTC)
+    return at, at.astimezone(IST).strftime("%Y-%m-%dT%H:%M")
 
 
 async def case_page(
@@ -342,6 +366,23 @@ def _case_page_routes(router: APIRouter) -> None:
     async def case_view(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
         allow(principal, CASE_READERS)
         return await case_page(request, principal, api, check_case_id(case_id))
+
+    @router.get("/cases/{case_id}/as-of")
+    async def case_as_of(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
+        """The case as it stood at a moment the officer picks (India time): folded from its events."""
+        allow(principal, CASE_READERS)
+        case = await api.get(f"/api/intake/cases/{check_case_id(case_id)}")
+        at, picked = as_of_moment(request.query_params.get("at"))
+        then: dict[str, Any] | None = None
+        error: PageRefused | None = None
+        try:
+            then = await api.get(f"/api/intake/cases/{case_id}/as-of", at=at.isoformat())
+        except PageRefused as refused:
+            if refused.status not in (404, 422):
+                raise
+            # The case is there now (read above): not found then means not yet registered.
+            error = NOT_YET_REGISTERED if refused.status == 404 else refused
+        return render(request, "case_as_of.html", principal, case=case, then=then, picked=picked, error=error)
 
     @router.post("/cases/{case_id}/identity")
     async def identity(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:

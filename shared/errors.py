@@ -45,13 +45,29 @@ class IdempotencyConflict(DomainError):
         )
 
 
-class ReadModelBehind(Exception):
-    """A read model the command consults has not yet applied events already stored (just after a
-    restart, during a catch-up): what it lacks might be there, so no refusal would be true. Answered
-    503 with ``Retry-After``: a client, or a phone's offline queue, sends the same request again,
-    where a 4xx would make it drop a complaint."""
+class TryAgain(Exception):
+    """Not now, but the same request will do later: answered 503 with ``Retry-After``, so that a
+    client, or a phone's offline queue, sends it again, where a 4xx would make it drop it."""
 
     retry_after = 1
+    code = "try_again"
+    en = "The service cannot answer this at the moment; try again in a moment."
+    hi = "सेवा अभी इसका उत्तर नहीं दे सकती; थोड़ी देर में फिर प्रयास करें।"
+
+
+class Busy(TryAgain):
+    """As many costly readings run as the service allows at once (each takes a share of a process
+    that also registers complaints); this one waited its turn long enough."""
+
+    code = "busy"
+    en = "Too many such requests are being answered right now; try again in a moment."
+    hi = "अभी ऐसे बहुत से अनुरोधों का उत्तर दिया जा रहा है; थोड़ी देर में फिर प्रयास करें।"
+
+
+class ReadModelBehind(TryAgain):
+    """A read model the command consults has not yet applied events already stored (just after a
+    restart, during a catch-up): what it lacks might be there, so no refusal would be true."""
+
     code = "read_model_behind"
 
     def __init__(self, read_model: str) -> None:

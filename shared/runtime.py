@@ -26,7 +26,7 @@ from shared.aggregate import A, Repository
 from shared.auth import Principal, SessionDirectory, Sessions, TokenVerifier, current_principal
 from shared.clock import Clock, SystemClock
 from shared.directory import UserDirectory
-from shared.errors import DomainError, NotFound, ReadModelBehind
+from shared.errors import DomainError, NotFound, TryAgain
 from shared.eventstore import ConcurrencyError, EventStore
 from shared.http_guard import HttpGuard
 from shared.keys import load_verification_keys
@@ -220,9 +220,9 @@ class ServiceRunner:
         stopping = asyncio.create_task(ctx.broker.stop())
         deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
         while not stopping.done():
-            # Closed is the drain's own end (the broker still has a little to finish after it);
-            # only a connection lost before that means the server went first.
-            lost = not nc.is_connected and not nc.is_closed
+            if nc.is_closed:
+                break  # the drain's own end: the broker's little left to do is waited on below
+            lost = not nc.is_connected  # before the drain closed it: the server went first
             if lost or asyncio.get_running_loop().time() > deadline:
                 why = "server gone" if lost else f"drain not done in {DRAIN_SECONDS:g} s"
                 log.warning("service %s: NATS connection closed undrained (%s)", self.name, why)
@@ -394,8 +394,8 @@ def install_error_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(error, NotFound) else 409
         return JSONResponse({"detail": {"code": error.code, "en": error.en, "hi": error.hi}}, status)
 
-    @app.exception_handler(ReadModelBehind)
-    async def not_yet(_: Request, error: ReadModelBehind) -> JSONResponse:
+    @app.exception_handler(TryAgain)
+    async def not_yet(_: Request, error: TryAgain) -> JSONResponse:
         detail = {"code": error.code, "en": error.en, "hi": error.hi}
         return JSONResponse({"detail": detail}, 503, headers={"Retry-After": str(error.retry_after)})
 

@@ -236,8 +236,20 @@ async def test_the_case_page_shows_the_case_as_it_stood_at_a_past_moment(desk: D
     early = await as_of(before.strftime("%Y-%m-%dT%H:%M"))
     assert early.status_code == 200 and "not yet registered at that moment" in early.text
     assert 'id="then"' not in early.text
-    garbled = await as_of("yesterday")
-    assert garbled.status_code == 422 and "2026-01-10T15:30" in garbled.text
+    for slip in ("yesterday", "0001-01-01T00:00+14:00", "9999-12-31T23:59-12:00", "2019-12-31T10:00"):
+        garbled = await as_of(slip)
+        assert garbled.status_code == 422 and "2026-01-10T15:30" in garbled.text, slip
+
+
+async def test_an_address_with_no_page_answers_a_page_in_both_languages_and_the_api_json(desk: Desk) -> None:
+    """A mistyped or stale link showed a person raw JSON ("detail": "Not Found")."""
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    for lang, words in (("en", "There is no page at this address"), ("hi", "इस पते पर कोई पृष्ठ नहीं है")):
+        page = await officer.get("/kendra/queue-of-yesterday", lang)
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert words in page.text and '<html lang="' in page.text
+    api = await officer.client.get("/api/intake/no-such-route", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
 
 
 async def test_deadlines_and_the_timeline_read_in_ist_with_time_left_and_words_not_codes(desk: Desk) -> None:

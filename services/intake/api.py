@@ -684,8 +684,16 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
     ) -> dict[str, Any]:
         """The case as it stood at a past moment (status, officer, next deadline) and its timeline up to
         then, folded from its events; for whoever may see the case now."""
-        await _visible(principal, case_id=case_id)
-        row, entries = await commands.case_as_of(case_id, at)
+        now = await _visible(principal, case_id=case_id)
+        moment = commands.moment(at)
+        if moment < now["registered_at"]:
+            raise CaseNotFound(case_id)  # not yet registered then: nothing to fold
+        if now["updated_at"] is not None and moment >= now["updated_at"]:
+            # Nothing has happened to the case since: the register's own row is the answer.
+            async with commands.register.sessions() as session:
+                entries = await case_timeline(session, commands.register.tables, case_id)
+            return {"at": at, "case": _case_view(now), "entries": entries}
+        row, entries = await commands.case_as_of(case_id, moment)
         return {"at": at, "case": _case_view(row), "entries": entries}
 
     @router.get("/cases/{case_id}/timeline")

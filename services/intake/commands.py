@@ -15,6 +15,8 @@ log or a traceback.
 
 from __future__ import annotations
 
+import asyncio
+import heapq
 import hmac
 import json
 import logging
@@ -61,7 +63,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import CaseNotFound, IdempotencyConflict, NotFound
+from shared.errors import Busy, CaseNotFound, IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
@@ -74,6 +76,10 @@ from shared.text import Lines, OneLine
 log = logging.getLogger(__name__)
 
 CLOCK_SKEW = timedelta(minutes=5)
+FOLDS_AT_ONCE = 2
+"""A case as of a moment is folded in a database of its own: at most this many at once, so that a
+stream of such readings cannot crowd out the registrations this process also serves."""
+FOLD_WAIT_SECONDS = 10.0
 """How far in the future an officer's 'when it happened' may be before it is refused."""
 
 IDENTITY, NOTE, FILENAME, REMARK, FEEDBACK = "identity", "note", "filename", "remark", "feedback"
@@ -248,6 +254,7 @@ class IntakeCommands:
         self.table = table
         self.cases = ctx.repository(Case)
         self.numbers = CaseNumbers(ctx.store)
+        self._folds = asyncio.Semaphore(FOLDS_AT_ONCE)
         self.files = CaseFiles(ctx.store.nc, replicas=ctx.store.replicas)
 
     @property
@@ -600,22 +607,33 @@ class IntakeCommands:
         log.info("case %s: %s", case_id, ",".join(e.event_type for e in stored))
         return stored
 
-    async def case_as_of(self, case_id: str, at: datetime) -> tuple[Row, list[Row]]:
-        """The case as it stood at ``at`` and its timeline up to then: the register's own projection
+    def moment(self, at: datetime) -> datetime:
+        """A moment a person asked about: with its zone, and not to come."""
+        return self._when(at)
+
+    async def case_as_of(self, case_id: str, moment: datetime) -> tuple[Row, list[Row]]:
+        """The case as it stood at ``moment`` and its timeline up to then: the register's own projection
         folded over the case's events of the three streams up to that moment (the caller's reach is
-        the API's to check, on the case as it is now)."""
-        moment = self._when(at)
-        store = self.ctx.store
-        events = [
-            envelope
-            for service in (SERVICE, "routing", "escalation")
-            for envelope in await store.load("case", case_id, service=service)
-            if envelope.occurred_at <= moment
-        ]
-        events.sort(key=lambda e: (e.occurred_at, e.stream, e.sequence))
-        async with folded(CaseRegister(), events) as (opened, tables), opened() as session:
-            row = await find_case(session, tables, case_id=case_id)
-            entries = await case_timeline(session, tables, case_id) if row is not None else []
+        the API's to check, on the case as it is now). Each stream is applied in its own order, as a
+        projector would: a stream's times need not rise (escalation's reaction to a first contact
+        carries the contact's time, and may come after a breach the timer recorded meanwhile)."""
+        try:
+            async with asyncio.timeout(FOLD_WAIT_SECONDS):
+                await self._folds.acquire()
+        except TimeoutError:
+            raise Busy() from None
+        try:
+            store = self.ctx.store
+            streams = [
+                [e for e in await store.load("case", case_id, service=service) if e.occurred_at <= moment]
+                for service in (SERVICE, "routing", "escalation")  # at one moment, the registration first
+            ]
+            events = list(heapq.merge(*streams, key=lambda e: e.occurred_at))
+            async with folded(CaseRegister(), events) as (opened, tables), opened() as session:
+                row = await find_case(session, tables, case_id=case_id)
+                entries = await case_timeline(session, tables, case_id) if row is not None else []
+        finally:
+            self._folds.release()
         if row is None:  # not registered yet at that moment
             raise CaseNotFound(case_id)
         return row, entries

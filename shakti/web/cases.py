@@ -178,6 +178,8 @@ async def register_form(
     )  # fmt: skip
 
 
+EARLIEST_AS_OF = 2020
+"""No case of the platform is older than this year: an earlier one is a slip of the keyboard."""
 NOT_YET_REGISTERED = PageRefused(
     404, "The case was not yet registered at that moment.", "उस समय तक यह मामला दर्ज नहीं हुआ था।"
 )
@@ -186,19 +188,23 @@ NOT_YET_REGISTERED = PageRefused(
 def as_of_moment(value: str | None) -> tuple[datetime, str]:
     """The moment a ``datetime-local`` field gives (India time, to the minute), or now; and the value to
     show in the field again."""
-    if value:
-        try:
-            at = datetime.fromisoformat(value)
-        except ValueError:
-            raise PageRefused(
-                422,
-                "Give the date and time as the form offers them (e.g. 2026-01-10T15:30).",
-                "दिनांक और समय फ़ॉर्म के अनुसार दें (जैसे 2026-01-10T15:30)।",
-            ) from None
-        at = at.replace(tzinfo=IST) if at.tzinfo is None else at
-    else:
+    if not value:
         at = datetime.now(UTC)
-    return at, at.astimezone(IST).strftime("%Y-%m-%dT%H:%M")
+        return at, at.astimezone(IST).strftime("%Y-%m-%dT%H:%M")
+    try:
+        at = datetime.fromisoformat(value)
+        at = at.replace(tzinfo=IST) if at.tzinfo is None else at
+        shown = at.astimezone(IST)
+    except (ValueError, OverflowError):  # not a moment, or one no calendar of ours can hold
+        shown = None
+    if shown is None or not EARLIEST_AS_OF <= shown.year <= datetime.now(UTC).year:
+        raise PageRefused(
+            422,
+            f"Give a date and time from {EARLIEST_AS_OF} to now, as the form offers them "
+            "(e.g. 2026-01-10T15:30).",
+            f"{EARLIEST_AS_OF} से अब तक का दिनांक और समय फ़ॉर्म के अनुसार दें (जैसे 2026-01-10T15:30)।",
+        )
+    return at, shown.strftime("%Y-%m-%dT%H:%M")
 
 
 async def case_page(
@@ -276,6 +282,7 @@ def mount_cases(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
     _registration_routes(router)
     _case_page_routes(router)
+    _as_of_route(router)
     _note_and_move_routes(router)
     _file_routes(router)
     _erasure_routes(router)
@@ -331,6 +338,27 @@ def _registration_routes(router: APIRouter) -> None:
         return RedirectResponse(f"/cases/{case_id}/receipt?registered=1", status_code=303)
 
 
+def _as_of_route(router: APIRouter) -> None:
+    """The case as it stood at a moment in the past."""
+
+    @router.get("/cases/{case_id}/as-of")
+    async def case_as_of(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
+        """The case as it stood at a moment the officer picks (India time): folded from its events."""
+        allow(principal, CASE_READERS)
+        case = await api.get(f"/api/intake/cases/{check_case_id(case_id)}")
+        at, picked = as_of_moment(request.query_params.get("at"))
+        then: dict[str, Any] | None = None
+        error: PageRefused | None = None
+        try:
+            then = await api.get(f"/api/intake/cases/{case_id}/as-of", at=at.isoformat())
+        except PageRefused as refused:
+            if refused.status not in (404, 422):
+                raise
+            # The case is there now (read above): not found then means not yet registered.
+            error = NOT_YET_REGISTERED if refused.status == 404 else refused
+        return render(request, "case_as_of.html", principal, case=case, then=then, picked=picked, error=error)
+
+
 def _case_page_routes(router: APIRouter) -> None:
     """One case: its receipt, its page, its complainant's identity and a supervisor's taking it up."""
 
@@ -366,23 +394,6 @@ def _case_page_routes(router: APIRouter) -> None:
     async def case_view(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
         allow(principal, CASE_READERS)
         return await case_page(request, principal, api, check_case_id(case_id))
-
-    @router.get("/cases/{case_id}/as-of")
-    async def case_as_of(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:
-        """The case as it stood at a moment the officer picks (India time): folded from its events."""
-        allow(principal, CASE_READERS)
-        case = await api.get(f"/api/intake/cases/{check_case_id(case_id)}")
-        at, picked = as_of_moment(request.query_params.get("at"))
-        then: dict[str, Any] | None = None
-        error: PageRefused | None = None
-        try:
-            then = await api.get(f"/api/intake/cases/{case_id}/as-of", at=at.isoformat())
-        except PageRefused as refused:
-            if refused.status not in (404, 422):
-                raise
-            # The case is there now (read above): not found then means not yet registered.
-            error = NOT_YET_REGISTERED if refused.status == 404 else refused
-        return render(request, "case_as_of.html", principal, case=case, then=then, picked=picked, error=error)
 
     @router.post("/cases/{case_id}/identity")
     async def identity(request: Request, case_id: str, principal: User, api: Api) -> HTMLResponse:

@@ -16,9 +16,11 @@ from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shakti.config import PlatformSettings
 from shakti.signin import check_credentials, issue, sign_out
@@ -243,10 +245,15 @@ def home_for(principal: Principal) -> str:
             return "/dashboard"
 
 
-def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
-    app.state.settings = settings
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    users: UserStore = app.state.users
+NO_SUCH_PAGE = PageRefused(
+    404,
+    "There is no page at this address. Start again from the home page.",
+    "इस पते पर कोई पृष्ठ नहीं है। मुख्य पृष्ठ से फिर शुरू करें।",
+)
+
+
+def _answers_for_people(app: FastAPI) -> None:
+    """What a person sees instead of a page: the sign-in, a refusal in her language, no such page."""
 
     @app.exception_handler(SignInNeeded)
     async def to_signin(_: Request, needed: SignInNeeded) -> Response:
@@ -260,6 +267,22 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
         except SignInNeeded:
             principal = None
         return render(request, "error.html", principal, error.status, error=error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_such_page(request: Request, error: StarletteHTTPException) -> Response:
+        # A person following a mistyped or stale link gets a page in her language; programs asking
+        # the API get FastAPI's JSON as before.
+        if error.status_code != 404 or request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, error)
+        return await refused(request, NO_SUCH_PAGE)
+
+
+def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    users: UserStore = app.state.users
+
+    _answers_for_people(app)
 
     router = APIRouter(include_in_schema=False)
 

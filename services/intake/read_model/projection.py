@@ -253,7 +253,9 @@ class CaseRegister(Projection[CaseTables]):
             running.pop(clock, None)
         else:
             running[clock] = [event.clock, utc(due_at).isoformat()]
-        soonest = min(running.values(), key=lambda clock: clock[1], default=None)
+        # Due at the same moment: the clock's name decides, so that the answer does not follow the
+        # order the clocks were started in.
+        soonest = min(running.values(), key=lambda clock: (clock[1], clock[0]), default=None)
         row["running"] = json.dumps(running, sort_keys=True)
         row["next_clock"] = soonest[0] if soonest else None
         row["next_due_at"] = datetime.fromisoformat(soonest[1]) if soonest else None

@@ -121,8 +121,7 @@ def urgency(t: Table, d: Table) -> list[Any]:
     oldest."""
     return [
         case((_being_worked(t), 0), else_=1),
-        case((d.c.next_due_at.is_(None), 1), else_=0),
-        d.c.next_due_at,
+        d.c.next_due_at.asc().nulls_last(),
         case((_late(t), 0), else_=1),
         case((_at_risk(t), 0), else_=1),
         case((t.c.danger_now.is_(True), 0), else_=1),

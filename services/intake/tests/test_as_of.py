@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.intake.tests.conftest import OFFICER, OTHER_THANA, SP, Intake
-from shared.contracts.escalation import ClockStarted, ClockStopped
+from shared.contracts.escalation import ClockStarted, ClockStopped, SlaBreached
 from shared.contracts.routing import CaseAssigned
 
 
@@ -65,8 +65,39 @@ async def test_the_case_as_it_stood_at_each_moment(intake_sqlite: Intake) -> Non
     assert earlier.status_code == 404 and earlier.json()["detail"]["hi"]
     naive = await intake.get(f"/cases/{case_id}/as-of", OFFICER, at="2026-01-10T09:00:00")
     assert naive.status_code == 422 and naive.json()["detail"]["hi"]
+    to_come = (intake.clock.now() + timedelta(days=1)).isoformat()
+    future = await intake.get(f"/cases/{case_id}/as-of", OFFICER, at=to_come)
+    assert future.status_code == 422 and future.json()["detail"]["code"] == "in_future"
     # Only inside the caller's jurisdiction, as the case itself.
     assert (
         await intake.get(f"/cases/{case_id}/as-of", OTHER_THANA, at=contacted.isoformat())
     ).status_code == 404
     assert (await intake.get(f"/cases/{case_id}/as-of", SP, at=contacted.isoformat())).status_code == 200
+
+
+async def test_each_stream_is_folded_in_its_own_order_though_its_times_do_not_rise(
+    intake_sqlite: Intake,
+) -> None:
+    """The timer records a breach at the deadline; escalation's reaction to a first contact made a
+    second before it comes after, carrying the contact's time. Sorted by time, the fold said overdue
+    where the register (and the truth) says met (found by review; failed first)."""
+    intake = intake_sqlite
+    start = intake.clock.now()
+    case_id = (await intake.register())["case_id"]
+    due = start + timedelta(hours=1)
+    started = ClockStarted(
+        case_id=case_id, clock="first_contact", started_at=start, due_at=due, policy_version="v1"
+    )
+    await intake.publish("escalation", "case", case_id, [started], "escalation")
+    intake.clock.set(due)
+    breached = SlaBreached(case_id=case_id, clock="first_contact", due_at=due, breached_at=due)
+    await intake.publish("escalation", "case", case_id, [breached], "escalation")
+    intake.clock.set(due - timedelta(seconds=1))
+    met = ClockStopped(case_id=case_id, clock="first_contact", at=due - timedelta(seconds=1), met=True)
+    await intake.publish("escalation", "case", case_id, [met], "escalation")
+    live = await intake.settled(case_id, lambda r: r["next_due_at"] is None and r["overdue"] is False)
+    intake.clock.set(due + timedelta(minutes=1))  # something later, so that the moment asked is past
+    assert (await intake.command(case_id, "notes", {"text": "called back"})).status_code == 200
+    after_both = (due + timedelta(seconds=30)).isoformat()
+    folded = (await intake.get(f"/cases/{case_id}/as-of", OFFICER, at=after_both)).json()["case"]
+    assert folded["overdue"] == live["overdue"] is False and folded["next_due_at"] is None

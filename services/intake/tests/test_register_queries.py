@@ -131,7 +131,7 @@ async def test_the_queue_runs_by_each_case_s_next_deadline_to_the_minute(intake:
 
     hour = timedelta(hours=1)
     await intake.publish("escalation", "case", made["a"], [clock("a", "disposal", 30 * hour)], "escalation")
-    b = [clock("b", "first_contact", 3 * hour), clock("b", "referral_ack", 1 * hour, referral="r1")]
+    b = [clock("b", "first_contact", 3 * hour), clock("b", "referral_acknowledged", 1 * hour, referral="r1")]
     await intake.publish("escalation", "case", made["b"], b, "escalation")
     await intake.publish(
         "escalation", "case", made["c"], [clock("c", "first_contact", 2 * hour)], "escalation"
@@ -149,7 +149,7 @@ async def test_the_queue_runs_by_each_case_s_next_deadline_to_the_minute(intake:
 
     assert await order() == ["b", "c", "a", "d"]  # d has no running clock: after those that have
     # The referral's acknowledgement is met: b's next deadline is its first contact, after c's.
-    met = ClockStopped(case_id=made["b"], clock="referral_ack", at=now, met=True, referral_id="r1")
+    met = ClockStopped(case_id=made["b"], clock="referral_acknowledged", at=now, met=True, referral_id="r1")
     await intake.publish("escalation", "case", made["b"], [met], "escalation")
     await intake.settled(made["b"], lambda r: r["next_clock"] == "first_contact")
     assert await order() == ["c", "b", "a", "d"]

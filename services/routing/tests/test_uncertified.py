@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.routing.tests.conftest import Routing
+from services.routing.jurisdiction import import_jurisdiction
+from services.routing.tests.conftest import SAMPLE, Routing
 from shared.auth import Role
 from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import Category
@@ -34,7 +35,9 @@ async def assigned_to(routing: Routing, case_id: str) -> str:
     return str(next(e for e in record if e.event_type == "CaseAssigned").payload["officer"])
 
 
-async def test_only_cases_given_while_the_officer_was_uncertified_are_listed(routing: Routing) -> None:
+async def test_only_cases_given_while_the_officer_was_uncertified_are_listed(empty_routing: Routing) -> None:
+    routing = empty_routing  # once on SQLite, once on PostgreSQL
+    await import_jurisdiction(SAMPLE, routing.store)
     await routing.officer("PNO100", KATRA, incharge=True)
     await routing.officer("PNO101", KATRA)
     before = await routing.register(thana="SJP-KATRA", category=Category.STALKING)

@@ -95,6 +95,8 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
     "POST /api/routing/cases/{case_id}/reassign": LADDER,
     "POST /api/routing/cases/{case_id}/transfer": LADDER,
     "POST /api/routing/cases/{case_id}/referrals/{referral_id}/{answer}": READERS,
+    # Cases given to uncertified officers: the in-charge and supervisors (the state cell reads the figures).
+    "GET /api/routing/compliance/uncertified/cases": LADDER,
     "GET /api/escalation/escalated-to-me": LADDER,
     "POST /api/escalation/cases/{case_id}/acknowledge": LADDER,
     "GET /api/escalation/close-to-breach": READERS,
@@ -341,6 +343,20 @@ PAGES = {
     "/training": set(Role),
     "/training/compliance": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/training/compliance/untrained.csv": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
+    "/training/compliance/uncertified-cases": {
+        Role.KENDRA_INCHARGE,
+        Role.SHO,
+        Role.CO,
+        Role.ADDL_SP,
+        Role.SP,
+    },
+    "/training/compliance/uncertified-cases.csv": {
+        Role.KENDRA_INCHARGE,
+        Role.SHO,
+        Role.CO,
+        Role.ADDL_SP,
+        Role.SP,
+    },
     "/training/programmes": {Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/training/programmes/new": {Role.CO, Role.ADDL_SP, Role.SP},
 }

@@ -168,3 +168,45 @@ async def test_the_dashboard_counts_every_case_of_the_place_not_a_first_page(
     assert "Newest cases" in tilhar.text
     listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text))
     assert listed == {c["case_number"] for c in CASES[:NEWEST]}
+
+
+# ---- the state cell's figures ---------------------------------------------------------------------
+
+
+class StateServices:
+    """The services as the state cell's page calls them: figures of every district, never a case."""
+
+    async def get(self, path: str, **params: Any) -> Any:
+        if path == "/api/intake/counts":
+            return {"status": {"registered": 5}, "category": {"stalking": 5}, "open": 5}
+        if path == "/api/escalation/breach-rates":
+            return {"rates": [{"place": "SJP", "decided": 4, "breached": 1}]}
+        if path == "/api/training/compliance":
+            return compliance_place("state", "UP", COMPLIANCE, compliance_place("district", "BLY"))
+        if path == "/api/routing/compliance/uncertified":
+            return {
+                "from": "2025-12-12", "to": "2026-01-10", "cases": 3,
+                "district": [{"code": "SJP", "cases": 3}], "circle": [{"code": "SJP-TILHAR", "cases": 3}],
+                "thana": [{"code": "SJP-KATRA", "cases": 3}],
+            }  # fmt: skip
+        raise PageRefused(404, "Not here.", "यहाँ नहीं।")
+
+
+@pytest.mark.parametrize("lang", ["en", "hi"])
+async def test_the_state_cell_sees_each_districts_cases_given_to_uncertified_officers(lang: str) -> None:
+    app = FastAPI()
+    app.state.settings = PlatformSettings(data_dir=Path("var-unused"), keys_dir=keys_for_tests())
+    mount_dashboards(app)
+    app.dependency_overrides[page_user] = lambda: Principal(username="state", role=Role.STATE_CELL)
+    app.dependency_overrides[service_api] = StateServices
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://web.test"
+    ) as client:
+        client.cookies.set(LANG_COOKIE, lang)
+        page = await client.get("/state")
+    assert page.status_code == 200, page.text
+    heading = {"en": "Cases given uncertified", "hi": "अप्रमाणित को सौंपे मामले"}[lang]
+    assert f'{heading} <span class="muted">(2025-12-12 – 2026-01-10, IST)</span>' in page.text
+    rows = {re.sub(r"<[^>]+>", " ", r).split()[0]: r.split("</tr>")[0] for r in page.text.split("<tr>")[2:]}
+    assert rows["SJP"].endswith("<td>3</td>") and rows["BLY"].endswith("<td>0</td>")
+    assert "SJP-2026-" not in page.text  # figures only

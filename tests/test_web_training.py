@@ -30,7 +30,7 @@ from shakti.web.training import csv_text, marks_of
 from shared.auth import COOKIE, Principal, Role
 from shared.clock import ManualClock
 from shared.http_guard import csrf_token
-from tests.sessions import enrol, keys_for_tests
+from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
 KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
@@ -38,6 +38,7 @@ KOTWALI = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-KOTWALI"}
 TILHAR = {"district": "SJP", "circle": "SJP-TILHAR"}
 NAGAR = {"district": "SJP", "circle": "SJP-NAGAR"}
 PROGRAMME = "DEMO-SJP-2026-01-10"
+ROUTING = "/api/routing"
 PROGRAMME_DAY = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)  # 09:30 IST
 LATER = datetime(2026, 12, 20, 4, 0, tzinfo=UTC)
 """Eleven months on: the certificates of 10-01-2026 (valid to 10-01-2027) end within the 30 days the
@@ -499,3 +500,107 @@ async def test_the_operator_uploads_an_igot_file_sees_every_problem_on_its_line_
     # A Kendra officer has no upload: the service takes iGOT files from the operator only.
     officer = await district.user(Role.KENDRA_OFFICER, KATRA, late)
     assert (await officer.get("/training/igot")).status_code == 403
+
+
+async def register_at_katra(district: District, officer: User, category: str, key: str) -> dict[str, Any]:
+    """A complaint registered at Katra's Kendra, once routing has given it to an officer."""
+    body = {
+        "channel": "walk_in", "category": category, "description": "DEMO statement", "district": "SJP",
+        "thana": "SJP-KATRA", "minor": False, "danger_now": False, "identity": {"name": "DEMO Name"},
+    }  # fmt: skip
+    headers = {**bearer(officer.session), "Idempotency-Key": key}
+    registered = await district.client.post("/api/intake/cases", json=body, headers=headers)
+    assert registered.status_code == 201, registered.text
+    case: dict[str, Any] = registered.json()
+
+    async def assigned() -> bool:
+        seen = await district.client.get(
+            f"/api/intake/cases/{case['case_id']}", headers=bearer(officer.session)
+        )
+        case.update(seen.json())
+        return seen.status_code == 200 and case.get("assigned_officer") is not None
+
+    await eventually(assigned, timeout=30, what=f"{category} case assigned")
+    return case
+
+
+async def test_the_compliance_page_links_to_the_cases_given_to_uncertified_officers(
+    district: District,
+) -> None:
+    katra = [o for o in district.officers if o["thana"] == "SJP-KATRA"]
+    desk = await district.user(Role.KENDRA_OFFICER, KATRA, katra[0]["service_number"])
+    sho = await district.user(Role.SHO, KATRA)
+    roster = (
+        await district.client.get(f"{ROUTING}/roster?kendra=MSK-SJP-KATRA", headers=bearer(sho.session))
+    ).json()
+    trained = [o["service_number"] for o in roster if o["certified_for"] and not o["incharge"]]
+
+    async def duty(status: str) -> None:
+        for number in trained:
+            moved = await district.client.post(
+                f"{ROUTING}/officers/{number}/duty", json={"status": status}, headers=bearer(sho.session)
+            )
+            assert moved.status_code == 200, moved.text
+
+    # With the trained officers on leave, the late joiner (never trained) takes the case; back on duty,
+    # a trained officer takes the next one.
+    await duty("on_leave")
+    uncovered = await register_at_katra(district, desk, "sexual_assault", "u1")
+    assert uncovered["assigned_officer"] == LATE_JOINER["service_number"]
+    await duty("on_duty")
+    covered = await register_at_katra(district, desk, "domestic_violence", "u2")
+    assert covered["assigned_officer"] in trained
+    co = await district.user(Role.CO, TILHAR)
+
+    async def counted() -> bool:
+        page = (await co.get("/training/compliance")).text
+        return '<h2>Cases given to uncertified officers <span class="muted">(1)</span>' in page
+
+    await eventually(counted, timeout=30, what="routing's figures on the compliance page")
+    page = (await co.get("/training/compliance")).text
+    section = page[page.index('id="uncertified"') :].split("</section>")[0]
+    assert "Cases given to uncertified officers <span" in section and "(1)" in section
+    assert 'value="2026-11-21"' in section and 'value="2026-12-20"' in section  # the last 30 days, IST
+    assert "/training/compliance/uncertified-cases?from=2026-11-21&amp;to=2026-12-20" in section
+    katra_row = page[page.index("?thana=SJP-KATRA") :].split("</tr>")[0]
+    assert "uncertified-cases?thana=SJP-KATRA&amp;from=2026-11-21&amp;to=2026-12-20" in katra_row
+
+    listed = await co.get("/training/compliance/uncertified-cases?thana=SJP-KATRA")
+    assert listed.status_code == 200, listed.text
+    html = listed.text
+    assert f'href="/cases/{uncovered["case_id"]}">{uncovered["case_number"]}</a>' in html
+    assert uncovered["assigned_officer"] in html and "20 Dec 2026, 09:30 IST" in html
+    assert "Sexual assault" in html and covered["case_number"] not in html
+    hindi = (await co.get("/training/compliance/uncertified-cases?thana=SJP-KATRA", lang="hi")).text
+    assert "अप्रमाणित अधिकारियों को सौंपे गए मामले" in hindi and "सौंपे जाने का समय" in hindi
+    assert uncovered["case_number"] in hindi and "दिस॰ 2026" in hindi
+    assert "अप्रमाणित अधिकारियों को सौंपे गए मामले" in (await co.get("/training/compliance", lang="hi")).text
+    later = await co.get("/training/compliance/uncertified-cases?from=2026-12-21&to=2026-12-22")
+    assert later.status_code == 200 and uncovered["case_number"] not in later.text
+    assert (await co.get("/training/compliance/uncertified-cases?from=21-12-2026")).status_code == 422
+
+    exported = await co.get("/training/compliance/uncertified-cases.csv?thana=SJP-KATRA")
+    assert exported.status_code == 200 and exported.content.startswith(b"\xef\xbb\xbf")
+    assert "uncertified-cases-SJP-KATRA-2026-11-21-2026-12-20.csv" in exported.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "मामला संख्या / Case number" and rows[0][-1] == "सौंपा गया (IST) / Assigned at (IST)"
+    assert [r[0] for r in rows[1:]] == [uncovered["case_number"]]
+    assert rows[1][2] == uncovered["assigned_officer"] and rows[1][-1] == "20-12-2026 09:30"
+
+    # The case page says why this officer, in both languages.
+    case_page = (await sho.get(f"/cases/{uncovered['case_id']}")).text
+    why = case_page[case_page.index('id="why-officer"') :].split("</p>")[0]
+    assert "Why this officer" in why and "none of them is certified for sexual assault" in why
+    hindi_case = (await sho.get(f"/cases/{uncovered['case_id']}", lang="hi")).text
+    why_hi = hindi_case[hindi_case.index('id="why-officer"') :].split("</p>")[0]
+    assert "इस अधिकारी को क्यों" in why_hi and "प्रमाणित नहीं" in why_hi and "none of them" not in why_hi
+
+    # An officer is refused; a CO of another circle sees nothing of this one.
+    for path in ("/training/compliance/uncertified-cases", "/training/compliance/uncertified-cases.csv"):
+        refused = await desk.get(path)
+        assert refused.status_code == 403 and uncovered["case_number"] not in refused.text
+    nagar = await district.user(Role.CO, NAGAR)
+    theirs = await nagar.get("/training/compliance/uncertified-cases")
+    assert theirs.status_code == 200 and uncovered["case_number"] not in theirs.text
+    assert (await nagar.get("/training/compliance/uncertified-cases?circle=SJP-TILHAR")).status_code == 404
+    assert uncovered["case_number"] not in (await nagar.get("/training/compliance")).text

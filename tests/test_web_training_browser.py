@@ -9,6 +9,7 @@ import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -51,11 +52,14 @@ async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncI
         await users.add(
             user_record("tilhar.co", Role.CO, district="SJP", circle="SJP-TILHAR"), PASSWORD, actor="test"
         )
+        katra = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
+        officer = user_record("katra.officer", Role.KENDRA_OFFICER, service_number="DEMOKATRA1", **katra)
+        await users.add(officer, PASSWORD, actor="test")
         yield Site(url)
 
 
-def artefacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SHAKTI_TEST_ARTEFACTS") or tmp_path) / "training"
+def artefacts(tmp_path: Path, name: str = "training") -> Path:
+    folder = Path(os.environ.get("SHAKTI_TEST_ARTEFACTS") or tmp_path) / name
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -144,3 +148,51 @@ async def test_the_sp_schedules_for_two_thanas_and_the_co_calls_the_roll_on_a_37
     assert sorted(p.name for p in shots.iterdir()) == [
         "compliance-hi.png", "curriculum-en.png", "roll-call-en.png", "roll-call-hi.png", "schedule-en.png",
     ]  # fmt: skip
+
+
+async def test_the_co_follows_the_cases_given_to_uncertified_officers_on_a_375px_phone(
+    site: Site, browser: Browser, tmp_path: Path
+) -> None:
+    """Nobody is trained in this district yet: a case registered at Katra goes to an uncertified officer,
+    and the CO follows the compliance page's figure to the list and on to the case, which says why."""
+    BLOCKED.clear()
+    shots = artefacts(tmp_path, "training-uncertified")
+    async with httpx.AsyncClient(base_url=site.url, timeout=30.0) as client:
+        signed_in = await client.post(
+            "/api/auth/token", json={"username": "katra.officer", "password": PASSWORD}
+        )
+        desk = {"Authorization": f"Bearer {signed_in.json()['token']}", "Idempotency-Key": "phone-1"}
+        body = {
+            "channel": "walk_in", "category": "stalking", "description": "DEMO statement", "district": "SJP",
+            "thana": "SJP-KATRA", "minor": False, "danger_now": False, "identity": {"name": "DEMO Name"},
+        }  # fmt: skip
+        registered = await client.post("/api/intake/cases", json=body, headers=desk)
+        assert registered.status_code == 201, registered.text
+    number = registered.json()["case_number"]
+
+    co = await on_phone(browser, site, "tilhar.co")
+
+    async def counted() -> bool:
+        await co.goto(f"{site.url}/training/compliance")
+        return await co.locator("#uncertified a:has-text('See the cases')").count() == 1 and (
+            "(1)" in await co.locator("#uncertified h2").inner_text()
+        )
+
+    await eventually(counted, timeout=30, what="the compliance page counts the case")
+    await fits(co)
+    await co.screenshot(path=str(shots / "compliance-en.png"), full_page=True)
+    await co.click("#uncertified a:has-text('See the cases')")
+    await co.wait_for_selector(f"text={number}")
+    await fits(co)
+    await co.screenshot(path=str(shots / "uncertified-cases-en.png"), full_page=True)
+    listed = co.url.removeprefix(site.url)
+    await co.goto(f"{site.url}/lang/hi?next={quote(listed)}")
+    assert "अप्रमाणित अधिकारियों को सौंपे गए मामले" in await co.content()
+    await fits(co)
+    await co.screenshot(path=str(shots / "uncertified-cases-hi.png"), full_page=True)
+    await co.click(f"text={number}")
+    await co.wait_for_selector("#why-officer")
+    assert "इस अधिकारी को क्यों" in await co.locator("#why-officer").inner_text()
+    await fits(co)
+    await co.screenshot(path=str(shots / "case-why-hi.png"), full_page=True)
+    assert BLOCKED == []

@@ -217,23 +217,28 @@ def _registered(event: CaseRegistered) -> Sentence:
     return en, hi
 
 
+def hindi(event: CaseRouted | CaseAssigned | CaseReassigned) -> str:
+    """Routing's reason in Hindi; decisions recorded before routing gave one keep the English."""
+    return event.reason_hi or event.reason
+
+
 def _routing(event: Event) -> Sentence | None:
     match event:
         case CaseRouted():
             return (
                 f"Routed to {event.kendra} (thana {event.thana}, circle {event.circle}): {event.reason}",
-                f"{event.kendra} को भेजा गया (थाना {event.thana}, सर्किल {event.circle}): {event.reason}",
+                f"{event.kendra} को भेजा गया (थाना {event.thana}, सर्किल {event.circle}): {hindi(event)}",
             )
         case CaseAssigned():
             return (
                 f"Assigned to officer {event.officer} at {event.kendra}: {event.reason}",
-                f"{event.kendra} में अधिकारी {event.officer} को सौंपा गया: {event.reason}",
+                f"{event.kendra} में अधिकारी {event.officer} को सौंपा गया: {hindi(event)}",
             )
         case CaseReassigned():
             before = event.from_officer or "-"
             return (
                 f"Reassigned from {before} to officer {event.officer} at {event.kendra}: {event.reason}",
-                f"{before} से अधिकारी {event.officer} ({event.kendra}) को पुनः सौंपा गया: {event.reason}",
+                f"{before} से अधिकारी {event.officer} ({event.kendra}) को पुनः सौंपा गया: {hindi(event)}",
             )
         case CaseUnroutable():
             return (

@@ -7,12 +7,14 @@ Every route admits only the roles it names and answers only inside the caller's 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
 from pydantic import BaseModel, Field
 
 from services.routing.board import DutyBoard
+from services.routing.certified import chosen_period, period_bounds, period_problem
 from services.routing.commands import (
     AcceptReferral,
     AnswerToReferral,
@@ -62,6 +64,10 @@ Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
 ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
+# The compliance lists: supervisors name the cases, the state cell gets the figures only.
+ComplianceReader = Annotated[Principal, Depends(require(Role.KENDRA_INCHARGE, SUPERVISORS, Role.STATE_CELL))]
+ComplianceCaseReader = Annotated[Principal, Depends(require(Role.KENDRA_INCHARGE, SUPERVISORS))]
+PeriodDay = Annotated[date | None, Query(description="A day in IST, YYYY-MM-DD.")]
 PathKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
 """An id or code in a path: a case, referral, Kendra, district or service number."""
 QueryCode = Annotated[str | None, Query(min_length=1, max_length=64), OneLine]
@@ -152,6 +158,7 @@ def build_router(
     _roster_routes(router, ctx, commands, queries)
     _case_routes(router, commands, board, queries)
     _move_and_referral_routes(router, ctx, commands, queries)
+    _compliance_routes(router, ctx, queries)
     return router
 
 
@@ -335,6 +342,66 @@ def _move_and_referral_routes(
                 ("transfer", TRANSFER_REASONS),
                 ("reject", REJECTION_REASONS),
             )
+        }
+
+
+def _compliance_routes(router: APIRouter, ctx: ServiceContext, queries: RoutingQueries) -> None:
+    """Cases given to an officer not certified for them at the time, in a period of IST days: how many
+    per thana, circle and district, and which (``certified.py`` says what counts as certified)."""
+
+    def period(first: date | None, last: date | None) -> tuple[date, date]:
+        first, last = chosen_period(first, last, ctx.clock.now())
+        if (problem := period_problem(first, last)) is not None:
+            raise bilingual_error(422, "bad_period", *problem)
+        return first, last
+
+    @router.get("/compliance/uncertified")
+    async def uncertified_counts(
+        principal: ComplianceReader,
+        first: Annotated[PeriodDay, Query(alias="from")] = None,
+        last: Annotated[PeriodDay, Query(alias="to")] = None,
+    ) -> dict[str, Any]:
+        """How many cases of the period, per place of the caller's jurisdiction, an uncertified officer
+        was given (a case given to two such officers counts once)."""
+        first, last = period(first, last)
+        lines = await queries.uncertified_assignments(principal.scope(), *period_bounds(first, last))
+        per: dict[str, dict[str, set[str]]] = {"district": {}, "circle": {}, "thana": {}}
+        for line in lines:
+            for level, places in per.items():
+                if line[level]:
+                    places.setdefault(line[level], set()).add(line["case_id"])
+        return {
+            "from": first,
+            "to": last,
+            "cases": len({line["case_id"] for line in lines}),
+            **{
+                level: [{"code": code, "cases": len(ids)} for code, ids in sorted(places.items())]
+                for level, places in per.items()
+            },
+        }
+
+    @router.get("/compliance/uncertified/cases")
+    async def uncertified_cases(
+        principal: ComplianceCaseReader,
+        first: Annotated[PeriodDay, Query(alias="from")] = None,
+        last: Annotated[PeriodDay, Query(alias="to")] = None,
+        district: QueryCode = None,
+        circle: QueryCode = None,
+        thana: QueryCode = None,
+    ) -> dict[str, Any]:
+        """Each assignment of the period, at the place asked for inside the caller's jurisdiction, to an
+        officer not certified for the case's category at that moment; newest first."""
+        first, last = period(first, last)
+        asked = {k: v for k, v in (("district", district), ("circle", circle), ("thana", thana)) if v}
+        lines = await queries.uncertified_assignments(principal.scope(), *period_bounds(first, last))
+        return {
+            "from": first,
+            "to": last,
+            "assignments": [
+                line | {"category": _code_and_labels(CATEGORY_LABELS, line["category"])}
+                for line in lines
+                if all(line[k] == v for k, v in asked.items())
+            ],
         }
 
 

@@ -77,6 +77,8 @@ def mount_dashboards(app: FastAPI) -> None:
         counts = await api.get("/api/intake/counts")
         rates = await api.get("/api/escalation/breach-rates", by="district")
         compliance = await api.get("/api/training/compliance")
+        # Figures only: how many cases each district gave to uncertified officers in the last 30 days.
+        uncertified = await optional(api, "/api/routing/compliance/uncertified")
         districts: dict[str, dict[str, Any]] = {}
         for d in compliance.get("children", []):
             districts[d["code"]] = district_row(d["name_hi"], d["name_en"], d["staff"], d["certified_share"])
@@ -84,7 +86,13 @@ def mount_dashboards(app: FastAPI) -> None:
             row = districts.setdefault(rate["place"], district_row(rate["place"], rate["place"], 0, None))
             row["decided"] += rate["decided"]
             row["breached"] += rate["breached"]
-        return render(request, "state.html", principal, counts=counts, districts=sorted(districts.items()))
+        for given in (uncertified or {}).get("district", []):
+            row = districts.setdefault(given["code"], district_row(given["code"], given["code"], 0, None))
+            row["uncertified"] = given["cases"]
+        return render(
+            request, "state.html", principal,
+            counts=counts, districts=sorted(districts.items()), uncertified=uncertified,
+        )  # fmt: skip
 
     app.include_router(router)
 
@@ -97,6 +105,7 @@ def district_row(name_hi: str, name_en: str, staff: int, certified_share: float 
         "certified_share": certified_share,
         "decided": 0,
         "breached": 0,
+        "uncertified": 0,
     }
 
 

@@ -420,6 +420,23 @@ TEXT: dict[str, tuple[str, str]] = {
     "lapsing": ("शीघ्र समाप्त होने वाले प्रमाणपत्र", "Certificates lapsing soon"),
     "lapsing_within": ("{days} दिन के भीतर", "within {days} days"),
     "download_csv": ("CSV डाउनलोड करें", "Download CSV"),
+    "uncertified_cases": ("अप्रमाणित अधिकारियों को सौंपे गए मामले", "Cases given to uncertified officers"),
+    "uncertified_cases_short": ("अप्रमाणित को सौंपे मामले", "Cases given uncertified"),
+    "uncertified_cases_means": (
+        "सौंपे जाते समय अधिकारी के पास मामले की श्रेणी हेतु वैध प्रमाणपत्र नहीं था (जैसा मार्गनिर्धारण ने उस समय"
+        " दर्ज किया; बाद का प्रमाणन पुराने मामले को नहीं बदलता)। दो ऐसे अधिकारियों को सौंपा मामला दो पंक्तियों में,"
+        " एक बार गिना जाता है।",
+        "When the case was given to the officer, she held no valid certificate for its category (as routing"
+        " had it recorded then; a later certification does not change a past case). A case given to two such"
+        " officers is listed on two lines and counted once.",
+    ),
+    "period_from": ("से (दिनांक, IST)", "From (date, IST)"),
+    "period_to": ("तक (दिनांक, IST)", "To (date, IST)"),
+    "cases_in_period": ("मामले इस अवधि में", "cases in the period"),
+    "see_the_cases": ("मामले देखें", "See the cases"),
+    "officer_service_number": ("अधिकारी (सेवा संख्या)", "Officer (service number)"),
+    "assigned_at": ("सौंपे जाने का समय", "Assigned at"),
+    "why_this_officer": ("इस अधिकारी को क्यों", "Why this officer"),
     "staff": ("केन्द्र कर्मी", "Kendra staff"),
     "next_due": ("अगली नियत तिथि", "Next due"),
     "all_done": ("कोई मॉड्यूल शेष नहीं", "No module due"),

@@ -13,10 +13,11 @@ import io
 import math
 import re
 import uuid
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -28,6 +29,7 @@ from shakti.web.pages import (
     ServiceAPI,
     User,
     allow,
+    optional,
     render,
     templates,
 )
@@ -40,6 +42,11 @@ from shared.contracts.vocabulary import (
     TRAINING_REASON_LABELS,
     label,
 )
+
+UNCERTIFIED = "/api/routing/compliance/uncertified"
+# Routing's figures and list of cases given to an officer not certified for them at the time: routing
+# knows the assignments and projects the certifications from training's stream, so the join is its.
+PeriodDay = Annotated[str | None, Query(max_length=10)]
 
 RECORD_READERS = KENDRA_ROLES | SUPERVISOR_ROLES
 """Who opens an officer's record: her own for anyone with a service number, others' for supervisors."""
@@ -60,6 +67,15 @@ CSV_HEADER: list[tuple[str, str]] = [
     ("प्रमाणपत्र वैध तक (IST)", "Certificate valid until (IST)"),
     ("अगली नियत तिथि (IST)", "Next due (IST)"),
     ("समय सीमा चूकी", "Overdue"),
+]
+UNCERTIFIED_CSV_HEADER: list[tuple[str, str]] = [
+    ("मामला संख्या", "Case number"),
+    ("श्रेणी", "Category"),
+    ("अधिकारी (सेवा संख्या)", "Officer (service number)"),
+    ("केन्द्र", "Kendra"),
+    ("थाना", "Thana"),
+    ("सर्किल", "Circle"),
+    ("सौंपा गया (IST)", "Assigned at (IST)"),
 ]
 YES_NO = {True: "हाँ / Yes", False: "नहीं / No"}
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -149,6 +165,80 @@ def csv_text(officers: list[dict[str, Any]], names: dict[tuple[str, str], tuple[
     return "\ufeff" + out.getvalue()
 
 
+def ist_moment(value: str | datetime | None) -> str:
+    at = moment(value)
+    return f"{at.astimezone(IST):%d-%m-%Y %H:%M}" if at else ""
+
+
+def uncertified_csv(lines: list[dict[str, Any]], names: dict[tuple[str, str], tuple[str, str]]) -> str:
+    """The cases given to uncertified officers as CSV: bilingual headers and labels, times in IST."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([both(h) for h in UNCERTIFIED_CSV_HEADER])
+    for line in lines:
+        category = line["category"]
+        writer.writerow(
+            cell(v)
+            for v in (
+                line["case_number"] or line["case_id"],
+                both((category["hi"], category["en"])) if category["code"] else "",
+                line["officer"],
+                line["kendra"] or "",
+                both(names.get(("thana", line["thana"]), (line["thana"], line["thana"]))),
+                both(names.get(("circle", line["circle"]), (line["circle"], line["circle"]))),
+                ist_moment(line["assigned_at"]),
+            )
+        )
+    return "\ufeff" + out.getvalue()
+
+
+def period_asked(first: str | None, last: str | None) -> dict[str, str]:
+    """The period's days as routing takes them (YYYY-MM-DD, IST); routing fills in what is missing."""
+    asked = {}
+    for key, value in (("from", first), ("to", last)):
+        if value:
+            try:
+                asked[key] = date.fromisoformat(value).isoformat()
+            except ValueError:
+                raise PageRefused(
+                    422, "Choose the dates from the calendar (YYYY-MM-DD).", "दिनांक कैलेंडर से चुनें (YYYY-MM-DD)।"
+                ) from None
+    return asked
+
+
+def uncertified_by_place(counts: dict[str, Any] | None) -> dict[tuple[str, str], int]:
+    """Routing's figures by (level, code); the caller's whole jurisdiction under ("all", "")."""
+    if counts is None:
+        return {}
+    found = {("all", ""): int(counts["cases"])}
+    for level in ("district", "circle", "thana"):
+        found |= {(level, p["code"]): int(p["cases"]) for p in counts[level]}
+    return found
+
+
+def uncertified_here(by_place: dict[tuple[str, str], int], focus: dict[str, Any]) -> int | None:
+    """The figure of the place in focus (None: routing gave no figures)."""
+    if not by_place:
+        return None
+    if focus.get("level") in ("district", "circle", "thana"):
+        return by_place.get((focus["level"], focus["code"]), 0)
+    return by_place[("all", "")]
+
+
+def place_asked(circle: str | None, thana: str | None) -> dict[str, str]:
+    return {"thana": thana} if thana else {"circle": circle} if circle else {}
+
+
+async def uncertified_lines(
+    api: Api, focus: dict[str, Any], period: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Routing's list for the place in focus, and the period it answered for."""
+    level = focus.get("level")
+    place = {level: focus["code"]} if level in ("district", "circle", "thana") else {}
+    found = await api.get(f"{UNCERTIFIED}/cases", **period, **place)
+    return found["assignments"], {"from": found["from"], "to": found["to"]}
+
+
 async def focus_of(
     api: Api, circle: str | None, thana: str | None
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -230,16 +320,60 @@ def _compliance_routes(router: APIRouter) -> None:
 
     @router.get("/training/compliance")
     async def compliance(
-        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
-    ) -> HTMLResponse:
+        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None,
+        first: Annotated[PeriodDay, Query(alias="from")] = None,
+        last: Annotated[PeriodDay, Query(alias="to")] = None,
+    ) -> HTMLResponse:  # fmt: skip
         allow(principal, LIST_READERS)
+        asked = period_asked(first, last)
         tree, focus, officers = await focus_of(api, circle, thana)
-        query = f"?thana={thana}" if thana else f"?circle={circle}" if circle else ""
+        place = place_asked(circle, thana)
+        counts = await optional(api, UNCERTIFIED, **asked)
+        by_place = uncertified_by_place(counts)
+        period = {"from": counts["from"], "to": counts["to"]} if counts else asked
         return render(
             request, "training_compliance.html", principal,
-            tree=tree, focus=focus, lists=lists_of(officers), names=place_names(tree), query=query,
-            circle=circle, thana=thana, tree_days=tree["lapsing_within_days"],
+            tree=tree, focus=focus, lists=lists_of(officers), names=place_names(tree),
+            query=f"?{urlencode(place)}" if place else "", circle=circle, thana=thana,
+            tree_days=tree["lapsing_within_days"], uncertified=by_place,
+            uncertified_here=uncertified_here(by_place, focus), period=period,
+            uncertified_query=urlencode(place | period),
         )  # fmt: skip
+
+    @router.get("/training/compliance/uncertified-cases")
+    async def uncertified_cases(
+        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None,
+        first: Annotated[PeriodDay, Query(alias="from")] = None,
+        last: Annotated[PeriodDay, Query(alias="to")] = None,
+    ) -> HTMLResponse:  # fmt: skip
+        """Each case of the period given to an officer not certified for it, linked to its page."""
+        allow(principal, LIST_READERS)
+        asked = period_asked(first, last)
+        tree, focus, _ = await focus_of(api, circle, thana)
+        lines, period = await uncertified_lines(api, focus, asked)
+        return render(
+            request, "training_uncertified.html", principal,
+            tree=tree, focus=focus, lines=lines, names=place_names(tree), period=period,
+            circle=circle, thana=thana, csv_query=urlencode(place_asked(circle, thana) | period),
+            case_count=len({line["case_id"] for line in lines}),
+        )  # fmt: skip
+
+    @router.get("/training/compliance/uncertified-cases.csv")
+    async def uncertified_cases_csv(
+        principal: User, api: Api, circle: str | None = None, thana: str | None = None,
+        first: Annotated[PeriodDay, Query(alias="from")] = None,
+        last: Annotated[PeriodDay, Query(alias="to")] = None,
+    ) -> Response:  # fmt: skip
+        allow(principal, LIST_READERS)
+        asked = period_asked(first, last)
+        tree, focus, _ = await focus_of(api, circle, thana)
+        lines, period = await uncertified_lines(api, focus, asked)
+        name = f"uncertified-cases-{focus['code']}-{period['from']}-{period['to']}.csv"
+        return Response(
+            uncertified_csv(lines, place_names(tree)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+        )
 
     @router.get("/training/compliance/{which}.csv")
     async def compliance_csv(

@@ -279,12 +279,28 @@ class RoutingRegister(Projection[RoutingTables]):
             valid_until=utc(event.valid_until),
             lapsed=False,
         )
+        # Certified from when routing heard of it: the issue date is the training's day, often earlier.
+        await rows.change(
+            t.certified_spell,
+            {"certificate_id": event.certificate_id},
+            service_number=event.service_number,
+            endorsements=json.dumps(event.endorsements),
+            recorded_at=utc(envelope.occurred_at),
+            valid_until=utc(event.valid_until),
+            lapsed_at=None,
+        )
 
     @handles(CertificationLapsed)
     async def certification_lapsed(
         self, rows: Rows, t: RoutingTables, event: CertificationLapsed, envelope: Envelope
     ) -> None:
         await _if_there(rows, t.certificate, {"certificate_id": event.certificate_id}, lapsed=True)
+        await _if_there(
+            rows,
+            t.certified_spell,
+            {"certificate_id": event.certificate_id},
+            lapsed_at=utc(envelope.occurred_at),
+        )
 
     # ------------------------------------------------------------ cases
 
@@ -326,7 +342,7 @@ class RoutingRegister(Projection[RoutingTables]):
     async def case_assigned(
         self, rows: Rows, t: RoutingTables, event: CaseAssigned | CaseReassigned, envelope: Envelope
     ) -> None:
-        await rows.change(
+        case = await rows.change(
             t.case,
             {"case_id": event.case_id},
             officer=event.officer,
@@ -335,6 +351,22 @@ class RoutingRegister(Projection[RoutingTables]):
             assign_reason_en=event.reason,
             assign_reason_hi=event.reason_hi,
             assigned_at=utc(envelope.occurred_at),
+        )
+        # Each assignment is kept, at the place the case was then (its routing precedes it in the same
+        # stream): the compliance lists ask who held a case in a period, not only who holds it now.
+        rows.put(
+            t.assignment,
+            rows.blank(
+                t.assignment,
+                event_id=str(envelope.event_id),
+                case_id=event.case_id,
+                officer=event.officer,
+                kendra=event.kendra,
+                district=case["district"],
+                circle=case["circle"],
+                thana=case["thana"],
+                assigned_at=utc(envelope.occurred_at),
+            ),
         )
 
     @handles(CaseUnassigned)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.certified import CertifiedSpell, certified_when, spell
 from services.routing.read_model.tables import RoutingTables
 from shared.projection import Projector
 from shared.rows import utc
@@ -310,6 +311,61 @@ class RoutingQueries:
                 "unroutable": row["unroutable"],
             }
         )
+
+    async def uncertified_assignments(
+        self, scope: Mapping[str, str], start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """Assignments from ``start`` (inclusive) to ``end`` (exclusive), at a place inside ``scope``, to an
+        officer who was not certified for the case's category at that moment; newest first."""
+        t = self.projector.tables
+        a = t.assignment.c
+        start, end = utc(start), utc(end)  # stored as UTC; SQLite compares the text
+        async with self.projector.sessions() as session:
+            given = (
+                (
+                    await session.execute(
+                        select(t.assignment, t.case.c.case_number, t.case.c.category)
+                        .outerjoin(t.case, t.case.c.case_id == a.case_id)
+                        .where(a.assigned_at >= start, a.assigned_at < end, *_scoped(t.assignment, scope))
+                        .order_by(a.assigned_at.desc(), a.case_id, a.event_id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            spells = await self._spells(session, sorted({row["officer"] for row in given}))
+        return [
+            {
+                "case_id": row["case_id"],
+                "case_number": row["case_number"],
+                "category": row["category"],
+                "officer": row["officer"],
+                "kendra": row["kendra"],
+                "district": row["district"],
+                "circle": row["circle"],
+                "thana": row["thana"],
+                "assigned_at": utc(row["assigned_at"]),
+            }
+            for row in given
+            if not certified_when(spells.get(row["officer"], ()), row["category"], utc(row["assigned_at"]))
+        ]
+
+    async def _spells(
+        self, session: AsyncSession, officers: Sequence[str]
+    ) -> dict[str, list[CertifiedSpell]]:
+        c = self.projector.tables.certified_spell.c
+        found: dict[str, list[CertifiedSpell]] = {}
+        for start in range(0, len(officers), 500):
+            rows = await session.execute(
+                select(c.service_number, c.endorsements, c.recorded_at, c.valid_until, c.lapsed_at).where(
+                    c.service_number.in_(officers[start : start + 500])
+                )
+            )
+            for number, endorsements, recorded_at, valid_until, lapsed_at in rows.all():
+                found.setdefault(number, []).append(
+                    spell(json.loads(endorsements), utc(recorded_at), utc(valid_until), utc(lapsed_at))
+                )
+        return found
 
 
 def _case_line(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,8 @@ class RoutingTables:
     certificate: Table
     case: Table
     referral: Table
+    assignment: Table
+    certified_spell: Table
 
 
 def routing_tables(metadata: MetaData, prefix: str) -> RoutingTables:
@@ -22,6 +24,7 @@ def routing_tables(metadata: MetaData, prefix: str) -> RoutingTables:
         **_jurisdiction_tables(metadata, prefix),
         **_roster_tables(metadata, prefix),
         **_case_tables(metadata, prefix),
+        **_compliance_tables(metadata, prefix),
     )
 
 
@@ -137,5 +140,35 @@ def _case_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
             Column("issued_at", DateTime(timezone=True), nullable=False),
             Column("due_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
+        ),
+    )
+
+
+def _compliance_tables(metadata: MetaData, prefix: str) -> dict[str, Table]:
+    """Every assignment of a case to an officer (where the case was then), and every certificate as
+    routing knew it (from when it was recorded until it expired or lapsed): what the compliance lists
+    join to find cases given to an officer not certified for them at the time (``certified.py``)."""
+    return dict(
+        assignment=Table(
+            f"{prefix}assignment",
+            metadata,
+            Column("event_id", String(36), primary_key=True),
+            Column("case_id", String(64), nullable=False, index=True),
+            Column("officer", String(20), nullable=False, index=True),
+            Column("kendra", String(80)),
+            Column("district", String(20), index=True),
+            Column("circle", String(80), index=True),
+            Column("thana", String(80), index=True),
+            Column("assigned_at", DateTime(timezone=True), nullable=False, index=True),
+        ),
+        certified_spell=Table(
+            f"{prefix}certified_spell",
+            metadata,
+            Column("certificate_id", String(80), primary_key=True),
+            Column("service_number", String(20), nullable=False, index=True),
+            Column("endorsements", Text, nullable=False),
+            Column("recorded_at", DateTime(timezone=True), nullable=False),
+            Column("valid_until", DateTime(timezone=True), nullable=False),
+            Column("lapsed_at", DateTime(timezone=True)),
         ),
     )

@@ -23,6 +23,8 @@ from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shared.auth import COOKIE, Principal, Role
+from shared.contracts.intake import CaseRegistered
+from shared.eventstore import EventStore
 from shared.http_guard import csrf_token
 from tests.sessions import enrol, keys_for_tests
 from tests.waiting import eventually
@@ -652,3 +654,20 @@ async def test_an_officer_attaches_a_file_from_the_case_page_and_opens_it_with_a
     assert (
         await co.post(f"/cases/{case_id}/attachments/{files[0]}", purpose="supervisory_review")
     ).status_code == 403
+
+
+async def test_the_registration_form_asks_her_consent_to_sms_saying_what_is_sent_and_records_it(
+    desk: Desk, nats_client: NatsClient
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    for lang, words in (("en", "the case number, the Kendra"), ("hi", "मामला संख्या, केन्द्र")):
+        form = (await officer.get("/kendra/register", lang=lang)).text
+        assert 'name="consent_messages"' in form and words in form, form
+    agreed = await register(officer, "SJP-KATRA", consent_messages="on")
+    unasked = await register(officer, "SJP-KATRA")
+    store = EventStore(nats_client, "intake")
+    for response, consent in ((agreed, True), (unasked, False)):
+        assert response.status_code == 303, response.text
+        [envelope] = await store.load("case", case_id_of(response.headers["location"]))
+        registered = envelope.event()
+        assert isinstance(registered, CaseRegistered) and registered.consent_to_messages is consent

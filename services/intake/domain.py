@@ -28,6 +28,7 @@ from shared.contracts.intake import (
     FirstContactMade,
     IdentityErased,
     IdentityViewed,
+    MessagesConsentWithdrawn,
     NoteAdded,
     ReferralMade,
 )
@@ -73,6 +74,8 @@ class Complaint:
     danger_now: bool
     language: Language
     consent_to_share: bool
+    consent_to_messages: bool = False
+    """She agreed to be sent SMS about the case (receipt, status changes); off unless she said so."""
 
 
 def flags_for(category: Category, minor: bool) -> list[str]:
@@ -115,6 +118,7 @@ class Case(Aggregate):
         self.thana: str | None = None
         self.first_contact_made = False
         self.identity_erased = False
+        self.consent_to_messages = False
 
     # ---- folding events into state
 
@@ -124,6 +128,9 @@ class Case(Aggregate):
             case CaseRegistered():
                 self.case_number = event.case_number
                 self.district, self.circle, self.thana = event.district, event.circle, event.thana
+                self.consent_to_messages = event.consent_to_messages
+            case MessagesConsentWithdrawn():
+                self.consent_to_messages = False
             case FirstContactMade():
                 self.first_contact_made = True
             case IdentityErased():
@@ -223,6 +230,7 @@ class Case(Aggregate):
                 locality_code=complaint.locality_code,
                 language=complaint.language.value,
                 consent_to_share=complaint.consent_to_share,
+                consent_to_messages=complaint.consent_to_messages,
                 registered_by=by,
                 registered_at_thana=registered_from,
                 flags=flags_for(complaint.category, complaint.minor),
@@ -368,6 +376,18 @@ class Case(Aggregate):
         return [
             CaseMarkedDuplicate(duplicate_of=original.id, duplicate_of_number=original.case_number, by=by)
         ]
+
+    def withdraw_messages_consent(self, by: str) -> Sequence[Event]:
+        """Allowed on a finished case too: she may not want to hear of a reopening either."""
+        self._existing()
+        if not self.consent_to_messages:
+            raise DomainError(
+                "no_messages_consent",
+                f"Case {self.case_number} has no consent to SMS messages to withdraw: none are sent.",
+                f"मामला {self.case_number} में एसएमएस संदेशों की सहमति नहीं है जिसे वापस लिया जाए: "
+                "कोई संदेश नहीं भेजा जाता।",
+            )
+        return [MessagesConsentWithdrawn(by=by)]
 
     def view_identity(self, purpose: ViewPurpose, role: str, by: str) -> Sequence[Event]:
         self.check_identity_kept()

@@ -34,6 +34,7 @@ from shared.contracts.intake import (
     FirstContactMade,
     IdentityErased,
     IdentityViewed,
+    MessagesConsentWithdrawn,
     NoteAdded,
     ReferralMade,
 )
@@ -186,6 +187,11 @@ def _case_end(event: Event) -> Sentence | None:
                 f"Identity viewed by {event.by} ({role_en}); purpose: {purpose_en}",
                 f"{event.by} ({role_hi}) ने पहचान देखी; उद्देश्य: {purpose_hi}",
             )
+        case MessagesConsentWithdrawn():
+            return (
+                f"She no longer wants SMS about the case (recorded by {event.by}): no more SMS are sent",
+                f"वे अब मामले के बारे में एसएमएस नहीं चाहतीं ({event.by} द्वारा दर्ज): आगे कोई एसएमएस नहीं भेजा जाएगा",
+            )
         case IdentityErased():
             basis_en, basis_hi = labelled(ERASURE_LABELS, event.legal_basis)
             return (
@@ -211,6 +217,9 @@ def _registered(event: CaseRegistered) -> Sentence:
     if event.danger_now:
         en += "; she is in danger now"
         hi += "; पीड़िता अभी खतरे में है"
+    if event.consent_to_messages:
+        en += "; she agreed to be sent SMS about the case"
+        hi += "; उन्होंने मामले के बारे में एसएमएस भेजे जाने की सहमति दी"
     if "pocso" in event.flags:
         en += "; a minor: POCSO applies, Child Welfare Committee to be informed"
         hi += "; नाबालिग: पॉक्सो लागू, बाल कल्याण समिति को सूचना आवश्यक"

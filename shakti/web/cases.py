@@ -284,6 +284,7 @@ def _registration_routes(router: APIRouter) -> None:
             "minor": "minor" in form,
             "danger_now": "danger_now" in form,
             "consent_to_share": "consent" in form,
+            "consent_to_messages": "consent_messages" in form,
             "language": form.get("language", "hi"),
             "identity": {k: form.get(k) or None for k in ("name", "phone", "address", "locality")},
         }

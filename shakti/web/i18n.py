@@ -171,6 +171,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "danger_now": ("अभी खतरे में", "In danger now"),
     "minor": ("नाबालिग", "A minor"),
     "consent": ("जानकारी साझा करने की सहमति", "Consents to sharing"),
+    "consent_messages": (
+        "वे अपने फ़ोन पर एसएमएस चाहती हैं: केवल मामला संख्या, केन्द्र का नाम और फ़ोन, हेल्पलाइन और मामले की "
+        "स्थिति में बदलाव; और कुछ नहीं। बाद में कभी भी मना कर सकती हैं।",
+        "She wants SMS on her phone: only the case number, the Kendra's name and phone, the helplines and "
+        "changes of the case's status; never anything else. She may say no at any time later.",
+    ),
     "thana": ("थाना", "Thana"),
     "circle": ("सर्किल", "Circle"),
     "district": ("जनपद", "District"),

@@ -24,6 +24,8 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
     ComplainantResponded,
     FirstContactMade,
     IdentityErased,
@@ -119,6 +121,10 @@ class Case(Aggregate):
         self.first_contact_made = False
         self.identity_erased = False
         self.consent_to_messages = False
+        self.messages_sent: set[str] = set()
+        """Notification ids of her SMS handed to the channel: each goes once."""
+        self.message_tries: dict[str, int] = {}
+        """Failed tries of each of her SMS so far (a redelivered request counts on from them)."""
 
     # ---- folding events into state
 
@@ -131,6 +137,12 @@ class Case(Aggregate):
                 self.consent_to_messages = event.consent_to_messages
             case MessagesConsentWithdrawn():
                 self.consent_to_messages = False
+            case ComplainantMessageSent():
+                self.messages_sent.add(event.notification_id)
+            case ComplainantMessageFailed():
+                self.message_tries[event.notification_id] = (
+                    self.message_tries.get(event.notification_id, 0) + 1
+                )
             case FirstContactMade():
                 self.first_contact_made = True
             case IdentityErased():
@@ -388,6 +400,30 @@ class Case(Aggregate):
                 "कोई संदेश नहीं भेजा जाता।",
             )
         return [MessagesConsentWithdrawn(by=by)]
+
+    def why_no_message(self) -> str | None:
+        """Why no SMS may go to her now (a reason code), or None: she consents and her identity is kept."""
+        self._existing()
+        if self.identity_erased:
+            return "identity_erased"
+        return None if self.consent_to_messages else "no_consent"
+
+    def message_sent(self, notification_id: str, via: str, attempts: int, at: datetime) -> Sequence[Event]:
+        self._existing()
+        if notification_id in self.messages_sent:
+            return []
+        return [ComplainantMessageSent(notification_id=notification_id, via=via, attempts=attempts, at=at)]
+
+    def message_failed(
+        self, notification_id: str, attempt: int, reason: str, parked: bool, at: datetime
+    ) -> Sequence[Event]:
+        self._existing()
+        if notification_id in self.messages_sent:
+            return []
+        failed = ComplainantMessageFailed(
+            notification_id=notification_id, attempt=attempt, reason=reason, parked=parked, at=at
+        )
+        return [failed]
 
     def view_identity(self, purpose: ViewPurpose, role: str, by: str) -> Sequence[Event]:
         self.check_identity_kept()

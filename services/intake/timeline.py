@@ -30,6 +30,8 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
     ComplainantResponded,
     FirstContactMade,
     IdentityErased,
@@ -191,6 +193,18 @@ def _case_end(event: Event) -> Sentence | None:
             return (
                 f"She no longer wants SMS about the case (recorded by {event.by}): no more SMS are sent",
                 f"वे अब मामले के बारे में एसएमएस नहीं चाहतीं ({event.by} द्वारा दर्ज): आगे कोई एसएमएस नहीं भेजा जाएगा",
+            )
+        case ComplainantMessageSent():
+            return (
+                f"SMS to the complainant handed to the {event.via} (try {event.attempts})",
+                f"शिकायतकर्ता को एसएमएस {event.via} को सौंपा गया (प्रयास {event.attempts})",
+            )
+        case ComplainantMessageFailed():
+            parked = "; not tried again" if event.parked else ""
+            parked_hi = "; दोबारा प्रयास नहीं होगा" if event.parked else ""
+            return (
+                f"SMS to the complainant not sent ({event.reason}, try {event.attempt}){parked}",
+                f"शिकायतकर्ता को एसएमएस नहीं गया ({event.reason}, प्रयास {event.attempt}){parked_hi}",
             )
         case IdentityErased():
             basis_en, basis_hi = labelled(ERASURE_LABELS, event.legal_basis)

@@ -393,6 +393,7 @@ def tell_complainant(
         case_status=status,
         language="en" if case.language == "en" else "hi",  # Urdu: the Hindi text (no Urdu template)
         kendra_phone=phones.get(kendra or ""),
+        template_id=policy.sms_templates.get(rule),
     )
 
 

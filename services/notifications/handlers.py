@@ -46,6 +46,8 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
     FirstContactMade,
     IdentityErased,
     MessagesConsentWithdrawn,
@@ -322,6 +324,20 @@ class CaseEvents(Reactions):
     )
     async def status_changed(self, event: Event, cause: Envelope) -> None:
         await self._tell_complainant(event, cause, cause.aggregate_id)
+
+    @handles(ComplainantMessageSent, ComplainantMessageFailed)
+    async def complainant_outcome(
+        self, event: ComplainantMessageSent | ComplainantMessageFailed, cause: Envelope
+    ) -> None:
+        """Intake sent her SMS (it alone holds her phone), or a try failed: shown on the notification
+        as if this service's channel had done it, once per outcome (the command id names the cause)."""
+        meta = CommandMeta.reacting_to(cause, ACTOR, "complainant-outcome")
+        if isinstance(event, ComplainantMessageSent):
+            sent = partial(Notification.deliver, via=event.via, at=event.at)
+            await self.notifications.execute(event.notification_id, sent, meta)
+        else:
+            failed = partial(Notification.fail, reason=event.reason, at=event.at, park=event.parked)
+            await self.notifications.execute(event.notification_id, failed, meta)
 
     async def _tell_complainant(self, event: Event, cause: Envelope, case_id: str) -> None:
         # Her consent and erasure are read from intake's stream now, not from the event: a withdrawal

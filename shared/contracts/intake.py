@@ -179,6 +179,30 @@ class MessagesConsentWithdrawn(Event):
     by: str
 
 
+@event_type("ComplainantMessageSent")
+class ComplainantMessageSent(Event):
+    """Intake handed notifications' message ``notification_id`` for her to the SMS channel (her phone,
+    opened only for this, is not recorded). Notifications shows the message sent from this."""
+
+    notification_id: str
+    via: str = Field(pattern=r"^[a-z_]{1,40}$")
+    """``sms_gateway``, or ``outbox`` where no gateway is configured (``make run``)."""
+    attempts: int
+    at: datetime
+
+
+@event_type("ComplainantMessageFailed")
+class ComplainantMessageFailed(Event):
+    """One try of her SMS failed, or it may not go at all (``no_consent``, ``identity_erased``,
+    ``no_phone``: ``parked`` at once). A code only, never the gateway's words."""
+
+    notification_id: str
+    attempt: int
+    reason: str = Field(pattern=r"^[A-Za-z0-9_:.-]{1,80}$")
+    parked: bool
+    at: datetime
+
+
 @event_type("IdentityErased")
 class IdentityErased(Event):
     by: str

@@ -123,6 +123,8 @@ class NotificationRequested(Event):
     """The language of a complainant's message, hers from the registration (none: the recipient's)."""
     kendra_phone: str | None = Field(default=None, pattern=PHONE)
     """The Kendra's public phone, for a complainant's message (none: not in the contacts file)."""
+    template_id: str | None = Field(default=None, pattern=r"^[0-9]{19}$")
+    """The DLT template of a complainant's SMS, from this service's policy: intake sends it with it."""
 
 
 @events.upcaster("NotificationRequested", 1)

@@ -286,3 +286,23 @@ def test_a_registration_recorded_before_consent_to_messages_existed_reads_as_no_
     decoded = events.decode("CaseRegistered", 2, payload)
     assert isinstance(decoded, CaseRegistered) and decoded.consent_to_messages is False
     assert decoded.consent_to_share is True  # the consent to share with agencies is another thing
+
+
+def test_her_sms_goes_only_while_she_consents_and_is_not_erased_and_each_once() -> None:
+    case = Case("c1")
+    agreed = replace(complaint(), consent_to_messages=True)
+    apply_decided(case, case.register(agreed, case_number="N", sealed_identity="x", table=TABLE, by="P"))
+    assert case.why_no_message() is None
+    [sent] = case.message_sent("n1", "sms_gateway", 2, NOW)
+    apply_decided(case, [sent])
+    assert case.message_sent("n1", "sms_gateway", 3, NOW) == []  # once
+    assert case.message_failed("n1", 3, "http_503", False, NOW) == []
+    apply_decided(case, case.message_failed("n2", 1, "timeout", False, NOW))
+    assert case.message_tries == {"n2": 1}
+    apply_decided(case, case.withdraw_messages_consent("P"))
+    assert case.why_no_message() == "no_consent"
+    erased = Case("c2")
+    apply_decided(erased, erased.register(agreed, case_number="M", sealed_identity="x", table=TABLE, by="P"))
+    apply_decided(erased, erased.erase_identity(ErasureBasis.DPDP_REQUEST, "P"))
+    assert erased.why_no_message() == "identity_erased"
+    assert open_case().why_no_message() == "no_consent"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 from nats.aio.client import Client as NatsClient
@@ -24,19 +27,60 @@ from services.intake.tests.conftest import (
     running_intake,
 )
 from services.notifications.main import build_service
+from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.intake import ComplainantMessageSent
-from shared.contracts.notifications import NotificationRequested, NotificationSent
+from shared.contracts.notifications import NotificationFailed, NotificationRequested, NotificationSent
 from shared.events import Envelope, Event
-from shared.runtime import ServiceRunner
+from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
-from tests.sessions import keys_for_tests
+from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
-from .conftest import Gateway
+from .conftest import Gateway, witness
 from .identity import ADDRESS, NAME, PHONE, STORY
 
 KATRA_PHONE = "+915842000111"
+
+
+@dataclass
+class Platform:
+    intake: Intake
+    notifications: httpx.AsyncClient
+    callers: SignedCallers
+
+
+@contextlib.asynccontextmanager
+async def intake_and_notifications(
+    nc: NatsClient, nats_url: str, database_url: str, tmp_path: Path, env: pytest.MonkeyPatch
+) -> AsyncIterator[Platform]:
+    """Intake and notifications beside it (its own database and HTTP app); the Katra Kendra's phone in
+    notifications' contacts file."""
+    contacts = {"kendra:MSK-SJP-KATRA": {"phone": KATRA_PHONE}}
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}))
+    env.setenv("SHAKTI_NOTIFICATIONS_CONTACTS", str(tmp_path / "contacts.yaml"))
+    await import_jurisdiction(nc)
+    clock, settings, callers = (
+        ManualClock(),
+        Settings(keys_dir=keys_for_tests(), data_dir=tmp_path),
+        SignedCallers(),
+    )
+    notifications = ServiceRunner(
+        build_service(poll_seconds=0.05),
+        settings,
+        nats_url=nats_url,
+        clock=clock,
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifications.db'}",
+    )
+    app = build_app([notifications], settings, directory=callers.directory)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://notifications.test") as client,
+            running_intake(nc, nats_url, database_url, clock=clock) as intake,
+        ):
+            await places_known(intake)
+            yield Platform(intake, client, callers)
 
 
 @pytest.fixture
@@ -48,28 +92,10 @@ async def platform(
     gateway: Gateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[Intake]:
-    """Intake sending SMS through the gateway, and notifications beside it (its own database)."""
-    contacts = {"kendra:MSK-SJP-KATRA": {"phone": KATRA_PHONE}}
-    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}))
-    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_CONTACTS", str(tmp_path / "contacts.yaml"))
+    """Intake sending SMS through the gateway."""
     monkeypatch.setenv("SHAKTI_INTAKE_SMS_URL", gateway.url)
-    await import_jurisdiction(nats_client)
-    clock = ManualClock()
-    notifications = ServiceRunner(
-        build_service(poll_seconds=0.05),
-        Settings(keys_dir=keys_for_tests(), data_dir=tmp_path),
-        nats_url=nats_url,
-        clock=clock,
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'notifications.db'}",
-    )
-    await notifications.start()
-    try:
-        async with running_intake(nats_client, nats_url, sqlite_url, clock=clock) as intake:
-            await places_known(intake)
-            yield intake
-    finally:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(notifications.stop(), 30)
+    async with intake_and_notifications(nats_client, nats_url, sqlite_url, tmp_path, monkeypatch) as both:
+        yield both.intake
 
 
 async def stream(nc: NatsClient, name: str) -> list[Envelope]:
@@ -146,3 +172,62 @@ async def test_intake_sends_her_sms_once_through_failures_and_nothing_after_with
 
 async def _count(gateway: Gateway, count: int) -> bool:
     return len(gateway.accepted) >= count
+
+
+async def test_without_a_gateway_her_sms_goes_to_the_outbox_in_her_words_and_nowhere_else(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make run``: no gateway configured; the outbox page shows what would have been sent to her."""
+    monkeypatch.delenv("SHAKTI_INTAKE_SMS_URL", raising=False)
+    async with intake_and_notifications(nats_client, nats_url, sqlite_url, tmp_path, monkeypatch) as both:
+        intake = both.intake
+        case_id = (await intake.register(consent_to_messages=True, identity=identity()))["case_id"]
+        assert (await intake.command(case_id, "first-contact", {"mode": "phone"})).status_code == 200
+        operator = both.callers.headers(Principal(username="ops", role=Role.OPERATOR))
+        shown: list[dict[str, Any]] = []
+
+        async def outboxed() -> bool:
+            answer = await both.notifications.get("/api/notifications/outbox", headers=operator)
+            shown[:] = [m for m in answer.json()["messages"] if m["recipient"] == f"complainant:{case_id}"]
+            return len(shown) == 2
+
+        await eventually(outboxed, 20, "her receipt and her status SMS in the outbox")
+        texts = {m["rule"]["code"]: m["text"] for m in shown}
+        for text in texts.values():
+            witness("outbox", f"{text['en']}\n{text['hi']}")
+            assert KATRA_PHONE in text["en"] and KATRA_PHONE in text["hi"] and "1090" in text["hi"]
+        assert "registered" in texts["complainant_receipt"]["en"]
+        assert "In progress" in texts["complainant_status"]["en"]
+        assert "कार्यवाही जारी" in texts["complainant_status"]["hi"]
+
+        # One who agreed but gave no phone: parked by intake with its reason; an operator's retry in
+        # notifications does not try it itself (it holds no phone to send it to).
+        phoneless = {"name": NAME, "address": ADDRESS, "statement": STORY}
+        lost = (await intake.register(consent_to_messages=True, identity=phoneless))["case_id"]
+
+        async def parked() -> list[NotificationFailed]:
+            return [
+                e
+                for e in await events(nats_client, "NOTIFICATIONS")
+                if isinstance(e, NotificationFailed) and e.parked
+            ]
+
+        async def any_parked() -> bool:
+            return bool(await parked())
+
+        await eventually(any_parked, 20, "her receipt parked")
+        [failed] = await parked()
+        assert failed.reason == "no_phone"
+        retried = await both.notifications.post(
+            f"/api/notifications/{failed.notification_id}/retry", headers=operator
+        )
+        assert retried.status_code == 200, retried.text
+        await asyncio.sleep(0.5)
+        after = [
+            type(e).__name__
+            for e in await events(nats_client, "NOTIFICATIONS")
+            if getattr(e, "notification_id", None) == failed.notification_id
+        ]
+        assert after == ["NotificationRequested", "NotificationFailed"], after
+        timeline = (await intake.get(f"/cases/{lost}/timeline")).json()["entries"]
+        assert any("no_phone" in entry["text_en"] for entry in timeline), timeline

@@ -668,6 +668,34 @@ async def test_the_registration_form_asks_her_consent_to_sms_saying_what_is_sent
     store = EventStore(nats_client, "intake")
     for response, consent in ((agreed, True), (unasked, False)):
         assert response.status_code == 303, response.text
-        [envelope] = await store.load("case", case_id_of(response.headers["location"]))
-        registered = envelope.event()
+        # Her receipt may follow on the case already (the platform sends it to the outbox).
+        registered = (await store.load("case", case_id_of(response.headers["location"])))[0].event()
         assert isinstance(registered, CaseRegistered) and registered.consent_to_messages is consent
+
+
+async def test_the_case_page_stops_sms_to_her_on_her_word_after_confirming(
+    desk: Desk, nats_client: NatsClient
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    agreed = case_id_of((await register(officer, "SJP-KATRA", consent_messages="on")).headers["location"])
+    unasked = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    stop = f'action="/cases/{agreed}/stop-sms"'
+
+    async def offered() -> bool:
+        return stop in (await officer.get(f"/cases/{agreed}")).text
+
+    await eventually(offered, what="the button to stop SMS on the case page")
+    page = (await officer.get(f"/cases/{agreed}", lang="hi")).text
+    assert "एसएमएस" in page and "SMS" in (await officer.get(f"/cases/{agreed}")).text
+    assert f'action="/cases/{unasked}/stop-sms"' not in (await officer.get(f"/cases/{unasked}")).text
+    unconfirmed = await officer.post(f"/cases/{agreed}/stop-sms")
+    assert unconfirmed.status_code == 422 and 'role="alert"' in unconfirmed.text
+    stopped = await officer.post(f"/cases/{agreed}/stop-sms", confirm="yes")
+    assert stopped.status_code == 303, stopped.text
+    history = await EventStore(nats_client, "intake").load("case", agreed)
+    assert history[-1].event_type == "MessagesConsentWithdrawn"
+
+    async def gone() -> bool:
+        return stop not in (await officer.get(f"/cases/{agreed}")).text
+
+    await eventually(gone, what="the button gone once she said no")

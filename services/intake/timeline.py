@@ -67,6 +67,7 @@ from shared.contracts.vocabulary import (
     PURPOSE_LABELS,
     REOPEN_LABELS,
     ROLE_LABELS,
+    SMS_VIA_LABELS,
     WITHDRAW_LABELS,
     escalation_reason,
     labelled,
@@ -195,9 +196,10 @@ def _case_end(event: Event) -> Sentence | None:
                 f"वे अब मामले के बारे में एसएमएस नहीं चाहतीं ({event.by} द्वारा दर्ज): आगे कोई एसएमएस नहीं भेजा जाएगा",
             )
         case ComplainantMessageSent():
+            via_en, via_hi = labelled(SMS_VIA_LABELS, event.via)
             return (
-                f"SMS to the complainant handed to the {event.via} (try {event.attempts})",
-                f"शिकायतकर्ता को एसएमएस {event.via} को सौंपा गया (प्रयास {event.attempts})",
+                f"SMS to the complainant handed to {via_en} (try {event.attempts})",
+                f"शिकायतकर्ता को एसएमएस {via_hi} को सौंपा गया (प्रयास {event.attempts})",
             )
         case ComplainantMessageFailed():
             parked = "; not tried again" if event.parked else ""

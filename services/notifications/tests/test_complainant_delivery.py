@@ -231,3 +231,6 @@ async def test_without_a_gateway_her_sms_goes_to_the_outbox_in_her_words_and_now
         assert after == ["NotificationRequested", "NotificationFailed"], after
         timeline = (await intake.get(f"/cases/{lost}/timeline")).json()["entries"]
         assert any("no_phone" in entry["text_en"] for entry in timeline), timeline
+        told = (await intake.get(f"/cases/{case_id}/timeline")).json()["entries"]
+        assert any("handed to the outbox (no gateway" in e["text_en"] for e in told), told
+        assert any("आउटबॉक्स" in e["text_hi"] for e in told), told

@@ -18,6 +18,7 @@ import pytest
 import yaml
 from nats.aio.client import Client as NatsClient
 
+from services.intake.main import Intake as IntakeInstance
 from services.intake.tests.conftest import (
     INCHARGE,
     OFFICER,
@@ -139,6 +140,15 @@ async def test_intake_sends_her_sms_once_through_failures_and_nothing_after_with
     await eventually(shown_sent, 10, "notifications recording it sent from intake's outcome")
     [sent] = [e for e in await events(nc, "INTAKE") if isinstance(e, ComplainantMessageSent)]
     assert sent.notification_id == receipt["reference"] and sent.attempts == 3
+    # The same request handed over again (a redelivery, another replica): nothing goes twice.
+    [request] = [
+        e for e in await events(nc, "NOTIFICATIONS")
+        if isinstance(e, NotificationRequested) and e.notification_id == sent.notification_id
+    ]  # fmt: skip
+    instance = intake.runner.instance
+    assert isinstance(instance, IntakeInstance)
+    await instance.complainants.deliver(request)
+    assert len(gateway.requests) == 3
 
     # A status change: told once more. Then she withdraws: nothing after.
     for case_id in (agreed, unasked):

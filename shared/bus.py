@@ -78,7 +78,12 @@ def _durables(*pairs: tuple[str, str]) -> tuple[DurableConsumer, ...]:
 # name would start from the stream's first event and redeliver every event ever stored.
 PARTS: tuple[Part, ...] = (
     # intake's case files, sealed with each case's key (services/intake/attachments.py).
-    Part("intake", buckets=("shakti-intake-attachments",)),
+    # Intake alone opens a complainant's phone: it sends the SMS notifications decided for her.
+    Part(
+        "intake",
+        _durables(("NOTIFICATIONS", "intake_to_complainants")),
+        buckets=("shakti-intake-attachments",),
+    ),
     Part(
         "routing",
         _durables(

@@ -71,6 +71,7 @@ LADDER = SUPERVISORS | {Role.KENDRA_INCHARGE}
 INTAKE_COMMANDS = (
     "first-contact", "actions", "referrals", "attachments", "awaiting-complainant",
     "complainant-responded", "resolve", "close", "reopen", "withdraw", "duplicate",
+    "withdraw-messages-consent",
 )  # fmt: skip
 CASE_LEVEL: dict[str, frozenset[Role]] = {
     "POST /api/intake/cases": FIELD_STAFF,

@@ -27,6 +27,8 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shakti.web.times import IST
 from shared.auth import COOKIE, Principal, Role
+from shared.contracts.intake import CaseRegistered
+from shared.eventstore import EventStore
 from shared.http_guard import csrf_token
 from tests.sessions import enrol, keys_for_tests
 from tests.waiting import eventually
@@ -704,3 +706,48 @@ async def test_an_officer_attaches_a_file_from_the_case_page_and_opens_it_with_a
     assert (
         await co.post(f"/cases/{case_id}/attachments/{files[0]}", purpose="supervisory_review")
     ).status_code == 403
+
+
+async def test_the_registration_form_asks_her_consent_to_sms_saying_what_is_sent_and_records_it(
+    desk: Desk, nats_client: NatsClient
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    for lang, words in (("en", "the case number, the Kendra"), ("hi", "मामला संख्या, केन्द्र")):
+        form = (await officer.get("/kendra/register", lang=lang)).text
+        assert 'name="consent_messages"' in form and words in form, form
+    agreed = await register(officer, "SJP-KATRA", consent_messages="on")
+    unasked = await register(officer, "SJP-KATRA")
+    store = EventStore(nats_client, "intake")
+    for response, consent in ((agreed, True), (unasked, False)):
+        assert response.status_code == 303, response.text
+        # Her receipt may follow on the case already (the platform sends it to the outbox).
+        registered = (await store.load("case", case_id_of(response.headers["location"])))[0].event()
+        assert isinstance(registered, CaseRegistered) and registered.consent_to_messages is consent
+
+
+async def test_the_case_page_stops_sms_to_her_on_her_word_after_confirming(
+    desk: Desk, nats_client: NatsClient
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    agreed = case_id_of((await register(officer, "SJP-KATRA", consent_messages="on")).headers["location"])
+    unasked = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+    stop = f'action="/cases/{agreed}/stop-sms"'
+
+    async def offered() -> bool:
+        return stop in (await officer.get(f"/cases/{agreed}")).text
+
+    await eventually(offered, what="the button to stop SMS on the case page")
+    page = (await officer.get(f"/cases/{agreed}", lang="hi")).text
+    assert "एसएमएस" in page and "SMS" in (await officer.get(f"/cases/{agreed}")).text
+    assert f'action="/cases/{unasked}/stop-sms"' not in (await officer.get(f"/cases/{unasked}")).text
+    unconfirmed = await officer.post(f"/cases/{agreed}/stop-sms")
+    assert unconfirmed.status_code == 422 and 'role="alert"' in unconfirmed.text
+    stopped = await officer.post(f"/cases/{agreed}/stop-sms", confirm="yes")
+    assert stopped.status_code == 303, stopped.text
+    history = await EventStore(nats_client, "intake").load("case", agreed)
+    assert history[-1].event_type == "MessagesConsentWithdrawn"
+
+    async def gone() -> bool:
+        return stop not in (await officer.get(f"/cases/{agreed}")).text
+
+    await eventually(gone, what="the button gone once she said no")

@@ -41,6 +41,7 @@ from services.intake.commands import (
     Reopen,
     Resolve,
     Withdraw,
+    WithdrawMessagesConsent,
 )
 from services.intake.domain import Complaint
 from services.intake.read_model.queries import (
@@ -223,6 +224,9 @@ class RegisterBody(Body):
     danger_now: bool
     language: Language = Language.HINDI
     consent_to_share: bool = False
+    consent_to_messages: bool = False
+    """She agreed to be sent SMS about the case: its receipt (case number, the Kendra's phone) and its
+    status changes, nothing else. Off unless she said so."""
     identity: Identity
 
 
@@ -401,6 +405,7 @@ def _registration_route(router: APIRouter, commands: IntakeCommands) -> None:
             danger_now=body.danger_now,
             language=body.language,
             consent_to_share=body.consent_to_share,
+            consent_to_messages=body.consent_to_messages,
         )
         command = RegisterComplaint(complaint=complaint, description=body.description, identity=body.identity)
         done = await commands.register_complaint(Caller.person(principal, idempotency_key), command)
@@ -545,6 +550,16 @@ def _disposal_routes(router: APIRouter, commands: IntakeCommands) -> None:
     ) -> CommandAnswer:
         command = Withdraw(case_id=case_id, reason=body.reason, remark=body.remark)
         return _answer(case_id, await commands.withdraw(Caller.person(principal, key), command))
+
+    @router.post("/cases/{case_id}/withdraw-messages-consent", response_model=CommandAnswer)
+    async def withdraw_messages_consent(
+        case_id: CaseId, principal: Staff, key: IdempotencyKey = None
+    ) -> CommandAnswer:
+        """She no longer wants SMS about her case: nothing more is sent to her."""
+        command = WithdrawMessagesConsent(case_id=case_id)
+        return _answer(
+            case_id, await commands.withdraw_messages_consent(Caller.person(principal, key), command)
+        )
 
     @router.post("/cases/{case_id}/duplicate", response_model=CommandAnswer)
     async def mark_duplicate(

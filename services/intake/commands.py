@@ -235,6 +235,12 @@ class MarkDuplicate(CaseCommand):
     original_id: str
 
 
+class WithdrawMessagesConsent(CaseCommand):
+    """She no longer wants SMS about her case (told to the Kendra in person or by phone)."""
+
+    name: ClassVar[str] = "withdraw-messages-consent"
+
+
 class ReadIdentity(CaseCommand):
     """Open the sealed identity, notes and remarks: the reading is recorded first."""
 
@@ -554,6 +560,13 @@ class IntakeCommands:
             caller, command.case_id, REMARK, command.remark, {"reason": reason}
         )
         return await self._act(caller, command, lambda c: c.withdraw(reason, sealed, caller.actor), request)
+
+    async def withdraw_messages_consent(
+        self, caller: Caller, command: WithdrawMessagesConsent
+    ) -> list[Envelope]:
+        return await self._act(
+            caller, command, lambda c: c.withdraw_messages_consent(caller.actor), fingerprint({})
+        )
 
     async def mark_duplicate(self, caller: Caller, command: MarkDuplicate) -> list[Envelope]:
         original = await self.cases.get(command.original_id)

@@ -24,10 +24,13 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
     ComplainantResponded,
     FirstContactMade,
     IdentityErased,
     IdentityViewed,
+    MessagesConsentWithdrawn,
     NoteAdded,
     ReferralMade,
 )
@@ -73,6 +76,8 @@ class Complaint:
     danger_now: bool
     language: Language
     consent_to_share: bool
+    consent_to_messages: bool = False
+    """She agreed to be sent SMS about the case (receipt, status changes); off unless she said so."""
 
 
 def flags_for(category: Category, minor: bool) -> list[str]:
@@ -115,6 +120,11 @@ class Case(Aggregate):
         self.thana: str | None = None
         self.first_contact_made = False
         self.identity_erased = False
+        self.consent_to_messages = False
+        self.messages_sent: set[str] = set()
+        """Notification ids of her SMS handed to the channel: each goes once."""
+        self.message_tries: dict[str, int] = {}
+        """Failed tries of each of her SMS so far (a redelivered request counts on from them)."""
 
     # ---- folding events into state
 
@@ -124,6 +134,15 @@ class Case(Aggregate):
             case CaseRegistered():
                 self.case_number = event.case_number
                 self.district, self.circle, self.thana = event.district, event.circle, event.thana
+                self.consent_to_messages = event.consent_to_messages
+            case MessagesConsentWithdrawn():
+                self.consent_to_messages = False
+            case ComplainantMessageSent():
+                self.messages_sent.add(event.notification_id)
+            case ComplainantMessageFailed():
+                self.message_tries[event.notification_id] = (
+                    self.message_tries.get(event.notification_id, 0) + 1
+                )
             case FirstContactMade():
                 self.first_contact_made = True
             case IdentityErased():
@@ -223,6 +242,7 @@ class Case(Aggregate):
                 locality_code=complaint.locality_code,
                 language=complaint.language.value,
                 consent_to_share=complaint.consent_to_share,
+                consent_to_messages=complaint.consent_to_messages,
                 registered_by=by,
                 registered_at_thana=registered_from,
                 flags=flags_for(complaint.category, complaint.minor),
@@ -368,6 +388,42 @@ class Case(Aggregate):
         return [
             CaseMarkedDuplicate(duplicate_of=original.id, duplicate_of_number=original.case_number, by=by)
         ]
+
+    def withdraw_messages_consent(self, by: str) -> Sequence[Event]:
+        """Allowed on a finished case too: she may not want to hear of a reopening either."""
+        self._existing()
+        if not self.consent_to_messages:
+            raise DomainError(
+                "no_messages_consent",
+                f"Case {self.case_number} has no consent to SMS messages to withdraw: none are sent.",
+                f"मामला {self.case_number} में एसएमएस संदेशों की सहमति नहीं है जिसे वापस लिया जाए: "
+                "कोई संदेश नहीं भेजा जाता।",
+            )
+        return [MessagesConsentWithdrawn(by=by)]
+
+    def why_no_message(self) -> str | None:
+        """Why no SMS may go to her now (a reason code), or None: she consents and her identity is kept."""
+        self._existing()
+        if self.identity_erased:
+            return "identity_erased"
+        return None if self.consent_to_messages else "no_consent"
+
+    def message_sent(self, notification_id: str, via: str, attempts: int, at: datetime) -> Sequence[Event]:
+        self._existing()
+        if notification_id in self.messages_sent:
+            return []
+        return [ComplainantMessageSent(notification_id=notification_id, via=via, attempts=attempts, at=at)]
+
+    def message_failed(
+        self, notification_id: str, attempt: int, reason: str, parked: bool, at: datetime
+    ) -> Sequence[Event]:
+        self._existing()
+        if notification_id in self.messages_sent:
+            return []
+        failed = ComplainantMessageFailed(
+            notification_id=notification_id, attempt=attempt, reason=reason, parked=parked, at=at
+        )
+        return [failed]
 
     def view_identity(self, purpose: ViewPurpose, role: str, by: str) -> Sequence[Event]:
         self.check_identity_kept()

@@ -9,13 +9,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.intake.api import build_router
 from services.intake.commands import IntakeCommands
+from services.intake.complainant_sms import TIMEOUT, ComplainantMessages, Outbox, SmsChannel
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.priority import load_priority_table
 from services.intake.read_model.projection import CaseRegister
+from shared.complainant_sms import PlaceNames
 from shared.contracts.intake import SERVICE
-from shared.places import Places
+from shared.places import Places, PlaceTables, place_names, places_name
+from shared.projection import Projector
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
+from shared.sms import SmsGateway
+from shared.subscriber import ProcessManager
 
 
 class IntakeSettings(BaseSettings):
@@ -23,6 +28,10 @@ class IntakeSettings(BaseSettings):
 
     priority_table: Path | None = None
     """A YAML priority table to use instead of the one shipped beside the code."""
+    sms_url: str | None = None
+    """The HTTP SMS gateway a complainant's SMS go through (``shared/sms.py``); none: the outbox."""
+    sms_sender: str = "MSHAKT"
+    sms_api_key: str | None = None
 
 
 class Intake(ServiceInstance):
@@ -32,7 +41,23 @@ class Intake(ServiceInstance):
         url = ctx.settings.key_store_url or ctx.engine.url.render_as_string(hide_password=False)
         # The key store has an engine of its own: its connections overwrite what they delete.
         self.keys = KeyStore.open(url, kek)
-        self.commands = IntakeCommands(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
+        settings = IntakeSettings()
+        self.commands = IntakeCommands(ctx, self.keys, load_priority_table(settings.priority_table))
+        self.gateway: SmsGateway | None = None
+        channel: SmsChannel = Outbox()
+        if settings.sms_url:
+            channel = self.gateway = SmsGateway(
+                settings.sms_url, settings.sms_sender, api_key=settings.sms_api_key, timeout=TIMEOUT
+            )
+        self.complainants = ComplainantMessages(ctx, self.keys, channel, self.names)
+
+    async def names(self) -> PlaceNames:
+        places: Projector[PlaceTables] = self.ctx.projector(places_name(SERVICE))
+        async with places.sessions() as session:
+            return await place_names(session, places.tables)
+
+    def process_managers(self) -> list[ProcessManager]:
+        return self.complainants.process_managers()
 
     async def start(self) -> None:
         await self.keys.setup()
@@ -41,6 +66,8 @@ class Intake(ServiceInstance):
 
     async def stop(self) -> None:
         await self.keys.close()
+        if self.gateway is not None:
+            await self.gateway.close()
 
     def routes(self) -> APIRouter:
         return build_router(self.commands)
@@ -49,6 +76,6 @@ class Intake(ServiceInstance):
 service = ServiceDefinition(
     name=SERVICE,
     projections=lambda: [CaseRegister(), Places(SERVICE)],
-    reads=["routing", "escalation"],
+    reads=["routing", "escalation", "notifications"],
     instance=Intake,
 )

@@ -30,10 +30,13 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
     ComplainantResponded,
     FirstContactMade,
     IdentityErased,
     IdentityViewed,
+    MessagesConsentWithdrawn,
     NoteAdded,
     ReferralMade,
 )
@@ -64,6 +67,7 @@ from shared.contracts.vocabulary import (
     PURPOSE_LABELS,
     REOPEN_LABELS,
     ROLE_LABELS,
+    SMS_VIA_LABELS,
     WITHDRAW_LABELS,
     escalation_reason,
     labelled,
@@ -186,6 +190,24 @@ def _case_end(event: Event) -> Sentence | None:
                 f"Identity viewed by {event.by} ({role_en}); purpose: {purpose_en}",
                 f"{event.by} ({role_hi}) ने पहचान देखी; उद्देश्य: {purpose_hi}",
             )
+        case MessagesConsentWithdrawn():
+            return (
+                f"She no longer wants SMS about the case (recorded by {event.by}): no more SMS are sent",
+                f"वे अब मामले के बारे में एसएमएस नहीं चाहतीं ({event.by} द्वारा दर्ज): आगे कोई एसएमएस नहीं भेजा जाएगा",
+            )
+        case ComplainantMessageSent():
+            via_en, via_hi = labelled(SMS_VIA_LABELS, event.via)
+            return (
+                f"SMS to the complainant handed to {via_en} (try {event.attempts})",
+                f"शिकायतकर्ता को एसएमएस {via_hi} को सौंपा गया (प्रयास {event.attempts})",
+            )
+        case ComplainantMessageFailed():
+            parked = "; not tried again" if event.parked else ""
+            parked_hi = "; दोबारा प्रयास नहीं होगा" if event.parked else ""
+            return (
+                f"SMS to the complainant not sent ({event.reason}, try {event.attempt}){parked}",
+                f"शिकायतकर्ता को एसएमएस नहीं गया ({event.reason}, प्रयास {event.attempt}){parked_hi}",
+            )
         case IdentityErased():
             basis_en, basis_hi = labelled(ERASURE_LABELS, event.legal_basis)
             return (
@@ -211,6 +233,9 @@ def _registered(event: CaseRegistered) -> Sentence:
     if event.danger_now:
         en += "; she is in danger now"
         hi += "; पीड़िता अभी खतरे में है"
+    if event.consent_to_messages:
+        en += "; she agreed to be sent SMS about the case"
+        hi += "; उन्होंने मामले के बारे में एसएमएस भेजे जाने की सहमति दी"
     if "pocso" in event.flags:
         en += "; a minor: POCSO applies, Child Welfare Committee to be informed"
         hi += "; नाबालिग: पॉक्सो लागू, बाल कल्याण समिति को सूचना आवश्यक"

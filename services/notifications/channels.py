@@ -4,9 +4,10 @@
 - ``outbox``: recorded only (``make run``, or a channel not configured): the outbox page shows what
   would have been sent, so nothing needs a real mail server or SMS gateway.
 - ``smtp``: e-mail over SMTP (aiosmtplib), both languages in one message, the reader's own first.
-- ``sms_gateway``: an HTTP SMS gateway, one POST per message carrying the TRAI DLT template id the
-  text is registered under, Hindi in Unicode; the notification id goes along as the client reference,
-  so a gateway that deduplicates on it never sends one twice.
+- ``sms_gateway``: an HTTP SMS gateway (``shared/sms.py``, which intake uses too for complainants),
+  one POST per message carrying the TRAI DLT template id the text is registered under, Hindi in
+  Unicode; the notification id goes along as the client reference, so a gateway that deduplicates on
+  it never sends one twice.
 
 An adapter raises ``ChannelError`` with a reason code when the channel refused or failed; the
 delivery loop (``handlers.Delivery``) retries with backoff and parks the message after the last try.
@@ -22,21 +23,15 @@ from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
-import httpx
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.contracts.notifications import NotificationChannel
+from shared.sms import ChannelError as ChannelError  # what the delivery loop catches
+from shared.sms import Sms
+from shared.sms import SmsGateway as Gateway
 
 from .messages import Message
-
-
-class ChannelError(Exception):
-    """The channel did not take the message; ``reason`` is a code (never the server's words)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class Contact(BaseModel):
@@ -154,39 +149,22 @@ class Smtp:
             raise ChannelError("smtp_error") from None
 
 
-class SmsGateway:
-    """An HTTP SMS gateway: ``POST url`` with JSON ``{to, sender, template_id, text, unicode, reference}``;
-    any 2xx answer is taken as accepted."""
-
-    via = "sms_gateway"
-
-    def __init__(self, url: str, sender: str, *, api_key: str | None = None, timeout: float = 4.0) -> None:
-        self.url = url
-        self.sender = sender
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.client = httpx.AsyncClient(timeout=timeout, headers=headers)
+class SmsGateway(Gateway):
+    """The shared gateway (``shared/sms.py``) as this service's adapter: the phone and the language from
+    the contacts file, the DLT template id from the policy."""
 
     async def send(self, outgoing: Outgoing) -> None:
         if outgoing.contact is None or outgoing.contact.phone is None:
             raise ChannelError("no_address")
         if outgoing.template_id is None:
             raise ChannelError("no_template")
-        body = {
-            "to": outgoing.contact.phone,
-            "sender": self.sender,
-            "template_id": outgoing.template_id,
-            "text": outgoing.message.text(outgoing.contact.language),
-            "unicode": outgoing.contact.language == "hi",
-            "reference": outgoing.notification_id,
-        }
-        try:
-            answer = await self.client.post(self.url, json=body)
-        except httpx.TimeoutException:
-            raise ChannelError("timeout") from None
-        except httpx.TransportError:
-            raise ChannelError("unreachable") from None
-        if not answer.is_success:
-            raise ChannelError(f"http_{answer.status_code}")
-
-    async def close(self) -> None:
-        await self.client.aclose()
+        language = outgoing.contact.language
+        await self.send_sms(
+            Sms(
+                to=outgoing.contact.phone,
+                text=outgoing.message.text(language),
+                unicode=language == "hi",
+                template_id=outgoing.template_id,
+                reference=outgoing.notification_id,
+            )
+        )

@@ -18,9 +18,19 @@ from typing import ClassVar
 from shared.aggregate import Aggregate
 from shared.clock import IST
 from shared.contracts.escalation import CaseEscalated, DeadlineApproaching, SlaBreached
-from shared.contracts.intake import CaseRegistered
+from shared.contracts.intake import (
+    AwaitingComplainant,
+    CaseClosed,
+    CaseMarkedDuplicate,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    CaseWithdrawn,
+    FirstContactMade,
+)
 from shared.contracts.notifications import (
     AGGREGATE,
+    COMPLAINANT,
     PREFERENCES,
     NotificationAcknowledged,
     NotificationChannel,
@@ -33,14 +43,14 @@ from shared.contracts.notifications import (
     PreferencesChanged,
     notification_id,
 )
-from shared.contracts.routing import CaseAssigned, CaseReassigned, ReferralIssued
+from shared.contracts.routing import CaseAssigned, CaseReassigned, CaseRouted, ReferralIssued
 from shared.contracts.training import (
     CertificationLapsed,
     RetrainingRequired,
     TrainingAssigned,
     TrainingOverdue,
 )
-from shared.contracts.vocabulary import DutyStatus, LadderRole
+from shared.contracts.vocabulary import CaseStatus, DutyStatus, LadderRole
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
@@ -145,6 +155,11 @@ class CaseFacts:
     registration_id: str | None = None
     """The id of intake's ``CaseRegistered``: the cause of a danger-now page, every round."""
     thana_at_registration: bool = False
+    messages_consent: bool = False
+    """She agreed to SMS at registration and has not withdrawn it since (intake's events)."""
+    identity_erased: bool = False
+    language: str = "hi"
+    """Her language from the registration (a message is written in Hindi or English)."""
 
 
 @dataclass(frozen=True)
@@ -331,9 +346,62 @@ def page(
     return out
 
 
+COMPLAINANT_STATUS: Mapping[type[Event], CaseStatus] = {
+    FirstContactMade: CaseStatus.IN_PROGRESS,
+    AwaitingComplainant: CaseStatus.AWAITING_COMPLAINANT,
+    CaseResolved: CaseStatus.RESOLVED,
+    CaseClosed: CaseStatus.CLOSED,
+    CaseReopened: CaseStatus.IN_PROGRESS,
+    CaseWithdrawn: CaseStatus.WITHDRAWN,
+    CaseMarkedDuplicate: CaseStatus.DUPLICATE,
+}
+"""The status each of intake's events leaves a case in, as she is told it. Intake's own rule
+(``next_status``) is not imported: a service never imports another. Her answer to the Kendra
+(``ComplainantResponded``) and an action after first contact change nothing she needs telling."""
+
+
+def tell_complainant(
+    event: Event, cause: Cause, case: CaseFacts, roster: Roster, policy: Policy, phones: Mapping[str, str]
+) -> list[NotificationRequested]:
+    """An SMS to her, only while she consents (given at registration, not withdrawn since) and her
+    identity is kept: the receipt once the case has a place (at registration, else when routing places
+    it; both under the registration's id, so once), and each status change the policy names. It is
+    addressed to ``complainant:<case id>``: intake alone holds her phone. ``phones``: Kendra -> phone."""
+    if not case.messages_consent or case.identity_erased:
+        return []
+    status: CaseStatus | None = None
+    match event:
+        case CaseRegistered() | CaseRouted():
+            # At registration when it named the thana, else when routing places the case: once.
+            placed_now = case.thana_at_registration == isinstance(event, CaseRegistered)
+            if not placed_now or case.registration_id is None:
+                return []
+            rule, cause = NotificationRule.COMPLAINANT_RECEIPT, Cause(case.registration_id, cause.at)
+        case _:
+            status = COMPLAINANT_STATUS.get(type(event))
+            if status is None or status not in policy.complainant.statuses:
+                return []
+            rule = NotificationRule.COMPLAINANT_STATUS
+    kendra = case.kendra or roster.kendra_of(case.thana)
+    return requests(
+        rule,
+        [f"{COMPLAINANT}{case.case_id}"],
+        cause,
+        case,
+        policy,
+        kendra=kendra,
+        case_status=status,
+        language="en" if case.language == "en" else "hi",  # Urdu: the Hindi text (no Urdu template)
+        kendra_phone=phones.get(kendra or ""),
+        template_id=policy.sms_templates.get(rule),
+    )
+
+
 def channels_for(recipient: str, channels: Sequence[NotificationChannel]) -> list[NotificationChannel]:
     """An office is reached only in the web front (whoever signs in for it); an agency's desk never
-    signs in, so it gets no web message."""
+    signs in, so it gets no web message; a complainant only by SMS (she never signs in)."""
+    if recipient.startswith(COMPLAINANT):
+        return [c for c in channels if c is NotificationChannel.SMS]
     if recipient.startswith("office:"):
         return [c for c in channels if c is NotificationChannel.WEB]
     if recipient.startswith("agency:"):

@@ -38,8 +38,22 @@ from time import perf_counter
 from shared.aggregate import Repository, Store
 from shared.clock import Clock
 from shared.contracts.escalation import CaseEscalated, CaseWatchReopened, DeadlineApproaching, SlaBreached
-from shared.contracts.intake import CaseRegistered
+from shared.contracts.intake import (
+    AwaitingComplainant,
+    CaseClosed,
+    CaseMarkedDuplicate,
+    CaseRegistered,
+    CaseReopened,
+    CaseResolved,
+    CaseWithdrawn,
+    ComplainantMessageFailed,
+    ComplainantMessageSent,
+    FirstContactMade,
+    IdentityErased,
+    MessagesConsentWithdrawn,
+)
 from shared.contracts.notifications import (
+    COMPLAINANT,
     NotificationChannel,
     NotificationReleased,
     NotificationRequested,
@@ -75,6 +89,7 @@ from .domain import (
     decide_training,
     leave_out_muted,
     page,
+    tell_complainant,
 )
 from .messages import Names, compose
 from .policy import Policy
@@ -150,10 +165,12 @@ class Delivery:
         self.observe = observe
 
     async def on_own(self, envelope: Envelope) -> None:
-        # A web notification is delivered in the command that records it: nothing to hand over.
+        # A web notification is delivered in the command that records it: nothing to hand over. A
+        # complainant's SMS is intake's to send: only intake can open her phone.
         if envelope.event_type == NotificationReleased.event_type or (
             envelope.event_type == NotificationRequested.event_type
             and envelope.payload.get("channel") != NotificationChannel.WEB.value
+            and not str(envelope.payload.get("recipient", "")).startswith(COMPLAINANT)
         ):
             await self.deliver(envelope.aggregate_id)
 
@@ -162,8 +179,8 @@ class Delivery:
         for the recipient's quiet hours."""
         notification = await self.notifications.get(notification_id)
         wanted = notification.requested
-        if wanted is None:
-            return False
+        if wanted is None or wanted.recipient.startswith(COMPLAINANT):
+            return False  # hers is intake's to send (an operator's retry too): this service has no phone
         if notification.sent:
             return True
         if notification.held_until is not None:
@@ -240,12 +257,19 @@ class CaseEvents(Reactions):
     """The decisions: other services' case events -> notification requests."""
 
     def __init__(
-        self, store: Store, policy: Policy, roster: Callable[[], Awaitable[Roster]], clock: Clock
+        self,
+        store: Store,
+        policy: Policy,
+        roster: Callable[[], Awaitable[Roster]],
+        clock: Clock,
+        kendra_phones: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
         self.roster = roster
         self.clock = clock
+        self.kendra_phones = kendra_phones or {}
+        """Kendra code -> the phone a complainant is given (contacts file, ``kendra:<code>``)."""
         self.notifications = Repository(store, Notification)
         self.preferences = KeptPreferences(store)
 
@@ -256,7 +280,8 @@ class CaseEvents(Reactions):
                 stream="INTAKE",
                 subject="shakti.intake.case.*",
                 react=self,
-                description="Pages the Kendra in-charge and the SHO on a danger-now registration.",
+                description="Pages the Kendra in-charge and the SHO on a danger-now registration; "
+                "tells a complainant who agreed to SMS of her receipt and status changes.",
             ),
             ProcessManager(
                 name="notifications_on_routing",
@@ -285,6 +310,42 @@ class CaseEvents(Reactions):
     async def registered(self, event: CaseRegistered, cause: Envelope) -> None:
         if event.danger_now:
             await self._decide(event, cause, cause.aggregate_id)
+        if event.consent_to_messages:
+            await self._tell_complainant(event, cause, cause.aggregate_id)
+
+    @handles(
+        FirstContactMade,
+        AwaitingComplainant,
+        CaseResolved,
+        CaseClosed,
+        CaseReopened,
+        CaseWithdrawn,
+        CaseMarkedDuplicate,
+    )
+    async def status_changed(self, event: Event, cause: Envelope) -> None:
+        await self._tell_complainant(event, cause, cause.aggregate_id)
+
+    @handles(ComplainantMessageSent, ComplainantMessageFailed)
+    async def complainant_outcome(
+        self, event: ComplainantMessageSent | ComplainantMessageFailed, cause: Envelope
+    ) -> None:
+        """Intake sent her SMS (it alone holds her phone), or a try failed: shown on the notification
+        as if this service's channel had done it, once per outcome (the command id names the cause)."""
+        meta = CommandMeta.reacting_to(cause, ACTOR, "complainant-outcome")
+        if isinstance(event, ComplainantMessageSent):
+            sent = partial(Notification.deliver, via=event.via, at=event.at)
+            await self.notifications.execute(event.notification_id, sent, meta)
+        else:
+            failed = partial(Notification.fail, reason=event.reason, at=event.at, park=event.parked)
+            await self.notifications.execute(event.notification_id, failed, meta)
+
+    async def _tell_complainant(self, event: Event, cause: Envelope, case_id: str) -> None:
+        # Her consent and erasure are read from intake's stream now, not from the event: a withdrawal
+        # recorded since stops what is still to be decided.
+        facts = await self.facts(case_id)
+        at = Cause(str(cause.event_id), cause.occurred_at)
+        roster = await self.roster()
+        await self.record(tell_complainant(event, at, facts, roster, self.policy, self.kendra_phones), cause)
 
     @handles(CaseAssigned, CaseReassigned, ReferralIssued)
     async def routed_case(
@@ -294,8 +355,15 @@ class CaseEvents(Reactions):
 
     @handles(CaseRouted)
     async def routed(self, event: CaseRouted, cause: Envelope) -> None:
-        """A danger-now case registered without a thana is paged once routing has placed it."""
+        """A danger-now case registered without a thana is paged once routing has placed it (and a
+        complainant who agreed to SMS is sent her receipt, naming the Kendra)."""
         facts = await self.facts(event.case_id)
+        if facts.messages_consent and not facts.thana_at_registration:
+            roster = await self.roster()
+            placed = Cause(str(cause.event_id), cause.occurred_at)
+            await self.record(
+                tell_complainant(event, placed, facts, roster, self.policy, self.kendra_phones), cause
+            )
         if not facts.danger_now or facts.thana_at_registration or facts.registration_id is None:
             return
         at = cause.occurred_at
@@ -357,10 +425,16 @@ class CaseEvents(Reactions):
     async def facts(self, case_id: str) -> CaseFacts:
         """What the three streams say about the case now: number and places, officer, ladder level."""
         registration: Envelope | None = None
+        consent, erased = False, False
         for envelope in await self.store.load("case", case_id, service="intake"):
             if envelope.event_type == CaseRegistered.event_type:
                 registration = envelope
-                break
+                registered_now = envelope.event()
+                consent = isinstance(registered_now, CaseRegistered) and registered_now.consent_to_messages
+            elif envelope.event_type == MessagesConsentWithdrawn.event_type:
+                consent = False
+            elif envelope.event_type == IdentityErased.event_type:
+                erased = True
         if registration is None:
             raise NotRegisteredYet(f"case {case_id} has no CaseRegistered in the INTAKE stream")
         registered = registration.event()
@@ -404,6 +478,9 @@ class CaseEvents(Reactions):
             danger_now=registered.danger_now,
             registration_id=str(registration.event_id),
             thana_at_registration=registered.thana is not None,
+            messages_consent=consent,
+            identity_erased=erased,
+            language=registered.language,
         )
 
 

@@ -47,6 +47,8 @@ from shared.subscriber import ProcessManager
 log = logging.getLogger(__name__)
 
 
+KENDRA = "kendra:"
+"""The contacts file's address of a Kendra's public phone (``kendra:MSK-SJP-KATRA: {phone: ...}``)."""
 ROSTER_SECONDS = 1.0
 """How long a read of the roster serves the decisions: a burst of alerts reads it once, and a change of
 duty reaches the next decision within this long."""
@@ -125,11 +127,12 @@ class Notifications(ServiceInstance):
             sms = self.sms = SmsGateway(
                 settings.sms_url, settings.sms_sender, api_key=settings.sms_api_key, timeout=timeout
             )
+        contacts = load_contacts(settings.contacts)
         self.delivery = Delivery(
             ctx.store,
             policy,
             {NotificationChannel.WEB: Web(), NotificationChannel.EMAIL: email, NotificationChannel.SMS: sms},
-            load_contacts(settings.contacts),
+            contacts,
             self.names,
             ctx.clock,
             base_url=settings.base_url,
@@ -137,7 +140,13 @@ class Notifications(ServiceInstance):
         )
         self._names: Kept[Names] = Kept(NAMES_SECONDS)
         self._roster: Kept[Roster] = Kept(ROSTER_SECONDS)
-        self.decisions = CaseEvents(ctx.store, policy, self.roster, ctx.clock)
+        # A Kendra's phone, told to a complainant who agreed to SMS: the contacts file's ``kendra:<code>``.
+        phones = {
+            address.removeprefix(KENDRA): contact.phone
+            for address, contact in contacts.items()
+            if address.startswith(KENDRA) and contact.phone
+        }
+        self.decisions = CaseEvents(ctx.store, policy, self.roster, ctx.clock, phones)
         self.pages = PageWorker(self.decisions, self.due, ctx.clock)
         self.quiet = QuietHoursOver(self.delivery, self.held, ctx.clock)
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.clock import IST
-from shared.contracts.notifications import RULE_LABELS, NotificationRequested, NotificationRule
+from shared.complainant_sms import complainant_sms
+from shared.contracts.notifications import COMPLAINANT, RULE_LABELS, NotificationRequested, NotificationRule
 from shared.contracts.vocabulary import CLOCK_LABELS, LADDER_LABELS, label, labelled
 
 Names = Mapping[str, tuple[str, str]]
@@ -58,6 +59,11 @@ def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> 
         return (pair[0] if language == "hi" else pair[1]) if pair else code
 
     rule_en, rule_hi = labelled(RULE_LABELS, wanted.rule)
+    if wanted.recipient.startswith(COMPLAINANT):
+        # Hers are written in shared/ (intake sends them); no link: the case page is the police's.
+        text_en, text_hi = complainant_sms(wanted, names)
+        number = wanted.case_number or ""
+        return Message(f"{rule_en}: {number}", f"{rule_hi}: {number}", text_en, text_hi, "")
     if wanted.case_number is None:
         return _about_training(wanted, rule_en, rule_hi, base_url)
     link = f"{base_url.rstrip('/')}/cases/{wanted.case_id}"

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from shared.contracts.notifications import NotificationChannel, NotificationRule
-from shared.contracts.vocabulary import LadderRole
+from shared.contracts.vocabulary import CaseStatus, LadderRole
 from shared.policyfile import PolicyError as PolicyError  # what callers of this policy catch
 from shared.policyfile import load_policy_file, parse_policy_document
 
@@ -63,6 +63,14 @@ class Warning(Strict):
     at_pct: list[int] = Field(min_length=1)
 
 
+class ComplainantMessages(Strict):
+    statuses: list[CaseStatus] = Field(default_factory=list)
+    """The statuses a complainant who agreed to SMS is told her case has reached."""
+
+
+COMPLAINANT_RULES = (NotificationRule.COMPLAINANT_RECEIPT, NotificationRule.COMPLAINANT_STATUS)
+
+
 class Delivery(Strict):
     attempts: int = Field(ge=1, le=10)
     first_backoff: Span
@@ -88,6 +96,7 @@ class Policy(Strict):
     danger_now: DangerNowPaging
     deadline_warning: Warning
     delivery: Delivery
+    complainant: ComplainantMessages = ComplainantMessages()
     sms_templates: dict[NotificationRule, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -98,6 +107,8 @@ class Policy(Strict):
             if found is None:
                 problems.append(f"rules.{rule}: missing (every rule needs its channels)")
                 continue
+            if rule in COMPLAINANT_RULES and found.channels != [NotificationChannel.SMS]:
+                problems.append(f"rules.{rule}.channels: a complainant is sent SMS only (she never signs in)")
             if len(set(found.channels)) != len(found.channels):
                 problems.append(f"rules.{rule}.channels: list each channel once")
             if NotificationChannel.SMS in found.channels:

@@ -41,6 +41,7 @@ CASE_STEPS = {
     "duplicate": "duplicate",
     "awaiting": "awaiting-complainant",
     "responded": "complainant-responded",
+    "stop-sms": "withdraw-messages-consent",
 }
 # Steps that cannot be undone: the form asks to confirm, and the refusal says what the step ends.
 CONFIRMATIONS = {
@@ -53,6 +54,11 @@ CONFIRMATIONS = {
         422,
         "Tick the box to confirm: a withdrawn case cannot be reopened and its deadlines stop.",
         "पुष्टि के लिए बॉक्स चुनें: वापस ली गई शिकायत का मामला पुनः नहीं खुलता और उसकी समय-सीमाएँ रुक जाती हैं।",
+    ),
+    "stop-sms": PageRefused(
+        422,
+        "Tick the box to confirm: she will be sent no more SMS about this case.",
+        "पुष्टि के लिए बॉक्स चुनें: उन्हें इस मामले के बारे में आगे कोई एसएमएस नहीं भेजा जाएगा।",
     ),
     "duplicate": PageRefused(
         422,
@@ -315,6 +321,7 @@ def _registration_routes(router: APIRouter) -> None:
             "minor": "minor" in form,
             "danger_now": "danger_now" in form,
             "consent_to_share": "consent" in form,
+            "consent_to_messages": "consent_messages" in form,
             "language": form.get("language", "hi"),
             "identity": {k: form.get(k) or None for k in ("name", "phone", "address", "locality")},
         }

@@ -171,6 +171,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "danger_now": ("अभी खतरे में", "In danger now"),
     "minor": ("नाबालिग", "A minor"),
     "consent": ("जानकारी साझा करने की सहमति", "Consents to sharing"),
+    "consent_messages": (
+        "वे अपने फ़ोन पर एसएमएस चाहती हैं: केवल मामला संख्या, केन्द्र का नाम और फ़ोन, हेल्पलाइन और मामले की "
+        "स्थिति में बदलाव; और कुछ नहीं। बाद में कभी भी मना कर सकती हैं।",
+        "She wants SMS on her phone: only the case number, the Kendra's name and phone, the helplines and "
+        "changes of the case's status; never anything else. She may say no at any time later.",
+    ),
     "thana": ("थाना", "Thana"),
     "circle": ("सर्किल", "Circle"),
     "district": ("जनपद", "District"),
@@ -262,6 +268,15 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "step_recorded": ("दर्ज हो गया।", "Recorded."),
     "withdraw_case": ("शिकायत वापसी दर्ज करें", "Record the complaint's withdrawal"),
+    "stop_sms": ("एसएमएस बंद करें (शिकायतकर्ता के कहने पर)", "Stop SMS to her (on her word)"),
+    "sms_agreed": (
+        "शिकायतकर्ता ने इस मामले के एसएमएस (मामला संख्या, केन्द्र का फ़ोन, स्थिति) की सहमति दी है।",
+        "She agreed to SMS about this case (case number, the Kendra's phone, its status).",
+    ),
+    "confirm_stop_sms": (
+        "मैं पुष्टि करता/करती हूँ: उन्होंने आगे एसएमएस न भेजने को कहा है",
+        "I confirm: she asked to be sent no more SMS",
+    ),
     "confirm_withdraw": (
         "मैं पुष्टि करती/करता हूँ: शिकायतकर्ता ने शिकायत वापस ली; मामला पुनः नहीं खुलेगा और उसकी सभी समय-सीमाएँ रुक जाएँगी",
         "I confirm: the complainant withdrew the complaint; the case cannot be reopened and all its "

@@ -26,7 +26,7 @@ SERIES = "series"
 PLACE_CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
 
 
-@event_type("CaseRegistered", version=2)
+@event_type("CaseRegistered", version=3)
 class CaseRegistered(Event):
     case_number: str
     channel: Channel
@@ -44,6 +44,10 @@ class CaseRegistered(Event):
     sealed with the identity."""
     language: str = "hi"
     consent_to_share: bool = False
+    """Her consent to share the case with agencies (a referral); not a consent to be sent messages."""
+    consent_to_messages: bool = False
+    """Her consent to be sent SMS about the case (its receipt, its status changes): recorded, never
+    assumed. The phone stays sealed; only intake opens it to send (issue 17)."""
     registered_by: str
     registered_at_thana: str | None = Field(default=None, pattern=PLACE_CODE)
     """The registering officer's own thana. A complaint about a place elsewhere is still registered
@@ -62,6 +66,13 @@ def _registered_v1(payload: JsonDict) -> JsonDict:
     are never rewritten), so an erasure of an old case cannot remove that text from the stream."""
     payload.pop("locality", None)
     payload["locality_code"] = None
+    return payload
+
+
+@events.upcaster("CaseRegistered", 2)
+def _registered_v2(payload: JsonDict) -> JsonDict:
+    """v2 had no consent to messages: nobody was asked, so nobody agreed."""
+    payload["consent_to_messages"] = False
     return payload
 
 
@@ -159,6 +170,37 @@ class IdentityViewed(Event):
     by: str
     role: str
     purpose: str
+
+
+@event_type("MessagesConsentWithdrawn")
+class MessagesConsentWithdrawn(Event):
+    """She no longer wants SMS about the case: nothing more is sent to her (recorded by the Kendra)."""
+
+    by: str
+
+
+@event_type("ComplainantMessageSent")
+class ComplainantMessageSent(Event):
+    """Intake handed notifications' message ``notification_id`` for her to the SMS channel (her phone,
+    opened only for this, is not recorded). Notifications shows the message sent from this."""
+
+    notification_id: str
+    via: str = Field(pattern=r"^[a-z_]{1,40}$")
+    """``sms_gateway``, or ``outbox`` where no gateway is configured (``make run``)."""
+    attempts: int
+    at: datetime
+
+
+@event_type("ComplainantMessageFailed")
+class ComplainantMessageFailed(Event):
+    """One try of her SMS failed, or it may not go at all (``no_consent``, ``identity_erased``,
+    ``no_phone``: ``parked`` at once). A code only, never the gateway's words."""
+
+    notification_id: str
+    attempt: int
+    reason: str = Field(pattern=r"^[A-Za-z0-9_:.-]{1,80}$")
+    parked: bool
+    at: datetime
 
 
 @event_type("IdentityErased")

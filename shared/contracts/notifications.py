@@ -17,17 +17,22 @@ from typing import Literal
 
 from pydantic import Field
 
-from shared.contracts.vocabulary import Labels, LadderRole, Language
+from shared.contracts.vocabulary import CaseStatus, Labels, LadderRole, Language
 from shared.events import Event, JsonDict, derived_id, event_type, events
 
 SERVICE = "notifications"
 AGGREGATE = "notification"
 
-RECIPIENT = r"^(officer|user|office|agency):[A-Za-z0-9_.:-]{1,120}$"
+RECIPIENT = r"^(officer|user|office|agency|complainant):[A-Za-z0-9_.:-]{1,120}$"
 """``officer:<service number>``, ``user:<user name>`` (a user without a service number),
 ``office:<ladder role>:<office code>`` (nobody holds the level now: whoever takes it up sees it),
-``agency:<agency code>`` (an agency's desk)."""
+``agency:<agency code>`` (an agency's desk), ``complainant:<case id>`` (the complainant of a case who
+agreed to SMS: only intake, which holds her sealed phone, can reach her; never her phone or name here)."""
+COMPLAINANT = "complainant:"
+PHONE = r"^\+?[0-9]{6,15}$"
 CODE = r"^[A-Za-z0-9_:.-]{1,80}$"
+MESSAGE_LANGUAGE = f"^({Language.HINDI.value}|{Language.ENGLISH.value})$"
+"""The languages messages are written in."""
 
 
 class NotificationChannel(StrEnum):
@@ -47,6 +52,10 @@ class NotificationRule(StrEnum):
     TRAINING_DUE = "training_due"
     TRAINING_OVERDUE = "training_overdue"
     CERTIFICATION_LAPSED = "certification_lapsed"
+    COMPLAINANT_RECEIPT = "complainant_receipt"
+    """The complainant who agreed to SMS: her case number, the Kendra and its phone, the helplines."""
+    COMPLAINANT_STATUS = "complainant_status"
+    """The same complainant: her case's new status, in words."""
 
 
 RULE_LABELS: Labels = {
@@ -59,6 +68,8 @@ RULE_LABELS: Labels = {
     NotificationRule.TRAINING_DUE: ("प्रशिक्षण निर्धारित", "Training assigned"),
     NotificationRule.TRAINING_OVERDUE: ("प्रशिक्षण की समय-सीमा पार", "Training overdue"),
     NotificationRule.CERTIFICATION_LAPSED: ("प्रमाणन समाप्त", "Certification lapsed"),
+    NotificationRule.COMPLAINANT_RECEIPT: ("शिकायत दर्ज होने की सूचना", "Complaint registered"),
+    NotificationRule.COMPLAINANT_STATUS: ("शिकायत की स्थिति", "Status of the complaint"),
 }
 
 NOTIFICATION_CHANNEL_LABELS: Labels = {
@@ -73,7 +84,7 @@ def notification_id(cause_id: str, recipient: str, channel: NotificationChannel,
     return derived_id("notification", cause_id, recipient, channel.value, round).hex
 
 
-@event_type("NotificationRequested", version=2)
+@event_type("NotificationRequested", version=3)
 class NotificationRequested(Event):
     notification_id: str
     rule: NotificationRule
@@ -106,12 +117,27 @@ class NotificationRequested(Event):
     due_at: datetime | None = None
     threshold_pct: int | None = None
     agency_code: str | None = None
+    case_status: CaseStatus | None = None
+    """The case's new status (a complainant's status message)."""
+    language: str | None = Field(default=None, pattern=MESSAGE_LANGUAGE)
+    """The language of a complainant's message, hers from the registration (none: the recipient's)."""
+    kendra_phone: str | None = Field(default=None, pattern=PHONE)
+    """The Kendra's public phone, for a complainant's message (none: not in the contacts file)."""
+    template_id: str | None = Field(default=None, pattern=r"^[0-9]{19}$")
+    """The DLT template of a complainant's SMS, from this service's policy: intake sends it with it."""
 
 
 @events.upcaster("NotificationRequested", 1)
 def _requested_v1(payload: JsonDict) -> JsonDict:
     """v1 was always about a case (``case_id`` and ``case_number`` required): nothing to change, but a
     reader of v1 cannot read a v2 message about training, hence the new version."""
+    return payload
+
+
+@events.upcaster("NotificationRequested", 2)
+def _requested_v2(payload: JsonDict) -> JsonDict:
+    """v2 never addressed a complainant (no case status, language or Kendra phone): nothing to change, but a
+    reader of v2 cannot read a message to her, hence the new version."""
     return payload
 
 
@@ -163,8 +189,6 @@ class NotificationReleased(Event):
     at: datetime
 
 
-MESSAGE_LANGUAGE = f"^({Language.HINDI.value}|{Language.ENGLISH.value})$"
-"""The languages messages are written in."""
 CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 """A time of day in IST, 24-hour: ``22:00``."""
 PREFERENCES = "preferences"

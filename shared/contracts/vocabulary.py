@@ -457,3 +457,9 @@ ERASURE_LABELS: Labels = {
 
 IDENTITY_ERASED: tuple[str, str] = ("मिटाया गया", "erased")
 IDENTITY_PROTECTED: tuple[str, str] = ("सुरक्षित", "protected")
+
+SMS_VIA_LABELS: Labels = {
+    "sms_gateway": ("एसएमएस गेटवे", "the SMS gateway"),
+    "outbox": ("आउटबॉक्स (कोई गेटवे नहीं: कहीं भेजा नहीं गया)", "the outbox (no gateway: sent nowhere)"),
+}
+"""Where intake handed a complainant's SMS (``ComplainantMessageSent.via``)."""

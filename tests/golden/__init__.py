@@ -104,6 +104,8 @@ WORDS = {
     "language": "en",
     "quiet_from": "22:00",
     "quiet_until": "07:00",
+    "kendra_phone": "+915842000111",
+    "template_id": "1007000000000000007",
 }
 
 

@@ -35,6 +35,7 @@ from shared.contracts.intake import (
     CaseResolved,
     FirstContactMade,
     IdentityErased,
+    MessagesConsentWithdrawn,
 )
 from shared.contracts.routing import (
     CaseAssigned,
@@ -135,6 +136,7 @@ class CaseRegister(Projection[CaseTables]):
             locality=event.locality_code,  # the code (v1 events' clear text is dropped on read)
             language=event.language,
             consent_to_share=event.consent_to_share,
+            consent_to_messages=event.consent_to_messages,
             registered_by=event.registered_by,
             registered_at_thana=event.registered_at_thana,
             registered_at=utc(envelope.occurred_at),
@@ -174,6 +176,12 @@ class CaseRegister(Projection[CaseTables]):
         await self._change(
             rows, t, envelope, duplicate_of=event.duplicate_of, duplicate_of_number=event.duplicate_of_number
         )
+
+    @handles(MessagesConsentWithdrawn)
+    async def messages_consent_withdrawn(
+        self, rows: Rows, t: CaseTables, event: MessagesConsentWithdrawn, envelope: Envelope
+    ) -> None:
+        await self._change(rows, t, envelope, consent_to_messages=False)
 
     @handles(IdentityErased)
     async def erased(self, rows: Rows, t: CaseTables, event: IdentityErased, envelope: Envelope) -> None:

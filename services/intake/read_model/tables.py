@@ -36,6 +36,7 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("locality", String(100)),
         Column("language", String(8)),
         Column("consent_to_share", Boolean),
+        Column("consent_to_messages", Boolean),
         Column("registered_by", String(64)),
         Column("registered_at_thana", String(64)),
         Column("registered_at", DateTime(timezone=True), index=True),

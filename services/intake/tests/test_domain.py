@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from pydantic import ValidationError
 
 from services.intake.domain import Case, Complaint
 from services.intake.priority import load_priority_table
-from shared.contracts.intake import CaseRegistered
+from shared.contracts.intake import CaseRegistered, MessagesConsentWithdrawn
 from shared.contracts.vocabulary import (
     ActionKind,
     AgencyKind,
@@ -29,9 +31,11 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
 )
 from shared.errors import DomainError, NotFound
+from shared.events import events
 from shared.testing import apply_decided
 
 TABLE = load_priority_table()
+GOLDEN = Path(__file__).parents[3] / "tests" / "golden" / "intake"
 NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)
 
 
@@ -249,3 +253,56 @@ def test_after_erasure_identity_can_neither_be_read_nor_added_to() -> None:
 def test_a_case_that_does_not_exist() -> None:
     with pytest.raises(NotFound):
         Case("nowhere").record_action(ActionKind.COUNSELLING, NOW, "PNO1")
+
+
+def test_consent_to_messages_is_recorded_at_registration_and_can_be_withdrawn_once() -> None:
+    """She may agree to be sent SMS about her case (receipt, status); a registration without the box
+    ticked records no consent, and a withdrawal stops it: refused when there is none to withdraw."""
+    case = Case("c1")
+    agreed = replace(complaint(), consent_to_messages=True)
+    [event] = case.register(
+        agreed, case_number="SJP-2026-000001", sealed_identity="x", table=TABLE, by="PNO1"
+    )
+    assert isinstance(event, CaseRegistered) and event.consent_to_messages
+    apply_decided(case, [event])
+    [withdrawn] = case.withdraw_messages_consent("PNO1")
+    assert withdrawn == MessagesConsentWithdrawn(by="PNO1")
+    apply_decided(case, [withdrawn])
+    refused("no_messages_consent", lambda: case.withdraw_messages_consent("PNO1"))
+    assert not registered().consent_to_messages
+    refused("no_messages_consent", lambda: open_case().withdraw_messages_consent("PNO1"))
+    # Withdrawing stays possible on a finished case: she may not want to hear of its reopening either.
+    finished = Case("c2")
+    apply_decided(
+        finished, finished.register(agreed, case_number="N", sealed_identity="x", table=TABLE, by="P")
+    )
+    apply_decided(finished, finished.withdraw(WithdrawReason.OTHER, None, "P"))
+    assert finished.withdraw_messages_consent("P") == [MessagesConsentWithdrawn(by="P")]
+
+
+def test_a_registration_recorded_before_consent_to_messages_existed_reads_as_no_consent() -> None:
+    payload = json.loads((GOLDEN / "CaseRegistered.v2.json").read_text())
+    assert "consent_to_messages" not in payload
+    decoded = events.decode("CaseRegistered", 2, payload)
+    assert isinstance(decoded, CaseRegistered) and decoded.consent_to_messages is False
+    assert decoded.consent_to_share is True  # the consent to share with agencies is another thing
+
+
+def test_her_sms_goes_only_while_she_consents_and_is_not_erased_and_each_once() -> None:
+    case = Case("c1")
+    agreed = replace(complaint(), consent_to_messages=True)
+    apply_decided(case, case.register(agreed, case_number="N", sealed_identity="x", table=TABLE, by="P"))
+    assert case.why_no_message() is None
+    [sent] = case.message_sent("n1", "sms_gateway", 2, NOW)
+    apply_decided(case, [sent])
+    assert case.message_sent("n1", "sms_gateway", 3, NOW) == []  # once
+    assert case.message_failed("n1", 3, "http_503", False, NOW) == []
+    apply_decided(case, case.message_failed("n2", 1, "timeout", False, NOW))
+    assert case.message_tries == {"n2": 1}
+    apply_decided(case, case.withdraw_messages_consent("P"))
+    assert case.why_no_message() == "no_consent"
+    erased = Case("c2")
+    apply_decided(erased, erased.register(agreed, case_number="M", sealed_identity="x", table=TABLE, by="P"))
+    apply_decided(erased, erased.erase_identity(ErasureBasis.DPDP_REQUEST, "P"))
+    assert erased.why_no_message() == "identity_erased"
+    assert open_case().why_no_message() == "no_consent"

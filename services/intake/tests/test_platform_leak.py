@@ -1,8 +1,10 @@
 """The identity-leak search across the whole platform: the four services running together as the
 launcher runs them (each ``services.<name>.main:service``), the sample district and roster imported
 through routing's API, a case registered over HTTP, routed and assigned by routing, its deadlines
-armed by escalation. Then the complainant's name and phone are searched for in every stream, in the
-databases of all four services, in the logs and in the answers: zero hits."""
+armed by escalation; she agreed to SMS, so notifications decides her receipt and status message and
+intake opens her phone to hand them over (to its outbox: no gateway here). Then the complainant's name
+and phone are searched for in every stream, in the databases of all five services, in the logs and in
+the answers: zero hits."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
-SERVICES = ("intake", "routing", "escalation", "training")
+SERVICES = ("intake", "routing", "escalation", "training", "notifications")
 SAMPLE = Path(__file__).parents[2] / "routing" / "data"
 OPERATOR = Principal(username="ops", role=Role.OPERATOR)
 
@@ -79,7 +81,9 @@ async def test_no_identity_in_any_service(
         await eventually(katra_known, what="routing's jurisdiction in intake")
         registered = await client.post(
             "/api/intake/cases",
-            json=complaint(identity=identity(), category="sexual_assault", minor=True),
+            json=complaint(
+                identity=identity(), category="sexual_assault", minor=True, consent_to_messages=True
+            ),
             headers=as_(OFFICER) | {"Idempotency-Key": "platform-leak"},
         )
         assert registered.status_code == 201, registered.text
@@ -96,7 +100,10 @@ async def test_no_identity_in_any_service(
             if timeline.status_code != 200:
                 return False
             types: set[str] = {e["event_type"] for e in timeline.json()["entries"]}
-            return {"CaseAssigned", "ClockStarted"} <= types
+            texts = " ".join(e["text_en"] for e in timeline.json()["entries"])
+            return {"CaseAssigned", "ClockStarted"} <= types and texts.count(
+                "SMS to the complainant handed"
+            ) == 2
 
         await eventually(routed_and_clocked, timeout=30, what="routing's assignment and escalation's clocks")
         shown = await client.get(
@@ -114,7 +121,9 @@ async def test_no_identity_in_any_service(
 
         found = [h for n, a in enumerate(answers) for h in hits(f"answer {n}", a)]
         raw = await stream_bytes(nats_client)
-        assert {"INTAKE", "ROUTING", "ESCALATION"} <= {where.split("#")[0] for where, _ in raw}
+        assert {"INTAKE", "ROUTING", "ESCALATION", "NOTIFICATIONS"} <= {
+            where.split("#")[0] for where, _ in raw
+        }
         found += [h for where, blob in raw for h in hits(where, blob)]
         for name, url in databases.items():
             tables = await table_rows(url)

@@ -43,6 +43,10 @@ def board_tables(metadata: MetaData, prefix: str) -> BoardTables:
             Column("due_at", UtcDateTime()),
             Column("threshold_pct", Integer),
             Column("agency_code", String(70)),
+            # A complainant's SMS (what the outbox shows of it): never her phone, the Kendra's.
+            Column("case_status", String(30)),
+            Column("language", String(2)),
+            Column("kendra_phone", String(16)),
             Column("at", UtcDateTime(), nullable=False),
             Column("round", Integer, nullable=False, default=1),
             Column("page_id", String(64), index=True),

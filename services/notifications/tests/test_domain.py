@@ -3,6 +3,7 @@ notification aggregate (exactly once, acknowledgement only by its recipient) and
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,11 +20,12 @@ from services.notifications.domain import (
     decide_training,
     leave_out_muted,
     page,
+    tell_complainant,
 )
 from services.notifications.messages import compose
 from services.notifications.policy import DEFAULT_POLICY, PolicyError, load_policy, parse_policy
 from shared.contracts.escalation import CaseEscalated, DeadlineApproaching, SlaBreached
-from shared.contracts.intake import CaseRegistered
+from shared.contracts.intake import CaseClosed, CaseRegistered, CaseResolved, NoteAdded
 from shared.contracts.notifications import (
     NotificationAcknowledged,
     NotificationChannel,
@@ -36,9 +38,17 @@ from shared.contracts.notifications import (
     PreferencesChanged,
     notification_id,
 )
-from shared.contracts.routing import CaseAssigned, ReferralIssued
+from shared.contracts.routing import CaseAssigned, CaseRouted, ReferralIssued
 from shared.contracts.training import CertificationLapsed, TrainingAssigned, TrainingOverdue
-from shared.contracts.vocabulary import AgencyKind, Category, Channel, DutyStatus, LadderRole, Priority
+from shared.contracts.vocabulary import (
+    AgencyKind,
+    CaseStatus,
+    Category,
+    Channel,
+    DutyStatus,
+    LadderRole,
+    Priority,
+)
 from shared.testing import Scenario
 
 from .identity import hits
@@ -55,6 +65,7 @@ CASE = CaseFacts(
     officer="PNO100002",
     danger_now=True,
     registration_id="reg-1",
+    thana_at_registration=True,
 )
 ROSTER = Roster(
     officers={
@@ -473,3 +484,85 @@ def test_training_assigned_tells_the_officer_and_overdue_or_lapsed_her_incharge_
     # A training event read long after (a reaction that starts on an existing platform reads the whole
     # history): no news, nothing sent.
     assert decide_training(overdue, Cause("ev-t2", due), ROSTER, POLICY, due + timedelta(days=4)) == []
+
+
+KATRA_PHONE = "+915842000111"
+PHONES = {"MSK-SJP-KATRA": KATRA_PHONE}
+NAMES = {
+    "MSK-SJP-KATRA": ("मिशन शक्ति केन्द्र कटरा", "Mission Shakti Kendra Katra"),
+    "SJP-KATRA": ("कटरा", "Katra"),
+}
+AGREED = replace(CASE, danger_now=False, messages_consent=True, language="en")
+
+
+def to_her(out: list[NotificationRequested]) -> list[NotificationRequested]:
+    return [r for r in out if r.recipient.startswith("complainant:")]
+
+
+def test_a_complainant_who_agreed_is_sent_one_receipt_by_sms_and_nobody_else_is() -> None:
+    out = tell_complainant(registered(danger_now=False), Cause("reg-1", AT), AGREED, ROSTER, POLICY, PHONES)
+    assert requested(out) == [("complainant_receipt", "complainant:c1", "sms")]
+    [receipt] = out
+    assert receipt.notification_id == notification_id("reg-1", "complainant:c1", NotificationChannel.SMS)
+    assert receipt.kendra == "MSK-SJP-KATRA" and receipt.kendra_phone == KATRA_PHONE
+    assert receipt.language == "en" and receipt.case_status is None and not receipt.urgent
+    # Her consent is off (never given, or withdrawn), or her identity was erased: nothing to her.
+    for case in (replace(AGREED, messages_consent=False), replace(AGREED, identity_erased=True)):
+        assert tell_complainant(registered(), Cause("reg-1", AT), case, ROSTER, POLICY, PHONES) == []
+    # A case registered without a thana is told once routing has placed it, under the same id.
+    unplaced = replace(AGREED, thana_at_registration=False)
+    assert tell_complainant(registered(), Cause("reg-1", AT), unplaced, ROSTER, POLICY, PHONES) == []
+    routed = CaseRouted(
+        case_id="c1",
+        district="SJP",
+        circle="SJP-TILHAR",
+        thana="SJP-KATRA",
+        kendra="MSK-SJP-KATRA",
+        reason="x",
+    )
+    [late] = tell_complainant(routed, Cause("route-1", AT), unplaced, ROSTER, POLICY, PHONES)
+    assert late.notification_id == receipt.notification_id
+    assert tell_complainant(routed, Cause("route-1", AT), AGREED, ROSTER, POLICY, PHONES) == []
+
+
+def test_a_complainant_who_agreed_is_told_of_status_changes_in_words_and_of_nothing_else() -> None:
+    resolved = CaseResolved(outcome="counselled_reconciled", by="PNO100002")
+    [told] = tell_complainant(resolved, Cause("ev-9", AT), AGREED, ROSTER, POLICY, PHONES)
+    assert (told.rule, told.case_status, told.channel) == ("complainant_status", CaseStatus.RESOLVED, "sms")
+    closed = CaseClosed(reason="disposed", by="PNO100002")
+    assert [
+        r.case_status for r in tell_complainant(closed, Cause("e", AT), AGREED, ROSTER, POLICY, PHONES)
+    ] == [CaseStatus.CLOSED]
+    note = NoteAdded(by="PNO100002", sealed_text="c2VhbGVk")
+    assert tell_complainant(note, Cause("ev-10", AT), AGREED, ROSTER, POLICY, PHONES) == []
+    withdrawn = replace(AGREED, messages_consent=False)
+    assert tell_complainant(resolved, Cause("ev-9", AT), withdrawn, ROSTER, POLICY, PHONES) == []
+    # The decisions for officers never address her, whatever they are about.
+    assert (
+        to_her(decide(registered(), Cause("reg-1", AT), replace(AGREED, danger_now=True), ROSTER, POLICY))
+        == []
+    )
+
+
+def test_her_sms_says_the_case_number_the_kendra_its_phone_the_helplines_and_the_status_only() -> None:
+    [receipt] = tell_complainant(registered(), Cause("reg-1", AT), AGREED, ROSTER, POLICY, PHONES)
+    message = compose(receipt, NAMES, "https://shakti.example")
+    for text in (message.text_en, message.text_hi):
+        assert "SJP-2026-000042" in text and KATRA_PHONE in text
+        assert all(helpline in text for helpline in ("1090", "181", "112"))
+        assert "https://" not in text  # the case page is for the police, not for her
+    assert "Mission Shakti Kendra Katra" in message.text_en and "मिशन शक्ति केन्द्र कटरा" in message.text_hi
+    assert "registered" in message.text_en and "दर्ज" in message.text_hi
+    resolved = CaseResolved(outcome="counselled_reconciled", by="PNO100002")
+    [told] = tell_complainant(resolved, Cause("ev-9", AT), AGREED, ROSTER, POLICY, {})
+    status = compose(told, NAMES)
+    assert "Disposed" in status.text_en and "निस्तारित" in status.text_hi
+    assert "1090" in status.text_en and "+91" not in status.text_en  # no phone known: the helplines still
+    assert hits("sms", message.both() + status.both()) == []
+
+
+def test_the_policy_sends_her_sms_only() -> None:
+    document = POLICY.model_dump(mode="json")
+    document["rules"]["complainant_status"]["channels"] = ["sms", "email"]
+    with pytest.raises(PolicyError, match=r"rules\.complainant_status\.channels: .*SMS only"):
+        parse_policy(document, "bad.yaml")

@@ -20,10 +20,17 @@ import yaml
 from nats.aio.client import Client as NatsClient
 
 from services.notifications.main import build_service
+from services.notifications.messages import compose
 from shared.auth import Principal, Role
 from shared.clock import ManualClock
 from shared.contracts.escalation import CaseEscalated
-from shared.contracts.intake import CaseRegistered
+from shared.contracts.intake import (
+    CaseRegistered,
+    CaseResolved,
+    FirstContactMade,
+    IdentityErased,
+    MessagesConsentWithdrawn,
+)
 from shared.contracts.notifications import NotificationDeferred, NotificationRequested, NotificationSent
 from shared.contracts.routing import (
     CaseAssigned,
@@ -35,7 +42,7 @@ from shared.contracts.routing import (
 )
 from shared.contracts.training import TrainingOverdue
 from shared.contracts.users import UserAdded
-from shared.contracts.vocabulary import Category, Channel, DutyStatus, LadderRole, Priority
+from shared.contracts.vocabulary import CaseStatus, Category, Channel, DutyStatus, LadderRole, Priority
 from shared.directory import account_id
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
@@ -139,15 +146,17 @@ class World:
             ),
         )  # fmt: skip
 
-    async def register(self, *, danger_now: bool, thana: str | None = "SJP-KATRA") -> str:
+    async def register(
+        self, *, danger_now: bool, thana: str | None = "SJP-KATRA", consent_to_messages: bool = False
+    ) -> str:
         case_id = uuid.uuid4().hex
         await self.append(
             "intake", "case", case_id,
             CaseRegistered(
                 case_number=f"SJP-2026-{uuid.uuid4().int % 1_000_000:06d}", channel=Channel.EMERGENCY_112,
                 category=Category.SEXUAL_ASSAULT, priority=Priority.P1, danger_now=danger_now, minor=False,
-                district="SJP", thana=thana, registered_by="PNO100001",
-                sealed_identity="WmFybmlnYXIgVnlvbWtlc2ggUXVpbGxmZWF0aGVy",
+                district="SJP", thana=thana, registered_by="PNO100001", language="en",
+                consent_to_messages=consent_to_messages, sealed_identity="WmFybmlnYXIgVnlvbWtlc2ggUXVpbGxmZWF0aGVy",
             ),
         )  # fmt: skip
         return case_id
@@ -553,3 +562,70 @@ async def test_overdue_training_reaches_the_officer_and_the_incharge_with_a_link
         # The outbox shows the e-mails (no SMTP configured); the SHO is not told of a Kendra's training.
         await eventually(lambda: _outboxed(client, world, 2), 10, "the two e-mails in the outbox")
         assert not [r for r in await world.requested() if r.recipient == "officer:PNO300001"]
+
+
+async def test_a_complainant_is_sent_sms_only_with_her_consent_and_never_after_withdrawal_or_erasure(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Issue 17, done when: consent off means no message to the complainant. On: one receipt with the
+    case number and the Kendra's phone, then status changes; none after she withdraws or is erased.
+    The request names her only as ``complainant:<case id>``: no phone, no name anywhere in the stream."""
+    contacts = {"kendra:MSK-SJP-KATRA": {"phone": "+915842000111"}}
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_CONTACTS", str(tmp_path / "contacts.yaml"))
+    await world.katra()
+    async with world.http():
+        await world.roster_known(world.runners[0])
+        unasked = await world.register(danger_now=False)
+        agreed = await world.register(danger_now=False, consent_to_messages=True)
+        erased = await world.register(danger_now=False, consent_to_messages=True)
+
+        async def to_her() -> list[NotificationRequested]:
+            return [r for r in await world.requested() if r.recipient.startswith("complainant:")]
+
+        async def receipts() -> bool:
+            return len(await to_her()) == 2
+
+        await eventually(receipts, 10, "the receipts of the two who agreed")
+        [receipt] = [r for r in await to_her() if r.case_id == agreed]
+        assert receipt.recipient == f"complainant:{agreed}" and receipt.channel.value == "sms"
+        assert receipt.rule.value == "complainant_receipt" and receipt.kendra_phone == "+915842000111"
+        assert receipt.kendra == "MSK-SJP-KATRA" and receipt.language == "en"
+
+        # Her status changes, while she consents; the erased one is told nothing more.
+        await world.append(
+            "intake", "case", erased, IdentityErased(by="PNO100001", legal_basis="dpdp_request")
+        )
+        for case_id in (unasked, agreed, erased):
+            await world.append(
+                "intake", "case", case_id, FirstContactMade(by="PNO100002", at=START, mode="phone")
+            )
+
+        async def in_progress() -> bool:
+            return any(r.case_status is CaseStatus.IN_PROGRESS for r in await to_her())
+
+        await eventually(in_progress, 10, "her status message")
+        await world.append("intake", "case", agreed, MessagesConsentWithdrawn(by="PNO100002"))
+        await world.append(
+            "intake", "case", agreed, CaseResolved(outcome="counselled_reconciled", by="PNO100002")
+        )
+        await world.append(
+            "intake", "case", unasked, CaseResolved(outcome="counselled_reconciled", by="PNO100002")
+        )
+        await asyncio.sleep(1.0)  # twenty polls: long enough for the resolutions to be decided
+        told = [(r.case_id, r.rule.value, r.case_status) for r in await to_her()]
+        assert sorted(told, key=str) == sorted(
+            [
+                (agreed, "complainant_receipt", None),
+                (erased, "complainant_receipt", None),
+                (agreed, "complainant_status", CaseStatus.IN_PROGRESS),
+            ],
+            key=str,
+        )
+        # What the outbox would show of them names her case, the Kendra and its phone, never her.
+        for request in await to_her():
+            text = compose(request, {"MSK-SJP-KATRA": ("मिशन शक्ति केन्द्र कटरा", "Mission Shakti Kendra Katra")})
+            assert request.case_number and request.case_number in text.text_en
+            assert "+915842000111" in text.text_hi
+            witness("sms", text.both())
+        assert all(NAME not in str(e) and PHONE not in str(e) for e in await world.own())

@@ -11,6 +11,7 @@ from services.intake.api import build_router
 from services.intake.commands import IntakeCommands
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
+from services.intake.phone_index import load_phone_index
 from services.intake.priority import load_priority_table
 from services.intake.read_model.projection import CaseRegister
 from shared.contracts.intake import SERVICE
@@ -32,7 +33,8 @@ class Intake(ServiceInstance):
         url = ctx.settings.key_store_url or ctx.engine.url.render_as_string(hide_password=False)
         # The key store has an engine of its own: its connections overwrite what they delete.
         self.keys = KeyStore.open(url, kek)
-        self.commands = IntakeCommands(ctx, self.keys, load_priority_table(IntakeSettings().priority_table))
+        table = load_priority_table(IntakeSettings().priority_table)
+        self.commands = IntakeCommands(ctx, self.keys, table, load_phone_index(ctx.settings))
 
     async def start(self) -> None:
         await self.keys.setup()

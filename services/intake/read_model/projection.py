@@ -12,8 +12,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.domain import next_status
+from services.intake.kek import load_kek_ring
+from services.intake.keystore import KeyStore
+from services.intake.phone_index import PhoneIndexer, load_phone_index
 from services.intake.read_model.tables import CaseTables, case_tables
 from services.intake.timeline import INTERNAL, describe
 from shared.contracts.escalation import CaseEscalated, ClockStopped, DeadlineApproaching, SlaBreached
@@ -36,6 +40,7 @@ from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.rows import Row, Rows, utc
+from shared.settings import Settings
 
 # ---------------------------------------------------------------- case register
 
@@ -53,8 +58,29 @@ class CaseRegister(Projection[CaseTables]):
         "ESCALATION": "shakti.escalation.case.*",
     }
 
+    def __init__(self, phones: PhoneIndexer | None = None) -> None:
+        self.phones = phones
+        self._own_keys: KeyStore | None = None
+
     def define(self, metadata: MetaData, prefix: str) -> CaseTables:
         return case_tables(metadata, prefix)
+
+    async def open(self, settings: Settings, engine: AsyncEngine) -> None:
+        """The key store (read only: the case keys that open a registration's sealed phone), the KEK
+        that unwraps them and the phone-index key; each missing key stops the start (bilingual)."""
+        if self.phones is not None:
+            return
+        kek, index = load_kek_ring(settings), load_phone_index(settings)
+        if settings.key_store_url:
+            self._own_keys = keys = KeyStore.open(settings.key_store_url, kek)
+        else:
+            keys = KeyStore(engine, kek)  # intake's own database: the read model's engine
+        self.phones = PhoneIndexer(keys, index)
+
+    async def close(self) -> None:
+        if self._own_keys is not None:
+            await self._own_keys.close()
+            self._own_keys = None
 
     async def prefetch(self, rows: Rows, tables: CaseTables, envelopes: list[Envelope]) -> None:
         """Every event touches its case's row: the batch's cases are read in one query."""
@@ -124,6 +150,16 @@ class CaseRegister(Projection[CaseTables]):
         )
         if not row["routed"]:
             row.update(district=event.district, circle=event.circle, thana=event.thana)
+        await self._index_phone(rows, t, row["case_id"], event.sealed_identity)
+
+    async def _index_phone(self, rows: Rows, t: CaseTables, case_id: str, sealed_identity: str) -> None:
+        """Computed here from the sealed identity, never carried by an event: a case whose key is gone
+        (erased) gets no index, live or in any rebuild."""
+        if self.phones is None:
+            raise RuntimeError("the case register was not opened (CaseRegister.open): it cannot index phones")
+        found = await self.phones.of_registration(case_id, sealed_identity)
+        if found is not None:
+            rows.put(t.phones, {"case_id": case_id, "phone_index": found})
 
     @handles(FirstContactMade)
     async def first_contact(
@@ -160,7 +196,9 @@ class CaseRegister(Projection[CaseTables]):
 
     @handles(IdentityErased)
     async def erased(self, rows: Rows, t: CaseTables, event: IdentityErased, envelope: Envelope) -> None:
-        await self._change(rows, t, envelope, identity_erased=True)
+        row = await self._change(rows, t, envelope, identity_erased=True)
+        # Her number's index links the case to her: it goes with her identity.
+        rows.remove(t.phones, case_id=row["case_id"])
 
     @handles(CaseRouted)
     async def routed(self, rows: Rows, t: CaseTables, event: CaseRouted, envelope: Envelope) -> None:

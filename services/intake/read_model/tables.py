@@ -11,6 +11,7 @@ from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Tab
 class CaseTables:
     cases: Table
     timeline: Table
+    phones: Table
 
 
 def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
@@ -69,4 +70,13 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("text_hi", Text, nullable=False),
         UniqueConstraint("stream", "sequence"),
     )
-    return CaseTables(cases, timeline)
+    # The blind index of the complainant's phone (``services/intake/phone_index.py``), apart from the
+    # case row so that nothing that reads or shows a case (the register, its CSV) carries it; a row
+    # only while the case has an identity (an erasure deletes it).
+    phones = Table(
+        f"{prefix}phone_index",
+        metadata,
+        Column("case_id", String(64), primary_key=True),
+        Column("phone_index", String(64), nullable=False, index=True),
+    )
+    return CaseTables(cases, timeline, phones)

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Sequence
 
 from services.intake.keystore import KeyStore, unseal
 from shared.keys import PHONE_INDEX_KEY, KeySettings, secret_key
@@ -83,10 +84,23 @@ class PhoneIndexer:
     def __init__(self, keys: KeyStore, index: PhoneIndex) -> None:
         self.keys = keys
         self.index = index
+        self._batch: dict[str, bytes | None] = {}
+
+    async def prefetch(self, case_ids: Sequence[str]) -> None:
+        """The keys of a batch's registrations in one query (a rebuild reads one per registration);
+        what is not found is no key (erased). Replaces the previous batch's."""
+        self._batch = {}
+        if case_ids:
+            with apart_from_write_batch():
+                found: dict[str, bytes | None] = dict(await self.keys.find_many(case_ids))
+            self._batch = {case_id: found.get(case_id) for case_id in case_ids}
 
     async def of_registration(self, case_id: str, sealed_identity: str) -> str | None:
-        with apart_from_write_batch():  # the register's batch holds the write lock of the same file
-            key = await self.keys.find(case_id)
+        if case_id in self._batch:
+            key = self._batch.pop(case_id)
+        else:
+            with apart_from_write_batch():  # the register's batch holds the write lock of the same file
+                key = await self.keys.find(case_id)
         if key is None:
             return None
         particulars = json.loads(unseal(key, case_id, IDENTITY_SEALED_AS, sealed_identity))

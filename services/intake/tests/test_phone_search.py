@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from services.intake import commands as intake_commands
 from services.intake.read_model.tables import CaseTables
@@ -146,3 +146,26 @@ async def test_searching_number_after_number_is_stopped(intake_sqlite: Intake) -
     assert answers[:30] == [200] * 30 and answers[30] == 429
     # Another officer has her own allowance.
     assert (await search(intake_sqlite, HERS, INCHARGE)).status_code == 200
+
+
+async def test_a_rebuild_reads_the_keys_of_a_batch_of_registrations_at_once(intake_sqlite: Intake) -> None:
+    """A rebuild indexes every registration from its sealed identity: one read of the key store per
+    batch of events, not one per case (100,000 cases would be 100,000 queries)."""
+    intake = intake_sqlite
+    for _ in range(6):
+        await register_with(intake, HERS)
+    register = intake.runner.context.projector("intake_cases") if intake.runner.context else None
+    assert register is not None
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM intake_identity_key" in statement:
+            reads.append(statement)
+
+    event.listen(register.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await register.rebuild()
+    finally:
+        event.remove(register.engine.sync_engine, "before_cursor_execute", count)
+    assert 1 <= len(reads) <= 2, reads  # the batch's registrations (a second batch at most)
+    assert len(await index_rows(intake)) == 6

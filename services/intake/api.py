@@ -367,6 +367,19 @@ def _answer(case_id: str, stored: Sequence[Envelope]) -> CommandAnswer:
     )
 
 
+def chosen(purpose: ViewPurpose) -> ViewPurpose:
+    """The purpose a person gives for opening an identity or a file: never the one a search by phone
+    records on the cases it shows (the timeline must say truly which reading was which)."""
+    if purpose is ViewPurpose.EARLIER_CASES:
+        raise Refused(
+            "purpose_not_offered",
+            "purpose",
+            "Choose why you open the complainant's details: this purpose is recorded by a search by phone.",
+            "शिकायतकर्ता का विवरण खोलने का कारण चुनें: यह उद्देश्य फ़ोन नंबर से खोज पर स्वयं दर्ज होता है।",
+        )
+    return purpose
+
+
 def _choices(labels: Labels) -> list[dict[str, str]]:
     return [{"code": str(code), "hi": hi, "en": en} for code, (hi, en) in labels.items()]
 
@@ -493,7 +506,7 @@ def _attachment_routes(router: APIRouter, commands: IntakeCommands) -> None:
         principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
     ) -> Response:
         """The file itself, for those who may read the identity: the reading is recorded on the case."""
-        command = OpenAttachment(case_id=case_id, attachment_id=attachment_id, purpose=purpose)
+        command = OpenAttachment(case_id=case_id, attachment_id=attachment_id, purpose=chosen(purpose))
         opened = await commands.open_attachment(Caller.person(principal), command)
         return Response(
             opened.content,
@@ -586,7 +599,7 @@ def _disposal_routes(router: APIRouter, commands: IntakeCommands) -> None:
         # No browser or proxy may keep a copy: the next reading must come back here and be recorded.
         response.headers["Cache-Control"] = "no-store"
         return await commands.read_identity(
-            Caller.person(principal), ReadIdentity(case_id=case_id, purpose=purpose)
+            Caller.person(principal), ReadIdentity(case_id=case_id, purpose=chosen(purpose))
         )
 
 

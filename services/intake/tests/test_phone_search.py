@@ -169,3 +169,15 @@ async def test_a_rebuild_reads_the_keys_of_a_batch_of_registrations_at_once(inta
         event.remove(register.engine.sync_engine, "before_cursor_execute", count)
     assert 1 <= len(reads) <= 2, reads  # the batch's registrations (a second batch at most)
     assert len(await index_rows(intake)) == 6
+
+
+async def test_nobody_opens_an_identity_under_the_searchs_own_purpose(intake_sqlite: Intake) -> None:
+    """``earlier_cases`` is what a search by phone records on the cases it shows; a viewing of the
+    identity or a file says why it was opened, and it cannot borrow that purpose."""
+    case = await register_with(intake_sqlite, HERS)
+    for path in (f"/cases/{case['case_id']}/identity", f"/cases/{case['case_id']}/attachments/{'0' * 32}"):
+        refused = await intake_sqlite.get(path, purpose="earlier_cases")
+        assert refused.status_code == 422, (path, refused.text)
+        assert refused.json()["detail"]["fields"][0]["field"] == "purpose"
+    choices = (await intake_sqlite.get("/choices")).json()
+    assert "earlier_cases" not in {c["code"] for c in choices["view_purposes"]}

@@ -20,6 +20,8 @@ import json
 import re
 from collections.abc import Sequence
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.intake.keystore import KeyStore, unseal
 from shared.keys import PHONE_INDEX_KEY, KeySettings, secret_key
 from shared.readmodel import apart_from_write_batch
@@ -79,28 +81,36 @@ def load_phone_index(settings: KeySettings) -> PhoneIndex:
 
 class PhoneIndexer:
     """A registration's index, from its sealed identity: None when the case's key is gone (erased) or
-    she gave no number (or one that is not Indian)."""
+    she gave no number (or one that is not Indian).
 
-    def __init__(self, keys: KeyStore, index: PhoneIndex) -> None:
+    ``shares_database``: the key store is in the read model's own database (the default), so the keys
+    are read in the projection batch's own transaction: no second connection, and (on SQLite) the
+    batch runs on the event loop without a pause, as it did before it indexed phones. Elsewhere
+    (``SHAKTI_KEY_STORE_URL``) they are read on the key store's engine."""
+
+    def __init__(self, keys: KeyStore, index: PhoneIndex, *, shares_database: bool) -> None:
         self.keys = keys
         self.index = index
+        self.shares_database = shares_database
         self._batch: dict[str, bytes | None] = {}
 
-    async def prefetch(self, case_ids: Sequence[str]) -> None:
+    async def _keys(self, case_ids: Sequence[str], session: AsyncSession) -> dict[str, bytes]:
+        if self.shares_database:
+            return await self.keys.find_many(case_ids, within=session)
+        with apart_from_write_batch():  # a write batch's BEGIN IMMEDIATE would wait for the key store
+            return await self.keys.find_many(case_ids)
+
+    async def prefetch(self, case_ids: Sequence[str], session: AsyncSession) -> None:
         """The keys of a batch's registrations in one query (a rebuild reads one per registration);
         what is not found is no key (erased). Replaces the previous batch's."""
-        self._batch = {}
-        if case_ids:
-            with apart_from_write_batch():
-                found: dict[str, bytes | None] = dict(await self.keys.find_many(case_ids))
-            self._batch = {case_id: found.get(case_id) for case_id in case_ids}
+        found = await self._keys(case_ids, session) if case_ids else {}
+        self._batch = {case_id: found.get(case_id) for case_id in case_ids}
 
-    async def of_registration(self, case_id: str, sealed_identity: str) -> str | None:
+    async def of_registration(self, case_id: str, sealed_identity: str, session: AsyncSession) -> str | None:
         if case_id in self._batch:
             key = self._batch.pop(case_id)
         else:
-            with apart_from_write_batch():  # the register's batch holds the write lock of the same file
-                key = await self.keys.find(case_id)
+            key = (await self._keys([case_id], session)).get(case_id)
         if key is None:
             return None
         particulars = json.loads(unseal(key, case_id, IDENTITY_SEALED_AS, sealed_identity))

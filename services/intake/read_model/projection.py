@@ -79,7 +79,7 @@ class CaseRegister(Projection[CaseTables]):
             self._own_keys = keys = KeyStore.open(settings.key_store_url, kek)
         else:
             keys = KeyStore(engine, kek)  # intake's own database: the read model's engine
-        self.phones = PhoneIndexer(keys, index)
+        self.phones = PhoneIndexer(keys, index, shares_database=self._own_keys is None)
 
     async def close(self) -> None:
         if self._own_keys is not None:
@@ -91,7 +91,7 @@ class CaseRegister(Projection[CaseTables]):
         await rows.prefetch(tables.cases, [(_case_id(envelope),) for envelope in envelopes])
         if self.phones is not None:
             registered = [e.aggregate_id for e in envelopes if e.event_type == CaseRegistered.event_type]
-            await self.phones.prefetch(registered)
+            await self.phones.prefetch(registered, rows.session)
 
     async def apply(self, rows: Rows, tables: CaseTables, envelope: Envelope) -> None:
         """What every event of the case's streams does, handled or not (a timeline line, the case's status
@@ -164,7 +164,7 @@ class CaseRegister(Projection[CaseTables]):
         (erased) gets no index, live or in any rebuild."""
         if self.phones is None:
             raise RuntimeError("the case register was not opened (CaseRegister.open): it cannot index phones")
-        found = await self.phones.of_registration(case_id, sealed_identity)
+        found = await self.phones.of_registration(case_id, sealed_identity, rows.session)
         if found is not None:
             rows.put(t.phones, {"case_id": case_id, "phone_index": found})
 

@@ -17,14 +17,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import re
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.keystore import KeyStore, unseal
+from services.intake.kek import KekMissing
+from services.intake.keystore import KeyStore, SealBroken, unseal
 from shared.keys import PHONE_INDEX_KEY, KeySettings, secret_key
 from shared.readmodel import apart_from_write_batch
+
+log = logging.getLogger(__name__)
 
 INDIA = "+91"
 SEPARATORS = re.compile(r"[\s\-().]")
@@ -107,13 +111,19 @@ class PhoneIndexer:
         self._batch = {case_id: found.get(case_id) for case_id in case_ids}
 
     async def of_registration(self, case_id: str, sealed_identity: str, session: AsyncSession) -> str | None:
-        if case_id in self._batch:
-            key = self._batch.pop(case_id)
-        else:
-            key = (await self._keys([case_id], session)).get(case_id)
-        if key is None:
+        try:
+            if case_id in self._batch:
+                key = self._batch.pop(case_id)
+            else:
+                key = (await self._keys([case_id], session)).get(case_id)
+            if key is None:
+                return None
+            particulars = json.loads(unseal(key, case_id, IDENTITY_SEALED_AS, sealed_identity))
+        except (KekMissing, SealBroken) as trouble:
+            # The case stays in the register without its index (parking the registration would take
+            # the case out of it); after the KEK is put right, `shakti rebuild intake` indexes it.
+            log.error("case %s: its phone is not indexed: %s", case_id, trouble)
             return None
-        particulars = json.loads(unseal(key, case_id, IDENTITY_SEALED_AS, sealed_identity))
         phone = particulars.get("phone") if isinstance(particulars, dict) else None
         if not isinstance(phone, str) or not phone:
             return None

@@ -4,12 +4,22 @@ key, another index; nothing but a keyed hash, and no key no index."""
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
 
-from services.intake.phone_index import NotAPhone, PhoneIndex, load_phone_index, normalised_phone
+from services.intake.kek import FileKek, KekRing, write_kek_file
+from services.intake.keystore import KeyStore, seal
+from services.intake.phone_index import (
+    NotAPhone,
+    PhoneIndex,
+    PhoneIndexer,
+    load_phone_index,
+    normalised_phone,
+)
 from shared.keys import PHONE_INDEX_KEY, KeyProblem, check_keys, init_keys, keys_needed
+from shared.readmodel import sessions
 from shared.settings import Settings
 
 KEY = bytes(range(32))
@@ -72,3 +82,34 @@ def test_keys_init_writes_the_phone_index_key_and_intake_needs_it(tmp_path: Path
     assert "SHAKTI_PHONE_INDEX_KEY_FILE" in missing.value.en and "shakti keys init" in missing.value.hi
     with pytest.raises(KeyProblem):
         check_keys(settings, keys_needed(issues_tokens=False, services=("intake",)))
+
+
+async def test_a_registration_is_indexed_from_its_sealed_identity_and_not_when_it_does_not_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Indexed from the sealed identity with the case's key; no key (erased), no number, or a seal that
+    does not open: no index, and the registration is not refused for it (it would be parked)."""
+    write_kek_file(tmp_path / "kek.key")
+    keys = KeyStore.open(
+        f"sqlite+aiosqlite:///{tmp_path / 'keys.db'}", KekRing(FileKek.read(tmp_path / "kek.key"))
+    )
+    await keys.setup()
+    indexer = PhoneIndexer(keys, PhoneIndex(KEY), shares_database=False)
+    try:
+        key = await keys.key_for("case-1")
+
+        def sealed(particulars: dict[str, str | None], with_key: bytes = key) -> str:
+            return seal(with_key, "case-1", "identity", json.dumps(particulars))
+
+        async with sessions(keys.engine)() as session:
+            found = await indexer.of_registration("case-1", sealed({"phone": "+91 98765 43210"}), session)
+            assert found == PhoneIndex(KEY).of("9876543210")
+            assert await indexer.of_registration("case-1", sealed({"phone": None}), session) is None
+            assert await indexer.of_registration("case-1", sealed({"phone": "+4479460000"}), session) is None
+            broken = sealed({"phone": "9876543210"}, bytes(32))
+            assert await indexer.of_registration("case-1", broken, session) is None
+            assert "case-1" in caplog.text and "9876543210" not in caplog.text
+            await keys.destroy("case-1")
+            assert await indexer.of_registration("case-1", sealed({"phone": "9876543210"}), session) is None
+    finally:
+        await keys.close()

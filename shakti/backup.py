@@ -471,9 +471,13 @@ async def _rebuild_read_models(settings: PlatformSettings, nc: NatsClient, step:
         engine = create_engine(settings.database_for(service))
         try:
             for projection in definition(service).projections():
-                projector: Projector[Any] = Projector(projection, engine, nc)
-                await projector.setup()
-                await projector.rebuild(_reporting(step, f"read model {projection.name}"))
+                await projection.open(settings, engine)
+                try:
+                    projector: Projector[Any] = Projector(projection, engine, nc)
+                    await projector.setup()
+                    await projector.rebuild(_reporting(step, f"read model {projection.name}"))
+                finally:
+                    await projection.close()
         finally:
             await engine.dispose()
 

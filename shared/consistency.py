@@ -382,7 +382,11 @@ async def check_service(
             live: Projector[Any] = Projector(projection, engine, nc)
             await live.setup()  # only opens the active generation: its tables exist already
             rebuilt = next(p for p in definition.projections() if p.name == projection.name)
-            report.projections.append(await compare_projection(live, nc, url, rebuilt))
+            await rebuilt.open(settings, engine)
+            try:
+                report.projections.append(await compare_projection(live, nc, url, rebuilt))
+            finally:
+                await rebuilt.close()
     finally:
         await engine.dispose()
         await nc.drain()

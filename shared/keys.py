@@ -9,6 +9,8 @@ never inside the data directory in production, holds:
                      tokens with them. During a rotation it holds the new key and the old one.
 ``certificate.key``  32 random bytes, base64 on one line: training's certificate ids.
 ``kek.key``          32 random bytes, base64 on one line: the key-encryption key of intake's case keys.
+``phone-index.key``  32 random bytes, base64 on one line: the HMAC key of intake's blind index of a
+                     complainant's phone (``services/intake/phone_index.py``).
 
 Each file may be placed elsewhere by its own setting. ``shakti keys init`` writes whichever is missing
 (directory 0700, files 0600) and never overwrites one. A process refuses to start when a key it needs is
@@ -43,6 +45,7 @@ class KeySettings(Protocol):
     signing_public_key_file: Path | None
     certificate_key_file: Path | None
     kek_file: Path | None
+    phone_index_key_file: Path | None
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,14 @@ CERTIFICATE_KEY = KeyFile(
     "certificate.key", "certificate_key_file", True, "the certificate key", "प्रमाणपत्र कुंजी"
 )
 KEK = KeyFile("kek.key", "kek_file", True, "the key-encryption key", "कुंजी-एन्क्रिप्शन कुंजी")
-ALL_KEYS = (SIGNING_KEY, SIGNING_PUBLIC_KEY, CERTIFICATE_KEY, KEK)
+PHONE_INDEX_KEY = KeyFile(
+    "phone-index.key",
+    "phone_index_key_file",
+    True,
+    "the key of the phone blind index",
+    "फ़ोन नंबर के गुप्त सूचकांक (ब्लाइंड इंडेक्स) की कुंजी",
+)
+ALL_KEYS = (SIGNING_KEY, SIGNING_PUBLIC_KEY, CERTIFICATE_KEY, KEK, PHONE_INDEX_KEY)
 
 
 class KeyProblem(RuntimeError):
@@ -183,7 +193,7 @@ def load_verification_keys(settings: KeySettings) -> dict[str, Ed25519PublicKey]
 
 
 def load_secret(settings: KeySettings, key: KeyFile) -> bytes:
-    """A 32-byte secret key file (base64, one line): ``certificate.key`` or ``kek.key``."""
+    """A 32-byte secret key file (base64, one line): ``certificate.key``, ``kek.key``, ``phone-index.key``."""
     path = key.path(settings)
     text = _read(key, path).decode("ascii", errors="replace").strip()
     if text == OLD_DEFAULT_SECRET:
@@ -242,6 +252,8 @@ def keys_needed(*, issues_tokens: bool, services: tuple[str, ...]) -> tuple[KeyF
         needed.append(SIGNING_KEY)
     if "training" in services:
         needed.append(CERTIFICATE_KEY)
+    if "intake" in services:
+        needed.append(PHONE_INDEX_KEY)
     return tuple(needed)
 
 
@@ -297,7 +309,7 @@ def init_keys(settings: KeySettings) -> InitOutcome:
         private_key = load_signing_key(settings).private
         _write_new(public, pem_public(private_key.public_key()))
         written.append(public)
-    for key in (CERTIFICATE_KEY, KEK):
+    for key in (CERTIFICATE_KEY, KEK, PHONE_INDEX_KEY):
         path = key.path(settings)
         if not path.exists():
             _write_new(path, base64.b64encode(secrets.token_bytes(SECRET_BYTES)) + b"\n")

@@ -56,6 +56,7 @@ from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
 from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
 from shared.rows import Rows
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,14 @@ class Projection(ByEventType, Generic[T]):
 
     def define(self, metadata: MetaData, prefix: str) -> T:
         raise NotImplementedError
+
+    async def open(self, settings: Settings, engine: AsyncEngine) -> None:
+        """What the projection needs besides its tables, opened before it applies any event by whoever
+        runs it (a service, a restore, a consistency check): intake's case register opens the key store,
+        to index a registration's sealed phone. The default needs nothing."""
+
+    async def close(self) -> None:
+        """Let go of what ``open`` opened."""
 
     async def prefetch(self, rows: Rows, tables: T, envelopes: list[Envelope]) -> None:
         """Read at once the rows a batch's events will change (``Rows.prefetch``), before they are applied

@@ -43,6 +43,19 @@ def sqlite_write_batch() -> Iterator[None]:
         _write_batch.reset(token)
 
 
+@contextlib.contextmanager
+def apart_from_write_batch() -> Iterator[None]:
+    """Inside a write batch, a read on another connection of the same SQLite file (intake's case
+    register reads a case's key from the key store): an ordinary deferred transaction on the worker
+    thread, which WAL lets read beside the batch's writer. Taking the write lock there, as the batch's
+    own transactions do, would wait for the batch itself."""
+    token = _write_batch.set(False)
+    try:
+        yield
+    finally:
+        _write_batch.reset(token)
+
+
 class _SqliteConnection(aiosqlite.Connection):
     """An aiosqlite connection that runs calls inline inside ``sqlite_write_batch``."""
 

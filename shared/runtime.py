@@ -158,6 +158,7 @@ class ServiceRunner:
         count_statements(engine, self.name)
         ctx = ServiceContext(self.name, self.settings, self.clock, broker, store, engine)
         for projection in self.definition.projections():
+            await projection.open(self.settings, engine)
             projector: Projector[Any] = Projector(projection, engine, nc)
             await projector.setup()
             ctx.projectors[projection.name] = projector
@@ -207,6 +208,8 @@ class ServiceRunner:
             self.instance = None
         if self.context is not None:
             await self._close_bus(self.context)
+            for projector in self.context.projectors.values():
+                await projector.projection.close()
             await self.context.engine.dispose()
             self.context = None
         log.info("service %s stopped", self.name)

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         description="The key-encryption key of intake's case keys (32 random bytes, base64, mode 0600); "
         "unset means keys_dir/kek.key.",
     )
+    phone_index_key_file: Path | None = Field(
+        default=None,
+        description="The key of intake's blind index of a complainant's phone (32 random bytes, base64, "
+        "mode 0600); unset means keys_dir/phone-index.key.",
+    )
     kek_previous_file: Path | None = Field(
         default=None,
         description="During a KEK rotation only: the previous KEK, used to unwrap keys not yet re-wrapped.",

@@ -33,6 +33,7 @@ class _KeyFolder:
         self.signing_public_key_file: Path | None = None
         self.certificate_key_file: Path | None = None
         self.kek_file: Path | None = None
+        self.phone_index_key_file: Path | None = None
 
 
 @functools.cache

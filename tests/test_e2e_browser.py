@@ -318,3 +318,41 @@ async def test_the_sp_reassigns_a_case_from_its_page_on_a_375_px_phone(site: Sit
         await sp.goto(case_url)
     assert (await sp.locator("#assigned").inner_text()).strip() == chosen, number
     assert BLOCKED == [], BLOCKED
+
+
+async def earlier_cases_shown(officer: Page, site: Site, lang: str, numbers: set[str]) -> bool:
+    """The standalone page's search, in one language, shows these case numbers (among others)."""
+    await officer.goto(f"{site.url}/lang/{lang}?next=/kendra/earlier-cases")
+    await officer.fill("input[name=phone]", "098765 01235")
+    await officer.click("#earlier-search button[type=submit]")
+    await officer.wait_for_selector("#earlier-found")
+    return numbers <= set(await officer.locator("#earlier-found td.number a").all_inner_texts())
+
+
+async def test_the_complainants_earlier_cases_by_her_phone_on_a_375_px_phone(
+    site: Site, browser: Browser
+) -> None:
+    """From the case page an officer on a 375 px phone finds the complainant's other cases by her number,
+    written another way; the answer fits the screen in both languages and never shows the number."""
+    BLOCKED.clear()
+    officer = await sign_in(browser, site, "katra.officer", width=375)
+    first = await register_in_the_form(officer, site, "stalking")
+    second = await register_in_the_form(officer, site, "domestic_violence")
+    await officer.goto(f"{site.url}/kendra/queue")
+    await officer.click(f"#queue a:has-text('{second}')")
+    await officer.fill("#earlier-cases input[name=phone]", "+91 98765-01235")
+    await officer.click("#earlier-cases button[type=submit]")
+    await officer.wait_for_selector("#earlier-found")
+    for lang in ("en", "hi"):
+        await eventually(
+            lambda lang=lang: earlier_cases_shown(officer, site, lang, {first, second}),  # type: ignore[misc]
+            what=f"both cases found by her number ({lang})",
+        )
+        assert await officer.evaluate(NO_SIDEWAYS), (
+            lang,
+            await officer.evaluate("document.body.scrollWidth"),
+        )
+        for number in (first, second):
+            assert await officer.locator(f"#earlier-found a:has-text('{number}')").evaluate(ONE_LINE)
+        assert "01235" not in await officer.content()  # her number, as typed, is not shown again
+    assert BLOCKED == [], BLOCKED

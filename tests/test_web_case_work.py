@@ -751,3 +751,41 @@ async def test_the_case_page_stops_sms_to_her_on_her_word_after_confirming(
         return stop not in (await officer.get(f"/cases/{agreed}")).text
 
     await eventually(gone, what="the button gone once she said no")
+
+
+async def test_an_officer_finds_the_complainants_earlier_cases_by_her_phone_and_no_page_shows_it(
+    desk: Desk,
+) -> None:
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    ids = []
+    for _ in range(2):
+        registered = await register(officer, "SJP-KATRA")
+        assert registered.status_code == 303, registered.text
+        ids.append(case_id_of(registered.headers["location"]))
+    numbers = []
+    for case_id in ids:
+        page = await officer.get(f"/cases/{case_id}")
+        assert 'action="/kendra/earlier-cases"' in page.text  # the case page offers the search
+        found = re.search(r"SJP-\d{4}-\d{6}", page.text)
+        assert found
+        numbers.append(found.group(0))
+    shown: dict[str, httpx.Response] = {}
+
+    async def both_shown() -> bool:
+        shown["en"] = await officer.post(
+            "/kendra/earlier-cases", phone=f"+91 {PHONE[:5]}-{PHONE[5:]}", from_case=ids[0]
+        )
+        return shown["en"].status_code == 200 and all(n in shown["en"].text for n in numbers)
+
+    await eventually(both_shown, what="both cases found by her number")
+    hindi = await officer.post("/kendra/earlier-cases", lang="hi", phone=PHONE)
+    assert "शिकायतकर्ता के पिछले मामले" in hindi.text and "कटरा" in hindi.text and "IST" in hindi.text
+    assert "Earlier cases of the complainant" in shown["en"].text and "Katra" in shown["en"].text
+    for page in (shown["en"], hindi):
+        assert PHONE not in page.text and PHONE[:5] not in page.text and NAME not in page.text
+    assert f'href="/cases/{ids[0]}"' in shown["en"].text  # back to the case she came from
+    refused = await officer.post("/kendra/earlier-cases", phone="12-CALL-ME")
+    assert refused.status_code == 422 and "CALL-ME" not in refused.text and "Indian phone" in refused.text
+    # The state cell sees no case, and no search.
+    state = await desk.browser(Role.STATE_CELL, {})
+    assert (await state.post("/kendra/earlier-cases", phone=PHONE)).status_code == 403

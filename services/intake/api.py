@@ -9,6 +9,8 @@ is recorded on the case.
 from __future__ import annotations
 
 import re
+import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -22,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.attachments import MAX_BYTES, FileRefused
 from services.intake.commands import (
+    MAX_EARLIER_CASES,
     AddNote,
     AwaitComplainant,
     Close,
@@ -53,7 +56,16 @@ from services.intake.read_model.queries import (
     find_cases,
     registered_per_ist_day,
 )
-from shared.auth import EVERY_ROLE, FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role, require
+from shared.auth import (
+    EVERY_ROLE,
+    FIELD_STAFF,
+    IDENTITY_READERS,
+    SUPERVISORS,
+    Principal,
+    Role,
+    bilingual_error,
+    require,
+)
 from shared.commands import Caller, IdempotencyKey, actor_of
 from shared.contracts.vocabulary import (
     ACTION_LABELS,
@@ -95,7 +107,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import CaseNotFound, DomainError, NotFound
 from shared.events import Envelope
-from shared.places import find_place, list_places
+from shared.places import find_place, find_places, list_places
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -361,6 +373,19 @@ def _answer(case_id: str, stored: Sequence[Envelope]) -> CommandAnswer:
     )
 
 
+def chosen(purpose: ViewPurpose) -> ViewPurpose:
+    """The purpose a person gives for opening an identity or a file: never the one a search by phone
+    records on the cases it shows (the timeline must say truly which reading was which)."""
+    if purpose is ViewPurpose.EARLIER_CASES:
+        raise Refused(
+            "purpose_not_offered",
+            "purpose",
+            "Choose why you open the complainant's details: this purpose is recorded by a search by phone.",
+            "शिकायतकर्ता का विवरण खोलने का कारण चुनें: यह उद्देश्य फ़ोन नंबर से खोज पर स्वयं दर्ज होता है।",
+        )
+    return purpose
+
+
 def _choices(labels: Labels) -> list[dict[str, str]]:
     return [{"code": str(code), "hi": hi, "en": en} for code, (hi, en) in labels.items()]
 
@@ -378,6 +403,7 @@ def build_router(commands: IntakeCommands) -> APIRouter:
         _disposal_routes,
         _register_route,
         _case_read_routes,
+        _earlier_cases_route,
         _count_routes,
         _reference_routes,
     ):
@@ -487,7 +513,7 @@ def _attachment_routes(router: APIRouter, commands: IntakeCommands) -> None:
         principal: Annotated[Principal, Depends(require(IDENTITY_READERS))],
     ) -> Response:
         """The file itself, for those who may read the identity: the reading is recorded on the case."""
-        command = OpenAttachment(case_id=case_id, attachment_id=attachment_id, purpose=purpose)
+        command = OpenAttachment(case_id=case_id, attachment_id=attachment_id, purpose=chosen(purpose))
         opened = await commands.open_attachment(Caller.person(principal), command)
         return Response(
             opened.content,
@@ -590,7 +616,7 @@ def _disposal_routes(router: APIRouter, commands: IntakeCommands) -> None:
         # No browser or proxy may keep a copy: the next reading must come back here and be recorded.
         response.headers["Cache-Control"] = "no-store"
         return await commands.read_identity(
-            Caller.person(principal), ReadIdentity(case_id=case_id, purpose=purpose)
+            Caller.person(principal), ReadIdentity(case_id=case_id, purpose=chosen(purpose))
         )
 
 
@@ -720,6 +746,79 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
         return {"case_id": case_id, "case_number": row["case_number"], "entries": entries}
 
 
+class PhoneSearchBody(BaseModel):
+    """Her phone, in the body and never in the URL: a URL lands in access logs, proxies' logs and the
+    browser's history; a body does not."""
+
+    model_config = ConfigDict(extra="forbid")
+    phone: str = Field(min_length=1, max_length=24, repr=False)
+
+
+SEARCHES_PER_WINDOW = 30
+SEARCH_WINDOW_SECONDS = 15 * 60.0
+
+
+class SearchQuota:
+    """At most ``SEARCHES_PER_WINDOW`` searches by phone per person in ``SEARCH_WINDOW_SECONDS``, in
+    this process: a search answers "who has this number?", so trying numbers in bulk is refused."""
+
+    def __init__(self, limit: int = SEARCHES_PER_WINDOW, window: float = SEARCH_WINDOW_SECONDS) -> None:
+        self.limit, self.window = limit, window
+        self._recent: dict[str, deque[float]] = {}
+
+    def take(self, who: str) -> None:
+        now = time.monotonic()
+        recent = self._recent.setdefault(who, deque())
+        while recent and recent[0] <= now - self.window:
+            recent.popleft()
+        if len(recent) >= self.limit:
+            raise bilingual_error(
+                429,
+                "too_many_searches",
+                f"Too many searches by phone: at most {self.limit} in {int(self.window // 60)} minutes.",
+                f"फ़ोन नंबर से बहुत अधिक खोजें: {int(self.window // 60)} मिनट में अधिकतम {self.limit}।",
+            )
+        recent.append(now)
+
+
+def _ist(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(IST).strftime("%d-%m-%Y %H:%M IST")
+
+
+def _earlier_cases_route(router: APIRouter, commands: IntakeCommands) -> None:
+    quota = SearchQuota()
+
+    @router.post("/cases/by-phone")
+    async def earlier_cases(body: PhoneSearchBody, principal: Reader) -> dict[str, Any]:
+        """A complainant's cases in the caller's jurisdiction, found by her phone's blind index: case
+        number, status, when registered (IST) and thana, never the phone. At most MAX_EARLIER_CASES;
+        each search is recorded, and so is each case it shows (an identity reading)."""
+        quota.take(principal.username)
+        rows, capped = await commands.earlier_cases(Caller.person(principal), body.phone)
+        async with commands.places.sessions() as session:
+            thanas = await find_places(
+                session, commands.places.tables, [("thana", r["thana"]) for r in rows if r["thana"]]
+            )
+        found = []
+        for row in rows:
+            thana = thanas.get(("thana", row["thana"]))
+            found.append(
+                {
+                    "case_id": row["case_id"],
+                    "case_number": row["case_number"],
+                    "status": row["status"],
+                    "registered_at": row["registered_at"],
+                    "registered_at_ist": _ist(row["registered_at"]),
+                    "thana": row["thana"],
+                    "labels": {
+                        "status": _label(STATUS_LABELS, row["status"]),
+                        "thana": {"en": thana["name_en"], "hi": thana["name_hi"]} if thana else None,
+                    },
+                }
+            )
+        return {"cases": found, "capped": capped, "max": MAX_EARLIER_CASES}
+
+
 def _count_routes(router: APIRouter, commands: IntakeCommands) -> None:
     """The dashboards' figures, counted in the register's SQL."""
 
@@ -805,6 +904,7 @@ def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:
             "close_reasons": _choices(CLOSE_LABELS),
             "reopen_reasons": _choices(REOPEN_LABELS),
             "withdraw_reasons": _choices(WITHDRAW_LABELS),
-            "view_purposes": _choices(PURPOSE_LABELS),
+            # A search by phone records its own purpose; nobody chooses it for a viewing.
+            "view_purposes": [c for c in _choices(PURPOSE_LABELS) if c["code"] != ViewPurpose.EARLIER_CASES],
             "erasure_bases": _choices(ERASURE_LABELS),
         }

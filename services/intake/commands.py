@@ -33,13 +33,15 @@ from services.intake.attachments import CaseFiles, checked, media_type_of, serve
 from services.intake.domain import Case, Complaint
 from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
+from services.intake.phone_index import NotAPhone, PhoneIndex
 from services.intake.priority import PriorityTable
 from services.intake.read_model.projection import CaseRegister
-from services.intake.read_model.queries import case_timeline, find_case
+from services.intake.read_model.queries import case_timeline, cases_by_phone, find_case
 from services.intake.read_model.tables import CaseTables
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.intake import (
+    PHONE_SEARCH,
     SERVICE,
     AttachmentRecorded,
     AwaitingComplainant,
@@ -48,6 +50,7 @@ from shared.contracts.intake import (
     CaseReopened,
     CaseResolved,
     CaseWithdrawn,
+    EarlierCasesSearched,
     NoteAdded,
 )
 from shared.contracts.vocabulary import (
@@ -63,7 +66,7 @@ from shared.contracts.vocabulary import (
     ViewPurpose,
     WithdrawReason,
 )
-from shared.errors import Busy, CaseNotFound, IdempotencyConflict, NotFound
+from shared.errors import Busy, CaseNotFound, DomainError, IdempotencyConflict, NotFound
 from shared.events import Envelope, Event, derived_id
 from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
@@ -75,6 +78,8 @@ from shared.text import Lines, OneLine
 
 log = logging.getLogger(__name__)
 
+MAX_EARLIER_CASES = 20
+"""At most this many cases answer a search by phone (it is an oracle: who has this number?)."""
 CLOCK_SKEW = timedelta(minutes=5)
 FOLDS_AT_ONCE = 2
 """A case as of a moment is folded in a database of its own: at most this many at once, so that a
@@ -254,10 +259,13 @@ class EraseIdentity(CaseCommand):
 
 
 class IntakeCommands:
-    def __init__(self, ctx: ServiceContext, keys: KeyStore, table: PriorityTable) -> None:
+    def __init__(
+        self, ctx: ServiceContext, keys: KeyStore, table: PriorityTable, phone_index: PhoneIndex
+    ) -> None:
         self.ctx = ctx
         self.keys = keys
         self.table = table
+        self.phone_index = phone_index
         self.cases = ctx.repository(Case)
         self.numbers = CaseNumbers(ctx.store)
         self._folds = asyncio.Semaphore(FOLDS_AT_ONCE)
@@ -604,6 +612,50 @@ class IntakeCommands:
 
     # ---------------------------------------------------------------- shared steps
 
+    async def earlier_cases(self, caller: Caller, phone: str) -> tuple[list[dict[str, Any]], bool]:
+        """A complainant's cases inside the caller's jurisdiction, by her phone's blind index (at most
+        ``MAX_EARLIER_CASES``, newest first) and whether more matched. The search is recorded first
+        (``EarlierCasesSearched``, found or not), then each case shown records an ``IdentityViewed``:
+        a search says that the cases share a complainant, which is identity data."""
+        try:
+            index = self.phone_index.of(phone)
+        except NotAPhone:
+            raise Refused(
+                "not_a_phone",
+                "phone",
+                "Not an Indian phone number: ten digits, optionally with +91 or 0 before them.",
+                "भारतीय फ़ोन नंबर नहीं है: दस अंक, चाहें तो आगे +91 या 0 के साथ।",
+            ) from None
+        async with self.register.sessions() as session:
+            rows = await cases_by_phone(
+                session, self.register.tables, caller.who.scope(), index, limit=MAX_EARLIER_CASES + 1
+            )
+        capped, rows = len(rows) > MAX_EARLIER_CASES, rows[:MAX_EARLIER_CASES]
+        search_id = uuid.uuid4().hex
+        searched = EarlierCasesSearched(
+            by=caller.actor, role=caller.who.role.value, found=len(rows), capped=capped
+        )
+        meta = CommandMeta(
+            command_id=f"earlier-cases:{search_id}", actor=caller.actor, occurred_at=self.ctx.clock.now()
+        )
+        await self.ctx.store.append(
+            PHONE_SEARCH, search_id, [searched], expected_sequence=0, expected_version=0, meta=meta
+        )
+        shown = []
+        for row in rows:
+            viewing = ReadIdentity(case_id=row["case_id"], purpose=ViewPurpose.EARLIER_CASES)
+            try:
+                await self._act(
+                    caller,
+                    viewing,
+                    lambda c: c.view_identity(ViewPurpose.EARLIER_CASES, caller.who.role.value, caller.actor),
+                    fingerprint({"purpose": ViewPurpose.EARLIER_CASES}),
+                )
+            except DomainError:
+                continue  # erased (or moved out of reach) since the read model last heard of it
+            shown.append(row)
+        return shown, capped
+
     async def _act(
         self, caller: Caller, command: CaseCommand, decide: Callable[[Case], Sequence[Event]], request: str
     ) -> list[Envelope]:
@@ -642,7 +694,8 @@ class IntakeCommands:
                 for service in (SERVICE, "routing", "escalation")  # at one moment, the registration first
             ]
             events = list(heapq.merge(*streams, key=lambda e: e.occurred_at))
-            async with folded(CaseRegister(), events) as (opened, tables), opened() as session:
+            as_of = CaseRegister(index_phones=False)
+            async with folded(as_of, events) as (opened, tables), opened() as session:
                 row = await find_case(session, tables, case_id=case_id)
                 entries = await case_timeline(session, tables, case_id) if row is not None else []
         finally:

@@ -49,7 +49,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.intake.kek import KekMissing, KekRing
 from shared.contracts.intake import AGGREGATE, SERVICE, IdentityErased
@@ -224,6 +224,29 @@ class KeyStore:
         if row.kek_id is None:
             raise KekMissing(f"the key of case {case_id} is not wrapped yet: restart intake to wrap it")
         return await self.kek.unwrap(row.key, case_id, row.kek_id)
+
+    async def find_many(
+        self, case_ids: Sequence[str], within: AsyncSession | None = None
+    ) -> dict[str, bytes]:
+        """The keys of these cases that exist (one query per 500), by case id: a projection batch's,
+        read ``within`` the batch's own transaction when the store is in the read model's database."""
+        found: dict[str, bytes] = {}
+        for chunk in _chunks(list(dict.fromkeys(case_ids)), 500):
+            query = select(case_keys.c.case_id, case_keys.c.key, case_keys.c.kek_id).where(
+                case_keys.c.case_id.in_(chunk)
+            )
+            if within is not None:
+                rows = (await within.execute(query)).all()
+            else:
+                async with self._sessions() as session:
+                    rows = (await session.execute(query)).all()
+            for row in rows:
+                if row.kek_id is None:
+                    raise KekMissing(
+                        f"the key of case {row.case_id} is not wrapped yet: restart intake to wrap it"
+                    )
+                found[row.case_id] = await self.kek.unwrap(row.key, row.case_id, row.kek_id)
+        return found
 
     async def key_for(self, case_id: str) -> bytes:
         """The case's key, made on first use. Safe when two replicas register the same case at once."""

@@ -12,6 +12,7 @@ from services.intake.commands import IntakeCommands
 from services.intake.complainant_sms import TIMEOUT, ComplainantMessages, Outbox, SmsChannel
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
+from services.intake.phone_index import load_phone_index
 from services.intake.priority import load_priority_table
 from services.intake.read_model.projection import CaseRegister
 from shared.complainant_sms import PlaceNames
@@ -42,7 +43,8 @@ class Intake(ServiceInstance):
         # The key store has an engine of its own: its connections overwrite what they delete.
         self.keys = KeyStore.open(url, kek)
         settings = IntakeSettings()
-        self.commands = IntakeCommands(ctx, self.keys, load_priority_table(settings.priority_table))
+        table = load_priority_table(settings.priority_table)
+        self.commands = IntakeCommands(ctx, self.keys, table, load_phone_index(ctx.settings))
         self.gateway: SmsGateway | None = None
         channel: SmsChannel = Outbox()
         if settings.sms_url:

@@ -289,6 +289,7 @@ def mount_cases(app: FastAPI) -> None:
     _registration_routes(router)
     _case_page_routes(router)
     _as_of_route(router)
+    _earlier_cases_routes(router)
     _note_and_move_routes(router)
     _file_routes(router)
     _erasure_routes(router)
@@ -364,6 +365,34 @@ def _as_of_route(router: APIRouter) -> None:
             # The case is there now (read above): not found then means not yet registered.
             error = NOT_YET_REGISTERED if refused.status == 404 else refused
         return render(request, "case_as_of.html", principal, case=case, then=then, picked=picked, error=error)
+
+
+def _earlier_cases_routes(router: APIRouter) -> None:
+    """A complainant's earlier cases by her phone: the number is posted, never in the address (an
+    address lands in access logs and the browser's history), and the page does not show it again."""
+
+    @router.get("/kendra/earlier-cases")
+    async def earlier_cases_page(request: Request, principal: User, case: str | None = None) -> HTMLResponse:
+        allow(principal, CASE_READERS)
+        from_case = check_case_id(case) if case else None
+        return render(request, "earlier_cases.html", principal, found=None, from_case=from_case)
+
+    @router.post("/kendra/earlier-cases")
+    async def earlier_cases(request: Request, principal: User, api: Api) -> HTMLResponse:
+        allow(principal, CASE_READERS)
+        form = await request.form()
+        from_case = str(form.get("from_case") or "") or None
+        from_case = check_case_id(from_case) if from_case else None
+        response = await api.call(
+            "POST", "/api/intake/cases/by-phone", json={"phone": str(form.get("phone") or "")}
+        )
+        if response.status_code != 200:
+            refused = ServiceAPI.refusal(response)
+            return render(
+                request, "earlier_cases.html", principal, refused.status,
+                found=None, from_case=from_case, error=refused,
+            )  # fmt: skip
+        return render(request, "earlier_cases.html", principal, found=response.json(), from_case=from_case)
 
 
 def _case_page_routes(router: APIRouter) -> None:

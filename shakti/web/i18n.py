@@ -495,6 +495,28 @@ TEXT: dict[str, tuple[str, str]] = {
         "केवल अधिकारियों के नाम; किसी शिकायतकर्ता की पहचान नहीं",
         "Officers' names only; no complainant's identity",
     ),
+    "earlier_cases": ("शिकायतकर्ता के पिछले मामले", "Earlier cases of the complainant"),
+    "earlier_cases_how": (
+        "उसका फ़ोन नंबर लिखें: आपके क्षेत्राधिकार में उसी नंबर से दर्ज मामले दिखेंगे। नंबर कहीं सहेजा या दिखाया"
+        " नहीं जाता; हर खोज और दिखाया गया हर मामला दर्ज होता है।",
+        "Type her phone number: the cases in your jurisdiction registered with that number are shown. The"
+        " number is neither kept nor shown; every search and every case it shows is recorded.",
+    ),
+    "her_phone": ("शिकायतकर्ता का फ़ोन नंबर", "The complainant's phone number"),
+    "search": ("खोजें", "Search"),
+    "back_to_case": ("मामले पर लौटें", "Back to the case"),
+    "earlier_cases_recorded": (
+        "यह खोज और दिखाए गए मामले प्रत्येक मामले की समय-रेखा में दर्ज हैं।",
+        "This search and the cases shown are recorded in each case's timeline.",
+    ),
+    "earlier_cases_none": (
+        "आपके क्षेत्राधिकार में इस नंबर से कोई मामला नहीं।",
+        "No case with this number in your jurisdiction.",
+    ),
+    "earlier_cases_capped": (
+        "और मामले भी मिले; केवल सबसे नए दिखाए गए हैं",
+        "More cases matched; only the newest are shown",
+    ),
 }
 
 

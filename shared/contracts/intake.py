@@ -21,6 +21,9 @@ SERVICE = "intake"
 AGGREGATE = "case"
 SERIES = "series"
 """Aggregate type of a case-number series (one per district and year): ``shakti.intake.series.SJP-2026``."""
+PHONE_SEARCH = "phone-search"
+"""Aggregate type of one search for a complainant's earlier cases by her phone (the audit record):
+``shakti.intake.phone-search.<id>``."""
 
 
 PLACE_CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -207,6 +210,20 @@ class ComplainantMessageFailed(Event):
 class IdentityErased(Event):
     by: str
     legal_basis: str
+
+
+@event_type("EarlierCasesSearched")
+class EarlierCasesSearched(Event):
+    """Someone looked for a complainant's earlier cases by her phone (the audit record of every such
+    search, found or not). Who, and how many cases were shown: never the number, its index or which
+    cases (with them the record would tie the cases to her number, or to each other, after an erasure);
+    each case shown records its own ``IdentityViewed``."""
+
+    by: str
+    role: str
+    found: int
+    capped: bool
+    """More cases matched than a search shows (``services/intake/api.py``: MAX_EARLIER_CASES)."""
 
 
 @event_type("CaseNumberIssued")

@@ -428,6 +428,8 @@ class ViewPurpose(StrEnum):
     REFERRAL_COORDINATION = "referral_coordination"
     SUPERVISORY_REVIEW = "supervisory_review"
     COMPLAINANT_REQUEST = "complainant_request"
+    EARLIER_CASES = "earlier_cases"
+    """Recorded on each case a search by the complainant's phone shows (not offered for a viewing)."""
 
 
 PURPOSE_LABELS: Labels = {
@@ -437,6 +439,10 @@ PURPOSE_LABELS: Labels = {
     ViewPurpose.REFERRAL_COORDINATION: ("संदर्भित सेवा से समन्वय", "To coordinate a referral"),
     ViewPurpose.SUPERVISORY_REVIEW: ("पर्यवेक्षण समीक्षा", "Supervisory review"),
     ViewPurpose.COMPLAINANT_REQUEST: ("शिकायतकर्ता के अनुरोध पर", "At the complainant's request"),
+    ViewPurpose.EARLIER_CASES: (
+        "फ़ोन नंबर से शिकायतकर्ता के पिछले मामलों की खोज",
+        "A search for the complainant's earlier cases by her phone",
+    ),
 }
 
 

@@ -21,6 +21,8 @@ from sqlalchemy import text
 
 from services.intake.kek import FileKek, KekRing, load_kek_ring, write_kek_file
 from services.intake.keystore import KeyStore, case_keys
+from services.intake.phone_index import load_phone_index
+from services.intake.tests.conftest import OFFICER
 from shakti.config import PlatformSettings
 from tests.security.running import (
     NAME,
@@ -32,6 +34,7 @@ from tests.security.running import (
     sealed_identity,
     settings_for,
 )
+from tests.waiting import eventually
 
 WINDOW = 32
 WRAPPED = 60  # nonce (12) + key (32) + tag (16)
@@ -180,3 +183,36 @@ async def test_on_postgresql_the_erased_key_row_is_gone_from_the_table_pages(
         assert [await keys.find(f"other-{n}") for n in range(40)] == others  # the others are intact
     finally:
         await keys.close()
+
+
+async def test_an_erased_case_leaves_its_phone_index_in_no_file_the_platform_wrote(tmp_path: Path) -> None:
+    """Her number's blind index links the case to her: after the erasure no file holds it (the deleted
+    row's bytes included, in the database and its WAL), while the platform runs and after it stops."""
+    data_dir = tmp_path / "var"
+    settings = settings_for(data_dir)
+    index = load_phone_index(settings).of(PHONE).encode()
+    async with embedded_nats(data_dir) as nats_url:
+        async with running_platform(settings, nats_url) as platform:
+            await import_sample(platform)
+            case_id = await platform.register("disk-index-1")
+
+            async def indexed() -> bool:
+                return any(index in blob for blob in files_under(data_dir).values())
+
+            await eventually(indexed, what="the index written (the positive control)")
+            await platform.erase(case_id)
+
+            async def not_found() -> bool:
+                answer = await platform.client.post(
+                    "/api/intake/cases/by-phone", json={"phone": PHONE}, headers=platform.as_(OFFICER)
+                )
+                return answer.status_code == 200 and answer.json()["cases"] == []
+
+            await eventually(not_found, what="the erased case no longer found by her number")
+            await eventually(
+                lambda: not [p for p, blob in files_under(data_dir).items() if index in blob],
+                timeout=5.0,
+                what="her number's index gone from every file while the platform runs",
+            )
+        at_rest = files_under(data_dir)
+    assert not [p for p, blob in at_rest.items() if index in blob], "the index in a file after the stop"

@@ -9,6 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from shakti.cli import app
+from shakti.config import PlatformSettings
+from shared.keys import init_keys
 
 
 @pytest.mark.parametrize("command", [["up"], ["serve", "intake"]])
@@ -31,3 +33,19 @@ def test_routing_alone_needs_no_kek(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(launcher, "configure_logging", lambda settings: started.append(()))
     result = CliRunner().invoke(app, ["serve", "routing"], env={"SHAKTI_KEK_FILE": str(tmp_path / "none")})
     assert result.exit_code == 0 and started
+
+
+@pytest.mark.parametrize("command", [["up"], ["serve", "intake"]])
+def test_no_phone_index_key_no_start(command: list[str], tmp_path: Path) -> None:
+    """The blind index of a complainant's phone has no default key: without its file intake does not
+    start, and says so in both languages."""
+    keys = tmp_path / "keys"
+    init_keys(PlatformSettings(keys_dir=keys))
+    (keys / "phone-index.key").unlink()
+    result = CliRunner().invoke(
+        app, command, env={"SHAKTI_KEYS_DIR": str(keys), "SHAKTI_DATA_DIR": str(tmp_path / "var")}
+    )
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "SHAKTI_PHONE_INDEX_KEY_FILE" in said and "shakti keys init" in said and "कुंजी" in said
+    assert not (tmp_path / "var").exists()

@@ -32,7 +32,7 @@ from shared.keys import (
 from shared.natsserver import free_port
 from tests.waiting import eventually
 
-FILES = ("signing.key", "signing.pub", "certificate.key", "kek.key")
+FILES = ("signing.key", "signing.pub", "certificate.key", "kek.key", "phone-index.key")
 
 
 def invoke(*args: str, env: dict[str, str]) -> tuple[int, str]:

@@ -13,9 +13,13 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from services.intake.domain import next_status
+from services.intake.kek import load_kek_ring
+from services.intake.keystore import KeyStore
+from services.intake.phone_index import PhoneIndexer, load_phone_index
 from services.intake.read_model.tables import CaseTables, case_tables
 from services.intake.timeline import INTERNAL, describe
 from shared.contracts.escalation import (
@@ -47,6 +51,7 @@ from shared.dispatch import handles
 from shared.events import Envelope
 from shared.projection import Projection
 from shared.rows import Row, Rows, utc
+from shared.settings import Settings
 
 # ---------------------------------------------------------------- case register
 
@@ -68,8 +73,36 @@ class CaseRegister(Projection[CaseTables]):
         "ESCALATION": "shakti.escalation.case.*",
     }
 
+    def __init__(self, phones: PhoneIndexer | None = None, *, index_phones: bool = True) -> None:
+        self.phones = phones
+        self.index_phones = index_phones
+        """False for a case folded as of a past moment: that answer has no use for her number's index,
+        and opening her sealed identity to compute it would be a reading for nothing."""
+        self._own_keys: KeyStore | None = None
+
     def define(self, metadata: MetaData, prefix: str) -> CaseTables:
         return case_tables(metadata, prefix)
+
+    async def open(self, settings: Settings, engine: AsyncEngine) -> None:
+        """The key store (read only: the case keys that open a registration's sealed phone), the KEK
+        that unwraps them and the phone-index key; each missing key stops the start (bilingual)."""
+        if self.phones is not None:
+            return
+        kek, index = load_kek_ring(settings), load_phone_index(settings)
+        if engine.dialect.name == "sqlite":
+            # An erased case's index row is deleted: its bytes must not stay in the file's free space.
+            # (Debian's SQLite overwrites by default; another build may not.)
+            event.listen(engine.sync_engine, "connect", _overwrite_what_is_deleted)
+        if settings.key_store_url:
+            self._own_keys = keys = KeyStore.open(settings.key_store_url, kek)
+        else:
+            keys = KeyStore(engine, kek)  # intake's own database: the read model's engine
+        self.phones = PhoneIndexer(keys, index, shares_database=self._own_keys is None)
+
+    async def close(self) -> None:
+        if self._own_keys is not None:
+            await self._own_keys.close()
+            self._own_keys = None
 
     async def prefetch(self, rows: Rows, tables: CaseTables, envelopes: list[Envelope]) -> None:
         """Every event touches its case's row: the batch's cases are read in one query."""
@@ -77,6 +110,9 @@ class CaseRegister(Projection[CaseTables]):
         clocks = [(_case_id(envelope),) for envelope in envelopes if envelope.event_type in CLOCK_CHANGES]
         if clocks:
             await rows.prefetch(tables.deadlines, clocks)
+        if self.phones is not None:
+            registered = [e.aggregate_id for e in envelopes if e.event_type == CaseRegistered.event_type]
+            await self.phones.prefetch(registered, rows.session)
 
     async def apply(self, rows: Rows, tables: CaseTables, envelope: Envelope) -> None:
         """What every event of the case's streams does, handled or not (a timeline line, the case's status
@@ -143,6 +179,18 @@ class CaseRegister(Projection[CaseTables]):
         )
         if not row["routed"]:
             row.update(district=event.district, circle=event.circle, thana=event.thana)
+        await self._index_phone(rows, t, row["case_id"], event.sealed_identity)
+
+    async def _index_phone(self, rows: Rows, t: CaseTables, case_id: str, sealed_identity: str) -> None:
+        """Computed here from the sealed identity, never carried by an event: a case whose key is gone
+        (erased) gets no index, live or in any rebuild."""
+        if not self.index_phones:
+            return
+        if self.phones is None:
+            raise RuntimeError("the case register was not opened (CaseRegister.open): it cannot index phones")
+        found = await self.phones.of_registration(case_id, sealed_identity, rows.session)
+        if found is not None:
+            rows.put(t.phones, {"case_id": case_id, "phone_index": found})
 
     @handles(FirstContactMade)
     async def first_contact(
@@ -185,7 +233,9 @@ class CaseRegister(Projection[CaseTables]):
 
     @handles(IdentityErased)
     async def erased(self, rows: Rows, t: CaseTables, event: IdentityErased, envelope: Envelope) -> None:
-        await self._change(rows, t, envelope, identity_erased=True)
+        row = await self._change(rows, t, envelope, identity_erased=True)
+        # Her number's index links the case to her: it goes with her identity.
+        rows.remove(t.phones, case_id=row["case_id"])
 
     @handles(CaseRouted)
     async def routed(self, rows: Rows, t: CaseTables, event: CaseRouted, envelope: Envelope) -> None:
@@ -267,6 +317,12 @@ class CaseRegister(Projection[CaseTables]):
         row["running"] = json.dumps(running, sort_keys=True)
         row["next_clock"] = soonest[0] if soonest else None
         row["next_due_at"] = datetime.fromisoformat(soonest[1]) if soonest else None
+
+
+def _overwrite_what_is_deleted(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
 
 
 def _clocks(row: Row, *, breached: str = "", approaching: str = "", stopped: str = "") -> Row:

@@ -102,6 +102,22 @@ def _with_deadline(tables: CaseTables) -> Select[Any]:
     return select(t, d.c.next_clock, d.c.next_due_at).select_from(t.outerjoin(d, d.c.case_id == t.c.case_id))
 
 
+async def cases_by_phone(
+    session: AsyncSession, tables: CaseTables, scope: dict[str, str], phone_index: str, *, limit: int
+) -> list[Row]:
+    """The registered cases inside a jurisdiction whose complainant's phone has this blind index, newest
+    first (an erased case has no index row: it is never found)."""
+    t, phones = tables.cases, tables.phones
+    with_index = select(phones.c.case_id).where(phones.c.phone_index == phone_index)
+    rows = await session.execute(
+        select(t)
+        .where(*_registered_in(t, scope), t.c.case_id.in_(with_index), t.c.identity_erased.is_not(True))
+        .order_by(t.c.registered_at.desc(), t.c.case_number.desc())
+        .limit(limit)
+    )
+    return [as_utc_dict(r) for r in rows]
+
+
 def _being_worked(t: Table) -> Any:
     return t.c.status.in_([s.value for s in ACTIVE])
 

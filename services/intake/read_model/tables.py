@@ -13,6 +13,7 @@ class CaseTables:
     timeline: Table
     deadlines: Table
     """Each case's running clocks (escalation's) and the soonest of their deadlines: the queue's order."""
+    phones: Table
 
 
 def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
@@ -81,4 +82,13 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("next_clock", String(40)),
         Column("next_due_at", DateTime(timezone=True), index=True),
     )
-    return CaseTables(cases, timeline, deadlines)
+    # The blind index of the complainant's phone (``services/intake/phone_index.py``), apart from the
+    # case row so that nothing that reads or shows a case (the register, its CSV) carries it; a row
+    # only while the case has an identity (an erasure deletes it).
+    phones = Table(
+        f"{prefix}phone_index",
+        metadata,
+        Column("case_id", String(64), primary_key=True),
+        Column("phone_index", String(64), nullable=False, index=True),
+    )
+    return CaseTables(cases, timeline, deadlines, phones)

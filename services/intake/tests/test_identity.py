@@ -20,6 +20,7 @@ from services.intake.commands import AddNote, Close, Identity, RecordAttachment,
 from services.intake.domain import Complaint
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
+from services.intake.phone_index import load_phone_index
 from services.intake.tests.conftest import (
     INCHARGE,
     OFFICER,
@@ -275,6 +276,13 @@ async def test_no_identity_anywhere_in_clear(
         f"/cases/by-number/{case['case_number']}",
     ]:
         answers.append((await intake.get(path)).text)
+    # Her earlier cases by her number, written three ways (the number goes in the body, never the URL).
+    for written in (PHONE, f"+91 {PHONE[:5]}-{PHONE[5:]}", f"0{PHONE}"):
+        searched = await intake.client.post(
+            "/api/intake/cases/by-phone", json={"phone": written}, headers=intake.as_(OFFICER)
+        )
+        assert [c["case_id"] for c in searched.json()["cases"]] == [case_id], searched.text
+        answers.append(searched.text)
     answers.append((await intake.client.get("/metrics")).text)
 
     # ...and nowhere else.
@@ -287,6 +295,14 @@ async def test_no_identity_anywhere_in_clear(
     assert any(t.endswith("_case") for t in tables) and any(t.endswith("_timeline") for t in tables)
     assert "intake_identity_key" in tables
     found += [h for table, dump in tables.items() for h in hits(f"table {table}", dump)]
+    # Her number's blind index is in the register's own table, and in no stream.
+    index = load_phone_index(Settings()).of(PHONE)
+    assert (
+        [t for t, dump in tables.items() if index in dump]
+        == [t for t in tables if t.endswith("_phone_index") and case_id in tables[t]]
+        != []
+    )
+    assert not [where for where, blob in raw if index.encode() in blob]
     captured = capsys.readouterr()
     assert "INSERT INTO" in caplog.text  # the SQL log really was captured
     found += hits("log records", caplog.text) + hits("stdout", captured.out) + hits("stderr", captured.err)
@@ -308,6 +324,20 @@ async def test_no_identity_anywhere_in_clear(
     finally:
         await desk_keys.close()
     assert not [h for where, blob in await stream_bytes(nats_client) for h in hits(where, blob)]
+
+    # Nothing links the case to her number any more: not a search, not a table, not a rebuild.
+    async def unlinked() -> bool:
+        dumps = await table_rows(intake.database_url)
+        return not [t for t, dump in dumps.items() if index in dump]
+
+    await eventually(unlinked, what="her number's index gone from every table")
+    searched = await intake.client.post(
+        "/api/intake/cases/by-phone", json={"phone": PHONE}, headers=intake.as_(OFFICER)
+    )
+    assert searched.json()["cases"] == []
+    assert intake.runner.context is not None
+    await intake.runner.context.projector("intake_cases").rebuild()
+    assert await unlinked()
 
 
 def test_a_command_carrying_her_words_shows_none_of_them_in_its_repr() -> None:

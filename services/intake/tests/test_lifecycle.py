@@ -312,6 +312,7 @@ async def test_routing_word_wins_in_whichever_order_the_streams_are_applied(
     try:
         for n, order in enumerate([intake_events + routing_events, routing_events + intake_events]):
             projection = CaseRegister()
+            await projection.open(intake.runner.settings, engine)  # the key store: phones are indexed
             metadata = MetaData()
             tables = projection.define(metadata, f"order{n}_")
             async with engine.begin() as conn:
@@ -321,6 +322,7 @@ async def test_routing_word_wins_in_whichever_order_the_streams_are_applied(
                 for envelope in order:
                     await projection.apply(batch, tables, envelope)
                 await batch.flush()
+            await projection.close()
             async with sessions(engine)() as session:
                 rows.append(await find_case(session, tables, case_id=case_id))
     finally:

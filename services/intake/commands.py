@@ -16,6 +16,7 @@ log or a traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import hmac
 import json
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.attachments import CaseFiles, checked, media_type_of, served_name
 from services.intake.domain import Case, Complaint
-from services.intake.keystore import KeyStore, seal, seal_bytes, unseal, unseal_bytes
+from services.intake.keystore import KeyStore, scrub_sqlite, seal, seal_bytes, unseal, unseal_bytes
 from services.intake.numbering import CaseNumbers
 from services.intake.phone_index import NotAPhone, PhoneIndex
 from services.intake.priority import PriorityTable
@@ -85,6 +86,8 @@ FOLDS_AT_ONCE = 2
 """A case as of a moment is folded in a database of its own: at most this many at once, so that a
 stream of such readings cannot crowd out the registrations this process also serves."""
 FOLD_WAIT_SECONDS = 10.0
+REGISTER_WAIT_SECONDS = 10.0
+"""How long an erasure waits for the register to delete her number's index before scrubbing its file."""
 """How far in the future an officer's 'when it happened' may be before it is refused."""
 
 IDENTITY, NOTE, FILENAME, REMARK, FEEDBACK = "identity", "note", "filename", "remark", "feedback"
@@ -608,7 +611,29 @@ class IntakeCommands:
                     await self.files.delete(command.case_id, event.attachment_id)
                 except nats.errors.Error as error:
                     log.warning("case %s: a sealed file kept in its bucket (%s)", command.case_id, error)
+        await self._register_forgets(recorded)
         return recorded
+
+    async def _register_forgets(self, recorded: list[Envelope]) -> None:
+        """The register deletes her number's index as it applies the erasure; on SQLite the page as it
+        was stays in the database file until the WAL is checkpointed. So: wait (a while) for the
+        register to apply it, then checkpoint and truncate the WAL (the key store's scrub does the
+        same for its own file, which may be another)."""
+        last = recorded[-1].sequence if recorded else 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REGISTER_WAIT_SECONDS):
+                await self._register_reaches(last)
+        database = self.register.engine.url.database
+        scrubbed = True
+        if self.register.engine.dialect.name == "sqlite" and database:
+            scrubbed = await asyncio.to_thread(scrub_sqlite, database, False)
+        if not scrubbed:
+            log.error("case register: the WAL could not be truncated after an erasure (readers kept it)")
+
+    async def _register_reaches(self, sequence: int) -> None:
+        # The register's checkpoint is in the database, moved by whichever process keeps it.
+        while await self.register.checkpoint(SERVICE.upper()) < sequence:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
     # ---------------------------------------------------------------- shared steps
 

@@ -313,7 +313,7 @@ class KeyStore:
                 return
             database = self.engine.url.database
             assert database is not None
-            if not await asyncio.to_thread(_scrub_sqlite, database, compact):
+            if not await asyncio.to_thread(scrub_sqlite, database, compact):
                 log.error("key store: the WAL could not be truncated after an erasure (readers kept it busy)")
 
     # ---------------------------------------------------------------- erasures from the stream
@@ -438,7 +438,7 @@ class KeyStore:
         return done
 
 
-def _scrub_sqlite(database: str, compact: bool) -> bool:
+def scrub_sqlite(database: str, compact: bool) -> bool:
     """On a connection of its own (a pooled one may hold a statement open, and VACUUM needs none);
     whether the WAL was truncated."""
     connection = sqlite3.connect(database, timeout=30.0, isolation_level=None)

@@ -150,7 +150,7 @@ async def test_a_service_in_another_process_refuses_an_ended_session_within_seco
     token = await site.sign_in("nagar.co")
     verifier_keys = tmp_path / "intake-keys"
     verifier_keys.mkdir(mode=0o700)
-    for name in ("signing.pub", "kek.key"):  # intake's files, and no key that signs tokens
+    for name in ("signing.pub", "kek.key", "phone-index.key"):  # intake's, and no key that signs tokens
         (verifier_keys / name).write_bytes((keys_for_tests() / name).read_bytes())
         (verifier_keys / name).chmod(0o600)
     port = free_port()

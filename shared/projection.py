@@ -34,6 +34,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Integer,
     MetaData,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -241,7 +243,16 @@ class Projector(Generic[T]):
 
     async def setup(self) -> None:
         await create_tables(self.engine, bookkeeping)
-        self._generation = await self._open_generation(await self._active_or_first())
+        active = await self._active_or_first()
+        lacking = await self._lacking(active)
+        if lacking:
+            log.warning(
+                "projection %s: its tables lack %s (a new version of them): it is projected anew from "
+                "the streams into generation %d, and answers once caught up",
+                self.name, lacking, active + 1,
+            )  # fmt: skip
+            active = await self._start_anew(active)
+        self._generation = await self._open_generation(active)
         # Where each source stood at start: until the read model has got there, it cannot answer
         # for what was stored before the process (re)started (``caught_up_with_start``).
         self._start_targets = {
@@ -264,6 +275,63 @@ class Projector(Generic[T]):
         'not yet'. Asked at that moment, not before every command (it costs a look at each stream)."""
         if any((await self.lag()).values()):
             raise ReadModelBehind(self.name)
+
+    async def _lacking(self, number: int) -> str | None:
+        """What of this version's tables generation ``number`` lacks (a table, or columns of one), once
+        it holds events; None when it lacks nothing or holds nothing yet (its tables are then made as
+        they are now). An upgrade that adds to a read model would otherwise fail every query on the old
+        tables until someone remembered to rebuild it."""
+        async with self.sessions() as session:
+            applied = await session.scalar(
+                select(func.max(checkpoints.c.sequence)).where(
+                    checkpoints.c.projection == self.name, checkpoints.c.generation == number
+                )
+            )
+        if not applied:
+            return None
+        wanted = _Generation(self.projection, number).metadata
+
+        def compare(connection: Connection) -> str | None:
+            found = inspect(connection)
+            for table in wanted.sorted_tables:
+                if not found.has_table(table.name):
+                    return f"table {table.name}"
+                have = {column["name"] for column in found.get_columns(table.name)}
+                if missing := [column.name for column in table.columns if column.name not in have]:
+                    return f"{table.name}.{', '.join(missing)}"
+            return None
+
+        async with self.engine.connect() as connection:
+            return await connection.run_sync(compare)
+
+    async def _start_anew(self, old: int) -> int:
+        """Make generation ``old`` + 1 with this version's tables, empty, and make it the active one, so
+        that the projector fills it from sequence 1; returns the active generation. One process does it
+        (the generation's row is locked, SQLite's whole file), the others find it done. The old tables
+        stay for processes of the old version still reading them; the next rebuild drops them."""
+        new = old + 1
+        fresh = _Generation(self.projection, new)
+        async with self._write:
+            with sqlite_write_batch():
+                async with self.engine.begin() as connection:
+                    active: int | None = await connection.scalar(
+                        select(generations.c.active)
+                        .where(generations.c.projection == self.name)
+                        .with_for_update()
+                    )
+                    if active is not None and active != old:
+                        return active  # another process started it anew first
+                    await connection.run_sync(fresh.metadata.drop_all)  # what a dead rebuild left
+                    for bookkeeping_table in (checkpoints, parked_events):
+                        c = bookkeeping_table.c
+                        await connection.execute(
+                            delete(bookkeeping_table).where(c.projection == self.name, c.generation == new)
+                        )
+                    await connection.run_sync(fresh.metadata.create_all)
+                    await connection.execute(
+                        update(generations).where(generations.c.projection == self.name).values(active=new)
+                    )
+        return new
 
     async def _active_or_first(self) -> int:
         """The active generation's number, recorded as 1 when there is none yet."""

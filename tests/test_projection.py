@@ -8,6 +8,7 @@ from functools import partial
 
 import pytest
 from nats.aio.client import Client as NatsClient
+from sqlalchemy import Column, Integer, MetaData, Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import Repository
@@ -15,7 +16,8 @@ from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
 from shared.readmodel import create_engine
-from tests.sample import Tally, TallyPoisoned, TallyProjection, TallyTables, rows
+from shared.rows import Rows
+from tests.sample import Tally, TallyCounted, TallyPoisoned, TallyProjection, TallyTables, rows
 
 
 class Crash(BaseException):
@@ -199,3 +201,52 @@ async def test_two_replicas_share_one_read_model_and_catch_up_sees_the_others_wo
     assert len(live) == 25
     assert all(total == 6 and events == 4 for _, _, total, events in live)
     assert live == await reference(nats_client, database_url)
+
+
+class TalliesWithLastCount(TallyProjection):
+    """The tallies' read model of a later version: a new column (the last amount counted) and a new
+    table (the counts of each amount), so its existing generation cannot serve it."""
+
+    def define(self, metadata: MetaData, prefix: str) -> TallyTables:
+        tables = super().define(metadata, prefix)
+        tables.tallies.append_column(Column("last_amount", Integer))
+        Table(f"{prefix}amount", metadata, Column("amount", Integer, primary_key=True))
+        return tables
+
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
+        await super().apply(rows, tables, envelope)
+        event = envelope.event()
+        if isinstance(event, TallyCounted):
+            t = tables.tallies
+            await rows.session.execute(
+                update(t).where(t.c.id == envelope.aggregate_id).values(last_amount=event.amount)
+            )
+
+
+async def test_a_projection_whose_tables_changed_rebuilds_itself_at_start(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """An upgrade that adds a column or a table to a read model: its old tables would fail every query
+    (no such column) until someone remembered `shakti rebuild`. Started on them, the projector moves
+    to a new generation and fills it from the streams; an unchanged one keeps its own."""
+    await write_tallies(store, 12)
+    before = Projector(TallyProjection(), engine, nats_client)
+    await before.setup()
+    await before.catch_up()
+    live = await snapshot(before)
+
+    unchanged = Projector(TallyProjection(), engine, nats_client)
+    await unchanged.setup()
+    assert unchanged._active_number() == 1 and await unchanged.checkpoint("TESTS") > 0
+
+    upgraded, alongside = (Projector(TalliesWithLastCount(), engine, nats_client) for _ in range(2))
+    await asyncio.gather(upgraded.setup(), alongside.setup())  # two replicas starting at once
+    assert upgraded._active_number() == alongside._active_number() == 2
+    assert not await upgraded.caught_up_with_start()
+    await upgraded.catch_up()
+    assert await upgraded.caught_up_with_start()
+    assert await snapshot(upgraded) == live
+    t = upgraded.tables.tallies
+    async with upgraded.sessions() as session:
+        last = set((await session.execute(select(t.c.last_amount))).scalars())
+    assert last == {3}

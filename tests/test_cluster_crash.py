@@ -116,7 +116,7 @@ async def each_case_once(target: Platform, load: Load, acknowledged: dict[int, s
     for events in (intake, routing, escalation):
         assert len({e.event_id for e in events}) == len(events), "an event was stored twice"
 
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, keys_dir=target.keys)  # the platform's keys, as `shakti check` has
     reports = {
         name: await check_service(definition(name), settings, nats_url=target.nats_url) for name in SERVICES
     }

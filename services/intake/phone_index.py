@@ -99,7 +99,9 @@ class PhoneIndexer:
         self._batch: dict[str, bytes | None] = {}
 
     async def _keys(self, case_ids: Sequence[str], session: AsyncSession) -> dict[str, bytes]:
-        if self.shares_database:
+        # A batch on another database (``shakti check`` rebuilds into a scratch one) reads the keys
+        # where they are.
+        if self.shares_database and session.bind is self.keys.engine:
             return await self.keys.find_many(case_ids, within=session)
         with apart_from_write_batch():  # a write batch's BEGIN IMMEDIATE would wait for the key store
             return await self.keys.find_many(case_ids)

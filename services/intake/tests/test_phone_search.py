@@ -4,6 +4,7 @@ an erased case never found again, not even after a rebuild."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +15,13 @@ from sqlalchemy import event, select
 from services.intake import commands as intake_commands
 from services.intake.read_model.tables import CaseTables
 from services.intake.tests.conftest import CO, INCHARGE, OFFICER, OTHER_THANA, STATE, Intake, complaint
+from shakti.platform import definition
 from shared.auth import Principal
+from shared.consistency import check_service
 from shared.contracts.intake import EarlierCasesSearched, IdentityViewed
 from shared.eventstore import EventStore
+from shared.settings import Settings
+from tests.sessions import keys_for_tests
 from tests.waiting import eventually
 
 HERS = "9123400001"
@@ -185,3 +190,15 @@ async def test_nobody_opens_an_identity_under_the_searchs_own_purpose(intake_sql
         assert refused.json()["detail"]["fields"][0]["field"] == "purpose"
     choices = (await intake_sqlite.get("/choices")).json()
     assert "earlier_cases" not in {c["code"] for c in choices["view_purposes"]}
+
+
+async def test_shakti_check_rebuilds_the_register_and_its_phone_index_in_its_scratch_database(
+    intake_sqlite: Intake, nats_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """`shakti check intake` rebuilds the register into a scratch database, where the key store is not:
+    the index read the keys from the batch's database and failed (no such table: CI's crash test)."""
+    case_id = (await intake_sqlite.register())["case_id"]
+    await intake_sqlite.case(case_id)
+    settings = Settings(keys_dir=keys_for_tests(), data_dir=tmp_path)
+    report = await check_service(definition("intake"), settings, nats_url=nats_url, database_url=sqlite_url)
+    assert report.consistent, "\n".join(report.lines())

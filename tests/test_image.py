@@ -156,7 +156,7 @@ def example_settings() -> dict[str, str]:
 
 
 PART_KEYS = {
-    "intake": ("signing.pub", "kek.key"),
+    "intake": ("signing.pub", "kek.key", "phone-index.key"),
     "routing": ("signing.pub",),
     "escalation": ("signing.pub",),
     "training": ("signing.pub", "certificate.key"),

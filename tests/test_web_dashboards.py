@@ -205,8 +205,10 @@ async def test_the_state_cell_sees_each_districts_cases_given_to_uncertified_off
         client.cookies.set(LANG_COOKIE, lang)
         page = await client.get("/state")
     assert page.status_code == 200, page.text
-    heading = {"en": "Cases given uncertified", "hi": "अप्रमाणित को सौंपे मामले"}[lang]
-    assert f'{heading} <span class="muted">(2025-12-12 – 2026-01-10, IST)</span>' in page.text
+    heading, zone = {"en": ("Cases given uncertified", "IST"), "hi": ("अप्रमाणित को सौंपे मामले", "भारतीय समय")}[
+        lang
+    ]
+    assert f'{heading} <span class="muted">(2025-12-12 – 2026-01-10, {zone})</span>' in page.text
     rows = {re.sub(r"<[^>]+>", " ", r).split()[0]: r.split("</tr>")[0] for r in page.text.split("<tr>")[2:]}
     assert rows["SJP"].endswith("<td>3</td>") and rows["BLY"].endswith("<td>0</td>")
     assert "SJP-2026-" not in page.text  # figures only

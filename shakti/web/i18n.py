@@ -328,6 +328,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "overdue": ("समय सीमा चूकी", "Overdue"),
     "deadline_state": ("स्थिति", "State"),
     "times_ist": ("सभी समय भारतीय मानक समय (IST) में", "All times in India Standard Time (IST)"),
+    "ist_dates": ("भारतीय समय", "IST"),
     "sent_elsewhere": ("मामला अन्य थाने को भेजा गया", "The case went to another thana"),
     "forbidden": ("आपकी भूमिका को यह अनुमति नहीं है।", "Your role may not do this."),
     "notifications": ("सूचनाएँ", "Notifications"),

@@ -157,13 +157,13 @@ def user_record(
             raise UserError(
                 "agency",
                 "An agency desk needs her agency's code (capital letters, digits and '-'), e.g. SJP-OSC.",
-                "एजेंसी डेस्क के लिए उसकी एजेंसी का कोड आवश्यक है (बड़े अक्षर, अंक और '-'), जैसे SJP-OSC।",
+                "संस्था डेस्क के लिए उसकी संस्था का कोड आवश्यक है (बड़े अक्षर, अंक और '-'), जैसे SJP-OSC।",
             )
         if service_number:
             raise UserError(
                 "service_number",
                 "An agency desk is not police staff: she has no service number.",
-                "एजेंसी डेस्क पुलिस कर्मी नहीं है: उसकी कोई सेवा संख्या नहीं होती।",
+                "संस्था डेस्क पुलिस कर्मी नहीं है: उसकी कोई सेवा संख्या नहीं होती।",
             )
     else:
         agency = None  # only an agency desk answers for an agency
@@ -390,6 +390,7 @@ class UserStore:
             district=record.district,
             circle=record.circle,
             thana=record.thana,
+            agency=record.agency,
         )
 
     @staticmethod

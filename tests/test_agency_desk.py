@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.auth import Role
+import pytest
+
+from shakti.users import ServicesReference, UserError, user_record
+from shared.auth import NOWHERE, Role
+from shared.contracts.users import UserAdded, UserChanged
+from shared.events import events
 from tests.test_access_matrix import HOME, INSIDE, NAME, OTHER_AGENCY, PHONE, World, principal, world
 from tests.waiting import eventually
 
@@ -147,3 +152,41 @@ async def test_the_desk_rejects_with_a_reason_code_and_her_home_is_her_referrals
     await eventually(shown, timeout=30, what="her page shows the rejection")
     page = (await world.client.get("/agency", cookies=cookies)).text
     assert NAME not in page and PHONE not in page and "/cases/" not in page
+
+
+def test_an_agency_desk_names_her_agency_and_answers_for_no_place() -> None:
+    desk = user_record("osc.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-OSC")
+    assert (desk.agency, desk.district, desk.thana, desk.service_number) == ("SJP-OSC", "SJP", None, None)
+    # Deny by default: every place-scoped query gives her nothing, and no case is inside her reach.
+    assert desk.scope() == NOWHERE and not desk.covers("SJP", "SJP-TILHAR", "SJP-KATRA")
+    assert not desk.may_read_identity
+    assert desk.reaches_agency("SJP-OSC") and not desk.reaches_agency("SJP-DLSA")
+    for wrong in ({"district": "SJP"}, {"district": "SJP", "agency": "osc"}, {"agency": "SJP-OSC"}):
+        with pytest.raises(UserError):
+            user_record("osc.desk", Role.AGENCY_DESK, **wrong)
+    with pytest.raises(UserError):
+        user_record("osc.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-OSC", service_number="PNO1")
+    # Only an agency desk answers for an agency, whatever else a record says.
+    sp = user_record("sjp.sp", Role.SP, district="SJP", agency="SJP-OSC")
+    assert sp.agency is None and not sp.reaches_agency("SJP-OSC")
+
+
+async def test_a_desk_is_checked_against_her_districts_agencies() -> None:
+    tree = {"circles": [], "thanas": [], "agencies": [{"code": "SJP-OSC"}, {"code": "SJP-DLSA"}]}
+
+    async def fetch(path: str, params: dict[str, str]) -> Any:
+        return tree if path == "/api/routing/jurisdiction/SJP" else None
+
+    reference = ServicesReference(fetch)
+    await reference.check(user_record("osc.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-OSC"))
+    with pytest.raises(UserError) as refused:
+        await reference.check(user_record("x.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-NOPE"))
+    assert "SJP-DLSA" in refused.value.en  # it names the valid choices
+
+
+def test_a_directory_record_written_before_agency_desks_reads_as_having_no_agency() -> None:
+    old = {"username": "demo.sp", "role": "sp", "district": "SJP", "demo": True}
+    added = events.decode("UserAdded", 1, old)
+    assert isinstance(added, UserAdded) and added.agency is None
+    changed = events.decode("UserChanged", 1, {"role": "co", "district": "SJP", "circle": "SJP-TILHAR"})
+    assert isinstance(changed, UserChanged) and changed.agency is None

@@ -54,6 +54,8 @@ HISTORY_WINDOW = timedelta(seconds=20)
 """What the history sends at one moment of its clock: a case's steps are a minute or so apart."""
 STREAM_EVERY_SECONDS = 20.0
 HOME_THANA, HOME_CIRCLE = "SJP-KATRA", "SJP-TILHAR"
+HOME_AGENCY = "SJP-OSC"
+"""The One Stop Centre: routing refers the demo's sexual assault and domestic violence cases there."""
 
 USERS: list[tuple[str, Role, dict[str, str]]] = [
     ("demo.officer", Role.KENDRA_OFFICER, {"thana": HOME_THANA, "circle": HOME_CIRCLE}),
@@ -64,6 +66,7 @@ USERS: list[tuple[str, Role, dict[str, str]]] = [
     ("demo.sp", Role.SP, {}),
     ("demo.state", Role.STATE_CELL, {}),
     ("demo.operator", Role.OPERATOR, {}),
+    ("demo.agency", Role.AGENCY_DESK, {"agency": HOME_AGENCY}),
 ]
 
 

@@ -213,6 +213,12 @@ async def test_users_add_refuses_a_role_without_its_jurisdiction(platform: Runni
         stdin="long enough\n",
     )
     assert code == 1 and "circle" in out
+    # An agency desk names her agency (and only she may): without it she is refused, saying so.
+    code, out = await platform.invoke(
+        "users", "add", "osc.desk", "--role", "agency_desk", "--district", "SJP", "--password-stdin",
+        stdin="long enough\n",
+    )  # fmt: skip
+    assert code == 1 and "agency's code" in out
 
 
 async def test_the_cli_says_plainly_when_no_platform_answers(tmp_path: Path) -> None:

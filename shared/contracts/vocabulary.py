@@ -153,6 +153,7 @@ ROLE_LABELS: dict[str, tuple[str, str]] = {
     "kendra_officer": ("केन्द्र अधिकारी", "Kendra officer"),
     **{role.value: words for role, words in LADDER_LABELS.items()},
     "operator": ("संचालक", "Operator"),
+    "agency_desk": ("संस्था डेस्क", "Agency desk"),
 }
 """A user's role (``shared.auth.Role``, by its code: the contracts do not depend on the web's sign-in),
 in the words of the ladder where the role is a rung of it: the same name on every page and in every

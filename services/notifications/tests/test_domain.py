@@ -232,7 +232,8 @@ def test_escalation_and_breach_reach_whoever_holds_the_level_now() -> None:
     }
 
 
-def test_referral_goes_to_the_agency_desk_by_email_only() -> None:
+def test_referral_goes_to_the_agency_desk_in_her_bell_and_by_email() -> None:
+    """Her agency's staff sign in as its desk (role agency_desk): the bell, and the desk's e-mail."""
     issued = ReferralIssued(
         case_id="c1",
         referral_id="r1",
@@ -242,7 +243,8 @@ def test_referral_goes_to_the_agency_desk_by_email_only() -> None:
         due_at=AT + timedelta(hours=4),
     )
     assert requested(decide(issued, Cause("x", AT), CASE, ROSTER, POLICY)) == [
-        ("referral", "agency:OSC-SJP", "email")
+        ("referral", "agency:OSC-SJP", "web"),
+        ("referral", "agency:OSC-SJP", "email"),
     ]
 
 

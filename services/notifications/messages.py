@@ -120,7 +120,9 @@ def _about_training(wanted: NotificationRequested, rule_en: str, rule_hi: str, b
 def _thana(name: str, language: str) -> str:
     if not name:
         return ""
-    return f"थाना {name}" if language == "hi" else f"thana {name}"
+    # A name that says it is a thana (routing's sample: "थाना कटरा") is not given the word again.
+    word = "थाना" if language == "hi" else "thana"
+    return name if name.lower().startswith(word) else f"{word} {name}"
 
 
 def _detail(wanted: NotificationRequested) -> tuple[str, str]:

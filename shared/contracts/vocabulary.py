@@ -163,7 +163,7 @@ timeline."""
 CLOCK_LABELS: dict[str, tuple[str, str]] = {
     "acknowledge": ("प्राप्ति की पुष्टि", "Acknowledgement"),
     "first_contact": ("प्रथम संपर्क", "First contact"),
-    "referral_acknowledged": ("रेफरल की स्वीकृति", "Referral acknowledged"),
+    "referral_acknowledged": ("संदर्भन की स्वीकृति", "Referral acknowledged"),
     "action_taken": ("कार्यवाही", "Action taken"),
     "disposal": ("निस्तारण", "Disposal"),
 }

@@ -568,3 +568,15 @@ def test_the_policy_sends_her_sms_only() -> None:
     document["rules"]["complainant_status"]["channels"] = ["sms", "email"]
     with pytest.raises(PolicyError, match=r"rules\.complainant_status\.channels: .*SMS only"):
         parse_policy(document, "bad.yaml")
+
+
+def test_a_thana_named_with_its_word_is_not_named_twice_and_a_referral_uses_the_vocabulary_s_word() -> None:
+    """Routing's sample names Katra's thana "थाना कटरा" in Hindi: the message says it once."""
+    names = {
+        "MSK-SJP-KATRA": ("मिशन शक्ति केन्द्र कटरा", "Mission Shakti Kendra Katra"),
+        "SJP-KATRA": ("थाना कटरा", "Katra"),
+    }
+    message = compose(wanted(rule=NotificationRule.REFERRAL), names, "https://shakti.example")
+    assert "थाना थाना" not in message.text_hi and "थाना कटरा" in message.text_hi
+    assert "thana Katra" in message.text_en
+    assert "संदर्भन" in message.subject_hi and "रेफरल" not in message.text_hi + message.subject_hi

@@ -71,8 +71,11 @@ def columns(items: Sequence[tuple[str, float]], *, title: str = "") -> Markup:
 # What the pages feed the charts: (label, value) pairs from the services' answers.
 
 
-def breach_items(breaches: Sequence[tuple[str, Sequence[int]]]) -> list[tuple[str, float]]:
-    return [(place, float(breached)) for place, (_, breached) in breaches]
+def breach_items(
+    breaches: Sequence[tuple[str, tuple[str, str], Sequence[int]]], lang: str
+) -> list[tuple[str, float]]:
+    """Breaches per thana, each named in the page's language."""
+    return [(names[0] if lang == "hi" else names[1], float(late)) for _, names, (_, late) in breaches]
 
 
 def compliance_items(places: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, float]]:

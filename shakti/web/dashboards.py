@@ -51,6 +51,7 @@ def mount_dashboards(app: FastAPI) -> None:
                 continue
             decided, breached = by_thana.setdefault(rate["place"], [0, 0])
             by_thana[rate["place"]] = [decided + rate["decided"], breached + rate["breached"]]
+        thana_names = {p["code"]: (p["name_hi"], p["name_en"]) for p in places_under(tree, "thana")}
         workloads = await optional(api, "/api/routing/workloads") or []
         per_kendra: dict[str, list[int]] = {}
         for officer in workloads:
@@ -64,7 +65,7 @@ def mount_dashboards(app: FastAPI) -> None:
             request, "dashboard.html", principal,
             focus=focus, circle=circle, thana=thana, open_count=counts["open"], cases=newest["cases"],
             total=newest["total"], per_day=per_day_items(counts["registered_per_ist_day"]),
-            breaches=sorted(by_thana.items()),
+            breaches=[(code, thana_names.get(code, (code, code)), n) for code, n in sorted(by_thana.items())],
             workloads=sorted(per_kendra.items()),
             escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
         )  # fmt: skip

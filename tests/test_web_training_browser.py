@@ -75,7 +75,7 @@ def artefacts(tmp_path: Path, name: str = "training") -> Path:
     return folder
 
 
-async def on_phone(browser: Browser, site: Site, username: str) -> Page:
+async def on_phone(browser: Browser, site: Site, username: str, password: str = PASSWORD) -> Page:
     context = await browser.new_context(viewport=PHONE)
     page = await context.new_page()
     page.set_default_timeout(15_000)
@@ -85,7 +85,7 @@ async def on_phone(browser: Browser, site: Site, username: str) -> Page:
     )
     await page.goto(f"{site.url}/lang/en?next=/signin")
     await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
+    await page.fill("input[name=password]", password)
     await page.click("button[type=submit]")
     await page.wait_for_url(lambda url: "/signin" not in url)
     return page

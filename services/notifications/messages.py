@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.clock import IST
-from shared.complainant_sms import complainant_sms
+from shared.complainant_sms import complainant_sms, thana_words
 from shared.contracts.notifications import COMPLAINANT, RULE_LABELS, NotificationRequested, NotificationRule
 from shared.contracts.vocabulary import CLOCK_LABELS, LADDER_LABELS, label, labelled
 
@@ -118,7 +118,7 @@ def _about_training(wanted: NotificationRequested, rule_en: str, rule_hi: str, b
 def _thana(name: str, language: str) -> str:
     if not name:
         return ""
-    return f"थाना {name}" if language == "hi" else f"thana {name}"
+    return thana_words(name, hindi=language == "hi")
 
 
 def _detail(wanted: NotificationRequested) -> tuple[str, str]:

@@ -30,8 +30,8 @@ def ist(moment: datetime) -> str:
 
 
 def thana_words(name: str, hindi: bool) -> str:
-    """"thana Katra" / "थाना कटरा": routing's jurisdiction already names thanas in Hindi with the word
-    ("थाना कटरा"), which is then not said twice."""
+    """A thana's name with the word thana before it, once: routing's jurisdiction already names thanas
+    in Hindi with the word ("थाना कटरा"), which is then not said twice."""
     word = "थाना" if hindi else "thana"
     return name if name.lower().startswith(word) else f"{word} {name}"
 

@@ -37,6 +37,8 @@ class RunningDemo:
     site: Site
     started: float
     """``time.monotonic()`` when ``shakti up --demo`` was started."""
+    ready: float
+    """Seconds from the start to the summary (the platform up, the demo's data loaded)."""
 
     def left(self) -> float:
         return max(1.0, WITHIN - (time.monotonic() - self.started))
@@ -58,7 +60,8 @@ async def demo(tmp_path: Path) -> AsyncIterator[RunningDemo]:
                 line = await process.stdout.readline()
                 assert line, f"shakti up --demo ended before its summary: {shown}"
                 shown += line.decode()
-        yield RunningDemo(Site(f"http://127.0.0.1:{env['SHAKTI_HTTP_PORT']}"), started)
+        site = Site(f"http://127.0.0.1:{env['SHAKTI_HTTP_PORT']}")
+        yield RunningDemo(site, started, time.monotonic() - started)
     finally:
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C, as a person stops it
         await asyncio.wait_for(process.communicate(), 60)
@@ -99,6 +102,7 @@ async def supervisor_has_figures(page: Page) -> None:
     """The CO, the Additional SP, the SP: the dashboard's figures, and cases close to breach to chase."""
     assert await figure(page, "#open-count") > 0
     assert await figure(page, "#near-count") > 0
+    assert await page.locator("main a[href='/training/compliance']").count() == 1  # the training lists
 
 
 async def state_has_figures(page: Page) -> None:
@@ -182,6 +186,10 @@ async def test_every_demo_user_finds_work_and_a_breach_escalates_within_3_minute
 
     await eventually(breached_and_escalated, timeout=demo.left(), what="a breach and an escalation on a page")
     seen_after = time.monotonic() - demo.started
+    # How close to the limit, for whoever reads CI's artefacts: the start-up time is the part that varies.
+    (shots / "times.txt").write_text(
+        f"summary after {demo.ready:.0f} s; breach and escalation seen after {seen_after:.0f} s (limit {WITHIN:.0f} s)\n"
+    )
     assert seen_after <= WITHIN, seen_after
     await fits(incharge)
     await incharge.screenshot(path=str(shots / "breach-dashboard-en.png"), full_page=True)

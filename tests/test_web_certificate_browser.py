@@ -175,7 +175,7 @@ async def test_a_refused_igot_file_then_the_good_one_a_qr_code_that_verifies_and
     await fits(verifier)
     await verifier.screenshot(path=str(shots / "verify-lapsed-hi-en.png"), full_page=True)
     assert BLOCKED == []
-    assert sorted(p.name for p in shots.iterdir()) == [
+    assert {p.name for p in shots.iterdir()} >= {  # the folder is shared with the other training walks
         "certificate.png", "igot-imported-en.png", "igot-refused-en.png", "igot-refused-hi.png",
         "record-certified-en.png", "record-certified-hi.png", "verify-lapsed-hi-en.png", "verify-valid-hi-en.png",
-    ]  # fmt: skip
+    }  # fmt: skip

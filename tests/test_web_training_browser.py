@@ -156,9 +156,9 @@ async def test_the_sp_schedules_for_two_thanas_and_the_co_calls_the_roll_on_a_37
     await fits(co)
     await co.screenshot(path=str(shots / "curriculum-en.png"), full_page=True)
     assert BLOCKED == []
-    assert sorted(p.name for p in shots.iterdir()) == [
+    assert {p.name for p in shots.iterdir()} >= {  # the folder is shared with the other training walks
         "compliance-hi.png", "curriculum-en.png", "roll-call-en.png", "roll-call-hi.png", "schedule-en.png",
-    ]  # fmt: skip
+    }  # fmt: skip
 
 
 async def test_the_co_follows_the_cases_given_to_uncertified_officers_on_a_375px_phone(

@@ -63,17 +63,17 @@ def png_qr_text(png: bytes) -> str:
     grey = bytearray()
     for r in range(height):
         start = r * (stride + 1)
-        kind, row = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        method, row = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
         for i in range(stride):
             left = row[i - channels] if i >= channels else 0
             up, corner = previous[i], previous[i - channels] if i >= channels else 0
-            if kind == 1:
+            if method == 1:
                 row[i] = (row[i] + left) & 0xFF
-            elif kind == 2:
+            elif method == 2:
                 row[i] = (row[i] + up) & 0xFF
-            elif kind == 3:
+            elif method == 3:
                 row[i] = (row[i] + (left + up) // 2) & 0xFF
-            elif kind == 4:
+            elif method == 4:
                 guess = left + up - corner
                 nearest = min(
                     (abs(guess - left), 0, left), (abs(guess - up), 1, up), (abs(guess - corner), 2, corner)

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, FilePayload, Page
 
 from shakti.web.times import IST
 from shared.clock import ManualClock
@@ -75,7 +75,7 @@ async def igot_files(site: Site) -> tuple[bytes, bytes, set[tuple[str, str]]]:
 
 async def upload(page: Page, name: str, content: bytes) -> None:
     await page.set_input_files(
-        "input[name=file]", files=[{"name": name, "mimeType": "text/csv", "buffer": content}]
+        "input[name=file]", files=[FilePayload(name=name, mimeType="text/csv", buffer=content)]
     )
     await page.click("form[action='/training/igot'] button[type=submit]")
     await page.wait_for_load_state()
@@ -141,8 +141,8 @@ async def test_a_refused_igot_file_then_the_good_one_a_qr_code_that_verifies_and
     # The certificate, on a phone of three device pixels to the CSS pixel (as most are): its QR code
     # is read from the browser's own picture of it, as another phone's camera would read it.
     certificate_id = (await officer.locator("#certificate a").first.inner_text()).split("·")[-1].strip()
-    sharp = await browser.new_context(viewport=PHONE, device_scale_factor=3)
-    await sharp.add_cookies(await officer.context.cookies())
+    signed_in = await officer.context.storage_state()
+    sharp = await browser.new_context(viewport=PHONE, device_scale_factor=3, storage_state=signed_in)
     printed = await sharp.new_page()
     await printed.goto(f"{site.url}/training/me")
     await printed.click("#certificate a")

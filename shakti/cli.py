@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shakti import launcher
@@ -75,7 +76,19 @@ def private_files() -> None:
 
 
 def settings() -> PlatformSettings:
-    return PlatformSettings()
+    """The settings from the environment; a bad value is named, in both languages (exit 2)."""
+    try:
+        return PlatformSettings()
+    except ValidationError as error:
+        problems = error.errors()
+        names = [f"SHAKTI_{'_'.join(str(part) for part in p['loc']).upper()}" for p in problems]
+        given = [f"{name}={p.get('input')!s}" for name, p in zip(names, problems, strict=True)]
+        raise fail(
+            "A setting is not valid: "
+            + "; ".join(f"{name}: {p['msg']}" for name, p in zip(names, problems, strict=True)),
+            "यह सेटिंग मान्य नहीं है: " + "; ".join(given),
+            code=2,
+        ) from None
 
 
 def refuse_to_start(problem: KeyProblem) -> typer.Exit:
@@ -148,7 +161,7 @@ def up(
     ] = False,
     port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
 ) -> None:
-    """Start NATS (embedded unless SHAKTI_NATS_URL is set), the four services and the web front.
+    """Start NATS (embedded unless SHAKTI_NATS_URL is set), the five services and the web front.
 
     Data stays in SHAKTI_DATA_DIR (default var/): starting again resumes where it stopped."""
     config = settings()
@@ -159,7 +172,7 @@ def up(
         from shakti.demo import Demo
 
         config.demo = True
-        mode = Demo().mode()
+        mode = Demo(history_days=config.demo_history_days).mode()
         # The demo makes its own keys, beside its data: never a way to run real data.
         config.keys_dir = config.data_dir / "keys"
         init_keys(config)

@@ -289,3 +289,13 @@ async def test_tables_fit_the_terminal_without_cutting_a_cell(platform: Running,
         "SJP-MAHILA-THANA", "yes",
     ]  # fmt: skip
     assert all(cell in column for cell, column in zip(expected, whole, strict=False)), whole
+
+
+def test_a_bad_setting_is_named_in_both_languages_without_a_traceback(tmp_path: Path) -> None:
+    env = {"SHAKTI_DATA_DIR": str(tmp_path), "SHAKTI_DEMO_HISTORY_DAYS": "-1"}
+    result = CliRunner().invoke(cli, ["up", "--demo"], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "SHAKTI_DEMO_HISTORY_DAYS: Input should be greater than or equal to 0" in said
+    assert "यह सेटिंग मान्य नहीं है: SHAKTI_DEMO_HISTORY_DAYS=-1" in said
+    assert "Traceback" not in result.output and "ValidationError" not in result.output

@@ -24,6 +24,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.escalation.policy import DEMO_POLICY
+from services.intake.priority import load_priority_table
 from shakti.history import HistoryLoader, Step
 from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
@@ -36,7 +37,7 @@ from shakti.users import (
 )
 from shared.auth import Role, TokenIssuer
 from shared.clock import IST, HistoricalClock
-from shared.contracts.vocabulary import ActionKind, AgencyKind, CloseReason, ContactMode, Outcome
+from shared.contracts.vocabulary import ActionKind, AgencyKind, CloseReason, ContactMode, Outcome, Priority
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ mean something."""
 HISTORY_WINDOW = timedelta(seconds=20)
 """What the history sends at one moment of its clock: a case's steps are a minute or so apart."""
 STREAM_EVERY_SECONDS = 20.0
+CONTACTED_EVERY, RESOLVED_EVERY = 3, 6
+"""Of the demo's complaints, every third has its first contact made at once and every sixth is resolved."""
 HOME_THANA, HOME_CIRCLE = "SJP-KATRA", "SJP-TILHAR"
 HOME_AGENCY = "SJP-OSC"
 """The One Stop Centre: routing refers the demo's sexual assault and domestic violence cases there."""
@@ -268,17 +271,31 @@ class DemoLoader:
             return
         case_id = registered.json()["case_id"]
         # Some cases move on, so that every screen has something in every state.
-        if n % 3 == 0:
+        if n % CONTACTED_EVERY == 0:
             await self.client.post(
                 f"/api/intake/cases/{case_id}/first-contact", json={"mode": "phone"},
                 headers={**staff, "Idempotency-Key": f"demo-contact-{n}"},
             )  # fmt: skip
-        if n % 6 == 0:
+        if n % RESOLVED_EVERY == 0:
             await self.client.post(
                 f"/api/intake/cases/{case_id}/resolve",
                 json={"outcome": "counselled_reconciled", "feedback_rating": 4},
                 headers={**staff, "Idempotency-Key": f"demo-resolve-{n}"},
             )
+
+
+def opening_order(complaints: list[SyntheticComplaint]) -> list[int]:
+    """The opening complaints' numbers in the order they are sent: first the critical (P1) ones of the
+    demo users' own thana that nobody contacts at once, so that a breach and its escalation reach the
+    in-charge two minutes after the first complaint rather than after the whole opening batch."""
+    table = load_priority_table()
+
+    def breaches_first(n: int) -> bool:
+        c = complaints[n]
+        critical = table.priority(c.category, minor=c.minor, danger_now=c.danger_now) is Priority.P1
+        return c.thana == HOME_THANA and critical and n % CONTACTED_EVERY != 0
+
+    return sorted(range(min(OPENING_CASES, len(complaints))), key=lambda n: not breaches_first(n))
 
 
 def registration(c: SyntheticComplaint) -> dict[str, Any]:
@@ -437,9 +454,9 @@ class Demo:
         complaints = synthetic_complaints(thanas, 10_000)
         async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
             loader = DemoLoader(app, client)
-            for n, complaint in enumerate(complaints):
+            for n in [*opening_order(complaints), *range(OPENING_CASES, len(complaints))]:
                 try:
-                    await loader.complaint(n, complaint)
+                    await loader.complaint(n, complaints[n])
                 except httpx.HTTPError as error:
                     log.warning("demo complaint %d not sent: %s", n, type(error).__name__)
                 if n >= OPENING_CASES:

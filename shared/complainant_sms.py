@@ -29,6 +29,13 @@ def ist(moment: datetime) -> str:
     return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M IST")
 
 
+def thana_words(name: str, hindi: bool) -> str:
+    """A thana's name with the word thana before it, once: routing's jurisdiction already names thanas
+    in Hindi with the word ("थाना कटरा"), which is then not said twice."""
+    word = "थाना" if hindi else "thana"
+    return name if name.lower().startswith(word) else f"{word} {name}"
+
+
 def complainant_sms(wanted: NotificationRequested, names: PlaceNames) -> tuple[str, str]:
     """(English, Hindi) text of a complainant's SMS (rule ``complainant_receipt`` or ``_status``)."""
 
@@ -37,8 +44,8 @@ def complainant_sms(wanted: NotificationRequested, names: PlaceNames) -> tuple[s
         return (pair[0] if hindi else pair[1]) if pair else (code or "")
 
     kendra_en, kendra_hi = name(wanted.kendra, False), name(wanted.kendra, True)
-    thana_en = f", thana {name(wanted.thana, False)}" if wanted.thana else ""
-    thana_hi = f", थाना {name(wanted.thana, True)}" if wanted.thana else ""
+    thana_en = f", {thana_words(name(wanted.thana, False), False)}" if wanted.thana else ""
+    thana_hi = f", {thana_words(name(wanted.thana, True), True)}" if wanted.thana else ""
     phone_en = f", phone {wanted.kendra_phone}" if wanted.kendra_phone else ""
     phone_hi = f", फ़ोन {wanted.kendra_phone}" if wanted.kendra_phone else ""
     where_en = f" {kendra_en}{thana_en}{phone_en}." if kendra_en else ""

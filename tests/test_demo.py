@@ -10,12 +10,23 @@ from typing import Any
 import httpx
 from nats.aio.client import Client as NatsClient
 
+from services.intake.priority import load_priority_table
 from shakti.config import PlatformSettings
-from shakti.demo import HISTORY_PER_DAY, HOME_THANA, Demo, DemoLoader, roster_sheet
+from shakti.demo import (
+    CONTACTED_EVERY,
+    HISTORY_PER_DAY,
+    HOME_THANA,
+    OPENING_CASES,
+    Demo,
+    DemoLoader,
+    opening_order,
+    roster_sheet,
+)
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.synthetic import synthetic_complaints
 from shared.clock import IST
+from shared.contracts.vocabulary import Priority
 from shared.natsserver import free_port
 from tests.security.served import served_platform
 from tests.sessions import keys_for_tests
@@ -74,6 +85,19 @@ async def test_demo_officer_finds_cases_of_her_own_kendra_in_her_queue(
 
         await eventually(assigned_to_her, timeout=30, what="a case in demo.officer's queue")
         assert all(c["thana"] == HOME_THANA for c in mine)
+
+
+def test_the_demo_opens_with_a_critical_case_at_katra_that_nobody_contacts_so_it_breaches_first() -> None:
+    """The breach and its escalation show two minutes after the first complaint, not after the whole
+    opening batch (issue 16: within three minutes of `shakti up --demo`, start-up included)."""
+    thanas = sorted(k["thana"] for k in KENDRAS) + [HOME_THANA] * 6
+    complaints = synthetic_complaints(thanas, 200)
+    order = opening_order(complaints)
+    assert sorted(order) == list(range(OPENING_CASES))  # the same cases, each once
+    first = complaints[order[0]]
+    table = load_priority_table()
+    assert first.thana == HOME_THANA and order[0] % CONTACTED_EVERY != 0
+    assert table.priority(first.category, minor=first.minor, danger_now=first.danger_now) is Priority.P1
 
 
 async def test_a_fresh_demo_lives_its_history_at_past_moments_then_runs_on_real_time(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from shared.clock import IST
-from shared.complainant_sms import complainant_sms
+from shared.complainant_sms import complainant_sms, thana_words
 from shared.contracts.notifications import COMPLAINANT, RULE_LABELS, NotificationRequested, NotificationRule
 from shared.contracts.vocabulary import CLOCK_LABELS, LADDER_LABELS, label, labelled
 
@@ -120,9 +120,7 @@ def _about_training(wanted: NotificationRequested, rule_en: str, rule_hi: str, b
 def _thana(name: str, language: str) -> str:
     if not name:
         return ""
-    # A name that says it is a thana (routing's sample: "थाना कटरा") is not given the word again.
-    word = "थाना" if language == "hi" else "thana"
-    return name if name.lower().startswith(word) else f"{word} {name}"
+    return thana_words(name, hindi=language == "hi")
 
 
 def _detail(wanted: NotificationRequested) -> tuple[str, str]:

@@ -81,7 +81,9 @@ def rank_words(rank: str) -> tuple[str, str]:
 def qr_svg(text: str) -> Markup:
     """``text`` as an inline SVG QR code (error correction M survives a creased or stamped print)."""
     code = segno.make(text, error="m", micro=False)
-    return Markup(code.svg_inline(scale=4, title="QR"))
+    # A viewBox and no fixed size: the page's 34 mm square then shows the whole code, scaled; a fixed
+    # 180 px drawing in that square was cut at its right and bottom, and no phone could read it.
+    return Markup(code.svg_inline(scale=4, title="QR", omitsize=True))
 
 
 def wants_json(request: Request) -> bool:

@@ -580,3 +580,23 @@ def test_a_thana_named_with_its_word_is_not_named_twice_and_a_referral_uses_the_
     assert "थाना थाना" not in message.text_hi and "थाना कटरा" in message.text_hi
     assert "thana Katra" in message.text_en
     assert "संदर्भन" in message.subject_hi and "रेफरल" not in message.text_hi + message.subject_hi
+
+
+def test_a_thana_whose_hindi_name_says_thana_is_not_called_thana_twice() -> None:
+    """Routing's jurisdiction file names thanas in Hindi with the word already (``थाना कटरा``)."""
+    names = {
+        "MSK-SJP-KATRA": ("मिशन शक्ति केन्द्र, थाना कटरा", "Mission Shakti Kendra, Katra"),
+        "SJP-KATRA": ("थाना कटरा", "Katra"),
+    }
+    message = compose(wanted(rule=NotificationRule.ASSIGNED), names, "https://shakti.example")
+    assert "थाना थाना" not in message.text_hi, message.text_hi
+    assert "मिशन शक्ति केन्द्र, थाना कटरा, थाना कटरा" in message.text_hi
+    assert "Mission Shakti Kendra, Katra, thana Katra" in message.text_en
+    # The complainant's SMS too (written in shared/, sent by this service).
+    sms = compose(
+        wanted(rule=NotificationRule.COMPLAINANT_RECEIPT, recipient="complainant:c1", channel="sms"),
+        names,
+        "https://shakti.example",
+    )
+    assert "थाना थाना" not in sms.text_hi and ", थाना कटरा" in sms.text_hi, sms.text_hi
+    assert "Katra, thana Katra" in sms.text_en, sms.text_en

@@ -3,6 +3,8 @@ the services' counts of every case there, not of a first page of the register (i
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -83,6 +85,8 @@ def district_case(n: int, circle: str, thana: str, hours_ago: int) -> dict[str, 
         "case_id": f"{n:032x}", "case_number": f"SJP-2026-{n:06d}", "category": "stalking", "priority": "P2",
         "status": "closed" if n % 10 == 0 else "registered", "circle": circle, "thana": thana,
         "registered_at": at.isoformat(), "overdue": False, "assigned_officer": None, "labels": {},
+        "district": "SJP", "kendra": f"MSK-{thana}", "danger_now": False, "due_soon_clocks": 0,
+        "escalation_level": 0, "first_contact_at": None, "resolved_at": None,
     }  # fmt: skip
 
 
@@ -107,7 +111,9 @@ class Services:
         if path == "/api/intake/cases":
             assert params["size"] <= 200
             newest = sorted(place, key=lambda c: c["registered_at"], reverse=True)
-            return {"total": len(place), "page": 1, "size": params["size"], "cases": newest[: params["size"]]}
+            size, page = params["size"], params.get("page", 1)
+            shown = newest[(page - 1) * size : page * size]
+            return {"total": len(place), "page": page, "size": size, "cases": shown}
         if path == "/api/intake/counts":
             days = Counter(datetime.fromisoformat(c["registered_at"]).astimezone(IST).date() for c in place)
             today = NOW.astimezone(IST).date()
@@ -168,6 +174,29 @@ async def test_the_dashboard_counts_every_case_of_the_place_not_a_first_page(
     assert "Newest cases" in tilhar.text
     listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text))
     assert listed == {c["case_number"] for c in CASES[:NEWEST]}
+
+
+async def test_the_sp_downloads_the_register_of_the_place_the_dashboard_shows_as_csv(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services],
+) -> None:
+    """Every case of the circle drilled down to, in every status, read page after page; no identity."""
+    client, services = dashboard_of_the_sp
+    tilhar = await client.get("/dashboard", params={"circle": "SJP-TILHAR"})
+    assert 'href="/dashboard.csv?circle=SJP-TILHAR"' in tilhar.text
+    assert 'href="/dashboard.csv"' in (await client.get("/dashboard")).text
+    export = await client.get("/dashboard.csv", params={"circle": "SJP-TILHAR"})
+    assert export.status_code == 200, export.text
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"
+    assert export.headers["content-disposition"].startswith('attachment; filename="register-SJP-TILHAR-')
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "मामला संख्या / Case number"
+    assert sorted(r[0] for r in rows[1:]) == sorted(c["case_number"] for c in CASES[:240])
+    assert any(params.get("page") == 2 for path, params in services.asked if path == "/api/intake/cases")
+    katra = await client.get("/dashboard.csv", params={"thana": "SJP-SADAR-BAZAR"})
+    assert len(list(csv.reader(io.StringIO(katra.text)))) == 1 + 6
+    with pytest.raises(PageRefused) as refused:  # the platform's handler shows it as a page
+        await client.get("/dashboard.csv", params={"thana": "SJP-ROZA"})
+    assert refused.value.args[0] == 404
 
 
 # ---- the state cell's figures ---------------------------------------------------------------------

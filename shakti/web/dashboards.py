@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from shakti.web.i18n import language
 from shakti.web.pages import (
     SUPERVISOR_ROLES,
     Api,
@@ -17,6 +19,7 @@ from shakti.web.pages import (
     optional,
     render,
 )
+from shakti.web.queues import register_csv
 from shared.auth import Role
 
 NEWEST = 10
@@ -60,14 +63,31 @@ def mount_dashboards(app: FastAPI) -> None:
             per_kendra[officer["kendra"]] = [staff + 1, open_cases + officer["open_cases"]]
         escalated = await optional(api, "/api/escalation/escalated-to-me") or {"cases": []}
         near = await optional(api, "/api/escalation/close-to-breach", within_hours=24) or {"clocks": []}
+        asked = urlencode({k: v for k, v in (("circle", circle), ("thana", thana)) if v})
         return render(
             request, "dashboard.html", principal,
+            export=f"/dashboard.csv?{asked}" if asked else "/dashboard.csv",
             focus=focus, circle=circle, thana=thana, open_count=counts["open"], cases=newest["cases"],
             total=newest["total"], per_day=per_day_items(counts["registered_per_ist_day"]),
             breaches=sorted(by_thana.items()),
             workloads=sorted(per_kendra.items()),
             escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
         )  # fmt: skip
+
+    @router.get("/dashboard.csv")
+    async def dashboard_csv(
+        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
+    ) -> Response:
+        """The register of the place the dashboard shows, every case in every status; what the register
+        keeps of the complainant never (its columns are codes, times and service numbers)."""
+        allow(principal, SUPERVISOR_ROLES)
+        if thana or circle:
+            tree = await optional(api, "/api/training/compliance") or {}
+            if find_place(tree, "thana" if thana else "circle", thana or circle) is None:
+                raise PageRefused(404, "No such place in your jurisdiction.", "आपके क्षेत्र में ऐसा स्थान नहीं।")
+        place = thana or circle or principal.district or principal.circle or principal.thana or "register"
+        query = {k: v for k, v in (("circle", circle), ("thana", thana)) if v}
+        return await register_csv(api, query, language(request), f"register-{place}")
 
     # ---- state cell -------------------------------------------------------------------------------
 

@@ -59,9 +59,13 @@ NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)  # 15:30 IST
 SJP = {"district": "SJP"}
 
 
+NAMES = {"SJP-TILHAR": ("तिलहर", "Tilhar"), "SJP-KATRA": ("थाना कटरा", "Katra")}
+
+
 def compliance_place(level: str, code: str, *children: dict[str, Any]) -> dict[str, Any]:
+    name_hi, name_en = NAMES.get(code, (code, code))
     return {
-        "level": level, "code": code, "name_hi": code, "name_en": code, "staff": 2, "certified": 1,
+        "level": level, "code": code, "name_hi": name_hi, "name_en": name_en, "staff": 2, "certified": 1,
         "certified_share": 0.5, "children": list(children),
     }  # fmt: skip
 
@@ -126,7 +130,23 @@ class Services:
             }
         if path == "/api/training/compliance":
             return COMPLIANCE
+        if path == "/api/escalation/close-to-breach":
+            return {"clocks": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA"), clock_of(SADAR_NEAR, *SADAR)]}
+        if path == "/api/escalation/escalated-to-me":
+            return {"cases": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA") | {"level": 4}]}
         raise PageRefused(404, "Not here.", "यहाँ नहीं।")  # parts the page may leave out
+
+
+KATRA_NEAR, SADAR_NEAR = "SJP-2026-900001", "SJP-2026-900002"
+SADAR = ("SJP-NAGAR", "SJP-SADAR-BAZAR")
+
+
+def clock_of(number: str, circle: str, thana: str) -> dict[str, Any]:
+    """A deadline close to breach (or an escalation) as escalation's lists give it: the case's place."""
+    return {
+        "case_id": f"{int(number[-6:]):032x}", "case_number": number, "district": "SJP", "circle": circle,
+        "thana": thana, "clock": "first_contact", "due_at": (NOW + timedelta(hours=2)).isoformat(),
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -172,8 +192,29 @@ async def test_the_dashboard_counts_every_case_of_the_place_not_a_first_page(
     assert open_count(sadar) == 6
     # The list under the figures is the newest cases only, and says so.
     assert "Newest cases" in tilhar.text
-    listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text))
+    listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text[tilhar.text.index("Newest cases") :]))
     assert listed == {c["case_number"] for c in CASES[:NEWEST]}
+
+
+async def test_every_list_of_the_dashboard_follows_the_drill_down_and_the_trail_names_the_places(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services],
+) -> None:
+    """A thana's dashboard lists that thana's deadlines and escalations, not the district's; its trail
+    names the district, the circle and the thana, in the page's language."""
+    client, _ = dashboard_of_the_sp
+    district = await client.get("/dashboard")
+    assert KATRA_NEAR in district.text and SADAR_NEAR in district.text
+    sadar = await client.get("/dashboard", params={"thana": "SJP-SADAR-BAZAR"})
+    assert SADAR_NEAR in sadar.text and KATRA_NEAR not in sadar.text
+    tilhar = await client.get("/dashboard", params={"circle": "SJP-TILHAR"})
+    assert KATRA_NEAR in tilhar.text and SADAR_NEAR not in tilhar.text
+    katra = await client.get("/dashboard", params={"thana": "SJP-KATRA"})
+    trail = katra.text[katra.text.index('<nav class="card muted"') :].split("</nav>")[0]
+    assert 'href="/dashboard?circle=SJP-TILHAR">Tilhar</a>' in trail and "Katra" in trail, trail
+    client.cookies.set(LANG_COOKIE, "hi")
+    katra_hi = (await client.get("/dashboard", params={"thana": "SJP-KATRA"})).text
+    trail_hi = katra_hi[katra_hi.index('<nav class="card muted"') :].split("</nav>")[0]
+    assert "तिलहर" in trail_hi and "थाना कटरा" in trail_hi and "Tilhar" not in trail_hi, trail_hi
 
 
 async def test_the_sp_downloads_the_register_of_the_place_the_dashboard_shows_as_csv(

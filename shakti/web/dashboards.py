@@ -63,6 +63,12 @@ def mount_dashboards(app: FastAPI) -> None:
             per_kendra[officer["kendra"]] = [staff + 1, open_cases + officer["open_cases"]]
         escalated = await optional(api, "/api/escalation/escalated-to-me") or {"cases": []}
         near = await optional(api, "/api/escalation/close-to-breach", within_hours=24) or {"clocks": []}
+        # Escalation's lists cover her whole jurisdiction: the page keeps the place drilled down to.
+        level, code = ("thana", thana) if thana else ("circle", circle) if circle else ("", None)
+
+        def here(row: dict[str, Any]) -> bool:
+            return not level or row.get(level) == code
+
         asked = urlencode({k: v for k, v in (("circle", circle), ("thana", thana)) if v})
         return render(
             request, "dashboard.html", principal,
@@ -71,7 +77,8 @@ def mount_dashboards(app: FastAPI) -> None:
             total=newest["total"], per_day=per_day_items(counts["registered_per_ist_day"]),
             breaches=sorted(by_thana.items()),
             workloads=sorted(per_kendra.items()),
-            escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
+            escalated=[r for r in escalated["cases"] if here(r)], near=[r for r in near["clocks"] if here(r)],
+            children=(focus or {}).get("children", []), trail=trail_to(tree, focus),
         )  # fmt: skip
 
     @router.get("/dashboard.csv")
@@ -137,6 +144,22 @@ def find_place(tree: dict[str, Any], level: str, code: str | None) -> dict[str, 
         if (found := find_place(child, level, code)) is not None:
             return found
     return None
+
+
+def trail_to(tree: dict[str, Any], focus: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The places from the top of the caller's tree down to the one in focus (the state's level left
+    out: a dashboard starts at a district at the widest)."""
+
+    def path(place: dict[str, Any]) -> list[dict[str, Any]] | None:
+        if place is focus:
+            return [place]
+        for child in place.get("children", []):
+            if (below := path(child)) is not None:
+                return [place, *below]
+        return None
+
+    found = path(tree) if tree and focus is not None else None
+    return [p for p in found or [] if p.get("level") in ("district", "circle", "thana")]
 
 
 def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Locator, Page, expect
+from playwright.async_api import Browser, FilePayload, Locator, Page, expect
 
 from shakti.config import PlatformSettings
 from shakti.demo import PASSWORD, DemoLoader
@@ -153,9 +153,9 @@ async def test_the_kendra_officers_day_from_registration_to_reopening(
     await officer.locator("#files summary").click()
     await officer.set_input_files(
         "#files input[type=file]",
-        files=[
-            {"name": "injury.png", "mimeType": "image/png", "buffer": b"\x89PNG\r\n\x1a\n" + b"DEMO" * 64}
-        ],
+        files=FilePayload(
+            name="injury.png", mimeType="image/png", buffer=b"\x89PNG\r\n\x1a\n" + b"DEMO" * 64
+        ),
     )
     await step(officer, "attachments")
     await expect(officer.locator("p.ok")).to_contain_text("The file is attached")
@@ -220,7 +220,7 @@ async def reassign(page: Page, site: Site, case: str) -> str:
     holder = (await page.locator("#assigned").inner_text()).strip()
     await page.click("#move summary:has-text('Reassign')")
     choices = await page.locator("#move select[name=officer] option").evaluate_all("o => o.map(e => e.value)")
-    chosen = next(c for c in choices if c and c != holder)
+    chosen = str(next(c for c in choices if c and c != holder))
     await page.select_option("#move select[name=officer]", chosen)
     await page.select_option("#move select[name=reason]", "workload_balance")
     await page.click("#move button:has-text('Reassign')")

@@ -33,12 +33,12 @@ test: $(STAMP) lint browser engine
 
 ## make browser: Debian's chromium for the web front's browser tests (Playwright drives it; it never
 ## downloads a browser of its own), and the Noto fonts the style sheet names, so that the Hindi pages'
-## screenshots show Devanagari rather than empty boxes
+## screenshots show Devanagari (and the bell) rather than empty boxes
 browser:
 	@{ command -v chromium >/dev/null 2>&1 && fc-list | grep -q "Noto Sans Devanagari"; } || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core; }
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core fonts-noto-color-emoji; }
 
 ## make screens: the screenshots of docs/platform.md (docs/screens/), taken by the role-day browser
 ## walks, then made small with pngquant (Debian's package) when it is installed

@@ -140,10 +140,18 @@ class Camera:
     axe: Axe = field(default_factory=Axe)
 
     async def shoot(
-        self, page: Page, name: str, *, path: str | None = None, opened: bool = False, doc: str = ""
+        self,
+        page: Page,
+        name: str,
+        *,
+        path: str | None = None,
+        opened: bool = False,
+        doc: str = "",
+        doc_from: str = "",
     ) -> None:
         """The page at ``path`` (else the one shown now); ``opened``: every step's form unfolded first.
-        ``doc``: also photograph it for the documentation as ``doc`` (``<name>-<lang>-<width>``)."""
+        ``doc``: also photograph it for the documentation as ``doc`` (``<name>-<lang>-<width>``), the
+        screen scrolled to the element ``doc_from`` if given."""
         where = path or page.url.removeprefix(self.site.url)
         for width in WIDTHS:
             await page.set_viewport_size(ViewportSize(width=width, height=800 if width == SCREEN else 740))
@@ -155,7 +163,9 @@ class Camera:
                 await page.screenshot(path=str(self.folder / f"{shot}.png"), full_page=True)
                 self.taken.append(shot)
                 if self.docs is not None and doc and doc == shot:
-                    await page.screenshot(path=str(self.docs / f"{name}.png"))
+                    if doc_from:
+                        await page.locator(doc_from).first.evaluate("e => e.scrollIntoView()")
+                    await page.screenshot(path=str(self.docs / f"{self.folder.name}-{name}.png"))
                 if width == PHONE and not await page.evaluate(NO_SIDEWAYS):
                     wide = await page.evaluate("document.documentElement.scrollWidth")
                     self.problems.append(f"{shot}: {wide} px wide on a {PHONE} px phone")

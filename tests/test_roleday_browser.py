@@ -165,7 +165,14 @@ async def test_the_kendra_officers_day_from_registration_to_reopening(
         lambda: _all_in(timeline, ("First contact", "Note added")),
         "the timeline shows the first contact and the note",
     )
-    await shots.shoot(officer, "at-work", path=case, opened=True, doc="at-work-en-1280")
+    await shots.shoot(
+        officer,
+        "at-work",
+        path=case,
+        opened=True,
+        doc="at-work-en-1280",
+        doc_from="section:has(form[action$='/action'])",
+    )
 
     await step(officer, "resolve", "summary")
     await step(officer, "close", "summary")
@@ -173,7 +180,9 @@ async def test_the_kendra_officers_day_from_registration_to_reopening(
         officer, lambda: _shows(officer, "form[action$='/reopen']"), "the closed case offers reopening"
     )
     assert "Closed" in await officer.locator("#status").inner_text()
-    await shots.shoot(officer, "closed", path=case, doc="closed-hi-375")
+    await shots.shoot(
+        officer, "closed", path=case, doc="closed-hi-375", doc_from="section:has(form[action$='/reopen'])"
+    )
     await step(officer, "reopen")
     await until(
         officer, lambda: _shows(officer, "form[action$='/close']"), "the reopened case may be closed again"

@@ -180,6 +180,12 @@ async def test_the_kendra_officers_day_from_registration_to_reopening(
         officer, lambda: _shows(officer, "form[action$='/reopen']"), "the closed case offers reopening"
     )
     assert "Closed" in await officer.locator("#status").inner_text()
+    # Every deadline stops when the case ends.
+    await until(
+        officer,
+        lambda: _gone(officer, "#deadlines td:has-text('Running')"),
+        "the closed case's deadlines stop",
+    )
     await shots.shoot(
         officer, "closed", path=case, doc="closed-hi-375", doc_from="section:has(form[action$='/reopen'])"
     )

@@ -78,7 +78,7 @@ async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp
         await officer.wait_for_timeout(200)
         await officer.goto(case_url)
     assert assigned.startswith("DEMO"), assigned
-    assert "MSK-SJP-KATRA" in await officer.content()
+    assert "Mission Shakti Kendra, Katra" in await officer.locator("#place").inner_text()
 
     await officer.goto(f"{site.url}/kendra/queue")
     assert case_number in await officer.content()

@@ -350,7 +350,9 @@ async def test_the_sps_day_drills_down_district_circle_thana_and_downloads_its_r
     started, shots = time.monotonic(), camera(site, tmp_path, "sp")
     sp = await signed_in(browser, site, "demo.sp")
     assert sp.url.endswith("/dashboard")
-    await shots.shoot(sp, "district", doc="district-en-1280")
+    await shots.shoot(
+        sp, "district", doc="district-en-1280", doc_from="section:has(a[href^='/dashboard?circle='])"
+    )
     whole = sp.locator("#export")
     await expect(whole).to_have_attribute("href", "/dashboard.csv")
     saved = await drill_down_and_export(

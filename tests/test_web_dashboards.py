@@ -130,6 +130,8 @@ class Services:
             }
         if path == "/api/training/compliance":
             return COMPLIANCE
+        if path == "/api/escalation/breach-rates":
+            return {"rates": [{"place": "SJP-KATRA", "clock": "first_contact", "decided": 4, "breached": 1}]}
         if path == "/api/escalation/close-to-breach":
             return {"clocks": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA"), clock_of(SADAR_NEAR, *SADAR)]}
         if path == "/api/escalation/escalated-to-me":
@@ -211,7 +213,12 @@ async def test_every_list_of_the_dashboard_follows_the_drill_down_and_the_trail_
     katra = await client.get("/dashboard", params={"thana": "SJP-KATRA"})
     trail = katra.text[katra.text.index('<nav class="card muted"') :].split("</nav>")[0]
     assert 'href="/dashboard?circle=SJP-TILHAR">Tilhar</a>' in trail and "Katra" in trail, trail
+    # Breaches by thana: the thana's name, in the chart and the table.
+    breaches = district.text[district.text.index("Breaches by thana") :].split("</section>")[0]
+    assert 'href="/dashboard?thana=SJP-KATRA">Katra</a>' in breaches and ">SJP-KATRA<" not in breaches
     client.cookies.set(LANG_COOKIE, "hi")
+    hindi = (await client.get("/dashboard")).text
+    assert ">थाना कटरा</a>" in hindi[hindi.index("थानेवार") :].split("</section>")[0]
     katra_hi = (await client.get("/dashboard", params={"thana": "SJP-KATRA"})).text
     trail_hi = katra_hi[katra_hi.index('<nav class="card muted"') :].split("</nav>")[0]
     assert "तिलहर" in trail_hi and "थाना कटरा" in trail_hi and "Tilhar" not in trail_hi, trail_hi

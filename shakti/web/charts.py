@@ -71,8 +71,14 @@ def columns(items: Sequence[tuple[str, float]], *, title: str = "") -> Markup:
 # What the pages feed the charts: (label, value) pairs from the services' answers.
 
 
-def breach_items(breaches: Sequence[tuple[str, Sequence[int]]]) -> list[tuple[str, float]]:
-    return [(place, float(breached)) for place, (_, breached) in breaches]
+def breach_items(
+    breaches: Sequence[tuple[str, Sequence[int]]],
+    names: dict[str, dict[str, str]] | None = None,
+    lang: str = "en",
+) -> list[tuple[str, float]]:
+    """A bar a thana, labelled with its name in the page's language where the tree names it."""
+    named = names or {}
+    return [(named.get(place, {}).get(lang, place), float(breached)) for place, (_, breached) in breaches]
 
 
 def compliance_items(places: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, float]]:

@@ -69,6 +69,7 @@ def mount_dashboards(app: FastAPI) -> None:
         def here(row: dict[str, Any]) -> bool:
             return not level or row.get(level) == code
 
+        thanas = places_under(tree, "thana")
         asked = urlencode({k: v for k, v in (("circle", circle), ("thana", thana)) if v})
         return render(
             request, "dashboard.html", principal,
@@ -79,6 +80,7 @@ def mount_dashboards(app: FastAPI) -> None:
             workloads=sorted(per_kendra.items()),
             escalated=[r for r in escalated["cases"] if here(r)], near=[r for r in near["clocks"] if here(r)],
             children=(focus or {}).get("children", []), trail=trail_to(tree, focus),
+            thana_names={p["code"]: {"hi": p["name_hi"], "en": p["name_en"]} for p in thanas},
         )  # fmt: skip
 
     @router.get("/dashboard.csv")

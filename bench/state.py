@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import heapq
 import json
 import resource
 import statistics
@@ -45,10 +44,11 @@ from bench.state_data import (
     service_number,
 )
 from shakti.config import PlatformSettings
+from shakti.history import HistoryLoader
 from shakti.platform import SERVICES, build_platform, runners
 from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION, ServicesReference, UserStore, user_record
 from shared.auth import COOKIE, Role
-from shared.clock import ManualClock
+from shared.clock import HistoricalClock
 from shared.keys import init_keys
 from shared.natsserver import EmbeddedNatsServer
 from shared.observability import configure_logging
@@ -75,37 +75,20 @@ def rss_mb(pid: str = "self") -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class HistoricalClock(ManualClock):
-    """Now is the moment of the year being loaded, set by the loader; a sleep is a real one (at most a
-    quarter of a second, the escalation worker's own poll), as on a live platform. A test's manual clock
-    sleeps 10 ms whatever is asked, which would have the timers' loops poll the database a hundred times
-    a second and take the CPU this run measures."""
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(min(seconds, 0.25))
-
-
-class StateLoader:
+class StateLoader(HistoryLoader):
     """Loads the synthetic state through the HTTP API, moving the clock to each historical moment."""
 
     def __init__(self, app: FastAPI, client: httpx.AsyncClient, clock: HistoricalClock) -> None:
-        self.app, self.client, self.clock = app, client, clock
+        super().__init__(client, clock, self.desk, key_prefix="state")
+        self.app = app
         self.issuer = app.state.issuer
         self.users: UserStore = app.state.users
         self.operator = {"Authorization": f"Bearer {self.issuer.issue(CONSOLE, CONSOLE_SESSION_VERSION)}"}
         self.kendras: dict[str, dict[str, Any]] = {}
         """Each thana's Kendra as intake lists it (code, circle, thana)."""
         self.desks: dict[str, dict[str, str]] = {}
-        self.cases: dict[int, str] = {}
-        self.case_districts: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         """Seconds of each part of loading the state's places and people."""
-        self.refused: dict[str, int] = {}
-        self.latency: dict[str, list[float]] = {}
-        """Milliseconds of each request the load made, by what it did."""
-
-    def took(self, what: str, started: float) -> None:
-        self.latency.setdefault(what, []).append((time.perf_counter() - started) * 1000)
 
     async def call(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         answer = await self.client.request(method, path, headers=headers, **kwargs)
@@ -176,100 +159,6 @@ class StateLoader:
                 circle=kendra["circle"], thana=thana, service_number=service_number(thana, 1),
             )  # fmt: skip
         return self.desks[thana]
-
-    async def year(
-        self, year: list[Complaint], progress: Callable[[int, int], None], window: timedelta = WINDOW
-    ) -> int:
-        """Every registration and step in order of time; returns the requests made.
-
-        What falls in one ``window`` of the year is sent at once (at most ``CONCURRENCY`` in flight, one
-        request per case, the case's next step in a later window), the clock set to the window's first
-        moment: a step is recorded up to a window early, far less than any deadline of the policy."""
-        queue: list[tuple[Any, int, int]] = [(c.at, c.n, -1) for c in year]
-        heapq.heapify(queue)
-        slots = asyncio.Semaphore(CONCURRENCY)
-        done = reported = 0
-
-        async def one(n: int, step: int) -> None:
-            async with slots:
-                complaint = year[n]
-                if step < 0:
-                    await self.register(complaint)
-                    if n in self.cases:
-                        for i, s in enumerate(complaint.steps):
-                            heapq.heappush(queue, (complaint.at + s.after, n, i))
-                else:
-                    await self.act(complaint, step)
-
-        while queue:
-            start = queue[0][0]
-            if start > self.clock.now():
-                self.clock.set(start)
-            batch: dict[int, int] = {}
-            later = []
-            while queue and queue[0][0] < start + window:
-                at, n, step = heapq.heappop(queue)
-                if n in batch:
-                    later.append((at, n, step))
-                else:
-                    batch[n] = step
-            for item in later:
-                heapq.heappush(queue, (start + window, item[1], item[2]))
-            # Desk officers are made before the batch: two requests of a thana must not both create hers.
-            for n in batch:
-                await self.desk(year[n].thana)
-            await asyncio.gather(*(one(n, step) for n, step in batch.items()))
-            done += len(batch)
-            if done - reported >= 2000:
-                reported = done
-                progress(done, len(year))
-        return done
-
-    async def register(self, c: Complaint) -> None:
-        desk = await self.desk(c.thana)
-        started = time.perf_counter()
-        answer = await self.client.post(
-            "/api/intake/cases", json=c.registration(), headers={**desk, "Idempotency-Key": f"state-{c.n}"}
-        )
-        self.took("register", started)
-        if answer.status_code != 201:
-            self.refused[f"register {answer.status_code}"] = (
-                self.refused.get(f"register {answer.status_code}", 0) + 1
-            )
-            return
-        self.cases[c.n] = answer.json()["case_id"]
-        self.case_districts[self.cases[c.n]] = c.district
-
-    async def act(self, c: Complaint, i: int) -> None:
-        step, case_id, desk = c.steps[i], self.cases[c.n], await self.desk(c.thana)
-        key = {"Idempotency-Key": f"state-{c.n}-{i}"}
-        started = time.perf_counter()
-        if step.path.startswith("referral-"):
-            referral = await self.referral(case_id)
-            self.took("wait for routing's referral", started)
-            started = time.perf_counter()
-            if referral is None:
-                self.refused["referral not issued"] = self.refused.get("referral not issued", 0) + 1
-                return
-            verb = step.path.removeprefix("referral-")
-            path = f"/api/routing/cases/{case_id}/referrals/{referral}/{verb}"
-        else:
-            path = f"/api/intake/cases/{case_id}/{step.path}"
-        answer = await self.client.post(path, json=step.body, headers={**desk, **key})
-        self.took(step.path, started)
-        if answer.status_code >= 300:
-            what = f"{step.path} {answer.status_code}"
-            self.refused[what] = self.refused.get(what, 0) + 1
-
-    async def referral(self, case_id: str) -> str | None:
-        """The case's latest referral, once routing has issued it (a reaction to intake's event)."""
-        for _ in range(200):
-            record = await self.found(f"/api/routing/cases/{case_id}", {})
-            if record and record["referrals"]:
-                found: str = record["referrals"][-1]["referral_id"]
-                return found
-            await asyncio.sleep(0.02)
-        return None
 
 
 async def settled(app: FastAPI, timeout: float = 600) -> None:
@@ -439,7 +328,7 @@ async def load_state_and_year(
     say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s ({parts})")
 
     started = time.perf_counter()
-    requests = await loader.year(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))
+    requests = await loader.live(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))
     await settled(app)
     result["year_load_s"] = seconds = time.perf_counter() - started
     result["load_requests_per_s"] = requests / seconds

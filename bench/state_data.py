@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shakti.history import Step
 from shakti.synthetic import CATEGORY_WEIGHTS, CHANNEL_WEIGHTS, FAMILY, GIVEN, STATEMENTS
 from shared.contracts.vocabulary import (
     ActionKind,
@@ -166,16 +167,6 @@ def roster_sheet(district: District) -> str:
             name = f"DEMO {rank.replace('_', ' ').title()} {n} {thana}"
             lines.append(f"{service_number(thana, n)},{name},{rank},female,MSK-{thana},{incharge}")
     return "\n".join(lines) + "\n"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing done on a case, ``after`` its registration: an intake command (``path`` under the case,
-    e.g. ``first-contact``) or, for ``referral-accept``/``referral-reject``, routing's answer."""
-
-    after: timedelta
-    path: str
-    body: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

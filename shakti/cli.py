@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shakti import launcher
@@ -75,7 +76,19 @@ def private_files() -> None:
 
 
 def settings() -> PlatformSettings:
-    return PlatformSettings()
+    """The settings from the environment; a bad value is named, in both languages (exit 2)."""
+    try:
+        return PlatformSettings()
+    except ValidationError as error:
+        problems = error.errors()
+        names = [f"SHAKTI_{'_'.join(str(part) for part in p['loc']).upper()}" for p in problems]
+        given = [f"{name}={p.get('input')!s}" for name, p in zip(names, problems, strict=True)]
+        raise fail(
+            "A setting is not valid: "
+            + "; ".join(f"{name}: {p['msg']}" for name, p in zip(names, problems, strict=True)),
+            "यह सेटिंग मान्य नहीं है: " + "; ".join(given),
+            code=2,
+        ) from None
 
 
 def refuse_to_start(problem: KeyProblem) -> typer.Exit:
@@ -148,7 +161,7 @@ def up(
     ] = False,
     port: Annotated[int | None, typer.Option(help="HTTP port (default SHAKTI_HTTP_PORT or 8000).")] = None,
 ) -> None:
-    """Start NATS (embedded unless SHAKTI_NATS_URL is set), the four services and the web front.
+    """Start NATS (embedded unless SHAKTI_NATS_URL is set), the five services and the web front.
 
     Data stays in SHAKTI_DATA_DIR (default var/): starting again resumes where it stopped."""
     config = settings()
@@ -159,7 +172,7 @@ def up(
         from shakti.demo import Demo
 
         config.demo = True
-        mode = Demo().mode()
+        mode = Demo(history_days=config.demo_history_days).mode()
         # The demo makes its own keys, beside its data: never a way to run real data.
         config.keys_dir = config.data_dir / "keys"
         init_keys(config)
@@ -565,6 +578,9 @@ def read_password(password_stdin: bool, prompt: str = "Password: ") -> str:
 DistrictOption = Annotated[str | None, typer.Option(help="District code, e.g. SJP.")]
 CircleOption = Annotated[str | None, typer.Option(help="Circle code, e.g. SJP-TILHAR.")]
 ThanaOption = Annotated[str | None, typer.Option(help="Thana code, e.g. SJP-KATRA.")]
+AgencyOption = Annotated[
+    str | None, typer.Option(help="An agency desk's agency code, e.g. SJP-OSC (role agency_desk only).")
+]
 ServiceNumberOption = Annotated[
     str | None, typer.Option(help="Service number on the roster, e.g. PNO152301.")
 ]
@@ -581,6 +597,7 @@ def users_add(
     district: DistrictOption = None,
     circle: CircleOption = None,
     thana: ThanaOption = None,
+    agency: AgencyOption = None,
     service_number: ServiceNumberOption = None,
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
     replace: Annotated[bool, typer.Option(help="Replace an existing user of that name.")] = False,
@@ -592,7 +609,8 @@ def users_add(
     password = read_password(password_stdin)
     body = {
         "username": username, "password": password, "role": role.value, "district": district,
-        "circle": circle, "thana": thana, "service_number": service_number, "replace": replace,
+        "circle": circle, "thana": thana, "agency": agency, "service_number": service_number,
+        "replace": replace,
     }  # fmt: skip
     show_user(Platform(settings()).call("POST", "/api/users", json=body), "added")
 
@@ -603,7 +621,8 @@ USER_COLUMNS = [
     Column("service_number", "service no."),
     Column("district"),
     Column("circle"),
-    Column("thana"),
+    # An agency desk has an agency where the police have a thana: one column keeps the table in 80 columns.
+    Column("thana", "thana/agency"),
     Column("enabled", show=lambda enabled: "yes" if enabled else "no"),
     Column("demo", show=lambda demo: "yes" if demo else ""),
 ]
@@ -613,6 +632,8 @@ USER_COLUMNS = [
 def users_list(as_json: JsonOption = False) -> None:
     """Users, their roles and jurisdictions, enabled or not."""
     records = Platform(settings()).call("GET", "/api/users")
+    if not as_json:
+        records = [r | {"thana": r.get("thana") or r.get("agency")} for r in records]
     show_table(records, USER_COLUMNS, as_json=as_json, empty=("no users yet", "अभी कोई उपयोगकर्ता नहीं"))
 
 
@@ -623,11 +644,12 @@ def users_set_role(
     district: DistrictOption = None,
     circle: CircleOption = None,
     thana: ThanaOption = None,
+    agency: AgencyOption = None,
     service_number: ServiceNumberOption = None,
 ) -> None:
     """Give a user a new role, jurisdiction or service number; their sessions end at once."""
     body = {
-        "role": role.value, "district": district, "circle": circle, "thana": thana,
+        "role": role.value, "district": district, "circle": circle, "thana": thana, "agency": agency,
         "service_number": service_number,
     }  # fmt: skip
     show_user(Platform(settings()).call("POST", f"/api/users/{username}/role", json=body), "changed")

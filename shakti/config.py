@@ -35,6 +35,13 @@ class PlatformSettings(Settings):
         "believed, e.g. the gateway's; unset: the peer's address is the client's.",
     )
     demo: bool = Field(default=False, description="Mark every page as showing demo data.")
+    demo_history_days: int = Field(
+        default=90,
+        ge=0,
+        le=366,
+        description="Days of synthetic history a fresh demo records before it runs live (0: none); "
+        "about 2 complaints a day, each lived through the API at its own moment.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

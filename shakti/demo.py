@@ -14,7 +14,9 @@ import logging
 import os
 import random
 import re
-from datetime import date
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.escalation.policy import DEMO_POLICY
+from shakti.history import HistoryLoader, Step
 from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
 from shakti.users import (
@@ -32,6 +35,8 @@ from shakti.users import (
     user_record,
 )
 from shared.auth import Role, TokenIssuer
+from shared.clock import IST, HistoricalClock
+from shared.contracts.vocabulary import ActionKind, AgencyKind, CloseReason, ContactMode, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +46,16 @@ JURISDICTION_FILE = (
 DISTRICT = "SJP"
 PASSWORD = "shakti-demo-2026"
 OPENING_CASES = 60
+HISTORY_DAYS = 90
+HISTORY_PER_DAY = 2
+"""About 180 complaints over the last 90 days (``SHAKTI_DEMO_HISTORY_DAYS``), so that trends and rates
+mean something."""
+HISTORY_WINDOW = timedelta(seconds=20)
+"""What the history sends at one moment of its clock: a case's steps are a minute or so apart."""
 STREAM_EVERY_SECONDS = 20.0
 HOME_THANA, HOME_CIRCLE = "SJP-KATRA", "SJP-TILHAR"
+HOME_AGENCY = "SJP-OSC"
+"""The One Stop Centre: routing refers the demo's sexual assault and domestic violence cases there."""
 
 USERS: list[tuple[str, Role, dict[str, str]]] = [
     ("demo.officer", Role.KENDRA_OFFICER, {"thana": HOME_THANA, "circle": HOME_CIRCLE}),
@@ -53,6 +66,7 @@ USERS: list[tuple[str, Role, dict[str, str]]] = [
     ("demo.sp", Role.SP, {}),
     ("demo.state", Role.STATE_CELL, {}),
     ("demo.operator", Role.OPERATOR, {}),
+    ("demo.agency", Role.AGENCY_DESK, {"agency": HOME_AGENCY}),
 ]
 
 
@@ -244,13 +258,10 @@ class DemoLoader:
 
     async def complaint(self, n: int, c: SyntheticComplaint) -> None:
         staff = await self.header(desk_user(c.thana))
-        body = {
-            "channel": c.channel.value, "category": c.category.value, "description": c.statement,
-            "district": DISTRICT, "thana": c.thana, "minor": c.minor, "danger_now": c.danger_now,
-            "identity": {"name": c.name, "phone": c.phone.replace(" ", ""), "address": c.address},
-        }  # fmt: skip
         registered = await self.client.post(
-            "/api/intake/cases", json=body, headers={**staff, "Idempotency-Key": f"demo-case-{n}"}
+            "/api/intake/cases",
+            json=registration(c),
+            headers={**staff, "Idempotency-Key": f"demo-case-{n}"},
         )
         if registered.status_code != 201:
             log.warning("demo complaint %d refused (%d)", n, registered.status_code)
@@ -270,6 +281,79 @@ class DemoLoader:
             )
 
 
+def registration(c: SyntheticComplaint) -> dict[str, Any]:
+    """The body of ``POST /api/intake/cases`` for a made-up complaint."""
+    return {
+        "channel": c.channel.value, "category": c.category.value, "description": c.statement,
+        "district": DISTRICT, "thana": c.thana, "minor": c.minor, "danger_now": c.danger_now,
+        "identity": {"name": c.name, "phone": c.phone.replace(" ", ""), "address": c.address},
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PastCase:
+    """A complaint of the demo's history: registered ``at`` a past moment, with the life it had."""
+
+    n: int
+    at: datetime
+    complaint: SyntheticComplaint
+    steps: tuple[Step, ...]
+    district: str = DISTRICT
+
+    @property
+    def thana(self) -> str:
+        return self.complaint.thana
+
+    def registration(self) -> dict[str, Any]:
+        return registration(self.complaint)
+
+
+def past_life(rng: random.Random, c: SyntheticComplaint) -> tuple[Step, ...]:
+    """A case lived under the demo policy's limits (minutes): first contact within a minute or two (late
+    for about one in twelve, never for one in fifty), an action, for some a referral the agency takes up,
+    then disposal within a quarter of an hour; about one in ten is still being worked."""
+    if rng.random() < 0.02:
+        return ()
+    late = rng.random() < 0.08
+    t = timedelta(minutes=rng.uniform(8, 15) if late else rng.uniform(0.3, 1.5))
+    steps = [Step(t, "first-contact", {"mode": rng.choice(list(ContactMode)).value})]
+    t += timedelta(minutes=rng.uniform(0.5, 2))
+    steps.append(Step(t, "actions", {"kind": ActionKind.COUNSELLING.value}))
+    if c.minor or rng.random() < 0.15:
+        kind = AgencyKind.CHILD_WELFARE_COMMITTEE if c.minor else AgencyKind.ONE_STOP_CENTRE
+        t += timedelta(minutes=rng.uniform(0.5, 1))
+        steps.append(Step(t, "referrals", {"agency_kind": kind.value}))
+        t += timedelta(minutes=rng.uniform(0.5, 1.5))
+        steps.append(Step(t, "referral-accept"))
+    if rng.random() < 0.1:
+        return tuple(steps)
+    t += timedelta(minutes=rng.uniform(1, 4))
+    outcome = rng.choice(
+        [Outcome.COUNSELLED_RECONCILED, Outcome.COUNSELLED_RECONCILED, Outcome.NOT_SUBSTANTIATED]
+    )
+    steps.append(Step(t, "resolve", {"outcome": outcome.value, "feedback_rating": rng.randint(2, 5)}))
+    t += timedelta(minutes=rng.uniform(0.5, 2))
+    steps.append(Step(t, "close", {"reason": CloseReason.DISPOSED.value}))
+    return tuple(steps)
+
+
+def past_cases(thanas: list[str], now: datetime, days: int, per_day: int) -> list[PastCase]:
+    """``per_day`` complaints on each of the ``days`` before ``now``, in the Kendras' hours (09:00 to
+    19:00 IST), in order of registration."""
+    rng = random.Random(90)
+    made = synthetic_complaints(thanas, days * per_day, seed=90)
+    day = now.astimezone(IST).date() - timedelta(days=days)
+    first_day = datetime(day.year, day.month, day.day, 9, tzinfo=IST)
+    moments = sorted(
+        first_day + timedelta(days=n // per_day, minutes=rng.uniform(0, 600)) for n in range(len(made))
+    )
+    return [
+        PastCase(n, at, c, past_life(rng, c))
+        for n, (at, c) in enumerate(zip(moments, made, strict=True))
+        if at < now - timedelta(hours=1)
+    ]
+
+
 def use_demo_escalation_policy() -> Path:
     """The escalation policy the demo runs: limits in minutes, so that warnings, breaches and the ladder
     show while one watches; an operator's own SHAKTI_ESCALATION_POLICY is kept."""
@@ -281,8 +365,12 @@ class Demo:
     """The demo as a way of running the platform: its data is loaded before the start-up summary (which
     shows the demo users and their password), its complaints keep coming after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, history_days: int = HISTORY_DAYS) -> None:
         self.kendras: list[dict[str, Any]] = []
+        self.history_days = history_days
+        # A fresh demo starts in the past: its district, people and history are recorded at their
+        # moments, then the clock runs on real time (``load``).
+        self.clock = HistoricalClock(datetime.now(UTC) - timedelta(days=history_days + 1))
 
     def mode(self) -> Mode:
         users = ", ".join(username for username, _, _ in USERS)  # each name says its role
@@ -298,16 +386,49 @@ class Demo:
                 ("Deadlines", f"{use_demo_escalation_policy().name} (minutes)", "समय-सीमाएँ"),
             ],
             keep_going=self.keep_going,
+            clock=self.clock,
         )
 
     async def load(self, app: FastAPI, url: str) -> None:
-        """The users, the district, its roster and a training programme (raises when they cannot be)."""
-        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
-            loader = DemoLoader(app, client)
-            self.kendras = await loader.jurisdiction()
-            registrar, incharges = await loader.roster(self.kendras)
-            await loader.people(self.kendras, registrar, incharges)
-            await loader.programme(self.kendras)
+        """The users, the district, its roster, a training programme and, on the first start, the
+        history of the last ``history_days`` (raises when they cannot be loaded)."""
+        try:
+            async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+                loader = DemoLoader(app, client)
+                fresh = await loader.found(f"/api/routing/jurisdiction/{DISTRICT}", {}) is None
+                if not fresh:
+                    self.clock.release()  # a restart: its history is in the streams already
+                self.kendras = await loader.jurisdiction()
+                registrar, incharges = await loader.roster(self.kendras)
+                await loader.people(self.kendras, registrar, incharges)
+                await loader.programme(self.kendras)
+                if fresh and self.history_days:
+                    await self.history(loader, client)
+        finally:
+            self.clock.release()
+
+    async def history(self, loader: DemoLoader, client: httpx.AsyncClient) -> None:
+        """The last days' complaints, each lived through the API at its own moment."""
+        thanas = sorted(k["thana"] for k in self.kendras) + [HOME_THANA] * 6
+        past = past_cases(thanas, datetime.now(UTC), self.history_days, HISTORY_PER_DAY)
+        desks: dict[str, dict[str, str]] = {}
+
+        async def desk(thana: str) -> dict[str, str]:
+            if thana not in desks:
+                desks[thana] = await loader.header(desk_user(thana))
+            return desks[thana]
+
+        def progress(done: int, total: int) -> None:
+            log.info("demo history: %d steps of %d complaints recorded", done, total)
+
+        history = HistoryLoader(client, self.clock, desk, key_prefix="demo-past")
+        started = time.monotonic()
+        steps = await history.live(past, progress, window=HISTORY_WINDOW, every=250)
+        log.info(
+            "demo history: %d complaints of %d days, %d steps, in %.0f s%s",
+            len(history.cases), self.history_days, steps, time.monotonic() - started,
+            f"; refused: {history.refused}" if history.refused else "",
+        )  # fmt: skip
 
     async def keep_going(self, app: FastAPI, url: str) -> None:
         """Opening cases at once, then a complaint every few seconds until the platform stops."""

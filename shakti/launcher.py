@@ -35,6 +35,7 @@ from rich.table import Table
 
 from shakti.config import PlatformSettings
 from shakti.platform import SERVICES, build_platform, runners
+from shared.clock import Clock
 from shared.natsserver import StoreLock, free_port, platform_server
 from shared.observability import LogOutput, configure_logging
 from shared.ports import PortHolder, port_holder
@@ -193,6 +194,8 @@ class Mode:
     summary: Sequence[tuple[str, str, str]] = ()
     """Rows of the summary: English label, value, Hindi label."""
     keep_going: AfterStart | None = None
+    clock: Clock | None = None
+    """The clock the services run on (the demo's starts in the past to record its history)."""
 
 
 def summary(settings: PlatformSettings, url: str, nats_url: str, mode: Mode | None, logs: LogOutput) -> Panel:
@@ -323,7 +326,10 @@ def run(
     previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with sock, nats_for(settings) as nats_url:
-            app = build_platform(settings, runners(settings, nats_url, names), web=web, nats_url=nats_url)
+            clock = mode.clock if mode is not None else None
+            app = build_platform(
+                settings, runners(settings, nats_url, names, clock=clock), web=web, nats_url=nats_url
+            )
             # The re-raised Ctrl-C arrives after uvicorn's clean shutdown.
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(

@@ -105,9 +105,13 @@ def check_jurisdiction(
 ) -> tuple[str | None, str | None, str | None]:
     """The jurisdiction a role needs, and nothing finer or coarser than its level allows."""
     level = ROLE_LEVEL[role]
-    needed = {"state": (), "district": ("district",), "circle": ("district", "circle")}.get(
-        level, ("district", "circle", "thana")
-    )
+    # An agency desk's agency is defined in a district's jurisdiction: she names that district, no place.
+    needed = {
+        "state": (),
+        "district": ("district",),
+        "agency": ("district",),
+        "circle": ("district", "circle"),
+    }.get(level, ("district", "circle", "thana"))
     given = {"district": district, "circle": circle, "thana": thana}
     for part in needed:
         code = given[part]
@@ -128,6 +132,7 @@ def user_record(
     district: str | None = None,
     circle: str | None = None,
     thana: str | None = None,
+    agency: str | None = None,
 ) -> Principal:
     """A user's record as the directory will hold it, or a UserError saying what is wrong."""
     if not USERNAME.match(username):
@@ -147,6 +152,21 @@ def user_record(
             "केन्द्र कर्मी के लिए सेवा संख्या आवश्यक है।",
         )
     district, circle, thana = check_jurisdiction(role, district, circle, thana)
+    if role is Role.AGENCY_DESK:
+        if not agency or not CODE.match(agency):
+            raise UserError(
+                "agency",
+                "An agency desk needs her agency's code (capital letters, digits and '-'), e.g. SJP-OSC.",
+                "संस्था डेस्क के लिए उसकी संस्था का कोड आवश्यक है (बड़े अक्षर, अंक और '-'), जैसे SJP-OSC।",
+            )
+        if service_number:
+            raise UserError(
+                "service_number",
+                "An agency desk is not police staff: she has no service number.",
+                "संस्था डेस्क पुलिस कर्मी नहीं है: उसकी कोई सेवा संख्या नहीं होती।",
+            )
+    else:
+        agency = None  # only an agency desk answers for an agency
     return Principal(
         username=username,
         role=role,
@@ -154,6 +174,7 @@ def user_record(
         district=district,
         circle=circle,
         thana=thana,
+        agency=agency,
     )
 
 
@@ -369,6 +390,7 @@ class UserStore:
             district=record.district,
             circle=record.circle,
             thana=record.thana,
+            agency=record.agency,
         )
 
     @staticmethod
@@ -527,6 +549,10 @@ class ServicesReference:
             thanas = [t["code"] for t in tree.get("thanas", []) if t["circle"] == record.circle]
             if record.thana not in thanas:
                 raise _not_among("thana", record.thana, thanas, f"circle {record.circle}")
+        if record.agency is not None:
+            agencies = [a["code"] for a in tree.get("agencies", [])]
+            if record.agency not in agencies:
+                raise _not_among("agency", record.agency, agencies, f"district {record.district}")
 
     async def _check_service_number(self, record: Principal) -> None:
         roster: list[dict[str, Any]] = await self._fetch("/api/routing/roster", {}) or []

@@ -32,6 +32,8 @@ class Record(BaseModel):
     district: str | None = Field(default=None, max_length=64)
     circle: str | None = Field(default=None, max_length=64)
     thana: str | None = Field(default=None, max_length=64)
+    agency: str | None = Field(default=None, max_length=64)
+    """An agency desk's agency code (e.g. SJP-OSC); only for the role agency_desk."""
 
 
 class NewUser(Record):
@@ -155,6 +157,7 @@ def _record(username: str, body: Record) -> Principal:
     return user_record(
         username, body.role, service_number=body.service_number or None,
         district=body.district or None, circle=body.circle or None, thana=body.thana or None,
+        agency=body.agency or None,
     )  # fmt: skip
 
 

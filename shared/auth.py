@@ -43,6 +43,9 @@ class Role(StrEnum):
     SP = "sp"
     STATE_CELL = "state_cell"
     OPERATOR = "operator"
+    AGENCY_DESK = "agency_desk"
+    """Staff of an agency cases are referred to (One Stop Centre, DLSA, CWC, hospital, shelter home):
+    answers her agency's referrals and sees nothing else of the platform."""
 
 
 # The level of the jurisdiction tree each role answers for.
@@ -55,6 +58,8 @@ ROLE_LEVEL: dict[Role, str] = {
     Role.SP: "district",
     Role.STATE_CELL: "state",
     Role.OPERATOR: "state",
+    # Not a level of the police's tree: she answers for one agency, and for no place.
+    Role.AGENCY_DESK: "agency",
 }
 
 # Roles that may read a complainant's identity (each read is recorded as an event).
@@ -62,6 +67,13 @@ IDENTITY_READERS = frozenset({Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SH
 FIELD_STAFF = frozenset({Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE, Role.SHO})
 SUPERVISORS = frozenset({Role.SHO, Role.CO, Role.ADDL_SP, Role.SP})
 EVERY_ROLE = frozenset(Role)
+AGENCY_STAFF = frozenset({Role.AGENCY_DESK})
+PLATFORM_STAFF = EVERY_ROLE - AGENCY_STAFF
+"""Everyone who works inside the police's platform: what a route open to "anyone" admits. An agency's
+desk is let in only where a route names her (deny by default)."""
+NOWHERE: dict[str, str] = {"district": "-"}
+"""A scope that matches no place (no district has the code '-'): what a user who answers for no place
+is narrowed to, so that a query scoped by place gives her nothing rather than the whole state."""
 
 
 class Principal(BaseModel):
@@ -73,6 +85,8 @@ class Principal(BaseModel):
     district: str | None = None
     circle: str | None = None
     thana: str | None = None
+    agency: str | None = None
+    """The agency's code (``AgencyDefined.code``) an agency desk answers for; None for everyone else."""
 
     @property
     def level(self) -> str:
@@ -91,8 +105,10 @@ class Principal(BaseModel):
                 return {"circle": self.circle or "-"}
             case "district":
                 return {"district": self.district or "-"}
-            case _:
+            case "state":
                 return {}
+            case _:
+                return dict(NOWHERE)
 
     def covers(self, district: str | None, circle: str | None, thana: str | None) -> bool:
         """Is a thing at this place inside the caller's jurisdiction?"""
@@ -104,6 +120,10 @@ class Principal(BaseModel):
         (404, not 403: a 403 would tell that the case exists)."""
         if not self.covers(district, circle, thana):
             raise CaseNotFound(case_id)
+
+    def reaches_agency(self, agency_code: str) -> bool:
+        """Is a referral to this agency hers to answer? Only an agency desk's own agency."""
+        return self.role is Role.AGENCY_DESK and self.agency is not None and self.agency == agency_code
 
 
 ISSUER = "mission-shakti"

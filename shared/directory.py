@@ -68,6 +68,7 @@ class UserAccount(Aggregate):
         self.district: str | None = None
         self.circle: str | None = None
         self.thana: str | None = None
+        self.agency: str | None = None
         self.demo = False
         self.enabled = False
         self.session_version = 0
@@ -76,12 +77,12 @@ class UserAccount(Aggregate):
         match event:
             case UserAdded():
                 self.username = event.username
-                self._place(event.role, event.service_number, event.district, event.circle, event.thana)
+                self._place(event)
                 self.demo = event.demo
                 self.enabled = True
                 self.session_version = 1
             case UserChanged():
-                self._place(event.role, event.service_number, event.district, event.circle, event.thana)
+                self._place(event)
                 self.session_version += 1
             case UserDisabled():
                 self.enabled = False
@@ -91,17 +92,11 @@ class UserAccount(Aggregate):
             case SessionsRevoked():
                 self.session_version += 1
 
-    def _place(
-        self,
-        role: str,
-        service_number: str | None,
-        district: str | None,
-        circle: str | None,
-        thana: str | None,
-    ) -> None:
-        self.role = Role(role)
-        self.service_number = service_number
-        self.district, self.circle, self.thana = district, circle, thana
+    def _place(self, event: UserAdded | UserChanged) -> None:
+        self.role = Role(event.role)
+        self.service_number = event.service_number
+        self.district, self.circle, self.thana = event.district, event.circle, event.thana
+        self.agency = event.agency
 
     def principal(self) -> Principal:
         assert self.role is not None
@@ -112,6 +107,7 @@ class UserAccount(Aggregate):
             district=self.district,
             circle=self.circle,
             thana=self.thana,
+            agency=self.agency,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,6 +133,7 @@ class UserAccount(Aggregate):
                 district=principal.district,
                 circle=principal.circle,
                 thana=principal.thana,
+                agency=principal.agency,
                 demo=demo,
             )
         ]
@@ -152,6 +149,7 @@ class UserAccount(Aggregate):
                 district=principal.district,
                 circle=principal.circle,
                 thana=principal.thana,
+                agency=principal.agency,
             )
         ]
 

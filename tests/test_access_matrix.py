@@ -60,7 +60,11 @@ INSIDE: dict[Role, dict[str, str]] = {
     Role.KENDRA_OFFICER: HOME, Role.KENDRA_INCHARGE: HOME, Role.SHO: HOME,
     Role.CO: {"district": "SJP", "circle": "SJP-TILHAR"}, Role.ADDL_SP: {"district": "SJP"},
     Role.SP: {"district": "SJP"}, Role.STATE_CELL: {}, Role.OPERATOR: {},
+    # The agency the world's case is referred to (Shahjahanpur's One Stop Centre).
+    Role.AGENCY_DESK: {"district": "SJP", "agency": "SJP-OSC"},
 }  # fmt: skip
+OTHER_AGENCY = "SJP-DLSA"
+"""An agency desk elsewhere: the world's case has no referral to it."""
 
 # Every route that answers with or acts on case-level data (a case's id, number, place, clocks, story
 # or identity), with the roles that reach it. The state cell gets figures only: it is in none of them.
@@ -96,14 +100,17 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
     "GET /api/routing/referrals/outstanding": READERS | {Role.OPERATOR},
     "POST /api/routing/cases/{case_id}/reassign": LADDER,
     "POST /api/routing/cases/{case_id}/transfer": LADDER,
-    "POST /api/routing/cases/{case_id}/referrals/{referral_id}/{answer}": READERS,
+    # The police record an agency's answer; an agency desk gives her own agency's (only to its referrals).
+    "POST /api/routing/cases/{case_id}/referrals/{referral_id}/{answer}": READERS | {Role.AGENCY_DESK},
+    # An agency desk's own agency's referrals: the least of each case needed to act, no identity.
+    "GET /api/routing/agency/referrals": frozenset({Role.AGENCY_DESK}),
     # Cases given to uncertified officers: the in-charge and supervisors (the state cell reads the figures).
     "GET /api/routing/compliance/uncertified/cases": LADDER,
     "GET /api/escalation/escalated-to-me": LADDER,
     "POST /api/escalation/cases/{case_id}/acknowledge": LADDER,
     "GET /api/escalation/close-to-breach": READERS,
     "GET /api/escalation/cases/{case_id}": READERS,
-    "GET /api/notifications/mine": READERS,
+    "GET /api/notifications/mine": READERS | {Role.AGENCY_DESK},
     "GET /api/notifications/outbox": READERS | {Role.OPERATOR},
     "GET /api/notifications/parked": frozenset({Role.OPERATOR}),
 }
@@ -111,7 +118,7 @@ CASE_LEVEL: dict[str, frozenset[Role]] = {
 
 def principal(role: Role, where: dict[str, str], service_number: str | None = None) -> Principal:
     # One user per role, place and service number: the directory holds one record per user name.
-    place = "-".join(where.get(k, "x") for k in ("district", "circle", "thana"))
+    place = "-".join(where.get(k, "x") for k in ("district", "circle", "thana", "agency"))
     name = f"{role.value}.{place}.{service_number or 'none'}".lower().replace("_", "-")
     return Principal(username=name[:63], role=role, service_number=service_number, **where)
 
@@ -136,6 +143,7 @@ class World:
     case_number: str
     officer: str
     attachment_id: str
+    referral_id: str
 
     async def token(self, who: Principal) -> dict[str, str]:
         return bearer(await self.session(who))
@@ -148,7 +156,7 @@ class World:
         values = {
             "case_id": self.case_id, "case_number": self.case_number, "district": "SJP", "thana": "SJP-KATRA",
             "kendra": "MSK-SJP-KATRA", "service_number": self.officer, "service": "intake", "answer": "accept",
-            "attachment_id": self.attachment_id,
+            "attachment_id": self.attachment_id, "referral_id": self.referral_id,
         }  # fmt: skip
         return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "nosuchthing0"), route.path)
 
@@ -189,7 +197,24 @@ async def world(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> Async
             assert attached.status_code == 200, attached.text
             listed = await client.get(f"/api/intake/cases/{case['case_id']}/attachments", headers=staff)
             attachment = listed.json()["attachments"][0]["attachment_id"]
-            yield World(app, client, case["case_id"], case["case_number"], officer, attachment)
+            # A referral to the One Stop Centre: its desk reaches the case through it, and through
+            # nothing else.
+            referred = await client.post(
+                f"/api/intake/cases/{case['case_id']}/referrals", json={"agency_kind": "one_stop_centre"},
+                headers={**staff, "Idempotency-Key": "m3"},
+            )  # fmt: skip
+            assert referred.status_code == 200, referred.text
+            referral_id = ""
+
+            async def issued() -> bool:
+                nonlocal referral_id
+                seen = await client.get(f"/api/routing/cases/{case['case_id']}", headers=staff)
+                found = seen.json()["referrals"] if seen.status_code == 200 else []
+                referral_id = found[0]["referral_id"] if found else ""
+                return bool(referral_id)
+
+            await eventually(issued, timeout=30, what="routing issues the referral")
+            yield World(app, client, case["case_id"], case["case_number"], officer, attachment, referral_id)
 
 
 @dataclass(frozen=True)
@@ -286,6 +311,9 @@ async def test_nobody_outside_the_jurisdiction_sees_or_touches_the_case(
                 continue  # a district officer of the same district is inside: not a stranger
             if role.value == "co" and away is AWAY_THANA:
                 where = {"district": "SJP", "circle": "SJP-NAGAR"}
+            if role is Role.AGENCY_DESK:
+                # Outside, for her, is another agency: the case's referral is not hers to see or answer.
+                where = {"district": away["district"], "agency": OTHER_AGENCY}
             response = await call(world, route, method, await world.token(principal(role, where, "PNO999")))
             text = response.text
             assert response.status_code < 500, (role.value, method, route.path, text[:300])
@@ -325,6 +353,8 @@ async def test_identity_appears_only_in_its_own_answer_to_the_roles_that_may_rea
                 where = {"district": "SJP"}
             elif role.value in ("state_cell", "operator"):
                 where = {}
+            elif role is Role.AGENCY_DESK:
+                where = INSIDE[role]
             response = await call(
                 world, route, method, await world.token(principal(role, where, world.officer))
             )
@@ -350,7 +380,25 @@ PAGES = {
     "/dashboard": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/state": {Role.STATE_CELL},
     "/operations": {Role.OPERATOR},
-    "/training": set(Role),
+    "/training": set(Role) - {Role.AGENCY_DESK},
+    "/agency": {Role.AGENCY_DESK},
+    "/notifications": {
+        Role.KENDRA_OFFICER,
+        Role.KENDRA_INCHARGE,
+        Role.SHO,
+        Role.CO,
+        Role.ADDL_SP,
+        Role.SP,
+        Role.AGENCY_DESK,
+    },
+    "/notifications/preferences": {
+        Role.KENDRA_OFFICER,
+        Role.KENDRA_INCHARGE,
+        Role.SHO,
+        Role.CO,
+        Role.ADDL_SP,
+        Role.SP,
+    },
     "/training/compliance": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/training/compliance/untrained.csv": {Role.KENDRA_INCHARGE, Role.SHO, Role.CO, Role.ADDL_SP, Role.SP},
     "/training/compliance/uncertified-cases": {

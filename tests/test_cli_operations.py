@@ -213,6 +213,12 @@ async def test_users_add_refuses_a_role_without_its_jurisdiction(platform: Runni
         stdin="long enough\n",
     )
     assert code == 1 and "circle" in out
+    # An agency desk names her agency (and only she may): without it she is refused, saying so.
+    code, out = await platform.invoke(
+        "users", "add", "osc.desk", "--role", "agency_desk", "--district", "SJP", "--password-stdin",
+        stdin="long enough\n",
+    )  # fmt: skip
+    assert code == 1 and "agency's code" in out
 
 
 async def test_the_cli_says_plainly_when_no_platform_answers(tmp_path: Path) -> None:
@@ -289,3 +295,13 @@ async def test_tables_fit_the_terminal_without_cutting_a_cell(platform: Running,
         "SJP-MAHILA-THANA", "yes",
     ]  # fmt: skip
     assert all(cell in column for cell, column in zip(expected, whole, strict=False)), whole
+
+
+def test_a_bad_setting_is_named_in_both_languages_without_a_traceback(tmp_path: Path) -> None:
+    env = {"SHAKTI_DATA_DIR": str(tmp_path), "SHAKTI_DEMO_HISTORY_DAYS": "-1"}
+    result = CliRunner().invoke(cli, ["up", "--demo"], env=env)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert "SHAKTI_DEMO_HISTORY_DAYS: Input should be greater than or equal to 0" in said
+    assert "यह सेटिंग मान्य नहीं है: SHAKTI_DEMO_HISTORY_DAYS=-1" in said
+    assert "Traceback" not in result.output and "ValidationError" not in result.output

@@ -244,7 +244,8 @@ def up_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         **os.environ, "SHAKTI_DATA_DIR": str(tmp_path / "data"), "SHAKTI_HTTP_PORT": str(free_port()),
         "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_KEYS_DIR": str(keys_for_tests()), "COLUMNS": "100",
-        **extra,
+        # A day of the demo's history (its 90 take a minute or more): the history's path, start to end.
+        "SHAKTI_DEMO_HISTORY_DAYS": "1", **extra,
     }  # fmt: skip
     for name in ("SHAKTI_NATS_URL", "SHAKTI_LOG_FORMAT", "SHAKTI_LOG_LEVEL", "SHAKTI_ACCESS_LOG", "NO_COLOR"):
         env.pop(name, None)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.escalation import EscalationAcknowledged
 from shared.contracts.vocabulary import (
@@ -48,7 +48,7 @@ FIGURES = SUPERVISORS | {Role.KENDRA_INCHARGE, Role.STATE_CELL, Role.OPERATOR}
 Ladder = Annotated[Principal, Depends(require(LADDER_ROLES))]
 Watcher = Annotated[Principal, Depends(require(WATCHERS))]
 FiguresReader = Annotated[Principal, Depends(require(FIGURES))]
-Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+Anyone = Annotated[Principal, Depends(require(PLATFORM_STAFF))]
 CaseKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
 
 

@@ -57,9 +57,9 @@ from services.intake.read_model.queries import (
     registered_per_ist_day,
 )
 from shared.auth import (
-    EVERY_ROLE,
     FIELD_STAFF,
     IDENTITY_READERS,
+    PLATFORM_STAFF,
     SUPERVISORS,
     Principal,
     Role,
@@ -878,7 +878,7 @@ def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:
 
     @router.get("/places")
     async def places(
-        _: Annotated[Principal, Depends(require(EVERY_ROLE))],
+        _: Annotated[Principal, Depends(require(PLATFORM_STAFF))],
         district: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
     ) -> dict[str, Any]:
         """The districts, circles, thanas, localities and Kendras intake knows (imported by routing), each
@@ -888,7 +888,7 @@ def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:
         return {"places": [row | {"kind": row["level"]} for row in rows]}
 
     @router.get("/choices")
-    async def choices(_: Annotated[Principal, Depends(require(EVERY_ROLE))]) -> dict[str, Any]:
+    async def choices(_: Annotated[Principal, Depends(require(PLATFORM_STAFF))]) -> dict[str, Any]:
         """Every code a form offers, with its Hindi and English label."""
         return {
             "categories": [

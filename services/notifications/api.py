@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import AGENCY_STAFF, FIELD_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.notifications import (
     NOTIFICATION_CHANNEL_LABELS,
@@ -35,7 +35,10 @@ from .read_model.tables import BoardTables
 # Messages name cases: the roles that work cases read theirs, operators the outbox and the parked
 # ones; the state cell (figures only) none.
 READERS = FIELD_STAFF | SUPERVISORS
+# An agency desk reads her desk's notifications (referrals to her agency) in the bell, nothing else.
+BELL_READERS = READERS | AGENCY_STAFF
 Reader = Annotated[Principal, Depends(require(READERS))]
+BellReader = Annotated[Principal, Depends(require(BELL_READERS))]
 Looker = Annotated[Principal, Depends(require(READERS | {Role.OPERATOR}))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 NotificationKey = Annotated[str, Path(min_length=32, max_length=32, pattern=r"^[0-9a-f]{32}$")]
@@ -121,7 +124,7 @@ def _inbox_routes(
 
     @router.get("/mine", summary="The caller's notifications in the web front, newest first")
     async def mine(
-        principal: Reader,
+        principal: BellReader,
         unread_only: bool = False,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> dict[str, Any]:
@@ -135,14 +138,14 @@ def _inbox_routes(
         return {"unread": unread, "notifications": [view(r, known, base_url) for r in rows]}
 
     @router.get("/unread", summary="How many of the caller's notifications are not acknowledged")
-    async def unread(principal: Reader) -> dict[str, int]:
+    async def unread(principal: BellReader) -> dict[str, int]:
         addressed = await addresses(principal)
         async with board.sessions() as session:
             return {"unread": await unread_count(session, board.tables, addressed)}
 
     @router.post("/{notification_id}/acknowledge", summary="The caller acknowledges a notification")
     async def acknowledge(
-        notification_id: NotificationKey, principal: Reader, idempotency_key: IdempotencyKey = None
+        notification_id: NotificationKey, principal: BellReader, idempotency_key: IdempotencyKey = None
     ) -> dict[str, Any]:
         command = AcknowledgeNotification(notification_id=notification_id)
         stored = await commands.acknowledge(Caller.person(principal, idempotency_key), command)

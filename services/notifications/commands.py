@@ -113,7 +113,8 @@ class NotificationCommands:
         return await self.preferences.get(preferences_id(recipient))
 
     async def addresses(self, principal: Principal) -> list[str]:
-        """Whom the caller answers for: themselves, and the ladder office their role holds now."""
+        """Whom the caller answers for: themselves, and the ladder office their role holds now (an agency
+        desk: her agency's desk)."""
         mine = [f"user:{principal.username}"]
         if principal.service_number:
             mine.append(f"officer:{principal.service_number}")
@@ -128,4 +129,7 @@ class NotificationCommands:
                 offices = [principal.circle]
             case Role.ADDL_SP | Role.SP if principal.district:
                 offices = [principal.district]
+            case Role.AGENCY_DESK if principal.agency:
+                # Whoever signs in at the agency's desk reads what is sent to the desk.
+                return [*mine, f"agency:{principal.agency}"]
         return mine + [f"office:{principal.role.value}:{code}" for code in offices]

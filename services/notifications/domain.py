@@ -398,14 +398,13 @@ def tell_complainant(
 
 
 def channels_for(recipient: str, channels: Sequence[NotificationChannel]) -> list[NotificationChannel]:
-    """An office is reached only in the web front (whoever signs in for it); an agency's desk never
-    signs in, so it gets no web message; a complainant only by SMS (she never signs in)."""
+    """An office is reached only in the web front (whoever signs in for it); an agency's desk on every
+    channel (its staff sign in as ``agency_desk``, and its e-mail and phone are in the address book);
+    a complainant only by SMS (she never signs in)."""
     if recipient.startswith(COMPLAINANT):
         return [c for c in channels if c is NotificationChannel.SMS]
     if recipient.startswith("office:"):
         return [c for c in channels if c is NotificationChannel.WEB]
-    if recipient.startswith("agency:"):
-        return [c for c in channels if c is not NotificationChannel.WEB]
     return list(channels)
 
 

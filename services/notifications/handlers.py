@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from time import perf_counter
+from typing import NamedTuple
 
 from shared.aggregate import Repository, Store
 from shared.clock import Clock
@@ -121,6 +122,12 @@ class KeptPreferences:
             self._kept.clear()
         self._kept[recipient] = (time.monotonic(), found)
         return found
+
+
+class IntakeSays(NamedTuple):
+    registration: Envelope
+    consent: bool
+    erased: bool
 
 
 class NotRegisteredYet(LookupError):
@@ -341,8 +348,12 @@ class CaseEvents(Reactions):
 
     async def _tell_complainant(self, event: Event, cause: Envelope, case_id: str) -> None:
         # Her consent and erasure are read from intake's stream now, not from the event: a withdrawal
-        # recorded since stops what is still to be decided.
-        facts = await self.facts(case_id)
+        # recorded since stops what is still to be decided. Without them there is nothing to decide, and
+        # routing's and escalation's streams are not read.
+        intake = await self._intake_says(case_id)
+        if not intake.consent or intake.erased:
+            return
+        facts = await self.facts(case_id, intake)
         at = Cause(str(cause.event_id), cause.occurred_at)
         roster = await self.roster()
         await self.record(tell_complainant(event, at, facts, roster, self.policy, self.kendra_phones), cause)
@@ -422,8 +433,8 @@ class CaseEvents(Reactions):
         }
         return {recipient: (await self.preferences.of(recipient)).muted for recipient in sorted(people)}
 
-    async def facts(self, case_id: str) -> CaseFacts:
-        """What the three streams say about the case now: number and places, officer, ladder level."""
+    async def _intake_says(self, case_id: str) -> IntakeSays:
+        """The case's registration, and whether she consents to messages and keeps her identity now."""
         registration: Envelope | None = None
         consent, erased = False, False
         for envelope in await self.store.load("case", case_id, service="intake"):
@@ -437,6 +448,11 @@ class CaseEvents(Reactions):
                 erased = True
         if registration is None:
             raise NotRegisteredYet(f"case {case_id} has no CaseRegistered in the INTAKE stream")
+        return IntakeSays(registration, consent, erased)
+
+    async def facts(self, case_id: str, intake: IntakeSays | None = None) -> CaseFacts:
+        """What the three streams say about the case now: number and places, officer, ladder level."""
+        registration, consent, erased = intake or await self._intake_says(case_id)
         registered = registration.event()
         assert isinstance(registered, CaseRegistered)
         place: dict[str, str | None] = {

@@ -66,7 +66,9 @@ def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> 
         return Message(f"{rule_en}: {number}", f"{rule_hi}: {number}", text_en, text_hi, "")
     if wanted.case_number is None:
         return _about_training(wanted, rule_en, rule_hi, base_url)
-    link = f"{base_url.rstrip('/')}/cases/{wanted.case_id}"
+    # An agency's desk answers her referrals on her own page; the case page is the police's.
+    page = "/agency" if wanted.recipient.startswith("agency:") else f"/cases/{wanted.case_id}"
+    link = f"{base_url.rstrip('/')}{page}"
     where_en = ", ".join(p for p in (name(wanted.kendra, "en"), _thana(name(wanted.thana, "en"), "en")) if p)
     where_hi = ", ".join(p for p in (name(wanted.kendra, "hi"), _thana(name(wanted.thana, "hi"), "hi")) if p)
     detail_en, detail_hi = _detail(wanted)
@@ -118,7 +120,9 @@ def _about_training(wanted: NotificationRequested, rule_en: str, rule_hi: str, b
 def _thana(name: str, language: str) -> str:
     if not name:
         return ""
-    return f"थाना {name}" if language == "hi" else f"thana {name}"
+    # A name that says it is a thana (routing's sample: "थाना कटरा") is not given the word again.
+    word = "थाना" if language == "hi" else "thana"
+    return name if name.lower().startswith(word) else f"{word} {name}"
 
 
 def _detail(wanted: NotificationRequested) -> tuple[str, str]:

@@ -37,7 +37,16 @@ from services.routing.domain import (
 )
 from services.routing.read_model.queries import RoutingQueries
 from services.routing.sheets import SheetProblems
-from shared.auth import EVERY_ROLE, FIELD_STAFF, SUPERVISORS, Principal, Role, bilingual_error, require
+from shared.auth import (
+    AGENCY_STAFF,
+    FIELD_STAFF,
+    PLATFORM_STAFF,
+    SUPERVISORS,
+    Principal,
+    Role,
+    bilingual_error,
+    require,
+)
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
@@ -55,15 +64,19 @@ from shared.text import OneLine
 
 ROSTER_KEEPERS = (Role.OPERATOR, Role.KENDRA_INCHARGE, Role.SHO)
 CASE_MOVERS = (Role.KENDRA_INCHARGE, SUPERVISORS)
-REFERRAL_KEEPERS = (FIELD_STAFF, SUPERVISORS)
+REFERRAL_KEEPERS = (FIELD_STAFF, SUPERVISORS, AGENCY_STAFF)
+"""The police record an agency's answer given by phone; an agency desk gives her own agency's."""
 
-Anyone = Annotated[Principal, Depends(require(EVERY_ROLE))]
+Anyone = Annotated[Principal, Depends(require(PLATFORM_STAFF))]
 # Routes that name cases: the state cell gets figures only, so it is not among their readers.
 CaseReader = Annotated[Principal, Depends(require(FIELD_STAFF, SUPERVISORS, Role.OPERATOR))]
 Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
 RosterKeeper = Annotated[Principal, Depends(require(*ROSTER_KEEPERS))]
 CaseMover = Annotated[Principal, Depends(require(*CASE_MOVERS))]
 ReferralKeeper = Annotated[Principal, Depends(require(*REFERRAL_KEEPERS))]
+AgencyDesk = Annotated[Principal, Depends(require(AGENCY_STAFF))]
+# Reason codes: what a supervisor and an agency desk choose from.
+ReasonReader = Annotated[Principal, Depends(require(PLATFORM_STAFF, AGENCY_STAFF))]
 # The compliance lists: supervisors name the cases, the state cell gets the figures only.
 ComplianceReader = Annotated[Principal, Depends(require(Role.KENDRA_INCHARGE, SUPERVISORS, Role.STATE_CELL))]
 ComplianceCaseReader = Annotated[Principal, Depends(require(Role.KENDRA_INCHARGE, SUPERVISORS))]
@@ -332,9 +345,28 @@ def _move_and_referral_routes(
         found = await queries.referrals_outstanding(principal.scope(), ctx.clock.now())
         return [a | {"kind": _code_and_labels(AGENCY_LABELS, a["kind"])} for a in found]
 
+    @router.get("/agency/referrals")
+    async def agency_referrals(principal: AgencyDesk) -> dict[str, Any]:
+        """An agency desk's own agency's referrals: open ones first by due time, then those answered,
+        each with the least of its case needed to act on it (number, category, priority, thana, times);
+        never the complainant's identity, never another agency's referral."""
+        code = principal.agency or "-"
+        agency = await queries.agency(code)
+        lines = await queries.agency_referrals(code)
+        return {
+            "agency": agency and agency | {"kind": _code_and_labels(AGENCY_LABELS, agency["kind"])},
+            "now": ctx.clock.now(),
+            "referrals": [
+                _referral(line)
+                | {"category": _code_and_labels(CATEGORY_LABELS, line["category"])}
+                | {"priority": _code_and_labels(PRIORITY_LABELS, line["priority"])}
+                for line in lines
+            ],
+        }
+
     @router.get("/reasons")
-    async def reasons(principal: Anyone) -> dict[str, dict[str, dict[str, str]]]:
-        """The reason codes a supervisor chooses from, with their labels."""
+    async def reasons(principal: ReasonReader) -> dict[str, dict[str, dict[str, str]]]:
+        """The reason codes a supervisor or an agency desk chooses from, with their labels."""
         return {
             name: {code: {"hi": hi, "en": en} for code, (hi, en) in table.items()}
             for name, table in (

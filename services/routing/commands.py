@@ -24,7 +24,7 @@ from services.routing.domain import (
 )
 from services.routing.jurisdiction import ImportOutcome, read_jurisdiction, record_jurisdiction
 from services.routing.roster import Roster, RosterOutcome, valid_service_number
-from shared.auth import Principal
+from shared.auth import Principal, Role
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus
 from shared.errors import CaseNotFound, DomainError, NotFound
@@ -260,8 +260,9 @@ class RoutingCommands:
             )
 
     async def answer_referral(self, caller: Caller, command: AnswerToReferral) -> list[Envelope]:
-        """An agency's answer to a referral: accepted, rejected (with a reason code) or completed."""
-        await self.case_in_reach(caller.who, command.case_id)
+        """An agency's answer to a referral: accepted, rejected (with a reason code) or completed, by the
+        agency's own desk or recorded by the police for it."""
+        await self.referral_in_reach(caller.who, command.case_id, command.referral_id)
         body = {"reason": command.reason} if isinstance(command, RejectReferral) else {}
         meta = self._meta(caller, command, f"{command.case_id}:{command.referral_id}", body)
         by, referral_id = meta.actor, command.referral_id
@@ -286,6 +287,17 @@ class RoutingCommands:
         principal.reach_case(
             case_id, case.district, place.circle if place else None, place.thana if place else None
         )
+        return case
+
+    async def referral_in_reach(self, principal: Principal, case_id: str, referral_id: str) -> CaseRouting:
+        """The case of a referral the caller may answer: inside her jurisdiction (police staff), or a
+        referral to her own agency (an agency desk). Anything else, as if the case did not exist."""
+        if principal.role is not Role.AGENCY_DESK:
+            return await self.case_in_reach(principal, case_id)
+        case = await self.cases.get(case_id)
+        referral = case.referrals.get(referral_id) if case.exists else None
+        if referral is None or not principal.reaches_agency(referral.agency_code):
+            raise CaseNotFound(case_id)
         return case
 
     def _meta(self, caller: Caller, command: Command, target: str, body: Mapping[str, object]) -> CommandMeta:

@@ -33,7 +33,7 @@ from services.training.domain import IST
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
 from services.training.read_model.queries import TrainingRegister
-from shared.auth import FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, Role, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
@@ -113,7 +113,7 @@ def _record_routes(
     router: APIRouter, ctx: ServiceContext, policy: TrainingPolicy, register: TrainingRegister
 ) -> None:
     @router.get("/curriculum")
-    async def curriculum(_: Annotated[Principal, Depends(require(frozenset(Role)))]) -> dict[str, Any]:
+    async def curriculum(_: Annotated[Principal, Depends(require(PLATFORM_STAFF))]) -> dict[str, Any]:
         rules = policy.rules
         return {
             "curriculum_version": policy.curriculum.curriculum_version,

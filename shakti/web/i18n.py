@@ -98,6 +98,14 @@ TEXT: dict[str, tuple[str, str]] = {
         "Operations: the services, how far behind they are and parked events; the outbox of e-mail and SMS;"
         " the iGOT file import.",
     ),
+    "tour_agency_desk": (
+        "आप शाहजहाँपुर के वन स्टॉप सेंटर की डेस्क पर हैं: केन्द्रों से आए संदर्भन, जिसका उत्तर सबसे पहले देना है वह ऊपर।"
+        " एक संदर्भन स्वीकार करें, फिर पूर्ण करें (या कारण के साथ अस्वीकार करें); घंटी नए संदर्भन बताती है।"
+        " शिकायतकर्ता का नाम या फ़ोन आपको नहीं दिखता।",
+        "You are at the desk of Shahjahanpur's One Stop Centre: the referrals the Kendras sent, the one to"
+        " answer first at the top. Accept a referral, then complete it (or reject it with a reason); the"
+        " bell tells you of new referrals. The complainant's name and phone are not shown to you.",
+    ),
     "yes": ("हाँ", "Yes"),
     "no": ("नहीं", "No"),
     "igot_import": ("iGOT पूर्णता आयात", "iGOT completion import"),
@@ -496,6 +504,32 @@ TEXT: dict[str, tuple[str, str]] = {
         "केवल अधिकारियों के नाम; किसी शिकायतकर्ता की पहचान नहीं",
         "Officers' names only; no complainant's identity",
     ),
+    "agency_referrals": ("मेरी संस्था के संदर्भन", "My agency's referrals"),
+    "agency_referrals_means": (
+        "केन्द्रों द्वारा आपकी संस्था को भेजे गए संदर्भन: खुले पहले, जिसका उत्तर सबसे पहले देना है वह ऊपर। आपको"
+        " केवल उतना दिखता है जितना कार्यवाही के लिए चाहिए; शिकायतकर्ता की पहचान नहीं।",
+        "The referrals the Kendras sent to your agency: open ones first, the one to answer first at the top."
+        " You see only what you need to act on each; never who the complainant is.",
+    ),
+    "open_referrals": ("खुले संदर्भन", "Open referrals"),
+    "answered_referrals": ("उत्तर दिए गए संदर्भन", "Referrals answered"),
+    "no_open_referrals": ("कोई खुला संदर्भन नहीं।", "No open referral."),
+    "referral_reason": ("संदर्भन का कारण", "Why referred"),
+    "referred_at": ("संदर्भन भेजा गया", "Referred at"),
+    "answer_due": ("उत्तर की समय सीमा", "Answer due by"),
+    "answered_at": ("उत्तर दिया गया", "Answered at"),
+    "accept_referral": ("संदर्भन स्वीकार करें", "Accept the referral"),
+    "reject_referral": ("अस्वीकार करें", "Reject"),
+    "complete_referral": ("पूर्ण करें", "Complete"),
+    "confirm_reject_own": (
+        "मैं पुष्टि करती/करता हूँ: मेरी संस्था यह संदर्भन अस्वीकार करती है (बाद में बदला नहीं जा सकता)",
+        "I confirm: my agency rejects this referral (this cannot be changed afterwards)",
+    ),
+    "confirm_complete_own": (
+        "मैं पुष्टि करती/करता हूँ: मेरी संस्था ने यह संदर्भन पूर्ण किया (बाद में बदला नहीं जा सकता)",
+        "I confirm: my agency has completed this referral (this cannot be changed afterwards)",
+    ),
+    "open_agency_referrals": ("संदर्भन खोलें", "Open the referrals"),
     "earlier_cases": ("शिकायतकर्ता के पिछले मामले", "Earlier cases of the complainant"),
     "earlier_cases_how": (
         "उसका फ़ोन नंबर लिखें: आपके क्षेत्राधिकार में उसी नंबर से दर्ज मामले दिखेंगे। नंबर कहीं सहेजा या दिखाया"

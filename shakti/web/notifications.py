@@ -27,9 +27,12 @@ from shakti.web.pages import (
     render,
     service_api,
 )
-from shared.auth import Role
+from shared.auth import AGENCY_STAFF, Role
 
 READERS = KENDRA_ROLES | SUPERVISOR_ROLES
+BELL_READERS = READERS | AGENCY_STAFF
+"""Who has the bell: an agency desk reads her desk's notifications, and has no message preferences (her
+agency's e-mail and phone are the address book's, not hers to turn off)."""
 NOTIFICATION_ID = re.compile(r"^[0-9a-f]{32}$")
 LIVE_POLL_SECONDS = 1.0
 """How often the bell's stream asks for the count (the web front may run apart from the service)."""
@@ -42,7 +45,7 @@ def mount_notifications(app: FastAPI) -> None:
 
     @router.get("/notifications")
     async def notifications(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, READERS)
+        allow(principal, BELL_READERS)
         mine = await api.get("/api/notifications/mine", limit=100)
         return render(
             request, "notifications.html", principal, notices=mine["notifications"], unread=mine["unread"]
@@ -50,7 +53,7 @@ def mount_notifications(app: FastAPI) -> None:
 
     @router.post("/notifications/{notification_id}/acknowledge")
     async def acknowledge(notification_id: str, principal: User, api: Api) -> Response:
-        allow(principal, READERS)
+        allow(principal, BELL_READERS)
         if not NOTIFICATION_ID.match(notification_id):
             raise PageRefused(404, "No such notification.", "ऐसी कोई सूचना नहीं।")
         await api.post(f"/api/notifications/{notification_id}/acknowledge", {})
@@ -93,7 +96,7 @@ def mount_notifications(app: FastAPI) -> None:
             principal = await page_user(request)
         except SignInNeeded:
             return Response(status_code=401)
-        allow(principal, READERS)
+        allow(principal, BELL_READERS)
         return EventSourceResponse(_counts(request), ping=15)
 
     app.include_router(router)

@@ -241,6 +241,8 @@ def home_for(principal: Principal) -> str:
             return "/state"
         case Role.OPERATOR:
             return "/operations"
+        case Role.AGENCY_DESK:
+            return "/agency"
         case _:
             return "/dashboard"
 
@@ -348,6 +350,7 @@ def mount_web(app: FastAPI, settings: PlatformSettings) -> None:
 
 def mount_pages(app: FastAPI) -> None:
     """The screens of each role; every figure and case comes from the services' own API."""
+    from shakti.web.agency import mount_agency
     from shakti.web.cases import mount_cases
     from shakti.web.dashboards import mount_dashboards
     from shakti.web.notifications import mount_notifications
@@ -364,6 +367,7 @@ def mount_pages(app: FastAPI) -> None:
         mount_notifications,
         mount_training,
         mount_tour,
+        mount_agency,
     ):
         mount(app)
 

@@ -18,7 +18,7 @@ def demo_users() -> list[dict[str, str]]:
         {
             "username": username,
             "role": role.value,
-            "place": where.get("thana") or where.get("circle") or "SJP",
+            "place": where.get("agency") or where.get("thana") or where.get("circle") or "SJP",
         }
         for username, role, where in USERS
     ]

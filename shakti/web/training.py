@@ -34,7 +34,7 @@ from shakti.web.pages import (
     templates,
 )
 from shakti.web.times import IST, moment
-from shared.auth import Principal, Role
+from shared.auth import PLATFORM_STAFF, Principal, Role
 from shared.contracts.vocabulary import (
     CERTIFICATE_STATUS_LABELS,
     MODULE_KIND_LABELS,
@@ -275,7 +275,7 @@ def _record_routes(router: APIRouter) -> None:
 
     @router.get("/training")
     async def curriculum(request: Request, principal: User, api: Api) -> HTMLResponse:
-        allow(principal, frozenset(Role))
+        allow(principal, PLATFORM_STAFF)
         found = await api.get("/api/training/curriculum")
         # In the vocabulary's order: the SOP, the iGOT videos, the assessment, the specialist modules.
         kinds = {kind: [m for m in found["modules"] if m["kind"] == kind] for kind in MODULE_KIND_LABELS}

@@ -64,7 +64,7 @@ RULE_LABELS: Labels = {
     NotificationRule.DEADLINE_WARNING: ("समय-सीमा निकट", "Deadline approaching"),
     NotificationRule.BREACH: ("समय-सीमा पार", "Deadline breached"),
     NotificationRule.ESCALATION: ("मामला आपके स्तर पर बढ़ाया गया", "Case escalated to you"),
-    NotificationRule.REFERRAL: ("रेफरल प्राप्त", "Referral received"),
+    NotificationRule.REFERRAL: ("संदर्भन प्राप्त", "Referral received"),
     NotificationRule.TRAINING_DUE: ("प्रशिक्षण निर्धारित", "Training assigned"),
     NotificationRule.TRAINING_OVERDUE: ("प्रशिक्षण की समय-सीमा पार", "Training overdue"),
     NotificationRule.CERTIFICATION_LAPSED: ("प्रमाणन समाप्त", "Certification lapsed"),

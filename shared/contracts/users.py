@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.events import Event, event_type
+from shared.events import Event, JsonDict, event_type, events
 
 SERVICE = "users"
 
 SessionEnd = Literal["signed_out", "password_changed", "operator"]
 
 
-@event_type("UserAdded")
+@event_type("UserAdded", version=2)
 class UserAdded(Event):
     username: str
     role: str
@@ -29,10 +29,12 @@ class UserAdded(Event):
     district: str | None = None
     circle: str | None = None
     thana: str | None = None
+    agency: str | None = None
+    """An agency desk's agency (its code in routing's jurisdiction); None for every other role."""
     demo: bool = False
 
 
-@event_type("UserChanged")
+@event_type("UserChanged", version=2)
 class UserChanged(Event):
     """The user's role, jurisdiction or service number changed (the new values); their sessions end."""
 
@@ -41,6 +43,14 @@ class UserChanged(Event):
     district: str | None = None
     circle: str | None = None
     thana: str | None = None
+    agency: str | None = None
+
+
+@events.upcaster("UserAdded", 1)
+@events.upcaster("UserChanged", 1)
+def _before_agency_desks(payload: JsonDict) -> JsonDict:
+    # v1 was written before agency desks signed in: nobody then answered for an agency.
+    return payload | {"agency": None}
 
 
 @event_type("UserDisabled")

@@ -153,6 +153,7 @@ ROLE_LABELS: dict[str, tuple[str, str]] = {
     "kendra_officer": ("केन्द्र अधिकारी", "Kendra officer"),
     **{role.value: words for role, words in LADDER_LABELS.items()},
     "operator": ("संचालक", "Operator"),
+    "agency_desk": ("संस्था डेस्क", "Agency desk"),
 }
 """A user's role (``shared.auth.Role``, by its code: the contracts do not depend on the web's sign-in),
 in the words of the ladder where the role is a rung of it: the same name on every page and in every
@@ -162,7 +163,7 @@ timeline."""
 CLOCK_LABELS: dict[str, tuple[str, str]] = {
     "acknowledge": ("प्राप्ति की पुष्टि", "Acknowledgement"),
     "first_contact": ("प्रथम संपर्क", "First contact"),
-    "referral_acknowledged": ("रेफरल की स्वीकृति", "Referral acknowledged"),
+    "referral_acknowledged": ("संदर्भन की स्वीकृति", "Referral acknowledged"),
     "action_taken": ("कार्यवाही", "Action taken"),
     "disposal": ("निस्तारण", "Disposal"),
 }

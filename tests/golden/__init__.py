@@ -93,6 +93,7 @@ WORDS = {
     "circle": "SJP-C-SADAR",
     "thana": "SJP-KOTWALI",
     "kendra": "SJP-KOTWALI-MSK",
+    "agency": "SJP-OSC",
     "case_id": "SJP-2026-000067",
     "service_number": "UP12345",
     "username": "demo.officer",

@@ -169,7 +169,7 @@ async def test_up_demo_makes_its_own_keys_in_the_data_directory(tmp_path: Path) 
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("SHAKTI_")},
         "SHAKTI_DATA_DIR": str(tmp_path / "var"), "SHAKTI_HTTP_PORT": str(port),
-        "SHAKTI_NATS_PORT": str(free_port()),
+        "SHAKTI_NATS_PORT": str(free_port()), "SHAKTI_DEMO_HISTORY_DAYS": "0",
     }  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "shakti"), "up", "--demo", cwd=tmp_path, env=env,

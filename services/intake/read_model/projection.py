@@ -20,6 +20,7 @@ from services.intake.domain import next_status
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore
 from services.intake.phone_index import PhoneIndexer, load_phone_index
+from services.intake.read_model.queries import urgency_key
 from services.intake.read_model.tables import CaseTables, case_tables
 from services.intake.timeline import INTERNAL, describe
 from shared.contracts.escalation import (
@@ -143,6 +144,8 @@ class CaseRegister(Projection[CaseTables]):
         before = utc(row["updated_at"])
         row["updated_at"] = at if before is None else max(before, at)
         await super().apply(rows, tables, envelope)
+        row = await self._case(rows, tables, case_id)
+        row["urgency"] = urgency_key(row)
 
     @staticmethod
     async def _case(rows: Rows, t: CaseTables, case_id: str) -> Row:
@@ -315,8 +318,9 @@ class CaseRegister(Projection[CaseTables]):
         # order the clocks were started in.
         soonest = min(running.values(), key=lambda clock: (clock[1], clock[0]), default=None)
         row["running"] = json.dumps(running, sort_keys=True)
-        row["next_clock"] = soonest[0] if soonest else None
-        row["next_due_at"] = datetime.fromisoformat(soonest[1]) if soonest else None
+        case_row = await CaseRegister._case(rows, t, event.case_id)
+        case_row["next_clock"] = soonest[0] if soonest else None
+        case_row["next_due_at"] = datetime.fromisoformat(soonest[1]) if soonest else None
 
 
 def _overwrite_what_is_deleted(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, Select, Table, case, cast, func, select
+from sqlalchemy import Date, Table, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.read_model.tables import CaseTables
@@ -88,18 +88,11 @@ async def find_cases(
     if wanted.circle:
         where.append(t.c.circle == wanted.circle)
     total = await session.scalar(select(func.count()).select_from(t).where(*where)) or 0
-    d = tables.deadlines
-    order = urgency(t, d) if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
+    order = [t.c.urgency] if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
     rows = await session.execute(
-        _with_deadline(tables).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
+        select(t).where(*where).order_by(*order).limit(size).offset((page - 1) * size)
     )
     return [as_utc_dict(r) for r in rows], total
-
-
-def _with_deadline(tables: CaseTables) -> Select[Any]:
-    """Cases with their next deadline (none while no clock of theirs runs)."""
-    t, d = tables.cases, tables.deadlines
-    return select(t, d.c.next_clock, d.c.next_due_at).select_from(t.outerjoin(d, d.c.case_id == t.c.case_id))
 
 
 async def cases_by_phone(
@@ -130,21 +123,32 @@ def _at_risk(t: Table) -> Any:
     return (t.c.due_soon_clocks != "") & _being_worked(t)
 
 
-def urgency(t: Table, d: Table) -> list[Any]:
-    """Most urgent first: cases being worked before the rest; the soonest next deadline (a passed one
-    first), cases with no running clock after those that have one; then a step already late, one whose
-    deadline warning came; danger now; priority (P1 first, and the SOP's limits follow priority); the
-    oldest."""
-    return [
-        case((_being_worked(t), 0), else_=1),
-        d.c.next_due_at.asc().nulls_last(),
-        case((_late(t), 0), else_=1),
-        case((_at_risk(t), 0), else_=1),
-        case((t.c.danger_now.is_(True), 0), else_=1),
-        t.c.priority,
-        t.c.registered_at,
-        t.c.case_number,
-    ]
+def urgency_key(row: Row) -> str:
+    """Where the case stands in a queue, most urgent first, as one string that sorts so (the case row
+    keeps it, indexed with each place): cases being worked before the rest; the soonest next deadline (a
+    passed one first), cases with no running clock after those that have one; then a step already late,
+    one whose deadline warning came; danger now; priority (P1 first, and the SOP's limits follow
+    priority); the oldest; the case number."""
+    worked = row["status"] in ACTIVE_CODES
+    due = utc(row["next_due_at"])
+    registered = utc(row["registered_at"])
+    return "|".join(
+        (
+            "0" if worked else "1",
+            due.strftime(SORTABLE) if due else "~",
+            "0" if worked and row["overdue"] else "1",
+            "0" if worked and row["due_soon_clocks"] else "1",
+            "0" if row["danger_now"] else "1",
+            row["priority"] or "~",
+            registered.strftime(SORTABLE) if registered else "~",
+            row["case_number"] or "~",
+        )
+    )
+
+
+ACTIVE_CODES = frozenset(s.value for s in ACTIVE)
+SORTABLE = "%Y-%m-%dT%H:%M:%S.%f"
+"""A UTC moment in fixed width, so that its text sorts as the moment does."""
 
 
 async def find_case(
@@ -152,7 +156,7 @@ async def find_case(
 ) -> Row | None:
     t = tables.cases
     key = t.c.case_id == case_id if case_id else t.c.case_number == case_number
-    found = (await session.execute(_with_deadline(tables).where(key, t.c.case_number.is_not(None)))).first()
+    found = (await session.execute(select(t).where(key, t.c.case_number.is_not(None)))).first()
     return as_utc_dict(found) if found else None
 
 

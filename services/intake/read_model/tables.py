@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Boolean, Column, DateTime, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 
 @dataclass
@@ -12,7 +23,7 @@ class CaseTables:
     cases: Table
     timeline: Table
     deadlines: Table
-    """Each case's running clocks (escalation's) and the soonest of their deadlines: the queue's order."""
+    """Each case's running clocks (escalation's); the soonest is on the case's row."""
     phones: Table
 
 
@@ -57,8 +68,16 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("overdue", Boolean, nullable=False, default=False, index=True),
         Column("overdue_clocks", String(200), nullable=False, default=""),
         Column("due_soon_clocks", String(200), nullable=False, default=""),
+        Column("next_clock", String(40)),
+        Column("next_due_at", DateTime(timezone=True)),
+        Column("urgency", String(120), nullable=False, default=""),
         Column("updated_at", DateTime(timezone=True)),
     )
+    # A place's queue, most urgent first, read off an index in that order: no sorting of every case of a
+    # district to show twenty (``queries.urgency_key``).
+    for column in ("kendra", "thana", "circle", "district"):
+        Index(f"ix_{prefix}case_{column}_urgency", cases.c[column], cases.c.urgency)
+    Index(f"ix_{prefix}case_urgency", cases.c.urgency)
     timeline = Table(
         f"{prefix}timeline",
         metadata,
@@ -79,8 +98,6 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
         Column("case_id", String(64), primary_key=True),
         # clock key (clock, referral, round) -> [clock, due at in ISO 8601 UTC]; a paused clock is not here
         Column("running", Text, nullable=False, default="{}"),
-        Column("next_clock", String(40)),
-        Column("next_due_at", DateTime(timezone=True), index=True),
     )
     # The blind index of the complainant's phone (``services/intake/phone_index.py``), apart from the
     # case row so that nothing that reads or shows a case (the register, its CSV) carries it; a row

@@ -7,6 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import MetaData, event
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from services.intake.read_model.queries import RegisterFilter, find_cases
+from services.intake.read_model.tables import case_tables
 from services.intake.tests.conftest import INCHARGE, OFFICER, OTHER_THANA, SP, Intake
 from shared.auth import Principal
 from shared.contracts.escalation import (
@@ -195,3 +200,36 @@ async def test_a_bad_filter_is_refused_in_both_languages_naming_the_field(intake
     for identity_field, value in (("phone", PHONE), ("name", NAME), ("q", PHONE)):
         asked = await intake_sqlite.get("/cases", OFFICER, **{identity_field: value})
         assert asked.status_code == 200 and asked.json()["total"] == 2, identity_field
+
+
+async def test_a_place_s_queue_by_urgency_reads_an_index_in_order_and_sorts_nothing() -> None:
+    """A district of a year's cases pages its queue as fast as its first page: SQLite walks an index
+    in the urgency order instead of sorting every case of the place (a temporary B-tree)."""
+    engine = create_async_engine("sqlite+aiosqlite://")
+    metadata = MetaData()
+    tables = case_tables(metadata, "t_")
+    asked: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "ORDER BY" in statement:
+            asked.append((statement, parameters))
+
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    async with AsyncSession(engine) as session:
+        for scope in ({"district": "SJP"}, {"circle": "SJP-TILHAR"}, {"thana": "SJP-KATRA"}, {}):
+            await find_cases(session, tables, scope, RegisterFilter(by_urgency=True), page=40, size=20)
+        await find_cases(
+            session, tables, {"thana": "SJP-KATRA"}, RegisterFilter(kendra="MSK-SJP-KATRA", by_urgency=True),
+            page=1, size=20,
+        )  # fmt: skip
+    event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert len(asked) == 5
+    async with engine.connect() as connection:
+        for statement, parameters in asked:
+            plan = (await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)).all()
+            steps = " / ".join(str(step[-1]) for step in plan)
+            assert "TEMP B-TREE" not in steps, steps
+            assert "SCAN" not in steps.replace("SCAN CONSTANT ROW", "") or "USING INDEX" in steps, steps
+    await engine.dispose()

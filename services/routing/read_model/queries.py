@@ -237,6 +237,79 @@ class RoutingQueries:
             )
         return list(agencies.values())
 
+    async def agency(self, code: str) -> dict[str, Any] | None:
+        """An agency as the jurisdiction defines it: its kind, district and names."""
+        u = self.projector.tables.unit
+        async with self.projector.sessions() as session:
+            row = (
+                (await session.execute(select(u).where(u.c.level == "agency", u.c.code == code)))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return {
+            "code": row["code"],
+            "kind": row["agency_kind"],
+            "district": row["district"],
+            "name_hi": row["name_hi"],
+            "name_en": row["name_en"],
+        }
+
+    async def agency_referrals(self, agency_code: str) -> list[dict[str, Any]]:
+        """One agency's referrals, open ones (issued, accepted) first by due time, then the answered ones
+        newest first; with only what her desk needs to act on each: the case's number, category,
+        priority and thana, never who the complainant is (routing does not hold that)."""
+        r, c = self.projector.tables.referral, self.projector.tables.case
+        async with self.projector.sessions() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(
+                            r,
+                            c.c.case_number,
+                            c.c.category,
+                            c.c.priority,
+                            c.c.district,
+                            c.c.thana,
+                            c.c.registered_at,
+                        )
+                        .join(c, c.c.case_id == r.c.case_id)
+                        .where(r.c.agency_code == agency_code)
+                        .order_by(r.c.due_at, r.c.referral_id)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        lines = [
+            {
+                "referral_id": row["referral_id"],
+                "case_id": row["case_id"],
+                "case_number": row["case_number"],
+                "category": row["category"],
+                "priority": row["priority"],
+                "district": row["district"],
+                "thana": row["thana"],
+                "kind": row["agency_kind"],
+                "status": row["status"],
+                "rejection": row["rejection"],
+                "reason": {"en": row["reason_en"], "hi": row["reason_hi"]},
+                "registered_at": utc(row["registered_at"]) if row["registered_at"] else None,
+                "issued_at": utc(row["issued_at"]),
+                "due_at": utc(row["due_at"]),
+                "answered_at": None if row["status"] == "issued" else utc(row["updated_at"]),
+            }
+            for row in rows
+        ]
+        open_first = [line for line in lines if line["status"] in OUTSTANDING]
+        answered = sorted(
+            (line for line in lines if line["status"] not in OUTSTANDING),
+            key=lambda line: line["answered_at"],
+            reverse=True,
+        )
+        return open_first + answered
+
     async def referrals_of(self, case_id: str) -> list[dict[str, Any]]:
         t = self.projector.tables.referral
         async with self.projector.sessions() as session:

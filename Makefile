@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP := $(VENV)/.installed-python$(PYTHON_VERSION)
 
-.PHONY: run demo test lint bench install browser engine image clean
+.PHONY: run demo test lint bench install browser screens engine image clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
@@ -32,11 +32,20 @@ test: $(STAMP) lint browser engine
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## make browser: Debian's chromium for the web front's browser tests (Playwright drives it; it never
-## downloads a browser of its own)
+## downloads a browser of its own), and the Noto fonts the style sheet names, so that the Hindi pages'
+## screenshots show Devanagari (and the bell) rather than empty boxes
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list | grep -q "Noto Sans Devanagari"; } || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-core fonts-noto-color-emoji; }
+
+## make screens: the screenshots of docs/platform.md (docs/screens/), taken by the role-day browser
+## walks, then made small with pngquant (Debian's package) when it is installed
+screens: $(STAMP) browser
+	rm -f docs/screens/*.png
+	SHAKTI_DOC_SCREENS=docs/screens $(BIN)/pytest tests/test_roleday_browser.py -q -p no:cacheprovider
+	@command -v pngquant >/dev/null 2>&1 && pngquant --force --skip-if-larger --ext .png 64 docs/screens/*.png || true
 
 ## make engine: Debian's Docker engine, compose client and debootstrap, for the image tests
 ## (tests/images.py starts the engine on a socket of its own and builds the images from Debian's packages),

@@ -8,10 +8,8 @@ the pale card (the header's button style reached it), and scrolling tables no ke
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,8 +24,8 @@ from shakti.platform import build_platform, runners
 from shakti.synthetic import synthetic_complaints
 from shakti.users import UserStore
 from shared.natsserver import free_port
+from tests.browser import WIDTHS, Site, artefacts, browser, grave, sign_in
 from tests.sessions import keys_for_tests
-from tests.test_e2e_browser import Site, browser
 from tests.waiting import eventually
 
 __all__ = ["browser"]
@@ -44,8 +42,6 @@ PAGES: dict[str, tuple[str, ...]] = {
     "demo.operator": ("/operations", "/notifications/outbox"),
 }  # fmt: skip
 """Each demo role's pages; ``{case}`` is a case of Katra's Kendra."""
-WIDTHS = (375, 1280)
-GRAVE = ("serious", "critical")
 
 
 @pytest.fixture
@@ -66,23 +62,8 @@ async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncI
         yield Site(url)
 
 
-def artefacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("SHAKTI_TEST_ARTEFACTS") or tmp_path) / "accessibility"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 async def signed_in(browser: Browser, site: Site, username: str, width: int) -> Page:
-    # axe is injected by the test, not served by the site: the pages' own policy allows no script.
-    context = await browser.new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    await page.goto(f"{site.url}/lang/en?next=/signin")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(lambda url: "/signin" not in url)
-    return page
+    return await sign_in(browser, site, username, width, password=PASSWORD, height=900, for_axe=True)
 
 
 async def a_katra_case(page: Page, site: Site) -> str:
@@ -99,18 +80,10 @@ async def a_katra_case(page: Page, site: Site) -> str:
     return found[0]
 
 
-def grave(violations: list[dict[str, Any]]) -> list[str]:
-    return [
-        f"{v['id']} ({v['impact']}): {v['nodes'][0]['target']} {v['help']}"
-        for v in violations
-        if v["impact"] in GRAVE
-    ]
-
-
 async def test_every_page_of_every_role_passes_axe_in_both_languages(
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:
-    axe, shots, problems = Axe(), artefacts(tmp_path), []
+    axe, shots, problems = Axe(), artefacts(tmp_path, "accessibility"), []
     case = ""
     for username, paths in PAGES.items():
         for width in WIDTHS:

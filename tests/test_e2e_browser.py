@@ -5,7 +5,6 @@ blocks nothing under the pages' content security policy."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from nats.aio.client import Client as NatsClient
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
@@ -22,18 +21,12 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
 from shared.auth import Principal, Role
 from shared.natsserver import free_port
+from tests.browser import BLOCKED, NO_SIDEWAYS, PASSWORD, Site, browser, sign_in
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
-PASSWORD = "browser-test-pass"
 NAME = "DEMO Browsertest Complainant"
-
-
-@dataclass
-class Site:
-    url: str
+__all__ = ["browser"]  # the browser fixture, shared by the browser tests (tests/browser.py)
 
 
 @pytest.fixture
@@ -53,39 +46,6 @@ async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncI
         await users.add(officer, PASSWORD, actor="test")
         await users.add(user_record("sjp.sp", Role.SP, district="SJP"), PASSWORD, actor="test")
         yield Site(url)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM_INSTALLED:
-        pytest.fail("chromium is not installed: run `make browser` (Debian package chromium)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield launched
-        await launched.close()
-
-
-BLOCKED: list[str] = []
-"""What the browser refused under the pages' content security policy (it says so on its console)."""
-
-
-async def sign_in(browser: Browser, site: Site, username: str, width: int = 390) -> Page:
-    # A small phone's screen: the pages must work there.
-    context = await browser.new_context(viewport={"width": width, "height": 844})
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    page.on(
-        "console",
-        lambda message: BLOCKED.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    await page.goto(f"{site.url}/lang/en?next=/signin")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", PASSWORD)
-    await page.click("button[type=submit]")
-    return page
 
 
 async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp(
@@ -118,7 +78,7 @@ async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp
         await officer.wait_for_timeout(200)
         await officer.goto(case_url)
     assert assigned.startswith("DEMO"), assigned
-    assert "MSK-SJP-KATRA" in await officer.content()
+    assert "Mission Shakti Kendra, Katra" in await officer.locator("#place").inner_text()
 
     await officer.goto(f"{site.url}/kendra/queue")
     assert case_number in await officer.content()
@@ -239,7 +199,6 @@ async def register_in_the_form(page: Page, site: Site, category: str, *, danger_
     return (await page.locator("h1").inner_text()).split()[-1]
 
 
-NO_SIDEWAYS = "document.documentElement.scrollWidth <= window.innerWidth"
 ONE_LINE = "a => a.getClientRects().length === 1"
 
 

@@ -22,10 +22,10 @@ from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
 from shared.auth import Role
 from shared.natsserver import free_port
+from tests.browser import Site, artefacts, browser, grave
 from tests.sessions import keys_for_tests
-from tests.test_accessibility import grave, signed_in
-from tests.test_e2e_browser import Site, browser
-from tests.test_web_training_browser import artefacts, fits
+from tests.test_accessibility import signed_in
+from tests.test_web_training_browser import fits
 from tests.waiting import eventually
 
 __all__ = ["browser"]  # the browser fixture, shared with the other browser tests

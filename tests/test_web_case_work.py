@@ -789,3 +789,20 @@ async def test_an_officer_finds_the_complainants_earlier_cases_by_her_phone_and_
     # The state cell sees no case, and no search.
     state = await desk.browser(Role.STATE_CELL, {})
     assert (await state.post("/kendra/earlier-cases", phone=PHONE)).status_code == 403
+
+
+async def test_the_case_page_names_its_thana_and_kendra_in_the_pages_language(desk: Desk) -> None:
+    """Not their codes: a Hindi page says थाना कटरा, an English one Katra (the register keeps codes)."""
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+
+    async def placed() -> bool:
+        return "MSK-SJP-KATRA" in (await officer.get(f"/api/intake/cases/{case_id}")).text
+
+    await eventually(placed, timeout=30, what="routing placed the case at Katra's Kendra")
+    hindi = (await officer.get(f"/cases/{case_id}", lang="hi")).text
+    where = hindi[hindi.index('id="place"') :].split("</div>")[0]
+    assert "थाना कटरा" in where and "मिशन शक्ति केन्द्र, थाना कटरा" in where and "SJP-KATRA" not in where, where
+    english = (await officer.get(f"/cases/{case_id}")).text
+    where = english[english.index('id="place"') :].split("</div>")[0]
+    assert "Katra" in where and "Mission Shakti Kendra, Katra" in where and "SJP-KATRA" not in where, where

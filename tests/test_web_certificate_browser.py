@@ -94,7 +94,7 @@ async def test_a_refused_igot_file_then_the_good_one_a_qr_code_that_verifies_and
     site: Site, browser: Browser, clock: ManualClock, tmp_path: Path
 ) -> None:
     BLOCKED.clear()
-    shots = artefacts(tmp_path)
+    shots = artefacts(tmp_path, "training")
     good, bad, wrong = await igot_files(site)
     officer = await on_phone(browser, site, "katra.officer")
     await officer.goto(f"{site.url}/training/me")

@@ -3,6 +3,8 @@ the services' counts of every case there, not of a first page of the register (i
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -57,9 +59,13 @@ NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)  # 15:30 IST
 SJP = {"district": "SJP"}
 
 
+NAMES = {"SJP-TILHAR": ("तिलहर", "Tilhar"), "SJP-KATRA": ("थाना कटरा", "Katra")}
+
+
 def compliance_place(level: str, code: str, *children: dict[str, Any]) -> dict[str, Any]:
+    name_hi, name_en = NAMES.get(code, (code, code))
     return {
-        "level": level, "code": code, "name_hi": code, "name_en": code, "staff": 2, "certified": 1,
+        "level": level, "code": code, "name_hi": name_hi, "name_en": name_en, "staff": 2, "certified": 1,
         "certified_share": 0.5, "children": list(children),
     }  # fmt: skip
 
@@ -83,6 +89,8 @@ def district_case(n: int, circle: str, thana: str, hours_ago: int) -> dict[str, 
         "case_id": f"{n:032x}", "case_number": f"SJP-2026-{n:06d}", "category": "stalking", "priority": "P2",
         "status": "closed" if n % 10 == 0 else "registered", "circle": circle, "thana": thana,
         "registered_at": at.isoformat(), "overdue": False, "assigned_officer": None, "labels": {},
+        "district": "SJP", "kendra": f"MSK-{thana}", "danger_now": False, "due_soon_clocks": 0,
+        "escalation_level": 0, "first_contact_at": None, "resolved_at": None,
     }  # fmt: skip
 
 
@@ -107,7 +115,9 @@ class Services:
         if path == "/api/intake/cases":
             assert params["size"] <= 200
             newest = sorted(place, key=lambda c: c["registered_at"], reverse=True)
-            return {"total": len(place), "page": 1, "size": params["size"], "cases": newest[: params["size"]]}
+            size, page = params["size"], params.get("page", 1)
+            shown = newest[(page - 1) * size : page * size]
+            return {"total": len(place), "page": page, "size": size, "cases": shown}
         if path == "/api/intake/counts":
             days = Counter(datetime.fromisoformat(c["registered_at"]).astimezone(IST).date() for c in place)
             today = NOW.astimezone(IST).date()
@@ -120,7 +130,25 @@ class Services:
             }
         if path == "/api/training/compliance":
             return COMPLIANCE
+        if path == "/api/escalation/breach-rates":
+            return {"rates": [{"place": "SJP-KATRA", "clock": "first_contact", "decided": 4, "breached": 1}]}
+        if path == "/api/escalation/close-to-breach":
+            return {"clocks": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA"), clock_of(SADAR_NEAR, *SADAR)]}
+        if path == "/api/escalation/escalated-to-me":
+            return {"cases": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA") | {"level": 4}]}
         raise PageRefused(404, "Not here.", "यहाँ नहीं।")  # parts the page may leave out
+
+
+KATRA_NEAR, SADAR_NEAR = "SJP-2026-900001", "SJP-2026-900002"
+SADAR = ("SJP-NAGAR", "SJP-SADAR-BAZAR")
+
+
+def clock_of(number: str, circle: str, thana: str) -> dict[str, Any]:
+    """A deadline close to breach (or an escalation) as escalation's lists give it: the case's place."""
+    return {
+        "case_id": f"{int(number[-6:]):032x}", "case_number": number, "district": "SJP", "circle": circle,
+        "thana": thana, "clock": "first_contact", "due_at": (NOW + timedelta(hours=2)).isoformat(),
+    }  # fmt: skip
 
 
 @pytest.fixture
@@ -166,8 +194,57 @@ async def test_the_dashboard_counts_every_case_of_the_place_not_a_first_page(
     assert open_count(sadar) == 6
     # The list under the figures is the newest cases only, and says so.
     assert "Newest cases" in tilhar.text
-    listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text))
+    listed = set(re.findall(r"SJP-2026-\d{6}", tilhar.text[tilhar.text.index("Newest cases") :]))
     assert listed == {c["case_number"] for c in CASES[:NEWEST]}
+
+
+async def test_every_list_of_the_dashboard_follows_the_drill_down_and_the_trail_names_the_places(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services],
+) -> None:
+    """A thana's dashboard lists that thana's deadlines and escalations, not the district's; its trail
+    names the district, the circle and the thana, in the page's language."""
+    client, _ = dashboard_of_the_sp
+    district = await client.get("/dashboard")
+    assert KATRA_NEAR in district.text and SADAR_NEAR in district.text
+    sadar = await client.get("/dashboard", params={"thana": "SJP-SADAR-BAZAR"})
+    assert SADAR_NEAR in sadar.text and KATRA_NEAR not in sadar.text
+    tilhar = await client.get("/dashboard", params={"circle": "SJP-TILHAR"})
+    assert KATRA_NEAR in tilhar.text and SADAR_NEAR not in tilhar.text
+    katra = await client.get("/dashboard", params={"thana": "SJP-KATRA"})
+    trail = katra.text[katra.text.index('<nav class="card muted"') :].split("</nav>")[0]
+    assert 'href="/dashboard?circle=SJP-TILHAR">Tilhar</a>' in trail and "Katra" in trail, trail
+    # Breaches by thana: the thana's name, in the chart and the table.
+    breaches = district.text[district.text.index("Breaches by thana") :].split("</section>")[0]
+    assert 'href="/dashboard?thana=SJP-KATRA">Katra</a>' in breaches and ">SJP-KATRA<" not in breaches
+    client.cookies.set(LANG_COOKIE, "hi")
+    hindi = (await client.get("/dashboard")).text
+    assert ">थाना कटरा</a>" in hindi[hindi.index("थानेवार") :].split("</section>")[0]
+    katra_hi = (await client.get("/dashboard", params={"thana": "SJP-KATRA"})).text
+    trail_hi = katra_hi[katra_hi.index('<nav class="card muted"') :].split("</nav>")[0]
+    assert "तिलहर" in trail_hi and "थाना कटरा" in trail_hi and "Tilhar" not in trail_hi, trail_hi
+
+
+async def test_the_sp_downloads_the_register_of_the_place_the_dashboard_shows_as_csv(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services],
+) -> None:
+    """Every case of the circle drilled down to, in every status, read page after page; no identity."""
+    client, services = dashboard_of_the_sp
+    tilhar = await client.get("/dashboard", params={"circle": "SJP-TILHAR"})
+    assert 'href="/dashboard.csv?circle=SJP-TILHAR"' in tilhar.text
+    assert 'href="/dashboard.csv"' in (await client.get("/dashboard")).text
+    export = await client.get("/dashboard.csv", params={"circle": "SJP-TILHAR"})
+    assert export.status_code == 200, export.text
+    assert export.headers["content-type"] == "text/csv; charset=utf-8"
+    assert export.headers["content-disposition"].startswith('attachment; filename="register-SJP-TILHAR-')
+    rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig"))))
+    assert rows[0][0] == "मामला संख्या / Case number"
+    assert sorted(r[0] for r in rows[1:]) == sorted(c["case_number"] for c in CASES[:240])
+    assert any(params.get("page") == 2 for path, params in services.asked if path == "/api/intake/cases")
+    katra = await client.get("/dashboard.csv", params={"thana": "SJP-SADAR-BAZAR"})
+    assert len(list(csv.reader(io.StringIO(katra.text)))) == 1 + 6
+    with pytest.raises(PageRefused) as refused:  # the platform's handler shows it as a page
+        await client.get("/dashboard.csv", params={"thana": "SJP-ROZA"})
+    assert refused.value.args[0] == 404
 
 
 # ---- the state cell's figures ---------------------------------------------------------------------

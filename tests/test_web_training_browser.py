@@ -5,7 +5,6 @@ temporary folder)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -26,8 +25,8 @@ from shakti.web.times import IST
 from shared.auth import Role
 from shared.clock import Clock
 from shared.natsserver import free_port
+from tests.browser import BLOCKED, PASSWORD, Site, artefacts, browser, sign_in
 from tests.sessions import keys_for_tests
-from tests.test_e2e_browser import BLOCKED, PASSWORD, Site, browser
 from tests.waiting import eventually
 
 __all__ = ["browser"]  # the browser fixture, shared with the other browser tests
@@ -69,26 +68,8 @@ async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncI
         yield served
 
 
-def artefacts(tmp_path: Path, name: str = "training") -> Path:
-    folder = Path(os.environ.get("SHAKTI_TEST_ARTEFACTS") or tmp_path) / name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 async def on_phone(browser: Browser, site: Site, username: str, password: str = PASSWORD) -> Page:
-    context = await browser.new_context(viewport=PHONE)
-    page = await context.new_page()
-    page.set_default_timeout(15_000)
-    page.on(
-        "console",
-        lambda message: BLOCKED.append(message.text) if "Content Security Policy" in message.text else None,
-    )
-    await page.goto(f"{site.url}/lang/en?next=/signin")
-    await page.fill("input[name=username]", username)
-    await page.fill("input[name=password]", password)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(lambda url: "/signin" not in url)
-    return page
+    return await sign_in(browser, site, username, PHONE["width"], height=PHONE["height"], password=password)
 
 
 async def fits(page: Page) -> None:
@@ -101,7 +82,7 @@ async def test_the_sp_schedules_for_two_thanas_and_the_co_calls_the_roll_on_a_37
     site: Site, browser: Browser, tmp_path: Path
 ) -> None:
     BLOCKED.clear()
-    shots = artefacts(tmp_path)
+    shots = artefacts(tmp_path, "training")
     sp = await on_phone(browser, site, "sjp.sp")
     await sp.click("header >> text=Training programmes")
     await sp.click("text=Schedule a programme")

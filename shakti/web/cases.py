@@ -228,6 +228,10 @@ async def case_page(
     routing = await optional(api, f"/api/routing/cases/{case_id}")
     choices = await api.get("/api/intake/choices")
     files = await optional(api, f"/api/intake/cases/{case_id}/attachments")
+    places = (
+        await optional(api, "/api/intake/places", district=case["district"]) if case["district"] else None
+    )
+    named = {(p["kind"], p["code"]): p for p in (places or {}).get("places", [])}
     may_move = principal.role in SUPERVISOR_ROLES and case["status"] in WORKED
     answerable = any(
         r["status"] in REFERRAL_ANSWERS["complete"] for r in (routing or {}).get("referrals", [])
@@ -237,6 +241,7 @@ async def case_page(
         request, "case.html", principal, status,
         case=case, timeline=timeline["entries"], clocks=clocks, routing=routing, choices=choices,
         attachments=(files or {}).get("attachments", []),
+        thana_place=named.get(("thana", case["thana"])), kendra_place=named.get(("kendra", case["kendra"])),
         may_act=principal.role in KENDRA_ROLES, may_read_identity=principal.may_read_identity,
         may_note=case["status"] not in FINISHED and not case["identity_erased"],
         may_erase=principal.role in ERASERS and not case["identity_erased"],

@@ -72,10 +72,13 @@ def columns(items: Sequence[tuple[str, float]], *, title: str = "") -> Markup:
 
 
 def breach_items(
-    breaches: Sequence[tuple[str, tuple[str, str], Sequence[int]]], lang: str
+    breaches: Sequence[tuple[str, Sequence[int]]],
+    names: dict[str, dict[str, str]] | None = None,
+    lang: str = "en",
 ) -> list[tuple[str, float]]:
-    """Breaches per thana, each named in the page's language."""
-    return [(names[0] if lang == "hi" else names[1], float(late)) for _, names, (_, late) in breaches]
+    """A bar a thana, labelled with its name in the page's language where the tree names it."""
+    named = names or {}
+    return [(named.get(place, {}).get(lang, place), float(breached)) for place, (_, breached) in breaches]
 
 
 def compliance_items(places: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, float]]:

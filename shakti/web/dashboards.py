@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
+from shakti.web.i18n import language
 from shakti.web.pages import (
     SUPERVISOR_ROLES,
     Api,
@@ -17,6 +19,7 @@ from shakti.web.pages import (
     optional,
     render,
 )
+from shakti.web.queues import register_csv
 from shared.auth import Role
 
 NEWEST = 10
@@ -51,7 +54,6 @@ def mount_dashboards(app: FastAPI) -> None:
                 continue
             decided, breached = by_thana.setdefault(rate["place"], [0, 0])
             by_thana[rate["place"]] = [decided + rate["decided"], breached + rate["breached"]]
-        thana_names = {p["code"]: (p["name_hi"], p["name_en"]) for p in places_under(tree, "thana")}
         workloads = await optional(api, "/api/routing/workloads") or []
         per_kendra: dict[str, list[int]] = {}
         for officer in workloads:
@@ -61,14 +63,40 @@ def mount_dashboards(app: FastAPI) -> None:
             per_kendra[officer["kendra"]] = [staff + 1, open_cases + officer["open_cases"]]
         escalated = await optional(api, "/api/escalation/escalated-to-me") or {"cases": []}
         near = await optional(api, "/api/escalation/close-to-breach", within_hours=24) or {"clocks": []}
+        # Escalation's lists cover her whole jurisdiction: the page keeps the place drilled down to.
+        level, code = ("thana", thana) if thana else ("circle", circle) if circle else ("", None)
+
+        def here(row: dict[str, Any]) -> bool:
+            return not level or row.get(level) == code
+
+        thanas = places_under(tree, "thana")
+        asked = urlencode({k: v for k, v in (("circle", circle), ("thana", thana)) if v})
         return render(
             request, "dashboard.html", principal,
+            export=f"/dashboard.csv?{asked}" if asked else "/dashboard.csv",
             focus=focus, circle=circle, thana=thana, open_count=counts["open"], cases=newest["cases"],
             total=newest["total"], per_day=per_day_items(counts["registered_per_ist_day"]),
-            breaches=[(code, thana_names.get(code, (code, code)), n) for code, n in sorted(by_thana.items())],
+            breaches=sorted(by_thana.items()),
             workloads=sorted(per_kendra.items()),
-            escalated=escalated["cases"], near=near["clocks"], children=(focus or {}).get("children", []),
+            escalated=[r for r in escalated["cases"] if here(r)], near=[r for r in near["clocks"] if here(r)],
+            children=(focus or {}).get("children", []), trail=trail_to(tree, focus),
+            thana_names={p["code"]: {"hi": p["name_hi"], "en": p["name_en"]} for p in thanas},
         )  # fmt: skip
+
+    @router.get("/dashboard.csv")
+    async def dashboard_csv(
+        request: Request, principal: User, api: Api, circle: str | None = None, thana: str | None = None
+    ) -> Response:
+        """The register of the place the dashboard shows, every case in every status; what the register
+        keeps of the complainant never (its columns are codes, times and service numbers)."""
+        allow(principal, SUPERVISOR_ROLES)
+        if thana or circle:
+            tree = await optional(api, "/api/training/compliance") or {}
+            if find_place(tree, "thana" if thana else "circle", thana or circle) is None:
+                raise PageRefused(404, "No such place in your jurisdiction.", "आपके क्षेत्र में ऐसा स्थान नहीं।")
+        place = thana or circle or principal.district or principal.circle or principal.thana or "register"
+        query = {k: v for k, v in (("circle", circle), ("thana", thana)) if v}
+        return await register_csv(api, query, language(request), f"register-{place}")
 
     # ---- state cell -------------------------------------------------------------------------------
 
@@ -118,6 +146,22 @@ def find_place(tree: dict[str, Any], level: str, code: str | None) -> dict[str, 
         if (found := find_place(child, level, code)) is not None:
             return found
     return None
+
+
+def trail_to(tree: dict[str, Any], focus: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The places from the top of the caller's tree down to the one in focus (the state's level left
+    out: a dashboard starts at a district at the widest)."""
+
+    def path(place: dict[str, Any]) -> list[dict[str, Any]] | None:
+        if place is focus:
+            return [place]
+        for child in place.get("children", []):
+            if (below := path(child)) is not None:
+                return [place, *below]
+        return None
+
+    found = path(tree) if tree and focus is not None else None
+    return [p for p in found or [] if p.get("level") in ("district", "circle", "thana")]
 
 
 def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:

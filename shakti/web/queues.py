@@ -22,6 +22,7 @@ from shakti.web.pages import (
     KENDRA_ROLES,
     Api,
     PageRefused,
+    ServiceAPI,
     User,
     allow,
     render,
@@ -182,6 +183,30 @@ def csv_row(case: dict[str, Any], lang: str) -> list[str]:
     return [cells[key] for key, _, _ in CSV_COLUMNS]
 
 
+async def register_csv(api: ServiceAPI, query: dict[str, Any], lang: str, name: str) -> Response:
+    """The register's cases this query finds, read page after page, as a CSV file for a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([f"{hi} / {en}" for _, hi, en in CSV_COLUMNS])
+    page = 1
+    while True:
+        found = await api.get("/api/intake/cases", **query, page=page, size=EXPORT_PAGE)
+        writer.writerows(csv_row(c, lang) for c in found["cases"])
+        if page * EXPORT_PAGE >= found["total"] or not found["cases"]:
+            break
+        page += 1
+    today = datetime.now(UTC).astimezone(IST).strftime("%Y-%m-%d")
+    # The byte order mark tells Excel the file is UTF-8, so that Hindi shows as Hindi.
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{today}.csv"',
+            "Content-Language": "hi, en",
+        },
+    )
+
+
 def mount_queues(app: FastAPI) -> None:
     """The queue and its export."""
     router = APIRouter(include_in_schema=False)
@@ -215,27 +240,8 @@ def mount_queues(app: FastAPI) -> None:
     @router.get("/kendra/queue.csv")
     async def queue_csv(request: Request, principal: User, api: Api) -> Response:
         allow(principal, KENDRA_ROLES)
-        wanted, lang = QueueFilter.of(request), language(request)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([f"{hi} / {en}" for _, hi, en in CSV_COLUMNS])
-        page = 1
-        while True:
-            found = await api.get("/api/intake/cases", **wanted.query(), page=page, size=EXPORT_PAGE)
-            writer.writerows(csv_row(c, lang) for c in found["cases"])
-            if page * EXPORT_PAGE >= found["total"] or not found["cases"]:
-                break
-            page += 1
-        today = datetime.now(UTC).astimezone(IST).strftime("%Y-%m-%d")
+        wanted = QueueFilter.of(request)
         where = principal.thana or principal.district or "queue"
-        # The byte order mark tells Excel the file is UTF-8, so that Hindi shows as Hindi.
-        return Response(
-            "\ufeff" + out.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="queue-{where}-{today}.csv"',
-                "Content-Language": "hi, en",
-            },
-        )
+        return await register_csv(api, wanted.query(), language(request), f"queue-{where}")
 
     app.include_router(router)

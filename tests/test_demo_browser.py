@@ -21,9 +21,9 @@ from playwright.async_api import Browser, Page
 
 from shakti.demo import PASSWORD, USERS
 from shared.auth import Role
-from tests.test_e2e_browser import BLOCKED, Site
+from tests.browser import BLOCKED, Site, artefacts, browser
 from tests.test_terminal import SHAKTI, summary_shown, up_env
-from tests.test_web_training_browser import PHONE, artefacts, browser, fits, on_phone
+from tests.test_web_training_browser import PHONE, fits, on_phone
 from tests.waiting import eventually
 
 __all__ = ["browser"]  # the browser fixture, shared with the other browser tests

@@ -18,9 +18,9 @@ from playwright.async_api import Browser, FilePayload, Page
 
 from shakti.web.times import IST
 from shared.clock import ManualClock
+from tests.browser import BLOCKED, PASSWORD, Site, artefacts, browser
 from tests.qr import png_qr_text
-from tests.test_e2e_browser import BLOCKED, PASSWORD, Site
-from tests.test_web_training_browser import PHONE, artefacts, browser, fits, on_phone, training_site
+from tests.test_web_training_browser import PHONE, fits, on_phone, training_site
 from tests.waiting import eventually
 
 __all__ = ["browser"]  # the browser fixture, shared with the other browser tests

@@ -44,7 +44,7 @@ browser:
 ## walks, then made small with pngquant (Debian's package) when it is installed
 screens: $(STAMP) browser
 	rm -f docs/screens/*.png
-	SHAKTI_DOC_SCREENS=docs/screens $(BIN)/pytest tests/test_roleday_browser.py -q -p no:cacheprovider
+	SHAKTI_DOC_SCREENS=docs/screens $(BIN)/pytest tests/test_roleday_browser.py tests/test_web_agency_browser.py -q -p no:cacheprovider
 	@command -v pngquant >/dev/null 2>&1 && pngquant --force --skip-if-larger --ext .png 64 docs/screens/*.png || true
 
 ## make engine: Debian's Docker engine, compose client and debootstrap, for the image tests

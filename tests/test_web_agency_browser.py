@@ -6,6 +6,7 @@ and 1280 px in Hindi and English (``SHAKTI_TEST_ARTEFACTS``/agency, else the tes
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -65,9 +66,15 @@ async def registered_with_a_referral(site: Site) -> str:
         return str(registered.json()["case_number"])
 
 
+DOC_SCREENS = {"referrals-en-375", "complete-confirm-en-375", "referrals-hi-1280"}
+"""The steps docs/platform.md shows (``make screens``: ``SHAKTI_DOC_SCREENS`` names the folder)."""
+
+
 async def checked(page: Page, shots: Path, name: str, width: int) -> list[str]:
     """Screenshot the page, check that it fits a phone, and return axe's grave findings."""
     await page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+    if (docs := os.environ.get("SHAKTI_DOC_SCREENS")) and f"{name}-{width}" in DOC_SCREENS:
+        await page.screenshot(path=str(Path(docs) / f"agency-{name}-{width}.png"))
     if width == 375:
         await fits(page)
     return [f"{name} {width}px: {p}" for p in grave((await Axe().run(page)).response["violations"])]

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from shakti.web import queues
+from shakti.web.queues import QueueFilter
 from shakti.web.times import IST
 from shared.auth import Principal, Role
 from tests.sessions import enrol
@@ -195,3 +196,14 @@ async def test_a_filter_no_form_offers_is_refused_in_the_readers_language(desk: 
         assert english_says and hindi_says, address
         assert re.search(r"[A-Za-z]{4}", english_says.group(1)), english_says.group(1)
         assert re.search(r"[\u0900-\u097f]", hindi_says.group(1)), (address, hindi_says.group(1))
+
+
+def test_the_queue_asks_for_what_is_due_within_hours_and_for_an_escalation_level() -> None:
+    """Issue 15: "due within" and "level" among the queue's filters, as the register's API takes them."""
+    asked = QueueFilter(deadline="within_24h", level="sho").query()
+    assert asked["due_within_hours"] == 24 and asked["level"] == 2
+    assert QueueFilter(level="none").query()["level"] == 0
+    assert "level" not in QueueFilter().query() and "due_within_hours" not in QueueFilter().query()
+    assert QueueFilter(deadline="within_1h", level="state_cell").address("/kendra/queue") == (
+        "/kendra/queue?deadline=within_1h&level=state_cell"
+    )

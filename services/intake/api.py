@@ -12,7 +12,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -646,6 +646,18 @@ def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
         kendra: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         thana: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
         circle: Annotated[str | None, Query(pattern=CODE, max_length=64)] = None,
+        due_within_hours: Annotated[
+            int | None,
+            Query(ge=1, le=720, description="Only cases whose next deadline comes within so many hours"),
+        ] = None,
+        level: Annotated[
+            int | None,
+            Query(
+                ge=0,
+                le=6,
+                description="Only cases escalated to this level (1 in-charge .. 6 state cell; 0 none)",
+            ),
+        ] = None,
         sort: Annotated[
             Literal["newest", "urgency"],
             Query(
@@ -675,6 +687,10 @@ def _register_route(router: APIRouter, commands: IntakeCommands) -> None:
             officer=(principal.service_number or "-") if mine else None,
             number=number,
             by_urgency=sort == "urgency",
+            due_by=None
+            if due_within_hours is None
+            else commands.ctx.clock.now() + timedelta(hours=due_within_hours),
+            level=level,
         )
         async with commands.register.sessions() as session:
             rows, total = await find_cases(

@@ -28,7 +28,7 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.times import IST, moment
-from shared.contracts.vocabulary import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS
+from shared.contracts.vocabulary import CATEGORY_LABELS, PRIORITY_LABELS, STATUS_LABELS, LadderRole
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 200
@@ -36,7 +36,12 @@ EXPORT_PAGE = 200
 
 STATUS_CHOICES = ("open", "all", *(str(code) for code in STATUS_LABELS))
 """``open``: every case still being worked (the default); ``all``; or one status."""
-DEADLINE_CHOICES = ("any", "overdue", "due_soon")
+WITHIN_HOURS = {"within_1h": 1, "within_4h": 4, "within_24h": 24, "within_72h": 72}
+"""The "due within" choices: the register's ``due_within_hours``."""
+DEADLINE_CHOICES = ("any", "overdue", "due_soon", *WITHIN_HOURS)
+LEVELS = {"none": 0, **{role.value: rank for rank, role in enumerate(LadderRole, start=1)}}
+"""The "escalation level" choices: not escalated, or the rung of the ladder (the register's ``level``)."""
+LEVEL_CHOICES = ("any", *LEVELS)
 WHOSE_CHOICES = ("kendra", "mine")
 
 
@@ -51,6 +56,7 @@ class QueueFilter:
     danger_now: bool = False
     whose: str = "kendra"
     number: str = ""
+    level: str = "any"
 
     @classmethod
     def of(cls, request: Request) -> QueueFilter:
@@ -65,11 +71,13 @@ class QueueFilter:
             danger_now=asked.get("danger_now") in ("1", "on", "true"),
             whose=asked.get("whose") or "kendra",
             number=(asked.get("number") or "").strip().upper(),
+            level=asked.get("level") or "any",
         )
         for field, value, choices in (
             ("status", wanted.status, STATUS_CHOICES),
             ("deadline", wanted.deadline, DEADLINE_CHOICES),
             ("whose", wanted.whose, WHOSE_CHOICES),
+            ("level", wanted.level, LEVEL_CHOICES),
         ):
             if value not in choices:
                 raise PageRefused(
@@ -92,8 +100,12 @@ class QueueFilter:
             params["category"] = self.category
         if self.priority:
             params["priority"] = self.priority
-        if self.deadline != "any":
+        if self.deadline in WITHIN_HOURS:
+            params["due_within_hours"] = WITHIN_HOURS[self.deadline]
+        elif self.deadline != "any":
             params[self.deadline] = "true"
+        if self.level != "any":
+            params["level"] = LEVELS[self.level]
         if self.danger_now:
             params["danger_now"] = "true"
         if self.whose == "mine":
@@ -113,6 +125,7 @@ class QueueFilter:
             "danger_now": "1" if self.danger_now else None,
             "whose": self.whose if self.whose != "kendra" else None,
             "number": self.number or None,
+            "level": self.level if self.level != "any" else None,
             "page": page if page and page > 1 else None,
         }
         query = urlencode({k: v for k, v in fields.items() if v is not None})
@@ -235,6 +248,8 @@ def mount_queues(app: FastAPI) -> None:
             status_choices=STATUS_CHOICES[2:],
             categories=list(CATEGORY_LABELS),
             priorities=list(PRIORITY_LABELS),
+            within=list(WITHIN_HOURS),
+            ladder=[role.value for role in LadderRole],
         )
 
     @router.get("/kendra/queue.csv")

@@ -40,7 +40,11 @@ class RegisterFilter:
     number: str | None = None
     """A case number or its beginning (``SJP-2026-0001`` finds ``SJP-2026-000123``)."""
     by_urgency: bool = False
-    """Most urgent first (see ``urgency``) instead of newest first."""
+    """Most urgent first (see ``urgency_key``) instead of newest first."""
+    due_by: datetime | None = None
+    """Only the cases whose next deadline comes by then (a passed one included)."""
+    level: int | None = None
+    """Only the cases escalated to this level of the ladder (1 Kendra in-charge to 6 state cell; 0: none)."""
 
 
 def _registered_in(t: Table, scope: dict[str, str]) -> list[Any]:
@@ -87,6 +91,10 @@ async def find_cases(
         where.append(t.c.thana == wanted.thana)
     if wanted.circle:
         where.append(t.c.circle == wanted.circle)
+    if wanted.due_by is not None:
+        where.append(t.c.next_due_at <= utc(wanted.due_by))
+    if wanted.level is not None:
+        where.append(t.c.escalation_level == wanted.level)
     total = await session.scalar(select(func.count()).select_from(t).where(*where)) or 0
     order = [t.c.urgency] if wanted.by_urgency else [t.c.registered_at.desc(), t.c.case_number.desc()]
     rows = await session.execute(

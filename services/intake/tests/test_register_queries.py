@@ -15,6 +15,7 @@ from services.intake.read_model.tables import case_tables
 from services.intake.tests.conftest import INCHARGE, OFFICER, OTHER_THANA, SP, Intake
 from shared.auth import Principal
 from shared.contracts.escalation import (
+    CaseEscalated,
     ClockPaused,
     ClockResumed,
     ClockStarted,
@@ -23,6 +24,7 @@ from shared.contracts.escalation import (
     SlaBreached,
 )
 from shared.contracts.routing import CaseAssigned
+from shared.contracts.vocabulary import LadderRole
 
 NAME, PHONE = "Sunita Devi", "9876543210"  # the identity every complaint() carries
 
@@ -233,3 +235,36 @@ async def test_a_place_s_queue_by_urgency_reads_an_index_in_order_and_sorts_noth
             assert "TEMP B-TREE" not in steps, steps
             assert "SCAN" not in steps.replace("SCAN CONSTANT ROW", "") or "USING INDEX" in steps, steps
     await engine.dispose()
+
+
+async def test_the_queue_filters_by_what_is_due_within_hours_and_by_escalation_level(intake: Intake) -> None:
+    """Issue 15's filters "level" and "due within": the cases whose next deadline is within the hours
+    asked (a passed one included), and the cases escalated to one level of the ladder (0: not escalated)."""
+    now = intake.clock.now()
+    made = {key: (await intake.register(category="stalking"))["case_id"] for key in ("soon", "later", "none")}
+    key_of = {case_id: key for key, case_id in made.items()}
+    hour = timedelta(hours=1)
+    for key, due_in in (("soon", 2 * hour), ("later", 30 * hour)):
+        started = ClockStarted(
+            case_id=made[key], clock="first_contact", started_at=now, due_at=now + due_in, policy_version="v1"
+        )
+        await intake.publish("escalation", "case", made[key], [started], "escalation")
+        await intake.settled(made[key], lambda r: r["next_due_at"] is not None)
+    escalated = CaseEscalated(
+        case_id=made["later"], level=2, role=LadderRole.SHO, office_code="SJP-KATRA",
+        reason="breach:first_contact",
+    )  # fmt: skip
+    await intake.publish("escalation", "case", made["later"], [escalated], "escalation")
+    await intake.settled(made["later"], lambda r: r["escalation_level"] == 2)
+
+    async def found(**params: Any) -> set[str]:
+        answer = await intake.get("/cases", OFFICER, **params)
+        assert answer.status_code == 200, answer.text
+        return {key_of[c["case_id"]] for c in answer.json()["cases"]}
+
+    assert await found(due_within_hours=4) == {"soon"}
+    assert await found(due_within_hours=48) == {"soon", "later"}
+    assert await found(level=2) == {"later"}
+    assert await found(level=0) == {"soon", "none"}
+    refused = await intake.get("/cases", OFFICER, level=7)
+    assert refused.status_code == 422

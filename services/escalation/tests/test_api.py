@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from services.escalation.read_model.queries import ist_week_of
 from shared.auth import Role
 from shared.contracts.escalation import (
     CaseEscalated,
@@ -17,8 +18,6 @@ from shared.contracts.escalation import (
 )
 from shared.contracts.intake import ActionRecorded, CaseResolved, FirstContactMade
 from shared.contracts.vocabulary import Category, Priority
-
-from services.escalation.read_model.queries import ist_week_of
 
 from .conftest import World
 
@@ -219,7 +218,9 @@ def test_a_week_starts_on_monday_at_midnight_in_india() -> None:
     assert ist_week_of(datetime.fromisoformat("2026-01-12T00:00:00+05:30")) == date(2026, 1, 12)
 
 
-async def test_the_breach_trend_counts_each_ist_week_of_the_place_asked_for(world_on_each_database: World) -> None:
+async def test_the_breach_trend_counts_each_ist_week_of_the_place_asked_for(
+    world_on_each_database: World,
+) -> None:
     """Issue 15: clocks decided and breached per week, by the week their outcome became known."""
     world = world_on_each_database
     await world.define_jurisdiction()

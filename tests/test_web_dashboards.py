@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,7 +59,11 @@ NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)  # 15:30 IST
 SJP = {"district": "SJP"}
 
 
-NAMES = {"SJP-TILHAR": ("तिलहर", "Tilhar"), "SJP-KATRA": ("थाना कटरा", "Katra")}
+NAMES = {
+    "SJP-TILHAR": ("तिलहर", "Tilhar"),
+    "SJP-KATRA": ("थाना कटरा", "Katra"),
+    "SJP-SADAR-BAZAR": ("सदर बाजार", "Sadar Bazar"),
+}
 
 
 def compliance_place(level: str, code: str, *children: dict[str, Any]) -> dict[str, Any]:
@@ -132,11 +136,38 @@ class Services:
             return COMPLIANCE
         if path == "/api/escalation/breach-rates":
             return {"rates": [{"place": "SJP-KATRA", "clock": "first_contact", "decided": 4, "breached": 1}]}
+        if path == "/api/escalation/breach-trend":
+            assert params["weeks"] == 12
+            return {"weeks": breach_trend(params.get("thana") or params.get("circle"))}
+        if path == "/api/escalation/step-times":
+            assert params == {"by": "thana"}  # her whole jurisdiction: the page keeps the place in focus
+            return {"by": "thana", "places": STEP_TIMES}
         if path == "/api/escalation/close-to-breach":
             return {"clocks": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA"), clock_of(SADAR_NEAR, *SADAR)]}
         if path == "/api/escalation/escalated-to-me":
             return {"cases": [clock_of(KATRA_NEAR, "SJP-TILHAR", "SJP-KATRA") | {"level": 4}]}
         raise PageRefused(404, "Not here.", "यहाँ नहीं।")  # parts the page may leave out
+
+
+def breach_trend(place: str | None) -> list[dict[str, Any]]:
+    """Twelve IST weeks (Mondays from 20 October to 5 January), zeros but for the last two; a place
+    drilled down to has fewer breaches than the district."""
+    mondays = [date(2026, 1, 5) - timedelta(weeks=n) for n in range(11, -1, -1)]
+    late = {None: {"2025-12-29": 3, "2026-01-05": 5}, "SJP-KATRA": {"2026-01-05": 2}}.get(place, {})
+    return [
+        {"week": m.isoformat(), "decided": 10, "breached": late.get(m.isoformat(), 0), "rate": 0.0}
+        for m in mondays
+    ]
+
+
+def figures(p50: float | None) -> dict[str, Any]:
+    return {"count": 0 if p50 is None else 4, "p50_hours": p50, "p90_hours": p50, "p99_hours": p50}
+
+
+STEP_TIMES = {
+    thana: {"time_to_first_contact": figures(p50), "time_to_disposal": figures(None)}
+    for thana, p50 in (("SJP-KATRA", 2.5), ("SJP-SADAR-BAZAR", 30.0), ("SJP-TILHAR", None))
+}
 
 
 KATRA_NEAR, SADAR_NEAR = "SJP-2026-900001", "SJP-2026-900002"
@@ -222,6 +253,55 @@ async def test_every_list_of_the_dashboard_follows_the_drill_down_and_the_trail_
     katra_hi = (await client.get("/dashboard", params={"thana": "SJP-KATRA"})).text
     trail_hi = katra_hi[katra_hi.index('<nav class="card muted"') :].split("</nav>")[0]
     assert "तिलहर" in trail_hi and "थाना कटरा" in trail_hi and "Tilhar" not in trail_hi, trail_hi
+
+
+def tile(page: httpx.Response, tile_id: str) -> str:
+    assert page.status_code == 200, page.text
+    return page.text[page.text.index(f'id="{tile_id}"') :].split("</section>")[0]
+
+
+def bars_of(section: str) -> list[tuple[str, str]]:
+    """(name, value shown) of each bar of a bar chart."""
+    return re.findall(r'text-anchor="end">([^<]*)</text><rect[^>]*/><text[^>]*>([^<]*)</text>', section)
+
+
+@pytest.mark.parametrize("lang", ["en", "hi"])
+async def test_the_breach_trend_and_time_to_first_contact_follow_the_drill_down(
+    dashboard_of_the_sp: tuple[httpx.AsyncClient, Services], lang: str
+) -> None:
+    """Issue 15: breaches per IST week and the median hours to first contact per thana, for the district
+    and for a thana drilled down to, each tile saying what it counts, in the page's language."""
+    client, services = dashboard_of_the_sp
+    client.cookies.set(LANG_COOKIE, lang)
+    words = {
+        "en": ("Deadlines breached per week (count; weeks from Monday, India time", "Median hours", " h"),
+        "hi": ("प्रति सप्ताह समय-सीमा उल्लंघन (संख्या; सप्ताह सोमवार से, भारतीय समय", "माध्यिका, घंटे", " घंटे"),
+    }[lang]
+    heading, hours_heading, unit = words
+    katra, sadar = {"en": ("Katra", "Sadar Bazar"), "hi": ("थाना कटरा", "सदर बाजार")}[lang]
+
+    district = await client.get("/dashboard")
+    weeks = tile(district, "breaches-per-week")
+    assert heading in weeks
+    columns = re.findall(r"<title>([^<]*)</title>", weeks)
+    assert len(columns) == 12 and columns[0] == "20-10: 0"
+    assert columns[-2:] == ["29-12: 3", "05-01: 5"]
+    assert ("/api/escalation/breach-trend", {"weeks": 12}) in services.asked
+    first_contact = tile(district, "first-contact")
+    assert hours_heading.lower() in first_contact.lower()
+    # Named, not coded; a thana with nobody contacted yet has no median and no bar.
+    assert bars_of(first_contact) == [(katra, f"2.5{unit}"), (sadar, f"30.0{unit}")]
+
+    services.asked.clear()
+    at_katra = await client.get("/dashboard", params={"thana": "SJP-KATRA"})
+    columns = re.findall(r"<title>([^<]*)</title>", tile(at_katra, "breaches-per-week"))
+    assert columns[-2:] == ["29-12: 0", "05-01: 2"] and sum(int(c.split(": ")[1]) for c in columns) == 2
+    assert ("/api/escalation/breach-trend", {"weeks": 12, "thana": "SJP-KATRA"}) in services.asked
+    assert bars_of(tile(at_katra, "first-contact")) == [(katra, f"2.5{unit}")]
+    nagar = await client.get("/dashboard", params={"circle": "SJP-NAGAR"})
+    assert bars_of(tile(nagar, "first-contact")) == [(sadar, f"30.0{unit}")]
+    nagar_weeks = re.findall(r"<title>[^<]*: (\d+)</title>", tile(nagar, "breaches-per-week"))
+    assert len(nagar_weeks) == 12 and {int(n) for n in nagar_weeks} == {0}
 
 
 async def test_the_sp_downloads_the_register_of_the_place_the_dashboard_shows_as_csv(

@@ -22,7 +22,8 @@ from shared.contracts.vocabulary import (
     Priority,
     label,
 )
-from shared.errors import CaseNotFound
+from shared.errors import CaseNotFound, NotFound
+from shared.places import find_place
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -32,6 +33,7 @@ from .read_model.projection import EscalationBoard
 from .read_model.queries import (
     PlaceLevel,
     breach_rates,
+    breach_trend,
     case_view,
     close_to_breach,
     escalated_to,
@@ -50,6 +52,7 @@ Watcher = Annotated[Principal, Depends(require(WATCHERS))]
 FiguresReader = Annotated[Principal, Depends(require(FIGURES))]
 Anyone = Annotated[Principal, Depends(require(PLATFORM_STAFF))]
 CaseKey = Annotated[str, Path(min_length=1, max_length=64), OneLine]
+PlaceCode = Annotated[str | None, Query(pattern=r"^[A-Z0-9][A-Z0-9-]{0,63}$", max_length=64)]
 
 
 def _both(labels: dict[Any, tuple[str, str]], code: str | None) -> dict[str, str] | None:
@@ -111,6 +114,7 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
     board = ctx.projector(EscalationBoard.name)
     labels = Labels(policy)
     labelled = labels.row
+    places = commands.places
 
     def tables() -> BoardTables:
         tables: BoardTables = board.tables
@@ -151,6 +155,40 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
         async with board.sessions() as session:
             rows = await breach_rates(session, tables(), principal.scope(), by)
         return {"by": by, "rates": [labelled(r) for r in rows]}
+
+    @router.get("/breach-trend", summary="Clocks decided and breached per week (weeks from Monday, IST)")
+    async def trend(
+        principal: FiguresReader,
+        weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+        circle: PlaceCode = None,
+        thana: PlaceCode = None,
+    ) -> dict[str, Any]:
+        """The last ``weeks`` weeks up to this one, oldest first, every week present (zeros too); a week
+        starts Monday 00:00 India time and is named by that Monday's date. A clock counts in the week its
+        outcome became known: when it breached, or when it stopped in time or late. Of the caller's
+        jurisdiction, or of a circle or thana inside it."""
+        scope = principal.scope() | await place_within(principal, circle=circle, thana=thana)
+        async with board.sessions() as session:
+            rows = await breach_trend(session, tables(), scope, ctx.clock.now(), weeks)
+        return {"scope": scope or {"state": "UP"}, "timezone": "Asia/Kolkata", "weeks": rows}
+
+    async def place_within(principal: Principal, *, circle: str | None, thana: str | None) -> dict[str, str]:
+        """The columns narrowing the figures to a circle and/or a thana. A place unknown, outside the
+        caller's jurisdiction, or a thana of another circle gets the 404 every out-of-reach read gets."""
+        narrowing: dict[str, str] = {}
+        for level, code in (("circle", circle), ("thana", thana)):
+            if code is None:
+                continue
+            async with places.sessions() as session:
+                place = await find_place(session, places.tables, level, code)
+            if (
+                place is None
+                or not principal.covers(place["district"], place["circle"], place["thana"])
+                or (level == "thana" and circle is not None and place["circle"] != circle)
+            ):
+                raise NotFound(level.capitalize(), code)
+            narrowing[level] = code
+        return narrowing
 
     @router.get("/step-times", summary="Time to first contact and to disposal (percentiles, hours)")
     async def times(principal: FiguresReader, by: PlaceLevel | None = None) -> dict[str, Any]:

@@ -16,7 +16,12 @@ LABEL_WIDTH = 180
 
 
 def bars(
-    items: Sequence[tuple[str, float]], *, unit: str = "", title: str = "", maximum: float | None = None
+    items: Sequence[tuple[str, float]],
+    *,
+    unit: str = "",
+    title: str = "",
+    maximum: float | None = None,
+    decimals: int = 0,
 ) -> Markup:
     """Horizontal bars, one per (label, value): for comparing places (breaches by thana, compliance)."""
     if not items:
@@ -31,7 +36,7 @@ def bars(
     for i, (name, value) in enumerate(items):
         y = i * BAR_HEIGHT + 4
         length = max(0.0, min(value / top, 1.0)) * span if top else 0.0
-        shown = f"{value:.0f}{unit}"
+        shown = f"{value:.{decimals}f}{unit}"
         parts.append(
             f'<text x="{LABEL_WIDTH - 6}" y="{y + 14}" text-anchor="end">{escape(name)[:32]}</text>'
             f'<rect x="{LABEL_WIDTH}" y="{y + 2}" width="{length:.1f}" height="{BAR_HEIGHT - 6}" '
@@ -79,6 +84,13 @@ def breach_items(
     """A bar a thana, labelled with its name in the page's language where the tree names it."""
     named = names or {}
     return [(named.get(place, {}).get(lang, place), float(breached)) for place, (_, breached) in breaches]
+
+
+def first_contact_items(
+    hours: Sequence[tuple[str, float]], names: dict[str, dict[str, str]], lang: str
+) -> list[tuple[str, float]]:
+    """A bar a thana: its median hours to first contact, labelled with its name in the page's language."""
+    return [(names.get(place, {}).get(lang, place), float(p50)) for place, p50 in hours]
 
 
 def compliance_items(places: Sequence[dict[str, Any]], lang: str) -> list[tuple[str, float]]:

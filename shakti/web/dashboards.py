@@ -24,6 +24,9 @@ from shared.auth import Role
 
 NEWEST = 10
 """How many of the newest cases the dashboard lists under its figures (the figures count every case)."""
+WEEKS = 12
+"""How many weeks the breach trend goes back, this week included."""
+"""How many of the newest cases the dashboard lists under its figures (the figures count every case)."""
 
 
 def mount_dashboards(app: FastAPI) -> None:
@@ -54,6 +57,14 @@ def mount_dashboards(app: FastAPI) -> None:
                 continue
             decided, breached = by_thana.setdefault(rate["place"], [0, 0])
             by_thana[rate["place"]] = [decided + rate["decided"], breached + rate["breached"]]
+        trend = await optional(api, "/api/escalation/breach-trend", weeks=WEEKS, circle=circle, thana=thana)
+        steps = await optional(api, "/api/escalation/step-times", by="thana") or {"places": {}}
+        first_contact = {
+            place: figures["time_to_first_contact"]["p50_hours"]
+            for place, figures in steps["places"].items()
+            if (not thanas_in_focus or place in thanas_in_focus)
+            and figures["time_to_first_contact"]["p50_hours"] is not None
+        }
         workloads = await optional(api, "/api/routing/workloads") or []
         per_kendra: dict[str, list[int]] = {}
         for officer in workloads:
@@ -77,6 +88,8 @@ def mount_dashboards(app: FastAPI) -> None:
             focus=focus, circle=circle, thana=thana, open_count=counts["open"], cases=newest["cases"],
             total=newest["total"], per_day=per_day_items(counts["registered_per_ist_day"]),
             breaches=sorted(by_thana.items()),
+            per_week=per_week_items((trend or {}).get("weeks", [])),
+            first_contact=sorted(first_contact.items()),
             workloads=sorted(per_kendra.items()),
             escalated=[r for r in escalated["cases"] if here(r)], near=[r for r in near["clocks"] if here(r)],
             children=(focus or {}).get("children", []), trail=trail_to(tree, focus),
@@ -174,3 +187,9 @@ def places_under(tree: dict[str, Any], level: str) -> list[dict[str, Any]]:
 def per_day_items(per_ist_day: list[dict[str, Any]]) -> list[tuple[str, float]]:
     """The chart's columns from intake's cases per IST day: a column a day, labelled day-month."""
     return [(date.fromisoformat(d["day"]).strftime("%d-%m"), float(d["cases"])) for d in per_ist_day]
+
+
+def per_week_items(weeks: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    """The chart's columns from escalation's breach trend: clocks breached each IST week, labelled by
+    the week's Monday, day-month."""
+    return [(date.fromisoformat(w["week"]).strftime("%d-%m"), float(w["breached"])) for w in weeks]

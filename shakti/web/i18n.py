@@ -231,6 +231,24 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "newest_cases": ("नवीनतम मामले", "Newest cases"),
     "breaches_by_thana": ("थानेवार उल्लंघन", "Breaches by thana"),
+    "breaches_per_week": (
+        "प्रति सप्ताह समय-सीमा उल्लंघन (संख्या; सप्ताह सोमवार से, भारतीय समय, पिछले 12 सप्ताह)",
+        "Deadlines breached per week (count; weeks from Monday, India time, last 12 weeks)",
+    ),
+    "breaches_per_week_how": (
+        "हर स्तंभ: उस सप्ताह जिन समय-सीमाओं का परिणाम ज्ञात हुआ, उनमें से कितनी चूकीं; नीचे सप्ताह का सोमवार",
+        "Each column: of the deadlines whose outcome became known that week, how many were missed; "
+        "under it, the week's Monday",
+    ),
+    "time_to_first_contact": (
+        "प्रथम संपर्क तक का समय (माध्यिका, घंटे, प्रति थाना)",
+        "Time to first contact (median hours, by thana)",
+    ),
+    "time_to_first_contact_how": (
+        "पंजीकरण से प्रथम संपर्क तक, उन मामलों का जिनमें संपर्क हो चुका",
+        "From registration to first contact, of the cases contacted so far",
+    ),
+    "hours_short": ("घंटे", "h"),
     "compliance_by_circle": ("सर्किलवार अनुपालन", "Compliance by circle"),
     "nothing": ("कुछ नहीं", "Nothing here"),
     "due": ("नियत समय", "Due"),

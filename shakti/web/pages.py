@@ -68,6 +68,7 @@ templates.env.globals.update(
     charts=charts,
     breach_items=charts.breach_items,
     compliance_items=charts.compliance_items,
+    first_contact_items=charts.first_contact_items,
     state_items=charts.state_items,
     category_items=charts.category_items,
     ist=ist,

@@ -7,13 +7,14 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, case, func, select, tuple_
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from shared.clock import IST
 from shared.contracts.vocabulary import LadderRole
 from shared.places import PlaceTables, kendras_of, ladder_places
 from shared.projection import Projector
@@ -194,6 +195,51 @@ async def breach_rates(
             }
         )
     return out
+
+
+def ist_week_of(moment: datetime) -> date:
+    """The Monday (India's date) of the week a moment falls in: weeks start Monday 00:00 IST."""
+    day = moment.astimezone(IST).date()
+    return day - timedelta(days=day.weekday())
+
+
+async def breach_trend(
+    session: AsyncSession, t: BoardTables, scope: Mapping[str, str], now: datetime, weeks: int
+) -> list[Row]:
+    """Per IST week, the last ``weeks`` up to this one, oldest first and none left out: clocks whose
+    outcome became known that week (breached, or stopped) and how many were late.
+
+    A clock breached and later stopped counts once, in the week of its breach: that is when it was
+    known to be late."""
+    k, c = t.clock.c, t.case.c
+    first = ist_week_of(now) - timedelta(weeks=weeks - 1)
+    since = datetime(first.year, first.month, first.day, tzinfo=IST)
+    rows = await session.execute(
+        select(k.breached_at, k.stopped_at, k.met)
+        .select_from(t.clock.join(t.case, c.case_id == k.case_id))
+        .where(
+            k.state.in_(("stopped", "breached")),
+            or_(k.breached_at >= since, and_(k.breached_at.is_(None), k.stopped_at >= since)),
+            *_scoped(t, scope),
+        )
+    )
+    span = [first + timedelta(weeks=n) for n in range(weeks)]
+    counts = {week: [0, 0] for week in span}
+    for r in rows:
+        known_at = r.breached_at or r.stopped_at
+        if known_at is None or (week := ist_week_of(known_at)) not in counts:
+            continue
+        counts[week][0] += 1
+        counts[week][1] += r.met is False
+    return [
+        {
+            "week": week.isoformat(),
+            "decided": decided,
+            "breached": breached,
+            "rate": round(breached / decided, 4) if decided else 0.0,
+        }
+        for week, (decided, breached) in counts.items()
+    ]
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float:

@@ -4,9 +4,10 @@ inside the caller's jurisdiction."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from services.escalation.read_model.queries import ist_week_of
 from shared.auth import Role
 from shared.contracts.escalation import (
     CaseEscalated,
@@ -208,3 +209,73 @@ async def test_an_idempotency_key_is_bound_to_whoever_sends_it(world: World) -> 
         assert hers.status_code == 200 and hers.json()["acknowledged_levels"] == [1]
         acks = await world.wait_for(case_id, EscalationAcknowledged, count=2)
         assert sorted((a.level, a.by) for a in acks) == [(1, "PNO152377"), (2, "PNO152301")]
+
+
+def test_a_week_starts_on_monday_at_midnight_in_india() -> None:
+    sunday_night = datetime.fromisoformat("2026-01-18T18:29:59+00:00")  # Sunday 23:59:59 IST
+    assert ist_week_of(sunday_night) == date(2026, 1, 12)
+    assert ist_week_of(sunday_night + timedelta(seconds=1)) == date(2026, 1, 19)  # Monday 00:00 IST
+    assert ist_week_of(datetime.fromisoformat("2026-01-12T00:00:00+05:30")) == date(2026, 1, 12)
+
+
+async def test_the_breach_trend_counts_each_ist_week_of_the_place_asked_for(
+    world_on_each_database: World,
+) -> None:
+    """Issue 15: clocks decided and breached per week, by the week their outcome became known."""
+    world = world_on_each_database
+    await world.define_jurisdiction()
+    async with world.http() as (client, runner):
+        # Monday 12 January, 10:00 IST: both cases are assigned at once (acknowledgement met).
+        katra = await world.register(assigned=True)
+        sadar = await world.register(assigned=True, thana="SJP-SADAR-BAZAR")
+        for case_id in (katra, sadar):
+            await world.wait_for(case_id, ClockStopped)
+        world.clock.advance(2 * HOUR)
+        await world.on_intake(katra, FirstContactMade(by="PNO1", at=world.clock.now(), mode="visit"))
+        await world.wait_for(katra, ClockStopped, count=2)
+        world.clock.advance(28 * HOUR)  # Tuesday 16:00 IST: Sadar Bazar's first contact (24 h) is late
+        await world.wait_for(sadar, SlaBreached)
+        # Monday 19 January, 12:00 IST: both action-taken clocks (7 days) are breached, in the next week.
+        world.clock.advance(6 * DAY + 20 * HOUR)
+        for case_id, breaches in ((katra, 1), (sadar, 2)):
+            await eventually_breached(world, case_id, "action_taken", breaches)
+        await world.projected(runner)
+
+        def weeks(answer: Any) -> list[tuple[str, int, int]]:
+            assert answer.status_code == 200, answer.text
+            return [(w["week"], w["decided"], w["breached"]) for w in answer.json()["weeks"]]
+
+        sp = world.token(Role.SP, district="SJP")
+        trend = f"{API}/breach-trend"
+        assert weeks(await client.get(trend, params={"weeks": 3}, headers=sp)) == [
+            ("2026-01-05", 0, 0),
+            ("2026-01-12", 4, 1),
+            ("2026-01-19", 2, 2),
+        ]
+        assert (await client.get(trend, headers=sp)).json()["weeks"][0]["week"] == "2025-11-03"  # 12 weeks
+        assert weeks(await client.get(trend, params={"weeks": 2, "thana": "SJP-KATRA"}, headers=sp)) == [
+            ("2026-01-12", 2, 0),
+            ("2026-01-19", 1, 1),
+        ]
+        assert weeks(await client.get(trend, params={"weeks": 2, "circle": "SJP-NAGAR"}, headers=sp)) == [
+            ("2026-01-12", 2, 1),
+            ("2026-01-19", 1, 1),
+        ]
+        co = world.token(Role.CO, district="SJP", circle="SJP-TILHAR")
+        assert weeks(await client.get(trend, params={"weeks": 2}, headers=co)) == [
+            ("2026-01-12", 2, 0),
+            ("2026-01-19", 1, 1),
+        ]
+        # A place outside her circle, or a thana of another circle, is not found; a Kendra officer
+        # reads no figures.
+        for params in ({"thana": "SJP-SADAR-BAZAR"}, {"circle": "SJP-NAGAR"}, {"thana": "SJP-ROZA"}):
+            assert (await client.get(trend, params=params, headers=co)).status_code == 404
+        mixed = {"circle": "SJP-TILHAR", "thana": "SJP-SADAR-BAZAR"}
+        assert (await client.get(trend, params=mixed, headers=sp)).status_code == 404
+        officer = world.token(Role.KENDRA_OFFICER, **KATRA)
+        assert (await client.get(trend, headers=officer)).status_code == 403
+
+
+async def eventually_breached(world: World, case_id: str, clock: str, count: int) -> None:
+    breaches = await world.wait_for(case_id, SlaBreached, count=count)
+    assert clock in {b.clock for b in breaches}

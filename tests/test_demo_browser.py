@@ -122,6 +122,18 @@ async def operator_has_messages(page: Page) -> None:
     await page.goto(home)
 
 
+async def agency_has_referrals(page: Page) -> None:
+    """The One Stop Centre's desk: a Kendra's referral to accept (routing refers the demo's sexual assault
+    and domestic violence cases there)."""
+
+    async def referred() -> bool:
+        await page.reload()
+        return await page.locator("#open-referrals article.referral").count() > 0
+
+    await eventually(referred, timeout=WITHIN, what="a referral at demo.agency's desk")
+    assert await page.locator("#open-referrals article.referral form").count() > 0
+
+
 WORK: dict[Role, Callable[[Page], Awaitable[None]]] = {
     Role.KENDRA_OFFICER: officer_has_cases,
     Role.KENDRA_INCHARGE: escalated_to_her,
@@ -131,6 +143,7 @@ WORK: dict[Role, Callable[[Page], Awaitable[None]]] = {
     Role.SP: supervisor_has_figures,
     Role.STATE_CELL: state_has_figures,
     Role.OPERATOR: operator_has_messages,
+    Role.AGENCY_DESK: agency_has_referrals,
 }
 
 

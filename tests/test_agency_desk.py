@@ -65,6 +65,7 @@ async def test_the_desk_lists_and_answers_only_her_agencys_referrals_and_stops_t
     line = mine["referrals"][0]
     assert (line["case_number"], line["thana"], line["status"]) == (world.case_number, "SJP-KATRA", "issued")
     assert line["category"]["code"] == "stalking" and line["priority"]["en"] and line["due_at"]
+    assert line["thana_name"] == {"hi": "थाना कटरा", "en": "Katra"}  # her page names it, not its code
     assert NAME not in listed.text and PHONE not in listed.text
     # The other agency's desk sees the DLSA referral only.
     other = (await client.get("/api/routing/agency/referrals", headers=elsewhere)).json()

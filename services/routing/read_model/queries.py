@@ -261,6 +261,7 @@ class RoutingQueries:
         newest first; with only what her desk needs to act on each: the case's number, category,
         priority and thana, never who the complainant is (routing does not hold that)."""
         r, c = self.projector.tables.referral, self.projector.tables.case
+        u = self.projector.tables.unit
         async with self.projector.sessions() as session:
             rows = (
                 (
@@ -273,8 +274,11 @@ class RoutingQueries:
                             c.c.district,
                             c.c.thana,
                             c.c.registered_at,
+                            u.c.name_hi.label("thana_hi"),
+                            u.c.name_en.label("thana_en"),
                         )
                         .join(c, c.c.case_id == r.c.case_id)
+                        .outerjoin(u, (u.c.level == "thana") & (u.c.code == c.c.thana))
                         .where(r.c.agency_code == agency_code)
                         .order_by(r.c.due_at, r.c.referral_id)
                     )
@@ -291,6 +295,9 @@ class RoutingQueries:
                 "priority": row["priority"],
                 "district": row["district"],
                 "thana": row["thana"],
+                "thana_name": {"hi": row["thana_hi"] or row["thana"], "en": row["thana_en"] or row["thana"]}
+                if row["thana"]
+                else None,
                 "kind": row["agency_kind"],
                 "status": row["status"],
                 "rejection": row["rejection"],

@@ -558,11 +558,14 @@ def notifications_retry(
         if notification
         else [m["notification_id"] for m in platform.call("GET", "/api/notifications/parked")["messages"]]
     )
-    sent = sum(bool(platform.call("POST", f"/api/notifications/{n}/retry")["sent"]) for n in wanted)
+    outcomes = [platform.call("POST", f"/api/notifications/{n}/retry")["outcome"] for n in wanted]
+    sent, to_intake = outcomes.count("sent"), outcomes.count("to_intake")
+    parked = len(outcomes) - sent - to_intake
     console.print(
-        f"sent {sent}, still parked {len(wanted) - sent} / भेजे {sent}, अब भी रुके {len(wanted) - sent}"
+        f"sent {sent}, handed to intake {to_intake} (a complainant's SMS), still parked {parked} / "
+        f"भेजे {sent}, इनटेक को सौंपे {to_intake} (शिकायतकर्ता के SMS), अब भी रुके {parked}"
     )
-    if sent < len(wanted):
+    if parked:
         raise typer.Exit(2)
 
 

@@ -25,7 +25,12 @@ from services.intake.domain import Case
 from services.intake.keystore import KeyStore, unseal
 from shared.complainant_sms import PlaceNames, complainant_sms
 from shared.contracts.intake import CaseRegistered
-from shared.contracts.notifications import COMPLAINANT, NotificationChannel, NotificationRequested
+from shared.contracts.notifications import (
+    COMPLAINANT,
+    NotificationChannel,
+    NotificationRequested,
+    NotificationRetried,
+)
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.runtime import ServiceContext
@@ -81,15 +86,23 @@ class ComplainantMessages:
         ]
 
     async def react(self, envelope: Envelope) -> None:
-        if envelope.event_type != NotificationRequested.event_type:
+        if envelope.event_type not in (NotificationRequested.event_type, NotificationRetried.event_type):
             return
-        if not str(envelope.payload.get("recipient", "")).startswith(COMPLAINANT):
-            return
-        wanted = envelope.event()
-        if isinstance(wanted, NotificationRequested) and wanted.channel is NotificationChannel.SMS:
-            await self.deliver(wanted)
+        told = envelope.event()
+        # An operator's retry of a parked one carries the request; each retry is a round of its own.
+        wanted, round_ = (
+            (told.request, f":retry:{envelope.event_id}")
+            if isinstance(told, NotificationRetried)
+            else (told, "")
+        )
+        if (
+            isinstance(wanted, NotificationRequested)
+            and wanted.recipient.startswith(COMPLAINANT)
+            and wanted.channel is NotificationChannel.SMS
+        ):
+            await self.deliver(wanted, round_)
 
-    async def deliver(self, wanted: NotificationRequested) -> None:
+    async def deliver(self, wanted: NotificationRequested, round_: str = "") -> None:
         case_id, message = wanted.case_id or "", wanted.notification_id
         case = await self.cases.get(case_id)
         if message in case.messages_sent:
@@ -98,7 +111,7 @@ class ComplainantMessages:
         phone = await self._phone(case_id) if reason is None else None
         if reason is not None or phone is None:
             now, why = self.ctx.clock.now(), reason or "no_phone"
-            refused = self._meta(f"sms:{message}:refused")
+            refused = self._meta(f"sms:{message}:refused{round_}")
             await self.cases.execute(case_id, lambda c: c.message_failed(message, 1, why, True, now), refused)
             log.info("case %s: SMS %s not sent (%s)", case_id, message, why)
             return

@@ -205,5 +205,6 @@ def _operator_routes(
     @router.post("/{notification_id}/retry", summary="Send a parked message again, now")
     async def retry(notification_id: NotificationKey, principal: Operator) -> dict[str, Any]:
         command = SendAgain(notification_id=notification_id)
-        sent = await commands.send_again(Caller.person(principal), command)
-        return {"notification_id": notification_id, "sent": sent}
+        outcome = await commands.send_again(Caller.person(principal), command)
+        # A complainant's SMS goes back to intake, which alone opens her phone: sent or parked later.
+        return {"notification_id": notification_id, "sent": outcome == "sent", "outcome": outcome}

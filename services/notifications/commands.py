@@ -7,7 +7,8 @@ to them (their user name, their service number) or to the ladder office their ro
 
 from __future__ import annotations
 
-from typing import ClassVar
+from functools import partial
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -15,6 +16,7 @@ from shared.auth import Principal, Role
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.notifications import (
     CLOCK_TIME,
+    COMPLAINANT,
     MESSAGE_LANGUAGE,
     MutableChannel,
     PreferencesChanged,
@@ -91,13 +93,22 @@ class NotificationCommands:
             command.notification_id, lambda n: n.acknowledge(caller.actor, addressed, at), meta
         )
 
-    async def send_again(self, caller: Caller, command: SendAgain) -> bool:
-        """Whether a channel took it this time (the try is recorded either way)."""
+    async def send_again(self, caller: Caller, command: SendAgain) -> Literal["sent", "parked", "to_intake"]:
+        """What became of it: a channel took it this time, or it is parked again (each try is recorded),
+        or, a complainant's SMS, it went back to intake to send."""
         async with self.board.sessions() as session:
             row = await one(session, self.board.tables, command.notification_id)
         if row is None:
             raise NotFound("notification", command.notification_id)
-        return await self.delivery.deliver(command.notification_id)
+        if str(row["recipient"]).startswith(COMPLAINANT):
+            # Hers is intake's to send (only intake opens her phone): the retry is recorded, intake takes
+            # it up from the event and records what the gateway said.
+            tries = (await self.notifications.get(command.notification_id)).tries
+            retry = partial(Notification.retry, by=caller.actor, at=self.ctx.clock.now())
+            meta = caller.meta(command.name, command.notification_id, step=f"after-{tries}-tries")
+            await self.notifications.execute(command.notification_id, retry, meta)
+            return "to_intake"
+        return "sent" if await self.delivery.deliver(command.notification_id) else "parked"
 
     async def choose_preferences(self, caller: Caller, command: ChoosePreferences) -> Preferences:
         """The caller's preferences after the change (a DomainError when the quiet hours are half given

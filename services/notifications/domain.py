@@ -38,6 +38,7 @@ from shared.contracts.notifications import (
     NotificationFailed,
     NotificationReleased,
     NotificationRequested,
+    NotificationRetried,
     NotificationRule,
     NotificationSent,
     PreferencesChanged,
@@ -498,6 +499,8 @@ class Notification(Aggregate):
                 self.parked = event.parked
             case NotificationAcknowledged():
                 self.acknowledged = True
+            case NotificationRetried():
+                self.parked = False
 
     def request(self, wanted: NotificationRequested, at: datetime) -> list[Event]:
         """Exactly once: a notification that exists already is not asked for again. One for the web
@@ -545,6 +548,13 @@ class Notification(Aggregate):
                 at=at,
             )
         ]
+
+    def retry(self, by: str, at: datetime) -> list[Event]:
+        """A parked message is to be tried again (one not parked, or sent, is left as it is)."""
+        wanted = self._wanted()
+        if self.sent or not self.parked:
+            return []
+        return [NotificationRetried(notification_id=self.id, by=by, at=at, request=wanted)]
 
     def acknowledge(self, by: str, addresses: frozenset[str], at: datetime) -> list[Event]:
         wanted = self._wanted()

@@ -189,6 +189,18 @@ class NotificationReleased(Event):
     at: datetime
 
 
+@event_type("NotificationRetried")
+class NotificationRetried(Event):
+    """An operator asked a parked message to be tried again (``shakti notifications retry``). A
+    complainant's SMS is intake's to send, as only intake opens her phone: it takes the message up from
+    this event, which carries the request."""
+
+    notification_id: str
+    by: str
+    at: datetime
+    request: NotificationRequested
+
+
 CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 """A time of day in IST, 24-hour: ``22:00``."""
 PREFERENCES = "preferences"

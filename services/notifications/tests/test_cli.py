@@ -84,7 +84,7 @@ async def test_a_parked_message_is_listed_and_sent_by_the_retry(
         assert code == 2 and "still parked 1" in out, out
         gateway.failures = 0
         code, out = await shakti("notifications", "retry", wanted.notification_id)
-        assert code == 0 and "sent 1, still parked 0" in out, out
+        assert code == 0 and "sent 1, handed to intake 0 (a complainant's SMS), still parked 0" in out, out
         assert len(gateway.accepted) == 1 and gateway.accepted[0]["reference"] == wanted.notification_id
 
         async def none_parked() -> bool:

@@ -210,8 +210,8 @@ async def test_without_a_gateway_her_sms_goes_to_the_outbox_in_her_words_and_now
         assert "In progress" in texts["complainant_status"]["en"]
         assert "कार्यवाही जारी" in texts["complainant_status"]["hi"]
 
-        # One who agreed but gave no phone: parked by intake with its reason; an operator's retry in
-        # notifications does not try it itself (it holds no phone to send it to).
+        # One who agreed but gave no phone: parked by intake with its reason; an operator's retry goes back
+        # to intake (notifications holds no phone to send it to), which parks it again for that reason.
         phoneless = {"name": NAME, "address": ADDRESS, "statement": STORY}
         lost = (await intake.register(consent_to_messages=True, identity=phoneless))["case_id"]
 
@@ -232,15 +232,74 @@ async def test_without_a_gateway_her_sms_goes_to_the_outbox_in_her_words_and_now
             f"/api/notifications/{failed.notification_id}/retry", headers=operator
         )
         assert retried.status_code == 200, retried.text
-        await asyncio.sleep(0.5)
+        assert retried.json()["outcome"] == "to_intake" and retried.json()["sent"] is False
+
+        async def parked_again() -> bool:
+            return len(await parked()) == 2
+
+        await eventually(parked_again, 20, "her receipt parked again by intake")
         after = [
             type(e).__name__
             for e in await events(nats_client, "NOTIFICATIONS")
             if getattr(e, "notification_id", None) == failed.notification_id
         ]
-        assert after == ["NotificationRequested", "NotificationFailed"], after
+        assert after == [
+            "NotificationRequested",
+            "NotificationFailed",
+            "NotificationRetried",
+            "NotificationFailed",
+        ]
+        assert (await parked())[-1].reason == "no_phone"
         timeline = (await intake.get(f"/cases/{lost}/timeline")).json()["entries"]
         assert any("no_phone" in entry["text_en"] for entry in timeline), timeline
         told = (await intake.get(f"/cases/{case_id}/timeline")).json()["entries"]
         assert any("handed to the outbox (no gateway" in e["text_en"] for e in told), told
         assert any("आउटबॉक्स" in e["text_hi"] for e in told), told
+
+
+async def test_an_operator_s_retry_sends_her_parked_sms_once_through_intake(
+    nats_client: NatsClient,
+    nats_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway down through all of intake's tries parks her receipt; ``shakti notifications retry``
+    (the operator's API) hands it back to intake, which alone can open her phone: sent once, shown sent."""
+    gateway.failures = 4  # every try of the first round
+    monkeypatch.setenv("SHAKTI_INTAKE_SMS_URL", gateway.url)
+    async with intake_and_notifications(nats_client, nats_url, sqlite_url, tmp_path, monkeypatch) as both:
+        intake, nc = both.intake, both.intake.nc
+        await intake.register(consent_to_messages=True, language="en", identity=identity())
+        operator = both.callers.headers(Principal(username="ops", role=Role.OPERATOR))
+        parked: list[dict[str, Any]] = []
+
+        async def shown_parked() -> bool:
+            answer = await both.notifications.get("/api/notifications/parked", headers=operator)
+            parked[:] = answer.json()["messages"]
+            return bool(parked)
+
+        await eventually(shown_parked, 40, "her receipt parked after the gateway's failures")
+        assert gateway.accepted == [] and len(gateway.requests) == 4
+        [message] = parked
+        retried = await both.notifications.post(
+            f"/api/notifications/{message['notification_id']}/retry", headers=operator
+        )
+        assert retried.status_code == 200, retried.text
+        await eventually(lambda: _count(gateway, 1), 20, "her receipt taken on the operator's retry")
+
+        async def shown_sent() -> bool:
+            return any(isinstance(e, NotificationSent) for e in await events(nc, "NOTIFICATIONS"))
+
+        await eventually(shown_sent, 10, "notifications recording it sent")
+        assert (await both.notifications.get("/api/notifications/parked", headers=operator)).json()[
+            "messages"
+        ] == []
+        # The same retry asked again: nothing goes twice.
+        again = await both.notifications.post(
+            f"/api/notifications/{message['notification_id']}/retry", headers=operator
+        )
+        assert again.status_code == 200, again.text
+        await asyncio.sleep(1.0)
+        assert len(gateway.accepted) == 1 and len(gateway.requests) == 5

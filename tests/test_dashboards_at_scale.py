@@ -152,8 +152,11 @@ def figure(page: str, id_: str) -> int:
 
 
 def columns(page: str) -> dict[str, int]:
-    """The 'registered per day' chart: day-month -> cases."""
-    return {day: int(n) for day, n in re.findall(r"<title>(\d\d-\d\d): (\d+)</title>", page)}
+    """The 'registered per day' chart: day-month -> cases (the weekly breaches' chart is labelled by
+    day-month too: only this tile is read)."""
+    tile = re.search(r'<section class="card" id="per-day">(.*?)</section>', page, re.S)
+    assert tile is not None
+    return {day: int(n) for day, n in re.findall(r"<title>(\d\d-\d\d): (\d+)</title>", tile.group(1))}
 
 
 def breaches(page: str) -> dict[str, tuple[int, int]]:

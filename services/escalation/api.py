@@ -150,6 +150,42 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
             )
         return {"now": now, "clocks": [labelled(r) for r in rows]}
 
+    _figures(router, ctx, board, labels, places)
+
+    @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
+    async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
+        async with board.sessions() as session:
+            view = await case_view(session, tables(), case_id)
+        if view is None:
+            raise CaseNotFound(case_id)
+        principal.reach_case(case_id, view["district"], view["circle"], view["thana"])
+        view["clocks"] = [labelled(c) for c in view["clocks"]]
+        view["escalations"] = [labelled(e) for e in view["escalations"]]
+        return labelled(view)
+
+    @router.post("/cases/{case_id}/acknowledge", summary="The caller takes up a case escalated to them")
+    async def acknowledge(
+        case_id: CaseKey,
+        principal: Ladder,
+        idempotency_key: IdempotencyKey = None,
+    ) -> dict[str, Any]:
+        stored = await commands.acknowledge(
+            Caller.person(principal, idempotency_key), Acknowledge(case_id=case_id)
+        )
+        levels = [event.level for e in stored if isinstance(event := e.event(), EscalationAcknowledged)]
+        return {"case_id": case_id, "acknowledged_levels": levels, "already_acknowledged": not levels}
+
+    return router
+
+
+def _figures(router: APIRouter, ctx: ServiceContext, board: Any, labels: Labels, places: Any) -> None:
+    """The figures of a jurisdiction: breach rates, the weekly trend, the time each step took."""
+    labelled = labels.row
+
+    def tables() -> BoardTables:
+        tables: BoardTables = board.tables
+        return tables
+
     @router.get("/breach-rates", summary="Share of clocks breached, per place and clock")
     async def rates(principal: FiguresReader, by: PlaceLevel = "thana") -> dict[str, Any]:
         async with board.sessions() as session:
@@ -195,28 +231,3 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
         async with board.sessions() as session:
             figures = await step_times(session, tables(), principal.scope(), by)
         return {"by": by or "all", "places": figures}
-
-    @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
-    async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
-        async with board.sessions() as session:
-            view = await case_view(session, tables(), case_id)
-        if view is None:
-            raise CaseNotFound(case_id)
-        principal.reach_case(case_id, view["district"], view["circle"], view["thana"])
-        view["clocks"] = [labelled(c) for c in view["clocks"]]
-        view["escalations"] = [labelled(e) for e in view["escalations"]]
-        return labelled(view)
-
-    @router.post("/cases/{case_id}/acknowledge", summary="The caller takes up a case escalated to them")
-    async def acknowledge(
-        case_id: CaseKey,
-        principal: Ladder,
-        idempotency_key: IdempotencyKey = None,
-    ) -> dict[str, Any]:
-        stored = await commands.acknowledge(
-            Caller.person(principal, idempotency_key), Acknowledge(case_id=case_id)
-        )
-        levels = [event.level for e in stored if isinstance(event := e.event(), EscalationAcknowledged)]
-        return {"case_id": case_id, "acknowledged_levels": levels, "already_acknowledged": not levels}
-
-    return router

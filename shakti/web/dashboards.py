@@ -32,8 +32,13 @@ WEEKS = 12
 def mount_dashboards(app: FastAPI) -> None:
     """Dashboards and the state cell's page."""
     router = APIRouter(include_in_schema=False)
+    _supervisors(router)
+    _state_cell(router)
+    app.include_router(router)
 
-    # ---- supervisors ------------------------------------------------------------------------------
+
+def _supervisors(router: APIRouter) -> None:
+    """The supervisors' dashboard of a place and its register as CSV."""
 
     @router.get("/dashboard")
     async def dashboard(
@@ -111,7 +116,9 @@ def mount_dashboards(app: FastAPI) -> None:
         query = {k: v for k, v in (("circle", circle), ("thana", thana)) if v}
         return await register_csv(api, query, language(request), f"register-{place}")
 
-    # ---- state cell -------------------------------------------------------------------------------
+
+def _state_cell(router: APIRouter) -> None:
+    """The state cell's page: every district side by side, figures only."""
 
     @router.get("/state")
     async def state(request: Request, principal: User, api: Api) -> HTMLResponse:
@@ -135,8 +142,6 @@ def mount_dashboards(app: FastAPI) -> None:
             request, "state.html", principal,
             counts=counts, districts=sorted(districts.items()), uncertified=uncertified,
         )  # fmt: skip
-
-    app.include_router(router)
 
 
 def district_row(name_hi: str, name_en: str, staff: int, certified_share: float | None) -> dict[str, Any]:

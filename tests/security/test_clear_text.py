@@ -36,6 +36,7 @@ CODES: dict[str, str] = {
             "state",
             "office_code",
             "agency_code",
+            "agency",  # an agency desk's agency (UserAdded), checked against routing's agencies
             "transfer_from",
         ),
         "a jurisdiction code",

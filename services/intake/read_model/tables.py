@@ -27,7 +27,8 @@ class CaseTables:
     phones: Table
 
 
-def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
+def _case_table(metadata: MetaData, prefix: str) -> Table:
+    """A row a case: what the register, the queue and the dashboards read."""
     cases = Table(
         f"{prefix}case",
         metadata,
@@ -78,6 +79,11 @@ def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
     for column in ("kendra", "thana", "circle", "district"):
         Index(f"ix_{prefix}case_{column}_urgency", cases.c[column], cases.c.urgency)
     Index(f"ix_{prefix}case_urgency", cases.c.urgency)
+    return cases
+
+
+def case_tables(metadata: MetaData, prefix: str) -> CaseTables:
+    cases = _case_table(metadata, prefix)
     timeline = Table(
         f"{prefix}timeline",
         metadata,

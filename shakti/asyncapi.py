@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from faststream.nats import NatsBroker
 from faststream.specification import AsyncAPI
 
-from shared.auth import Principal, current_principal
+from shared.auth import PLATFORM_STAFF, Principal, require
 from shared.events import Event
 
 SERVICES = ("intake", "routing", "escalation", "training", "notifications", "users")
@@ -89,6 +89,7 @@ def mount_asyncapi(app: FastAPI) -> None:
     document = asyncapi_document()
 
     @app.get("/asyncapi.json", tags=["documentation"], include_in_schema=False)
-    async def asyncapi(_: Annotated[Principal, Depends(current_principal)]) -> JSONResponse:
-        """For signed-in users, like ``/openapi.json``; checked in as ``docs/asyncapi.json``."""
+    async def asyncapi(_: Annotated[Principal, Depends(require(PLATFORM_STAFF))]) -> JSONResponse:
+        """For the platform's staff (not an agency desk), like ``/openapi.json``; checked in as
+        ``docs/asyncapi.json``."""
         return JSONResponse(document)

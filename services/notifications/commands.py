@@ -126,6 +126,10 @@ class NotificationCommands:
     async def addresses(self, principal: Principal) -> list[str]:
         """Whom the caller answers for: themselves, and the ladder office their role holds now (an agency
         desk: her agency's desk)."""
+        if principal.role is Role.AGENCY_DESK:
+            # Only her agency's desk: nothing is sent to a desk by her user name, and what was sent to
+            # that name under a police role before (a reused user name) is not hers to read.
+            return [f"agency:{principal.agency}"] if principal.agency else []
         mine = [f"user:{principal.username}"]
         if principal.service_number:
             mine.append(f"officer:{principal.service_number}")
@@ -140,7 +144,4 @@ class NotificationCommands:
                 offices = [principal.circle]
             case Role.ADDL_SP | Role.SP if principal.district:
                 offices = [principal.district]
-            case Role.AGENCY_DESK if principal.agency:
-                # Whoever signs in at the agency's desk reads what is sent to the desk.
-                return [*mine, f"agency:{principal.agency}"]
         return mine + [f"office:{principal.role.value}:{code}" for code in offices]

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Boolean, Column, MetaData, String, Table, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth import Principal
 from shared.contracts.routing import (
     AgencyDefined,
     CircleDefined,
@@ -34,8 +35,9 @@ from shared.contracts.routing import (
     UnitRetired,
 )
 from shared.dispatch import handles
+from shared.errors import NotFound
 from shared.events import Envelope
-from shared.projection import Projection
+from shared.projection import Projection, Projector
 from shared.rows import Row, Rows, as_dict
 
 PLACE_SUBJECTS = "shakti.routing.district.*"
@@ -140,6 +142,27 @@ async def find_place(session: AsyncSession, tables: PlaceTables, level: str, cod
     t = tables.places
     found = (await session.execute(select(t).where(t.c.level == level, t.c.code == code))).first()
     return as_dict(found) if found else None
+
+
+async def narrowed_to(
+    places: Projector[PlaceTables], principal: Principal, *, circle: str | None, thana: str | None
+) -> dict[str, str]:
+    """The columns narrowing a caller's figures to a circle and/or a thana. A place unknown, outside the
+    caller's jurisdiction, or a thana of another circle gets the 404 every out-of-reach read gets."""
+    narrowing: dict[str, str] = {}
+    for level, code in (("circle", circle), ("thana", thana)):
+        if code is None:
+            continue
+        async with places.sessions() as session:
+            place = await find_place(session, places.tables, level, code)
+        if (
+            place is None
+            or not principal.covers(place["district"], place["circle"], place["thana"])
+            or (level == "thana" and circle is not None and place["circle"] != circle)
+        ):
+            raise NotFound(level.capitalize(), code)
+        narrowing[level] = code
+    return narrowing
 
 
 async def find_places(

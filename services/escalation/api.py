@@ -22,8 +22,8 @@ from shared.contracts.vocabulary import (
     Priority,
     label,
 )
-from shared.errors import CaseNotFound, NotFound
-from shared.places import find_place
+from shared.errors import CaseNotFound
+from shared.places import narrowed_to
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 
@@ -203,28 +203,10 @@ def _figures(router: APIRouter, ctx: ServiceContext, board: Any, labels: Labels,
         starts Monday 00:00 India time and is named by that Monday's date. A clock counts in the week its
         outcome became known: when it breached, or when it stopped in time or late. Of the caller's
         jurisdiction, or of a circle or thana inside it."""
-        scope = principal.scope() | await place_within(principal, circle=circle, thana=thana)
+        scope = principal.scope() | await narrowed_to(places, principal, circle=circle, thana=thana)
         async with board.sessions() as session:
             rows = await breach_trend(session, tables(), scope, ctx.clock.now(), weeks)
         return {"scope": scope or {"state": "UP"}, "timezone": "Asia/Kolkata", "weeks": rows}
-
-    async def place_within(principal: Principal, *, circle: str | None, thana: str | None) -> dict[str, str]:
-        """The columns narrowing the figures to a circle and/or a thana. A place unknown, outside the
-        caller's jurisdiction, or a thana of another circle gets the 404 every out-of-reach read gets."""
-        narrowing: dict[str, str] = {}
-        for level, code in (("circle", circle), ("thana", thana)):
-            if code is None:
-                continue
-            async with places.sessions() as session:
-                place = await find_place(session, places.tables, level, code)
-            if (
-                place is None
-                or not principal.covers(place["district"], place["circle"], place["thana"])
-                or (level == "thana" and circle is not None and place["circle"] != circle)
-            ):
-                raise NotFound(level.capitalize(), code)
-            narrowing[level] = code
-        return narrowing
 
     @router.get("/step-times", summary="Time to first contact and to disposal (percentiles, hours)")
     async def times(principal: FiguresReader, by: PlaceLevel | None = None) -> dict[str, Any]:

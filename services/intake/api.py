@@ -105,9 +105,9 @@ from shared.contracts.vocabulary import (
     WithdrawReason,
     labelled,
 )
-from shared.errors import CaseNotFound, DomainError, NotFound
+from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
-from shared.places import find_place, find_places, list_places
+from shared.places import find_places, list_places, narrowed_to
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -848,7 +848,7 @@ def _count_routes(router: APIRouter, commands: IntakeCommands) -> None:
         by status, category and priority, how many are open (still being worked) and overdue, and
         ``registered_per_ist_day``: cases registered on each of the last 30 days as India counts them
         (Asia/Kolkata), today included, oldest first."""
-        scope = principal.scope() | await _place_within(principal, circle=circle, thana=thana)
+        scope = principal.scope() | await narrowed_to(commands.places, principal, circle=circle, thana=thana)
         tables = commands.register.tables
         today = commands.ctx.clock.now().astimezone(IST).date()
         async with commands.register.sessions() as session:
@@ -869,24 +869,6 @@ def _count_routes(router: APIRouter, commands: IntakeCommands) -> None:
             "overdue": overdue,
             "registered_per_ist_day": per_day,
         }
-
-    async def _place_within(principal: Principal, *, circle: str | None, thana: str | None) -> dict[str, str]:
-        """The columns narrowing the figures to a circle and/or a thana. A place unknown, outside the
-        caller's jurisdiction, or a thana of another circle gets the 404 every out-of-reach read gets."""
-        narrowing: dict[str, str] = {}
-        for level, code in (("circle", circle), ("thana", thana)):
-            if code is None:
-                continue
-            async with commands.places.sessions() as session:
-                place = await find_place(session, commands.places.tables, level, code)
-            if (
-                place is None
-                or not principal.covers(place["district"], place["circle"], place["thana"])
-                or (level == "thana" and circle is not None and place["circle"] != circle)
-            ):
-                raise NotFound(level.capitalize(), code)
-            narrowing[level] = code
-        return narrowing
 
 
 def _reference_routes(router: APIRouter, commands: IntakeCommands) -> None:

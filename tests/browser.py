@@ -15,11 +15,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import nats
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from nats.js.errors import NotFoundError
 from playwright.async_api import Browser, Page, ViewportSize, async_playwright
+
+from shakti.config import PlatformSettings
+from shakti.demo import DemoLoader
+from shakti.launcher import running
+from shakti.platform import build_platform, runners
+from shakti.users import UserStore
+from shared.auth import Principal
+from shared.natsserver import free_port
+from tests.sessions import keys_for_tests
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_INSTALLED = Path(CHROMIUM).exists()
@@ -38,6 +48,24 @@ BLOCKED: list[str] = []
 @dataclass
 class Site:
     url: str
+
+
+@contextlib.asynccontextmanager
+async def district_site(
+    nats_url: str, tmp_path: Path, *people: Principal, password: str = PASSWORD
+) -> AsyncIterator[Site]:
+    """The platform served with Shahjahanpur's jurisdiction and the demo roster, and these users (each
+    with ``password``)."""
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
+    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    app = build_platform(settings, runners(settings, nats_url), users=users)
+    async with running(settings, app) as url:
+        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
+            loader = DemoLoader(app, client)
+            await loader.roster(await loader.jurisdiction())
+        for person in people:
+            await users.add(person, password, actor="test")
+        yield Site(url)
 
 
 @contextlib.asynccontextmanager

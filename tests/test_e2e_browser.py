@@ -15,13 +15,13 @@ from nats.aio.client import Client as NatsClient
 from playwright.async_api import Browser, Page, expect
 
 from shakti.config import PlatformSettings
-from shakti.demo import DemoLoader
+from shakti.demo import DemoLoader, service_number
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
 from shared.auth import Principal, Role
 from shared.natsserver import free_port
-from tests.browser import BLOCKED, NO_SIDEWAYS, PASSWORD, Site, browser, sign_in
+from tests.browser import BLOCKED, NO_SIDEWAYS, PASSWORD, Site, browser, district_site, sign_in
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
@@ -31,21 +31,13 @@ __all__ = ["browser"]  # the browser fixture, shared by the browser tests (tests
 
 @pytest.fixture
 async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
-    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
-    app = build_platform(settings, runners(settings, nats_url), users=users)
-    async with running(settings, app) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
-            loader = DemoLoader(app, client)
-            kendras = await loader.jurisdiction()
-            registrar, _ = await loader.roster(kendras)
-        officer = user_record(
-            "katra.officer", Role.KENDRA_OFFICER, service_number=registrar["SJP-KATRA"],
-            district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
-        )  # fmt: skip
-        await users.add(officer, PASSWORD, actor="test")
-        await users.add(user_record("sjp.sp", Role.SP, district="SJP"), PASSWORD, actor="test")
-        yield Site(url)
+    officer = user_record(
+        "katra.officer", Role.KENDRA_OFFICER, service_number=service_number("MSK-SJP-KATRA", 1),
+        district="SJP", circle="SJP-TILHAR", thana="SJP-KATRA",
+    )  # fmt: skip
+    sp = user_record("sjp.sp", Role.SP, district="SJP")
+    async with district_site(nats_url, tmp_path, officer, sp) as served:
+        yield served
 
 
 async def test_a_complaint_registered_in_the_form_is_assigned_and_reaches_the_sp(

@@ -16,15 +16,10 @@ from axe_playwright_python.async_playwright import Axe
 from nats.aio.client import Client as NatsClient
 from playwright.async_api import Browser, Page
 
-from shakti.config import PlatformSettings
-from shakti.demo import PASSWORD, DemoLoader
-from shakti.launcher import running
-from shakti.platform import build_platform, runners
-from shakti.users import UserStore, user_record
+from shakti.demo import PASSWORD
+from shakti.users import user_record
 from shared.auth import Role
-from shared.natsserver import free_port
-from tests.browser import Site, artefacts, browser, grave
-from tests.sessions import keys_for_tests
+from tests.browser import Site, artefacts, browser, district_site, grave
 from tests.test_accessibility import signed_in
 from tests.test_web_training_browser import fits
 from tests.waiting import eventually
@@ -35,18 +30,10 @@ KATRA = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
 
 @pytest.fixture
 async def site(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Site]:
-    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), http_port=free_port())
-    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
-    app = build_platform(settings, runners(settings, nats_url), users=users)
-    async with running(settings, app) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=30.0) as client:
-            loader = DemoLoader(app, client)
-            await loader.roster(await loader.jurisdiction())
-        officer = user_record("katra.officer", Role.KENDRA_OFFICER, service_number="DEMOKATRA1", **KATRA)
-        await users.add(officer, PASSWORD, actor="test")
-        desk = user_record("osc.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-OSC")
-        await users.add(desk, PASSWORD, actor="test")
-        yield Site(url)
+    officer = user_record("katra.officer", Role.KENDRA_OFFICER, service_number="DEMOKATRA1", **KATRA)
+    desk = user_record("osc.desk", Role.AGENCY_DESK, district="SJP", agency="SJP-OSC")
+    async with district_site(nats_url, tmp_path, officer, desk, password=PASSWORD) as served:
+        yield served
 
 
 async def registered_with_a_referral(site: Site) -> str:

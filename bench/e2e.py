@@ -45,16 +45,15 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 
+from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION, SERVICES
 from shakti.config import PlatformSettings
 from shakti.demo import JURISDICTION_FILE, roster_sheet
-from shakti.platform import SERVICES
-from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
-from shared.auth import TokenIssuer
 from shared.bus import CREDENTIALS_FILE, OPS
 from shared.events import HEADER_TYPE
 from shared.keys import init_keys, load_signing_key
 from shared.natsserver import free_port
 from shared.settings import Settings
+from shared.tokens import TokenIssuer
 
 DESK_PASSWORD = "bench-desk-password"
 DISTRICT = "SJP"
@@ -283,14 +282,7 @@ class Load:
             (
                 await self.client.post("/api/routing/jurisdiction/import", headers=self.operator, files=files)
             ).raise_for_status()
-        for _ in range(600):
-            places = await self.client.get(
-                "/api/intake/places", headers=self.operator, params={"district": DISTRICT}
-            )
-            self.kendras = [p for p in places.json()["places"] if p["kind"] == "kendra"]
-            if self.kendras:
-                break
-            await asyncio.sleep(0.1)
+        self.kendras = await self.imported_kendras()
         sheet, self.registrar, _ = roster_sheet(self.kendras)
         files = {"file": ("bench-roster.csv", sheet.encode(), "text/csv")}
         (
@@ -299,6 +291,24 @@ class Load:
         await asyncio.sleep(2.0)  # routing's duty board takes the roster in before the first case
         for kendra in self.kendras:
             self.desks[kendra["thana"]] = await self.desk_officer(kendra)
+
+    async def imported_kendras(self, tries: int = 600, pause: float = 0.1) -> list[dict[str, Any]]:
+        """The district's Kendras once intake has projected the import. A gateway or an intake that is still
+        warming up may refuse for a while (a 502, a 503); that is waited out, and the last answer is named if
+        the places never come."""
+        last = "no answer"
+        for _ in range(tries):
+            with contextlib.suppress(httpx.HTTPError):
+                places = await self.client.get(
+                    "/api/intake/places", headers=self.operator, params={"district": DISTRICT}
+                )
+                last = f"{places.status_code} {places.text[:200]}"
+                if places.status_code == 200:
+                    kendras = [p for p in places.json()["places"] if p["kind"] == "kendra"]
+                    if kendras:
+                        return kendras
+            await asyncio.sleep(pause)
+        raise RuntimeError(f"intake never listed the district's Kendras; it last answered {last}")
 
     async def desk_officer(self, kendra: dict[str, Any]) -> dict[str, str]:
         """A user for the officer who registers a Kendra's complaints (added once; signed in)."""

@@ -34,14 +34,16 @@ from nats.aio.client import Client as NatsClient
 
 from services.intake.main import service
 from shared.aggregate import Repository
-from shared.auth import Principal, Role, TokenIssuer
+from shared.auth import Principal
 from shared.contracts.routing import DistrictDefined, ThanaDefined
 from shared.directory import UserAccount, account_id
 from shared.eventstore import CommandMeta, EventStore
 from shared.keys import init_keys, load_signing_key
 from shared.natsserver import EmbeddedNatsServer
+from shared.roles import Role
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
+from shared.tokens import TokenIssuer
 
 THANAS = ["SJP-KATRA", "SJP-TILHAR", "SJP-SADAR-BAZAR", "SJP-KOTWALI"]
 OFFICER = Principal(

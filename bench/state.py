@@ -2,27 +2,46 @@
 
 The whole platform runs in this process (the four services, their reactions and the web front, as
 ``shakti up`` runs them) on an embedded ``nats-server`` and SQLite, on a clock set to each moment of a
-synthetic year (``bench/state_data.py``): the 75 districts' jurisdictions and rosters are imported, then
-every complaint is registered and lived through, each at its own historical time. Everything goes in
-through the services' own HTTP API (in process, no sockets), so the events in the streams are exactly the
-ones the services append, their process managers' reactions and the escalation clocks' breaches included.
+synthetic year (``bench/state_data.py``). The 75 districts' jurisdictions and rosters are imported
+through the API. Then the year: by default the platform is stopped and the services live it on the
+in-memory event store (``shakti.fastload``: the same routes, command handlers, reactions, read models
+and timers, each step at its own historical moment), and what they appended goes to the streams in
+large batches, with the envelopes, headers, ids and order the platform would have stored
+(``tests/test_fastload.py`` compares a slice loaded both ways). With ``--through-api`` every complaint
+is registered and lived through the running platform's HTTP API instead, step by step.
 
-Then each service's read models are rebuilt from the streams (the projectors' own ``rebuild``, what
-``POST /api/ops/rebuild/{service}`` runs), timed, and the pages people open are timed with the year
-loaded. Figures are printed, then one JSON line; a figure this run does not measure is ``null``.
+Then the platform starts on the loaded streams, each service's read models are rebuilt from the streams
+(the projectors' own ``rebuild``, what ``POST /api/ops/rebuild/{service}`` runs), timed; with
+``--postgres URL`` they are rebuilt once more, from the same streams, into fresh PostgreSQL databases
+(one per service, made for the run and dropped after). The longest-lived aggregates (an officer on the
+roster, an officer's training record, a district's jurisdiction, a numbering series: the one of each
+kind with the most events) are loaded and timed, and the pages people open are timed with the year
+loaded, with a district's register downloaded as CSV (``/dashboard.csv``, as its SP downloads it; an
+export that is not the register with cases stops the run) and ``shakti status`` run as an operator
+runs it (the venv's command, a process of its own, against the platform served on a free port).
+Figures are printed, then one JSON line; a figure this run does not measure is ``null``.
+``--scales 0.0005,0.001,0.002`` runs the whole measurement at each scale, each in a process of its
+own, and prints every figure side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,8 +50,12 @@ import httpx
 import nats
 from argon2 import PasswordHasher
 from fastapi import FastAPI
+from nats.js.errors import NotFoundError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.state_data import (
+    OPERATOR,
     SAMPLE_DISTRICT,
     YEAR_START,
     Complaint,
@@ -42,16 +65,29 @@ from bench.state_data import (
     read_districts,
     roster_sheet,
     service_number,
+    year_happenings,
 )
+from services.routing.domain import DistrictJurisdiction, Officer
+from services.training.domain import OfficerRecord
+from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION, SERVICES
 from shakti.config import PlatformSettings
-from shakti.history import HistoryLoader
-from shakti.platform import SERVICES, build_platform, runners
-from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION, ServicesReference, UserStore, user_record
-from shared.auth import COOKIE, Role
+from shakti.fastload import mark_reacted, memory_platform, publish
+from shakti.history import Happening, HistoryLoader
+from shakti.launcher import running
+from shakti.platform import build_platform, definition, runners
+from shakti.users import ServicesReference, UserStore, user_record
+from shakti.web.queues import CSV_COLUMNS
+from shared.aggregate import Aggregate
+from shared.auth import COOKIE
 from shared.clock import HistoricalClock
+from shared.contracts.intake import SERIES
+from shared.eventstore import EventStore, stream_name
 from shared.keys import init_keys
-from shared.natsserver import EmbeddedNatsServer
+from shared.natsserver import EmbeddedNatsServer, free_port
 from shared.observability import configure_logging
+from shared.projection import Projection, Projector
+from shared.readmodel import create_engine
+from shared.roles import Role
 from shared.runtime import ServiceRunner
 
 PASSWORD = "bench-state-demo-2026"
@@ -79,7 +115,7 @@ class StateLoader(HistoryLoader):
     """Loads the synthetic state through the HTTP API, moving the clock to each historical moment."""
 
     def __init__(self, app: FastAPI, client: httpx.AsyncClient, clock: HistoricalClock) -> None:
-        super().__init__(client, clock, self.desk, key_prefix="state")
+        super().__init__(client, clock, self.desk, key_prefix="state", staff=self.staff)
         self.app = app
         self.issuer = app.state.issuer
         self.users: UserStore = app.state.users
@@ -87,8 +123,19 @@ class StateLoader(HistoryLoader):
         self.kendras: dict[str, dict[str, Any]] = {}
         """Each thana's Kendra as intake lists it (code, circle, thana)."""
         self.desks: dict[str, dict[str, str]] = {}
+        self.staffs: dict[str, dict[str, str]] = {}
         self.timings: dict[str, float] = {}
         """Seconds of each part of loading the state's places and people."""
+
+    def moved_to(self, app: FastAPI, client: httpx.AsyncClient) -> StateLoader:
+        """This loader on another run of the platform (the same keys, users and streams): what it made
+        and learned is kept."""
+        moved = StateLoader(app, client, self.clock)
+        moved.kendras, moved.desks, moved.timings = self.kendras, self.desks, self.timings
+        moved.staffs = self.staffs
+        moved.cases, moved.case_districts = self.cases, self.case_districts
+        moved.refused, moved.latency = self.refused, self.latency
+        return moved
 
     async def call(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
         answer = await self.client.request(method, path, headers=headers, **kwargs)
@@ -146,6 +193,19 @@ class StateLoader(HistoryLoader):
             )
         return await self.header(username)
 
+    async def staff(self, who: str) -> dict[str, str]:
+        """The headers of whoever a happening of the year names: the operator console, or a district's SP
+        (``sp:<district>``, made on first need, the SP the read models are asked as), kept: the year on
+        memory is lived while the platform, and its user store, are stopped."""
+        if who == OPERATOR:
+            return self.operator
+        role, _, district = who.partition(":")
+        if role != "sp" or not district:
+            raise ValueError(f"bench.state: nobody is {who!r}")
+        if who not in self.staffs:
+            self.staffs[who] = await self.person(f"syn.sp.{district.lower()}", Role.SP, district=district)
+        return self.staffs[who]
+
     async def found(self, path: str, params: dict[str, str]) -> Any:
         answer = await self.client.get(path, headers=self.operator, params=params)
         return None if answer.status_code == 404 else answer.json()
@@ -178,17 +238,25 @@ async def settled(app: FastAPI, timeout: float = 600) -> None:
 
 
 async def rebuild(app: FastAPI) -> dict[str, dict[str, float]]:
-    """Each service's read models rebuilt from the streams, one projector after another as the ops API
-    runs them: events applied, seconds of replay (until the last event is applied: the rebuild then
-    waits ``OLD_GENERATION_GRACE_SECONDS`` for other processes to switch, counted in ``seconds``), and
-    events/s of replay."""
+    """Each service's read models on the running platform rebuilt from the streams, as the ops API runs
+    them (see ``timed_rebuild``)."""
     found: dict[str, ServiceRunner] = app.state.runners
-    out: dict[str, dict[str, float]] = {}
+    kept: dict[str, list[Projector[Any]]] = {}
     for service in SERVICES:
         ctx = found[service].context
         assert ctx is not None
+        kept[service] = list(ctx.projectors.values())
+    return await timed_rebuild(kept)
+
+
+async def timed_rebuild(kept: dict[str, list[Projector[Any]]]) -> dict[str, dict[str, float]]:
+    """Each service's projectors rebuilt from the streams, one after another: events applied, seconds
+    of replay (until the last event is applied: the rebuild then waits ``OLD_GENERATION_GRACE_SECONDS``
+    for other processes to switch, counted in ``seconds``), and events/s of replay."""
+    out: dict[str, dict[str, float]] = {}
+    for service, projectors in kept.items():
         applied, replay, seconds = 0, 0.0, 0.0
-        for projector in ctx.projectors.values():
+        for projector in projectors:
             started = time.perf_counter()
             seen = {"total": 0, "at": started}
 
@@ -206,6 +274,123 @@ async def rebuild(app: FastAPI) -> dict[str, dict[str, float]]:
             "seconds": seconds,
             "eps": applied / replay if replay else 0.0,
         }
+    return out
+
+
+@asynccontextmanager
+async def scratch_databases(server: str) -> AsyncIterator[str]:
+    """A new PostgreSQL database per service on ``server`` (a URL naming any database there, e.g.
+    ``postgresql+asyncpg://postgres@127.0.0.1:5432/postgres``) for the block, dropped after it; yields
+    the ``{service}`` URL template, as ``SHAKTI_DATABASE_URL`` takes it."""
+    prefix = f"bench_state_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(server, isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+    try:
+        async with admin.connect() as connection:
+            for service in SERVICES:
+                await connection.execute(text(f'CREATE DATABASE "{prefix}_{service}"'))
+                made.append(f"{prefix}_{service}")
+        yield f"{server.rsplit('/', 1)[0]}/{prefix}_{{service}}"
+    finally:
+        async with admin.connect() as connection:
+            for database in made:
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+async def rebuild_elsewhere(
+    settings: PlatformSettings, url: str, database_url: str
+) -> dict[str, dict[str, float]]:
+    """Every service's read models rebuilt from the streams at ``url`` into the databases
+    ``database_url`` names (a ``{service}`` template), as ``shakti rebuild`` would with that setting,
+    timed as ``timed_rebuild`` times them. Intake's case keys stay in the platform's own key store."""
+    moved = settings.model_copy(
+        update={
+            "database_url": database_url,
+            "key_store_url": settings.key_store_url or settings.database_for("intake"),
+        }
+    )
+    nc = await nats.connect(url)
+    engines: list[AsyncEngine] = []
+    opened: list[Projection[Any]] = []
+    try:
+        kept: dict[str, list[Projector[Any]]] = {}
+        for service in SERVICES:
+            engines.append(engine := create_engine(moved.database_for(service)))
+            kept[service] = []
+            for projection in definition(service).projections():
+                await projection.open(moved, engine)
+                opened.append(projection)
+                projector: Projector[Any] = Projector(projection, engine, nc)
+                await projector.setup()
+                kept[service].append(projector)
+        return await timed_rebuild(kept)
+    finally:
+        for projection in opened:
+            await projection.close()
+        for engine in engines:
+            await engine.dispose()
+        await nc.drain()
+
+
+@dataclass(frozen=True)
+class LongLived:
+    """A kind of aggregate that lives as long as the platform: the one of its kind with the most events
+    is loaded and timed."""
+
+    label: str
+    service: str
+    aggregate_type: str
+    kind: type[Aggregate] | None
+    """What its history is replayed into; None: the history alone (numbering reads only a series' last
+    number, one direct get: the full history is what it would cost a reader that folds it)."""
+
+
+LONG_LIVED = (
+    LongLived("routing_officer", "routing", "officer", Officer),
+    LongLived("training_officer", "training", "officer", OfficerRecord),
+    LongLived("district_jurisdiction", "routing", "district", DistrictJurisdiction),
+    LongLived("numbering_series", "intake", SERIES, None),
+)
+AGGREGATE_SAMPLES = 15
+
+
+async def aggregate_loads(url: str, samples: int = AGGREGATE_SAMPLES) -> dict[str, dict[str, Any]]:
+    """For each ``LONG_LIVED`` kind, its aggregate with the most events: which one, its events, and the
+    median ms of loading its history from the stream and replaying it (``samples`` loads after one
+    untimed)."""
+    nc = await nats.connect(url)
+    store = EventStore(nc, "routing")
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for long_lived in LONG_LIVED:
+            stream = stream_name(long_lived.service)
+            every = f"shakti.{long_lived.service}.{long_lived.aggregate_type}.*"
+            try:
+                held = (await store.js.stream_info(stream, subjects_filter=every)).state.subjects or {}
+            except NotFoundError:
+                continue
+            if not held:
+                continue
+            subject, events = max(held.items(), key=lambda item: (item[1], item[0]))
+            aggregate_id = subject.rsplit(".", 1)[1]
+            times = []
+            for i in range(samples + 1):
+                started = time.perf_counter()
+                history = await store.load(
+                    long_lived.aggregate_type, aggregate_id, service=long_lived.service
+                )
+                if long_lived.kind is not None:
+                    long_lived.kind.replay(aggregate_id, history)
+                if i:
+                    times.append((time.perf_counter() - started) * 1000)
+            out[long_lived.label] = {
+                "id": aggregate_id,
+                "events": events,
+                "load_ms": statistics.median(times),
+            }
+    finally:
+        await store.close()
     return out
 
 
@@ -246,25 +431,61 @@ async def read_models(client: httpx.AsyncClient, loader: StateLoader, districts:
     return seen
 
 
-async def timed(what: Callable[[int], Awaitable[httpx.Response]], samples: int = SAMPLES) -> dict[str, float]:
-    """p50 and p99 (ms) of a request, after one untimed warm-up; any answer but 2xx stops the run."""
-    times = []
+def no_check(answer: httpx.Response) -> dict[str, float]:
+    return {}
+
+
+async def timed(
+    what: Callable[[int], Awaitable[httpx.Response]],
+    samples: int = SAMPLES,
+    check: Callable[[httpx.Response], dict[str, float]] = no_check,
+) -> dict[str, float]:
+    """p50 and p99 (ms) of a request, after one untimed warm-up; any answer but 2xx stops the run, and
+    so does one ``check`` refuses (raising; checked after the clock stops). What ``check`` found of the
+    last answer is returned beside the times."""
+    times, found = [], {}
     for i in range(samples + 1):
         started = time.perf_counter()
         answer = await what(i)
         elapsed = (time.perf_counter() - started) * 1000
         if answer.status_code >= 300:
             raise RuntimeError(f"bench.state: {answer.request.url.path} answered {answer.status_code}")
+        found = check(answer)
         if i:
             times.append(elapsed)
-    return {"p50_ms": statistics.median(times), "p99_ms": percentile(times, 99)}
+    return {"p50_ms": statistics.median(times), "p99_ms": percentile(times, 99), **found}
+
+
+REGISTER_HEADER = [f"{hi} / {en}" for _, hi, en in CSV_COLUMNS]
+
+
+def register_rows(answer: httpx.Response) -> dict[str, float]:
+    """Bytes and cases of a register exported as CSV (``/dashboard.csv``); an answer that is not the
+    register with at least one case (a page, other columns, a short row, no case) stops the run: the
+    time of an error is no figure."""
+    path = answer.request.url.path
+    if not answer.headers.get("content-type", "").startswith("text/csv"):
+        raise RuntimeError(f"bench.state: {path} answered {answer.headers.get('content-type')}, not a CSV")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    if not rows or rows[0] != REGISTER_HEADER:
+        raise RuntimeError(f"bench.state: {path} has other columns than the register's: {rows[:1]}")
+    cases = rows[1:]
+    if not cases:
+        raise RuntimeError(f"bench.state: {path} exported no case")
+    if short := [n for n, row in enumerate(cases, 2) if len(row) != len(REGISTER_HEADER)]:
+        raise RuntimeError(
+            f"bench.state: {path} line {short[0]} has not the register's {len(REGISTER_HEADER)} cells"
+        )
+    return {"bytes": len(answer.content), "rows": len(cases)}
 
 
 async def pages(
     client: httpx.AsyncClient, loader: StateLoader, year: list[Complaint]
 ) -> dict[str, dict[str, float]]:
     """Time what people do with the year loaded: as a desk officer, her Kendra's queue and case pages;
-    as the district's SP, the dashboard; as the state cell, its page; a registration."""
+    as the district's SP, the dashboard and its register downloaded as CSV (the whole district; the
+    state cell has no CSV export); as the state cell, its page; a registration; as the operator console,
+    the status ``shakti status`` asks for (the API alone, without the command's own start)."""
     busiest = max(loader.desks, key=lambda t: sum(1 for c in year if c.thana == t))
     district = busiest.split("-")[0]
     desk = await loader.desk(busiest)
@@ -291,9 +512,64 @@ async def pages(
         ),
         "officer_queue": await timed(lambda i: client.get("/kendra/queue", headers=cookie(desk))),
         "district_dashboard": await timed(lambda i: client.get("/dashboard", headers=cookie(sp))),
+        "csv_export": await timed(
+            lambda i: client.get("/dashboard.csv", headers=cookie(sp)), check=register_rows
+        ),
         "state_page": await timed(lambda i: client.get("/state", headers=cookie(state))),
+        "ops_status": await timed(lambda i: client.get("/api/ops/status", headers=loader.operator)),
     }
     return out
+
+
+STATUS_RUNS = 5
+"""Timed runs of ``shakti status``: each is a process of its own (about a second of Python starting)."""
+
+
+@asynccontextmanager
+async def served_on_a_port(app: FastAPI, settings: PlatformSettings) -> AsyncIterator[str]:
+    """The platform running in this process (its lifespan already entered) served over HTTP on a free
+    port of 127.0.0.1 for the block, as ``shakti up`` serves it: what the operator's CLI calls."""
+    where = settings.model_copy(
+        update={"http_host": "127.0.0.1", "http_port": free_port(), "access_log": False}
+    )
+    async with running(where, app, lifespan=False) as url:
+        yield url
+
+
+def status_checked(command: str, code: int | None, out: str) -> None:
+    """``shakti status`` answered as a platform that is up answers: exit code 0, every service listed
+    and the reactions' line; anything else stops the run."""
+    missing = [service for service in SERVICES if service not in out]
+    if code != 0 or missing or "reactions parked:" not in out:
+        raise RuntimeError(
+            f"bench.state: {command} exited {code} (services missing: {missing or 'none'}):\n{out[-2000:]}"
+        )
+
+
+async def operator_status(settings: PlatformSettings, url: str, runs: int = STATUS_RUNS) -> dict[str, float]:
+    """p50 and p99 (ms) of ``shakti status`` run as an operator runs it: the venv's own ``shakti``
+    command, a process of its own (its start counted: that is what the operator waits for), with the
+    platform's keys and ``SHAKTI_PLATFORM_URL`` set to ``url``; one untimed run first. Its answer is
+    checked (``status_checked``)."""
+    command = [str(Path(sys.executable).parent / "shakti"), "status"]
+    environment = os.environ | {
+        "SHAKTI_PLATFORM_URL": url,
+        "SHAKTI_KEYS_DIR": str(settings.keys_dir),
+        "SHAKTI_DATA_DIR": str(settings.data_dir),
+        "COLUMNS": "200",
+    }
+    times = []
+    for i in range(runs + 1):
+        started = time.perf_counter()
+        child = await asyncio.create_subprocess_exec(
+            *command, env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        )
+        out, _ = await child.communicate()
+        elapsed = (time.perf_counter() - started) * 1000
+        status_checked(" ".join(command), child.returncode, out.decode(errors="replace"))
+        if i:
+            times.append(elapsed)
+    return {"p50_ms": statistics.median(times), "p99_ms": percentile(times, 99), "runs": runs}
 
 
 async def stream_figures(url: str) -> dict[str, dict[str, int]]:
@@ -311,15 +587,10 @@ def chosen_districts(count: int) -> list[District]:
     return sorted(every, key=lambda d: d.code != SAMPLE_DISTRICT)[:count]
 
 
-async def load_state_and_year(
-    app: FastAPI,
-    loader: StateLoader,
-    districts: list[District],
-    year: list[Complaint],
-    result: dict[str, Any],
-    say: Callable[[str], None],
+async def load_state(
+    loader: StateLoader, districts: list[District], result: dict[str, Any], say: Callable[[str], None]
 ) -> None:
-    """Jurisdictions and rosters, then every complaint's life, through the API: timed into ``result``."""
+    """Jurisdictions and rosters through the API: timed into ``result``."""
     started = time.perf_counter()
     await loader.state(districts)
     result["state_load_s"] = time.perf_counter() - started
@@ -327,18 +598,97 @@ async def load_state_and_year(
     parts = ", ".join(f"{what} {seconds:.1f} s" for what, seconds in loader.timings.items())
     say(f"jurisdictions and rosters: {result['state_load_s']:.1f} s ({parts})")
 
+
+async def load_year_through_api(
+    app: FastAPI,
+    loader: StateLoader,
+    year: list[Complaint],
+    happenings: list[Happening],
+    result: dict[str, Any],
+    say: Callable[[str], None],
+) -> None:
+    """Every complaint's life, and the roster's and training's year, through the platform's API, as it
+    happens: timed into ``result``."""
     started = time.perf_counter()
-    requests = await loader.live(year, lambda done, n: say(f"  {done} requests ({n} complaints)"))
+    requests = await loader.live(
+        year, lambda done, n: say(f"  {done} requests ({n} complaints)"), happenings=happenings
+    )
     await settled(app)
     result["year_load_s"] = seconds = time.perf_counter() - started
     result["load_requests_per_s"] = requests / seconds
     result["refused"] = loader.refused
-    say(f"year: {requests} requests in {seconds:.1f} s ({requests / seconds:.0f}/s), "
+    say(f"year through the API: {requests} requests in {seconds:.1f} s ({requests / seconds:.0f}/s), "
         f"{len(loader.cases)} cases; refused: {loader.refused or 'none'}")  # fmt: skip
+    say_latencies(loader, say)
 
+
+async def load_year_fast(
+    settings: PlatformSettings,
+    clock: HistoricalClock,
+    url: str,
+    root: Path,
+    loader: StateLoader,
+    year: list[Complaint],
+    happenings: list[Happening],
+    result: dict[str, Any],
+    say: Callable[[str], None],
+) -> None:
+    """Every complaint's life, and the roster's and training's year, through the services on memory
+    (``shakti.fastload``), then appended to the streams, while the platform is stopped: timed into
+    ``result``."""
+    started = time.perf_counter()
+    async with memory_platform(settings, clock, url, root / "memory") as memory:
+        transport = httpx.ASGITransport(app=await memory.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://memory", timeout=120) as client:
+            fast = HistoryLoader(
+                client, clock, loader.desk, loader.key_prefix, settle=memory.settle, staff=loader.staff
+            )
+            requests = await fast.live(
+                year, lambda done, n: say(f"  {done} requests ({n} complaints)"), happenings=happenings
+            )
+        lived = time.perf_counter() - started
+        appended = await publish(url, memory.streams)
+    await mark_reacted(url)
+    seconds = time.perf_counter() - started
+    events = sum(appended.values())
+    loader.cases, loader.case_districts = fast.cases, fast.case_districts
+    loader.refused, loader.latency = fast.refused, fast.latency
+    result |= {
+        "year_load_s": seconds,
+        "load_requests_per_s": requests / seconds,
+        "load_events": events,
+        "load_events_per_s": events / seconds,
+        "refused": fast.refused,
+    }
+    say(f"year on memory: {requests} requests, {events} events in {seconds:.1f} s ({events / seconds:.0f} "
+        f"events/s; lived {lived:.1f} s, appended {seconds - lived:.1f} s), {len(loader.cases)} cases; "
+        f"refused: {fast.refused or 'none'}")  # fmt: skip
+    say_latencies(loader, say)
+
+
+def say_latencies(loader: HistoryLoader, say: Callable[[str], None]) -> None:
     for what, ms in sorted(loader.latency.items()):
         say(f"  load {what:<28} n {len(ms):>6} p50 {statistics.median(ms):>7.1f} ms "
             f"p99 {percentile(ms, 99):>7.1f} ms")  # fmt: skip
+
+
+OFFICER_SUBJECTS = (("ROUTING", "shakti.routing.officer.*"), ("TRAINING", "shakti.training.>"))
+
+
+async def officer_events(url: str) -> list[dict[str, Any]]:
+    """Every event of routing's officers and of training (programmes, officers' records, modules) as
+    stored, each with its type, aggregate, time and payload: what the year's happenings made."""
+    nc = await nats.connect(url)
+    store = EventStore(nc, "routing")
+    out: list[dict[str, Any]] = []
+    try:
+        for stream, subject in OFFICER_SUBJECTS:
+            async for msg in store.messages(stream, subject):
+                body = json.loads(msg.data)
+                out.append({k: body[k] for k in ("event_type", "aggregate_id", "occurred_at", "payload")})
+    finally:
+        await store.close()
+    return out
 
 
 async def record_streams(url: str, result: dict[str, Any], say: Callable[[str], None]) -> None:
@@ -367,13 +717,33 @@ async def rebuild_and_compare(
     timings = await rebuild(app)
     await settled(app)
     result["rebuild"] = timings
-    for service, t in timings.items():
-        say(
-            f"rebuild {service:<14} {t['events']:>7.0f} events replayed in {t['replay_seconds']:>6.1f} s "
-            f"({t['eps']:>6.0f} events/s); {t['seconds']:>6.1f} s with the switch-over waits"
-        )
+    say_rebuild("SQLite", timings, say)
     if compare:
         result["live"], result["rebuilt"] = live, await read_models(client, loader, codes)
+
+
+def say_rebuild(database: str, timings: dict[str, dict[str, float]], say: Callable[[str], None]) -> None:
+    for service, t in timings.items():
+        say(
+            f"rebuild {service:<14} {database:<10} {t['events']:>7.0f} events replayed in "
+            f"{t['replay_seconds']:>6.1f} s ({t['eps']:>6.0f} events/s); {t['seconds']:>6.1f} s with the "
+            "switch-over waits"
+        )
+
+
+@asynccontextmanager
+async def running_platform(
+    settings: PlatformSettings, url: str, clock: HistoricalClock, root: Path
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The whole platform in this process, on the server at ``url``, and a client of its HTTP API."""
+    users = UserStore(f"sqlite+aiosqlite:///{root / 'web.db'}")
+    # DEMO users only: argon2's cheapest settings, so that a desk officer per Kendra costs no minutes.
+    users.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    app = build_platform(settings, runners(settings, url, clock=clock), users=users)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://platform", timeout=120) as client:
+            yield app, client
 
 
 async def run(
@@ -384,36 +754,68 @@ async def run(
     seed: int = 19,
     measure: bool = True,
     compare: bool = False,
+    through_api: bool = False,
+    postgres: str = "",
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Generate, load, rebuild and (``measure``) time the pages; with ``compare``, the read models'
-    answers before and after the rebuild are returned too (``live``, ``rebuilt``)."""
+    answers before and after the rebuild are returned too (``live``, ``rebuilt``). The year is lived by
+    the services on memory and appended to the streams (``shakti.fastload``), or, ``through_api``, sent
+    to the running platform's API step by step. With ``postgres`` (a server's URL), the read models are
+    rebuilt once more into fresh databases there (``rebuild_postgres``), made and dropped for the run."""
     districts = chosen_districts(district_count)
     year = complaints(districts, scale, seed)
+    happenings = year_happenings(districts, seed)
     say(f"state: {len(districts)} districts, {sum(d.thanas for d in districts)} Kendras, {len(year)} complaints "
-        f"with {sum(len(c.steps) for c in year)} steps (scale {scale})")  # fmt: skip
+        f"with {sum(len(c.steps) for c in year)} steps (scale {scale}); the roster's and training's whole "
+        f"year: {len(happenings)} requests")  # fmt: skip
     settings = PlatformSettings(data_dir=root / "var", keys_dir=root / "keys")
     init_keys(settings)
-    result: dict[str, Any] = {"scale": scale, "districts": len(districts), "complaints": len(year)}
+    result: dict[str, Any] = {
+        "scale": scale, "districts": len(districts), "complaints": len(year), "happenings": len(happenings),
+    }  # fmt: skip
     with EmbeddedNatsServer(root / "nats") as server:
         clock = HistoricalClock(YEAR_START - timedelta(days=1))
-        users = UserStore(f"sqlite+aiosqlite:///{root / 'web.db'}")
-        # DEMO users only: argon2's cheapest settings, so that a desk officer per Kendra costs no minutes.
-        users.hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-        app = build_platform(settings, runners(settings, server.url, clock=clock), users=users)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://platform", timeout=120
-            ) as client:
-                loader = StateLoader(app, client, clock)
-                await load_state_and_year(app, loader, districts, year, result, say)
-                await record_streams(server.url, result, say)
-                await rebuild_and_compare(app, client, loader, year, compare, result, say)
-                if measure:
-                    result["pages"] = found = await pages(client, loader, year)
-                    for what, figure in found.items():
-                        say(f"{what:<20} p50 {figure['p50_ms']:>7.1f} ms   p99 {figure['p99_ms']:>7.1f} ms")
+        async with running_platform(settings, server.url, clock, root) as (app, client):
+            loader = StateLoader(app, client, clock)
+            await load_state(loader, districts, result, say)
+            if through_api:
+                await load_year_through_api(app, loader, year, happenings, result, say)
+            else:
+                # Every desk officer and SP before the streams are copied: the memory platform reads the
+                # users.
+                for thana in sorted({c.thana for c in year}):
+                    await loader.desk(thana)
+                for who in sorted({h.who for h in happenings}):
+                    await loader.staff(who)
+                await settled(app)
+        if not through_api:
+            await load_year_fast(settings, clock, server.url, root, loader, year, happenings, result, say)
+        async with running_platform(settings, server.url, clock, root) as (app, client):
+            started = time.perf_counter()
+            await settled(app)
+            result["start_s"] = time.perf_counter() - started
+            say(f"platform started on the loaded streams, read models caught up: {result['start_s']:.1f} s")
+            loader = loader.moved_to(app, client)
+            await record_streams(server.url, result, say)
+            if compare:
+                result["officer_events"] = await officer_events(server.url)
+            await rebuild_and_compare(app, client, loader, year, compare, result, say)
+            if postgres:
+                # The same streams as the rebuild on SQLite: before the pages' registrations add to them.
+                async with scratch_databases(postgres) as database_url:
+                    result["rebuild_postgres"] = timings = await rebuild_elsewhere(
+                        settings, server.url, database_url
+                    )
+                say_rebuild("PostgreSQL", timings, say)
+            if measure:
+                result["aggregates"] = loads = await aggregate_loads(server.url)
+                for what, load in loads.items():
+                    say(f"load {what:<28} {load['events']:>6} events  {load['load_ms']:>7.2f} ms (median)")
+                result["pages"] = found = await pages(client, loader, year)
+                async with served_on_a_port(app, settings) as url:
+                    result["status"] = await operator_status(settings, url)
+                say_pages(found, result["status"], say)
         result["rss_mb"] = {
             "platform": rss_mb(),
             "nats-server": rss_mb(str(server.pid)) if server.pid else 0.0,
@@ -421,12 +823,31 @@ async def run(
     return result
 
 
+def say_pages(
+    found: dict[str, dict[str, float]], status: dict[str, float], say: Callable[[str], None]
+) -> None:
+    for what, figure in found.items():
+        say(f"{what:<20} p50 {figure['p50_ms']:>7.1f} ms   p99 {figure['p99_ms']:>7.1f} ms")
+    export = found["csv_export"]
+    say(f"  csv_export: one district's register, {export['rows']:.0f} cases, {export['bytes'] / 1e3:.0f} kB")
+    say(f"{'shakti status':<20} p50 {status['p50_ms']:>7.1f} ms   p99 {status['p99_ms']:>7.1f} ms"
+        f"   ({status['runs']:.0f} runs, each a process of its own)")  # fmt: skip
+
+
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     pages = result.get("pages", {})
     rates = [t["eps"] for t in result["rebuild"].values() if t["events"]]
+    postgres = result.get("rebuild_postgres")
+    postgres_rates = [t["eps"] for t in (postgres or {}).values() if t["events"]]
+    aggregates = result.get("aggregates")
+    export = pages.get("csv_export", {})
+    status = result.get("status", {})
 
     def p99(what: str) -> float | None:
         return round(pages[what]["p99_ms"], 1) if what in pages else None
+
+    def shown(figures: dict[str, float], key: str) -> float | None:
+        return round(figures[key], 1) if key in figures else None
 
     return {
         "scale": result["scale"],
@@ -439,31 +860,178 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "officer_queue_p99_ms": p99("officer_queue"),
         "district_dashboard_p99_ms": p99("district_dashboard"),
         "state_page_p99_ms": p99("state_page"),
+        "csv_export_p50_ms": shown(export, "p50_ms"),
+        "csv_export_p99_ms": shown(export, "p99_ms"),
+        "csv_export_rows": round(export["rows"]) if export else None,
+        "csv_export_bytes": round(export["bytes"]) if export else None,
+        "status_p50_ms": shown(status, "p50_ms"),
+        "status_p99_ms": shown(status, "p99_ms"),
+        "ops_status_p99_ms": p99("ops_status"),
         "rss_mb_max": round(max(result["rss_mb"].values())),
         "load_requests_per_s": round(result["load_requests_per_s"]),
+        "year_load_s": round(result["year_load_s"], 1),
+        "load_events_per_s": round(result["load_events_per_s"]) if "load_events_per_s" in result else None,
+        "rebuild_eps": {service: round(t["eps"]) for service, t in result["rebuild"].items()},
+        "rebuild_postgres_eps_min": round(min(postgres_rates)) if postgres_rates else None,
+        "rebuild_postgres_eps": {service: round(t["eps"]) for service, t in postgres.items()}
+        if postgres
+        else None,
+        "aggregate_events": {what: a["events"] for what, a in aggregates.items()} if aggregates else None,
+        "aggregate_load_ms": {what: round(a["load_ms"], 2) for what, a in aggregates.items()}
+        if aggregates
+        else None,
     }
 
 
-def main() -> None:
+def flat(figures: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}``: a figure per row of the table."""
+    out: dict[str, Any] = {}
+    for key, value in figures.items():
+        if isinstance(value, dict):
+            out |= flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def side_by_side(summaries: list[dict[str, Any]]) -> str:
+    """One row per figure, one column per scale (smallest first), and the largest scale's figure over
+    the smallest's: what grows with history shows there."""
+    ordered = sorted(summaries, key=lambda figures: figures["scale"])
+    rows: dict[str, list[Any]] = {}
+    for n, figures in enumerate(ordered):
+        for key, value in flat(figures).items():
+            if key != "scale":
+                rows.setdefault(key, [None] * len(ordered))[n] = value
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, float):
+            return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.0f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    def growth(values: list[Any]) -> str:
+        first, last = values[0], values[-1]
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (first, last))
+        return f"{last / first:.2f}" if numbers and first else "-"
+
+    table = [["figure", *(f"scale {f['scale']:g}" for f in ordered), "last/first"]]
+    table += [[key, *(cell(v) for v in values), growth(values)] for key, values in rows.items()]
+    widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+    return "\n".join(
+        "  ".join(
+            text.ljust(w) if i == 0 else text.rjust(w)
+            for i, (text, w) in enumerate(zip(line, widths, strict=True))
+        )
+        for line in table
+    )
+
+
+def scale_list(given: str) -> list[float]:
+    """``0.0005,0.001,0.002`` as scales, each a positive fraction of a state-year."""
+    try:
+        scales = [float(part) for part in given.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of numbers: {given!r}") from None
+    if not scales or any(scale <= 0 for scale in scales) or len(set(scales)) != len(scales):
+        raise argparse.ArgumentTypeError(f"each scale once, each above 0: {given!r}")
+    return scales
+
+
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
+    scales = parser.add_mutually_exclusive_group()
+    scales.add_argument(
         "--scale", type=float, default=0.001, help="fraction of a state-year (1.0 = 1.5 M complaints)"
+    )
+    scales.add_argument(
+        "--scales",
+        type=scale_list,
+        help="e.g. 0.0005,0.001,0.002: the whole measurement at each scale (each in a process of its own, "
+        "one after another), then one table of every figure side by side; the JSON line is the largest "
+        "scale's figures with every scale's under \"scales\"",
     )
     parser.add_argument(
         "--districts",
         type=int,
         default=5,
-        help="load the first N of the 75 districts (SJP first); the default finishes in about 12 minutes here",
+        help="load the first N of the 75 districts (SJP first); the default finishes in about 3 minutes here",
     )
     parser.add_argument("--seed", type=int, default=19)
-    args = parser.parse_args()
+    parser.add_argument(
+        "--through-api",
+        action="store_true",
+        help="send the year to the running platform's API step by step (about 6 requests/s) instead of "
+        "living it on the services in memory and appending it to the streams",
+    )
+    parser.add_argument(
+        "--postgres",
+        default="",
+        metavar="URL",
+        help="also rebuild every read model into fresh PostgreSQL databases on this server (made for the "
+        "run, dropped after), e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+    )
+    return parser.parse_args(argv)
+
+
+def one_scale(args: argparse.Namespace, scale: float) -> dict[str, Any]:
+    """The measurement at ``scale`` in a process of its own (its memory its own), its output passed
+    through; its figures from its JSON line."""
+    command = [
+        sys.executable,
+        "-m",
+        "bench.state",
+        "--scale",
+        repr(scale),
+        "--districts",
+        str(args.districts),
+    ]
+    command += ["--seed", str(args.seed), *(["--through-api"] if args.through_api else [])]
+    command += ["--postgres", args.postgres] if args.postgres else []
+    last = ""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            print(line, end="", flush=True)
+            last = line if line.strip() else last
+    if child.returncode:
+        raise SystemExit(f"bench.state: the run at scale {scale} failed ({child.returncode})")
+    figures: dict[str, Any] = json.loads(last)
+    return figures
+
+
+NOT_MEASURED = (
+    "not measured yet (null or absent): partitions, escalation and routing alone at state scale, the state "
+    "cell's CSV export (it has none: /dashboard.csv is a supervisor's, timed for one district's SP); "
+    "memory is this one process"
+)
+
+
+def main() -> None:
+    args = arguments()
+    if args.scales:
+        every = [one_scale(args, scale) for scale in args.scales]
+        print(side_by_side(every))
+        print(NOT_MEASURED)
+        largest = max(every, key=lambda figures: figures["scale"])
+        print(json.dumps(largest | {"scales": sorted(every, key=lambda figures: figures["scale"])}))
+        return
     configure_logging()  # as the launcher does: the services' own logs, FastStream's warnings only
     with tempfile.TemporaryDirectory(prefix="bench-state-") as folder:
-        result = asyncio.run(run(args.scale, Path(folder), district_count=args.districts, seed=args.seed))
-    print("not measured yet (null or absent): rebuild on PostgreSQL, partitions, CSV export, shakti status,")
-    print("escalation and routing alone at state scale, aggregate load times; memory is this one process")
+        result = asyncio.run(
+            run(
+                args.scale,
+                Path(folder),
+                district_count=args.districts,
+                seed=args.seed,
+                through_api=args.through_api,
+                postgres=args.postgres,
+            )
+        )
+    print(NOT_MEASURED)
     print(json.dumps(summary(result)))
     sys.stdout.flush()
 

@@ -1,6 +1,8 @@
 """The state's synthetic year, as data: the 75 districts of Uttar Pradesh with their circles, thanas,
-Kendras and agencies (routing's jurisdiction sheets), a roster of three officers per Kendra, and a year of
-complaints each with the life it will have (first contact, actions, referrals, disposal, reopening).
+Kendras and agencies (routing's jurisdiction sheets), a roster of three officers per Kendra, a year of
+complaints each with the life it will have (first contact, actions, referrals, disposal, reopening), and
+the year of the roster and of training (``year_happenings``: leave and postings, a programme a month in
+every district, a quarterly iGOT export).
 
 Pure and deterministic: the same scale and seed give the same sheets and complaints, nothing here talks to
 a service. Every name made up here says SYNTHETIC (places) or DEMO (people, as shakti/synthetic.py marks
@@ -13,11 +15,13 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from shakti.history import Step
+from services.training.curriculum import load_policy
+from services.training.domain import IST
+from shakti.history import Happening, Step
 from shakti.synthetic import CATEGORY_WEIGHTS, CHANNEL_WEIGHTS, FAMILY, GIVEN, STATEMENTS
 from shared.contracts.vocabulary import (
     ActionKind,
@@ -71,6 +75,32 @@ DISPOSAL_SHARE = 0.85
 """Assumed: 85 % of cases registered in the year are disposed of (resolved and closed) within it."""
 REOPEN_SHARE = 0.03
 """Assumed: 3 % of closed cases are reopened (she came back, a new incident, a review)."""
+
+PROGRAMME_KENDRA_SHARE = 1 / 3
+"""Assumed: each district's monthly programme invites a third of its Kendras in turn, so every Kendra's
+staff are called to one a quarter (the demo's article: a district's SP orders one; no public calendar of
+Mission Shakti trainings was found)."""
+PROGRAMME_PRESENT_SHARE = 0.8
+"""Assumed: four in five of the officers invited attend (the rest on duty, on leave or excused)."""
+ASSESSMENT_SCORES = (45, 98)
+"""Assumed: scores spread evenly over this range, so about one in four present fail the pass mark of 60
+(services/training/data/certification.yaml) and must sit the assessment again."""
+SPECIALIST_EVERY = 3
+"""Assumed: every third programme of a district adds a specialist module (POCSO, sexual offences in
+turn), earning the endorsements for those categories."""
+IGOT_ACTIVE_SHARE = 0.6
+"""Assumed: an officer watches iGOT videos in a quarter with this chance (self-paced, on the portal)."""
+IGOT_VIDEOS_PER_QUARTER = (4, 10)
+"""Assumed: an officer who watches does this many of the videos she still lacks in the quarter; the 21 take
+a diligent officer about three quarters."""
+LEAVE_SHARE_PER_MONTH = 0.03
+"""Assumed: an officer starts a spell of leave in a month with this chance (about one spell in three years
+of earned and casual leave taken in blocks; single days are off duty, not recorded here)."""
+LEAVE_DAYS = (3, 15)
+"""Assumed: a spell of leave lasts this many days."""
+POSTING_SHARE = 0.05
+"""Assumed: one constable in twenty (at least one a district) is posted to another Kendra of her district
+in the year."""
 
 AGENCIES = (
     (AgencyKind.ONE_STOP_CENTRE, "OSC", "वन स्टॉप सेंटर (सखी)", "One Stop Centre (Sakhi)"),
@@ -303,3 +333,155 @@ def complaints(districts: list[District], scale: float, seed: int = 19) -> list[
         life = _life(rng, category, minor, danger_now)
         out.append(Complaint(n, district, thana, at, category, channel, minor, danger_now, life))
     return out
+
+
+OPERATOR = "operator"
+"""Who keeps the roster and imports iGOT's export in the synthetic year: the operator console."""
+
+
+def sp_of(district: str) -> str:
+    """Who orders a district's programmes and marks their attendance: its SP."""
+    return f"sp:{district}"
+
+
+def _ist(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), IST).astimezone(UTC)
+
+
+def _officers(district: District) -> list[tuple[str, str, int]]:
+    """(service number, thana, place in the Kendra: 0 the in-charge, 1 the desk constable, 2 the other)."""
+    return [(service_number(t, n), t, n) for t in thana_codes(district) for n in range(OFFICERS_PER_KENDRA)]
+
+
+def duty_happenings(district: District, rng: random.Random) -> list[Happening]:
+    """The roster's year in one district: spells of leave (the in-charge and the second constable; the desk
+    constable, the bench's registering user, stays), each back on duty after it, and a few constables
+    posted to another Kendra of the district, each at 09:00 IST of its day."""
+    out: list[Happening] = []
+    days = (date(YEAR, 12, 31) - date(YEAR, 1, 1)).days + 1
+    thanas = thana_codes(district)
+    for sn, _, place in _officers(district):
+        if place == 1:
+            continue
+        free_from = 0
+        for month in range(1, 13):
+            if rng.random() >= LEAVE_SHARE_PER_MONTH:
+                continue
+            first = (date(YEAR, month, 1) - date(YEAR, 1, 1)).days + rng.randrange(28)
+            spell = rng.randint(*LEAVE_DAYS)
+            if first < free_from or first + spell >= days:
+                continue
+            free_from = first + spell + 1
+            for offset, status in ((first, "on_leave"), (first + spell, "on_duty")):
+                day = date(YEAR, 1, 1) + timedelta(days=offset)
+                out.append(
+                    Happening(
+                        _ist(day, 9), f"duty-{sn}-{day:%m%d}", "leave" if status == "on_leave" else "back on duty",
+                        OPERATOR, f"/api/routing/officers/{sn}/duty", {"status": status},
+                    )
+                )  # fmt: skip
+    constables = [(sn, thana) for sn, thana, place in _officers(district) if place == 2]
+    moved = rng.sample(constables, max(1, round(POSTING_SHARE * len(constables)))) if len(thanas) > 1 else []
+    for sn, thana in moved:
+        to = rng.choice([t for t in thanas if t != thana])
+        day = date(YEAR, 1, 1) + timedelta(days=rng.randrange(days))
+        out.append(
+            Happening(
+                _ist(day, 9, 30), f"posting-{sn}-{day:%m%d}", "posting", OPERATOR,
+                f"/api/routing/officers/{sn}/posting", {"kendra": f"MSK-{to}", "incharge": False},
+            )
+        )  # fmt: skip
+    return out
+
+
+def programme_happenings(district: District, rng: random.Random) -> list[Happening]:
+    """A programme a month, ordered by the SP on the 1st (11:00 IST), held between the 8th and the 25th:
+    a third of the Kendras invited in turn, attendance marked at 17:00 IST and the programme completed at
+    17:30 IST (training then counts the modules of those present, and certifies whom they complete)."""
+    policy = load_policy()
+    assessment = next(iter(policy.rules.certification.pass_marks))
+    core = [m.id for m in policy.curriculum.modules if m.kind == "sop"] + [assessment]
+    specialists = [m.id for m in policy.curriculum.modules if m.kind == "specialist"]
+    thanas = thana_codes(district)
+    per = max(1, round(len(thanas) * PROGRAMME_KENDRA_SHARE))
+    officers = _officers(district)
+    out: list[Happening] = []
+    for month in range(1, 13):
+        held = date(YEAR, month, rng.randint(8, 25))
+        invited = [thanas[(i + (month - 1) * per) % len(thanas)] for i in range(per)]
+        modules = list(core)
+        if month % SPECIALIST_EVERY == 0 and specialists:
+            modules.append(specialists[(month // SPECIALIST_EVERY - 1) % len(specialists)])
+        programme = f"SYN-{district.code}-{YEAR}-{month:02d}"
+        plan = {
+            "programme_id": programme,
+            "title_hi": f"DEMO: मिशन शक्ति केन्द्र कर्मियों का मासिक प्रशिक्षण, {district.name_hi}",
+            "title_en": f"DEMO: monthly training of the Mission Shakti Kendra staff, {district.name_en}",
+            "ordered_by": f"Superintendent of Police, {district.name_en}",
+            "directed_by": "Additional SP", "organised_by": "Office of the Circle Officer",
+            "venue": f"SYNTHETIC: Reserve Police Lines, {district.name_en}", "date": held.isoformat(),
+            "district": district.code, "modules": modules, "invited_kendras": [f"MSK-{t}" for t in invited],
+        }  # fmt: skip
+        marks = []
+        for sn, thana, _ in officers:
+            if thana in invited:
+                present = rng.random() < PROGRAMME_PRESENT_SHARE
+                score = float(rng.randint(*ASSESSMENT_SCORES)) if present else None
+                marks.append({"service_number": sn, "present": present, "score": score})
+        path = f"/api/training/programmes/{programme}"
+        who = sp_of(district.code)
+        out += [
+            Happening(_ist(date(YEAR, month, 1), 11), f"{programme}-plan", "programme", who,
+                      "/api/training/programmes", plan),
+            Happening(_ist(held, 17), f"{programme}-attendance", "attendance", who, f"{path}/attendance",
+                      {"marks": marks}),
+            Happening(_ist(held, 17, 30), f"{programme}-complete", "programme complete", who, f"{path}/complete"),
+        ]  # fmt: skip
+    return out
+
+
+IGOT_IMPORT_DAYS = (date(YEAR, 3, 28), date(YEAR, 6, 28), date(YEAR, 9, 28), date(YEAR, 12, 28))
+"""Assumed: the iGOT portal's export of a quarter is imported near its end (12:00 IST), each completion
+dated on a day of the quarter before it."""
+
+
+def igot_happenings(districts: list[District], rng: random.Random) -> list[Happening]:
+    """A quarter's iGOT completions of every officer of the districts, as one export imported by the
+    operator: each officer in ``IGOT_ACTIVE_SHARE`` watches some of the videos she still lacks."""
+    videos = [m.id for m in load_policy().curriculum.modules if m.kind == "igot_video"]
+    watched: dict[str, int] = {}
+    out: list[Happening] = []
+    start = date(YEAR, 1, 1)
+    for q, imported in enumerate(IGOT_IMPORT_DAYS, start=1):
+        lines = ["service_number,module_id,completed_at,score"]
+        for district in districts:
+            for sn, _, _ in _officers(district):
+                done = watched.get(sn, 0)
+                if done >= len(videos) or rng.random() >= IGOT_ACTIVE_SHARE:
+                    continue
+                more = min(len(videos) - done, rng.randint(*IGOT_VIDEOS_PER_QUARTER))
+                for video in videos[done : done + more]:
+                    day = start + timedelta(days=rng.randrange((imported - start).days))
+                    lines.append(f"{sn},{video},{day.isoformat()},")
+                watched[sn] = done + more
+        if len(lines) > 1:
+            out.append(
+                Happening(
+                    _ist(imported, 12), f"igot-{YEAR}-q{q}", "igot import", OPERATOR, "/api/training/imports/igot",
+                    upload=(f"DEMO-igot-{YEAR}-q{q}.csv", "\n".join(lines) + "\n"),
+                )
+            )  # fmt: skip
+        start = imported
+    return out
+
+
+def year_happenings(districts: list[District], seed: int = 19) -> list[Happening]:
+    """The year of the roster and of training in the districts, in order of time: every district's leave,
+    postings and monthly programmes, and the quarterly iGOT imports. A whole year at any ``--scale``: the
+    roster is the districts' whole roster, whatever share of the year's complaints is loaded."""
+    rng = random.Random(f"{seed}-happenings")
+    out = igot_happenings(districts, rng)
+    for district in districts:
+        out += duty_happenings(district, rng)
+        out += programme_happenings(district, rng)
+    return sorted(out, key=lambda h: (h.at, h.key))

@@ -46,6 +46,7 @@ from sqlalchemy import func as sql
 from services.intake.keystore import KeyStore, WrappedKey
 from shakti.config import PlatformSettings
 from shakti.users import UserStore
+from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.eventstore import EventStore
 from shared.readmodel import create_engine
 
@@ -81,7 +82,22 @@ class BackupRefused(RuntimeError):
 async def operator_connection(settings: PlatformSettings, url: str) -> NatsClient:
     """The one place the operator tools connect: as the ``ops`` user where the settings hold its
     credentials. (bus: ``**settings.nats_options("ops")`` once its credentials are merged.)"""
-    return await nats.connect(url, name="shakti-ops", connect_timeout=2, max_reconnect_attempts=0)
+    # Two tries, then NoServersError: a server that does not answer is told at once (the CLI says so in
+    # both languages). nats-py 2.16 never gives up on a server with max_reconnect_attempts=0, and reports
+    # each failed try as a logged traceback unless given its own error callback.
+    return await nats.connect(
+        url,
+        name="shakti-ops",
+        connect_timeout=2,
+        allow_reconnect=False,
+        max_reconnect_attempts=1,
+        reconnect_time_wait=0.5,
+        error_cb=_unreported,
+    )
+
+
+async def _unreported(error: Exception) -> None:
+    """The error reaches the operator as the exception it raises, once, not as a logged traceback."""
 
 
 @contextlib.asynccontextmanager
@@ -124,7 +140,7 @@ async def backup(settings: PlatformSettings, folder: Path, step: Step) -> Summar
     await asyncio.to_thread(_new_folder, folder)
     manifest: dict[str, Any] = {"format": FORMAT, "made_at": datetime.now().astimezone().isoformat()}
     async with operator_bus(settings) as nc:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
         store = EventStore(nc, "ops")
         streams: list[dict[str, Any]] = []
         for name in sorted(str(i.config.name) for i in await js.streams_info()):
@@ -278,9 +294,11 @@ async def restore(
         )
     web = json.loads((folder / "web.json").read_text(encoding="utf-8"))
     async with operator_bus(settings) as nc:
-        js = nc.jetstream()
+        js = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
         if "streams" in parts:
             await _refuse_unless_empty(js, [s["name"] for s in manifest["streams"]])
+        elif "keys" in parts:
+            await _refuse_without_intake(js)
         if "web" in parts:
             await _refuse_unless_empty_web(settings.database_for("web"), web)
         restored: dict[str, int] = {}
@@ -296,6 +314,22 @@ async def restore(
             await _rebuild_read_models(settings, nc, step)
     web_rows = sum(len(rows) for rows in web.values()) if "web" in parts else 0
     return Summary(restored, keys[0], keys[1], web_rows)
+
+
+async def _refuse_without_intake(js: JetStreamContext) -> None:
+    """The keys alone go back into a platform whose streams are there: its erasures, read from
+    intake's stream, are applied again after the merge."""
+    try:
+        await js.stream_info(INTAKE)
+    except NotFoundError:
+        raise BackupRefused(
+            f"This NATS server has no {INTAKE} stream: the keys alone (--only keys) go back into the "
+            "platform whose streams are there, so that its erasures are applied again. Point "
+            "SHAKTI_NATS_URL at it, or restore the streams too. Nothing was written.",
+            f"इस NATS सर्वर पर {INTAKE} स्ट्रीम नहीं है: केवल कुंजियाँ (--only keys) उसी प्लेटफ़ॉर्म में बहाल "
+            "होती हैं जिसकी स्ट्रीम मौजूद हैं, ताकि उसके मिटाए गए मामले फिर से लागू हों। SHAKTI_NATS_URL को "
+            "उस पर इंगित करें, या स्ट्रीम भी बहाल करें। कुछ भी नहीं लिखा गया।",
+        ) from None
 
 
 async def _refuse_unless_empty(js: JetStreamContext, names: list[str]) -> None:
@@ -464,7 +498,8 @@ async def _restore_web(url: str, web: dict[str, list[dict[str, Any]]]) -> None:
 async def _rebuild_read_models(settings: PlatformSettings, nc: NatsClient, step: Step) -> None:
     """Every service's read models from the restored streams (a read model kept from before the restore
     may have seen events the backup does not have)."""
-    from shakti.platform import SERVICES, definition
+    from shakti.basics import SERVICES
+    from shakti.platform import definition
     from shared.projection import Projector
 
     for service in SERVICES:

@@ -18,16 +18,15 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import httpx
 import typer
-from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+import typer.core
 
-from shakti import launcher
-from shakti.config import PlatformSettings
-from shakti.platform import SERVICES
+# Only what building the commands needs is imported here; each command imports the rest when it runs,
+# so that `shakti --help` and the commands that only call the API do not wait for the whole platform
+# (tests/test_cli_start.py).
+from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION, PRIVATE_UMASK, SERVICES
 from shakti.terminal import (
     Column,
     JsonOption,
@@ -38,8 +37,6 @@ from shakti.terminal import (
     show_problems,
     show_table,
 )
-from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
-from shared.auth import Role, TokenIssuer
 from shared.keys import (
     KeyProblem,
     check_keys,
@@ -48,9 +45,74 @@ from shared.keys import (
     keys_needed,
     load_signing_key,
 )
-from shared.natsserver import StoreInUse
+from shared.roles import Role
 
-app = typer.Typer(help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    # Typer carries its own copy of Click: its Context is the one a group's invoke is given.
+    from typer._click.core import Context as ClickContext
+
+    from shakti.config import PlatformSettings
+
+
+def without_password(url: str) -> str:
+    """A server's address as an operator may see it: a password in it is never printed."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def unreachable(error: Exception) -> typer.Exit | None:
+    """A server the command needs that does not answer, told in both languages (exit 1); None for any
+    other error. Only what is already imported can have raised, so the checks import nothing new."""
+    nats_errors = sys.modules.get("nats.errors")
+    if nats_errors is not None and isinstance(error, nats_errors.NoServersError | nats_errors.TimeoutError):
+        config = settings()
+        where = without_password(config.nats_url or f"nats://127.0.0.1:{config.nats_port}")
+        return fail(
+            f"NATS does not answer at {where}: is it running? (SHAKTI_NATS_URL says where it is)",
+            f"{where} पर NATS उत्तर नहीं दे रहा: क्या वह चल रहा है? (SHAKTI_NATS_URL बताता है कि वह कहाँ है)",
+        )
+    sql_errors = sys.modules.get("sqlalchemy.exc")
+    # asyncpg's refused or timed-out connection comes through SQLAlchemy as the OSError itself; one
+    # the driver reports (a wrong password, no such database) as SQLAlchemy's OperationalError.
+    if isinstance(error, ConnectionError | TimeoutError) or (
+        sql_errors is not None and isinstance(error, sql_errors.OperationalError | sql_errors.InterfaceError)
+    ):
+        # The error's own words name the address, never the URL's password.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return fail(
+            f"The database does not answer ({reason}): is it running, and are SHAKTI_DATABASE_URL and "
+            "SHAKTI_KEY_STORE_URL right?",
+            f"डेटाबेस उत्तर नहीं दे रहा ({reason}): क्या वह चल रहा है, और क्या SHAKTI_DATABASE_URL और "
+            "SHAKTI_KEY_STORE_URL सही हैं?",
+        )
+    return None
+
+
+class OperatorCommands(typer.core.TyperGroup):
+    """Every command runs inside this group: the one place where a server that does not answer (NATS,
+    a database) becomes a message in English and Hindi and exit code 1, never a traceback. (The
+    platform's HTTP API is told in ``Platform.call``, which knows its address.)"""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            if (told := unreachable(error)) is None:
+                raise
+            raise told from None
+
+
+app = typer.Typer(
+    help="Mission Shakti platform: run it, watch it, repair it.", no_args_is_help=True, cls=OperatorCommands
+)
 users_app = typer.Typer(help="People who sign in to the web front.", no_args_is_help=True)
 parked_app = typer.Typer(help="Events a read model or a reaction gave up on.", no_args_is_help=True)
 routing_app = typer.Typer(help="Jurisdiction and roster data.", no_args_is_help=True)
@@ -72,11 +134,15 @@ app.add_typer(notifications_app, name="notifications")
 @app.callback()
 def private_files() -> None:
     """Whatever a command writes (read models, keys, users) is readable by its owner only."""
-    os.umask(launcher.PRIVATE_UMASK)
+    os.umask(PRIVATE_UMASK)
 
 
 def settings() -> PlatformSettings:
     """The settings from the environment; a bad value is named, in both languages (exit 2)."""
+    from pydantic import ValidationError
+
+    from shakti.config import PlatformSettings
+
     try:
         return PlatformSettings()
     except ValidationError as error:
@@ -102,6 +168,10 @@ class Platform:
     """The running platform's HTTP API, called as the operator console."""
 
     def __init__(self, config: PlatformSettings) -> None:
+        import httpx
+
+        from shared.tokens import TokenIssuer
+
         try:
             key = load_signing_key(config)
         except KeyProblem as problem:
@@ -115,6 +185,8 @@ class Platform:
     def call(self, method: str, path: str, **kwargs: Any) -> Any:
         """The answer's JSON; on a refusal, its message in both languages (and the problems it lists,
         each with its line and column), exit code 1."""
+        import httpx
+
         try:
             response = self.client.request(method, path, **kwargs)
         except httpx.TimeoutException:
@@ -182,6 +254,9 @@ def up(
 
 def start(config: PlatformSettings, **how: Any) -> None:
     """``launcher.run``, with a port that cannot be had told plainly (no traceback)."""
+    from shakti import launcher
+    from shared.natsserver import StoreInUse
+
     try:
         launcher.run(config, **how)
     except (launcher.CannotListen, launcher.NatsPortTaken, StoreInUse) as error:
@@ -272,6 +347,8 @@ BACKLOG_COLUMNS = [
 
 
 def progress_bar() -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -450,6 +527,8 @@ def rebuild(
     service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICES)}.")],
 ) -> None:
     """Rebuild a service's read models from the start of the streams (it keeps answering meanwhile)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     platform = Platform(settings())
     state = platform.call("POST", f"/api/ops/rebuild/{service}")
     with Progress(

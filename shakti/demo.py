@@ -25,19 +25,15 @@ from fastapi import FastAPI
 
 from services.escalation.policy import DEMO_POLICY
 from services.intake.priority import load_priority_table
+from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION
 from shakti.history import HistoryLoader, Step
 from shakti.launcher import Mode
 from shakti.synthetic import SyntheticComplaint, synthetic_complaints
-from shakti.users import (
-    CONSOLE,
-    CONSOLE_SESSION_VERSION,
-    ServicesReference,
-    UserStore,
-    user_record,
-)
-from shared.auth import Role, TokenIssuer
+from shakti.users import ServicesReference, UserStore, user_record
 from shared.clock import IST, HistoricalClock
 from shared.contracts.vocabulary import ActionKind, AgencyKind, CloseReason, ContactMode, Outcome, Priority
+from shared.roles import Role
+from shared.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ from typing import Any
 from fastapi import FastAPI
 
 from shakti.asyncapi import asyncapi_text
+from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
-from shakti.platform import SERVICES, build_platform, runners
+from shakti.platform import build_platform, runners
 from shared.keys import init_keys
 from shared.natsserver import EmbeddedNatsServer
 

@@ -33,16 +33,15 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from shakti.basics import PRIVATE_UMASK, SERVICES
 from shakti.config import PlatformSettings
-from shakti.platform import SERVICES, build_platform, runners
+from shakti.platform import build_platform, runners
 from shared.clock import Clock
 from shared.natsserver import StoreLock, free_port, platform_server
 from shared.observability import LogOutput, configure_logging
 from shared.ports import PortHolder, port_holder
 
 log = logging.getLogger(__name__)
-
-PRIVATE_UMASK = 0o077
 
 AfterStart = Callable[[FastAPI, str], Awaitable[None]]
 
@@ -169,13 +168,15 @@ def keep_private(data_dir: Path) -> None:
         )
 
 
-def http_server(settings: PlatformSettings, app: FastAPI) -> uvicorn.Server:
+def http_server(settings: PlatformSettings, app: FastAPI, *, lifespan: bool = True) -> uvicorn.Server:
+    """The HTTP server of ``app``; without ``lifespan`` when its caller has already started the platform."""
     # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 by default;
     # sign-in reads it only from SHAKTI_TRUSTED_PROXIES (shakti.signin.client_address).
     config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
+        lifespan="auto" if lifespan else "off",
         log_config=None,
         access_log=settings.access_log,
         proxy_headers=False,
@@ -364,9 +365,12 @@ def _stop_like_ctrl_c(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: PlatformSettings, app: FastAPI, timeout: float = 60.0) -> AsyncIterator[str]:
-    """Serve ``app`` in the background of the current event loop for the block; yields its URL."""
-    server = http_server(settings, app)
+async def running(
+    settings: PlatformSettings, app: FastAPI, timeout: float = 60.0, *, lifespan: bool = True
+) -> AsyncIterator[str]:
+    """Serve ``app`` in the background of the current event loop for the block; yields its URL.
+    ``lifespan=False`` serves a platform whose lifespan the caller has entered already."""
+    server = http_server(settings, app, lifespan=lifespan)
     # The embedding program owns the signals (Ctrl-C stops it, not only this server).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
     task = asyncio.create_task(server.serve())

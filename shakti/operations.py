@@ -21,9 +21,10 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from shared.auth import Principal, Role, bilingual_error, require
-from shared.bus import OPS, CredentialsError
+from shared.auth import Principal, bilingual_error, require
+from shared.bus import JETSTREAM_API_TIMEOUT, OPS, CredentialsError
 from shared.eventstore import decode_message
+from shared.roles import Role
 from shared.runtime import ServiceContext, ServiceRunner
 from shared.subscriber import PARKED_STREAM, ParkedReaction
 
@@ -161,7 +162,7 @@ async def operators_bus(runner: ServiceRunner) -> AsyncIterator[JetStreamContext
             "(SHAKTI_NATS_CREDENTIALS_FILE) में ऑपरेटर उपयोगकर्ता (ops) चाहिए।",
         ) from None
     try:
-        yield nc.jetstream()
+        yield nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
     finally:
         await nc.close()
 

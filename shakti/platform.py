@@ -16,21 +16,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from shakti.asyncapi import mount_asyncapi
+from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
 from shakti.operations import operations_router
 from shakti.signin import mount_signin
 from shakti.users import Throttle, UserError, UserStore
 from shakti.users_part import user_refused, users_part
 from shakti.web.pages import mount_web
-from shared.auth import SessionDirectory, TokenIssuer
+from shared.auth import SessionDirectory
 from shared.clock import Clock
 from shared.eventstore import subject_for
 from shared.keys import load_signing_key
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
-
-SERVICES: tuple[str, ...] = ("routing", "intake", "escalation", "training", "notifications")
-"""Routing first: the others look up the jurisdiction it defines when they start."""
+from shared.tokens import TokenIssuer
 
 
 class UnknownService(ValueError):

@@ -13,8 +13,10 @@ from fastapi import Depends, FastAPI, Request, Response
 from pydantic import BaseModel, Field
 
 from shakti.users import SignInRefused, TooManyAttempts, UserStore
-from shared.auth import EVERY_ROLE, Principal, Role, TokenIssuer, bilingual_error, require
+from shared.auth import EVERY_ROLE, Principal, bilingual_error, require
 from shared.directory import UserAccount
+from shared.roles import Role
+from shared.tokens import TokenIssuer
 
 log = logging.getLogger(__name__)
 

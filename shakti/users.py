@@ -27,8 +27,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from shakti.basics import CONSOLE
 from shared.aggregate import Repository
-from shared.auth import ROLE_LEVEL, Principal, Role
+from shared.auth import ROLE_LEVEL, Principal
 from shared.clock import Clock, SystemClock
 from shared.contracts.users import SERVICE, SessionEnd
 from shared.directory import ServiceNumberHolder, UserAccount, account_id
@@ -36,6 +37,7 @@ from shared.errors import DomainError
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore, stream_name
 from shared.readmodel import create_engine, create_tables, sessions, write_lock
+from shared.roles import Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,62}$")
@@ -43,10 +45,6 @@ SERVICE_NUMBER = re.compile(r"^[A-Za-z0-9]{1,32}$")
 MIN_PASSWORD = 8
 KENDRA_STAFF = frozenset({Role.KENDRA_OFFICER, Role.KENDRA_INCHARGE})
 
-CONSOLE = "shakti-cli"
-"""The operator console's own account: the ``shakti`` CLI signs its short tokens for it with the signing
-key (it runs where that key is). It has no password and cannot be changed through the users API."""
-CONSOLE_SESSION_VERSION = 1
 
 metadata = MetaData()
 credentials = Table(

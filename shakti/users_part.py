@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 
 from shakti.config import PlatformSettings
 from shakti.users import ServicesReference, UserError, UserStore, user_record
-from shared.auth import Principal, Role, request_token, require
+from shared.auth import Principal, request_token, require
 from shared.contracts.users import SERVICE
 from shared.directory import UserAccount
+from shared.roles import Role
 from shared.runtime import ServiceContext, ServiceDefinition, ServiceInstance
 from shared.text import OneLine
 

@@ -13,10 +13,7 @@ narrow themselves to the caller's jurisdiction with ``Principal.scope``.
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable, Mapping
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Protocol
 
 import jwt
@@ -25,27 +22,13 @@ from fastapi import Depends, HTTPException, Request
 from pydantic import BaseModel
 
 from shared.errors import CaseNotFound
-from shared.keys import SigningKey
+from shared.roles import Role
+from shared.tokens import AUDIENCE, ISSUER
 
 if TYPE_CHECKING:
     from shared.eventstore import EventStore
 
-TOKEN_MAX_AGE = 12 * 3600
 COOKIE = "shakti_session"
-
-
-class Role(StrEnum):
-    KENDRA_OFFICER = "kendra_officer"
-    KENDRA_INCHARGE = "kendra_incharge"
-    SHO = "sho"
-    CO = "co"
-    ADDL_SP = "addl_sp"
-    SP = "sp"
-    STATE_CELL = "state_cell"
-    OPERATOR = "operator"
-    AGENCY_DESK = "agency_desk"
-    """Staff of an agency cases are referred to (One Stop Centre, DLSA, CWC, hospital, shelter home):
-    answers her agency's referrals and sees nothing else of the platform."""
 
 
 # The level of the jurisdiction tree each role answers for.
@@ -126,8 +109,6 @@ class Principal(BaseModel):
         return self.role is Role.AGENCY_DESK and self.agency is not None and self.agency == agency_code
 
 
-ISSUER = "mission-shakti"
-AUDIENCE = "mission-shakti"
 CLAIMS = ("iss", "aud", "sub", "sv", "iat", "exp", "jti")
 
 
@@ -160,27 +141,6 @@ class SessionClaims(BaseModel):
     issued_at: int
     expires_at: int
     token_id: str
-
-
-class TokenIssuer:
-    """Signs session tokens (only in the process that signs users in)."""
-
-    def __init__(self, key: SigningKey, *, lifetime: int = TOKEN_MAX_AGE) -> None:
-        self._key = key
-        self.lifetime = lifetime
-
-    def issue(self, username: str, session_version: int, *, lifetime: int | None = None) -> str:
-        now = int(time.time())
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": username,
-            "sv": session_version,
-            "iat": now,
-            "exp": now + (self.lifetime if lifetime is None else lifetime),
-            "jti": uuid.uuid4().hex,
-        }
-        return jwt.encode(claims, self._key.private, algorithm="EdDSA", headers={"kid": self._key.kid})
 
 
 class TokenVerifier:

@@ -36,6 +36,10 @@ from pathlib import Path
 OPS = "ops"
 SYSTEM = "sys"
 PARKED_STREAM = "PARKED"
+JETSTREAM_API_TIMEOUT = 15.0
+"""Seconds a part waits for the server's answer to a JetStream API request (consumer info, a batch's
+commit). nats-py's default of 5 s is shorter than the answer took in CI on a saturated 2-core machine
+(a consumer's info while a service started), and a part that gives up then does not start at all."""
 
 
 @dataclass(frozen=True)

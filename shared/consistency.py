@@ -38,7 +38,7 @@ from sqlalchemy import Column, MetaData, Table, inspect, select, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from shared.bus import OPS
+from shared.bus import JETSTREAM_API_TIMEOUT, OPS
 from shared.eventstore import decode_message
 from shared.projection import Projection, Projector, checkpoints, generations, parked_events
 from shared.readmodel import create_engine, sessions
@@ -237,7 +237,7 @@ async def _rebuild(
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
     make_session = sessions(engine)
-    js = nc.jetstream()
+    js = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
     parked: list[tuple[str, int]] = []
     for stream, last in until.items():
         if last == 0:

@@ -18,15 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from shared.aggregate import Aggregate
-from shared.auth import (
-    NO_SUCH_USER,
-    SESSION_ENDED,
-    USER_DISABLED,
-    Principal,
-    Role,
-    SessionClaims,
-    SessionRefused,
-)
+from shared.auth import NO_SUCH_USER, SESSION_ENDED, USER_DISABLED, Principal, SessionClaims, SessionRefused
 from shared.contracts.users import (
     SERVICE,
     ServiceNumberClaimed,
@@ -40,6 +32,7 @@ from shared.contracts.users import (
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import TOKEN, EventStore, EventStoreError, stream_name
+from shared.roles import Role
 
 log = logging.getLogger(__name__)
 

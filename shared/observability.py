@@ -40,7 +40,9 @@ COMMAND_SECONDS = Histogram(
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 REACTIONS = Counter(
-    "shakti_reactions_total", "Events a process manager handled (done or parked)", ["manager", "outcome"]
+    "shakti_reactions_total",
+    "Events a process manager handled (done or parked) or passed over unread (skipped)",
+    ["manager", "outcome"],
 )
 REACTIONS_WAITING = Gauge(
     "shakti_reactions_waiting", "Events waiting for an earlier event of their aggregate", ["manager"]

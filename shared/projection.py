@@ -10,8 +10,10 @@ applies an event, the others skip it. (A durable consumer shared by replicas can
 replicas can hold two adjacent batches at once, and the later one committing first would make the
 earlier one look applied.)
 
-Once caught up, a follower waits for a doorbell, a plain subscription to its filter subjects that
-rings when something new is stored (``shared.eventstore.Tail``).
+Once caught up, a stream's reader waits for a doorbell, a plain subscription to its filter subjects that
+rings when something new is stored (``shared.eventstore.Tail``). Following live, one applier takes what
+every stream's reader has read and applies it in one transaction; with a gathering window
+(``Settings.projection_gather_ms``) the events that follow a batch wait for the rest of their burst.
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.
@@ -41,10 +43,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    case,
     delete,
     func,
     insert,
     inspect,
+    or_,
     select,
     update,
 )
@@ -52,11 +57,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.dispatch import ByEventType
 from shared.errors import ReadModelBehind
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import FOLLOWER_RETRY_SECONDS, DirectReader, Tail, decode_message, stored_sequence
-from shared.readmodel import create_tables, sessions, sqlite_write_batch, write_lock
+from shared.readmodel import create_tables, one_statement, sessions, sqlite_write_batch, write_lock
 from shared.rows import Rows
 from shared.settings import Settings
 
@@ -184,10 +190,27 @@ def _database_trouble(error: Exception) -> bool:
 GENERATION_CHECK_SECONDS = 1.0
 OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
 DROP_ATTEMPTS = 5
+# Following live, how long after a batch the events that follow it wait for the rest of the burst
+# (the projection's other streams, more of its own) before they are applied together: a case's events
+# reach a read model from several streams within tens of milliseconds, and each transaction pays its
+# BEGIN, its checkpoint and the reads of the rows it changes. The first event after a quiet spell is
+# not held. Off (0) by default (``Settings.projection_gather_ms``): the web front's pages read right after
+# a command and expect to find it, and a command that follows another within the window would not be.
+GATHER_SECONDS = 0.0
+READ_AHEAD_PAGES = 64
+"""Pages the readers of a projection may hold for its applier (each of up to ``batch_size`` events)."""
 
 
 class _BatchFailed(Exception):
     """An event of the batch failed to apply: the batch is redone event by event, to park it alone."""
+
+
+class _CheckpointsMoved(Exception):
+    """Another replica moved some of the batch's checkpoints: the batch is redone, reading them first."""
+
+
+StreamPage = tuple[str, list[Msg], int]
+"""A stream, messages read from it in order, and its checkpoint as this process last saw it."""
 
 
 Progress = Callable[[int, int], None]
@@ -213,14 +236,16 @@ class Projector(Generic[T]):
         batch_size: int = 256,
         max_attempts: int = 3,
         fault: FaultHook | None = None,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self.projection = projection
         self.engine = engine
         self.sessions = sessions(engine)
         self.nc = nc
-        self.js: JetStreamContext = nc.jetstream()
+        self.js: JetStreamContext = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
         self.reader = DirectReader(nc)
         self.batch_size = batch_size
+        self.gather_seconds = gather_seconds
         self.max_attempts = max_attempts
         self.fault = fault
         self._generation: _Generation[T] | None = None
@@ -362,7 +387,7 @@ class Projector(Generic[T]):
         if now - self._generation_checked_at < GENERATION_CHECK_SECONDS:
             return
         self._generation_checked_at = now
-        async with self.sessions() as session:
+        async with one_statement(self.sessions) as session:
             active = await self._stored_active(session)
         if active is not None and active != self._active_number():
             log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
@@ -380,7 +405,7 @@ class Projector(Generic[T]):
         return generation
 
     async def checkpoint(self, stream: str, generation: int | None = None) -> int:
-        async with self.sessions() as session:
+        async with one_statement(self.sessions) as session:
             return await self._checkpoint(session, stream, generation or self._active_number())
 
     def _active_number(self) -> int:
@@ -424,54 +449,116 @@ class Projector(Generic[T]):
                             await session.execute(insert(checkpoints).values(**row))
 
     async def run(self) -> None:
-        """Apply events forever (until cancelled), one task per source stream.
+        """Apply events forever (until cancelled): a reader per source stream, one applier for all.
 
         When a rebuild switches generations, the followers of the old one stop and the new
         generation's take over from where the rebuild left it."""
         while self.projection.sources:
             await self.follow_generation()
             generation = self._active_number()
+            read: asyncio.Queue[tuple[str, list[Msg]] | None] = asyncio.Queue(READ_AHEAD_PAGES)
+            expected: dict[str, int] = {}
             async with asyncio.TaskGroup() as group:
                 for stream in self.projection.sources:
-                    group.create_task(self._follow(stream, generation))
+                    group.create_task(self._read_live(stream, generation, read, expected))
+                group.create_task(self._apply_live(generation, read, expected))
+
+    async def _read_live(
+        self,
+        stream: str,
+        generation: int,
+        read: asyncio.Queue[tuple[str, list[Msg]] | None],
+        expected: dict[str, int],
+    ) -> None:
+        """Read a stream's pages for the applier until a rebuild switches generations (then None)."""
+        await self._wait_for_stream(stream)
+        await self._ensure_checkpoint_row(stream, generation)
+        expected[stream] = await self.checkpoint(stream, generation)
+        subject = self.projection.sources[stream]
+        async with Tail(self.reader, stream, subject, after=expected[stream], batch=self.batch_size) as tail:
+            while True:
+                if (current := asyncio.current_task()) is not None and current.cancelling():
+                    raise asyncio.CancelledError  # see _follow
+                await self.follow_generation()
+                if generation != self._active_number():
+                    await read.put(None)
+                    return
+                tail.move_to(expected[stream])  # beyond what it read when another replica got further
+                if msgs := await tail.next_page(GENERATION_CHECK_SECONDS):
+                    await read.put((stream, msgs))
+
+    async def _apply_live(
+        self,
+        generation: int,
+        read: asyncio.Queue[tuple[str, list[Msg]] | None],
+        expected: dict[str, int],
+    ) -> None:
+        """Apply what the readers read, every stream's pages of a moment in one transaction."""
+        readers = len(self.projection.sources)
+        loop = asyncio.get_running_loop()
+        committed_at = float("-inf")
+        while readers:
+            first = await read.get()
+            pages = [first]
+            # The first event after a quiet spell is applied at once: a page reading right after a
+            # command (the receipt after a registration) finds it. What follows it within the window
+            # (the reactions' events, other streams') waits for the window's end and goes together.
+            hold = committed_at + self.gather_seconds - loop.time()
+            if first is not None and len(first[1]) < self.batch_size and hold > 0:
+                await asyncio.sleep(hold)
+            size = len(first[1]) if first is not None else 0
+            while size < self.batch_size and not read.empty():
+                page = read.get_nowait()
+                pages.append(page)
+                size += len(page[1]) if page is not None else 0
+            readers -= pages.count(None)
+            gathered: dict[str, list[Msg]] = {}
+            for page in pages:
+                if page is not None:
+                    gathered.setdefault(page[0], []).extend(page[1])
+            if not gathered:
+                continue
+            applied = await self._apply_pages(
+                generation, [(stream, msgs, expected[stream]) for stream, msgs in gathered.items()]
+            )
+            committed_at = loop.time()
+            # None: the generation was dropped while this batch waited. What the readers read until
+            # they see the switch is taken and dropped, so that none waits on a full queue.
+            if applied is not None:
+                expected.update(applied)
 
     def _is_open(self, generation: int) -> bool:
         return any(g is not None and g.number == generation for g in (self._generation, self._building))
 
-    async def _follow(self, stream: str, generation: int, until: int | None = None) -> None:
-        """Apply from the checkpoint on: forever, or until the checkpoint reaches ``until``."""
+    async def _follow(self, stream: str, generation: int, until: int) -> None:
+        """Apply a stream from the checkpoint on until the checkpoint reaches ``until`` (catching up,
+        rebuilding: the events are there already, on the stream's leader at least)."""
         await self._wait_for_stream(stream)
         await self._ensure_checkpoint_row(stream, generation)
         done = await self.checkpoint(stream, generation)
         subject = self.projection.sources[stream]
         async with Tail(self.reader, stream, subject, after=done, batch=self.batch_size) as tail:
-            while until is None or done < until:
+            while done < until:
                 if (current := asyncio.current_task()) is not None and current.cancelling():
                     # Python 3.11's wait_for loses a cancellation that lands just as a wait completes:
                     # without this check the follower would read on forever.
                     raise asyncio.CancelledError
-                if until is None:
-                    await self.follow_generation()
-                    if generation != self._active_number():
-                        return  # a rebuild switched generations: the new generation's follower takes over
-                # Following, the generation is looked at between waits; catching up, the events are
-                # there already (on the stream's leader at least).
-                msgs = await tail.next_page(GENERATION_CHECK_SECONDS if until is None else 0)
+                msgs = await tail.next_page(0)
                 if not msgs:
-                    if until is not None:
-                        # Another replica sharing the read model may have applied what this waits for.
-                        done = await self.checkpoint(stream, generation)
-                        tail.move_to(done)
-                        await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                    # Another replica sharing the read model may have applied what this waits for.
+                    done = await self.checkpoint(stream, generation)
+                    tail.move_to(done)
+                    await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
                     continue
-                applied = await self._apply_batch(stream, generation, msgs)
+                applied = await self._apply_pages(generation, [(stream, msgs, done)])
                 if applied is None:
                     return  # the generation was dropped while this batch waited
-                done = applied
+                done = applied[stream]
                 tail.move_to(done)  # beyond this page when another replica got further
 
-    async def _apply_batch(self, stream: str, generation: int, msgs: list[Msg]) -> int | None:
-        """Apply a fetched batch and its checkpoint in one transaction; returns the checkpoint.
+    async def _apply_pages(self, generation: int, pages: list[StreamPage]) -> dict[str, int] | None:
+        """Apply fetched pages (each stream's messages in order, and the checkpoint this process last
+        saw there) and their checkpoints in one transaction; returns each stream's new checkpoint.
 
         The batch is first applied in one go; only if an event fails is it redone with a savepoint
         per event, so that the failing event alone is parked. Savepoints for every event would
@@ -480,38 +567,50 @@ class Projector(Generic[T]):
             if not self._is_open(generation):
                 return None
             tables = self._tables_for(generation)
+            careful = read = False
             with sqlite_write_batch():
-                try:
-                    done, last = await self._commit_batch(stream, generation, tables, msgs, careful=False)
-                except _BatchFailed:
-                    done, last = await self._commit_batch(stream, generation, tables, msgs, careful=True)
+                while True:
+                    try:
+                        done, last = await self._commit_batch(
+                            generation, tables, pages, careful=careful, read=read
+                        )
+                        break
+                    except _CheckpointsMoved:
+                        read = True
+                    except _BatchFailed:
+                        careful = True
         if self.fault:
             await self.fault("committed")
-        self.applied += sum(1 for msg in msgs if stored_sequence(msg) > done)
+        self.applied += sum(
+            1 for stream, msgs, _ in pages for msg in msgs if stored_sequence(msg) > done[stream]
+        )
         return last
 
     async def _commit_batch(
-        self, stream: str, generation: int, tables: T, msgs: list[Msg], *, careful: bool
-    ) -> tuple[int, int]:
+        self, generation: int, tables: T, pages: list[StreamPage], *, careful: bool, read: bool = False
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Apply the pages in a transaction; returns each stream's checkpoint before and after.
+        ``read``: the checkpoints are read first (another replica moved one, or this is a redo)."""
         async with self.sessions.begin() as session:
             rows = Rows(session)
-            done = await self._checkpoint(session, stream, generation)
-            last = done
+            done = await self._take_checkpoints(session, generation, pages, read=read)
+            last = dict(done)
             pending: list[Envelope] = []
-            for msg in msgs:
-                seq = stored_sequence(msg)
-                if seq <= done:
-                    continue  # applied already, by another replica or before a restart
-                last = seq
-                if not self.projection.wants((msg.headers or {}).get(HEADER_TYPE, "")):
-                    continue
-                if careful:
-                    await self._apply_one(rows, tables, msg, stream, seq, generation)
-                    continue
-                try:
-                    pending.append(self._envelope(msg, stream, seq))
-                except Exception as error:  # the careful pass parks what cannot be decoded
-                    raise _BatchFailed from error
+            for stream, msgs, _ in pages:
+                for msg in msgs:
+                    seq = stored_sequence(msg)
+                    if seq <= done[stream]:
+                        continue  # applied already, by another replica or before a restart
+                    last[stream] = seq
+                    if not self.projection.wants((msg.headers or {}).get(HEADER_TYPE, "")):
+                        continue
+                    if careful:
+                        await self._apply_one(rows, tables, msg, stream, seq, generation)
+                        continue
+                    try:
+                        pending.append(self._envelope(msg, stream, seq))
+                    except Exception as error:  # the careful pass parks what cannot be decoded
+                        raise _BatchFailed from error
             try:
                 if pending:
                     await self.projection.prefetch(rows, tables, pending)
@@ -527,15 +626,52 @@ class Projector(Generic[T]):
                 if _database_trouble(error) or careful:
                     raise
                 raise _BatchFailed from error
-            if last > done:
-                await self._save_checkpoint(session, stream, generation, last)
             if self.fault:
                 await self.fault("applied")
         return done, last
 
+    async def _take_checkpoints(
+        self, session: AsyncSession, generation: int, pages: list[StreamPage], *, read: bool
+    ) -> dict[str, int]:
+        """Each stream's checkpoint, moved to the end of its page in this transaction.
+
+        Moving the checkpoints first, from where this process left them, takes their rows' locks as a
+        SELECT FOR UPDATE would, and saves a statement per batch: one statement moves every stream's.
+        Only when another replica moved one meanwhile are they read, and the batch applied from there
+        (raising ``_CheckpointsMoved`` when some rows already moved: the transaction is redone)."""
+        ends = {stream: stored_sequence(msgs[-1]) for stream, msgs, _ in pages}
+        if not read and all(ends[stream] > expected for stream, _, expected in pages):
+            moved = await self._move_checkpoints(session, generation, pages, ends)
+            if moved == len(pages):
+                return {stream: expected for stream, _, expected in pages}
+            if moved:
+                raise _CheckpointsMoved
+        done = {}
+        for stream, _, _ in pages:
+            done[stream] = await self._checkpoint(session, stream, generation)
+            if ends[stream] > done[stream]:
+                await self._save_checkpoint(session, stream, generation, ends[stream])
+        return done
+
     @staticmethod
     def _envelope(msg: Msg, stream: str, seq: int) -> Envelope:
         return decode_message(msg.data, msg.headers or {}, stream, sequence=seq)
+
+    async def _move_checkpoints(
+        self, session: AsyncSession, generation: int, pages: list[StreamPage], ends: dict[str, int]
+    ) -> int:
+        """Move each stream's checkpoint from where this process saw it to ``ends``; how many moved."""
+        c = checkpoints.c
+        moved = await session.execute(
+            update(checkpoints)
+            .where(
+                c.projection == self.name,
+                c.generation == generation,
+                or_(*(and_(c.stream == stream, c.sequence == expected) for stream, _, expected in pages)),
+            )
+            .values(sequence=ends[pages[0][0]] if len(pages) == 1 else case(ends, value=c.stream))
+        )
+        return int(moved.rowcount)  # type: ignore[attr-defined]
 
     async def _save_checkpoint(self, session: AsyncSession, stream: str, generation: int, last: int) -> None:
         await session.execute(
@@ -609,6 +745,11 @@ class Projector(Generic[T]):
                 target = await self._last_matching(stream)
                 if target > await self.checkpoint(stream, generation):
                     await self._follow(stream, generation, until=target)
+
+    async def awaited_sequence(self, stream: str, sequence: int) -> int:
+        """The checkpoint at which this read model holds ``stream`` through ``sequence``: that sequence, or
+        the last event before it that this projection reads, when its filter skips what follows."""
+        return min(sequence, await self._last_matching(stream))
 
     async def _last_matching(self, stream: str) -> int:
         """The last stream sequence this projection's filter selects (0 when none)."""

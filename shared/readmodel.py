@@ -7,7 +7,7 @@ import contextlib
 import random
 import sqlite3
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
@@ -15,7 +15,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import MetaData, event
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from shared.observability import READ_MODEL_STATEMENTS
 
@@ -23,6 +23,7 @@ BUSY_TIMEOUT_MS = 30_000
 CREATE_ATTEMPTS = 6
 
 _write_batch: ContextVar[bool] = ContextVar("sqlite_write_batch", default=False)
+_one_statement: ContextVar[bool] = ContextVar("one_statement", default=False)
 
 
 @contextlib.contextmanager
@@ -54,6 +55,20 @@ def apart_from_write_batch() -> Iterator[None]:
         yield
     finally:
         _write_batch.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def one_statement(opened: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for a read of one statement: on SQLite it begins no transaction of its own, whose
+    BEGIN would be a second statement (a process manager's look at one row, a projector's look at its
+    generation, once a second). One SELECT is consistent by itself; two in this session would not see
+    the file at one moment. On PostgreSQL an ordinary session."""
+    token = _one_statement.set(True)
+    try:
+        async with opened() as session:
+            yield session
+    finally:
+        _one_statement.reset(token)
 
 
 class _SqliteConnection(aiosqlite.Connection):
@@ -114,7 +129,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_batch.get() else "BEGIN")
+            if _write_batch.get():
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            elif not _one_statement.get():
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)

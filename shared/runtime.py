@@ -14,16 +14,26 @@ from typing import Annotated, Any
 import anyio
 import nats.errors
 import nats.js.errors
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from faststream.nats import NatsBroker, NatsUserPassword
 from nats.aio.client import Client as NatsClient
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import A, Repository
-from shared.auth import PLATFORM_STAFF, Principal, SessionDirectory, Sessions, TokenVerifier, require
+from shared.auth import (
+    EVERY_ROLE,
+    PLATFORM_STAFF,
+    Principal,
+    SessionDirectory,
+    Sessions,
+    TokenVerifier,
+    require,
+)
+from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.clock import Clock, SystemClock
 from shared.directory import UserDirectory
 from shared.errors import DomainError, NotFound, TryAgain
@@ -36,6 +46,7 @@ from shared.readmodel import count_statements, create_engine
 from shared.settings import Settings
 from shared.subscriber import ProcessManager, ensure_parked_stream, subscribe
 from shared.text import CONTROL_CHARACTERS
+from shared.written import WrittenHeader
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +57,12 @@ SERVER_WATCH_SECONDS = 0.05
 """How often a stopping service looks whether its NATS connection is lost."""
 DRAIN_SECONDS = 5.0
 """At most this long to drain a service's NATS connection when it stops."""
+APPLIED_WAIT_SECONDS = 3.0
+"""At most this long a reader waits for the read models to hold what it wrote (``shared.written``)."""
+APPLIED_POLL_SECONDS = 0.02
+"""How often a waiting reader looks at the checkpoints (one SELECT per read model still behind)."""
+APPLIED_WAITERS = 64
+"""Readers waiting at once in one service; one more is told 'not yet' at once rather than queued."""
 
 
 @dataclass
@@ -136,6 +153,7 @@ class ServiceRunner:
         self.instance: ServiceInstance | None = None
         self.process_managers: list[ProcessManager] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._applied_waiters = asyncio.Semaphore(APPLIED_WAITERS)
 
     @property
     def name(self) -> str:
@@ -147,10 +165,11 @@ class ServiceRunner:
             name=f"shakti-{self.name}",
             max_reconnect_attempts=-1,
             logger=logging.getLogger(f"faststream.{self.name}"),
+            js_options={"timeout": JETSTREAM_API_TIMEOUT},
             **broker_login(self.settings, self.name),
         )
         nc = await broker.connect()
-        store = EventStore(nc, self.name, replicas=self.settings.stream_replicas)
+        store = EventStore(nc, self.name, replicas=self.settings.stream_replicas, clock=self.clock)
         for service in (self.name, *self.definition.reads):
             await store.ensure_stream(service)
         await ensure_parked_stream(broker, self.settings.stream_replicas)
@@ -159,7 +178,9 @@ class ServiceRunner:
         ctx = ServiceContext(self.name, self.settings, self.clock, broker, store, engine)
         for projection in self.definition.projections():
             await projection.open(self.settings, engine)
-            projector: Projector[Any] = Projector(projection, engine, nc)
+            projector: Projector[Any] = Projector(
+                projection, engine, nc, gather_seconds=self.settings.projection_gather_ms / 1000
+            )
             await projector.setup()
             ctx.projectors[projection.name] = projector
         self.context = ctx
@@ -248,6 +269,44 @@ class ServiceRunner:
         await asyncio.wait({closing}, timeout=CLOSE_SECONDS)
         if closing.done() and not closing.cancelled():
             closing.exception()  # what was pending cannot be sent anywhere: retrieved, not raised
+
+    async def applied(self, stream: str, sequence: int, timeout: float = APPLIED_WAIT_SECONDS) -> bool:
+        """Wait until every read model of this service that reads ``stream`` has applied it through
+        ``sequence``; False if they have not within ``timeout``, when too many readers wait already, or
+        when the bus or the database does not answer (the page then shows what the read models hold)."""
+        assert self.context is not None
+        if self._applied_waiters.locked():
+            return False
+        async with self._applied_waiters:
+            try:
+                return await self._wait_applied(self.context, stream, sequence, timeout)
+            except (nats.errors.Error, SQLAlchemyError) as error:
+                # The error's kind only: a database error's text carries its statement's parameters.
+                log.warning(
+                    "service %s could not say how far %s is applied: %s",
+                    self.name,
+                    stream,
+                    type(error).__name__,
+                )
+                return False
+
+    @staticmethod
+    async def _wait_applied(ctx: ServiceContext, stream: str, sequence: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        awaited = {
+            p: await p.awaited_sequence(stream, sequence)
+            for p in ctx.projectors.values()
+            if stream in p.projection.sources
+        }
+        while awaited:
+            awaited = {p: at for p, at in awaited.items() if await p.checkpoint(stream) < at}
+            if not awaited:
+                break
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(APPLIED_POLL_SECONDS)
+        return True
 
     async def readiness(self) -> dict[str, Any]:
         ctx = self.context
@@ -356,6 +415,8 @@ def build_app(
         body_limit=settings.body_limit_bytes,
         upload_limit=settings.upload_limit_bytes,
     )
+    # Outermost, so that each request's record is its own before anything else runs.
+    app.add_middleware(WrittenHeader)
     app.state.sessions = sessions
     app.state.runners = {r.name: r for r in runners}
     install_error_handlers(app)
@@ -383,6 +444,20 @@ def _operation_routes(app: FastAPI, runners: Sequence[ServiceRunner]) -> None:
         for r in runners:
             await r.readiness()  # refreshes the lag and parked gauges
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/{service}/applied", tags=["operations"])
+    async def applied(
+        service: Annotated[str, Path(max_length=40, pattern=r"^[a-z][a-z_]*$")],
+        stream: Annotated[str, Query(max_length=64, pattern=r"^[A-Z][A-Z0-9_-]*$")],
+        sequence: Annotated[int, Query(ge=0)],
+        _: Annotated[Principal, Depends(require(EVERY_ROLE))],
+    ) -> dict[str, bool]:
+        """Answers once the service's read models hold what a request wrote (its ``Shakti-Written``
+        header): ``applied`` is false when they still did not after a few seconds."""
+        runner = app.state.runners.get(service)
+        if runner is None or runner.context is None:
+            raise NotFound("service", service)
+        return {"applied": await runner.applied(stream, sequence)}
 
     # For those who work inside the police's platform: an agency desk's role names no document (deny by
     # default), and the whole API is more than she needs to answer her agency's referrals.

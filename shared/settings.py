@@ -46,6 +46,14 @@ class Settings(BaseSettings):
         description="Run this process's process managers and timers. Off for a process that only keeps "
         "the read models (and answers).",
     )
+    projection_gather_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="How long a read model holds the events that follow one of its batches, to apply a "
+        "case's burst from several streams in one transaction "
+        "(1.5–1.9× fewer SQL statements a case at 50, bench.e2e). "
+        "0: every event applied at once, as pages reading right after a command expect.",
+    )
     stream_replicas: int = Field(default=1, description="JetStream replicas per stream (3 on a cluster).")
     http_host: str = "127.0.0.1"
     http_port: int = 8000

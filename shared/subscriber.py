@@ -22,7 +22,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsMessage
@@ -33,8 +32,8 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 from nats.js.errors import APIError, NotFoundError
 from pydantic import BaseModel
 
+from shared.bus import JETSTREAM_API_TIMEOUT, inbox_prefix
 from shared.bus import PARKED_STREAM as PARKED_STREAM  # re-exported: where the runtime's users find it
-from shared.bus import inbox_prefix
 from shared.events import HEADER_TYPE, Envelope, utcnow
 from shared.eventstore import STREAM_EXISTS_OTHERWISE, decode_message
 from shared.natsfetch import fetch_times_out_as_documented
@@ -78,6 +77,9 @@ class ProcessManager:
     description: str = ""
     max_deliver: int = 5
     concurrency: int = 16
+    event_types: frozenset[str] | None = None
+    """The event types the reaction acts on, when it names them: any other is acknowledged unread (by its
+    type header), neither decoded nor waiting for its turn. None: every event is handed over."""
 
 
 class AggregateTurns:
@@ -156,7 +158,7 @@ class AggregateTurns:
 
 
 async def ensure_parked_stream(broker: NatsBroker, replicas: int = 1) -> None:
-    js = (await broker.connect()).jetstream()
+    js = (await broker.connect()).jetstream(timeout=JETSTREAM_API_TIMEOUT)
     config = StreamConfig(
         name=PARKED_STREAM, subjects=["shakti.parked.>"], storage=StorageType.FILE, num_replicas=replicas
     )
@@ -180,10 +182,17 @@ def consumer_config(manager: ProcessManager) -> ConsumerConfig:
     )
 
 
+async def stored_message(message: NatsMessage) -> Msg:
+    """The message as the server gave it, as the handler's one argument: the handler decodes it once
+    (``decode_message``), so FastStream neither parses its JSON first nor resolves a context field for
+    it, which it would do on a worker thread for every event."""
+    return message.raw_message
+
+
 async def subscribe(broker: NatsBroker, manager: ProcessManager, part: str) -> None:
     """Register ``manager`` of ``part`` on ``broker`` (before the broker starts), creating or updating
     its consumer; what it parks goes to the part's own parked subjects."""
-    js = (await broker.connect()).jetstream()
+    js = (await broker.connect()).jetstream(timeout=JETSTREAM_API_TIMEOUT)
     # Created here, not left to FastStream, which would keep an existing consumer's older settings.
     await js.add_consumer(manager.stream, consumer_config(manager))
     turns = AggregateTurns(js, manager.stream, manager.name)
@@ -201,9 +210,18 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager, part: str) -> N
         inbox_prefix=f"{inbox_prefix(part)}.".encode(),
         title=manager.name,
         description=manager.description,
+        decoder=stored_message,
     )
-    async def handle(body: Any, message: NatsMessage = Context("message")) -> None:
-        msg: Msg = message.raw_message
+    async def handle(stored: Any) -> None:
+        # Typed Any for FastStream's argument check, which cannot build a model of nats-py's Msg.
+        msg: Msg = stored
+        wanted = manager.event_types
+        if wanted is not None and (msg.headers or {}).get(HEADER_TYPE) not in wanted:
+            # Nothing to do, so nothing to keep in order: a later event of its aggregate that is acted on
+            # finds it acknowledged (``AggregateTurns``).
+            REACTIONS.labels(manager.name, "skipped").inc()
+            await msg.ack()
+            return
         seq = msg.metadata.sequence.stream
         try:
             envelope = decode_message(msg.data, msg.headers or {}, manager.stream, sequence=seq)
@@ -267,5 +285,5 @@ async def park(
         parked_at=utcnow().isoformat(),
     )
     log.error("%s parked %s #%d", manager.name, record.stream, record.sequence)
-    js = (await broker.connect()).jetstream()
+    js = (await broker.connect()).jetstream(timeout=JETSTREAM_API_TIMEOUT)
     await js.publish(f"shakti.parked.{part}.{manager.name}", record.model_dump_json().encode())

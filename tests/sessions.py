@@ -20,10 +20,11 @@ from fastapi import FastAPI
 
 from shakti.users import UserStore
 from shared.aggregate import Repository
-from shared.auth import NO_SUCH_USER, Principal, SessionClaims, SessionRefused, TokenIssuer
+from shared.auth import NO_SUCH_USER, Principal, SessionClaims, SessionRefused
 from shared.directory import UserAccount, account_id
 from shared.eventstore import CommandMeta, EventStore
 from shared.keys import init_keys, load_signing_key
+from shared.tokens import TokenIssuer
 
 
 class _KeyFolder:

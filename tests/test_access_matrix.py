@@ -25,8 +25,9 @@ from shakti.config import PlatformSettings
 from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
-from shared.auth import FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal, Role
+from shared.auth import FIELD_STAFF, IDENTITY_READERS, SUPERVISORS, Principal
 from shared.http_guard import CSRF_REFUSED, csrf_token
+from shared.roles import Role
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 

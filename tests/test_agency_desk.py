@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 from shakti.users import ServicesReference, UserError, user_record
-from shared.auth import NOWHERE, Role
+from shared.auth import NOWHERE
 from shared.contracts.users import UserAdded, UserChanged
 from shared.events import events
+from shared.roles import Role
 from tests.test_access_matrix import HOME, INSIDE, NAME, OTHER_AGENCY, PHONE, World, principal, world
 from tests.waiting import eventually
 

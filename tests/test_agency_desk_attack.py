@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from shared.auth import Principal, Role
+from shared.auth import Principal
+from shared.roles import Role
 from tests.test_access_matrix import HOME, INSIDE, World, principal, world
 from tests.waiting import eventually
 

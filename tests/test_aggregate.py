@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from shared.aggregate import Repository, on_conflict
+from shared.errors import DomainError
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError
 from shared.testing import MemoryEventStore, MemoryStreams, fold
@@ -113,3 +114,40 @@ def test_a_decision_records_on_a_working_copy_and_leaves_the_aggregate_as_it_was
     assert working.recorded == [TallyCounted(amount=3, note=""), TallyCounted(amount=5, note="")]
     assert (tally.total, tally.recorded, tally.version) == (2, [], 2)
     assert tally.decision().recorded == [], "each decision starts with nothing recorded"
+
+
+class CountedLoads(MemoryEventStore):
+    def __init__(self, streams: MemoryStreams, service: str) -> None:
+        super().__init__(streams, service)
+        self.loads = 0
+
+    async def load(
+        self, aggregate_type: str, aggregate_id: str, *, service: str | None = None, after: int = 0
+    ) -> list[Envelope]:
+        self.loads += 1
+        return await super().load(aggregate_type, aggregate_id, service=service, after=after)
+
+
+async def test_a_command_on_an_aggregate_the_caller_holds_loads_nothing_and_a_wrong_guess_loads_then() -> (
+    None
+):
+    """``known``: a new aggregate's first append, or a command right after the caller's own read, saves
+    the load; a guess that is wrong (it exists, or another writer came between) conflicts on the append
+    and is decided again on what is stored."""
+    store = CountedLoads(MemoryStreams(), "tests")
+    tallies = Repository(store, Tally)
+    await tallies.execute("a", lambda t: t.open("a"), meta("open"), known=Tally("a"))
+    assert store.loads == 0
+    held = await tallies.get("a")
+    await tallies.execute("a", lambda t: t.count(2), meta("two"), known=held)
+    assert store.loads == 1
+    # Held before "two" was stored: stale, so the append conflicts and the next try loads.
+    await tallies.execute("a", lambda t: t.count(3), meta("three"), known=held)
+    assert store.loads == 2
+    # Taken to be new, but it exists: decided again on what is stored, and refused there.
+    with pytest.raises(DomainError, match="tally exists"):
+        await tallies.execute("a", lambda t: t.open("again"), meta("reopen"), known=Tally("a"))
+    assert (await tallies.get("a")).total == 5
+    assert [e.event_type for e in await tallies.history("a")] == [TallyOpened.event_type] + [
+        TallyCounted.event_type
+    ] * 2

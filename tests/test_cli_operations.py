@@ -23,10 +23,10 @@ from shakti.launcher import running
 from shakti.platform import build_platform
 from shakti.users import user_record
 from shared.aggregate import Repository
-from shared.auth import Role
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
+from shared.roles import Role
 from shared.rows import Rows
 from shared.runtime import ServiceDefinition, ServiceInstance, ServiceRunner
 from shared.subscriber import ProcessManager

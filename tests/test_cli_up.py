@@ -17,8 +17,8 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION
 from shakti.demo import JURISDICTION_FILE
-from shakti.users import CONSOLE, CONSOLE_SESSION_VERSION
 from shared.bus import CREDENTIALS_FILE
 from shared.natsserver import free_port
 from tests.sessions import bearer, issuer_for_tests, keys_for_tests

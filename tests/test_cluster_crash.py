@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 
 from bench.e2e import Load, Platform
-from shakti.platform import SERVICES, definition
+from shakti.basics import SERVICES
+from shakti.platform import definition
 from shared.consistency import check_service
 from shared.events import Envelope
 from shared.settings import Settings

@@ -27,7 +27,7 @@ from shakti.demo import JURISDICTION_FILE, DemoLoader
 from shakti.launcher import running
 from shakti.platform import build_platform, definition
 from shakti.users import UserStore, user_record
-from shared.auth import COOKIE, Role
+from shared.auth import COOKIE
 from shared.clock import IST
 from shared.contracts.escalation import CaseWatched, ClockStarted, ClockStopped, SlaBreached
 from shared.contracts.intake import CaseClosed, CaseRegistered, CaseResolved
@@ -35,6 +35,7 @@ from shared.contracts.vocabulary import Category, Channel, Priority
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
+from shared.roles import Role
 from shared.runtime import ServiceRunner
 from tests.sessions import keys_for_tests
 from tests.waiting import eventually

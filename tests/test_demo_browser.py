@@ -20,7 +20,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from shakti.demo import PASSWORD, USERS
-from shared.auth import Role
+from shared.roles import Role
 from tests.browser import BLOCKED, Site, artefacts, browser
 from tests.test_terminal import SHAKTI, summary_shown, up_env
 from tests.test_web_training_browser import PHONE, fits, on_phone

@@ -25,9 +25,9 @@ import yaml
 from typer.testing import CliRunner
 
 from shakti import launcher
+from shakti.basics import SERVICES
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
-from shakti.platform import SERVICES
 from shared.eventstore import EventStore
 from shared.natsserver import free_port, nats_server_binary
 from tests.test_cluster import NatsCluster, replicas_current, until_placed

@@ -19,8 +19,9 @@ from shakti.demo import DemoLoader, service_number
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.natsserver import free_port
+from shared.roles import Role
 from tests.browser import BLOCKED, NO_SIDEWAYS, PASSWORD, Site, browser, district_site, sign_in
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually

@@ -246,7 +246,8 @@ class Stack:
 
     def logs(self) -> str:
         with contextlib.suppress(Exception):
-            every = self("logs", "--no-color", timeout=60).stdout
+            # Each part's state first: which one was unhealthy or gone, then what they said.
+            every = self("ps", timeout=60).stdout + self("logs", "--no-color", timeout=60).stdout
             kept = self.env_file.parent / "stack.log"
             kept.write_text(every)
             return f"{every[-15000:]}\n(all of it in {kept})"
@@ -312,13 +313,13 @@ async def test_the_compose_stack_registers_and_assigns_cases_with_a_nats_node_st
     """Three NATS nodes, PostgreSQL, each service in its two roles, the web front and the gateway, from
     deploy/compose.yaml as it is. A case registered through the gateway is assigned; with one NATS node
     stopped, another case is registered and assigned too (R3 streams keep a quorum of two)."""
-    stack("up", "--detach", "--no-build")
     ports = [
         k
         for k in stack.settings
         if k.endswith("_PORT") and not k.startswith(("NATS_", "POSTGRES", "GATEWAY_"))
     ]
     try:
+        stack("up", "--detach", "--no-build")
         for port in ports:
             await eventually(partial(ready, stack.url(port)), 300, f"{port} answers /readyz")
         await eventually(lambda: gateway_answers(stack.url("GATEWAY_PORT")), 60, "the gateway answers")

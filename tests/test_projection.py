@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
+from typing import ClassVar
 
 import pytest
 from nats.aio.client import Client as NatsClient
-from sqlalchemy import Column, Integer, MetaData, Table, select, update
+from sqlalchemy import Column, Integer, MetaData, Table, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import Repository
@@ -57,10 +58,12 @@ async def snapshot(projector: Projector[TallyTables]) -> list[tuple[str, str, in
         return await rows(session, projector.tables)
 
 
-async def reference(nats_client: NatsClient, database_url: str) -> list[tuple[str, str, int, int]]:
+async def reference(
+    nats_client: NatsClient, database_url: str, projection: TallyProjection | None = None
+) -> list[tuple[str, str, int, int]]:
     """The read model built from scratch in a fresh table generation of a fresh projector."""
     engine = create_engine(database_url)
-    fresh = Projector(TallyProjection(), engine, nats_client)
+    fresh = Projector(projection or TallyProjection(), engine, nats_client)
     await fresh.setup()
     await fresh.rebuild()
     result = await snapshot(fresh)
@@ -150,6 +153,113 @@ async def test_projection_follows_live_appends(
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert len(await snapshot(projector)) == 5
+
+
+async def test_a_live_batch_moves_its_checkpoint_with_one_statement(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """Following alone, a batch's checkpoint is moved from where the follower left it, not read first:
+    a statement saved per batch, which is much of a read model's cost when batches are small."""
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    task = asyncio.create_task(projector.run())
+    await write_tallies(store, 1)
+    async with asyncio.timeout(10):
+        while (await projector.lag())["TESTS"]:
+            await asyncio.sleep(0.05)
+    on_checkpoints: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "projection_checkpoint" in statement:
+            on_checkpoints.append(statement.split()[0])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for i in range(1, 4):
+            await write_tallies(store, 1, prefix=f"live{i}-")
+            async with asyncio.timeout(10):  # waiting on the tallies, not on lag(), which reads checkpoints
+                while len(await snapshot(projector)) < i + 1 or any(
+                    t[2] < 6 for t in await snapshot(projector)
+                ):
+                    await asyncio.sleep(0.05)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert on_checkpoints, "no batch was applied while counting"
+    assert set(on_checkpoints) == {"UPDATE"}, on_checkpoints
+
+
+async def test_a_look_at_a_checkpoint_or_the_generation_is_one_statement(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """What a running projector asks of its database when no event comes (its generation, once a
+    second) and what readiness asks (a checkpoint) is one SELECT each, without a transaction's BEGIN
+    around it: on SQLite that BEGIN was a statement too, doubling the cost of an idle platform."""
+    await write_tallies(store, 1)
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    await projector.catch_up()
+    sent: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement.split()[0])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await projector.checkpoint("TESTS") == 4
+        projector._generation_checked_at = float("-inf")  # due for its once-a-second look
+        await projector.follow_generation()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert sent == ["SELECT", "SELECT"], sent
+
+
+class TalliesOfTwoStreams(TallyProjection):
+    """Tallies kept in two services' streams, as intake's case register reads three."""
+
+    sources: ClassVar[dict[str, str]] = {"TESTS": "shakti.tests.tally.*", "OTHERS": "shakti.others.tally.*"}
+
+
+async def test_what_follows_a_live_batch_from_every_stream_is_applied_in_one_transaction(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
+) -> None:
+    """Following live, the events that follow a batch within the gathering window go together: one
+    transaction and one checkpoint statement for both streams, not a transaction per stream (or per
+    event). A case's events reach a read model from several streams within milliseconds, and a batch's
+    fixed statements (its BEGIN, its checkpoint, the reads of the rows it changes) were paid for each."""
+    others = EventStore(nats_client, "others")
+    await others.ensure_stream()
+    # A window far longer than the appends below take: the test does not depend on how busy the
+    # machine is.
+    projector = Projector(TalliesOfTwoStreams(), engine, nats_client, gather_seconds=3.0)
+    await projector.setup()
+    on_checkpoints: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE projection_checkpoint"):
+            on_checkpoints.append(statement)
+
+    async def tallies(wanted: int) -> None:
+        async with asyncio.timeout(20):  # waiting on the tallies, not on lag(), which reads checkpoints
+            while sum(events for *_, events in await snapshot(projector)) < wanted:
+                await asyncio.sleep(0.05)
+
+    task = asyncio.create_task(projector.run())
+    try:
+        await write_tallies(store, 1, prefix="first")  # a batch: the window opens when it commits
+        await tallies(4)
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        await write_tallies(store, 1, prefix="here")
+        await write_tallies(others, 1, prefix="there")
+        await tallies(12)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(on_checkpoints) == 1, on_checkpoints
+    assert [events for *_, events in await snapshot(projector)] == [4, 4, 4]
+    assert await snapshot(projector) == await reference(nats_client, database_url, TalliesOfTwoStreams())
 
 
 async def test_upcast_v1_event_projects_like_v2(

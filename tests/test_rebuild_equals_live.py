@@ -26,9 +26,10 @@ import pytest
 from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
+from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
 from shakti.demo import DISTRICT, DemoLoader, desk_user
-from shakti.platform import SERVICES, build_platform, runners
+from shakti.platform import build_platform, runners
 from shakti.synthetic import synthetic_complaints
 from shakti.users import UserStore
 from shared.clock import ManualClock

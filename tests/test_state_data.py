@@ -4,6 +4,7 @@ them, and a year of complaints that is the same for the same seed and has the sh
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
 
@@ -22,6 +23,7 @@ from bench.state_data import (
     read_districts,
     roster_sheet,
     thana_codes,
+    year_happenings,
 )
 from services.routing.jurisdiction import read_jurisdiction
 from services.routing.sheets import read_sheet
@@ -132,3 +134,34 @@ def test_no_complainant_is_a_real_person() -> None:
         assert body["identity"]["name"].startswith("DEMO")
         assert body["identity"]["phone"].startswith("+9155500")
         assert body["description"].startswith("DEMO")
+
+
+def test_the_roster_and_training_year_is_whole_and_at_its_moments() -> None:
+    districts = [d for d in DISTRICTS if d.code in ("SJP", "AGR")]
+    year = year_happenings(districts, seed=19)
+    assert year == year_happenings(districts, seed=19) and year != year_happenings(districts, seed=20)
+    assert len({h.key for h in year}) == len(year)
+    assert all(YEAR_START <= h.at < YEAR_START + timedelta(days=365) for h in year)
+    assert [h.at for h in year] == sorted(h.at for h in year)
+    whats = Counter(h.what for h in year)
+    # A programme a month in each district, scheduled, attended and completed; an iGOT export a quarter.
+    assert whats["programme"] == whats["attendance"] == whats["programme complete"] == 12 * len(districts)
+    assert whats["igot import"] == 4
+    assert whats["leave"] == whats["back on duty"] > 0 and whats["posting"] >= len(districts)
+    # Every spell of leave ends in the year, after it began; the desk constable (the bench's registering
+    # user, ``service_number(thana, 1)``) is never away.
+    spells: dict[str, list[str]] = {}
+    for h in year:
+        if h.what in ("leave", "back on duty", "posting"):
+            assert not h.path.split("/")[4].endswith("1"), h
+        if h.what in ("leave", "back on duty"):
+            spells.setdefault(h.path, []).append((h.body or {})["status"])
+    assert all(s == ["on_leave", "on_duty"] * (len(s) // 2) for s in spells.values())
+    # Each programme's attendance is marked on its day (IST), after it was scheduled.
+    for h in year:
+        if h.what == "attendance":
+            plan = next(p for p in year if p.key == h.key.replace("-attendance", "-plan"))
+            assert (
+                plan.at < h.at
+                and (h.at + timedelta(hours=5, minutes=30)).date().isoformat() == (plan.body or {})["date"]
+            )

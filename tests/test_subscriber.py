@@ -204,3 +204,27 @@ async def test_a_failing_event_holds_back_its_aggregate_only_then_is_parked(
     assert free_ended[-1] < stuck[-1], "the other aggregate waited for the failing one"
     record = json.loads((await nats_client.jetstream().get_msg(PARKED_STREAM, 1)).data or b"{}")
     assert record["consumer"] == "journal" and record["deliveries"] == 2
+
+
+async def test_a_manager_naming_its_event_types_is_handed_only_those_and_the_rest_are_acknowledged(
+    nats_client: NatsClient, nats_url: str
+) -> None:
+    """Of each tally's opening and three counts the journal acts on the counts alone: the openings are
+    passed over unread, and the counts after them still come in order, each once."""
+    store = EventStore(nats_client, "tests")
+    await store.ensure_stream()
+    seen: list[tuple[str, int]] = []
+
+    async def react(cause: Envelope) -> None:
+        seen.append((cause.aggregate_id, cause.aggregate_version))
+
+    counts = frozenset({TallyCounted.event_type})
+    manager = ProcessManager("counts", "TESTS", "shakti.tests.tally.*", react, event_types=counts)
+    broker = await start_broker(nats_url, manager)
+    await append_interleaved(store, ["a", "b"], 4)
+    await eventually(lambda: len(seen) >= 6, 20, "every count handed over")
+    await asyncio.sleep(0.3)
+    await broker.stop()
+    assert [v for a, v in seen if a == "a"] == [2, 3, 4] and [v for a, v in seen if a == "b"] == [2, 3, 4]
+    info = await nats_client.jetstream().consumer_info("TESTS", "counts")
+    assert info.num_ack_pending == 0 and info.num_pending == 0

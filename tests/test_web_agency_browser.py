@@ -18,7 +18,7 @@ from playwright.async_api import Browser, Page
 
 from shakti.demo import PASSWORD
 from shakti.users import user_record
-from shared.auth import Role
+from shared.roles import Role
 from tests.browser import Site, artefacts, browser, district_site, grave
 from tests.test_accessibility import signed_in
 from tests.test_web_training_browser import fits

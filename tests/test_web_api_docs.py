@@ -23,8 +23,9 @@ from shakti.docs import DOCS, document_text, started_openapi
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.natsserver import free_port
+from shared.roles import Role
 from tests.sessions import enrol, keys_for_tests
 
 

@@ -8,6 +8,7 @@ refused to the roles the services refuse."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,10 +27,11 @@ from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shakti.web.times import IST
-from shared.auth import COOKIE, Principal, Role
+from shared.auth import COOKIE, Principal
 from shared.contracts.intake import CaseRegistered
 from shared.eventstore import EventStore
 from shared.http_guard import csrf_token
+from shared.roles import Role
 from tests.sessions import enrol, keys_for_tests
 from tests.waiting import eventually
 
@@ -75,8 +77,23 @@ class Browser:
 
 @pytest.fixture
 async def desk(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests())
-    users = UserStore(f"sqlite+aiosqlite:///{tmp_path / 'web.db'}")
+    async with opened_desk(PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests()), nats_url) as desk:
+        yield desk
+
+
+@pytest.fixture
+async def gathering_desk(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    """The desk, with read models that gather each burst of events for half a second before applying it
+    (``SHAKTI_PROJECTION_GATHER_MS``): the page after a step is read well before they would apply it."""
+    settings = PlatformSettings(data_dir=tmp_path, keys_dir=keys_for_tests(), projection_gather_ms=500)
+    async with opened_desk(settings, nats_url) as desk:
+        yield desk
+
+
+@contextlib.asynccontextmanager
+async def opened_desk(settings: PlatformSettings, nats_url: str) -> AsyncIterator[Desk]:
+    """The platform with the demo's jurisdiction and roster, and a client of it."""
+    users = UserStore(f"sqlite+aiosqlite:///{settings.data_dir / 'web.db'}")
     app = build_platform(settings, runners(settings, nats_url), users=users)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -204,6 +221,69 @@ async def test_an_officer_closes_with_a_reason_after_confirming_and_reopens(desk
     seen = await co.get(f"/cases/{case_id}")
     assert seen.status_code == 200 and f'action="/cases/{case_id}/close"' not in seen.text
     assert (await co.post(f"/cases/{case_id}/close", reason="other", confirm="yes")).status_code == 403
+
+
+async def test_each_page_after_a_step_shows_the_step_though_the_read_models_gather_their_events(
+    gathering_desk: Desk,
+) -> None:
+    """The web front waits, after each command, until the service's read models hold what it wrote:
+    registered, she lands on her case page (not on the receipt of a case she 'cannot see'), and closing
+    and reopening show at once."""
+    officer = await gathering_desk.browser(Role.KENDRA_OFFICER, KATRA, gathering_desk.officer)
+    registered = await register(officer, "SJP-KATRA")
+    assert registered.status_code == 303, registered.text
+    assert "/receipt" not in registered.headers["location"], registered.headers["location"]
+    case_id = case_id_of(registered.headers["location"])
+    closed = await officer.post(f"/cases/{case_id}/close", reason="no_further_action", confirm="yes")
+    assert closed.status_code == 303, closed.text
+    page = await officer.get(closed.headers["location"])
+    assert "Reopen the case" in page.text, page.text
+    reopened = await officer.post(f"/cases/{case_id}/reopen", reason="complainant_returned")
+    assert reopened.status_code == 303, reopened.text
+    page = await officer.get(reopened.headers["location"])
+    assert "Case reopened by" in page.text and "The complainant came back" in page.text
+    # Who may ask how far a read model has applied: the signed-in, never a stranger.
+    asked = {"stream": "INTAKE", "sequence": "1"}
+    assert (await gathering_desk.client.get("/api/intake/applied", params=asked)).status_code == 401
+    answer = await gathering_desk.client.get(
+        "/api/intake/applied", params=asked, headers=officer.cookies("en")
+    )
+    assert answer.status_code == 200 and answer.json() == {"applied": True}
+    unknown = await gathering_desk.client.get(
+        "/api/nobody/applied", params=asked, headers=officer.cookies("en")
+    )
+    assert unknown.status_code == 404
+
+
+async def test_a_reassignment_shows_on_the_next_page_though_another_service_writes_it(
+    gathering_desk: Desk,
+) -> None:
+    """A supervisor's reassignment is routing's command, and the case page reads intake's register of
+    it: the web front waits for every service whose read models read the stream written, not only the
+    service that answered. Showing the identity (a reading intake records) tells the browser nothing of
+    the streams."""
+    desk = gathering_desk
+    officer = await desk.browser(Role.KENDRA_OFFICER, KATRA, desk.officer)
+    case_id = case_id_of((await register(officer, "SJP-KATRA")).headers["location"])
+
+    async def assigned() -> bool:
+        return bool((await officer.get(f"/api/intake/cases/{case_id}")).json()["assigned_officer"])
+
+    await eventually(assigned, timeout=30, what="the case assigned")
+    co = await desk.browser(Role.CO, {"district": "SJP", "circle": "SJP-TILHAR"})
+    page = (await co.get(f"/cases/{case_id}")).text
+    form = page[page.index(f'action="/cases/{case_id}/reassign"') :].split("</form>")[0]
+    offered = re.findall(r'<option value="(DEMO[0-9A-Z]+)"', form)
+    held = (await co.get(f"/api/intake/cases/{case_id}")).json()["assigned_officer"]
+    chosen = next(o for o in offered if o != held)
+    assert (await co.post(f"/cases/{case_id}/note", text="DEMO direction")).status_code == 303
+    moved = await co.post(f"/cases/{case_id}/reassign", officer=chosen, reason="supervisor_decision")
+    assert moved.status_code == 303, moved.text
+    assert (await co.get(f"/api/intake/cases/{case_id}")).json()["assigned_officer"] == chosen
+    sho = await desk.browser(Role.SHO, KATRA)
+    shown = await sho.post(f"/cases/{case_id}/identity", purpose="supervisory_review")
+    assert shown.status_code == 200 and NAME in shown.text
+    assert "shakti-written" not in {k.lower() for k in shown.headers}
 
 
 async def test_the_case_page_shows_the_case_as_it_stood_at_a_past_moment(desk: Desk) -> None:

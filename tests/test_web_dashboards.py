@@ -20,7 +20,8 @@ from shakti.config import PlatformSettings
 from shakti.web.dashboards import NEWEST, find_place, mount_dashboards
 from shakti.web.i18n import LANG_COOKIE
 from shakti.web.pages import PageRefused, page_user, service_api
-from shared.auth import Principal, Role
+from shared.auth import Principal
+from shared.roles import Role
 from tests.sessions import keys_for_tests
 
 

@@ -11,8 +11,11 @@ from pathlib import Path
 import httpx
 from nats.aio.client import Client as NatsClient
 
-from shared.auth import COOKIE, Principal, Role
+from shakti.web.i18n import translator
+from shakti.web.pages import templates
+from shared.auth import COOKIE, Principal
 from shared.http_guard import csrf_token
+from shared.roles import Role
 from tests.security.served import KATRA, served_platform
 from tests.sessions import bearer, enrol
 from tests.waiting import eventually
@@ -125,3 +128,23 @@ async def test_the_bell_rises_live_and_the_list_takes_the_acknowledgement(
             text = await outboxed()
             assert NAME not in text and PHONE not in text
             assert (await console.get("/notifications")).status_code == 403
+
+
+def test_the_outbox_page_says_until_when_a_held_message_waits_in_both_languages() -> None:
+    """A complainant's status SMS decided in the quiet hours waits for the morning: the outbox page shows
+    until when, in IST, labelled, in Hindi and English (the API's words, as the service gives them)."""
+    held = {
+        "channel": {"en": "SMS", "hi": "एसएमएस"},
+        "recipient": "complainant:c1",
+        "subject": {"en": "Case update", "hi": "मामले की जानकारी"},
+        "urgent": False,
+        "held_until": {"en": "Held until 11-01-2026 08:00 IST", "hi": "11-01-2026 08:00 IST तक रोका गया"},
+        "text": {"en": "In progress", "hi": "प्रगति पर"},
+    }
+    for lang in ("en", "hi"):
+        page = templates.env.get_template("outbox.html").render(
+            lang=lang, t=translator(lang), user=None, demo=False, path="/notifications/outbox",
+            csrf_token="-", messages=[held, {**held, "held_until": None, "recipient": "complainant:c2"}],
+        )  # fmt: skip
+        assert page.count("Held until 11-01-2026 08:00 IST") == 1
+        assert page.count("11-01-2026 08:00 IST तक रोका गया") == 1

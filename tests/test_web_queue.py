@@ -17,7 +17,8 @@ import pytest
 from shakti.web import queues
 from shakti.web.queues import QueueFilter
 from shakti.web.times import IST
-from shared.auth import Principal, Role
+from shared.auth import Principal
+from shared.roles import Role
 from tests.sessions import enrol
 from tests.test_web_case_work import KATRA, NAME, PHONE, Browser, Desk, case_id_of, desk, register
 from tests.waiting import eventually

@@ -15,8 +15,9 @@ from fastapi import FastAPI
 from shakti.config import PlatformSettings
 from shakti.platform import build_platform
 from shakti.users import Throttle, UserError, UserStore, user_record
-from shared.auth import COOKIE, Principal, Role
+from shared.auth import COOKIE, Principal
 from shared.clock import ManualClock
+from shared.roles import Role
 from tests.sessions import keys_for_tests
 
 

@@ -26,10 +26,11 @@ from shakti.demo import DemoLoader
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore
 from shakti.web.pages import PageRefused
-from shakti.web.training import csv_text, marks_of
-from shared.auth import COOKIE, Principal, Role
+from shakti.web.training import csv_text, marks_of, place_names
+from shared.auth import COOKIE, Principal
 from shared.clock import ManualClock
 from shared.http_guard import csrf_token
+from shared.roles import Role
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 
@@ -134,6 +135,14 @@ async def district(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
                 return len(officers.json()) >= 3 * len(kendras)
 
             await eventually(training_knows_the_roster, timeout=30, what="training has the roster")
+
+            async def training_knows_the_places() -> bool:
+                # Its own projection of the jurisdiction, which may follow the roster's by a moment:
+                # until then the lists name a thana by its code (CI saw it once).
+                tree = (await client.get("/api/training/compliance", headers=loader.operator)).json()
+                return place_names(tree).get(("thana", "SJP-KATRA")) == ("थाना कटरा", "Katra")
+
+            await eventually(training_knows_the_places, timeout=30, what="training has the places' names")
             await loader.programme(kendras)
             # One more officer, posted on the programme's day and never trained: overdue by LATER.
             await loader.call("POST", "/api/routing/officers", loader.operator, json=LATE_JOINER)

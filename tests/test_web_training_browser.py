@@ -22,9 +22,9 @@ from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
 from shakti.web.times import IST
-from shared.auth import Role
 from shared.clock import Clock
 from shared.natsserver import free_port
+from shared.roles import Role
 from tests.browser import BLOCKED, PASSWORD, Site, artefacts, browser, sign_in
 from tests.sessions import keys_for_tests
 from tests.waiting import eventually

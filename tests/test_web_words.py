@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from shakti.web.i18n import TEXT
-from shared.auth import Role
 from shared.contracts.vocabulary import ROLE_LABELS
+from shared.roles import Role
 
 WEB = Path(__file__).resolve().parent.parent / "shakti" / "web"
 TEMPLATES = sorted((WEB / "templates").glob("*.html"))

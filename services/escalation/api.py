@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.escalation import EscalationAcknowledged
 from shared.contracts.vocabulary import (
@@ -24,6 +24,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import CaseNotFound
 from shared.places import narrowed_to
+from shared.roles import Role
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 

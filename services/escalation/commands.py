@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shared.auth import Principal, Role, bilingual_error
+from shared.auth import Principal, bilingual_error
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.escalation import SERVICE
 from shared.contracts.vocabulary import LadderRole
@@ -18,6 +18,7 @@ from shared.errors import CaseNotFound
 from shared.events import Envelope
 from shared.places import PlaceTables, places_name
 from shared.projection import Projector
+from shared.roles import Role
 from shared.runtime import ServiceContext
 
 from .domain import EscalationCase

@@ -40,6 +40,7 @@ from shared.dispatch import Reactions, handles
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
 from shared.places import places_name
+from shared.readmodel import one_statement
 from shared.runtime import ServiceContext
 from shared.subscriber import ProcessManager
 
@@ -132,7 +133,7 @@ class CaseWatch(Reactions):
 
     async def watch(self, envelope: Envelope, event: CaseRegistered) -> None:
         case_id = envelope.aggregate_id
-        async with self.board.sessions() as session:
+        async with one_statement(self.board.sessions) as session:
             routed = await case_place(session, self.board.tables, case_id)
         known = await self.jurisdiction.get()
         registered_thana = known.thanas.get(event.thana) if event.thana else None

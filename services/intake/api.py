@@ -62,7 +62,6 @@ from shared.auth import (
     PLATFORM_STAFF,
     SUPERVISORS,
     Principal,
-    Role,
     bilingual_error,
     require,
 )
@@ -108,6 +107,7 @@ from shared.contracts.vocabulary import (
 from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
 from shared.places import find_places, list_places, narrowed_to
+from shared.roles import Role
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"

@@ -19,6 +19,8 @@ from nats.js.api import ObjectStoreConfig, StorageType
 from nats.js.errors import NotFoundError, ObjectDeletedError, ObjectNotFoundError
 from nats.js.object_store import ObjectStore
 
+from shared.bus import JETSTREAM_API_TIMEOUT
+
 BUCKET = "shakti-intake-attachments"
 """The Object Store bucket (stream ``OBJ_shakti-intake-attachments``) only intake may write."""
 MAX_BYTES = 10 * 1024 * 1024
@@ -113,7 +115,9 @@ class CaseFiles:
                 replicas=self.replicas,
             )
             # Created with the one configuration the server accepts again unchanged (like the streams).
-            self._bucket = await self.nc.jetstream().create_object_store(BUCKET, config)
+            self._bucket = await self.nc.jetstream(timeout=JETSTREAM_API_TIMEOUT).create_object_store(
+                BUCKET, config
+            )
         return self._bucket
 
     async def put(self, case_id: str, attachment_id: str, sealed: bytes) -> None:

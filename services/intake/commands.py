@@ -73,6 +73,7 @@ from shared.eventstore import CommandMeta
 from shared.observability import COMMAND_SECONDS
 from shared.places import PlaceTables, find_places, jurisdiction_known, places_name
 from shared.projection import Projector, folded
+from shared.readmodel import one_statement
 from shared.rows import Row
 from shared.runtime import ServiceContext
 from shared.text import Lines, OneLine
@@ -307,7 +308,9 @@ class IntakeCommands:
                 complaint.district,
                 self.ctx.clock.now(),
                 case_id,
-                CommandMeta(command_id=f"{meta.command_id}:number", actor=caller.actor),
+                CommandMeta(
+                    command_id=f"{meta.command_id}:number", actor=caller.actor, occurred_at=meta.occurred_at
+                ),
             )
             stored = await self.cases.execute(
                 case_id,
@@ -352,9 +355,12 @@ class IntakeCommands:
         wanted = [("district", complaint.district)]
         wanted += [("thana", complaint.thana)] if complaint.thana else []
         wanted += [("locality", complaint.locality_code)] if complaint.locality_code else []
-        async with self.places.sessions() as session:
+        async with one_statement(self.places.sessions) as session:
             found = await find_places(session, tables, wanted)
-            known = bool(found) or await jurisdiction_known(session, tables)
+        known = bool(found)
+        if not known:
+            async with one_statement(self.places.sessions) as session:
+                known = await jurisdiction_known(session, tables)
         if not known:
             raise Refused(
                 "no_jurisdiction",

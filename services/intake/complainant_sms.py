@@ -5,6 +5,9 @@ sealed phone, sends it and records the outcome on her case, without the phone
 
 Only while she consents and her identity is kept: the case is read when the message is due, so a
 withdrawal or an erasure recorded since stops it (recorded as failed, parked at once, with the reason).
+Not at night: a status message decided in the platform's quiet hours for complainants carries
+``not_before``; intake leaves it until notifications' quiet-hours worker releases it
+(``NotificationReleased``, carrying the request, so intake reads nothing of notifications' aggregates).
 Exactly once per message: a message already sent on her case is not sent again (a redelivered request,
 a second replica), and the notification id is the gateway's client reference on every try. A failing
 gateway is tried ``ATTEMPTS`` times with backoff, each failure recorded, then parked; the request stays
@@ -17,6 +20,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 
@@ -28,6 +32,7 @@ from shared.contracts.intake import CaseRegistered
 from shared.contracts.notifications import (
     COMPLAINANT,
     NotificationChannel,
+    NotificationReleased,
     NotificationRequested,
     NotificationRetried,
 )
@@ -42,6 +47,12 @@ log = logging.getLogger(__name__)
 ATTEMPTS, FIRST_BACKOFF, BACKOFF_FACTOR, TIMEOUT = 4, 0.5, 2.0, 4.0
 """4 tries of at most 4 s with 0.5, 1 and 2 s between: 19.5 s at most, under the bus's 30 s."""
 ACTOR = "intake"
+TAKEN_UP = frozenset(t.event_type for t in (NotificationRequested, NotificationRetried, NotificationReleased))
+"""The events of notifications' stream that can hand intake a complainant's SMS."""
+
+
+def _waiting(wanted: NotificationRequested, now: datetime) -> bool:
+    return wanted.not_before is not None and wanted.not_before > now
 
 
 class SmsChannel(Protocol):
@@ -82,24 +93,28 @@ class ComplainantMessages:
                 react=self.react,
                 description="Sends a complainant who agreed to SMS the messages notifications decided "
                 "for her (only intake opens her phone).",
+                event_types=TAKEN_UP,
             )
         ]
 
     async def react(self, envelope: Envelope) -> None:
-        if envelope.event_type not in (NotificationRequested.event_type, NotificationRetried.event_type):
+        if envelope.event_type not in TAKEN_UP:
             return
         told = envelope.event()
-        # An operator's retry of a parked one carries the request; each retry is a round of its own.
-        wanted, round_ = (
-            (told.request, f":retry:{envelope.event_id}")
-            if isinstance(told, NotificationRetried)
-            else (told, "")
-        )
-        if (
-            isinstance(wanted, NotificationRequested)
-            and wanted.recipient.startswith(COMPLAINANT)
-            and wanted.channel is NotificationChannel.SMS
-        ):
+        # An operator's retry of a parked one carries the request; each retry is a round of its own. A
+        # release at the end of her quiet hours carries it too: the message is due now.
+        match told:
+            case NotificationRetried():
+                wanted, round_ = told.request, f":retry:{envelope.event_id}"
+            case NotificationReleased() if told.request is not None:
+                wanted, round_ = told.request, ""
+            case NotificationRequested() if (
+                told.not_before is None or told.not_before <= self.ctx.clock.now()
+            ):
+                wanted, round_ = told, ""
+            case _:
+                return  # held for the night: its release brings it back
+        if wanted.recipient.startswith(COMPLAINANT) and wanted.channel is NotificationChannel.SMS:
             await self.deliver(wanted, round_)
 
     async def deliver(self, wanted: NotificationRequested, round_: str = "") -> None:
@@ -179,6 +194,5 @@ class ComplainantMessages:
         phone = particulars.get("phone")
         return phone if isinstance(phone, str) and phone else None
 
-    @staticmethod
-    def _meta(command_id: str) -> CommandMeta:
-        return CommandMeta(command_id=command_id, actor=ACTOR)
+    def _meta(self, command_id: str) -> CommandMeta:
+        return CommandMeta(command_id=command_id, actor=ACTOR, occurred_at=self.ctx.clock.now())

@@ -17,7 +17,7 @@ from nats.js.errors import NotFoundError
 from shared.aggregate import on_conflict
 from shared.contracts.intake import SERIES, CaseNumberIssued
 from shared.events import Envelope
-from shared.eventstore import CommandMeta, EventStore, stream_name
+from shared.eventstore import CommandMeta, EventStore, decode_message, stream_name
 
 INDIA = timezone(timedelta(hours=5, minutes=30), "IST")
 """Case numbers follow the year on the Kendra's wall calendar, not UTC's."""
@@ -83,7 +83,7 @@ class CaseNumbers:
             )
         except NotFoundError:
             return None
-        return Envelope.model_validate_json(msg.data or b"").model_copy(update={"sequence": msg.seq})
+        return decode_message(msg.data or b"", {}, stream_name(self.store.service), sequence=msg.seq)
 
 
 def _issued(envelope: Envelope) -> CaseNumberIssued:

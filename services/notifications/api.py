@@ -9,12 +9,14 @@ and times: there is no identity data here to show.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 
-from shared.auth import AGENCY_STAFF, FIELD_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import AGENCY_STAFF, FIELD_STAFF, SUPERVISORS, Principal, require
 from shared.commands import Caller, IdempotencyKey
+from shared.complainant_sms import ist
 from shared.contracts.notifications import (
     NOTIFICATION_CHANNEL_LABELS,
     RULE_LABELS,
@@ -24,6 +26,7 @@ from shared.contracts.vocabulary import labelled
 from shared.errors import DomainError
 from shared.places import PlaceTables, place_names
 from shared.projection import Projector
+from shared.roles import Role
 from shared.rows import Row
 
 from .commands import AcknowledgeNotification, ChoosePreferences, NotificationCommands, SendAgain, own_address
@@ -62,6 +65,13 @@ def _both(labels: Any, code: str) -> dict[str, str]:
     return {"code": code, "en": en, "hi": hi}
 
 
+def held_until(until: datetime | None) -> dict[str, str] | None:
+    """When a message held for quiet hours goes out, in IST and labelled, in both languages."""
+    if until is None:
+        return None
+    return {"en": f"Held until {ist(until)}", "hi": f"{ist(until)} तक रोका गया"}
+
+
 def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
     """A notification as people see it: its codes labelled and its words in both languages."""
     fields = set(NotificationRequested.model_fields) & set(row)
@@ -87,6 +97,7 @@ def view(row: Row, names: Names, base_url: str = "") -> dict[str, Any]:
         "requested_at": row["requested_at"],
         "sent_at": row["sent_at"],
         "acknowledged_at": row["acknowledged_at"],
+        "held_until": held_until(row.get("held_until")),
         "subject": {"en": message.subject_en, "hi": message.subject_hi},
         "text": {"en": message.text_en, "hi": message.text_hi},
         "link": message.link,
@@ -182,11 +193,11 @@ def _operator_routes(
     """What went out and what no channel took: the outbox, parked messages, figures and a retry."""
     addresses = commands.addresses
 
-    @router.get("/outbox", summary="What went to the outbox (no real channel configured)")
+    @router.get("/outbox", summary="What went to the outbox (no real channel configured), and what is held")
     async def outbox(principal: Looker) -> dict[str, Any]:
         addressed = None if principal.role is Role.OPERATOR else await addresses(principal)
         async with board.sessions() as session:
-            rows = await by_status(session, board.tables, via="outbox", addresses=addressed)
+            rows = await by_status(session, board.tables, via="outbox", or_held=True, addresses=addressed)
         known = await _names(places)
         return {"messages": [view(r, known, base_url) for r in rows]}
 

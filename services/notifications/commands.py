@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.notifications import (
     CLOCK_TIME,
@@ -26,6 +26,7 @@ from shared.errors import NotFound
 from shared.events import Envelope
 from shared.places import PlaceTables, kendras_of
 from shared.projection import Projector
+from shared.roles import Role
 from shared.runtime import ServiceContext
 
 from .domain import Notification, Preferences

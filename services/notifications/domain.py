@@ -55,7 +55,7 @@ from shared.contracts.vocabulary import CaseStatus, DutyStatus, LadderRole
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
-from .policy import Policy
+from .policy import Policy, clock_time
 
 
 @dataclass(frozen=True)
@@ -366,11 +366,14 @@ def tell_complainant(
 ) -> list[NotificationRequested]:
     """An SMS to her, only while she consents (given at registration, not withdrawn since) and her
     identity is kept: the receipt once the case has a place (at registration, else when routing places
-    it; both under the registration's id, so once), and each status change the policy names. It is
-    addressed to ``complainant:<case id>``: intake alone holds her phone. ``phones``: Kendra -> phone."""
+    it; both under the registration's id, so once), and each status change the policy names, not before
+    the end of the policy's quiet hours for complainants when the change falls in them (the receipt is
+    never held: it answers what she has just done). It is addressed to ``complainant:<case id>``: intake
+    alone holds her phone. ``phones``: Kendra -> phone."""
     if not case.messages_consent or case.identity_erased:
         return []
     status: CaseStatus | None = None
+    not_before: datetime | None = None
     match event:
         case CaseRegistered() | CaseRouted():
             # At registration when it named the thana, else when routing places the case: once.
@@ -383,6 +386,9 @@ def tell_complainant(
             if status is None or status not in policy.complainant.statuses:
                 return []
             rule = NotificationRule.COMPLAINANT_STATUS
+            # Decided from the change's own time, so a decision made again is the same decision.
+            quiet = policy.complainant.quiet_hours
+            not_before = quiet_end(quiet.window(), cause.at) if quiet else None
     kendra = case.kendra or roster.kendra_of(case.thana)
     return requests(
         rule,
@@ -395,6 +401,7 @@ def tell_complainant(
         language="en" if case.language == "en" else "hi",  # Urdu: the Hindi text (no Urdu template)
         kendra_phone=phones.get(kendra or ""),
         template_id=policy.sms_templates.get(rule),
+        not_before=not_before,
     )
 
 
@@ -510,6 +517,9 @@ class Notification(Aggregate):
         self.record(wanted)
         if wanted.channel is NotificationChannel.WEB:
             self.record(*self.deliver("web", at))
+        elif wanted.not_before is not None and wanted.not_before > at:
+            # Held in the same command: the quiet-hours worker releases it, nobody has to act.
+            self.record(NotificationDeferred(notification_id=self.id, until=wanted.not_before, at=at))
         return self.recorded
 
     def deliver(self, via: str, at: datetime) -> list[Event]:
@@ -532,7 +542,10 @@ class Notification(Aggregate):
     def release(self, at: datetime) -> list[Event]:
         if self.held_until is None or self.held_until > at or self.sent:
             return []
-        return [NotificationReleased(notification_id=self.id, at=at)]
+        # Hers is sent by intake, from this event alone: it carries her request.
+        wanted = self._wanted()
+        hers = wanted if wanted.recipient.startswith(COMPLAINANT) else None
+        return [NotificationReleased(notification_id=self.id, at=at, request=hers)]
 
     def fail(self, reason: str, at: datetime, *, park: bool) -> list[Event]:
         wanted = self._wanted()
@@ -599,7 +612,7 @@ class Preferences(Aggregate):
             self.language = event.language
             self.muted = frozenset(event.muted_channels)
             self.quiet = (
-                (_clock_time(event.quiet_from), _clock_time(event.quiet_until))
+                (clock_time(event.quiet_from), clock_time(event.quiet_until))
                 if event.quiet_from and event.quiet_until
                 else None
             )
@@ -620,26 +633,25 @@ class Preferences(Aggregate):
 
     def quiet_until(self, now: datetime) -> datetime | None:
         """When the quiet hours that ``now`` falls in end (they are read in IST); None: not quiet now."""
-        if self.quiet is None:
-            return None
-        start, end = self.quiet
-        local = now.astimezone(IST)
-        today = local.time().replace(tzinfo=None)
-        if start < end:
-            quiet, days = start <= today < end, 0
-        else:  # across midnight: 22:00 to 07:00
-            quiet, days = today >= start or today < end, int(today >= start)
-        if not quiet:
-            return None
-        return datetime.combine(local.date() + timedelta(days=days), end, tzinfo=IST)
+        return None if self.quiet is None else quiet_end(self.quiet, now)
 
 
-def _clock_time(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
+def quiet_end(window: tuple[time, time], now: datetime) -> datetime | None:
+    """When the quiet hours ``window`` (a start and an end in IST, which may pass midnight) that ``now``
+    falls in end; None: ``now`` is not in them."""
+    start, end = window
+    local = now.astimezone(IST)
+    today = local.time().replace(tzinfo=None)
+    if start < end:
+        quiet, days = start <= today < end, 0
+    else:  # across midnight: 22:00 to 07:00
+        quiet, days = today >= start or today < end, int(today >= start)
+    if not quiet:
+        return None
+    return datetime.combine(local.date() + timedelta(days=days), end, tzinfo=IST)
 
 
 def _window(wanted: PreferencesChanged) -> tuple[time, time] | None:
     if wanted.quiet_from is None or wanted.quiet_until is None:
         return None
-    return _clock_time(wanted.quiet_from), _clock_time(wanted.quiet_until)
+    return clock_time(wanted.quiet_from), clock_time(wanted.quiet_until)

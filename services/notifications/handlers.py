@@ -146,6 +146,11 @@ class DeliveryFigures:
 Observe = Callable[[DeliveryFigures], None]
 
 
+DELIVERED_ON = frozenset((NotificationRequested.event_type, NotificationReleased.event_type))
+"""The delivery consumer's events: of the dozen a danger-now alert stores, its four requests on e-mail
+and SMS (the bell's are delivered as recorded); the sendings and the rest are passed over unread."""
+
+
 class Delivery:
     """Hands a requested notification to its channel's adapter: retries with backoff, then parks."""
 
@@ -198,7 +203,10 @@ class Delivery:
         if quiet_until is not None:
             held = partial(Notification.defer, until=quiet_until, at=now)
             await self.notifications.execute(
-                notification_id, held, self._meta(f"{notification_id}:held:{quiet_until.isoformat()}")
+                notification_id,
+                held,
+                self._meta(f"{notification_id}:held:{quiet_until.isoformat()}"),
+                known=notification,
             )
             return False
         contact = self.contacts.get(wanted.recipient)
@@ -219,14 +227,21 @@ class Delivery:
             now = self.clock.now()
             # The command id names the try: a redelivered request after a crash records each try once.
             tried = f"{notification_id}:{notification.tries + attempt}"
+            # The first outcome is decided on the notification loaded above (a later one conflicts once
+            # and loads: the failures recorded since are not in it).
+            known = notification if attempt == 1 else None
             if reason is None:
                 sent = partial(Notification.deliver, via=adapter.via, at=now)
-                await self.notifications.execute(notification_id, sent, self._meta(f"{tried}:sent"))
+                await self.notifications.execute(
+                    notification_id, sent, self._meta(f"{tried}:sent"), known=known
+                )
                 self._observe(wanted, "sent")
                 return True
             last = attempt == rules.attempts
             failure = partial(Notification.fail, reason=reason, at=now, park=last)
-            await self.notifications.execute(notification_id, failure, self._meta(f"{tried}:failed"))
+            await self.notifications.execute(
+                notification_id, failure, self._meta(f"{tried}:failed"), known=known
+            )
             log.warning(
                 "notification %s on %s failed (%s), try %d of %d",
                 notification_id,
@@ -250,9 +265,8 @@ class Delivery:
             return "timeout"
         return None
 
-    @staticmethod
-    def _meta(command_id: str) -> CommandMeta:
-        return CommandMeta(command_id=command_id, actor=ACTOR)
+    def _meta(self, command_id: str) -> CommandMeta:
+        return CommandMeta(command_id=command_id, actor=ACTOR, occurred_at=self.clock.now())
 
     def _observe(self, wanted: NotificationRequested, outcome: str) -> None:
         if self.observe is not None:
@@ -338,7 +352,9 @@ class CaseEvents(Reactions):
     ) -> None:
         """Intake sent her SMS (it alone holds her phone), or a try failed: shown on the notification
         as if this service's channel had done it, once per outcome (the command id names the cause)."""
-        meta = CommandMeta.reacting_to(cause, ACTOR, "complainant-outcome")
+        meta = CommandMeta.reacting_to(cause, ACTOR, "complainant-outcome").model_copy(
+            update={"occurred_at": event.at}
+        )
         if isinstance(event, ComplainantMessageSent):
             sent = partial(Notification.deliver, via=event.via, at=event.at)
             await self.notifications.execute(event.notification_id, sent, meta)
@@ -412,9 +428,15 @@ class CaseEvents(Reactions):
                 actor=ACTOR,
                 correlation_id=cause.correlation_id if cause else None,
                 causation_id=cause.event_id if cause else None,
+                occurred_at=self.clock.now(),
             )
+            # Taken to be new (a redelivered cause or another replica conflicts, and is then refused on
+            # what is stored): its first append loads nothing.
             await self.notifications.execute(
-                request.notification_id, lambda n: n.request(request, self.clock.now()), meta
+                request.notification_id,
+                lambda n: n.request(request, self.clock.now()),
+                meta,
+                known=Notification(request.notification_id),
             )
 
         await asyncio.gather(*(one(r) for r in wanted))
@@ -562,7 +584,9 @@ class QuietHoursOver:
         released = 0
         for notification_id, until in await self.held(now):
             # One release per hold, whichever replica comes first: the command id names the hold.
-            meta = CommandMeta(command_id=f"{notification_id}:released:{until.isoformat()}", actor=ACTOR)
+            meta = CommandMeta(
+                command_id=f"{notification_id}:released:{until.isoformat()}", actor=ACTOR, occurred_at=now
+            )
             stored = await self.delivery.notifications.execute(
                 notification_id, partial(Notification.release, at=now), meta
             )

@@ -25,6 +25,7 @@ from services.notifications.channels import Adapter, Outbox, SmsGateway, Smtp, W
 from services.notifications.commands import NotificationCommands
 from services.notifications.domain import Roster
 from services.notifications.handlers import (
+    DELIVERED_ON,
     CaseEvents,
     Delivery,
     DeliveryFigures,
@@ -37,6 +38,7 @@ from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy
 from services.notifications.read_model.projection import NotificationBoard
 from services.notifications.read_model.queries import counts, due_pages, held_until, load_roster
 from services.notifications.read_model.tables import BoardTables
+from shared.clock import Clock
 from shared.contracts.notifications import SERVICE, NotificationChannel
 from shared.observability import NOTIFICATION_LAG, NOTIFICATIONS
 from shared.places import Places, PlaceTables, place_names, places_name
@@ -59,19 +61,33 @@ T = TypeVar("T")
 
 
 class Kept(Generic[T]):
-    """The last answer of a read, kept for a while (one read at a time)."""
+    """The last answer of a read, kept for a while (one read at a time): ``seconds`` of wall time, and
+    as long on the service's ``clock`` too when given. A history loaded at its own moments
+    (``shakti.history``) moves its clock days in a second: a roster kept a wall second there would decide
+    a week later on an officer's duty of the week before."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, clock: Clock | None = None) -> None:
         self.seconds = seconds
+        self.clock = clock
         self.value: T | None = None
         self.read_at = float("-inf")
+        self.read_on: datetime | None = None
+        """The clock's time of the read."""
         self.lock = asyncio.Lock()
+
+    def _stale(self) -> bool:
+        if self.value is None or time.monotonic() - self.read_at > self.seconds:
+            return True
+        moved = self.clock.now() - self.read_on if self.clock and self.read_on else None
+        return moved is not None and abs(moved.total_seconds()) > self.seconds
 
     async def get(self, read: Callable[[], Awaitable[T]]) -> T:
         async with self.lock:
-            if self.value is None or time.monotonic() - self.read_at > self.seconds:
+            if self._stale():
                 self.value = await read()
                 self.read_at = time.monotonic()
+                self.read_on = self.clock.now() if self.clock else None
+            assert self.value is not None
             return self.value
 
 
@@ -139,7 +155,7 @@ class Notifications(ServiceInstance):
             observe=observe,
         )
         self._names: Kept[Names] = Kept(NAMES_SECONDS)
-        self._roster: Kept[Roster] = Kept(ROSTER_SECONDS)
+        self._roster: Kept[Roster] = Kept(ROSTER_SECONDS, ctx.clock)
         # A Kendra's phone, told to a complainant who agreed to SMS: the contacts file's ``kendra:<code>``.
         phones = {
             address.removeprefix(KENDRA): contact.phone
@@ -194,6 +210,7 @@ class Notifications(ServiceInstance):
                 subject="shakti.notifications.notification.*",
                 react=self.delivery.on_own,
                 description="Hands each requested notification to its channel; retries, then parks.",
+                event_types=DELIVERED_ON,
             ),
         ]
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
-from shared.clock import IST
-from shared.complainant_sms import complainant_sms, thana_words
+from shared.complainant_sms import complainant_sms, ist, thana_words
 from shared.contracts.notifications import COMPLAINANT, RULE_LABELS, NotificationRequested, NotificationRule
 from shared.contracts.vocabulary import CLOCK_LABELS, LADDER_LABELS, label, labelled
 
@@ -44,11 +42,6 @@ class Message:
     def both_subjects(self, first: str = "hi") -> str:
         other = "en" if first == "hi" else "hi"
         return f"{self.subject(first)} / {self.subject(other)}"
-
-
-def ist(moment: datetime) -> str:
-    """A time as people here read it: day, month, year, 24-hour clock, labelled IST."""
-    return moment.astimezone(IST).strftime("%d-%m-%Y %H:%M IST")
 
 
 def compose(wanted: NotificationRequested, names: Names, base_url: str = "") -> Message:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 import sys
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from shared.contracts.notifications import NotificationChannel, NotificationRule
+from shared.contracts.notifications import CLOCK_TIME, NotificationChannel, NotificationRule
 from shared.contracts.vocabulary import CaseStatus, LadderRole
 from shared.policyfile import PolicyError as PolicyError  # what callers of this policy catch
 from shared.policyfile import load_policy_file, parse_policy_document
@@ -44,6 +44,12 @@ def _span(value: Any) -> Any:
 Span = Annotated[timedelta, BeforeValidator(_span)]
 
 
+def clock_time(text: str) -> time:
+    """``22:00`` as a time of day (the text is already checked against ``CLOCK_TIME``)."""
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,9 +69,29 @@ class Warning(Strict):
     at_pct: list[int] = Field(min_length=1)
 
 
+class QuietHours(Strict):
+    """A window of the day in IST (``21:00`` to ``08:00`` passes midnight)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, serialize_by_alias=True)
+    start: str = Field(alias="from", pattern=CLOCK_TIME)
+    until: str = Field(pattern=CLOCK_TIME)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHours:
+        if self.start == self.until:
+            raise ValueError("quiet_hours: 'from' and 'until' must differ")
+        return self
+
+    def window(self) -> tuple[time, time]:
+        return clock_time(self.start), clock_time(self.until)
+
+
 class ComplainantMessages(Strict):
     statuses: list[CaseStatus] = Field(default_factory=list)
     """The statuses a complainant who agreed to SMS is told her case has reached."""
+    quiet_hours: QuietHours | None = None
+    """The platform's quiet hours for complainants: a status message decided then waits for their end
+    (her receipt never does). None: never held."""
 
 
 COMPLAINANT_RULES = (NotificationRule.COMPLAINANT_RECEIPT, NotificationRule.COMPLAINANT_STATUS)

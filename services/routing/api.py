@@ -43,7 +43,6 @@ from shared.auth import (
     PLATFORM_STAFF,
     SUPERVISORS,
     Principal,
-    Role,
     bilingual_error,
     require,
 )
@@ -59,6 +58,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import NotFound
 from shared.events import Envelope
+from shared.roles import Role
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 

@@ -24,12 +24,13 @@ from services.routing.domain import (
 )
 from services.routing.jurisdiction import ImportOutcome, read_jurisdiction, record_jurisdiction
 from services.routing.roster import Roster, RosterOutcome, valid_service_number
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus
 from shared.errors import CaseNotFound, DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
+from shared.roles import Role
 from shared.runtime import ServiceContext
 
 

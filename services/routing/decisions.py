@@ -21,6 +21,7 @@ from nats.aio.msg import Msg
 from services.routing.board import DutyBoard
 from services.routing.domain import CaseRouting, Wording
 from services.routing.policy import RoutingPolicy
+from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.contracts.routing import CaseAssigned, CaseReassigned
 from shared.events import HEADER_TYPE, Envelope, Event
 from shared.eventstore import POLL_SECONDS, CommandMeta, DirectReader, Tail, decode_message, stored_sequence
@@ -41,7 +42,7 @@ class BoardFeed:
     }
 
     def __init__(self, nc: NatsClient, board: DutyBoard, timeout: float) -> None:
-        self.js = nc.jetstream()
+        self.js = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
         self.reader = DirectReader(nc)
         self.board = board
         self.timeout = timeout
@@ -70,9 +71,7 @@ class BoardFeed:
         event_type = headers.get(HEADER_TYPE, "")
         if self.board.wants(event_type):
             try:
-                self.board.apply(
-                    decode_message(msg.data, headers, stream).model_copy(update={"sequence": seq})
-                )
+                self.board.apply(decode_message(msg.data, headers, stream, sequence=seq))
             except Exception as error:  # one bad event must not stop every later decision
                 log.error("duty board skipped %s #%d (%s): %s", stream, seq, event_type, type(error).__name__)
         self.positions[stream] = seq

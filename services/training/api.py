@@ -33,7 +33,7 @@ from services.training.domain import IST
 from services.training.handlers import register_of
 from services.training.igot import MAX_BYTES, import_igot
 from services.training.read_model.queries import TrainingRegister
-from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, Role, require
+from shared.auth import FIELD_STAFF, PLATFORM_STAFF, SUPERVISORS, Principal, require
 from shared.commands import Caller, IdempotencyKey
 from shared.contracts.vocabulary import (
     CATEGORY_LABELS,
@@ -44,6 +44,7 @@ from shared.contracts.vocabulary import (
 )
 from shared.errors import NotFound
 from shared.http_guard import inline_style_policy
+from shared.roles import Role
 from shared.runtime import ServiceContext
 from shared.text import OneLine
 

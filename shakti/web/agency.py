@@ -6,7 +6,6 @@ clock just the same."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,12 +16,7 @@ from shakti.web.pages import Api, PageRefused, ServiceAPI, User, allow, check_ca
 from shared.auth import AGENCY_STAFF, Principal
 
 HOME = "/agency"
-SETTLE_TRIES = 20
-SETTLE_SECONDS = 0.1
-"""How long an answer waits for routing's read model to show it (about 2 s), so that the page she
-comes back to shows what she just did; past that the page says it was recorded all the same."""
-ANSWERED_AS = {"accept": "accepted", "reject": "rejected", "complete": "completed"}
-DONE = frozenset(ANSWERED_AS)
+DONE = frozenset({"accept", "reject", "complete"})
 
 
 def mount_agency(app: FastAPI) -> None:
@@ -57,7 +51,6 @@ def mount_agency(app: FastAPI) -> None:
             return await desk_page(
                 request, principal, api, refusal.status, error=refusal, form=form, opened=answer
             )
-        await _settled(api, referral_id, ANSWERED_AS[answer])
         return RedirectResponse(f"{HOME}?done={answer}#referral-{referral_id}", status_code=303)
 
     app.include_router(router)
@@ -92,12 +85,3 @@ async def desk_page(
         form=form or {},
         opened=opened,
     )
-
-
-async def _settled(api: ServiceAPI, referral_id: str, status: str) -> None:
-    """Wait (briefly) until routing's read model shows the answer just recorded."""
-    for _ in range(SETTLE_TRIES):
-        found = await api.get("/api/routing/agency/referrals")
-        if any(r["referral_id"] == referral_id and r["status"] == status for r in found["referrals"]):
-            return
-        await asyncio.sleep(SETTLE_SECONDS)

@@ -27,8 +27,9 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.times import IST, limit_due
-from shared.auth import IDENTITY_READERS, Principal, Role
+from shared.auth import IDENTITY_READERS, Principal
 from shared.http_guard import CSRF_FIELD
+from shared.roles import Role
 
 CASE_STEPS = {
     "first-contact": "first-contact",

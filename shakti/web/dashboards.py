@@ -20,7 +20,7 @@ from shakti.web.pages import (
     render,
 )
 from shakti.web.queues import register_csv
-from shared.auth import Role
+from shared.roles import Role
 
 NEWEST = 10
 """How many of the newest cases the dashboard lists under its figures (the figures count every case)."""

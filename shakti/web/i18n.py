@@ -390,8 +390,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "mute_sms": ("अति आवश्यक न होने वाले संदेश एसएमएस पर नहीं", "No SMS for messages that are not urgent"),
     "preferences_saved": ("प्राथमिकताएँ सहेजी गईं।", "Preferences saved."),
     "outbox_note": (
-        "यहाँ वे संदेश हैं जो भेजे जाते (ई-मेल / एसएमएस सर्वर विन्यस्त नहीं); कुछ भी भेजा नहीं गया।",
-        "What would have been sent (no e-mail or SMS server configured); nothing left this system.",
+        "यहाँ वे संदेश हैं जो भेजे जाते (ई-मेल / एसएमएस सर्वर विन्यस्त नहीं); कुछ भी भेजा नहीं गया। शांत समय"
+        " में रोके गए संदेश भी यहाँ हैं, उस समय (IST) के साथ जब वे जाएँगे।",
+        "What would have been sent (no e-mail or SMS server configured); nothing left this system. Messages"
+        " held for quiet hours are here too, with the time (IST) they go out.",
     ),
     "to": ("प्राप्तकर्ता", "To"),
     "find_number": ("मामला संख्या (पूरी या शुरुआत)", "Case number (whole or its beginning)"),

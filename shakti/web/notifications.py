@@ -27,7 +27,8 @@ from shakti.web.pages import (
     render,
     service_api,
 )
-from shared.auth import AGENCY_STAFF, Role
+from shared.auth import AGENCY_STAFF
+from shared.roles import Role
 
 READERS = KENDRA_ROLES | SUPERVISOR_ROLES
 BELL_READERS = READERS | AGENCY_STAFF

@@ -11,7 +11,7 @@ from shakti.web.pages import (
     allow,
     render,
 )
-from shared.auth import Role
+from shared.roles import Role
 
 
 def mount_operator(app: FastAPI) -> None:

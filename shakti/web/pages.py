@@ -6,6 +6,7 @@ the services run in this process or not."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -22,13 +23,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
 from shakti.signin import check_credentials, issue, sign_out
 from shakti.users import UserStore
 from shakti.web import charts
 from shakti.web.i18n import LANG_COOKIE, LANGUAGES, language, translator
 from shakti.web.times import ist, limit_words, overdue, time_left
-from shared.auth import COOKIE, TOKEN_MAX_AGE, Principal, Role, SessionRefused, Sessions
+from shared.auth import COOKIE, Principal, SessionRefused, Sessions
 from shared.contracts.vocabulary import (
     AGENCY_LABELS,
     CATEGORY_LABELS,
@@ -42,6 +44,10 @@ from shared.contracts.vocabulary import (
     label,
 )
 from shared.http_guard import form_token, presession_cookie
+from shared.roles import Role
+from shared.tokens import TOKEN_MAX_AGE
+from shared.written import HEADER
+from shared.written import parse as parse_written
 
 HERE = Path(__file__).parent
 
@@ -151,14 +157,37 @@ class ServiceAPI:
     async def call(
         self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
     ) -> httpx.Response:
+        """The service's answer; after a change it made, only once its read models hold that change, so
+        that the page shown next (a redirect, usually) reads what the officer just did."""
         try:
-            return await self.client.request(
+            response = await self.client.request(
                 method, path, headers={**self.headers, **(headers or {})}, **kwargs
             )
+            if method != "GET" and response.status_code < 400 and HEADER in response.headers:
+                await self.applied(parse_written(response.headers[HEADER]))
+            return response
         except httpx.HTTPError:
             raise PageRefused(
                 503, "The service is not available now; try again shortly.", "सेवा अभी उपलब्ध नहीं।"
             ) from None
+
+    async def applied(self, streams: dict[str, int]) -> None:
+        """Wait until every service's read models hold what a change wrote to ``streams``: the page after
+        it may read another service's read model of the same stream (intake's register shows routing's
+        reassignment). Each service answers within a few seconds even when they do not, and the page then
+        shows what they hold: a wait is never a refusal."""
+
+        async def asked(service: str, stream: str, sequence: int) -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the change is made; the page may show it late
+                await self.client.get(
+                    f"/api/{service}/applied",
+                    params={"stream": stream, "sequence": sequence},
+                    headers=self.headers,
+                )
+
+        await asyncio.gather(
+            *(asked(service, stream, n) for service in SERVICES for stream, n in streams.items())
+        )
 
     async def get(self, path: str, **params: Any) -> Any:
         response = await self.call("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -34,7 +34,7 @@ from shakti.web.pages import (
     templates,
 )
 from shakti.web.times import IST, moment
-from shared.auth import PLATFORM_STAFF, Principal, Role
+from shared.auth import PLATFORM_STAFF, Principal
 from shared.contracts.vocabulary import (
     CERTIFICATE_STATUS_LABELS,
     MODULE_KIND_LABELS,
@@ -42,6 +42,7 @@ from shared.contracts.vocabulary import (
     TRAINING_REASON_LABELS,
     label,
 )
+from shared.roles import Role
 
 UNCERTIFIED = "/api/routing/compliance/uncertified"
 # Routing's figures and list of cases given to an officer not certified for them at the time: routing

@@ -84,7 +84,7 @@ def notification_id(cause_id: str, recipient: str, channel: NotificationChannel,
     return derived_id("notification", cause_id, recipient, channel.value, round).hex
 
 
-@event_type("NotificationRequested", version=3)
+@event_type("NotificationRequested", version=4)
 class NotificationRequested(Event):
     notification_id: str
     rule: NotificationRule
@@ -125,6 +125,9 @@ class NotificationRequested(Event):
     """The Kendra's public phone, for a complainant's message (none: not in the contacts file)."""
     template_id: str | None = Field(default=None, pattern=r"^[0-9]{19}$")
     """The DLT template of a complainant's SMS, from this service's policy: intake sends it with it."""
+    not_before: datetime | None = None
+    """Not to be sent before this moment: a complainant's status message decided in the platform's quiet
+    hours for complainants waits for their end (intake, which sends it, does not send it earlier)."""
 
 
 @events.upcaster("NotificationRequested", 1)
@@ -138,6 +141,13 @@ def _requested_v1(payload: JsonDict) -> JsonDict:
 def _requested_v2(payload: JsonDict) -> JsonDict:
     """v2 never addressed a complainant (no case status, language or Kendra phone): nothing to change, but a
     reader of v2 cannot read a message to her, hence the new version."""
+    return payload
+
+
+@events.upcaster("NotificationRequested", 3)
+def _requested_v3(payload: JsonDict) -> JsonDict:
+    """v3 never waited for the morning (no ``not_before``): nothing to change, but a reader of v3 (intake
+    deciding whether to send now) cannot read a held message to her, hence the new version."""
     return payload
 
 
@@ -181,15 +191,25 @@ class NotificationDeferred(Event):
     at: datetime
 
 
-@event_type("NotificationReleased")
+@event_type("NotificationReleased", version=2)
 class NotificationReleased(Event):
     """The quiet hours it was held for are over: the channel takes it now."""
 
     notification_id: str
     at: datetime
+    request: NotificationRequested | None = None
+    """A complainant's SMS only: the request, which intake sends from this event (it alone opens her
+    phone, and reads no stream of this service's aggregates)."""
 
 
-@event_type("NotificationRetried")
+@events.upcaster("NotificationReleased", 1)
+def _released_v1(payload: JsonDict) -> JsonDict:
+    """v1 never released a complainant's message (no ``request``): nothing to change, but a reader of v1
+    cannot read one that carries it, hence the new version."""
+    return payload
+
+
+@event_type("NotificationRetried", version=2)
 class NotificationRetried(Event):
     """An operator asked a parked message to be tried again (``shakti notifications retry``). A
     complainant's SMS is intake's to send, as only intake opens her phone: it takes the message up from
@@ -199,6 +219,13 @@ class NotificationRetried(Event):
     by: str
     at: datetime
     request: NotificationRequested
+
+
+@events.upcaster("NotificationRetried", 1)
+def _retried_v1(payload: JsonDict) -> JsonDict:
+    """v1 carried a request of v3 (no ``not_before``): nothing to change, but a reader of v1 cannot read
+    a request that carries it, hence the new version."""
+    return payload
 
 
 CLOCK_TIME = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"

@@ -12,8 +12,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from shared.clock import Clock
 from shared.events import Envelope, Event, derived_id, utcnow
-from shared.eventstore import CommandMeta, ConcurrencyError, earlier_answer, stream_name, subject_for
+from shared.eventstore import (
+    CommandMeta,
+    ConcurrencyError,
+    earlier_answer,
+    occurred_at,
+    stream_name,
+    subject_for,
+)
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -41,8 +49,9 @@ class MemoryStreams:
 class MemoryEventStore:
     """One service's view of ``MemoryStreams``: appends to its own stream, reads any."""
 
-    def __init__(self, streams: MemoryStreams, service: str) -> None:
+    def __init__(self, streams: MemoryStreams, service: str, *, clock: Clock | None = None) -> None:
         self.streams = streams
+        self.clock = clock
         self.service = service
         self.stream = stream_name(service)
 
@@ -85,7 +94,7 @@ class MemoryEventStore:
                     aggregate_type=aggregate_type,
                     aggregate_id=aggregate_id,
                     aggregate_version=expected_version + i + 1,
-                    occurred_at=meta.occurred_at or now,
+                    occurred_at=meta.occurred_at or occurred_at(self.clock, now),
                     recorded_at=now,
                     correlation_id=correlation,
                     causation_id=meta.causation_id,

@@ -18,8 +18,9 @@ from fastapi import FastAPI
 from services.intake.tests.conftest import INCHARGE, OFFICER, complaint
 from shakti.config import PlatformSettings
 from shakti.platform import build_platform, runners
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.natsserver import EmbeddedNatsServer
+from shared.roles import Role
 from tests.sessions import bearer, enrol, keys_for_tests
 from tests.waiting import eventually
 

@@ -23,8 +23,8 @@ from shakti.config import PlatformSettings
 from shakti.platform import build_platform
 from shakti.signin import client_address
 from shakti.users import Throttle, UserStore, user_record
-from shared.auth import Role
 from shared.clock import ManualClock
+from shared.roles import Role
 from tests.sessions import keys_for_tests
 
 PASSWORD = "the right one"

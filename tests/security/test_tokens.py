@@ -26,7 +26,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.training.tests.conftest import full_course, igot_csv, running
 from shakti.config import PlatformSettings
-from shared.auth import AUDIENCE, ISSUER, SessionRefused, TokenIssuer, TokenVerifier
+from shared.auth import SessionRefused, TokenVerifier
 from shared.clock import ManualClock
 from shared.contracts.training import OfficerCertified
 from shared.keys import (
@@ -39,6 +39,7 @@ from shared.keys import (
     pem_public,
     public_key_id,
 )
+from shared.tokens import AUDIENCE, ISSUER, TokenIssuer
 from tests.security.served import KATRA, Served, bearer, served_platform
 from tests.sessions import keys_for_tests
 from tests.waiting import eventually

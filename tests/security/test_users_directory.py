@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from shakti.cli import app as cli_app
 from shared.aggregate import Repository
-from shared.auth import Principal, Role, SessionClaims, SessionRefused
+from shared.auth import Principal, SessionClaims, SessionRefused
 from shared.contracts.users import ServiceNumberClaimed, UserAdded
 from shared.directory import CLAIM_PENDING, ServiceNumberHolder, UserAccount, UserDirectory, account_id
 from shared.errors import DomainError
@@ -34,6 +34,7 @@ from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.http_guard import csrf_token
 from shared.natsserver import free_port
+from shared.roles import Role
 from tests.security.served import KATRA, PASSWORD, Served, bearer, served_platform
 from tests.sessions import keys_for_tests
 from tests.waiting import eventually

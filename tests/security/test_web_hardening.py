@@ -30,8 +30,9 @@ from shakti.demo import DemoLoader
 from shakti.launcher import running
 from shakti.platform import build_platform, runners
 from shakti.users import UserStore, user_record
-from shared.auth import COOKIE, Principal, Role
+from shared.auth import COOKIE, Principal
 from shared.natsserver import free_port
+from shared.roles import Role
 from tests.sessions import enrol, keys_for_tests
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

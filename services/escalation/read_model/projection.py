@@ -39,6 +39,16 @@ DISPOSAL_TRIGGER = "CaseResolved"
 STEP_TIMES = {FIRST_CONTACT_TRIGGER: "first_contact_at", DISPOSAL_TRIGGER: "disposed_at"}
 
 ClockFact = ClockPaused | ClockResumed | DeadlineApproaching | SlaBreached | ClockStopped
+CaseFact = (
+    CaseWatched
+    | CaseRouted
+    | ClockStopped
+    | CaseEscalated
+    | EscalationAcknowledged
+    | CaseWatchClosed
+    | CaseWatchReopened
+)
+"""Events that read or change a case's row (prefetched per batch)."""
 
 
 class EscalationBoard(Projection[BoardTables]):
@@ -50,6 +60,22 @@ class EscalationBoard(Projection[BoardTables]):
 
     def define(self, metadata: MetaData, prefix: str) -> BoardTables:
         return board_tables(metadata, prefix)
+
+    async def prefetch(self, rows: Rows, t: BoardTables, envelopes: list[Envelope]) -> None:
+        """The cases and clocks a batch's events change, each table read in one query (a started
+        clock's row is new: nothing to read)."""
+        cases: list[tuple[Any, ...]] = []
+        clocks: list[tuple[Any, ...]] = []
+        key_columns = [column.name for column in t.clock.primary_key.columns]
+        for envelope in envelopes:
+            event = envelope.event()
+            if isinstance(event, CaseFact):
+                cases.append((event.case_id,))
+            if isinstance(event, ClockFact):
+                clock = _clock_key(event)
+                clocks.append(tuple(clock[name] for name in key_columns))
+        await rows.prefetch(t.case, cases)
+        await rows.prefetch(t.clock, clocks)
 
     @handles(CaseWatched)
     async def case_watched(self, rows: Rows, t: BoardTables, event: CaseWatched, envelope: Envelope) -> None:

@@ -18,7 +18,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.escalation.main import build_service
 from services.escalation.read_model.tables import BoardTables
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.routing import (
@@ -33,6 +33,7 @@ from shared.contracts.vocabulary import Category, Channel, Priority
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
+from shared.roles import Role
 from shared.runtime import ServiceDefinition, ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.escalation.read_model.queries import ist_week_of
-from shared.auth import Role
 from shared.contracts.escalation import (
     CaseEscalated,
     ClockStopped,
@@ -18,6 +17,7 @@ from shared.contracts.escalation import (
 )
 from shared.contracts.intake import ActionRecorded, CaseResolved, FirstContactMade
 from shared.contracts.vocabulary import Category, Priority
+from shared.roles import Role
 
 from .conftest import World
 

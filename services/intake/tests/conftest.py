@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from nats.aio.client import Client as NatsClient
 
 from services.intake.main import service
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.routing import (
     CaseRouted,
@@ -32,6 +32,7 @@ from shared.contracts.routing import (
 )
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

@@ -8,6 +8,7 @@ from datetime import timedelta
 from services.intake.tests.conftest import OFFICER, OTHER_THANA, SP, Intake
 from shared.contracts.escalation import ClockStarted, ClockStopped, SlaBreached
 from shared.contracts.routing import CaseAssigned
+from shared.events import Envelope
 
 
 async def test_the_case_as_it_stood_at_each_moment(intake_sqlite: Intake) -> None:
@@ -101,3 +102,23 @@ async def test_each_stream_is_folded_in_its_own_order_though_its_times_do_not_ri
     after_both = (due + timedelta(seconds=30)).isoformat()
     folded = (await intake.get(f"/cases/{case_id}/as-of", OFFICER, at=after_both)).json()["case"]
     assert folded["overdue"] == live["overdue"] is False and folded["next_due_at"] is None
+
+
+async def test_a_case_number_is_issued_at_the_service_s_time_not_the_wall_clock(
+    intake_sqlite: Intake,
+) -> None:
+    """A history loaded on a historical clock (the demo's 90 days, ``bench.state``'s year) stamped the
+    number's event with today's wall clock while the case's registration had its own moment (found by
+    the fast load's comparison; failed first)."""
+    intake = intake_sqlite
+    intake.clock.set(intake.clock.now() - timedelta(days=40))
+    case_id = (await intake.register())["case_id"]
+    js = intake.nc.jetstream()
+    last = (await js.stream_info("INTAKE")).state.last_seq
+    stored = [
+        Envelope.model_validate_json((await js.get_msg("INTAKE", seq)).data or b"{}")
+        for seq in range(1, last + 1)
+    ]
+    [number] = [e for e in stored if e.event_type == "CaseNumberIssued" and e.payload["case_id"] == case_id]
+    [registered] = [e for e in stored if e.event_type == "CaseRegistered" and e.aggregate_id == case_id]
+    assert number.occurred_at == registered.occurred_at == intake.clock.now()

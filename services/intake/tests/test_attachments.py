@@ -46,7 +46,10 @@ async def test_a_file_is_kept_sealed_listed_and_opened_whole_with_the_reading_re
     assert opened.headers["content-disposition"] == f"attachment; filename*=UTF-8''{NAME}"
 
     async def recorded() -> bool:
-        timeline = (await intake.get(f"/cases/{case_id}/timeline")).json()["entries"]
+        answer = await intake.get(f"/cases/{case_id}/timeline")
+        if answer.status_code == 404:
+            return False  # the register has yet to apply the registration (as ``Intake.case`` waits)
+        timeline = answer.json()["entries"]
         kinds = [e["event_type"] for e in timeline]
         return kinds.count("IdentityViewed") == 1 and kinds.count("AttachmentRecorded") == 1
 

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert
 
 from services.intake.tests.conftest import CO, INCHARGE, OTHER_THANA, SP, STATE, Intake
-from shared.auth import Principal, Role
+from shared.auth import Principal
+from shared.roles import Role
 
 IST = ZoneInfo("Asia/Kolkata")
 NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)  # the test clock's start: 15:30 IST on 10 January

@@ -18,8 +18,9 @@ from nats.aio.client import Client as NatsClient
 
 from services.intake.tests.conftest import INCHARGE, OFFICER, complaint
 from services.intake.tests.test_identity import NAME, NOTE, PHONE, hits, identity, stream_bytes, table_rows
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
+from shared.roles import Role
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

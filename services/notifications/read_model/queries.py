@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts.notifications import NotificationChannel
@@ -79,15 +79,18 @@ async def by_status(
     *,
     status: str | None = None,
     via: str | None = None,
+    or_held: bool = False,
     addresses: Sequence[str] | None = None,
     limit: int = LIST_LIMIT,
 ) -> list[Row]:
-    n = t.notification
-    query = select(n)
-    if status:
-        query = query.where(n.c.status == status)
-    if via:
-        query = query.where(n.c.via == via)
+    """Notifications by status or channel adapter (``or_held``: and those held for quiet hours), newest
+    first, each with the end of its hold (``held_until``) while it is held."""
+    n, h = t.notification, t.held
+    query = select(n, h.c.until.label("held_until")).outerjoin(h, h.c.notification_id == n.c.notification_id)
+    chosen = [n.c.status == status] if status else []
+    chosen += [n.c.via == via] if via else []
+    if chosen:
+        query = query.where(or_(and_(*chosen), n.c.status == "held") if or_held else and_(*chosen))
     if addresses is not None:
         query = query.where(n.c.recipient.in_(addresses))
     query = query.order_by(n.c.requested_at.desc(), n.c.notification_id).limit(limit)

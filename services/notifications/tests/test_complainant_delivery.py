@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,12 @@ from services.intake.tests.conftest import (
     running_intake,
 )
 from services.notifications.main import build_service
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.intake import ComplainantMessageSent
 from shared.contracts.notifications import NotificationFailed, NotificationRequested, NotificationSent
 from shared.events import Envelope, Event
+from shared.roles import Role
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests
@@ -303,3 +305,79 @@ async def test_an_operator_s_retry_sends_her_parked_sms_once_through_intake(
         assert again.status_code == 200, again.text
         await asyncio.sleep(1.0)
         assert len(gateway.accepted) == 1 and len(gateway.requests) == 5
+
+
+NIGHT = datetime(2026, 1, 10, 17, 30, tzinfo=UTC)  # 23:00 IST
+MORNING = datetime(2026, 1, 11, 2, 30, tzinfo=UTC)  # 08:00 IST
+
+
+async def test_her_status_sms_at_night_goes_once_after_0800_ist_in_the_same_words_her_receipt_at_once(
+    nats_client: NatsClient,
+    nats_url: str,
+    sqlite_url: str,
+    tmp_path: Path,
+    gateway: Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 23:00 IST: her receipt goes at once (a danger-now one too); her case's first contact is
+    requested with ``not_before`` 08:00 IST, shown held until then (IST, labelled), not sent at 07:59,
+    and sent once after 08:00 by intake, released by notifications' quiet-hours worker with nobody
+    acting. Nothing ever for the complainant who did not consent."""
+    monkeypatch.setenv("SHAKTI_INTAKE_SMS_URL", gateway.url)
+    async with intake_and_notifications(nats_client, nats_url, sqlite_url, tmp_path, monkeypatch) as both:
+        intake, nc, clock = both.intake, both.intake.nc, both.intake.clock
+        clock.set(NIGHT)
+        agreed = (await intake.register(consent_to_messages=True, language="en", identity=identity()))[
+            "case_id"
+        ]
+        await intake.register(consent_to_messages=True, language="en", danger_now=True, identity=identity())
+        unasked = (await intake.register(identity=identity()))["case_id"]
+        await eventually(lambda: _count(gateway, 2), 20, "both receipts at once, at 23:00 IST")
+        for case_id in (agreed, unasked):
+            moved = await intake.command(case_id, "first-contact", {"mode": "phone"})
+            assert moved.status_code == 200, moved.text
+        operator = both.callers.headers(Principal(username="ops", role=Role.OPERATOR))
+        shown: list[dict[str, Any]] = []
+
+        async def shown_held() -> bool:
+            answer = await both.notifications.get("/api/notifications/outbox", headers=operator)
+            shown[:] = [m for m in answer.json()["messages"] if m["status"] == "held"]
+            return bool(shown)
+
+        await eventually(shown_held, 20, "her status SMS shown held")
+        [held] = shown
+        assert held["recipient"] == f"complainant:{agreed}"
+        assert held["held_until"] == {
+            "en": "Held until 11-01-2026 08:00 IST",
+            "hi": "11-01-2026 08:00 IST तक रोका गया",
+        }
+        [request] = [
+            e for e in await events(nc, "NOTIFICATIONS")
+            if isinstance(e, NotificationRequested) and e.case_status is not None
+        ]  # fmt: skip
+        assert request.not_before == MORNING and request.case_id == agreed
+        await asyncio.sleep(1.0)  # twenty polls of every reaction: time enough for a message that should wait
+        assert len(gateway.accepted) == 2
+
+        clock.set(MORNING - timedelta(minutes=1))
+        await asyncio.sleep(0.5)
+        assert len(gateway.accepted) == 2
+        clock.set(MORNING + timedelta(seconds=1))
+        await eventually(lambda: _count(gateway, 3), 20, "her status SMS after 08:00 IST")
+        status = gateway.accepted[2]
+        # The words decided at 23:00, the time in them the change's.
+        assert status["text"] == held["text"]["en"] and "In progress" in status["text"]
+        assert "(10-01-2026 23:00 IST)" in status["text"] and status["reference"] == request.notification_id
+        await asyncio.sleep(1.0)
+        assert len(gateway.accepted) == 3 and len(gateway.requests) == 3
+        told = [e for e in await events(nc, "NOTIFICATIONS") if isinstance(e, NotificationRequested)]
+        assert {r.case_id for r in told if r.recipient.startswith("complainant:")} == {
+            agreed,
+            *(r.case_id for r in told if r.rule.value == "complainant_receipt"),
+        } and unasked not in {r.case_id for r in told}
+        # Every record of her messages carries the service's time, not the wall clock's: a history loaded
+        # on a historical clock was stamped with today (found by the fast load's comparison; failed first).
+        for name in ("NOTIFICATIONS", "INTAKE"):
+            assert {e.occurred_at.date() for e in await stream(nc, name)} <= {NIGHT.date(), MORNING.date()}, (
+                name
+            )

@@ -53,7 +53,7 @@ async def a_case(streams: MemoryStreams, *, consent: bool) -> None:
         [registered],
         expected_sequence=0,
         expected_version=0,
-        meta=CommandMeta(command_id="c1", actor="t"),
+        meta=CommandMeta(command_id="c1", actor="t", occurred_at=AT),
     )
     contact = FirstContactMade(at=AT, by="PNO152301", mode="phone")
     await intake.append(
@@ -62,7 +62,7 @@ async def a_case(streams: MemoryStreams, *, consent: bool) -> None:
         [contact],
         expected_sequence=1,
         expected_version=1,
-        meta=CommandMeta(command_id="c2", actor="t"),
+        meta=CommandMeta(command_id="c2", actor="t", occurred_at=AT),  # 10:00 IST: not held
     )
 
 

@@ -600,3 +600,48 @@ def test_a_thana_whose_hindi_name_says_thana_is_not_called_thana_twice() -> None
     )
     assert "थाना थाना" not in sms.text_hi and ", थाना कटरा" in sms.text_hi, sms.text_hi
     assert "Katra, thana Katra" in sms.text_en, sms.text_en
+
+
+NIGHT = datetime(2026, 1, 12, 17, 30, tzinfo=UTC)  # 23:00 IST
+MORNING = datetime(2026, 1, 13, 2, 30, tzinfo=UTC)  # 08:00 IST the next day
+
+
+def test_her_status_sms_decided_at_night_waits_for_the_morning_and_her_receipt_never_waits() -> None:
+    """The platform's quiet hours for complainants (21:00-08:00 IST in the default policy): a status
+    change at 23:00 is requested with ``not_before`` 08:00 and held by its aggregate in the same command;
+    her receipt answers what she has just done herself (she is awake, and it names 112): never held."""
+    resolved = CaseResolved(outcome="counselled_reconciled", by="PNO100002")
+    [night] = tell_complainant(resolved, Cause("ev-9", NIGHT), AGREED, ROSTER, POLICY, PHONES)
+    assert night.not_before == MORNING
+    [day] = tell_complainant(resolved, Cause("ev-9", AT), AGREED, ROSTER, POLICY, PHONES)
+    assert day.not_before is None
+    dawn = datetime(2026, 1, 12, 1, 0, tzinfo=UTC)  # 06:30 IST: the same morning's 08:00
+    [early] = tell_complainant(resolved, Cause("ev-9", dawn), AGREED, ROSTER, POLICY, PHONES)
+    assert early.not_before == datetime(2026, 1, 12, 2, 30, tzinfo=UTC)
+    for danger_now in (False, True):
+        case = replace(AGREED, danger_now=danger_now)
+        [receipt] = tell_complainant(
+            registered(danger_now), Cause("reg-1", NIGHT), case, ROSTER, POLICY, PHONES
+        )
+        assert receipt.rule is NotificationRule.COMPLAINANT_RECEIPT and receipt.not_before is None
+    Scenario(Notification, night.notification_id).when(lambda n: n.request(night, NIGHT)).then(
+        night, NotificationDeferred(notification_id=night.notification_id, until=MORNING, at=NIGHT)
+    )
+    # Decided late (the service was away until 09:00): nothing to wait for any more.
+    late = MORNING + timedelta(hours=1)
+    Scenario(Notification).when(lambda n: n.request(night, late)).then(night)
+    # The release carries her request: intake, which sends it, reads no stream of this service's.
+    held = NotificationDeferred(notification_id=night.notification_id, until=MORNING, at=NIGHT)
+    Scenario(Notification, night.notification_id).given(night, held).when(lambda n: n.release(MORNING)).then(
+        NotificationReleased(notification_id=night.notification_id, at=MORNING, request=night)
+    )
+    # The message she is sent is the one decided at 23:00: the time in it is the change's, not the send's.
+    assert "23:00 IST" in compose(night, NAMES).text_en
+
+
+def test_the_complainants_quiet_hours_need_both_ends_that_differ() -> None:
+    document = POLICY.model_dump(mode="json")
+    assert document["complainant"]["quiet_hours"] == {"from": "21:00", "until": "08:00"}
+    document["complainant"]["quiet_hours"] = {"from": "21:00", "until": "21:00"}
+    with pytest.raises(PolicyError, match=r"complainant\.quiet_hours"):
+        parse_policy(document, "bad.yaml")

@@ -21,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.notifications.main import build_service
 from services.notifications.messages import compose
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import (
@@ -46,6 +46,7 @@ from shared.contracts.vocabulary import CaseStatus, Category, Channel, DutyStatu
 from shared.directory import account_id
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 from shared.runtime import ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

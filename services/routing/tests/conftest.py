@@ -18,12 +18,13 @@ from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
 from services.routing.policy import RoutingPolicy
 from services.routing.roster import Roster
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.vocabulary import Category, Channel, DutyStatus, Priority
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 from shared.runtime import ServiceContext, ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

@@ -18,7 +18,6 @@ from services.routing.jurisdiction import import_jurisdiction
 from services.routing.policy import RoutingPolicy
 from services.routing.roster import Roster
 from services.routing.tests.conftest import SAMPLE, Routing, case_fields, start_routing
-from shared.auth import Role
 from shared.clock import ManualClock
 from shared.contracts.escalation import CaseEscalated
 from shared.contracts.intake import CaseClosed, CaseRegistered, ReferralMade
@@ -33,6 +32,7 @@ from shared.contracts.training import OfficerCertified
 from shared.contracts.vocabulary import AgencyKind, Category, DutyStatus, LadderRole
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 from tests.waiting import eventually
 
 KATRA = "MSK-SJP-KATRA"

@@ -13,12 +13,12 @@ import pytest
 from sqlalchemy import MetaData, select
 
 from services.routing.tests.conftest import ROSTER, SAMPLE, Routing, case_fields
-from shared.auth import Role
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.training import OfficerCertified
 from shared.contracts.vocabulary import Category
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 
 API = "/api/routing"
 KATRA_SHO = {"district": "SJP", "circle": "SJP-TILHAR", "thana": "SJP-KATRA"}
@@ -322,3 +322,16 @@ async def test_an_idempotency_key_is_bound_to_its_command_and_body(routing: Rout
     assert sent.status_code == 200, sent.text
     assert [e["type"] for e in sent.json()["recorded"]] == ["CaseRouted", "CaseReassigned"]
     assert sent.json()["recorded"][0]["kendra"] == "MSK-SJP-KALAN"
+
+
+async def test_imports_record_their_events_at_the_services_time_not_the_wall_clocks(
+    empty_routing: Routing,
+) -> None:
+    # The demo and bench.state live a past year on a historical clock: a jurisdiction or roster
+    # imported then must be dated then, or the year's dashboards begin after their own cases.
+    service = empty_routing
+    service.clock.set(service.clock.now() - timedelta(days=300))
+    await ready(service)
+    stored = await service.store.read_subject(service.store.stream, "shakti.routing.>")
+    assert {e.event_type for e in stored} >= {"KendraDefined", "OfficerEnrolled", "OfficerPosted"}
+    assert {e.occurred_at for e in stored} == {service.clock.now()}

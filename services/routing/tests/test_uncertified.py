@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from services.routing.jurisdiction import import_jurisdiction
 from services.routing.tests.conftest import SAMPLE, Routing
-from shared.auth import Role
 from shared.contracts.training import CertificationLapsed, OfficerCertified
 from shared.contracts.vocabulary import Category
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 
 API = "/api/routing/compliance/uncertified"
 KATRA = "MSK-SJP-KATRA"

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NatsClient
 from services.training.curriculum import CURRICULUM_FILE, RULES_FILE, TrainingPolicy, load_policy
 from services.training.domain import OfficerRecord
 from services.training.main import definition
-from shared.auth import Principal, Role
+from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.routing import (
     CircleDefined,
@@ -31,6 +31,7 @@ from shared.contracts.routing import (
 )
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
+from shared.roles import Role
 from shared.runtime import ServiceContext, ServiceRunner, build_app
 from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests

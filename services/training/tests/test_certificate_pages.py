@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.training.tests.conftest import Training, full_course, igot_csv
 from services.training.tests.test_time_and_compliance import of_type, wait_for
-from shared.auth import Role
 from shared.contracts.training import CertificationLapsed, OfficerCertified, TrainingAssigned
+from shared.roles import Role
 from tests.qr import svg_qr_text
 
 TRAINED = datetime(2025, 12, 1, 5, 0, tzinfo=UTC)

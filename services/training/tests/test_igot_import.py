@@ -9,8 +9,8 @@ from services.training.curriculum import load_policy
 from services.training.domain import IST
 from services.training.igot import read_igot_csv
 from services.training.tests.conftest import Training, full_course, igot_csv
-from shared.auth import Role
 from shared.contracts.training import ModuleCompleted
+from shared.roles import Role
 from tests.waiting import eventually
 
 NOW = datetime(2026, 1, 10, 10, 0, tzinfo=UTC)

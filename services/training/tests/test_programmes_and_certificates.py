@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from services.training.domain import Programme
 from services.training.tests.conftest import Training, igot_csv
-from shared.auth import Role
 from shared.contracts.training import AttendanceMarked, OfficerCertified, TrainingAssigned
+from shared.roles import Role
 from tests.waiting import eventually
 
 ARTICLE = {

@@ -12,7 +12,6 @@ from nats.aio.client import Client as NatsClient
 
 from services.training.domain import LAPSED_EXPIRED, LAPSED_RETRAINING_OVERDUE, Module
 from services.training.tests.conftest import Training, curriculum_with, full_course, igot_csv, running
-from shared.auth import Role
 from shared.clock import ManualClock
 from shared.contracts.routing import CircleDefined, DistrictDefined, ThanaDefined
 from shared.contracts.training import (
@@ -23,6 +22,7 @@ from shared.contracts.training import (
     TrainingOverdue,
 )
 from shared.events import Event
+from shared.roles import Role
 from tests.waiting import eventually
 
 COUNTS = ("staff", "certified", "overdue", "lapsing")

@@ -1,0 +1,66 @@
+"""The load of `bench.e2e` (also the compose test's) against a platform that is still warming up.
+
+A gateway in front of an intake that has not finished starting answers 502 or 503 with an error body, not
+the places; the load waits that out instead of failing on the body's shape (CI saw `KeyError: 'places'`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.e2e import Load
+from shakti.config import PlatformSettings
+from shared.keys import init_keys
+
+KENDRA = {"kind": "kendra", "thana": "SJP-KATRA", "circle": "SJP-C1", "name": "Katra"}
+
+
+class WarmingGateway:
+    """Where the load's requests go: the first places answers are a gateway's refusal, then an empty list
+    (the import not yet projected), then the district's Kendra."""
+
+    def __init__(self, refusals: int, empty: int) -> None:
+        self.answers = [httpx.Response(502, json={"error": "bad gateway"})] * refusals
+        self.answers += [httpx.Response(200, json={"places": []})] * empty
+        self.asked = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/intake/places"
+        self.asked += 1
+        if self.answers:
+            return self.answers.pop(0)
+        return httpx.Response(200, json={"places": [KENDRA, {"kind": "thana", "thana": "SJP-KATRA"}]})
+
+
+class Target:
+    def __init__(self, keys: Path) -> None:
+        self.url = "http://gateway.test"
+        self.keys = keys
+        self.alive = True
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    init_keys(PlatformSettings(keys_dir=tmp_path, kek_file=tmp_path / "kek.key"))
+    return tmp_path
+
+
+async def test_the_load_waits_out_a_gateway_that_refuses_before_intake_lists_the_places(keys: Path) -> None:
+    gateway = WarmingGateway(refusals=3, empty=2)
+    load = Load(Target(keys))  # type: ignore[arg-type]
+    load.client = httpx.AsyncClient(base_url="http://gateway.test", transport=httpx.MockTransport(gateway))
+    assert await load.imported_kendras(pause=0) == [KENDRA]
+    assert gateway.asked == 6
+
+
+async def test_a_gateway_that_never_lists_the_places_is_named_with_its_last_answer(keys: Path) -> None:
+    load = Load(Target(keys))  # type: ignore[arg-type]
+    load.client = httpx.AsyncClient(
+        base_url="http://gateway.test",
+        transport=httpx.MockTransport(lambda _: httpx.Response(503, json={"error": "starting"})),
+    )
+    with pytest.raises(RuntimeError, match="last answered 503"):
+        await load.imported_kendras(tries=5, pause=0)

@@ -259,7 +259,12 @@ def start(config: PlatformSettings, **how: Any) -> None:
 
     try:
         launcher.run(config, **how)
-    except (launcher.CannotListen, launcher.NatsPortTaken, StoreInUse) as error:
+    except (
+        launcher.CannotListen,
+        launcher.NatsPortTaken,
+        launcher.StoppedWaitingForNats,
+        StoreInUse,
+    ) as error:
         raise fail(error.en, error.hi) from None
 
 

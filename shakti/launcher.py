@@ -112,6 +112,64 @@ def nats_for(settings: PlatformSettings) -> Iterator[str]:
         yield server.url
 
 
+NATS_TOLD_AGAIN_SECONDS = 30.0
+"""While NATS does not answer, the log says so again this often (the first time at once)."""
+
+
+class StoppedWaitingForNats(Exception):
+    """Ctrl-C or SIGTERM came while the configured NATS server had not answered yet."""
+
+    def __init__(self, urls: str) -> None:
+        where = without_credentials(urls)
+        self.en = f"Stopped before NATS answered at {where}; nothing was started."
+        self.hi = f"{where} पर NATS के उत्तर देने से पहले रोका गया; कुछ भी शुरू नहीं हुआ।"
+        super().__init__(self.en)
+
+
+async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
+    """Does one of the servers (comma-separated, as for a cluster) answer with its INFO line? A probe of
+    the socket, not a client's connection: it needs no credentials, and cannot hang in nats-py's
+    reconnect loop, which is what the services' connection would do (and what made the start-up deaf
+    to signals while it waited)."""
+    for url in urls.split(","):
+        parts = urlsplit(url.strip())
+        try:
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 4222)
+                try:
+                    if (await reader.readline()).startswith(b"INFO"):
+                        return True
+                finally:
+                    writer.close()
+        except (OSError, TimeoutError):
+            continue
+    return False
+
+
+def wait_for_nats(urls: str, tell: Callable[[str], None]) -> None:
+    """Return once NATS answers; until then say so (at once, then every ``NATS_TOLD_AGAIN_SECONDS``).
+    Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``: the services' start-up, once
+    begun, would not hear them until their connection is made."""
+
+    async def waiting() -> None:
+        told = -NATS_TOLD_AGAIN_SECONDS
+        loop = asyncio.get_running_loop()
+        while not await nats_answers(urls):
+            if loop.time() - told >= NATS_TOLD_AGAIN_SECONDS:
+                told = loop.time()
+                where = without_credentials(urls)
+                tell(
+                    f"NATS does not answer at {where}; waiting for it (Ctrl-C stops). / "
+                    f"{where} पर NATS उत्तर नहीं दे रहा; प्रतीक्षा जारी है (Ctrl-C से रोकें)।"
+                )
+            await asyncio.sleep(1.0)
+
+    try:
+        asyncio.run(waiting())
+    except KeyboardInterrupt:
+        raise StoppedWaitingForNats(urls) from None
+
+
 class CannotListen(Exception):
     """The HTTP port cannot be had. The message says what to change and, when known, who holds it."""
 
@@ -327,6 +385,7 @@ def run(
     previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with sock, nats_for(settings) as nats_url:
+            wait_for_nats(nats_url, out.print if show_summary else log.warning)
             clock = mode.clock if mode is not None else None
             app = build_platform(
                 settings, runners(settings, nats_url, names, clock=clock), web=web, nats_url=nats_url

@@ -20,7 +20,7 @@ from nats.errors import Error as NatsError
 from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION
 from shakti.demo import JURISDICTION_FILE
 from shared.bus import CREDENTIALS_FILE
-from shared.natsserver import free_port
+from shared.natsserver import EmbeddedNatsServer, free_port
 from tests.sessions import bearer, issuer_for_tests, keys_for_tests
 from tests.waiting import eventually
 
@@ -104,3 +104,67 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
     assert "stopped" in out
     with pytest.raises(OSError):  # the embedded NATS server went with it
         socket.create_connection(("127.0.0.1", nats_port), timeout=1).close()
+
+
+async def serve_routing(tmp_path: Path, nats_port: int) -> tuple[asyncio.subprocess.Process, str]:
+    """``shakti serve routing`` against a NATS server that is not there (yet); its URL."""
+    port = free_port()
+    env = {
+        **os.environ, "SHAKTI_DATA_DIR": str(tmp_path / "data"), "SHAKTI_HTTP_PORT": str(port),
+        "SHAKTI_NATS_URL": f"nats://127.0.0.1:{nats_port}", "SHAKTI_KEYS_DIR": str(keys_for_tests()),
+    }  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "shakti"), "serve", "routing",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def said_until(process: asyncio.subprocess.Process, words: str, timeout: float = 60) -> str:
+    """What the process wrote, read until ``words`` appear in it."""
+    assert process.stdout is not None
+    said = ""
+    async with asyncio.timeout(timeout):
+        while words not in said:
+            line = await process.stdout.readline()
+            assert line, f"the process ended before saying {words!r}: {said}"
+            said += line.decode()
+    return said
+
+
+async def test_serve_says_it_waits_for_nats_and_stops_on_sigterm_while_waiting(tmp_path: Path) -> None:
+    """Seen: with SHAKTI_NATS_URL at a server that is down, `shakti serve` and `shakti up` hung in their
+    start-up without a word, and neither Ctrl-C nor SIGTERM stopped them (only SIGKILL)."""
+    nats_port = free_port()
+    process, _ = await serve_routing(tmp_path, nats_port)
+    try:
+        said = await said_until(process, "does not answer")
+        assert f"nats://127.0.0.1:{nats_port}" in said and "उत्तर नहीं दे रहा" in said, said
+        process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(process.communicate(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    said += out.decode()
+    assert process.returncode == 1, said
+    assert "Stopped before NATS answered" in said and "NATS के उत्तर देने से पहले" in said, said
+    assert "Traceback" not in said, said
+
+
+async def test_serve_starts_once_its_nats_server_comes(tmp_path: Path) -> None:
+    """Waiting is what a cluster's start needs (the services may come up before NATS): the service starts
+    as soon as its server answers, and a SIGINT then stops it as usual."""
+    nats_port = free_port()
+    process, url = await serve_routing(tmp_path, nats_port)
+    try:
+        await said_until(process, "does not answer")
+        assert process.stdout is not None
+        rest = asyncio.create_task(process.stdout.read())  # a full pipe would stop the process
+        with EmbeddedNatsServer(tmp_path / "nats", nats_port):
+            await eventually(lambda: answers(url), timeout=90, what="the service answers")
+            process.send_signal(signal.SIGINT)
+            await asyncio.wait_for(process.wait(), 60)
+            assert process.returncode == 0, (await rest).decode()
+    finally:
+        if process.returncode is None:
+            process.kill()

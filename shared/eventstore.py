@@ -116,13 +116,22 @@ class EventStore:
     """Append to and read from the streams; one instance per process, sharing one NATS connection."""
 
     def __init__(
-        self, nc: NatsClient, service: str, *, replicas: int = 1, clock: Clock | None = None
+        self,
+        nc: NatsClient,
+        service: str,
+        *,
+        replicas: int = 1,
+        clock: Clock | None = None,
+        api_timeout: float = JETSTREAM_API_TIMEOUT,
     ) -> None:
         self.nc = nc
+        # A publish the server refuses for permissions gets no answer (the refusal goes to the
+        # connection's error callback), so only this timeout ends it.
+        self.api_timeout = api_timeout
         # When a command does not say when it happened, it happened at the service's now: on the
         # historical clock that lives a past year (the demo, bench.state) that is not the wall clock's.
         self.clock = clock
-        self.js: JetStreamContext = nc.jetstream(timeout=JETSTREAM_API_TIMEOUT)
+        self.js: JetStreamContext = nc.jetstream(timeout=api_timeout)
         self.service = service
         self.stream = stream_name(service)
         self.replicas = replicas
@@ -292,7 +301,7 @@ class EventStore:
                 await self.nc.publish(subject, body, headers=headers)
                 continue
             headers["Nats-Batch-Commit"] = "1"
-            reply = await self.nc.request(subject, body, headers=headers, timeout=JETSTREAM_API_TIMEOUT)
+            reply = await self.nc.request(subject, body, headers=headers, timeout=self.api_timeout)
             response = json.loads(reply.data)
             error = _api_error(response)
             if error is not None:

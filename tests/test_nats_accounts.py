@@ -44,6 +44,9 @@ from tests.waiting import eventually
 
 ACCOUNTS = Path(__file__).resolve().parent.parent / "deploy" / "nats" / "accounts.conf"
 SERVICES = ("intake", "routing", "escalation", "training", "notifications")
+REFUSED_WITHIN = 2.0
+"""An impostor's append waits this long: the server's refusal reaches the connection's error callback,
+never the request, which only times out (15 s by default, which these tests spent six times over)."""
 
 
 class Bus:
@@ -144,7 +147,7 @@ async def test_intake_cannot_publish_a_routing_event_and_routing_can(connect: Co
     await routing.ensure_stream()
     intake_nc = await connect("intake")
     # The intake process, pretending to be routing: the server refuses the subject outright.
-    impostor = EventStore(intake_nc, "routing")
+    impostor = EventStore(intake_nc, "routing", api_timeout=REFUSED_WITHIN)
     forged = impostor.append(
         "tally", "c1", [TallyOpened(label="forged")], expected_sequence=0, expected_version=0, meta=meta("x")
     )
@@ -185,7 +188,7 @@ async def forge_reassignment(
         reason="forged",
         trigger="by_hand",
     )
-    impostor = EventStore(nc, "routing")
+    impostor = EventStore(nc, "routing", api_timeout=REFUSED_WITHIN)
     attempts = [
         impostor.append("case", case_id, [forged], expected_sequence=after, expected_version=version, meta=meta("f1", "demo.sp")),
         nc.jetstream().publish(f"shakti.routing.case.{case_id}", b"{}", timeout=1.0),

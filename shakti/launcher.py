@@ -16,12 +16,14 @@ import contextlib
 import errno
 import logging
 import os
+import re
 import signal
 import socket
 import stat
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit, urlunsplit
@@ -119,25 +121,51 @@ NATS_TOLD_AGAIN_SECONDS = 30.0
 class StoppedWaitingForNats(Exception):
     """Ctrl-C or SIGTERM came while the configured NATS server had not answered yet."""
 
-    def __init__(self, urls: str) -> None:
-        where = without_credentials(urls)
+    def __init__(self, url: str) -> None:
+        where = without_credentials(url)
         self.en = f"Stopped before NATS answered at {where}; nothing was started."
         self.hi = f"{where} पर NATS के उत्तर देने से पहले रोका गया; कुछ भी शुरू नहीं हुआ।"
         super().__init__(self.en)
 
 
+class StoppedWhileStarting(Exception):
+    """A stop was asked for while the services were still starting, and they did not finish starting
+    within ``START_ABANDONED_AFTER`` seconds (a NATS that answers and then fails is tried for ever)."""
+
+    en = "Stopped before the services had started (see the log for what they were waiting on)."
+    hi = "सेवाएँ शुरू होने से पहले रोका गया (वे किसकी प्रतीक्षा में थीं, यह लॉग में देखें)।"
+
+
+START_ABANDONED_AFTER = 3.0
+"""After a stop asked for during the start-up, how long the start-up may still finish (and the
+platform then stop cleanly) before it is abandoned: uvicorn itself waits for it for ever."""
+
+
+def nats_url_parts(url: str) -> tuple[str, str, int]:
+    """Scheme, host and port of a NATS URL as nats-py reads it (a bare ``host[:port]`` is nats://)."""
+    if "://" not in url:
+        url = f"nats://{url}"
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    default = {"ws": 80, "wss": 443}.get(scheme, 4222)
+    return scheme, parts.hostname or "127.0.0.1", parts.port or default
+
+
 async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
-    """Does one of the servers (comma-separated, as for a cluster) answer with its INFO line? A probe of
-    the socket, not a client's connection: it needs no credentials, and cannot hang in nats-py's
-    reconnect loop, which is what the services' connection would do (and what made the start-up deaf
-    to signals while it waited)."""
-    for url in urls.split(","):
-        parts = urlsplit(url.strip())
+    """Does a server answer: its INFO line (a websocket's port, which speaks HTTP first: accepting
+    the connection)? A probe of the socket, not a client's connection: it needs no credentials and
+    cannot hang in nats-py's reconnect loop, which is what the services' connection would do (and what
+    made the start-up deaf to signals while it waited)."""
+    for url in server_urls(urls):
+        try:
+            scheme, host, port = nats_url_parts(url)
+        except ValueError:  # a port that is not a number: told as not answering, never as its text
+            continue
         try:
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(parts.hostname, parts.port or 4222)
+                reader, writer = await asyncio.open_connection(host, port)
                 try:
-                    if (await reader.readline()).startswith(b"INFO"):
+                    if scheme in ("ws", "wss") or await reader.read(4) == b"INFO":
                         return True
                 finally:
                     writer.close()
@@ -146,18 +174,22 @@ async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
     return False
 
 
-def wait_for_nats(urls: str, tell: Callable[[str], None]) -> None:
+def without_traceback(record: logging.LogRecord) -> bool:
+    # Starlette hands uvicorn a failed start-up's traceback as the text of the message.
+    return record.exc_info is None and not str(record.msg).startswith("Traceback")
+
+
+def wait_for_nats(url: str, tell: Callable[[str], None]) -> None:
     """Return once NATS answers; until then say so (at once, then every ``NATS_TOLD_AGAIN_SECONDS``).
-    Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``: the services' start-up, once
-    begun, would not hear them until their connection is made."""
+    Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``."""
 
     async def waiting() -> None:
         told = -NATS_TOLD_AGAIN_SECONDS
         loop = asyncio.get_running_loop()
-        while not await nats_answers(urls):
+        while not await nats_answers(url):
             if loop.time() - told >= NATS_TOLD_AGAIN_SECONDS:
                 told = loop.time()
-                where = without_credentials(urls)
+                where = without_credentials(url)
                 tell(
                     f"NATS does not answer at {where}; waiting for it (Ctrl-C stops). / "
                     f"{where} पर NATS उत्तर नहीं दे रहा; प्रतीक्षा जारी है (Ctrl-C से रोकें)।"
@@ -167,7 +199,7 @@ def wait_for_nats(urls: str, tell: Callable[[str], None]) -> None:
     try:
         asyncio.run(waiting())
     except KeyboardInterrupt:
-        raise StoppedWaitingForNats(urls) from None
+        raise StoppedWaitingForNats(url) from None
 
 
 class CannotListen(Exception):
@@ -294,11 +326,16 @@ def summary(settings: PlatformSettings, url: str, nats_url: str, mode: Mode | No
     )
 
 
+def server_urls(urls: str) -> list[str]:
+    """Comma-separated server URLs, split only before a scheme: a password may hold a comma."""
+    return [url.strip() for url in re.split(r",(?=\s*[a-z]+://)", urls) if url.strip()]
+
+
 def without_credentials(urls: str) -> str:
-    """Server URLs (comma-separated for a cluster) as they may be shown: users and passwords left out."""
+    """Server URLs as they may be shown: users and passwords left out."""
     shown = []
-    for url in urls.split(","):
-        parts = urlsplit(url.strip())
+    for url in server_urls(urls):
+        parts = urlsplit(url)
         shown.append(urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1])))
     return ",".join(shown)
 
@@ -351,16 +388,40 @@ async def serve(
             except Exception as error:
                 log.error("%s stopped (%s)", mode.name, type(error).__name__)
 
+    abandoned = False
+
+    async def abandon_start_when_stopped(serving: asyncio.Task[None]) -> None:
+        nonlocal abandoned
+        while not server.started:
+            if server.should_exit:
+                await asyncio.sleep(START_ABANDONED_AFTER)
+                if not server.started:
+                    abandoned = True
+                    # The services' start-up is cancelled as the loop ends, and fails with whatever it
+                    # was waiting on; uvicorn would log that as a failed application with its
+                    # traceback, but it is the stop that was asked for.
+                    logging.getLogger("uvicorn.error").addFilter(without_traceback)
+                    serving.cancel()
+                return
+            await asyncio.sleep(0.1)
+
     watcher = asyncio.create_task(when_started())
     # uvicorn stops gracefully on SIGINT and SIGTERM; a closed terminal (SIGHUP) stops it the same way.
     hangup = signal.signal(signal.SIGHUP, server.handle_exit)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    abandoning = asyncio.create_task(abandon_start_when_stopped(serving))
     try:
-        await server.serve(sockets=[sock])
+        await serving
+    except asyncio.CancelledError:
+        if not abandoned:
+            raise  # Ctrl-C re-raised by uvicorn after its clean shutdown: run() expects it
+        raise StoppedWhileStarting from None
     finally:
         signal.signal(signal.SIGHUP, hangup)
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watcher
+        for task in (watcher, abandoning):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def run(
@@ -385,7 +446,8 @@ def run(
     previous = {sig: signal.signal(sig, _stop_like_ctrl_c) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         with sock, nats_for(settings) as nats_url:
-            wait_for_nats(nats_url, out.print if show_summary else log.warning)
+            if settings.nats_url:  # the embedded server answers once nats_for has started it
+                wait_for_nats(nats_url, partial(out.print, markup=False) if show_summary else log.warning)
             clock = mode.clock if mode is not None else None
             app = build_platform(
                 settings, runners(settings, nats_url, names, clock=clock), web=web, nats_url=nats_url

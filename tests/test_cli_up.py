@@ -19,6 +19,7 @@ from nats.errors import Error as NatsError
 
 from shakti.basics import CONSOLE, CONSOLE_SESSION_VERSION
 from shakti.demo import JURISDICTION_FILE
+from shakti.launcher import nats_answers, without_credentials
 from shared.bus import CREDENTIALS_FILE
 from shared.natsserver import EmbeddedNatsServer, free_port
 from tests.sessions import bearer, issuer_for_tests, keys_for_tests
@@ -106,12 +107,15 @@ async def test_up_runs_stops_on_ctrl_c_and_resumes_with_its_data(tmp_path: Path)
         socket.create_connection(("127.0.0.1", nats_port), timeout=1).close()
 
 
-async def serve_routing(tmp_path: Path, nats_port: int) -> tuple[asyncio.subprocess.Process, str]:
-    """``shakti serve routing`` against a NATS server that is not there (yet); its URL."""
+async def serve_routing(
+    tmp_path: Path, nats_port: int, **settings: str
+) -> tuple[asyncio.subprocess.Process, str]:
+    """``shakti serve routing`` against the NATS server of ``nats_port`` (there or not); its URL."""
     port = free_port()
     env = {
         **os.environ, "SHAKTI_DATA_DIR": str(tmp_path / "data"), "SHAKTI_HTTP_PORT": str(port),
         "SHAKTI_NATS_URL": f"nats://127.0.0.1:{nats_port}", "SHAKTI_KEYS_DIR": str(keys_for_tests()),
+        **settings,
     }  # fmt: skip
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).parent / "shakti"), "serve", "routing",
@@ -168,3 +172,51 @@ async def test_serve_starts_once_its_nats_server_comes(tmp_path: Path) -> None:
     finally:
         if process.returncode is None:
             process.kill()
+
+
+async def test_a_start_up_that_hangs_on_nats_ends_when_a_stop_is_asked_for(tmp_path: Path) -> None:
+    """A server that says INFO and then drops every connection (one restarting, say): the probe passes,
+    and nats-py tries again for ever inside the services' start-up, which uvicorn does not interrupt for
+    a signal. A stop asked for then ends the start-up, in both languages."""
+
+    async def greet_and_drop(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b'INFO {"server_id":"x","version":"2.12.0","max_payload":1048576}\r\n')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(greet_and_drop, "127.0.0.1", 0)
+    async with server:
+        nats_port = server.sockets[0].getsockname()[1]
+        process, _ = await serve_routing(tmp_path, nats_port)
+        try:
+            said = await said_until(process, "Waiting for application startup")
+            await asyncio.sleep(1.0)  # well into the connection's tries
+            process.send_signal(signal.SIGTERM)
+            out, _ = await asyncio.wait_for(process.communicate(), 30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+    said += out.decode()
+    assert process.returncode == 1, said
+    assert "Stopped before the services had started" in said and "सेवाएँ शुरू होने से पहले" in said, said
+    assert "Traceback" not in said, said
+
+
+async def test_the_probe_wants_nats_to_say_info() -> None:
+    async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+        writer.close()
+
+    async def nats_like(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"INFO {}\r\n")
+        await writer.drain()
+        writer.close()
+
+    for greet, answers_ in ((silent, False), (nats_like, True)):
+        server = await asyncio.start_server(greet, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            assert await nats_answers(f"nats://u:p,w@127.0.0.1:{port}", timeout=0.5) is answers_
+            assert await nats_answers(f"127.0.0.1:{port}", timeout=0.5) is answers_
+    assert await nats_answers("nats://127.0.0.1:notaport") is False
+    assert without_credentials("nats://ops:p,w@127.0.0.1:4222") == "nats://127.0.0.1:4222"

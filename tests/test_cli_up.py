@@ -136,23 +136,32 @@ async def said_until(process: asyncio.subprocess.Process, words: str, timeout: f
     return said
 
 
+async def stopped_with_sigterm(
+    process: asyncio.subprocess.Process, *, once_it_says: str, pause: float = 0.0
+) -> str:
+    """Everything the process said, stopped with SIGTERM once it has said ``once_it_says``: it must
+    end with exit 1 and without a traceback."""
+    try:
+        said = await said_until(process, once_it_says)
+        await asyncio.sleep(pause)
+        process.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(process.communicate(), 30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    said += out.decode()
+    assert process.returncode == 1 and "Traceback" not in said, said
+    return said
+
+
 async def test_serve_says_it_waits_for_nats_and_stops_on_sigterm_while_waiting(tmp_path: Path) -> None:
     """Seen: with SHAKTI_NATS_URL at a server that is down, `shakti serve` and `shakti up` hung in their
     start-up without a word, and neither Ctrl-C nor SIGTERM stopped them (only SIGKILL)."""
     nats_port = free_port()
     process, _ = await serve_routing(tmp_path, nats_port)
-    try:
-        said = await said_until(process, "does not answer")
-        assert f"nats://127.0.0.1:{nats_port}" in said and "उत्तर नहीं दे रहा" in said, said
-        process.send_signal(signal.SIGTERM)
-        out, _ = await asyncio.wait_for(process.communicate(), 15)
-    finally:
-        if process.returncode is None:
-            process.kill()
-    said += out.decode()
-    assert process.returncode == 1, said
+    said = await stopped_with_sigterm(process, once_it_says="does not answer")
+    assert f"nats://127.0.0.1:{nats_port}" in said and "उत्तर नहीं दे रहा" in said, said
     assert "Stopped before NATS answered" in said and "NATS के उत्तर देने से पहले" in said, said
-    assert "Traceback" not in said, said
 
 
 async def test_serve_starts_once_its_nats_server_comes(tmp_path: Path) -> None:
@@ -188,18 +197,9 @@ async def test_a_start_up_that_hangs_on_nats_ends_when_a_stop_is_asked_for(tmp_p
     async with server:
         nats_port = server.sockets[0].getsockname()[1]
         process, _ = await serve_routing(tmp_path, nats_port)
-        try:
-            said = await said_until(process, "Waiting for application startup")
-            await asyncio.sleep(1.0)  # well into the connection's tries
-            process.send_signal(signal.SIGTERM)
-            out, _ = await asyncio.wait_for(process.communicate(), 30)
-        finally:
-            if process.returncode is None:
-                process.kill()
-    said += out.decode()
-    assert process.returncode == 1, said
+        # A second after it says so, it is well into the connection's tries.
+        said = await stopped_with_sigterm(process, once_it_says="Waiting for application startup", pause=1.0)
     assert "Stopped before the services had started" in said and "सेवाएँ शुरू होने से पहले" in said, said
-    assert "Traceback" not in said, said
 
 
 async def test_the_probe_wants_nats_to_say_info() -> None:

@@ -263,7 +263,6 @@ def start(config: PlatformSettings, **how: Any) -> None:
         launcher.CannotListen,
         launcher.NatsPortTaken,
         launcher.StoppedWaitingForNats,
-        launcher.StoppedWhileStarting,
         StoreInUse,
     ) as error:
         raise fail(error.en, error.hi) from None

@@ -128,19 +128,6 @@ class StoppedWaitingForNats(Exception):
         super().__init__(self.en)
 
 
-class StoppedWhileStarting(Exception):
-    """A stop was asked for while the services were still starting, and they did not finish starting
-    within ``START_ABANDONED_AFTER`` seconds (a NATS that answers and then fails is tried for ever)."""
-
-    en = "Stopped before the services had started (see the log for what they were waiting on)."
-    hi = "सेवाएँ शुरू होने से पहले रोका गया (वे किसकी प्रतीक्षा में थीं, यह लॉग में देखें)।"
-
-
-START_ABANDONED_AFTER = 3.0
-"""After a stop asked for during the start-up, how long the start-up may still finish (and the
-platform then stop cleanly) before it is abandoned: uvicorn itself waits for it for ever."""
-
-
 def nats_url_parts(url: str) -> tuple[str, str, int]:
     """Scheme, host and port of a NATS URL as nats-py reads it (a bare ``host[:port]`` is nats://)."""
     if "://" not in url:
@@ -172,11 +159,6 @@ async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
         except (OSError, TimeoutError):
             continue
     return False
-
-
-def without_traceback(record: logging.LogRecord) -> bool:
-    # Starlette hands uvicorn a failed start-up's traceback as the text of the message.
-    return record.exc_info is None and not str(record.msg).startswith("Traceback")
 
 
 def wait_for_nats(url: str, tell: Callable[[str], None]) -> None:
@@ -388,40 +370,16 @@ async def serve(
             except Exception as error:
                 log.error("%s stopped (%s)", mode.name, type(error).__name__)
 
-    abandoned = False
-
-    async def abandon_start_when_stopped(serving: asyncio.Task[None]) -> None:
-        nonlocal abandoned
-        while not server.started:
-            if server.should_exit:
-                await asyncio.sleep(START_ABANDONED_AFTER)
-                if not server.started:
-                    abandoned = True
-                    # The services' start-up is cancelled as the loop ends, and fails with whatever it
-                    # was waiting on; uvicorn would log that as a failed application with its
-                    # traceback, but it is the stop that was asked for.
-                    logging.getLogger("uvicorn.error").addFilter(without_traceback)
-                    serving.cancel()
-                return
-            await asyncio.sleep(0.1)
-
     watcher = asyncio.create_task(when_started())
     # uvicorn stops gracefully on SIGINT and SIGTERM; a closed terminal (SIGHUP) stops it the same way.
     hangup = signal.signal(signal.SIGHUP, server.handle_exit)
-    serving = asyncio.create_task(server.serve(sockets=[sock]))
-    abandoning = asyncio.create_task(abandon_start_when_stopped(serving))
     try:
-        await serving
-    except asyncio.CancelledError:
-        if not abandoned:
-            raise  # Ctrl-C re-raised by uvicorn after its clean shutdown: run() expects it
-        raise StoppedWhileStarting from None
+        await server.serve(sockets=[sock])
     finally:
         signal.signal(signal.SIGHUP, hangup)
-        for task in (watcher, abandoning):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
 
 
 def run(

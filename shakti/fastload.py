@@ -364,6 +364,7 @@ class MemoryPlatform:
                     if subject_matches(manager.subject, subject):
                         await manager.react(envelope)
                         reacted += 1
+                await part.instance.finish_under_way()
                 if reacted:
                     await self._feed_read_models()
                 done += reacted
@@ -385,6 +386,7 @@ class MemoryPlatform:
                 await instance.quiet.release_due()
             if part.name == "training":
                 await review(part.ctx, instance.policy, self.clock.now())
+            await part.instance.finish_under_way()
         self._timers_seen = (self.clock.now(), self._stored())
 
     def _stored(self) -> int:

@@ -17,9 +17,11 @@ import copy
 import inspect
 import math
 import random
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
+from shared.errors import IdempotencyConflict
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, ConcurrencyError, earlier_answer
 
@@ -199,3 +201,19 @@ class Repository(Generic[A]):
             )
 
         return await on_conflict(attempt, attempts=attempts)
+
+    async def execute_once(
+        self, aggregate_id: str, decide: Decide[A], meta: CommandMeta, *, known: A | None = None
+    ) -> list[Envelope]:
+        """Run a command that whoever stores it must act on alone (hand a message to its channel, say):
+        the events stored by this call, or none when the command was stored before, by this caller or by
+        any other (another replica, a redelivered cause). ``execute`` answers a repeat with the first
+        run's events, and so cannot tell the two apart.
+
+        The request's fingerprint is made unique to the call: a repeat then meets another fingerprint
+        under its command id, which the store refuses (``IdempotencyConflict``) instead of answering."""
+        mine = meta.model_copy(update={"request_hash": uuid.uuid4().hex})
+        try:
+            return await self.execute(aggregate_id, decide, mine, known=known)
+        except IdempotencyConflict:
+            return []

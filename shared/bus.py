@@ -115,7 +115,6 @@ PARTS: tuple[Part, ...] = (
             ("ROUTING", "notifications_on_routing"),
             ("ESCALATION", "notifications_on_escalation"),
             ("TRAINING", "notifications_on_training"),
-            ("NOTIFICATIONS", "notifications_deliver"),
         ),
     ),
     Part("users"),

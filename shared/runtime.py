@@ -118,6 +118,16 @@ class ServiceInstance:
         e.g. messages no channel took."""
         return {}
 
+    def under_way(self) -> Mapping[str, int]:
+        """Work this instance runs in the background after a reaction has ended (deliveries handed to
+        their channels), by name: reported with the reactions' backlog, so that whoever waits for the
+        platform to be quiet waits for it too."""
+        return {}
+
+    async def finish_under_way(self) -> None:
+        """Wait until that work is done (a fast load settles before its clock moves)."""
+        return None
+
 
 @dataclass(frozen=True)
 class ServiceDefinition:
@@ -348,6 +358,8 @@ class ServiceRunner:
                 info = await self.context.store.js.consumer_info(manager.stream, manager.name)
                 backlog[manager.name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
                 REACTIONS_BACKLOG.labels(manager.name).set(backlog[manager.name])
+        if self.instance is not None:
+            backlog.update(self.instance.under_way())
         return backlog
 
 

@@ -97,6 +97,22 @@ async def test_repeated_command_stores_nothing_new(store: Store) -> None:
     assert len(await store.load("tally", "t3")) == 1
 
 
+async def test_a_command_run_once_returns_its_events_to_one_caller_alone(store: Store) -> None:
+    """``execute_once``: of ten callers of one command at once (replicas, a redelivered cause), one
+    gets the events to act on; later repeats, with or without the aggregate in hand, get none."""
+    repo = Repository(store, Tally)
+    runs = await asyncio.gather(
+        *(
+            repo.execute_once("t5", lambda t: t.open("x"), meta("open-5"), known=Tally("t5"))
+            for _ in range(10)
+        )
+    )
+    assert sorted(len(r) for r in runs) == [0] * 9 + [1]
+    assert await repo.execute_once("t5", lambda t: t.open("x"), meta("open-5")) == []
+    assert await repo.execute_once("t5", lambda t: t.open("x"), meta("open-5"), known=Tally("t5")) == []
+    assert len(await store.load("tally", "t5")) == 1
+
+
 async def test_several_events_are_stored_all_or_none(store: Store) -> None:
     three = [TallyOpened(label="b"), TallyCounted(amount=1, note=""), TallyCounted(amount=2, note="")]
     stored = await store.append(

@@ -9,7 +9,8 @@ causation, actor, command id, payload) and stored headers. Random by design, and
 event's ``recorded_at`` (the wall clock of its append), the server's ``Nats-Time-Stamp``, an atomic
 batch's ``Nats-Batch-Id``, what is sealed under a case's key (a fresh random key per platform, and a
 nonce per value) and the fingerprints keyed under it (``request_hash`` of a registration and of a
-person's words), a direct get's headers about where a message sits in its stream (the stream interleaves
+person's words), the token a command run once carries as its fingerprint (notifications' requests and
+releases: ``Repository.execute_once``), a direct get's headers about where a message sits in its stream (the stream interleaves
 aggregates as they come; an expected last subject sequence is compared as "the subject's last"). Every
 ``occurred_at`` is the service's clock's, so it is compared as it is (intake's case numbers and
 notifications' requests and deliveries were stamped with the wall clock, and differed). The USERS stream (the desk officers, made by each run's own user store on the wall clock) is not compared;
@@ -188,6 +189,8 @@ async def stored(url: str, after: dict[str, int]) -> dict[str, dict[str, list[di
                         body["payload"][sealed] = "(sealed)" if body["payload"][sealed] else None
                 if body["command_id"].split(":")[0] in KEYED_FINGERPRINTS and body["actor"] != "routing":
                     body["request_hash"] = "(keyed)" if body["request_hash"] else None
+                if body["actor"] == "notifications" and body["request_hash"]:
+                    body["request_hash"] = "(claim)"  # a command run once: a token of the call
                 headers = dict(msg.headers or {})
                 subject, sequence = headers["Nats-Subject"], int(headers["Nats-Sequence"])
                 for name in (*RANDOM_HEADERS, *WHERE_READ):

@@ -473,6 +473,9 @@ def leave_out_muted(
     return [r for r in wanted if not left_out(r) or (r.cause_id, r.recipient, r.round) not in told]
 
 
+INTERRUPTED = "interrupted"
+"""The reason of a try cut short: its process stopped before the channel answered."""
+
 NOT_YOURS = ("not_yours", "This notification is not addressed to you.", "यह सूचना आपके लिए नहीं है।")
 
 
@@ -489,25 +492,44 @@ class Notification(Aggregate):
         self.parked = False
         self.acknowledged = False
         self.held_until: datetime | None = None
+        self.moved_at: datetime | None = None
+        """When its delivery last moved: asked for, released, tried, retried."""
 
     def apply(self, event: Event) -> None:
         match event:
             case NotificationRequested():
                 self.requested = event
+                self.moved_at = event.at
             case NotificationDeferred():
                 self.held_until = event.until
             case NotificationReleased():
                 self.held_until = None
+                self.moved_at = event.at
             case NotificationSent():
                 self.sent = True
                 self.parked = False
             case NotificationFailed():
                 self.tries += 1
                 self.parked = event.parked
+                self.moved_at = event.at
             case NotificationAcknowledged():
                 self.acknowledged = True
             case NotificationRetried():
                 self.parked = False
+                self.moved_at = event.at
+
+    @property
+    def awaits_channel(self) -> bool:
+        """Due to be handed to its channel by this service: asked for, not sent, held or parked. Not the
+        bell's (sent as it is recorded) nor a complainant's (intake's to send: only intake opens her
+        phone)."""
+        wanted = self.requested
+        return (
+            wanted is not None
+            and wanted.channel is not NotificationChannel.WEB
+            and not wanted.recipient.startswith(COMPLAINANT)
+            and not (self.sent or self.parked or self.held_until is not None)
+        )
 
     def request(self, wanted: NotificationRequested, at: datetime) -> list[Event]:
         """Exactly once: a notification that exists already is not asked for again. One for the web
@@ -561,6 +583,14 @@ class Notification(Aggregate):
                 at=at,
             )
         ]
+
+    def interrupt(self, at: datetime, *, after: timedelta) -> list[Event]:
+        """A delivery that has not moved for ``after`` was cut short (its process stopped between the
+        request and the channel's answer): recorded as a failed try, and so taken up by whoever records
+        it. ``after`` must exceed the longest a running try takes, or a running one is tried twice."""
+        if not self.awaits_channel or self.moved_at is None or at - self.moved_at < after:
+            return []
+        return self.fail(INTERRUPTED, at, park=False)
 
     def retry(self, by: str, at: datetime) -> list[Event]:
         """A parked message is to be tried again (one not parked, or sent, is left as it is)."""

@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from time import perf_counter
 from typing import NamedTuple
@@ -56,7 +56,6 @@ from shared.contracts.intake import (
 from shared.contracts.notifications import (
     COMPLAINANT,
     NotificationChannel,
-    NotificationReleased,
     NotificationRequested,
     preferences_id,
 )
@@ -144,15 +143,18 @@ class DeliveryFigures:
 
 
 Observe = Callable[[DeliveryFigures], None]
+HandOver = Callable[[str, Notification | None], None]
 
-
-DELIVERED_ON = frozenset((NotificationRequested.event_type, NotificationReleased.event_type))
-"""The delivery consumer's events: of the dozen a danger-now alert stores, its four requests on e-mail
-and SMS (the bell's are delivered as recorded); the sendings and the rest are passed over unread."""
+INTERRUPTED_MARGIN = timedelta(seconds=5)
+"""Beyond the longest a delivery can run, before one that has not moved is taken to be cut short."""
 
 
 class Delivery:
-    """Hands a requested notification to its channel's adapter: retries with backoff, then parks."""
+    """Hands a requested notification to its channel's adapter: retries with backoff, then parks.
+
+    The process that records a request (or a release) hands it over at once, in the background
+    (``hand_over``): exactly one process stores it, so exactly one sends it. One whose process stopped
+    before the channel answered is taken up by ``InterruptedDeliveries``."""
 
     def __init__(
         self,
@@ -175,21 +177,38 @@ class Delivery:
         self.clock = clock
         self.base_url = base_url
         self.observe = observe
+        self.handing: set[asyncio.Task[bool]] = set()
+        """The deliveries under way in this process (kept so that they are not collected mid-way)."""
 
-    async def on_own(self, envelope: Envelope) -> None:
-        # A web notification is delivered in the command that records it: nothing to hand over. A
-        # complainant's SMS is intake's to send: only intake can open her phone.
-        if envelope.event_type == NotificationReleased.event_type or (
-            envelope.event_type == NotificationRequested.event_type
-            and envelope.payload.get("channel") != NotificationChannel.WEB.value
-            and not str(envelope.payload.get("recipient", "")).startswith(COMPLAINANT)
-        ):
-            await self.deliver(envelope.aggregate_id)
+    def hand_over(self, notification_id: str, known: Notification | None = None) -> None:
+        """Deliver in the background, not in the caller's time: a gateway's timeouts and backoffs must
+        not hold up the decisions. ``known``: the notification as just stored (no load)."""
+        if known is not None and not known.awaits_channel:
+            return
+        task = asyncio.get_running_loop().create_task(self._deliver_reporting(notification_id, known))
+        self.handing.add(task)
+        task.add_done_callback(self.handing.discard)
 
-    async def deliver(self, notification_id: str) -> bool:
+    async def _deliver_reporting(self, notification_id: str, known: Notification | None) -> bool:
+        try:
+            return await self.deliver(notification_id, known)
+        except Exception:
+            # Not lost: it still awaits its channel, and ``InterruptedDeliveries`` takes it up.
+            log.exception("notification %s: delivery stopped; it is taken up again later", notification_id)
+            return False
+
+    async def finish(self, within: float | None) -> None:
+        """Let the deliveries under way end (a stop): those not done ``within`` seconds are cancelled,
+        and taken up again after the restart."""
+        if self.handing:
+            _, pending = await asyncio.wait(set(self.handing), timeout=within)
+            for task in pending:
+                task.cancel()
+
+    async def deliver(self, notification_id: str, known: Notification | None = None) -> bool:
         """True when the notification is sent (now or before); False when it was parked or is held
         for the recipient's quiet hours."""
-        notification = await self.notifications.get(notification_id)
+        notification = known if known is not None else await self.notifications.get(notification_id)
         wanted = notification.requested
         if wanted is None or wanted.recipient.startswith(COMPLAINANT):
             return False  # hers is intake's to send (an operator's retry too): this service has no phone
@@ -284,6 +303,7 @@ class CaseEvents(Reactions):
         roster: Callable[[], Awaitable[Roster]],
         clock: Clock,
         kendra_phones: Mapping[str, str] | None = None,
+        hand_over: HandOver | None = None,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -291,6 +311,8 @@ class CaseEvents(Reactions):
         self.clock = clock
         self.kendra_phones = kendra_phones or {}
         """Kendra code -> the phone a complainant is given (contacts file, ``kendra:<code>``)."""
+        self.hand_over = hand_over
+        """Where a request this process stored goes to be delivered (none: recorded only)."""
         self.notifications = Repository(store, Notification)
         self.preferences = KeptPreferences(store)
 
@@ -430,14 +452,16 @@ class CaseEvents(Reactions):
                 causation_id=cause.event_id if cause else None,
                 occurred_at=self.clock.now(),
             )
-            # Taken to be new (a redelivered cause or another replica conflicts, and is then refused on
-            # what is stored): its first append loads nothing.
-            await self.notifications.execute(
+            # Taken to be new, so its first append loads nothing. A redelivered cause or another replica's
+            # page round stores nothing, and so hands nothing over: one sender per message.
+            stored = await self.notifications.execute_once(
                 request.notification_id,
                 lambda n: n.request(request, self.clock.now()),
                 meta,
                 known=Notification(request.notification_id),
             )
+            if stored and self.hand_over is not None:
+                self.hand_over(request.notification_id, Notification.replay(request.notification_id, stored))
 
         await asyncio.gather(*(one(r) for r in wanted))
 
@@ -587,8 +611,46 @@ class QuietHoursOver:
             meta = CommandMeta(
                 command_id=f"{notification_id}:released:{until.isoformat()}", actor=ACTOR, occurred_at=now
             )
-            stored = await self.delivery.notifications.execute(
+            stored = await self.delivery.notifications.execute_once(
                 notification_id, partial(Notification.release, at=now), meta
             )
-            released += bool(stored)
+            if stored:
+                self.delivery.hand_over(notification_id)
+                released += 1
         return released
+
+
+class InterruptedDeliveries:
+    """Takes up the deliveries whose process stopped before the channel answered (a crash, a stop
+    that could not wait): each is recorded as an interrupted try by one replica, which sends it."""
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        waiting: Callable[[datetime], Awaitable[Sequence[str]]],
+        clock: Clock,
+    ) -> None:
+        self.delivery = delivery
+        self.waiting = waiting
+        self.clock = clock
+        self.after = timedelta(seconds=delivery.policy.delivery.longest) + INTERRUPTED_MARGIN
+
+    async def resume_due(self) -> int:
+        now = self.clock.now()
+        resumed = 0
+        # The read model names the candidates, lagging or not: each is decided on its own history.
+        for notification_id in await self.waiting(now - self.after):
+            notification = await self.delivery.notifications.get(notification_id)
+            meta = CommandMeta(
+                command_id=f"{notification_id}:interrupted:{notification.version}",
+                actor=ACTOR,
+                occurred_at=now,
+            )
+            interrupted = partial(Notification.interrupt, at=now, after=self.after)
+            if await self.delivery.notifications.execute_once(
+                notification_id, interrupted, meta, known=notification
+            ):
+                log.warning("notification %s: its delivery was cut short; sending it again", notification_id)
+                self.delivery.hand_over(notification_id)
+                resumed += 1
+        return resumed

@@ -25,18 +25,24 @@ from services.notifications.channels import Adapter, Outbox, SmsGateway, Smtp, W
 from services.notifications.commands import NotificationCommands
 from services.notifications.domain import Roster
 from services.notifications.handlers import (
-    DELIVERED_ON,
     CaseEvents,
     Delivery,
     DeliveryFigures,
     Every,
+    InterruptedDeliveries,
     PageWorker,
     QuietHoursOver,
 )
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy
 from services.notifications.read_model.projection import NotificationBoard
-from services.notifications.read_model.queries import counts, due_pages, held_until, load_roster
+from services.notifications.read_model.queries import (
+    counts,
+    due_pages,
+    held_until,
+    load_roster,
+    waiting_since,
+)
 from services.notifications.read_model.tables import BoardTables
 from shared.clock import Clock
 from shared.contracts.notifications import SERVICE, NotificationChannel
@@ -56,6 +62,13 @@ ROSTER_SECONDS = 1.0
 duty reaches the next decision within this long."""
 NAMES_SECONDS = 30.0
 """Place names change with a jurisdiction import, rarely."""
+DELIVERIES = "notifications_deliver"
+"""The deliveries under way, as reported beside the reactions' backlog (once the name of their consumer)."""
+STOP_WAITS_FOR_DELIVERIES = 5.0
+"""Seconds a stop lets the deliveries under way finish; the rest are taken up again after the restart."""
+INTERRUPTED_BEATS = 10
+"""A replica looks for deliveries cut short every this many beats (none is found before the policy's
+longest delivery, 20 s by default, has passed)."""
 
 T = TypeVar("T")
 
@@ -100,7 +113,8 @@ class NotificationsSettings(BaseSettings):
     base_url: str = ""
     """Where the web front is reached, for the links in messages (e.g. ``https://shakti.up.gov.in``)."""
     poll_seconds: float = 1.0
-    """How often the workers look for danger-now pages due again and quiet hours that are over."""
+    """How often the workers look for danger-now pages due again and quiet hours that are over (and,
+    every ten such beats, for deliveries cut short by a stopped process)."""
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str = "mission-shakti@localhost"
@@ -162,9 +176,12 @@ class Notifications(ServiceInstance):
             for address, contact in contacts.items()
             if address.startswith(KENDRA) and contact.phone
         }
-        self.decisions = CaseEvents(ctx.store, policy, self.roster, ctx.clock, phones)
+        self.decisions = CaseEvents(
+            ctx.store, policy, self.roster, ctx.clock, phones, self.delivery.hand_over
+        )
         self.pages = PageWorker(self.decisions, self.due, ctx.clock)
         self.quiet = QuietHoursOver(self.delivery, self.held, ctx.clock)
+        self.interrupted = InterruptedDeliveries(self.delivery, self.waiting, ctx.clock)
 
     async def names(self) -> Names:
         async def read() -> Names:
@@ -191,6 +208,10 @@ class Notifications(ServiceInstance):
         async with self.board.sessions() as session:
             return await held_until(session, self.board.tables, now)
 
+    async def waiting(self, since: datetime) -> list[str]:
+        async with self.board.sessions() as session:
+            return await waiting_since(session, self.board.tables, since)
+
     async def figures(self) -> dict[str, int]:
         """Messages parked (no channel took them) and being retried, for ``shakti status``."""
         async with self.board.sessions() as session:
@@ -198,25 +219,26 @@ class Notifications(ServiceInstance):
         return {"messages_parked": found.get("parked", 0), "messages_retrying": found.get("retrying", 0)}
 
     async def stop(self) -> None:
+        await self.delivery.finish(within=STOP_WAITS_FOR_DELIVERIES)
         if self.sms is not None:
             await self.sms.close()
 
+    def under_way(self) -> dict[str, int]:
+        return {DELIVERIES: len(self.delivery.handing)}
+
+    async def finish_under_way(self) -> None:
+        await self.delivery.finish(within=None)
+
     def process_managers(self) -> list[ProcessManager]:
-        return [
-            *self.decisions.process_managers(),
-            ProcessManager(
-                name="notifications_deliver",
-                stream="NOTIFICATIONS",
-                subject="shakti.notifications.notification.*",
-                react=self.delivery.on_own,
-                description="Hands each requested notification to its channel; retries, then parks.",
-                event_types=DELIVERED_ON,
-            ),
-        ]
+        return self.decisions.process_managers()
 
     def workers(self) -> list[Worker]:
         beat = self.settings.poll_seconds
-        return [Every(self.pages.repeat_due, beat).run, Every(self.quiet.release_due, beat).run]
+        return [
+            Every(self.pages.repeat_due, beat).run,
+            Every(self.quiet.release_due, beat).run,
+            Every(self.interrupted.resume_due, beat * INTERRUPTED_BEATS).run,
+        ]
 
     def routes(self) -> APIRouter:
         commands = NotificationCommands(self.ctx, self.delivery, self.board, self.places)

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts.notifications import NotificationChannel
+from shared.contracts.notifications import COMPLAINANT, NotificationChannel
 from shared.contracts.vocabulary import DutyStatus
 from shared.places import PlaceTables, kendra_thanas
 from shared.rows import Row, as_dict
@@ -134,3 +134,21 @@ async def held_until(session: AsyncSession, t: BoardTables, now: datetime) -> li
     due = select(h.c.notification_id, h.c.until).where(h.c.until <= now).order_by(h.c.until).limit(HELD_BATCH)
     found = await session.execute(due)
     return [(str(i), until) for i, until in found]
+
+
+async def waiting_since(session: AsyncSession, t: BoardTables, since: datetime) -> list[str]:
+    """The messages asked for (or tried) at or before ``since`` that no channel has answered yet, for
+    this service to send: a bell's is sent as recorded, a complainant's is intake's."""
+    n = t.notification
+    waiting = (
+        select(n.c.notification_id)
+        .where(
+            n.c.status.in_(("requested", "retrying")),
+            n.c.requested_at <= since,
+            n.c.channel != NotificationChannel.WEB.value,
+            n.c.recipient.not_like(f"{COMPLAINANT}%"),
+        )
+        .order_by(n.c.requested_at)
+        .limit(HELD_BATCH)
+    )
+    return [str(i) for i in await session.scalars(waiting)]

@@ -4,11 +4,12 @@ the in-memory store (the bus is not what these tests are about)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+from datetime import UTC, datetime, timedelta
 
 from services.notifications.channels import Adapter, Contact, Outbox, SmsGateway, Smtp, Web
-from services.notifications.domain import Notification, Preferences
-from services.notifications.handlers import Delivery, DeliveryFigures
+from services.notifications.domain import Notification, Preferences, Roster
+from services.notifications.handlers import CaseEvents, Delivery, DeliveryFigures, InterruptedDeliveries
 from services.notifications.messages import Names
 from services.notifications.policy import DEFAULT_POLICY, Policy, load_policy, parse_policy
 from shared.aggregate import Repository
@@ -33,6 +34,10 @@ AT = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)
 NAMES: Names = {"MSK-SJP-KATRA": ("केन्द्र कटरा", "Kendra Katra"), "SJP-KATRA": ("कटरा", "Katra")}
 OFFICER = "officer:PNO100001"
 CONTACTS = {OFFICER: Contact(email="incharge.katra@up.example", phone="+919000000001", language="hi")}
+
+
+async def no_roster() -> Roster:
+    return Roster()
 
 
 def fast(attempts: int = 4, timeout: str = "1s") -> Policy:
@@ -146,6 +151,52 @@ async def test_a_gateway_that_fails_3_times_then_accepts_delivers_exactly_once(g
     ]
     assert [e.attempts for e in history if isinstance(e, NotificationSent)] == [4]
     assert [(f.channel, f.outcome) for f in world.figures] == [("sms", "sent")]
+
+
+async def test_a_delivery_cut_short_is_taken_up_once_by_one_of_two_replicas_after_the_longest_try(
+    gateway: Gateway,
+) -> None:
+    """A request stored by a process that stopped before handing it over (nobody sends it): after the
+    longest a delivery can take, one replica records the try as interrupted and sends it; the other,
+    looking at the same moment, sends nothing."""
+    sms = SmsGateway(gateway.url, "MSHAKT", timeout=1)
+    world = World(fast(), sms=sms)
+    clock = world.delivery.clock
+    assert isinstance(clock, ManualClock)
+    stalled = await world.request(requested(NotificationChannel.SMS))
+
+    async def waiting(since: datetime) -> list[str]:
+        return [stalled]  # the read model names it: each looker decides on its history
+
+    replicas = [InterruptedDeliveries(world.delivery, waiting, clock) for _ in range(2)]
+    try:
+        clock.advance(timedelta(seconds=4))  # a running delivery may still be trying
+        assert [await r.resume_due() for r in replicas] == [0, 0]
+        clock.advance(replicas[0].after)
+        assert sorted(await asyncio.gather(*(r.resume_due() for r in replicas))) == [0, 1]
+        await world.delivery.finish(within=None)
+        assert [await r.resume_due() for r in replicas] == [0, 0]  # sent: nothing left to take up
+    finally:
+        await sms.close()
+    assert [r["reference"] for r in gateway.accepted] == [stalled]
+    history = await world.events(stalled)
+    failures = [(e.attempt, e.reason, e.parked) for e in history if isinstance(e, NotificationFailed)]
+    assert failures == [(1, "interrupted", False)]
+    assert [e.attempts for e in history if isinstance(e, NotificationSent)] == [2]
+
+
+async def test_a_request_stored_by_this_process_is_handed_over_and_a_repeat_is_not() -> None:
+    """One sender per message: the process whose append stored the request delivers it; a redelivered
+    cause, or another replica's identical page round, stores nothing and hands nothing over."""
+    world = World(fast())
+    handed: list[str] = []
+    decisions = CaseEvents(
+        world.store, fast(), no_roster, world.delivery.clock, hand_over=lambda i, _: handed.append(i)
+    )
+    wanted = [requested(NotificationChannel.SMS), requested(NotificationChannel.EMAIL)]
+    await asyncio.gather(decisions.record(wanted), decisions.record(wanted))
+    await decisions.record(wanted)
+    assert sorted(handed) == sorted(w.notification_id for w in wanted)
 
 
 async def test_a_gateway_that_hangs_is_a_timeout_and_the_next_try_goes_through(gateway: Gateway) -> None:

@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 
 from services.notifications.main import build_service
 from services.notifications.messages import compose
+from services.notifications.policy import DEFAULT_POLICY, load_policy
 from shared.auth import Principal
 from shared.clock import ManualClock
 from shared.contracts.escalation import CaseEscalated
@@ -31,7 +32,15 @@ from shared.contracts.intake import (
     IdentityErased,
     MessagesConsentWithdrawn,
 )
-from shared.contracts.notifications import NotificationDeferred, NotificationRequested, NotificationSent
+from shared.contracts.notifications import (
+    NotificationChannel,
+    NotificationDeferred,
+    NotificationFailed,
+    NotificationRequested,
+    NotificationRule,
+    NotificationSent,
+    notification_id,
+)
 from shared.contracts.routing import (
     CaseAssigned,
     CaseRouted,
@@ -52,7 +61,7 @@ from shared.settings import Settings
 from tests.sessions import SignedCallers, keys_for_tests
 from tests.waiting import eventually
 
-from .conftest import Mailbox, witness
+from .conftest import Gateway, Mailbox, witness
 from .identity import NAME, PHONE
 
 START = datetime(2026, 1, 12, 4, 30, tzinfo=UTC)
@@ -113,6 +122,19 @@ class World:
             meta=CommandMeta(command_id=uuid.uuid4().hex, actor="test", occurred_at=self.clock.now()),
         )
         return stored
+
+    async def append_own(self, notification: str, event: Event) -> None:
+        """An event of this service's stream, as a process of it would have stored it."""
+        await self.notifications.append(
+            "notification",
+            notification,
+            [event],
+            expected_sequence=0,
+            expected_version=0,
+            meta=CommandMeta(
+                command_id=uuid.uuid4().hex, actor="notifications", occurred_at=self.clock.now()
+            ),
+        )
 
     async def katra(self) -> None:
         """The thana and its Kendra, the in-charge and an officer on duty, the SHO in the directory."""
@@ -352,7 +374,25 @@ async def test_an_escalation_reaches_whoever_holds_the_level_now_and_an_assignme
         await eventually(officer_sees_it, 10, "the assignment in the officer's list")
 
 
-async def test_two_replicas_send_nothing_twice(world: World) -> None:
+async def test_two_replicas_send_nothing_twice(
+    world: World,
+    gateway: Gateway,
+    smtp_server: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Counted where it matters, at the channels: a real SMS gateway and SMTP server shared by both
+    replicas receive each message once (the stream alone would not show a message sent twice: the
+    second ``NotificationSent`` is refused by the aggregate)."""
+    contacts = {
+        "officer:PNO100001": {"email": "incharge.katra@up.example", "phone": "+919800000001"},
+        "officer:PNO300001": {"email": "sho.katra@up.example", "phone": "+919800000003"},
+    }
+    (tmp_path / "contacts.yaml").write_text(yaml.safe_dump({"contacts": contacts}))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_CONTACTS", str(tmp_path / "contacts.yaml"))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_SMTP_HOST", smtp_server.host)
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("SHAKTI_NOTIFICATIONS_SMS_URL", gateway.url)
     await world.katra()
     first, second = world.runner(), world.runner()
     await first.start()
@@ -381,7 +421,47 @@ async def test_two_replicas_send_nothing_twice(world: World) -> None:
     await asyncio.sleep(0.3)
     again = [e.notification_id for e in await world.own() if isinstance(e, NotificationRequested)]
     assert len(again) == len(set(again)) == 5 * 6 * 2
+
+    async def all_handed_over() -> bool:
+        return len(gateway.requests) >= 5 * 2 * 2 and len(smtp_server.mails) >= 5 * 2 * 2
+
+    await eventually(all_handed_over, 20, "both rounds' SMS and e-mails at their servers")
+    await asyncio.sleep(0.3)
+    texts = [r["reference"] for r in gateway.requests]
+    mails = [str(m["Message-ID"]) for m in smtp_server.mails]
+    assert len(texts) == len(set(texts)) == 5 * 2 * 2, "an SMS was handed to the gateway twice"
+    assert len(mails) == len(set(mails)) == 5 * 2 * 2, "an e-mail was handed to the SMTP server twice"
     assert all(NAME not in str(e) and PHONE not in str(e) for e in await world.own())
+
+
+async def test_a_request_whose_process_stopped_before_sending_is_sent_by_a_running_replica(
+    world: World,
+) -> None:
+    """Stored by a process that died before it handed the message over: the read model shows it
+    waiting; once the longest a delivery can take has passed, a running replica records the try as
+    interrupted and sends it."""
+    await world.katra()
+    runner = world.runner()
+    await runner.start()
+    recipient, channel = "officer:PNO100001", NotificationChannel.EMAIL
+    wanted = NotificationRequested(
+        notification_id=notification_id("cause-of-a-dead-process", recipient, channel),
+        rule=NotificationRule.ASSIGNED, channel=channel, recipient=recipient,
+        cause_id="cause-of-a-dead-process", case_id="c1", case_number="SJP-2026-000042", district="SJP",
+        thana="SJP-KATRA", kendra="MSK-SJP-KATRA", at=world.clock.now(),
+    )  # fmt: skip
+    await world.append_own(wanted.notification_id, wanted)
+    await asyncio.sleep(1.0)  # several of the worker's looks: not cut short yet, left to its process
+    assert not [e for e in await world.own() if isinstance(e, NotificationSent | NotificationFailed)]
+    world.clock.advance(timedelta(seconds=load_policy(DEFAULT_POLICY).delivery.longest + 6))
+
+    async def sent() -> bool:
+        return any(isinstance(e, NotificationSent) for e in await world.own())
+
+    await eventually(sent, 20, "the message sent by the running replica")
+    after = [e for e in await world.own() if not isinstance(e, NotificationRequested)]
+    assert [type(e).__name__ for e in after] == ["NotificationFailed", "NotificationSent"]
+    assert isinstance(after[0], NotificationFailed) and after[0].reason == "interrupted"
 
 
 async def test_a_danger_now_case_registered_without_a_thana_is_paged_once_routing_places_it(

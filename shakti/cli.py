@@ -643,11 +643,12 @@ def notifications_retry(
         else [m["notification_id"] for m in platform.call("GET", "/api/notifications/parked")["messages"]]
     )
     outcomes = [platform.call("POST", f"/api/notifications/{n}/retry")["outcome"] for n in wanted]
-    sent, to_intake = outcomes.count("sent"), outcomes.count("to_intake")
-    parked = len(outcomes) - sent - to_intake
+    sent, to_intake, under_way = (outcomes.count(o) for o in ("sent", "to_intake", "under_way"))
+    parked = len(outcomes) - sent - to_intake - under_way
     console.print(
-        f"sent {sent}, handed to intake {to_intake} (a complainant's SMS), still parked {parked} / "
-        f"भेजे {sent}, इनटेक को सौंपे {to_intake} (शिकायतकर्ता के SMS), अब भी रुके {parked}"
+        f"sent {sent}, handed to intake {to_intake} (a complainant's SMS), still parked {parked}, already "
+        f"being sent {under_way} / भेजे {sent}, इनटेक को सौंपे {to_intake} (शिकायतकर्ता के SMS), अब भी रुके "
+        f"{parked}, पहले से भेजे जा रहे {under_way}"
     )
     if parked:
         raise typer.Exit(2)

@@ -211,9 +211,14 @@ class Repository(Generic[A]):
         run's events, and so cannot tell the two apart.
 
         The request's fingerprint is made unique to the call: a repeat then meets another fingerprint
-        under its command id, which the store refuses (``IdempotencyConflict``) instead of answering."""
-        mine = meta.model_copy(update={"request_hash": uuid.uuid4().hex})
+        under its command id, which the store refuses (``IdempotencyConflict``) instead of answering. A
+        repeat of a command stored without a fingerprint (before it was run this way) is answered by the
+        store all the same: its events, not carrying this call's token, are not this call's."""
+        token = uuid.uuid4().hex
         try:
-            return await self.execute(aggregate_id, decide, mine, known=known)
+            stored = await self.execute(
+                aggregate_id, decide, meta.model_copy(update={"request_hash": token}), known=known
+            )
         except IdempotencyConflict:
             return []
+        return stored if all(e.request_hash == token for e in stored) else []

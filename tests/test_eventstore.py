@@ -111,6 +111,10 @@ async def test_a_command_run_once_returns_its_events_to_one_caller_alone(store: 
     assert await repo.execute_once("t5", lambda t: t.open("x"), meta("open-5")) == []
     assert await repo.execute_once("t5", lambda t: t.open("x"), meta("open-5"), known=Tally("t5")) == []
     assert len(await store.load("tally", "t5")) == 1
+    # Stored before commands were run once (no fingerprint): its repeat is not this caller's either.
+    await repo.execute("t6", lambda t: t.open("x"), meta("open-6"))
+    assert await repo.execute_once("t6", lambda t: t.open("x"), meta("open-6"), known=Tally("t6")) == []
+    assert await repo.execute_once("t6", lambda t: t.open("x"), meta("open-6")) == []
 
 
 async def test_several_events_are_stored_all_or_none(store: Store) -> None:

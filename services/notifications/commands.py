@@ -94,21 +94,27 @@ class NotificationCommands:
             command.notification_id, lambda n: n.acknowledge(caller.actor, addressed, at), meta
         )
 
-    async def send_again(self, caller: Caller, command: SendAgain) -> Literal["sent", "parked", "to_intake"]:
+    async def send_again(
+        self, caller: Caller, command: SendAgain
+    ) -> Literal["sent", "parked", "to_intake", "under_way"]:
         """What became of it: a channel took it this time, or it is parked again (each try is recorded),
-        or, a complainant's SMS, it went back to intake to send."""
+        or, a complainant's SMS, it went back to intake to send; or it was not parked (being sent, or
+        another retry took it first), and nothing was done."""
         async with self.board.sessions() as session:
             row = await one(session, self.board.tables, command.notification_id)
         if row is None:
             raise NotFound("notification", command.notification_id)
+        found = await self.notifications.get(command.notification_id)
+        if found.sent:
+            return "sent"
+        retry = partial(Notification.retry, by=caller.actor, at=self.ctx.clock.now())
+        meta = caller.meta(command.name, command.notification_id, step=f"after-{found.tries}-tries")
+        # Recorded once, by one caller: only the one who stores the retry sends (the others, and a
+        # delivery already under way, would send it a second time).
+        if not await self.notifications.execute_once(command.notification_id, retry, meta, known=found):
+            return "under_way"
         if str(row["recipient"]).startswith(COMPLAINANT):
-            # Hers is intake's to send (only intake opens her phone): the retry is recorded, intake takes
-            # it up from the event and records what the gateway said.
-            tries = (await self.notifications.get(command.notification_id)).tries
-            retry = partial(Notification.retry, by=caller.actor, at=self.ctx.clock.now())
-            meta = caller.meta(command.name, command.notification_id, step=f"after-{tries}-tries")
-            await self.notifications.execute(command.notification_id, retry, meta)
-            return "to_intake"
+            return "to_intake"  # hers is intake's to send (only intake opens her phone), from the event
         return "sent" if await self.delivery.deliver(command.notification_id) else "parked"
 
     async def choose_preferences(self, caller: Caller, command: ChoosePreferences) -> Preferences:

@@ -492,31 +492,27 @@ class Notification(Aggregate):
         self.parked = False
         self.acknowledged = False
         self.held_until: datetime | None = None
-        self.moved_at: datetime | None = None
-        """When its delivery last moved: asked for, released, tried, retried."""
+        self.interruptions = 0
 
     def apply(self, event: Event) -> None:
         match event:
             case NotificationRequested():
                 self.requested = event
-                self.moved_at = event.at
             case NotificationDeferred():
                 self.held_until = event.until
             case NotificationReleased():
                 self.held_until = None
-                self.moved_at = event.at
             case NotificationSent():
                 self.sent = True
                 self.parked = False
             case NotificationFailed():
                 self.tries += 1
                 self.parked = event.parked
-                self.moved_at = event.at
+                self.interruptions += event.reason == INTERRUPTED
             case NotificationAcknowledged():
                 self.acknowledged = True
             case NotificationRetried():
                 self.parked = False
-                self.moved_at = event.at
 
     @property
     def awaits_channel(self) -> bool:
@@ -584,13 +580,14 @@ class Notification(Aggregate):
             )
         ]
 
-    def interrupt(self, at: datetime, *, after: timedelta) -> list[Event]:
-        """A delivery that has not moved for ``after`` was cut short (its process stopped between the
-        request and the channel's answer): recorded as a failed try, and so taken up by whoever records
-        it. ``after`` must exceed the longest a running try takes, or a running one is tried twice."""
-        if not self.awaits_channel or self.moved_at is None or at - self.moved_at < after:
+    def interrupt(self, at: datetime, *, tries_seen: int, attempts: int) -> list[Event]:
+        """A delivery seen with ``tries_seen`` tries and no progress for longer than any running one can
+        take was cut short (its process stopped before the channel answered): recorded as a failed try,
+        which claims it for whoever records it. One cut short more often than the policy tries a message
+        is parked, so that a message that stops every delivery does not come back for ever."""
+        if not self.awaits_channel or self.tries != tries_seen:
             return []
-        return self.fail(INTERRUPTED, at, park=False)
+        return self.fail(INTERRUPTED, at, park=self.interruptions + 1 > attempts)
 
     def retry(self, by: str, at: datetime) -> list[Event]:
         """A parked message is to be tried again (one not parked, or sent, is left as it is)."""

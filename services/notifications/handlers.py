@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from time import perf_counter
 from typing import NamedTuple
@@ -145,16 +145,20 @@ class DeliveryFigures:
 Observe = Callable[[DeliveryFigures], None]
 HandOver = Callable[[str, Notification | None], None]
 
-INTERRUPTED_MARGIN = timedelta(seconds=5)
-"""Beyond the longest a delivery can run, before one that has not moved is taken to be cut short."""
+CUT_SHORT_FACTOR = 1.25
+CUT_SHORT_MARGIN = 1.0
+"""A delivery that made no progress for a quarter more than the policy's longest, and a second, is
+taken to be cut short (25.4 s with the default policy)."""
 
 
 class Delivery:
     """Hands a requested notification to its channel's adapter: retries with backoff, then parks.
 
-    The process that records a request (or a release) hands it over at once, in the background
-    (``hand_over``): exactly one process stores it, so exactly one sends it. One whose process stopped
-    before the channel answered is taken up by ``InterruptedDeliveries``."""
+    The process that records a request (or a release, or an operator's retry) hands it over at once, in
+    the background (``hand_over``): exactly one process stores it, so exactly one sends it. One whose
+    process stopped before the channel answered is taken up by ``InterruptedDeliveries`` once it has
+    made no progress for ``cut_short_after`` seconds; a delivery gives up before a try that could end
+    later than that (its start held up by a busy process), and leaves the message to it."""
 
     def __init__(
         self,
@@ -167,6 +171,7 @@ class Delivery:
         *,
         base_url: str = "",
         observe: Observe | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.notifications = Repository(store, Notification)
         self.preferences = KeptPreferences(store)
@@ -177,45 +182,64 @@ class Delivery:
         self.clock = clock
         self.base_url = base_url
         self.observe = observe
+        self.monotonic = monotonic
+        self.cut_short_after = CUT_SHORT_FACTOR * policy.delivery.longest + CUT_SHORT_MARGIN
+        """Seconds without progress after which a delivery is taken to be cut short: well beyond the
+        longest its tries, timeouts and backoffs can take."""
         self.handing: set[asyncio.Task[bool]] = set()
         """The deliveries under way in this process (kept so that they are not collected mid-way)."""
+        self.closing = False
 
     def hand_over(self, notification_id: str, known: Notification | None = None) -> None:
         """Deliver in the background, not in the caller's time: a gateway's timeouts and backoffs must
-        not hold up the decisions. ``known``: the notification as just stored (no load)."""
-        if known is not None and not known.awaits_channel:
+        not hold up the decisions. ``known``: the notification as just stored (no load). Once the
+        service is stopping, nothing more is started: the messages wait for ``InterruptedDeliveries``."""
+        if self.closing or (known is not None and not known.awaits_channel):
             return
-        task = asyncio.get_running_loop().create_task(self._deliver_reporting(notification_id, known))
+        since = self.monotonic()
+        task = asyncio.get_running_loop().create_task(self._deliver_reporting(notification_id, known, since))
         self.handing.add(task)
         task.add_done_callback(self.handing.discard)
 
-    async def _deliver_reporting(self, notification_id: str, known: Notification | None) -> bool:
+    async def _deliver_reporting(
+        self, notification_id: str, known: Notification | None, since: float
+    ) -> bool:
         try:
-            return await self.deliver(notification_id, known)
+            return await self.deliver(notification_id, known, since=since)
         except Exception:
             # Not lost: it still awaits its channel, and ``InterruptedDeliveries`` takes it up.
             log.exception("notification %s: delivery stopped; it is taken up again later", notification_id)
             return False
 
-    async def finish(self, within: float | None) -> None:
-        """Let the deliveries under way end (a stop): those not done ``within`` seconds are cancelled,
-        and taken up again after the restart."""
+    async def settle(self) -> None:
+        """Wait until no delivery is under way (a fast load settles before its clock moves)."""
+        while self.handing:
+            await asyncio.wait(set(self.handing))
+
+    async def close(self, within: float) -> None:
+        """A stop: no new delivery starts; those under way may end within ``within`` seconds, the rest
+        are cancelled and taken up again after the restart."""
+        self.closing = True
         if self.handing:
             _, pending = await asyncio.wait(set(self.handing), timeout=within)
             for task in pending:
                 task.cancel()
 
-    async def deliver(self, notification_id: str, known: Notification | None = None) -> bool:
-        """True when the notification is sent (now or before); False when it was parked or is held
-        for the recipient's quiet hours."""
+    async def deliver(
+        self, notification_id: str, known: Notification | None = None, *, since: float | None = None
+    ) -> bool:
+        """True when the notification is sent (now or before); False when it was parked, is held for
+        the recipient's quiet hours, or was left to ``InterruptedDeliveries`` (``since``: when it was
+        handed over, on ``monotonic``'s clock)."""
+        started = self.monotonic() if since is None else since
         notification = known if known is not None else await self.notifications.get(notification_id)
         wanted = notification.requested
         if wanted is None or wanted.recipient.startswith(COMPLAINANT):
             return False  # hers is intake's to send (an operator's retry too): this service has no phone
         if notification.sent:
             return True
-        if notification.held_until is not None:
-            return False  # the release brings it back here
+        if notification.held_until is not None or notification.parked:
+            return False  # the release, or an operator's retry, brings it back here
         preferences = await self.preferences.of(wanted.recipient)
         now = self.clock.now()
         quiet_until = None if wanted.urgent else preferences.quiet_until(now)
@@ -242,6 +266,11 @@ class Delivery:
         )
         rules = self.policy.delivery
         for attempt in range(1, rules.attempts + 1):
+            if self.monotonic() - started > self.cut_short_after - rules.timeout.total_seconds():
+                log.warning(
+                    "notification %s: too late for another try here; left to be taken up", notification_id
+                )
+                return False
             reason = await self._try(adapter, outgoing)
             now = self.clock.now()
             # The command id names the try: a redelivered request after a crash records each try once.
@@ -621,36 +650,55 @@ class QuietHoursOver:
 
 
 class InterruptedDeliveries:
-    """Takes up the deliveries whose process stopped before the channel answered (a crash, a stop
-    that could not wait): each is recorded as an interrupted try by one replica, which sends it."""
+    """Takes up the deliveries whose process stopped before the channel answered (a crash, a stop that
+    could not wait). Each look lists the messages the read model shows waiting for a channel; one shown
+    the same (state and tries) for ``cut_short_after`` seconds of this process's own time (not the
+    service's clock, which a historical load moves in leaps) is recorded as an interrupted try by one
+    replica, which sends it."""
 
     def __init__(
-        self,
-        delivery: Delivery,
-        waiting: Callable[[datetime], Awaitable[Sequence[str]]],
-        clock: Clock,
+        self, delivery: Delivery, waiting: Callable[[], Awaitable[Sequence[tuple[str, str, int]]]]
     ) -> None:
         self.delivery = delivery
         self.waiting = waiting
-        self.clock = clock
-        self.after = timedelta(seconds=delivery.policy.delivery.longest) + INTERRUPTED_MARGIN
+        self.seen: dict[str, tuple[str, int, float]] = {}
+        """Notification id -> its state and tries as last listed, and since when (``monotonic``)."""
 
     async def resume_due(self) -> int:
-        now = self.clock.now()
+        now = self.delivery.monotonic()
+        listed = {i: (state, tries) for i, state, tries in await self.waiting()}
+        self.seen = {
+            i: (state, tries, self.seen[i][2] if self.seen.get(i, ("", -1))[:2] == (state, tries) else now)
+            for i, (state, tries) in listed.items()
+        }
         resumed = 0
-        # The read model names the candidates, lagging or not: each is decided on its own history.
-        for notification_id in await self.waiting(now - self.after):
-            notification = await self.delivery.notifications.get(notification_id)
-            meta = CommandMeta(
-                command_id=f"{notification_id}:interrupted:{notification.version}",
-                actor=ACTOR,
-                occurred_at=now,
-            )
-            interrupted = partial(Notification.interrupt, at=now, after=self.after)
-            if await self.delivery.notifications.execute_once(
-                notification_id, interrupted, meta, known=notification
-            ):
-                log.warning("notification %s: its delivery was cut short; sending it again", notification_id)
-                self.delivery.hand_over(notification_id)
+        for notification_id, (_, tries, since) in list(self.seen.items()):
+            if now - since > self.delivery.cut_short_after and await self._resume(notification_id, tries):
                 resumed += 1
         return resumed
+
+    async def _resume(self, notification_id: str, tries: int) -> bool:
+        notifications = self.delivery.notifications
+        found = await notifications.get(notification_id)
+        now = self.delivery.clock.now()
+        # The id names the version: of two replicas looking at once, one stores it (the other's repeat is
+        # refused), and a notification that moved meanwhile is decided again on what it is now.
+        meta = CommandMeta(
+            command_id=f"{notification_id}:interrupted:{found.version}", actor=ACTOR, occurred_at=now
+        )
+        attempts = self.delivery.policy.delivery.attempts
+        interrupted = partial(Notification.interrupt, at=now, tries_seen=tries, attempts=attempts)
+        stored = await notifications.execute_once(notification_id, interrupted, meta, known=found)
+        self.seen.pop(notification_id, None)
+        if not stored:
+            return False
+        for envelope in stored:
+            found.apply(envelope.event())
+        if found.parked:
+            log.error(
+                "notification %s: its delivery was cut short %d times; parked", notification_id, attempts
+            )
+            return False
+        log.warning("notification %s: its delivery was cut short; sending it again", notification_id)
+        self.delivery.hand_over(notification_id)
+        return True

@@ -41,7 +41,7 @@ from services.notifications.read_model.queries import (
     due_pages,
     held_until,
     load_roster,
-    waiting_since,
+    waiting,
 )
 from services.notifications.read_model.tables import BoardTables
 from shared.clock import Clock
@@ -67,8 +67,8 @@ DELIVERIES = "notifications_deliver"
 STOP_WAITS_FOR_DELIVERIES = 5.0
 """Seconds a stop lets the deliveries under way finish; the rest are taken up again after the restart."""
 INTERRUPTED_BEATS = 10
-"""A replica looks for deliveries cut short every this many beats (none is found before the policy's
-longest delivery, 20 s by default, has passed)."""
+"""A replica looks for deliveries cut short every this many beats (one is taken to be cut short after
+``Delivery.cut_short_after``: 25.4 s with the default policy)."""
 
 T = TypeVar("T")
 
@@ -181,7 +181,7 @@ class Notifications(ServiceInstance):
         )
         self.pages = PageWorker(self.decisions, self.due, ctx.clock)
         self.quiet = QuietHoursOver(self.delivery, self.held, ctx.clock)
-        self.interrupted = InterruptedDeliveries(self.delivery, self.waiting, ctx.clock)
+        self.interrupted = InterruptedDeliveries(self.delivery, self.waiting)
 
     async def names(self) -> Names:
         async def read() -> Names:
@@ -208,9 +208,9 @@ class Notifications(ServiceInstance):
         async with self.board.sessions() as session:
             return await held_until(session, self.board.tables, now)
 
-    async def waiting(self, since: datetime) -> list[str]:
+    async def waiting(self) -> list[tuple[str, str, int]]:
         async with self.board.sessions() as session:
-            return await waiting_since(session, self.board.tables, since)
+            return await waiting(session, self.board.tables)
 
     async def figures(self) -> dict[str, int]:
         """Messages parked (no channel took them) and being retried, for ``shakti status``."""
@@ -219,7 +219,7 @@ class Notifications(ServiceInstance):
         return {"messages_parked": found.get("parked", 0), "messages_retrying": found.get("retrying", 0)}
 
     async def stop(self) -> None:
-        await self.delivery.finish(within=STOP_WAITS_FOR_DELIVERIES)
+        await self.delivery.close(within=STOP_WAITS_FOR_DELIVERIES)
         if self.sms is not None:
             await self.sms.close()
 
@@ -227,7 +227,7 @@ class Notifications(ServiceInstance):
         return {DELIVERIES: len(self.delivery.handing)}
 
     async def finish_under_way(self) -> None:
-        await self.delivery.finish(within=None)
+        await self.delivery.settle()
 
     def process_managers(self) -> list[ProcessManager]:
         return self.decisions.process_managers()

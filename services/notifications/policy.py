@@ -22,9 +22,10 @@ from shared.policyfile import load_policy_file, parse_policy_document
 
 DEFAULT_POLICY = Path(__file__).with_name("policy.yaml")
 
-ACK_BUDGET_SECONDS = 25.0
-"""A delivery holds its event unacknowledged on the bus while it retries; past the bus's 30 s the event
-would go to another replica, which could send it a second time."""
+DELIVERY_BUDGET_SECONDS = 25.0
+"""The longest a message's tries, timeouts and backoffs may take: a delivery silent for well beyond
+that is taken to be cut short and sent again (``Delivery.cut_short_after``), so the budget keeps that
+wait, and a message's delay after a crash, to about half a minute."""
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$")
 _UNIT = {"s": 1, "m": 60, "h": 3600}
@@ -148,10 +149,10 @@ class Policy(Strict):
         for pct in self.deadline_warning.at_pct:
             if not 0 < pct < 100:
                 problems.append(f"deadline_warning.at_pct: {pct} is not a percentage between 1 and 99")
-        if self.delivery.longest > ACK_BUDGET_SECONDS:
+        if self.delivery.longest > DELIVERY_BUDGET_SECONDS:
             problems.append(
                 f"delivery: attempts x timeout + backoffs is {self.delivery.longest:.1f}s; keep it under "
-                f"{ACK_BUDGET_SECONDS:.0f}s (fewer attempts, shorter timeout or backoff)"
+                f"{DELIVERY_BUDGET_SECONDS:.0f}s (fewer attempts, shorter timeout or backoff)"
             )
         try:
             ZoneInfo(self.timezone)

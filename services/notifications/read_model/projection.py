@@ -15,6 +15,7 @@ from shared.contracts.notifications import (
     NotificationFailed,
     NotificationReleased,
     NotificationRequested,
+    NotificationRetried,
     NotificationSent,
 )
 from shared.contracts.routing import OfficerDutyChanged, OfficerPosted
@@ -143,6 +144,14 @@ class NotificationBoard(Projection[BoardTables]):
             tries=event.attempt,
             reason=event.reason,
         )
+
+    @handles(NotificationRetried)
+    async def retried(
+        self, rows: Rows, t: BoardTables, event: NotificationRetried, envelope: Envelope
+    ) -> None:
+        # Being tried again: no longer parked, and waiting for its channel (a retry cut short is taken
+        # up like any delivery).
+        await rows.change(t.notification, {"notification_id": event.notification_id}, status="retrying")
 
     @handles(NotificationAcknowledged)
     async def acknowledged(

@@ -136,19 +136,18 @@ async def held_until(session: AsyncSession, t: BoardTables, now: datetime) -> li
     return [(str(i), until) for i, until in found]
 
 
-async def waiting_since(session: AsyncSession, t: BoardTables, since: datetime) -> list[str]:
-    """The messages asked for (or tried) at or before ``since`` that no channel has answered yet, for
-    this service to send: a bell's is sent as recorded, a complainant's is intake's."""
+async def waiting(session: AsyncSession, t: BoardTables) -> list[tuple[str, str, int]]:
+    """The messages no channel has answered yet that are this service's to send (a bell's is sent as
+    recorded, a complainant's is intake's), the oldest first, with their state and tries."""
     n = t.notification
-    waiting = (
-        select(n.c.notification_id)
+    found = (
+        select(n.c.notification_id, n.c.status, n.c.tries)
         .where(
             n.c.status.in_(("requested", "retrying")),
-            n.c.requested_at <= since,
             n.c.channel != NotificationChannel.WEB.value,
             n.c.recipient.not_like(f"{COMPLAINANT}%"),
         )
         .order_by(n.c.requested_at)
         .limit(HELD_BATCH)
     )
-    return [str(i) for i in await session.scalars(waiting)]
+    return [(str(i), str(status), int(tries)) for i, status, tries in await session.execute(found)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from services.notifications.channels import Adapter, Contact, Outbox, SmsGateway, Smtp, Web
 from services.notifications.domain import Notification, Preferences, Roster
@@ -74,6 +75,9 @@ class World:
     def __init__(self, policy: Policy, **adapters: Adapter) -> None:
         self.store = MemoryEventStore(MemoryStreams(), "notifications")
         self.figures: list[DeliveryFigures] = []
+        self.clock = ManualClock(AT)
+        self.seconds = 1000.0
+        """The process's own clock (``time.monotonic`` in the service)."""
         channels: dict[NotificationChannel, Adapter] = {
             NotificationChannel.WEB: Web(),
             NotificationChannel.EMAIL: Outbox(),
@@ -90,9 +94,10 @@ class World:
             channels,
             CONTACTS,
             names,
-            ManualClock(AT),
+            self.clock,
             base_url="https://shakti.example",
             observe=self.figures.append,
+            monotonic=lambda: self.seconds,
         )
 
     async def request(self, wanted: NotificationRequested) -> str:
@@ -156,25 +161,29 @@ async def test_a_gateway_that_fails_3_times_then_accepts_delivers_exactly_once(g
 async def test_a_delivery_cut_short_is_taken_up_once_by_one_of_two_replicas_after_the_longest_try(
     gateway: Gateway,
 ) -> None:
-    """A request stored by a process that stopped before handing it over (nobody sends it): after the
-    longest a delivery can take, one replica records the try as interrupted and sends it; the other,
-    looking at the same moment, sends nothing."""
+    """A request stored by a process that stopped before handing it over (nobody sends it): once the
+    read model has shown it unchanged for longer than any delivery runs, on the process's own clock,
+    one replica records the try as interrupted and sends it; the other, looking at once, sends nothing.
+    The service's clock leaping by days (a historical load) takes nothing for cut short."""
     sms = SmsGateway(gateway.url, "MSHAKT", timeout=1)
     world = World(fast(), sms=sms)
-    clock = world.delivery.clock
-    assert isinstance(clock, ManualClock)
     stalled = await world.request(requested(NotificationChannel.SMS))
 
-    async def waiting(since: datetime) -> list[str]:
-        return [stalled]  # the read model names it: each looker decides on its history
+    async def waiting() -> list[tuple[str, str, int]]:
+        history = await world.events(stalled)
+        sent = any(isinstance(e, NotificationSent) for e in history)
+        return [] if sent else [(stalled, "requested", len(history) - 1)]
 
-    replicas = [InterruptedDeliveries(world.delivery, waiting, clock) for _ in range(2)]
+    replicas = [InterruptedDeliveries(world.delivery, waiting) for _ in range(2)]
     try:
-        clock.advance(timedelta(seconds=4))  # a running delivery may still be trying
+        assert [await r.resume_due() for r in replicas] == [0, 0]  # first seen now
+        world.clock.advance(timedelta(days=2))
+        world.seconds += world.delivery.cut_short_after - 1  # a running delivery may still be trying
         assert [await r.resume_due() for r in replicas] == [0, 0]
-        clock.advance(replicas[0].after)
+        world.seconds += 2
         assert sorted(await asyncio.gather(*(r.resume_due() for r in replicas))) == [0, 1]
-        await world.delivery.finish(within=None)
+        await world.delivery.settle()
+        world.seconds += world.delivery.cut_short_after + 1
         assert [await r.resume_due() for r in replicas] == [0, 0]  # sent: nothing left to take up
     finally:
         await sms.close()
@@ -183,6 +192,19 @@ async def test_a_delivery_cut_short_is_taken_up_once_by_one_of_two_replicas_afte
     failures = [(e.attempt, e.reason, e.parked) for e in history if isinstance(e, NotificationFailed)]
     assert failures == [(1, "interrupted", False)]
     assert [e.attempts for e in history if isinstance(e, NotificationSent)] == [2]
+
+
+async def test_a_delivery_held_up_past_its_time_leaves_the_message_and_a_stopping_one_starts_none() -> None:
+    """A delivery whose try could end after the moment it would be taken for cut short sends nothing
+    (the sweep takes it up, alone); once the service is stopping, nothing new is handed over."""
+    world = World(fast())
+    late = await world.request(requested(NotificationChannel.SMS))
+    held_up_since = world.seconds - world.delivery.cut_short_after
+    assert not await world.delivery.deliver(late, since=held_up_since)
+    assert not [e for e in await world.events(late) if isinstance(e, NotificationSent | NotificationFailed)]
+    await world.delivery.close(within=1)
+    world.delivery.hand_over(late)
+    assert not world.delivery.handing
 
 
 async def test_a_request_stored_by_this_process_is_handed_over_and_a_repeat_is_not() -> None:
@@ -222,7 +244,12 @@ async def test_after_the_last_try_the_message_is_parked_and_a_retry_sends_it(gat
         parked = [e for e in await world.events(sent) if isinstance(e, NotificationFailed)]
         assert [(f.attempt, f.parked) for f in parked] == [(1, False), (2, True)]
         assert [(f.channel, f.outcome) for f in world.figures] == [("sms", "parked")]
-        # The operator's retry: a fresh round of tries, the tries counted on.
+        # Parked, it is not sent again by a redelivery; the operator's retry (recorded first, by one
+        # caller) gives it a fresh round of tries, the tries counted on.
+        assert not await world.delivery.deliver(sent) and len(gateway.requests) == 2
+        retried = CommandMeta(command_id=f"retry:{sent}", actor="ops")
+        retry = partial(Notification.retry, by="ops", at=AT)
+        assert await Repository(world.store, Notification).execute_once(sent, retry, retried)
         assert await world.delivery.deliver(sent)
     finally:
         await sms.close()

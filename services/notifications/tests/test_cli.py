@@ -8,19 +8,15 @@ import json
 from pathlib import Path
 
 import yaml
-from nats.aio.client import Client as NatsClient
 from typer.testing import CliRunner
 
-from services.notifications.domain import Notification
-from services.notifications.main import build_service
+from services.notifications.main import Notifications, build_service
 from services.notifications.policy import DEFAULT_POLICY
 from shakti.cli import app as cli
 from shakti.config import PlatformSettings
 from shakti.launcher import running
 from shakti.platform import build_platform
-from shared.aggregate import Repository
 from shared.contracts.notifications import NotificationChannel
-from shared.eventstore import CommandMeta, EventStore
 from shared.natsserver import free_port
 from shared.runtime import ServiceRunner
 from tests.sessions import keys_for_tests
@@ -31,7 +27,7 @@ from .test_channels import requested
 
 
 async def test_a_parked_message_is_listed_and_sent_by_the_retry(
-    nats_client: NatsClient, nats_url: str, tmp_path: Path, gateway: Gateway
+    nats_url: str, tmp_path: Path, gateway: Gateway
 ) -> None:
     gateway.failures = 1000
     policy = yaml.safe_load(DEFAULT_POLICY.read_text())
@@ -61,12 +57,9 @@ async def test_a_parked_message_is_listed_and_sent_by_the_retry(
 
     async with running(settings, app):
         wanted = requested(NotificationChannel.SMS)
-        store = EventStore(nats_client, "notifications")
-        await Repository(store, Notification).execute(
-            wanted.notification_id,
-            lambda n: n.request(wanted, wanted.at),
-            CommandMeta(command_id="cli-1", actor="test"),
-        )
+        # Recorded as the service records a decision: the process that stores it hands it over.
+        assert isinstance(runner.instance, Notifications)
+        await runner.instance.decisions.record([wanted])
 
         async def parked() -> bool:
             code, out = await shakti("notifications", "list", "--json")

@@ -49,6 +49,7 @@ from shared.contracts.vocabulary import (
     LadderRole,
     Priority,
 )
+from shared.events import Event
 from shared.testing import Scenario
 
 from .identity import hits
@@ -305,6 +306,40 @@ def test_failures_count_tries_and_park() -> None:
     Scenario(Notification).given(first, *failed).when(lambda n: n.deliver("sms_gateway", AT)).then(
         lambda e: isinstance(e, NotificationSent) and e.attempts == 2
     )
+
+
+def test_a_delivery_cut_short_is_a_failed_try_and_one_cut_short_every_time_is_parked() -> None:
+    sms = wanted(channel=NotificationChannel.SMS)
+    mail = wanted(channel=NotificationChannel.EMAIL, recipient="officer:PNO100001")
+
+    def cut(n: Notification, tries: int = 0) -> list[Event]:
+        return n.interrupt(AT, tries_seen=tries, attempts=2)
+
+    once = (
+        Scenario(Notification)
+        .given(sms)
+        .when(cut)
+        .then(lambda e: isinstance(e, NotificationFailed) and e.reason == "interrupted" and not e.parked)
+    )
+    # Seen with fewer tries than it has now: it moved since, and is left to whoever moves it.
+    Scenario(Notification).given(sms, *once).when(cut).then_nothing()
+    twice = (
+        Scenario(Notification)
+        .given(sms, *once)
+        .when(lambda n: cut(n, 1))
+        .then(lambda e: isinstance(e, NotificationFailed) and not e.parked)
+    )
+    Scenario(Notification).given(sms, *once, *twice).when(lambda n: cut(n, 2)).then(
+        lambda e: isinstance(e, NotificationFailed) and e.attempt == 3 and e.parked
+    )  # cut short more often than the policy's two tries
+    # The bell's is sent as recorded, a complainant's is intake's: nothing of theirs is cut short here.
+    Scenario(Notification).given(wanted()).when(cut).then_nothing()
+    hers = wanted(channel=NotificationChannel.SMS, recipient="complainant:c1")
+    Scenario(Notification).given(hers).when(cut).then_nothing()
+    sent = NotificationSent(
+        notification_id=mail.notification_id, channel=NotificationChannel.EMAIL, via="smtp", attempts=1, at=AT
+    )
+    Scenario(Notification).given(mail, sent).when(cut).then_nothing()
 
 
 def test_the_words_name_the_case_place_and_time_in_ist_in_both_languages_and_nothing_else() -> None:

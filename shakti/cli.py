@@ -266,6 +266,8 @@ def start(config: PlatformSettings, **how: Any) -> None:
         StoreInUse,
     ) as error:
         raise fail(error.en, error.hi) from None
+    except launcher.NatsRefusedLogin as refused:
+        raise fail(refused.en, refused.hi, code=2) from None
 
 
 def startable(config: PlatformSettings, services: tuple[str, ...], *, web: bool) -> None:

@@ -128,6 +128,56 @@ class StoppedWaitingForNats(Exception):
         super().__init__(self.en)
 
 
+class NatsRefusedLogin(Exception):
+    """The configured NATS server answered, and refused a part's user name and password."""
+
+    def __init__(self, url: str, user: str, said: str) -> None:
+        where = without_credentials(url)
+        settings = "SHAKTI_NATS_CREDENTIALS_FILE, SHAKTI_NATS_PASSWORD"
+        self.en = (
+            f"NATS at {where} refused the login of {user!r} ({said}); nothing was started. Check its "
+            f"password ({settings} or SHAKTI_NATS_URL) against the server's accounts."
+        )
+        self.hi = (
+            f"{where} पर NATS ने {user!r} का लॉगिन अस्वीकार किया ({said}); कुछ भी शुरू नहीं हुआ। उसका "
+            f"पासवर्ड ({settings} या SHAKTI_NATS_URL) सर्वर के खातों से मिलाकर जाँचें।"
+        )
+        super().__init__(self.en)
+
+
+async def login_refused(url: str, options: dict[str, object]) -> str | None:
+    """What the server said when it refused this login (None: it took it, or failed otherwise, which
+    the services' own connection reports). One try, no reconnecting: the server answered a moment ago."""
+    import nats
+    from nats.errors import Error as NatsError
+
+    async def quiet(error: Exception) -> None:
+        return None  # told once, by the caller
+
+    try:
+        nc = await nats.connect(
+            url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, error_cb=quiet, **options
+        )
+    except NatsError as error:
+        said = str(error).removeprefix("nats: ").strip("'")
+        return said if "authorization" in said.lower() or "authentication" in said.lower() else None
+    except Exception:
+        return None
+    await nc.close()
+    return None
+
+
+def check_nats_logins(settings: PlatformSettings, url: str, users: Sequence[str]) -> None:
+    """Each part's login, tried before anything starts: a wrong password is told plainly (exit 2), not
+    as a failed start-up with a traceback."""
+    for user in users:
+        options = settings.nats_options(user)
+        said = asyncio.run(login_refused(url, options))
+        if said is not None:
+            # Without a password of the part's own, the login is the one written in the URL.
+            raise NatsRefusedLogin(url, str(options.get("user") or urlsplit(url).username or user), said)
+
+
 def nats_url_parts(url: str) -> tuple[str, str, int]:
     """Scheme, host and port of a NATS URL as nats-py reads it (a bare ``host[:port]`` is nats://)."""
     if "://" not in url:
@@ -406,6 +456,7 @@ def run(
         with sock, nats_for(settings) as nats_url:
             if settings.nats_url:  # the embedded server answers once nats_for has started it
                 wait_for_nats(nats_url, partial(out.print, markup=False) if show_summary else log.warning)
+                check_nats_logins(settings, nats_url, names)
             clock = mode.clock if mode is not None else None
             app = build_platform(
                 settings, runners(settings, nats_url, names, clock=clock), web=web, nats_url=nats_url

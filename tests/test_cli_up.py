@@ -180,6 +180,26 @@ async def test_serve_starts_once_its_nats_server_comes(tmp_path: Path) -> None:
             process.kill()
 
 
+async def test_serve_says_plainly_that_nats_refused_its_password(tmp_path: Path) -> None:
+    """Seen: a wrong NATS password ended `shakti serve` with exit 3 and FastStream's traceback in the
+    log. Now the login is tried before anything starts: exit 2, the refusal told in both languages, the
+    password never shown."""
+    nats_port = free_port()
+    with EmbeddedNatsServer(tmp_path / "nats", nats_port, extra_args=["--user", "shakti", "--pass", "right"]):
+        process, _ = await serve_routing(
+            tmp_path, nats_port, SHAKTI_NATS_URL=f"nats://shakti:wrong-pw@127.0.0.1:{nats_port}"
+        )
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), 60)
+        finally:
+            if process.returncode is None:
+                process.kill()
+    said = " ".join(out.decode().split())  # as the terminal's width wrapped it
+    assert process.returncode == 2 and "Traceback" not in said, said
+    assert "refused the login of 'shakti' (Authorization Violation)" in said, said
+    assert "लॉगिन अस्वीकार किया" in said and "wrong-pw" not in said, said
+
+
 async def test_the_probe_wants_nats_to_say_info() -> None:
     async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(5)

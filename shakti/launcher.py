@@ -145,37 +145,36 @@ class NatsRefusedLogin(Exception):
         super().__init__(self.en)
 
 
-async def login_refused(url: str, options: dict[str, object]) -> str | None:
-    """What the server said when it refused this login (None: it took it, or failed otherwise, which
-    the services' own connection reports). One try, no reconnecting: the server answered a moment ago."""
+@dataclass(frozen=True)
+class NatsLogin:
+    """A part's connection to try: its NATS user and the options it connects with."""
+
+    user: str
+    options: dict[str, object]
+
+
+async def first_failed_login(url: str, logins: Sequence[NatsLogin]) -> tuple[NatsLogin, str, bool] | None:
+    """Each login tried once, without reconnecting: the first that failed, what the server or the socket
+    said, and whether it was a refusal of the password (None: every one connected)."""
     import nats
     from nats.errors import Error as NatsError
 
     async def quiet(error: Exception) -> None:
         return None  # told once, by the caller
 
-    try:
-        nc = await nats.connect(
-            url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, error_cb=quiet, **options
-        )
-    except NatsError as error:
-        said = str(error).removeprefix("nats: ").strip("'")
-        return said if "authorization" in said.lower() or "authentication" in said.lower() else None
-    except Exception:
-        return None
-    await nc.close()
+    for login in logins:
+        try:
+            nc = await nats.connect(
+                url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, error_cb=quiet,
+                **login.options,
+            )  # fmt: skip
+        except NatsError as error:
+            said = str(error).removeprefix("nats: ").strip("'")
+            return login, said, "authorization" in said.lower() or "authentication" in said.lower()
+        except Exception as error:  # the socket's story: reset, timed out, closed
+            return login, type(error).__name__, False
+        await nc.close()
     return None
-
-
-def check_nats_logins(settings: PlatformSettings, url: str, users: Sequence[str]) -> None:
-    """Each part's login, tried before anything starts: a wrong password is told plainly (exit 2), not
-    as a failed start-up with a traceback."""
-    for user in users:
-        options = settings.nats_options(user)
-        said = asyncio.run(login_refused(url, options))
-        if said is not None:
-            # Without a password of the part's own, the login is the one written in the URL.
-            raise NatsRefusedLogin(url, str(options.get("user") or urlsplit(url).username or user), said)
 
 
 def nats_url_parts(url: str) -> tuple[str, str, int]:
@@ -211,21 +210,41 @@ async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
     return False
 
 
-def wait_for_nats(url: str, tell: Callable[[str], None]) -> None:
-    """Return once NATS answers; until then say so (at once, then every ``NATS_TOLD_AGAIN_SECONDS``).
-    Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``."""
+def wait_for_nats(url: str, tell: Callable[[str], None], logins: Sequence[NatsLogin] = ()) -> None:
+    """Return once NATS answers and takes each of ``logins``; until then say so (at once, then every
+    ``NATS_TOLD_AGAIN_SECONDS``). A refused password raises ``NatsRefusedLogin`` (waiting would not
+    mend it); Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``. A server that answers
+    but drops the connection is waited for like one that does not answer: the services' own connection
+    would otherwise retry for ever inside a start-up deaf to signals."""
 
     async def waiting() -> None:
         told = -NATS_TOLD_AGAIN_SECONDS
         loop = asyncio.get_running_loop()
-        while not await nats_answers(url):
+        while True:
+            failed = None
+            if await nats_answers(url):
+                failed = await first_failed_login(url, logins)
+                if failed is None:
+                    return
+                login, said, refused = failed
+                if refused:
+                    raise NatsRefusedLogin(
+                        url, str(login.options.get("user") or urlsplit(url).username), said
+                    )
             if loop.time() - told >= NATS_TOLD_AGAIN_SECONDS:
                 told = loop.time()
                 where = without_credentials(url)
-                tell(
-                    f"NATS does not answer at {where}; waiting for it (Ctrl-C stops). / "
-                    f"{where} पर NATS उत्तर नहीं दे रहा; प्रतीक्षा जारी है (Ctrl-C से रोकें)।"
-                )
+                if failed is None:
+                    tell(
+                        f"NATS does not answer at {where}; waiting for it (Ctrl-C stops). / "
+                        f"{where} पर NATS उत्तर नहीं दे रहा; प्रतीक्षा जारी है (Ctrl-C से रोकें)।"
+                    )
+                else:
+                    tell(
+                        f"NATS answers at {where} but drops the connection ({failed[1]}); waiting for it "
+                        f"(Ctrl-C stops). / {where} पर NATS उत्तर देता है पर कनेक्शन तोड़ देता है "
+                        f"({failed[1]}); प्रतीक्षा जारी है (Ctrl-C से रोकें)।"
+                    )
             await asyncio.sleep(1.0)
 
     try:
@@ -455,8 +474,10 @@ def run(
     try:
         with sock, nats_for(settings) as nats_url:
             if settings.nats_url:  # the embedded server answers once nats_for has started it
-                wait_for_nats(nats_url, partial(out.print, markup=False) if show_summary else log.warning)
-                check_nats_logins(settings, nats_url, names)
+                logins = [NatsLogin(name, settings.nats_options(name)) for name in names]
+                wait_for_nats(
+                    nats_url, partial(out.print, markup=False) if show_summary else log.warning, logins
+                )
             clock = mode.clock if mode is not None else None
             app = build_platform(
                 settings, runners(settings, nats_url, names, clock=clock), web=web, nats_url=nats_url

@@ -200,6 +200,23 @@ async def test_serve_says_plainly_that_nats_refused_its_password(tmp_path: Path)
     assert "लॉगिन अस्वीकार किया" in said and "wrong-pw" not in said, said
 
 
+async def test_serve_waits_for_a_nats_that_answers_but_drops_every_connection(tmp_path: Path) -> None:
+    """Seen: a server that said INFO and then dropped every connection kept `shakti serve` in its
+    start-up for ever (nats-py reconnecting inside uvicorn's start-up, which looks at no signal), until
+    SIGKILL. Now it is waited for like one that does not answer, said so, and SIGTERM stops it."""
+
+    async def drops(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b'INFO {"server_id":"x","version":"2.12.0","max_payload":1048576}\r\n')
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(drops, "127.0.0.1", 0)
+    async with server:
+        process, _ = await serve_routing(tmp_path, server.sockets[0].getsockname()[1])
+        said = await stopped_with_sigterm(process, once_it_says="drops the connection")
+    assert "कनेक्शन तोड़ देता है" in said and "Stopped before NATS answered" in said, said
+
+
 async def test_the_probe_wants_nats_to_say_info() -> None:
     async def silent(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(5)

@@ -255,6 +255,7 @@ def up(
 def start(config: PlatformSettings, **how: Any) -> None:
     """``launcher.run``, with a port that cannot be had told plainly (no traceback)."""
     from shakti import launcher
+    from shared.bus import CredentialsError
     from shared.natsserver import StoreInUse
 
     try:
@@ -266,7 +267,7 @@ def start(config: PlatformSettings, **how: Any) -> None:
         StoreInUse,
     ) as error:
         raise fail(error.en, error.hi) from None
-    except launcher.NatsRefusedLogin as refused:
+    except (launcher.NatsRefusedLogin, CredentialsError) as refused:
         raise fail(refused.en, refused.hi, code=2) from None
 
 

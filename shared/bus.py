@@ -246,7 +246,11 @@ CREDENTIALS_FILE = "nats-credentials.json"
 
 
 class CredentialsError(RuntimeError):
-    pass
+    """The NATS credentials file cannot serve a user: said in English and in Hindi."""
+
+    def __init__(self, en: str, hi: str) -> None:
+        self.en, self.hi = en, hi
+        super().__init__(en)
 
 
 def read_credentials(path: Path) -> dict[str, str]:
@@ -254,11 +258,17 @@ def read_credentials(path: Path) -> dict[str, str]:
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise CredentialsError(f"cannot read the NATS credentials in {path}: {error}") from None
+        raise CredentialsError(
+            f"Cannot read the NATS credentials in {path}: {error}",
+            f"{path} में NATS के पासवर्ड नहीं पढ़े जा सके: {error}",
+        ) from None
     if not isinstance(found, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v for k, v in found.items()
     ):
-        raise CredentialsError(f"{path} must hold one JSON object of user name -> password")
+        raise CredentialsError(
+            f"{path} must hold one JSON object of user name -> password",
+            f"{path} में उपयोगकर्ता नाम -> पासवर्ड का एक JSON ऑब्जेक्ट होना चाहिए",
+        )
     return found
 
 

@@ -150,7 +150,10 @@ class Settings(BaseSettings):
             return None
         known = read_credentials(path)
         if user not in known:
-            raise CredentialsError(f"{path} has no password for the NATS user {user!r}")
+            raise CredentialsError(
+                f"{path} has no password for the NATS user {user!r}",
+                f"{path} में NATS उपयोगकर्ता {user!r} का पासवर्ड नहीं है",
+            )
         return known[user]
 
     def nats_options(self, user: str) -> dict[str, Any]:

@@ -198,6 +198,15 @@ async def test_serve_says_plainly_that_nats_refused_its_password(tmp_path: Path)
     assert process.returncode == 2 and "Traceback" not in said, said
     assert "refused the login of 'shakti' (Authorization Violation)" in said, said
     assert "लॉगिन अस्वीकार किया" in said and "wrong-pw" not in said, said
+    # A credentials file without this part's password is told the same way (it was a traceback).
+    (tmp_path / "nats.json").write_text('{"intake": "its-own"}')
+    process, _ = await serve_routing(
+        tmp_path, nats_port, SHAKTI_NATS_CREDENTIALS_FILE=str(tmp_path / "nats.json")
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    said = " ".join(out.decode().split())
+    assert process.returncode == 2 and "Traceback" not in said, said
+    assert "has no password for the NATS user 'routing'" in said and "का पासवर्ड नहीं है" in said, said
 
 
 async def test_serve_waits_for_a_nats_that_answers_but_drops_every_connection(tmp_path: Path) -> None:

@@ -267,7 +267,7 @@ def start(config: PlatformSettings, **how: Any) -> None:
         StoreInUse,
     ) as error:
         raise fail(error.en, error.hi) from None
-    except (launcher.NatsRefusedLogin, CredentialsError) as refused:
+    except (launcher.NatsRefusedLogin, launcher.NatsUnusable, CredentialsError) as refused:
         raise fail(refused.en, refused.hi, code=2) from None
 
 

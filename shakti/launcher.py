@@ -39,6 +39,7 @@ from shakti.basics import PRIVATE_UMASK, SERVICES
 from shakti.config import PlatformSettings
 from shakti.platform import build_platform, runners
 from shared.clock import Clock
+from shared.contracts.users import SERVICE as USERS_PART
 from shared.natsserver import StoreLock, free_port, platform_server
 from shared.observability import LogOutput, configure_logging
 from shared.ports import PortHolder, port_holder
@@ -129,18 +130,40 @@ class StoppedWaitingForNats(Exception):
 
 
 class NatsRefusedLogin(Exception):
-    """The configured NATS server answered, and refused a part's user name and password."""
+    """The configured NATS server answered, and refused a part's login."""
 
-    def __init__(self, url: str, user: str, said: str) -> None:
+    def __init__(self, url: str, login: NatsLogin, said: str) -> None:
         where = without_credentials(url)
+        # Whose login: the part's own user, else the URL's user name; a URL with no password holds a
+        # token in that place, which is never shown.
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        who = login.options.get("user") or (parts.username if parts.password is not None else None)
+        whose_en = f"the login of {who!r}" if who else f"the token of {login.user!r}"
+        whose_hi = f"{who!r} का लॉगिन" if who else f"{login.user!r} का टोकन"
         settings = "SHAKTI_NATS_CREDENTIALS_FILE, SHAKTI_NATS_PASSWORD"
         self.en = (
-            f"NATS at {where} refused the login of {user!r} ({said}); nothing was started. Check its "
-            f"password ({settings} or SHAKTI_NATS_URL) against the server's accounts."
+            f"NATS at {where} refused {whose_en} ({said}); nothing was started. Check it ({settings} or "
+            "SHAKTI_NATS_URL) against the server's accounts."
         )
         self.hi = (
-            f"{where} पर NATS ने {user!r} का लॉगिन अस्वीकार किया ({said}); कुछ भी शुरू नहीं हुआ। उसका "
-            f"पासवर्ड ({settings} या SHAKTI_NATS_URL) सर्वर के खातों से मिलाकर जाँचें।"
+            f"{where} पर NATS ने {whose_hi} अस्वीकार किया ({said}); कुछ भी शुरू नहीं हुआ। उसे ({settings} या "
+            "SHAKTI_NATS_URL) सर्वर के खातों से मिलाकर जाँचें।"
+        )
+        super().__init__(self.en)
+
+
+class NatsUnusable(Exception):
+    """The configured NATS server cannot be used as configured, and waiting will not change that."""
+
+    def __init__(self, url: str, said: str) -> None:
+        where = without_credentials(url)
+        self.en = (
+            f"NATS at {where} cannot be used as configured ({said}); nothing was started. Check "
+            "SHAKTI_NATS_URL: one server, its scheme (nats://, tls://) and the server's certificate."
+        )
+        self.hi = (
+            f"{where} पर NATS इस विन्यास से उपयोग नहीं हो सकता ({said}); कुछ भी शुरू नहीं हुआ। SHAKTI_NATS_URL "
+            "जाँचें: एक सर्वर, उसकी योजना (nats://, tls://) और सर्वर का प्रमाणपत्र।"
         )
         super().__init__(self.en)
 
@@ -153,9 +176,18 @@ class NatsLogin:
     options: dict[str, object]
 
 
-async def first_failed_login(url: str, logins: Sequence[NatsLogin]) -> tuple[NatsLogin, str, bool] | None:
-    """Each login tried once, without reconnecting: the first that failed, what the server or the socket
-    said, and whether it was a refusal of the password (None: every one connected)."""
+REFUSALS = ("authorization violation", "authentication expired", "authentication revoked")
+"""What the server says of a login it will not take, however long one waits (its 'Authentication
+Timeout' is not among them: a busy server's, which a retry mends)."""
+CONNECT_SECONDS = 5.0
+
+
+async def first_failed_login(url: str, logins: Sequence[NatsLogin]) -> tuple[NatsLogin, str] | None:
+    """Each login tried once: the first that failed and what the server or the socket said (None: every
+    one connected). A refusal raises ``NatsRefusedLogin``; a configuration no wait can mend (a list
+    nats-py cannot read, a certificate, websockets without their library) ``NatsUnusable``."""
+    import ssl
+
     import nats
     from nats.errors import Error as NatsError
 
@@ -164,15 +196,26 @@ async def first_failed_login(url: str, logins: Sequence[NatsLogin]) -> tuple[Nat
 
     for login in logins:
         try:
-            nc = await nats.connect(
-                url, allow_reconnect=False, connect_timeout=5, max_reconnect_attempts=0, error_cb=quiet,
-                **login.options,
-            )  # fmt: skip
+            # Bounded from outside: with no reconnecting, nats-py still cycles through its servers for
+            # ever when each connect fails.
+            async with asyncio.timeout(CONNECT_SECONDS + 2):
+                nc = await nats.connect(
+                    url, allow_reconnect=False, connect_timeout=CONNECT_SECONDS, max_reconnect_attempts=0,
+                    error_cb=quiet, **login.options,
+                )  # fmt: skip
         except NatsError as error:
             said = str(error).removeprefix("nats: ").strip("'")
-            return login, said, "authorization" in said.lower() or "authentication" in said.lower()
-        except Exception as error:  # the socket's story: reset, timed out, closed
-            return login, type(error).__name__, False
+            if any(refusal in said.lower() for refusal in REFUSALS):
+                raise NatsRefusedLogin(url, login, said) from None
+            if "invalid connect url" in said.lower():
+                raise NatsUnusable(url, said) from None
+            return login, said
+        except (ssl.SSLError, ImportError) as error:
+            raise NatsUnusable(url, type(error).__name__) from None
+        except TimeoutError:
+            return login, "no answer to the connection"
+        except Exception as error:  # the socket's story: reset, refused, closed
+            return login, type(error).__name__
         await nc.close()
     return None
 
@@ -212,10 +255,10 @@ async def nats_answers(urls: str, timeout: float = 2.0) -> bool:
 
 def wait_for_nats(url: str, tell: Callable[[str], None], logins: Sequence[NatsLogin] = ()) -> None:
     """Return once NATS answers and takes each of ``logins``; until then say so (at once, then every
-    ``NATS_TOLD_AGAIN_SECONDS``). A refused password raises ``NatsRefusedLogin`` (waiting would not
-    mend it); Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``. A server that answers
-    but drops the connection is waited for like one that does not answer: the services' own connection
-    would otherwise retry for ever inside a start-up deaf to signals."""
+    ``NATS_TOLD_AGAIN_SECONDS``). A refused login raises ``NatsRefusedLogin``, a configuration no wait
+    can mend ``NatsUnusable``; Ctrl-C and SIGTERM while waiting raise ``StoppedWaitingForNats``. A
+    server that answers but drops the connection is waited for like one that does not answer: the
+    services' own connection would otherwise retry for ever inside a start-up deaf to signals."""
 
     async def waiting() -> None:
         told = -NATS_TOLD_AGAIN_SECONDS
@@ -226,11 +269,6 @@ def wait_for_nats(url: str, tell: Callable[[str], None], logins: Sequence[NatsLo
                 failed = await first_failed_login(url, logins)
                 if failed is None:
                     return
-                login, said, refused = failed
-                if refused:
-                    raise NatsRefusedLogin(
-                        url, str(login.options.get("user") or urlsplit(url).username), said
-                    )
             if loop.time() - told >= NATS_TOLD_AGAIN_SECONDS:
                 told = loop.time()
                 where = without_credentials(url)
@@ -474,7 +512,9 @@ def run(
     try:
         with sock, nats_for(settings) as nats_url:
             if settings.nats_url:  # the embedded server answers once nats_for has started it
-                logins = [NatsLogin(name, settings.nats_options(name)) for name in names]
+                # The web front's own part, the user directory's writer, connects too.
+                parts = [*names, *((USERS_PART,) if web else ())]
+                logins = [NatsLogin(name, settings.nats_options(name)) for name in parts]
                 wait_for_nats(
                     nats_url, partial(out.print, markup=False) if show_summary else log.warning, logins
                 )

@@ -198,6 +198,21 @@ async def test_serve_says_plainly_that_nats_refused_its_password(tmp_path: Path)
     assert process.returncode == 2 and "Traceback" not in said, said
     assert "refused the login of 'shakti' (Authorization Violation)" in said, said
     assert "लॉगिन अस्वीकार किया" in said and "wrong-pw" not in said, said
+    # A token in the URL's place of a user name is never shown; a list nats-py cannot read stops too.
+    with EmbeddedNatsServer(tmp_path / "nats-token", nats_port, extra_args=["--auth", "right-token"]):
+        process, _ = await serve_routing(
+            tmp_path, nats_port, SHAKTI_NATS_URL=f"nats://wrong-token@127.0.0.1:{nats_port}"
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        said = " ".join(out.decode().split())
+        assert process.returncode == 2 and "the token of 'routing'" in said, said
+        assert "wrong-token" not in said and "Traceback" not in said, said
+        both = f"nats://127.0.0.1:{nats_port},nats://127.0.0.1:{nats_port}"
+        process, _ = await serve_routing(tmp_path, nats_port, SHAKTI_NATS_URL=both)
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        said = " ".join(out.decode().split())
+        assert process.returncode == 2 and "cannot be used as configured" in said, said
+        assert "इस विन्यास से उपयोग नहीं हो सकता" in said and "Traceback" not in said, said
     # A credentials file without this part's password is told the same way (it was a traceback).
     (tmp_path / "nats.json").write_text('{"intake": "its-own"}')
     process, _ = await serve_routing(

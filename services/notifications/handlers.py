@@ -695,9 +695,7 @@ class InterruptedDeliveries:
         for envelope in stored:
             found.apply(envelope.event())
         if found.parked:
-            log.error(
-                "notification %s: its delivery was cut short %d times; parked", notification_id, attempts
-            )
+            log.error("notification %s: cut short more often than it is tried; parked", notification_id)
             return False
         log.warning("notification %s: its delivery was cut short; sending it again", notification_id)
         self.delivery.hand_over(notification_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,4 +122,13 @@ def sealed_identity(stream_message: bytes) -> tuple[str, bytes, bytes]:
 
 
 def files_under(folder: Path) -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file's bytes, as a copy of the running machine would find them. A file or folder the
+    platform removes while it is read (NATS stages an atomic batch in a folder of its own) is not there
+    to copy: walking into it failed once with FileNotFoundError."""
+    found: dict[Path, bytes] = {}
+    for root, _, names in os.walk(folder):  # a folder gone mid-walk is passed over
+        for name in names:
+            path = Path(root) / name
+            with contextlib.suppress(FileNotFoundError):
+                found[path] = path.read_bytes()
+    return dict(sorted(found.items()))

@@ -336,40 +336,40 @@ class Projector(Generic[T]):
         stay for processes of the old version still reading them; the next rebuild drops them."""
         new = old + 1
         fresh = _Generation(self.projection, new)
+        async with self._writing() as session:
+            active: int | None = await session.scalar(
+                select(generations.c.active).where(generations.c.projection == self.name).with_for_update()
+            )
+            if active is not None and active != old:
+                return active  # another process started it anew first
+            await self._drop_tables_of(session, new)  # what a dead rebuild left
+            await session.run_sync(lambda s: fresh.metadata.create_all(s.connection()))
+            await session.execute(
+                update(generations).where(generations.c.projection == self.name).values(active=new)
+            )
+        return new
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that holds the write lock from its start: this process's lock on the database,
+        and on SQLite the file's (BEGIN IMMEDIATE). A transaction that reads before it writes cannot wait
+        for the lock in WAL mode once another process has committed in between: SQLite answers
+        'database is locked' at once."""
         async with self._write:
             with sqlite_write_batch():
-                async with self.engine.begin() as connection:
-                    active: int | None = await connection.scalar(
-                        select(generations.c.active)
-                        .where(generations.c.projection == self.name)
-                        .with_for_update()
-                    )
-                    if active is not None and active != old:
-                        return active  # another process started it anew first
-                    await connection.run_sync(fresh.metadata.drop_all)  # what a dead rebuild left
-                    for bookkeeping_table in (checkpoints, parked_events):
-                        c = bookkeeping_table.c
-                        await connection.execute(
-                            delete(bookkeeping_table).where(c.projection == self.name, c.generation == new)
-                        )
-                    await connection.run_sync(fresh.metadata.create_all)
-                    await connection.execute(
-                        update(generations).where(generations.c.projection == self.name).values(active=new)
-                    )
-        return new
+                async with self.sessions.begin() as session:
+                    yield session
 
     async def _active_or_first(self) -> int:
         """The active generation's number, recorded as 1 when there is none yet."""
         row = {"projection": self.name, "active": 1}
         try:
-            async with self._write:
-                with sqlite_write_batch():
-                    async with self.sessions.begin() as session:
-                        active = await self._stored_active(session)
-                        if active is not None:
-                            return active
-                        await session.execute(insert(generations).values(**row))
-                        return 1
+            async with self._writing() as session:
+                active = await self._stored_active(session)
+                if active is not None:
+                    return active
+                await session.execute(insert(generations).values(**row))
+                return 1
         except IntegrityError:  # another process starting at the same moment recorded it first
             async with self.sessions() as session:
                 return await self._stored_active(session) or 1
@@ -442,11 +442,9 @@ class Projector(Generic[T]):
         )
         row = {"projection": self.name, "generation": generation, "stream": stream, "sequence": 0}
         with contextlib.suppress(IntegrityError):  # another replica created it first
-            async with self._write:
-                with sqlite_write_batch():
-                    async with self.sessions.begin() as session:
-                        if not await session.scalar(select(func.count()).where(*key)):
-                            await session.execute(insert(checkpoints).values(**row))
+            async with self._writing() as session:
+                if not await session.scalar(select(func.count()).where(*key)):
+                    await session.execute(insert(checkpoints).values(**row))
 
     async def run(self) -> None:
         """Apply events forever (until cancelled): a reader per source stream, one applier for all.
@@ -796,7 +794,7 @@ class Projector(Generic[T]):
             reporter.cancel()
         if progress:
             progress(total, total)
-        async with self._write, self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(generations).where(generations.c.projection == self.name).values(active=new)
             )
@@ -813,8 +811,7 @@ class Projector(Generic[T]):
         next rebuild drops them (it drops every generation below the one it replaces)."""
         for attempt in range(1, DROP_ATTEMPTS + 1):
             try:
-                async with self._write:
-                    await self._drop_generation(number)
+                await self._drop_generation(number)
                 return
             except OperationalError as error:
                 if attempt == DROP_ATTEMPTS:
@@ -828,18 +825,17 @@ class Projector(Generic[T]):
                 await asyncio.sleep(0.5 * attempt)
 
     async def _drop_generation(self, number: int) -> None:
+        async with self._writing() as session:
+            await self._drop_tables_of(session, number)
+
+    async def _drop_tables_of(self, session: AsyncSession, number: int) -> None:
+        """A generation's tables, checkpoints and parked events."""
         generation = _Generation(self.projection, number)
-        async with self.engine.begin() as conn:
-            await conn.run_sync(generation.metadata.drop_all)
-            await conn.execute(
-                delete(checkpoints).where(
-                    checkpoints.c.projection == self.name, checkpoints.c.generation == number
-                )
-            )
-            await conn.execute(
-                delete(parked_events).where(
-                    parked_events.c.projection == self.name, parked_events.c.generation == number
-                )
+        await session.run_sync(lambda s: generation.metadata.drop_all(s.connection()))
+        for bookkeeping_table in (checkpoints, parked_events):
+            c = bookkeeping_table.c
+            await session.execute(
+                delete(bookkeeping_table).where(c.projection == self.name, c.generation == number)
             )
 
     async def parked(self) -> list[ParkedEvent]:
@@ -864,7 +860,7 @@ class Projector(Generic[T]):
             if parked_id is not None and item.id != parked_id:
                 continue
             msg = await self.js.get_msg(item.stream, item.sequence)
-            async with self._write, self.sessions.begin() as session:
+            async with self._writing() as session:
                 try:
                     envelope = decode_message(msg.data or b"", {}, item.stream, sequence=item.sequence)
                     async with session.begin_nested():

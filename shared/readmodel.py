@@ -163,13 +163,16 @@ def write_lock(engine: AsyncEngine) -> asyncio.Lock:
 async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     """Create what is missing of ``metadata``, safe when several processes start at the same moment.
 
-    Two processes creating one table at once make the loser fail: PostgreSQL with a duplicate
-    'pg_type' key or 'relation already exists', SQLite with 'database is locked' (a transaction that
-    has read cannot wait for the write lock). Tried again, the loser finds the table there."""
+    On SQLite the transaction takes the file's write lock before it looks (a transaction that has read
+    cannot wait for the lock once another process committed: 'database is locked' at once), so a
+    second process waits and then finds the tables. On PostgreSQL two processes creating one table at
+    once make the loser fail with a duplicate 'pg_type' key or 'relation already exists'; tried
+    again, it finds the table there."""
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         try:
-            async with engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
+            with sqlite_write_batch():
+                async with engine.begin() as conn:
+                    await conn.run_sync(metadata.create_all)
             return
         except (IntegrityError, OperationalError, ProgrammingError):
             if attempt == CREATE_ATTEMPTS:

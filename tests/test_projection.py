@@ -360,3 +360,41 @@ async def test_a_projection_whose_tables_changed_rebuilds_itself_at_start(
     async with upgraded.sessions() as session:
         last = set((await session.execute(select(t.c.last_amount))).scalars())
     assert last == {3}
+
+
+async def test_a_rebuild_and_a_parked_retry_wait_for_another_process_writing_the_same_file(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
+) -> None:
+    """Another process's projector commits to the same SQLite file all the while. A transaction that
+    reads before it writes cannot wait for the lock in WAL mode once another commit moved the file
+    ('database is locked' at once): a rebuild under the gathering window failed so in a full run."""
+    await write_tallies(store, 20)
+    projector = Projector(TallyProjection(), engine, nats_client, batch_size=32)
+    await projector.setup()
+    await projector.catch_up()
+    live = await snapshot(projector)
+    other = create_engine(database_url)
+    async with other.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS other_process_rows (n INTEGER)")
+    stop = asyncio.Event()
+
+    async def other_process_writes() -> int:
+        commits = 0
+        while not stop.is_set():
+            async with other.begin() as conn:
+                await conn.exec_driver_sql("INSERT INTO other_process_rows VALUES (1)")
+            commits += 1
+            await asyncio.sleep(0)
+        return commits
+
+    writer = asyncio.create_task(other_process_writes())
+    try:
+        for _ in range(2):
+            await projector.rebuild()
+            assert await projector.retry_parked() == (0, 0)
+    finally:
+        stop.set()
+        commits = await writer
+        await other.dispose()
+    assert commits > 50  # the other process did write throughout
+    assert await snapshot(projector) == live

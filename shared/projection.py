@@ -194,8 +194,9 @@ DROP_ATTEMPTS = 5
 # (the projection's other streams, more of its own) before they are applied together: a case's events
 # reach a read model from several streams within tens of milliseconds, and each transaction pays its
 # BEGIN, its checkpoint and the reads of the rows it changes. The first event after a quiet spell is
-# not held. Off (0) by default (``Settings.projection_gather_ms``): the web front's pages read right after
-# a command and expect to find it, and a command that follows another within the window would not be.
+# not held, and the web front waits after each command until the read models hold it
+# (``shared/written.py``). The platform's window is ``Settings.projection_gather_ms`` (50 ms by default);
+# a projector made without settings (a test, a tool) holds nothing.
 GATHER_SECONDS = 0.0
 READ_AHEAD_PAGES = 64
 """Pages the readers of a projection may hold for its applier (each of up to ``batch_size`` events)."""
@@ -336,7 +337,7 @@ class Projector(Generic[T]):
         stay for processes of the old version still reading them; the next rebuild drops them."""
         new = old + 1
         fresh = _Generation(self.projection, new)
-        async with self._writing() as session:
+        async with self._writing(inline=False) as session:
             active: int | None = await session.scalar(
                 select(generations.c.active).where(generations.c.projection == self.name).with_for_update()
             )
@@ -350,13 +351,13 @@ class Projector(Generic[T]):
         return new
 
     @contextlib.asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncSession]:
+    async def _writing(self, *, inline: bool = True) -> AsyncIterator[AsyncSession]:
         """A transaction that holds the write lock from its start: this process's lock on the database,
         and on SQLite the file's (BEGIN IMMEDIATE). A transaction that reads before it writes cannot wait
         for the lock in WAL mode once another process has committed in between: SQLite answers
-        'database is locked' at once."""
+        'database is locked' at once. ``inline=False`` for dropping tables (see ``sqlite_write_batch``)."""
         async with self._write:
-            with sqlite_write_batch():
+            with sqlite_write_batch(inline=inline):
                 async with self.sessions.begin() as session:
                     yield session
 
@@ -825,7 +826,7 @@ class Projector(Generic[T]):
                 await asyncio.sleep(0.5 * attempt)
 
     async def _drop_generation(self, number: int) -> None:
-        async with self._writing() as session:
+        async with self._writing(inline=False) as session:
             await self._drop_tables_of(session, number)
 
     async def _drop_tables_of(self, session: AsyncSession, number: int) -> None:

@@ -22,14 +22,17 @@ from shared.observability import READ_MODEL_STATEMENTS
 BUSY_TIMEOUT_MS = 30_000
 CREATE_ATTEMPTS = 6
 
-_write_batch: ContextVar[bool] = ContextVar("sqlite_write_batch", default=False)
+_INLINE, _LOCK_FIRST = "inline", "lock first"
+_write_batch: ContextVar[str] = ContextVar("sqlite_write_batch", default="")
 _one_statement: ContextVar[bool] = ContextVar("one_statement", default=False)
 
 
 @contextlib.contextmanager
-def sqlite_write_batch() -> Iterator[None]:
+def sqlite_write_batch(*, inline: bool = True) -> Iterator[None]:
     """Inside this block (this task only), SQLite transactions take the write lock when they begin
-    and their calls run on the event loop's thread.
+    and their calls run on the event loop's thread (``inline=False``: on the worker thread, for
+    statements that may take long and must not stop the loop: a DROP TABLE overwrites every freed page
+    under ``secure_delete``).
 
     aiosqlite sends every call to a worker thread and back, which costs more than a small statement
     itself: a projection batch runs several times faster on the loop. Holding the write lock from
@@ -37,7 +40,7 @@ def sqlite_write_batch() -> Iterator[None]:
     connection holds the lock, waits on the worker thread, so the loop never waits for a lock.
     (A deferred transaction that has read cannot wait for the lock at all in WAL mode: SQLite
     answers 'database is locked' at once.) Other tasks, queries among them, keep the worker thread."""
-    token = _write_batch.set(True)
+    token = _write_batch.set(_INLINE if inline else _LOCK_FIRST)
     try:
         yield
     finally:
@@ -50,7 +53,7 @@ def apart_from_write_batch() -> Iterator[None]:
     register reads a case's key from the key store): an ordinary deferred transaction on the worker
     thread, which WAL lets read beside the batch's writer. Taking the write lock there, as the batch's
     own transactions do, would wait for the batch itself."""
-    token = _write_batch.set(False)
+    token = _write_batch.set("")
     try:
         yield
     finally:
@@ -80,7 +83,7 @@ class _SqliteConnection(aiosqlite.Connection):
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         db = self._connection
-        if _write_batch.get() and db is not None and self._running:
+        if _write_batch.get() == _INLINE and db is not None and self._running:
             if self._busy_timeout_ms:
                 db.execute("PRAGMA busy_timeout = 0")
                 self._busy_timeout_ms = 0
@@ -170,7 +173,7 @@ async def create_tables(engine: AsyncEngine, metadata: MetaData) -> None:
     again, it finds the table there."""
     for attempt in range(1, CREATE_ATTEMPTS + 1):
         try:
-            with sqlite_write_batch():
+            with sqlite_write_batch(inline=False):
                 async with engine.begin() as conn:
                     await conn.run_sync(metadata.create_all)
             return

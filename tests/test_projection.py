@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -362,39 +364,104 @@ async def test_a_projection_whose_tables_changed_rebuilds_itself_at_start(
     assert last == {3}
 
 
-async def test_a_rebuild_and_a_parked_retry_wait_for_another_process_writing_the_same_file(
+@contextlib.asynccontextmanager
+async def another_process_writing(database_url: str) -> AsyncIterator[list[int]]:
+    """Another process's projector committing to the same database all the while; yields its count."""
+    other = create_engine(database_url)
+    async with other.begin() as conn:
+        await conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS other_process_rows (n INTEGER)")
+    stop = asyncio.Event()
+    commits = [0]
+
+    async def writes() -> None:
+        while not stop.is_set():
+            async with other.begin() as conn:
+                await conn.exec_driver_sql("INSERT INTO other_process_rows VALUES (1)")
+            commits[0] += 1
+            await asyncio.sleep(0)
+
+    writer = asyncio.create_task(writes())
+    try:
+        yield commits
+    finally:
+        stop.set()
+        await writer
+        await other.dispose()
+
+
+async def test_a_rebuild_waits_for_another_process_writing_the_same_file(
     store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
 ) -> None:
-    """Another process's projector commits to the same SQLite file all the while. A transaction that
-    reads before it writes cannot wait for the lock in WAL mode once another commit moved the file
-    ('database is locked' at once): a rebuild under the gathering window failed so in a full run."""
+    """A transaction that reads before it writes cannot wait for the lock in WAL mode once another
+    process's commit moved the file ('database is locked' at once): a rebuild under the gathering
+    window failed so in a full run."""
     await write_tallies(store, 20)
     projector = Projector(TallyProjection(), engine, nats_client, batch_size=32)
     await projector.setup()
     await projector.catch_up()
     live = await snapshot(projector)
-    other = create_engine(database_url)
-    async with other.begin() as conn:
-        await conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS other_process_rows (n INTEGER)")
-    stop = asyncio.Event()
-
-    async def other_process_writes() -> int:
-        commits = 0
-        while not stop.is_set():
-            async with other.begin() as conn:
-                await conn.exec_driver_sql("INSERT INTO other_process_rows VALUES (1)")
-            commits += 1
-            await asyncio.sleep(0)
-        return commits
-
-    writer = asyncio.create_task(other_process_writes())
-    try:
+    async with another_process_writing(database_url) as commits:
         for _ in range(2):
             await projector.rebuild()
-            assert await projector.retry_parked() == (0, 0)
-    finally:
-        stop.set()
-        commits = await writer
-        await other.dispose()
-    assert commits > 50  # the other process did write throughout
+    assert commits[0] > 50  # the other process did write throughout
     assert await snapshot(projector) == live
+
+
+class NotYetTallies(TallyProjection):
+    """Reads the tally first, as the services' projections do, then cannot apply a count until mended."""
+
+    mended = False
+
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
+        t = tables.tallies
+        await rows.session.scalar(select(t.c.total).where(t.c.id == envelope.aggregate_id))
+        if not self.mended and envelope.event_type == "TallyCounted":
+            raise ValueError("not yet")
+        await super().apply(rows, tables, envelope)
+
+
+async def test_a_parked_retry_waits_for_another_process_writing_the_same_file(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
+) -> None:
+    await write_tallies(store, 10)
+    projection = NotYetTallies()
+    projector = Projector(projection, engine, nats_client, batch_size=32, max_attempts=1)
+    await projector.setup()
+    await projector.catch_up()
+    assert len(await projector.parked()) == 30
+    async with another_process_writing(database_url) as commits:
+        assert await projector.retry_parked() == (0, 30)  # still failing: its reason is written again
+        projection.mended = True
+        assert await projector.retry_parked() == (30, 0)
+    assert commits[0] > 20
+    assert await snapshot(projector) == await reference(nats_client, database_url)
+
+
+async def test_a_rebuild_drops_tables_off_the_event_loops_thread(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """Dropping a generation's tables overwrites each freed page (SQLite's secure_delete): on the loop's
+    thread it would stop every request and projector of the process for as long as the tables are big."""
+    await write_tallies(store, 5)
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    await projector.catch_up()
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's statements never run on the loop's thread")
+    loop_thread = threading.get_ident()
+    threads: list[int] = []
+
+    def traced(statement: str) -> None:  # called by sqlite3 on the thread that runs the statement
+        if statement.lstrip().upper().startswith(("DROP", "CREATE")):
+            threads.append(threading.get_ident())
+
+    def trace(conn: Any, *args: Any) -> None:
+        conn.connection.driver_connection._connection.set_trace_callback(traced)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", trace)
+    try:
+        await projector.rebuild()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", trace)
+    assert threads, "the rebuild created and dropped tables"
+    assert loop_thread not in threads

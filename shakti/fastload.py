@@ -214,7 +214,7 @@ class MemoryProjector(Generic[T]):
     async def setup(self) -> None:
         await create_tables(self.engine, self.metadata)
 
-    async def require_current(self) -> None:
+    async def require_current(self, timeout: float = 0.0) -> None:
         return None
 
     async def caught_up_with_start(self) -> bool:

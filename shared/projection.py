@@ -13,7 +13,8 @@ earlier one look applied.)
 Once caught up, a stream's reader waits for a doorbell, a plain subscription to its filter subjects that
 rings when something new is stored (``shared.eventstore.Tail``). Following live, one applier takes what
 every stream's reader has read and applies it in one transaction; with a gathering window
-(``Settings.projection_gather_ms``) the events that follow a batch wait for the rest of their burst.
+(``Settings.projection_gather_ms``) an event waits, from when it is read, for the rest of its burst,
+unless somebody waits for the read model to hold it (``Projector.waited_on``).
 
 A rebuild projects into a new *generation* of tables from sequence 1 while queries keep reading
 the current generation, then switches.
@@ -25,10 +26,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Generic, TypeVar
+from typing import ClassVar, Generic, NamedTuple, TypeVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -190,15 +191,19 @@ def _database_trouble(error: Exception) -> bool:
 GENERATION_CHECK_SECONDS = 1.0
 OLD_GENERATION_GRACE_SECONDS = 2.5 * GENERATION_CHECK_SECONDS
 DROP_ATTEMPTS = 5
-# Following live, how long after a batch the events that follow it wait for the rest of the burst
-# (the projection's other streams, more of its own) before they are applied together: a case's events
-# reach a read model from several streams within tens of milliseconds, and each transaction pays its
-# BEGIN, its checkpoint and the reads of the rows it changes. The first event after a quiet spell is
-# not held, and the web front waits after each command until the read models hold it
-# (``shared/written.py``). The platform's window is ``Settings.projection_gather_ms`` (50 ms by default);
-# a projector made without settings (a test, a tool) holds nothing.
+# Following live, how long an event read waits for the rest of its burst (the projection's other
+# streams, more of its own) before they are applied together: a case's events reach a read model from
+# several streams within tens of milliseconds, and each transaction pays its BEGIN, its checkpoint and
+# the reads of the rows it changes. Nothing is held while somebody waits for the read model to hold
+# what was written (the web front after each command, ``shared/written.py``). The platform's window is
+# ``Settings.projection_gather_ms`` (50 ms by default); a projector made without settings (a test, a
+# tool) holds nothing.
 GATHER_SECONDS = 0.0
 READ_AHEAD_PAGES = 64
+# How long a command that found the read model lacking something waits for it to catch up before it
+# answers 'try again' (``require_current``), and how often it looks meanwhile.
+CURRENT_WAIT_SECONDS = 3.0
+CURRENT_POLL_SECONDS = 0.02
 """Pages the readers of a projection may hold for its applier (each of up to ``batch_size`` events)."""
 
 
@@ -212,6 +217,14 @@ class _CheckpointsMoved(Exception):
 
 StreamPage = tuple[str, list[Msg], int]
 """A stream, messages read from it in order, and its checkpoint as this process last saw it."""
+
+
+class ReadPage(NamedTuple):
+    """A page a live reader read for the applier, and when (the event loop's clock)."""
+
+    stream: str
+    msgs: list[Msg]
+    read_at: float
 
 
 Progress = Callable[[int, int], None]
@@ -255,6 +268,8 @@ class Projector(Generic[T]):
         self.applied = 0
         self._start_targets: dict[str, int] = {}
         self._caught_up_with_start = False
+        self._waiting = 0
+        self._waited = asyncio.Event()
 
     @property
     def name(self) -> str:
@@ -294,13 +309,22 @@ class Projector(Generic[T]):
             self._caught_up_with_start = True
         return True
 
-    async def require_current(self) -> None:
-        """Raises ``ReadModelBehind`` when events this read model reads are stored and not applied.
+    async def require_current(self, timeout: float = CURRENT_WAIT_SECONDS) -> None:
+        """Wait until this read model has applied what it reads of the streams as they are now (nothing
+        held for the gathering window meanwhile); ``ReadModelBehind`` when it has not within ``timeout``.
 
         For a command about to refuse because the read model lacks something: that may only mean
-        'not yet'. Asked at that moment, not before every command (it costs a look at each stream)."""
-        if any((await self.lag()).values()):
-            raise ReadModelBehind(self.name)
+        'not yet', so the command looks again once this returns. Asked at that moment, not before every
+        command (it costs a look at each stream)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with self.waited_on():
+            targets = {stream: await self._last_matching(stream) for stream in self.projection.sources}
+            for stream, target in targets.items():
+                while await self.checkpoint(stream) < target:
+                    if loop.time() >= deadline:
+                        raise ReadModelBehind(self.name)
+                    await asyncio.sleep(CURRENT_POLL_SECONDS)
 
     async def _lacking(self, number: int) -> str | None:
         """What of this version's tables generation ``number`` lacks (a table, or columns of one), once
@@ -455,7 +479,7 @@ class Projector(Generic[T]):
         while self.projection.sources:
             await self.follow_generation()
             generation = self._active_number()
-            read: asyncio.Queue[tuple[str, list[Msg]] | None] = asyncio.Queue(READ_AHEAD_PAGES)
+            read: asyncio.Queue[ReadPage | None] = asyncio.Queue(READ_AHEAD_PAGES)
             expected: dict[str, int] = {}
             async with asyncio.TaskGroup() as group:
                 for stream in self.projection.sources:
@@ -466,7 +490,7 @@ class Projector(Generic[T]):
         self,
         stream: str,
         generation: int,
-        read: asyncio.Queue[tuple[str, list[Msg]] | None],
+        read: asyncio.Queue[ReadPage | None],
         expected: dict[str, int],
     ) -> None:
         """Read a stream's pages for the applier until a rebuild switches generations (then None)."""
@@ -484,47 +508,64 @@ class Projector(Generic[T]):
                     return
                 tail.move_to(expected[stream])  # beyond what it read when another replica got further
                 if msgs := await tail.next_page(GENERATION_CHECK_SECONDS):
-                    await read.put((stream, msgs))
+                    await read.put(ReadPage(stream, msgs, asyncio.get_running_loop().time()))
 
     async def _apply_live(
         self,
         generation: int,
-        read: asyncio.Queue[tuple[str, list[Msg]] | None],
+        read: asyncio.Queue[ReadPage | None],
         expected: dict[str, int],
     ) -> None:
         """Apply what the readers read, every stream's pages of a moment in one transaction."""
         readers = len(self.projection.sources)
-        loop = asyncio.get_running_loop()
-        committed_at = float("-inf")
         while readers:
             first = await read.get()
             pages = [first]
-            # The first event after a quiet spell is applied at once: a page reading right after a
-            # command (the receipt after a registration) finds it. What follows it within the window
-            # (the reactions' events, other streams') waits for the window's end and goes together.
-            hold = committed_at + self.gather_seconds - loop.time()
-            if first is not None and len(first[1]) < self.batch_size and hold > 0:
-                await asyncio.sleep(hold)
-            size = len(first[1]) if first is not None else 0
+            # What follows the first page within the window (the reactions' events, other streams')
+            # goes with it.
+            if first is not None and len(first.msgs) < self.batch_size:
+                await self._hold(first.read_at + self.gather_seconds)
+            size = len(first.msgs) if first is not None else 0
             while size < self.batch_size and not read.empty():
                 page = read.get_nowait()
                 pages.append(page)
-                size += len(page[1]) if page is not None else 0
+                size += len(page.msgs) if page is not None else 0
             readers -= pages.count(None)
             gathered: dict[str, list[Msg]] = {}
             for page in pages:
                 if page is not None:
-                    gathered.setdefault(page[0], []).extend(page[1])
+                    gathered.setdefault(page.stream, []).extend(page.msgs)
             if not gathered:
                 continue
             applied = await self._apply_pages(
                 generation, [(stream, msgs, expected[stream]) for stream, msgs in gathered.items()]
             )
-            committed_at = loop.time()
             # None: the generation was dropped while this batch waited. What the readers read until
             # they see the switch is taken and dropped, so that none waits on a full queue.
             if applied is not None:
                 expected.update(applied)
+
+    async def _hold(self, until: float) -> None:
+        """Wait until ``until`` (the loop's clock) for the rest of a burst, or until somebody waits for
+        this read model to hold what it has read."""
+        if self._waited.is_set() or until <= asyncio.get_running_loop().time():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout_at(until):
+                await self._waited.wait()
+
+    @contextlib.contextmanager
+    def waited_on(self) -> Iterator[None]:
+        """While somebody waits for this read model to hold what was written (a page after a command),
+        nothing read is held for the gathering window: what is held is applied at once."""
+        self._waiting += 1
+        self._waited.set()
+        try:
+            yield
+        finally:
+            self._waiting -= 1
+            if not self._waiting:
+                self._waited.clear()
 
     def _is_open(self, generation: int) -> bool:
         return any(g is not None and g.number == generation for g in (self._generation, self._building))

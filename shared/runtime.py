@@ -304,18 +304,18 @@ class ServiceRunner:
     async def _wait_applied(ctx: ServiceContext, stream: str, sequence: int, timeout: float) -> bool:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        awaited = {
-            p: await p.awaited_sequence(stream, sequence)
-            for p in ctx.projectors.values()
-            if stream in p.projection.sources
-        }
-        while awaited:
-            awaited = {p: at for p, at in awaited.items() if await p.checkpoint(stream) < at}
-            if not awaited:
-                break
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(APPLIED_POLL_SECONDS)
+        readers = [p for p in ctx.projectors.values() if stream in p.projection.sources]
+        with contextlib.ExitStack() as waiting:
+            for projector in readers:  # none holds what it read for its gathering window meanwhile
+                waiting.enter_context(projector.waited_on())
+            awaited = {p: await p.awaited_sequence(stream, sequence) for p in readers}
+            while awaited:
+                awaited = {p: at for p, at in awaited.items() if await p.checkpoint(stream) < at}
+                if not awaited:
+                    break
+                if loop.time() >= deadline:
+                    return False
+                await asyncio.sleep(APPLIED_POLL_SECONDS)
         return True
 
     async def readiness(self) -> dict[str, Any]:

@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     projection_gather_ms: float = Field(
         default=50.0,
         ge=0.0,
-        description="How long a read model holds the events that follow one of its batches, to apply a "
-        "case's burst from several streams in one transaction (1.4–2.4× fewer SQL statements a case, "
-        "bench.e2e). The first event after a quiet spell is applied at once; the web front waits after "
-        "each command until the read models hold it. 0: every event applied at once.",
+        description="How long a read model holds an event it has read for the rest of its burst, to apply "
+        "a case's events from several streams in one transaction (fewer SQL statements a case, "
+        "bench.e2e). Nothing is held while somebody in the process waits for the read model (the web "
+        "front after each command, a command that did not find what it looks for). 0: every event "
+        "applied at once.",
     )
     stream_replicas: int = Field(default=1, description="JetStream replicas per stream (3 on a cluster).")
     http_host: str = "127.0.0.1"

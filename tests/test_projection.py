@@ -265,6 +265,68 @@ async def test_what_follows_a_live_batch_from_every_stream_is_applied_in_one_tra
     assert await snapshot(projector) == await reference(nats_client, database_url, TalliesOfTwoStreams())
 
 
+async def test_a_burst_waits_from_its_first_event_for_the_rest_of_it(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
+) -> None:
+    """A case's first event does not go alone: the events of its burst (its reactions' in other
+    streams) go in its transaction. Applying the first at once cost every case a batch more in each read
+    model (bench.e2e: 2-3 batches a case, ≈4 statements each, at a few cases a second)."""
+    others = EventStore(nats_client, "others")
+    await others.ensure_stream()
+    projector = Projector(TalliesOfTwoStreams(), engine, nats_client, gather_seconds=3.0)
+    await projector.setup()
+    on_checkpoints: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE projection_checkpoint"):
+            on_checkpoints.append(statement)
+
+    task = asyncio.create_task(projector.run())
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        await asyncio.sleep(0.5)  # the readers at the end of their streams, quiet
+        await write_tallies(store, 1, prefix="here")
+        await write_tallies(others, 1, prefix="there")
+        async with asyncio.timeout(20):
+            while sum(events for *_, events in await snapshot(projector)) < 8:
+                await asyncio.sleep(0.05)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert len(on_checkpoints) == 1, on_checkpoints
+    assert await snapshot(projector) == await reference(nats_client, database_url, TalliesOfTwoStreams())
+
+
+async def test_nothing_is_held_while_somebody_waits_for_the_read_model(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """The web front waits after each command until the read models hold what it wrote: while it waits,
+    what the projector read is applied at once, not at the end of a window far longer than the wait."""
+    projector = Projector(TallyProjection(), engine, nats_client, gather_seconds=60.0)
+    await projector.setup()
+    task = asyncio.create_task(projector.run())
+
+    async def waited_for(sequence: int) -> None:
+        with projector.waited_on():
+            async with asyncio.timeout(10):
+                while await projector.checkpoint("TESTS") < sequence:
+                    await asyncio.sleep(0.02)
+
+    try:
+        await write_tallies(store, 1, prefix="first")
+        await waited_for(4)
+        await write_tallies(store, 1, prefix="then")  # within the window after the first batch
+        await waited_for(8)
+        assert not projector._waited.is_set()  # nobody waits now: the next burst is held again
+        await write_tallies(store, 1, prefix="later")
+        await asyncio.sleep(1.0)
+        assert await projector.checkpoint("TESTS") == 8
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_upcast_v1_event_projects_like_v2(
     store: EventStore, nats_client: NatsClient, engine: AsyncEngine
 ) -> None:

@@ -21,7 +21,7 @@ from shared.projection import Projector
 from shared.roles import Role
 from shared.runtime import ServiceContext
 
-from .domain import EscalationCase
+from .domain import EscalationCase, Place
 from .policy import Policy
 from .read_model.projection import EscalationBoard
 from .read_model.queries import case_place, kendra_of
@@ -57,12 +57,20 @@ class EscalationCommands:
         )
 
     async def reach(self, principal: Principal, case_id: str) -> None:
-        """Where the case is now (routing's placing, else its registration), as the case view reads it."""
-        async with self.board.sessions() as session:
-            place = await case_place(session, self.board.tables, case_id)
+        """Where the case is now (routing's placing, else its registration), as the case view reads it.
+        A case the board lacks may be one registered a moment ago: looked for again once the board holds
+        what is stored."""
+        place = await self._place(case_id)
+        if place is None:
+            await self.board.require_current()
+            place = await self._place(case_id)
         if place is None:
             raise CaseNotFound(case_id)
         principal.reach_case(case_id, place.district, place.circle, place.thana)
+
+    async def _place(self, case_id: str) -> Place | None:
+        async with self.board.sessions() as session:
+            return await case_place(session, self.board.tables, case_id)
 
     async def office_of(self, principal: Principal) -> str:
         """The office a ladder officer answers for: their Kendra, thana, circle, district or the state."""

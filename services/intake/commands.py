@@ -342,13 +342,14 @@ class IntakeCommands:
         return _registered(earlier[0])
 
     async def _check_place(self, complaint: Complaint) -> str | None:
-        """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know,
-        unless the read model has yet to apply some of it (``ReadModelBehind``: retry, not refused)."""
+        """The circle of the complaint's thana; refuses a place the imported jurisdiction does not know
+        once the read model holds what is stored (a jurisdiction imported a moment ago; when it cannot
+        catch up in time, ``ReadModelBehind``: retry, not refused)."""
         try:
             return await self._place_known(complaint)
         except Refused:
             await self.places.require_current()
-            raise
+            return await self._place_known(complaint)
 
     async def _place_known(self, complaint: Complaint) -> str | None:
         tables: PlaceTables = self.places.tables

@@ -27,6 +27,23 @@ SADAR = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-SADAR-BAZAR"}
 API = "/api/escalation"
 
 
+async def test_an_officer_acknowledges_a_case_the_board_has_read_and_not_yet_applied(world: World) -> None:
+    """The alert reached the SHO, and the board holds the case's events for its gathering window (a
+    minute here): her acknowledgement waits for the board to apply them. It was told the case did not
+    exist (404), a moment after the alert named it."""
+    world.settings = world.settings.model_copy(update={"projection_gather_ms": 60_000})
+    await world.define_jurisdiction()
+    async with world.http() as (client, _runner):
+        case_id = await world.register(
+            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
+        )
+        await world.wait_for(case_id, CaseEscalated, count=2)
+        sho = world.token(Role.SHO, **KATRA) | {"Idempotency-Key": "ack-held"}
+        taken = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=sho)
+        assert taken.status_code == 200, taken.text
+        assert taken.json()["acknowledged_levels"] == [2]
+
+
 async def test_danger_now_reaches_the_incharge_and_sho_at_once_and_the_sho_acknowledges(world: World) -> None:
     await world.define_jurisdiction()
     async with world.http() as (client, runner):

@@ -431,8 +431,10 @@ class DirectReader:
 
 
 # A tail with nothing new reads again at the latest after POLL_SECONDS (a doorbell missed while
-# disconnected); after a ring that found nothing yet, every FOLLOWER_RETRY_SECONDS, this many times.
+# disconnected); after a ring that found nothing yet, again after FIRST_RETRY_SECONDS, then twice as long
+# each time up to FOLLOWER_RETRY_SECONDS, this many times.
 POLL_SECONDS = 5.0
+FIRST_RETRY_SECONDS = 0.002
 FOLLOWER_RETRY_SECONDS = 0.05
 FOLLOWER_RETRIES = 40
 
@@ -458,6 +460,7 @@ class Tail:
         self._rung = asyncio.Event()
         self._doorbell: Any = None
         self._ahead: asyncio.Task[list[Msg]] | None = None
+        self._ahead_rang = False
         self._idle = False
         self._read_at = float("-inf")
 
@@ -485,6 +488,9 @@ class Tail:
             self._ahead = None
 
     def _read(self) -> None:
+        # A ring before this read started is for a message it should find: if it finds nothing, the
+        # message is not committed or not on this replica yet, and it is looked for again.
+        self._ahead_rang = self._rung.is_set()
         self._rung.clear()
         self._read_at = asyncio.get_running_loop().time()
         self._ahead = asyncio.create_task(self._page(self.position + 1))
@@ -512,7 +518,7 @@ class Tail:
                         return []
                 self._read()
             assert self._ahead is not None
-            ahead = self._ahead
+            ahead, rang = self._ahead, self._ahead_rang
             msgs = await ahead
             if self._ahead is ahead:
                 self._ahead = None
@@ -521,10 +527,12 @@ class Tail:
                 self.position = stored_sequence(msgs[-1])
                 self._read()
                 return msgs
-            if self._rung.is_set() and misses < FOLLOWER_RETRIES:
-                # Rung, yet not there: the replica answering direct gets has not got it yet.
+            if (rang or self._rung.is_set()) and misses < FOLLOWER_RETRIES:
+                # Rung, yet not there: an atomic batch rings for each message before it is committed,
+                # and the replica answering direct gets (a cluster follower) may not have it yet.
+                await asyncio.sleep(min(FOLLOWER_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**misses))
                 misses += 1
-                await asyncio.sleep(FOLLOWER_RETRY_SECONDS)
+                self._rung.set()  # read again as after a ring
                 continue
             self._idle = True
             if misses:

@@ -80,10 +80,16 @@ class _SqliteConnection(aiosqlite.Connection):
     def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)
         self._busy_timeout_ms = BUSY_TIMEOUT_MS
+        self._abandoned = False
+        """A call whose caller was cancelled may still run on the worker thread."""
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         db = self._connection
         if _write_batch.get() == _INLINE and db is not None and self._running:
+            if self._abandoned:
+                # The worker thread takes calls in order: when this one returns, that call has ended.
+                await self._on_worker_thread(_nothing)
+                self._abandoned = False
             if self._busy_timeout_ms:
                 db.execute("PRAGMA busy_timeout = 0")
                 self._busy_timeout_ms = 0
@@ -94,11 +100,20 @@ class _SqliteConnection(aiosqlite.Connection):
                     raise
                 # Another connection holds the lock: wait for it on the worker thread, not here.
         if db is not None and self._busy_timeout_ms != BUSY_TIMEOUT_MS:
-            await super()._execute(  # type: ignore[no-untyped-call]
-                db.execute, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"
-            )
+            await self._on_worker_thread(db.execute, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             self._busy_timeout_ms = BUSY_TIMEOUT_MS
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return await self._on_worker_thread(fn, *args, **kwargs)
+
+    async def _on_worker_thread(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        except asyncio.CancelledError:
+            self._abandoned = True
+            raise
+
+
+def _nothing() -> None:
+    return None
 
 
 def _connect_sqlite(database: str, **kwargs: Any) -> aiosqlite.Connection:

@@ -17,7 +17,7 @@ from nats.aio.client import Client as NatsClient
 
 from shared.aggregate import Repository, Store
 from shared.events import HEADER_TYPE, Envelope, events
-from shared.eventstore import CommandMeta, ConcurrencyError, DirectReader, EventStore, Tail
+from shared.eventstore import CommandMeta, ConcurrencyError, DirectReader, EventStore, Tail, stored_sequence
 from shared.natsserver import EmbeddedNatsServer
 from shared.testing import MemoryEventStore, MemoryStreams
 from tests.sample import Tally, TallyCounted, TallyOpened
@@ -275,3 +275,28 @@ async def test_a_tail_stops_when_cancelled_wherever_the_cancellation_lands(
     finally:
         appending = False
         await appender
+
+
+async def test_a_tail_at_the_end_gets_a_batch_of_events_as_soon_as_it_is_stored(
+    jetstream: EventStore, nats_client: NatsClient
+) -> None:
+    """A command's several events go in as one atomic batch: the doorbell rings for each message as it
+    is published, before the batch is committed, and the read the first ring starts can find nothing
+    yet. Then the tail must look again shortly; it waited for its 5-s poll instead, and the read model
+    (the page after a command, a registration after an import) lagged by seconds."""
+    store = jetstream
+    async with Tail(DirectReader(nats_client), store.stream, "shakti.tests.>", batch=50) as tail:
+        assert await tail.next_page(0) == []
+        for n in range(10):
+            three = [TallyOpened(label="b"), TallyCounted(amount=1, note=""), TallyCounted(amount=2, note="")]
+            appending = asyncio.create_task(
+                store.append(
+                    "tally", f"b{n}", three, expected_sequence=0, expected_version=0, meta=meta(f"b{n}")
+                )
+            )
+            got: list[int] = []
+            async with asyncio.timeout(1.0):  # the poll would answer after 5 s
+                while len(got) < 3:
+                    got += [stored_sequence(m) for m in await tail.next_page(1.0)]
+            stored = await appending
+            assert got == [e.sequence for e in stored]

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js.errors import NotFoundError
 
 from services.routing.board import DutyBoard
 from services.routing.domain import CaseRouting, Wording
@@ -116,20 +117,32 @@ class BoardFeed:
 
     async def caught_up(self, *, intake: int = 0) -> None:
         """Wait until the board has seen all of the streams as they were when asked, and INTAKE at
-        least up to ``intake``.
+        least up to ``intake`` (by default its last case event: a case closed a moment before its
+        officer went on leave must not be handed over).
 
         A cause already in INTAKE when the streams were last asked (a backlog) is covered by that
         answer: whatever was recorded before it was recorded before the question, so the board need
         not ask again. The three tails are asked at once; the server may answer one a moment before
         another, which can only leave out a fact recorded in that moment."""
-        if not intake or intake > self._covered_intake:
+        every_stream = not intake
+        if every_stream:
+            intake = await self._last_case_event()
+        if every_stream or intake > self._covered_intake:
             routing, training, covered = await asyncio.gather(
                 self._last("ROUTING"), self._last("TRAINING"), self._last("INTAKE")
             )
             self._tails, self._covered_intake = {"ROUTING": routing, "TRAINING": training}, covered
-        # INTAKE's tail may be another aggregate's event, which the feed does not read: wait only for
-        # the cause itself there.
+        # INTAKE's tail may be another aggregate's event, which the feed does not read: there it waits
+        # for the cause, or for the last case event when there is no cause (a roster change, a
+        # supervisor's command).
         await self.reach({**self._tails, "INTAKE": intake})
+
+    async def _last_case_event(self) -> int:
+        try:
+            msg = await self.js.get_last_msg("INTAKE", self.SOURCES["INTAKE"])
+        except NotFoundError:
+            return 0
+        return msg.seq or 0
 
     async def _last(self, stream: str) -> int:
         info = await self.js.stream_info(stream)

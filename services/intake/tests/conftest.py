@@ -251,8 +251,14 @@ async def running_intake(
     clock: ManualClock | None = None,
     key_store_url: str | None = None,
     projections: bool = True,
+    gather_ms: float = 0,
 ) -> AsyncIterator[Intake]:
-    settings = Settings(keys_dir=keys_for_tests(), key_store_url=key_store_url, data_dir=Path("var-unused"))
+    settings = Settings(
+        keys_dir=keys_for_tests(),
+        key_store_url=key_store_url,
+        data_dir=Path("var-unused"),
+        projection_gather_ms=gather_ms,
+    )
     clock = clock or ManualClock()
     runner = ServiceRunner(
         service,

@@ -3,6 +3,7 @@ jurisdiction routing imported; repeating a request with its idempotency key retu
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -144,6 +145,20 @@ async def test_before_any_jurisdiction_is_imported_intake_says_so(
             and "shakti routing import" in fields["district"]["hi"]
         )
         assert await EventStore(nats_client, "intake").last_sequence() == 0  # no number was spent
+
+
+async def test_a_registration_right_after_the_import_waits_for_the_places_not_deferred(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str
+) -> None:
+    """A jurisdiction imported a moment ago, which intake's read model has read and holds for its
+    gathering window (a minute here): the registration waits for the read model to apply it, then
+    goes through, where it was told to try again (503)."""
+    await EventStore(nats_client, "routing").ensure_stream()
+    async with running_intake(nats_client, nats_url, sqlite_url, gather_ms=60_000) as intake:
+        await asyncio.sleep(0.5)  # the read model's readers at the end of their streams
+        await import_jurisdiction(nats_client)
+        registered = await register(intake, complaint())
+        assert registered.status_code == 201, registered.text
 
 
 async def test_places_not_yet_read_after_a_restart_defer_a_registration_not_refuse_it(

@@ -444,8 +444,10 @@ class Tail:
     direct gets (the next page read while the caller handles this one), and, once at the end, a
     doorbell, a plain subscription to the filter that rings when something new is stored.
 
-    A ring can come before the replica answering direct gets (a cluster follower) has the message:
-    the read is then retried shortly. A slow poll covers a ring missed while disconnected. A context
+    A ring comes as a message is published, which can be before it is stored (an atomic batch's
+    messages ring one by one before the batch is committed) or before the replica answering direct
+    gets (a cluster follower) has it: while rings outnumber the messages read, a read that finds
+    nothing is retried shortly. A slow poll covers a ring missed while disconnected. A context
     manager (the doorbell is subscribed on entry, before the first read, so nothing falls between)."""
 
     def __init__(
@@ -460,12 +462,14 @@ class Tail:
         self._rung = asyncio.Event()
         self._doorbell: Any = None
         self._ahead: asyncio.Task[list[Msg]] | None = None
-        self._ahead_rang = False
+        self._unread = 0
+        """Rings not yet matched by messages read: something was published that a read should find."""
         self._idle = False
         self._read_at = float("-inf")
 
     async def __aenter__(self) -> Tail:
         async def ring(_: Msg) -> None:
+            self._unread += 1
             self._rung.set()
 
         self._doorbell = await self.reader.nc.subscribe(self.subject, cb=ring)
@@ -488,9 +492,6 @@ class Tail:
             self._ahead = None
 
     def _read(self) -> None:
-        # A ring before this read started is for a message it should find: if it finds nothing, the
-        # message is not committed or not on this replica yet, and it is looked for again.
-        self._ahead_rang = self._rung.is_set()
         self._rung.clear()
         self._read_at = asyncio.get_running_loop().time()
         self._ahead = asyncio.create_task(self._page(self.position + 1))
@@ -518,24 +519,28 @@ class Tail:
                         return []
                 self._read()
             assert self._ahead is not None
-            ahead, rang = self._ahead, self._ahead_rang
+            ahead = self._ahead
             msgs = await ahead
             if self._ahead is ahead:
                 self._ahead = None
             if msgs:
                 self._idle = False
+                self._unread = max(0, self._unread - len(msgs))
                 self.position = stored_sequence(msgs[-1])
                 self._read()
                 return msgs
-            if (rang or self._rung.is_set()) and misses < FOLLOWER_RETRIES:
-                # Rung, yet not there: an atomic batch rings for each message before it is committed,
-                # and the replica answering direct gets (a cluster follower) may not have it yet.
+            if self._unread and misses < FOLLOWER_RETRIES:
+                # Rung, yet not there: a ring comes as a message is published, before it is stored (an
+                # atomic batch's, before its commit) or reaches the replica answering direct gets.
                 await asyncio.sleep(min(FOLLOWER_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**misses))
                 misses += 1
-                self._rung.set()  # read again as after a ring
+                self._rung.set()  # read again at once
                 continue
             self._idle = True
             if misses:
+                # What rang was refused (a publish that lost a race for its subject's sequence), or
+                # its message was read before its ring came.
+                self._unread = 0
                 self._rung.clear()
             if loop.time() >= deadline:
                 return []

@@ -196,7 +196,7 @@ DROP_ATTEMPTS = 5
 # several streams within tens of milliseconds, and each transaction pays its BEGIN, its checkpoint and
 # the reads of the rows it changes. Nothing is held while somebody waits for the read model to hold
 # what was written (the web front after each command, ``shared/written.py``). The platform's window is
-# ``Settings.projection_gather_ms`` (50 ms by default); a projector made without settings (a test, a
+# ``Settings.projection_gather_ms`` (100 ms by default); a projector made without settings (a test, a
 # tool) holds nothing.
 GATHER_SECONDS = 0.0
 READ_AHEAD_PAGES = 64

@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         "the read models (and answers).",
     )
     projection_gather_ms: float = Field(
-        default=50.0,
+        default=100.0,
         ge=0.0,
         description="How long a read model holds an event it has read for the rest of its burst, to apply "
         "a case's events from several streams in one transaction (fewer SQL statements a case, "

@@ -464,6 +464,9 @@ class Tail:
         self._ahead: asyncio.Task[list[Msg]] | None = None
         self._unread = 0
         """Rings not yet matched by messages read: something was published that a read should find."""
+        self._misses = 0
+        """Empty reads retried since ``_unread`` was last matched: a ring never matched (a publish the
+        server refused) costs FOLLOWER_RETRIES reads once, not on every quiet moment."""
         self._idle = False
         self._read_at = float("-inf")
 
@@ -483,6 +486,8 @@ class Tail:
     def move_to(self, position: int) -> None:
         """Go on after ``position`` (what another reader already handled): a read ahead is dropped."""
         if position > self.position:
+            # The rings of what it skips will not be matched by a read: at most one per sequence.
+            self._unread = max(0, self._unread - (position - self.position))
             self.position = position
             self._cancel_read()
 
@@ -504,7 +509,6 @@ class Tail:
         now)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
-        misses = 0
         while True:
             if (task := asyncio.current_task()) is not None and task.cancelling():
                 raise asyncio.CancelledError  # a cancellation an awaited library call swallowed
@@ -526,22 +530,23 @@ class Tail:
             if msgs:
                 self._idle = False
                 self._unread = max(0, self._unread - len(msgs))
+                if not self._unread:
+                    self._misses = 0
                 self.position = stored_sequence(msgs[-1])
                 self._read()
                 return msgs
-            if self._unread and misses < FOLLOWER_RETRIES:
+            if self._unread and wait > 0 and self._misses < FOLLOWER_RETRIES:
                 # Rung, yet not there: a ring comes as a message is published, before it is stored (an
                 # atomic batch's, before its commit) or reaches the replica answering direct gets.
-                await asyncio.sleep(min(FOLLOWER_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**misses))
-                misses += 1
+                await asyncio.sleep(min(FOLLOWER_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2**self._misses))
+                self._misses += 1
                 self._rung.set()  # read again at once
                 continue
             self._idle = True
-            if misses:
-                # What rang was refused (a publish that lost a race for its subject's sequence), or
-                # its message was read before its ring came.
-                self._unread = 0
-                self._rung.clear()
+            if self._misses >= FOLLOWER_RETRIES:
+                # What rang was refused (a publish that lost a race for its subject's sequence), or its
+                # message was read before its ring came: looked for long enough.
+                self._unread = self._misses = 0
             if loop.time() >= deadline:
                 return []
 

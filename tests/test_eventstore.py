@@ -10,14 +10,24 @@ import json
 import random
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
 
 from shared.aggregate import Repository, Store
 from shared.events import HEADER_TYPE, Envelope, events
-from shared.eventstore import CommandMeta, ConcurrencyError, DirectReader, EventStore, Tail, stored_sequence
+from shared.eventstore import (
+    FOLLOWER_RETRIES,
+    CommandMeta,
+    ConcurrencyError,
+    DirectReader,
+    EventStore,
+    Tail,
+    stored_sequence,
+)
 from shared.natsserver import EmbeddedNatsServer
 from shared.testing import MemoryEventStore, MemoryStreams
 from tests.sample import Tally, TallyCounted, TallyOpened
@@ -300,3 +310,45 @@ async def test_a_tail_at_the_end_gets_a_batch_of_events_as_soon_as_it_is_stored(
                     got += [stored_sequence(m) for m in await tail.next_page(1.0)]
             stored = await appending
             assert got == [e.sequence for e in stored]
+
+
+async def test_a_ring_no_message_answers_costs_a_few_reads_once(
+    jetstream: EventStore, nats_client: NatsClient
+) -> None:
+    """A publish the server refuses (it lost the race for its subject's sequence) rings the doorbell and
+    stores nothing. The tail looks for it a bounded number of times, once: it looked again at every
+    quiet moment while events kept coming (145 reads where 20 do, in a review's repro)."""
+    store = jetstream
+    reader = DirectReader(nats_client)
+    reads = 0
+    page = reader.page
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await page(*args, **kwargs)
+
+    reader.page = counted  # type: ignore[method-assign]
+    got: list[Msg] = []
+    async with Tail(reader, store.stream, "shakti.tests.>", batch=50) as tail:
+        assert await tail.next_page(0) == []
+
+        async def follow() -> None:
+            while True:
+                got.extend(await tail.next_page(1.0))
+
+        following = asyncio.create_task(follow())
+        try:
+            await asyncio.sleep(0.2)
+            refused = {"Nats-Expected-Last-Subject-Sequence": "99"}
+            await nats_client.publish("shakti.tests.tally.x", b"{}", headers=refused)
+            await asyncio.sleep(0.2)
+            before = reads
+            for n in range(10):  # an event every 0.3 s: never quiet for the 1.9 s the retries last
+                await nats_client.jetstream().publish(f"shakti.tests.tally.{n}", b"{}")
+                await asyncio.sleep(0.3)
+        finally:
+            following.cancel()
+            await asyncio.gather(following, return_exceptions=True)
+    assert len(got) == 10
+    assert reads - before <= 2 * 10 + FOLLOWER_RETRIES, reads - before

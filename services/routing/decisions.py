@@ -17,7 +17,6 @@ from typing import ClassVar
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from nats.js.errors import NotFoundError
 
 from services.routing.board import DutyBoard
 from services.routing.domain import CaseRouting, Wording
@@ -125,24 +124,27 @@ class BoardFeed:
         not ask again. The three tails are asked at once; the server may answer one a moment before
         another, which can only leave out a fact recorded in that moment."""
         every_stream = not intake
-        if every_stream:
-            intake = await self._last_case_event()
         if every_stream or intake > self._covered_intake:
             routing, training, covered = await asyncio.gather(
                 self._last("ROUTING"), self._last("TRAINING"), self._last("INTAKE")
             )
             self._tails, self._covered_intake = {"ROUTING": routing, "TRAINING": training}, covered
         # INTAKE's tail may be another aggregate's event, which the feed does not read: there it waits
-        # for the cause, or for the last case event when there is no cause (a roster change, a
-        # supervisor's command).
+        # for the cause, or, with no cause (a roster change, a supervisor's command), for every case
+        # event stored when asked.
         await self.reach({**self._tails, "INTAKE": intake})
+        if every_stream:
+            await self._reach_case_events(self._covered_intake)
 
-    async def _last_case_event(self) -> int:
-        try:
-            msg = await self.js.get_last_msg("INTAKE", self.SOURCES["INTAKE"])
-        except NotFoundError:
-            return 0
-        return msg.seq or 0
+    async def _reach_case_events(self, last: int) -> None:
+        """Wait until the board has seen every case event of INTAKE up to ``last``: the next one after
+        what it has read, while there is one. (The last case event itself would be a lookup whose
+        cost grows with the number of cases.)"""
+        while True:
+            page = await self.reader.page("INTAKE", self.SOURCES["INTAKE"], self.positions["INTAKE"] + 1, 1)
+            if not page.messages or (following := stored_sequence(page.messages[0])) > last:
+                return
+            await self.reach({"INTAKE": following})
 
     async def _last(self, stream: str) -> int:
         info = await self.js.stream_info(stream)

@@ -10,6 +10,7 @@ from typing import Any
 from services.escalation.read_model.queries import ist_week_of
 from shared.contracts.escalation import (
     CaseEscalated,
+    ClockStarted,
     ClockStopped,
     DeadlineApproaching,
     EscalationAcknowledged,
@@ -28,12 +29,15 @@ API = "/api/escalation"
 
 
 async def test_an_officer_acknowledges_a_case_the_board_has_read_and_not_yet_applied(world: World) -> None:
-    """The alert reached the SHO, and the board holds the case's events for its gathering window (a
-    minute here): her acknowledgement waits for the board to apply them. It was told the case did not
-    exist (404), a moment after the alert named it."""
-    world.settings = world.settings.model_copy(update={"projection_gather_ms": 60_000})
+    """The alert reached the SHO, and the board holds the case's events for its gathering window (five
+    seconds here, from the batch before it): her acknowledgement waits for the board to apply them. It
+    was told the case did not exist (404), a moment after the alert named it."""
+    world.settings = world.settings.model_copy(update={"projection_gather_ms": 5_000})
     await world.define_jurisdiction()
-    async with world.http() as (client, _runner):
+    async with world.http() as (client, runner):
+        earlier = await world.register(priority=Priority.P3, category=Category.STALKING, assigned=True)
+        await world.wait_for(earlier, ClockStarted)
+        await world.projected(runner)  # a batch just applied: what follows is held for the window
         case_id = await world.register(
             priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
         )

@@ -251,14 +251,11 @@ async def running_intake(
     clock: ManualClock | None = None,
     key_store_url: str | None = None,
     projections: bool = True,
-    gather_ms: float = 0,
+    gather_ms: float | None = None,
 ) -> AsyncIterator[Intake]:
-    settings = Settings(
-        keys_dir=keys_for_tests(),
-        key_store_url=key_store_url,
-        data_dir=Path("var-unused"),
-        projection_gather_ms=gather_ms,
-    )
+    settings = Settings(keys_dir=keys_for_tests(), key_store_url=key_store_url, data_dir=Path("var-unused"))
+    if gather_ms is not None:
+        settings = settings.model_copy(update={"projection_gather_ms": gather_ms})
     clock = clock or ManualClock()
     runner = ServiceRunner(
         service,

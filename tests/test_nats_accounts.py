@@ -481,7 +481,7 @@ async def test_the_whole_platform_runs_under_the_embedded_authentication(tmp_pat
             return dict(response.json()) if response.status_code == 200 else {}
 
         async def assigned() -> bool:
-            return bool((await case()).get("now", {}).get("officer"))
+            return bool(((await case()).get("now") or {}).get("officer"))  # "now": null until assigned
 
         await eventually(assigned, 60, "the complaint is assigned")
         before = await case()

@@ -108,6 +108,7 @@ from shared.errors import CaseNotFound, DomainError
 from shared.events import Envelope
 from shared.places import find_places, list_places, narrowed_to
 from shared.roles import Role
+from shared.rows import Row
 from shared.text import Lines, without_control_characters
 
 CODE = r"^[A-Z0-9][A-Z0-9-]{0,63}$"
@@ -703,8 +704,14 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
     async def _visible(
         principal: Principal, *, case_id: str | None = None, number: str | None = None
     ) -> dict[str, Any]:
-        async with commands.register.sessions() as session:
-            row = await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
+        async def found() -> Row | None:
+            async with commands.register.sessions() as session:
+                return await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
+
+        row = await found()
+        if row is None:  # registered a moment ago, perhaps: looked for again once the register holds it
+            await commands.register.require_current()
+            row = await found()
         if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
             raise CaseNotFound(case_id or number or "")
         return row

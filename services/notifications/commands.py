@@ -27,6 +27,7 @@ from shared.events import Envelope
 from shared.places import PlaceTables, kendras_of
 from shared.projection import Projector
 from shared.roles import Role
+from shared.rows import Row
 from shared.runtime import ServiceContext
 
 from .domain import Notification, Preferences
@@ -100,8 +101,10 @@ class NotificationCommands:
         """What became of it: a channel took it this time, or it is parked again (each try is recorded),
         or, a complainant's SMS, it went back to intake to send; or it was not parked (being sent, or
         another retry took it first), and nothing was done."""
-        async with self.board.sessions() as session:
-            row = await one(session, self.board.tables, command.notification_id)
+        row = await self._row(command.notification_id)
+        if row is None:  # recorded a moment ago, perhaps: looked for again once the board holds it
+            await self.board.require_current()
+            row = await self._row(command.notification_id)
         if row is None:
             raise NotFound("notification", command.notification_id)
         found = await self.notifications.get(command.notification_id)
@@ -116,6 +119,10 @@ class NotificationCommands:
         if str(row["recipient"]).startswith(COMPLAINANT):
             return "to_intake"  # hers is intake's to send (only intake opens her phone), from the event
         return "sent" if await self.delivery.deliver(command.notification_id) else "parked"
+
+    async def _row(self, notification_id: str) -> Row | None:
+        async with self.board.sessions() as session:
+            return await one(session, self.board.tables, notification_id)
 
     async def choose_preferences(self, caller: Caller, command: ChoosePreferences) -> Preferences:
         """The caller's preferences after the change (a DomainError when the quiet hours are half given

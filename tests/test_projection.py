@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -224,6 +224,40 @@ class TalliesOfTwoStreams(TallyProjection):
     sources: ClassVar[dict[str, str]] = {"TESTS": "shakti.tests.tally.*", "OTHERS": "shakti.others.tally.*"}
 
 
+async def gathering_two_streams(
+    nats_client: NatsClient, engine: AsyncEngine
+) -> tuple[Projector[Any], EventStore]:
+    """Tallies of two streams, gathered for a window far longer than the appends of a test take (the
+    test does not depend on how busy the machine is); and the second stream."""
+    others = EventStore(nats_client, "others")
+    await others.ensure_stream()
+    projector = Projector(TalliesOfTwoStreams(), engine, nats_client, gather_seconds=3.0)
+    await projector.setup()
+    return projector, others
+
+
+@contextlib.contextmanager
+def checkpoint_updates(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements that move a checkpoint, one per batch applied, while the block runs."""
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE projection_checkpoint"):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def tallied(projector: Projector[Any], wanted: int) -> None:
+    async with asyncio.timeout(20):  # waiting on the tallies, not on lag(), which reads checkpoints
+        while sum(events for *_, events in await snapshot(projector)) < wanted:
+            await asyncio.sleep(0.05)
+
+
 async def test_what_follows_a_live_batch_from_every_stream_is_applied_in_one_transaction(
     store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
 ) -> None:
@@ -231,33 +265,16 @@ async def test_what_follows_a_live_batch_from_every_stream_is_applied_in_one_tra
     transaction and one checkpoint statement for both streams, not a transaction per stream (or per
     event). A case's events reach a read model from several streams within milliseconds, and a batch's
     fixed statements (its BEGIN, its checkpoint, the reads of the rows it changes) were paid for each."""
-    others = EventStore(nats_client, "others")
-    await others.ensure_stream()
-    # A window far longer than the appends below take: the test does not depend on how busy the
-    # machine is.
-    projector = Projector(TalliesOfTwoStreams(), engine, nats_client, gather_seconds=3.0)
-    await projector.setup()
-    on_checkpoints: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith("UPDATE projection_checkpoint"):
-            on_checkpoints.append(statement)
-
-    async def tallies(wanted: int) -> None:
-        async with asyncio.timeout(20):  # waiting on the tallies, not on lag(), which reads checkpoints
-            while sum(events for *_, events in await snapshot(projector)) < wanted:
-                await asyncio.sleep(0.05)
-
+    projector, others = await gathering_two_streams(nats_client, engine)
     task = asyncio.create_task(projector.run())
     try:
         await write_tallies(store, 1, prefix="first")  # a batch: the window opens when it commits
-        await tallies(4)
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
-        await write_tallies(store, 1, prefix="here")
-        await write_tallies(others, 1, prefix="there")
-        await tallies(12)
+        await tallied(projector, 4)
+        with checkpoint_updates(engine) as on_checkpoints:
+            await write_tallies(store, 1, prefix="here")
+            await write_tallies(others, 1, prefix="there")
+            await tallied(projector, 12)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(on_checkpoints) == 1, on_checkpoints
@@ -271,27 +288,15 @@ async def test_a_burst_waits_from_its_first_event_for_the_rest_of_it(
     """A case's first event does not go alone: the events of its burst (its reactions' in other
     streams) go in its transaction. Applying the first at once cost every case a batch more in each read
     model (bench.e2e: 2-3 batches a case, ≈4 statements each, at a few cases a second)."""
-    others = EventStore(nats_client, "others")
-    await others.ensure_stream()
-    projector = Projector(TalliesOfTwoStreams(), engine, nats_client, gather_seconds=3.0)
-    await projector.setup()
-    on_checkpoints: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        if statement.startswith("UPDATE projection_checkpoint"):
-            on_checkpoints.append(statement)
-
+    projector, others = await gathering_two_streams(nats_client, engine)
     task = asyncio.create_task(projector.run())
-    event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
-        await asyncio.sleep(0.5)  # the readers at the end of their streams, quiet
-        await write_tallies(store, 1, prefix="here")
-        await write_tallies(others, 1, prefix="there")
-        async with asyncio.timeout(20):
-            while sum(events for *_, events in await snapshot(projector)) < 8:
-                await asyncio.sleep(0.05)
+        with checkpoint_updates(engine) as on_checkpoints:
+            await asyncio.sleep(0.5)  # the readers at the end of their streams, quiet
+            await write_tallies(store, 1, prefix="here")
+            await write_tallies(others, 1, prefix="there")
+            await tallied(projector, 8)
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", count)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert len(on_checkpoints) == 1, on_checkpoints

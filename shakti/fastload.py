@@ -54,7 +54,7 @@ from shared.eventstore import (
 )
 from shared.keys import load_verification_keys
 from shared.projection import Projection
-from shared.readmodel import create_engine, create_tables, sessions
+from shared.readmodel import create_engine, create_tables, sessions, sqlite_on_loop
 from shared.rows import Rows
 from shared.runtime import ServiceContext, ServiceInstance, install_error_handlers
 from shared.settings import Settings
@@ -541,10 +541,14 @@ async def mark_reacted(url: str) -> int:
 async def memory_platform(
     settings: Settings, clock: Clock, url: str, folder: Path
 ) -> AsyncIterator[MemoryPlatform]:
+    """The services on a copy of the streams at ``url``; inside the block (whose code runs in the caller's
+    task), their SQLite calls run on the event loop's thread (``sqlite_on_loop``): the load waits on
+    every call in turn, and nothing else runs here meanwhile that a long statement could hold up."""
     streams = await copy_streams(url)
-    platform = MemoryPlatform(settings, clock, streams, folder)
-    await platform.start()
-    try:
-        yield platform
-    finally:
-        await platform.stop()
+    with sqlite_on_loop():
+        platform = MemoryPlatform(settings, clock, streams, folder)
+        await platform.start()
+        try:
+            yield platform
+        finally:
+            await platform.stop()

@@ -22,7 +22,7 @@ from shared.observability import READ_MODEL_STATEMENTS
 BUSY_TIMEOUT_MS = 30_000
 CREATE_ATTEMPTS = 6
 
-_INLINE, _LOCK_FIRST = "inline", "lock first"
+_INLINE, _LOCK_FIRST, _ON_LOOP = "inline", "lock first", "on the loop"
 _write_batch: ContextVar[str] = ContextVar("sqlite_write_batch", default="")
 _one_statement: ContextVar[bool] = ContextVar("one_statement", default=False)
 
@@ -41,6 +41,20 @@ def sqlite_write_batch(*, inline: bool = True) -> Iterator[None]:
     (A deferred transaction that has read cannot wait for the lock at all in WAL mode: SQLite
     answers 'database is locked' at once.) Other tasks, queries among them, keep the worker thread."""
     token = _write_batch.set(_INLINE if inline else _LOCK_FIRST)
+    try:
+        yield
+    finally:
+        _write_batch.reset(token)
+
+
+@contextlib.contextmanager
+def sqlite_on_loop() -> Iterator[None]:
+    """Inside this block (this task and those it starts), every SQLite call runs on the event loop's
+    thread, and transactions begin as usual (deferred). For a process that only works through a
+    history and serves nobody meanwhile (``shakti.fastload``): there each call's trip to aiosqlite's
+    worker thread and back is time the loop spends waiting, several times what the statement costs.
+    A call that finds another connection holding the lock still waits for it on the worker thread."""
+    token = _write_batch.set(_ON_LOOP)
     try:
         yield
     finally:
@@ -75,7 +89,8 @@ async def one_statement(opened: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 class _SqliteConnection(aiosqlite.Connection):
-    """An aiosqlite connection that runs calls inline inside ``sqlite_write_batch``."""
+    """An aiosqlite connection that runs calls inline inside ``sqlite_write_batch`` and
+    ``sqlite_on_loop``."""
 
     def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)
@@ -85,7 +100,7 @@ class _SqliteConnection(aiosqlite.Connection):
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         db = self._connection
-        if _write_batch.get() == _INLINE and db is not None and self._running:
+        if _write_batch.get() in (_INLINE, _ON_LOOP) and db is not None and self._running:
             if self._abandoned:
                 # The worker thread takes calls in order: when this one returns, that call has ended.
                 await self._on_worker_thread(_nothing)
@@ -147,7 +162,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            if _write_batch.get():
+            if _write_batch.get() in (_INLINE, _LOCK_FIRST):
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             elif not _one_statement.get():
                 conn.exec_driver_sql("BEGIN")

@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,6 +64,7 @@ from shared.testing.memory import MemoryEventStore, MemoryStreams, subject_match
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Found = TypeVar("Found")
 
 STREAMS = ("USERS", *(stream_name(s) for s in SERVICES))
 """The streams a history changes or reads: the services' own and the users'."""
@@ -216,6 +217,9 @@ class MemoryProjector(Generic[T]):
 
     async def require_current(self, timeout: float = 0.0) -> None:
         return None
+
+    async def find(self, query: Callable[[], Awaitable[Found | None]]) -> Found | None:
+        return await query()  # fed by the loader between steps (settle), as require_current knows
 
     async def caught_up_with_start(self) -> bool:
         return True

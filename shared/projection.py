@@ -70,6 +70,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Found = TypeVar("Found")
 
 bookkeeping = MetaData()
 generations = Table(
@@ -325,6 +326,16 @@ class Projector(Generic[T]):
                     if loop.time() >= deadline:
                         raise ReadModelBehind(self.name)
                     await asyncio.sleep(CURRENT_POLL_SECONDS)
+
+    async def find(self, query: Callable[[], Awaitable[Found | None]]) -> Found | None:
+        """What ``query`` finds in this read model; when it finds nothing, what it finds once the read
+        model holds what the streams hold now (``require_current``): a record written a moment ago, by
+        a command whose client acts on its answer at once, is found rather than answered 'not found'."""
+        found = await query()
+        if found is None:
+            await self.require_current()
+            found = await query()
+        return found
 
     async def _lacking(self, number: int) -> str | None:
         """What of this version's tables generation ``number`` lacks (a table, or columns of one), once

@@ -332,6 +332,37 @@ async def test_nothing_is_held_while_somebody_waits_for_the_read_model(
         await asyncio.gather(task, return_exceptions=True)
 
 
+async def test_a_record_written_a_moment_ago_is_found_not_answered_missing(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """An API client acts on a record it has just been told of (an acknowledgement of a case just
+    registered, a retry of a message just parked) while the read model still holds the burst back:
+    ``find`` looks once more when the read model holds what is stored, instead of 'not found'."""
+    projector = Projector(TallyProjection(), engine, nats_client, gather_seconds=60.0)
+    await projector.setup()
+    task = asyncio.create_task(projector.run())
+
+    async def tally(name: str) -> tuple[str, str, int, int] | None:
+        return next((row for row in await snapshot(projector) if row[0] == name), None)
+
+    try:
+        await write_tallies(store, 1, prefix="first")
+        with projector.waited_on():  # the first burst applied, as after any command of the web front
+            async with asyncio.timeout(10):
+                while await tally("first0") is None:
+                    await asyncio.sleep(0.02)
+        await write_tallies(store, 1, prefix="then")
+        held = await tally("then0")
+        found = await projector.find(partial(tally, "then0"))
+        missing = await projector.find(partial(tally, "never"))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert held is None, "the window holds the second burst: the test shows nothing otherwise"
+    assert found is not None and found[2:] == (6, 4), found
+    assert missing is None
+
+
 async def test_upcast_v1_event_projects_like_v2(
     store: EventStore, nats_client: NatsClient, engine: AsyncEngine
 ) -> None:

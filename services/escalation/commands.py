@@ -8,6 +8,7 @@ id of ``shared.commands``' one rule.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import ClassVar
 
 from shared.auth import Principal, bilingual_error
@@ -60,10 +61,7 @@ class EscalationCommands:
         """Where the case is now (routing's placing, else its registration), as the case view reads it.
         A case the board lacks may be one registered a moment ago: looked for again once the board holds
         what is stored."""
-        place = await self._place(case_id)
-        if place is None:
-            await self.board.require_current()
-            place = await self._place(case_id)
+        place = await self.board.find(partial(self._place, case_id))
         if place is None:
             raise CaseNotFound(case_id)
         principal.reach_case(case_id, place.district, place.circle, place.thana)

@@ -708,10 +708,7 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
             async with commands.register.sessions() as session:
                 return await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
 
-        row = await found()
-        if row is None:  # registered a moment ago, perhaps: looked for again once the register holds it
-            await commands.register.require_current()
-            row = await found()
+        row = await commands.register.find(found)  # registered a moment ago, perhaps
         if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
             raise CaseNotFound(case_id or number or "")
         return row

@@ -101,10 +101,7 @@ class NotificationCommands:
         """What became of it: a channel took it this time, or it is parked again (each try is recorded),
         or, a complainant's SMS, it went back to intake to send; or it was not parked (being sent, or
         another retry took it first), and nothing was done."""
-        row = await self._row(command.notification_id)
-        if row is None:  # recorded a moment ago, perhaps: looked for again once the board holds it
-            await self.board.require_current()
-            row = await self._row(command.notification_id)
+        row = await self.board.find(partial(self._row, command.notification_id))  # recorded a moment ago?
         if row is None:
             raise NotFound("notification", command.notification_id)
         found = await self.notifications.get(command.notification_id)

@@ -45,9 +45,8 @@ from shared.auth import Sessions, TokenVerifier
 from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.clock import Clock
 from shared.directory import UserDirectory
-from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event
+from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope
 from shared.eventstore import (
-    CommandMeta,
     EventStore,
     decode_message,
     stream_name,
@@ -73,17 +72,12 @@ PUBLISH_WINDOW = 256
 
 
 class IndexedStreams(MemoryStreams):
-    """``MemoryStreams`` with each subject's events at hand: an aggregate's load does not scan the stream."""
+    """``MemoryStreams`` copied from NATS, knowing what was copied."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.subjects: dict[str, dict[str, list[Envelope]]] = {}
         self.loaded: dict[str, int] = {}
         """How many events each stream held when copied from NATS: what ``publish`` leaves out."""
-
-    def add(self, stream: str, subject: str, envelope: Envelope) -> None:
-        self.stream(stream).append((subject, envelope))
-        self.subjects.setdefault(stream, {}).setdefault(subject, []).append(envelope)
 
     def new(self, stream: str) -> list[tuple[str, Envelope]]:
         return self.stream(stream)[self.loaded.get(stream, 0) :]
@@ -150,45 +144,15 @@ class _NoSubscription:
 
 
 class FastStore(MemoryEventStore):
-    """A service's ``MemoryEventStore`` with subject-indexed loads and the JetStream calls it needs."""
+    """A service's ``MemoryEventStore`` with the JetStream calls the services make besides appends and
+    loads."""
 
     replicas = 1
 
     def __init__(self, streams: IndexedStreams, service: str, *, clock: Clock | None = None) -> None:
         super().__init__(streams, service, clock=clock)
-        self.indexed = streams
         self.js = MemoryJetStream(streams)
         self.nc = _NoBus(self.js)
-
-    async def append(
-        self,
-        aggregate_type: str,
-        aggregate_id: str,
-        new_events: Sequence[Event],
-        *,
-        expected_sequence: int,
-        expected_version: int,
-        meta: CommandMeta,
-    ) -> list[Envelope]:
-        before = len(self.streams.stream(self.stream))
-        stored = await super().append(
-            aggregate_type,
-            aggregate_id,
-            new_events,
-            expected_sequence=expected_sequence,
-            expected_version=expected_version,
-            meta=meta,
-        )
-        subject = self.subject(aggregate_type, aggregate_id)
-        for envelope in stored:
-            if envelope.sequence > before:
-                self.indexed.subjects.setdefault(self.stream, {}).setdefault(subject, []).append(envelope)
-        return stored
-
-    async def read_subject(self, stream: str, subject: str, *, after: int = 0) -> list[Envelope]:
-        if "*" in subject or ">" in subject:
-            return await super().read_subject(stream, subject, after=after)
-        return [e for e in self.indexed.subjects.get(stream, {}).get(subject, ()) if e.sequence > after]
 
     async def scan(
         self, stream: str, subject: str, event_types: Sequence[str], *, after: int = 0

@@ -36,14 +36,25 @@ def subject_matches(pattern: str, subject: str) -> bool:
 
 
 class MemoryStreams:
-    """The streams of every service, as one NATS server would hold them."""
+    """The streams of every service, as one NATS server would hold them, with each subject's events at
+    hand: an append or an aggregate's load does not scan the stream (a year of history is loaded on
+    these streams by ``shakti.fastload``)."""
 
     def __init__(self) -> None:
         self.streams: dict[str, list[tuple[str, Envelope]]] = {}
+        self.subjects: dict[str, dict[str, list[Envelope]]] = {}
         self.lock = asyncio.Lock()
 
     def stream(self, name: str) -> list[tuple[str, Envelope]]:
         return self.streams.setdefault(name, [])
+
+    def add(self, stream: str, subject: str, envelope: Envelope) -> None:
+        self.stream(stream).append((subject, envelope))
+        self.subjects.setdefault(stream, {}).setdefault(subject, []).append(envelope)
+
+    def of_subject(self, stream: str, subject: str) -> list[Envelope]:
+        """The events of one subject (no wildcard), in order."""
+        return self.subjects.get(stream, {}).get(subject, [])
 
 
 class MemoryEventStore:
@@ -76,7 +87,7 @@ class MemoryEventStore:
         subject = self.subject(aggregate_type, aggregate_id)
         async with self.streams.lock:
             stored = self.streams.stream(self.stream)
-            mine = [e for s, e in stored if s == subject]
+            mine = self.streams.of_subject(self.stream, subject)
             last = mine[-1].sequence if mine else 0
             if last != expected_sequence:
                 earlier = earlier_answer([e for e in mine if e.sequence > expected_sequence], meta)
@@ -105,7 +116,7 @@ class MemoryEventStore:
                     sequence=len(stored) + 1,
                     stream=self.stream,
                 )
-                stored.append((subject, envelope))
+                self.streams.add(self.stream, subject, envelope)
                 out.append(envelope)
             return out
 
@@ -118,6 +129,8 @@ class MemoryEventStore:
         )
 
     async def read_subject(self, stream: str, subject: str, *, after: int = 0) -> list[Envelope]:
+        if "*" not in subject and ">" not in subject:
+            return [e for e in self.streams.of_subject(stream, subject) if e.sequence > after]
         return [
             e for s, e in self.streams.stream(stream) if e.sequence > after and subject_matches(subject, s)
         ]

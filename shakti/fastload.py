@@ -487,8 +487,14 @@ async def publish(url: str, streams: IndexedStreams) -> dict[str, int]:
         finally:
             await nc.drain()
 
-    appended = await asyncio.gather(*(one(stream) for stream in STREAMS))
-    return dict(zip(STREAMS, appended, strict=True))
+    # A stream that fails stops the others (a task group cancels them): nothing goes on appending
+    # after the load has failed, and the first failure is what the caller sees.
+    try:
+        async with asyncio.TaskGroup() as group:
+            appending = {stream: group.create_task(one(stream)) for stream in STREAMS}
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return {stream: task.result() for stream, task in appending.items()}
 
 
 async def mark_reacted(url: str) -> int:
@@ -517,9 +523,11 @@ async def mark_reacted(url: str) -> int:
 async def memory_platform(
     settings: Settings, clock: Clock, url: str, folder: Path
 ) -> AsyncIterator[MemoryPlatform]:
-    """The services on a copy of the streams at ``url``; inside the block (whose code runs in the caller's
-    task), their SQLite calls run on the event loop's thread (``sqlite_on_loop``): the load waits on
-    every call in turn, and nothing else runs here meanwhile that a long statement could hold up."""
+    """The services on a copy of the streams at ``url``. Inside the block, the caller's task and every
+    task it starts there (even one that outlives the block) make their SQLite calls on the event loop's
+    thread (``sqlite_on_loop``): the load waits on every call in turn, and nothing else runs in the
+    process meanwhile that a long statement could hold up. Not for a process that also serves the
+    platform from inside the block. Entered and left in the same task."""
     streams = await copy_streams(url)
     with sqlite_on_loop():
         platform = MemoryPlatform(settings, clock, streams, folder)

@@ -53,7 +53,8 @@ def sqlite_on_loop() -> Iterator[None]:
     thread, and transactions begin as usual (deferred). For a process that only works through a
     history and serves nobody meanwhile (``shakti.fastload``): there each call's trip to aiosqlite's
     worker thread and back is time the loop spends waiting, several times what the statement costs.
-    A call that finds another connection holding the lock still waits for it on the worker thread."""
+    A statement that finds another connection holding the lock waits for it on the worker thread if its
+    transaction has read nothing yet; one that has read fails at once, as it would there (WAL mode)."""
     token = _write_batch.set(_ON_LOOP)
     try:
         yield

@@ -44,6 +44,7 @@ from services.intake.commands import IDENTITY
 from services.intake.kek import load_kek_ring
 from services.intake.keystore import KeyStore, unseal
 from services.routing import handlers as routing_handlers
+from shakti import fastload
 from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
 from shakti.fastload import STREAMS, mark_reacted, memory_platform, publish
@@ -312,3 +313,31 @@ async def test_the_services_start_on_memory_streams(nats_url: str, nats_client: 
     async with memory_platform(settings, clock, nats_url, tmp_path / "memory") as memory:
         assert [part.name for part in memory.parts] == list(SERVICES)
         await memory.settle()
+
+
+async def test_a_stream_that_fails_to_publish_stops_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The streams are published side by side: when one fails (an acknowledgement naming another
+    sequence), the load has failed, and no other stream goes on appending after it."""
+    finished: list[str] = []
+
+    class Connection:
+        async def drain(self) -> None:
+            return None
+
+    async def connect(url: str) -> Connection:
+        return Connection()
+
+    async def publishing(nc: Any, stream: str, streams: Any) -> int:
+        if stream == "INTAKE":
+            await asyncio.sleep(0.05)
+            raise RuntimeError("INTAKE: #7 answered a wrong sequence")
+        await asyncio.sleep(0.5)
+        finished.append(stream)
+        return 1
+
+    monkeypatch.setattr(nats, "connect", connect)  # fastload calls nats.connect
+    monkeypatch.setattr(fastload, "_publish_stream", publishing)
+    with pytest.raises(RuntimeError, match="INTAKE: #7"):
+        await publish("nats://unused", fastload.IndexedStreams())
+    await asyncio.sleep(0.7)
+    assert finished == []

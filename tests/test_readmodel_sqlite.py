@@ -110,11 +110,12 @@ async def test_inside_sqlite_on_loop_every_call_runs_on_the_loops_thread_in_a_de
     assert "BEGIN IMMEDIATE" not in {statement for statement, _ in on_loop}, on_loop
 
 
-async def test_on_the_loop_a_file_another_process_is_writing_is_waited_for_off_the_loop(
+async def test_on_the_loop_a_file_another_connection_is_writing_is_waited_for_off_the_loop(
     tmp_path: Path,
 ) -> None:
-    """A statement that finds another connection holding the write lock waits for it on the worker
-    thread: the loop goes on meanwhile, and the statement is done once the other commits."""
+    """A statement that finds another connection (here a plain sqlite3 one; in production another
+    process) holding the write lock waits for it on the worker thread: the loop goes on meanwhile, and
+    the statement is done once the other commits."""
     path = tmp_path / "read-model.db"
     engine = create_engine(f"sqlite+aiosqlite:///{path}")
     ticks = 0

@@ -20,6 +20,9 @@ loaded, with a district's register downloaded as CSV (``/dashboard.csv``, as its
 export that is not the register with cases stops the run) and ``shakti status`` run as an operator
 runs it (the venv's command, a process of its own, against the platform served on a free port).
 Figures are printed, then one JSON line; a figure this run does not measure is ``null``.
+Last, partitioning by district (``--partitions N``, 2 by default): the whole store is rebuilt by a
+process alone, then the districts are dealt into N partitions, each loaded into a store of its own, and
+all N are rebuilt at once, each by a process of its own (``partitioned``).
 ``--scales 0.0005,0.001,0.002`` runs the whole measurement at each scale, each in a process of its
 own, and prints every figure side by side.
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -77,6 +81,7 @@ from shakti.launcher import running
 from shakti.platform import build_platform, definition, runners
 from shakti.users import ServicesReference, UserStore, user_record
 from shakti.web.queues import CSV_COLUMNS
+from shared import projection
 from shared.aggregate import Aggregate
 from shared.auth import COOKIE
 from shared.clock import HistoricalClock
@@ -746,6 +751,37 @@ async def running_platform(
             yield app, client
 
 
+async def load_districts(
+    settings: PlatformSettings,
+    url: str,
+    clock: HistoricalClock,
+    root: Path,
+    districts: list[District],
+    lived: tuple[list[Complaint], list[Happening]],
+    result: dict[str, Any],
+    say: Callable[[str], None],
+    through_api: bool = False,
+) -> StateLoader:
+    """The districts' jurisdictions and rosters, then the year (``lived``: the complaints and the other
+    happenings), into the streams at ``url``: through the running platform's API, or on memory and
+    appended (the platform stopped). Timed into ``result``."""
+    year, happenings = lived
+    async with running_platform(settings, url, clock, root) as (app, client):
+        loader = StateLoader(app, client, clock)
+        await load_state(loader, districts, result, say)
+        if through_api:
+            await load_year_through_api(app, loader, year, happenings, result, say)
+            return loader
+        # Every desk officer and SP before the streams are copied: the memory platform reads the users.
+        for thana in sorted({c.thana for c in year}):
+            await loader.desk(thana)
+        for who in sorted({h.who for h in happenings}):
+            await loader.staff(who)
+        await settled(app)
+    await load_year_fast(settings, clock, url, root, loader, year, happenings, result, say)
+    return loader
+
+
 async def run(
     scale: float,
     root: Path,
@@ -756,6 +792,7 @@ async def run(
     compare: bool = False,
     through_api: bool = False,
     postgres: str = "",
+    partitions: int = 1,
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Generate, load, rebuild and (``measure``) time the pages; with ``compare``, the read models'
@@ -769,28 +806,16 @@ async def run(
     say(f"state: {len(districts)} districts, {sum(d.thanas for d in districts)} Kendras, {len(year)} complaints "
         f"with {sum(len(c.steps) for c in year)} steps (scale {scale}); the roster's and training's whole "
         f"year: {len(happenings)} requests")  # fmt: skip
-    settings = PlatformSettings(data_dir=root / "var", keys_dir=root / "keys")
+    settings = partition_settings(root)
     init_keys(settings)
     result: dict[str, Any] = {
         "scale": scale, "districts": len(districts), "complaints": len(year), "happenings": len(happenings),
     }  # fmt: skip
     with EmbeddedNatsServer(root / "nats") as server:
         clock = HistoricalClock(YEAR_START - timedelta(days=1))
-        async with running_platform(settings, server.url, clock, root) as (app, client):
-            loader = StateLoader(app, client, clock)
-            await load_state(loader, districts, result, say)
-            if through_api:
-                await load_year_through_api(app, loader, year, happenings, result, say)
-            else:
-                # Every desk officer and SP before the streams are copied: the memory platform reads the
-                # users.
-                for thana in sorted({c.thana for c in year}):
-                    await loader.desk(thana)
-                for who in sorted({h.who for h in happenings}):
-                    await loader.staff(who)
-                await settled(app)
-        if not through_api:
-            await load_year_fast(settings, clock, server.url, root, loader, year, happenings, result, say)
+        loader = await load_districts(
+            settings, server.url, clock, root, districts, (year, happenings), result, say, through_api
+        )
         async with running_platform(settings, server.url, clock, root) as (app, client):
             started = time.perf_counter()
             await settled(app)
@@ -816,11 +841,109 @@ async def run(
                 async with served_on_a_port(app, settings) as url:
                     result["status"] = await operator_status(settings, url)
                 say_pages(found, result["status"], say)
+        if partitions > 1:
+            result["partitions"] = await partitioned(
+                server.url, root, districts, (year, seed), partitions, say
+            )
         result["rss_mb"] = {
             "platform": rss_mb(),
             "nats-server": rss_mb(str(server.pid)) if server.pid else 0.0,
         }
     return result
+
+
+def partition_settings(root: Path) -> PlatformSettings:
+    return PlatformSettings(data_dir=root / "var", keys_dir=root / "keys")
+
+
+async def rebuild_in_a_process(url: str, root: Path) -> tuple[dict[str, dict[str, float]], float]:
+    """Every read model of the store at ``url`` rebuilt into fresh SQLite files, by a process of its own
+    (``--rebuild-from``), as ``rebuild_elsewhere`` times it; with the process's wall time, start-up and
+    the switch-over waits included."""
+    started = time.perf_counter()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.state", "--rebuild-from", url, "--root", str(root),
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await child.communicate()
+    if child.returncode:
+        raise RuntimeError(f"bench.state: the rebuild of {url} failed ({child.returncode})")
+    timings: dict[str, dict[str, float]] = json.loads(out.decode().strip().splitlines()[-1])
+    return timings, time.perf_counter() - started
+
+
+def replay_seconds(timings: dict[str, dict[str, float]]) -> float:
+    return sum(t["replay_seconds"] for t in timings.values())
+
+
+async def partitioned(
+    url: str,
+    root: Path,
+    districts: list[District],
+    year_and_seed: tuple[list[Complaint], int],
+    count: int,
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Partitioning by district, measured. The whole store at ``url`` is rebuilt by a process alone; then
+    the districts are dealt into ``count`` partitions, each loaded into a store of its own (its own
+    ``nats-server``, keys and read models: what a deployment of those districts alone would hold; the
+    year's complaints of its districts, its districts' roster and training), and every partition is
+    rebuilt at the same time, each by a process of its own. Replay seconds leave out start-up and the
+    switch-over waits, which do not grow with the streams."""
+    whole, whole_wall = await rebuild_in_a_process(url, root)
+    say(f"partitions: the whole store rebuilt by one process: {sum(t['events'] for t in whole.values()):.0f} "
+        f"events, {replay_seconds(whole):.1f} s of replay, {whole_wall:.1f} s in all")  # fmt: skip
+    year, seed = year_and_seed
+    parts = [districts[i::count] for i in range(count)]
+    with contextlib.ExitStack() as servers:
+        urls: list[str] = []
+        for i, part in enumerate(parts):
+            where = root / f"partition-{i}"
+            settings = partition_settings(where)
+            init_keys(settings)
+            server = servers.enter_context(EmbeddedNatsServer(where / "nats"))
+            codes = {d.code for d in part}
+            lived = ([c for c in year if c.district in codes], year_happenings(part, seed))
+            loaded: dict[str, Any] = {}
+            clock = HistoricalClock(YEAR_START - timedelta(days=1))
+            await load_districts(settings, server.url, clock, where, part, lived, loaded, lambda _: None)
+            urls.append(server.url)
+            say(f"partition {i}: {', '.join(sorted(codes))}: {len(lived[0])} complaints loaded in "
+                f"{loaded['year_load_s']:.1f} s")  # fmt: skip
+        started = time.perf_counter()
+        rebuilt = await asyncio.gather(
+            *(rebuild_in_a_process(u, root / f"partition-{i}") for i, u in enumerate(urls))
+        )
+        wall = time.perf_counter() - started
+    slowest = max(replay_seconds(timings) for timings, _ in rebuilt)
+    figures: dict[str, Any] = {
+        "count": count,
+        "whole": {"events": sum(t["events"] for t in whole.values()), "replay_s": replay_seconds(whole),
+                  "wall_s": whole_wall},
+        "each": [{"districts": [d.code for d in part], "events": sum(t["events"] for t in timings.values()),
+                  "replay_s": replay_seconds(timings), "wall_s": own_wall}
+                 for part, (timings, own_wall) in zip(parts, rebuilt, strict=True)],
+        "wall_s": wall,
+        "replay_speedup": replay_seconds(whole) / slowest if slowest else 0.0,
+        "wall_speedup": whole_wall / wall if wall else 0.0,
+    }  # fmt: skip
+    for i, each in enumerate(figures["each"]):
+        say(f"partition {i}: {each['events']} events, {each['replay_s']:.1f} s of replay, "
+            f"{each['wall_s']:.1f} s in all (at the same time as the others)")  # fmt: skip
+    say(f"partitions: {count} at once on this machine: replay {figures['replay_speedup']:.2f}x, "
+        f"wall {figures['wall_speedup']:.2f}x the whole store's")  # fmt: skip
+    return figures
+
+
+async def rebuild_from(url: str, root: Path) -> dict[str, dict[str, float]]:
+    """``--rebuild-from``: the store at ``url`` rebuilt into fresh SQLite files under ``root``, with the
+    keys of the platform whose data is under ``root``."""
+    # No other process reads the fresh read models: no switch-over to wait for.
+    projection.OLD_GENERATION_GRACE_SECONDS = 0
+    settings = partition_settings(root)
+    rebuilt = root / f"rebuilt-{uuid.uuid4().hex[:8]}"
+    rebuilt.mkdir(parents=True)
+    return await rebuild_elsewhere(settings, url, f"sqlite+aiosqlite:///{rebuilt}/{{service}}.db")
 
 
 def say_pages(
@@ -840,6 +963,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     postgres = result.get("rebuild_postgres")
     postgres_rates = [t["eps"] for t in (postgres or {}).values() if t["events"]]
     aggregates = result.get("aggregates")
+    split = result.get("partitions")
     export = pages.get("csv_export", {})
     status = result.get("status", {})
 
@@ -876,6 +1000,8 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "rebuild_postgres_eps": {service: round(t["eps"]) for service, t in postgres.items()}
         if postgres
         else None,
+        "partition_replay_speedup": round(split["replay_speedup"], 2) if split else None,
+        "partition_wall_speedup": round(split["wall_speedup"], 2) if split else None,
         "aggregate_events": {what: a["events"] for what, a in aggregates.items()} if aggregates else None,
         "aggregate_load_ms": {what: round(a["load_ms"], 2) for what, a in aggregates.items()}
         if aggregates
@@ -974,7 +1100,21 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="also rebuild every read model into fresh PostgreSQL databases on this server (made for the "
         "run, dropped after), e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        help="after the measurement, deal the districts into N partitions, load each into a store of its "
+        "own and rebuild them all at once, each by a process of its own, against the whole store rebuilt "
+        "alone (default 2 where there are two districts or more; 1: not measured)",
+    )
+    parser.add_argument("--rebuild-from", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.partitions is None:
+        args.partitions = min(2, args.districts)
+    if not 1 <= args.partitions <= args.districts:
+        parser.error(f"--partitions {args.partitions}: from 1 to the number of districts ({args.districts})")
+    return args
 
 
 def one_scale(args: argparse.Namespace, scale: float) -> dict[str, Any]:
@@ -991,6 +1131,7 @@ def one_scale(args: argparse.Namespace, scale: float) -> dict[str, Any]:
     ]
     command += ["--seed", str(args.seed), *(["--through-api"] if args.through_api else [])]
     command += ["--postgres", args.postgres] if args.postgres else []
+    command += ["--partitions", str(args.partitions)]
     last = ""
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:
         assert child.stdout is not None
@@ -1004,7 +1145,7 @@ def one_scale(args: argparse.Namespace, scale: float) -> dict[str, Any]:
 
 
 NOT_MEASURED = (
-    "not measured yet (null or absent): partitions, escalation and routing alone at state scale, the state "
+    "not measured yet (null or absent): escalation and routing alone at state scale, the state "
     "cell's CSV export (it has none: /dashboard.csv is a supervisor's, timed for one district's SP); "
     "memory is this one process"
 )
@@ -1012,6 +1153,9 @@ NOT_MEASURED = (
 
 def main() -> None:
     args = arguments()
+    if args.rebuild_from:
+        print(json.dumps(asyncio.run(rebuild_from(args.rebuild_from, args.root))))
+        return
     if args.scales:
         every = [one_scale(args, scale) for scale in args.scales]
         print(side_by_side(every))
@@ -1029,6 +1173,7 @@ def main() -> None:
                 seed=args.seed,
                 through_api=args.through_api,
                 postgres=args.postgres,
+                partitions=args.partitions,
             )
         )
     print(NOT_MEASURED)

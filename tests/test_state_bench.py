@@ -20,8 +20,11 @@ from bench.state import (
     aggregate_loads,
     arguments,
     operator_status,
+    partition_settings,
     rebuild_elsewhere,
+    rebuild_in_a_process,
     register_rows,
+    replay_seconds,
     running_platform,
     scratch_databases,
     served_on_a_port,
@@ -51,6 +54,7 @@ def test_three_scales_in_one_invocation() -> None:
     assert (args.districts, args.postgres) == (3, POSTGRES)
     plain = arguments([])
     assert (plain.scale, plain.scales, plain.districts, plain.postgres) == (0.001, None, 5, "")
+    assert (plain.partitions, arguments(["--districts", "1"]).partitions) == (2, 1)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +65,8 @@ def test_three_scales_in_one_invocation() -> None:
         ["--scales", "0.001,0.001"],
         ["--scales", ""],
         ["--scale", "0.001", "--scales", "0.001,0.002"],
+        ["--districts", "2", "--partitions", "3"],
+        ["--partitions", "0"],
     ],
 )
 def test_scales_that_cannot_be_measured_are_refused(given: list[str]) -> None:
@@ -143,6 +149,26 @@ async def test_read_models_rebuild_into_scratch_databases_dropped_after(
     # Routing's roster read model took in the officer's four events.
     assert timings["routing"]["events"] >= 4
     assert await databases(server, prefix) == []
+
+
+async def test_a_partition_is_rebuilt_by_a_process_of_its_own_with_its_own_keys(
+    nats_client: NatsClient, nats_url: str, tmp_path: Path
+) -> None:
+    for service in SERVICES:
+        await EventStore(nats_client, service).ensure_stream()
+    await officer_history(nats_client, "SJP0001", changes=3)
+    init_keys(partition_settings(tmp_path))
+    timings, wall = await rebuild_in_a_process(nats_url, tmp_path)
+    assert list(timings) == list(SERVICES)
+    assert timings["routing"]["events"] >= 4
+    assert 0 < replay_seconds(timings) < wall
+    # Into fresh files of its own, beside the partition's data, not into its read models.
+    assert read_model_files(tmp_path) == ["rebuilt-*/routing.db"]
+
+
+def read_model_files(root: Path) -> list[str]:
+    found = [path.relative_to(root).as_posix() for path in root.glob("**/routing.db")]
+    return [f"rebuilt-*/{path.split('/', 1)[1]}" if path.startswith("rebuilt-") else path for path in found]
 
 
 def register_sheet(*cases: list[str], header: list[str] | None = None) -> bytes:

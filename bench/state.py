@@ -43,10 +43,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,13 @@ import nats
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from nats.js.errors import NotFoundError
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bench.state_data import (
     OPERATOR,
     SAMPLE_DISTRICT,
+    YEAR_COMPLAINTS,
     YEAR_START,
     Complaint,
     District,
@@ -240,6 +242,41 @@ async def settled(app: FastAPI, timeout: float = 600) -> None:
             busy |= any(n for n in report.get("reactions", {}).values())
         quiet = 0 if busy else quiet + 1
         await asyncio.sleep(0.15)
+
+
+def open_at_once(spans: Sequence[tuple[datetime, datetime | None]], begin: datetime) -> tuple[int, float]:
+    """Of spans (start, stop; None: still open), the most open at any moment, and the mean number open
+    from ``begin`` to the last start or stop (a span still open counts until then)."""
+    if not spans:
+        return 0, 0.0
+    end = max(moment for span in spans for moment in span if moment is not None)
+    changes = sorted([(start, 1) for start, _ in spans] + [(stop, -1) for _, stop in spans if stop])
+    held = most = 0
+    for _, change in changes:
+        held += change
+        most = max(most, held)
+    length = (end - begin).total_seconds()
+    open_seconds = sum(((stop or end) - max(start, begin)).total_seconds() for start, stop in spans)
+    return most, open_seconds / length if length else 0.0
+
+
+async def open_clocks(app: FastAPI, year: list[Complaint]) -> dict[str, float]:
+    """How many SOP clocks the year held open at once (started, not yet stopped), from escalation's
+    read model (``open_at_once``), and the mean for the whole state: the year's mean times a
+    state-year's complaints over the year's (``YEAR_COMPLAINTS`` / complaints loaded)."""
+    ctx = app.state.runners["escalation"].context
+    assert ctx is not None
+    board = ctx.projectors["escalation_board"]
+    clock = board.tables.clock
+    async with board.sessions() as session:
+        rows = (await session.execute(select(clock.c.started_at, clock.c.stopped_at))).all()
+    most, mean = open_at_once([(row.started_at, row.stopped_at) for row in rows], YEAR_START)
+    return {
+        "clocks": len(rows),
+        "open_at_once_max": most,
+        "open_at_once_mean": round(mean, 1),
+        "state_open_at_once_mean": round(mean * YEAR_COMPLAINTS / len(year)) if year else 0,
+    }
 
 
 async def rebuild(app: FastAPI) -> dict[str, dict[str, float]]:
@@ -823,6 +860,10 @@ async def run(
             say(f"platform started on the loaded streams, read models caught up: {result['start_s']:.1f} s")
             loader = loader.moved_to(app, client)
             await record_streams(server.url, result, say)
+            result["open_clocks"] = clocks = await open_clocks(app, year)
+            say(f"SOP clocks: {clocks['clocks']}, open at once: at most {clocks['open_at_once_max']}, "
+                f"{clocks['open_at_once_mean']:.1f} on average over the year; the whole state: "
+                f"≈{clocks['state_open_at_once_mean']:,} on average")  # fmt: skip
             if compare:
                 result["officer_events"] = await officer_events(server.url)
             await rebuild_and_compare(app, client, loader, year, compare, result, say)
@@ -841,14 +882,15 @@ async def run(
                 async with served_on_a_port(app, settings) as url:
                     result["status"] = await operator_status(settings, url)
                 say_pages(found, result["status"], say)
-        if partitions > 1:
-            result["partitions"] = await partitioned(
-                server.url, root, districts, (year, seed), partitions, say
-            )
+        # Before the partitions are loaded, in this process too: the platform's memory, not theirs.
         result["rss_mb"] = {
             "platform": rss_mb(),
             "nats-server": rss_mb(str(server.pid)) if server.pid else 0.0,
         }
+        if partitions > 1:
+            result["partitions"] = await partitioned(
+                server.url, root, districts, (year, seed), partitions, say
+            )
     return result
 
 
@@ -885,7 +927,7 @@ async def partitioned(
     say: Callable[[str], None],
 ) -> dict[str, Any]:
     """Partitioning by district, measured. The whole store at ``url`` is rebuilt by a process alone; then
-    the districts are dealt into ``count`` partitions, each loaded into a store of its own (its own
+    the districts are dealt into ``count`` partitions of nearly equal complaints (``dealt``), each loaded into a store of its own (its own
     ``nats-server``, keys and read models: what a deployment of those districts alone would hold; the
     year's complaints of its districts, its districts' roster and training), and every partition is
     rebuilt at the same time, each by a process of its own. Replay seconds leave out start-up and the
@@ -894,7 +936,7 @@ async def partitioned(
     say(f"partitions: the whole store rebuilt by one process: {sum(t['events'] for t in whole.values()):.0f} "
         f"events, {replay_seconds(whole):.1f} s of replay, {whole_wall:.1f} s in all")  # fmt: skip
     year, seed = year_and_seed
-    parts = [districts[i::count] for i in range(count)]
+    parts = dealt(districts, year, count)
     with contextlib.ExitStack() as servers:
         urls: list[str] = []
         for i, part in enumerate(parts):
@@ -933,6 +975,20 @@ async def partitioned(
     say(f"partitions: {count} at once on this machine: replay {figures['replay_speedup']:.2f}x, "
         f"wall {figures['wall_speedup']:.2f}x the whole store's")  # fmt: skip
     return figures
+
+
+def dealt(districts: list[District], year: list[Complaint], count: int) -> list[list[District]]:
+    """The districts dealt into ``count`` partitions of nearly the same number of complaints: the busiest
+    district first, each to the partition with the fewest so far (a partition's rebuild is as long as
+    its streams)."""
+    complaints_of = Counter(c.district for c in year)
+    parts: list[list[District]] = [[] for _ in range(count)]
+    held = [0] * count
+    for district in sorted(districts, key=lambda d: (-complaints_of[d.code], d.code)):
+        lightest = held.index(min(held))
+        parts[lightest].append(district)
+        held[lightest] += complaints_of[district.code]
+    return parts
 
 
 async def rebuild_from(url: str, root: Path) -> dict[str, dict[str, float]]:
@@ -999,6 +1055,9 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "rebuild_postgres_eps_min": round(min(postgres_rates)) if postgres_rates else None,
         "rebuild_postgres_eps": {service: round(t["eps"]) for service, t in postgres.items()}
         if postgres
+        else None,
+        "state_open_clocks_mean": result["open_clocks"]["state_open_at_once_mean"]
+        if "open_clocks" in result
         else None,
         "partition_replay_speedup": round(split["replay_speedup"], 2) if split else None,
         "partition_wall_speedup": round(split["wall_speedup"], 2) if split else None,

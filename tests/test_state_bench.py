@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
@@ -19,6 +19,8 @@ from nats.aio.client import Client as NatsClient
 from bench.state import (
     aggregate_loads,
     arguments,
+    dealt,
+    open_at_once,
     operator_status,
     partition_settings,
     rebuild_elsewhere,
@@ -32,14 +34,14 @@ from bench.state import (
     summary,
     timed,
 )
-from bench.state_data import YEAR_START
+from bench.state_data import YEAR_START, Complaint, read_districts
 from shakti.basics import SERVICES
 from shakti.config import PlatformSettings
 from shakti.web.queues import CSV_COLUMNS
 from shared import projection
 from shared.clock import HistoricalClock
 from shared.contracts.routing import OfficerDutyChanged, OfficerEnrolled
-from shared.contracts.vocabulary import DutyStatus
+from shared.contracts.vocabulary import Category, DutyStatus
 from shared.events import Event
 from shared.eventstore import CommandMeta, EventStore
 from shared.keys import init_keys
@@ -164,6 +166,34 @@ async def test_a_partition_is_rebuilt_by_a_process_of_its_own_with_its_own_keys(
     assert 0 < replay_seconds(timings) < wall
     # Into fresh files of its own, beside the partition's data, not into its read models.
     assert read_model_files(tmp_path) == ["rebuilt-*/routing.db"]
+
+
+def test_partitions_are_dealt_nearly_equal_complaints_the_busiest_district_first() -> None:
+    every = {d.code: d for d in read_districts()}
+    chosen = [every[code] for code in ("SJP", "AGR", "ALG", "AMB")]
+    busy = {"SJP": 10, "AGR": 6, "ALG": 5, "AMB": 1}
+    year = [complaint(code) for code, n in busy.items() for _ in range(n)]
+    parts = dealt(chosen, year, 2)
+    assert [[d.code for d in part] for part in parts] == [["SJP", "AMB"], ["AGR", "ALG"]]
+    assert [sum(busy[d.code] for d in part) for part in parts] == [11, 11]
+    assert [len(part) for part in dealt(chosen, year, 4)] == [1, 1, 1, 1]
+
+
+def test_clocks_open_at_once_are_counted_at_their_most_and_on_average() -> None:
+    day = timedelta(days=1)
+
+    def at(days: int) -> datetime:
+        return YEAR_START + days * day
+
+    spans = [(at(0), at(10)), (at(5), at(15)), (at(20), None), (at(29), at(30))]
+    # Two at once from day 5 to 10; 10 + 10 + 10 (open until the last moment, day 30) + 1 days open in 30.
+    assert open_at_once(spans, YEAR_START) == (2, 31 / 30)
+    assert open_at_once([], YEAR_START) == (0, 0.0)
+
+
+def complaint(district: str) -> Complaint:
+    at = YEAR_START + timedelta(days=1)
+    return Complaint(1, district, f"{district}-01", at, Category.DOMESTIC_VIOLENCE, "walk_in", False, False)
 
 
 def read_model_files(root: Path) -> list[str]:

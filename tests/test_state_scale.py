@@ -42,6 +42,9 @@ async def test_a_part_of_the_state_loads_and_its_read_models_equal_a_rebuild(
     assert not {k: v for k, v in result["refused"].items() if k.startswith("register")}
     assert figures["events"] > 5 * figures["complaints"]
     assert all(t["events"] for t in result["rebuild"].values()), result["rebuild"]
+    clocks = result["open_clocks"]
+    assert clocks["clocks"] >= figures["complaints"]
+    assert 1 <= clocks["open_at_once_mean"] <= clocks["open_at_once_max"] < clocks["clocks"]
     assert result["live"]["state /api/intake/counts []"]
     assert sum(key.startswith("sp /api/escalation/cases/") for key in result["live"]) == 60  # the sample
     found = differences(result["live"], result["rebuilt"])

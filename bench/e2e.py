@@ -212,6 +212,8 @@ class Stage:
     max_lag: int = 0
     statements: dict[str, float] = field(default_factory=dict)
     """SQL statements per case sent, by service (empty when the platform does not count them)."""
+    slowest: dict[str, float] = field(default_factory=dict)
+    """The slowest case's registration answer, assignment and first clock, in ms from its POST."""
 
     @property
     def statements_per_case(self) -> float | None:
@@ -239,6 +241,7 @@ class Stage:
             "max_consumer_lag": self.max_lag,
             "statements_per_case": round(sum(self.statements.values()), 1) if self.statements else None,
             "statements_by_service": {k: round(v, 1) for k, v in self.statements.items()},
+            "slowest": self.slowest,
         }
 
 
@@ -259,6 +262,7 @@ class Load:
             base_url=target.url, timeout=30.0, limits=httpx.Limits(max_connections=64)
         )
         self.sent_at: dict[str, float] = {}
+        self.answered_at: dict[str, float] = {}
         self.assigned_at: dict[str, float] = {}
         self.armed_at: dict[str, float] = {}
         self.kendras: list[dict[str, Any]] = []
@@ -370,7 +374,8 @@ class Load:
         if response.status_code != 201:
             stage.refused += 1
             return
-        self.sent_at[response.json()["case_id"]] = started
+        case_id = response.json()["case_id"]
+        self.sent_at[case_id], self.answered_at[case_id] = started, time.monotonic()
 
     def done_at(self, case_id: str) -> float | None:
         assigned, armed = self.assigned_at.get(case_id), self.armed_at.get(case_id)
@@ -444,7 +449,22 @@ class Load:
         stage.latencies_ms = [
             (self.done_at(c) or 0) * 1000 - s * 1000 for c, s in self.sent_at.items() if self.done_at(c)
         ]
+        stage.slowest = self.parts_of_the_slowest()
         return stage
+
+    def parts_of_the_slowest(self) -> dict[str, float]:
+        """Where the stage's slowest finished case spent its time, in ms from its POST: the registration's
+        answer, routing's assignment and escalation's first clock, as seen on the bus."""
+        finished = {c: t - self.sent_at[c] for c in self.sent_at if (t := self.done_at(c)) is not None}
+        if not finished:
+            return {}
+        case = max(finished, key=finished.__getitem__)
+        sent = self.sent_at[case]
+        return {
+            "answered_ms": round((self.answered_at[case] - sent) * 1000, 1),
+            "assigned_ms": round((self.assigned_at[case] - sent) * 1000, 1),
+            "clock_ms": round((self.armed_at[case] - sent) * 1000, 1),
+        }
 
 
 async def drive(
@@ -485,7 +505,8 @@ async def drive(
                     f"offered {rate:4d}/s: {s['cases_per_s']:7.1f} cases/s sustained, "
                     f"e2e p50 {s['e2e_p50_ms']:7.1f} ms p99 {s['e2e_p99_ms']:8.1f} ms, "
                     f"{s['completed']}/{s['sent']} complete, {s['refused']} refused, max lag {s['max_consumer_lag']}, "
-                    f"SQL statements per case {s['statements_per_case']} {s['statements_by_service']}",
+                    f"SQL statements per case {s['statements_per_case']} {s['statements_by_service']}; "
+                    f"the slowest case {s['slowest']}",
                     flush=True,
                 )
                 if stage.cases_per_s < 0.8 * rate or stage.refused:

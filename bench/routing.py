@@ -18,6 +18,7 @@ to the control Kendra, some minors), with a fixed seed. The machine is shared: r
     python -m bench.routing --quick          # a smoke run (seconds)
     python -m bench.routing --read-model process   # the read model kept by a second routing process
     python -m bench.routing --read-model none      # routing alone, the read model's projector not running
+    python -m bench.routing --state          # the duty board holding a state's roster (75 districts)
 
 ``--read-model`` says where routing's read model is kept: ``here`` (default: in the deciding process,
 as ``shakti up`` runs it), ``process`` (a second routing process with its reactions off, as
@@ -46,9 +47,10 @@ from typing import Any
 import nats
 from nats.js.api import DeliverPolicy
 
+from bench.state_data import SAMPLE_DISTRICT, jurisdiction_sheet, read_districts, roster_sheet
 from services.routing.jurisdiction import import_jurisdiction
 from services.routing.main import routing_service
-from services.routing.roster import import_roster
+from services.routing.roster import Roster, import_roster
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.vocabulary import Category, Channel, Priority
 from shared.eventstore import CommandMeta, EventStore
@@ -198,7 +200,24 @@ def _keep_read_model(url: str, folder: str, stop: Any) -> None:
     asyncio.run(keep())
 
 
-async def run(burst: int, rate: float, seconds: float, read_model: str) -> dict[str, Any]:
+async def the_other_districts(store: EventStore, folder: Path) -> None:
+    """The other 74 districts' synthetic jurisdictions and rosters (``bench.state_data``: every Kendra of
+    the state, three DEMO officers each), so that the duty board holds a state's roster."""
+    started = time.monotonic()
+    others = [d for d in read_districts() if d.code != SAMPLE_DISTRICT]
+    for district in others:
+        sheet = folder / f"{district.code}.csv"
+        await asyncio.to_thread(sheet.write_text, jurisdiction_sheet(district), encoding="utf-8")
+        await import_jurisdiction(sheet, store, actor="bench")
+        await Roster(store).import_sheet(roster_sheet(district), actor="bench")
+    kendras = sum(d.thanas for d in others)
+    print(f"state: {len(others)} more districts, {kendras} Kendras, {3 * kendras} officers imported "
+          f"({time.monotonic() - started:.1f}s)")  # fmt: skip
+
+
+async def run(
+    burst: int, rate: float, seconds: float, read_model: str, state: bool = False
+) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="shakti-bench-routing-") as folder,
         EmbeddedNatsServer(Path(folder) / "nats") as server,
@@ -220,6 +239,8 @@ async def run(burst: int, rate: float, seconds: float, read_model: str) -> dict[
         try:
             await import_jurisdiction(DATA / "shahjahanpur.csv", ctx.store)
             await import_roster(DATA / "shahjahanpur-roster.csv", ctx.store)
+            if state:
+                await the_other_districts(ctx.store, Path(folder))
             started = time.monotonic()
             await in_another_process(server.url, burst, None, seed=1)
             routed = await stamps(server.url, "ROUTING", "shakti.routing.case.*", DONE)
@@ -255,6 +276,7 @@ async def run(burst: int, rate: float, seconds: float, read_model: str) -> dict[
         "steady_cases": len(steady_cases),
         "burst_cases": burst,
         "read_model": read_model,
+        "roster": "state" if state else "district",
         "read_model_behind_s": round(read_model_behind, 2) if read_model != "none" else None,
     }
 
@@ -278,11 +300,17 @@ def main() -> None:
         default="here",
         help="where routing's read model is kept: in the deciding process, a second process, or nowhere",
     )
+    parser.add_argument(
+        "--state",
+        action="store_true",
+        help="the duty board holds a state's roster: the other 74 districts' synthetic jurisdictions and "
+        "rosters imported first (cases still go to Shahjahanpur's Kendras)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.burst, args.rate, args.seconds = 200, 100.0, 3.0
     configure_logging()  # as the launcher does: the service's own logs, FastStream's warnings only
-    figures = asyncio.run(run(args.burst, args.rate, args.seconds, args.read_model))
+    figures = asyncio.run(run(args.burst, args.rate, args.seconds, args.read_model, args.state))
     for key, value in figures.items():
         print(f"{key:>24}: {value}", file=sys.stderr)
     print(json.dumps(figures))

@@ -422,6 +422,7 @@ class Load:
     async def run_stage(self, rate: int, seconds: float, first: int) -> Stage:
         stage = Stage(rate)
         self.sent_at.clear()
+        self.answered_at.clear()
         tasks: list[asyncio.Task[None]] = []
         began = time.monotonic()
 
@@ -454,7 +455,7 @@ class Load:
 
     def parts_of_the_slowest(self) -> dict[str, float]:
         """Where the stage's slowest finished case spent its time, in ms from its POST: the registration's
-        answer, routing's assignment and escalation's first clock, as seen on the bus."""
+        HTTP answer, and routing's assignment and escalation's first clock as seen on the bus."""
         finished = {c: t - self.sent_at[c] for c in self.sent_at if (t := self.done_at(c)) is not None}
         if not finished:
             return {}

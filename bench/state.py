@@ -20,9 +20,10 @@ loaded, with a district's register downloaded as CSV (``/dashboard.csv``, as its
 export that is not the register with cases stops the run) and ``shakti status`` run as an operator
 runs it (the venv's command, a process of its own, against the platform served on a free port).
 Figures are printed, then one JSON line; a figure this run does not measure is ``null``.
-Last, partitioning by district (``--partitions N``, 2 by default): the whole store is rebuilt by a
-process alone, then the districts are dealt into N partitions, each loaded into a store of its own, and
-all N are rebuilt at once, each by a process of its own (``partitioned``).
+Last, partitioning by district (``--partitions N``, 2 by default where two districts or more are
+loaded): the year's whole store is rebuilt by a process alone (before the pages add to it), then the
+districts are dealt into N partitions, each loaded into a store of its own, and all N are rebuilt at
+once, each by a process of its own (``partitioned``).
 ``--scales 0.0005,0.001,0.002`` runs the whole measurement at each scale, each in a process of its
 own, and prints every figure side by side.
 """
@@ -63,6 +64,7 @@ from bench.state_data import (
     OPERATOR,
     SAMPLE_DISTRICT,
     YEAR_COMPLAINTS,
+    YEAR_END,
     YEAR_START,
     Complaint,
     District,
@@ -244,38 +246,55 @@ async def settled(app: FastAPI, timeout: float = 600) -> None:
         await asyncio.sleep(0.15)
 
 
-def open_at_once(spans: Sequence[tuple[datetime, datetime | None]], begin: datetime) -> tuple[int, float]:
-    """Of spans (start, stop; None: still open), the most open at any moment, and the mean number open
-    from ``begin`` to the last start or stop (a span still open counts until then)."""
-    if not spans:
-        return 0, 0.0
-    end = max(moment for span in spans for moment in span if moment is not None)
-    changes = sorted([(start, 1) for start, _ in spans] + [(stop, -1) for _, stop in spans if stop])
+@dataclass(frozen=True)
+class OpenAtOnce:
+    most: int
+    """The most open at any moment of the period."""
+    mean: float
+    """The mean number open over the period."""
+    at_end: int
+    """Open at its last moment."""
+
+
+def open_at_once(
+    spans: Sequence[tuple[datetime, datetime | None]], begin: datetime, end: datetime
+) -> OpenAtOnce:
+    """Of spans (start, stop; None: never stopped), how many were open at once from ``begin`` to ``end``:
+    each span clipped to the period (a stop before its start counts as no time)."""
+    clipped = [(max(start, begin), min(stop or end, end)) for start, stop in spans if start < end]
+    clipped = [(start, stop) for start, stop in clipped if stop > start]
+    changes = sorted([(start, 1) for start, _ in clipped] + [(stop, -1) for _, stop in clipped if stop < end])
     held = most = 0
     for _, change in changes:
         held += change
         most = max(most, held)
     length = (end - begin).total_seconds()
-    open_seconds = sum(((stop or end) - max(start, begin)).total_seconds() for start, stop in spans)
-    return most, open_seconds / length if length else 0.0
+    open_seconds = sum((stop - start).total_seconds() for start, stop in clipped)
+    return OpenAtOnce(most, open_seconds / length if length > 0 else 0.0, held)
 
 
 async def open_clocks(app: FastAPI, year: list[Complaint]) -> dict[str, float]:
-    """How many SOP clocks the year held open at once (started, not yet stopped), from escalation's
-    read model (``open_at_once``), and the mean for the whole state: the year's mean times a
-    state-year's complaints over the year's (``YEAR_COMPLAINTS`` / complaints loaded)."""
+    """How many SOP clocks were open at once (started, not yet stopped) over the calendar year, from
+    escalation's read model (``open_at_once``), and the same for the whole state: times a state-year's
+    complaints over the year's (``YEAR_COMPLAINTS`` / complaints loaded: the complaints are spread
+    over the whole year at any scale, so the clocks open at a moment grow with them). A clock that
+    never stops (a case never disposed of) stays open to the year's end."""
     ctx = app.state.runners["escalation"].context
     assert ctx is not None
     board = ctx.projectors["escalation_board"]
     clock = board.tables.clock
     async with board.sessions() as session:
         rows = (await session.execute(select(clock.c.started_at, clock.c.stopped_at))).all()
-    most, mean = open_at_once([(row.started_at, row.stopped_at) for row in rows], YEAR_START)
+    found = open_at_once([(row.started_at, row.stopped_at) for row in rows], YEAR_START, YEAR_END)
+    state = YEAR_COMPLAINTS / len(year) if year else 0.0
     return {
         "clocks": len(rows),
-        "open_at_once_max": most,
-        "open_at_once_mean": round(mean, 1),
-        "state_open_at_once_mean": round(mean * YEAR_COMPLAINTS / len(year)) if year else 0,
+        "open_at_once_max": found.most,
+        "open_at_once_mean": round(found.mean, 1),
+        "open_at_year_end": found.at_end,
+        "state_open_at_once_max": round(found.most * state),
+        "state_open_at_once_mean": round(found.mean * state),
+        "state_open_at_year_end": round(found.at_end * state),
     }
 
 
@@ -360,16 +379,16 @@ async def rebuild_elsewhere(
         for service in SERVICES:
             engines.append(engine := create_engine(moved.database_for(service)))
             kept[service] = []
-            for projection in definition(service).projections():
-                await projection.open(moved, engine)
-                opened.append(projection)
-                projector: Projector[Any] = Projector(projection, engine, nc)
+            for kept_model in definition(service).projections():
+                await kept_model.open(moved, engine)
+                opened.append(kept_model)
+                projector: Projector[Any] = Projector(kept_model, engine, nc)
                 await projector.setup()
                 kept[service].append(projector)
         return await timed_rebuild(kept)
     finally:
-        for projection in opened:
-            await projection.close()
+        for kept_model in opened:
+            await kept_model.close()
         for engine in engines:
             await engine.dispose()
         await nc.drain()
@@ -853,6 +872,8 @@ async def run(
         loader = await load_districts(
             settings, server.url, clock, root, districts, (year, happenings), result, say, through_api
         )
+        # The year alone, the platform stopped: before the pages add their registrations to it.
+        whole = await rebuild_in_a_process(server.url, root) if partitions > 1 else None
         async with running_platform(settings, server.url, clock, root) as (app, client):
             started = time.perf_counter()
             await settled(app)
@@ -861,9 +882,7 @@ async def run(
             loader = loader.moved_to(app, client)
             await record_streams(server.url, result, say)
             result["open_clocks"] = clocks = await open_clocks(app, year)
-            say(f"SOP clocks: {clocks['clocks']}, open at once: at most {clocks['open_at_once_max']}, "
-                f"{clocks['open_at_once_mean']:.1f} on average over the year; the whole state: "
-                f"≈{clocks['state_open_at_once_mean']:,} on average")  # fmt: skip
+            say_clocks(clocks, say)
             if compare:
                 result["officer_events"] = await officer_events(server.url)
             await rebuild_and_compare(app, client, loader, year, compare, result, say)
@@ -887,54 +906,81 @@ async def run(
             "platform": rss_mb(),
             "nats-server": rss_mb(str(server.pid)) if server.pid else 0.0,
         }
-        if partitions > 1:
-            result["partitions"] = await partitioned(
-                server.url, root, districts, (year, seed), partitions, say
-            )
+        if whole is not None:
+            result["partitions"] = await partitioned(whole, root, districts, (year, seed), partitions, say)
     return result
+
+
+def say_clocks(clocks: dict[str, float], say: Callable[[str], None]) -> None:
+    say(f"SOP clocks: {clocks['clocks']}; open at once over the year: at most {clocks['open_at_once_max']}, "
+        f"{clocks['open_at_once_mean']:.1f} on average, {clocks['open_at_year_end']} at its end; the whole "
+        f"state: ≈{clocks['state_open_at_once_max']:,.0f} at most, ≈{clocks['state_open_at_once_mean']:,.0f} "
+        f"on average, ≈{clocks['state_open_at_year_end']:,.0f} at the end (four a case: `bench.escalation "
+        f"--cases {clocks['state_open_at_once_max'] / 4:.0f}`)")  # fmt: skip
 
 
 def partition_settings(root: Path) -> PlatformSettings:
     return PlatformSettings(data_dir=root / "var", keys_dir=root / "keys")
 
 
-async def rebuild_in_a_process(url: str, root: Path) -> tuple[dict[str, dict[str, float]], float]:
+async def rebuild_in_a_process(url: str, root: Path) -> Rebuilt:
     """Every read model of the store at ``url`` rebuilt into fresh SQLite files, by a process of its own
-    (``--rebuild-from``), as ``rebuild_elsewhere`` times it; with the process's wall time, start-up and
-    the switch-over waits included."""
+    (``--rebuild-from``), as ``rebuild_elsewhere`` times it; with the process's wall time, start-up
+    included. The process is killed if this is cancelled or fails."""
     started = time.perf_counter()
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.state", "--rebuild-from", url, "--root", str(root),
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, _ = await child.communicate()
-    if child.returncode:
+    try:
+        out, _ = await child.communicate()
+    finally:
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+    lines = out.decode().strip().splitlines()
+    if child.returncode or not lines:
         raise RuntimeError(f"bench.state: the rebuild of {url} failed ({child.returncode})")
-    timings: dict[str, dict[str, float]] = json.loads(out.decode().strip().splitlines()[-1])
-    return timings, time.perf_counter() - started
+    timings: dict[str, dict[str, float]] = json.loads(lines[-1])
+    return Rebuilt(timings, time.perf_counter() - started)
 
 
-def replay_seconds(timings: dict[str, dict[str, float]]) -> float:
-    return sum(t["replay_seconds"] for t in timings.values())
+@dataclass(frozen=True)
+class Rebuilt:
+    timings: dict[str, dict[str, float]]
+    """Per service, as ``timed_rebuild`` gives them."""
+    wall: float
+    """Seconds of the rebuilding process, start-up included."""
+
+    @property
+    def events(self) -> int:
+        return int(sum(t["events"] for t in self.timings.values()))
+
+    @property
+    def replay(self) -> float:
+        """Seconds of replay, the services one after another; without start-up and the switch-over
+        waits, which do not grow with the streams."""
+        return sum(t["replay_seconds"] for t in self.timings.values())
 
 
 async def partitioned(
-    url: str,
+    whole: Rebuilt,
     root: Path,
     districts: list[District],
     year_and_seed: tuple[list[Complaint], int],
     count: int,
     say: Callable[[str], None],
 ) -> dict[str, Any]:
-    """Partitioning by district, measured. The whole store at ``url`` is rebuilt by a process alone; then
-    the districts are dealt into ``count`` partitions of nearly equal complaints (``dealt``), each loaded into a store of its own (its own
-    ``nats-server``, keys and read models: what a deployment of those districts alone would hold; the
-    year's complaints of its districts, its districts' roster and training), and every partition is
-    rebuilt at the same time, each by a process of its own. Replay seconds leave out start-up and the
-    switch-over waits, which do not grow with the streams."""
-    whole, whole_wall = await rebuild_in_a_process(url, root)
-    say(f"partitions: the whole store rebuilt by one process: {sum(t['events'] for t in whole.values()):.0f} "
-        f"events, {replay_seconds(whole):.1f} s of replay, {whole_wall:.1f} s in all")  # fmt: skip
+    """Partitioning by district, measured against ``whole``, the whole store rebuilt by a process alone.
+    The districts are dealt into ``count`` partitions of nearly equal complaints (``dealt``), each loaded
+    into a store of its own (its own ``nats-server``, keys and read models: what a deployment of those
+    districts alone would hold: the year's complaints of its districts, its districts' roster and
+    training), and every partition is rebuilt at the same time, each by a process of its own. A
+    partition's training year is drawn for its districts alone, so the partitions' events need not add
+    up to the whole's exactly: the speed-ups compare events per second (all partitions' events over the
+    slowest one's seconds, against the whole's)."""
+    say(f"partitions: the whole store rebuilt by one process: {whole.events} events, {whole.replay:.1f} s of "
+        f"replay, {whole.wall:.1f} s in all")  # fmt: skip
     year, seed = year_and_seed
     parts = dealt(districts, year, count)
     with contextlib.ExitStack() as servers:
@@ -953,27 +999,31 @@ async def partitioned(
             say(f"partition {i}: {', '.join(sorted(codes))}: {len(lived[0])} complaints loaded in "
                 f"{loaded['year_load_s']:.1f} s")  # fmt: skip
         started = time.perf_counter()
-        rebuilt = await asyncio.gather(
-            *(rebuild_in_a_process(u, root / f"partition-{i}") for i, u in enumerate(urls))
-        )
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(rebuild_in_a_process(u, root / f"partition-{i}"))
+                for i, u in enumerate(urls)
+            ]
         wall = time.perf_counter() - started
-    slowest = max(replay_seconds(timings) for timings, _ in rebuilt)
+    rebuilt = [task.result() for task in tasks]
+    events = sum(r.events for r in rebuilt)
+    slowest = max(r.replay for r in rebuilt)
+    whole_rate = whole.events / whole.replay if whole.replay else 0.0
+    whole_wall_rate = whole.events / whole.wall if whole.wall else 0.0
     figures: dict[str, Any] = {
         "count": count,
-        "whole": {"events": sum(t["events"] for t in whole.values()), "replay_s": replay_seconds(whole),
-                  "wall_s": whole_wall},
-        "each": [{"districts": [d.code for d in part], "events": sum(t["events"] for t in timings.values()),
-                  "replay_s": replay_seconds(timings), "wall_s": own_wall}
-                 for part, (timings, own_wall) in zip(parts, rebuilt, strict=True)],
+        "whole": {"events": whole.events, "replay_s": whole.replay, "wall_s": whole.wall},
+        "each": [{"districts": [d.code for d in part], "events": r.events, "replay_s": r.replay,
+                  "wall_s": r.wall} for part, r in zip(parts, rebuilt, strict=True)],
         "wall_s": wall,
-        "replay_speedup": replay_seconds(whole) / slowest if slowest else 0.0,
-        "wall_speedup": whole_wall / wall if wall else 0.0,
+        "replay_speedup": events / slowest / whole_rate if slowest and whole_rate else 0.0,
+        "wall_speedup": events / wall / whole_wall_rate if wall and whole_wall_rate else 0.0,
     }  # fmt: skip
     for i, each in enumerate(figures["each"]):
         say(f"partition {i}: {each['events']} events, {each['replay_s']:.1f} s of replay, "
             f"{each['wall_s']:.1f} s in all (at the same time as the others)")  # fmt: skip
-    say(f"partitions: {count} at once on this machine: replay {figures['replay_speedup']:.2f}x, "
-        f"wall {figures['wall_speedup']:.2f}x the whole store's")  # fmt: skip
+    say(f"partitions: {count} at once on this machine, events/s against the whole store's: replay "
+        f"{figures['replay_speedup']:.2f}x, wall {figures['wall_speedup']:.2f}x")  # fmt: skip
     return figures
 
 
@@ -985,7 +1035,7 @@ def dealt(districts: list[District], year: list[Complaint], count: int) -> list[
     parts: list[list[District]] = [[] for _ in range(count)]
     held = [0] * count
     for district in sorted(districts, key=lambda d: (-complaints_of[d.code], d.code)):
-        lightest = held.index(min(held))
+        lightest = min(range(count), key=lambda i: (held[i], len(parts[i])))
         parts[lightest].append(district)
         held[lightest] += complaints_of[district.code]
     return parts
@@ -1056,7 +1106,7 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "rebuild_postgres_eps": {service: round(t["eps"]) for service, t in postgres.items()}
         if postgres
         else None,
-        "state_open_clocks_mean": result["open_clocks"]["state_open_at_once_mean"]
+        "state_open_clocks_max": result["open_clocks"]["state_open_at_once_max"]
         if "open_clocks" in result
         else None,
         "partition_replay_speedup": round(split["replay_speedup"], 2) if split else None,

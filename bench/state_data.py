@@ -51,6 +51,8 @@ YEAR_COMPLAINTS = 1_500_000
 YEAR = 2025
 YEAR_START = datetime(YEAR, 1, 1, tzinfo=UTC) - timedelta(hours=5, minutes=30)
 """Midnight of 1 January in IST, where the year of a Kendra's register begins."""
+YEAR_END = datetime(YEAR + 1, 1, 1, tzinfo=UTC) - timedelta(hours=5, minutes=30)
+"""Midnight of the next 1 January in IST: the year's complaints are registered before it."""
 
 MONTH_WEIGHTS = (80, 78, 85, 90, 100, 104, 102, 96, 92, 90, 88, 84)
 """Assumed: more complaints in the summer months than in winter, about ±15 %; no public monthly series

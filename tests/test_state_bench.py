@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 
 from bench.state import (
+    OpenAtOnce,
     aggregate_loads,
     arguments,
     dealt,
@@ -26,7 +27,6 @@ from bench.state import (
     rebuild_elsewhere,
     rebuild_in_a_process,
     register_rows,
-    replay_seconds,
     running_platform,
     scratch_databases,
     served_on_a_port,
@@ -160,10 +160,11 @@ async def test_a_partition_is_rebuilt_by_a_process_of_its_own_with_its_own_keys(
         await EventStore(nats_client, service).ensure_stream()
     await officer_history(nats_client, "SJP0001", changes=3)
     init_keys(partition_settings(tmp_path))
-    timings, wall = await rebuild_in_a_process(nats_url, tmp_path)
-    assert list(timings) == list(SERVICES)
-    assert timings["routing"]["events"] >= 4
-    assert 0 < replay_seconds(timings) < wall
+    rebuilt = await rebuild_in_a_process(nats_url, tmp_path)
+    assert list(rebuilt.timings) == list(SERVICES)
+    assert rebuilt.timings["routing"]["events"] >= 4
+    assert rebuilt.events == sum(t["events"] for t in rebuilt.timings.values())
+    assert 0 < rebuilt.replay < rebuilt.wall
     # Into fresh files of its own, beside the partition's data, not into its read models.
     assert read_model_files(tmp_path) == ["rebuilt-*/routing.db"]
 
@@ -179,16 +180,26 @@ def test_partitions_are_dealt_nearly_equal_complaints_the_busiest_district_first
     assert [len(part) for part in dealt(chosen, year, 4)] == [1, 1, 1, 1]
 
 
-def test_clocks_open_at_once_are_counted_at_their_most_and_on_average() -> None:
+def test_clocks_open_at_once_are_counted_within_the_year() -> None:
     day = timedelta(days=1)
 
     def at(days: int) -> datetime:
         return YEAR_START + days * day
 
-    spans = [(at(0), at(10)), (at(5), at(15)), (at(20), None), (at(29), at(30))]
-    # Two at once from day 5 to 10; 10 + 10 + 10 (open until the last moment, day 30) + 1 days open in 30.
-    assert open_at_once(spans, YEAR_START) == (2, 31 / 30)
-    assert open_at_once([], YEAR_START) == (0, 0.0)
+    spans = [
+        (at(0), at(10)),
+        (at(5), at(15)),
+        (at(20), None),  # never stopped: open to the end
+        (at(28), at(45)),  # stopped after the end: counted to it
+        (at(-3), at(2)),  # started before the period: counted from it
+        (at(8), at(6)),  # a stop before its start: no time
+    ]
+    found = open_at_once(spans, YEAR_START, at(30))
+    # Two at once from day 5 to 10 (the early one was stopped on day 2), and from day 28 to the end.
+    assert found.most == 2
+    assert found.mean == (10 + 10 + 10 + 2 + 2) / 30
+    assert found.at_end == 2
+    assert open_at_once([], YEAR_START, at(30)) == OpenAtOnce(0, 0.0, 0)
 
 
 def complaint(district: str) -> Complaint:

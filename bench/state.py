@@ -1254,9 +1254,10 @@ def one_scale(args: argparse.Namespace, scale: float) -> dict[str, Any]:
 
 
 NOT_MEASURED = (
-    "not measured yet (null or absent): escalation and routing alone at state scale, the state "
-    "cell's CSV export (it has none: /dashboard.csv is a supervisor's, timed for one district's SP); "
-    "memory is this one process"
+    "measured elsewhere: escalation with the state's open clocks (python -m bench.escalation --cases, "
+    "sized by the SOP clocks line) and routing with the state's roster (python -m bench.routing --state); "
+    "not measured yet (null or absent): the state cell's CSV export (it has none: /dashboard.csv is a "
+    "supervisor's, timed for one district's SP); memory is this one process"
 )
 
 

@@ -153,7 +153,7 @@ async def test_read_models_rebuild_into_scratch_databases_dropped_after(
     assert await databases(server, prefix) == []
 
 
-async def test_a_partition_is_rebuilt_by_a_process_of_its_own_with_its_own_keys(
+async def test_a_store_is_rebuilt_by_a_process_of_its_own_into_fresh_files(
     nats_client: NatsClient, nats_url: str, tmp_path: Path
 ) -> None:
     for service in SERVICES:

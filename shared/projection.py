@@ -72,6 +72,25 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Found = TypeVar("Found")
 
+SLICE_SECONDS = 0.005
+"""The longest a batch holds the event loop between hand-overs: a batch applied on the loop's thread
+(SQLite, ``sqlite_write_batch``) runs without awaiting anything, and meanwhile no reaction, request
+or other read model of the process moves."""
+
+
+class LoopSlices:
+    """Hands the event loop to the other tasks whenever a slice of it has been used."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._until = self._loop.time() + SLICE_SECONDS
+
+    async def share(self) -> None:
+        if self._loop.time() >= self._until:
+            await asyncio.sleep(0)
+            self._until = self._loop.time() + SLICE_SECONDS
+
+
 bookkeeping = MetaData()
 generations = Table(
     "projection_generation",
@@ -647,8 +666,10 @@ class Projector(Generic[T]):
             done = await self._take_checkpoints(session, generation, pages, read=read)
             last = dict(done)
             pending: list[Envelope] = []
+            slices = LoopSlices()
             for stream, msgs, _ in pages:
                 for msg in msgs:
+                    await slices.share()
                     seq = stored_sequence(msg)
                     if seq <= done[stream]:
                         continue  # applied already, by another replica or before a restart
@@ -667,6 +688,7 @@ class Projector(Generic[T]):
                     await self.projection.prefetch(rows, tables, pending)
                 for envelope in pending:
                     await self.projection.apply(rows, tables, envelope)
+                    await slices.share()
             except Exception as error:  # the transaction rolls back; the careful pass follows
                 if _database_trouble(error):
                     raise

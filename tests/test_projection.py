@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
@@ -565,3 +566,46 @@ async def test_a_rebuild_drops_tables_off_the_event_loops_thread(
         await engine.dispose()
     assert threads, "the rebuild created and dropped tables"
     assert loop_thread not in threads
+
+
+class TalliesSeenByTheLoop(TallyProjection):
+    """Notes, for each event it applies, how often another task of the process has run so far."""
+
+    def __init__(self, ticks: list[int]) -> None:
+        self.ticks = ticks
+        self.seen: list[int] = []
+
+    async def apply(self, rows: Rows, tables: TallyTables, envelope: Envelope) -> None:
+        self.seen.append(len(self.ticks))
+        await super().apply(rows, tables, envelope)
+
+
+async def test_a_long_batch_on_sqlite_hands_the_loop_to_other_tasks(
+    store: EventStore, nats_client: NatsClient, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch applied on SQLite runs on the loop's thread and awaits nothing real: in one step it held
+    every reaction, request and other read model of the process for as long as it took (bench.e2e saw
+    steps of 50-160 ms while a registered case waited for routing). It hands the loop over whenever a
+    slice is used up; with a slice of nothing, after every event."""
+    monkeypatch.setattr("shared.projection.SLICE_SECONDS", 0.0)
+    await write_tallies(store, 20)
+    ticks: list[int] = []
+
+    async def another_task() -> None:
+        while True:
+            ticks.append(1)
+            await asyncio.sleep(0)
+
+    engine = create_engine(sqlite_url)
+    projection = TalliesSeenByTheLoop(ticks)
+    projector = Projector(projection, engine, nats_client, batch_size=256)
+    await projector.setup()
+    ticking = asyncio.create_task(another_task())
+    try:
+        await projector.catch_up()
+    finally:
+        ticking.cancel()
+        await engine.dispose()
+    assert len(projection.seen) == 80
+    handed_over = [later > earlier for earlier, later in itertools.pairwise(projection.seen)]
+    assert all(handed_over), projection.seen

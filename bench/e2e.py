@@ -214,6 +214,8 @@ class Stage:
     """SQL statements per case sent, by service (empty when the platform does not count them)."""
     slowest: dict[str, float] = field(default_factory=dict)
     """The slowest case's registration answer, assignment and first clock, in ms from its POST."""
+    parts_p99: dict[str, float] = field(default_factory=dict)
+    """The p99 of each of those over the stage's finished cases: which part holds the tail."""
 
     @property
     def statements_per_case(self) -> float | None:
@@ -224,10 +226,7 @@ class Stage:
         return self.completed / self.seconds if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+        return nearest_rank(self.latencies_ms, p) if self.latencies_ms else float("nan")
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -242,7 +241,13 @@ class Stage:
             "statements_per_case": round(sum(self.statements.values()), 1) if self.statements else None,
             "statements_by_service": {k: round(v, 1) for k, v in self.statements.items()},
             "slowest": self.slowest,
+            "parts_p99": self.parts_p99,
         }
+
+
+def nearest_rank(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
 
 def subtract(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -451,21 +456,31 @@ class Load:
             (self.done_at(c) or 0) * 1000 - s * 1000 for c, s in self.sent_at.items() if self.done_at(c)
         ]
         stage.slowest = self.parts_of_the_slowest()
+        stage.parts_p99 = self.parts_p99()
         return stage
 
-    def parts_of_the_slowest(self) -> dict[str, float]:
-        """Where the stage's slowest finished case spent its time, in ms from its POST: the registration's
-        HTTP answer, and routing's assignment and escalation's first clock as seen on the bus."""
-        finished = {c: t - self.sent_at[c] for c in self.sent_at if (t := self.done_at(c)) is not None}
-        if not finished:
-            return {}
-        case = max(finished, key=finished.__getitem__)
+    def parts_of(self, case: str) -> dict[str, float]:
+        """Where a finished case spent its time, in ms from its POST: the registration's HTTP answer, and
+        routing's assignment and escalation's first clock as seen on the bus."""
         sent = self.sent_at[case]
         return {
             "answered_ms": round((self.answered_at[case] - sent) * 1000, 1),
             "assigned_ms": round((self.assigned_at[case] - sent) * 1000, 1),
             "clock_ms": round((self.armed_at[case] - sent) * 1000, 1),
         }
+
+    def finished(self) -> dict[str, float]:
+        return {c: t - self.sent_at[c] for c in self.sent_at if (t := self.done_at(c)) is not None}
+
+    def parts_of_the_slowest(self) -> dict[str, float]:
+        finished = self.finished()
+        return self.parts_of(max(finished, key=finished.__getitem__)) if finished else {}
+
+    def parts_p99(self) -> dict[str, float]:
+        parts = [self.parts_of(case) for case in self.finished()]
+        if not parts:
+            return {}
+        return {name: nearest_rank([p[name] for p in parts], 0.99) for name in parts[0]}
 
 
 async def drive(
@@ -507,7 +522,7 @@ async def drive(
                     f"e2e p50 {s['e2e_p50_ms']:7.1f} ms p99 {s['e2e_p99_ms']:8.1f} ms, "
                     f"{s['completed']}/{s['sent']} complete, {s['refused']} refused, max lag {s['max_consumer_lag']}, "
                     f"SQL statements per case {s['statements_per_case']} {s['statements_by_service']}; "
-                    f"the slowest case {s['slowest']}",
+                    f"the slowest case {s['slowest']}, p99 of each part {s['parts_p99']}",
                     flush=True,
                 )
                 if stage.cases_per_s < 0.8 * rate or stage.refused:

@@ -64,3 +64,21 @@ async def test_a_gateway_that_never_lists_the_places_is_named_with_its_last_answ
     )
     with pytest.raises(RuntimeError, match="last answered 503"):
         await load.imported_kendras(tries=5, pause=0)
+
+
+def test_each_part_of_a_cases_time_has_its_own_p99_beside_the_slowest_case(keys: Path) -> None:
+    """The slowest case alone may be an outlier of any part; the p99 of each part over a stage's cases
+    says which part holds the tail (here the clocks, though the slowest case waited on its assignment),
+    and a case that never finished counts in neither."""
+    load = Load(Target(keys))  # type: ignore[arg-type]
+    for n in range(200):
+        case = f"c{n}"
+        load.sent_at[case] = 10.0 + n
+        load.answered_at[case] = load.sent_at[case] + 0.020
+        load.assigned_at[case] = load.sent_at[case] + (0.500 if n == 7 else 0.030)
+        load.armed_at[case] = load.sent_at[case] + (0.200 if n % 10 == 0 else 0.040)
+    load.sent_at["lost"] = 5.0
+    load.answered_at["lost"] = 5.02
+    load.assigned_at["lost"] = 9.0
+    assert load.parts_of_the_slowest() == {"answered_ms": 20.0, "assigned_ms": 500.0, "clock_ms": 40.0}
+    assert load.parts_p99() == {"answered_ms": 20.0, "assigned_ms": 30.0, "clock_ms": 200.0}

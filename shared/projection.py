@@ -73,7 +73,8 @@ T = TypeVar("T")
 Found = TypeVar("Found")
 
 SLICE_SECONDS = 0.005
-"""The longest a batch holds the event loop between hand-overs: a batch applied on the loop's thread
+"""How long a batch holds the event loop before handing it over (checked between events, so one slow
+event can hold it longer): a batch applied on the loop's thread
 (SQLite, ``sqlite_write_batch``) runs without awaiting anything, and meanwhile no reaction, request
 or other read model of the process moves."""
 

@@ -201,8 +201,12 @@ async def subscribe(broker: NatsBroker, manager: ProcessManager, part: str) -> N
         manager.subject,
         stream=JStream(manager.stream, declare=False),
         durable=manager.name,
-        # A fetch returns as soon as any event is there (it does not wait to fill the batch).
-        pull_sub=PullSub(manager.concurrency, timeout=5.0),
+        # One event a fetch: nats-py's fetch of many waits for the rest of its batch after the first
+        # event when the server sends no status behind it, which a pull request it left open does not
+        # (an expiry read as its own answer leaves one); the event then waited for the next, up to 5 s.
+        # Handing events to ``concurrency`` workers keeps the parallelism; a backlog costs one request
+        # an event, which bench.routing's burst drain does not show.
+        pull_sub=PullSub(1, timeout=5.0),
         max_workers=manager.concurrency,
         config=consumer_config(manager),
         ack_policy=AckPolicy.MANUAL,

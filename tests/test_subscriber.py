@@ -228,3 +228,54 @@ async def test_a_manager_naming_its_event_types_is_handed_only_those_and_the_res
     assert [v for a, v in seen if a == "a"] == [2, 3, 4] and [v for a, v in seen if a == "b"] == [2, 3, 4]
     info = await nats_client.jetstream().consumer_info("TESTS", "counts")
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_an_event_is_handed_over_at_once_though_a_pull_request_of_many_lingers(
+    nats_client: NatsClient, nats_url: str
+) -> None:
+    """nats-py leaves a pull request open on the server when it reads an earlier request's expiry as its
+    own (seen under load: a fetch that timed out, then the server's 408 came after the next fetch had
+    asked). Such a request, for many events and without ``no_wait``, takes the next event and no status
+    follows it; a fetch of many then waited for more, holding the event until another came or the fetch
+    expired (reactions 0.3-5 s late). Here such a request is made on purpose, on the subscriber's own
+    inbox: every event after it must still reach its reaction at once."""
+    store = EventStore(nats_client, "tests")
+    await store.ensure_stream()
+    handed: dict[str, float] = {}
+    loop = asyncio.get_running_loop()
+
+    async def react(cause: Envelope) -> None:
+        handed[cause.aggregate_id] = loop.time()
+
+    broker = await start_broker(nats_url, ProcessManager("prompt", "TESTS", "shakti.tests.tally.*", react))
+    [subscriber] = broker.subscribers
+    # nats-py keeps the inbox its fetches are answered on in a private field; the orphan must share it.
+    inbox = subscriber.subscription._deliver  # type: ignore[attr-defined]
+    waits: dict[str, float] = {}
+
+    async def open_tally(name: str) -> None:
+        await store.append(
+            "tally",
+            name,
+            [TallyOpened(label=name)],
+            expected_sequence=0,
+            expected_version=0,
+            meta=CommandMeta(command_id=name, actor="t"),
+        )
+        appended = loop.time()
+        await eventually(lambda: name in handed, 20, f"{name} handed over")
+        waits[name] = handed[name] - appended
+
+    try:
+        await open_tally("before")
+        lingering = {"batch": 16, "expires": 15_000_000_000}
+        await nats_client.publish(
+            "$JS.API.CONSUMER.MSG.NEXT.TESTS.prompt", json.dumps(lingering).encode(), reply=inbox
+        )
+        await nats_client.flush()
+        for name in ("after-1", "after-2", "after-3"):
+            await open_tally(name)
+    finally:
+        await broker.stop()
+    late = {name: round(wait, 2) for name, wait in waits.items() if wait > 2.0}
+    assert not late, f"events held back by a lingering pull request (seconds): {late}"

@@ -49,15 +49,7 @@ async def test_reaction_once_each_and_poison_parked(nats_client: NatsClient, nat
     ids = [f"t{i}" for i in range(10)] + ["poison"] + [f"u{i}" for i in range(10)]
     sequences = {}
     for i in ids:
-        [stored] = await store.append(
-            "tally",
-            i,
-            [TallyOpened(label=i)],
-            expected_sequence=0,
-            expected_version=0,
-            meta=CommandMeta(command_id=i, actor="t"),
-        )
-        sequences[i] = stored.sequence
+        sequences[i] = (await open_tally(store, i)).sequence
     await eventually(lambda: len(seen) >= 20, 20, "every event handled once")
     await broker.stop()
     # Delivering everything again (a new consumer from the start) changes nothing.
@@ -121,17 +113,23 @@ def one_after_another(versions: int, tries: dict[int, int] | None = None) -> lis
     ]
 
 
+async def open_tally(store: EventStore, name: str) -> Envelope:
+    """A new tally's first event, as stored."""
+    [stored] = await store.append(
+        "tally",
+        name,
+        [TallyOpened(label=name)],
+        expected_sequence=0,
+        expected_version=0,
+        meta=CommandMeta(command_id=f"{name}:open", actor="t"),
+    )
+    return stored
+
+
 async def append_interleaved(store: EventStore, aggregates: list[str], versions: int) -> None:
     """Every aggregate's events, the aggregates interleaved in the stream, some events as atomic batches."""
     for aggregate in aggregates:
-        await store.append(
-            "tally",
-            aggregate,
-            [TallyOpened(label=aggregate)],
-            expected_sequence=0,
-            expected_version=0,
-            meta=CommandMeta(command_id=f"{aggregate}:open", actor="t"),
-        )
+        await open_tally(store, aggregate)
     last = {aggregate: (await store.load("tally", aggregate))[-1].sequence for aggregate in aggregates}
     version = 1
     while version < versions:
@@ -253,28 +251,21 @@ async def test_an_event_is_handed_over_at_once_though_a_pull_request_of_many_lin
     inbox = subscriber.subscription._deliver  # type: ignore[attr-defined]
     waits: dict[str, float] = {}
 
-    async def open_tally(name: str) -> None:
-        await store.append(
-            "tally",
-            name,
-            [TallyOpened(label=name)],
-            expected_sequence=0,
-            expected_version=0,
-            meta=CommandMeta(command_id=name, actor="t"),
-        )
+    async def open_and_time(name: str) -> None:
+        await open_tally(store, name)
         appended = loop.time()
         await eventually(lambda: name in handed, 20, f"{name} handed over")
         waits[name] = handed[name] - appended
 
     try:
-        await open_tally("before")
+        await open_and_time("before")
         lingering = {"batch": 16, "expires": 15_000_000_000}
         await nats_client.publish(
             "$JS.API.CONSUMER.MSG.NEXT.TESTS.prompt", json.dumps(lingering).encode(), reply=inbox
         )
         await nats_client.flush()
         for name in ("after-1", "after-2", "after-3"):
-            await open_tally(name)
+            await open_and_time(name)
     finally:
         await broker.stop()
     late = {name: round(wait, 2) for name, wait in waits.items() if wait > 2.0}

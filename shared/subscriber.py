@@ -176,7 +176,7 @@ def consumer_config(manager: ProcessManager) -> ConsumerConfig:
         filter_subject=manager.subject,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=ConsumerAckPolicy.EXPLICIT,
-        # Room for the events being handled and as many fetched behind them.
+        # Room for the events being handled and as many fetched and queued for a worker behind them.
         max_ack_pending=2 * manager.concurrency,
         ack_wait=ACK_WAIT,
     )

@@ -274,15 +274,22 @@ class Load:
         self.registrar: dict[str, str] = {}
 
     async def ready(self, timeout: float = 120.0) -> None:
+        await self.answers("/readyz", "ready", timeout)
+
+    async def serving(self, timeout: float = 120.0) -> None:
+        """Its services started and its HTTP server listening, ready or not."""
+        await self.answers("/healthz", "serving", timeout)
+
+    async def answers(self, path: str, state: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.target.alive:
-                raise RuntimeError("the platform exited while starting")
+                raise RuntimeError(f"the {self.target.log.stem} exited while starting")
             with contextlib.suppress(httpx.HTTPError):
-                if (await self.client.get("/readyz")).status_code == 200:
+                if (await self.client.get(path)).status_code == 200:
                     return
             await asyncio.sleep(0.5)
-        raise RuntimeError("the platform did not become ready")
+        raise RuntimeError(f"the {self.target.log.stem} did not become {state}")
 
     async def prepare(self) -> None:
         """The district's places and a roster of three officers per Kendra, as an operator would."""
@@ -488,14 +495,17 @@ async def drive(
 ) -> list[Stage]:
     load = Load(target, keeper)
     try:
-        await load.ready()
         if keeper is not None:
-            # Started once the platform has created the tables, with the platform's NATS server.
+            # Started once the platform serves (its NATS server up, its tables made), with that server.
+            # Not once it is ready: a platform that keeps no read model is ready only when the keeper
+            # has caught its read models up with what was stored at start.
+            await load.serving()
             keeper.env["SHAKTI_NATS_URL"] = target.nats_url
             if target.credentials_file.exists():
                 keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(target.credentials_file)
             keeper.start()
             await Load(keeper).ready()
+        await load.ready()
         await load.prepare()
         stages: list[Stage] = []
         async with load.watching():

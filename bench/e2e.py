@@ -273,6 +273,21 @@ class Load:
         self.kendras: list[dict[str, Any]] = []
         self.registrar: dict[str, str] = {}
 
+    async def started(self) -> None:
+        """The platform ready, with its read models' process when it has one. That process starts once
+        the platform serves (its NATS server up, its tables made), with that server; not once it is
+        ready: a platform that keeps no read model is ready only when another process has caught its
+        read models up with what it stored at start."""
+        keeper = self.keeper
+        if keeper is not None:
+            await self.serving()
+            keeper.env["SHAKTI_NATS_URL"] = self.target.nats_url
+            if self.target.credentials_file.exists():
+                keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(self.target.credentials_file)
+            keeper.start()
+            await Load(keeper).ready()
+        await self.ready()
+
     async def ready(self, timeout: float = 120.0) -> None:
         await self.answers("/readyz", "ready", timeout)
 
@@ -495,17 +510,7 @@ async def drive(
 ) -> list[Stage]:
     load = Load(target, keeper)
     try:
-        if keeper is not None:
-            # Started once the platform serves (its NATS server up, its tables made), with that server.
-            # Not once it is ready: a platform that keeps no read model is ready only when the keeper
-            # has caught its read models up with what was stored at start.
-            await load.serving()
-            keeper.env["SHAKTI_NATS_URL"] = target.nats_url
-            if target.credentials_file.exists():
-                keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(target.credentials_file)
-            keeper.start()
-            await Load(keeper).ready()
-        await load.ready()
+        await load.started()
         await load.prepare()
         stages: list[Stage] = []
         async with load.watching():

@@ -82,3 +82,44 @@ def test_each_part_of_a_cases_time_has_its_own_p99_beside_the_slowest_case(keys:
     load.assigned_at["lost"] = 9.0
     assert load.parts_of_the_slowest() == {"answered_ms": 20.0, "assigned_ms": 500.0, "clock_ms": 40.0}
     assert load.parts_p99() == {"answered_ms": 20.0, "assigned_ms": 30.0, "clock_ms": 200.0}
+
+
+class Part(Target):
+    """The platform or its read models' process: started when asked; the platform is ready only once the
+    other process keeps its read models (as a platform run with ``SHAKTI_PROJECTIONS=false`` is)."""
+
+    def __init__(self, keys: Path, name: str, log: list[str], env: dict[str, str] | None = None) -> None:
+        super().__init__(keys)
+        self.name = name
+        self.log = log
+        self.env = env if env is not None else {}
+        self.started = name == "platform"
+        self.nats_url = "nats://127.0.0.1:4999"
+        self.credentials_file = keys / "no-credentials"
+
+    def start(self) -> Part:
+        self.started = True
+        self.log.append(f"{self.name} started")
+        return self
+
+
+async def test_the_read_models_process_starts_once_the_platform_serves_not_once_it_is_ready(
+    keys: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`bench.e2e --read-models process` waited for the platform's readiness before starting the process
+    that keeps its read models, and so never started (issue 13, 2 December)."""
+    log: list[str] = []
+    keeper = Part(keys, "keeper", log)
+    platform = Part(keys, "platform", log)
+
+    async def answers(load: Load, path: str, state: str, timeout: float) -> None:
+        part: Part = load.target  # type: ignore[assignment]
+        waiting_on_the_keeper = part is platform and path == "/readyz" and not keeper.started
+        if waiting_on_the_keeper or not part.started:
+            raise RuntimeError(f"the {part.name} did not become {state}")
+        log.append(f"{part.name} {state}")
+
+    monkeypatch.setattr(Load, "answers", answers)
+    await Load(platform, keeper).started()  # type: ignore[arg-type]
+    assert log == ["platform serving", "keeper started", "keeper ready", "platform ready"]
+    assert keeper.env == {"SHAKTI_NATS_URL": "nats://127.0.0.1:4999"}

@@ -75,6 +75,7 @@ class Platform:
     ) -> None:
         self.root = root
         self.command = command
+        self.name = name
         self.log = root / f"{name}.log"
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
@@ -285,7 +286,11 @@ class Load:
             if self.target.credentials_file.exists():
                 keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(self.target.credentials_file)
             keeper.start()
-            await Load(keeper).ready()
+            kept = Load(keeper)
+            try:
+                await kept.ready()
+            finally:
+                await kept.client.aclose()
         await self.ready()
 
     async def ready(self, timeout: float = 120.0) -> None:
@@ -299,12 +304,12 @@ class Load:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.target.alive:
-                raise RuntimeError(f"the {self.target.log.stem} exited while starting")
+                raise RuntimeError(f"the {self.target.name} exited while starting")
             with contextlib.suppress(httpx.HTTPError):
                 if (await self.client.get(path)).status_code == 200:
                     return
             await asyncio.sleep(0.5)
-        raise RuntimeError(f"the {self.target.log.stem} did not become {state}")
+        raise RuntimeError(f"the {self.target.name} did not become {state}")
 
     async def prepare(self) -> None:
         """The district's places and a roster of three officers per Kendra, as an operator would."""

@@ -86,20 +86,27 @@ def test_each_part_of_a_cases_time_has_its_own_p99_beside_the_slowest_case(keys:
 
 class Part(Target):
     """The platform or its read models' process: started when asked; the platform is ready only once the
-    other process keeps its read models (as a platform run with ``SHAKTI_PROJECTIONS=false`` is)."""
+    other process keeps its read models (as a platform run with ``SHAKTI_PROJECTIONS=false`` is), and
+    names its NATS server only once it serves (the URL is in its log from then on)."""
 
-    def __init__(self, keys: Path, name: str, log: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, keys: Path, name: str, happened: list[str]) -> None:
         super().__init__(keys)
         self.name = name
-        self.log = log
-        self.env = env if env is not None else {}
+        self.happened = happened
+        self.env: dict[str, str] = {}
         self.started = name == "platform"
-        self.nats_url = "nats://127.0.0.1:4999"
+        self.serving = False
         self.credentials_file = keys / "no-credentials"
+
+    @property
+    def nats_url(self) -> str:
+        if not self.serving:
+            raise RuntimeError(f"the {self.name} has not started its NATS server yet")
+        return "nats://127.0.0.1:4999"
 
     def start(self) -> Part:
         self.started = True
-        self.log.append(f"{self.name} started")
+        self.happened.append(f"{self.name} started")
         return self
 
 
@@ -108,18 +115,20 @@ async def test_the_read_models_process_starts_once_the_platform_serves_not_once_
 ) -> None:
     """`bench.e2e --read-models process` waited for the platform's readiness before starting the process
     that keeps its read models, and so never started (issue 13, 2 December)."""
-    log: list[str] = []
-    keeper = Part(keys, "keeper", log)
-    platform = Part(keys, "platform", log)
+    happened: list[str] = []
+    keeper = Part(keys, "keeper", happened)
+    platform = Part(keys, "platform", happened)
 
     async def answers(load: Load, path: str, state: str, timeout: float) -> None:
-        part: Part = load.target  # type: ignore[assignment]
+        part = load.target
+        assert isinstance(part, Part)
         waiting_on_the_keeper = part is platform and path == "/readyz" and not keeper.started
         if waiting_on_the_keeper or not part.started:
             raise RuntimeError(f"the {part.name} did not become {state}")
-        log.append(f"{part.name} {state}")
+        part.serving = True
+        happened.append(f"{part.name} {state}")
 
     monkeypatch.setattr(Load, "answers", answers)
     await Load(platform, keeper).started()  # type: ignore[arg-type]
-    assert log == ["platform serving", "keeper started", "keeper ready", "platform ready"]
+    assert happened == ["platform serving", "keeper started", "keeper ready", "platform ready"]
     assert keeper.env == {"SHAKTI_NATS_URL": "nats://127.0.0.1:4999"}

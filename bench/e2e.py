@@ -286,11 +286,7 @@ class Load:
             if self.target.credentials_file.exists():
                 keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(self.target.credentials_file)
             keeper.start()
-            kept = Load(keeper)
-            try:
-                await kept.ready()
-            finally:
-                await kept.client.aclose()
+            await ready(keeper)
         await self.ready()
 
     async def ready(self, timeout: float = 120.0) -> None:
@@ -508,6 +504,15 @@ class Load:
         if not parts:
             return {}
         return {name: nearest_rank([p[name] for p in parts], 0.99) for name in parts[0]}
+
+
+async def ready(target: Platform) -> None:
+    """Until ``target`` answers ``/readyz``, asked by a client of its own."""
+    load = Load(target)
+    try:
+        await load.ready()
+    finally:
+        await load.client.aclose()
 
 
 async def drive(

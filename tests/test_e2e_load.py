@@ -6,12 +6,14 @@ the places; the load waits that out instead of failing on the body's shape (CI s
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bench.e2e import Load
+from bench.read_your_writes import seen_after
 from shakti.config import PlatformSettings
 from shared.keys import init_keys
 
@@ -132,3 +134,22 @@ async def test_the_read_models_process_starts_once_the_platform_serves_not_once_
     await Load(platform, keeper).started()  # type: ignore[arg-type]
     assert happened == ["platform serving", "keeper started", "keeper ready", "platform ready"]
     assert keeper.env == {"SHAKTI_NATS_URL": "nats://127.0.0.1:4999"}
+
+
+async def test_the_wait_for_a_registration_to_show_counts_the_read_that_waited_for_it(keys: Path) -> None:
+    """`bench.read_your_writes` timed each look from before it was asked, so a look that waited inside
+    intake (its case view waits for the register to hold what is stored) counted as 0 ms."""
+    load = Load(Target(keys))  # type: ignore[arg-type]
+    load.kendras, load.desks = [KENDRA], {KENDRA["thana"]: {}}
+
+    async def intake(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            return httpx.Response(201, json={"case_id": "c1"})
+        await asyncio.sleep(0.2)  # the case view waiting for the register
+        return httpx.Response(200, json={"case_id": "c1", "assigned_officer": "katra.constable1"})
+
+    load.client = httpx.AsyncClient(base_url="http://intake.test", transport=httpx.MockTransport(intake))
+    seen = await seen_after(load, 0)
+    assert seen is not None
+    registered_ms, assigned_ms = seen
+    assert registered_ms >= 200 and assigned_ms >= 200

@@ -286,7 +286,7 @@ class Load:
             if self.target.credentials_file.exists():
                 keeper.env["SHAKTI_NATS_CREDENTIALS_FILE"] = str(self.target.credentials_file)
             keeper.start()
-            await ready(keeper)
+            await until_ready(keeper)
         await self.ready()
 
     async def ready(self, timeout: float = 120.0) -> None:
@@ -506,7 +506,7 @@ class Load:
         return {name: nearest_rank([p[name] for p in parts], 0.99) for name in parts[0]}
 
 
-async def ready(target: Platform) -> None:
+async def until_ready(target: Platform) -> None:
     """Until ``target`` answers ``/readyz``, asked by a client of its own."""
     load = Load(target)
     try:

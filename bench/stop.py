@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.e2e import Platform, ready
+from bench.e2e import Platform, until_ready
 from shared.natsserver import LOCK_FILE
 
 WAYS = ("launcher", "group")
@@ -38,7 +38,7 @@ def server_pid(target: Platform) -> int:
 async def stop_time(target: Platform, way: str) -> float:
     """Seconds from the signal until the launcher has exited."""
     target.start()
-    await ready(target)
+    await until_ready(target)
     assert target.process is not None
     pids = [target.process.pid] + ([server_pid(target)] if way == "group" else [])
     began = time.monotonic()

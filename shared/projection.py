@@ -221,11 +221,12 @@ DROP_ATTEMPTS = 5
 # tool) holds nothing.
 GATHER_SECONDS = 0.0
 READ_AHEAD_PAGES = 64
+"""Pages the readers of a projection may hold for its applier (each of up to ``batch_size`` events)."""
 # How long a command that found the read model lacking something waits for it to catch up before it
-# answers 'try again' (``require_current``), and how often it looks meanwhile.
+# answers 'try again' (``require_current``), and how often it (and a reader waiting after a command,
+# ``applied_through``) looks meanwhile.
 CURRENT_WAIT_SECONDS = 3.0
 CURRENT_POLL_SECONDS = 0.02
-"""Pages the readers of a projection may hold for its applier (each of up to ``batch_size`` events)."""
 
 
 class _BatchFailed(Exception):
@@ -336,16 +337,19 @@ class Projector(Generic[T]):
 
         For a command about to refuse because the read model lacks something: that may only mean
         'not yet', so the command looks again once this returns. Asked at that moment, not before every
-        command (it costs a look at each stream)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        command (it costs a look at each stream, and more at each it is behind on)."""
+        deadline = asyncio.get_running_loop().time() + timeout
         with self.waited_on():
-            targets = {stream: await self._last_matching(stream) for stream in self.projection.sources}
-            for stream, target in targets.items():
-                while await self.checkpoint(stream) < target:
-                    if loop.time() >= deadline:
-                        raise ReadModelBehind(self.name)
-                    await asyncio.sleep(CURRENT_POLL_SECONDS)
+            behind = [
+                stream
+                for stream in self.projection.sources
+                if await self._first_unapplied(stream, await self.checkpoint(stream)) is not None
+            ]
+            # For what each stream holds now, not for what it holds later: under load it keeps growing.
+            ends = {stream: await self._stream_end(stream) for stream in behind}
+            for stream, end in ends.items():
+                if not await self.applied_through(stream, end, deadline):
+                    raise ReadModelBehind(self.name)
 
     async def find(self, query: Callable[[], Awaitable[Found | None]]) -> Found | None:
         """What ``query`` finds in this read model; when it finds nothing, what it finds once the read
@@ -803,11 +807,14 @@ class Projector(Generic[T]):
         """How far each source's checkpoint is behind the last event this projection reads there.
 
         Measured in stream sequences, up to the last *matching* event: other subjects of the stream
-        after it are not work to do, and counting them would keep a caught-up projection 'behind'."""
-        return {
-            stream: max(0, await self._last_matching(stream) - await self.checkpoint(stream))
-            for stream in self.projection.sources
-        }
+        after it are not work to do, and counting them would keep a caught-up projection 'behind'. That
+        last event is looked up only when something is left to apply (see ``_first_unapplied``)."""
+        lags: dict[str, int] = {}
+        for stream in self.projection.sources:
+            done = await self.checkpoint(stream)
+            behind = await self._first_unapplied(stream, done) is not None
+            lags[stream] = max(0, await self._last_matching(stream) - done) if behind else 0
+        return lags
 
     async def catch_up(self, timeout: float = 30.0) -> None:
         """Apply until every source's checkpoint reaches its stream's end as it is now.
@@ -820,10 +827,51 @@ class Projector(Generic[T]):
                 if target > await self.checkpoint(stream, generation):
                     await self._follow(stream, generation, until=target)
 
-    async def awaited_sequence(self, stream: str, sequence: int) -> int:
-        """The checkpoint at which this read model holds ``stream`` through ``sequence``: that sequence, or
-        the last event before it that this projection reads, when its filter skips what follows."""
-        return min(sequence, await self._last_matching(stream))
+    async def applied_through(self, stream: str, sequence: int, deadline: float) -> bool:
+        """Wait until this read model holds ``stream`` through ``sequence`` (every event it reads up to
+        there applied); False if it does not by ``deadline`` (the event loop's clock). The caller holds
+        ``waited_on``, so that nothing is held for the gathering window meanwhile."""
+        loop = asyncio.get_running_loop()
+        done = await self.checkpoint(stream)
+        first = await self._first_unapplied(stream, done, through=sequence)
+        while first is not None:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(CURRENT_POLL_SECONDS)
+            done = await self.checkpoint(stream)
+            if done >= first:  # past the event it waited for: asked again only then, once a poll
+                first = await self._first_unapplied(stream, done, through=sequence)
+        return True
+
+    async def _first_unapplied(self, stream: str, done: int, through: int | None = None) -> int | None:
+        """The stream sequence of the first event this projection reads on ``stream`` after ``done`` (its
+        checkpoint there), at or before ``through`` when given; None when there is none.
+
+        Asked forward from the checkpoint, of the stream's leader (a follower answering a direct get may
+        not have it yet). Not as 'the last event it reads': the server answers that for a wildcard
+        filter by looking through every subject the filter matches, one per case, a state's year of them
+        (``bench.looks``), and ``require_current`` and ``applied_through`` run on requests: every look
+        that finds nothing asks."""
+        if through is not None and done >= through:
+            return None
+        try:
+            msg = await self.js.get_msg(
+                stream, seq=done + 1, subject=self.projection.sources[stream], next=True
+            )
+        except NotFoundError:
+            return None
+        first: int = msg.seq or 0
+        return None if through is not None and first > through else first
+
+    async def _stream_end(self, stream: str) -> int:
+        """The stream's last sequence, whatever its subject (what the stream holds now; 0 when it is
+        gone)."""
+        try:
+            info = await self.js.stream_info(stream)
+        except NotFoundError:
+            return 0
+        end: int = info.state.last_seq
+        return end
 
     async def _last_matching(self, stream: str) -> int:
         """The last stream sequence this projection's filter selects (0 when none)."""

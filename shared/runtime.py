@@ -60,8 +60,6 @@ DRAIN_SECONDS = 5.0
 """At most this long to drain a service's NATS connection when it stops."""
 APPLIED_WAIT_SECONDS = 3.0
 """At most this long a reader waits for the read models to hold what it wrote (``shared.written``)."""
-APPLIED_POLL_SECONDS = 0.02
-"""How often a waiting reader looks at the checkpoints (one SELECT per read model still behind)."""
 APPLIED_WAITERS = 64
 """Readers waiting at once in one service; one more is told 'not yet' at once rather than queued."""
 
@@ -303,20 +301,14 @@ class ServiceRunner:
 
     @staticmethod
     async def _wait_applied(ctx: ServiceContext, stream: str, sequence: int, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = asyncio.get_running_loop().time() + timeout
         readers = [p for p in ctx.projectors.values() if stream in p.projection.sources]
         with contextlib.ExitStack() as waiting:
             for projector in readers:  # none holds what it read for its gathering window meanwhile
                 waiting.enter_context(projector.waited_on())
-            awaited = {p: await p.awaited_sequence(stream, sequence) for p in readers}
-            while awaited:
-                awaited = {p: at for p, at in awaited.items() if await p.checkpoint(stream) < at}
-                if not awaited:
-                    break
-                if loop.time() >= deadline:
+            for projector in readers:
+                if not await projector.applied_through(stream, sequence, deadline):
                     return False
-                await asyncio.sleep(APPLIED_POLL_SECONDS)
         return True
 
     async def readiness(self) -> dict[str, Any]:

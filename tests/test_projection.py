@@ -17,12 +17,21 @@ from sqlalchemy import Column, Integer, MetaData, Table, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.aggregate import Repository
+from shared.errors import ReadModelBehind
 from shared.events import Envelope
 from shared.eventstore import CommandMeta, EventStore
 from shared.projection import Projector
 from shared.readmodel import create_engine
 from shared.rows import Rows
-from tests.sample import Tally, TallyCounted, TallyPoisoned, TallyProjection, TallyTables, rows
+from tests.sample import (
+    Tally,
+    TallyCounted,
+    TallyOpened,
+    TallyPoisoned,
+    TallyProjection,
+    TallyTables,
+    rows,
+)
 
 
 class Crash(BaseException):
@@ -362,6 +371,107 @@ async def test_a_record_written_a_moment_ago_is_found_not_answered_missing(
     assert held is None, "the window holds the second burst: the test shows nothing otherwise"
     assert found is not None and found[2:] == (6, 4), found
     assert missing is None
+
+
+async def write_ledgers(store: EventStore, count: int) -> None:
+    """Events of another aggregate type in the tallies' stream, which ``TallyProjection`` does not read."""
+    for n in range(count):
+        await store.append(
+            "ledger",
+            f"l{n}",
+            [TallyOpened(label="other")],
+            expected_sequence=0,
+            expected_version=0,
+            meta=meta(f"ledger{n}"),
+        )
+
+
+async def test_a_look_waits_for_what_the_projection_reads_not_for_the_subjects_after_it(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine
+) -> None:
+    """``require_current``, ``applied_through`` and ``lag`` wait for (count) the events the projection
+    reads that it has not applied, and neither the events before its checkpoint nor the other subjects
+    of the stream after them."""
+    await write_tallies(store, 1)  # 1-4
+    projector = Projector(TallyProjection(), engine, nats_client)  # not running: applies on catch_up
+    await projector.setup()
+    await projector.catch_up()
+    await write_tallies(store, 1, prefix="late")  # 5-8, not applied
+    await write_ledgers(store, 3)  # 9-11
+    loop = asyncio.get_running_loop()
+
+    with pytest.raises(ReadModelBehind):
+        await projector.require_current(timeout=0.2)
+    assert not await projector.applied_through("TESTS", 5, loop.time() + 0.2)
+    assert await projector.applied_through("TESTS", 4, loop.time())  # held already: no wait
+    assert await projector.lag() == {"TESTS": 4}  # 5-8; the ledgers after them are no work
+
+    await projector.catch_up()
+    await projector.require_current(timeout=0.2)
+    assert await projector.applied_through("TESTS", 11, loop.time())
+    assert await projector.lag() == {"TESTS": 0}
+
+
+async def test_a_wait_for_the_read_model_ends_at_its_deadline_however_its_checkpoint_moves(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader waiting after a command is told 'not yet' at its deadline (``/applied``: at most 3 s)
+    while the read model works through a backlog: a checkpoint that passes each event just after it was
+    looked for must not keep the wait asking the server, without a pause, until the end."""
+    await write_tallies(store, 25)  # 100 events
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    moving = itertools.count()
+
+    async def checkpoint(stream: str, generation: int | None = None) -> int:
+        return next(moving)  # one event further at every read
+
+    monkeypatch.setattr(projector, "checkpoint", checkpoint)
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    assert not await projector.applied_through("TESTS", 100, asked + 0.1)
+    assert loop.time() - asked < 1.0
+    assert next(moving) < 50, "it read the checkpoint without pausing"
+
+
+async def test_a_look_never_asks_for_the_last_event_of_a_wildcard_filter(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server finds the last message of a wildcard filter by looking through every subject the
+    filter matches: one per case, so the cost grew with a year's cases (``bench.looks``) and was paid on
+    requests (a look that finds nothing, a reader's wait after each command, a readiness probe). A
+    caught-up projection answers them by reading forward from its checkpoint, which costs the same at
+    any size."""
+    await write_tallies(store, 2)
+    await write_ledgers(store, 3)
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    await projector.catch_up()
+    asked: list[tuple[str | None, bool]] = []
+    get_msg = projector.js.get_msg
+
+    async def counted_get_msg(
+        stream: str,
+        seq: int | None = None,
+        subject: str | None = None,
+        direct: bool | None = False,
+        next: bool | None = False,
+    ) -> Any:
+        asked.append((subject, bool(next)))
+        return await get_msg(stream, seq=seq, subject=subject, direct=direct, next=next)
+
+    monkeypatch.setattr(projector.js, "get_msg", counted_get_msg)
+    end = await store.last_sequence()
+
+    await projector.require_current(timeout=1.0)
+    assert await projector.lag() == {"TESTS": 0}
+    assert all(forward for _, forward in asked), f"asked for the last of a filter: {asked}"
+    looked = len(asked)
+    with projector.waited_on():
+        assert await projector.applied_through("TESTS", end, asyncio.get_running_loop().time() + 1.0)
+
+    assert 0 < looked < len(asked), f"the projection did not look at the stream: {asked}"
+    assert all(forward for _, forward in asked), f"asked for the last of a filter: {asked}"
 
 
 async def test_upcast_v1_event_projects_like_v2(

@@ -47,6 +47,9 @@ from shared.clock import Clock
 from shared.directory import UserDirectory
 from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope
 from shared.eventstore import (
+    BATCH_COMMIT,
+    BATCH_ID,
+    BATCH_SEQUENCE,
     EventStore,
     decode_message,
     stream_name,
@@ -460,11 +463,11 @@ async def _publish_stream(nc: NatsClient, stream: str, streams: IndexedStreams) 
         else:
             batch_id = uuid.uuid4().hex
             for n, (_, one) in enumerate(command, start=1):
-                headers = _headers(one) | {"Nats-Batch-Id": batch_id, "Nats-Batch-Sequence": str(n)}
+                headers = _headers(one) | {BATCH_ID: batch_id, BATCH_SEQUENCE: str(n)}
                 if n == 1:
                     headers["Nats-Expected-Last-Subject-Sequence"] = expected
                 if n == len(command):
-                    headers["Nats-Batch-Commit"] = "1"
+                    headers[BATCH_COMMIT] = "1"
                 body = one.model_dump_json().encode()
                 await nc.publish(subject, body, reply=reply if n == len(command) else "", headers=headers)
         inflight.append((command[-1][1].sequence, future))

@@ -36,6 +36,10 @@ STORE_NOT_CREATED = 10049
 STORE_CREATE_ATTEMPTS = 5
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 LOAD_PAGE = 500
+# The headers of JetStream's atomic batch publish (nats-server 2.12+, ADR-50).
+BATCH_ID = "Nats-Batch-Id"
+BATCH_SEQUENCE = "Nats-Batch-Sequence"
+BATCH_COMMIT = "Nats-Batch-Commit"
 READ_TIMEOUT = 5.0
 
 
@@ -292,15 +296,15 @@ class EventStore:
         last = len(envelopes)
         for n, envelope in enumerate(envelopes, start=1):
             headers = self._headers(envelope)
-            headers["Nats-Batch-Id"] = batch_id
-            headers["Nats-Batch-Sequence"] = str(n)
+            headers[BATCH_ID] = batch_id
+            headers[BATCH_SEQUENCE] = str(n)
             if n == 1:
                 headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
             body = envelope.model_dump_json().encode()
             if n < last:
                 await self.nc.publish(subject, body, headers=headers)
                 continue
-            headers["Nats-Batch-Commit"] = "1"
+            headers[BATCH_COMMIT] = "1"
             reply = await self.nc.request(subject, body, headers=headers, timeout=self.api_timeout)
             response = json.loads(reply.data)
             error = _api_error(response)
@@ -461,7 +465,7 @@ class Tail:
         """The last sequence handed out (or moved to): the next page starts after it."""
         self._rung = asyncio.Event()
         self._doorbell: Any = None
-        self._ahead: asyncio.Task[list[Msg]] | None = None
+        self._ahead: asyncio.Task[Page] | None = None
         self._unread = 0
         """Rings not yet matched by messages read: something was published that a read should find."""
         self._misses = 0
@@ -469,10 +473,25 @@ class Tail:
         server refused) costs FOLLOWER_RETRIES reads once, not on every quiet moment."""
         self._idle = False
         self._read_at = float("-inf")
+        self._at_end = False
+        """A read has found nothing since the tail started or moved: whatever is stored later rings."""
+        self._last_rung: str | None = None
+        """Which message (or atomic batch) rang last."""
 
     async def __aenter__(self) -> Tail:
-        async def ring(_: Msg) -> None:
-            self._unread += 1
+        async def ring(msg: Msg) -> None:
+            headers = msg.headers or {}
+            self._last_rung = _stored_id(headers)
+            if BATCH_ID in headers:
+                # An atomic batch is stored at its commit, all or nothing: its other messages rang
+                # before there was anything to read, and each read they started found nothing and was
+                # retried (half the reads of the platform under load). The commit rings for the batch.
+                if BATCH_COMMIT not in headers:
+                    return
+                size = headers.get(BATCH_SEQUENCE, "")
+                self._unread += int(size) if size.isdigit() else 1
+            else:
+                self._unread += 1
             self._rung.set()
 
         self._doorbell = await self.reader.nc.subscribe(self.subject, cb=ring)
@@ -489,6 +508,7 @@ class Tail:
             # The rings of what it skips will not be matched by a read: at most one per sequence.
             self._unread = max(0, self._unread - (position - self.position))
             self.position = position
+            self._at_end = self._idle = False
             self._cancel_read()
 
     def _cancel_read(self) -> None:
@@ -501,8 +521,8 @@ class Tail:
         self._read_at = asyncio.get_running_loop().time()
         self._ahead = asyncio.create_task(self._page(self.position + 1))
 
-    async def _page(self, start: int) -> list[Msg]:
-        return (await self.reader.page(self.stream, self.subject, start, self.batch)).messages
+    async def _page(self, start: int) -> Page:
+        return await self.reader.page(self.stream, self.subject, start, self.batch)
 
     async def next_page(self, wait: float) -> list[Msg]:
         """The next messages in order; [] when nothing new came within ``wait`` seconds (0: read once,
@@ -524,16 +544,29 @@ class Tail:
                 self._read()
             assert self._ahead is not None
             ahead = self._ahead
-            msgs = await ahead
+            page = await ahead
+            msgs = page.messages
             if self._ahead is ahead:
                 self._ahead = None
             if msgs:
-                self._idle = False
                 self._unread = max(0, self._unread - len(msgs))
                 if not self._unread:
                     self._misses = 0
                 self.position = stored_sequence(msgs[-1])
-                self._read()
+                # The next page is read while the caller handles this one only when there may be one:
+                # at the end, a read ahead found nothing after each page (half the reads under load),
+                # and the doorbell says when there is more. Counting rings is not enough: a message
+                # that never rang (published before the doorbell, its ring lost in a reconnect) would
+                # take the place of one that rang and is not read yet (a lagging replica's page).
+                self._idle = (
+                    self._at_end
+                    and not page.pending
+                    and not self._unread
+                    and self._last_rung is not None
+                    and self._last_rung == _stored_id(msgs[-1].headers or {})
+                )
+                if not self._idle:
+                    self._read()
                 return msgs
             if self._unread and wait > 0 and self._misses < FOLLOWER_RETRIES:
                 # Rung, yet not there: a ring comes as a message is published, before it is stored (an
@@ -542,13 +575,19 @@ class Tail:
                 self._misses += 1
                 self._rung.set()  # read again at once
                 continue
-            self._idle = True
+            self._idle = self._at_end = True
             if self._misses >= FOLLOWER_RETRIES:
                 # What rang was refused (a publish that lost a race for its subject's sequence), or its
                 # message was read before its ring came: looked for long enough.
                 self._unread = self._misses = 0
             if loop.time() >= deadline:
                 return []
+
+
+def _stored_id(headers: dict[str, str]) -> str | None:
+    """What names a message as published and as stored: its atomic batch, or its message id (every
+    append of ``EventStore`` sets one or the other)."""
+    return headers.get(BATCH_ID) or headers.get("Nats-Msg-Id")
 
 
 def stored_sequence(msg: Msg) -> int:

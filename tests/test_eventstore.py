@@ -20,11 +20,15 @@ from nats.aio.msg import Msg
 from shared.aggregate import Repository, Store
 from shared.events import HEADER_TYPE, Envelope, events
 from shared.eventstore import (
+    BATCH_COMMIT,
+    BATCH_ID,
+    BATCH_SEQUENCE,
     FOLLOWER_RETRIES,
     CommandMeta,
     ConcurrencyError,
     DirectReader,
     EventStore,
+    Page,
     Tail,
     stored_sequence,
 )
@@ -310,6 +314,84 @@ async def test_a_tail_at_the_end_gets_a_batch_of_events_as_soon_as_it_is_stored(
                     got += [stored_sequence(m) for m in await tail.next_page(1.0)]
             stored = await appending
             assert got == [e.sequence for e in stored]
+
+
+async def test_a_batch_rings_once_it_is_committed_not_at_each_of_its_messages(
+    jetstream: EventStore, nats_client: NatsClient
+) -> None:
+    """An atomic batch is stored at its commit. Its other messages reach the doorbell first, as they are
+    published: a read started by each of them found nothing and was retried, 2, 4, 8... ms later (under
+    load about half of the platform's reads were such empty ones; 41 reads here while the commit was held
+    back). The tail reads once the commit comes, and reads the whole batch."""
+    store = jetstream
+    reader = DirectReader(nats_client)
+    reads = 0
+    page = reader.page
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal reads
+        reads += 1
+        return await page(*args, **kwargs)
+
+    reader.page = counted  # type: ignore[method-assign]
+    subject = "shakti.tests.tally.batch"
+    async with Tail(reader, store.stream, "shakti.tests.>", batch=50) as tail:
+        assert await tail.next_page(0) == []
+        before = reads
+        for n in (1, 2):  # held back: a publisher slow to send its commit
+            await nats_client.publish(subject, b"{}", headers={BATCH_ID: "b1", BATCH_SEQUENCE: str(n)})
+        assert await tail.next_page(0.3) == []
+        assert reads == before, f"{reads - before} reads before the batch was committed"
+        commit = {BATCH_ID: "b1", BATCH_SEQUENCE: "3", BATCH_COMMIT: "1"}
+        answer = await nats_client.request(subject, b"{}", headers=commit, timeout=2.0)
+        assert b'"count":3' in answer.data, answer.data
+        got = await tail.next_page(1.0)
+    assert len(got) == 3, got
+    assert reads - before <= 3, reads - before  # the batch, and the next page's read ahead
+
+
+class LaggingReplica(DirectReader):
+    """Direct gets answered by a cluster replica that holds the stream only up to ``holds``, and, once
+    it has answered, up to ``then``."""
+
+    holds = 0
+    then: int | None = None
+
+    async def page(self, stream: str, subject: str, start: int, batch: int) -> Page:
+        stored = await super().page(stream, subject, start, batch)
+        answer = Page(asyncio.get_running_loop().create_future())
+        answer.status = stored.status
+        answer.messages = [m for m in stored.messages if stored_sequence(m) <= self.holds]
+        answer.pending = stored.pending if answer.messages == stored.messages else 0
+        if self.then is not None:
+            self.holds = self.then
+        return answer
+
+
+async def test_a_message_that_never_rang_does_not_take_the_place_of_one_that_did(
+    jetstream: EventStore, nats_client: NatsClient
+) -> None:
+    """A tail at the end waits for the doorbell rather than reading ahead after every page, while it has
+    read as many messages as rang. A message published before the doorbell subscribed never rings; read
+    late (a replica that lacked it at first), it made up for the ring of a message that replica did not
+    have yet, and the tail waited for its 5-s poll to read that one (a review's reproduction)."""
+    publisher = nats_client.jetstream()
+    unrung = (await publisher.publish("shakti.tests.tally.u", b"U", headers={"Nats-Msg-Id": "u"})).seq
+    replica = LaggingReplica(nats_client)
+    replica.holds = unrung - 1
+    async with Tail(replica, jetstream.stream, "shakti.tests.>", batch=50) as tail:
+        assert await tail.next_page(0.05) == []  # the end, as far as the replica knows
+        replica.holds = unrung
+        rung = (await publisher.publish("shakti.tests.tally.m", b"M", headers={"Nats-Msg-Id": "m"})).seq
+        async with asyncio.timeout(2.0):
+            while not tail._unread:
+                await asyncio.sleep(0.001)
+        replica.then = rung  # the replica has it once it has answered the next read
+        got: list[bytes] = []
+        async with asyncio.timeout(2.0):  # the poll would answer after 5 s
+            while b"M" not in got:
+                got += [m.data for m in await tail.next_page(6.0)]
+    assert got == [b"U", b"M"]
 
 
 async def test_a_ring_no_message_answers_costs_a_few_reads_once(

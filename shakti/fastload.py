@@ -50,6 +50,7 @@ from shared.eventstore import (
     BATCH_COMMIT,
     BATCH_ID,
     BATCH_SEQUENCE,
+    MSG_ID,
     EventStore,
     decode_message,
     stream_name,
@@ -456,7 +457,7 @@ async def _publish_stream(nc: NatsClient, stream: str, streams: IndexedStreams) 
         waiting[reply] = future = asyncio.get_running_loop().create_future()
         if len(command) == 1:
             headers = _headers(envelope) | {
-                "Nats-Msg-Id": str(envelope.event_id),
+                MSG_ID: str(envelope.event_id),
                 "Nats-Expected-Last-Subject-Sequence": expected,
             }
             await nc.publish(subject, envelope.model_dump_json().encode(), reply=reply, headers=headers)

@@ -227,6 +227,7 @@ READ_AHEAD_PAGES = 64
 # ``applied_through``) looks meanwhile.
 CURRENT_WAIT_SECONDS = 3.0
 CURRENT_POLL_SECONDS = 0.02
+CURRENT_REASK_SECONDS = 0.2
 
 
 class _BatchFailed(Exception):
@@ -834,13 +835,20 @@ class Projector(Generic[T]):
         loop = asyncio.get_running_loop()
         done = await self.checkpoint(stream)
         first = await self._first_unapplied(stream, done, through=sequence)
+        asked = loop.time()
         while first is not None:
             if loop.time() >= deadline:
                 return False
             await asyncio.sleep(CURRENT_POLL_SECONDS)
-            done = await self.checkpoint(stream)
-            if done >= first:  # past the event it waited for: asked again only then, once a poll
+            previous, done = done, await self.checkpoint(stream)
+            if done >= sequence:
+                return True
+            # Past the event it waited for, it asks the stream's leader for the next once the read
+            # model pauses, and while it works through a backlog at most every CURRENT_REASK_SECONDS:
+            # the many readers a page waits for would otherwise ask at every poll.
+            if done >= first and (done == previous or loop.time() >= asked + CURRENT_REASK_SECONDS):
                 first = await self._first_unapplied(stream, done, through=sequence)
+                asked = loop.time()
         return True
 
     async def _first_unapplied(self, stream: str, done: int, through: int | None = None) -> int | None:

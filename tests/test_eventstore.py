@@ -320,9 +320,9 @@ async def test_a_batch_rings_once_it_is_committed_not_at_each_of_its_messages(
     jetstream: EventStore, nats_client: NatsClient
 ) -> None:
     """An atomic batch is stored at its commit. Its other messages reach the doorbell first, as they are
-    published: a read started by each of them found nothing and was retried, 2, 4, 8... ms later (under
-    load about half of the platform's reads were such empty ones; 41 reads here while the commit was held
-    back). The tail reads once the commit comes, and reads the whole batch."""
+    published: a read started by each of them found nothing and was retried, 2, 4, 8... ms later (41
+    reads here while the commit was held back). The tail reads once the commit comes, and reads the
+    whole batch."""
     store = jetstream
     reader = DirectReader(nats_client)
     reads = 0

@@ -450,9 +450,14 @@ class Projector(Generic[T]):
         self._generation_checked_at = now
         async with one_statement(self.sessions) as session:
             active = await self._stored_active(session)
-        if active is not None and active != self._active_number():
-            log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
-            self._generation = await self._open_generation(active)
+        # Generations only grow. What was read before a rebuild in this process switched (while this
+        # waited on the database) is older than where it is now: moving 'back' to it read tables the
+        # rebuild then dropped ("no such table" in bench.state's rebuild, a full CI run).
+        if active is not None and active > self._active_number():
+            opened = await self._open_generation(active)
+            if active > self._active_number():
+                log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
+                self._generation = opened
 
     async def watch_generation(self) -> None:
         """For a process that keeps no read model but answers from it: follow rebuilds forever."""

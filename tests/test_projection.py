@@ -610,6 +610,38 @@ async def another_process_writing(database_url: str) -> AsyncIterator[list[int]]
         await other.dispose()
 
 
+async def test_a_look_at_the_generation_read_before_a_rebuild_switched_does_not_move_back(
+    store: EventStore,
+    nats_client: NatsClient,
+    engine: AsyncEngine,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process that looks which generation is active (every second) while its own rebuild switches to
+    the new one read the old number, then moved 'back' to it: its queries then read tables the rebuild
+    dropped a moment later ("no such table ..._g1_...", bench.state's rebuild in a full CI run)."""
+    await write_tallies(store, 1)
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    stored_active = projector._stored_active
+    rebuilding = False
+
+    async def read_before_the_switch(session: Any) -> int | None:
+        nonlocal rebuilding
+        before = await stored_active(session)
+        if not rebuilding:  # the rebuild looks too, and reads what is stored
+            rebuilding = True
+            await projector.rebuild()  # finishes while this look waits on the database
+        return before
+
+    monkeypatch.setattr(projector, "_stored_active", read_before_the_switch)
+    projector._generation_checked_at = float("-inf")
+    await projector.follow_generation()
+    assert rebuilding
+    assert projector._active_number() == 2
+    assert await snapshot(projector) == await reference(nats_client, database_url)
+
+
 async def test_a_rebuild_waits_for_another_process_writing_the_same_file(
     store: EventStore, nats_client: NatsClient, engine: AsyncEngine, database_url: str
 ) -> None:

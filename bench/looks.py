@@ -10,15 +10,16 @@ in turns in this process:
   the checkpoint, what a look that found nothing (``require_current``), a reader's wait after a
   command (``/applied``) and a readiness probe asked for each stream a read model reads;
 * **look** (``look_now``): ``Projector.require_current()`` now (for a caught-up read model its
-  checkpoint and one message read forward from there, of the stream's leader; the stream's end only
-  when it is behind);
+  checkpoint, the stream's end and one message read forward from the checkpoint, of the stream's
+  leader);
 * **lag** (``lag_now``): ``Projector.lag()`` now (the same; the last of the filter only when it is behind).
 
 Only the caught-up read model is measured, its checkpoint a few hundred events from the stream's end:
 it is the common case, and the one an attacker can ask for at will (a case id that does not exist).
 A read model that is behind still asks for the last of the filter in ``lag`` (a readiness probe), not
-in a look. A checkpoint far from the end (a read model of rare events, such as officers' on ROUTING,
-among a year of case events) is not measured here.
+in a look. A checkpoint far from the end (more than ``FORWARD_READ_MOST`` sequences: a read model of
+rare events, such as officers' on ROUTING, among a year of case events) asks for the last of its filter,
+as before, and is not measured here.
 
     python -m bench.looks                        # 1,000, 10,000 and 100,000 cases
     python -m bench.looks --cases 1000,10000     # smaller

@@ -228,6 +228,9 @@ READ_AHEAD_PAGES = 64
 CURRENT_WAIT_SECONDS = 3.0
 CURRENT_POLL_SECONDS = 0.02
 CURRENT_REASK_SECONDS = 0.2
+# A look reads forward from a checkpoint at most this many stream sequences behind the stream's end
+# (``_first_unapplied``).
+FORWARD_READ_MOST = 2000
 
 
 class _BatchFailed(Exception):
@@ -857,16 +860,26 @@ class Projector(Generic[T]):
         return True
 
     async def _first_unapplied(self, stream: str, done: int, through: int | None = None) -> int | None:
-        """The stream sequence of the first event this projection reads on ``stream`` after ``done`` (its
-        checkpoint there), at or before ``through`` when given; None when there is none.
+        """An event this projection reads on ``stream`` after ``done`` (its checkpoint there), stored now
+        and at or before ``through`` when given, that it has not applied: the first such event, unless
+        the checkpoint is far behind the stream's end; None when there is none.
 
-        Asked forward from the checkpoint, of the stream's leader (a follower answering a direct get may
-        not have it yet). Not as 'the last event it reads': the server answers that for a wildcard
-        filter by looking through every subject the filter matches, one per case, a state's year of them
-        (``bench.looks``), and ``require_current`` and ``applied_through`` run on requests: every look
-        that finds nothing asks."""
+        Near the end it reads one message forward from the checkpoint, of the stream's leader (a
+        follower answering a direct get may not have it yet). It does not ask for 'the last event it
+        reads' there: the server answers that for a wildcard filter by looking through every subject
+        the filter matches, one per case, a state's year of them (``bench.looks``), and
+        ``require_current`` and ``applied_through`` run on requests. Far from the end (a read model of
+        rare events, officers' among a year of case events) a forward read would walk every stored block
+        after the checkpoint, and the filter's subjects are few: there it asks for the last."""
         if through is not None and done >= through:
             return None
+        end = await self._stream_end(stream)
+        bound = end if through is None else min(end, through)
+        if done >= bound:
+            return None
+        if end - done > FORWARD_READ_MOST:
+            last = await self._last_matching(stream)
+            return min(last, bound) if last > done else None
         try:
             msg = await self.js.get_msg(
                 stream, seq=done + 1, subject=self.projection.sources[stream], next=True
@@ -874,7 +887,7 @@ class Projector(Generic[T]):
         except NotFoundError:
             return None
         first: int = msg.seq or 0
-        return None if through is not None and first > through else first
+        return None if first > bound else first
 
     async def _stream_end(self, stream: str) -> int:
         """The stream's last sequence, whatever its subject (what the stream holds now; 0 when it is

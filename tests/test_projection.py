@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from sqlalchemy import Column, Integer, MetaData, Table, event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from shared import projection as projection_module
 from shared.aggregate import Repository
 from shared.errors import ReadModelBehind
 from shared.events import Envelope
@@ -410,6 +411,42 @@ async def test_a_look_waits_for_what_the_projection_reads_not_for_the_subjects_a
     await projector.require_current(timeout=0.2)
     assert await projector.applied_through("TESTS", 11, loop.time())
     assert await projector.lag() == {"TESTS": 0}
+
+
+async def test_a_read_model_of_rare_events_is_not_read_forward_over_the_rest_of_its_stream(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read model of rare events (officers' on ROUTING) keeps its checkpoint far behind the stream's
+    end (a year of case events after it). A read forward from there makes the server walk every stored
+    block after it, at every reader's wait after a routing command; it asks for the last event of its
+    filter instead, which has few subjects."""
+    monkeypatch.setattr(projection_module, "FORWARD_READ_MOST", 2)
+    await write_tallies(store, 1)  # 1-4
+    await write_ledgers(store, 5)  # 5-9: the other events of the stream
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    await projector.catch_up()
+    forward: list[int | None] = []
+    get_msg = projector.js.get_msg
+
+    async def counted_get_msg(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("next"):
+            forward.append(kwargs.get("seq"))
+        return await get_msg(*args, **kwargs)
+
+    monkeypatch.setattr(projector.js, "get_msg", counted_get_msg)
+    loop = asyncio.get_running_loop()
+
+    await projector.require_current(timeout=0.5)
+    assert await projector.lag() == {"TESTS": 0}
+    assert await projector.applied_through("TESTS", 9, loop.time() + 0.5)
+    await write_tallies(store, 1, prefix="late")  # 10-13, not applied
+    with pytest.raises(ReadModelBehind):
+        await projector.require_current(timeout=0.2)
+    assert not await projector.applied_through("TESTS", 13, loop.time() + 0.2)
+    await projector.catch_up()
+    assert await projector.applied_through("TESTS", 13, loop.time())
+    assert forward == [], f"read forward from {forward}"
 
 
 async def test_a_wait_for_the_read_model_ends_at_its_deadline_however_its_checkpoint_moves(

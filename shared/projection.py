@@ -451,16 +451,18 @@ class Projector(Generic[T]):
         if now - self._generation_checked_at < GENERATION_CHECK_SECONDS:
             return
         self._generation_checked_at = now
+        seen = self._generation
         async with one_statement(self.sessions) as session:
             active = await self._stored_active(session)
-        # Generations only grow. What was read before a rebuild in this process switched (while this
-        # waited on the database) is older than where it is now: moving 'back' to it read tables the
-        # rebuild then dropped ("no such table" in bench.state's rebuild, a full CI run).
-        if active is not None and active > self._active_number():
-            opened = await self._open_generation(active)
-            if active > self._active_number():
-                log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
-                self._generation = opened
+        # What was read while this process's own rebuild switched (this waited on the database
+        # meanwhile) is where it was, not where it is: moving 'back' to it read tables the rebuild then
+        # dropped ("no such table" in bench.state's rebuild, a full CI run).
+        if active is None or self._generation is not seen or active == self._active_number():
+            return
+        opened = await self._open_generation(active)
+        if self._generation is seen:
+            log.info("projection %s: generation %d is active (rebuilt elsewhere)", self.name, active)
+            self._generation = opened
 
     async def watch_generation(self) -> None:
         """For a process that keeps no read model but answers from it: follow rebuilds forever."""

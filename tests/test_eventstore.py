@@ -10,7 +10,6 @@ import json
 import random
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import nats
 import pytest
@@ -324,30 +323,31 @@ async def test_a_batch_rings_once_it_is_committed_not_at_each_of_its_messages(
     reads here while the commit was held back). The tail reads once the commit comes, and reads the
     whole batch."""
     store = jetstream
-    reader = DirectReader(nats_client)
-    reads = 0
-    page = reader.page
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal reads
-        reads += 1
-        return await page(*args, **kwargs)
-
-    reader.page = counted  # type: ignore[method-assign]
+    reader = CountedReader(nats_client)
     subject = "shakti.tests.tally.batch"
     async with Tail(reader, store.stream, "shakti.tests.>", batch=50) as tail:
         assert await tail.next_page(0) == []
-        before = reads
+        before = reader.reads
         for n in (1, 2):  # held back: a publisher slow to send its commit
             await nats_client.publish(subject, b"{}", headers={BATCH_ID: "b1", BATCH_SEQUENCE: str(n)})
         assert await tail.next_page(0.3) == []
-        assert reads == before, f"{reads - before} reads before the batch was committed"
+        assert reader.reads == before, f"{reader.reads - before} reads before the batch was committed"
         commit = {BATCH_ID: "b1", BATCH_SEQUENCE: "3", BATCH_COMMIT: "1"}
         answer = await nats_client.request(subject, b"{}", headers=commit, timeout=2.0)
         assert b'"count":3' in answer.data, answer.data
         got = await tail.next_page(1.0)
     assert len(got) == 3, got
-    assert reads - before <= 3, reads - before  # the batch, and the next page's read ahead
+    assert reader.reads - before <= 3, reader.reads - before  # the batch, and the next page's read ahead
+
+
+class CountedReader(DirectReader):
+    """Direct gets, counted."""
+
+    reads = 0
+
+    async def page(self, stream: str, subject: str, start: int, batch: int) -> Page:
+        self.reads += 1
+        return await super().page(stream, subject, start, batch)
 
 
 class LaggingReplica(DirectReader):
@@ -401,16 +401,7 @@ async def test_a_ring_no_message_answers_costs_a_few_reads_once(
     stores nothing. The tail looks for it a bounded number of times, once: it looked again at every
     quiet moment while events kept coming (145 reads where 20 do, in a review's repro)."""
     store = jetstream
-    reader = DirectReader(nats_client)
-    reads = 0
-    page = reader.page
-
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        nonlocal reads
-        reads += 1
-        return await page(*args, **kwargs)
-
-    reader.page = counted  # type: ignore[method-assign]
+    reader = CountedReader(nats_client)
     got: list[Msg] = []
     async with Tail(reader, store.stream, "shakti.tests.>", batch=50) as tail:
         assert await tail.next_page(0) == []
@@ -425,7 +416,7 @@ async def test_a_ring_no_message_answers_costs_a_few_reads_once(
             refused = {"Nats-Expected-Last-Subject-Sequence": "99"}
             await nats_client.publish("shakti.tests.tally.x", b"{}", headers=refused)
             await asyncio.sleep(0.2)
-            before = reads
+            before = reader.reads
             for n in range(10):  # an event every 0.3 s: never quiet for the 1.9 s the retries last
                 await nats_client.jetstream().publish(f"shakti.tests.tally.{n}", b"{}")
                 await asyncio.sleep(0.3)
@@ -433,4 +424,4 @@ async def test_a_ring_no_message_answers_costs_a_few_reads_once(
             following.cancel()
             await asyncio.gather(following, return_exceptions=True)
     assert len(got) == 10
-    assert reads - before <= 2 * 10 + FOLLOWER_RETRIES, reads - before
+    assert reader.reads - before <= 2 * 10 + FOLLOWER_RETRIES, reader.reads - before

@@ -25,7 +25,7 @@ from shared.readmodel import create_engine
 from shared.rows import Rows
 from tests import test_projection
 from tests.sample import Tally, TallyOpened, TallyPoisoned, TallyProjection, TallyTables
-from tests.test_projection import meta, snapshot
+from tests.test_projection import meta, snapshot, write_ledgers
 from tests.waiting import eventually
 
 # The same fixtures as the projection tests: an event store on a clean server, an engine per database.
@@ -171,15 +171,7 @@ async def test_lag_is_zero_once_the_projection_has_every_event_it_reads(
 ) -> None:
     await open_tallies(store, "x")
     # Another aggregate type in the same stream, after the last event the projection reads.
-    for n in range(3):
-        await store.append(
-            "ledger",
-            f"l{n}",
-            [TallyOpened(label="other")],
-            expected_sequence=0,
-            expected_version=0,
-            meta=meta(f"l{n}"),
-        )
+    await write_ledgers(store, 3)
     engine = create_engine(sqlite_url)
     projector = Projector(TallyProjection(), engine, nats_client)
     await projector.setup()

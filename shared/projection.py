@@ -341,16 +341,11 @@ class Projector(Generic[T]):
 
         For a command about to refuse because the read model lacks something: that may only mean
         'not yet', so the command looks again once this returns. Asked at that moment, not before every
-        command (it costs a look at each stream, and more at each it is behind on)."""
+        command (it costs a few looks at each stream, and more at each it is behind on)."""
         deadline = asyncio.get_running_loop().time() + timeout
         with self.waited_on():
-            behind = [
-                stream
-                for stream in self.projection.sources
-                if await self._first_unapplied(stream, await self.checkpoint(stream)) is not None
-            ]
             # For what each stream holds now, not for what it holds later: under load it keeps growing.
-            ends = {stream: await self._stream_end(stream) for stream in behind}
+            ends = {stream: await self._stream_end(stream) for stream in self.projection.sources}
             for stream, end in ends.items():
                 if not await self.applied_through(stream, end, deadline):
                     raise ReadModelBehind(self.name)

@@ -9,6 +9,7 @@ and whether the certificate is valid: a bilingual page, or JSON to a client that
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -150,7 +151,8 @@ def _record_routes(
     async def officer_record(
         service_number: PathKey, principal: Annotated[Principal, Depends(require(READERS))]
     ) -> dict[str, Any]:
-        record = await register.officer(service_number)
+        # Posted a moment ago, perhaps (routing's roster, then this read model).
+        record = await register.records.find(partial(register.officer, service_number))
         if record is None:
             raise NotFound("Officer", service_number)
         own = principal.service_number == service_number
@@ -198,7 +200,8 @@ def _programme_routes(
     async def programme_report(
         programme_id: PathKey, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
     ) -> dict[str, Any]:
-        report = await register.programme_report(programme_id)
+        # Scheduled a moment ago, perhaps, by the client asking.
+        report = await register.records.find(partial(register.programme_report, programme_id))
         if report is None:
             raise NotFound("Programme", programme_id)
         check_district(principal, report["district"])

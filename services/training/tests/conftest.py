@@ -211,9 +211,15 @@ async def running(
     database_url: str,
     clock: ManualClock,
     curriculum: Path = CURRICULUM_FILE,
+    *,
+    gather_ms: float | None = None,
 ) -> AsyncIterator[Training]:
+    """``gather_ms``: how long the read models hold a burst of events before applying it (the
+    settings' default when not given)."""
     policy = load_policy(curriculum, RULES_FILE)
     settings = Settings(keys_dir=keys_for_tests())
+    if gather_ms is not None:
+        settings = settings.model_copy(update={"projection_gather_ms": gather_ms})
     runner = ServiceRunner(
         definition(policy), settings, nats_url=nats_url, clock=clock, database_url=database_url
     )

@@ -29,6 +29,7 @@ from shared.contracts.users import (
     UserDisabled,
     UserEnabled,
 )
+from shared.contracts.vocabulary import Record
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import TOKEN, EventStore, EventStoreError, stream_name
@@ -160,7 +161,7 @@ class UserAccount(Aggregate):
 
     def _must_exist(self) -> None:
         if not self.exists:
-            raise NotFound("user", self.id)
+            raise NotFound(Record.USER, self.id)
 
 
 class ServiceNumberHolder(Aggregate):

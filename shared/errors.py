@@ -8,6 +8,8 @@ outside their jurisdiction), ``IdempotencyConflict`` a reused idempotency key (H
 
 from __future__ import annotations
 
+from shared.contracts.vocabulary import RECORD_LABELS, Record
+
 
 class DomainError(ValueError):
     """A command broke a rule of the domain. Carries a bilingual message safe to show an officer."""
@@ -20,8 +22,9 @@ class DomainError(ValueError):
 
 
 class NotFound(DomainError):
-    def __init__(self, what: str, key: str) -> None:
-        super().__init__("not_found", f"{what} {key} not found", f"{what} {key} नहीं मिला")
+    def __init__(self, what: Record, key: str) -> None:
+        hi, en = RECORD_LABELS[what]
+        super().__init__("not_found", f"{en} {key} not found", f"{hi} {key} नहीं मिला")
 
 
 class CaseNotFound(NotFound):
@@ -29,7 +32,7 @@ class CaseNotFound(NotFound):
     same answer for both, so that nobody learns of a case beyond their reach."""
 
     def __init__(self, case_id: str) -> None:
-        super().__init__("Case", case_id)
+        super().__init__(Record.CASE, case_id)
 
 
 class IdempotencyConflict(DomainError):

@@ -34,6 +34,7 @@ from shared.contracts.routing import (
     ThanaDefined,
     UnitRetired,
 )
+from shared.contracts.vocabulary import Record
 from shared.dispatch import handles
 from shared.errors import NotFound
 from shared.events import Envelope
@@ -160,7 +161,7 @@ async def narrowed_to(
             or not principal.covers(place["district"], place["circle"], place["thana"])
             or (level == "thana" and circle is not None and place["circle"] != circle)
         ):
-            raise NotFound(level.capitalize(), code)
+            raise NotFound(Record(level), code)
         narrowing[level] = code
     return narrowing
 

@@ -36,6 +36,7 @@ from shared.auth import (
 )
 from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.clock import Clock, SystemClock
+from shared.contracts.vocabulary import Record
 from shared.directory import UserDirectory
 from shared.errors import DomainError, NotFound, TryAgain
 from shared.eventstore import ConcurrencyError, EventStore
@@ -466,7 +467,7 @@ def _operation_routes(app: FastAPI, runners: Sequence[ServiceRunner]) -> None:
         header): ``applied`` is false when they still did not after a few seconds."""
         runner = app.state.runners.get(service)
         if runner is None or runner.context is None:
-            raise NotFound("service", service)
+            raise NotFound(Record.SERVICE, service)
         return {"applied": await runner.applied(stream, sequence)}
 
     # For those who work inside the police's platform: an agency desk's role names no document (deny by

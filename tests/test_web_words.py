@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from shakti.web.i18n import TEXT
-from shared.contracts.vocabulary import ROLE_LABELS
+from shared.contracts.vocabulary import RECORD_LABELS, ROLE_LABELS, Record
+from shared.errors import NotFound
 from shared.roles import Role
 
 WEB = Path(__file__).resolve().parent.parent / "shakti" / "web"
@@ -73,3 +74,14 @@ def test_every_role_has_its_words_in_both_languages() -> None:
     # One table for the pages and the case timeline alike (shared.contracts.vocabulary).
     assert set(ROLE_LABELS) == {role.value for role in Role}
     assert all(DEVANAGARI.search(hi) and not DEVANAGARI.search(en) for hi, en in ROLE_LABELS.values())
+
+
+def test_a_refusal_names_what_it_did_not_find_in_the_language_it_is_read_in() -> None:
+    """The Hindi of "Programme X not found" read "Programme X नहीं मिला"; every record a refusal can name
+    has its Hindi and English word (shared.contracts.vocabulary)."""
+    assert set(RECORD_LABELS) == set(Record)
+    for record in Record:
+        refused = NotFound(record, "SJP-2026-01")
+        latin_hi = re.sub(r"SJP-2026-01", "", refused.hi)
+        assert DEVANAGARI.search(latin_hi) and not re.search(r"[A-Za-z]", latin_hi), refused.hi
+        assert refused.en.startswith(RECORD_LABELS[record][1]) and not DEVANAGARI.search(refused.en)

@@ -63,6 +63,7 @@ from shared.contracts.vocabulary import (
     ContactMode,
     ErasureBasis,
     Outcome,
+    Record,
     ReopenReason,
     ViewPurpose,
     WithdrawReason,
@@ -521,7 +522,7 @@ class IntakeCommands:
             None,
         )
         if recorded is None:
-            raise NotFound("Attachment", command.attachment_id)
+            raise NotFound(Record.ATTACHMENT, command.attachment_id)
         request = fingerprint({"purpose": purpose, "attachment": command.attachment_id})
         await self._act(caller, command, lambda c: c.view_identity(purpose, role, caller.actor), request)
         key = await self._key(Case.replay(case_id, history))

@@ -22,6 +22,7 @@ from shared.contracts.notifications import (
     PreferencesChanged,
     preferences_id,
 )
+from shared.contracts.vocabulary import Record
 from shared.errors import NotFound
 from shared.events import Envelope
 from shared.places import PlaceTables, kendras_of
@@ -103,7 +104,7 @@ class NotificationCommands:
         another retry took it first), and nothing was done."""
         row = await self.board.find(partial(self._row, command.notification_id))  # recorded a moment ago?
         if row is None:
-            raise NotFound("notification", command.notification_id)
+            raise NotFound(Record.NOTIFICATION, command.notification_id)
         found = await self.notifications.get(command.notification_id)
         if found.sent:
             return "sent"

@@ -51,7 +51,7 @@ from shared.contracts.training import (
     TrainingAssigned,
     TrainingOverdue,
 )
-from shared.contracts.vocabulary import CaseStatus, DutyStatus, LadderRole
+from shared.contracts.vocabulary import CaseStatus, DutyStatus, LadderRole, Record
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
@@ -606,7 +606,7 @@ class Notification(Aggregate):
 
     def _wanted(self) -> NotificationRequested:
         if self.requested is None:
-            raise NotFound("notification", self.id)
+            raise NotFound(Record.NOTIFICATION, self.id)
         return self.requested
 
 

@@ -54,6 +54,7 @@ from shared.contracts.vocabulary import (
     PRIORITY_LABELS,
     RANK_LABELS,
     DutyStatus,
+    Record,
     label,
 )
 from shared.errors import NotFound
@@ -197,7 +198,7 @@ def _jurisdiction_routes(
     async def jurisdiction(district: PathKey, principal: Anyone) -> dict[str, Any]:
         found = await queries.district(district)
         if found is None:
-            raise NotFound("district", district)
+            raise NotFound(Record.DISTRICT, district)
         for agency in found.get("agencies", []):
             agency["kind"] = _code_and_labels(AGENCY_LABELS, agency["kind"])
         return found
@@ -279,9 +280,9 @@ def _case_routes(
     async def queue(kendra: PathKey, principal: CaseReader) -> dict[str, Any]:
         found = board.kendras.get(kendra)
         if found is None:
-            raise NotFound("Kendra", kendra)
+            raise NotFound(Record.KENDRA, kendra)
         if not principal.covers(found.district, found.circle, found.thana):
-            raise NotFound("Kendra", kendra)
+            raise NotFound(Record.KENDRA, kendra)
         queued = await queries.queue(kendra)
         return queued | {
             "officers": [o | {"cases": [_case_line(c) for c in o["cases"]]} for o in queued["officers"]],

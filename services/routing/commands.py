@@ -26,7 +26,7 @@ from services.routing.jurisdiction import ImportOutcome, read_jurisdiction, reco
 from services.routing.roster import Roster, RosterOutcome, valid_service_number
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
-from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus
+from shared.contracts.vocabulary import SEXUAL_OFFENCES, DutyStatus, Record
 from shared.errors import CaseNotFound, DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta
@@ -165,7 +165,7 @@ class RoutingCommands:
         await self._officer_in_reach(caller.who, command.service_number)
         kendra = await self.roster.kendra(command.kendra)
         if not caller.who.covers(kendra.district, kendra.circle, kendra.thana):
-            raise NotFound("Kendra", command.kendra)
+            raise NotFound(Record.KENDRA, command.kendra)
         body = {"kendra": command.kendra, "incharge": command.incharge}
         meta = self._meta(caller, command, command.service_number, body)
         return await self.roster.post(command.service_number, command.kendra, command.incharge, meta)
@@ -179,10 +179,10 @@ class RoutingCommands:
         """An officer posted outside the caller's jurisdiction does not exist for them."""
         officer = await self.officers.get(valid_service_number(service_number))
         if not officer.exists:
-            raise NotFound("officer", service_number)
+            raise NotFound(Record.OFFICER, service_number)
         posting = officer.posting
         if posting is not None and not principal.covers(posting.district, posting.circle, posting.thana):
-            raise NotFound("officer", service_number)
+            raise NotFound(Record.OFFICER, service_number)
 
     # --- cases ------------------------------------------------------------------------------------
 
@@ -252,7 +252,7 @@ class RoutingCommands:
                 thana, Wording(f"transferred to thana {thana}", f"थाना {thana} को स्थानांतरित")
             )
             if placement is None:
-                raise NotFound("thana", thana)
+                raise NotFound(Record.THANA, thana)
             file = self.board.cases.get(command.case_id)
             category = file.category if file else None
             choice = self.board.pick(placement.kendra, category, self.clock.now())

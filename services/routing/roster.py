@@ -16,7 +16,7 @@ from services.routing.domain import GENDERS, DistrictJurisdiction, Officer
 from services.routing.sheets import Sheet, read_sheet, yes
 from shared.aggregate import Repository
 from shared.contracts.routing import SERVICE, KendraDefined
-from shared.contracts.vocabulary import RANK_LABELS, DutyStatus
+from shared.contracts.vocabulary import RANK_LABELS, DutyStatus, Record
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope, Event
 from shared.eventstore import CommandMeta, EventStore
@@ -73,7 +73,7 @@ class Roster:
         district = district_of_kendra(code)
         found = (await self.districts.get(district)).kendra(code) if district else None
         if found is None:
-            raise NotFound("Kendra", code)
+            raise NotFound(Record.KENDRA, code)
         return found
 
     async def enrol(

@@ -41,6 +41,7 @@ from shared.contracts.vocabulary import (
     CERTIFICATE_STATUS_LABELS,
     RANK_LABELS,
     TRAINING_REASON_LABELS,
+    Record,
     label,
 )
 from shared.errors import NotFound
@@ -154,14 +155,14 @@ def _record_routes(
         # Posted a moment ago, perhaps (routing's roster, then this read model).
         record = await register.records.find(partial(register.officer, service_number))
         if record is None:
-            raise NotFound("Officer", service_number)
+            raise NotFound(Record.OFFICER, service_number)
         own = principal.service_number == service_number
         # A Kendra officer reads her own record only; a supervisor those of her jurisdiction.
         if not own and (
             principal.role is Role.KENDRA_OFFICER
             or not principal.covers(record["district"], record["circle"], record["thana"])
         ):
-            raise NotFound("Officer", service_number)
+            raise NotFound(Record.OFFICER, service_number)
         return record
 
     @router.get("/compliance")
@@ -203,7 +204,7 @@ def _programme_routes(
         # Scheduled a moment ago, perhaps, by the client asking.
         report = await register.records.find(partial(register.programme_report, programme_id))
         if report is None:
-            raise NotFound("Programme", programme_id)
+            raise NotFound(Record.PROGRAMME, programme_id)
         check_district(principal, report["district"])
         return report
 
@@ -258,12 +259,12 @@ def _certificate_routes(
     ) -> HTMLResponse:
         found = await register.certificate(certificate_id)
         if found is None:
-            raise NotFound("Certificate", certificate_id)
+            raise NotFound(Record.CERTIFICATE, certificate_id)
         holder = await register.officer(found["service_number"])
         place = (holder or {}).get
         own = principal.service_number == found["service_number"]
         if not own and not principal.covers(place("district"), place("circle"), place("thana")):
-            raise NotFound("Certificate", certificate_id)
+            raise NotFound(Record.CERTIFICATE, certificate_id)
         status = certificate_status(found, ctx.clock.now())
         page = _certificate_page(found, policy, status, verification_url(request, certificate_id))
         return HTMLResponse(page, headers={"Content-Security-Policy": CERTIFICATE_POLICY})
@@ -286,7 +287,7 @@ def _certificate_routes(
         now = ctx.clock.now()
         if wants_json(request):
             if found is None:
-                raise NotFound("Certificate", certificate_id)
+                raise NotFound(Record.CERTIFICATE, certificate_id)
             return JSONResponse(_verification(certificate_id, found, certificate_status(found, now)))
         shown: dict[str, Any] = {
             "certificate_id": certificate_id,

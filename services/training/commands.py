@@ -22,6 +22,7 @@ from services.training.handlers import register_of
 from shared.auth import Principal
 from shared.commands import Caller, Command, fingerprint
 from shared.contracts.training import ProgrammeScheduled
+from shared.contracts.vocabulary import Record
 from shared.errors import DomainError, NotFound
 from shared.events import Envelope
 from shared.runtime import ServiceContext
@@ -83,7 +84,7 @@ class CompleteProgramme(Command):
 def check_district(principal: Principal, district: str) -> None:
     """Outside the caller's district a programme or a district does not exist for them."""
     if principal.level != "state" and principal.district != district:
-        raise NotFound("District", district)
+        raise NotFound(Record.DISTRICT, district)
 
 
 class TrainingCommands:
@@ -128,5 +129,5 @@ class TrainingCommands:
     async def _programme_in_reach(self, principal: Principal, programme_id: str) -> None:
         programme = await self.programmes.get(programme_id)
         if programme.plan is None:
-            raise NotFound("Programme", programme_id)
+            raise NotFound(Record.PROGRAMME, programme_id)
         check_district(principal, programme.plan.district)

@@ -28,6 +28,7 @@ from shared.contracts.training import (
     TrainingAssigned,
     TrainingOverdue,
 )
+from shared.contracts.vocabulary import Record
 from shared.errors import DomainError, NotFound
 from shared.events import Event
 
@@ -155,7 +156,7 @@ class Programme(Aggregate):
 
     def _open(self) -> ProgrammeScheduled:
         if self.plan is None:
-            raise NotFound("Programme", self.id)
+            raise NotFound(Record.PROGRAMME, self.id)
         if self.completed:
             raise DomainError(
                 "programme_completed",

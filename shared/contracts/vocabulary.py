@@ -52,6 +52,39 @@ SEXUAL_OFFENCES = frozenset(
 """Categories whose victims' identity the law protects most strictly; a woman officer handles them."""
 
 
+class Record(StrEnum):
+    """What a refusal names as not found (``shared.errors.NotFound``)."""
+
+    ATTACHMENT = "attachment"
+    CASE = "case"
+    CERTIFICATE = "certificate"
+    CIRCLE = "circle"
+    DISTRICT = "district"
+    KENDRA = "kendra"
+    NOTIFICATION = "notification"
+    OFFICER = "officer"
+    PROGRAMME = "programme"
+    SERVICE = "service"
+    THANA = "thana"
+    USER = "user"
+
+
+RECORD_LABELS: dict[Record, tuple[str, str]] = {
+    Record.ATTACHMENT: ("संलग्नक", "Attachment"),
+    Record.CASE: ("मामला", "Case"),
+    Record.CERTIFICATE: ("प्रमाणपत्र", "Certificate"),
+    Record.CIRCLE: ("सर्किल", "Circle"),
+    Record.DISTRICT: ("जनपद", "District"),
+    Record.KENDRA: ("केन्द्र", "Kendra"),
+    Record.NOTIFICATION: ("सूचना", "Notification"),
+    Record.OFFICER: ("अधिकारी", "Officer"),
+    Record.PROGRAMME: ("प्रशिक्षण कार्यक्रम", "Training programme"),
+    Record.SERVICE: ("सेवा", "Service"),
+    Record.THANA: ("थाना", "Thana"),
+    Record.USER: ("उपयोगकर्ता", "User"),
+}
+
+
 class Channel(StrEnum):
     WALK_IN = "walk_in"
     HELPLINE_1090 = "helpline_1090"

@@ -90,7 +90,7 @@ async def test_danger_now_reaches_the_incharge_and_sho_at_once_and_the_sho_ackno
         assert stranger.json()["detail"] == {
             "code": "not_found",
             "en": f"Case {case_id} not found",
-            "hi": f"Case {case_id} नहीं मिला",
+            "hi": f"मामला {case_id} नहीं मिला",
         }
         assert (
             await client.post(

@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -196,11 +197,31 @@ def nats_server_binary() -> Path:
     return Path(found)
 
 
+# Ports handed out start here: above the well-known and most registered services' ports.
+FIRST_FREE_PORT = 10000
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
 def free_port() -> int:
-    with socket.socket() as s:
+    """A port nothing on 127.0.0.1 listens on now, below the kernel's range for outgoing connections.
+
+    A port the kernel picks (a bind to port 0) comes from that range, where an outgoing connection could
+    take it before the server meant to listen there binds it: CI saw a compose stack's part refused its
+    port so ("Port 44615 on 127.0.0.1 is already in use"), again at every restart."""
+    try:
+        lowest_ephemeral = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        lowest_ephemeral = 32768  # Linux's default
+    chooser = random.SystemRandom()
+    for _ in range(200 if lowest_ephemeral > FIRST_FREE_PORT else 0):
+        port = chooser.randrange(FIRST_FREE_PORT, lowest_ephemeral)
+        with socket.socket() as s, contextlib.suppress(OSError):
+            s.bind(("127.0.0.1", port))
+            return port
+    with socket.socket() as s:  # a machine whose whole range is ephemeral: as the kernel picks
         s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+        picked: int = s.getsockname()[1]
+        return picked
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> None:

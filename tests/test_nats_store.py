@@ -154,3 +154,17 @@ def test_the_default_nats_port_moves_when_taken(tmp_path: Path, monkeypatch: pyt
         settings.__dict__["nats_port"] = port  # as if it were the default value
         assert "nats_port" not in settings.model_fields_set
         assert launcher.nats_port(settings) != port
+
+
+def test_a_free_port_is_never_one_an_outgoing_connection_may_take() -> None:
+    """A port the kernel picked for a bind to 0 lay in its range for outgoing connections: CI saw a
+    compose stack's part refused such a port ("already in use"), taken meanwhile by a connection."""
+    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(50)}
+    assert all(1024 < port < lowest_ephemeral for port in ports), sorted(ports)
+    assert len(ports) > 40  # chosen at random, not the same few again and again
+    with socket.socket() as listening:
+        taken = free_port()
+        listening.bind(("127.0.0.1", taken))
+        listening.listen()
+        assert taken not in {free_port() for _ in range(200)}

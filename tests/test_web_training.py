@@ -159,6 +159,9 @@ async def district(nats_client: NatsClient, nats_url: str, tmp_path: Path) -> As
                 answer = await client.get("/api/training/officers", headers=loader.operator)
                 officers[:] = answer.json()
                 report = await client.get(f"/api/training/programmes/{PROGRAMME}", headers=loader.operator)
+                if report.status_code == 503:
+                    return False  # the read model is still applying the roster's burst: try again
+                assert report.status_code == 200, report.text
                 attended = {a["service_number"] for a in report.json()["attended"]}
                 certified = {o["service_number"] for o in officers if o["lapsing"]}
                 late = [o for o in officers if o["service_number"] == LATE_JOINER["service_number"]]

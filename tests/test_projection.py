@@ -33,6 +33,7 @@ from tests.sample import (
     TallyTables,
     rows,
 )
+from tests.waiting import eventually
 
 
 class Crash(BaseException):
@@ -720,10 +721,14 @@ async def test_a_parked_retry_waits_for_another_process_writing_the_same_file(
     await projector.catch_up()
     assert len(await projector.parked()) == 30
     async with another_process_writing(database_url) as commits:
+        await eventually(lambda: commits[0] >= 3, what="the other process committing")
+        before = commits[0]
         assert await projector.retry_parked() == (0, 30)  # still failing: its reason is written again
         projection.mended = True
         assert await projector.retry_parked() == (30, 0)
-    assert commits[0] > 20
+        # It committed between the retries' own transactions; how often is up to SQLite's busy waits,
+        # not a figure to assert.
+        assert commits[0] > before
     assert await snapshot(projector) == await reference(nats_client, database_url)
 
 

@@ -134,8 +134,8 @@ class DemoLoader:
     async def found(self, path: str, params: dict[str, str]) -> Any:
         """A GET as the operator console: the answer, or None when there is nothing there (yet)."""
         response = await self.client.get(path, headers=self.operator, params=params)
-        if response.status_code == 404:
-            return None
+        if response.status_code in (404, 503):
+            return None  # not there, or not yet: the read model is still applying what was stored
         if response.status_code >= 400:
             raise RuntimeError(f"demo: GET {path} answered {response.status_code}")
         return response.json()

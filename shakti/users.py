@@ -533,7 +533,8 @@ class ServicesReference:
         if record.district is None:
             return
         # Routing's own tree, the source the services' places are projected from: an account made just
-        # after an import is checked against it without waiting for a projection.
+        # after an import is checked against it once routing's read model holds the import (its look
+        # waits for that when it finds nothing).
         tree = await self._fetch(f"/api/routing/jurisdiction/{record.district}", {})
         if tree is None:
             every = await self._fetch("/api/intake/places", {}) or {"places": []}

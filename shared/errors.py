@@ -8,7 +8,7 @@ outside their jurisdiction), ``IdempotencyConflict`` a reused idempotency key (H
 
 from __future__ import annotations
 
-from shared.contracts.vocabulary import RECORD_LABELS, Record
+from shared.contracts.vocabulary import FEMININE_RECORDS, RECORD_LABELS, Record
 
 
 class DomainError(ValueError):
@@ -24,7 +24,8 @@ class DomainError(ValueError):
 class NotFound(DomainError):
     def __init__(self, what: Record, key: str) -> None:
         hi, en = RECORD_LABELS[what]
-        super().__init__("not_found", f"{en} {key} not found", f"{hi} {key} नहीं मिला")
+        found = "मिली" if what in FEMININE_RECORDS else "मिला"
+        super().__init__("not_found", f"{en} {key} not found", f"{hi} {key} नहीं {found}")
 
 
 class CaseNotFound(NotFound):

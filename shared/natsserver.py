@@ -200,24 +200,33 @@ def nats_server_binary() -> Path:
 # Ports handed out start here: above the well-known and most registered services' ports.
 FIRST_FREE_PORT = 10000
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+"""Ports this process has handed out: none is free again for it, though nothing may listen there yet."""
+_handing_out = threading.Lock()
+_chooser = random.SystemRandom()
 
 
 def free_port() -> int:
-    """A port nothing on 127.0.0.1 listens on now, below the kernel's range for outgoing connections.
+    """A port nothing on 127.0.0.1 listens on now, below the kernel's range for outgoing connections,
+    and not handed out before by this process.
 
     A port the kernel picks (a bind to port 0) comes from that range, where an outgoing connection could
     take it before the server meant to listen there binds it: CI saw a compose stack's part refused its
-    port so ("Port 44615 on 127.0.0.1 is already in use"), again at every restart."""
+    port so ("Port 44615 on 127.0.0.1 is already in use"), again at every restart. A stack's settings
+    draw some twenty ports before anything listens: none may be drawn twice."""
     try:
         lowest_ephemeral = int(EPHEMERAL_RANGE.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         lowest_ephemeral = 32768  # Linux's default
-    chooser = random.SystemRandom()
-    for _ in range(200 if lowest_ephemeral > FIRST_FREE_PORT else 0):
-        port = chooser.randrange(FIRST_FREE_PORT, lowest_ephemeral)
-        with socket.socket() as s, contextlib.suppress(OSError):
-            s.bind(("127.0.0.1", port))
-            return port
+    with _handing_out:
+        for _ in range(200 if lowest_ephemeral > FIRST_FREE_PORT else 0):
+            port = _chooser.randrange(FIRST_FREE_PORT, lowest_ephemeral)
+            if port in _handed_out:
+                continue
+            with socket.socket() as s, contextlib.suppress(OSError):
+                s.bind(("127.0.0.1", port))
+                _handed_out.add(port)
+                return port
     with socket.socket() as s:  # a machine whose whole range is ephemeral: as the kernel picks
         s.bind(("127.0.0.1", 0))
         picked: int = s.getsockname()[1]

@@ -19,6 +19,7 @@ import pytest
 
 from shakti import launcher
 from shakti.config import PlatformSettings
+from shared import natsserver
 from shared.natsserver import EmbeddedNatsServer, StoreInUse, free_port, platform_server
 
 LAUNCHER = """
@@ -156,15 +157,30 @@ def test_the_default_nats_port_moves_when_taken(tmp_path: Path, monkeypatch: pyt
         assert launcher.nats_port(settings) != port
 
 
-def test_a_free_port_is_never_one_an_outgoing_connection_may_take() -> None:
+def test_a_free_port_is_never_one_an_outgoing_connection_may_take(monkeypatch: pytest.MonkeyPatch) -> None:
     """A port the kernel picked for a bind to 0 lay in its range for outgoing connections: CI saw a
-    compose stack's part refused such a port ("already in use"), taken meanwhile by a connection."""
-    lowest_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    ports = {free_port() for _ in range(50)}
-    assert all(1024 < port < lowest_ephemeral for port in ports), sorted(ports)
-    assert len(ports) > 40  # chosen at random, not the same few again and again
+    compose stack's part refused such a port ("already in use"), taken meanwhile by a connection. Nor is
+    a port handed out twice (a stack draws some twenty before anything listens), nor one in use."""
+    lowest_ephemeral = int(natsserver.EPHEMERAL_RANGE.read_text().split()[0])
+    if lowest_ephemeral <= natsserver.FIRST_FREE_PORT:
+        pytest.skip("this machine's whole port range is for outgoing connections")
+    ports = [free_port() for _ in range(50)]
+    assert all(natsserver.FIRST_FREE_PORT <= port < lowest_ephemeral for port in ports), sorted(ports)
+    assert len(set(ports)) == len(ports)
+
+    class Offers:
+        """The random choice, made to offer the given ports in turn."""
+
+        def __init__(self, *ports: int) -> None:
+            self.ports = list(ports)
+
+        def randrange(self, start: int, stop: int) -> int:
+            return self.ports.pop(0)
+
     with socket.socket() as listening:
-        taken = free_port()
-        listening.bind(("127.0.0.1", taken))
+        listening.bind(("127.0.0.1", 0))
         listening.listen()
-        assert taken not in {free_port() for _ in range(200)}
+        in_use = listening.getsockname()[1]
+        monkeypatch.setattr(natsserver, "_handed_out", {ports[0]})
+        monkeypatch.setattr(natsserver, "_chooser", Offers(in_use, ports[0], 10_007))
+        assert free_port() == 10_007

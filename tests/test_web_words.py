@@ -85,3 +85,6 @@ def test_a_refusal_names_what_it_did_not_find_in_the_language_it_is_read_in() ->
         latin_hi = re.sub(r"SJP-2026-01", "", refused.hi)
         assert DEVANAGARI.search(latin_hi) and not re.search(r"[A-Za-z]", latin_hi), refused.hi
         assert refused.en.startswith(RECORD_LABELS[record][1]) and not DEVANAGARI.search(refused.en)
+    # The verb agrees with the word's gender (सूचना, सेवा and फ़ाइल are feminine).
+    assert NotFound(Record.NOTIFICATION, "n1").hi == "सूचना n1 नहीं मिली"
+    assert NotFound(Record.PROGRAMME, "p1").hi == "प्रशिक्षण कार्यक्रम p1 नहीं मिला"

@@ -155,8 +155,11 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
 
     @router.get("/cases/{case_id}", summary="One case's clocks and escalations")
     async def one_case(case_id: CaseKey, principal: Watcher) -> dict[str, Any]:
-        async with board.sessions() as session:
-            view = await case_view(session, tables(), case_id)
+        async def found() -> dict[str, Any] | None:
+            async with board.sessions() as session:
+                return await case_view(session, tables(), case_id)
+
+        view = await board.find(found)  # named by an alert a moment ago, perhaps
         if view is None:
             raise CaseNotFound(case_id)
         principal.reach_case(case_id, view["district"], view["circle"], view["thana"])

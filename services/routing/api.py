@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, UploadFile
@@ -196,7 +197,8 @@ def _jurisdiction_routes(
 
     @router.get("/jurisdiction/{district}")
     async def jurisdiction(district: PathKey, principal: Anyone) -> dict[str, Any]:
-        found = await queries.district(district)
+        # Imported a moment ago, perhaps (the user directory checks a new account's place here).
+        found = await queries.projector.find(partial(queries.district, district))
         if found is None:
             raise NotFound(Record.DISTRICT, district)
         for agency in found.get("agencies", []):

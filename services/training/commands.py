@@ -108,6 +108,10 @@ class TrainingCommands:
         wanted = {m.service_number.upper() for m in command.marks}
         unknown = sorted(wanted - await self.register.known_officers(wanted))
         if unknown:
+            # Posted a moment ago, perhaps: refused only once the read model holds what is stored.
+            await self.register.records.require_current()
+            unknown = sorted(wanted - await self.register.known_officers(wanted))
+        if unknown:
             names = ", ".join(unknown)
             raise DomainError("unknown_officer", f"Unknown officers: {names}", f"अज्ञात अधिकारी: {names}")
         marks = [Mark(m.service_number.upper(), m.present, m.score) for m in command.marks]

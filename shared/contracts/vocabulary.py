@@ -70,7 +70,7 @@ class Record(StrEnum):
 
 
 RECORD_LABELS: dict[Record, tuple[str, str]] = {
-    Record.ATTACHMENT: ("संलग्नक", "Attachment"),
+    Record.ATTACHMENT: ("फ़ाइल", "File"),
     Record.CASE: ("मामला", "Case"),
     Record.CERTIFICATE: ("प्रमाणपत्र", "Certificate"),
     Record.CIRCLE: ("सर्किल", "Circle"),
@@ -83,6 +83,8 @@ RECORD_LABELS: dict[Record, tuple[str, str]] = {
     Record.THANA: ("थाना", "Thana"),
     Record.USER: ("उपयोगकर्ता", "User"),
 }
+FEMININE_RECORDS = frozenset({Record.ATTACHMENT, Record.NOTIFICATION, Record.SERVICE})
+"""Records whose Hindi word is feminine: 'नहीं मिली', not 'नहीं मिला'."""
 
 
 class Channel(StrEnum):

@@ -48,6 +48,24 @@ async def test_an_officer_acknowledges_a_case_the_board_has_read_and_not_yet_app
         assert taken.json()["acknowledged_levels"] == [2]
 
 
+async def test_the_case_view_shows_a_case_the_board_has_read_and_not_yet_applied(world: World) -> None:
+    """The alert named the case; the board holds its events for its gathering window. The SHO's look at
+    the case's clocks answered 404, a moment after the alert; now it waits for the board."""
+    world.settings = world.settings.model_copy(update={"projection_gather_ms": 10_000})
+    await world.define_jurisdiction()
+    async with world.http() as (client, runner):
+        earlier = await world.register(priority=Priority.P3, category=Category.STALKING, assigned=True)
+        await world.wait_for(earlier, ClockStarted)
+        await world.projected(runner)  # a batch just applied: what follows is held for the window
+        case_id = await world.register(
+            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
+        )
+        await world.wait_for(case_id, CaseEscalated, count=2)
+        seen = await client.get(f"{API}/cases/{case_id}", headers=world.token(Role.SHO, **KATRA))
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["escalations"] and seen.json()["clocks"]
+
+
 async def test_danger_now_reaches_the_incharge_and_sho_at_once_and_the_sho_acknowledges(world: World) -> None:
     await world.define_jurisdiction()
     async with world.http() as (client, runner):

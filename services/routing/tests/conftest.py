@@ -138,8 +138,13 @@ async def start_routing(
     database_url: str,
     clock: ManualClock,
     policy: RoutingPolicy | None = None,
+    *,
+    gather_ms: float | None = None,
 ) -> Routing:
+    """``gather_ms``: how long the read models hold a burst of events (the settings' default if None)."""
     settings = Settings(keys_dir=keys_for_tests(), data_dir=Path("/nonexistent"))
+    if gather_ms is not None:
+        settings = settings.model_copy(update={"projection_gather_ms": gather_ms})
     runner = ServiceRunner(
         routing_service(policy or RoutingPolicy()),
         settings,

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from nats.aio.client import Client as NatsClient
 from sqlalchemy import MetaData, select
 
-from services.routing.tests.conftest import ROSTER, SAMPLE, Routing, case_fields
+from services.routing.jurisdiction import import_jurisdiction
+from services.routing.tests.conftest import ROSTER, SAMPLE, Routing, case_fields, start_routing
+from shared.clock import ManualClock
 from shared.contracts.intake import CaseRegistered
 from shared.contracts.training import OfficerCertified
 from shared.contracts.vocabulary import Category
@@ -335,3 +339,20 @@ async def test_imports_record_their_events_at_the_services_time_not_the_wall_clo
     stored = await service.store.read_subject(service.store.stream, "shakti.routing.>")
     assert {e.event_type for e in stored} >= {"KendraDefined", "OfficerEnrolled", "OfficerPosted"}
     assert {e.occurred_at for e in stored} == {service.clock.now()}
+
+
+async def test_a_district_imported_a_moment_ago_is_found_though_the_read_model_holds_its_events(
+    nats_client: NatsClient, nats_url: str, sqlite_url: str
+) -> None:
+    """An operator imports a district and opens its tree at once (the user directory checks a new
+    account's place against it too); the read model holds the import for its gathering window, longer
+    than a look waits. It answered 404; now the look that finds nothing has the read model apply it."""
+    async with AsyncExitStack() as stack:
+        service = await start_routing(stack, nats_url, sqlite_url, ManualClock(), gather_ms=60_000)
+        sp = service.auth(Role.SP, district="SJP")
+        await service.client.get(f"{API}/jurisdiction/LKO", headers=sp)  # the read model at work, quiet
+        await import_jurisdiction(SAMPLE, service.store)
+        tree = await service.client.get(f"{API}/jurisdiction/SJP", headers=sp)
+        assert tree.status_code == 200, tree.text
+        assert len(tree.json()["thanas"]) == 23
+        assert (await service.client.get(f"{API}/jurisdiction/LKO", headers=sp)).status_code == 404

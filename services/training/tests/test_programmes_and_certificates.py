@@ -226,3 +226,12 @@ async def test_a_programme_or_officer_just_written_is_found_though_the_read_mode
         assert report.json()["programme_id"] == ARTICLE["programme_id"]
         unknown = await t.client.get("/api/training/programmes/NO-SUCH-PROGRAMME", headers=sp)
         assert unknown.status_code == 404
+        # An officer posted a moment ago is marked present, not refused as unknown.
+        await t.routing.post("PNO102", "MSK-SJP-KATRA")
+        marks = {"marks": [{"service_number": "PNO102", "present": True, "score": 80}]}
+        path = f"/api/training/programmes/{ARTICLE['programme_id']}/attendance"
+        marked = await t.client.post(path, json=marks, headers=sp)
+        assert marked.status_code == 200 and marked.json()["marked"] == 1, marked.text
+        stranger = {"marks": [{"service_number": "PNO999", "present": True, "score": 80}]}
+        refused = await t.client.post(path, json=stranger, headers=sp)
+        assert refused.status_code == 409 and refused.json()["detail"]["code"] == "unknown_officer"

@@ -19,6 +19,7 @@ from shared.contracts.escalation import (
 from shared.contracts.intake import ActionRecorded, CaseResolved, FirstContactMade
 from shared.contracts.vocabulary import Category, Priority
 from shared.roles import Role
+from shared.runtime import ServiceRunner
 
 from .conftest import World
 
@@ -28,6 +29,19 @@ SADAR = {"district": "SJP", "circle": "SJP-NAGAR", "thana": "SJP-SADAR-BAZAR"}
 API = "/api/escalation"
 
 
+async def danger_now_case_held(world: World, runner: ServiceRunner) -> str:
+    """A danger-now case its two alerts name, registered just after the board applied a batch: with a
+    gathering window, the board holds the case's events for it."""
+    earlier = await world.register(priority=Priority.P3, category=Category.STALKING, assigned=True)
+    await world.wait_for(earlier, ClockStarted)
+    await world.projected(runner)  # a batch just applied: what follows is held for the window
+    case_id = await world.register(
+        priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
+    )
+    await world.wait_for(case_id, CaseEscalated, count=2)
+    return case_id
+
+
 async def test_an_officer_acknowledges_a_case_the_board_has_read_and_not_yet_applied(world: World) -> None:
     """The alert reached the SHO, and the board holds the case's events for its gathering window (five
     seconds here, from the batch before it): her acknowledgement waits for the board to apply them. It
@@ -35,13 +49,7 @@ async def test_an_officer_acknowledges_a_case_the_board_has_read_and_not_yet_app
     world.settings = world.settings.model_copy(update={"projection_gather_ms": 5_000})
     await world.define_jurisdiction()
     async with world.http() as (client, runner):
-        earlier = await world.register(priority=Priority.P3, category=Category.STALKING, assigned=True)
-        await world.wait_for(earlier, ClockStarted)
-        await world.projected(runner)  # a batch just applied: what follows is held for the window
-        case_id = await world.register(
-            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
-        )
-        await world.wait_for(case_id, CaseEscalated, count=2)
+        case_id = await danger_now_case_held(world, runner)
         sho = world.token(Role.SHO, **KATRA) | {"Idempotency-Key": "ack-held"}
         taken = await client.post(f"{API}/cases/{case_id}/acknowledge", headers=sho)
         assert taken.status_code == 200, taken.text
@@ -54,13 +62,7 @@ async def test_the_case_view_shows_a_case_the_board_has_read_and_not_yet_applied
     world.settings = world.settings.model_copy(update={"projection_gather_ms": 10_000})
     await world.define_jurisdiction()
     async with world.http() as (client, runner):
-        earlier = await world.register(priority=Priority.P3, category=Category.STALKING, assigned=True)
-        await world.wait_for(earlier, ClockStarted)
-        await world.projected(runner)  # a batch just applied: what follows is held for the window
-        case_id = await world.register(
-            priority=Priority.P1, category=Category.SEXUAL_ASSAULT, danger_now=True, assigned=True
-        )
-        await world.wait_for(case_id, CaseEscalated, count=2)
+        case_id = await danger_now_case_held(world, runner)
         seen = await client.get(f"{API}/cases/{case_id}", headers=world.token(Role.SHO, **KATRA))
         assert seen.status_code == 200, seen.text
         assert seen.json()["escalations"] and seen.json()["clocks"]

@@ -350,15 +350,25 @@ class Projector(Generic[T]):
                 if not await self.applied_through(stream, end, deadline):
                     raise ReadModelBehind(self.name)
 
-    async def find(self, query: Callable[[], Awaitable[Found | None]]) -> Found | None:
-        """What ``query`` finds in this read model; when it finds nothing, what it finds once the read
-        model holds what the streams hold now (``require_current``): a record written a moment ago, by
-        a command whose client acts on its answer at once, is found rather than answered 'not found'."""
+    async def find(
+        self,
+        query: Callable[[], Awaitable[Found | None]],
+        visible: Callable[[Found], bool] = lambda _: True,
+    ) -> Found | None:
+        """What ``query`` finds in this read model that the caller may see (``visible``); when it finds
+        nothing, what it finds once the read model holds what the streams hold now
+        (``require_current``): a record written a moment ago, by a command whose client acts on its
+        answer at once, is found rather than answered 'not found'.
+
+        A record the caller may not see counts as none found, so that it is answered as late as one
+        that does not exist (a 404 at once for a record outside their reach, after a look for a record
+        that is nowhere, would tell the two apart), and a record moved into their reach a moment ago is
+        looked at again."""
         found = await query()
-        if found is None:
+        if found is None or not visible(found):
             await self.require_current()
             found = await query()
-        return found
+        return found if found is not None and visible(found) else None
 
     async def _lacking(self, number: int) -> str | None:
         """What of this version's tables generation ``number`` lacks (a table, or columns of one), once

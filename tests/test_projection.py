@@ -375,6 +375,37 @@ async def test_a_record_written_a_moment_ago_is_found_not_answered_missing(
     assert missing is None
 
 
+async def test_a_record_out_of_reach_is_answered_as_late_as_one_that_does_not_exist(
+    store: EventStore, nats_client: NatsClient, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look for a record the caller may not see answered 'not found' at once, and one for a record
+    that is nowhere only after ``require_current``: the time told a signed-in caller whether an id
+    (a case number of another district) exists. Both now wait alike, and a record moved into reach a
+    moment ago is looked at again."""
+    projector = Projector(TallyProjection(), engine, nats_client)
+    await projector.setup()
+    await write_tallies(store, 1, prefix="seen")
+    await projector.catch_up()
+    waits: list[str] = []
+
+    async def counted() -> None:
+        waits.append("require_current")
+
+    monkeypatch.setattr(projector, "require_current", counted)
+
+    async def tally(name: str) -> tuple[str, str, int, int] | None:
+        return next((row for row in await snapshot(projector) if row[0] == name), None)
+
+    def mine(row: tuple[str, str, int, int]) -> bool:
+        return False
+
+    assert await projector.find(partial(tally, "seen0"), mine) is None
+    assert await projector.find(partial(tally, "nowhere"), mine) is None
+    assert waits == ["require_current", "require_current"]
+    found = await projector.find(partial(tally, "seen0"))
+    assert found is not None and waits == ["require_current", "require_current"]
+
+
 async def write_ledgers(store: EventStore, count: int) -> None:
     """Events of another aggregate type in the tallies' stream, which ``TallyProjection`` does not read."""
     for n in range(count):

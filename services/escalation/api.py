@@ -159,10 +159,12 @@ def build_router(ctx: ServiceContext, policy: Policy, commands: EscalationComman
             async with board.sessions() as session:
                 return await case_view(session, tables(), case_id)
 
-        view = await board.find(found)  # named by an alert a moment ago, perhaps
+        def reached(view: dict[str, Any]) -> bool:
+            return principal.covers(view["district"], view["circle"], view["thana"])
+
+        view = await board.find(found, reached)  # named by an alert a moment ago, perhaps
         if view is None:
             raise CaseNotFound(case_id)
-        principal.reach_case(case_id, view["district"], view["circle"], view["thana"])
         view["clocks"] = [labelled(c) for c in view["clocks"]]
         view["escalations"] = [labelled(e) for e in view["escalations"]]
         return labelled(view)

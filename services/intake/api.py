@@ -708,8 +708,11 @@ def _case_read_routes(router: APIRouter, commands: IntakeCommands) -> None:
             async with commands.register.sessions() as session:
                 return await find_case(session, commands.register.tables, case_id=case_id, case_number=number)
 
-        row = await commands.register.find(found)  # registered a moment ago, perhaps
-        if row is None or not principal.covers(row["district"], row["circle"], row["thana"]):
+        def reached(row: Row) -> bool:
+            return principal.covers(row["district"], row["circle"], row["thana"])
+
+        row = await commands.register.find(found, reached)  # registered a moment ago, perhaps
+        if row is None:
             raise CaseNotFound(case_id or number or "")
         return row
 

@@ -27,7 +27,6 @@ from services.training.commands import (
     MarkRequest,
     ScheduleProgramme,
     TrainingCommands,
-    check_district,
 )
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST
@@ -152,16 +151,16 @@ def _record_routes(
     async def officer_record(
         service_number: PathKey, principal: Annotated[Principal, Depends(require(READERS))]
     ) -> dict[str, Any]:
+        def readable(record: dict[str, Any]) -> bool:
+            # A Kendra officer reads her own record only; a supervisor those of her jurisdiction.
+            return principal.service_number == service_number or (
+                principal.role is not Role.KENDRA_OFFICER
+                and principal.covers(record["district"], record["circle"], record["thana"])
+            )
+
         # Posted a moment ago, perhaps (routing's roster, then this read model).
-        record = await register.records.find(partial(register.officer, service_number))
+        record = await register.records.find(partial(register.officer, service_number), readable)
         if record is None:
-            raise NotFound(Record.OFFICER, service_number)
-        own = principal.service_number == service_number
-        # A Kendra officer reads her own record only; a supervisor those of her jurisdiction.
-        if not own and (
-            principal.role is Role.KENDRA_OFFICER
-            or not principal.covers(record["district"], record["circle"], record["thana"])
-        ):
             raise NotFound(Record.OFFICER, service_number)
         return record
 
@@ -201,11 +200,16 @@ def _programme_routes(
     async def programme_report(
         programme_id: PathKey, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
     ) -> dict[str, Any]:
-        # Scheduled a moment ago, perhaps, by the client asking.
-        report = await register.records.find(partial(register.programme_report, programme_id))
+        def organised_in_reach(report: dict[str, Any]) -> bool:
+            return principal.level == "state" or principal.district == report["district"]
+
+        # Scheduled a moment ago, perhaps, by the client asking; outside the caller's district it is
+        # answered as one that does not exist (it said "District X not found", naming where it was).
+        report = await register.records.find(
+            partial(register.programme_report, programme_id), organised_in_reach
+        )
         if report is None:
             raise NotFound(Record.PROGRAMME, programme_id)
-        check_district(principal, report["district"])
         return report
 
     @router.post("/programmes/{programme_id}/attendance")

@@ -181,8 +181,24 @@ async def test_register_filters_paging_scope_and_counts(intake: Intake) -> None:
     assert len(numbers(first)) == 2 and not set(numbers(first)) & set(numbers(second))
     assert (await register(CO))["total"] == 4  # the circle of Tilhar
     assert (await register(SP))["total"] == 6  # the whole district
-    assert (await intake.get(f"/cases/{sadar['case_id']}")).status_code == 404
-    assert (await intake.get(f"/cases/by-number/{sadar['case_number']}")).status_code == 404
+    # Answered 404 as late as a case that does not exist: a look that finds nothing waits for the
+    # register to hold what is stored, and one outside the caller's reach did not (the time told it).
+    register_model = intake.runner.context.projectors["intake_cases"]  # type: ignore[union-attr]
+    waits: list[str] = []
+    require_current = register_model.require_current
+
+    async def counted() -> None:
+        waits.append("require_current")
+        await require_current()
+
+    register_model.require_current = counted  # type: ignore[method-assign]
+    try:
+        assert (await intake.get(f"/cases/{sadar['case_id']}")).status_code == 404
+        assert (await intake.get(f"/cases/by-number/{sadar['case_number']}")).status_code == 404
+        assert (await intake.get("/cases/by-number/SJP-2026-999999")).status_code == 404
+    finally:
+        register_model.require_current = require_current  # type: ignore[method-assign]
+    assert waits == ["require_current"] * 3
 
     # Once routing places the pincode-only case in Katra, Katra sees it.
     await intake.publish(

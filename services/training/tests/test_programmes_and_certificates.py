@@ -226,6 +226,13 @@ async def test_a_programme_or_officer_just_written_is_found_though_the_read_mode
         assert report.json()["programme_id"] == ARTICLE["programme_id"]
         unknown = await t.client.get("/api/training/programmes/NO-SUCH-PROGRAMME", headers=sp)
         assert unknown.status_code == 404
+        # Another district's SP is told what a programme that does not exist is told; it said "District
+        # SJP not found", which named where the programme was.
+        elsewhere = t.headers(Role.SP, district="BLY", username="sp-bareilly")
+        pid = ARTICLE["programme_id"]
+        theirs = await t.client.get(f"/api/training/programmes/{pid}", headers=elsewhere)
+        assert theirs.status_code == 404
+        assert theirs.json()["detail"]["en"] == f"Training programme {pid} not found", theirs.text
         # An officer posted a moment ago is marked present, not refused as unknown.
         await t.routing.post("PNO102", "MSK-SJP-KATRA")
         marks = {"marks": [{"service_number": "PNO102", "present": True, "score": 80}]}

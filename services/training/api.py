@@ -27,6 +27,7 @@ from services.training.commands import (
     MarkRequest,
     ScheduleProgramme,
     TrainingCommands,
+    in_reach,
 )
 from services.training.curriculum import TrainingPolicy
 from services.training.domain import IST
@@ -200,13 +201,11 @@ def _programme_routes(
     async def programme_report(
         programme_id: PathKey, principal: Annotated[Principal, Depends(require(ORGANISERS | SUPERVISORS))]
     ) -> dict[str, Any]:
-        def organised_in_reach(report: dict[str, Any]) -> bool:
-            return principal.level == "state" or principal.district == report["district"]
-
         # Scheduled a moment ago, perhaps, by the client asking; outside the caller's district it is
         # answered as one that does not exist (it said "District X not found", naming where it was).
         report = await register.records.find(
-            partial(register.programme_report, programme_id), organised_in_reach
+            partial(register.programme_report, programme_id),
+            lambda report: in_reach(principal, report["district"]),
         )
         if report is None:
             raise NotFound(Record.PROGRAMME, programme_id)

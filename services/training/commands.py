@@ -81,9 +81,14 @@ class CompleteProgramme(Command):
     programme_id: str
 
 
+def in_reach(principal: Principal, district: str) -> bool:
+    """Is ``district`` the caller's own (or the caller the state cell)?"""
+    return principal.level == "state" or principal.district == district
+
+
 def check_district(principal: Principal, district: str) -> None:
-    """Outside the caller's district a programme or a district does not exist for them."""
-    if principal.level != "state" and principal.district != district:
+    """Outside the caller's district a district does not exist for them."""
+    if not in_reach(principal, district):
         raise NotFound(Record.DISTRICT, district)
 
 
@@ -132,6 +137,7 @@ class TrainingCommands:
 
     async def _programme_in_reach(self, principal: Principal, programme_id: str) -> None:
         programme = await self.programmes.get(programme_id)
-        if programme.plan is None:
+        # Another district's programme is refused as one that does not exist: "District X not found"
+        # named where it was.
+        if programme.plan is None or not in_reach(principal, programme.plan.district):
             raise NotFound(Record.PROGRAMME, programme_id)
-        check_district(principal, programme.plan.district)

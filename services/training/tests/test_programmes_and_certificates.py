@@ -233,6 +233,12 @@ async def test_a_programme_or_officer_just_written_is_found_though_the_read_mode
         theirs = await t.client.get(f"/api/training/programmes/{pid}", headers=elsewhere)
         assert theirs.status_code == 404
         assert theirs.json()["detail"]["en"] == f"Training programme {pid} not found", theirs.text
+        # And so is an attendance sheet sent for it (it too said "District SJP not found").
+        sheet = {"marks": [{"service_number": "PNO101", "present": True, "score": 80}]}
+        sent = await t.client.post(
+            f"/api/training/programmes/{pid}/attendance", json=sheet, headers=elsewhere
+        )
+        assert sent.status_code == 404 and sent.json()["detail"] == theirs.json()["detail"], sent.text
         # An officer posted a moment ago is marked present, not refused as unknown.
         await t.routing.post("PNO102", "MSK-SJP-KATRA")
         marks = {"marks": [{"service_number": "PNO102", "present": True, "score": 80}]}

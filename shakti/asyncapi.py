@@ -64,8 +64,8 @@ def asyncapi_document() -> dict[str, Any]:
                 title=f"{service.upper()}/{cls.event_type}",
                 description=(
                     f"{cls.event_type} v{cls.schema_version} in stream {service.upper()}; the envelope "
-                    "carries ids, versions, times and actor; headers Shakti-Event-Type and "
-                    "Shakti-Schema-Version."
+                    "carries ids, versions, times and actor; headers Shakti-Event-Type, "
+                    "Shakti-Schema-Version and Shakti-Aggregate-Version."
                 ),
                 schema=cls,
             )

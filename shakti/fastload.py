@@ -45,7 +45,7 @@ from shared.auth import Sessions, TokenVerifier
 from shared.bus import JETSTREAM_API_TIMEOUT
 from shared.clock import Clock
 from shared.directory import UserDirectory
-from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope
+from shared.events import Envelope
 from shared.eventstore import (
     BATCH_COMMIT,
     BATCH_ID,
@@ -418,10 +418,6 @@ def _commands(stored: list[tuple[str, Envelope]]) -> list[list[tuple[str, Envelo
     return out
 
 
-def _headers(envelope: Envelope) -> dict[str, str]:
-    return {HEADER_TYPE: envelope.event_type, HEADER_VERSION: str(envelope.schema_version)}
-
-
 async def _publish_stream(nc: NatsClient, stream: str, streams: IndexedStreams) -> int:
     """Append the stream's new events as ``EventStore.append`` would have (the same headers, message
     ids, batches and expected subject sequences), many in flight at once; each acknowledgement must
@@ -456,7 +452,7 @@ async def _publish_stream(nc: NatsClient, stream: str, streams: IndexedStreams) 
         reply = f"{inbox}.{command[-1][1].sequence}"
         waiting[reply] = future = asyncio.get_running_loop().create_future()
         if len(command) == 1:
-            headers = _headers(envelope) | {
+            headers = envelope.headers() | {
                 MSG_ID: str(envelope.event_id),
                 "Nats-Expected-Last-Subject-Sequence": expected,
             }
@@ -464,7 +460,7 @@ async def _publish_stream(nc: NatsClient, stream: str, streams: IndexedStreams) 
         else:
             batch_id = uuid.uuid4().hex
             for n, (_, one) in enumerate(command, start=1):
-                headers = _headers(one) | {BATCH_ID: batch_id, BATCH_SEQUENCE: str(n)}
+                headers = one.headers() | {BATCH_ID: batch_id, BATCH_SEQUENCE: str(n)}
                 if n == 1:
                     headers["Nats-Expected-Last-Subject-Sequence"] = expected
                 if n == len(command):

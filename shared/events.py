@@ -19,6 +19,9 @@ Upcaster = Callable[[JsonDict], JsonDict]
 
 HEADER_TYPE = "Shakti-Event-Type"
 HEADER_VERSION = "Shakti-Schema-Version"
+HEADER_AGGREGATE_VERSION = "Shakti-Aggregate-Version"
+"""The event's place in its aggregate: a reaction passing over an event it does not act on keeps its
+aggregate's order from the headers, without reading the payload (older events lack it)."""
 
 
 def utcnow() -> datetime:
@@ -74,6 +77,14 @@ class Envelope(BaseModel):
         if self._decoded is None:
             self._decoded = events.decode(self.event_type, self.schema_version, self.payload)
         return self._decoded
+
+    def headers(self) -> dict[str, str]:
+        """What the stored message says of the event outside its body."""
+        return {
+            HEADER_TYPE: self.event_type,
+            HEADER_VERSION: str(self.schema_version),
+            HEADER_AGGREGATE_VERSION: str(self.aggregate_version),
+        }
 
 
 E = TypeVar("E", bound=type[Event])

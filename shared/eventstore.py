@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 from shared.bus import JETSTREAM_API_TIMEOUT, inbox_prefix
 from shared.clock import Clock
 from shared.errors import IdempotencyConflict
-from shared.events import HEADER_TYPE, HEADER_VERSION, Envelope, Event, derived_id, utcnow
+from shared.events import HEADER_TYPE, Envelope, Event, derived_id, utcnow
 from shared.written import note_written
 
 WRONG_LAST_SEQUENCE = 10071
@@ -269,14 +269,10 @@ class EventStore:
             for env, s in zip(envelopes, seqs, strict=True)
         ]
 
-    @staticmethod
-    def _headers(envelope: Envelope) -> dict[str, str]:
-        return {HEADER_TYPE: envelope.event_type, HEADER_VERSION: str(envelope.schema_version)}
-
     async def _publish_one(
         self, subject: str, envelope: Envelope, expected_sequence: int
     ) -> tuple[int, bool]:
-        headers = self._headers(envelope)
+        headers = envelope.headers()
         headers[MSG_ID] = str(envelope.event_id)
         headers["Nats-Expected-Last-Subject-Sequence"] = str(expected_sequence)
         try:
@@ -297,7 +293,7 @@ class EventStore:
         batch_id = uuid.uuid4().hex
         last = len(envelopes)
         for n, envelope in enumerate(envelopes, start=1):
-            headers = self._headers(envelope)
+            headers = envelope.headers()
             headers[BATCH_ID] = batch_id
             headers[BATCH_SEQUENCE] = str(n)
             if n == 1:

@@ -46,7 +46,7 @@ from shared.observability import CONSUMER_LAG, PARKED, REACTIONS_BACKLOG
 from shared.projection import Projection, Projector
 from shared.readmodel import count_statements, create_engine
 from shared.settings import Settings
-from shared.subscriber import ProcessManager, ensure_parked_stream, subscribe
+from shared.subscriber import ProcessManager, Reactor, ensure_parked_stream
 from shared.text import CONTROL_CHARACTERS
 from shared.written import WrittenHeader
 
@@ -162,6 +162,7 @@ class ServiceRunner:
         self.context: ServiceContext | None = None
         self.instance: ServiceInstance | None = None
         self.process_managers: list[ProcessManager] = []
+        self.reactors: list[Reactor] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._applied_waiters = asyncio.Semaphore(APPLIED_WAITERS)
 
@@ -182,7 +183,7 @@ class ServiceRunner:
         store = EventStore(nc, self.name, replicas=self.settings.stream_replicas, clock=self.clock)
         for service in (self.name, *self.definition.reads):
             await store.ensure_stream(service)
-        await ensure_parked_stream(broker, self.settings.stream_replicas)
+        await ensure_parked_stream(nc, self.settings.stream_replicas)
         engine = create_engine(self.database_url)
         count_statements(engine, self.name)
         ctx = ServiceContext(self.name, self.settings, self.clock, broker, store, engine)
@@ -196,11 +197,13 @@ class ServiceRunner:
         self.context = ctx
         self.instance = instance = self.definition.instance(ctx)
         await instance.start()
+        await broker.start()
         if self.run_reactions:
             self.process_managers = list(instance.process_managers())
             for manager in self.process_managers:
-                await subscribe(broker, manager, self.name)
-        await broker.start()
+                reactor = Reactor(nc, manager, self.name)
+                await reactor.start()
+                self.reactors.append(reactor)
         for projector in ctx.projectors.values():
             if self.run_projections:
                 self._spawn(f"projection {projector.name}", projector.run)
@@ -228,6 +231,9 @@ class ServiceRunner:
         self._tasks.append(asyncio.create_task(guarded(), name=what))
 
     async def stop(self) -> None:
+        # Reactions first: what they are handling may still need the instance and its read models.
+        await asyncio.gather(*(reactor.stop() for reactor in self.reactors))
+        self.reactors.clear()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

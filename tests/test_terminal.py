@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import nats.errors
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
@@ -46,40 +45,6 @@ from shared.observability import LogOutput, configure_logging
 from shared.ports import port_holder
 from shared.settings import Settings
 from tests.sessions import keys_for_tests
-
-
-async def test_an_idle_pull_fetch_times_out_as_nats_documents_even_on_a_busy_loop(
-    nats_client: NatsClient,
-) -> None:
-    """FastStream's pull loop retries a fetch on nats' own TimeoutError only. nats-py 2.15+ raises the
-    builtin one when the server's expiry answer beats the client's timer, which a busy event loop (the
-    platform at start) makes likely: FastStream then logged an error and restarted the task."""
-    js = nats_client.jetstream()
-    await js.add_stream(name="IDLE", subjects=["idle.>"])
-    subscription = await js.pull_subscribe("idle.>", durable="idle", stream="IDLE")
-    busy = True
-
-    async def hog() -> None:
-        while busy:
-            time.sleep(0.02)  # noqa: ASYNC251  (the loop blocked, as by a burst of work)
-            await asyncio.sleep(0)
-
-    hogging = asyncio.create_task(hog())
-    other_timeouts = documented = 0
-    try:
-        for _ in range(20):
-            try:
-                await subscription.fetch(16, timeout=0.1)
-            except nats.errors.TimeoutError:
-                documented += 1
-            except TimeoutError:
-                other_timeouts += 1
-    finally:
-        busy = False
-        await hogging
-        await subscription.unsubscribe()
-    assert other_timeouts == 0 and documented > 0
-
 
 # ---- the CLI's output ------------------------------------------------------------------------------
 

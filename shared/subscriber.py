@@ -340,10 +340,10 @@ class Reactor:
                 return  # not begun: delivered again after ACK_WAIT, to whoever is running then
             try:
                 await self._handle_one(msg)
-            except Exception:
+            except Exception as error:
                 # An acknowledgement the connection could not send, or a park that failed: the event
-                # is delivered again after ACK_WAIT.
-                log.exception("%s could not finish an event", self.manager.name)
+                # is delivered again after ACK_WAIT. The error's kind only: its text may quote the event.
+                log.error("%s could not finish an event: %s", self.manager.name, type(error).__name__)
 
     async def _handle_one(self, msg: Msg) -> None:
         manager = self.manager

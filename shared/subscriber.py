@@ -203,6 +203,11 @@ async def ensure_parked_stream(nc: NatsClient, replicas: int = 1) -> None:
             raise
 
 
+def aggregate_of(msg: Msg) -> str:
+    """``<aggregate type>.<aggregate id>``, from the subject it is stored on: shakti.<service>.<type>.<id>."""
+    return msg.subject.split(".", 2)[-1]
+
+
 def consumer_config(manager: ProcessManager) -> ConsumerConfig:
     return ConsumerConfig(
         name=manager.name,
@@ -327,7 +332,7 @@ class Reactor:
     async def _pass_over(self, msg: Msg, headers: dict[str, str]) -> None:
         """Acknowledge, in the order delivered and without a worker, an event not acted on."""
         if (version := headers.get(HEADER_AGGREGATE_VERSION)) is not None:
-            self.turns.passed_over(msg.subject.split(".", 2)[-1], int(version))
+            self.turns.passed_over(aggregate_of(msg), int(version))
         REACTIONS.labels(self.manager.name, "skipped").inc()
         try:
             await msg.ack()
@@ -348,8 +353,7 @@ class Reactor:
     async def _handle_one(self, msg: Msg) -> None:
         manager = self.manager
         headers = msg.headers or {}
-        # The aggregate's subject names it: shakti.<service>.<aggregate type>.<aggregate id>.
-        aggregate = msg.subject.split(".", 2)[-1]
+        aggregate = aggregate_of(msg)
         seq = msg.metadata.sequence.stream
         try:
             envelope = decode_message(msg.data, headers, manager.stream, sequence=seq)
